@@ -1,0 +1,326 @@
+//! Session configuration: what the planner needs to build a generation intent.
+//! Provider vocabulary stays out: `provider_params` is opaque JSON that the
+//! llm-runtime adapter of the route's API kind validates before admission.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::core::limits::TEXT_FIELD_BYTES_MAX;
+
+/// Which provider, API kind and model serve generations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModelRoute {
+    /// Deployment-config key of the provider (endpoint and credentials live there).
+    pub provider_id: String,
+    /// Wire API, e.g. `openai:responses`, `openai:completions`, `anthropic:messages`.
+    pub api_kind: String,
+    pub model: String,
+}
+
+/// How the model may use tools.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ToolChoice {
+    #[default]
+    Auto,
+    None,
+    Required,
+    Tool {
+        name: String,
+    },
+}
+
+/// Adapter-owned generation parameters, opaque to the engine (always a JSON object).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct ProviderParams(pub Value);
+
+impl Default for ProviderParams {
+    fn default() -> Self {
+        Self(Value::Object(serde_json::Map::new()))
+    }
+}
+
+/// Default output-token cap of one generation.
+pub const TURN_OUTPUT_TOKENS_MAX_DEFAULT: u32 = 8_192;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenerationConfig {
+    /// Output-token cap of a single generation. Default 8,192.
+    #[serde(default = "default_turn_output_tokens_max")]
+    pub output_tokens_max: u32,
+    #[serde(default)]
+    pub tool_choice: ToolChoice,
+    #[serde(default)]
+    pub provider_params: ProviderParams,
+}
+
+fn default_turn_output_tokens_max() -> u32 {
+    TURN_OUTPUT_TOKENS_MAX_DEFAULT
+}
+
+impl Default for GenerationConfig {
+    fn default() -> Self {
+        Self {
+            output_tokens_max: TURN_OUTPUT_TOKENS_MAX_DEFAULT,
+            tool_choice: ToolChoice::Auto,
+            provider_params: ProviderParams::default(),
+        }
+    }
+}
+
+/// When compaction happens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum CompactionMode {
+    /// At the high-watermark (between turns or while idle) and on request.
+    #[default]
+    Auto,
+    /// Only on explicit request.
+    Manual,
+}
+
+/// Default context size, in estimated tokens, at which automatic compaction starts.
+pub const HIGH_WATERMARK_TOKENS_DEFAULT: u64 = 150_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContextPolicy {
+    #[serde(default)]
+    pub compaction: CompactionMode,
+    /// Default 150,000 estimated tokens.
+    #[serde(default = "default_high_watermark_tokens")]
+    pub high_watermark_tokens: u64,
+}
+
+fn default_high_watermark_tokens() -> u64 {
+    HIGH_WATERMARK_TOKENS_DEFAULT
+}
+
+impl Default for ContextPolicy {
+    fn default() -> Self {
+        Self {
+            compaction: CompactionMode::Auto,
+            high_watermark_tokens: HIGH_WATERMARK_TOKENS_DEFAULT,
+        }
+    }
+}
+
+/// Per-run budgets. Exceeding one fails the run with `limit_exceeded`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunLimits {
+    /// Generations per run. Default 50.
+    pub turns_max: u32,
+    /// Tool batches per run. Default 50.
+    pub tool_rounds_max: u32,
+    /// Output tokens summed over the run's generations. Default 200,000.
+    pub output_tokens_max: u64,
+}
+
+impl Default for RunLimits {
+    fn default() -> Self {
+        Self {
+            turns_max: 50,
+            tool_rounds_max: 50,
+            output_tokens_max: 200_000,
+        }
+    }
+}
+
+/// A partial [`RunLimits`]; unset fields keep the session default.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RunLimitsPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turns_max: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_rounds_max: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens_max: Option<u64>,
+}
+
+impl RunLimits {
+    pub fn patched(self, patch: &RunLimitsPatch) -> Self {
+        Self {
+            turns_max: patch.turns_max.unwrap_or(self.turns_max),
+            tool_rounds_max: patch.tool_rounds_max.unwrap_or(self.tool_rounds_max),
+            output_tokens_max: patch.output_tokens_max.unwrap_or(self.output_tokens_max),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionConfig {
+    pub model: ModelRoute,
+    #[serde(default)]
+    pub generation: GenerationConfig,
+    #[serde(default)]
+    pub context: ContextPolicy,
+    #[serde(default)]
+    pub run_limits: RunLimits,
+}
+
+/// A revision-checked change to [`SessionConfig`]; unset fields stay as they are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct ConfigPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelRoute>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens_max: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<ToolChoice>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_params: Option<ProviderParams>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<ContextPolicy>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_limits: Option<RunLimitsPatch>,
+}
+
+impl SessionConfig {
+    pub fn patched(&self, patch: &ConfigPatch) -> Self {
+        let mut next = self.clone();
+        if let Some(model) = &patch.model {
+            next.model = model.clone();
+        }
+        if let Some(tokens) = patch.output_tokens_max {
+            next.generation.output_tokens_max = tokens;
+        }
+        if let Some(choice) = &patch.tool_choice {
+            next.generation.tool_choice = choice.clone();
+        }
+        if let Some(params) = &patch.provider_params {
+            next.generation.provider_params = params.clone();
+        }
+        if let Some(context) = patch.context {
+            next.context = context;
+        }
+        if let Some(limits) = &patch.run_limits {
+            next.run_limits = next.run_limits.patched(limits);
+        }
+        next
+    }
+}
+
+/// Per-run changes to the session defaults, fixed when the run is requested.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct RunOverrides {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelRoute>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_tokens_max: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<ToolChoice>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_params: Option<ProviderParams>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<RunLimitsPatch>,
+}
+
+/// Why a configuration value was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{field} must not be empty")]
+    Empty { field: &'static str },
+    #[error("{field} is longer than {TEXT_FIELD_BYTES_MAX} bytes")]
+    TooLong { field: &'static str },
+    #[error("{field} must be at least 1")]
+    Zero { field: &'static str },
+    #[error("provider_params must be a JSON object")]
+    ParamsNotObject,
+    #[error("tool_choice names tool {name:?}, which is not a valid tool name")]
+    InvalidToolChoice { name: String },
+}
+
+fn check_text(field: &'static str, value: &str) -> Result<(), ConfigError> {
+    if value.is_empty() {
+        return Err(ConfigError::Empty { field });
+    }
+    if value.len() > TEXT_FIELD_BYTES_MAX {
+        return Err(ConfigError::TooLong { field });
+    }
+    Ok(())
+}
+
+fn check_nonzero(field: &'static str, value: u64) -> Result<(), ConfigError> {
+    if value == 0 {
+        Err(ConfigError::Zero { field })
+    } else {
+        Ok(())
+    }
+}
+
+impl ModelRoute {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_text("model.provider_id", &self.provider_id)?;
+        check_text("model.api_kind", &self.api_kind)?;
+        check_text("model.model", &self.model)
+    }
+}
+
+impl ToolChoice {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        match self {
+            Self::Tool { name } if !crate::core::tools::is_valid_tool_name(name) => {
+                Err(ConfigError::InvalidToolChoice { name: name.clone() })
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+impl ProviderParams {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.0.is_object() {
+            Ok(())
+        } else {
+            Err(ConfigError::ParamsNotObject)
+        }
+    }
+}
+
+impl RunLimits {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_nonzero("run_limits.turns_max", u64::from(self.turns_max))?;
+        check_nonzero(
+            "run_limits.tool_rounds_max",
+            u64::from(self.tool_rounds_max),
+        )?;
+        check_nonzero("run_limits.output_tokens_max", self.output_tokens_max)
+    }
+}
+
+impl SessionConfig {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.model.validate()?;
+        check_nonzero(
+            "generation.output_tokens_max",
+            u64::from(self.generation.output_tokens_max),
+        )?;
+        self.generation.tool_choice.validate()?;
+        self.generation.provider_params.validate()?;
+        check_nonzero(
+            "context.high_watermark_tokens",
+            self.context.high_watermark_tokens,
+        )?;
+        self.run_limits.validate()
+    }
+}
+
+impl RunOverrides {
+    /// Validates the overrides as they would apply on top of `base`.
+    pub fn validate(&self, base: &SessionConfig) -> Result<(), ConfigError> {
+        if let Some(model) = &self.model {
+            model.validate()?;
+        }
+        if let Some(tokens) = self.output_tokens_max {
+            check_nonzero("overrides.output_tokens_max", u64::from(tokens))?;
+        }
+        if let Some(choice) = &self.tool_choice {
+            choice.validate()?;
+        }
+        if let Some(params) = &self.provider_params {
+            params.validate()?;
+        }
+        let limits = base.run_limits.patched(&self.limits.unwrap_or_default());
+        limits.validate()
+    }
+}

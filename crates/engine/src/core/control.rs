@@ -1,0 +1,432 @@
+//! The control state: everything the drive needs to choose the next action, and
+//! nothing that grows with the transcript. Hosts that must keep memory flat (the
+//! Temporal workflow) hold and replay only this.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::config::SessionConfig;
+use crate::core::context::{ContextDigest, ContextItem};
+use crate::core::event::{self as ev, CompactionReason, CoreEvent};
+use crate::core::limits::SUBMISSION_WINDOW_MAX;
+use crate::core::replay::ReplayError;
+use crate::core::run::{
+    ActiveRun, PendingToolCall, QueuedRun, RunOutcome, RunPhase, RunStatus, Usage,
+};
+use crate::core::tools::ToolSpec;
+use crate::ids::{RunId, SessionId, SubmissionId};
+use crate::log::{LogEntry, Seq};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Lifecycle {
+    #[default]
+    Uninitialized,
+    Open,
+    Closed,
+}
+
+/// Aggregates of the context item list: enough to fingerprint a request and decide
+/// on compaction. Only keyed items (bounded in number) are held individually.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ContextControl {
+    /// Bumped by every change to the item list.
+    pub revision: u64,
+    pub next_ordinal: u64,
+    pub item_count: u64,
+    pub token_estimate: u64,
+    pub digest: ContextDigest,
+    pub keyed: BTreeMap<String, ContextItem>,
+}
+
+impl ContextControl {
+    fn add(&mut self, item: &ContextItem) {
+        if let Some(key) = &item.key {
+            match self.keyed.insert(key.clone(), item.clone()) {
+                Some(old) => self.forget(&old),
+                None => self.item_count += 1,
+            }
+        } else {
+            self.item_count += 1;
+        }
+        self.digest.add(item);
+        self.token_estimate = self.token_estimate.saturating_add(item.token_estimate);
+        self.next_ordinal = self.next_ordinal.max(item.ordinal + 1);
+        self.revision += 1;
+    }
+
+    fn forget(&mut self, item: &ContextItem) {
+        self.digest.remove(item);
+        self.token_estimate = self.token_estimate.saturating_sub(item.token_estimate);
+    }
+
+    fn remove_key(&mut self, key: &str) -> bool {
+        let Some(old) = self.keyed.remove(key) else {
+            return false;
+        };
+        self.forget(&old);
+        self.item_count -= 1;
+        self.revision += 1;
+        true
+    }
+
+    fn compact(&mut self, summary: &[ContextItem]) {
+        let kept = self.keyed.values();
+        self.digest = ContextDigest::of_items(kept.clone().chain(summary));
+        self.token_estimate = kept
+            .clone()
+            .chain(summary)
+            .map(|item| item.token_estimate)
+            .sum();
+        self.item_count = (self.keyed.len() + summary.len()) as u64;
+        if let Some(last) = summary.iter().map(|item| item.ordinal).max() {
+            self.next_ordinal = self.next_ordinal.max(last + 1);
+        }
+        self.revision += 1;
+    }
+}
+
+/// A remembered submission, for idempotent resubmission.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubmissionRecord {
+    pub submission_id: SubmissionId,
+    pub run_id: RunId,
+    pub input_digest: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FinishedRun {
+    pub run_id: RunId,
+    pub outcome: RunOutcome,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RunsControl {
+    pub requested_total: u64,
+    pub active: Option<ActiveRun>,
+    pub queue: Vec<QueuedRun>,
+    /// The last [`SUBMISSION_WINDOW_MAX`] submissions, oldest first.
+    pub submissions: VecDeque<SubmissionRecord>,
+    pub finished_total: u64,
+    pub last_finished: Option<FinishedRun>,
+}
+
+impl RunsControl {
+    pub fn submission(&self, id: &SubmissionId) -> Option<&SubmissionRecord> {
+        self.submissions
+            .iter()
+            .find(|record| record.submission_id == *id)
+    }
+
+    pub fn is_idle(&self) -> bool {
+        self.active.is_none() && self.queue.is_empty()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingCompaction {
+    pub compaction: u32,
+    pub reason: CompactionReason,
+    pub requested_at: Seq,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct CompactionControl {
+    pub requested_total: u32,
+    pub pending: Option<PendingCompaction>,
+    /// Context revision right after the last compaction ended (either way); automatic
+    /// compaction waits for the context to change again, so it cannot loop.
+    pub settled_at_context_revision: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ControlState {
+    /// Sequence of the last applied entry.
+    pub head: Seq,
+    pub last_observed_at_ms: u64,
+    pub lifecycle: Lifecycle,
+    pub session_id: Option<SessionId>,
+    pub config: Option<SessionConfig>,
+    pub config_revision: u64,
+    /// Sorted by name.
+    pub tools: Vec<ToolSpec>,
+    pub tools_revision: u64,
+    pub context: ContextControl,
+    pub runs: RunsControl,
+    pub compaction: CompactionControl,
+    pub usage_total: Usage,
+}
+
+fn inconsistent(entry: &LogEntry, reason: impl Into<String>) -> ReplayError {
+    ReplayError::Inconsistent {
+        seq: entry.seq,
+        kind: entry.event.kind.clone(),
+        reason: reason.into(),
+    }
+}
+
+impl ControlState {
+    /// Decodes and applies one committed entry.
+    pub fn apply(&mut self, entry: &LogEntry) -> Result<(), ReplayError> {
+        let event = crate::core::replay::decode(entry)?;
+        self.apply_decoded(entry, &event)
+    }
+
+    /// Applies an already decoded entry. Events that the current state cannot
+    /// explain are a typed error: the log and this engine disagree.
+    pub fn apply_decoded(
+        &mut self,
+        entry: &LogEntry,
+        event: &CoreEvent,
+    ) -> Result<(), ReplayError> {
+        if entry.seq != self.head + 1 {
+            return Err(ReplayError::SeqGap {
+                expected: self.head + 1,
+                found: entry.seq,
+            });
+        }
+        self.reduce(entry, event)?;
+        self.head = entry.seq;
+        self.last_observed_at_ms = self.last_observed_at_ms.max(entry.observed_at_ms);
+        Ok(())
+    }
+
+    fn active_mut(
+        &mut self,
+        entry: &LogEntry,
+        run_id: &RunId,
+    ) -> Result<&mut ActiveRun, ReplayError> {
+        match self.runs.active.as_mut() {
+            Some(run) if run.run_id == *run_id => Ok(run),
+            _ => Err(inconsistent(entry, format!("run {run_id} is not active"))),
+        }
+    }
+
+    fn reduce(&mut self, entry: &LogEntry, event: &CoreEvent) -> Result<(), ReplayError> {
+        match event {
+            CoreEvent::SessionOpened(e) => {
+                if self.lifecycle != Lifecycle::Uninitialized {
+                    return Err(inconsistent(entry, "session opened twice"));
+                }
+                self.lifecycle = Lifecycle::Open;
+                self.session_id = Some(e.session_id.clone());
+                self.config = Some(e.config.clone());
+                self.config_revision = 1;
+            }
+            CoreEvent::ConfigChanged(e) => {
+                self.config = Some(e.config.clone());
+                self.config_revision = e.revision;
+            }
+            CoreEvent::SessionClosed(_) => self.lifecycle = Lifecycle::Closed,
+            CoreEvent::ToolsChanged(e) => {
+                self.tools = e.tools.clone();
+                self.tools_revision = e.revision;
+            }
+            CoreEvent::ContextItemUpserted(e) => self.context.add(&e.item),
+            CoreEvent::ContextItemRemoved(e) => {
+                if !self.context.remove_key(&e.key) {
+                    return Err(inconsistent(entry, format!("no keyed item {:?}", e.key)));
+                }
+            }
+            CoreEvent::CompactionRequested(e) => {
+                self.compaction.requested_total = e.compaction;
+                self.compaction.pending = Some(ev_pending(e, entry.seq));
+            }
+            CoreEvent::ContextCompacted(e) => {
+                self.take_compaction(entry, e.compaction)?;
+                self.context.compact(&e.summary);
+                self.compaction.settled_at_context_revision = Some(self.context.revision);
+            }
+            CoreEvent::CompactionFailed(e) => {
+                self.take_compaction(entry, e.compaction)?;
+                self.compaction.settled_at_context_revision = Some(self.context.revision);
+            }
+            CoreEvent::RunRequested(e) => {
+                self.runs.requested_total += 1;
+                self.runs.submissions.push_back(SubmissionRecord {
+                    submission_id: e.run.submission_id.clone(),
+                    run_id: e.run.run_id.clone(),
+                    input_digest: e.input_digest.clone(),
+                });
+                while self.runs.submissions.len() > SUBMISSION_WINDOW_MAX {
+                    self.runs.submissions.pop_front();
+                }
+                self.runs.queue.push(e.run.clone());
+            }
+            CoreEvent::RunStarted(e) => {
+                if self.runs.active.is_some() {
+                    return Err(inconsistent(entry, "a run is already active"));
+                }
+                let position = self
+                    .runs
+                    .queue
+                    .iter()
+                    .position(|run| run.run_id == e.run_id);
+                let Some(position) = position else {
+                    return Err(inconsistent(
+                        entry,
+                        format!("run {} is not queued", e.run_id),
+                    ));
+                };
+                let queued = self.runs.queue.remove(position);
+                e.input.iter().for_each(|item| self.context.add(item));
+                self.runs.active = Some(ActiveRun {
+                    run_id: queued.run_id,
+                    submission_id: queued.submission_id,
+                    overrides: queued.overrides,
+                    limits: queued.limits,
+                    status: RunStatus::Running,
+                    phase: RunPhase::Ready,
+                    turns_used: 0,
+                    tool_rounds_used: 0,
+                    usage: Usage::default(),
+                    pending_steers: Vec::new(),
+                });
+            }
+            CoreEvent::RunSteered(e) => {
+                let run = self.active_mut(entry, &e.run_id)?;
+                run.pending_steers.extend(e.input.iter().cloned());
+            }
+            CoreEvent::SteerApplied(e) => {
+                let run = self.active_mut(entry, &e.run_id)?;
+                run.pending_steers.clear();
+                if run.phase == RunPhase::Answered {
+                    run.phase = RunPhase::Ready;
+                }
+                e.items.iter().for_each(|item| self.context.add(item));
+            }
+            CoreEvent::RunCancelRequested(e) => {
+                let run = self.active_mut(entry, &e.run_id)?;
+                run.status = RunStatus::Cancelling {
+                    reason: e.reason.clone(),
+                };
+            }
+            CoreEvent::RunFinished(e) => self.finish_run(entry, e)?,
+            CoreEvent::TurnPlanned(e) => {
+                let run = self.active_mut(entry, &e.run_id)?;
+                if run.phase != RunPhase::Ready {
+                    return Err(inconsistent(
+                        entry,
+                        "turn planned while the run is not ready",
+                    ));
+                }
+                run.turns_used = e.turn;
+                run.phase = RunPhase::Generating {
+                    turn: e.turn,
+                    planned_at: entry.seq,
+                    fingerprint: e.fingerprint.clone(),
+                };
+            }
+            CoreEvent::TurnCompleted(e) => {
+                let run = self.active_mut(entry, &e.run_id)?;
+                if !matches!(run.phase, RunPhase::Generating { turn, .. } if turn == e.turn) {
+                    return Err(inconsistent(
+                        entry,
+                        "turn completed while not generating it",
+                    ));
+                }
+                run.usage.add(&e.usage);
+                run.phase = if e.tool_calls.is_empty() {
+                    RunPhase::Answered
+                } else {
+                    RunPhase::AwaitingTools {
+                        batch: run.tool_rounds_used + 1,
+                        calls: e
+                            .tool_calls
+                            .iter()
+                            .map(|request| PendingToolCall {
+                                request: request.clone(),
+                                done: false,
+                            })
+                            .collect(),
+                    }
+                };
+                self.usage_total.add(&e.usage);
+                e.items.iter().for_each(|item| self.context.add(item));
+            }
+            CoreEvent::TurnFailed(ev::TurnFailed { run_id, .. })
+            | CoreEvent::TurnAborted(ev::TurnAborted { run_id, .. }) => {
+                let run = self.active_mut(entry, run_id)?;
+                run.phase = RunPhase::Ready;
+            }
+            CoreEvent::ToolResultRecorded(e) => {
+                let run = self.active_mut(entry, &e.run_id)?;
+                let RunPhase::AwaitingTools { batch, calls } = &mut run.phase else {
+                    return Err(inconsistent(entry, "tool result while no batch is open"));
+                };
+                if *batch != e.batch {
+                    return Err(inconsistent(entry, "tool result for another batch"));
+                }
+                let Some(call) = calls
+                    .iter_mut()
+                    .find(|call| call.request.call_id == e.call_id)
+                else {
+                    return Err(inconsistent(
+                        entry,
+                        format!("unknown tool call {}", e.call_id),
+                    ));
+                };
+                call.done = true;
+                if calls.iter().all(|call| call.done) {
+                    run.tool_rounds_used += 1;
+                    run.phase = RunPhase::Ready;
+                }
+                self.context.add(&e.item);
+            }
+        }
+        Ok(())
+    }
+
+    fn take_compaction(&mut self, entry: &LogEntry, compaction: u32) -> Result<(), ReplayError> {
+        match self.compaction.pending.take() {
+            Some(pending) if pending.compaction == compaction => Ok(()),
+            _ => Err(inconsistent(
+                entry,
+                format!("compaction {compaction} is not pending"),
+            )),
+        }
+    }
+
+    fn finish_run(&mut self, entry: &LogEntry, e: &ev::RunFinished) -> Result<(), ReplayError> {
+        if self
+            .runs
+            .active
+            .as_ref()
+            .is_some_and(|run| run.run_id == e.run_id)
+        {
+            self.runs.active = None;
+        } else if let Some(position) = self
+            .runs
+            .queue
+            .iter()
+            .position(|run| run.run_id == e.run_id)
+        {
+            self.runs.queue.remove(position);
+        } else {
+            return Err(inconsistent(
+                entry,
+                format!("run {} is neither active nor queued", e.run_id),
+            ));
+        }
+        self.runs.finished_total += 1;
+        self.runs.last_finished = Some(FinishedRun {
+            run_id: e.run_id.clone(),
+            outcome: e.outcome.clone(),
+        });
+        Ok(())
+    }
+
+    /// Canonical bytes of this control state.
+    pub fn to_canonical_bytes(&self) -> Vec<u8> {
+        crate::canonical::to_vec(self)
+    }
+}
+
+fn ev_pending(e: &ev::CompactionRequested, seq: Seq) -> PendingCompaction {
+    PendingCompaction {
+        compaction: e.compaction,
+        reason: e.reason,
+        requested_at: seq,
+    }
+}

@@ -1,0 +1,313 @@
+//! CoreAgent events: the only things that change session state.
+//!
+//! Every event has a stable dotted `kind` and a schema `version`. The table at the
+//! bottom is the single place that maps kinds to payload types; decoding refuses
+//! unknown kinds and versions newer than this build understands, so a log written by a
+//! newer engine is never silently misread.
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::config::SessionConfig;
+use crate::core::context::{ContextItem, ItemSpec};
+use crate::core::request::Fingerprint;
+use crate::core::run::{EffectError, QueuedRun, RunOutcome, ToolCallRequest, ToolStatus, Usage};
+use crate::core::tools::ToolSpec;
+use crate::ids::{RunId, SessionId, ToolCallId};
+use crate::log::EventEnvelope;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionOpened {
+    pub session_id: SessionId,
+    pub config: SessionConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigChanged {
+    pub revision: u64,
+    pub config: SessionConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionClosed {}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolsChanged {
+    pub revision: u64,
+    /// The complete tool list after the change, sorted by name.
+    pub tools: Vec<ToolSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContextItemUpserted {
+    pub item: ContextItem,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContextItemRemoved {
+    pub key: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompactionReason {
+    Requested,
+    HighWatermark,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompactionRequested {
+    pub compaction: u32,
+    pub reason: CompactionReason,
+}
+
+/// Replaces every unkeyed item with `summary`; keyed items stay.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContextCompacted {
+    pub compaction: u32,
+    pub summary: Vec<ContextItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompactionFailed {
+    pub compaction: u32,
+    pub error: EffectError,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRequested {
+    pub run: QueuedRun,
+    /// SHA-256 (hex) of the canonical input and overrides, for idempotency checks.
+    pub input_digest: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunStarted {
+    pub run_id: RunId,
+    /// The run's input, now in the context as transcript items.
+    pub input: Vec<ContextItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunSteered {
+    pub run_id: RunId,
+    pub input: Vec<ItemSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SteerApplied {
+    pub run_id: RunId,
+    pub items: Vec<ContextItem>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunCancelRequested {
+    pub run_id: RunId,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunFinished {
+    pub run_id: RunId,
+    pub outcome: RunOutcome,
+    pub usage: Usage,
+}
+
+/// A generation was planned. The request itself is not stored: it is rebuilt from
+/// state at this entry and checked against `fingerprint`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TurnPlanned {
+    pub run_id: RunId,
+    pub turn: u32,
+    pub fingerprint: Fingerprint,
+    pub config_revision: u64,
+    pub tools_revision: u64,
+    pub context_revision: u64,
+    /// Output cap of this generation: the turn cap, clipped to what the run has left.
+    pub output_tokens_max: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TurnCompleted {
+    pub run_id: RunId,
+    pub turn: u32,
+    pub usage: Usage,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub response_id: Option<String>,
+    /// Output items (provider-native, by ref), appended to the transcript.
+    pub items: Vec<ContextItem>,
+    /// Calls to run before the next turn; empty means the model answered.
+    pub tool_calls: Vec<ToolCallRequest>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TurnFailed {
+    pub run_id: RunId,
+    pub turn: u32,
+    pub error: EffectError,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TurnAborted {
+    pub run_id: RunId,
+    pub turn: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolResultRecorded {
+    pub run_id: RunId,
+    pub batch: u32,
+    pub call_id: ToolCallId,
+    pub status: ToolStatus,
+    /// The result as a transcript item (kind `tool_result`).
+    pub item: ContextItem,
+}
+
+/// Why an envelope could not be turned into a [`CoreEvent`].
+#[derive(Debug, thiserror::Error)]
+pub enum EventDecodeError {
+    #[error("unknown event kind {kind:?}")]
+    UnknownKind { kind: String },
+    #[error(
+        "event {kind:?} has version {version}; this engine reads versions 1 to {supported}. \
+         Upgrade the engine before replaying this log"
+    )]
+    UnsupportedVersion {
+        kind: String,
+        version: u32,
+        supported: u32,
+    },
+    #[error("event {kind:?} v{version} has an invalid payload: {source}")]
+    InvalidPayload {
+        kind: String,
+        version: u32,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+macro_rules! core_events {
+    ($($variant:ident => $kind:literal v $version:literal;)+) => {
+        /// Every event the CoreAgent domain records.
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub enum CoreEvent {
+            $($variant($variant),)+
+        }
+
+        $(impl From<$variant> for CoreEvent {
+            fn from(payload: $variant) -> Self {
+                Self::$variant(payload)
+            }
+        })+
+
+        /// Every event kind with the newest version this engine writes.
+        pub const EVENT_KINDS: &[(&str, u32)] = &[$(($kind, $version),)+];
+
+        impl CoreEvent {
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(Self::$variant(_) => $kind,)+
+                }
+            }
+
+            pub fn encode(&self) -> EventEnvelope {
+                let (version, payload) = match self {
+                    $(Self::$variant(payload) => ($version, serde_json::to_value(payload)),)+
+                };
+                let payload = payload.unwrap_or_else(|err| {
+                    panic!("event payloads are plain data and always encode: {err}")
+                });
+                EventEnvelope { kind: self.kind().to_owned(), version, payload }
+            }
+
+            pub fn decode(envelope: &EventEnvelope) -> Result<Self, EventDecodeError> {
+                match envelope.kind.as_str() {
+                    $($kind => {
+                        check_version($kind, envelope.version, $version)?;
+                        $variant::deserialize(&envelope.payload)
+                            .map(Self::$variant)
+                            .map_err(|source| EventDecodeError::InvalidPayload {
+                                kind: envelope.kind.clone(),
+                                version: envelope.version,
+                                source,
+                            })
+                    })+
+                    _ => Err(EventDecodeError::UnknownKind { kind: envelope.kind.clone() }),
+                }
+            }
+        }
+    };
+}
+
+fn check_version(kind: &str, version: u32, supported: u32) -> Result<(), EventDecodeError> {
+    if version == 0 || version > supported {
+        return Err(EventDecodeError::UnsupportedVersion {
+            kind: kind.to_owned(),
+            version,
+            supported,
+        });
+    }
+    Ok(())
+}
+
+core_events! {
+    SessionOpened => "lightspeed.core.session.opened" v 1;
+    ConfigChanged => "lightspeed.core.session.config_changed" v 1;
+    SessionClosed => "lightspeed.core.session.closed" v 1;
+    ToolsChanged => "lightspeed.core.tools.changed" v 1;
+    ContextItemUpserted => "lightspeed.core.context.item_upserted" v 1;
+    ContextItemRemoved => "lightspeed.core.context.item_removed" v 1;
+    CompactionRequested => "lightspeed.core.context.compaction_requested" v 1;
+    ContextCompacted => "lightspeed.core.context.compacted" v 1;
+    CompactionFailed => "lightspeed.core.context.compaction_failed" v 1;
+    RunRequested => "lightspeed.core.run.requested" v 1;
+    RunStarted => "lightspeed.core.run.started" v 1;
+    RunSteered => "lightspeed.core.run.steered" v 1;
+    SteerApplied => "lightspeed.core.run.steer_applied" v 1;
+    RunCancelRequested => "lightspeed.core.run.cancel_requested" v 1;
+    RunFinished => "lightspeed.core.run.finished" v 1;
+    TurnPlanned => "lightspeed.core.turn.planned" v 1;
+    TurnCompleted => "lightspeed.core.turn.completed" v 1;
+    TurnFailed => "lightspeed.core.turn.failed" v 1;
+    TurnAborted => "lightspeed.core.turn.aborted" v 1;
+    ToolResultRecorded => "lightspeed.core.tool.result_recorded" v 1;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newer_versions_and_unknown_kinds_are_refused() {
+        let mut envelope = CoreEvent::from(SessionClosed {}).encode();
+        assert!(CoreEvent::decode(&envelope).is_ok());
+        envelope.version = 2;
+        assert!(matches!(
+            CoreEvent::decode(&envelope),
+            Err(EventDecodeError::UnsupportedVersion {
+                version: 2,
+                supported: 1,
+                ..
+            })
+        ));
+        envelope.version = 1;
+        envelope.kind = "lightspeed.core.session.reopened".into();
+        assert!(matches!(
+            CoreEvent::decode(&envelope),
+            Err(EventDecodeError::UnknownKind { .. })
+        ));
+    }
+
+    #[test]
+    fn kinds_are_unique_and_namespaced() {
+        let mut kinds: Vec<_> = EVENT_KINDS.iter().map(|(kind, _)| *kind).collect();
+        assert!(
+            kinds
+                .iter()
+                .all(|kind| kind.starts_with("lightspeed.core."))
+        );
+        kinds.sort_unstable();
+        kinds.dedup();
+        assert_eq!(kinds.len(), EVENT_KINDS.len());
+    }
+}

@@ -1,0 +1,24 @@
+//! Bounds on everything the control state holds, so its size is independent of how
+//! long a session lives. Commands that would exceed one are rejected at admission.
+
+/// Runs waiting behind the active one.
+pub const QUEUED_RUNS_MAX: usize = 64;
+/// Recent submission ids remembered for idempotent resubmission. Older ones fall out
+/// of the window first-in first-out; a resubmission older than that starts a new run.
+pub const SUBMISSION_WINDOW_MAX: usize = 1_024;
+/// Input items of one run request or steer.
+pub const INPUT_ITEMS_MAX: usize = 64;
+/// Steers waiting for the next step boundary of the active run.
+pub const PENDING_STEERS_MAX: usize = 32;
+/// Replaceable (keyed) context items: instructions, catalogs, pinned notes.
+pub const KEYED_ITEMS_MAX: usize = 256;
+/// Tools configured on a session.
+pub const TOOLS_MAX: usize = 512;
+/// Tool calls one generation may request.
+pub const TOOL_CALLS_PER_TURN_MAX: usize = 128;
+/// Items one generation, tool result or compaction may add to the context.
+pub const OUTPUT_ITEMS_MAX: usize = 256;
+/// Free-text fields (model names, reasons, error messages), in bytes.
+pub const TEXT_FIELD_BYTES_MAX: usize = 1_024;
+/// Context item keys, in bytes.
+pub const ITEM_KEY_BYTES_MAX: usize = 128;

@@ -1,0 +1,18 @@
+//! The built-in CoreAgent domain: commands, events, state, planner and the inputs the
+//! drive machine accepts.
+
+pub mod admit;
+pub mod command;
+pub mod config;
+pub mod context;
+pub mod control;
+pub mod effects;
+pub mod event;
+pub mod limits;
+pub(crate) mod planner;
+pub mod replay;
+pub mod request;
+pub mod run;
+pub mod state;
+pub mod tools;
+pub mod wellknown;

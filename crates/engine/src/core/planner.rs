@@ -1,0 +1,303 @@
+//! The planner: given control state, the next thing to do. Layered from the outside
+//! in: lifecycle, then the active run (cancellation, pending compaction, steering,
+//! limits, the next turn), then the queue, then idle housekeeping (compaction at the
+//! high-watermark). It reads only control state, never the item list.
+
+use crate::core::config::CompactionMode;
+use crate::core::context::{ContextItem, ItemKind};
+use crate::core::control::{ControlState, Lifecycle};
+use crate::core::event::{self as ev, CompactionReason, CoreEvent};
+use crate::core::request::{planned_fingerprint, turn_settings};
+use crate::core::run::{
+    ActiveRun, LimitKind, PendingToolCall, RunFailure, RunOutcome, RunPhase, RunStatus, ToolStatus,
+};
+use crate::core::wellknown;
+use crate::drive::{Action, CompactionIntent, GenerationIntent, ToolBatchIntent};
+use crate::ids::RunId;
+use crate::log::Joins;
+
+/// An event decided but not yet committed, with its joins.
+#[derive(Debug, Clone)]
+pub(crate) struct Planned {
+    pub(crate) joins: Joins,
+    pub(crate) event: CoreEvent,
+}
+
+pub(crate) enum Plan {
+    /// Record these, then plan again.
+    Events(Vec<Planned>),
+    /// Nothing to record: perform this (an effect, `Idle` or `Closed`).
+    Action(Action),
+}
+
+pub(crate) fn plan(control: &ControlState) -> Plan {
+    match control.lifecycle {
+        Lifecycle::Uninitialized => return Plan::Action(Action::Idle),
+        Lifecycle::Closed => return Plan::Action(Action::Closed),
+        Lifecycle::Open => {}
+    }
+    if let Some(run) = &control.runs.active {
+        return plan_run(control, run);
+    }
+    if control.compaction.pending.is_some() {
+        return Plan::Action(compaction_effect(control));
+    }
+    if let Some(event) = watermark_compaction(control) {
+        return Plan::Events(vec![event]);
+    }
+    match control.runs.queue.first() {
+        Some(next) => {
+            let mut ordinal = control.context.next_ordinal;
+            let input = next
+                .input
+                .iter()
+                .map(|spec| {
+                    ordinal += 1;
+                    ContextItem::new(ordinal - 1, None, spec)
+                })
+                .collect();
+            let run_id = next.run_id.clone();
+            Plan::Events(vec![Planned::run(
+                &run_id,
+                ev::RunStarted {
+                    run_id: run_id.clone(),
+                    input,
+                },
+            )])
+        }
+        None => Plan::Action(Action::Idle),
+    }
+}
+
+fn plan_run(control: &ControlState, run: &ActiveRun) -> Plan {
+    if let RunStatus::Cancelling { reason } = &run.status {
+        let outcome = RunOutcome::Cancelled {
+            reason: reason.clone(),
+        };
+        return Plan::Events(abandon(control, run, outcome));
+    }
+    match &run.phase {
+        RunPhase::Generating {
+            turn,
+            planned_at,
+            fingerprint,
+        } => Plan::Action(Action::GenerateLlm(GenerationIntent {
+            session_id: session_id(control),
+            run_id: run.run_id.clone(),
+            turn: *turn,
+            planned_at: *planned_at,
+            fingerprint: fingerprint.clone(),
+        })),
+        RunPhase::AwaitingTools { batch, calls } => {
+            if let Some(failure) = exceeded(run, LimitKind::ToolRounds)
+                .or_else(|| exceeded(run, LimitKind::OutputTokens))
+            {
+                return Plan::Events(abandon(control, run, RunOutcome::Failed { failure }));
+            }
+            Plan::Action(Action::InvokeTools(ToolBatchIntent {
+                session_id: session_id(control),
+                run_id: run.run_id.clone(),
+                batch: *batch,
+                calls: calls
+                    .iter()
+                    .filter(|call| !call.done)
+                    .map(|call| call.request.clone())
+                    .collect(),
+            }))
+        }
+        RunPhase::Answered if run.pending_steers.is_empty() => {
+            Plan::Events(vec![finish(run, RunOutcome::Completed)])
+        }
+        RunPhase::Answered | RunPhase::Ready => plan_boundary(control, run),
+    }
+}
+
+/// A step boundary inside a run: nothing is in flight.
+fn plan_boundary(control: &ControlState, run: &ActiveRun) -> Plan {
+    if control.compaction.pending.is_some() {
+        return Plan::Action(compaction_effect(control));
+    }
+    if !run.pending_steers.is_empty() {
+        if let Some(failure) = exceeded(run, LimitKind::OutputTokens) {
+            return Plan::Events(vec![finish(run, RunOutcome::Failed { failure })]);
+        }
+        let items = run
+            .pending_steers
+            .iter()
+            .zip(control.context.next_ordinal..)
+            .map(|(spec, ordinal)| ContextItem::new(ordinal, None, spec))
+            .collect();
+        let run_id = run.run_id.clone();
+        return Plan::Events(vec![Planned::run(
+            &run_id,
+            ev::SteerApplied {
+                run_id: run_id.clone(),
+                items,
+            },
+        )]);
+    }
+    if let Some(failure) =
+        exceeded(run, LimitKind::Turns).or_else(|| exceeded(run, LimitKind::OutputTokens))
+    {
+        return Plan::Events(vec![finish(run, RunOutcome::Failed { failure })]);
+    }
+    if let Some(event) = watermark_compaction(control) {
+        return Plan::Events(vec![event]);
+    }
+    let Some(settings) = turn_settings(control, run) else {
+        unreachable!("an open session always has a config");
+    };
+    let turn = run.turns_used + 1;
+    let fingerprint = planned_fingerprint(control, &session_id(control), run, turn, &settings);
+    let event = ev::TurnPlanned {
+        run_id: run.run_id.clone(),
+        turn,
+        fingerprint,
+        config_revision: control.config_revision,
+        tools_revision: control.tools_revision,
+        context_revision: control.context.revision,
+        output_tokens_max: settings.output_tokens_max,
+    };
+    let joins = Joins {
+        run_id: Some(run.run_id.clone()),
+        turn: Some(turn),
+        ..Joins::default()
+    };
+    Plan::Events(vec![Planned {
+        joins,
+        event: event.into(),
+    }])
+}
+
+/// The failure if `limit` of `run` is used up.
+fn exceeded(run: &ActiveRun, limit: LimitKind) -> Option<RunFailure> {
+    let (used, max) = match limit {
+        LimitKind::Turns => (u64::from(run.turns_used), u64::from(run.limits.turns_max)),
+        LimitKind::ToolRounds => (
+            u64::from(run.tool_rounds_used),
+            u64::from(run.limits.tool_rounds_max),
+        ),
+        LimitKind::OutputTokens => (run.usage.output_tokens, run.limits.output_tokens_max),
+    };
+    (used >= max).then_some(RunFailure::LimitExceeded { limit, used, max })
+}
+
+/// Ends the run with `outcome`, closing whatever it has in flight: an in-flight
+/// generation is aborted, tool calls without results get a not-executed result so the
+/// transcript stays well formed for the next run.
+fn abandon(control: &ControlState, run: &ActiveRun, outcome: RunOutcome) -> Vec<Planned> {
+    let mut events = Vec::new();
+    match &run.phase {
+        RunPhase::Generating { turn, .. } => {
+            let joins = Joins {
+                run_id: Some(run.run_id.clone()),
+                turn: Some(*turn),
+                ..Joins::default()
+            };
+            let event = ev::TurnAborted {
+                run_id: run.run_id.clone(),
+                turn: *turn,
+            };
+            events.push(Planned {
+                joins,
+                event: event.into(),
+            });
+        }
+        RunPhase::AwaitingTools { batch, calls } => {
+            let output = match outcome {
+                RunOutcome::Cancelled { .. } => wellknown::tool_cancelled_ref(),
+                _ => wellknown::tool_limit_ref(),
+            };
+            let open = calls.iter().filter(|call| !call.done);
+            for (call, ordinal) in open.zip(control.context.next_ordinal..) {
+                events.push(not_executed(&run.run_id, *batch, call, ordinal, &output));
+            }
+        }
+        RunPhase::Ready | RunPhase::Answered => {}
+    }
+    events.push(finish(run, outcome));
+    events
+}
+
+fn not_executed(
+    run_id: &RunId,
+    batch: u32,
+    call: &PendingToolCall,
+    ordinal: u64,
+    output: &crate::blob_ref::BlobRef,
+) -> Planned {
+    let call_id = call.request.call_id.clone();
+    let item = ContextItem {
+        ordinal,
+        kind: ItemKind::ToolResult,
+        key: None,
+        content_ref: output.clone(),
+        token_estimate: 16,
+        call_id: Some(call_id.clone()),
+        is_error: true,
+    };
+    let joins = Joins {
+        run_id: Some(run_id.clone()),
+        tool_batch: Some(batch),
+        tool_call_id: Some(call_id.clone()),
+        ..Joins::default()
+    };
+    let event = ev::ToolResultRecorded {
+        run_id: run_id.clone(),
+        batch,
+        call_id,
+        status: ToolStatus::NotExecuted,
+        item,
+    };
+    Planned {
+        joins,
+        event: event.into(),
+    }
+}
+
+fn finish(run: &ActiveRun, outcome: RunOutcome) -> Planned {
+    let event = ev::RunFinished {
+        run_id: run.run_id.clone(),
+        outcome,
+        usage: run.usage,
+    };
+    Planned::run(&run.run_id, event)
+}
+
+/// Requests compaction when the context estimate reached the high-watermark and has
+/// changed since the last compaction settled (so a summary that is itself above the
+/// watermark does not trigger an endless loop).
+fn watermark_compaction(control: &ControlState) -> Option<Planned> {
+    let policy = control.config.as_ref()?.context;
+    let due = policy.compaction == CompactionMode::Auto
+        && control.compaction.pending.is_none()
+        && control.context.token_estimate >= policy.high_watermark_tokens
+        && control.compaction.settled_at_context_revision != Some(control.context.revision);
+    due.then(|| {
+        Planned::session(ev::CompactionRequested {
+            compaction: control.compaction.requested_total + 1,
+            reason: CompactionReason::HighWatermark,
+        })
+    })
+}
+
+fn compaction_effect(control: &ControlState) -> Action {
+    let Some(pending) = &control.compaction.pending else {
+        unreachable!("called only with a pending compaction");
+    };
+    Action::CompactContext(CompactionIntent {
+        session_id: session_id(control),
+        compaction: pending.compaction,
+        reason: pending.reason,
+        requested_at: pending.requested_at,
+        context_revision: control.context.revision,
+        token_estimate: control.context.token_estimate,
+    })
+}
+
+fn session_id(control: &ControlState) -> crate::ids::SessionId {
+    match &control.session_id {
+        Some(id) => id.clone(),
+        None => unreachable!("an open session always has an id"),
+    }
+}

@@ -1,0 +1,159 @@
+//! Run lifecycle types shared by events, control state and effects.
+
+use serde::{Deserialize, Serialize};
+
+use crate::blob_ref::BlobRef;
+use crate::core::config::{RunLimits, RunOverrides};
+use crate::core::context::ItemSpec;
+use crate::core::request::Fingerprint;
+use crate::ids::{RunId, SubmissionId, ToolCallId};
+
+/// Token usage as reported by providers, summed where it appears on a run or session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct Usage {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    #[serde(default)]
+    pub cached_input_tokens: u64,
+    #[serde(default)]
+    pub reasoning_tokens: u64,
+}
+
+impl Usage {
+    pub fn add(&mut self, other: &Usage) {
+        self.input_tokens = self.input_tokens.saturating_add(other.input_tokens);
+        self.output_tokens = self.output_tokens.saturating_add(other.output_tokens);
+        self.cached_input_tokens = self
+            .cached_input_tokens
+            .saturating_add(other.cached_input_tokens);
+        self.reasoning_tokens = self.reasoning_tokens.saturating_add(other.reasoning_tokens);
+    }
+}
+
+/// Which budget ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LimitKind {
+    Turns,
+    ToolRounds,
+    OutputTokens,
+}
+
+/// A provider-side or adapter-side failure, classified by the host.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EffectError {
+    /// Stable machine code, e.g. `rate_limited`, `context_length_exceeded`.
+    pub code: String,
+    pub message: String,
+}
+
+/// Why a run failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum RunFailure {
+    LimitExceeded {
+        limit: LimitKind,
+        used: u64,
+        max: u64,
+    },
+    GenerationFailed {
+        error: EffectError,
+    },
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum RunOutcome {
+    Completed,
+    Failed {
+        failure: RunFailure,
+    },
+    Cancelled {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+}
+
+/// A run waiting for the active one to finish.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueuedRun {
+    pub run_id: RunId,
+    pub submission_id: SubmissionId,
+    pub input: Vec<ItemSpec>,
+    pub overrides: RunOverrides,
+    pub limits: RunLimits,
+}
+
+/// A tool call requested by a generation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCallRequest {
+    pub call_id: ToolCallId,
+    pub name: String,
+    /// The call's JSON arguments, verbatim, in the CAS.
+    pub arguments_ref: BlobRef,
+}
+
+/// Where the active run stands between step boundaries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "phase", rename_all = "snake_case")]
+pub enum RunPhase {
+    /// At a step boundary: the next turn can be planned.
+    Ready,
+    /// A generation is owed for `turn`, planned by the entry at `planned_at`.
+    Generating {
+        turn: u32,
+        planned_at: u64,
+        fingerprint: Fingerprint,
+    },
+    /// The last generation answered without tool calls.
+    Answered,
+    /// Tool calls of `batch` are owed; `done` says which already have results.
+    AwaitingTools {
+        batch: u32,
+        calls: Vec<PendingToolCall>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingToolCall {
+    pub request: ToolCallRequest,
+    pub done: bool,
+}
+
+/// Whether cancellation was requested.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum RunStatus {
+    Running,
+    Cancelling {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+}
+
+/// The run in progress.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActiveRun {
+    pub run_id: RunId,
+    pub submission_id: SubmissionId,
+    pub overrides: RunOverrides,
+    pub limits: RunLimits,
+    pub status: RunStatus,
+    pub phase: RunPhase,
+    pub turns_used: u32,
+    pub tool_rounds_used: u32,
+    pub usage: Usage,
+    /// Steer input waiting for the next step boundary.
+    pub pending_steers: Vec<ItemSpec>,
+}
+
+/// How a tool call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolStatus {
+    Ok,
+    Error,
+    /// Never executed (run cancelled or a limit hit); the output explains why.
+    NotExecuted,
+}

@@ -1,0 +1,258 @@
+//! The drive machine: the one interface hosts use to move a session forward.
+//!
+//! A host loops: `next_action()` → perform the action → feed its result back through the
+//! matching `resume_*` entry point. Commands enter through [`Drive::admit`] at any
+//! point, including while an effect is in flight. Decided events are only *staged*;
+//! the state advances when the host reports the append committed
+//! ([`Drive::resume_appended`]), so only committed entries ever resume the core.
+//!
+//! Actions are level-triggered: while an effect is outstanding, `next_action()` returns it
+//! again. Hosts key in-flight effects by their ids (run, turn, batch, compaction).
+
+use serde::{Deserialize, Serialize};
+
+use crate::core::admit::{self, Admitted};
+use crate::core::command::{CoreCommand, Rejection};
+use crate::core::control::ControlState;
+use crate::core::effects::{self, CompactionOutcome, GenerationOutcome, ToolResult};
+use crate::core::event::CompactionReason;
+use crate::core::planner::{self, Plan, Planned};
+use crate::core::replay::ReplayError;
+use crate::core::request::Fingerprint;
+use crate::core::run::ToolCallRequest;
+use crate::core::state::SessionState;
+use crate::ids::{RunId, SessionId};
+use crate::log::{LogEntry, Seq};
+
+/// Planner steps folded into one append at most; bounds a single `next_action()`.
+const PLAN_STEPS_PER_APPEND_MAX: usize = 32;
+
+/// Ask the LLM activity to run the generation planned by entry `planned_at`. The
+/// request is not included: the activity rebuilds it from state at `planned_at`
+/// and checks `fingerprint`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenerationIntent {
+    pub session_id: SessionId,
+    pub run_id: RunId,
+    pub turn: u32,
+    pub planned_at: Seq,
+    pub fingerprint: Fingerprint,
+}
+
+/// Run these tool calls (only the ones still without a result).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolBatchIntent {
+    pub session_id: SessionId,
+    pub run_id: RunId,
+    pub batch: u32,
+    pub calls: Vec<ToolCallRequest>,
+}
+
+/// Compact the context as of `context_revision`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompactionIntent {
+    pub session_id: SessionId,
+    pub compaction: u32,
+    pub reason: CompactionReason,
+    pub requested_at: Seq,
+    pub context_revision: u64,
+    pub token_estimate: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum Action {
+    /// Append `entries` if the log head is `expected_head`, then call
+    /// [`Drive::resume_appended`].
+    AppendEvents {
+        expected_head: Seq,
+        entries: Vec<LogEntry>,
+    },
+    GenerateLlm(GenerationIntent),
+    InvokeTools(ToolBatchIntent),
+    CompactContext(CompactionIntent),
+    /// Nothing to do until a command arrives.
+    Idle,
+    /// The session is closed; nothing will ever be done again.
+    Closed,
+}
+
+/// State a drive can run over: the bounded control state alone, or the full state.
+pub trait DriveState {
+    fn control(&self) -> &ControlState;
+    fn apply(&mut self, entry: &LogEntry) -> Result<(), ReplayError>;
+}
+
+impl DriveState for ControlState {
+    fn control(&self) -> &ControlState {
+        self
+    }
+    fn apply(&mut self, entry: &LogEntry) -> Result<(), ReplayError> {
+        ControlState::apply(self, entry)
+    }
+}
+
+impl DriveState for SessionState {
+    fn control(&self) -> &ControlState {
+        &self.control
+    }
+    fn apply(&mut self, entry: &LogEntry) -> Result<(), ReplayError> {
+        SessionState::apply(self, entry)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Drive<S> {
+    state: S,
+    /// Entries decided but not yet confirmed by the store.
+    staged: Vec<LogEntry>,
+    /// Control state with `staged` applied; decisions are made against it so several
+    /// commands can be staged into one append. `None` when nothing is staged.
+    projected: Option<ControlState>,
+    /// Latest time seen in any input; stamps entries the planner decides on its own.
+    clock_ms: u64,
+}
+
+impl<S: DriveState> Drive<S> {
+    /// A drive over committed `state` (fresh, replayed, or from a checkpoint + tail).
+    pub fn new(state: S) -> Self {
+        let clock_ms = state.control().last_observed_at_ms;
+        Self {
+            state,
+            staged: Vec::new(),
+            projected: None,
+            clock_ms,
+        }
+    }
+
+    /// Committed state.
+    pub fn state(&self) -> &S {
+        &self.state
+    }
+
+    pub fn into_state(self) -> S {
+        self.state
+    }
+
+    /// Control state including staged, uncommitted decisions.
+    pub fn projected(&self) -> &ControlState {
+        self.projected
+            .as_ref()
+            .unwrap_or_else(|| self.state.control())
+    }
+
+    pub fn has_staged(&self) -> bool {
+        !self.staged.is_empty()
+    }
+
+    fn observe(&mut self, observed_at_ms: u64) {
+        self.clock_ms = self.clock_ms.max(observed_at_ms);
+    }
+
+    fn stage(&mut self, planned: Vec<Planned>) {
+        let mut projected = self
+            .projected
+            .take()
+            .unwrap_or_else(|| self.state.control().clone());
+        for Planned { joins, event } in planned {
+            let entry = LogEntry {
+                seq: projected.head + 1,
+                observed_at_ms: self.clock_ms,
+                joins,
+                event: event.encode(),
+            };
+            // The engine just decided this event from this very state; if it cannot be
+            // applied, admission and reduction disagree: a bug, not an input error.
+            if let Err(err) = projected.apply_decoded(&entry, &event) {
+                panic!("engine decided an event it cannot apply: {err}");
+            }
+            self.staged.push(entry);
+        }
+        self.projected = Some(projected);
+    }
+
+    /// Admits a command: stages its events or refuses it, staging nothing.
+    pub fn admit(
+        &mut self,
+        command: CoreCommand,
+        observed_at_ms: u64,
+    ) -> Result<Admitted, Rejection> {
+        let decision = admit::admit(self.projected(), command)?;
+        self.observe(observed_at_ms);
+        self.stage(decision.events);
+        Ok(decision.admitted)
+    }
+
+    /// The next action. Staged events come first; otherwise the planner runs,
+    /// folding the events it decides into one append until it reaches an effect.
+    pub fn next_action(&mut self) -> Action {
+        if self.staged.is_empty() {
+            for _ in 0..PLAN_STEPS_PER_APPEND_MAX {
+                match planner::plan(self.projected()) {
+                    Plan::Events(events) => self.stage(events),
+                    Plan::Action(action) if self.staged.is_empty() => return action,
+                    Plan::Action(_) => break,
+                }
+            }
+        }
+        Action::AppendEvents {
+            expected_head: self.state.control().head,
+            entries: self.staged.clone(),
+        }
+    }
+
+    /// The store committed the staged entries (freshly or as an idempotent retry):
+    /// apply them to the committed state.
+    pub fn resume_appended(&mut self) -> Result<(), ReplayError> {
+        for entry in std::mem::take(&mut self.staged) {
+            self.state.apply(&entry)?;
+        }
+        self.projected = None;
+        Ok(())
+    }
+
+    /// The append failed (e.g. a head conflict): forget staged decisions. The host
+    /// should reload state from the store before driving again.
+    pub fn discard_staged(&mut self) {
+        self.staged.clear();
+        self.projected = None;
+    }
+
+    pub fn resume_generation(
+        &mut self,
+        run_id: &RunId,
+        turn: u32,
+        outcome: GenerationOutcome,
+        observed_at_ms: u64,
+    ) -> Result<(), Rejection> {
+        let events = effects::generation(self.projected(), run_id, turn, outcome)?;
+        self.observe(observed_at_ms);
+        self.stage(events);
+        Ok(())
+    }
+
+    pub fn resume_tool_results(
+        &mut self,
+        run_id: &RunId,
+        batch: u32,
+        results: Vec<ToolResult>,
+        observed_at_ms: u64,
+    ) -> Result<(), Rejection> {
+        let events = effects::tool_results(self.projected(), run_id, batch, results)?;
+        self.observe(observed_at_ms);
+        self.stage(events);
+        Ok(())
+    }
+
+    pub fn resume_compaction(
+        &mut self,
+        compaction: u32,
+        outcome: CompactionOutcome,
+        observed_at_ms: u64,
+    ) -> Result<(), Rejection> {
+        let events = effects::compaction(self.projected(), compaction, outcome)?;
+        self.observe(observed_at_ms);
+        self.stage(events);
+        Ok(())
+    }
+}

@@ -1,0 +1,130 @@
+//! Storage contracts every substrate implements (in memory here, on disk in
+//! `store-fs`, in Postgres/S3 in `store-pg`).
+//!
+//! The traits are `async` so database-backed stores can implement them natively, but
+//! the engine never awaits anything itself and pulls in no runtime: hosts drive them.
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+
+use crate::blob_ref::BlobRef;
+use crate::ids::SessionId;
+use crate::log::{LogEntry, Seq};
+
+/// Errors shared by all stores. Backend-specific causes are kept as sources.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The log head moved: someone else appended first. Reload and re-drive.
+    #[error("append expected head {expected} but the log head is {actual}")]
+    HeadConflict { expected: Seq, actual: Seq },
+    /// Entries handed to `append` do not continue `expected_head` contiguously.
+    #[error("append batch is not contiguous after head {expected_head}: {reason}")]
+    InvalidBatch { expected_head: Seq, reason: String },
+    #[error("blob {0} not found")]
+    BlobNotFound(BlobRef),
+    /// Stored bytes do not hash to their address.
+    #[error("blob {expected} is corrupt: its content hashes to {actual}")]
+    DigestMismatch { expected: BlobRef, actual: BlobRef },
+    #[error("blob of {size_bytes} bytes exceeds the store limit of {limit_bytes} bytes")]
+    BlobTooLarge { size_bytes: u64, limit_bytes: u64 },
+    /// Persisted data cannot be decoded; nothing was changed.
+    #[error("corrupt data in {location}: {reason}")]
+    Corrupt { location: String, reason: String },
+    #[error("storage backend failed: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl StoreError {
+    pub fn backend(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Backend(Box::new(err))
+    }
+}
+
+/// What an append did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppendOutcome {
+    /// The entries were written; the head is now `head`.
+    Appended { head: Seq },
+    /// The very same entries were already committed (a retried append): nothing
+    /// was written. This makes append activities idempotent.
+    AlreadyCommitted { head: Seq },
+}
+
+/// Checks the shape of an append batch: non-empty and numbered `expected_head + 1..`.
+pub fn check_batch(expected_head: Seq, entries: &[LogEntry]) -> Result<(), StoreError> {
+    if entries.is_empty() {
+        return Err(StoreError::InvalidBatch {
+            expected_head,
+            reason: "batch is empty".into(),
+        });
+    }
+    for (offset, entry) in entries.iter().enumerate() {
+        let want = expected_head + 1 + offset as Seq;
+        if entry.seq != want {
+            return Err(StoreError::InvalidBatch {
+                expected_head,
+                reason: format!(
+                    "entry {offset} has seq {} but {want} was expected",
+                    entry.seq
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// The append-only, per-session event log.
+pub trait SessionLog: Send + Sync {
+    /// Appends `entries` if and only if the head is `expected_head`. When the head is
+    /// already past and the stored entries equal `entries`, reports
+    /// [`AppendOutcome::AlreadyCommitted`]; otherwise [`StoreError::HeadConflict`].
+    fn append(
+        &self,
+        session: &SessionId,
+        expected_head: Seq,
+        entries: &[LogEntry],
+    ) -> impl Future<Output = Result<AppendOutcome, StoreError>> + Send;
+
+    /// Entries with `seq >= from_seq`, in order, at most `limit_entries` of them.
+    fn read(
+        &self,
+        session: &SessionId,
+        from_seq: Seq,
+        limit_entries: usize,
+    ) -> impl Future<Output = Result<Vec<LogEntry>, StoreError>> + Send;
+
+    /// The sequence of the last committed entry (0 for an empty or unknown session).
+    fn head(&self, session: &SessionId) -> impl Future<Output = Result<Seq, StoreError>> + Send;
+}
+
+/// The content-addressed blob store. Writes are idempotent; reads verify digests.
+pub trait BlobStore: Send + Sync {
+    fn put(&self, bytes: Vec<u8>) -> impl Future<Output = Result<BlobRef, StoreError>> + Send;
+    fn get(&self, blob: &BlobRef) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
+    fn has(&self, blob: &BlobRef) -> impl Future<Output = Result<bool, StoreError>> + Send;
+}
+
+/// A canonical state snapshot taken after entry `seq` was applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Checkpoint {
+    pub seq: Seq,
+    /// Canonical JSON of the full [`crate::core::SessionState`].
+    pub state: Vec<u8>,
+}
+
+/// Periodic state snapshots that bound rehydration cost.
+pub trait CheckpointStore: Send + Sync {
+    /// Stores `checkpoint`; storing one for an existing `seq` again is a no-op.
+    fn put_checkpoint(
+        &self,
+        session: &SessionId,
+        checkpoint: &Checkpoint,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+
+    /// The checkpoint with the highest `seq`, if any.
+    fn latest_checkpoint(
+        &self,
+        session: &SessionId,
+    ) -> impl Future<Output = Result<Option<Checkpoint>, StoreError>> + Send;
+}

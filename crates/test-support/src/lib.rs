@@ -1,0 +1,7 @@
+//! Test infrastructure: an in-process [`runner::SessionRunner`] that drives the engine
+//! against a store and adapter traits, scripted adapters, and the store conformance
+//! suite every storage backend must pass.
+//!
+//! Not a production runtime: durability and retries belong to the Temporal host.
+
+pub mod conformance;
