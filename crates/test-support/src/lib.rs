@@ -4,4 +4,9 @@
 //!
 //! Not a production runtime: durability and retries belong to the Temporal host.
 
+pub mod adapters;
+pub mod compactor;
 pub mod conformance;
+pub mod runner;
+pub mod scripted_llm;
+pub mod tools;

@@ -135,9 +135,10 @@ pub struct PendingCompaction {
 pub struct CompactionControl {
     pub requested_total: u32,
     pub pending: Option<PendingCompaction>,
-    /// Context revision right after the last compaction ended (either way); automatic
-    /// compaction waits for the context to change again, so it cannot loop.
-    pub settled_at_context_revision: Option<u64>,
+    /// Context estimate right after the last compaction ended (either way). Automatic
+    /// compaction waits until the context has grown well past it, so a summary that
+    /// is itself above the watermark cannot make compaction loop.
+    pub settled_token_estimate: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -236,11 +237,11 @@ impl ControlState {
             CoreEvent::ContextCompacted(e) => {
                 self.take_compaction(entry, e.compaction)?;
                 self.context.compact(&e.summary);
-                self.compaction.settled_at_context_revision = Some(self.context.revision);
+                self.compaction.settled_token_estimate = Some(self.context.token_estimate);
             }
             CoreEvent::CompactionFailed(e) => {
                 self.take_compaction(entry, e.compaction)?;
-                self.compaction.settled_at_context_revision = Some(self.context.revision);
+                self.compaction.settled_token_estimate = Some(self.context.token_estimate);
             }
             CoreEvent::RunRequested(e) => {
                 self.runs.requested_total += 1;

@@ -264,15 +264,22 @@ fn finish(run: &ActiveRun, outcome: RunOutcome) -> Planned {
     Planned::run(&run.run_id, event)
 }
 
-/// Requests compaction when the context estimate reached the high-watermark and has
-/// changed since the last compaction settled (so a summary that is itself above the
-/// watermark does not trigger an endless loop).
+/// Requests compaction when the context estimate reached the high-watermark and, if
+/// a compaction already ran, grew by a tenth of the watermark since it settled (so a
+/// summary that is itself above the watermark does not trigger an endless loop).
 fn watermark_compaction(control: &ControlState) -> Option<Planned> {
     let policy = control.config.as_ref()?.context;
+    let estimate = control.context.token_estimate;
+    let regrown = control
+        .compaction
+        .settled_token_estimate
+        .is_none_or(|settled| {
+            estimate >= settled.saturating_add((policy.high_watermark_tokens / 10).max(1))
+        });
     let due = policy.compaction == CompactionMode::Auto
         && control.compaction.pending.is_none()
-        && control.context.token_estimate >= policy.high_watermark_tokens
-        && control.compaction.settled_at_context_revision != Some(control.context.revision);
+        && estimate >= policy.high_watermark_tokens
+        && regrown;
     due.then(|| {
         Planned::session(ev::CompactionRequested {
             compaction: control.compaction.requested_total + 1,

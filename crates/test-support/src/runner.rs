@@ -1,0 +1,347 @@
+//! `SessionRunner`: drives one session in-process against a store and adapters.
+//!
+//! It is the simplest possible host of the drive machine and shows its contract:
+//! commit staged entries before anything else, rebuild the generation request from
+//! state at the planning entry and check its fingerprint, feed every effect result
+//! back through `resume_*`. Rehydration reads the latest checkpoint plus the tail.
+
+use std::sync::Arc;
+
+use engine::core::admit::Admitted;
+use engine::core::command::{CoreCommand, Rejection};
+use engine::core::context::{ItemKind, ItemSpec};
+use engine::core::replay::ReplayError;
+use engine::core::request::{GenerationRequest, RebuildError};
+use engine::core::state::SessionState;
+use engine::core::wellknown::well_known_blobs;
+use engine::drive::{Action, Drive};
+use engine::store::{BlobStore, CheckpointStore, SessionLog, StoreError};
+use engine::{LogEntry, Seq, SessionId};
+
+use crate::adapters::{AdapterError, Compactor, LlmAdapter, ToolAdapter, estimate_tokens};
+use crate::compactor::ListingCompactor;
+
+/// Entries read per store round trip while rehydrating.
+const READ_PAGE_ENTRIES: usize = 1_000;
+/// Steps `run_until_idle` takes before it gives up: a runaway loop is a bug.
+const STEPS_PER_RUN_MAX: usize = 10_000;
+/// Default distance, in entries, between checkpoints.
+pub const CHECKPOINT_INTERVAL_ENTRIES_DEFAULT: u64 = 256;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunnerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Replay(#[from] ReplayError),
+    #[error(transparent)]
+    Rebuild(#[from] RebuildError),
+    #[error("rejected: {0}")]
+    Rejected(#[from] Rejection),
+    #[error(transparent)]
+    Adapter(#[from] AdapterError),
+    #[error("session did not settle within {STEPS_PER_RUN_MAX} steps")]
+    Runaway,
+}
+
+/// What one [`SessionRunner::step`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    Appended { entries: usize },
+    Generated { turn: u32 },
+    ToolsInvoked { calls: usize },
+    Compacted,
+    Idle,
+    Closed,
+}
+
+/// Where the session settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Settled {
+    Idle,
+    Closed,
+}
+
+pub struct SessionRunner<S, L, T, C = ListingCompactor> {
+    store: Arc<S>,
+    session_id: SessionId,
+    drive: Drive<SessionState>,
+    llm: L,
+    tools: T,
+    compactor: C,
+    /// Fake wall clock, advanced by one millisecond per input.
+    clock_ms: u64,
+    checkpoint_interval_entries: u64,
+    checkpointed_at: Seq,
+}
+
+impl<S, L, T> SessionRunner<S, L, T, ListingCompactor>
+where
+    S: SessionLog + BlobStore + CheckpointStore,
+    L: LlmAdapter,
+    T: ToolAdapter,
+{
+    /// Opens (or rehydrates) `session_id` from `store`.
+    pub async fn new(
+        store: Arc<S>,
+        session_id: SessionId,
+        llm: L,
+        tools: T,
+    ) -> Result<Self, RunnerError> {
+        Self::with_compactor(store, session_id, llm, tools, ListingCompactor).await
+    }
+}
+
+impl<S, L, T, C> SessionRunner<S, L, T, C>
+where
+    S: SessionLog + BlobStore + CheckpointStore,
+    L: LlmAdapter,
+    T: ToolAdapter,
+    C: Compactor,
+{
+    pub async fn with_compactor(
+        store: Arc<S>,
+        session_id: SessionId,
+        llm: L,
+        tools: T,
+        compactor: C,
+    ) -> Result<Self, RunnerError> {
+        for bytes in well_known_blobs() {
+            store.put(bytes.to_vec()).await?;
+        }
+        let state = rehydrate(&*store, &session_id).await?;
+        let clock_ms = state.control.last_observed_at_ms;
+        let checkpointed_at = state.head();
+        Ok(Self {
+            store,
+            session_id,
+            drive: Drive::new(state),
+            llm,
+            tools,
+            compactor,
+            clock_ms,
+            checkpoint_interval_entries: CHECKPOINT_INTERVAL_ENTRIES_DEFAULT,
+            checkpointed_at,
+        })
+    }
+
+    pub fn with_checkpoint_interval(mut self, entries: u64) -> Self {
+        self.checkpoint_interval_entries = entries.max(1);
+        self
+    }
+
+    /// Simulates a crash and restart: drops every in-memory decision and rebuilds
+    /// from what the store holds.
+    pub async fn restart(self) -> Result<Self, RunnerError> {
+        let Self {
+            store,
+            session_id,
+            llm,
+            tools,
+            compactor,
+            checkpoint_interval_entries,
+            ..
+        } = self;
+        let runner = Self::with_compactor(store, session_id, llm, tools, compactor).await?;
+        Ok(runner.with_checkpoint_interval(checkpoint_interval_entries))
+    }
+
+    pub fn state(&self) -> &SessionState {
+        self.drive.state()
+    }
+
+    pub fn store(&self) -> &S {
+        &self.store
+    }
+
+    pub fn llm(&self) -> &L {
+        &self.llm
+    }
+
+    pub fn session_id(&self) -> &SessionId {
+        &self.session_id
+    }
+
+    fn tick(&mut self) -> u64 {
+        self.clock_ms += 1;
+        self.clock_ms
+    }
+
+    /// Stores `text` as a user message blob and returns the item to submit.
+    pub async fn user_text(&self, text: &str) -> Result<ItemSpec, RunnerError> {
+        let bytes = text.as_bytes().to_vec();
+        let estimate = estimate_tokens(&bytes);
+        Ok(ItemSpec::new(
+            ItemKind::UserMessage,
+            self.store.put(bytes).await?,
+            estimate,
+        ))
+    }
+
+    /// Admits a command and commits it before returning: once this returns `Ok`,
+    /// the command is durably accepted.
+    pub async fn admit(&mut self, command: CoreCommand) -> Result<Admitted, RunnerError> {
+        let now = self.tick();
+        let admitted = self.drive.admit(command, now)?;
+        self.commit_staged().await?;
+        Ok(admitted)
+    }
+
+    /// The action the runner would perform next, without performing it.
+    pub fn peek(&mut self) -> Action {
+        self.drive.next_action()
+    }
+
+    async fn commit_staged(&mut self) -> Result<usize, RunnerError> {
+        if !self.drive.has_staged() {
+            return Ok(0);
+        }
+        let Action::AppendEvents {
+            expected_head,
+            entries,
+        } = self.drive.next_action()
+        else {
+            return Ok(0);
+        };
+        if let Err(err) = self
+            .store
+            .append(&self.session_id, expected_head, &entries)
+            .await
+        {
+            self.drive.discard_staged();
+            return Err(err.into());
+        }
+        self.drive.resume_appended()?;
+        self.maybe_checkpoint().await?;
+        Ok(entries.len())
+    }
+
+    /// Writes the staged entries to the store but "crashes" before the drive hears
+    /// about it: the next [`Self::restart`] must not duplicate them.
+    pub async fn append_then_crash(self) -> Result<Arc<S>, RunnerError> {
+        let mut runner = self;
+        if let Action::AppendEvents {
+            expected_head,
+            entries,
+        } = runner.drive.next_action()
+        {
+            runner
+                .store
+                .append(&runner.session_id, expected_head, &entries)
+                .await?;
+        }
+        Ok(runner.store)
+    }
+
+    async fn maybe_checkpoint(&mut self) -> Result<(), RunnerError> {
+        let state = self.drive.state();
+        if state.head() >= self.checkpointed_at + self.checkpoint_interval_entries {
+            self.store
+                .put_checkpoint(&self.session_id, &state.checkpoint())
+                .await?;
+            self.checkpointed_at = state.head();
+        }
+        Ok(())
+    }
+
+    /// Performs one action.
+    pub async fn step(&mut self) -> Result<Step, RunnerError> {
+        match self.drive.next_action() {
+            Action::AppendEvents { .. } => Ok(Step::Appended {
+                entries: self.commit_staged().await?,
+            }),
+            Action::GenerateLlm(intent) => {
+                let state = self.state_at(intent.planned_at).await?;
+                let request = GenerationRequest::rebuild(&state)?;
+                let outcome = self.llm.generate(&request, &*self.store).await?;
+                let now = self.tick();
+                self.drive
+                    .resume_generation(&intent.run_id, intent.turn, outcome, now)?;
+                Ok(Step::Generated { turn: intent.turn })
+            }
+            Action::InvokeTools(intent) => {
+                let mut results = Vec::with_capacity(intent.calls.len());
+                for call in &intent.calls {
+                    results.push(self.tools.invoke(call, &*self.store).await?);
+                }
+                let now = self.tick();
+                self.drive
+                    .resume_tool_results(&intent.run_id, intent.batch, results, now)?;
+                Ok(Step::ToolsInvoked {
+                    calls: intent.calls.len(),
+                })
+            }
+            Action::CompactContext(intent) => {
+                let outcome = self
+                    .compactor
+                    .compact(self.drive.state(), &*self.store)
+                    .await?;
+                let now = self.tick();
+                self.drive
+                    .resume_compaction(intent.compaction, outcome, now)?;
+                Ok(Step::Compacted)
+            }
+            Action::Idle => Ok(Step::Idle),
+            Action::Closed => Ok(Step::Closed),
+        }
+    }
+
+    /// Steps until nothing is left to do.
+    pub async fn run_until_idle(&mut self) -> Result<Settled, RunnerError> {
+        for _ in 0..STEPS_PER_RUN_MAX {
+            match self.step().await? {
+                Step::Idle => return Ok(Settled::Idle),
+                Step::Closed => return Ok(Settled::Closed),
+                _ => {}
+            }
+        }
+        Err(RunnerError::Runaway)
+    }
+
+    /// Every committed entry.
+    pub async fn log(&self) -> Result<Vec<LogEntry>, RunnerError> {
+        read_all(&*self.store, &self.session_id, 1, Seq::MAX).await
+    }
+
+    /// Full state as of entry `seq` (the current state when `seq` is the head).
+    async fn state_at(&self, seq: Seq) -> Result<SessionState, RunnerError> {
+        let state = self.drive.state();
+        if state.head() == seq {
+            return Ok(state.clone());
+        }
+        let entries = read_all(&*self.store, &self.session_id, 1, seq).await?;
+        Ok(SessionState::replay(&entries)?)
+    }
+}
+
+async fn read_all<S: SessionLog>(
+    store: &S,
+    session_id: &SessionId,
+    from_seq: Seq,
+    through_seq: Seq,
+) -> Result<Vec<LogEntry>, RunnerError> {
+    let mut entries = Vec::new();
+    let mut next = from_seq;
+    while next <= through_seq {
+        let page = store.read(session_id, next, READ_PAGE_ENTRIES).await?;
+        let Some(last) = page.last() else { break };
+        next = last.seq + 1;
+        entries.extend(page.into_iter().filter(|entry| entry.seq <= through_seq));
+    }
+    Ok(entries)
+}
+
+/// Latest checkpoint plus the log tail after it.
+pub async fn rehydrate<S: SessionLog + CheckpointStore>(
+    store: &S,
+    session_id: &SessionId,
+) -> Result<SessionState, RunnerError> {
+    let mut state = match store.latest_checkpoint(session_id).await? {
+        Some(checkpoint) => SessionState::from_checkpoint(&checkpoint)?,
+        None => SessionState::default(),
+    };
+    for entry in read_all(store, session_id, state.head() + 1, Seq::MAX).await? {
+        state.apply(&entry)?;
+    }
+    Ok(state)
+}

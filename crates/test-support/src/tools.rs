@@ -1,0 +1,65 @@
+//! A few simple tools for runner tests and evals: `echo`, `add`, `fail`. Unknown
+//! tools and bad arguments come back to the model as tool errors, never panics.
+
+use engine::core::effects::ToolResult;
+use engine::core::run::{ToolCallRequest, ToolStatus};
+use engine::store::BlobStore;
+use serde_json::{Value, json};
+
+use crate::adapters::{AdapterError, ToolAdapter, estimate_tokens};
+
+/// Names of the tools [`BuiltinTools`] serves.
+pub const BUILTIN_TOOL_NAMES: [&str; 3] = ["add", "echo", "fail"];
+
+#[derive(Debug, Default, Clone, Copy)]
+pub struct BuiltinTools;
+
+fn run(name: &str, arguments: &Value) -> (ToolStatus, Value) {
+    match name {
+        "echo" => (ToolStatus::Ok, arguments.clone()),
+        "add" => match (arguments["a"].as_i64(), arguments["b"].as_i64()) {
+            (Some(a), Some(b)) => match a.checked_add(b) {
+                Some(sum) => (ToolStatus::Ok, json!({"sum": sum})),
+                None => (ToolStatus::Error, json!({"error": "sum overflows"})),
+            },
+            _ => (
+                ToolStatus::Error,
+                json!({"error": "add needs integer arguments a and b"}),
+            ),
+        },
+        "fail" => (
+            ToolStatus::Error,
+            json!({"error": "this tool always fails"}),
+        ),
+        other => (
+            ToolStatus::Error,
+            json!({"error": format!("unknown tool {other:?}")}),
+        ),
+    }
+}
+
+impl ToolAdapter for BuiltinTools {
+    async fn invoke<B: BlobStore>(
+        &self,
+        call: &ToolCallRequest,
+        blobs: &B,
+    ) -> Result<ToolResult, AdapterError> {
+        let raw = blobs.get(&call.arguments_ref).await?;
+        let (status, output) = match serde_json::from_slice::<Value>(&raw) {
+            Ok(arguments) => run(&call.name, &arguments),
+            Err(err) => (
+                ToolStatus::Error,
+                json!({"error": format!("arguments are not JSON: {err}")}),
+            ),
+        };
+        let bytes = engine::canonical::to_vec(&output);
+        let token_estimate = estimate_tokens(&bytes);
+        let output_ref = blobs.put(bytes).await?;
+        Ok(ToolResult {
+            call_id: call.call_id.clone(),
+            status,
+            output_ref,
+            token_estimate,
+        })
+    }
+}
