@@ -67,11 +67,6 @@ pub enum Rejection {
     AlreadyOpen,
     #[error("the session is closed")]
     Closed,
-    #[error("session id {given} does not match this session ({expected})")]
-    WrongSession {
-        expected: SessionId,
-        given: SessionId,
-    },
     #[error("invalid configuration: {0}")]
     InvalidConfig(#[from] ConfigError),
     #[error("expected revision {expected}, but the current revision is {actual}")]

@@ -106,7 +106,12 @@ impl ContextItem {
     }
 
     fn element_digest(&self) -> [u8; 32] {
-        Sha256::digest(crate::canonical::to_vec(self)).into()
+        // `ContextItem` holds no maps, so plain serde_json output is already canonical;
+        // skipping the `Value` round trip of `canonical::to_vec` keeps replay fast.
+        match serde_json::to_vec(self) {
+            Ok(bytes) => Sha256::digest(bytes).into(),
+            Err(err) => panic!("context items always encode: {err}"),
+        }
     }
 }
 
