@@ -1,1 +1,307 @@
-//! placeholder
+//! Filesystem storage: the session log, the content-addressed blob store and state
+//! checkpoints on a local disk, behind the engine's [`SessionLog`], [`BlobStore`] and
+//! [`CheckpointStore`] traits. Used by tests and by `server dev` (the embedded default).
+//!
+//! Layout under the root directory:
+//!
+//! ```text
+//! sessions/<session>/log.jsonl                      {"batch_end":N,"entry":<LogEntry>} per line
+//! sessions/<session>/log.lock                       exclusive lock for appends
+//! sessions/<session>/checkpoints/<seq:020>.json     `{"seq":N}` line, then the state bytes
+//! cas/sha256/<hex[0..2]>/<hex>                      blob bytes
+//! ```
+//!
+//! `<session>` is the session id itself (ids are restricted to `[A-Za-z0-9_.:-]`),
+//! except that the ids `.` and `..` are stored as `%2E` and `%2E%2E`; `%` cannot occur
+//! in an id, so the mapping stays injective and never leaves `sessions/`.
+//!
+//! Guarantees: an acknowledged append, blob put or checkpoint put has been fsynced
+//! (file and, when created, its directory). Appends are serialised across processes
+//! by an OS file lock, so several processes may share one root. Blob and checkpoint
+//! files appear atomically (temporary file, fsync, rename).
+//!
+//! What this crate must not do:
+//! - understand event payloads: it stores [`engine::LogEntry`] values verbatim and
+//!   checks only their framing and sequence numbers;
+//! - lose data silently: undecodable or out-of-sequence committed entries are
+//!   [`StoreError::Corrupt`], never skipped. The one exception is a torn tail (bytes
+//!   after the last newline, an undecodable final line, or the lines of an append
+//!   whose last line is missing), which by construction was never acknowledged; it
+//!   is ignored by readers and removed by the next append. Appends are therefore
+//!   all-or-nothing, however many entries they carry;
+//! - block an async runtime thread: every file operation runs on Tokio's blocking
+//!   pool (or inline when no runtime is present);
+//! - be relied on over network filesystems or case-insensitive filesystems: advisory
+//!   locks and fsync semantics there are not what the log needs, and session ids that
+//!   differ only in case would share a directory.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use engine::log::{LogEntry, Seq};
+use engine::store::{
+    AppendOutcome, BlobStore, Checkpoint, CheckpointStore, SessionLog, StoreError,
+};
+use engine::{BlobRef, SessionId};
+
+mod cas;
+mod checkpoint;
+mod fsio;
+mod log;
+
+pub use fsio::IoError;
+
+use log::LogIndex;
+
+/// Bounds of an [`FsStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FsStoreLimits {
+    /// Largest blob [`BlobStore::put`] accepts, in bytes. Default 512 MiB: blobs are
+    /// handled whole in memory, so this bounds the memory one put or get can take.
+    pub blob_bytes_max: u64,
+    /// How many per-session log indexes stay cached in memory before idle ones are
+    /// dropped (they are rebuilt from disk on the next access). Default 4096; an index
+    /// costs 8 bytes per log entry.
+    pub session_indexes_max: usize,
+}
+
+impl Default for FsStoreLimits {
+    fn default() -> Self {
+        Self {
+            blob_bytes_max: 512 * 1024 * 1024,
+            session_indexes_max: 4096,
+        }
+    }
+}
+
+/// Session log, blob store and checkpoint store rooted at one directory.
+///
+/// Cheap to clone; clones share the in-memory log indexes. Separate instances (or
+/// processes) on the same root stay correct: they coordinate through file locks and
+/// pick up each other's appends.
+#[derive(Debug, Clone)]
+pub struct FsStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    root: PathBuf,
+    limits: FsStoreLimits,
+    indexes: Mutex<HashMap<SessionId, Arc<Mutex<LogIndex>>>>,
+}
+
+impl FsStore {
+    /// Opens (creating if needed) a store rooted at `root` with default limits.
+    pub fn open(root: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        Self::open_with_limits(root, FsStoreLimits::default())
+    }
+
+    /// Opens (creating if needed) a store rooted at `root`.
+    pub fn open_with_limits(
+        root: impl Into<PathBuf>,
+        limits: FsStoreLimits,
+    ) -> Result<Self, StoreError> {
+        let root = root.into();
+        fsio::ensure_dir(&root.join(SESSIONS_DIR))?;
+        fsio::ensure_dir(&root.join(cas::CAS_DIR))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                root,
+                limits,
+                indexes: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.inner.root
+    }
+
+    pub fn limits(&self) -> FsStoreLimits {
+        self.inner.limits
+    }
+
+    /// The directory holding one session's log and checkpoints.
+    pub fn session_dir(&self, session: &SessionId) -> PathBuf {
+        self.inner.session_dir(session)
+    }
+
+    /// The JSONL log file of `session`.
+    pub fn log_path(&self, session: &SessionId) -> PathBuf {
+        self.inner.session_dir(session).join(log::LOG_FILE)
+    }
+
+    /// Where the bytes of `blob` are (or would be) stored.
+    pub fn blob_path(&self, blob: &BlobRef) -> PathBuf {
+        cas::blob_path(&self.inner.root, blob)
+    }
+}
+
+const SESSIONS_DIR: &str = "sessions";
+
+impl Inner {
+    fn session_dir(&self, session: &SessionId) -> PathBuf {
+        self.root.join(SESSIONS_DIR).join(session_dir_name(session))
+    }
+
+    /// The cached log index of `session`, created empty on first use.
+    fn log_index(&self, session: &SessionId) -> Arc<Mutex<LogIndex>> {
+        let mut indexes = lock_recovering(&self.indexes, |_| {});
+        if let Some(index) = indexes.get(session) {
+            return Arc::clone(index);
+        }
+        if indexes.len() >= self.limits.session_indexes_max {
+            // Drop every index no operation is using; they rebuild from disk on demand.
+            indexes.retain(|_, index| Arc::strong_count(index) > 1);
+        }
+        let index = Arc::new(Mutex::new(LogIndex::default()));
+        indexes.insert(session.clone(), Arc::clone(&index));
+        index
+    }
+}
+
+/// The directory name of `session` below `sessions/`.
+fn session_dir_name(session: &SessionId) -> String {
+    match session.as_str() {
+        "." => "%2E".to_owned(),
+        ".." => "%2E%2E".to_owned(),
+        other => other.to_owned(),
+    }
+}
+
+/// Locks `mutex`; if a panic poisoned it, `reset` repairs the value first. Every value
+/// guarded here is a cache that can be rebuilt from disk.
+fn lock_recovering<T>(mutex: &Mutex<T>, reset: impl FnOnce(&mut T)) -> MutexGuard<'_, T> {
+    match mutex.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => {
+            let mut guard = poisoned.into_inner();
+            reset(&mut guard);
+            mutex.clear_poison();
+            guard
+        }
+    }
+}
+
+/// Runs blocking file I/O on Tokio's blocking pool, or inline when the caller is not
+/// inside a Tokio runtime (the traits do not mandate one).
+async fn blocking<T, F>(work: F) -> Result<T, StoreError>
+where
+    T: Send + 'static,
+    F: FnOnce() -> Result<T, StoreError> + Send + 'static,
+{
+    match tokio::runtime::Handle::try_current() {
+        // A join error means the task panicked (an asserted invariant broke) or the
+        // runtime is shutting down; either way the operation did not complete.
+        Ok(handle) => handle
+            .spawn_blocking(work)
+            .await
+            .map_err(StoreError::backend)?,
+        Err(_) => work(),
+    }
+}
+
+impl SessionLog for FsStore {
+    async fn append(
+        &self,
+        session: &SessionId,
+        expected_head: Seq,
+        entries: &[LogEntry],
+    ) -> Result<AppendOutcome, StoreError> {
+        engine::store::check_batch(expected_head, entries)?;
+        let (inner, session, entries) =
+            (Arc::clone(&self.inner), session.clone(), entries.to_vec());
+        blocking(move || {
+            let index = inner.log_index(&session);
+            log::append(
+                &inner.session_dir(&session),
+                &index,
+                expected_head,
+                &entries,
+            )
+        })
+        .await
+    }
+
+    async fn read(
+        &self,
+        session: &SessionId,
+        from_seq: Seq,
+        limit_entries: usize,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        let (inner, session) = (Arc::clone(&self.inner), session.clone());
+        blocking(move || {
+            let index = inner.log_index(&session);
+            log::read(
+                &inner.session_dir(&session),
+                &index,
+                from_seq,
+                limit_entries,
+            )
+        })
+        .await
+    }
+
+    async fn head(&self, session: &SessionId) -> Result<Seq, StoreError> {
+        let (inner, session) = (Arc::clone(&self.inner), session.clone());
+        blocking(move || {
+            let index = inner.log_index(&session);
+            log::head(&inner.session_dir(&session), &index)
+        })
+        .await
+    }
+}
+
+impl BlobStore for FsStore {
+    async fn put(&self, bytes: Vec<u8>) -> Result<BlobRef, StoreError> {
+        let inner = Arc::clone(&self.inner);
+        blocking(move || cas::put(&inner.root, inner.limits.blob_bytes_max, &bytes)).await
+    }
+
+    async fn get(&self, blob: &BlobRef) -> Result<Vec<u8>, StoreError> {
+        let (inner, blob) = (Arc::clone(&self.inner), blob.clone());
+        blocking(move || cas::get(&inner.root, &blob)).await
+    }
+
+    async fn has(&self, blob: &BlobRef) -> Result<bool, StoreError> {
+        let (inner, blob) = (Arc::clone(&self.inner), blob.clone());
+        blocking(move || cas::has(&inner.root, &blob)).await
+    }
+}
+
+impl CheckpointStore for FsStore {
+    async fn put_checkpoint(
+        &self,
+        session: &SessionId,
+        checkpoint: &Checkpoint,
+    ) -> Result<(), StoreError> {
+        let (inner, session, checkpoint) =
+            (Arc::clone(&self.inner), session.clone(), checkpoint.clone());
+        blocking(move || checkpoint::put(&inner.session_dir(&session), &checkpoint)).await
+    }
+
+    async fn latest_checkpoint(
+        &self,
+        session: &SessionId,
+    ) -> Result<Option<Checkpoint>, StoreError> {
+        let (inner, session) = (Arc::clone(&self.inner), session.clone());
+        blocking(move || checkpoint::latest(&inner.session_dir(&session))).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dot_session_ids_stay_inside_sessions_dir() {
+        let names: Vec<String> = [".", "..", "...", "a.b", "%"]
+            .into_iter()
+            .filter_map(|id| SessionId::new(id).ok())
+            .map(|id| session_dir_name(&id))
+            .collect();
+        assert_eq!(names, ["%2E", "%2E%2E", "...", "a.b"]);
+    }
+}

@@ -1,0 +1,389 @@
+//! The per-session JSONL log: `log.jsonl`, one `LogEntry::to_canonical_bytes()` per
+//! line, guarded by `log.lock`.
+//!
+//! Concurrency: appends hold an exclusive lock on `log.lock`, reads and head lookups a
+//! shared one, so a reader never sees an append in progress and two processes cannot
+//! both commit at the same head. (`File::lock` is `flock(2)` on Linux: it is per open
+//! file, so separate `FsStore` instances in one process exclude each other too.)
+//!
+//! Index: each process keeps, per session, the byte offset where every entry's line
+//! ends. It covers exactly the valid prefix of the file; when the file has grown past
+//! it (another process appended) only the new bytes are scanned, and if the file is
+//! shorter than the prefix it is rebuilt. Reads seek straight to the entries asked for.
+//!
+//! Line format: `{"batch_end":N,"entry":<LogEntry canonical JSON>}`. `batch_end` is
+//! the seq of the last entry of the append that wrote the line, so a batch counts as
+//! committed only once its last line is on disk: appends are all-or-nothing.
+//!
+//! Recovery: bytes after the last newline, a final line that does not decode, and
+//! the lines of a batch whose last line is missing are a torn write that was never
+//! acknowledged. Readers ignore them; the next append truncates them under the
+//! exclusive lock. Any other undecodable line, and any sequence gap, is
+//! [`StoreError::Corrupt`].
+
+use std::fs::{File, OpenOptions};
+use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use engine::log::{LogEntry, Seq};
+use engine::store::{AppendOutcome, StoreError};
+
+use crate::fsio::{self, io_err};
+use crate::lock_recovering;
+
+pub(crate) const LOG_FILE: &str = "log.jsonl";
+const LOCK_FILE: &str = "log.lock";
+/// Read buffer for scanning the log when building or extending an index.
+const SCAN_BUFFER_BYTES: usize = 256 * 1024;
+
+/// One line of `log.jsonl`.
+#[derive(serde::Deserialize)]
+struct Line {
+    batch_end: Seq,
+    entry: LogEntry,
+}
+
+impl Line {
+    fn encode(batch_end: Seq, entry: &LogEntry) -> Vec<u8> {
+        // Spliced by hand so the entry keeps its canonical bytes.
+        let mut line = format!("{{\"batch_end\":{batch_end},\"entry\":").into_bytes();
+        line.extend_from_slice(&entry.to_canonical_bytes());
+        line.extend_from_slice(b"}\n");
+        line
+    }
+
+    fn decode(body: &[u8]) -> Result<Self, String> {
+        serde_json::from_slice(body).map_err(|err| err.to_string())
+    }
+}
+
+/// Where each entry of a session log ends, for the valid prefix of `log.jsonl`.
+#[derive(Debug, Default)]
+pub(crate) struct LogIndex {
+    /// `line_ends[i]` is the byte offset just past the newline of the entry with
+    /// seq `i + 1`. The last one is the length of the valid prefix.
+    line_ends: Vec<u64>,
+}
+
+impl LogIndex {
+    fn head(&self) -> Seq {
+        self.line_ends.len() as Seq
+    }
+
+    fn valid_len(&self) -> u64 {
+        self.line_ends.last().copied().unwrap_or(0)
+    }
+
+    /// The byte range of `count` entries starting at zero-based position `first`;
+    /// the caller keeps `first + count <= head`.
+    fn span(&self, first: usize, count: usize) -> Span {
+        let start = match first {
+            0 => 0,
+            _ => self.line_ends[first - 1],
+        };
+        Span {
+            start,
+            end: self.line_ends[first + count - 1],
+            first_seq: first as Seq + 1,
+            count,
+        }
+    }
+}
+
+/// Consecutive committed entries, located in the file.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    start: u64,
+    end: u64,
+    first_seq: Seq,
+    count: usize,
+}
+
+/// Bytes past the valid prefix that are not committed entries.
+#[derive(Debug)]
+struct TornTail {
+    offset: u64,
+}
+
+pub(crate) fn head(dir: &Path, index: &Mutex<LogIndex>) -> Result<Seq, StoreError> {
+    let mut index = lock_index(index);
+    let Some(files) = open_shared(dir, &mut index)? else {
+        return Ok(0);
+    };
+    refresh(&mut index, &files.log, &files.log_path)?;
+    Ok(index.head())
+}
+
+pub(crate) fn read(
+    dir: &Path,
+    index: &Mutex<LogIndex>,
+    from_seq: Seq,
+    limit_entries: usize,
+) -> Result<Vec<LogEntry>, StoreError> {
+    let (files, span) = {
+        let mut index = lock_index(index);
+        let Some(files) = open_shared(dir, &mut index)? else {
+            return Ok(Vec::new());
+        };
+        refresh(&mut index, &files.log, &files.log_path)?;
+        let first = usize::try_from(from_seq.saturating_sub(1)).unwrap_or(usize::MAX);
+        let count = limit_entries.min(index.line_ends.len().saturating_sub(first));
+        if count == 0 {
+            return Ok(Vec::new());
+        }
+        (files, index.span(first, count))
+    };
+    // Committed lines never change, so the locks are not needed to read them.
+    let SharedFiles {
+        log,
+        log_path,
+        lock,
+    } = files;
+    drop(lock);
+    read_span(&log, &log_path, span)
+}
+
+pub(crate) fn append(
+    dir: &Path,
+    index: &Mutex<LogIndex>,
+    expected_head: Seq,
+    entries: &[LogEntry],
+) -> Result<AppendOutcome, StoreError> {
+    let mut index = lock_index(index);
+    fsio::ensure_dir(dir)?;
+    let lock_path = dir.join(LOCK_FILE);
+    let lock = open_lock_file(&lock_path)?;
+    lock.lock().map_err(io_err("lock", &lock_path))?;
+
+    let log_path = dir.join(LOG_FILE);
+    let created = !log_path.exists();
+    let mut log = OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(&log_path)
+        .map_err(io_err("open", &log_path))?;
+    if created {
+        index.line_ends.clear();
+        fsio::sync_dir(dir)?;
+    }
+    if let Some(torn) = refresh(&mut index, &log, &log_path)? {
+        log.set_len(torn.offset)
+            .and_then(|()| log.sync_data())
+            .map_err(io_err("truncate the torn tail of", &log_path))?;
+    }
+
+    let head = index.head();
+    if head == expected_head {
+        write_batch(&mut index, &mut log, &log_path, entries)?;
+        return Ok(AppendOutcome::Appended { head: index.head() });
+    }
+    let retry_fits = head > expected_head && head - expected_head >= entries.len() as Seq;
+    if retry_fits {
+        let first = usize::try_from(expected_head).map_err(StoreError::backend)?;
+        let stored = read_span(&log, &log_path, index.span(first, entries.len()))?;
+        if stored == entries {
+            return Ok(AppendOutcome::AlreadyCommitted { head });
+        }
+    }
+    Err(StoreError::HeadConflict {
+        expected: expected_head,
+        actual: head,
+    })
+}
+
+/// Appends `entries` after the valid prefix, fsyncs, and extends the index. The
+/// caller holds the exclusive lock and has removed any torn tail.
+fn write_batch(
+    index: &mut LogIndex,
+    log: &mut File,
+    path: &Path,
+    entries: &[LogEntry],
+) -> Result<(), StoreError> {
+    let base = index.valid_len();
+    let batch_end = entries.last().map_or(0, |entry| entry.seq);
+    let mut bytes = Vec::new();
+    let mut line_ends = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let line = Line::encode(batch_end, entry);
+        assert!(
+            !line[..line.len() - 1].contains(&b'\n'),
+            "canonical JSON never contains a raw newline"
+        );
+        bytes.extend_from_slice(&line);
+        line_ends.push(base + bytes.len() as u64);
+    }
+    if let Err(err) = log.write_all(&bytes).and_then(|()| log.sync_data()) {
+        // Not acknowledged, so try not to leave it behind: a complete but unsynced
+        // batch would otherwise read as committed after this error. If the cut fails
+        // too, recovery treats what remains like any torn or committed tail.
+        let _ = log.set_len(base).and_then(|()| log.sync_data());
+        return Err(io_err("append to", path)(err));
+    }
+    index.line_ends.extend(line_ends);
+    Ok(())
+}
+
+fn lock_index(index: &Mutex<LogIndex>) -> MutexGuard<'_, LogIndex> {
+    lock_recovering(index, |index| *index = LogIndex::default())
+}
+
+fn open_lock_file(path: &Path) -> Result<File, StoreError> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(io_err("open", path))
+}
+
+/// The log opened for reading, with a shared lock held on the lock file.
+struct SharedFiles {
+    log: File,
+    log_path: PathBuf,
+    lock: File,
+}
+
+/// Opens the log for reading under a shared lock; `None` (and an emptied index) when
+/// the session has no log yet. Creates nothing but the lock file of an existing log.
+fn open_shared(dir: &Path, index: &mut LogIndex) -> Result<Option<SharedFiles>, StoreError> {
+    let log_path = dir.join(LOG_FILE);
+    let log = match File::open(&log_path) {
+        Ok(log) => log,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+            index.line_ends.clear();
+            return Ok(None);
+        }
+        Err(err) => return Err(io_err("open", &log_path)(err)),
+    };
+    let lock_path = dir.join(LOCK_FILE);
+    // A shared lock needs only read access, which keeps read-only roots readable.
+    let lock = match File::open(&lock_path) {
+        Ok(lock) => lock,
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => open_lock_file(&lock_path)?,
+        Err(err) => return Err(io_err("open", &lock_path)(err)),
+    };
+    lock.lock_shared().map_err(io_err("lock", &lock_path))?;
+    Ok(Some(SharedFiles {
+        log,
+        log_path,
+        lock,
+    }))
+}
+
+/// Brings `index` up to date with the file (the caller holds the lock file) and
+/// reports a torn tail past the valid prefix, if any.
+fn refresh(index: &mut LogIndex, log: &File, path: &Path) -> Result<Option<TornTail>, StoreError> {
+    let file_len = log.metadata().map_err(io_err("inspect", path))?.len();
+    if file_len < index.valid_len() {
+        // Committed bytes vanished (the file was replaced or cut by hand): start over
+        // and report what is there now.
+        index.line_ends.clear();
+    }
+    let start = index.valid_len();
+    if file_len == start {
+        return Ok(None);
+    }
+    let mut handle = log;
+    handle
+        .seek(SeekFrom::Start(start))
+        .map_err(io_err("seek in", path))?;
+    let mut reader = BufReader::with_capacity(SCAN_BUFFER_BYTES, handle.take(file_len - start));
+    let mut line = Vec::new();
+    let mut offset = start;
+    // A line that did not decode; only allowed as the last one (a torn write).
+    let mut undecodable: Option<(u64, String)> = None;
+    // Line ends of the batch being read, and where it starts; indexed once its last
+    // line has been seen.
+    let mut open_batch: Vec<u64> = Vec::new();
+    let mut open_batch_start = start;
+    loop {
+        line.clear();
+        let read = reader
+            .read_until(b'\n', &mut line)
+            .map_err(io_err("read", path))?;
+        if read == 0 {
+            break;
+        }
+        let line_start = offset;
+        offset += read as u64;
+        let Some(body) = line.strip_suffix(b"\n") else {
+            // No newline: an append that never finished.
+            break;
+        };
+        if let Some((at, reason)) = undecodable.take() {
+            return Err(corrupt(path, index.head() + 1, at, reason));
+        }
+        let want = index.head() + open_batch.len() as Seq + 1;
+        match Line::decode(body) {
+            Ok(Line { batch_end, entry }) if entry.seq == want && batch_end >= want => {
+                if open_batch.is_empty() {
+                    open_batch_start = line_start;
+                }
+                open_batch.push(offset);
+                if batch_end == want {
+                    index.line_ends.append(&mut open_batch);
+                }
+            }
+            Ok(Line { batch_end, entry }) => {
+                let reason = format!(
+                    "expected seq {want}, found seq {} (batch ending at {batch_end})",
+                    entry.seq
+                );
+                return Err(corrupt(path, want, line_start, reason));
+            }
+            Err(reason) => undecodable = Some((line_start, reason)),
+        }
+    }
+    let torn_at = if open_batch.is_empty() {
+        undecodable
+            .map(|(at, _)| at)
+            .or((offset > index.valid_len()).then_some(index.valid_len()))
+    } else {
+        Some(open_batch_start)
+    };
+    Ok(torn_at.map(|offset| TornTail { offset }))
+}
+
+/// Reads and decodes the entries of `span`.
+fn read_span(log: &File, path: &Path, span: Span) -> Result<Vec<LogEntry>, StoreError> {
+    let len = usize::try_from(span.end - span.start).map_err(StoreError::backend)?;
+    let mut bytes = vec![0u8; len];
+    let mut handle = log;
+    handle
+        .seek(SeekFrom::Start(span.start))
+        .and_then(|_| handle.read_exact(&mut bytes))
+        .map_err(io_err("read", path))?;
+    let mut entries = Vec::with_capacity(span.count);
+    let mut line_start = span.start;
+    for (seq, line) in (span.first_seq..).zip(bytes.split_inclusive(|b| *b == b'\n')) {
+        let decoded = line
+            .strip_suffix(b"\n")
+            .ok_or_else(|| "line has no newline".to_owned())
+            .and_then(Line::decode)
+            .and_then(|Line { entry, .. }| match entry.seq == seq {
+                true => Ok(entry),
+                false => Err(format!("expected seq {seq}, found seq {}", entry.seq)),
+            });
+        match decoded {
+            Ok(entry) => entries.push(entry),
+            // Indexed lines decoded once; if they no longer do, the file changed.
+            Err(reason) => return Err(corrupt(path, seq, line_start, reason)),
+        }
+        line_start += line.len() as u64;
+    }
+    if entries.len() != span.count {
+        let reason = format!("expected {} entries, found {}", span.count, entries.len());
+        return Err(corrupt(path, span.first_seq, span.start, reason));
+    }
+    Ok(entries)
+}
+
+fn corrupt(path: &Path, line: Seq, offset: u64, reason: String) -> StoreError {
+    StoreError::Corrupt {
+        location: format!("{} line {line} (byte offset {offset})", path.display()),
+        reason,
+    }
+}
