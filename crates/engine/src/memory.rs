@@ -9,6 +9,7 @@ use crate::ids::SessionId;
 use crate::log::{LogEntry, Seq};
 use crate::store::{
     AppendOutcome, BlobStore, Checkpoint, CheckpointStore, SessionLog, StoreError, check_batch,
+    verify_digest,
 };
 
 /// Session log, blobs and checkpoints held in process memory.
@@ -107,14 +108,7 @@ impl BlobStore for MemoryStore {
             .get(blob)
             .cloned()
             .ok_or_else(|| StoreError::BlobNotFound(blob.clone()))?;
-        let actual = BlobRef::of_bytes(&bytes);
-        if actual != *blob {
-            return Err(StoreError::DigestMismatch {
-                expected: blob.clone(),
-                actual,
-            });
-        }
-        Ok(bytes)
+        verify_digest(blob, bytes)
     }
 
     async fn has(&self, blob: &BlobRef) -> Result<bool, StoreError> {

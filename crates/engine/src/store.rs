@@ -74,6 +74,19 @@ pub fn check_batch(expected_head: Seq, entries: &[LogEntry]) -> Result<(), Store
     Ok(())
 }
 
+/// Returns `bytes` if they hash to `blob`, else [`StoreError::DigestMismatch`]. Every
+/// blob store calls this on read, so corruption is reported, never served.
+pub fn verify_digest(blob: &BlobRef, bytes: Vec<u8>) -> Result<Vec<u8>, StoreError> {
+    let actual = BlobRef::of_bytes(&bytes);
+    if actual != *blob {
+        return Err(StoreError::DigestMismatch {
+            expected: blob.clone(),
+            actual,
+        });
+    }
+    Ok(bytes)
+}
+
 /// The append-only, per-session event log.
 pub trait SessionLog: Send + Sync {
     /// Appends `entries` if and only if the head is `expected_head`. When the head is

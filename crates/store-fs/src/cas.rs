@@ -53,14 +53,7 @@ pub(crate) fn get(root: &Path, blob: &BlobRef) -> Result<Vec<u8>, StoreError> {
         }
         Err(err) => return Err(io_err("read blob", &path)(err)),
     };
-    let actual = BlobRef::of_bytes(&bytes);
-    if actual != *blob {
-        return Err(StoreError::DigestMismatch {
-            expected: blob.clone(),
-            actual,
-        });
-    }
-    Ok(bytes)
+    engine::store::verify_digest(blob, bytes)
 }
 
 pub(crate) fn has(root: &Path, blob: &BlobRef) -> Result<bool, StoreError> {
