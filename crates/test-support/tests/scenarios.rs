@@ -832,3 +832,41 @@ async fn close_cancels_work_and_refuses_more() {
         Err(RunnerError::Rejected(Rejection::Closed))
     ));
 }
+
+#[tokio::test]
+async fn close_during_tool_batch_closes_open_calls() {
+    let mut runner = runner_with(vec![ScriptedTurn::call("echo", json!({"x": 1}))], config()).await;
+    let run_id = request_run(&mut runner, "sub-1", "go").await;
+    step_until(&mut runner, |action| {
+        matches!(action, Action::InvokeTools(_))
+    })
+    .await;
+    runner.admit(CoreCommand::Close).await.unwrap();
+    assert_eq!(runner.run_until_idle().await.unwrap(), Settled::Closed);
+    let log = runner.log().await.unwrap();
+    assert!(matches!(
+        outcome_of(&log, &run_id),
+        RunOutcome::Cancelled { .. }
+    ));
+    let not_executed = events(&log)
+        .into_iter()
+        .filter(|event| matches!(event, CoreEvent::ToolResultRecorded(e) if e.status == ToolStatus::NotExecuted))
+        .count();
+    assert_eq!(not_executed, 1);
+}
+
+#[tokio::test]
+async fn compaction_result_after_close_is_stale() {
+    let mut runner = runner_with(vec![], config()).await;
+    runner.admit(CoreCommand::RequestCompaction).await.unwrap();
+    let Action::CompactContext(intent) = runner.peek() else {
+        panic!("expected a compaction")
+    };
+    runner.admit(CoreCommand::Close).await.unwrap();
+    let mut drive = engine::drive::Drive::new(runner.state().clone());
+    let outcome = engine::core::effects::CompactionOutcome::Compacted { summary: vec![] };
+    assert!(matches!(
+        drive.resume_compaction(intent.compaction, outcome, 99),
+        Err(Rejection::StaleResult { .. })
+    ));
+}

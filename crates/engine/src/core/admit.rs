@@ -356,35 +356,28 @@ fn cancel(
     Err(Rejection::UnknownRun(run_id))
 }
 
-/// Closing cancels the active and queued runs, then closes.
+/// Closing cancels the active run (aborting what it has in flight, exactly as a
+/// cancel would) and the queued runs, then closes.
 fn close(control: &ControlState) -> Vec<Planned> {
     let reason = Some("session closed".to_owned());
-    let active = control
-        .runs
-        .active
-        .iter()
-        .map(|run| (run.run_id.clone(), run.usage));
-    let queued = control
-        .runs
-        .queue
-        .iter()
-        .map(|run| (run.run_id.clone(), Usage::default()));
-    let mut events: Vec<Planned> = active
-        .chain(queued)
-        .map(|(run_id, usage)| {
-            let outcome = RunOutcome::Cancelled {
-                reason: reason.clone(),
-            };
-            Planned::run(
-                &run_id,
-                ev::RunFinished {
-                    run_id: run_id.clone(),
-                    outcome,
-                    usage,
-                },
-            )
-        })
-        .collect();
+    let mut events = Vec::new();
+    if let Some(run) = &control.runs.active {
+        let outcome = RunOutcome::Cancelled {
+            reason: reason.clone(),
+        };
+        events.extend(crate::core::planner::abandon(control, run, outcome));
+    }
+    for run in &control.runs.queue {
+        let outcome = RunOutcome::Cancelled {
+            reason: reason.clone(),
+        };
+        let finished = ev::RunFinished {
+            run_id: run.run_id.clone(),
+            outcome,
+            usage: Usage::default(),
+        };
+        events.push(Planned::run(&run.run_id, finished));
+    }
     events.push(Planned::session(ev::SessionClosed {}));
     events
 }

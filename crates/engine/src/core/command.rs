@@ -115,6 +115,8 @@ pub enum Rejection {
     },
     #[error("tool call {0} is not part of the outstanding batch")]
     UnknownToolCall(String),
+    #[error("tool call id {0} appears twice in one generation")]
+    DuplicateToolCall(String),
     #[error("tool call {0} already has a result")]
     DuplicateToolResult(String),
 }

@@ -78,7 +78,7 @@ impl ContextControl {
             .clone()
             .chain(summary)
             .map(|item| item.token_estimate)
-            .sum();
+            .fold(0, u64::saturating_add);
         self.item_count = (self.keyed.len() + summary.len()) as u64;
         if let Some(last) = summary.iter().map(|item| item.ordinal).max() {
             self.next_ordinal = self.next_ordinal.max(last + 1);
@@ -219,7 +219,11 @@ impl ControlState {
                 self.config = Some(e.config.clone());
                 self.config_revision = e.revision;
             }
-            CoreEvent::SessionClosed(_) => self.lifecycle = Lifecycle::Closed,
+            CoreEvent::SessionClosed(_) => {
+                self.lifecycle = Lifecycle::Closed;
+                // An outstanding compaction is abandoned with the session.
+                self.compaction.pending = None;
+            }
             CoreEvent::ToolsChanged(e) => {
                 self.tools = e.tools.clone();
                 self.tools_revision = e.revision;

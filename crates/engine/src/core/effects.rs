@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::blob_ref::BlobRef;
 use crate::core::command::Rejection;
 use crate::core::context::{ContextItem, ItemKind, ItemSpec};
-use crate::core::control::ControlState;
+use crate::core::control::{ControlState, Lifecycle};
 use crate::core::event as ev;
 use crate::core::limits::{OUTPUT_ITEMS_MAX, TEXT_FIELD_BYTES_MAX, TOOL_CALLS_PER_TURN_MAX};
 use crate::core::planner::Planned;
@@ -136,7 +136,7 @@ pub(crate) fn generation(
             }
             let mut seen = BTreeSet::new();
             if let Some(dup) = calls.iter().find(|call| !seen.insert(&call.call_id)) {
-                return Err(Rejection::DuplicateToolResult(dup.call_id.to_string()));
+                return Err(Rejection::DuplicateToolCall(dup.call_id.to_string()));
             }
             if result
                 .response_id
@@ -264,13 +264,12 @@ pub(crate) fn compaction(
     compaction: u32,
     outcome: CompactionOutcome,
 ) -> Result<Vec<Planned>, Rejection> {
-    if control
+    let pending = control
         .compaction
         .pending
         .as_ref()
-        .map(|pending| pending.compaction)
-        != Some(compaction)
-    {
+        .map(|pending| pending.compaction);
+    if control.lifecycle != Lifecycle::Open || pending != Some(compaction) {
         return Err(Rejection::StaleResult {
             effect: "compaction",
             detail: format!("compaction {compaction}"),

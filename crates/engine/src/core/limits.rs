@@ -5,7 +5,7 @@
 pub const QUEUED_RUNS_MAX: usize = 64;
 /// Recent submission ids remembered for idempotent resubmission. Older ones fall out
 /// of the window first-in first-out; a resubmission older than that starts a new run.
-pub const SUBMISSION_WINDOW_MAX: usize = 1_024;
+pub const SUBMISSION_WINDOW_MAX: usize = 256;
 /// Input items of one run request or steer.
 pub const INPUT_ITEMS_MAX: usize = 64;
 /// Steers waiting for the next step boundary of the active run.

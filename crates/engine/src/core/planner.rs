@@ -185,7 +185,11 @@ fn exceeded(run: &ActiveRun, limit: LimitKind) -> Option<RunFailure> {
 /// Ends the run with `outcome`, closing whatever it has in flight: an in-flight
 /// generation is aborted, tool calls without results get a not-executed result so the
 /// transcript stays well formed for the next run.
-fn abandon(control: &ControlState, run: &ActiveRun, outcome: RunOutcome) -> Vec<Planned> {
+pub(crate) fn abandon(
+    control: &ControlState,
+    run: &ActiveRun,
+    outcome: RunOutcome,
+) -> Vec<Planned> {
     let mut events = Vec::new();
     match &run.phase {
         RunPhase::Generating { turn, .. } => {

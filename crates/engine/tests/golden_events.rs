@@ -1,0 +1,548 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! Golden events: `tests/fixtures/events_v1.jsonl` holds one canonical `LogEntry` line
+//! per event kind and version this engine writes. Lines are never rewritten: a log
+//! committed today must keep decoding after every future change.
+//!
+//! - Every line must decode through `CoreEvent::decode`.
+//! - A line at the current version of its kind must re-encode byte for byte (so a
+//!   renamed field, a changed tag or a new non-optional field is caught).
+//! - Every `(kind, version)` in `EVENT_KINDS` must have a line.
+//!
+//! When a kind gains a version or a new kind appears, run
+//! `UPDATE_GOLDEN=1 cargo test -p engine --test golden_events` to append lines for the
+//! missing `(kind, version)` pairs, built by [`golden_events`]; existing lines stay.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::Once;
+
+use serde_json::json;
+
+use engine::core::config::{
+    CompactionMode, ContextPolicy, GenerationConfig, ModelRoute, ProviderParams, RunLimits,
+    RunLimitsPatch, RunOverrides, SessionConfig, ToolChoice,
+};
+use engine::core::context::{ContextItem, ItemKind, ItemSpec};
+use engine::core::event::{self as ev, CompactionReason, CoreEvent, EVENT_KINDS};
+use engine::core::request::Fingerprint;
+use engine::core::run::{
+    EffectError, LimitKind, QueuedRun, RunFailure, RunOutcome, ToolCallRequest, ToolStatus, Usage,
+};
+use engine::core::tools::ToolSpec;
+use engine::log::Joins;
+use engine::{BlobRef, LogEntry, RunId, SessionId, SubmissionId, ToolCallId};
+
+fn fixture_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/events_v1.jsonl")
+}
+
+fn fixture_lines() -> Vec<String> {
+    static UPDATE: Once = Once::new();
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        UPDATE.call_once(append_missing_lines);
+    }
+    read_fixture()
+}
+
+fn read_fixture() -> Vec<String> {
+    let text = std::fs::read_to_string(fixture_path()).expect("golden fixture is readable");
+    text.lines()
+        .filter(|line| !line.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+fn current_version(kind: &str) -> Option<u32> {
+    EVENT_KINDS
+        .iter()
+        .find(|(known, _)| *known == kind)
+        .map(|(_, version)| *version)
+}
+
+#[test]
+fn every_fixture_line_decodes_and_current_versions_reencode_byte_for_byte() {
+    let lines = fixture_lines();
+    assert!(!lines.is_empty());
+    for (number, line) in lines.iter().enumerate() {
+        let at = format!("{}:{}", fixture_path().display(), number + 1);
+        let entry = LogEntry::from_canonical_bytes(line.as_bytes())
+            .unwrap_or_else(|err| panic!("{at}: not a log entry: {err}"));
+        let event = CoreEvent::decode(&entry.event)
+            .unwrap_or_else(|err| panic!("{at}: no longer decodes: {err}"));
+        assert_eq!(
+            event.kind(),
+            entry.event.kind,
+            "{at}: decoded as another kind"
+        );
+        if current_version(&entry.event.kind) != Some(entry.event.version) {
+            continue;
+        }
+        let reencoded = LogEntry {
+            event: event.encode(),
+            ..entry
+        }
+        .to_canonical_bytes();
+        assert!(
+            reencoded == line.as_bytes(),
+            "{at}: re-encoding changed the bytes\n  fixture:    {line}\n  re-encoded: {}",
+            String::from_utf8_lossy(&reencoded)
+        );
+    }
+}
+
+#[test]
+fn every_event_kind_and_version_has_a_fixture_line() {
+    let present: BTreeSet<(String, u32)> = fixture_lines()
+        .iter()
+        .map(|line| {
+            let entry = LogEntry::from_canonical_bytes(line.as_bytes()).unwrap();
+            (entry.event.kind, entry.event.version)
+        })
+        .collect();
+    let missing: Vec<_> = EVENT_KINDS
+        .iter()
+        .filter(|(kind, version)| !present.contains(&((*kind).to_owned(), *version)))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "no golden line for {missing:?}; run UPDATE_GOLDEN=1 cargo test -p engine --test golden_events"
+    );
+}
+
+/// The builders cover every kind, so `UPDATE_GOLDEN=1` can always fill a gap.
+#[test]
+fn builders_cover_every_event_kind() {
+    let built: BTreeSet<_> = golden_events()
+        .iter()
+        .map(|entry| entry.event.kind.clone())
+        .collect();
+    for (kind, _) in EVENT_KINDS {
+        assert!(built.contains(*kind), "no golden builder for {kind}");
+    }
+}
+
+/// Appends lines for `(kind, version)` pairs the fixture lacks; never rewrites an
+/// existing line. Runs (once, before any test reads the fixture) only with
+/// `UPDATE_GOLDEN=1`.
+fn append_missing_lines() {
+    let mut lines = if fixture_path().exists() {
+        read_fixture()
+    } else {
+        Vec::new()
+    };
+    let present: BTreeSet<(String, u32)> = lines
+        .iter()
+        .map(|line| {
+            let entry = LogEntry::from_canonical_bytes(line.as_bytes()).unwrap();
+            (entry.event.kind, entry.event.version)
+        })
+        .collect();
+    for entry in golden_events() {
+        let key = (entry.event.kind.clone(), entry.event.version);
+        if !present.contains(&key) {
+            lines.push(String::from_utf8(entry.to_canonical_bytes()).unwrap());
+        }
+    }
+    std::fs::create_dir_all(fixture_path().parent().unwrap()).unwrap();
+    std::fs::write(fixture_path(), lines.join("\n") + "\n").unwrap();
+}
+
+// ---------------------------------------------------------------------------------
+// Realistic values, with every optional field populated so that a renamed optional
+// field is caught too.
+// ---------------------------------------------------------------------------------
+
+const EPOCH_MS: u64 = 1_767_225_600_000;
+
+fn blob(text: &str) -> BlobRef {
+    BlobRef::of_bytes(text.as_bytes())
+}
+
+fn run_id() -> RunId {
+    RunId::from_ordinal(1)
+}
+
+fn call_id() -> ToolCallId {
+    ToolCallId::new("call_7Qm2hVv0c1xG").unwrap()
+}
+
+fn fingerprint() -> Fingerprint {
+    serde_json::from_value(json!(
+        "sha256:4f6b1c0e9a2d8e7f3b5a6c1d0e9f8a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f"
+    ))
+    .unwrap()
+}
+
+fn config() -> SessionConfig {
+    SessionConfig {
+        model: ModelRoute {
+            provider_id: "openai".into(),
+            api_kind: "openai:responses".into(),
+            model: "gpt-5".into(),
+        },
+        generation: GenerationConfig {
+            output_tokens_max: 16_384,
+            tool_choice: ToolChoice::Auto,
+            provider_params: ProviderParams(json!({
+                "reasoning": { "effort": "medium", "summary": "auto" },
+                "store": false,
+                "temperature": 0.7,
+            })),
+        },
+        context: ContextPolicy {
+            compaction: CompactionMode::Auto,
+            high_watermark_tokens: 150_000,
+        },
+        run_limits: RunLimits {
+            turns_max: 50,
+            tool_rounds_max: 50,
+            output_tokens_max: 200_000,
+        },
+    }
+}
+
+fn usage() -> Usage {
+    Usage {
+        input_tokens: 12_480,
+        output_tokens: 812,
+        cached_input_tokens: 11_264,
+        reasoning_tokens: 384,
+    }
+}
+
+fn user_input() -> ItemSpec {
+    ItemSpec {
+        kind: ItemKind::UserMessage,
+        content_ref: blob("Fix the failing test in crates/engine."),
+        token_estimate: 12,
+        call_id: None,
+    }
+}
+
+fn transcript_item(ordinal: u64, kind: ItemKind, text: &str, tokens: u64) -> ContextItem {
+    ContextItem {
+        ordinal,
+        kind,
+        key: None,
+        content_ref: blob(text),
+        token_estimate: tokens,
+        call_id: None,
+        is_error: false,
+    }
+}
+
+fn error() -> EffectError {
+    EffectError {
+        code: "rate_limited".into(),
+        message: "429 Too Many Requests after 5 attempts".into(),
+    }
+}
+
+fn run_joins() -> Joins {
+    Joins {
+        run_id: Some(run_id()),
+        ..Joins::default()
+    }
+}
+
+fn turn_joins(turn: u32) -> Joins {
+    Joins {
+        turn: Some(turn),
+        ..run_joins()
+    }
+}
+
+/// One realistic entry per event kind, numbered as they would appear in a session.
+fn golden_events() -> Vec<LogEntry> {
+    let events: Vec<(Joins, CoreEvent)> = vec![
+        (
+            Joins::default(),
+            ev::SessionOpened {
+                session_id: SessionId::new("sess_01JH7Z2K9D").unwrap(),
+                config: config(),
+            }
+            .into(),
+        ),
+        (
+            Joins::default(),
+            ev::ConfigChanged {
+                revision: 2,
+                config: SessionConfig {
+                    generation: GenerationConfig {
+                        tool_choice: ToolChoice::Tool {
+                            name: "apply_patch".into(),
+                        },
+                        ..config().generation
+                    },
+                    context: ContextPolicy {
+                        compaction: CompactionMode::Manual,
+                        high_watermark_tokens: 120_000,
+                    },
+                    ..config()
+                },
+            }
+            .into(),
+        ),
+        (
+            Joins::default(),
+            ev::ToolsChanged {
+                revision: 1,
+                tools: vec![
+                    ToolSpec {
+                        name: "apply_patch".into(),
+                        definition_ref: blob("{\"name\":\"apply_patch\"}"),
+                    },
+                    ToolSpec {
+                        name: "read_file".into(),
+                        definition_ref: blob("{\"name\":\"read_file\"}"),
+                    },
+                ],
+            }
+            .into(),
+        ),
+        (
+            Joins::default(),
+            ev::ContextItemUpserted {
+                item: ContextItem {
+                    ordinal: 0,
+                    kind: ItemKind::Instructions,
+                    key: Some("instructions".into()),
+                    content_ref: blob("You are a careful coding agent."),
+                    token_estimate: 1_250,
+                    call_id: None,
+                    is_error: false,
+                },
+            }
+            .into(),
+        ),
+        (
+            Joins::default(),
+            ev::ContextItemRemoved {
+                key: "catalog:mcp".into(),
+            }
+            .into(),
+        ),
+        (
+            Joins::default(),
+            ev::CompactionRequested {
+                compaction: 3,
+                reason: CompactionReason::HighWatermark,
+            }
+            .into(),
+        ),
+        (
+            Joins::default(),
+            ev::ContextCompacted {
+                compaction: 3,
+                summary: vec![
+                    transcript_item(
+                        41,
+                        ItemKind::Summary,
+                        "Summary of the session so far.",
+                        2_048,
+                    ),
+                    transcript_item(
+                        42,
+                        ItemKind::ProviderOpaque,
+                        "encrypted compaction item",
+                        512,
+                    ),
+                ],
+            }
+            .into(),
+        ),
+        (
+            Joins::default(),
+            ev::CompactionFailed {
+                compaction: 4,
+                error: error(),
+            }
+            .into(),
+        ),
+        (
+            run_joins(),
+            ev::RunRequested {
+                run: QueuedRun {
+                    run_id: run_id(),
+                    submission_id: SubmissionId::new("sub_5f0c2a").unwrap(),
+                    input: vec![user_input()],
+                    overrides: RunOverrides {
+                        model: Some(ModelRoute {
+                            provider_id: "anthropic".into(),
+                            api_kind: "anthropic:messages".into(),
+                            model: "claude-sonnet-4-5".into(),
+                        }),
+                        output_tokens_max: Some(4_096),
+                        tool_choice: Some(ToolChoice::Required),
+                        provider_params: Some(ProviderParams(json!({
+                            "thinking": { "type": "enabled", "budget_tokens": 2_048 },
+                        }))),
+                        limits: Some(RunLimitsPatch {
+                            turns_max: Some(20),
+                            tool_rounds_max: Some(10),
+                            output_tokens_max: Some(50_000),
+                        }),
+                    },
+                    limits: RunLimits {
+                        turns_max: 20,
+                        tool_rounds_max: 10,
+                        output_tokens_max: 50_000,
+                    },
+                },
+                input_digest: "9c1e4b7a2f0d6e3c8b5a4f1e0d9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c"
+                    .into(),
+            }
+            .into(),
+        ),
+        (
+            run_joins(),
+            ev::RunStarted {
+                run_id: run_id(),
+                input: vec![transcript_item(
+                    43,
+                    ItemKind::UserMessage,
+                    "Fix the failing test in crates/engine.",
+                    12,
+                )],
+            }
+            .into(),
+        ),
+        (
+            run_joins(),
+            ev::RunSteered {
+                run_id: run_id(),
+                input: vec![ItemSpec {
+                    kind: ItemKind::ToolResult,
+                    content_ref: blob("Use the existing helper instead."),
+                    token_estimate: 9,
+                    call_id: Some(call_id()),
+                }],
+            }
+            .into(),
+        ),
+        (
+            run_joins(),
+            ev::SteerApplied {
+                run_id: run_id(),
+                items: vec![transcript_item(
+                    47,
+                    ItemKind::UserMessage,
+                    "Use the existing helper instead.",
+                    9,
+                )],
+            }
+            .into(),
+        ),
+        (
+            run_joins(),
+            ev::RunCancelRequested {
+                run_id: run_id(),
+                reason: Some("user pressed stop".into()),
+            }
+            .into(),
+        ),
+        (
+            run_joins(),
+            ev::RunFinished {
+                run_id: run_id(),
+                outcome: RunOutcome::Failed {
+                    failure: RunFailure::LimitExceeded {
+                        limit: LimitKind::Turns,
+                        used: 20,
+                        max: 20,
+                    },
+                },
+                usage: usage(),
+            }
+            .into(),
+        ),
+        (
+            turn_joins(2),
+            ev::TurnPlanned {
+                run_id: run_id(),
+                turn: 2,
+                fingerprint: fingerprint(),
+                config_revision: 2,
+                tools_revision: 1,
+                context_revision: 57,
+                output_tokens_max: 4_096,
+            }
+            .into(),
+        ),
+        (
+            turn_joins(2),
+            ev::TurnCompleted {
+                run_id: run_id(),
+                turn: 2,
+                usage: usage(),
+                response_id: Some("resp_68a1f0c2b7e4".into()),
+                items: vec![
+                    transcript_item(44, ItemKind::Reasoning, "reasoning summary", 96),
+                    transcript_item(45, ItemKind::AssistantMessage, "Let me read it.", 14),
+                    ContextItem {
+                        call_id: Some(call_id()),
+                        ..transcript_item(46, ItemKind::ToolCall, "{\"path\":\"src/lib.rs\"}", 18)
+                    },
+                ],
+                tool_calls: vec![ToolCallRequest {
+                    call_id: call_id(),
+                    name: "read_file".into(),
+                    arguments_ref: blob("{\"path\":\"src/lib.rs\"}"),
+                }],
+            }
+            .into(),
+        ),
+        (
+            turn_joins(3),
+            ev::TurnFailed {
+                run_id: run_id(),
+                turn: 3,
+                error: error(),
+            }
+            .into(),
+        ),
+        (
+            turn_joins(4),
+            ev::TurnAborted {
+                run_id: run_id(),
+                turn: 4,
+            }
+            .into(),
+        ),
+        (
+            Joins {
+                tool_batch: Some(2),
+                tool_call_id: Some(call_id()),
+                ..run_joins()
+            },
+            ev::ToolResultRecorded {
+                run_id: run_id(),
+                batch: 2,
+                call_id: call_id(),
+                status: ToolStatus::Error,
+                item: ContextItem {
+                    call_id: Some(call_id()),
+                    is_error: true,
+                    ..transcript_item(
+                        48,
+                        ItemKind::ToolResult,
+                        "error: no such file: src/lib.rs",
+                        11,
+                    )
+                },
+            }
+            .into(),
+        ),
+        (Joins::default(), ev::SessionClosed {}.into()),
+    ];
+    events
+        .into_iter()
+        .zip(1u64..)
+        .map(|((joins, event), seq)| LogEntry {
+            seq,
+            observed_at_ms: EPOCH_MS + seq * 1_250,
+            joins,
+            event: event.encode(),
+        })
+        .collect()
+}
