@@ -1,0 +1,693 @@
+use super::*;
+
+// ---------------------------------------------------------------------------------
+// The host
+// ---------------------------------------------------------------------------------
+
+/// One host input, fed identically to both drives.
+#[derive(Debug, Clone)]
+pub(crate) enum Input {
+    Command(CoreCommand),
+    Generation {
+        run_id: RunId,
+        turn: u32,
+        outcome: GenerationOutcome,
+    },
+    Tools {
+        run_id: RunId,
+        batch: u32,
+        results: Vec<ToolResult>,
+    },
+    Compaction {
+        compaction: u32,
+        outcome: CompactionOutcome,
+    },
+}
+
+pub(crate) fn feed_drive<S: DriveState>(
+    drive: &mut Drive<S>,
+    input: Input,
+    at_ms: u64,
+) -> Result<Option<Admitted>, Rejection> {
+    match input {
+        Input::Command(command) => drive.admit(command, at_ms).map(Some),
+        Input::Generation {
+            run_id,
+            turn,
+            outcome,
+        } => drive
+            .resume_generation(&run_id, turn, outcome, at_ms)
+            .map(|()| None),
+        Input::Tools {
+            run_id,
+            batch,
+            results,
+        } => drive
+            .resume_tool_results(&run_id, batch, results, at_ms)
+            .map(|()| None),
+        Input::Compaction {
+            compaction,
+            outcome,
+        } => drive
+            .resume_compaction(compaction, outcome, at_ms)
+            .map(|()| None),
+    }
+}
+
+pub(crate) struct Host<'s> {
+    pub(crate) full: Drive<SessionState>,
+    pub(crate) control: Drive<ControlState>,
+    pub(crate) log: Vec<LogEntry>,
+    /// The committed log applied entry by entry as the host commits it (independent
+    /// of the drives' own bookkeeping).
+    pub(crate) replica: SessionState,
+    /// `GenerationRequest::rebuild` at each committed `turn.planned` entry, by seq.
+    pub(crate) rebuilt: BTreeMap<u64, Result<GenerationRequest, RebuildError>>,
+    pub(crate) clock_ms: u64,
+    /// Distinct effects seen so far, for late and duplicated results.
+    pub(crate) effects: Vec<Action>,
+    /// Run requests sent so far, for exact resubmission.
+    pub(crate) run_requests: Vec<CoreCommand>,
+    pub(crate) calls_issued: u64,
+    pub(crate) stats: &'s RefCell<Stats>,
+}
+
+pub(crate) fn run_scenario(scenario: &Scenario, stats: &RefCell<Stats>) {
+    let mut host = Host {
+        full: Drive::new(SessionState::default()),
+        control: Drive::new(ControlState::default()),
+        log: Vec::new(),
+        replica: SessionState::default(),
+        rebuilt: BTreeMap::new(),
+        clock_ms: 1_767_225_600_000,
+        effects: Vec::new(),
+        run_requests: Vec::new(),
+        calls_issued: 0,
+        stats,
+    };
+    if let Some((config, instructions)) = &scenario.open {
+        host.feed(Input::Command(CoreCommand::OpenSession {
+            session_id: session_id(),
+            config: config.clone(),
+            instructions: instructions.clone(),
+        }));
+    }
+    for step in &scenario.steps {
+        host.step(step);
+        host.check_step();
+    }
+    host.pump();
+    host.check_step();
+    host.finish(scenario.split);
+    stats.borrow_mut().cases += 1;
+}
+
+impl Host<'_> {
+    pub(crate) fn step(&mut self, step: &Step) {
+        match step {
+            Step::Admit { command, dt_ms } => {
+                self.clock_ms += dt_ms;
+                let command = self.command(command);
+                self.feed(Input::Command(command));
+            }
+            Step::InFlight { command, dt_ms } => {
+                self.pump();
+                self.clock_ms += dt_ms;
+                let command = self.command(command);
+                self.feed(Input::Command(command));
+            }
+            Step::Resolve { outcome, dt_ms } => {
+                let action = self.pump();
+                self.clock_ms += dt_ms;
+                if let Some(input) = self.resolution(&action, outcome) {
+                    self.feed(input);
+                }
+            }
+            Step::ResolveStale {
+                pick,
+                outcome,
+                dt_ms,
+            } => {
+                if self.effects.is_empty() {
+                    return;
+                }
+                let action = self.effects[usize::from(*pick) % self.effects.len()].clone();
+                self.clock_ms += dt_ms;
+                if let Some(input) = self.resolution(&action, outcome) {
+                    self.feed(input);
+                }
+            }
+            Step::Pump => {
+                self.pump();
+            }
+            Step::Crash {
+                commit_first,
+                checkpoint_at,
+            } => self.crash(*commit_first, *checkpoint_at),
+            Step::LostAck => self.lost_ack(),
+        }
+    }
+
+    /// Feeds `input` to both drives; checks (c) and (d).
+    pub(crate) fn feed(&mut self, input: Input) {
+        let full_before = (self.full.projected().clone(), self.full.state().clone());
+        let control_before = (
+            self.control.projected().clone(),
+            self.control.state().clone(),
+        );
+        let staged_before = self.full.has_staged();
+        let full = feed_drive(&mut self.full, input.clone(), self.clock_ms);
+        let control = feed_drive(&mut self.control, input.clone(), self.clock_ms);
+        assert_eq!(
+            full, control,
+            "(d) drives answered differently to {input:?}"
+        );
+        let Err(rejection) = full else {
+            if let Input::Command(command @ CoreCommand::RequestRun { .. }) = input {
+                self.run_requests.push(command);
+            }
+            return;
+        };
+        self.stats.borrow_mut().rejected(&rejection);
+        let what = format!("(c) rejected {input:?} ({rejection})");
+        assert_eq!(self.full.has_staged(), staged_before, "{what}: staged");
+        assert_same_bytes(
+            &self.full.projected().to_canonical_bytes(),
+            &full_before.0.to_canonical_bytes(),
+            &format!("{what}: full drive projection"),
+        );
+        assert_same_bytes(
+            &self.full.state().to_canonical_bytes(),
+            &full_before.1.to_canonical_bytes(),
+            &format!("{what}: full drive committed state"),
+        );
+        assert_same_bytes(
+            &self.control.projected().to_canonical_bytes(),
+            &control_before.0.to_canonical_bytes(),
+            &format!("{what}: control drive projection"),
+        );
+        assert_same_bytes(
+            &self.control.state().to_canonical_bytes(),
+            &control_before.1.to_canonical_bytes(),
+            &format!("{what}: control drive committed state"),
+        );
+    }
+
+    /// The next action of both drives, which must agree (d). Checks (e).
+    pub(crate) fn next_action(&mut self) -> Action {
+        let action = self.full.next_action();
+        let control = self.control.next_action();
+        assert_eq!(action, control, "(d) drives chose different actions");
+        if let Action::GenerateLlm(intent) = &action {
+            self.check_generation(intent);
+        }
+        action
+    }
+
+    /// Drives to the next effect, committing appends on the way.
+    pub(crate) fn pump(&mut self) -> Action {
+        for _ in 0..PUMP_ROUNDS_MAX {
+            match self.next_action() {
+                Action::AppendEvents {
+                    expected_head,
+                    entries,
+                } => {
+                    self.commit(expected_head, &entries);
+                    self.resume_appended();
+                }
+                action => {
+                    if matches!(
+                        action,
+                        Action::GenerateLlm(_) | Action::InvokeTools(_) | Action::CompactContext(_)
+                    ) && !self.effects.contains(&action)
+                    {
+                        self.effects.push(action.clone());
+                    }
+                    return action;
+                }
+            }
+        }
+        panic!("the drive kept appending for {PUMP_ROUNDS_MAX} rounds without an effect");
+    }
+
+    pub(crate) fn resume_appended(&mut self) {
+        self.full.resume_appended().unwrap();
+        self.control.resume_appended().unwrap();
+    }
+
+    /// The store: append iff the head matches; a retried append of the very same
+    /// entries is recognised as already committed. Entries go through their canonical
+    /// bytes, as in a real store.
+    pub(crate) fn commit(&mut self, expected_head: u64, entries: &[LogEntry]) {
+        assert!(!entries.is_empty(), "empty append");
+        let head = self.log.len() as u64;
+        if head > expected_head {
+            let start = usize::try_from(expected_head).unwrap();
+            assert_eq!(
+                self.log.get(start..start + entries.len()),
+                Some(entries),
+                "a retried append must repeat the committed entries"
+            );
+            self.stats.borrow_mut().retried_appends += 1;
+            return;
+        }
+        assert_eq!(head, expected_head, "append at a stale head");
+        for (offset, entry) in entries.iter().enumerate() {
+            assert_eq!(entry.seq, head + 1 + offset as u64, "entries are numbered");
+            let stored = LogEntry::from_canonical_bytes(&entry.to_canonical_bytes()).unwrap();
+            assert_eq!(&stored, entry, "entry changed in a canonical round trip");
+            let previous_ms = self.log.last().map_or(0, |last| last.observed_at_ms);
+            assert!(
+                (previous_ms..=self.clock_ms).contains(&stored.observed_at_ms),
+                "entry time {} outside [{previous_ms}, {}]",
+                stored.observed_at_ms,
+                self.clock_ms
+            );
+            self.replica.apply(&stored).unwrap();
+            let event = CoreEvent::decode(&stored.event).unwrap();
+            if let CoreEvent::TurnPlanned(_) = event {
+                let rebuilt = GenerationRequest::rebuild(&self.replica);
+                assert!(
+                    rebuilt.is_ok(),
+                    "(e) turn planned at {} does not rebuild: {rebuilt:?}",
+                    stored.seq
+                );
+                self.rebuilt.insert(stored.seq, rebuilt);
+            }
+            self.stats.borrow_mut().committed(&event);
+            self.log.push(stored);
+        }
+    }
+
+    /// (e) The intent names a committed `turn.planned` entry whose state rebuilds a
+    /// request with the intent's fingerprint.
+    pub(crate) fn check_generation(&mut self, intent: &GenerationIntent) {
+        let rebuilt = self
+            .rebuilt
+            .get(&intent.planned_at)
+            .unwrap_or_else(|| panic!("(e) {intent:?} names no committed turn.planned entry"));
+        let request = rebuilt.as_ref().unwrap();
+        assert_eq!(request.fingerprint(), intent.fingerprint, "(e) fingerprint");
+        assert_eq!(
+            (&request.session_id, &request.run_id, request.turn),
+            (&intent.session_id, &intent.run_id, intent.turn),
+            "(e) request identity"
+        );
+        self.stats.borrow_mut().generations_checked += 1;
+    }
+
+    pub(crate) fn lost_ack(&mut self) {
+        if !self.full.has_staged() {
+            return;
+        }
+        let first = self.next_action();
+        let Action::AppendEvents {
+            expected_head,
+            entries,
+        } = &first
+        else {
+            panic!("staged entries must be appended first, got {first:?}");
+        };
+        self.commit(*expected_head, entries);
+        // The acknowledgement is lost; the host asks again and retries the same append.
+        let retry = self.next_action();
+        assert_eq!(retry, first, "a retried append must be the same action");
+        self.commit(*expected_head, entries);
+        self.resume_appended();
+    }
+
+    pub(crate) fn crash(&mut self, commit_first: bool, checkpoint_at: Option<u16>) {
+        // Staged entries are always appended before anything else is planned.
+        if commit_first
+            && self.full.has_staged()
+            && let Action::AppendEvents {
+                expected_head,
+                entries,
+            } = self.next_action()
+        {
+            self.commit(expected_head, &entries);
+        }
+        let state = match checkpoint_at {
+            Some(at) => {
+                let split = usize::from(at) % (self.log.len() + 1);
+                self.stats.borrow_mut().checkpoint_restores += 1;
+                restore(&self.log, split)
+            }
+            None => SessionState::replay(&self.log).unwrap(),
+        };
+        assert_same_bytes(
+            &state.to_canonical_bytes(),
+            &self.replica.to_canonical_bytes(),
+            "(a)/(b) state rebuilt after a crash",
+        );
+        // Bytes cannot see a field that is never serialised; compare values too.
+        assert!(
+            state == self.replica,
+            "(a)/(b) state rebuilt after a crash differs in value"
+        );
+        self.full = Drive::new(state);
+        self.control = Drive::new(replay_control(&self.log));
+        self.stats.borrow_mut().crashes += 1;
+    }
+
+    pub(crate) fn check_step(&self) {
+        assert_eq!(self.full.state().head(), self.log.len() as u64);
+        assert!(
+            self.full.state().control == *self.control.state(),
+            "(d) committed control states differ"
+        );
+        assert!(
+            self.full.projected() == self.control.projected(),
+            "(d) projected control states differ"
+        );
+        assert!(
+            self.replica == *self.full.state(),
+            "(a) driven state differs from the committed log applied entry by entry"
+        );
+        let control_bytes = self.control.state().to_canonical_bytes().len();
+        assert!(
+            control_bytes < CONTROL_STATE_BYTES_MAX,
+            "(f) control state is {control_bytes} bytes"
+        );
+        let mut stats = self.stats.borrow_mut();
+        stats.control_bytes_max = stats.control_bytes_max.max(control_bytes);
+    }
+
+    pub(crate) fn finish(&self, split: u16) {
+        // (a) A fresh replay of the committed log gives the driven state.
+        let replayed = SessionState::replay(&self.log).unwrap();
+        let bytes = replayed.to_canonical_bytes();
+        assert_same_bytes(
+            &bytes,
+            &self.full.state().to_canonical_bytes(),
+            "(a) full replay vs driven state",
+        );
+        // (d) The control-only drive holds exactly the full state's control part.
+        let control = replay_control(&self.log).to_canonical_bytes();
+        assert_same_bytes(
+            &control,
+            &replayed.control.to_canonical_bytes(),
+            "(d) control replay",
+        );
+        assert_same_bytes(
+            &control,
+            &self.control.state().to_canonical_bytes(),
+            "(d) control drive",
+        );
+        // (b) Checkpoint + tail equals the full replay.
+        let split = usize::from(split) % (self.log.len() + 1);
+        let restored = restore(&self.log, split);
+        let what = format!("(b) checkpoint at {split} of {} + tail", self.log.len());
+        assert_same_bytes(&restored.to_canonical_bytes(), &bytes, &what);
+        assert!(restored == replayed, "{what}: differs in value");
+        // (e) Once per case, from a fresh replay rather than the incremental replica.
+        if let Some((&planned_at, rebuilt)) = self.rebuilt.iter().next_back() {
+            let state = SessionState::replay(&self.log[..planned_at as usize]).unwrap();
+            assert_eq!(
+                &GenerationRequest::rebuild(&state),
+                rebuilt,
+                "(e) fresh rebuild"
+            );
+        }
+    }
+
+    // ----- turning generated selectors into concrete inputs -----
+
+    pub(crate) fn command(&self, command: &Cmd) -> CoreCommand {
+        let control = self.full.projected();
+        match command {
+            Cmd::Open {
+                config,
+                instructions,
+            } => CoreCommand::OpenSession {
+                session_id: session_id(),
+                config: config.clone(),
+                instructions: instructions.clone(),
+            },
+            Cmd::PatchConfig {
+                revision_offset,
+                patch,
+            } => CoreCommand::PatchConfig {
+                expected_revision: offset(control.config_revision, *revision_offset),
+                patch: patch.clone(),
+            },
+            Cmd::ReplaceTools {
+                revision_offset,
+                tools,
+            } => CoreCommand::ReplaceTools {
+                expected_revision: offset(control.tools_revision, *revision_offset),
+                tools: tools.iter().copied().map(tool_spec).collect(),
+            },
+            Cmd::PatchTools {
+                revision_offset,
+                upsert,
+                remove,
+            } => CoreCommand::PatchTools {
+                expected_revision: offset(control.tools_revision, *revision_offset),
+                upsert: upsert.iter().copied().map(tool_spec).collect(),
+                remove: remove.iter().map(|&i| tool_spec(i).name).collect(),
+            },
+            Cmd::Upsert { key, item } => CoreCommand::UpsertContextItem {
+                key: ITEM_KEYS[usize::from(*key)].to_owned(),
+                item: item.clone(),
+            },
+            Cmd::Remove { key } => CoreCommand::RemoveContextItem {
+                key: ITEM_KEYS[usize::from(*key)].to_owned(),
+            },
+            Cmd::RequestRun {
+                submission,
+                input,
+                overrides,
+            } => CoreCommand::RequestRun {
+                submission_id: SubmissionId::new(format!("sub-{submission}")).unwrap(),
+                input: input.clone(),
+                overrides: overrides.clone(),
+            },
+            Cmd::Resubmit { pick } => match self.run_requests.len() {
+                0 => CoreCommand::RequestRun {
+                    submission_id: SubmissionId::new("sub-0").unwrap(),
+                    input: Vec::new(),
+                    overrides: RunOverrides::default(),
+                },
+                len => self.run_requests[usize::from(*pick) % len].clone(),
+            },
+            Cmd::Steer { run, input } => CoreCommand::Steer {
+                run_id: select_run(control, *run),
+                input: input.clone(),
+            },
+            Cmd::Cancel { run, reason } => CoreCommand::CancelRun {
+                run_id: select_run(control, *run),
+                reason: match reason {
+                    0..=4 => None,
+                    5..=7 => Some("user pressed stop".to_owned()),
+                    _ => Some("x".repeat(1_025)),
+                },
+            },
+            Cmd::Compact => CoreCommand::RequestCompaction,
+            Cmd::Close => CoreCommand::Close,
+        }
+    }
+
+    pub(crate) fn resolution(&mut self, action: &Action, outcome: &Outcome) -> Option<Input> {
+        match action {
+            Action::GenerateLlm(intent) => Some(self.generation(intent, outcome)),
+            Action::InvokeTools(intent) => Some(tool_results(intent, outcome)),
+            Action::CompactContext(intent) => Some(compaction(intent, outcome)),
+            Action::AppendEvents { .. } | Action::Idle | Action::Closed => None,
+        }
+    }
+
+    pub(crate) fn generation(&mut self, intent: &GenerationIntent, outcome: &Outcome) -> Input {
+        let turn = match outcome.flaw {
+            Flaw::Stale => intent.turn + 1,
+            _ => intent.turn,
+        };
+        let generated = match outcome.shape {
+            4 => GenerationOutcome::Failed {
+                error: effect_error(outcome),
+            },
+            shape => {
+                let mut items = outcome.items.clone();
+                let mut tool_calls = Vec::new();
+                let count = if shape >= 2 { 1 + outcome.calls % 3 } else { 0 };
+                for _ in 0..count {
+                    self.calls_issued += 1;
+                    let n = self.calls_issued;
+                    let call_id = ToolCallId::new(format!("call_{n}")).unwrap();
+                    let arguments_ref = BlobRef::of_bytes(format!("{{\"n\":{n}}}").as_bytes());
+                    let mut item =
+                        ItemSpec::new(ItemKind::ToolCall, arguments_ref.clone(), outcome.tokens);
+                    item.call_id = Some(call_id.clone());
+                    items.push(item);
+                    tool_calls.push(ToolCallRequest {
+                        call_id,
+                        name: TOOL_NAMES[(n % 4) as usize].to_owned(),
+                        arguments_ref,
+                    });
+                }
+                if outcome.flaw == Flaw::Duplicate
+                    && let Some(first) = tool_calls.first().cloned()
+                {
+                    tool_calls.push(first);
+                }
+                GenerationOutcome::Completed(GenerationResult {
+                    usage: Usage {
+                        input_tokens: 1_000,
+                        output_tokens: outcome.output_tokens,
+                        cached_input_tokens: 512,
+                        reasoning_tokens: outcome.output_tokens / 2,
+                    },
+                    response_id: Some(match outcome.flaw {
+                        Flaw::LongText => "r".repeat(1_025),
+                        _ => format!("resp_{}", self.calls_issued),
+                    }),
+                    items,
+                    tool_calls,
+                })
+            }
+        };
+        Input::Generation {
+            run_id: intent.run_id.clone(),
+            turn,
+            outcome: generated,
+        }
+    }
+}
+
+pub(crate) fn tool_results(intent: &ToolBatchIntent, outcome: &Outcome) -> Input {
+    let mut results: Vec<ToolResult> = intent
+        .calls
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| outcome.mask & (1 << (i % 8)) != 0)
+        .map(|(i, call)| ToolResult {
+            call_id: call.call_id.clone(),
+            status: if outcome.errors & (1 << (i % 8)) != 0 {
+                ToolStatus::Error
+            } else {
+                ToolStatus::Ok
+            },
+            output_ref: BlobRef::of_bytes(format!("output of {}", call.call_id).as_bytes()),
+            token_estimate: outcome.tokens,
+        })
+        .collect();
+    let mut batch = intent.batch;
+    match outcome.flaw {
+        Flaw::Stale => batch += 1,
+        Flaw::BogusCall => results.insert(
+            0,
+            ToolResult {
+                call_id: ToolCallId::new("call_bogus").unwrap(),
+                status: ToolStatus::Ok,
+                output_ref: BlobRef::of_bytes(b"?"),
+                token_estimate: 1,
+            },
+        ),
+        Flaw::Duplicate => {
+            if let Some(first) = results.first().cloned() {
+                results.push(first);
+            }
+        }
+        Flaw::None | Flaw::LongText => {}
+    }
+    Input::Tools {
+        run_id: intent.run_id.clone(),
+        batch,
+        results,
+    }
+}
+
+pub(crate) fn compaction(intent: &CompactionIntent, outcome: &Outcome) -> Input {
+    let compaction = match outcome.flaw {
+        Flaw::Stale => intent.compaction + 1,
+        _ => intent.compaction,
+    };
+    let outcome = if outcome.shape % 3 == 2 {
+        CompactionOutcome::Failed {
+            error: effect_error(outcome),
+        }
+    } else {
+        let summary = outcome
+            .items
+            .iter()
+            .map(|item| ItemSpec::new(ItemKind::Summary, item.content_ref.clone(), outcome.tokens))
+            .collect();
+        CompactionOutcome::Compacted { summary }
+    };
+    Input::Compaction {
+        compaction,
+        outcome,
+    }
+}
+
+pub(crate) fn effect_error(outcome: &Outcome) -> EffectError {
+    EffectError {
+        code: "server_error".into(),
+        message: match outcome.flaw {
+            Flaw::LongText => "e".repeat(9_000),
+            _ => "the provider returned 500 three times".into(),
+        },
+    }
+}
+
+pub(crate) fn offset(revision: u64, by: i8) -> u64 {
+    revision.saturating_add_signed(i64::from(by))
+}
+
+pub(crate) fn select_run(control: &ControlState, selector: RunSel) -> RunId {
+    let newest = control.runs.requested_total;
+    match selector {
+        RunSel::Active => control.runs.active.as_ref().map_or_else(
+            || RunId::from_ordinal(newest.max(1)),
+            |run| run.run_id.clone(),
+        ),
+        RunSel::Queued(i) => match control.runs.queue.len() {
+            0 => RunId::from_ordinal(newest + 1),
+            len => control.runs.queue[usize::from(i) % len].run_id.clone(),
+        },
+        RunSel::Recent(back) => RunId::from_ordinal(newest.saturating_sub(u64::from(back)).max(1)),
+        RunSel::Unknown => RunId::new("run_999999").unwrap(),
+    }
+}
+
+/// State from a checkpoint taken after `split` entries, plus the rest of the log.
+pub(crate) fn restore(log: &[LogEntry], split: usize) -> SessionState {
+    let checkpoint = SessionState::replay(&log[..split]).unwrap().checkpoint();
+    assert_eq!(checkpoint.seq, split as u64);
+    let mut state = SessionState::from_checkpoint(&checkpoint).unwrap();
+    for entry in &log[split..] {
+        state.apply(entry).unwrap();
+    }
+    state
+}
+
+pub(crate) fn replay_control(log: &[LogEntry]) -> ControlState {
+    let mut control = ControlState::default();
+    for entry in log {
+        control.apply(entry).unwrap();
+    }
+    control
+}
+
+/// Byte equality with a readable failure: the first difference in context.
+pub(crate) fn assert_same_bytes(actual: &[u8], expected: &[u8], what: &str) {
+    if actual == expected {
+        return;
+    }
+    let at = actual
+        .iter()
+        .zip(expected)
+        .position(|(a, b)| a != b)
+        .unwrap_or(actual.len().min(expected.len()));
+    let window = |bytes: &[u8]| {
+        let start = at.saturating_sub(120);
+        String::from_utf8_lossy(&bytes[start..(at + 120).min(bytes.len())]).into_owned()
+    };
+    panic!(
+        "{what}: bytes differ at offset {at} ({} vs {} bytes)\n  actual:   …{}…\n  expected: …{}…",
+        actual.len(),
+        expected.len(),
+        window(actual),
+        window(expected)
+    );
+}

@@ -1,0 +1,93 @@
+use super::*;
+
+// ---------------------------------------------------------------------------------
+// Coverage statistics
+// ---------------------------------------------------------------------------------
+
+#[derive(Debug, Default)]
+pub(crate) struct Stats {
+    pub(crate) cases: u64,
+    pub(crate) events: BTreeMap<&'static str, u64>,
+    pub(crate) rejections: BTreeMap<String, u64>,
+    pub(crate) limits_hit: BTreeSet<String>,
+    pub(crate) watermark_compactions: u64,
+    pub(crate) generations_checked: u64,
+    pub(crate) crashes: u64,
+    pub(crate) checkpoint_restores: u64,
+    pub(crate) retried_appends: u64,
+    pub(crate) control_bytes_max: usize,
+}
+
+impl Stats {
+    pub(crate) fn committed(&mut self, event: &CoreEvent) {
+        *self.events.entry(event.kind()).or_default() += 1;
+        match event {
+            CoreEvent::RunFinished(finished) => {
+                if let RunOutcome::Failed {
+                    failure: RunFailure::LimitExceeded { limit, .. },
+                } = &finished.outcome
+                {
+                    self.limits_hit.insert(format!("{limit:?}"));
+                }
+            }
+            CoreEvent::CompactionRequested(requested)
+                if requested.reason == CompactionReason::HighWatermark =>
+            {
+                self.watermark_compactions += 1;
+            }
+            _ => {}
+        }
+    }
+
+    pub(crate) fn rejected(&mut self, rejection: &Rejection) {
+        let debug = format!("{rejection:?}");
+        let name = debug
+            .split(|c: char| !c.is_alphanumeric())
+            .next()
+            .unwrap_or_default()
+            .to_owned();
+        *self.rejections.entry(name).or_default() += 1;
+    }
+
+    pub(crate) fn assert_coverage(&self) {
+        let missing: Vec<_> = EVENT_KINDS
+            .iter()
+            .filter(|(kind, _)| !self.events.contains_key(kind))
+            .collect();
+        assert!(missing.is_empty(), "no scenario committed {missing:?}");
+        for rejection in [
+            "NotOpen",
+            "RevisionConflict",
+            "SessionBusy",
+            "SubmissionConflict",
+            "UnknownRun",
+            "RunNotActive",
+            "Empty",
+            "InvalidItemKey",
+            "InvalidToolName",
+            "CompactionPending",
+            "StaleResult",
+            "UnknownToolCall",
+            "DuplicateToolCall",
+            "TextTooLong",
+            "InvalidConfig",
+        ] {
+            assert!(
+                self.rejections.contains_key(rejection),
+                "no scenario was rejected with {rejection}"
+            );
+        }
+        assert!(
+            self.limits_hit.len() >= 2,
+            "limits hit: {:?}",
+            self.limits_hit
+        );
+        assert!(
+            self.watermark_compactions > 0,
+            "no high-watermark compaction"
+        );
+        assert!(self.generations_checked > 0);
+        assert!(self.crashes > 0 && self.checkpoint_restores > 0);
+        assert!(self.retried_appends > 0, "no retried append");
+    }
+}
