@@ -96,3 +96,54 @@ async fn crash_before_append_replans_the_same_entries() {
     runner.run_until_idle().await.unwrap();
     assert_well_formed(&runner.log().await.unwrap(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn session_on_disk_survives_a_process_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let script = vec![
+        ScriptedTurn::call("add", json!({"a": 20, "b": 22})),
+        ScriptedTurn::text("42"),
+    ];
+    let store = Arc::new(store_fs::FsStore::open(dir.path()).unwrap());
+    let session_id = SessionId::new("disk-session").unwrap();
+    let mut runner = SessionRunner::new(
+        store,
+        session_id.clone(),
+        ScriptedLlm::new(script),
+        BuiltinTools,
+    )
+    .await
+    .unwrap()
+    .with_checkpoint_interval(4);
+    runner
+        .admit(CoreCommand::OpenSession {
+            session_id: session_id.clone(),
+            config: config(),
+            instructions: None,
+        })
+        .await
+        .unwrap();
+    let input = vec![runner.user_text("what is 20 + 22?").await.unwrap()];
+    let submission_id = SubmissionId::new("sub-1").unwrap();
+    runner
+        .admit(CoreCommand::RequestRun {
+            submission_id,
+            input,
+            overrides: RunOverrides::default(),
+        })
+        .await
+        .unwrap();
+    runner.run_until_idle().await.unwrap();
+    let expected = runner.state().to_canonical_bytes();
+    let log = runner.log().await.unwrap();
+    drop(runner);
+
+    // A new process: a fresh store instance over the same directory.
+    let store = Arc::new(store_fs::FsStore::open(dir.path()).unwrap());
+    let reopened = SessionRunner::new(store, session_id, ScriptedLlm::new(vec![]), BuiltinTools)
+        .await
+        .unwrap();
+    assert_eq!(reopened.state().to_canonical_bytes(), expected);
+    assert_eq!(reopened.log().await.unwrap(), log);
+    assert_well_formed(&log, 1);
+}
