@@ -21,7 +21,7 @@ use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
-use proptest::test_runner::{Config, TestRunner};
+use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::json;
 
 use engine::core::admit::Admitted;
@@ -46,6 +46,8 @@ use engine::{BlobRef, LogEntry, RunId, SessionId, SubmissionId, ToolCallId};
 /// Bound on the control state's canonical size asserted after every step.
 pub(crate) const CONTROL_STATE_BYTES_MAX: usize = 64 * 1024;
 pub(crate) const CASES: u32 = 128;
+/// Seed of the default (CI) run.
+pub(crate) const DEFAULT_SEED: u64 = 0x5eed_2026;
 pub(crate) const STEPS_MAX: usize = 60;
 /// `next_action` calls one host pump may make before it must reach an effect.
 pub(crate) const PUMP_ROUNDS_MAX: usize = 16;
@@ -77,7 +79,15 @@ pub(crate) fn random_host_sequences_keep_every_drive_property() {
         failure_persistence: None,
         ..Config::default()
     };
-    let mut runner = TestRunner::new(config);
+    // A fixed seed keeps CI deterministic (and the coverage guard below stable);
+    // `PROPTEST_SEED=<u64>` explores other sequences.
+    let seed = std::env::var("PROPTEST_SEED")
+        .ok()
+        .and_then(|seed| seed.parse::<u64>().ok());
+    let mut seed_bytes = [0u8; 32];
+    seed_bytes[..8].copy_from_slice(&seed.unwrap_or(DEFAULT_SEED).to_le_bytes());
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes);
+    let mut runner = TestRunner::new_with_rng(config, rng);
     let result = runner.run(&scenario(), |scenario| {
         run_scenario(&scenario, &stats);
         Ok(())
@@ -90,7 +100,7 @@ pub(crate) fn random_host_sequences_keep_every_drive_property() {
     // Guard against a vacuous generator: with a full case count the sequences reach
     // every event kind, both limit kinds that end runs early, watermark compaction,
     // crashes, checkpoint restores and retried appends.
-    if cases >= CASES {
+    if cases >= CASES && seed.is_none() {
         stats.assert_coverage();
     }
 }
