@@ -26,7 +26,8 @@ use engine::core::context::{ContextItem, ItemKind, ItemSpec};
 use engine::core::event::{self as ev, CompactionReason, CoreEvent, EVENT_KINDS};
 use engine::core::request::Fingerprint;
 use engine::core::run::{
-    EffectError, LimitKind, QueuedRun, RunFailure, RunOutcome, ToolCallRequest, ToolStatus, Usage,
+    EffectError, FinishReason, LimitKind, QueuedRun, RunFailure, RunOutcome, ToolCallRequest,
+    ToolStatus, Usage,
 };
 use engine::core::tools::ToolSpec;
 use engine::log::Joins;
@@ -489,6 +490,8 @@ fn golden_events() -> Vec<LogEntry> {
                     name: "read_file".into(),
                     arguments_ref: blob("{\"path\":\"src/lib.rs\"}"),
                 }],
+                finish_reason: Some(FinishReason::ToolCalls),
+                context_tokens: Some(5_120),
             }
             .into(),
         ),

@@ -8,7 +8,7 @@ use engine::ToolCallId;
 use engine::core::context::{ItemKind, ItemSpec};
 use engine::core::effects::{GenerationOutcome, GenerationResult};
 use engine::core::request::GenerationRequest;
-use engine::core::run::{EffectError, ToolCallRequest, Usage};
+use engine::core::run::{EffectError, FinishReason, ToolCallRequest, Usage};
 use engine::store::BlobStore;
 use serde_json::{Value, json};
 
@@ -163,11 +163,18 @@ impl LlmAdapter for ScriptedLlm {
             ..Usage::default()
         };
         let response_id = Some(format!("resp_{}_{}", request.run_id, request.turn));
+        let finish_reason = Some(if tool_calls.is_empty() {
+            FinishReason::Stop
+        } else {
+            FinishReason::ToolCalls
+        });
         Ok(GenerationOutcome::Completed(GenerationResult {
             usage,
             response_id,
             items,
             tool_calls,
+            finish_reason,
+            context_tokens: Some(request.token_estimate()),
         }))
     }
 }

@@ -14,7 +14,8 @@ use crate::core::event as ev;
 use crate::core::limits::{OUTPUT_ITEMS_MAX, TEXT_FIELD_BYTES_MAX, TOOL_CALLS_PER_TURN_MAX};
 use crate::core::planner::Planned;
 use crate::core::run::{
-    ActiveRun, EffectError, RunFailure, RunOutcome, RunPhase, ToolCallRequest, ToolStatus, Usage,
+    ActiveRun, EffectError, FinishReason, RunFailure, RunOutcome, RunPhase, ToolCallRequest,
+    ToolStatus, Usage,
 };
 use crate::ids::{RunId, ToolCallId};
 use crate::log::Joins;
@@ -29,6 +30,11 @@ pub struct GenerationResult {
     /// Output items in provider order (assistant text, reasoning, tool calls, ...).
     pub items: Vec<ItemSpec>,
     pub tool_calls: Vec<ToolCallRequest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<FinishReason>,
+    /// Size of the context the provider measured for this request, when reported.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_tokens: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -152,6 +158,8 @@ pub(crate) fn generation(
                 response_id: result.response_id,
                 items: numbered(&result.items, control.context.next_ordinal),
                 tool_calls: result.tool_calls,
+                finish_reason: result.finish_reason,
+                context_tokens: result.context_tokens,
             };
             Ok(vec![Planned {
                 joins,

@@ -10,7 +10,9 @@ use serde::{Deserialize, Serialize};
 use crate::core::config::SessionConfig;
 use crate::core::context::{ContextItem, ItemSpec};
 use crate::core::request::Fingerprint;
-use crate::core::run::{EffectError, QueuedRun, RunOutcome, ToolCallRequest, ToolStatus, Usage};
+use crate::core::run::{
+    EffectError, FinishReason, QueuedRun, RunOutcome, ToolCallRequest, ToolStatus, Usage,
+};
 use crate::core::tools::ToolSpec;
 use crate::ids::{RunId, SessionId, ToolCallId};
 use crate::log::EventEnvelope;
@@ -138,6 +140,10 @@ pub struct TurnCompleted {
     pub items: Vec<ContextItem>,
     /// Calls to run before the next turn; empty means the model answered.
     pub tool_calls: Vec<ToolCallRequest>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<FinishReason>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_tokens: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -30,6 +30,18 @@ impl Usage {
     }
 }
 
+/// Why a generation stopped, normalised across providers. Recorded for clients; the
+/// planner branches on the tool calls, not on this.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishReason {
+    Stop,
+    ToolCalls,
+    MaxTokens,
+    ContentFilter,
+    Other,
+}
+
 /// Which budget ran out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -541,6 +541,12 @@ impl Host<'_> {
                         Flaw::LongText => "r".repeat(1_025),
                         _ => format!("resp_{}", self.calls_issued),
                     }),
+                    finish_reason: Some(if tool_calls.is_empty() {
+                        FinishReason::Stop
+                    } else {
+                        FinishReason::ToolCalls
+                    }),
+                    context_tokens: Some(1_000),
                     items,
                     tool_calls,
                 })

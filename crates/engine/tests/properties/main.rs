@@ -35,7 +35,9 @@ use engine::core::control::ControlState;
 use engine::core::effects::{CompactionOutcome, GenerationOutcome, GenerationResult, ToolResult};
 use engine::core::event::{CompactionReason, CoreEvent, EVENT_KINDS};
 use engine::core::request::{GenerationRequest, RebuildError};
-use engine::core::run::{EffectError, RunFailure, RunOutcome, ToolCallRequest, ToolStatus, Usage};
+use engine::core::run::{
+    EffectError, FinishReason, RunFailure, RunOutcome, ToolCallRequest, ToolStatus, Usage,
+};
 use engine::core::state::SessionState;
 use engine::core::tools::ToolSpec;
 use engine::drive::{

@@ -108,6 +108,8 @@ impl<S: DriveState + Default> ScriptHost<S> {
             response_id: Some(format!("resp_{}", self.calls)),
             items,
             tool_calls: calls.clone(),
+            finish_reason: None,
+            context_tokens: None,
         });
         let at = self.tick();
         self.drive
