@@ -7,6 +7,7 @@
 pub mod adapters;
 pub mod compactor;
 pub mod conformance;
+pub mod fake_provider;
 pub mod runner;
 pub mod scripted_llm;
 pub mod tools;
