@@ -492,6 +492,7 @@ fn golden_events() -> Vec<LogEntry> {
                 }],
                 finish_reason: Some(FinishReason::ToolCalls),
                 context_tokens: Some(5_120),
+                request_ref: Some(blob("{\"model\":\"gpt-5\"}")),
             }
             .into(),
         ),

@@ -175,6 +175,7 @@ impl LlmAdapter for ScriptedLlm {
             tool_calls,
             finish_reason,
             context_tokens: Some(request.token_estimate()),
+            request_ref: None,
         }))
     }
 }

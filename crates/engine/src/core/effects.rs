@@ -35,6 +35,9 @@ pub struct GenerationResult {
     /// Size of the context the provider measured for this request, when reported.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_tokens: Option<u64>,
+    /// The native request as sent (no credentials), in the CAS, for audit and replay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_ref: Option<BlobRef>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,6 +163,7 @@ pub(crate) fn generation(
                 tool_calls: result.tool_calls,
                 finish_reason: result.finish_reason,
                 context_tokens: result.context_tokens,
+                request_ref: result.request_ref,
             };
             Ok(vec![Planned {
                 joins,

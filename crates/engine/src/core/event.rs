@@ -144,6 +144,9 @@ pub struct TurnCompleted {
     pub finish_reason: Option<FinishReason>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_tokens: Option<u64>,
+    /// The native request as sent, in the CAS.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request_ref: Option<crate::blob_ref::BlobRef>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -547,6 +547,7 @@ impl Host<'_> {
                         FinishReason::ToolCalls
                     }),
                     context_tokens: Some(1_000),
+                    request_ref: None,
                     items,
                     tool_calls,
                 })

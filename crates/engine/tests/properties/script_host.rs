@@ -110,6 +110,7 @@ impl<S: DriveState + Default> ScriptHost<S> {
             tool_calls: calls.clone(),
             finish_reason: None,
             context_tokens: None,
+            request_ref: None,
         });
         let at = self.tick();
         self.drive
