@@ -1,0 +1,139 @@
+//! A provider-neutral reading of output items, for when the session's route changes
+//! API kind mid-session: the new adapter cannot send another provider's items
+//! verbatim, so it sends their text and tool calls, and drops opaque reasoning
+//! (which only the provider that made it can read).
+
+use serde_json::Value;
+
+use crate::content::OutputItemBlob;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NeutralItem {
+    AssistantText(String),
+    ToolCall {
+        call_id: String,
+        name: String,
+        arguments: String,
+    },
+    /// Reasoning or provider-specific output: not transferable.
+    Opaque,
+}
+
+fn text_of(value: &Value) -> Option<String> {
+    match value {
+        Value::String(text) => Some(text.clone()),
+        Value::Array(parts) => {
+            let texts: Vec<&str> = parts
+                .iter()
+                .filter_map(|part| part.get("text")?.as_str())
+                .collect();
+            (!texts.is_empty()).then(|| texts.concat())
+        }
+        _ => None,
+    }
+}
+
+fn str_field(value: &Value, field: &str) -> String {
+    value
+        .get(field)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The neutral items in one stored output item.
+pub fn neutralize(envelope: &OutputItemBlob) -> Vec<NeutralItem> {
+    let Ok(item) = serde_json::from_str::<Value>(envelope.item.get()) else {
+        return vec![NeutralItem::Opaque];
+    };
+    let kind = item.get("type").and_then(Value::as_str).unwrap_or_default();
+    match envelope.api_kind.as_str() {
+        "openai:responses" => match kind {
+            "message" => item
+                .get("content")
+                .and_then(text_of)
+                .map(NeutralItem::AssistantText)
+                .into_iter()
+                .collect(),
+            "function_call" => vec![NeutralItem::ToolCall {
+                call_id: str_field(&item, "call_id"),
+                name: str_field(&item, "name"),
+                arguments: str_field(&item, "arguments"),
+            }],
+            _ => vec![NeutralItem::Opaque],
+        },
+        "openai:completions" => {
+            let mut out: Vec<NeutralItem> = item
+                .get("content")
+                .and_then(text_of)
+                .map(NeutralItem::AssistantText)
+                .into_iter()
+                .collect();
+            for call in item
+                .get("tool_calls")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
+                let function = call.get("function").cloned().unwrap_or(Value::Null);
+                out.push(NeutralItem::ToolCall {
+                    call_id: str_field(call, "id"),
+                    name: str_field(&function, "name"),
+                    arguments: str_field(&function, "arguments"),
+                });
+            }
+            out
+        }
+        "anthropic:messages" => match kind {
+            "text" => vec![NeutralItem::AssistantText(str_field(&item, "text"))],
+            "tool_use" => vec![NeutralItem::ToolCall {
+                call_id: str_field(&item, "id"),
+                name: str_field(&item, "name"),
+                arguments: item
+                    .get("input")
+                    .map(Value::to_string)
+                    .unwrap_or_else(|| "{}".into()),
+            }],
+            _ => vec![NeutralItem::Opaque],
+        },
+        _ => vec![NeutralItem::Opaque],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn envelope(api_kind: &str, item: &str) -> OutputItemBlob {
+        serde_json::from_str(&format!(r#"{{"api_kind":"{api_kind}","item":{item}}}"#)).unwrap()
+    }
+
+    #[test]
+    fn reads_each_kind() {
+        let responses = envelope(
+            "openai:responses",
+            r#"{"type":"message","role":"assistant","content":[{"type":"output_text","text":"hi","annotations":[]}]}"#,
+        );
+        assert_eq!(
+            neutralize(&responses),
+            [NeutralItem::AssistantText("hi".into())]
+        );
+        let chat = envelope(
+            "openai:completions",
+            r#"{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"add","arguments":"{\"a\":1}"}}]}"#,
+        );
+        assert_eq!(
+            neutralize(&chat),
+            [NeutralItem::ToolCall {
+                call_id: "call_1".into(),
+                name: "add".into(),
+                arguments: "{\"a\":1}".into()
+            }]
+        );
+        let anthropic = envelope(
+            "anthropic:messages",
+            r#"{"type":"thinking","thinking":"hmm","signature":"sig"}"#,
+        );
+        assert_eq!(neutralize(&anthropic), [NeutralItem::Opaque]);
+    }
+}

@@ -1,0 +1,321 @@
+//! Typed `ProviderParams` per API kind. The engine stores params as opaque JSON;
+//! these types are their schema. [`validate_provider_params`] runs at admission, so
+//! params a provider would refuse never reach the session log.
+
+use engine::core::config::ProviderParams;
+use llm_clients::ApiKind;
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::error::ParamsError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasoningEffort {
+    Minimal,
+    Low,
+    Medium,
+    High,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasoningSummary {
+    Auto,
+    Concise,
+    Detailed,
+}
+
+/// A tool the provider runs itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum HostedTool {
+    /// OpenAI's hosted web search (`openai:responses` only).
+    WebSearch {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        search_context_size: Option<SearchContextSize>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchContextSize {
+    Low,
+    Medium,
+    High,
+}
+
+/// `openai:responses` params.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResponsesParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<ReasoningEffort>,
+    /// Reasoning summaries to return; default `auto` when reasoning is on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_summary: Option<ReasoningSummary>,
+    /// 0 to 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel_tool_calls: Option<bool>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosted_tools: Vec<HostedTool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_tier: Option<String>,
+}
+
+/// `openai:completions` params (also for OpenAI-compatible servers).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChatParams {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<ReasoningEffort>,
+    /// 0 to 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    /// Up to 4 stop sequences.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parallel_tool_calls: Option<bool>,
+    /// -2 to 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frequency_penalty: Option<f64>,
+    /// -2 to 2.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presence_penalty: Option<f64>,
+    /// Send the output cap as the older `max_tokens` instead of
+    /// `max_completion_tokens`, for servers that only know the former. Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub legacy_max_tokens: Option<bool>,
+    /// Hosted tools are refused here: Chat Completions has none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosted_tools: Vec<HostedTool>,
+}
+
+/// `anthropic:messages` params.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnthropicParams {
+    /// Extended thinking budget, at least 1,024 and below the turn's output cap.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thinking_budget_tokens: Option<u32>,
+    /// Maps to a thinking budget (low 2,048, medium 8,192, high 24,576) when no
+    /// explicit budget is set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<ReasoningEffort>,
+    /// 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    /// 0 to 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub top_k: Option<u32>,
+    /// Prompt caching breakpoints on the stable prefix; default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prompt_caching: Option<bool>,
+    /// Hosted tools are refused here.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosted_tools: Vec<HostedTool>,
+}
+
+impl AnthropicParams {
+    /// The thinking budget to request, if thinking is on.
+    pub fn thinking_budget(&self) -> Option<u32> {
+        self.thinking_budget_tokens.or(match self.reasoning_effort {
+            None => None,
+            Some(ReasoningEffort::Minimal | ReasoningEffort::Low) => Some(2_048),
+            Some(ReasoningEffort::Medium) => Some(8_192),
+            Some(ReasoningEffort::High) => Some(24_576),
+        })
+    }
+}
+
+fn parse<T: DeserializeOwned>(kind: ApiKind, params: &ProviderParams) -> Result<T, ParamsError> {
+    T::deserialize(&params.0).map_err(|err| ParamsError {
+        api_kind: kind.to_string(),
+        reason: err.to_string(),
+    })
+}
+
+fn check_range(
+    kind: ApiKind,
+    field: &str,
+    value: Option<f64>,
+    low: f64,
+    high: f64,
+) -> Result<(), ParamsError> {
+    match value {
+        Some(value) if !(low..=high).contains(&value) => Err(ParamsError {
+            api_kind: kind.to_string(),
+            reason: format!("{field} must be between {low} and {high}, got {value}"),
+        }),
+        _ => Ok(()),
+    }
+}
+
+fn refuse_hosted(kind: ApiKind, tools: &[HostedTool]) -> Result<(), ParamsError> {
+    if tools.is_empty() {
+        return Ok(());
+    }
+    Err(ParamsError {
+        api_kind: kind.to_string(),
+        reason: "hosted tools are not available for this API kind".into(),
+    })
+}
+
+pub fn responses_params(params: &ProviderParams) -> Result<ResponsesParams, ParamsError> {
+    let kind = ApiKind::OpenAiResponses;
+    let parsed: ResponsesParams = parse(kind, params)?;
+    check_range(kind, "temperature", parsed.temperature, 0.0, 2.0)?;
+    check_range(kind, "top_p", parsed.top_p, 0.0, 1.0)?;
+    Ok(parsed)
+}
+
+pub fn chat_params(params: &ProviderParams) -> Result<ChatParams, ParamsError> {
+    let kind = ApiKind::OpenAiCompletions;
+    let parsed: ChatParams = parse(kind, params)?;
+    check_range(kind, "temperature", parsed.temperature, 0.0, 2.0)?;
+    check_range(kind, "top_p", parsed.top_p, 0.0, 1.0)?;
+    check_range(
+        kind,
+        "frequency_penalty",
+        parsed.frequency_penalty,
+        -2.0,
+        2.0,
+    )?;
+    check_range(kind, "presence_penalty", parsed.presence_penalty, -2.0, 2.0)?;
+    if parsed.stop.len() > 4 {
+        return Err(ParamsError {
+            api_kind: kind.to_string(),
+            reason: "at most 4 stop sequences".into(),
+        });
+    }
+    refuse_hosted(kind, &parsed.hosted_tools)?;
+    Ok(parsed)
+}
+
+pub fn anthropic_params(params: &ProviderParams) -> Result<AnthropicParams, ParamsError> {
+    let kind = ApiKind::AnthropicMessages;
+    let parsed: AnthropicParams = parse(kind, params)?;
+    check_range(kind, "temperature", parsed.temperature, 0.0, 1.0)?;
+    check_range(kind, "top_p", parsed.top_p, 0.0, 1.0)?;
+    if parsed
+        .thinking_budget_tokens
+        .is_some_and(|budget| budget < 1_024)
+    {
+        return Err(ParamsError {
+            api_kind: kind.to_string(),
+            reason: "thinking_budget_tokens must be at least 1024".into(),
+        });
+    }
+    refuse_hosted(kind, &parsed.hosted_tools)?;
+    Ok(parsed)
+}
+
+/// Validates `params` for `api_kind`; call at admission, before anything is logged.
+pub fn validate_provider_params(
+    api_kind: &str,
+    params: &ProviderParams,
+) -> Result<(), ParamsError> {
+    let kind: ApiKind = api_kind.parse().map_err(|_| ParamsError {
+        api_kind: api_kind.to_owned(),
+        reason: "unknown API kind".into(),
+    })?;
+    match kind {
+        ApiKind::OpenAiResponses => responses_params(params).map(drop),
+        ApiKind::OpenAiCompletions => chat_params(params).map(drop),
+        ApiKind::AnthropicMessages => anthropic_params(params).map(drop),
+    }
+}
+
+/// JSON Schema of the params of `api_kind`.
+pub fn provider_params_schema(api_kind: ApiKind) -> serde_json::Value {
+    let schema = match api_kind {
+        ApiKind::OpenAiResponses => schemars::schema_for!(ResponsesParams),
+        ApiKind::OpenAiCompletions => schemars::schema_for!(ChatParams),
+        ApiKind::AnthropicMessages => schemars::schema_for!(AnthropicParams),
+    };
+    schema.to_value()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn params(value: serde_json::Value) -> ProviderParams {
+        ProviderParams(value)
+    }
+
+    #[test]
+    fn validation_table() {
+        let cases = [
+            ("openai:responses", json!({}), true),
+            (
+                "openai:responses",
+                json!({"reasoning_effort": "high", "hosted_tools": [{"type": "web_search"}]}),
+                true,
+            ),
+            ("openai:responses", json!({"temperature": 2.5}), false),
+            ("openai:responses", json!({"unknown": 1}), false),
+            (
+                "openai:completions",
+                json!({"temperature": 0.2, "seed": 7, "stop": ["END"]}),
+                true,
+            ),
+            (
+                "openai:completions",
+                json!({"hosted_tools": [{"type": "web_search"}]}),
+                false,
+            ),
+            (
+                "openai:completions",
+                json!({"stop": ["a", "b", "c", "d", "e"]}),
+                false,
+            ),
+            (
+                "anthropic:messages",
+                json!({"thinking_budget_tokens": 2048, "top_k": 5}),
+                true,
+            ),
+            (
+                "anthropic:messages",
+                json!({"thinking_budget_tokens": 100}),
+                false,
+            ),
+            ("anthropic:messages", json!({"temperature": 1.5}), false),
+            (
+                "anthropic:messages",
+                json!({"hosted_tools": [{"type": "web_search"}]}),
+                false,
+            ),
+            ("gemini:generate", json!({}), false),
+        ];
+        for (kind, value, ok) in cases {
+            let result = validate_provider_params(kind, &params(value.clone()));
+            assert_eq!(result.is_ok(), ok, "{kind} {value}: {result:?}");
+        }
+    }
+
+    #[test]
+    fn schemas_name_their_fields() {
+        let schema = provider_params_schema(ApiKind::AnthropicMessages);
+        assert!(
+            schema["properties"]["thinking_budget_tokens"].is_object(),
+            "{schema}"
+        );
+        assert_eq!(schema["additionalProperties"], json!(false));
+    }
+}

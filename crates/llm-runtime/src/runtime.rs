@@ -1,0 +1,166 @@
+//! `LlmRuntime`: one generation, end to end. Load the request's blobs, let the API
+//! kind's adapter build the native request, call the provider, store the request and
+//! every output item in the CAS, and hand the engine only the facts.
+
+use std::collections::BTreeMap;
+
+use engine::ToolCallId;
+use engine::core::context::ItemSpec;
+use engine::core::effects::GenerationResult;
+use engine::core::request::GenerationRequest;
+use engine::core::run::ToolCallRequest;
+use engine::store::BlobStore;
+use futures::StreamExt;
+use llm_clients::{ApiKind, ProviderClient};
+
+use crate::adapter::{ApiAdapter, ParsedGeneration, StreamContext};
+use crate::anthropic::AnthropicAdapter;
+use crate::content::{LoadedRequest, OutputItemBlob};
+use crate::error::RuntimeError;
+use crate::openai_chat::ChatAdapter;
+use crate::openai_responses::ResponsesAdapter;
+use crate::sink::DeltaSink;
+
+/// The adapter of `kind`.
+pub fn adapter_for(kind: ApiKind) -> &'static dyn ApiAdapter {
+    match kind {
+        ApiKind::OpenAiResponses => &ResponsesAdapter,
+        ApiKind::OpenAiCompletions => &ChatAdapter,
+        ApiKind::AnthropicMessages => &AnthropicAdapter,
+    }
+}
+
+/// How to call the provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// One JSON response.
+    Blocking,
+    /// SSE, with deltas forwarded to the sink as they arrive.
+    Streaming,
+}
+
+/// Provider clients by provider id (deployment config: endpoints and keys never
+/// enter the log or the CAS).
+#[derive(Clone, Default)]
+pub struct LlmRuntime {
+    providers: BTreeMap<String, ProviderClient>,
+}
+
+impl LlmRuntime {
+    pub fn new(clients: impl IntoIterator<Item = ProviderClient>) -> Self {
+        let providers = clients
+            .into_iter()
+            .map(|client| (client.config().provider_id.clone(), client))
+            .collect();
+        Self { providers }
+    }
+
+    pub fn provider_ids(&self) -> impl Iterator<Item = &str> {
+        self.providers.keys().map(String::as_str)
+    }
+
+    /// Runs the generation described by `request` (as rebuilt from the log).
+    /// Provider errors come back as [`RuntimeError::Provider`] with their retry
+    /// hints; the caller decides whether to retry.
+    pub async fn generate<B: BlobStore>(
+        &self,
+        request: GenerationRequest,
+        blobs: &B,
+        transport: Transport,
+        sink: &dyn DeltaSink,
+    ) -> Result<GenerationResult, RuntimeError> {
+        let route = &request.model;
+        let client = self
+            .providers
+            .get(&route.provider_id)
+            .ok_or_else(|| RuntimeError::UnknownProvider(route.provider_id.clone()))?;
+        let kind: ApiKind = route
+            .api_kind
+            .parse()
+            .map_err(|_| RuntimeError::UnknownApiKind(route.api_kind.clone()))?;
+        if client.config().api_kind != kind {
+            return Err(RuntimeError::ApiKindMismatch {
+                provider_id: route.provider_id.clone(),
+                configured: client.config().api_kind.to_string(),
+                requested: kind.to_string(),
+            });
+        }
+        let adapter = adapter_for(kind);
+        let context = StreamContext {
+            run_id: request.run_id.clone(),
+            turn: request.turn,
+        };
+        let loaded = LoadedRequest::load(request, blobs).await?;
+        let body = adapter.materialize(&loaded, transport == Transport::Streaming)?;
+        // The body holds no credentials (they travel in headers), so it is stored as is.
+        let request_ref = blobs.put(body.clone()).await?;
+        let parsed = match transport {
+            Transport::Blocking => {
+                let response = client.create(body.into()).await?;
+                adapter.parse_response(&response.body)?
+            }
+            Transport::Streaming => {
+                let mut events = client.stream(body.into()).await?;
+                let mut assembler = adapter.stream_assembler(context);
+                while let Some(event) = events.next().await {
+                    assembler.on_event(&event?, sink)?;
+                }
+                assembler.finish()?
+            }
+        };
+        let mut result = store_generation(kind, parsed, blobs).await?;
+        result.request_ref = Some(request_ref);
+        Ok(result)
+    }
+}
+
+/// Rough token estimate of stored bytes: four bytes a token.
+fn estimate_tokens(bytes: &[u8]) -> u64 {
+    (bytes.len() as u64).div_ceil(4).max(1)
+}
+
+fn tool_call_id(raw: &str) -> Result<ToolCallId, RuntimeError> {
+    ToolCallId::new(raw).map_err(|err| RuntimeError::Decode(format!("tool call id {raw:?}: {err}")))
+}
+
+/// Stores every output item (verbatim, in an envelope) and every call's arguments,
+/// and returns the facts.
+pub async fn store_generation<B: BlobStore>(
+    kind: ApiKind,
+    parsed: ParsedGeneration,
+    blobs: &B,
+) -> Result<GenerationResult, RuntimeError> {
+    let mut items = Vec::with_capacity(parsed.items.len());
+    let mut tool_calls = Vec::new();
+    for item in parsed.items {
+        let envelope = OutputItemBlob {
+            api_kind: kind.to_string(),
+            item: item.raw,
+        };
+        let bytes = envelope.to_bytes()?;
+        let token_estimate = estimate_tokens(envelope.item.get().as_bytes());
+        let content_ref = blobs.put(bytes).await?;
+        let mut spec = ItemSpec::new(item.kind, content_ref, token_estimate);
+        if let [call] = item.calls.as_slice() {
+            spec.call_id = Some(tool_call_id(&call.call_id)?);
+        }
+        items.push(spec);
+        for call in item.calls {
+            let arguments_ref = blobs.put(call.arguments.into_bytes()).await?;
+            tool_calls.push(ToolCallRequest {
+                call_id: tool_call_id(&call.call_id)?,
+                name: call.name,
+                arguments_ref,
+            });
+        }
+    }
+    Ok(GenerationResult {
+        usage: parsed.usage,
+        response_id: parsed.response_id,
+        items,
+        tool_calls,
+        finish_reason: Some(parsed.finish_reason),
+        context_tokens: parsed.context_tokens,
+        request_ref: None,
+    })
+}

@@ -1,0 +1,35 @@
+//! Live deltas while a generation streams. They are a side channel for clients (the
+//! gateway relays them); the final result is assembled independently, so a slow or
+//! absent subscriber never changes what is recorded.
+
+use engine::RunId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeltaKind {
+    Text,
+    Reasoning,
+    ToolArguments,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Delta {
+    pub run_id: RunId,
+    pub turn: u32,
+    /// Index of the output item in provider order.
+    pub output_index: u32,
+    pub kind: DeltaKind,
+    pub text: String,
+}
+
+/// Receives deltas. Implementations must not block: drop rather than wait.
+pub trait DeltaSink: Send + Sync {
+    fn delta(&self, delta: Delta);
+}
+
+/// Discards every delta.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoDeltas;
+
+impl DeltaSink for NoDeltas {
+    fn delta(&self, _delta: Delta) {}
+}
