@@ -9,5 +9,6 @@ pub mod compactor;
 pub mod conformance;
 pub mod fake_provider;
 pub mod runner;
+pub mod runtime_llm;
 pub mod scripted_llm;
 pub mod tools;
