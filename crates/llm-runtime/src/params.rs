@@ -220,6 +220,27 @@ pub fn anthropic_params(params: &ProviderParams) -> Result<AnthropicParams, Para
             reason: "thinking_budget_tokens must be at least 1024".into(),
         });
     }
+    if parsed.thinking_budget().is_some() {
+        // Anthropic refuses these sampling settings together with extended thinking.
+        let refuse = |reason: &str| {
+            Err(ParamsError {
+                api_kind: kind.to_string(),
+                reason: reason.into(),
+            })
+        };
+        if parsed
+            .temperature
+            .is_some_and(|temperature| temperature != 1.0)
+        {
+            return refuse("temperature cannot be changed while thinking is on");
+        }
+        if parsed.top_k.is_some() {
+            return refuse("top_k cannot be set while thinking is on");
+        }
+        if parsed.top_p.is_some_and(|top_p| top_p < 0.95) {
+            return refuse("top_p must be between 0.95 and 1 while thinking is on");
+        }
+    }
     refuse_hosted(kind, &parsed.hosted_tools)?;
     Ok(parsed)
 }
@@ -287,8 +308,28 @@ mod tests {
             ),
             (
                 "anthropic:messages",
-                json!({"thinking_budget_tokens": 2048, "top_k": 5}),
+                json!({"thinking_budget_tokens": 2048, "top_p": 0.97}),
                 true,
+            ),
+            (
+                "anthropic:messages",
+                json!({"top_k": 5, "temperature": 0.3}),
+                true,
+            ),
+            (
+                "anthropic:messages",
+                json!({"thinking_budget_tokens": 2048, "top_k": 5}),
+                false,
+            ),
+            (
+                "anthropic:messages",
+                json!({"reasoning_effort": "low", "temperature": 0.5}),
+                false,
+            ),
+            (
+                "anthropic:messages",
+                json!({"thinking_budget_tokens": 2048, "top_p": 0.5}),
+                false,
             ),
             (
                 "anthropic:messages",
