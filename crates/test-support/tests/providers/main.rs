@@ -2,6 +2,7 @@
 //! fake provider, for each API kind, blocking and streaming.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod clients;
 mod roundtrip;
 mod sessions;
 
@@ -47,7 +48,12 @@ pub(crate) struct Harness {
 
 pub(crate) async fn start_provider(script: Value) -> RunningFakeProvider {
     let script: Script = serde_json::from_value(script).unwrap();
-    FakeProvider::start(FakeProviderConfig { script: Some(script), ..FakeProviderConfig::default() }).await.unwrap()
+    FakeProvider::start(FakeProviderConfig {
+        script: Some(script),
+        ..FakeProviderConfig::default()
+    })
+    .await
+    .unwrap()
 }
 
 pub(crate) fn client_for(kind: ApiKind, provider: &RunningFakeProvider) -> ProviderClient {
@@ -69,22 +75,40 @@ fn params_for(kind: ApiKind) -> Value {
 }
 
 async fn put_json(runner: &Runner, value: &Value) -> engine::BlobRef {
-    runner.store().put(serde_json::to_vec(value).unwrap()).await.unwrap()
+    runner
+        .store()
+        .put(serde_json::to_vec(value).unwrap())
+        .await
+        .unwrap()
 }
 
 pub(crate) async fn harness(kind: ApiKind, transport: Transport, script: Value) -> Harness {
     let provider = start_provider(script).await;
     let runtime = LlmRuntime::new([client_for(kind, &provider)]);
     let deltas = Deltas::default();
-    let retry = RetryPolicy { attempts_max: 3, ..RetryPolicy::default() };
-    let llm = RuntimeLlm::new(runtime, transport).with_retry(retry).with_sink(deltas.clone());
+    let retry = RetryPolicy {
+        attempts_max: 3,
+        ..RetryPolicy::default()
+    };
+    let llm = RuntimeLlm::new(runtime, transport)
+        .with_retry(retry)
+        .with_sink(deltas.clone());
     let session_id = SessionId::new("http-session").unwrap();
     let store = Arc::new(MemoryStore::new());
-    let mut runner = SessionRunner::new(store, session_id.clone(), llm, BuiltinTools).await.unwrap();
+    let mut runner = SessionRunner::new(store, session_id.clone(), llm, BuiltinTools)
+        .await
+        .unwrap();
 
-    let instructions = runner.user_text("You are a calculator. Use tools.").await.unwrap();
+    let instructions = runner
+        .user_text("You are a calculator. Use tools.")
+        .await
+        .unwrap();
     let config = SessionConfig {
-        model: ModelRoute { provider_id: "fake".into(), api_kind: kind.as_str().into(), model: "fake-model".into() },
+        model: ModelRoute {
+            provider_id: "fake".into(),
+            api_kind: kind.as_str().into(),
+            model: "fake-model".into(),
+        },
         generation: engine::core::config::GenerationConfig {
             provider_params: ProviderParams(params_for(kind)),
             ..Default::default()
@@ -92,17 +116,44 @@ pub(crate) async fn harness(kind: ApiKind, transport: Transport, script: Value) 
         context: Default::default(),
         run_limits: Default::default(),
     };
-    llm_runtime::validate_provider_params(kind.as_str(), &config.generation.provider_params).unwrap();
-    let instructions = Some(ItemSpec { kind: ItemKind::Instructions, ..instructions });
-    runner.admit(CoreCommand::OpenSession { session_id, config, instructions }).await.unwrap();
+    llm_runtime::validate_provider_params(kind.as_str(), &config.generation.provider_params)
+        .unwrap();
+    let instructions = Some(ItemSpec {
+        kind: ItemKind::Instructions,
+        ..instructions
+    });
+    runner
+        .admit(CoreCommand::OpenSession {
+            session_id,
+            config,
+            instructions,
+        })
+        .await
+        .unwrap();
     let mut tools = Vec::new();
-    for (name, description) in [("add", "Adds integers a and b."), ("echo", "Echoes its arguments.")] {
+    for (name, description) in [
+        ("add", "Adds integers a and b."),
+        ("echo", "Echoes its arguments."),
+    ] {
         let definition = json!({"name": name, "description": description,
             "parameters": {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}}});
-        tools.push(ToolSpec { name: name.into(), definition_ref: put_json(&runner, &definition).await });
+        tools.push(ToolSpec {
+            name: name.into(),
+            definition_ref: put_json(&runner, &definition).await,
+        });
     }
-    runner.admit(CoreCommand::ReplaceTools { expected_revision: 0, tools }).await.unwrap();
-    Harness { runner, provider, deltas }
+    runner
+        .admit(CoreCommand::ReplaceTools {
+            expected_revision: 0,
+            tools,
+        })
+        .await
+        .unwrap();
+    Harness {
+        runner,
+        provider,
+        deltas,
+    }
 }
 
 pub(crate) async fn run(runner: &mut Runner, submission: &str, text: &str) -> RunId {
@@ -112,13 +163,17 @@ pub(crate) async fn run(runner: &mut Runner, submission: &str, text: &str) -> Ru
         input,
         overrides: Default::default(),
     };
-    let Admitted::Run { run_id, .. } = runner.admit(command).await.unwrap() else { panic!("not a run") };
+    let Admitted::Run { run_id, .. } = runner.admit(command).await.unwrap() else {
+        panic!("not a run")
+    };
     runner.run_until_idle().await.unwrap();
     run_id
 }
 
 pub(crate) fn events(log: &[LogEntry]) -> Vec<CoreEvent> {
-    log.iter().map(|entry| CoreEvent::decode(&entry.event).unwrap()).collect()
+    log.iter()
+        .map(|entry| CoreEvent::decode(&entry.event).unwrap())
+        .collect()
 }
 
 pub(crate) fn outcome(log: &[LogEntry], run_id: &RunId) -> RunOutcome {
@@ -131,6 +186,9 @@ pub(crate) fn outcome(log: &[LogEntry], run_id: &RunId) -> RunOutcome {
         .expect("run finished")
 }
 
-pub(crate) const ALL_KINDS: [ApiKind; 3] =
-    [ApiKind::OpenAiResponses, ApiKind::OpenAiCompletions, ApiKind::AnthropicMessages];
+pub(crate) const ALL_KINDS: [ApiKind; 3] = [
+    ApiKind::OpenAiResponses,
+    ApiKind::OpenAiCompletions,
+    ApiKind::AnthropicMessages,
+];
 pub(crate) const BOTH_TRANSPORTS: [Transport; 2] = [Transport::Blocking, Transport::Streaming];

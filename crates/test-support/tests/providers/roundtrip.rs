@@ -15,7 +15,8 @@ async fn stored_reasoning(runner: &Runner) -> Vec<String> {
     for item in runner.state().context.items() {
         if item.kind == ItemKind::Reasoning {
             let bytes = runner.store().get(&item.content_ref).await.unwrap();
-            let envelope: llm_runtime::content::OutputItemBlob = serde_json::from_slice(&bytes).unwrap();
+            let envelope: llm_runtime::content::OutputItemBlob =
+                serde_json::from_slice(&bytes).unwrap();
             raws.push(envelope.item.get().to_owned());
         }
     }
@@ -27,17 +28,29 @@ async fn reasoning_round_trips_byte_identically() {
     for kind in [ApiKind::OpenAiResponses, ApiKind::AnthropicMessages] {
         for transport in BOTH_TRANSPORTS {
             let context = format!("{kind} {transport:?}");
-            let Harness { mut runner, provider, .. } = harness(kind, transport, reasoning_script()).await;
+            let Harness {
+                mut runner,
+                provider,
+                ..
+            } = harness(kind, transport, reasoning_script()).await;
             run(&mut runner, "sub-1", "please echo").await;
             let requests = provider.requests();
             assert_eq!(requests.len(), 2, "{context}");
             let reasoning = stored_reasoning(&runner).await;
             assert_eq!(reasoning.len(), 2, "{context}: one reasoning item per turn");
             let first = &reasoning[0];
-            let marker = if kind == ApiKind::OpenAiResponses { "encrypted_content" } else { "signature" };
+            let marker = if kind == ApiKind::OpenAiResponses {
+                "encrypted_content"
+            } else {
+                "signature"
+            };
             assert!(first.contains(marker), "{context}: {first}");
             // What the session stored is what the next request carried, byte for byte.
-            assert!(requests[1].raw_body.contains(first.as_str()), "{context}: {first} not in {}", requests[1].raw_body);
+            assert!(
+                requests[1].raw_body.contains(first.as_str()),
+                "{context}: {first} not in {}",
+                requests[1].raw_body
+            );
 
             // And what was stored is what the provider sent: replay the first request
             // against a fresh provider with the same script and find the item in the
@@ -46,7 +59,9 @@ async fn reasoning_round_trips_byte_identically() {
             let client = client_for(kind, &replay);
             let body = bytes::Bytes::from(requests[0].raw_body.clone());
             let sent = match transport {
-                Transport::Blocking => String::from_utf8(client.create(body).await.unwrap().body.to_vec()).unwrap(),
+                Transport::Blocking => {
+                    String::from_utf8(client.create(body).await.unwrap().body.to_vec()).unwrap()
+                }
                 Transport::Streaming => {
                     use futures::StreamExt;
                     let mut stream = client.stream(body).await.unwrap();
@@ -63,9 +78,15 @@ async fn reasoning_round_trips_byte_identically() {
                 // so compare its parts instead of its bytes.
                 let block: Value = serde_json::from_str(first).unwrap();
                 let signature = block["signature"].as_str().unwrap();
-                assert!(sent.contains(signature), "{context}: signature {signature} not streamed");
+                assert!(
+                    sent.contains(signature),
+                    "{context}: signature {signature} not streamed"
+                );
             } else {
-                assert!(sent.contains(first.as_str()), "{context}: stored item is not what the provider sent");
+                assert!(
+                    sent.contains(first.as_str()),
+                    "{context}: stored item is not what the provider sent"
+                );
             }
             replay.shutdown().await;
             provider.shutdown().await;

@@ -16,7 +16,11 @@ fn tool_script() -> Value {
 async fn tool_session_over_http_for_every_api_kind() {
     for kind in ALL_KINDS {
         for transport in BOTH_TRANSPORTS {
-            let Harness { mut runner, provider, deltas } = harness(kind, transport, tool_script()).await;
+            let Harness {
+                mut runner,
+                provider,
+                deltas,
+            } = harness(kind, transport, tool_script()).await;
             let run_id = run(&mut runner, "sub-1", "What is 2 + 3?").await;
             let log = runner.log().await.unwrap();
             let context = format!("{kind} {transport:?}");
@@ -31,8 +35,16 @@ async fn tool_session_over_http_for_every_api_kind() {
                 .collect();
             assert_eq!(results.len(), 1, "{context}");
             assert_eq!(results[0].status, ToolStatus::Ok, "{context}");
-            let output = runner.store().get(&results[0].item.content_ref).await.unwrap();
-            assert_eq!(serde_json::from_slice::<Value>(&output).unwrap(), json!({"sum": 5}), "{context}");
+            let output = runner
+                .store()
+                .get(&results[0].item.content_ref)
+                .await
+                .unwrap();
+            assert_eq!(
+                serde_json::from_slice::<Value>(&output).unwrap(),
+                json!({"sum": 5}),
+                "{context}"
+            );
 
             let requests = provider.requests();
             assert_eq!(requests.len(), 2, "{context}");
@@ -41,24 +53,49 @@ async fn tool_session_over_http_for_every_api_kind() {
                 ApiKind::OpenAiCompletions => "/v1/chat/completions",
                 ApiKind::AnthropicMessages => "/v1/messages",
             };
-            assert!(requests.iter().all(|request| request.path == path), "{context}");
+            assert!(
+                requests.iter().all(|request| request.path == path),
+                "{context}"
+            );
             // The tool result reached the model in the provider's own shape.
-            assert!(requests[1].raw_body.contains("{\\\"sum\\\":5}"), "{context}: {}", requests[1].raw_body);
+            assert!(
+                requests[1].raw_body.contains("{\\\"sum\\\":5}"),
+                "{context}: {}",
+                requests[1].raw_body
+            );
             // Credentials never leave the headers: not in the recorded body, not in the CAS.
             for request in &requests {
                 assert!(!request.raw_body.contains(API_KEY), "{context}");
-                assert!(request.headers.values().all(|value| !value.contains(API_KEY)), "{context}");
+                assert!(
+                    request
+                        .headers
+                        .values()
+                        .all(|value| !value.contains(API_KEY)),
+                    "{context}"
+                );
             }
             for event in events(&log) {
                 if let CoreEvent::TurnCompleted(turn) = event {
                     let request_ref = turn.request_ref.expect("request stored");
                     let stored = runner.store().get(&request_ref).await.unwrap();
-                    assert!(!String::from_utf8_lossy(&stored).contains(API_KEY), "{context}");
+                    assert!(
+                        !String::from_utf8_lossy(&stored).contains(API_KEY),
+                        "{context}"
+                    );
                     assert!(turn.usage.output_tokens > 0, "{context}");
                 }
             }
-            let streamed_text = deltas.0.lock().unwrap().iter().any(|d| d.kind == llm_runtime::DeltaKind::Text);
-            assert_eq!(streamed_text, transport == Transport::Streaming, "{context}: deltas only when streaming");
+            let streamed_text = deltas
+                .0
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|d| d.kind == llm_runtime::DeltaKind::Text);
+            assert_eq!(
+                streamed_text,
+                transport == Transport::Streaming,
+                "{context}: deltas only when streaming"
+            );
             provider.shutdown().await;
         }
     }
@@ -72,21 +109,35 @@ async fn rate_limits_are_retried_and_hard_errors_fail_the_run() {
             {"text": "after the retry"},
             {"error": {"status": 400, "type": "context_length_exceeded"}}
         ]});
-        let Harness { mut runner, provider, .. } = harness(kind, Transport::Streaming, script).await;
+        let Harness {
+            mut runner,
+            provider,
+            ..
+        } = harness(kind, Transport::Streaming, script).await;
         let first = run(&mut runner, "sub-1", "hello").await;
         let log = runner.log().await.unwrap();
-        assert_eq!(outcome(&log, &first), RunOutcome::Completed, "{kind}: 429 retried");
+        assert_eq!(
+            outcome(&log, &first),
+            RunOutcome::Completed,
+            "{kind}: 429 retried"
+        );
         assert_eq!(provider.requests().len(), 2, "{kind}");
 
         let second = run(&mut runner, "sub-2", "again").await;
         let log = runner.log().await.unwrap();
         match outcome(&log, &second) {
-            RunOutcome::Failed { failure: RunFailure::GenerationFailed { error } } => {
+            RunOutcome::Failed {
+                failure: RunFailure::GenerationFailed { error },
+            } => {
                 assert_eq!(error.code, "context_length_exceeded", "{kind}")
             }
             other => panic!("{kind}: {other:?}"),
         }
-        assert_eq!(provider.requests().len(), 3, "{kind}: a deterministic failure is not retried");
+        assert_eq!(
+            provider.requests().len(),
+            3,
+            "{kind}: a deterministic failure is not retried"
+        );
         provider.shutdown().await;
     }
 }
