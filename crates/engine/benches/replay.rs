@@ -266,6 +266,9 @@ impl Host {
             response_id: Some(format!("resp_{}", self.calls)),
             items,
             tool_calls: requests,
+            finish_reason: None,
+            context_tokens: None,
+            request_ref: None,
         });
         let at = self.tick();
         self.drive

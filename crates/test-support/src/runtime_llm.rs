@@ -23,7 +23,11 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        Self { attempts_max: 4, backoff_initial: Duration::from_millis(200), backoff_max: Duration::from_secs(5) }
+        Self {
+            attempts_max: 4,
+            backoff_initial: Duration::from_millis(200),
+            backoff_max: Duration::from_secs(5),
+        }
     }
 }
 
@@ -34,7 +38,9 @@ impl RetryPolicy {
             RuntimeError::Provider(err) => err.retry_after,
             _ => None,
         };
-        let backoff = self.backoff_initial.saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
+        let backoff = self
+            .backoff_initial
+            .saturating_mul(2u32.saturating_pow(attempt.saturating_sub(1)));
         hinted.unwrap_or(backoff).min(self.backoff_max)
     }
 }
@@ -48,13 +54,23 @@ pub struct RuntimeLlm<S = NoDeltas> {
 
 impl RuntimeLlm<NoDeltas> {
     pub fn new(runtime: LlmRuntime, transport: Transport) -> Self {
-        Self { runtime, transport, retry: RetryPolicy::default(), sink: NoDeltas }
+        Self {
+            runtime,
+            transport,
+            retry: RetryPolicy::default(),
+            sink: NoDeltas,
+        }
     }
 }
 
 impl<S: DeltaSink> RuntimeLlm<S> {
     pub fn with_sink<T: DeltaSink>(self, sink: T) -> RuntimeLlm<T> {
-        RuntimeLlm { runtime: self.runtime, transport: self.transport, retry: self.retry, sink }
+        RuntimeLlm {
+            runtime: self.runtime,
+            transport: self.transport,
+            retry: self.retry,
+            sink,
+        }
     }
 
     pub fn with_retry(mut self, retry: RetryPolicy) -> Self {
@@ -75,14 +91,21 @@ impl<S: DeltaSink> LlmAdapter for RuntimeLlm<S> {
     ) -> Result<GenerationOutcome, AdapterError> {
         let mut attempt = 1;
         loop {
-            match self.runtime.generate(request.clone(), blobs, self.transport, &self.sink).await {
+            match self
+                .runtime
+                .generate(request.clone(), blobs, self.transport, &self.sink)
+                .await
+            {
                 Ok(result) => return Ok(GenerationOutcome::Completed(result)),
                 Err(err) if err.is_retryable() && attempt < self.retry.attempts_max => {
                     tokio::time::sleep(self.retry.delay(attempt, &err)).await;
                     attempt += 1;
                 }
                 Err(err) => {
-                    let error = EffectError { code: err.code().to_owned(), message: err.to_string() };
+                    let error = EffectError {
+                        code: err.code().to_owned(),
+                        message: err.to_string(),
+                    };
                     return Ok(GenerationOutcome::Failed { error });
                 }
             }

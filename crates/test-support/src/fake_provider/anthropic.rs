@@ -1,0 +1,197 @@
+//! Anthropic Messages (`POST /v1/messages`): the `message` object and its SSE stream
+//! (`message_start`, `ping`, content blocks, `message_delta`, `message_stop`, `error`).
+
+use serde_json::{Map, Value, json};
+
+use super::errors;
+use super::reply::{
+    ARGUMENTS_DELTA_BYTES_MAX, Rendered, Reply, TEXT_DELTA_BYTES_MAX, fragments, opaque, sse_event,
+};
+use super::request::RequestInfo;
+
+enum Block<'a> {
+    Thinking {
+        thinking: &'a str,
+        signature: String,
+    },
+    RedactedThinking {
+        data: String,
+    },
+    Text {
+        text: &'a str,
+    },
+    ToolUse {
+        id: String,
+        name: &'a str,
+        input: &'a Value,
+        json: &'a str,
+    },
+}
+
+pub(crate) fn render(reply: &Reply, info: &RequestInfo) -> Rendered {
+    let mid_stream_error = match &reply.error {
+        Some(error) if error.mid_stream && info.stream => Some(error),
+        Some(error) => return errors::render_scripted(error, reply, info),
+        None => None,
+    };
+    let blocks = blocks(reply);
+    let rendered = if info.stream {
+        let mut frames = Vec::new();
+        let mut start = message_json(reply, info, Vec::new(), Value::Null);
+        start["usage"]["output_tokens"] = json!(1);
+        frames.push(event("message_start", json!({ "message": start })));
+        frames.push(event("ping", json!({})));
+        for (index, block) in blocks.iter().enumerate() {
+            stream_block(&mut frames, index, block);
+        }
+        match mid_stream_error {
+            Some(error) => {
+                let error = errors::anthropic_error(error, info);
+                frames.push(event("error", json!({ "error": error })));
+            }
+            None => {
+                frames.push(event(
+                    "message_delta",
+                    json!({
+                        "delta": { "stop_reason": stop_reason(reply), "stop_sequence": null },
+                        "usage": { "output_tokens": reply.usage.output_tokens },
+                    }),
+                ));
+                frames.push(event("message_stop", json!({})));
+            }
+        }
+        Rendered::sse(frames)
+    } else {
+        let content = blocks.iter().map(block_json).collect();
+        Rendered::json(
+            200,
+            message_json(reply, info, content, json!(stop_reason(reply))),
+        )
+    };
+    rendered.with_header("request-id", reply.request_id())
+}
+
+fn blocks(reply: &Reply) -> Vec<Block<'_>> {
+    let mut blocks = Vec::new();
+    if let Some(thinking) = &reply.reasoning {
+        blocks.push(Block::Thinking {
+            thinking,
+            signature: opaque("thinking_signature", thinking),
+        });
+    }
+    if let Some(redacted) = &reply.redacted_reasoning {
+        blocks.push(Block::RedactedThinking {
+            data: opaque("redacted_thinking", redacted),
+        });
+    }
+    if let Some(text) = &reply.text {
+        blocks.push(Block::Text { text });
+    }
+    for (index, call) in reply.tool_calls.iter().enumerate() {
+        blocks.push(Block::ToolUse {
+            id: reply.item_id("toolu", index),
+            name: &call.name,
+            input: &call.input,
+            json: &call.arguments,
+        });
+    }
+    blocks
+}
+
+fn stop_reason(reply: &Reply) -> &'static str {
+    if reply.truncated {
+        "max_tokens"
+    } else if reply.tool_calls.is_empty() {
+        "end_turn"
+    } else {
+        "tool_use"
+    }
+}
+
+fn message_json(reply: &Reply, info: &RequestInfo, content: Vec<Value>, stop: Value) -> Value {
+    json!({
+        "id": reply.id("msg"),
+        "type": "message",
+        "role": "assistant",
+        "model": info.model,
+        "content": content,
+        "stop_reason": stop,
+        "stop_sequence": null,
+        "usage": {
+            "input_tokens": reply.usage.uncached_input_tokens(),
+            "cache_creation_input_tokens": 0,
+            "cache_read_input_tokens": reply.usage.cached_input_tokens,
+            "output_tokens": reply.usage.output_tokens,
+        },
+    })
+}
+
+/// The complete block, as in a non-streaming `content` array.
+fn block_json(block: &Block<'_>) -> Value {
+    match block {
+        Block::Thinking {
+            thinking,
+            signature,
+        } => json!({ "type": "thinking", "thinking": thinking, "signature": signature }),
+        Block::RedactedThinking { data } => json!({ "type": "redacted_thinking", "data": data }),
+        Block::Text { text } => json!({ "type": "text", "text": text }),
+        Block::ToolUse {
+            id, name, input, ..
+        } => json!({ "type": "tool_use", "id": id, "name": name, "input": input }),
+    }
+}
+
+/// `content_block_start`, its deltas, `content_block_stop`.
+fn stream_block(frames: &mut Vec<String>, index: usize, block: &Block<'_>) {
+    let start = match block {
+        Block::Thinking { .. } => json!({ "type": "thinking", "thinking": "", "signature": "" }),
+        Block::RedactedThinking { .. } => block_json(block),
+        Block::Text { .. } => json!({ "type": "text", "text": "" }),
+        Block::ToolUse { id, name, .. } => {
+            json!({ "type": "tool_use", "id": id, "name": name, "input": {} })
+        }
+    };
+    frames.push(event(
+        "content_block_start",
+        json!({ "index": index, "content_block": start }),
+    ));
+    let mut delta = |delta: Value| {
+        frames.push(event(
+            "content_block_delta",
+            json!({ "index": index, "delta": delta }),
+        ));
+    };
+    match block {
+        Block::Thinking {
+            thinking,
+            signature,
+        } => {
+            for piece in fragments(thinking, TEXT_DELTA_BYTES_MAX) {
+                delta(json!({ "type": "thinking_delta", "thinking": piece }));
+            }
+            delta(json!({ "type": "signature_delta", "signature": signature }));
+        }
+        Block::RedactedThinking { .. } => {}
+        Block::Text { text } => {
+            for piece in fragments(text, TEXT_DELTA_BYTES_MAX) {
+                delta(json!({ "type": "text_delta", "text": piece }));
+            }
+        }
+        Block::ToolUse { json, .. } => {
+            for piece in fragments(json, ARGUMENTS_DELTA_BYTES_MAX) {
+                delta(json!({ "type": "input_json_delta", "partial_json": piece }));
+            }
+        }
+    }
+    frames.push(event("content_block_stop", json!({ "index": index })));
+}
+
+/// A named event whose data has `type` first.
+fn event(kind: &str, fields: Value) -> String {
+    let mut data = Map::new();
+    data.insert("type".into(), json!(kind));
+    if let Value::Object(fields) = fields {
+        data.extend(fields);
+    }
+    sse_event(kind, &Value::Object(data))
+}
