@@ -47,13 +47,21 @@ pub(crate) struct Harness {
 }
 
 pub(crate) async fn start_provider(script: Value) -> RunningFakeProvider {
+    start_recording_provider(script, None).await
+}
+
+/// A provider that also appends every request to `record_file`, as `--record` does.
+pub(crate) async fn start_recording_provider(
+    script: Value,
+    record_file: Option<std::path::PathBuf>,
+) -> RunningFakeProvider {
     let script: Script = serde_json::from_value(script).unwrap();
-    FakeProvider::start(FakeProviderConfig {
+    let config = FakeProviderConfig {
         script: Some(script),
+        record_file,
         ..FakeProviderConfig::default()
-    })
-    .await
-    .unwrap()
+    };
+    FakeProvider::start(config).await.unwrap()
 }
 
 pub(crate) fn client_for(kind: ApiKind, provider: &RunningFakeProvider) -> ProviderClient {
@@ -83,7 +91,16 @@ async fn put_json(runner: &Runner, value: &Value) -> engine::BlobRef {
 }
 
 pub(crate) async fn harness(kind: ApiKind, transport: Transport, script: Value) -> Harness {
-    let provider = start_provider(script).await;
+    harness_recording(kind, transport, script, None).await
+}
+
+pub(crate) async fn harness_recording(
+    kind: ApiKind,
+    transport: Transport,
+    script: Value,
+    record_file: Option<std::path::PathBuf>,
+) -> Harness {
+    let provider = start_recording_provider(script, record_file).await;
     let runtime = LlmRuntime::new([client_for(kind, &provider)]);
     let deltas = Deltas::default();
     let retry = RetryPolicy {

@@ -28,14 +28,26 @@ async fn reasoning_round_trips_byte_identically() {
     for kind in [ApiKind::OpenAiResponses, ApiKind::AnthropicMessages] {
         for transport in BOTH_TRANSPORTS {
             let context = format!("{kind} {transport:?}");
+            let dir = tempfile::tempdir().unwrap();
+            let record = dir.path().join("requests.jsonl");
             let Harness {
                 mut runner,
                 provider,
                 ..
-            } = harness(kind, transport, reasoning_script()).await;
+            } = harness_recording(kind, transport, reasoning_script(), Some(record.clone())).await;
             run(&mut runner, "sub-1", "please echo").await;
-            let requests = provider.requests();
-            assert_eq!(requests.len(), 2, "{context}");
+            // The `--record` log: one JSON line per request, secrets redacted, raw body kept.
+            let log = std::fs::read_to_string(&record).unwrap();
+            assert!(!log.contains(API_KEY), "{context}: key redacted");
+            let recorded: Vec<Value> = log
+                .lines()
+                .map(|line| serde_json::from_str(line).unwrap())
+                .collect();
+            assert_eq!(recorded.len(), 2, "{context}");
+            let raw_bodies: Vec<&str> = recorded
+                .iter()
+                .map(|line| line["raw_body"].as_str().unwrap())
+                .collect();
             let reasoning = stored_reasoning(&runner).await;
             assert_eq!(reasoning.len(), 2, "{context}: one reasoning item per turn");
             let first = &reasoning[0];
@@ -47,9 +59,9 @@ async fn reasoning_round_trips_byte_identically() {
             assert!(first.contains(marker), "{context}: {first}");
             // What the session stored is what the next request carried, byte for byte.
             assert!(
-                requests[1].raw_body.contains(first.as_str()),
+                raw_bodies[1].contains(first.as_str()),
                 "{context}: {first} not in {}",
-                requests[1].raw_body
+                raw_bodies[1]
             );
 
             // And what was stored is what the provider sent: replay the first request
@@ -57,7 +69,7 @@ async fn reasoning_round_trips_byte_identically() {
             // raw response.
             let replay = start_provider(reasoning_script()).await;
             let client = client_for(kind, &replay);
-            let body = bytes::Bytes::from(requests[0].raw_body.clone());
+            let body = bytes::Bytes::from(raw_bodies[0].to_owned());
             let sent = match transport {
                 Transport::Blocking => {
                     String::from_utf8(client.create(body).await.unwrap().body.to_vec()).unwrap()
