@@ -88,6 +88,17 @@ impl MediaType {
     }
 }
 
+/// Standard base64 of `bytes`, as providers take inline media.
+pub fn base64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// A `data:` URL of `bytes`.
+pub fn data_url(media_type: MediaType, bytes: &[u8]) -> String {
+    format!("data:{};base64,{}", media_type.mime(), base64(bytes))
+}
+
 /// A context item's content, loaded from the CAS.
 #[derive(Debug, Clone)]
 pub enum ItemContent {

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 use crate::adapter::{
     ApiAdapter, ParsedCall, ParsedGeneration, ParsedItem, StreamAssembler, StreamContext, to_raw,
 };
-use crate::content::{ItemContent, LoadedItem, LoadedRequest, MediaType};
+use crate::content::{ItemContent, LoadedItem, LoadedRequest, MediaType, data_url};
 use crate::error::RuntimeError;
 use crate::foreign::{NeutralItem, neutralize};
 use crate::params::chat_params;
@@ -74,12 +74,7 @@ impl PendingAssistant {
 }
 
 fn media_part(media_type: MediaType, bytes: &[u8]) -> Value {
-    use base64::Engine as _;
-    let data = format!(
-        "data:{};base64,{}",
-        media_type.mime(),
-        base64::engine::general_purpose::STANDARD.encode(bytes)
-    );
+    let data = data_url(media_type, bytes);
     if media_type.is_image() {
         json!({"type": "image_url", "image_url": {"url": data}})
     } else {

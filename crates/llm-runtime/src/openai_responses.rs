@@ -21,7 +21,7 @@ use crate::adapter::{
     ApiAdapter, ParsedCall, ParsedGeneration, ParsedItem, StreamAssembler, StreamContext, raw_json,
     to_raw,
 };
-use crate::content::{ItemContent, LoadedItem, LoadedRequest, MediaType};
+use crate::content::{ItemContent, LoadedItem, LoadedRequest, MediaType, data_url};
 use crate::error::RuntimeError;
 use crate::foreign::{NeutralItem, neutralize};
 use crate::params::{HostedTool, ResponsesParams, responses_params};
@@ -68,12 +68,7 @@ fn message(role: &str, part_type: &str, text: &str) -> Result<Box<RawValue>, Run
 }
 
 fn media_part(media_type: MediaType, bytes: &[u8]) -> Value {
-    use base64::Engine as _;
-    let data = format!(
-        "data:{};base64,{}",
-        media_type.mime(),
-        base64::engine::general_purpose::STANDARD.encode(bytes)
-    );
+    let data = data_url(media_type, bytes);
     if media_type.is_image() {
         json!({"type": "input_image", "image_url": data})
     } else {

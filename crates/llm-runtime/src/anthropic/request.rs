@@ -1,6 +1,5 @@
 //! The `POST /v1/messages` body.
 
-use base64::Engine as _;
 use engine::core::config::ToolChoice;
 use engine::core::context::{ContextItem, ItemKind};
 use serde::Serialize;
@@ -359,7 +358,7 @@ fn media(media_type: MediaType, bytes: &[u8]) -> Block {
     let source = Base64Source {
         kind: "base64",
         media_type: media_type.mime(),
-        data: base64::engine::general_purpose::STANDARD.encode(bytes),
+        data: crate::content::base64(bytes),
     };
     Block::built(if media_type.is_image() {
         BlockContent::Image { source }
