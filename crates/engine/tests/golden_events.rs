@@ -534,6 +534,8 @@ fn golden_events() -> Vec<LogEntry> {
                         11,
                     )
                 },
+                tool_name: Some("read_file".into()),
+                arguments_ref: Some(blob("{\"path\":\"src/lib.rs\"}")),
             }
             .into(),
         ),

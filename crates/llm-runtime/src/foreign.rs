@@ -100,6 +100,27 @@ pub fn neutralize(envelope: &OutputItemBlob) -> Vec<NeutralItem> {
     }
 }
 
+/// The human-readable reasoning of a stored item, if it has any: OpenAI reasoning
+/// summaries, Anthropic thinking text, Chat `reasoning_content`. Encrypted or
+/// redacted reasoning has none.
+pub fn reasoning_text(envelope: &OutputItemBlob) -> Option<String> {
+    let item = serde_json::from_str::<Value>(envelope.item.get()).ok()?;
+    let text = match envelope.api_kind.as_str() {
+        "openai:responses" => item.get("summary").and_then(text_of),
+        "anthropic:messages" => item
+            .get("thinking")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        "openai:completions" => item
+            .get("reasoning_content")
+            .or_else(|| item.get("reasoning"))
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        _ => None,
+    };
+    text.filter(|text| !text.is_empty())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,5 +156,11 @@ mod tests {
             r#"{"type":"thinking","thinking":"hmm","signature":"sig"}"#,
         );
         assert_eq!(neutralize(&anthropic), [NeutralItem::Opaque]);
+        assert_eq!(reasoning_text(&anthropic).as_deref(), Some("hmm"));
+        let summary = envelope(
+            "openai:responses",
+            r#"{"type":"reasoning","summary":[{"type":"summary_text","text":"Plan."}],"encrypted_content":"x"}"#,
+        );
+        assert_eq!(reasoning_text(&summary).as_deref(), Some("Plan."));
     }
 }

@@ -241,6 +241,11 @@ pub(crate) fn tool_results(
         .into_iter()
         .zip(control.context.next_ordinal..)
         .map(|(result, ordinal)| {
+            // Validated above: every result names an open call of this batch.
+            let request = calls
+                .iter()
+                .find(|call| call.request.call_id == result.call_id)
+                .map(|call| &call.request);
             let item = ContextItem {
                 ordinal,
                 kind: ItemKind::ToolResult,
@@ -262,6 +267,8 @@ pub(crate) fn tool_results(
                 call_id: result.call_id,
                 status: result.status,
                 item,
+                tool_name: request.map(|request| request.name.clone()),
+                arguments_ref: request.map(|request| request.arguments_ref.clone()),
             };
             Planned {
                 joins,

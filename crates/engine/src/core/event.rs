@@ -170,6 +170,11 @@ pub struct ToolResultRecorded {
     pub status: ToolStatus,
     /// The result as a transcript item (kind `tool_result`).
     pub item: ContextItem,
+    /// The call's tool name and arguments, so readers of this event need no other.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments_ref: Option<crate::blob_ref::BlobRef>,
 }
 
 /// Why an envelope could not be turned into a [`CoreEvent`].

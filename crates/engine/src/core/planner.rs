@@ -252,6 +252,8 @@ fn not_executed(
         call_id,
         status: ToolStatus::NotExecuted,
         item,
+        tool_name: Some(call.request.name.clone()),
+        arguments_ref: Some(call.request.arguments_ref.clone()),
     };
     Planned {
         joins,

@@ -1,0 +1,124 @@
+//! Stable JSON-RPC error codes and their typed `data`.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The error codes the API uses. They never change meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ErrorKind {
+    /// -32602: params do not fit the method.
+    InvalidParams,
+    /// -32004: the session, run or blob does not exist (in this universe).
+    NotFound,
+    /// -32009: a revision, submission or state conflict.
+    Conflict,
+    /// -32010: the request is well formed but the session refused it.
+    Rejected,
+    /// -32001: too many requests in flight; retry later.
+    Overloaded,
+    /// -32000: missing or invalid credentials.
+    Unauthorized,
+    /// -32603: a server fault.
+    Internal,
+}
+
+impl ErrorKind {
+    pub fn code(self) -> i32 {
+        match self {
+            Self::InvalidParams => -32602,
+            Self::NotFound => -32004,
+            Self::Conflict => -32009,
+            Self::Rejected => -32010,
+            Self::Overloaded => -32001,
+            Self::Unauthorized => -32000,
+            Self::Internal => -32603,
+        }
+    }
+
+    pub fn from_code(code: i32) -> Option<Self> {
+        [
+            Self::InvalidParams,
+            Self::NotFound,
+            Self::Conflict,
+            Self::Rejected,
+            Self::Overloaded,
+            Self::Unauthorized,
+            Self::Internal,
+        ]
+        .into_iter()
+        .find(|kind| kind.code() == code)
+    }
+}
+
+/// The `data` member of every error the API returns.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ErrorData {
+    pub kind: ErrorKind,
+    /// Machine-readable reason within the kind, e.g. `revisionConflict`, `sessionBusy`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// For conflicts on revisions: the current revision.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current_revision: Option<u64>,
+}
+
+/// An error a method returns.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ApiError {
+    pub message: String,
+    pub data: ErrorData,
+}
+
+impl ApiError {
+    pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            data: ErrorData {
+                kind,
+                reason: None,
+                current_revision: None,
+            },
+        }
+    }
+
+    pub fn with_reason(mut self, reason: impl Into<String>) -> Self {
+        self.data.reason = Some(reason.into());
+        self
+    }
+
+    pub fn with_current_revision(mut self, revision: u64) -> Self {
+        self.data.current_revision = Some(revision);
+        self
+    }
+
+    pub fn kind(&self) -> ErrorKind {
+        self.data.kind
+    }
+
+    pub fn code(&self) -> i32 {
+        self.data.kind.code()
+    }
+
+    pub fn invalid_params(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::InvalidParams, message)
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::NotFound, message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Conflict, message)
+    }
+
+    pub fn rejected(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Rejected, message)
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(ErrorKind::Internal, message)
+    }
+}

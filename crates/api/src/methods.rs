@@ -1,0 +1,208 @@
+//! The method table: the single source of the service trait, the dispatcher and the
+//! contract manifest. Adding a method is one line here; the compiler then asks every
+//! backend for it and `export-schema` puts it in the contract.
+
+use std::future::Future;
+
+use futures::stream::BoxStream;
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::error::ApiError;
+use crate::types::blob::*;
+use crate::types::events::*;
+use crate::types::initialize::*;
+use crate::types::run::*;
+use crate::types::session::*;
+
+/// Who is calling: resolved by the gateway from the API key, never from params.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The tenant whose data this request may touch, and nothing else.
+    pub universe_id: String,
+    /// Id of the API key used (not the key).
+    pub key_id: String,
+}
+
+/// One JSON-RPC method of the contract.
+#[derive(Debug, Clone, Copy)]
+pub struct MethodSpec {
+    pub name: &'static str,
+    pub doc: &'static str,
+    /// Registers the params and result types with a schema generator; returns their refs.
+    pub schemas: fn(&mut schemars::SchemaGenerator) -> (schemars::Schema, schemars::Schema),
+}
+
+/// One subscription: the method that opens it, the notification it sends and the
+/// method that closes it.
+#[derive(Debug, Clone, Copy)]
+pub struct SubscriptionSpec {
+    pub subscribe: &'static str,
+    pub notification: &'static str,
+    pub unsubscribe: &'static str,
+    pub doc: &'static str,
+    pub schemas: fn(&mut schemars::SchemaGenerator) -> (schemars::Schema, schemars::Schema),
+}
+
+fn schemas_of<P: JsonSchema, R: JsonSchema>(
+    generator: &mut schemars::SchemaGenerator,
+) -> (schemars::Schema, schemars::Schema) {
+    (
+        generator.subschema_for::<P>(),
+        generator.subschema_for::<R>(),
+    )
+}
+
+/// Decodes method params; a mismatch is `-32602` with serde's explanation.
+pub fn parse_params<P: DeserializeOwned>(method: &str, params: Value) -> Result<P, ApiError> {
+    // JSON-RPC allows omitted params; methods whose params are all optional accept that.
+    let params = if params.is_null() {
+        Value::Object(serde_json::Map::new())
+    } else {
+        params
+    };
+    serde_json::from_value(params)
+        .map_err(|err| ApiError::invalid_params(format!("{method}: {err}")))
+}
+
+fn to_value<R: Serialize>(result: R) -> Result<Value, ApiError> {
+    serde_json::to_value(result)
+        .map_err(|err| ApiError::internal(format!("encoding the result failed: {err}")))
+}
+
+macro_rules! api_table {
+    (
+        methods {
+            $( $(#[doc = $doc:literal])* $fn_name:ident: $wire:literal ($params:ty) -> $result:ty; )*
+        }
+        subscriptions {
+            $( $(#[doc = $sdoc:literal])* $sub_fn:ident: $sub_wire:literal ($sub_params:ty)
+                => $notif_wire:literal ($notif:ty), unsubscribe $unsub_wire:literal; )*
+        }
+    ) => {
+        /// Everything a Lightspeed backend serves. The in-process runtime and the
+        /// Temporal runtime both implement it; the gateway only dispatches to it.
+        pub trait LightspeedApi: Send + Sync + 'static {
+            $(
+                $(#[doc = $doc])*
+                fn $fn_name(
+                    &self,
+                    caller: &Caller,
+                    params: $params,
+                ) -> impl Future<Output = Result<$result, ApiError>> + Send;
+            )*
+            $(
+                $(#[doc = $sdoc])*
+                fn $sub_fn(
+                    &self,
+                    caller: &Caller,
+                    params: $sub_params,
+                ) -> impl Future<Output = Result<BoxStream<'static, $notif>, ApiError>> + Send;
+            )*
+            /// Raw blob upload (`PUT /blobs/{ref}`): `bytes` must hash to `blob_ref`.
+            fn blob_put_bytes(
+                &self,
+                caller: &Caller,
+                blob_ref: String,
+                bytes: Vec<u8>,
+            ) -> impl Future<Output = Result<BlobPutResult, ApiError>> + Send;
+            /// Raw blob download (`GET /blobs/{ref}`).
+            fn blob_get_bytes(
+                &self,
+                caller: &Caller,
+                blob_ref: String,
+            ) -> impl Future<Output = Result<Vec<u8>, ApiError>> + Send;
+        }
+
+        /// Every method, in contract order.
+        pub const METHODS: &[MethodSpec] = &[
+            $( MethodSpec {
+                name: $wire,
+                doc: concat!($($doc, "\n",)* ""),
+                schemas: schemas_of::<$params, $result>,
+            }, )*
+        ];
+
+        /// Every subscription.
+        pub const SUBSCRIPTIONS: &[SubscriptionSpec] = &[
+            $( SubscriptionSpec {
+                subscribe: $sub_wire,
+                notification: $notif_wire,
+                unsubscribe: $unsub_wire,
+                doc: concat!($($sdoc, "\n",)* ""),
+                schemas: schemas_of::<$sub_params, $notif>,
+            }, )*
+        ];
+
+        /// Calls the method named `method` with JSON `params`.
+        pub async fn dispatch<A: LightspeedApi>(
+            api: &A,
+            caller: &Caller,
+            method: &str,
+            params: Value,
+        ) -> Result<Value, ApiError> {
+            match method {
+                $( $wire => to_value(api.$fn_name(caller, parse_params::<$params>(method, params)?).await?), )*
+                _ => Err(ApiError::not_found(format!("unknown method {method:?}")).with_reason("methodNotFound")),
+            }
+        }
+
+        /// Opens the subscription named `method`.
+        pub async fn subscribe<A: LightspeedApi>(
+            api: &A,
+            caller: &Caller,
+            method: &str,
+            params: Value,
+        ) -> Result<BoxStream<'static, Value>, ApiError> {
+            use futures::StreamExt as _;
+            match method {
+                $( $sub_wire => {
+                    let params = parse_params::<$sub_params>(method, params)?;
+                    let stream = api.$sub_fn(caller, params).await?;
+                    // Notifications are plain data; encoding them cannot fail.
+                    Ok(stream.map(|item| serde_json::to_value(item).unwrap_or(Value::Null)).boxed())
+                } )*
+                _ => Err(ApiError::not_found(format!("unknown subscription {method:?}"))),
+            }
+        }
+    };
+}
+
+api_table! {
+    methods {
+        /// Handshake: server and protocol version, the caller's universe, the methods.
+        initialize: "initialize" (InitializeParams) -> InitializeResult;
+        /// Starts a session (idempotent for a client-chosen id with the same config).
+        session_start: "session/start" (SessionStartParams) -> SessionView;
+        /// Reads a session: config, revision, runs, usage, event cursor.
+        session_read: "session/read" (SessionRef) -> SessionView;
+        /// Lists the universe's sessions, newest first, a page at a time.
+        session_list: "session/list" (SessionListParams) -> SessionListResult;
+        /// Patches an idle session's config; the revision must match.
+        session_update: "session/update" (SessionUpdateParams) -> SessionView;
+        /// Closes a session: active and queued runs are cancelled.
+        session_close: "session/close" (SessionRef) -> SessionView;
+        /// Reads committed events after a cursor, optionally waiting for new ones.
+        session_events_read: "session/events/read" (SessionEventsReadParams) -> SessionEventsReadResult;
+        /// Starts (or queues) a run. Returns once the run is durably accepted.
+        run_start: "run/start" (RunStartParams) -> RunStartResult;
+        /// Cancels a run; it stops at its next step boundary.
+        run_cancel: "run/cancel" (RunCancelParams) -> RunAccepted;
+        /// Adds input to the running run at its next step boundary.
+        run_steer: "run/steer" (RunSteerParams) -> RunAccepted;
+        /// Stores a small blob (base64). Large blobs: `PUT /blobs/{ref}`.
+        blob_put: "blob/put" (BlobPutParams) -> BlobPutResult;
+        /// Reads a small blob (base64). Large blobs: `GET /blobs/{ref}`.
+        blob_get: "blob/get" (BlobGetParams) -> BlobGetResult;
+        /// Which of these blobs the store already has.
+        blob_has_many: "blob/has_many" (BlobHasManyParams) -> BlobHasManyResult;
+    }
+    subscriptions {
+        /// Committed session events from a cursor on, then live, with the running
+        /// turn's text and reasoning deltas (WebSocket only).
+        session_subscribe: "session/subscribe" (SessionSubscribeParams)
+            => "session/notification" (SessionNotification), unsubscribe "session/unsubscribe";
+    }
+}

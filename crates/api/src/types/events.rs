@@ -1,0 +1,98 @@
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::items::ItemView;
+use super::run::RunView;
+
+/// One committed session event, projected for clients.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EventView {
+    /// Position in the session log; strictly increasing.
+    pub cursor: u64,
+    /// The event kind, e.g. `lightspeed.core.run.finished`.
+    pub kind: String,
+    pub at_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<String>,
+    /// The run's state after this event, for run lifecycle events.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunView>,
+    /// Items this event added or completed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<ItemView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionEventsReadParams {
+    pub session_id: String,
+    /// Return events after this cursor; 0 reads from the start.
+    #[serde(default)]
+    pub cursor: u64,
+    /// 1 to 500; default 100.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// When nothing is newer than `cursor`, wait up to this long (max 30,000 ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionEventsReadResult {
+    pub events: Vec<EventView>,
+    /// Pass as `cursor` to continue.
+    pub next_cursor: u64,
+    /// Cursor of the newest event at the time of reading.
+    pub head_cursor: u64,
+}
+
+/// Subscribe to a session over WebSocket: committed events from `cursor` on, then
+/// live, interleaved with deltas of the running turn.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionSubscribeParams {
+    pub session_id: String,
+    #[serde(default)]
+    pub cursor: u64,
+    /// Also send live text/reasoning deltas. Default true.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deltas: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum DeltaKind {
+    Text,
+    Reasoning,
+    ToolArguments,
+}
+
+/// Live output of the running turn. Not persisted: the committed event that follows
+/// carries the final item.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeltaView {
+    pub run_id: String,
+    pub turn: u32,
+    pub output_index: u32,
+    pub kind: DeltaKind,
+    pub text: String,
+}
+
+/// What a `session/subscribe` subscription sends, as `session/notification`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum SessionNotification {
+    #[serde(rename_all = "camelCase")]
+    Event {
+        session_id: String,
+        event: EventView,
+    },
+    #[serde(rename_all = "camelCase")]
+    Delta {
+        session_id: String,
+        delta: DeltaView,
+    },
+}

@@ -1,0 +1,63 @@
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Tool result as clients see it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolResultView {
+    /// `ok`, `error` or `notExecuted`.
+    pub status: String,
+    /// The output text, cut to 16 KiB; `truncated` says when.
+    pub output: String,
+    pub truncated: bool,
+    pub output_ref: String,
+}
+
+/// A transcript entry, provider-neutral.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ItemView {
+    #[serde(rename_all = "camelCase")]
+    UserMessage {
+        item_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run_id: Option<String>,
+        /// Text, when the input is text.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        text: Option<String>,
+        /// Media type, when the input is an image or a PDF.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        media_type: Option<String>,
+        blob_ref: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    AssistantMessage {
+        item_id: String,
+        run_id: Option<String>,
+        text: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    Reasoning {
+        item_id: String,
+        run_id: Option<String>,
+        summary: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    ToolCall {
+        item_id: String,
+        run_id: Option<String>,
+        call_id: String,
+        name: String,
+        /// The arguments JSON text as the model wrote it.
+        arguments: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        result: Option<ToolResultView>,
+    },
+    #[serde(rename_all = "camelCase")]
+    Error {
+        item_id: String,
+        run_id: Option<String>,
+        code: String,
+        message: String,
+    },
+}

@@ -1,0 +1,8 @@
+//! Wire types. Only derives here: behaviour lives in the crates that convert them.
+
+pub mod blob;
+pub mod events;
+pub mod initialize;
+pub mod items;
+pub mod run;
+pub mod session;

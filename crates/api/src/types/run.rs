@@ -1,0 +1,133 @@
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::items::ItemView;
+use super::session::{ModelRouteInput, ReasoningEffort, UsageView};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunLimitsInput {
+    /// Generations per run. Default 50.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_turns: Option<u32>,
+    /// Tool batches per run. Default 50.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tool_rounds: Option<u32>,
+    /// Output tokens over the whole run. Default 200,000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens: Option<u64>,
+}
+
+/// One piece of run or steer input.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
+pub enum InputItem {
+    /// Inline text.
+    Text { text: String },
+    /// A UTF-8 text blob already in the CAS.
+    #[serde(rename_all = "camelCase")]
+    TextRef { blob_ref: String },
+    /// An image (PNG, JPEG, GIF, WebP) or PDF blob already in the CAS.
+    #[serde(rename_all = "camelCase")]
+    Media { blob_ref: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunOverridesInput {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelRouteInput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<ReasoningEffort>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limits: Option<RunLimitsInput>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunStartParams {
+    pub session_id: String,
+    /// Idempotency key: the same id with the same input returns the same run.
+    pub submission_id: String,
+    /// 1 to 64 items.
+    pub input: Vec<InputItem>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overrides: Option<RunOverridesInput>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunStartResult {
+    pub run_id: String,
+    /// True when this repeated an earlier submission.
+    pub duplicate: bool,
+    /// Cursor of the newest event once the run was accepted.
+    pub event_cursor: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunCancelParams {
+    pub session_id: String,
+    pub run_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunSteerParams {
+    pub session_id: String,
+    pub run_id: String,
+    pub input: Vec<InputItem>,
+}
+
+/// Acknowledgement of cancel and steer: durably accepted, effective at the next step.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunAccepted {
+    pub run_id: String,
+    pub event_cursor: u64,
+}
+
+pub type RunCancelResult = RunAccepted;
+pub type RunSteerResult = RunAccepted;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Cancelling,
+    Completed,
+    Failed,
+    Cancelled,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunFailureView {
+    /// `limitExceeded` or `generationFailed`.
+    pub reason: String,
+    /// For limits: `turns`, `toolRounds` or `outputTokens`; for generations: the
+    /// provider error code (e.g. `rate_limited`, `context_length_exceeded`).
+    pub code: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunView {
+    pub run_id: String,
+    pub status: RunStatus,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<RunFailureView>,
+    pub turns: u32,
+    pub usage: UsageView,
+    /// Items the run produced so far (present in `session/read`'s last run and in
+    /// events, empty elsewhere).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<ItemView>,
+}

@@ -1,0 +1,245 @@
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::run::{RunLimitsInput, RunView};
+
+/// Which provider, API kind and model serve the session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ModelRouteInput {
+    /// Deployment-config key of the provider, e.g. `openai`.
+    pub provider_id: String,
+    /// `openai:responses`, `openai:completions` or `anthropic:messages`.
+    pub api_kind: String,
+    pub model: String,
+}
+
+/// Session instructions: inline text or a text blob already in the CAS.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
+pub enum InstructionsInput {
+    Text {
+        text: String,
+    },
+    #[serde(rename_all = "camelCase")]
+    BlobRef {
+        blob_ref: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ReasoningEffort {
+    Minimal,
+    Low,
+    Medium,
+    High,
+}
+
+/// How the model may use tools.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
+pub enum ToolChoiceInput {
+    Auto,
+    None,
+    Required,
+    Tool { name: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct GenerationInput {
+    /// Output-token cap of one generation. Default 8,192.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reasoning_effort: Option<ReasoningEffort>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_choice: Option<ToolChoiceInput>,
+    /// Provider-specific params, validated against the API kind's schema.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provider_params: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum CompactionPolicy {
+    /// Compact at the high-watermark and on request (default).
+    Auto,
+    /// Compact only on request.
+    Manual,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ContextInput {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compaction: Option<CompactionPolicy>,
+    /// Estimated tokens at which automatic compaction starts. Default 150,000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compaction_threshold_tokens: Option<u64>,
+}
+
+/// File tools the agent gets over the session's mounts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum FilesystemMode {
+    #[default]
+    None,
+    ReadOnly,
+    Edit,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ToolsInput {
+    #[serde(default)]
+    pub filesystem: FilesystemMode,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionConfigInput {
+    pub model: ModelRouteInput,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<InstructionsInput>,
+    #[serde(default)]
+    pub generation: GenerationInput,
+    #[serde(default)]
+    pub context: ContextInput,
+    #[serde(default)]
+    pub run_defaults: RunLimitsInput,
+    #[serde(default)]
+    pub tools: ToolsInput,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionStartParams {
+    /// Client-chosen id; starting an existing id with the same config returns it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    pub config: SessionConfigInput,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionRef {
+    pub session_id: String,
+}
+
+pub type SessionReadParams = SessionRef;
+pub type SessionCloseParams = SessionRef;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum SessionStatus {
+    Idle,
+    Running,
+    Closed,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageView {
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub cached_input_tokens: u64,
+    pub reasoning_tokens: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionConfigView {
+    pub model: ModelRouteInput,
+    pub max_output_tokens: u32,
+    pub tool_choice: ToolChoiceInput,
+    pub provider_params: serde_json::Map<String, serde_json::Value>,
+    pub compaction: CompactionPolicy,
+    pub compaction_threshold_tokens: u64,
+    pub run_defaults: RunLimitsView,
+    pub filesystem: FilesystemMode,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RunLimitsView {
+    pub max_turns: u32,
+    pub max_tool_rounds: u32,
+    pub max_output_tokens: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionView {
+    pub session_id: String,
+    pub status: SessionStatus,
+    /// Revision of the config; `session/update` must name it.
+    pub revision: u64,
+    pub config: SessionConfigView,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub active_run: Option<RunView>,
+    pub queued_run_ids: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_run: Option<RunView>,
+    pub usage: UsageView,
+    pub context_tokens_estimate: u64,
+    /// Cursor of the newest event; `session/events/read` continues after it.
+    pub event_cursor: u64,
+    pub updated_at_ms: u64,
+}
+
+pub type SessionStartResult = SessionView;
+pub type SessionReadResult = SessionView;
+pub type SessionCloseResult = SessionView;
+pub type SessionUpdateResult = SessionView;
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionListParams {
+    /// From a previous page's `nextCursor`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
+    /// 1 to 200; default 50.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionSummary {
+    pub session_id: String,
+    pub status: SessionStatus,
+    pub model: String,
+    pub updated_at_ms: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionListResult {
+    pub sessions: Vec<SessionSummary>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// Changes to an idle session's config; unset fields stay.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionPatch {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<ModelRouteInput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generation: Option<GenerationInput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<ContextInput>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_defaults: Option<RunLimitsInput>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionUpdateParams {
+    pub session_id: String,
+    pub expected_revision: u64,
+    pub patch: SessionPatch,
+}
