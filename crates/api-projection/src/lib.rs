@@ -1,1 +1,42 @@
-//! placeholder
+//! The boundary between Lightspeed's client contract (`api`) and its engine.
+//!
+//! Two directions, one module each:
+//!
+//! - [`inputs`]: API params become validated engine values ([`SessionConfig`],
+//!   [`ConfigPatch`], [`RunOverrides`], ids, blob refs) or an [`api::ApiError`] of the
+//!   right kind. Provider params are checked with the llm-runtime adapter of the
+//!   route's API kind here, so params a provider would refuse never reach the log.
+//!   Engine [`Rejection`]s map to stable wire errors through [`rejection`].
+//! - [`views`]: engine control state and committed log entries become the views
+//!   clients read ([`api::types::session::SessionView`], [`api::types::events::EventView`]).
+//!   Clients never see engine vocabulary: event payloads, context items, provider
+//!   envelopes and snake_case field names stop here.
+//!
+//! Backends (the in-process runtime, the Temporal runtime) call these functions; the
+//! gateway only dispatches.
+//!
+//! What this crate must not do: perform I/O other than blob reads through the
+//! [`engine::store::BlobStore`] trait (in [`event_view`]); mutate or drive engine state
+//! (it reads [`ControlState`] and [`engine::LogEntry`] values, it never admits
+//! commands or appends); know any transport (no JSON-RPC, HTTP or WebSocket types);
+//! panic on stored content (a missing blob is a [`ProjectionError`], an event it cannot
+//! decode is rendered without detail).
+//!
+//! [`SessionConfig`]: engine::core::config::SessionConfig
+//! [`ConfigPatch`]: engine::core::config::ConfigPatch
+//! [`RunOverrides`]: engine::core::config::RunOverrides
+//! [`Rejection`]: engine::core::command::Rejection
+//! [`ControlState`]: engine::core::control::ControlState
+
+pub mod error;
+pub mod inputs;
+pub mod views;
+
+pub use error::ProjectionError;
+pub use inputs::{
+    PreparedInput, PreparedSession, TextOrRef, blob_ref, config_patch, prepare_input,
+    prepare_session, rejection, run_id, run_overrides, session_id, submission_id,
+};
+pub use views::{
+    TOOL_OUTPUT_VIEW_BYTES_MAX, event_view, run_failure_view, session_summary, session_view,
+};

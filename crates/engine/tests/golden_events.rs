@@ -454,6 +454,7 @@ fn golden_events() -> Vec<LogEntry> {
                     },
                 },
                 usage: usage(),
+                turns: 3,
             }
             .into(),
         ),

@@ -8,6 +8,7 @@ pub mod adapters;
 pub mod compactor;
 pub mod conformance;
 pub mod fake_provider;
+pub mod local_api;
 pub mod runner;
 pub mod runtime_llm;
 pub mod scripted_llm;

@@ -350,6 +350,7 @@ fn cancel(
             run_id: run_id.clone(),
             outcome: RunOutcome::Cancelled { reason },
             usage: Usage::default(),
+            turns: 0,
         };
         return Ok(Decision::accepted(vec![Planned::run(&run_id, event)]));
     }
@@ -375,6 +376,7 @@ fn close(control: &ControlState) -> Vec<Planned> {
             run_id: run.run_id.clone(),
             outcome,
             usage: Usage::default(),
+            turns: 0,
         };
         events.push(Planned::run(&run.run_id, finished));
     }

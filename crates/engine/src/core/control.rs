@@ -99,6 +99,8 @@ pub struct SubmissionRecord {
 pub struct FinishedRun {
     pub run_id: RunId,
     pub outcome: RunOutcome,
+    pub usage: Usage,
+    pub turns: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -418,6 +420,8 @@ impl ControlState {
         self.runs.last_finished = Some(FinishedRun {
             run_id: e.run_id.clone(),
             outcome: e.outcome.clone(),
+            usage: e.usage,
+            turns: e.turns,
         });
         Ok(())
     }

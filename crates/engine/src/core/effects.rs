@@ -184,6 +184,7 @@ pub(crate) fn generation(
                 run_id: run_id.clone(),
                 outcome,
                 usage: run.usage,
+                turns: run.turns_used,
             };
             Ok(vec![
                 Planned {

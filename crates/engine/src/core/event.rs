@@ -113,6 +113,9 @@ pub struct RunFinished {
     pub run_id: RunId,
     pub outcome: RunOutcome,
     pub usage: Usage,
+    /// Generations the run made (absent in events written before it was recorded).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub turns: u32,
 }
 
 /// A generation was planned. The request itself is not stored: it is rebuilt from
@@ -175,6 +178,10 @@ pub struct ToolResultRecorded {
     pub tool_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub arguments_ref: Option<crate::blob_ref::BlobRef>,
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
 }
 
 /// Why an envelope could not be turned into a [`CoreEvent`].

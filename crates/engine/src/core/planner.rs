@@ -266,6 +266,7 @@ fn finish(run: &ActiveRun, outcome: RunOutcome) -> Planned {
         run_id: run.run_id.clone(),
         outcome,
         usage: run.usage,
+        turns: run.turns_used,
     };
     Planned::run(&run.run_id, event)
 }

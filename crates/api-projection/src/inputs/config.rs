@@ -1,0 +1,387 @@
+//! Session config, config patches and run overrides: API inputs to engine config.
+//!
+//! `generation.reasoningEffort` is not an engine concept: it becomes the
+//! `reasoning_effort` provider param, which every API kind's params accept. The
+//! resulting params are validated by the llm-runtime adapter of the route's API kind
+//! before the backend hands anything to the engine.
+
+use api::ApiError;
+use api::types::run::{RunLimitsInput, RunOverridesInput};
+use api::types::session::{
+    CompactionPolicy, ContextInput, FilesystemMode, InstructionsInput, ModelRouteInput,
+    ReasoningEffort, SessionPatch, SessionStartParams, ToolChoiceInput,
+};
+use engine::SessionId;
+use engine::core::config::{
+    CompactionMode, ConfigError, ConfigPatch, ContextPolicy, GenerationConfig, ModelRoute,
+    ProviderParams, RunLimits, RunLimitsPatch, RunOverrides, SessionConfig,
+    TURN_OUTPUT_TOKENS_MAX_DEFAULT, ToolChoice,
+};
+use engine::core::limits::TEXT_FIELD_BYTES_MAX;
+use serde_json::{Map, Value};
+
+use super::{TextOrRef, parse_ref};
+
+/// The provider param that `reasoningEffort` sets.
+const REASONING_EFFORT_PARAM: &str = "reasoning_effort";
+
+/// A validated `session/start`: what the backend needs to build `OpenSession`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedSession {
+    /// The client's id; `None` when the backend must choose one.
+    pub session_id: Option<SessionId>,
+    pub config: SessionConfig,
+    /// The backend stores text in the CAS (or checks the ref exists) and passes an
+    /// `ItemSpec { kind: Instructions, .. }` as `OpenSession.instructions`.
+    pub instructions: Option<TextOrRef>,
+    /// Not engine config: the backend keeps it with the session's host settings.
+    pub filesystem: FilesystemMode,
+}
+
+/// Validates `session/start` params into an engine config.
+pub fn prepare_session(params: &SessionStartParams) -> Result<PreparedSession, ApiError> {
+    let session_id = params
+        .session_id
+        .as_deref()
+        .map(super::session_id)
+        .transpose()?;
+    let input = &params.config;
+    let generation = &input.generation;
+    let provider_params = params_with_effort(
+        generation.provider_params.clone().unwrap_or_default(),
+        generation.reasoning_effort,
+        Precedence::ExplicitParams,
+    )?;
+    let config = SessionConfig {
+        model: model_route(&input.model),
+        generation: GenerationConfig {
+            output_tokens_max: generation
+                .max_output_tokens
+                .unwrap_or(TURN_OUTPUT_TOKENS_MAX_DEFAULT),
+            tool_choice: generation
+                .tool_choice
+                .as_ref()
+                .map(tool_choice)
+                .unwrap_or_default(),
+            provider_params,
+        },
+        context: context_policy(&input.context, ContextPolicy::default()),
+        run_limits: RunLimits::default().patched(&limits_patch(&input.run_defaults)),
+    };
+    config
+        .validate()
+        .map_err(|err| config_error(&err, Scope::Config, "config."))?;
+    check_params(
+        &config.model.api_kind,
+        &config.generation.provider_params,
+        "config.model.apiKind",
+        "config.generation.providerParams",
+    )?;
+    let instructions = match &input.instructions {
+        None => None,
+        Some(InstructionsInput::Text { text }) if text.is_empty() => {
+            return Err(
+                ApiError::invalid_params("config.instructions.text must not be empty")
+                    .with_reason("invalidConfig"),
+            );
+        }
+        Some(InstructionsInput::Text { text }) => Some(TextOrRef::Text(text.clone())),
+        Some(InstructionsInput::BlobRef { blob_ref }) => Some(TextOrRef::Ref(parse_ref(
+            "config.instructions.blobRef",
+            blob_ref,
+        )?)),
+    };
+    Ok(PreparedSession {
+        session_id,
+        config,
+        instructions,
+        filesystem: input.tools.filesystem,
+    })
+}
+
+/// Turns a `session/update` patch into an engine [`ConfigPatch`] against `current`,
+/// the config at the revision the client names (the engine refuses the patch if the
+/// revision moved, so `current` is what it will be applied to).
+///
+/// `generation.providerParams` replaces the params; `reasoningEffort` alone sets
+/// `reasoning_effort` in the current params. Params are re-validated whenever they
+/// or the route's API kind change; a patch that touches neither never fails on them.
+pub fn config_patch(
+    current: &SessionConfig,
+    patch: &SessionPatch,
+) -> Result<ConfigPatch, ApiError> {
+    let generation = patch.generation.as_ref();
+    let provider_params = match generation {
+        Some(generation) => match (&generation.provider_params, generation.reasoning_effort) {
+            (Some(explicit), effort) => Some(params_with_effort(
+                explicit.clone(),
+                effort,
+                Precedence::ExplicitParams,
+            )?),
+            (None, Some(effort)) => Some(params_with_effort(
+                params_object(&current.generation.provider_params),
+                Some(effort),
+                Precedence::Effort,
+            )?),
+            (None, None) => None,
+        },
+        None => None,
+    };
+    let engine_patch = ConfigPatch {
+        model: patch.model.as_ref().map(model_route),
+        output_tokens_max: generation.and_then(|generation| generation.max_output_tokens),
+        tool_choice: generation
+            .and_then(|generation| generation.tool_choice.as_ref())
+            .map(tool_choice),
+        provider_params,
+        context: patch
+            .context
+            .map(|context| context_policy(&context, current.context)),
+        run_limits: patch.run_defaults.as_ref().and_then(non_empty_limits),
+    };
+    let next = current.patched(&engine_patch);
+    next.validate()
+        .map_err(|err| config_error(&err, Scope::Config, "patch."))?;
+    let kind_changed = next.model.api_kind != current.model.api_kind;
+    if kind_changed || engine_patch.provider_params.is_some() {
+        let what = if engine_patch.provider_params.is_some() {
+            "patch.generation.providerParams".to_owned()
+        } else {
+            format!(
+                "the session's provider params (the patch changes the API kind to {}; \
+                 set patch.generation.providerParams for it)",
+                next.model.api_kind
+            )
+        };
+        check_params(
+            &next.model.api_kind,
+            &next.generation.provider_params,
+            "patch.model.apiKind",
+            &what,
+        )?;
+    }
+    Ok(engine_patch)
+}
+
+/// Turns `run/start` overrides into engine [`RunOverrides`] on top of `session`.
+///
+/// `reasoningEffort` becomes a provider-params override: the session's params with
+/// `reasoning_effort` set, validated for the run's API kind. A model override is
+/// checked against the params the run will use, so a run whose params its provider
+/// would refuse is refused here rather than failing at its first generation.
+pub fn run_overrides(
+    session: &SessionConfig,
+    overrides: Option<&RunOverridesInput>,
+) -> Result<RunOverrides, ApiError> {
+    let Some(input) = overrides else {
+        return Ok(RunOverrides::default());
+    };
+    let provider_params = input
+        .reasoning_effort
+        .map(|effort| {
+            params_with_effort(
+                params_object(&session.generation.provider_params),
+                Some(effort),
+                Precedence::Effort,
+            )
+        })
+        .transpose()?;
+    let result = RunOverrides {
+        model: input.model.as_ref().map(model_route),
+        output_tokens_max: input.max_output_tokens,
+        tool_choice: None,
+        provider_params,
+        limits: input.limits.as_ref().and_then(non_empty_limits),
+    };
+    result
+        .validate(session)
+        .map_err(|err| config_error(&err, Scope::Overrides, "overrides."))?;
+    if result.model.is_some() || result.provider_params.is_some() {
+        let api_kind = result
+            .model
+            .as_ref()
+            .map_or(&session.model.api_kind, |model| &model.api_kind);
+        let params = result
+            .provider_params
+            .as_ref()
+            .unwrap_or(&session.generation.provider_params);
+        let what =
+            format!("the run's provider params (the session's, with overrides) for {api_kind}");
+        check_params(api_kind, params, "overrides.model.apiKind", &what)?;
+    }
+    Ok(result)
+}
+
+/// Which side wins when `reasoningEffort` and explicit params both set the param.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Precedence {
+    /// Both come from one input: the explicit `providerParams` entry wins.
+    ExplicitParams,
+    /// The effort overrides params from an earlier layer (session config).
+    Effort,
+}
+
+fn params_with_effort(
+    mut params: Map<String, Value>,
+    effort: Option<ReasoningEffort>,
+    precedence: Precedence,
+) -> Result<ProviderParams, ApiError> {
+    if let Some(effort) = effort {
+        let value = effort_value(effort)?;
+        match precedence {
+            Precedence::ExplicitParams => {
+                params.entry(REASONING_EFFORT_PARAM).or_insert(value);
+            }
+            Precedence::Effort => {
+                params.insert(REASONING_EFFORT_PARAM.to_owned(), value);
+            }
+        }
+    }
+    Ok(ProviderParams(Value::Object(params)))
+}
+
+/// The wire spelling comes from the runtime's own type, so it cannot drift.
+fn effort_value(effort: ReasoningEffort) -> Result<Value, ApiError> {
+    use llm_runtime::params::ReasoningEffort as Runtime;
+    let effort = match effort {
+        ReasoningEffort::Minimal => Runtime::Minimal,
+        ReasoningEffort::Low => Runtime::Low,
+        ReasoningEffort::Medium => Runtime::Medium,
+        ReasoningEffort::High => Runtime::High,
+    };
+    serde_json::to_value(effort)
+        .map_err(|err| ApiError::internal(format!("encoding a reasoning effort failed: {err}")))
+}
+
+/// Stored params are always an object (the engine refuses anything else).
+fn params_object(params: &ProviderParams) -> Map<String, Value> {
+    params.0.as_object().cloned().unwrap_or_default()
+}
+
+/// Checks that `api_kind` is one the runtime speaks, then `params` against it.
+fn check_params(
+    api_kind: &str,
+    params: &ProviderParams,
+    kind_field: &str,
+    what: &str,
+) -> Result<(), ApiError> {
+    // Empty params are valid for every known API kind, so this fails only on the kind.
+    if llm_runtime::validate_provider_params(api_kind, &ProviderParams::default()).is_err() {
+        return Err(ApiError::invalid_params(format!(
+            "{kind_field}: unknown API kind {api_kind:?}; use openai:responses, \
+             openai:completions or anthropic:messages"
+        ))
+        .with_reason("invalidConfig"));
+    }
+    llm_runtime::validate_provider_params(api_kind, params).map_err(|err| {
+        ApiError::invalid_params(format!("{what}: {err}")).with_reason("invalidProviderParams")
+    })
+}
+
+fn model_route(input: &ModelRouteInput) -> ModelRoute {
+    ModelRoute {
+        provider_id: input.provider_id.clone(),
+        api_kind: input.api_kind.clone(),
+        model: input.model.clone(),
+    }
+}
+
+fn tool_choice(input: &ToolChoiceInput) -> ToolChoice {
+    match input {
+        ToolChoiceInput::Auto => ToolChoice::Auto,
+        ToolChoiceInput::None => ToolChoice::None,
+        ToolChoiceInput::Required => ToolChoice::Required,
+        ToolChoiceInput::Tool { name } => ToolChoice::Tool { name: name.clone() },
+    }
+}
+
+/// Unset fields keep `base`'s value.
+fn context_policy(input: &ContextInput, base: ContextPolicy) -> ContextPolicy {
+    ContextPolicy {
+        compaction: input
+            .compaction
+            .map_or(base.compaction, |policy| match policy {
+                CompactionPolicy::Auto => CompactionMode::Auto,
+                CompactionPolicy::Manual => CompactionMode::Manual,
+            }),
+        high_watermark_tokens: input
+            .compaction_threshold_tokens
+            .unwrap_or(base.high_watermark_tokens),
+    }
+}
+
+fn limits_patch(input: &RunLimitsInput) -> RunLimitsPatch {
+    RunLimitsPatch {
+        turns_max: input.max_turns,
+        tool_rounds_max: input.max_tool_rounds,
+        output_tokens_max: input.max_output_tokens,
+    }
+}
+
+/// `None` for a patch that sets nothing, so `{}` and an absent field are the same
+/// run request (the engine's idempotency digest covers the overrides).
+fn non_empty_limits(input: &RunLimitsInput) -> Option<RunLimitsPatch> {
+    let patch = limits_patch(input);
+    (patch != RunLimitsPatch::default()).then_some(patch)
+}
+
+/// Where a config value came from, which decides its client-facing name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// A session config (start, patch, or the engine's own check at admission).
+    Config,
+    /// Run overrides.
+    Overrides,
+}
+
+/// The client's name for an engine config field (engine names are snake_case and
+/// structured differently: `run_limits` is `runDefaults` or `limits`).
+fn api_field(field: &'static str, scope: Scope) -> &'static str {
+    match (field, scope) {
+        ("model.provider_id", _) => "model.providerId",
+        ("model.api_kind", _) => "model.apiKind",
+        ("model.model", _) => "model.model",
+        ("generation.output_tokens_max", _) => "generation.maxOutputTokens",
+        ("context.high_watermark_tokens", _) => "context.compactionThresholdTokens",
+        ("overrides.output_tokens_max", _) => "maxOutputTokens",
+        ("run_limits.turns_max", Scope::Config) => "runDefaults.maxTurns",
+        ("run_limits.tool_rounds_max", Scope::Config) => "runDefaults.maxToolRounds",
+        ("run_limits.output_tokens_max", Scope::Config) => "runDefaults.maxOutputTokens",
+        ("run_limits.turns_max", Scope::Overrides) => "limits.maxTurns",
+        ("run_limits.tool_rounds_max", Scope::Overrides) => "limits.maxToolRounds",
+        ("run_limits.output_tokens_max", Scope::Overrides) => "limits.maxOutputTokens",
+        // A field added to the engine after this table: its own name beats none.
+        (other, _) => other,
+    }
+}
+
+/// An engine [`ConfigError`] in the client's vocabulary, fields prefixed by `prefix`.
+pub(crate) fn config_error(err: &ConfigError, scope: Scope, prefix: &str) -> ApiError {
+    let message = match err {
+        ConfigError::Empty { field } => {
+            format!("{prefix}{} must not be empty", api_field(field, scope))
+        }
+        ConfigError::TooLong { field } => format!(
+            "{prefix}{} is longer than {TEXT_FIELD_BYTES_MAX} bytes",
+            api_field(field, scope)
+        ),
+        ConfigError::Zero { field } => {
+            format!("{prefix}{} must be at least 1", api_field(field, scope))
+        }
+        ConfigError::ParamsNotObject => {
+            format!("{prefix}generation.providerParams must be a JSON object")
+        }
+        ConfigError::InvalidToolChoice { name } => format!(
+            "{prefix}generation.toolChoice names tool {name:?}, which is not a valid tool \
+             name (1-64 of A-Z a-z 0-9 _ -)"
+        ),
+    };
+    ApiError::invalid_params(message).with_reason("invalidConfig")
+}
+
+#[cfg(test)]
+#[path = "patch_tests.rs"]
+mod patch_tests;
+#[cfg(test)]
+#[path = "config_tests.rs"]
+mod tests;

@@ -1,0 +1,376 @@
+//! One committed log entry as clients see it.
+//!
+//! Run lifecycle events carry the run's state after the event; transcript events carry
+//! the items they added, rendered provider-neutrally from the blobs behind them (user
+//! input as text or a media type, assistant text and readable reasoning through
+//! llm-runtime's neutral reading, tool calls with their arguments and results).
+//! Entries this build cannot decode render with their kind and nothing else, so a log
+//! written by a newer engine never stops a reader.
+
+use api::types::events::EventView;
+use api::types::items::{ItemView, ToolResultView};
+use api::types::run::RunStatus;
+use engine::core::context::{ContextItem, ItemKind};
+use engine::core::event::{CoreEvent, ToolResultRecorded, TurnCompleted};
+use engine::core::run::{ToolCallRequest, ToolStatus, Usage};
+use engine::store::BlobStore;
+use engine::{BlobRef, LogEntry, RunId};
+use llm_runtime::content::{MediaType, OutputItemBlob};
+use llm_runtime::foreign::{self, NeutralItem};
+
+use super::{finished_run_view, run_view};
+use crate::error::ProjectionError;
+
+/// Tool output shown inline in a view; the whole output stays behind `outputRef`.
+pub const TOOL_OUTPUT_VIEW_BYTES_MAX: usize = 16 * 1024;
+
+/// One committed entry as clients see it. Loads the blobs it needs to render text.
+///
+/// `item_id`s are `"{seq}:{index}"`, `index` counting the items this entry renders:
+/// the same entry and blobs always give the same ids.
+pub async fn event_view<B: BlobStore>(
+    entry: &LogEntry,
+    blobs: &B,
+) -> Result<EventView, ProjectionError> {
+    let mut view = EventView {
+        cursor: entry.seq,
+        kind: entry.event.kind.clone(),
+        at_ms: entry.observed_at_ms,
+        run_id: entry.joins.run_id.as_ref().map(RunId::to_string),
+        run: None,
+        items: Vec::new(),
+    };
+    // Unknown kinds, newer versions and undecodable payloads: kind and cursor only.
+    let Ok(event) = CoreEvent::decode(&entry.event) else {
+        return Ok(view);
+    };
+    if view.run_id.is_none() {
+        view.run_id = payload_run_id(&event).map(RunId::to_string);
+    }
+    let mut items = Items {
+        seq: entry.seq,
+        run_id: view.run_id.clone(),
+        blobs,
+        views: Vec::new(),
+    };
+    match &event {
+        CoreEvent::RunRequested(e) => {
+            let run_id = e.run.run_id.as_str();
+            view.run = Some(run_view(run_id, RunStatus::Queued, 0, &Usage::default()));
+        }
+        CoreEvent::RunStarted(e) => {
+            let run_id = e.run_id.as_str();
+            view.run = Some(run_view(run_id, RunStatus::Running, 0, &Usage::default()));
+            items.transcript(&e.input).await?;
+        }
+        CoreEvent::SteerApplied(e) => items.transcript(&e.items).await?,
+        CoreEvent::RunCancelRequested(e) => {
+            let (run_id, status) = (e.run_id.as_str(), RunStatus::Cancelling);
+            view.run = Some(run_view(run_id, status, 0, &Usage::default()));
+        }
+        CoreEvent::RunFinished(e) => {
+            view.run = Some(finished_run_view(
+                e.run_id.as_str(),
+                &e.outcome,
+                &e.usage,
+                e.turns,
+            ));
+        }
+        CoreEvent::TurnCompleted(e) => {
+            let (run_id, status) = (e.run_id.as_str(), RunStatus::Running);
+            view.run = Some(run_view(run_id, status, e.turn, &e.usage));
+            items.turn_output(e).await?;
+        }
+        CoreEvent::TurnFailed(e) => items.push(|item_id, run_id| ItemView::Error {
+            item_id,
+            run_id,
+            code: e.error.code.clone(),
+            message: e.error.message.clone(),
+        }),
+        CoreEvent::ToolResultRecorded(e) => items.tool_result(e).await?,
+        CoreEvent::SessionOpened(_)
+        | CoreEvent::ConfigChanged(_)
+        | CoreEvent::SessionClosed(_)
+        | CoreEvent::ToolsChanged(_)
+        | CoreEvent::ContextItemUpserted(_)
+        | CoreEvent::ContextItemRemoved(_)
+        | CoreEvent::CompactionRequested(_)
+        | CoreEvent::ContextCompacted(_)
+        | CoreEvent::CompactionFailed(_)
+        | CoreEvent::RunSteered(_)
+        | CoreEvent::TurnPlanned(_)
+        | CoreEvent::TurnAborted(_) => {}
+    }
+    view.items = items.views;
+    Ok(view)
+}
+
+/// The run an event belongs to, for entries written without joins.
+fn payload_run_id(event: &CoreEvent) -> Option<&RunId> {
+    match event {
+        CoreEvent::RunRequested(e) => Some(&e.run.run_id),
+        CoreEvent::RunStarted(e) => Some(&e.run_id),
+        CoreEvent::RunSteered(e) => Some(&e.run_id),
+        CoreEvent::SteerApplied(e) => Some(&e.run_id),
+        CoreEvent::RunCancelRequested(e) => Some(&e.run_id),
+        CoreEvent::RunFinished(e) => Some(&e.run_id),
+        CoreEvent::TurnPlanned(e) => Some(&e.run_id),
+        CoreEvent::TurnCompleted(e) => Some(&e.run_id),
+        CoreEvent::TurnFailed(e) => Some(&e.run_id),
+        CoreEvent::TurnAborted(e) => Some(&e.run_id),
+        CoreEvent::ToolResultRecorded(e) => Some(&e.run_id),
+        CoreEvent::SessionOpened(_)
+        | CoreEvent::ConfigChanged(_)
+        | CoreEvent::SessionClosed(_)
+        | CoreEvent::ToolsChanged(_)
+        | CoreEvent::ContextItemUpserted(_)
+        | CoreEvent::ContextItemRemoved(_)
+        | CoreEvent::CompactionRequested(_)
+        | CoreEvent::ContextCompacted(_)
+        | CoreEvent::CompactionFailed(_) => None,
+    }
+}
+
+/// The item views of one entry, numbered as they are added.
+struct Items<'a, B> {
+    seq: u64,
+    run_id: Option<String>,
+    blobs: &'a B,
+    views: Vec<ItemView>,
+}
+
+/// What an output item's blob holds: a provider envelope, or plain text written by
+/// something other than a provider adapter (an imported transcript, a test host).
+enum Stored {
+    Envelope(OutputItemBlob),
+    Text(String),
+}
+
+impl<B: BlobStore> Items<'_, B> {
+    fn push(&mut self, make: impl FnOnce(String, Option<String>) -> ItemView) {
+        let item_id = format!("{}:{}", self.seq, self.views.len());
+        self.views.push(make(item_id, self.run_id.clone()));
+    }
+
+    async fn load(&self, blob: &BlobRef) -> Result<Vec<u8>, ProjectionError> {
+        self.blobs
+            .get(blob)
+            .await
+            .map_err(|source| ProjectionError::Blob {
+                blob: blob.clone(),
+                source,
+            })
+    }
+
+    /// Text blobs are UTF-8 by convention; anything else is shown, not refused.
+    async fn load_text(&self, blob: &BlobRef) -> Result<String, ProjectionError> {
+        Ok(text_lossy(self.load(blob).await?))
+    }
+
+    async fn load_stored(&self, blob: &BlobRef) -> Result<Stored, ProjectionError> {
+        let bytes = self.load(blob).await?;
+        Ok(match serde_json::from_slice::<OutputItemBlob>(&bytes) {
+            Ok(envelope) => Stored::Envelope(envelope),
+            Err(_) => Stored::Text(text_lossy(bytes)),
+        })
+    }
+
+    /// Input items (run start, applied steer): user messages, and whatever else a
+    /// host put in the transcript rendered as it would be from a generation.
+    async fn transcript(&mut self, items: &[ContextItem]) -> Result<(), ProjectionError> {
+        for item in items {
+            self.item(item).await?;
+        }
+        Ok(())
+    }
+
+    /// A generation's output in provider order; each tool call appears where its item
+    /// is, or after the items when its item names no call (a Chat message with several).
+    async fn turn_output(&mut self, turn: &TurnCompleted) -> Result<(), ProjectionError> {
+        let mut shown = vec![false; turn.tool_calls.len()];
+        for item in &turn.items {
+            self.item(item).await?;
+            let Some(call_id) = &item.call_id else {
+                continue;
+            };
+            for (call, shown) in turn.tool_calls.iter().zip(shown.iter_mut()) {
+                if !*shown && call.call_id == *call_id {
+                    *shown = true;
+                    self.tool_call(call).await?;
+                }
+            }
+        }
+        for (call, shown) in turn.tool_calls.iter().zip(shown) {
+            if !shown {
+                self.tool_call(call).await?;
+            }
+        }
+        Ok(())
+    }
+
+    async fn item(&mut self, item: &ContextItem) -> Result<(), ProjectionError> {
+        match item.kind {
+            ItemKind::UserMessage => self.user_message(&item.content_ref).await,
+            ItemKind::AssistantMessage => self.assistant_message(&item.content_ref).await,
+            ItemKind::Reasoning => self.reasoning(&item.content_ref).await,
+            // Tool calls are shown from the generation's call list (with arguments);
+            // results come with `tool.result_recorded`; the rest is not transcript a
+            // client reads (provider-native output, keyed items, summaries).
+            ItemKind::ToolCall
+            | ItemKind::ToolResult
+            | ItemKind::ProviderOpaque
+            | ItemKind::Instructions
+            | ItemKind::Catalog
+            | ItemKind::Summary => Ok(()),
+        }
+    }
+
+    async fn user_message(&mut self, blob: &BlobRef) -> Result<(), ProjectionError> {
+        let bytes = self.load(blob).await?;
+        let (text, media_type) = match MediaType::sniff(&bytes) {
+            Some(media_type) => (None, Some(media_type.mime().to_owned())),
+            None => (Some(text_lossy(bytes)), None),
+        };
+        self.push(|item_id, run_id| ItemView::UserMessage {
+            item_id,
+            run_id,
+            text,
+            media_type,
+            blob_ref: blob.to_string(),
+        });
+        Ok(())
+    }
+
+    async fn assistant_message(&mut self, blob: &BlobRef) -> Result<(), ProjectionError> {
+        let text = match self.load_stored(blob).await? {
+            Stored::Text(text) => text,
+            Stored::Envelope(envelope) => {
+                // A Chat Completions message carries its reasoning inline.
+                if let Some(summary) = foreign::reasoning_text(&envelope) {
+                    self.push(|item_id, run_id| ItemView::Reasoning {
+                        item_id,
+                        run_id,
+                        summary,
+                    });
+                }
+                let texts: Vec<String> = foreign::neutralize(&envelope)
+                    .into_iter()
+                    .filter_map(|part| match part {
+                        NeutralItem::AssistantText(text) => Some(text),
+                        NeutralItem::ToolCall { .. } | NeutralItem::Opaque => None,
+                    })
+                    .collect();
+                if texts.is_empty() {
+                    // Only tool calls (or nothing readable): no message to show.
+                    return Ok(());
+                }
+                texts.concat()
+            }
+        };
+        self.push(|item_id, run_id| ItemView::AssistantMessage {
+            item_id,
+            run_id,
+            text,
+        });
+        Ok(())
+    }
+
+    async fn reasoning(&mut self, blob: &BlobRef) -> Result<(), ProjectionError> {
+        let summary = match self.load_stored(blob).await? {
+            Stored::Envelope(envelope) => foreign::reasoning_text(&envelope),
+            Stored::Text(text) => Some(text).filter(|text| !text.is_empty()),
+        };
+        // Encrypted or redacted reasoning has nothing a client can read.
+        if let Some(summary) = summary {
+            self.push(|item_id, run_id| ItemView::Reasoning {
+                item_id,
+                run_id,
+                summary,
+            });
+        }
+        Ok(())
+    }
+
+    async fn tool_call(&mut self, call: &ToolCallRequest) -> Result<(), ProjectionError> {
+        let arguments = self.load_text(&call.arguments_ref).await?;
+        self.push(|item_id, run_id| ItemView::ToolCall {
+            item_id,
+            run_id,
+            call_id: call.call_id.to_string(),
+            name: call.name.clone(),
+            arguments,
+            result: None,
+        });
+        Ok(())
+    }
+
+    async fn tool_result(&mut self, recorded: &ToolResultRecorded) -> Result<(), ProjectionError> {
+        let arguments = match &recorded.arguments_ref {
+            Some(blob) => self.load_text(blob).await?,
+            None => String::new(),
+        };
+        let output_ref = &recorded.item.content_ref;
+        let (output, truncated) = cut_on_char_boundary(
+            self.load_text(output_ref).await?,
+            TOOL_OUTPUT_VIEW_BYTES_MAX,
+        );
+        let status = match recorded.status {
+            ToolStatus::Ok => "ok",
+            ToolStatus::Error => "error",
+            ToolStatus::NotExecuted => "notExecuted",
+        };
+        let result = ToolResultView {
+            status: status.to_owned(),
+            output,
+            truncated,
+            output_ref: output_ref.to_string(),
+        };
+        self.push(|item_id, run_id| ItemView::ToolCall {
+            item_id,
+            run_id,
+            call_id: recorded.call_id.to_string(),
+            // Events written before tool results named their call have no name.
+            name: recorded.tool_name.clone().unwrap_or_default(),
+            arguments,
+            result: Some(result),
+        });
+        Ok(())
+    }
+}
+
+fn text_lossy(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes)
+        .unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned())
+}
+
+/// `text` cut to at most `bytes_max` bytes without splitting a character, and
+/// whether anything was cut.
+fn cut_on_char_boundary(mut text: String, bytes_max: usize) -> (String, bool) {
+    if text.len() <= bytes_max {
+        return (text, false);
+    }
+    text.truncate(text.floor_char_boundary(bytes_max));
+    (text, true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cuts_on_char_boundaries() {
+        assert_eq!(cut_on_char_boundary("abc".into(), 3), ("abc".into(), false));
+        assert_eq!(cut_on_char_boundary("abcd".into(), 3), ("abc".into(), true));
+        // "é" is two bytes: a cut inside it drops the whole character.
+        assert_eq!(cut_on_char_boundary("aé".into(), 2), ("a".into(), true));
+        let long = "ü".repeat(TOOL_OUTPUT_VIEW_BYTES_MAX);
+        let (cut, truncated) = cut_on_char_boundary(long, TOOL_OUTPUT_VIEW_BYTES_MAX);
+        assert!(truncated);
+        assert_eq!(cut.len(), TOOL_OUTPUT_VIEW_BYTES_MAX);
+    }
+
+    #[test]
+    fn invalid_utf8_is_shown_lossily() {
+        assert_eq!(text_lossy(b"ok\xff".to_vec()), "ok\u{fffd}");
+    }
+}

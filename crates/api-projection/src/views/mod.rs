@@ -1,0 +1,266 @@
+//! Engine state and events to the views clients read.
+//!
+//! Views are pure functions of what they are given: [`session_view`] of the control
+//! state, [`event_view`] of one committed entry (plus the blobs it names). Nothing is
+//! remembered between calls, so every client sees the same projection of the same log.
+
+mod events;
+
+use api::types::run::{RunFailureView, RunStatus, RunView};
+use api::types::session::{
+    CompactionPolicy, FilesystemMode, ModelRouteInput, RunLimitsView, SessionConfigView,
+    SessionStatus, SessionSummary, SessionView, ToolChoiceInput, UsageView,
+};
+use engine::SessionId;
+use engine::core::config::{CompactionMode, SessionConfig, ToolChoice};
+use engine::core::control::{ControlState, Lifecycle};
+use engine::core::run::{
+    ActiveRun, LimitKind, RunFailure, RunOutcome, RunStatus as EngineRunStatus, Usage,
+};
+
+pub use events::{TOOL_OUTPUT_VIEW_BYTES_MAX, event_view};
+
+/// The session as `session/read` returns it.
+///
+/// The session must have been opened: for a never-opened state (`control.config` is
+/// `None`) callers answer `notFound` instead. Such a state is rendered with an empty
+/// model route (and trips a debug assertion) rather than panicking a server.
+pub fn session_view(
+    session_id: &SessionId,
+    control: &ControlState,
+    filesystem: FilesystemMode,
+) -> SessionView {
+    let runs = &control.runs;
+    SessionView {
+        session_id: session_id.to_string(),
+        status: session_status(control),
+        revision: control.config_revision,
+        config: config_view(&opened_config(control), filesystem),
+        active_run: runs.active.as_ref().map(active_run_view),
+        queued_run_ids: runs
+            .queue
+            .iter()
+            .map(|run| run.run_id.to_string())
+            .collect(),
+        last_run: runs.last_finished.as_ref().map(|finished| {
+            finished_run_view(
+                finished.run_id.as_str(),
+                &finished.outcome,
+                &finished.usage,
+                finished.turns,
+            )
+        }),
+        usage: usage_view(&control.usage_total),
+        context_tokens_estimate: control.context.token_estimate,
+        event_cursor: control.head,
+        updated_at_ms: control.last_observed_at_ms,
+    }
+}
+
+/// One row of `session/list`. Same precondition as [`session_view`].
+pub fn session_summary(session_id: &SessionId, control: &ControlState) -> SessionSummary {
+    SessionSummary {
+        session_id: session_id.to_string(),
+        status: session_status(control),
+        model: opened_config(control).model.model,
+        updated_at_ms: control.last_observed_at_ms,
+    }
+}
+
+/// Why a run failed, in client terms.
+pub fn run_failure_view(failure: &RunFailure) -> RunFailureView {
+    match failure {
+        RunFailure::LimitExceeded { limit, used, max } => {
+            let (code, name) = match limit {
+                LimitKind::Turns => ("turns", "turns"),
+                LimitKind::ToolRounds => ("toolRounds", "tool rounds"),
+                LimitKind::OutputTokens => ("outputTokens", "output tokens"),
+            };
+            RunFailureView {
+                reason: "limitExceeded".into(),
+                code: code.into(),
+                message: format!("{name} limit reached ({used} of {max})"),
+            }
+        }
+        RunFailure::GenerationFailed { error } => RunFailureView {
+            reason: "generationFailed".into(),
+            code: error.code.clone(),
+            message: error.message.clone(),
+        },
+    }
+}
+
+fn session_status(control: &ControlState) -> SessionStatus {
+    match control.lifecycle {
+        Lifecycle::Closed => SessionStatus::Closed,
+        Lifecycle::Open | Lifecycle::Uninitialized if control.runs.is_idle() => SessionStatus::Idle,
+        Lifecycle::Open | Lifecycle::Uninitialized => SessionStatus::Running,
+    }
+}
+
+fn opened_config(control: &ControlState) -> SessionConfig {
+    debug_assert!(
+        control.config.is_some(),
+        "a session view of a session that was never opened"
+    );
+    control.config.clone().unwrap_or_else(|| SessionConfig {
+        model: engine::core::config::ModelRoute {
+            provider_id: String::new(),
+            api_kind: String::new(),
+            model: String::new(),
+        },
+        generation: Default::default(),
+        context: Default::default(),
+        run_limits: Default::default(),
+    })
+}
+
+fn config_view(config: &SessionConfig, filesystem: FilesystemMode) -> SessionConfigView {
+    SessionConfigView {
+        model: ModelRouteInput {
+            provider_id: config.model.provider_id.clone(),
+            api_kind: config.model.api_kind.clone(),
+            model: config.model.model.clone(),
+        },
+        max_output_tokens: config.generation.output_tokens_max,
+        tool_choice: match &config.generation.tool_choice {
+            ToolChoice::Auto => ToolChoiceInput::Auto,
+            ToolChoice::None => ToolChoiceInput::None,
+            ToolChoice::Required => ToolChoiceInput::Required,
+            ToolChoice::Tool { name } => ToolChoiceInput::Tool { name: name.clone() },
+        },
+        // Always an object: the engine refuses anything else.
+        provider_params: config
+            .generation
+            .provider_params
+            .0
+            .as_object()
+            .cloned()
+            .unwrap_or_default(),
+        compaction: match config.context.compaction {
+            CompactionMode::Auto => CompactionPolicy::Auto,
+            CompactionMode::Manual => CompactionPolicy::Manual,
+        },
+        compaction_threshold_tokens: config.context.high_watermark_tokens,
+        run_defaults: RunLimitsView {
+            max_turns: config.run_limits.turns_max,
+            max_tool_rounds: config.run_limits.tool_rounds_max,
+            max_output_tokens: config.run_limits.output_tokens_max,
+        },
+        filesystem,
+    }
+}
+
+pub(crate) fn usage_view(usage: &Usage) -> UsageView {
+    UsageView {
+        input_tokens: usage.input_tokens,
+        output_tokens: usage.output_tokens,
+        cached_input_tokens: usage.cached_input_tokens,
+        reasoning_tokens: usage.reasoning_tokens,
+    }
+}
+
+fn active_run_view(run: &ActiveRun) -> RunView {
+    let status = match run.status {
+        EngineRunStatus::Running => RunStatus::Running,
+        EngineRunStatus::Cancelling { .. } => RunStatus::Cancelling,
+    };
+    RunView {
+        run_id: run.run_id.to_string(),
+        status,
+        failure: None,
+        turns: run.turns_used,
+        usage: usage_view(&run.usage),
+        items: Vec::new(),
+    }
+}
+
+/// A run in a state the caller names, with no failure and no items.
+pub(crate) fn run_view(run_id: &str, status: RunStatus, turns: u32, usage: &Usage) -> RunView {
+    RunView {
+        run_id: run_id.to_owned(),
+        status,
+        failure: None,
+        turns,
+        usage: usage_view(usage),
+        items: Vec::new(),
+    }
+}
+
+/// A finished run: its status and failure from the outcome.
+pub(crate) fn finished_run_view(
+    run_id: &str,
+    outcome: &RunOutcome,
+    usage: &Usage,
+    turns: u32,
+) -> RunView {
+    let (status, failure) = match outcome {
+        RunOutcome::Completed => (RunStatus::Completed, None),
+        RunOutcome::Failed { failure } => (RunStatus::Failed, Some(run_failure_view(failure))),
+        RunOutcome::Cancelled { .. } => (RunStatus::Cancelled, None),
+    };
+    RunView {
+        failure,
+        ..run_view(run_id, status, turns, usage)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use engine::core::run::EffectError;
+
+    use super::*;
+
+    #[test]
+    fn failures_read_as_client_text() {
+        let limit =
+            |limit, used, max| run_failure_view(&RunFailure::LimitExceeded { limit, used, max });
+        let turns = limit(LimitKind::Turns, 50, 50);
+        assert_eq!(
+            (
+                turns.reason.as_str(),
+                turns.code.as_str(),
+                turns.message.as_str()
+            ),
+            ("limitExceeded", "turns", "turns limit reached (50 of 50)")
+        );
+        assert_eq!(limit(LimitKind::ToolRounds, 3, 3).code, "toolRounds");
+        let tokens = limit(LimitKind::OutputTokens, 2_100, 2_000);
+        assert_eq!(tokens.code, "outputTokens");
+        assert_eq!(tokens.message, "output tokens limit reached (2100 of 2000)");
+        let failed = run_failure_view(&RunFailure::GenerationFailed {
+            error: EffectError {
+                code: "rate_limited".into(),
+                message: "slow down".into(),
+            },
+        });
+        assert_eq!(
+            (
+                failed.reason.as_str(),
+                failed.code.as_str(),
+                failed.message.as_str()
+            ),
+            ("generationFailed", "rate_limited", "slow down")
+        );
+    }
+
+    #[test]
+    fn outcomes_map_to_statuses() {
+        let view = |outcome| finished_run_view("run_1", &outcome, &Usage::default(), 2);
+        assert_eq!(view(RunOutcome::Completed).status, RunStatus::Completed);
+        assert_eq!(
+            view(RunOutcome::Cancelled { reason: None }).status,
+            RunStatus::Cancelled
+        );
+        let failed = view(RunOutcome::Failed {
+            failure: RunFailure::LimitExceeded {
+                limit: LimitKind::Turns,
+                used: 1,
+                max: 1,
+            },
+        });
+        assert_eq!(failed.status, RunStatus::Failed);
+        assert_eq!(failed.failure.unwrap().code, "turns");
+        assert_eq!(failed.turns, 2);
+    }
+}

@@ -1,0 +1,382 @@
+//! Sessions of the local runtime: start, admissions, the driver task, views.
+
+use std::sync::Arc;
+
+use api::ApiError;
+use api::types::events::{DeltaKind as ApiDeltaKind, DeltaView};
+use api::types::run::*;
+use api::types::session::*;
+use api_projection::inputs::{self, PreparedInput, TextOrRef};
+use engine::core::admit::Admitted;
+use engine::core::command::CoreCommand;
+use engine::core::context::{ItemKind, ItemSpec};
+use engine::core::control::{ControlState, Lifecycle};
+use engine::store::BlobStore;
+use engine::{BlobRef, SessionId};
+use llm_runtime::content::MediaType;
+use llm_runtime::{Delta, DeltaKind, DeltaSink};
+use store_fs::FsStore;
+use tokio::sync::{Mutex, Notify, broadcast, watch};
+
+use super::{LocalApiConfig, Universe, internal};
+use crate::adapters::estimate_tokens;
+use crate::runner::{RunnerError, SessionRunner, Step};
+use crate::runtime_llm::RuntimeLlm;
+use crate::tools::BuiltinTools;
+
+/// Live deltas kept for slow subscribers before they start missing some.
+const DELTA_BUFFER_MAX: usize = 1_024;
+/// Sessions per `session/list` page: default and maximum.
+const LIST_LIMIT_DEFAULT: u32 = 50;
+const LIST_LIMIT_MAX: u32 = 200;
+
+type Runner = SessionRunner<FsStore, RuntimeLlm<BroadcastDeltas>, BuiltinTools>;
+
+/// Forwards llm-runtime deltas to subscribers; drops them when nobody listens.
+#[derive(Clone)]
+pub(super) struct BroadcastDeltas(broadcast::Sender<DeltaView>);
+
+impl DeltaSink for BroadcastDeltas {
+    fn delta(&self, delta: Delta) {
+        let kind = match delta.kind {
+            DeltaKind::Text => ApiDeltaKind::Text,
+            DeltaKind::Reasoning => ApiDeltaKind::Reasoning,
+            DeltaKind::ToolArguments => ApiDeltaKind::ToolArguments,
+        };
+        // No receiver is fine: deltas are a best-effort side channel.
+        let _ = self.0.send(DeltaView {
+            run_id: delta.run_id.to_string(),
+            turn: delta.turn,
+            output_index: delta.output_index,
+            kind,
+            text: delta.text,
+        });
+    }
+}
+
+pub(super) struct SessionHandle {
+    pub(super) session_id: SessionId,
+    store: Arc<FsStore>,
+    runner: Mutex<Runner>,
+    wake: Notify,
+    /// Newest committed cursor.
+    pub(super) head: watch::Sender<u64>,
+    pub(super) deltas: broadcast::Sender<DeltaView>,
+    /// Control state as of the last commit, so reads never wait for a generation.
+    snapshot: std::sync::Mutex<ControlState>,
+    filesystem: FilesystemMode,
+}
+
+fn runner_error(err: RunnerError) -> ApiError {
+    match err {
+        RunnerError::Rejected(rejection) => inputs::rejection(rejection),
+        other => internal(other),
+    }
+}
+
+impl SessionHandle {
+    fn publish(&self, runner: &Runner) {
+        let control = &runner.state().control;
+        *self
+            .snapshot
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner()) = control.clone();
+        self.head.send_replace(control.head);
+    }
+
+    fn control(&self) -> ControlState {
+        self.snapshot
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    pub(super) async fn view(&self) -> SessionView {
+        api_projection::views::session_view(&self.session_id, &self.control(), self.filesystem)
+    }
+
+    pub(super) fn summary(&self) -> SessionSummary {
+        api_projection::views::session_summary(&self.session_id, &self.control())
+    }
+
+    /// Admits `command` (committed before returning) and wakes the driver.
+    async fn admit(&self, command: CoreCommand) -> Result<Admitted, ApiError> {
+        let mut runner = self.runner.lock().await;
+        let admitted = runner.admit(command).await.map_err(runner_error)?;
+        self.publish(&runner);
+        drop(runner);
+        self.wake.notify_one();
+        Ok(admitted)
+    }
+
+    fn cursor(&self) -> u64 {
+        *self.head.borrow()
+    }
+
+    /// Steps the session whenever it has work, releasing the runner between steps
+    /// so admissions interleave with the run.
+    async fn drive(self: Arc<Self>) {
+        loop {
+            self.wake.notified().await;
+            loop {
+                let step = {
+                    let mut runner = self.runner.lock().await;
+                    let step = runner.step().await;
+                    self.publish(&runner);
+                    step
+                };
+                match step {
+                    Ok(Step::Idle | Step::Closed) => break,
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::warn!(session = %self.session_id, error = %err, "session step failed");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn item(&self, store: &FsStore, input: PreparedInput) -> Result<ItemSpec, ApiError> {
+        let (blob, bytes) = match input {
+            PreparedInput::Text(text) => {
+                let bytes = text.into_bytes();
+                (store.put(bytes.clone()).await.map_err(internal)?, bytes)
+            }
+            PreparedInput::TextRef(blob) => {
+                let bytes = existing(store, &blob).await?;
+                if std::str::from_utf8(&bytes).is_err() || MediaType::sniff(&bytes).is_some() {
+                    return Err(ApiError::invalid_params(format!(
+                        "blob {blob} is not UTF-8 text"
+                    )));
+                }
+                (blob, bytes)
+            }
+            PreparedInput::Media(blob) => {
+                let bytes = existing(store, &blob).await?;
+                if MediaType::sniff(&bytes).is_none() {
+                    return Err(ApiError::invalid_params(format!(
+                        "blob {blob} is not a PNG, JPEG, GIF, WebP or PDF"
+                    )));
+                }
+                (blob, bytes)
+            }
+        };
+        Ok(ItemSpec::new(
+            ItemKind::UserMessage,
+            blob,
+            estimate_tokens(&bytes),
+        ))
+    }
+
+    async fn items(&self, input: &[InputItem]) -> Result<Vec<ItemSpec>, ApiError> {
+        let store = &self.store;
+        let mut items = Vec::with_capacity(input.len());
+        for prepared in inputs::prepare_input(input)? {
+            items.push(self.item(store, prepared).await?);
+        }
+        Ok(items)
+    }
+
+    pub(super) async fn start_run(
+        &self,
+        params: RunStartParams,
+    ) -> Result<RunStartResult, ApiError> {
+        let submission_id = inputs::submission_id(&params.submission_id)?;
+        let input = self.items(&params.input).await?;
+        let config = self
+            .control()
+            .config
+            .ok_or_else(|| ApiError::internal("open session without config"))?;
+        let overrides = inputs::run_overrides(&config, params.overrides.as_ref())?;
+        let command = CoreCommand::RequestRun {
+            submission_id,
+            input,
+            overrides,
+        };
+        match self.admit(command).await? {
+            Admitted::Run { run_id, duplicate } => Ok(RunStartResult {
+                run_id: run_id.to_string(),
+                duplicate,
+                event_cursor: self.cursor(),
+            }),
+            Admitted::Accepted => Err(ApiError::internal("run request admitted without a run")),
+        }
+    }
+
+    pub(super) async fn cancel(&self, params: RunCancelParams) -> Result<RunAccepted, ApiError> {
+        let run_id = inputs::run_id(&params.run_id)?;
+        self.admit(CoreCommand::CancelRun {
+            run_id,
+            reason: params.reason,
+        })
+        .await?;
+        Ok(RunAccepted {
+            run_id: params.run_id,
+            event_cursor: self.cursor(),
+        })
+    }
+
+    pub(super) async fn steer(&self, params: RunSteerParams) -> Result<RunAccepted, ApiError> {
+        let run_id = inputs::run_id(&params.run_id)?;
+        let input = self.items(&params.input).await?;
+        self.admit(CoreCommand::Steer { run_id, input }).await?;
+        Ok(RunAccepted {
+            run_id: params.run_id,
+            event_cursor: self.cursor(),
+        })
+    }
+
+    pub(super) async fn update(
+        &self,
+        expected_revision: u64,
+        patch: &SessionPatch,
+    ) -> Result<SessionView, ApiError> {
+        let config = self
+            .control()
+            .config
+            .ok_or_else(|| ApiError::internal("open session without config"))?;
+        let patch = inputs::config_patch(&config, patch)?;
+        self.admit(CoreCommand::PatchConfig {
+            expected_revision,
+            patch,
+        })
+        .await?;
+        Ok(self.view().await)
+    }
+
+    pub(super) async fn close(&self) -> Result<SessionView, ApiError> {
+        if self.control().lifecycle != Lifecycle::Closed {
+            self.admit(CoreCommand::Close).await?;
+        }
+        Ok(self.view().await)
+    }
+}
+
+async fn existing(store: &FsStore, blob: &BlobRef) -> Result<Vec<u8>, ApiError> {
+    store.get(blob).await.map_err(|err| match err {
+        engine::store::StoreError::BlobNotFound(_) => {
+            ApiError::not_found(format!("blob {blob} not found")).with_reason("blobNotFound")
+        }
+        other => internal(other),
+    })
+}
+
+pub(super) async fn start(
+    config: &LocalApiConfig,
+    universe: &Universe,
+    params: SessionStartParams,
+) -> Result<SessionView, ApiError> {
+    let prepared = inputs::prepare_session(&params)?;
+    let session_id = match prepared.session_id.clone() {
+        Some(id) => id,
+        None => SessionId::new(format!("session_{}", uuid::Uuid::new_v4().simple()))
+            .map_err(internal)?,
+    };
+    let mut sessions = universe.sessions.lock().await;
+    if let Some(existing) = sessions.get(session_id.as_str()) {
+        return match existing.control().config == Some(prepared.config) {
+            true => Ok(existing.view().await),
+            false => Err(ApiError::conflict(format!(
+                "session {session_id} exists with another config"
+            ))
+            .with_reason("sessionExists")),
+        };
+    }
+    let (deltas, _) = broadcast::channel(DELTA_BUFFER_MAX);
+    let llm = RuntimeLlm::new(config.runtime.clone(), config.transport)
+        .with_retry(config.retry)
+        .with_sink(BroadcastDeltas(deltas.clone()));
+    let mut runner = SessionRunner::new(
+        universe.store.clone(),
+        session_id.clone(),
+        llm,
+        BuiltinTools,
+    )
+    .await
+    .map_err(internal)?;
+    let instructions = match prepared.instructions {
+        None => None,
+        Some(TextOrRef::Text(text)) => {
+            let bytes = text.into_bytes();
+            let estimate = estimate_tokens(&bytes);
+            Some(ItemSpec::new(
+                ItemKind::Instructions,
+                universe.store.put(bytes).await.map_err(internal)?,
+                estimate,
+            ))
+        }
+        Some(TextOrRef::Ref(blob)) => {
+            let bytes = existing(&universe.store, &blob).await?;
+            Some(ItemSpec::new(
+                ItemKind::Instructions,
+                blob,
+                estimate_tokens(&bytes),
+            ))
+        }
+    };
+    if runner.state().control.lifecycle == Lifecycle::Uninitialized {
+        let command = CoreCommand::OpenSession {
+            session_id: session_id.clone(),
+            config: prepared.config,
+            instructions,
+        };
+        runner.admit(command).await.map_err(runner_error)?;
+    }
+    let handle = Arc::new(SessionHandle {
+        session_id: session_id.clone(),
+        store: universe.store.clone(),
+        head: watch::channel(runner.state().head()).0,
+        snapshot: std::sync::Mutex::new(runner.state().control.clone()),
+        runner: Mutex::new(runner),
+        wake: Notify::new(),
+        deltas,
+        filesystem: prepared.filesystem,
+    });
+    tokio::spawn(handle.clone().drive());
+    // A rehydrated session may have work left over.
+    handle.wake.notify_one();
+    sessions.insert(session_id.to_string(), handle.clone());
+    Ok(handle.view().await)
+}
+
+pub(super) async fn list(
+    universe: &Universe,
+    params: SessionListParams,
+) -> Result<SessionListResult, ApiError> {
+    let limit = params.limit.unwrap_or(LIST_LIMIT_DEFAULT);
+    if !(1..=LIST_LIMIT_MAX).contains(&limit) {
+        return Err(ApiError::invalid_params(format!(
+            "limit must be 1 to {LIST_LIMIT_MAX}"
+        )));
+    }
+    let offset: usize = match params.cursor.as_deref() {
+        None => 0,
+        Some(cursor) => cursor
+            .parse()
+            .map_err(|_| ApiError::invalid_params("cursor is not from session/list"))?,
+    };
+    let mut summaries: Vec<SessionSummary> = universe
+        .sessions
+        .lock()
+        .await
+        .values()
+        .map(|handle| handle.summary())
+        .collect();
+    summaries.sort_by(|a, b| {
+        b.updated_at_ms
+            .cmp(&a.updated_at_ms)
+            .then_with(|| a.session_id.cmp(&b.session_id))
+    });
+    let page: Vec<SessionSummary> = summaries
+        .iter()
+        .skip(offset)
+        .take(limit as usize)
+        .cloned()
+        .collect();
+    let next = offset + page.len();
+    Ok(SessionListResult {
+        sessions: page,
+        next_cursor: (next < summaries.len()).then(|| next.to_string()),
+    })
+}
