@@ -55,16 +55,28 @@ fn schemas_of<P: JsonSchema, R: JsonSchema>(
     )
 }
 
-/// Decodes method params; a mismatch is `-32602` with serde's explanation.
+/// Decodes method params; a mismatch is `-32602` naming the offending field.
 pub fn parse_params<P: DeserializeOwned>(method: &str, params: Value) -> Result<P, ApiError> {
-    // JSON-RPC allows omitted params; methods whose params are all optional accept that.
-    let params = if params.is_null() {
-        Value::Object(serde_json::Map::new())
-    } else {
-        params
+    let params = match params {
+        // JSON-RPC allows omitted params; methods whose params are all optional accept that.
+        Value::Null => Value::Object(serde_json::Map::new()),
+        Value::Object(_) => params,
+        _ => {
+            return Err(ApiError::invalid_params(format!(
+                "{method}: params must be an object (by name)"
+            ))
+            .with_reason("paramsNotAnObject"));
+        }
     };
-    serde_json::from_value(params)
-        .map_err(|err| ApiError::invalid_params(format!("{method}: {err}")))
+    serde_path_to_error::deserialize(params).map_err(|err| {
+        let path = err.path().to_string();
+        let inner = err.into_inner();
+        let message = match path.as_str() {
+            "." => format!("{method}: {inner}"),
+            _ => format!("{method}: {path}: {inner}"),
+        };
+        ApiError::invalid_params(message)
+    })
 }
 
 fn to_value<R: Serialize>(result: R) -> Result<Value, ApiError> {

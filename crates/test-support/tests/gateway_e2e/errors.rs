@@ -66,6 +66,14 @@ async fn malformed_requests_get_clear_errors_and_write_nothing() {
         .await
         .unwrap_err();
     assert_code(&wrong_type, -32602, None);
+    let jsonrpsee::core::ClientError::Call(object) = &wrong_type else {
+        unreachable!()
+    };
+    assert!(
+        object.message().contains("submissionId"),
+        "the error names the field: {}",
+        object.message()
+    );
     let empty_input = client
         .request::<Value, _>(
             "run/start",

@@ -1,0 +1,114 @@
+//! Resolving `Authorization: Bearer <key>` into the [`api::Caller`].
+//!
+//! The outcome is computed once per HTTP request or WebSocket upgrade and travels in
+//! the request's extensions; the RPC middleware refuses calls without a caller. The
+//! key itself is hashed here and then forgotten: it is never logged or stored.
+
+use api::{ApiError, Caller, ErrorKind};
+use axum::http::HeaderMap;
+use axum::http::header::AUTHORIZATION;
+
+use crate::keys::{KeyStore, hash_key};
+
+/// Longest bearer token looked up; anything longer cannot be one of our keys.
+const KEY_CHARS_MAX: usize = 256;
+
+/// Why a request carries no caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Denial {
+    /// No `Authorization: Bearer` header.
+    MissingKey,
+    /// A bearer token that matches no stored key.
+    UnknownKey,
+    /// The key store could not answer.
+    StoreFailed,
+}
+
+/// The caller of a request, or why there is none.
+#[derive(Debug, Clone)]
+pub(crate) enum AuthOutcome {
+    Caller(Caller),
+    Denied(Denial),
+}
+
+impl Denial {
+    pub(crate) fn to_api_error(self) -> ApiError {
+        match self {
+            Self::MissingKey => ApiError::new(
+                ErrorKind::Unauthorized,
+                "missing API key: send `Authorization: Bearer <key>`",
+            )
+            .with_reason("missingKey"),
+            Self::UnknownKey => {
+                ApiError::new(ErrorKind::Unauthorized, "unknown API key").with_reason("unknownKey")
+            }
+            Self::StoreFailed => {
+                ApiError::internal("the key store is unavailable").with_reason("keyStoreFailed")
+            }
+        }
+    }
+}
+
+/// The bearer token of `headers`, if there is exactly one well-formed one.
+fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let mut values = headers.get_all(AUTHORIZATION).iter();
+    let value = values.next()?;
+    if values.next().is_some() {
+        return None;
+    }
+    let value = value.to_str().ok()?.trim();
+    let (scheme, token) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("bearer") {
+        return None;
+    }
+    let token = token.trim();
+    (!token.is_empty()).then_some(token)
+}
+
+/// Looks the request's key up in `keys`.
+pub(crate) async fn resolve<K: KeyStore>(keys: &K, headers: &HeaderMap) -> AuthOutcome {
+    let Some(token) = bearer_token(headers) else {
+        return AuthOutcome::Denied(Denial::MissingKey);
+    };
+    if token.len() > KEY_CHARS_MAX {
+        return AuthOutcome::Denied(Denial::UnknownKey);
+    }
+    match keys.find(&hash_key(token)).await {
+        Ok(Some(record)) => AuthOutcome::Caller(Caller {
+            universe_id: record.universe_id,
+            key_id: record.key_id,
+        }),
+        Ok(None) => AuthOutcome::Denied(Denial::UnknownKey),
+        Err(err) => {
+            tracing::error!(error = %err, "key store lookup failed");
+            AuthOutcome::Denied(Denial::StoreFailed)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use axum::http::HeaderValue;
+
+    use super::*;
+
+    fn headers(values: &[&str]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for value in values {
+            headers.append(AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+        }
+        headers
+    }
+
+    #[test]
+    fn bearer_tokens_are_parsed_strictly() {
+        assert_eq!(bearer_token(&headers(&["Bearer abc"])), Some("abc"));
+        assert_eq!(bearer_token(&headers(&["bearer  abc "])), Some("abc"));
+        assert_eq!(bearer_token(&headers(&[])), None);
+        assert_eq!(bearer_token(&headers(&["Basic abc"])), None);
+        assert_eq!(bearer_token(&headers(&["Bearer "])), None);
+        assert_eq!(bearer_token(&headers(&["Bearer a", "Bearer b"])), None);
+    }
+}

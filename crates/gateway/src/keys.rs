@@ -1,0 +1,274 @@
+//! API keys: minting, hashing and the stores that hold their hashes.
+//!
+//! A key is shown once, when minted; stores keep only its SHA-256. A key names its
+//! universe, so the gateway never needs a universe from the request itself.
+
+use std::future::Future;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex as StdMutex;
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// Prefix of every plaintext key; lets scanners and humans recognise one.
+pub const KEY_PREFIX: &str = "lsk_";
+/// Random bytes in a key: 256 bits.
+const KEY_RANDOM_BYTES: usize = 32;
+/// Version of the key file's layout.
+const KEY_FILE_VERSION: u32 = 1;
+
+/// What a store knows about a key. Never the key itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyRecord {
+    /// Public id of the key, safe to log (e.g. `key_3f2a...`).
+    pub key_id: String,
+    /// The universe (tenant) every request with this key acts in.
+    pub universe_id: String,
+    /// Lowercase hex SHA-256 of the plaintext key.
+    pub key_hash: String,
+    pub created_at_ms: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum KeyStoreError {
+    #[error("key store I/O on {path}: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("key file {path} is not valid: {source}")]
+    Corrupt {
+        path: PathBuf,
+        #[source]
+        source: serde_json::Error,
+    },
+    #[error("a key with this hash or id already exists")]
+    Duplicate,
+}
+
+/// Where the gateway looks keys up by hash.
+pub trait KeyStore: Send + Sync + 'static {
+    /// The record whose `key_hash` equals `key_hash`, if any.
+    fn find(
+        &self,
+        key_hash: &str,
+    ) -> impl Future<Output = Result<Option<KeyRecord>, KeyStoreError>> + Send;
+    /// Adds a record; a second record with the same hash or id is `Duplicate`.
+    fn insert(&self, record: KeyRecord) -> impl Future<Output = Result<(), KeyStoreError>> + Send;
+}
+
+/// Lowercase hex SHA-256 of a plaintext key: what stores hold and look up.
+pub fn hash_key(key: &str) -> String {
+    hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// Mints a key for `universe_id`: the plaintext (`lsk_` + 43 URL-safe base64 chars of
+/// 32 random bytes), to show once, and the record to store.
+pub fn mint_key(universe_id: &str, now_ms: u64) -> (String, KeyRecord) {
+    let mut secret = [0u8; KEY_RANDOM_BYTES];
+    rand::fill(&mut secret);
+    let key = format!(
+        "{KEY_PREFIX}{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
+    );
+    let record = KeyRecord {
+        key_id: format!("key_{}", uuid::Uuid::new_v4().simple()),
+        universe_id: universe_id.to_owned(),
+        key_hash: hash_key(&key),
+        created_at_ms: now_ms,
+    };
+    (key, record)
+}
+
+fn check_unique(records: &[KeyRecord], record: &KeyRecord) -> Result<(), KeyStoreError> {
+    let clash = records
+        .iter()
+        .any(|held| held.key_hash == record.key_hash || held.key_id == record.key_id);
+    if clash {
+        Err(KeyStoreError::Duplicate)
+    } else {
+        Ok(())
+    }
+}
+
+/// Keys in memory: tests and embedded setups.
+#[derive(Debug, Default)]
+pub struct MemoryKeyStore {
+    records: StdMutex<Vec<KeyRecord>>,
+}
+
+impl MemoryKeyStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn records(&self) -> std::sync::MutexGuard<'_, Vec<KeyRecord>> {
+        // A panic while holding this lock cannot leave a half-written Vec behind.
+        self.records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl KeyStore for MemoryKeyStore {
+    async fn find(&self, key_hash: &str) -> Result<Option<KeyRecord>, KeyStoreError> {
+        Ok(self
+            .records()
+            .iter()
+            .find(|record| record.key_hash == key_hash)
+            .cloned())
+    }
+
+    async fn insert(&self, record: KeyRecord) -> Result<(), KeyStoreError> {
+        let mut records = self.records();
+        check_unique(&records, &record)?;
+        records.push(record);
+        Ok(())
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct KeyFile {
+    version: u32,
+    keys: Vec<KeyRecord>,
+}
+
+/// Keys in a JSON file (`{"version":1,"keys":[...]}`), for `server dev` and small
+/// deployments. Lookups read the file each time, so keys added by
+/// `server api-keys create` work without a restart. Writes go to a temp file that is
+/// renamed over the old one, so readers never see half a file; a mutex orders the
+/// inserts of this process (separate processes inserting at once can lose one).
+#[derive(Debug)]
+pub struct FileKeyStore {
+    path: PathBuf,
+    write_lock: tokio::sync::Mutex<()>,
+}
+
+impl FileKeyStore {
+    /// A store over `path`; the file (and its directory) is created on first insert.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            write_lock: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn io_error(&self, source: io::Error) -> KeyStoreError {
+        KeyStoreError::Io {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    async fn read(&self) -> Result<Vec<KeyRecord>, KeyStoreError> {
+        let bytes = match tokio::fs::read(&self.path).await {
+            Ok(bytes) => bytes,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(err) => return Err(self.io_error(err)),
+        };
+        let file: KeyFile =
+            serde_json::from_slice(&bytes).map_err(|source| KeyStoreError::Corrupt {
+                path: self.path.clone(),
+                source,
+            })?;
+        Ok(file.keys)
+    }
+
+    async fn write(&self, keys: Vec<KeyRecord>) -> Result<(), KeyStoreError> {
+        let file = KeyFile {
+            version: KEY_FILE_VERSION,
+            keys,
+        };
+        let mut bytes =
+            serde_json::to_vec_pretty(&file).map_err(|source| KeyStoreError::Corrupt {
+                path: self.path.clone(),
+                source,
+            })?;
+        bytes.push(b'\n');
+        let dir = match self.path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        tokio::fs::create_dir_all(&dir)
+            .await
+            .map_err(|err| self.io_error(err))?;
+        let file_name = self
+            .path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "api-keys.json".to_owned());
+        let temp = dir.join(format!(
+            ".{file_name}.{}.tmp",
+            uuid::Uuid::new_v4().simple()
+        ));
+        let written = write_synced(&temp, bytes).await;
+        let renamed = match written {
+            Ok(()) => tokio::fs::rename(&temp, &self.path).await,
+            Err(err) => Err(err),
+        };
+        if let Err(err) = renamed {
+            // Best effort: the temp file holds only hashes, but should not linger.
+            let _ = tokio::fs::remove_file(&temp).await;
+            return Err(self.io_error(err));
+        }
+        Ok(())
+    }
+}
+
+/// Writes `bytes` to a new file readable only by its owner and syncs it to disk.
+async fn write_synced(path: &Path, bytes: Vec<u8>) -> io::Result<()> {
+    use tokio::io::AsyncWriteExt as _;
+    let mut options = tokio::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(path).await?;
+    file.write_all(&bytes).await?;
+    file.sync_all().await
+}
+
+impl KeyStore for FileKeyStore {
+    async fn find(&self, key_hash: &str) -> Result<Option<KeyRecord>, KeyStoreError> {
+        Ok(self
+            .read()
+            .await?
+            .into_iter()
+            .find(|record| record.key_hash == key_hash))
+    }
+
+    async fn insert(&self, record: KeyRecord) -> Result<(), KeyStoreError> {
+        let _guard = self.write_lock.lock().await;
+        let mut records = self.read().await?;
+        check_unique(&records, &record)?;
+        records.push(record);
+        self.write(records).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use super::*;
+
+    #[test]
+    fn minted_keys_have_the_documented_shape_and_hash() {
+        let (key, record) = mint_key("u1", 7);
+        assert!(key.starts_with(KEY_PREFIX));
+        assert_eq!(key.len(), KEY_PREFIX.len() + 43);
+        assert_eq!(record.key_hash, hash_key(&key));
+        assert_eq!(record.key_hash.len(), 64);
+        assert_eq!(record.universe_id, "u1");
+        assert_eq!(record.created_at_ms, 7);
+        let (other, _) = mint_key("u1", 7);
+        assert_ne!(key, other);
+    }
+}

@@ -1,0 +1,241 @@
+//! The JSON-RPC middleware every call passes: the auth gate, the transport check,
+//! the per-connection in-flight bound, and the call log.
+//!
+//! jsonrpsee builds one middleware instance per WebSocket connection and one per HTTP
+//! request (see `jsonrpsee_server::TowerServiceNoHttp::call`), so a counter created in
+//! [`GatewayRpcLayer::layer`] counts exactly one connection's calls. Batches are
+//! unrolled here, call by call, because jsonrpsee's own batch handling would skip
+//! this middleware for the calls inside a batch.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Instant;
+
+use api::{ApiError, ErrorKind};
+use jsonrpsee::server::middleware::rpc::{Batch, BatchEntry, Notification, Request, RpcServiceT};
+use jsonrpsee::server::{BatchResponseBuilder, MethodResponse};
+use jsonrpsee::types::ErrorObjectOwned;
+
+use crate::auth::{AuthOutcome, Denial};
+use crate::rpc::error_object;
+
+/// Which transport a call came over; set by the `/rpc` endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Transport {
+    Http,
+    WebSocket,
+}
+
+/// Builds a [`GatewayRpc`] per connection.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GatewayRpcLayer {
+    pub(crate) in_flight_max: u32,
+    pub(crate) response_bytes_max: u32,
+}
+
+impl<S> tower::Layer<S> for GatewayRpcLayer {
+    type Service = GatewayRpc<S>;
+
+    fn layer(&self, inner: S) -> GatewayRpc<S> {
+        GatewayRpc {
+            inner,
+            in_flight: Arc::new(InFlight {
+                count: AtomicU32::new(0),
+                max: self.in_flight_max,
+            }),
+            response_bytes_max: self.response_bytes_max,
+        }
+    }
+}
+
+/// One connection's middleware.
+#[derive(Debug, Clone)]
+pub(crate) struct GatewayRpc<S> {
+    inner: S,
+    in_flight: Arc<InFlight>,
+    response_bytes_max: u32,
+}
+
+#[derive(Debug)]
+struct InFlight {
+    count: AtomicU32,
+    max: u32,
+}
+
+/// One call's place in its connection's in-flight count; released on drop, so a
+/// call abandoned by a closed connection frees its place too.
+struct Slot(Arc<InFlight>);
+
+impl Slot {
+    fn try_acquire(in_flight: &Arc<InFlight>) -> Option<Self> {
+        in_flight
+            .count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |count| {
+                (count < in_flight.max).then_some(count + 1)
+            })
+            .ok()
+            .map(|_| Self(Arc::clone(in_flight)))
+    }
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        self.0.count.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A call the middleware lets through.
+struct Admitted {
+    key_id: String,
+    universe_id: String,
+    /// `None` for unsubscribe calls, which are never refused.
+    _slot: Option<Slot>,
+}
+
+/// Longest method name logged: names come from clients, logs should stay bounded.
+const LOGGED_METHOD_CHARS_MAX: usize = 128;
+
+fn loggable(method: &str) -> String {
+    method.chars().take(LOGGED_METHOD_CHARS_MAX).collect()
+}
+
+fn is_subscribe(method: &str) -> bool {
+    api::SUBSCRIPTIONS.iter().any(|sub| sub.subscribe == method)
+}
+
+fn is_unsubscribe(method: &str) -> bool {
+    api::SUBSCRIPTIONS
+        .iter()
+        .any(|sub| sub.unsubscribe == method)
+}
+
+impl<S> GatewayRpc<S> {
+    fn admit(&self, request: &Request<'_>) -> Result<Admitted, ErrorObjectOwned> {
+        let method = request.method_name();
+        let caller = match request.extensions().get::<AuthOutcome>() {
+            Some(AuthOutcome::Caller(caller)) => caller,
+            Some(AuthOutcome::Denied(denial)) => return Err(error_object(denial.to_api_error())),
+            // Every `/rpc` request gets an outcome; without one, fail closed.
+            None => return Err(error_object(Denial::MissingKey.to_api_error())),
+        };
+        let transport = request.extensions().get::<Transport>().copied();
+        if is_subscribe(method) && transport != Some(Transport::WebSocket) {
+            return Err(error_object(
+                ApiError::rejected(format!("{method} needs a WebSocket connection"))
+                    .with_reason("webSocketRequired"),
+            ));
+        }
+        let slot = if is_unsubscribe(method) {
+            None
+        } else {
+            let Some(slot) = Slot::try_acquire(&self.in_flight) else {
+                return Err(error_object(
+                    ApiError::new(
+                        ErrorKind::Overloaded,
+                        format!(
+                            "more than {} calls in flight on this connection; retry later",
+                            self.in_flight.max
+                        ),
+                    )
+                    .with_reason("connectionInFlight"),
+                ));
+            };
+            Some(slot)
+        };
+        Ok(Admitted {
+            key_id: caller.key_id.clone(),
+            universe_id: caller.universe_id.clone(),
+            _slot: slot,
+        })
+    }
+}
+
+impl<S> RpcServiceT for GatewayRpc<S>
+where
+    S: RpcServiceT<
+            MethodResponse = MethodResponse,
+            NotificationResponse = MethodResponse,
+            BatchResponse = MethodResponse,
+        > + Clone
+        + Send
+        + Sync
+        + 'static,
+{
+    type MethodResponse = MethodResponse;
+    type NotificationResponse = MethodResponse;
+    type BatchResponse = MethodResponse;
+
+    fn call<'a>(&self, request: Request<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
+        let started = Instant::now();
+        let admission = self.admit(&request);
+        let inner = self.inner.clone();
+        async move {
+            let method = loggable(request.method_name());
+            let (response, admitted) = match admission {
+                Ok(admitted) => (inner.call(request).await, Some(admitted)),
+                Err(refusal) => (MethodResponse::error(request.id, refusal), None),
+            };
+            let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+            let code = response.as_error_code().unwrap_or(0);
+            // Never the key: only its public id.
+            match &admitted {
+                Some(admitted) => tracing::info!(
+                    method = %method,
+                    duration_ms,
+                    code,
+                    ok = code == 0,
+                    key_id = %admitted.key_id,
+                    universe_id = %admitted.universe_id,
+                    "rpc call"
+                ),
+                None => {
+                    tracing::info!(method = %method, duration_ms, code, ok = false, "rpc call refused")
+                }
+            }
+            // Releases the call's in-flight place now that its answer exists.
+            drop(admitted);
+            response
+        }
+    }
+
+    fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
+        let this = self.clone();
+        async move {
+            let mut responses =
+                BatchResponseBuilder::new_with_limit(this.response_bytes_max as usize);
+            let mut got_notification = false;
+            for entry in batch {
+                let response = match entry {
+                    Ok(BatchEntry::Call(request)) => this.call(request).await,
+                    Ok(BatchEntry::Notification(notification)) => {
+                        got_notification = true;
+                        this.inner.notification(notification).await;
+                        continue;
+                    }
+                    Err(err) => {
+                        let (err, id) = err.into_parts();
+                        MethodResponse::error(id, err)
+                    }
+                };
+                if let Err(too_large) = responses.append(response) {
+                    return too_large;
+                }
+            }
+            if responses.is_empty() && got_notification {
+                MethodResponse::notification()
+            } else {
+                MethodResponse::from_batch(responses.finish())
+            }
+        }
+    }
+
+    fn notification<'a>(
+        &self,
+        notification: Notification<'a>,
+    ) -> impl Future<Output = MethodResponse> + Send + 'a {
+        // Notifications have no id and get no answer; jsonrpsee never runs a method
+        // for them, so they cannot reach the backend.
+        self.inner.notification(notification)
+    }
+}

@@ -1,0 +1,161 @@
+//! The JSON-RPC module: every method and subscription of the `api` table, registered
+//! by name, each handing its params to `api::dispatch` / `api::subscribe` untouched.
+
+use std::sync::Arc;
+
+use api::{ApiError, Caller, ErrorKind, LightspeedApi};
+use futures::StreamExt as _;
+use futures::stream::BoxStream;
+use jsonrpsee::core::SubscriptionError;
+use jsonrpsee::server::{
+    Extensions, PendingSubscriptionSink, RegisterMethodError, RpcModule, SubscriptionCloseResponse,
+    SubscriptionMessage, SubscriptionSink, TrySendError,
+};
+use jsonrpsee::types::{ErrorObjectOwned, Params};
+use serde_json::Value;
+
+use crate::auth::{AuthOutcome, Denial};
+
+/// The wire form of an API error: its stable code, message and typed `data`.
+pub(crate) fn error_object(err: ApiError) -> ErrorObjectOwned {
+    ErrorObjectOwned::owned(err.code(), err.message, Some(err.data))
+}
+
+/// The caller the middleware admitted. The middleware refuses calls without one, so
+/// a missing caller here means the module was mounted without it: fail closed.
+fn caller_of(extensions: &Extensions) -> Result<Caller, ApiError> {
+    match extensions.get::<AuthOutcome>() {
+        Some(AuthOutcome::Caller(caller)) => Ok(caller.clone()),
+        Some(AuthOutcome::Denied(denial)) => Err(denial.to_api_error()),
+        None => Err(Denial::MissingKey.to_api_error()),
+    }
+}
+
+/// The params as one JSON value (`null` when absent); the `api` crate decodes them.
+fn params_value(params: &Params<'_>) -> Result<Value, ApiError> {
+    params
+        .parse::<Value>()
+        .map_err(|err| ApiError::invalid_params(err.message().to_owned()))
+}
+
+/// Registers every method and subscription of the contract on one module.
+pub(crate) fn module<A: LightspeedApi>(api: Arc<A>) -> Result<RpcModule<A>, RegisterMethodError> {
+    let mut module = RpcModule::from_arc(api);
+    for spec in api::METHODS {
+        let method = spec.name;
+        module.register_async_method(method, move |params, api, extensions| async move {
+            let caller = caller_of(&extensions).map_err(error_object)?;
+            let params = params_value(&params).map_err(error_object)?;
+            api::dispatch(api.as_ref(), &caller, method, params)
+                .await
+                .map_err(error_object)
+        })?;
+    }
+    for spec in api::SUBSCRIPTIONS {
+        let method = spec.subscribe;
+        module.register_subscription(
+            spec.subscribe,
+            spec.notification,
+            spec.unsubscribe,
+            move |params, pending, api, extensions| async move {
+                open_subscription(api.as_ref(), method, params, pending, extensions).await
+            },
+        )?;
+    }
+    Ok(module)
+}
+
+async fn open_subscription<A: LightspeedApi>(
+    api: &A,
+    method: &'static str,
+    params: Params<'static>,
+    pending: PendingSubscriptionSink,
+    extensions: Extensions,
+) -> SubscriptionCloseResponse {
+    let opened = match (caller_of(&extensions), params_value(&params)) {
+        (Ok(caller), Ok(params)) => api::subscribe(api, &caller, method, params).await,
+        (Err(err), _) | (_, Err(err)) => Err(err),
+    };
+    let stream = match opened {
+        Ok(stream) => stream,
+        Err(err) => {
+            pending.reject(error_object(err)).await;
+            return SubscriptionCloseResponse::None;
+        }
+    };
+    let Ok(sink) = pending.accept().await else {
+        // The client went away before the subscription was confirmed.
+        return SubscriptionCloseResponse::None;
+    };
+    pipe(stream, sink).await
+}
+
+/// How a subscription's pipe ended.
+enum PipeEnd {
+    /// The client unsubscribed or disconnected: nothing more to send.
+    ClientGone,
+    /// The backend's stream finished.
+    StreamEnded,
+    /// The client's buffer was full: the subscription is dropped, not waited for.
+    TooSlow,
+}
+
+/// Forwards notifications until the stream ends, the client goes away, or the
+/// client falls `subscription_buffer_max` messages behind.
+async fn pipe(
+    mut stream: BoxStream<'static, Value>,
+    mut sink: SubscriptionSink,
+) -> SubscriptionCloseResponse {
+    let end = loop {
+        let item = tokio::select! {
+            () = sink.closed() => break PipeEnd::ClientGone,
+            item = stream.next() => item,
+        };
+        let Some(item) = item else {
+            break PipeEnd::StreamEnded;
+        };
+        let message = match serde_json::value::to_raw_value(&item) {
+            Ok(raw) => SubscriptionMessage::from(raw),
+            // A `Value` always encodes; should it not, drop the item, not the stream.
+            Err(err) => {
+                tracing::error!(error = %err, "encoding a notification failed");
+                continue;
+            }
+        };
+        match sink.try_send(message) {
+            Ok(()) => {}
+            Err(TrySendError::Closed(_)) => break PipeEnd::ClientGone,
+            Err(TrySendError::Full(_)) => break PipeEnd::TooSlow,
+        }
+    };
+    // Dropping the stream here releases the backend's resources at once.
+    drop(stream);
+    match end {
+        PipeEnd::ClientGone => SubscriptionCloseResponse::None,
+        PipeEnd::StreamEnded => close_notification(
+            ApiError::not_found("the subscription's stream ended").with_reason("subscriptionEnded"),
+        ),
+        PipeEnd::TooSlow => {
+            tracing::warn!(
+                subscription = ?sink.subscription_id(),
+                "dropping a subscriber that fell too far behind"
+            );
+            close_notification(
+                ApiError::new(
+                    ErrorKind::Overloaded,
+                    "the subscriber fell too far behind; resubscribe from the last cursor",
+                )
+                .with_reason("subscriberTooSlow"),
+            )
+        }
+    }
+}
+
+/// The last message of a subscription: a notification whose `params.error` is a
+/// JSON-RPC error object, which jsonrpsee clients treat as the end of the stream.
+fn close_notification(err: ApiError) -> SubscriptionCloseResponse {
+    match serde_json::value::to_raw_value(&error_object(err)) {
+        Ok(raw) => SubscriptionCloseResponse::NotifErr(SubscriptionError::from_json(raw)),
+        Err(_) => SubscriptionCloseResponse::None,
+    }
+}

@@ -1,0 +1,320 @@
+//! A deterministic in-test backend: canned results, call counting, blobs in memory
+//! keyed by universe, a slow method and subscriptions whose end is observable.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use api::types::blob::*;
+use api::types::events::*;
+use api::types::initialize::*;
+use api::types::run::*;
+use api::types::session::*;
+use api::{ApiError, Caller, LightspeedApi};
+use base64::Engine as _;
+use futures::StreamExt as _;
+use futures::stream::{self, BoxStream};
+
+/// What the mock saw; tests assert on it.
+#[derive(Debug, Default)]
+pub(crate) struct Seen {
+    /// Backend calls of any kind.
+    pub(crate) calls: AtomicU64,
+    /// The universe of the last call.
+    pub(crate) last_universe: Mutex<Option<String>>,
+    /// Set when a subscription's stream is dropped by the gateway.
+    pub(crate) stream_dropped: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct MockApi {
+    pub(crate) seen: Arc<Seen>,
+    blobs: Mutex<HashMap<(String, String), Vec<u8>>>,
+}
+
+/// Session ids with special behaviour.
+pub(crate) const MISSING: &str = "missing";
+pub(crate) const CONFLICT: &str = "conflict";
+/// `session/subscribe` with this id emits one notification and then waits forever.
+pub(crate) const ENDLESS: &str = "endless";
+/// `session/subscribe` with this id emits large notifications as fast as it can.
+pub(crate) const FLOOD: &str = "flood";
+/// Notifications an ordinary subscription emits before it ends.
+pub(crate) const NOTIFICATIONS: u32 = 3;
+
+impl MockApi {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    fn record(&self, caller: &Caller) {
+        self.seen.calls.fetch_add(1, Ordering::SeqCst);
+        *self.seen.last_universe.lock().unwrap() = Some(caller.universe_id.clone());
+    }
+
+    fn store(&self, caller: &Caller, bytes: Vec<u8>) -> BlobPutResult {
+        let blob_ref = engine::BlobRef::of_bytes(&bytes).as_str().to_owned();
+        let size_bytes = bytes.len() as u64;
+        self.blobs
+            .lock()
+            .unwrap()
+            .insert((caller.universe_id.clone(), blob_ref.clone()), bytes);
+        BlobPutResult {
+            blob_ref,
+            size_bytes,
+        }
+    }
+
+    fn load(&self, caller: &Caller, blob_ref: &str) -> Result<Vec<u8>, ApiError> {
+        self.blobs
+            .lock()
+            .unwrap()
+            .get(&(caller.universe_id.clone(), blob_ref.to_owned()))
+            .cloned()
+            .ok_or_else(|| ApiError::not_found(format!("no blob {blob_ref}")))
+    }
+}
+
+fn unsupported() -> ApiError {
+    ApiError::rejected("not in this mock").with_reason("mockUnsupported")
+}
+
+fn delta(session_id: &str, index: u32, text: String) -> SessionNotification {
+    SessionNotification::Delta {
+        session_id: session_id.to_owned(),
+        delta: DeltaView {
+            run_id: "run_1".to_owned(),
+            turn: 1,
+            output_index: index,
+            kind: DeltaKind::Text,
+            text,
+        },
+    }
+}
+
+/// Sets `flag` when dropped: proves the gateway let go of a stream.
+struct DropFlag(Arc<Seen>);
+
+impl Drop for DropFlag {
+    fn drop(&mut self) {
+        self.0.stream_dropped.store(true, Ordering::SeqCst);
+    }
+}
+
+impl LightspeedApi for MockApi {
+    async fn initialize(
+        &self,
+        caller: &Caller,
+        _params: InitializeParams,
+    ) -> Result<InitializeResult, ApiError> {
+        self.record(caller);
+        Ok(InitializeResult {
+            server_version: "mock".to_owned(),
+            protocol_version: api::PROTOCOL_VERSION,
+            universe_id: caller.universe_id.clone(),
+            methods: api::METHODS.iter().map(|m| m.name.to_owned()).collect(),
+            notifications: api::SUBSCRIPTIONS
+                .iter()
+                .map(|s| s.notification.to_owned())
+                .collect(),
+        })
+    }
+
+    async fn session_start(
+        &self,
+        caller: &Caller,
+        _params: SessionStartParams,
+    ) -> Result<SessionView, ApiError> {
+        self.record(caller);
+        Err(unsupported())
+    }
+
+    async fn session_read(
+        &self,
+        caller: &Caller,
+        params: SessionRef,
+    ) -> Result<SessionView, ApiError> {
+        self.record(caller);
+        match params.session_id.as_str() {
+            CONFLICT => Err(ApiError::conflict("revision moved")
+                .with_reason("revisionConflict")
+                .with_current_revision(7)),
+            MISSING => Err(ApiError::not_found("no such session").with_reason("sessionNotFound")),
+            _ => Err(unsupported()),
+        }
+    }
+
+    async fn session_list(
+        &self,
+        caller: &Caller,
+        params: SessionListParams,
+    ) -> Result<SessionListResult, ApiError> {
+        self.record(caller);
+        Ok(SessionListResult {
+            sessions: vec![SessionSummary {
+                session_id: format!("{}-s1", caller.universe_id),
+                status: SessionStatus::Idle,
+                model: "mock-model".to_owned(),
+                updated_at_ms: 1_000,
+            }],
+            next_cursor: params.cursor,
+        })
+    }
+
+    async fn session_update(
+        &self,
+        caller: &Caller,
+        _params: SessionUpdateParams,
+    ) -> Result<SessionView, ApiError> {
+        self.record(caller);
+        Err(unsupported())
+    }
+
+    async fn session_close(
+        &self,
+        caller: &Caller,
+        _params: SessionRef,
+    ) -> Result<SessionView, ApiError> {
+        self.record(caller);
+        Err(unsupported())
+    }
+
+    /// The slow method: waits `waitMs` and returns an empty page.
+    async fn session_events_read(
+        &self,
+        caller: &Caller,
+        params: SessionEventsReadParams,
+    ) -> Result<SessionEventsReadResult, ApiError> {
+        self.record(caller);
+        tokio::time::sleep(Duration::from_millis(params.wait_ms.unwrap_or(0))).await;
+        Ok(SessionEventsReadResult {
+            events: Vec::new(),
+            next_cursor: params.cursor,
+            head_cursor: params.cursor,
+        })
+    }
+
+    async fn run_start(
+        &self,
+        caller: &Caller,
+        _params: RunStartParams,
+    ) -> Result<RunStartResult, ApiError> {
+        self.record(caller);
+        Err(unsupported())
+    }
+
+    async fn run_cancel(
+        &self,
+        caller: &Caller,
+        _params: RunCancelParams,
+    ) -> Result<RunAccepted, ApiError> {
+        self.record(caller);
+        Err(unsupported())
+    }
+
+    async fn run_steer(
+        &self,
+        caller: &Caller,
+        _params: RunSteerParams,
+    ) -> Result<RunAccepted, ApiError> {
+        self.record(caller);
+        Err(unsupported())
+    }
+
+    async fn blob_put(
+        &self,
+        caller: &Caller,
+        params: BlobPutParams,
+    ) -> Result<BlobPutResult, ApiError> {
+        self.record(caller);
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(params.data_base64)
+            .map_err(|err| ApiError::invalid_params(format!("dataBase64: {err}")))?;
+        Ok(self.store(caller, bytes))
+    }
+
+    async fn blob_get(
+        &self,
+        caller: &Caller,
+        params: BlobGetParams,
+    ) -> Result<BlobGetResult, ApiError> {
+        self.record(caller);
+        let bytes = self.load(caller, &params.blob_ref)?;
+        Ok(BlobGetResult {
+            blob_ref: params.blob_ref,
+            data_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+        })
+    }
+
+    async fn blob_has_many(
+        &self,
+        caller: &Caller,
+        params: BlobHasManyParams,
+    ) -> Result<BlobHasManyResult, ApiError> {
+        self.record(caller);
+        let (present, missing) = params
+            .blob_refs
+            .into_iter()
+            .partition(|blob_ref| self.load(caller, blob_ref).is_ok());
+        Ok(BlobHasManyResult { present, missing })
+    }
+
+    async fn session_subscribe(
+        &self,
+        caller: &Caller,
+        params: SessionSubscribeParams,
+    ) -> Result<BoxStream<'static, SessionNotification>, ApiError> {
+        self.record(caller);
+        let session_id = params.session_id;
+        let flag = DropFlag(Arc::clone(&self.seen));
+        match session_id.as_str() {
+            MISSING => Err(ApiError::not_found("no such session").with_reason("sessionNotFound")),
+            ENDLESS => {
+                let first = stream::iter([delta(&session_id, 0, "first".to_owned())]);
+                Ok(first
+                    .chain(stream::pending())
+                    .map(move |item| {
+                        let _keep = &flag;
+                        item
+                    })
+                    .boxed())
+            }
+            FLOOD => {
+                let text = "x".repeat(64 * 1024);
+                Ok(stream::iter(0..)
+                    .map(move |index| {
+                        let _keep = &flag;
+                        delta(&session_id, index, text.clone())
+                    })
+                    .boxed())
+            }
+            _ => Ok(stream::iter(0..NOTIFICATIONS)
+                .map(move |index| {
+                    let _keep = &flag;
+                    delta(&session_id, index, format!("part {index}"))
+                })
+                .boxed()),
+        }
+    }
+
+    async fn blob_put_bytes(
+        &self,
+        caller: &Caller,
+        blob_ref: String,
+        bytes: Vec<u8>,
+    ) -> Result<BlobPutResult, ApiError> {
+        self.record(caller);
+        let result = self.store(caller, bytes);
+        assert_eq!(
+            result.blob_ref, blob_ref,
+            "the gateway checks digests first"
+        );
+        Ok(result)
+    }
+
+    async fn blob_get_bytes(&self, caller: &Caller, blob_ref: String) -> Result<Vec<u8>, ApiError> {
+        self.record(caller);
+        self.load(caller, &blob_ref)
+    }
+}

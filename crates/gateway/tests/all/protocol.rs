@@ -1,0 +1,134 @@
+//! Protocol errors over raw HTTP: answered by the gateway, never by the backend.
+
+use serde_json::json;
+
+use crate::support::{start, start_with, test_config};
+
+#[tokio::test]
+async fn malformed_json_is_a_parse_error() {
+    let harness = start().await;
+    let (_, body) = harness
+        .post_raw(
+            Some(&harness.key),
+            r#"{"jsonrpc": "2.0", "id": 1, "method": "#,
+        )
+        .await;
+    assert_eq!(body["error"]["code"], -32700, "{body}");
+    assert_eq!(harness.calls(), 0);
+}
+
+#[tokio::test]
+async fn a_request_without_a_method_is_an_invalid_request() {
+    let harness = start().await;
+    let (_, body) = harness
+        .post_raw(Some(&harness.key), r#"{"jsonrpc": "2.0", "id": 1}"#)
+        .await;
+    assert_eq!(body["error"]["code"], -32600, "{body}");
+    assert_eq!(harness.calls(), 0);
+}
+
+#[tokio::test]
+async fn an_unknown_method_is_method_not_found() {
+    let harness = start().await;
+    let (status, body) = harness
+        .post_raw(
+            Some(&harness.key),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "session/explode", "params": {}})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(body["error"]["code"], -32601, "{body}");
+    assert_eq!(harness.calls(), 0);
+}
+
+#[tokio::test]
+async fn wrong_params_are_invalid_params_naming_the_problem() {
+    let harness = start().await;
+    let call = |params: serde_json::Value| {
+        json!({"jsonrpc": "2.0", "id": 1, "method": "session/read", "params": params}).to_string()
+    };
+
+    let (_, body) = harness.post_raw(Some(&harness.key), call(json!({}))).await;
+    assert_eq!(body["error"]["code"], -32602, "{body}");
+    let message = body["error"]["message"].as_str().unwrap();
+    assert!(message.contains("sessionId"), "{message}");
+    assert_eq!(body["error"]["data"]["kind"], "invalidParams");
+
+    let (_, body) = harness
+        .post_raw(
+            Some(&harness.key),
+            call(json!({"sessionId": "s1", "bogus": 1})),
+        )
+        .await;
+    assert_eq!(body["error"]["code"], -32602, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().contains("bogus"));
+
+    // serde names the expected type here, not the field (see the report).
+    let (_, body) = harness
+        .post_raw(Some(&harness.key), call(json!({"sessionId": 5})))
+        .await;
+    assert_eq!(body["error"]["code"], -32602, "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("session/read")
+    );
+
+    // Positional params decode like the struct's fields in order (serde's rule).
+    let (_, body) = harness.post_raw(Some(&harness.key), call(json!([5]))).await;
+    assert_eq!(body["error"]["code"], -32602, "{body}");
+    assert_eq!(harness.calls(), 0);
+}
+
+#[tokio::test]
+async fn an_oversized_body_is_refused_before_the_backend() {
+    let harness = start_with(gateway::GatewayConfig {
+        rpc_body_bytes_max: 1024,
+        ..test_config()
+    })
+    .await;
+    let big = "x".repeat(4096);
+    let (status, body) = harness
+        .post_raw(
+            Some(&harness.key),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "blob/put", "params": {"dataBase64": big}})
+                .to_string(),
+        )
+        .await;
+    assert_eq!(status, 413);
+    assert_eq!(body["error"]["code"], -32007, "{body}");
+    assert_eq!(harness.calls(), 0);
+}
+
+#[tokio::test]
+async fn an_oversized_batch_is_refused_whole() {
+    let harness = start_with(gateway::GatewayConfig {
+        rpc_batch_calls_max: 2,
+        ..test_config()
+    })
+    .await;
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {}});
+    let (_, body) = harness
+        .post_raw(Some(&harness.key), json!([call, call, call]).to_string())
+        .await;
+    assert!(body["error"]["code"].is_i64(), "{body}");
+    assert_eq!(harness.calls(), 0);
+}
+
+#[tokio::test]
+async fn subscriptions_over_plain_http_are_rejected_with_a_reason() {
+    let harness = start().await;
+    let (_, body) = harness
+        .post_raw(
+            Some(&harness.key),
+            json!({"jsonrpc": "2.0", "id": 1, "method": "session/subscribe",
+                   "params": {"sessionId": "s1"}})
+            .to_string(),
+        )
+        .await;
+    assert_eq!(body["error"]["code"], -32010, "{body}");
+    assert_eq!(body["error"]["data"]["reason"], "webSocketRequired");
+    assert_eq!(harness.calls(), 0);
+}

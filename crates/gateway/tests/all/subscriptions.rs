@@ -1,0 +1,178 @@
+//! Subscriptions over WebSocket: notifications, unsubscribe, end of stream, slow
+//! subscribers.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use jsonrpsee::core::client::SubscriptionClientT as _;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+
+use crate::mock::{ENDLESS, FLOOD, MISSING, NOTIFICATIONS};
+use crate::support::{error_data, params, start, start_with, test_config};
+
+const WAIT: Duration = Duration::from_secs(5);
+
+async fn eventually(what: &str, check: impl Fn() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !check() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting: {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_subscription_delivers_its_notifications_then_closes() {
+    let harness = start().await;
+    let client = harness.ws(Some(&harness.key)).await;
+    let mut subscription = client
+        .subscribe::<Value, _>(
+            "session/subscribe",
+            params(json!({"sessionId": "s1"})),
+            "session/unsubscribe",
+        )
+        .await
+        .unwrap();
+    for index in 0..NOTIFICATIONS {
+        let notification = tokio::time::timeout(WAIT, subscription.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        assert_eq!(notification["type"], "delta");
+        assert_eq!(notification["sessionId"], "s1");
+        assert_eq!(notification["delta"]["text"], format!("part {index}"));
+    }
+    // The stream ended: the gateway sends a close notification, which ends the
+    // client's subscription.
+    let end = tokio::time::timeout(WAIT, subscription.next())
+        .await
+        .unwrap();
+    assert!(end.is_none(), "{end:?}");
+    assert!(harness.seen.stream_dropped.load(Ordering::SeqCst));
+}
+
+#[tokio::test]
+async fn unsubscribing_drops_the_backend_stream() {
+    let harness = start().await;
+    let client = harness.ws(Some(&harness.key)).await;
+    let mut subscription = client
+        .subscribe::<Value, _>(
+            "session/subscribe",
+            params(json!({"sessionId": ENDLESS})),
+            "session/unsubscribe",
+        )
+        .await
+        .unwrap();
+    let first = tokio::time::timeout(WAIT, subscription.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(first["delta"]["text"], "first");
+    assert!(!harness.seen.stream_dropped.load(Ordering::SeqCst));
+    subscription.unsubscribe().await.unwrap();
+    eventually("the stream is dropped after unsubscribe", || {
+        harness.seen.stream_dropped.load(Ordering::SeqCst)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_client_going_away_drops_the_backend_stream() {
+    let harness = start().await;
+    let client = harness.ws(Some(&harness.key)).await;
+    let mut subscription = client
+        .subscribe::<Value, _>(
+            "session/subscribe",
+            params(json!({"sessionId": ENDLESS})),
+            "session/unsubscribe",
+        )
+        .await
+        .unwrap();
+    subscription.next().await.unwrap().unwrap();
+    drop(subscription);
+    drop(client);
+    eventually("the stream is dropped after disconnect", || {
+        harness.seen.stream_dropped.load(Ordering::SeqCst)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_refused_subscription_carries_the_api_error() {
+    let harness = start().await;
+    let client = harness.ws(Some(&harness.key)).await;
+    let result = client
+        .subscribe::<Value, _>(
+            "session/subscribe",
+            params(json!({"sessionId": MISSING})),
+            "session/unsubscribe",
+        )
+        .await;
+    let Err(jsonrpsee::core::ClientError::Call(err)) = result else {
+        panic!("expected a refusal");
+    };
+    assert_eq!(err.code(), -32004);
+    assert_eq!(error_data(&err)["reason"], "sessionNotFound");
+}
+
+/// A hand-written WebSocket client that subscribes and then never reads: the
+/// gateway must drop the subscription instead of waiting for it.
+#[tokio::test]
+async fn a_subscriber_that_does_not_read_is_dropped_not_waited_for() {
+    let harness = start_with(gateway::GatewayConfig {
+        subscription_buffer_max: 4,
+        ..test_config()
+    })
+    .await;
+    let mut socket = tokio::net::TcpStream::connect(harness.gateway.local_addr())
+        .await
+        .unwrap();
+    let handshake = format!(
+        "GET /rpc HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
+         Authorization: Bearer {}\r\n\r\n",
+        harness.gateway.local_addr(),
+        harness.key
+    );
+    socket.write_all(handshake.as_bytes()).await.unwrap();
+    let mut response = Vec::new();
+    while !response.ends_with(b"\r\n\r\n") {
+        response.push(socket.read_u8().await.unwrap());
+    }
+    assert!(String::from_utf8_lossy(&response).starts_with("HTTP/1.1 101"));
+
+    let request = json!({"jsonrpc": "2.0", "id": 1, "method": "session/subscribe",
+                         "params": {"sessionId": FLOOD}})
+    .to_string();
+    socket
+        .write_all(&masked_text_frame(request.as_bytes()))
+        .await
+        .unwrap();
+    // Never read again: the socket's buffers fill, then the gateway's.
+    eventually("the flooding stream is dropped", || {
+        harness.seen.stream_dropped.load(Ordering::SeqCst)
+    })
+    .await;
+    drop(socket);
+}
+
+/// One client-to-server text frame (clients must mask; a zero mask keeps the bytes).
+fn masked_text_frame(payload: &[u8]) -> Vec<u8> {
+    let mut frame = vec![0x81];
+    let len = payload.len();
+    assert!(len < 65_536);
+    if len < 126 {
+        frame.push(0x80 | len as u8);
+    } else {
+        frame.push(0x80 | 126);
+        frame.extend_from_slice(&(len as u16).to_be_bytes());
+    }
+    frame.extend_from_slice(&[0, 0, 0, 0]);
+    frame.extend_from_slice(payload);
+    frame
+}

@@ -1,0 +1,120 @@
+//! A backend whose `initialize` echoes the caller's universe; nothing else works.
+
+use api::types::blob::*;
+use api::types::events::*;
+use api::types::initialize::*;
+use api::types::run::*;
+use api::types::session::*;
+use api::{ApiError, Caller, LightspeedApi};
+use futures::stream::BoxStream;
+
+pub(crate) struct EchoApi;
+
+fn unsupported() -> ApiError {
+    ApiError::rejected("not in this test")
+}
+
+impl LightspeedApi for EchoApi {
+    async fn initialize(
+        &self,
+        caller: &Caller,
+        _params: InitializeParams,
+    ) -> Result<InitializeResult, ApiError> {
+        Ok(InitializeResult {
+            server_version: "echo".to_owned(),
+            protocol_version: api::PROTOCOL_VERSION,
+            universe_id: caller.universe_id.clone(),
+            methods: Vec::new(),
+            notifications: Vec::new(),
+        })
+    }
+
+    async fn session_start(
+        &self,
+        _: &Caller,
+        _: SessionStartParams,
+    ) -> Result<SessionView, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn session_read(&self, _: &Caller, _: SessionRef) -> Result<SessionView, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn session_list(
+        &self,
+        _: &Caller,
+        _: SessionListParams,
+    ) -> Result<SessionListResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn session_update(
+        &self,
+        _: &Caller,
+        _: SessionUpdateParams,
+    ) -> Result<SessionView, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn session_close(&self, _: &Caller, _: SessionRef) -> Result<SessionView, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn session_events_read(
+        &self,
+        _: &Caller,
+        _: SessionEventsReadParams,
+    ) -> Result<SessionEventsReadResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn run_start(&self, _: &Caller, _: RunStartParams) -> Result<RunStartResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn run_cancel(&self, _: &Caller, _: RunCancelParams) -> Result<RunAccepted, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn run_steer(&self, _: &Caller, _: RunSteerParams) -> Result<RunAccepted, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn blob_put(&self, _: &Caller, _: BlobPutParams) -> Result<BlobPutResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn blob_get(&self, _: &Caller, _: BlobGetParams) -> Result<BlobGetResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn blob_has_many(
+        &self,
+        _: &Caller,
+        _: BlobHasManyParams,
+    ) -> Result<BlobHasManyResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn session_subscribe(
+        &self,
+        _: &Caller,
+        _: SessionSubscribeParams,
+    ) -> Result<BoxStream<'static, SessionNotification>, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn blob_put_bytes(
+        &self,
+        _: &Caller,
+        _: String,
+        _: Vec<u8>,
+    ) -> Result<BlobPutResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn blob_get_bytes(&self, _: &Caller, _: String) -> Result<Vec<u8>, ApiError> {
+        Err(unsupported())
+    }
+}

@@ -1,0 +1,6 @@
+//! `server` binary tests.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod api_keys;
+mod echo_api;
