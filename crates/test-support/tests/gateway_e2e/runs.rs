@@ -6,13 +6,16 @@ use jsonrpsee::core::client::SubscriptionClientT;
 use super::*;
 
 fn final_assistant_text(events: &[Value]) -> String {
-    events
+    let items: Vec<Value> = events
         .iter()
         .flat_map(|event| event["items"].as_array().cloned().unwrap_or_default())
-        .filter(|item| item["type"] == "assistantMessage")
-        .map(|item| item["text"].as_str().unwrap().to_owned())
-        .last()
-        .expect("an assistant item")
+        .collect();
+    let last = items
+        .iter()
+        .rev()
+        .find(|item| item["type"] == "assistantMessage")
+        .expect("an assistant item");
+    last["text"].as_str().unwrap().to_owned()
 }
 
 #[tokio::test(flavor = "multi_thread")]
