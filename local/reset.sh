@@ -1,6 +1,11 @@
 #!/usr/bin/env bash
-# Wipes local data (sessions, blobs, API keys). Asks nothing: it is local dev data.
+# Stops the local stack and wipes its data (.local/: sessions, blobs, API keys,
+# Temporal history, logs). Asks nothing: it is local dev data. The binary cache
+# ($LIGHTSPEED_CACHE_DIR, default ~/.cache/lightspeed) is kept.
 set -euo pipefail
-root="$(cd "$(dirname "$0")/.." && pwd)"
-rm -rf "$root/.local"
-echo "==> removed $root/.local"
+# shellcheck source=local/lib.sh
+. "$(dirname "$0")/lib.sh"
+
+"$ls_root/local/down.sh"
+rm -rf "$ls_local"
+say "removed $ls_local"

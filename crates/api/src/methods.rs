@@ -1,6 +1,10 @@
 //! The method table: the single source of the service trait, the dispatcher and the
 //! contract manifest. Adding a method is one line here; the compiler then asks every
 //! backend for it and `export-schema` puts it in the contract.
+//!
+//! `optional_methods` are for capabilities a backend may lack (the VFS needs a
+//! catalog): their trait methods have a default body answering `methodNotFound`,
+//! so adding one does not break backends that do not serve it.
 
 use std::future::Future;
 
@@ -16,6 +20,7 @@ use crate::types::events::*;
 use crate::types::initialize::*;
 use crate::types::run::*;
 use crate::types::session::*;
+use crate::types::vfs::*;
 
 /// Who is calling: resolved by the gateway from the API key, never from params.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -79,6 +84,12 @@ pub fn parse_params<P: DeserializeOwned>(method: &str, params: Value) -> Result<
     })
 }
 
+/// What an optional method answers on a backend that does not serve it.
+fn not_served(method: &str) -> ApiError {
+    ApiError::not_found(format!("{method} is not served by this backend"))
+        .with_reason("methodNotFound")
+}
+
 fn to_value<R: Serialize>(result: R) -> Result<Value, ApiError> {
     serde_json::to_value(result)
         .map_err(|err| ApiError::internal(format!("encoding the result failed: {err}")))
@@ -88,6 +99,9 @@ macro_rules! api_table {
     (
         methods {
             $( $(#[doc = $doc:literal])* $fn_name:ident: $wire:literal ($params:ty) -> $result:ty; )*
+        }
+        optional_methods {
+            $( $(#[doc = $odoc:literal])* $ofn_name:ident: $owire:literal ($oparams:ty) -> $oresult:ty; )*
         }
         subscriptions {
             $( $(#[doc = $sdoc:literal])* $sub_fn:ident: $sub_wire:literal ($sub_params:ty)
@@ -104,6 +118,19 @@ macro_rules! api_table {
                     caller: &Caller,
                     params: $params,
                 ) -> impl Future<Output = Result<$result, ApiError>> + Send;
+            )*
+            $(
+                $(#[doc = $odoc])*
+                ///
+                /// Optional: a backend without it answers `methodNotFound`.
+                fn $ofn_name(
+                    &self,
+                    caller: &Caller,
+                    params: $oparams,
+                ) -> impl Future<Output = Result<$oresult, ApiError>> + Send {
+                    let _ = (caller, params);
+                    std::future::ready(Err(not_served($owire)))
+                }
             )*
             $(
                 $(#[doc = $sdoc])*
@@ -135,6 +162,11 @@ macro_rules! api_table {
                 doc: concat!($($doc, "\n",)* ""),
                 schemas: schemas_of::<$params, $result>,
             }, )*
+            $( MethodSpec {
+                name: $owire,
+                doc: concat!($($odoc, "\n",)* ""),
+                schemas: schemas_of::<$oparams, $oresult>,
+            }, )*
         ];
 
         /// Every subscription.
@@ -157,6 +189,7 @@ macro_rules! api_table {
         ) -> Result<Value, ApiError> {
             match method {
                 $( $wire => to_value(api.$fn_name(caller, parse_params::<$params>(method, params)?).await?), )*
+                $( $owire => to_value(api.$ofn_name(caller, parse_params::<$oparams>(method, params)?).await?), )*
                 _ => Err(ApiError::not_found(format!("unknown method {method:?}")).with_reason("methodNotFound")),
             }
         }
@@ -210,6 +243,26 @@ api_table! {
         blob_get: "blob/get" (BlobGetParams) -> BlobGetResult;
         /// Which of these blobs the store already has.
         blob_has_many: "blob/has_many" (BlobHasManyParams) -> BlobHasManyResult;
+    }
+    optional_methods {
+        /// Stores a snapshot: a manifest of files whose blobs are already in the CAS.
+        vfs_snapshot_commit: "vfs/snapshot/commit" (VfsSnapshotCommitParams) -> VfsSnapshotCommitResult;
+        /// Reads a snapshot's totals and its files, a page at a time.
+        vfs_snapshot_read: "vfs/snapshot/read" (VfsSnapshotReadParams) -> VfsSnapshotReadResult;
+        /// Creates a workspace at a snapshot (default empty), at revision 1.
+        vfs_workspace_create: "vfs/workspace/create" (VfsWorkspaceCreateParams) -> VfsWorkspaceView;
+        /// Reads a workspace's head.
+        vfs_workspace_read: "vfs/workspace/read" (VfsWorkspaceRef) -> VfsWorkspaceView;
+        /// Moves a workspace's head to a snapshot; the revision must match.
+        vfs_workspace_update: "vfs/workspace/update" (VfsWorkspaceUpdateParams) -> VfsWorkspaceView;
+        /// Deletes a workspace (mounts of it then fail until it exists again).
+        vfs_workspace_delete: "vfs/workspace/delete" (VfsWorkspaceDeleteParams) -> VfsWorkspaceDeleteResult;
+        /// Mounts a snapshot or workspace at a session path.
+        vfs_mount_put: "vfs/mount/put" (VfsMountPutParams) -> VfsMountView;
+        /// Removes the mount at a session path.
+        vfs_mount_delete: "vfs/mount/delete" (VfsMountDeleteParams) -> VfsMountDeleteResult;
+        /// Lists a session's mounts.
+        vfs_mount_list: "vfs/mount/list" (VfsMountListParams) -> VfsMountListResult;
     }
     subscriptions {
         /// Committed session events from a cursor on, then live, with the running

@@ -9,7 +9,13 @@
 //! sessions/<session>/log.lock                       exclusive lock for appends
 //! sessions/<session>/checkpoints/<seq:020>.json     `{"seq":N}` line, then the state bytes
 //! cas/sha256/<hex[0..2]>/<hex>                      blob bytes
+//! vfs/workspaces/<workspace>.json                   a VFS workspace head
+//! vfs/mounts/<session>.json                         a session's VFS mounts
 //! ```
+//!
+//! [`FsStore`] is also the VFS catalog ([`vfs::VfsCatalog`], module `vfs_catalog`):
+//! snapshots are CAS blobs; workspace heads and mount tables are small JSON records,
+//! each changed under its own lock file.
 //!
 //! `<session>` is the session id itself (ids are restricted to `[A-Za-z0-9_.:-]`),
 //! except that the ids `.` and `..` are stored as `%2E` and `%2E%2E`; `%` cannot occur
@@ -49,6 +55,7 @@ mod cas;
 mod checkpoint;
 mod fsio;
 mod log;
+mod vfs_catalog;
 
 pub use fsio::IoError;
 

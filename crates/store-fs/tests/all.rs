@@ -133,3 +133,6 @@ mod concurrency;
 
 #[path = "all/blobs_checkpoints.rs"]
 mod blobs_checkpoints;
+
+#[path = "all/vfs_catalog.rs"]
+mod vfs_catalog;

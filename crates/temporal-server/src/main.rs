@@ -2,18 +2,17 @@
 //!
 //! Subcommands, one module each:
 //! - `api-keys create` ([`api_keys`]): mint a gateway API key.
+//! - `worker`, `gateway`, none (both in one process) and `dev` (a Temporal dev server
+//!   child, store-fs, worker and gateway) ([`serve`]).
 //!
-//! The Temporal work adds `worker`, `gateway`, no subcommand (both in one process)
-//! and `dev` (embedded default) as further modules beside `api_keys`; this file only
-//! parses the command line and dispatches.
+//! This file only parses the command line and dispatches; the worker and gateway
+//! backend live in the `temporal_server` library.
 //!
-//! What this binary must not do: hold gateway or worker logic itself (those live in
-//! their crates and modules), or print anything but the command's result on stdout.
-//!
-//! No TLS stack is linked yet; when one is (Temporal client, reqwest), install the
-//! rustls crypto provider at the top of `main`.
+//! What this binary must not do: hold gateway or worker logic itself, or print
+//! anything but the command's result on stdout (logs go to stderr).
 
 mod api_keys;
+mod serve;
 
 use clap::{Parser, Subcommand};
 
@@ -21,11 +20,15 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "server",
     version,
-    about = "Lightspeed server: gateway, worker and admin"
+    about = "Lightspeed server: gateway, worker and admin",
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// With no subcommand: run worker and gateway in one process.
+    #[command(flatten)]
+    serve: serve::ServeArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -33,12 +36,31 @@ enum Command {
     /// Manage the gateway's API keys.
     #[command(subcommand)]
     ApiKeys(api_keys::ApiKeysCommand),
+    /// Run the Temporal worker (session workflows and activities).
+    Worker(serve::WorkerArgs),
+    /// Run the gateway (JSON-RPC, WebSocket, blobs) over the session workflows.
+    Gateway(serve::ServeArgs),
+    /// The embedded default: a Temporal dev server, store-fs, worker and gateway.
+    Dev(serve::DevArgs),
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // Both ring and aws-lc-rs end up linked; pick one before any TLS use.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
     let cli = Cli::parse();
     match cli.command {
-        Command::ApiKeys(command) => api_keys::run(command).await,
+        Some(Command::ApiKeys(command)) => api_keys::run(command).await,
+        Some(Command::Worker(args)) => serve::worker(args).await,
+        Some(Command::Gateway(args)) => serve::gateway(args).await,
+        Some(Command::Dev(args)) => serve::dev(args).await,
+        None => serve::both(cli.serve).await,
     }
 }

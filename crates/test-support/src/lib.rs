@@ -1,6 +1,7 @@
 //! Test infrastructure: an in-process [`runner::SessionRunner`] that drives the engine
-//! against a store and adapter traits, scripted adapters, and the store conformance
-//! suite every storage backend must pass.
+//! against a store and adapter traits, scripted adapters, the file tools as an
+//! adapter ([`vfs_tools::VfsToolAdapter`]), and the store and VFS catalog conformance
+//! suites every storage backend must pass.
 //!
 //! Not a production runtime: durability and retries belong to the Temporal host.
 
@@ -13,3 +14,5 @@ pub mod runner;
 pub mod runtime_llm;
 pub mod scripted_llm;
 pub mod tools;
+pub mod vfs_conformance;
+pub mod vfs_tools;

@@ -6,3 +6,4 @@ pub mod initialize;
 pub mod items;
 pub mod run;
 pub mod session;
+pub mod vfs;

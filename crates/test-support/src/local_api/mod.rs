@@ -1,8 +1,9 @@
 //! `LocalApi`: the [`api::LightspeedApi`] served in-process, for tests of the gateway
 //! and clients until the Temporal runtime serves the same trait.
 //!
-//! Each universe has its own [`store_fs::FsStore`] root, so sessions and blobs never
-//! cross tenants. Each session has a [`SessionRunner`] behind a mutex and a driver
+//! Each universe has its own [`store_fs::FsStore`] root, so sessions, blobs, VFS
+//! workspaces and mounts never cross tenants (the store is also the VFS catalog).
+//! A session started with `tools.filesystem` set gets the file tools over its mounts. Each session has a [`SessionRunner`] behind a mutex and a driver
 //! task that steps it whenever there is work; admissions take the same mutex between
 //! steps, so cancel and steer act at the next step boundary. Committed entries are
 //! announced on a watch channel (for long-polls and subscriptions) and live deltas on
@@ -13,7 +14,9 @@
 
 mod blobs;
 mod events;
+mod files;
 mod sessions;
+mod vfs;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -24,6 +27,7 @@ use api::types::events::*;
 use api::types::initialize::*;
 use api::types::run::*;
 use api::types::session::*;
+use api::types::vfs::*;
 use api::{ApiError, Caller, LightspeedApi};
 use futures::stream::BoxStream;
 use llm_runtime::{LlmRuntime, Transport};
@@ -239,6 +243,78 @@ impl LightspeedApi for LocalApi {
         params: BlobHasManyParams,
     ) -> Result<BlobHasManyResult, ApiError> {
         blobs::has_many(&self.universe(caller).await?.store, params).await
+    }
+
+    async fn vfs_snapshot_commit(
+        &self,
+        caller: &Caller,
+        params: VfsSnapshotCommitParams,
+    ) -> Result<VfsSnapshotView, ApiError> {
+        vfs::snapshot_commit(&self.universe(caller).await?.store, params).await
+    }
+
+    async fn vfs_snapshot_read(
+        &self,
+        caller: &Caller,
+        params: VfsSnapshotReadParams,
+    ) -> Result<VfsSnapshotReadResult, ApiError> {
+        vfs::snapshot_read(&self.universe(caller).await?.store, params).await
+    }
+
+    async fn vfs_workspace_create(
+        &self,
+        caller: &Caller,
+        params: VfsWorkspaceCreateParams,
+    ) -> Result<VfsWorkspaceView, ApiError> {
+        vfs::workspace_create(&self.universe(caller).await?.store, params).await
+    }
+
+    async fn vfs_workspace_read(
+        &self,
+        caller: &Caller,
+        params: VfsWorkspaceRef,
+    ) -> Result<VfsWorkspaceView, ApiError> {
+        vfs::workspace_read(&self.universe(caller).await?.store, params).await
+    }
+
+    async fn vfs_workspace_update(
+        &self,
+        caller: &Caller,
+        params: VfsWorkspaceUpdateParams,
+    ) -> Result<VfsWorkspaceView, ApiError> {
+        vfs::workspace_update(&self.universe(caller).await?.store, params).await
+    }
+
+    async fn vfs_workspace_delete(
+        &self,
+        caller: &Caller,
+        params: VfsWorkspaceDeleteParams,
+    ) -> Result<VfsWorkspaceDeleteResult, ApiError> {
+        vfs::workspace_delete(&self.universe(caller).await?.store, params).await
+    }
+
+    async fn vfs_mount_put(
+        &self,
+        caller: &Caller,
+        params: VfsMountPutParams,
+    ) -> Result<VfsMountView, ApiError> {
+        vfs::mount_put(&self.universe(caller).await?.store, params).await
+    }
+
+    async fn vfs_mount_delete(
+        &self,
+        caller: &Caller,
+        params: VfsMountDeleteParams,
+    ) -> Result<VfsMountDeleteResult, ApiError> {
+        vfs::mount_delete(&self.universe(caller).await?.store, params).await
+    }
+
+    async fn vfs_mount_list(
+        &self,
+        caller: &Caller,
+        params: VfsMountListParams,
+    ) -> Result<VfsMountListResult, ApiError> {
+        vfs::mount_list(&self.universe(caller).await?.store, params).await
     }
 
     async fn session_subscribe(

@@ -18,11 +18,11 @@ use llm_runtime::{Delta, DeltaKind, DeltaSink};
 use store_fs::FsStore;
 use tokio::sync::{Mutex, Notify, broadcast, watch};
 
+use super::files::{self, SessionTools};
 use super::{LocalApiConfig, Universe, internal};
 use crate::adapters::estimate_tokens;
 use crate::runner::{RunnerError, SessionRunner, Step};
 use crate::runtime_llm::RuntimeLlm;
-use crate::tools::BuiltinTools;
 
 /// Live deltas kept for slow subscribers before they start missing some.
 const DELTA_BUFFER_MAX: usize = 1_024;
@@ -30,7 +30,7 @@ const DELTA_BUFFER_MAX: usize = 1_024;
 const LIST_LIMIT_DEFAULT: u32 = 50;
 const LIST_LIMIT_MAX: u32 = 200;
 
-type Runner = SessionRunner<FsStore, RuntimeLlm<BroadcastDeltas>, BuiltinTools>;
+type Runner = SessionRunner<FsStore, RuntimeLlm<BroadcastDeltas>, SessionTools>;
 
 /// Forwards llm-runtime deltas to subscribers; drops them when nobody listens.
 #[derive(Clone)]
@@ -287,14 +287,10 @@ pub(super) async fn start(
     let llm = RuntimeLlm::new(config.runtime.clone(), config.transport)
         .with_retry(config.retry)
         .with_sink(BroadcastDeltas(deltas.clone()));
-    let mut runner = SessionRunner::new(
-        universe.store.clone(),
-        session_id.clone(),
-        llm,
-        BuiltinTools,
-    )
-    .await
-    .map_err(internal)?;
+    let tools = SessionTools::new(&universe.store, &session_id, prepared.filesystem);
+    let mut runner = SessionRunner::new(universe.store.clone(), session_id.clone(), llm, tools)
+        .await
+        .map_err(internal)?;
     let instructions = match prepared.instructions {
         None => None,
         Some(TextOrRef::Text(text)) => {
@@ -323,6 +319,7 @@ pub(super) async fn start(
         };
         runner.admit(command).await.map_err(runner_error)?;
     }
+    files::register(&mut runner, prepared.filesystem).await?;
     let handle = Arc::new(SessionHandle {
         session_id: session_id.clone(),
         store: universe.store.clone(),

@@ -5,6 +5,7 @@
 mod auth;
 mod errors;
 mod runs;
+mod vfs;
 
 use std::sync::Arc;
 use std::time::Duration;

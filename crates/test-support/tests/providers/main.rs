@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod clients;
+mod files;
 mod roundtrip;
 mod sessions;
 

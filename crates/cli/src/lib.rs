@@ -1,0 +1,55 @@
+//! The `lightspeed` command-line client of the gateway.
+//!
+//! | command | what |
+//! | --- | --- |
+//! | `lightspeed chat` | interactive TUI ([`tui`]) on a new or resumed session |
+//! | `lightspeed chat MESSAGE` | one run, answer streamed to stdout ([`oneshot`]) |
+//! | `lightspeed chat --json MESSAGE` | one run, one JSON object at the end |
+//! | `lightspeed chat --mount DIR` | either, with DIR uploaded and mounted read-write |
+//! | `lightspeed chat --mount DIR` | either, with DIR uploaded and mounted read-write |
+//! | `lightspeed sessions list\|read` | the universe's sessions ([`sessions`]) |
+//! | `lightspeed vfs ...` | snapshots, materializing, workspaces, mounts ([`vfs`]) |
+//! | `lightspeed vfs ...` | snapshots, materializing, workspaces, mounts ([`vfs`]) |
+//!
+//! Exit codes: 0 success, 1 the run failed or was cancelled, 2 usage or connection
+//! errors (including errors the gateway answers with).
+//!
+//! Layers: [`client`] speaks the contract (typed calls, a followed session that
+//! reconnects and resumes from its cursor); [`tui::App`] is a pure state machine fed
+//! by key events and notifications, drawn by `tui::render`, so every screen is
+//! testable with ratatui's `TestBackend`; the rest wires them to a terminal.
+//!
+//! What this crate must not do: depend on the engine, a store or anything but the
+//! `api` contract (it sees only what any client sees); hold business rules (the
+//! gateway decides; the CLI shows the answer); print the API key.
+
+pub mod args;
+pub mod chat;
+pub mod client;
+pub mod error;
+pub mod oneshot;
+pub mod sessions;
+pub mod tui;
+pub mod vfs;
+
+use args::{Cli, Command};
+pub use error::{CliError, Outcome};
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<Outcome, CliError> {
+    let client = client::Client::new(cli.connection.api_url(), cli.connection.api_key())?;
+    match cli.command {
+        Command::Chat(args) => {
+            let settings = chat::ChatSettings::from_args(&args)?;
+            match args.message() {
+                Some(message) => oneshot::run(&client, &settings, message, args.json).await,
+                None if args.json => Err(CliError::Usage(
+                    "--json needs a message: lightspeed chat --json \"...\"".into(),
+                )),
+                None => tui::run(&client, &settings).await,
+            }
+        }
+        Command::Sessions(command) => sessions::run(&client, command).await,
+        Command::Vfs(args) => vfs::run(&client, args).await,
+    }
+}

@@ -1,0 +1,365 @@
+//! The TUI's state machine: key events, session notifications and call results in;
+//! state to draw and [`Action`]s (calls for the runtime to make) out. No I/O, no
+//! clock, no randomness: every screen can be reached from a test.
+
+use std::cell::Cell;
+
+use api::types::events::{EventView, SessionNotification};
+use api::types::run::{
+    RunAccepted, RunCancelParams, RunOverridesInput, RunStartResult, RunStatus, RunSteerParams,
+    RunView,
+};
+use api::types::session::{
+    ModelRouteInput, ReasoningEffort, SessionListResult, SessionPatch, SessionUpdateParams,
+    SessionView, UsageView,
+};
+
+use super::input::Composer;
+use super::transcript::{Entry, Transcript};
+use crate::chat::effort_name;
+use crate::client::{Connection, FollowUpdate, Transport, kinds};
+
+/// A call for the runtime to make; its answer comes back as an [`ActionResult`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Call {
+    StartRun {
+        session_id: String,
+        text: String,
+        overrides: Option<RunOverridesInput>,
+    },
+    Steer(RunSteerParams),
+    Cancel(RunCancelParams),
+    NewSession {
+        model: ModelRouteInput,
+        effort: Option<ReasoningEffort>,
+    },
+    ListSessions,
+    UpdateSession(SessionUpdateParams),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    Call(Call),
+    /// Follow this session from this cursor (replacing the current follow).
+    Follow {
+        session_id: String,
+        cursor: u64,
+    },
+    /// Repaint the whole screen.
+    Redraw,
+    Quit,
+}
+
+/// The answer to a [`Call`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ActionResult {
+    RunStarted(RunStartResult),
+    Steered(RunAccepted),
+    CancelRequested(RunAccepted),
+    SessionStarted(SessionView),
+    SessionsListed(SessionListResult),
+    SessionUpdated {
+        session: SessionView,
+        patch: SessionPatch,
+    },
+    Failed {
+        what: &'static str,
+        error: String,
+    },
+}
+
+/// Where the session's runs are, as far as this client knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunState {
+    Idle {
+        last: Option<RunStatus>,
+    },
+    /// `run/start` sent, its run not seen yet.
+    Starting,
+    Active {
+        run_id: String,
+        status: RunStatus,
+        turns: u32,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionInfo {
+    pub session_id: String,
+    pub model: ModelRouteInput,
+    /// Known when this client set it; the session view does not carry it.
+    pub effort: Option<ReasoningEffort>,
+    pub revision: u64,
+}
+
+#[derive(Debug)]
+pub struct App {
+    pub(super) session: SessionInfo,
+    pub(super) overrides: Option<RunOverridesInput>,
+    pub(super) transcript: Transcript,
+    pub(super) composer: Composer,
+    pub(super) run: RunState,
+    pub(super) queued: Vec<String>,
+    /// Usage of the session's finished runs, and of the active run so far.
+    pub(super) usage: UsageView,
+    pub(super) run_usage: UsageView,
+    /// `None` until the first connection.
+    pub(super) connection: Option<Connection>,
+    pub(super) tools_expanded: bool,
+    /// Lines scrolled up from the bottom; 0 follows the newest output.
+    pub(super) scroll_back: u16,
+    /// Written by the renderer: how far one can scroll, and the page height.
+    pub(super) scroll_max: Cell<u16>,
+    pub(super) viewport_lines: Cell<u16>,
+    pub(super) quit: bool,
+}
+
+impl App {
+    pub fn new(
+        session: &SessionView,
+        effort: Option<ReasoningEffort>,
+        overrides: Option<RunOverridesInput>,
+    ) -> Self {
+        Self {
+            session: SessionInfo {
+                session_id: session.session_id.clone(),
+                model: session.config.model.clone(),
+                effort,
+                revision: session.revision,
+            },
+            overrides,
+            transcript: Transcript::default(),
+            composer: Composer::default(),
+            run: RunState::Idle { last: None },
+            queued: Vec::new(),
+            usage: UsageView::default(),
+            run_usage: UsageView::default(),
+            connection: None,
+            tools_expanded: false,
+            scroll_back: 0,
+            scroll_max: Cell::new(0),
+            viewport_lines: Cell::new(0),
+            quit: false,
+        }
+    }
+
+    pub fn session_id(&self) -> &str {
+        &self.session.session_id
+    }
+
+    pub fn run_state(&self) -> &RunState {
+        &self.run
+    }
+
+    pub fn transcript(&self) -> &Transcript {
+        &self.transcript
+    }
+
+    /// Adds something the CLI says to the transcript.
+    pub fn notice(&mut self, text: impl Into<String>) {
+        self.transcript.notice(text);
+    }
+
+    pub fn should_quit(&self) -> bool {
+        self.quit
+    }
+
+    /// The session's usage including the active run.
+    pub fn usage_total(&self) -> UsageView {
+        let (a, b) = (self.usage, self.run_usage);
+        UsageView {
+            input_tokens: a.input_tokens + b.input_tokens,
+            output_tokens: a.output_tokens + b.output_tokens,
+            cached_input_tokens: a.cached_input_tokens + b.cached_input_tokens,
+            reasoning_tokens: a.reasoning_tokens + b.reasoning_tokens,
+        }
+    }
+
+    // ---- notifications -------------------------------------------------------
+
+    pub fn on_follow(&mut self, update: FollowUpdate) {
+        let notification = match update {
+            FollowUpdate::Notification(notification) => notification,
+            FollowUpdate::Connection(connection) => return self.on_connection(connection),
+        };
+        match *notification {
+            SessionNotification::Event { session_id, event } => {
+                if session_id == self.session.session_id {
+                    self.on_event(&event);
+                }
+            }
+            SessionNotification::Delta { session_id, delta } => {
+                if session_id == self.session.session_id {
+                    self.transcript.apply_delta(&delta);
+                }
+            }
+        }
+    }
+
+    fn on_event(&mut self, event: &EventView) {
+        self.transcript.apply_event(event);
+        if let Some(run) = &event.run {
+            self.on_run(run, event.kind == kinds::RUN_FINISHED);
+        }
+    }
+
+    fn on_run(&mut self, run: &RunView, finished: bool) {
+        let run_id = &run.run_id;
+        if !finished && run.status == RunStatus::Queued {
+            if !self.queued.contains(run_id) {
+                self.queued.push(run_id.clone());
+            }
+            return;
+        }
+        self.queued.retain(|queued| queued != run_id);
+        if !finished {
+            let turns = match &self.run {
+                RunState::Active {
+                    run_id: id, turns, ..
+                } if id == run_id => (*turns).max(run.turns),
+                _ => run.turns,
+            };
+            self.run = RunState::Active {
+                run_id: run_id.clone(),
+                status: run.status,
+                turns,
+            };
+            self.run_usage = run.usage;
+            return;
+        }
+        self.usage = UsageView {
+            input_tokens: self.usage.input_tokens + run.usage.input_tokens,
+            output_tokens: self.usage.output_tokens + run.usage.output_tokens,
+            cached_input_tokens: self.usage.cached_input_tokens + run.usage.cached_input_tokens,
+            reasoning_tokens: self.usage.reasoning_tokens + run.usage.reasoning_tokens,
+        };
+        self.run_usage = UsageView::default();
+        self.run = RunState::Idle {
+            last: Some(run.status),
+        };
+        match (&run.status, &run.failure) {
+            (RunStatus::Failed, Some(failure)) => {
+                let shown = matches!(self.transcript.entries().last(), Some(Entry::Error { .. }));
+                match shown {
+                    true => self
+                        .transcript
+                        .error(format!("run failed ({})", failure.reason)),
+                    false => self.transcript.error(format!(
+                        "run failed ({}): {} ({})",
+                        failure.reason, failure.message, failure.code
+                    )),
+                }
+            }
+            (RunStatus::Failed, None) => self.transcript.error("run failed"),
+            (RunStatus::Cancelled, _) => self.transcript.notice("run cancelled"),
+            _ => {}
+        }
+    }
+
+    fn on_connection(&mut self, connection: Connection) {
+        match (&self.connection, &connection) {
+            (Some(Connection::Reconnecting { .. }), Connection::Live { .. }) => {
+                self.transcript
+                    .notice("reconnected; resumed from the last event");
+            }
+            (_, Connection::Reconnecting { attempt: 1, error }) => {
+                self.transcript
+                    .notice(format!("connection dropped ({error}); reconnecting…"));
+            }
+            (_, Connection::Lost { error }) => self.transcript.error(format!(
+                "connection lost: {error}. Resume later with: lightspeed chat --session {}",
+                self.session.session_id
+            )),
+            _ => {}
+        }
+        let polling = Connection::Live {
+            transport: Transport::LongPoll,
+        };
+        if connection == polling && self.connection.as_ref() != Some(&polling) {
+            self.transcript
+                .notice("WebSocket unavailable: following by long poll, without live text");
+        }
+        self.connection = Some(connection);
+    }
+
+    // ---- call results --------------------------------------------------------
+
+    pub fn on_result(&mut self, result: ActionResult) -> Option<Action> {
+        match result {
+            ActionResult::RunStarted(started) => {
+                if let RunState::Active { run_id, .. } = &self.run
+                    && *run_id != started.run_id
+                {
+                    self.transcript.notice(format!(
+                        "queued as {}; it starts when {run_id} finishes",
+                        started.run_id
+                    ));
+                }
+            }
+            ActionResult::Steered(accepted) => self.transcript.notice(format!(
+                "steer sent to {}; it applies at the run's next step",
+                accepted.run_id
+            )),
+            ActionResult::CancelRequested(accepted) => self.transcript.notice(format!(
+                "interrupt sent to {}; it stops at its next step",
+                accepted.run_id
+            )),
+            ActionResult::SessionStarted(session) => {
+                let effort = self.session.effort;
+                let overrides = self.overrides.take();
+                *self = Self::new(&session, effort, overrides);
+                self.transcript
+                    .notice(format!("new session {}", session.session_id));
+                return Some(Action::Follow {
+                    session_id: session.session_id,
+                    cursor: 0,
+                });
+            }
+            ActionResult::SessionsListed(list) => {
+                let table = crate::sessions::session_table(&list.sessions);
+                self.transcript.notice(format!(
+                    "{}(resume one with: lightspeed chat --session ID)",
+                    table
+                ));
+            }
+            ActionResult::SessionUpdated { session, patch } => {
+                self.session.model = session.config.model.clone();
+                self.session.revision = session.revision;
+                if let Some(overrides) = &mut self.overrides {
+                    if patch.model.is_some() {
+                        overrides.model = None;
+                    }
+                    if let Some(effort) = patch.generation.and_then(|g| g.reasoning_effort) {
+                        overrides.reasoning_effort = None;
+                        self.session.effort = Some(effort);
+                    }
+                } else if let Some(effort) = patch.generation.and_then(|g| g.reasoning_effort) {
+                    self.session.effort = Some(effort);
+                }
+                self.transcript.notice(self.model_text());
+            }
+            ActionResult::Failed { what, error } => {
+                if what == START_RUN && self.run == RunState::Starting {
+                    self.run = RunState::Idle { last: None };
+                }
+                self.transcript.error(format!("{what} failed: {error}"));
+            }
+        }
+        None
+    }
+
+    pub(super) fn model_text(&self) -> String {
+        let model = &self.session.model;
+        let effort = self
+            .session
+            .effort
+            .map_or("server default".into(), |e| effort_name(e).to_owned());
+        format!(
+            "model {} / {} / {} · reasoning effort {effort}",
+            model.provider_id, model.api_kind, model.model
+        )
+    }
+}
+
+/// What a failed `run/start` is called in [`ActionResult::Failed`].
+pub(super) const START_RUN: &str = "sending the message";

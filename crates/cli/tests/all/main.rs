@@ -1,0 +1,13 @@
+//! The CLI end to end: the built `lightspeed` binary (and the library's client and
+//! TUI state) against a gateway over the in-process `LocalApi`, with the fake
+//! provider behind it, all started by each test.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod follow;
+mod invariants;
+mod oneshot;
+mod sessions;
+mod stack;
+mod tmux;
+mod tui;
+mod vfs;

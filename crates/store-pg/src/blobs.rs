@@ -1,0 +1,129 @@
+//! The blob catalog (`blobs`): small blobs inline, large ones in the object store.
+//!
+//! A large blob is uploaded before its catalog row is written, so a row always points
+//! at an object that was stored. Puts are idempotent: the same bytes give the same
+//! key and the same row. An inline put also repairs a row whose bytes differ (a
+//! damaged row); a large put trusts an existing row. Reads verify the digest, so a
+//! damaged object or row is reported, never served.
+
+use engine::BlobRef;
+use engine::store::{StoreError, verify_digest};
+
+use crate::PgStore;
+use crate::error::{PgStoreError, query_failed};
+
+pub(crate) async fn put(store: &PgStore, bytes: Vec<u8>) -> Result<BlobRef, StoreError> {
+    let size_bytes = bytes.len() as u64;
+    let limits = store.limits;
+    if size_bytes > limits.blob_bytes_max {
+        return Err(StoreError::BlobTooLarge {
+            size_bytes,
+            limit_bytes: limits.blob_bytes_max,
+        });
+    }
+    let blob = BlobRef::of_bytes(&bytes);
+    let size = i64::try_from(size_bytes).map_err(|_| {
+        StoreError::backend(PgStoreError::OutOfRange {
+            what: "blob size",
+            value: size_bytes,
+        })
+    })?;
+
+    if size_bytes <= limits.blob_inline_bytes_max {
+        sqlx::query(
+            "INSERT INTO blobs (universe_id, digest, size_bytes, inline_bytes) \
+             VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (universe_id, digest) DO UPDATE \
+             SET size_bytes = EXCLUDED.size_bytes, inline_bytes = EXCLUDED.inline_bytes, \
+                 object_key = NULL \
+             WHERE blobs.inline_bytes IS DISTINCT FROM EXCLUDED.inline_bytes",
+        )
+        .bind(store.universe_id)
+        .bind(blob.digest_bytes().as_slice())
+        .bind(size)
+        .bind(bytes)
+        .execute(&store.pool)
+        .await
+        .map_err(query_failed("store an inline blob"))?;
+        return Ok(blob);
+    }
+
+    let Some(object_store) = &store.object_store else {
+        return Err(StoreError::BlobTooLarge {
+            size_bytes,
+            limit_bytes: limits.blob_inline_bytes_max,
+        });
+    };
+    if has(store, &blob).await? {
+        return Ok(blob);
+    }
+    let key = object_key(store, &blob);
+    object_store
+        .put(&key, bytes)
+        .await
+        .map_err(StoreError::backend)?;
+    sqlx::query(
+        "INSERT INTO blobs (universe_id, digest, size_bytes, object_key) \
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+    )
+    .bind(store.universe_id)
+    .bind(blob.digest_bytes().as_slice())
+    .bind(size)
+    .bind(&key)
+    .execute(&store.pool)
+    .await
+    .map_err(query_failed("catalog a blob"))?;
+    Ok(blob)
+}
+
+pub(crate) async fn get(store: &PgStore, blob: &BlobRef) -> Result<Vec<u8>, StoreError> {
+    let row: Option<(Option<Vec<u8>>, Option<String>)> = sqlx::query_as(
+        "SELECT inline_bytes, object_key FROM blobs WHERE universe_id = $1 AND digest = $2",
+    )
+    .bind(store.universe_id)
+    .bind(blob.digest_bytes().as_slice())
+    .fetch_optional(&store.pool)
+    .await
+    .map_err(query_failed("look up a blob"))?;
+    let corrupt = |reason: &str| StoreError::Corrupt {
+        location: format!("blobs row of {blob}"),
+        reason: reason.to_owned(),
+    };
+    match row {
+        None => Err(StoreError::BlobNotFound(blob.clone())),
+        Some((Some(bytes), None)) => verify_digest(blob, bytes),
+        Some((None, Some(key))) => {
+            let object_store = store.object_store.as_ref().ok_or_else(|| {
+                StoreError::backend(PgStoreError::Config(format!(
+                    "blob {blob} is in the object store, but none is configured"
+                )))
+            })?;
+            match object_store.get(&key).await.map_err(StoreError::backend)? {
+                Some(bytes) => verify_digest(blob, bytes),
+                None => Err(corrupt(&format!(
+                    "the catalog names object {key}, which the object store does not have"
+                ))),
+            }
+        }
+        // The table's CHECK forbids both and neither.
+        Some(_) => Err(corrupt(
+            "the row holds both or neither of inline bytes and an object key",
+        )),
+    }
+}
+
+pub(crate) async fn has(store: &PgStore, blob: &BlobRef) -> Result<bool, StoreError> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM blobs WHERE universe_id = $1 AND digest = $2)")
+        .bind(store.universe_id)
+        .bind(blob.digest_bytes().as_slice())
+        .fetch_one(&store.pool)
+        .await
+        .map_err(query_failed("check for a blob"))
+}
+
+/// `universes/<universe>/sha256/<hex[0..2]>/<hex>`: objects are per universe, like
+/// the catalog, so a universe's blobs can be listed and deleted on their own.
+fn object_key(store: &PgStore, blob: &BlobRef) -> String {
+    let hex = blob.hex_digest();
+    format!("universes/{}/sha256/{}/{hex}", store.universe_id, &hex[..2])
+}

@@ -1,0 +1,158 @@
+//! Postgres storage: the session log, state checkpoints and the content-addressed
+//! blob catalog behind the engine's [`SessionLog`], [`CheckpointStore`] and
+//! [`BlobStore`] traits, plus the gateway's API-key table. Small blobs live inline in
+//! Postgres; larger ones in an S3-compatible object store ([`ObjectStore`]).
+//!
+//! ```text
+//! PgDatabase::connect(&PgConfig)   pool + embedded migrations (under an advisory lock)
+//!   ├─ .store(universe, s3)  ──►   PgStore: SessionLog + CheckpointStore + BlobStore
+//!   └─ .key_store()          ──►   PgKeyStore: API-key rows by hash
+//! ```
+//!
+//! Guarantees:
+//! - an append commits only if the session head equals the expected head; the
+//!   session's row is locked for the append and `(universe, session, seq)` is the
+//!   primary key, so two appenders at one head never both win, and a retried append
+//!   of identical entries reports [`AppendOutcome::AlreadyCommitted`];
+//! - entries read back byte-identical: the canonical bytes are stored and decoded,
+//!   the jsonb columns only serve queries (see `migrations/0001_init.sql`);
+//! - blob reads verify the digest, inline or from the object store.
+//!
+//! What this crate must not do:
+//! - read or write across universes: a [`PgStore`] is scoped to one universe and
+//!   every query names it;
+//! - understand event payloads beyond copying them into query columns;
+//! - depend on the gateway or a host: API keys are plain rows ([`ApiKeyRow`]); the
+//!   host adapts them to the gateway's `KeyStore`;
+//! - read configuration from the environment: hosts build [`PgConfig`] and
+//!   [`ObjectStoreConfig`];
+//! - need a database at build time: queries are checked at run time, migrations are
+//!   embedded in the binary (`migrations/`, listed in `db.rs`).
+
+use engine::log::{LogEntry, Seq};
+use engine::store::{
+    AppendOutcome, BlobStore, Checkpoint, CheckpointStore, SessionLog, StoreError,
+};
+use engine::{BlobRef, SessionId};
+use uuid::Uuid;
+
+mod blobs;
+mod checkpoints;
+mod db;
+mod error;
+mod keys;
+mod log;
+mod object_store;
+
+pub use db::{PgConfig, PgDatabase};
+pub use error::PgStoreError;
+pub use keys::{ApiKeyRow, PgKeyStore};
+pub use object_store::{ObjectStore, ObjectStoreConfig};
+
+/// Bounds of a [`PgStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PgStoreLimits {
+    /// Blobs up to this size are stored inline in Postgres; larger ones go to the
+    /// object store. Default 64 KiB.
+    pub blob_inline_bytes_max: u64,
+    /// Largest blob [`BlobStore::put`] accepts, in bytes. Default 512 MiB: blobs are
+    /// handled whole in memory, so this bounds what one put or get can take.
+    pub blob_bytes_max: u64,
+}
+
+impl Default for PgStoreLimits {
+    fn default() -> Self {
+        Self {
+            blob_inline_bytes_max: 64 * 1024,
+            blob_bytes_max: 512 * 1024 * 1024,
+        }
+    }
+}
+
+/// Session log, checkpoints and blobs of one universe. Cheap to clone (the pool and
+/// the S3 client are shared).
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: sqlx::PgPool,
+    universe_id: Uuid,
+    object_store: Option<ObjectStore>,
+    limits: PgStoreLimits,
+}
+
+impl PgStore {
+    /// The universe every operation of this store acts in.
+    pub fn universe_id(&self) -> Uuid {
+        self.universe_id
+    }
+
+    pub fn limits(&self) -> PgStoreLimits {
+        self.limits
+    }
+
+    /// The same store with other limits.
+    pub fn with_limits(mut self, limits: PgStoreLimits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The object store for large blobs, if one is configured. Without one, blobs
+    /// over [`PgStoreLimits::blob_inline_bytes_max`] are refused as too large.
+    pub fn object_store(&self) -> Option<&ObjectStore> {
+        self.object_store.as_ref()
+    }
+}
+
+impl SessionLog for PgStore {
+    async fn append(
+        &self,
+        session: &SessionId,
+        expected_head: Seq,
+        entries: &[LogEntry],
+    ) -> Result<AppendOutcome, StoreError> {
+        log::append(self, session, expected_head, entries).await
+    }
+
+    async fn read(
+        &self,
+        session: &SessionId,
+        from_seq: Seq,
+        limit_entries: usize,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        log::read(self, session, from_seq, limit_entries).await
+    }
+
+    async fn head(&self, session: &SessionId) -> Result<Seq, StoreError> {
+        log::head(self, session).await
+    }
+}
+
+impl BlobStore for PgStore {
+    async fn put(&self, bytes: Vec<u8>) -> Result<BlobRef, StoreError> {
+        blobs::put(self, bytes).await
+    }
+
+    async fn get(&self, blob: &BlobRef) -> Result<Vec<u8>, StoreError> {
+        blobs::get(self, blob).await
+    }
+
+    async fn has(&self, blob: &BlobRef) -> Result<bool, StoreError> {
+        blobs::has(self, blob).await
+    }
+}
+
+impl CheckpointStore for PgStore {
+    async fn put_checkpoint(
+        &self,
+        session: &SessionId,
+        checkpoint: &Checkpoint,
+    ) -> Result<(), StoreError> {
+        checkpoints::put(self, session, checkpoint).await
+    }
+
+    async fn latest_checkpoint(
+        &self,
+        session: &SessionId,
+    ) -> Result<Option<Checkpoint>, StoreError> {
+        checkpoints::latest(self, session).await
+    }
+}

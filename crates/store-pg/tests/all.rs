@@ -1,0 +1,26 @@
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+//! store-pg live tests, against the Postgres and S3 of the local stack
+//! (`local/up.sh`, `source local/env.sh`): the shared conformance suite, plus what
+//! only a database can get wrong (concurrent appenders and starters, jsonb columns,
+//! universes, the blob catalog, API keys).
+//!
+//! Each test works in a fresh universe (or schema), so reruns never collide. Without
+//! `LIGHTSPEED_POSTGRES_URL` the tests print a note and pass; with `CI=true` they fail.
+
+#[path = "all/support.rs"]
+mod support;
+
+#[path = "all/conformance.rs"]
+mod conformance;
+
+#[path = "all/concurrency.rs"]
+mod concurrency;
+
+#[path = "all/columns.rs"]
+mod columns;
+
+#[path = "all/blobs.rs"]
+mod blobs;
+
+#[path = "all/keys.rs"]
+mod keys;

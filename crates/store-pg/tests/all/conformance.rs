@@ -1,0 +1,49 @@
+//! The shared store conformance suite against Postgres (+ S3 for large blobs).
+
+use store_pg::PgStoreLimits;
+use test_support::conformance;
+
+use crate::support::{Services, store_with_s3};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_suite_passes_with_the_object_store() {
+    let Some((services, s3)) =
+        Services::with_object_store("every_suite_passes_with_the_object_store")
+    else {
+        return;
+    };
+    let store = store_with_s3(&services, &s3).await;
+    conformance::store_suite(&store).await.unwrap();
+    // Again on the same universe: the suites use fresh sessions and repeat puts.
+    conformance::store_suite(&store).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn blob_suite_passes_with_every_blob_in_the_object_store() {
+    let Some((services, s3)) =
+        Services::with_object_store("blob_suite_passes_with_every_blob_in_the_object_store")
+    else {
+        return;
+    };
+    let store = store_with_s3(&services, &s3)
+        .await
+        .with_limits(PgStoreLimits {
+            blob_inline_bytes_max: 0,
+            ..PgStoreLimits::default()
+        });
+    // The empty blob still fits inline (0 bytes); everything else goes to S3.
+    conformance::blob_store_suite(&store).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn log_and_checkpoint_suites_pass_without_an_object_store() {
+    let Some(services) =
+        Services::from_env("log_and_checkpoint_suites_pass_without_an_object_store")
+    else {
+        return;
+    };
+    let (_db, store) = services.store().await;
+    assert!(store.object_store().is_none());
+    conformance::session_log_suite(&store).await.unwrap();
+    conformance::checkpoint_suite(&store).await.unwrap();
+}

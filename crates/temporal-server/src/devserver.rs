@@ -1,0 +1,199 @@
+//! A Temporal dev server (`temporal server start-dev`) as a child process, for
+//! `server dev` and the live tests.
+//!
+//! Written here rather than using `temporalio-sdk-core`'s `ephemeral-server`: that
+//! one gives the server 5 s to come up, which a cold start on a loaded machine
+//! exceeds; this one waits [`READY_WAIT_DEFAULT`] and reports the server's own
+//! output when it never answers.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use temporalio_client::{Connection, ConnectionOptions, Url};
+use tokio::process::{Child, Command};
+
+/// How long a starting dev server has to answer.
+pub const READY_WAIT_DEFAULT: Duration = Duration::from_secs(60);
+/// Where `local/` installs the Temporal CLI (under the home directory).
+const CACHED_BINARY: &str = ".cache/lightspeed/bin/temporal";
+
+#[derive(Debug, thiserror::Error)]
+pub enum DevServerError {
+    #[error(
+        "no `temporal` binary found (looked in $TEMPORAL_BIN, $PATH and ~/{CACHED_BINARY}); \
+         run local/up.sh once (it installs the Temporal CLI), or put `temporal` on PATH"
+    )]
+    BinaryNotFound,
+    #[error("finding a free port failed: {0}")]
+    Port(#[source] std::io::Error),
+    #[error("starting {binary} failed: {source}")]
+    Spawn {
+        binary: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the Temporal dev server did not answer within {waited:?}; its output:\n{output}")]
+    NotReady { waited: Duration, output: String },
+}
+
+/// Finds the Temporal CLI: `$TEMPORAL_BIN`, then `$PATH`, then the `local/` cache.
+pub fn find_binary() -> Option<PathBuf> {
+    if let Some(explicit) = std::env::var_os("TEMPORAL_BIN") {
+        let path = PathBuf::from(explicit);
+        return path.is_file().then_some(path);
+    }
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("temporal"))
+            .find(|candidate| candidate.is_file())
+    });
+    on_path.or_else(|| {
+        let home = std::env::var_os("HOME")?;
+        let cached = Path::new(&home).join(CACHED_BINARY);
+        cached.is_file().then_some(cached)
+    })
+}
+
+/// A free TCP port on 127.0.0.1 (free when asked; racy by nature, fine for tests).
+pub fn free_port() -> Result<u16, DevServerError> {
+    let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .map_err(DevServerError::Port)?;
+    Ok(listener.local_addr().map_err(DevServerError::Port)?.port())
+}
+
+/// How to start the dev server.
+#[derive(Debug, Clone)]
+pub struct DevServerConfig {
+    pub binary: PathBuf,
+    pub port: u16,
+    /// SQLite file for persistence across restarts; `None` keeps everything in memory.
+    pub db_file: Option<PathBuf>,
+    /// Where the server's stdout and stderr go; `None` discards them.
+    pub log_file: Option<PathBuf>,
+    pub ready_wait: Duration,
+}
+
+/// A running dev server; killed on [`DevServer::shutdown`] or drop.
+#[derive(Debug)]
+pub struct DevServer {
+    child: Child,
+    address: String,
+}
+
+impl DevServer {
+    /// The command that runs the server. It goes through `sh` so that a watcher kills
+    /// the server when the process that started it dies, however it dies (a SIGKILLed
+    /// `server dev` or test binary must not leave Temporal running); the server itself
+    /// replaces the shell (`exec`), so killing the child kills the server.
+    pub fn command(config: &DevServerConfig) -> Result<std::process::Command, DevServerError> {
+        let mut command = std::process::Command::new("sh");
+        command
+            .arg("-c")
+            .arg(
+                "parent=$PPID; \
+                 (while kill -0 $parent 2>/dev/null && kill -0 $$ 2>/dev/null; do sleep 1; done; \
+                  kill $$ 2>/dev/null) & \
+                 exec \"$@\"",
+            )
+            .arg("temporal-dev-server")
+            .arg(&config.binary)
+            .args(["server", "start-dev", "--headless", "--ip", "127.0.0.1"])
+            .args(["--port", &config.port.to_string()])
+            .args(["--namespace", "default", "--log-level", "warn"])
+            .args([
+                "--dynamic-config-value",
+                "frontend.enableUpdateWorkflowExecution=true",
+                "--dynamic-config-value",
+                "frontend.enableUpdateWorkflowExecutionAsyncAccepted=true",
+            ])
+            .stdin(Stdio::null());
+        if let Some(db_file) = &config.db_file {
+            command.arg("--db-filename").arg(db_file);
+        }
+        match &config.log_file {
+            Some(path) => {
+                let open_error = |source| DevServerError::Spawn {
+                    binary: path.clone(),
+                    source,
+                };
+                let log = std::fs::File::create(path).map_err(open_error)?;
+                let log_err = log.try_clone().map_err(open_error)?;
+                command.stdout(log).stderr(log_err);
+            }
+            None => {
+                command.stdout(Stdio::null()).stderr(Stdio::null());
+            }
+        }
+        Ok(command)
+    }
+
+    pub async fn start(config: DevServerConfig) -> Result<Self, DevServerError> {
+        let mut command = Command::from(Self::command(&config)?);
+        command.kill_on_drop(true);
+        let child = command.spawn().map_err(|source| DevServerError::Spawn {
+            binary: config.binary.clone(),
+            source,
+        })?;
+        let mut server = Self {
+            child,
+            address: format!("127.0.0.1:{}", config.port),
+        };
+        let child = &mut server.child;
+        let exited = move || matches!(child.try_wait(), Ok(Some(_)));
+        if wait_until_ready(&server.address, config.ready_wait, exited).await {
+            return Ok(server);
+        }
+        let _ = server.child.kill().await;
+        let output = match &config.log_file {
+            Some(path) => std::fs::read_to_string(path).unwrap_or_default(),
+            None => "(not captured)".to_owned(),
+        };
+        Err(DevServerError::NotReady {
+            waited: config.ready_wait,
+            output,
+        })
+    }
+
+    /// `host:port` of the frontend.
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
+    /// Stops the server and waits for it to exit.
+    pub async fn shutdown(mut self) {
+        let _ = self.child.kill().await;
+    }
+}
+
+/// Polls `address` until a Temporal frontend answers (`true`), `exited()` says the
+/// server process is gone, or `wait` passes (`false`).
+pub async fn wait_until_ready(
+    address: &str,
+    wait: Duration,
+    mut exited: impl FnMut() -> bool,
+) -> bool {
+    let Ok(url) = Url::parse(&format!("http://{address}")) else {
+        return false;
+    };
+    let options = ConnectionOptions::new(url)
+        .identity("lightspeed-ready-check".to_owned())
+        .connect_timeout(Duration::from_secs(1))
+        .build();
+    let deadline = tokio::time::Instant::now() + wait;
+    while tokio::time::Instant::now() < deadline {
+        if exited() {
+            return false;
+        }
+        if Connection::connect(options.clone()).await.is_ok() {
+            return true;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    false
+}

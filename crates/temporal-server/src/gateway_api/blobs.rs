@@ -1,0 +1,108 @@
+//! Blob methods over a universe's CAS.
+
+use api::ApiError;
+use api::types::blob::*;
+use base64::Engine as _;
+use engine::store::{BlobStore, StoreError};
+
+/// Largest blob accepted or returned inline (base64 in JSON-RPC); larger ones use
+/// the raw `/blobs` routes.
+const INLINE_BLOB_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// Refs per `blob/has_many` call.
+const HAS_MANY_REFS_MAX: usize = 1_000;
+
+pub(crate) fn store_error(err: StoreError) -> ApiError {
+    match err {
+        StoreError::BlobNotFound(blob) => {
+            ApiError::not_found(format!("blob {blob} not found")).with_reason("blobNotFound")
+        }
+        StoreError::BlobTooLarge { .. } => {
+            ApiError::invalid_params(err.to_string()).with_reason("blobTooLarge")
+        }
+        other => ApiError::internal(other.to_string()),
+    }
+}
+
+pub(crate) async fn put<B: BlobStore>(
+    store: &B,
+    params: BlobPutParams,
+) -> Result<BlobPutResult, ApiError> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(params.data_base64.as_bytes())
+        .map_err(|err| ApiError::invalid_params(format!("dataBase64 is not base64: {err}")))?;
+    if bytes.len() > INLINE_BLOB_BYTES_MAX {
+        return Err(ApiError::invalid_params(format!(
+            "inline blobs are limited to {INLINE_BLOB_BYTES_MAX} bytes; use PUT /blobs/{{ref}}"
+        ))
+        .with_reason("blobTooLarge"));
+    }
+    let size_bytes = bytes.len() as u64;
+    let blob_ref = store.put(bytes).await.map_err(store_error)?;
+    Ok(BlobPutResult {
+        blob_ref: blob_ref.to_string(),
+        size_bytes,
+    })
+}
+
+pub(crate) async fn get<B: BlobStore>(
+    store: &B,
+    params: BlobGetParams,
+) -> Result<BlobGetResult, ApiError> {
+    let bytes = get_bytes(store, &params.blob_ref).await?;
+    if bytes.len() > INLINE_BLOB_BYTES_MAX {
+        return Err(ApiError::invalid_params(
+            "blob is too large to return inline; use GET /blobs/{ref}",
+        )
+        .with_reason("blobTooLarge"));
+    }
+    Ok(BlobGetResult {
+        blob_ref: params.blob_ref,
+        data_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
+    })
+}
+
+pub(crate) async fn has_many<B: BlobStore>(
+    store: &B,
+    params: BlobHasManyParams,
+) -> Result<BlobHasManyResult, ApiError> {
+    if params.blob_refs.len() > HAS_MANY_REFS_MAX {
+        return Err(ApiError::invalid_params(format!(
+            "at most {HAS_MANY_REFS_MAX} refs per call"
+        )));
+    }
+    let (mut present, mut missing) = (Vec::new(), Vec::new());
+    for raw in params.blob_refs {
+        let blob = api_projection::inputs::blob_ref(&raw)?;
+        if store.has(&blob).await.map_err(store_error)? {
+            present.push(raw);
+        } else {
+            missing.push(raw);
+        }
+    }
+    Ok(BlobHasManyResult { present, missing })
+}
+
+pub(crate) async fn put_bytes<B: BlobStore>(
+    store: &B,
+    raw_ref: &str,
+    bytes: Vec<u8>,
+) -> Result<BlobPutResult, ApiError> {
+    let expected = api_projection::inputs::blob_ref(raw_ref)?;
+    if !expected.matches(&bytes) {
+        return Err(
+            ApiError::invalid_params(format!("body does not hash to {expected}"))
+                .with_reason("digestMismatch"),
+        );
+    }
+    let size_bytes = bytes.len() as u64;
+    store.put(bytes).await.map_err(store_error)?;
+    Ok(BlobPutResult {
+        blob_ref: expected.to_string(),
+        size_bytes,
+    })
+}
+
+pub(crate) async fn get_bytes<B: BlobStore>(store: &B, raw_ref: &str) -> Result<Vec<u8>, ApiError> {
+    let blob = api_projection::inputs::blob_ref(raw_ref)?;
+    store.get(&blob).await.map_err(store_error)
+}

@@ -1,0 +1,329 @@
+//! `TemporalApi`: [`api::LightspeedApi`] served by session workflows.
+//!
+//! Writes go through the session's workflow (`admit` update with start: the reply
+//! comes once the command is committed, or as a typed rejection); reads come from the
+//! store (control state cached and advanced by the log tail, events projected from
+//! the log), so they work while no worker runs and never wait behind a generation.
+//! Live deltas come from the in-process [`DeltaHub`] when the worker shares the
+//! process. Sessions are listed from Temporal's visibility store.
+//!
+//! Not served yet: the optional VFS methods, and `filesystem` modes other than
+//! `none` (file tools arrive with the VFS).
+
+mod blobs;
+mod events;
+mod sessions;
+mod state;
+
+use std::sync::Arc;
+
+use api::types::blob::*;
+use api::types::events::*;
+use api::types::initialize::*;
+use api::types::run::*;
+use api::types::session::*;
+use api::{ApiError, Caller, LightspeedApi};
+use engine::SessionId;
+use engine::core::control::{ControlState, Lifecycle};
+use futures::StreamExt as _;
+use futures::stream::BoxStream;
+use temporalio_client::WorkflowListOptions;
+
+use crate::deltas::DeltaHub;
+use crate::sessions::SessionClient;
+use crate::stores::StoreProvider;
+use state::ControlCache;
+
+/// Sessions considered per `session/list` call (newest first after sorting).
+const LISTED_WORKFLOWS_MAX: usize = 10_000;
+const LIST_LIMIT_DEFAULT: u32 = 50;
+const LIST_LIMIT_MAX: u32 = 200;
+
+pub struct TemporalApi<P> {
+    sessions: SessionClient,
+    stores: Arc<P>,
+    deltas: Arc<DeltaHub>,
+    controls: ControlCache,
+}
+
+fn internal(err: impl std::fmt::Display) -> ApiError {
+    ApiError::internal(err.to_string())
+}
+
+fn session_not_found(session: &str) -> ApiError {
+    ApiError::not_found(format!("no session {session:?}")).with_reason("sessionNotFound")
+}
+
+impl<P: StoreProvider> TemporalApi<P> {
+    pub fn new(sessions: SessionClient, stores: Arc<P>, deltas: Arc<DeltaHub>) -> Self {
+        Self {
+            sessions,
+            stores,
+            deltas,
+            controls: ControlCache::default(),
+        }
+    }
+
+    async fn store(&self, universe_id: &str) -> Result<Arc<P::Store>, ApiError> {
+        self.stores.store(universe_id).await.map_err(internal)
+    }
+
+    /// Committed control state, from the store.
+    async fn control(
+        &self,
+        universe_id: &str,
+        session: &SessionId,
+    ) -> Result<ControlState, ApiError> {
+        let store = self.store(universe_id).await?;
+        self.controls
+            .read(&*store, universe_id, session)
+            .await
+            .map_err(internal)
+    }
+
+    /// The session named `raw`, if it was ever opened in this universe.
+    async fn existing_session(&self, universe_id: &str, raw: &str) -> Result<SessionId, ApiError> {
+        let session = api_projection::inputs::session_id(raw)?;
+        let control = self.control(universe_id, &session).await?;
+        if control.lifecycle == Lifecycle::Uninitialized {
+            return Err(session_not_found(raw));
+        }
+        Ok(session)
+    }
+
+    async fn view(&self, universe_id: &str, session: &SessionId) -> Result<SessionView, ApiError> {
+        let control = self.control(universe_id, session).await?;
+        if control.lifecycle == Lifecycle::Uninitialized {
+            return Err(session_not_found(session.as_str()));
+        }
+        Ok(api_projection::views::session_view(
+            session,
+            &control,
+            FilesystemMode::None,
+        ))
+    }
+
+    async fn list(
+        &self,
+        universe_id: &str,
+        params: SessionListParams,
+    ) -> Result<SessionListResult, ApiError> {
+        let limit = params.limit.unwrap_or(LIST_LIMIT_DEFAULT);
+        if !(1..=LIST_LIMIT_MAX).contains(&limit) {
+            return Err(ApiError::invalid_params(format!(
+                "limit must be 1 to {LIST_LIMIT_MAX}"
+            )));
+        }
+        let offset: usize = match params.cursor.as_deref() {
+            None => 0,
+            Some(cursor) => cursor
+                .parse()
+                .map_err(|_| ApiError::invalid_params("cursor is not from session/list"))?,
+        };
+        // Filtered here rather than in the visibility query, so no universe id is
+        // ever spliced into query text.
+        let prefix = format!("{universe_id}/");
+        let options = WorkflowListOptions::builder()
+            .limit(LISTED_WORKFLOWS_MAX)
+            .build();
+        let mut executions = self
+            .sessions
+            .client()
+            .list_workflows("WorkflowType = 'AgentSessionWorkflow'", options);
+        let mut ids = std::collections::BTreeSet::new();
+        while let Some(execution) = executions.next().await {
+            let execution = execution.map_err(internal)?;
+            if let Some(session) = execution.id().strip_prefix(&prefix) {
+                ids.insert(session.to_owned());
+            }
+        }
+        let mut summaries = Vec::with_capacity(ids.len());
+        for raw in ids {
+            let Ok(session) = SessionId::new(raw) else {
+                continue;
+            };
+            let control = self.control(universe_id, &session).await?;
+            if control.lifecycle != Lifecycle::Uninitialized {
+                summaries.push(api_projection::views::session_summary(&session, &control));
+            }
+        }
+        summaries.sort_by(|a, b| {
+            b.updated_at_ms
+                .cmp(&a.updated_at_ms)
+                .then_with(|| a.session_id.cmp(&b.session_id))
+        });
+        let total = summaries.len();
+        let page: Vec<SessionSummary> = summaries
+            .into_iter()
+            .skip(offset)
+            .take(limit as usize)
+            .collect();
+        let next = offset + page.len();
+        Ok(SessionListResult {
+            sessions: page,
+            next_cursor: (next < total).then(|| next.to_string()),
+        })
+    }
+}
+
+impl<P: StoreProvider> LightspeedApi for TemporalApi<P> {
+    async fn initialize(
+        &self,
+        caller: &Caller,
+        _params: InitializeParams,
+    ) -> Result<InitializeResult, ApiError> {
+        let mut methods: Vec<String> = api::METHODS
+            .iter()
+            .map(|method| method.name.to_owned())
+            .filter(|name| !name.starts_with("vfs/"))
+            .collect();
+        for sub in api::SUBSCRIPTIONS {
+            methods.push(sub.subscribe.to_owned());
+            methods.push(sub.unsubscribe.to_owned());
+        }
+        Ok(InitializeResult {
+            server_version: env!("CARGO_PKG_VERSION").to_owned(),
+            protocol_version: api::PROTOCOL_VERSION,
+            universe_id: caller.universe_id.clone(),
+            methods,
+            notifications: api::SUBSCRIPTIONS
+                .iter()
+                .map(|sub| sub.notification.to_owned())
+                .collect(),
+        })
+    }
+
+    async fn session_start(
+        &self,
+        caller: &Caller,
+        params: SessionStartParams,
+    ) -> Result<SessionView, ApiError> {
+        self.start_session(&caller.universe_id, params).await
+    }
+
+    async fn session_read(
+        &self,
+        caller: &Caller,
+        params: SessionRef,
+    ) -> Result<SessionView, ApiError> {
+        let session = self
+            .existing_session(&caller.universe_id, &params.session_id)
+            .await?;
+        self.view(&caller.universe_id, &session).await
+    }
+
+    async fn session_list(
+        &self,
+        caller: &Caller,
+        params: SessionListParams,
+    ) -> Result<SessionListResult, ApiError> {
+        self.list(&caller.universe_id, params).await
+    }
+
+    async fn session_update(
+        &self,
+        caller: &Caller,
+        params: SessionUpdateParams,
+    ) -> Result<SessionView, ApiError> {
+        self.update_session(&caller.universe_id, params).await
+    }
+
+    async fn session_close(
+        &self,
+        caller: &Caller,
+        params: SessionRef,
+    ) -> Result<SessionView, ApiError> {
+        self.close_session(&caller.universe_id, params).await
+    }
+
+    async fn session_events_read(
+        &self,
+        caller: &Caller,
+        params: SessionEventsReadParams,
+    ) -> Result<SessionEventsReadResult, ApiError> {
+        let session = self
+            .existing_session(&caller.universe_id, &params.session_id)
+            .await?;
+        let store = self.store(&caller.universe_id).await?;
+        events::read(&*store, &session, params).await
+    }
+
+    async fn run_start(
+        &self,
+        caller: &Caller,
+        params: RunStartParams,
+    ) -> Result<RunStartResult, ApiError> {
+        self.start_run(&caller.universe_id, params).await
+    }
+
+    async fn run_cancel(
+        &self,
+        caller: &Caller,
+        params: RunCancelParams,
+    ) -> Result<RunAccepted, ApiError> {
+        self.cancel_run(&caller.universe_id, params).await
+    }
+
+    async fn run_steer(
+        &self,
+        caller: &Caller,
+        params: RunSteerParams,
+    ) -> Result<RunAccepted, ApiError> {
+        self.steer_run(&caller.universe_id, params).await
+    }
+
+    async fn blob_put(
+        &self,
+        caller: &Caller,
+        params: BlobPutParams,
+    ) -> Result<BlobPutResult, ApiError> {
+        blobs::put(&*self.store(&caller.universe_id).await?, params).await
+    }
+
+    async fn blob_get(
+        &self,
+        caller: &Caller,
+        params: BlobGetParams,
+    ) -> Result<BlobGetResult, ApiError> {
+        blobs::get(&*self.store(&caller.universe_id).await?, params).await
+    }
+
+    async fn blob_has_many(
+        &self,
+        caller: &Caller,
+        params: BlobHasManyParams,
+    ) -> Result<BlobHasManyResult, ApiError> {
+        blobs::has_many(&*self.store(&caller.universe_id).await?, params).await
+    }
+
+    async fn session_subscribe(
+        &self,
+        caller: &Caller,
+        params: SessionSubscribeParams,
+    ) -> Result<BoxStream<'static, SessionNotification>, ApiError> {
+        let session = self
+            .existing_session(&caller.universe_id, &params.session_id)
+            .await?;
+        let store = self.store(&caller.universe_id).await?;
+        Ok(events::subscribe(
+            store,
+            &self.deltas,
+            &caller.universe_id,
+            session,
+            params,
+        ))
+    }
+
+    async fn blob_put_bytes(
+        &self,
+        caller: &Caller,
+        blob_ref: String,
+        bytes: Vec<u8>,
+    ) -> Result<BlobPutResult, ApiError> {
+        blobs::put_bytes(&*self.store(&caller.universe_id).await?, &blob_ref, bytes).await
+    }
+
+    async fn blob_get_bytes(&self, caller: &Caller, blob_ref: String) -> Result<Vec<u8>, ApiError> {
+        blobs::get_bytes(&*self.store(&caller.universe_id).await?, &blob_ref).await
+    }
+}

@@ -1,0 +1,171 @@
+//! Talking to session workflows from outside: admissions through the `admit` update
+//! (with start, so the first command creates the workflow and a session whose
+//! workflow ended is served by a fresh run), and the `status`/`control` queries.
+
+use engine::SessionId;
+use engine::core::command::CoreCommand;
+use engine::core::control::ControlState;
+use temporal_workflow::{
+    AdmitRejected, AdmitReply, AdmitRequest, AgentSessionWorkflow, SessionStatus,
+    SessionWorkflowInput, WorkflowSettings, workflow_id,
+};
+use temporalio_client::errors::{
+    WorkflowQueryError, WorkflowUpdateError, WorkflowUpdateWithStartError,
+};
+use temporalio_client::{
+    Client, WorkflowIdConflictPolicy, WorkflowQueryOptions, WorkflowUpdateWithStartOptions,
+};
+
+/// Why an admission did not go through.
+#[derive(Debug, thiserror::Error)]
+pub enum AdmitError {
+    /// The engine refused the command; nothing was recorded.
+    #[error("{}: {}", .0.code, .0.message)]
+    Rejected(AdmitRejected),
+    /// Temporal could not be reached or failed the call.
+    #[error("temporal: {0}")]
+    Temporal(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueryError {
+    /// No workflow has ever run for this session.
+    #[error("no workflow for session {0}")]
+    NotFound(String),
+    #[error("temporal: {0}")]
+    Temporal(String),
+}
+
+/// A client for session workflows on one task queue.
+#[derive(Clone)]
+pub struct SessionClient {
+    client: Client,
+    task_queue: String,
+    settings: WorkflowSettings,
+}
+
+/// Finds our rejection in an update failure (its message, or a cause's).
+fn rejection(
+    failure: &temporalio_common::protos::temporal::api::failure::v1::Failure,
+) -> Option<AdmitRejected> {
+    let mut current = Some(failure);
+    // Bounded: failure chains are a few links long.
+    for _ in 0..8 {
+        let failure = current?;
+        if let Some(rejected) = AdmitRejected::parse(&failure.message) {
+            return Some(rejected);
+        }
+        current = failure.cause.as_deref();
+    }
+    None
+}
+
+fn update_error(err: WorkflowUpdateError) -> AdmitError {
+    match err {
+        WorkflowUpdateError::Failed(failure) => match rejection(&failure) {
+            Some(rejected) => AdmitError::Rejected(rejected),
+            None => AdmitError::Temporal(failure.message.clone()),
+        },
+        other => AdmitError::Temporal(other.to_string()),
+    }
+}
+
+impl SessionClient {
+    pub fn new(client: Client, task_queue: impl Into<String>, settings: WorkflowSettings) -> Self {
+        Self {
+            client,
+            task_queue: task_queue.into(),
+            settings,
+        }
+    }
+
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    pub fn task_queue(&self) -> &str {
+        &self.task_queue
+    }
+
+    /// Admits `command` into the session, starting its workflow if none is running.
+    /// Returns once the command's events are committed to the session log.
+    pub async fn admit(
+        &self,
+        universe_id: &str,
+        session_id: &SessionId,
+        command: CoreCommand,
+    ) -> Result<AdmitReply, AdmitError> {
+        let input = SessionWorkflowInput {
+            universe_id: universe_id.to_owned(),
+            session_id: session_id.clone(),
+            settings: self.settings,
+            generation: 0,
+        };
+        let options = WorkflowUpdateWithStartOptions::new(
+            self.task_queue.clone(),
+            workflow_id(universe_id, session_id),
+            WorkflowIdConflictPolicy::UseExisting,
+        )
+        .build();
+        self.client
+            .execute_update_with_start_workflow(
+                AgentSessionWorkflow::run,
+                input,
+                AgentSessionWorkflow::admit,
+                AdmitRequest { command },
+                options,
+            )
+            .await
+            .map_err(|err| match err {
+                WorkflowUpdateWithStartError::Update(err) => update_error(err),
+                other => AdmitError::Temporal(other.to_string()),
+            })
+    }
+
+    fn handle(
+        &self,
+        universe_id: &str,
+        session_id: &SessionId,
+    ) -> temporalio_client::WorkflowHandle<Client, AgentSessionWorkflow> {
+        self.client
+            .get_workflow_handle::<AgentSessionWorkflow>(workflow_id(universe_id, session_id))
+    }
+
+    pub async fn status(
+        &self,
+        universe_id: &str,
+        session_id: &SessionId,
+    ) -> Result<SessionStatus, QueryError> {
+        self.handle(universe_id, session_id)
+            .query(
+                AgentSessionWorkflow::status,
+                (),
+                WorkflowQueryOptions::default(),
+            )
+            .await
+            .map_err(|err| query_error(err, session_id))
+    }
+
+    /// The committed control state held by the session's workflow.
+    pub async fn control(
+        &self,
+        universe_id: &str,
+        session_id: &SessionId,
+    ) -> Result<Option<ControlState>, QueryError> {
+        self.handle(universe_id, session_id)
+            .query(
+                AgentSessionWorkflow::control,
+                (),
+                WorkflowQueryOptions::default(),
+            )
+            .await
+            .map_err(|err| query_error(err, session_id))
+    }
+}
+
+fn query_error(err: WorkflowQueryError, session_id: &SessionId) -> QueryError {
+    match err {
+        WorkflowQueryError::NotFound(_) => QueryError::NotFound(session_id.to_string()),
+        other => QueryError::Temporal(other.to_string()),
+    }
+}

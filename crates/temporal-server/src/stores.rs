@@ -1,0 +1,100 @@
+//! Where a universe's data lives. Activities and the gateway backend resolve a
+//! universe (tenant) to its stores through a [`StoreProvider`], so the same worker
+//! code runs over the filesystem store (`server dev`, tests) and Postgres.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use engine::core::wellknown::well_known_blobs;
+use engine::store::{BlobStore, CheckpointStore, SessionLog, StoreError};
+use store_fs::FsStore;
+
+/// Everything a session needs from storage.
+pub trait SessionStore: SessionLog + BlobStore + CheckpointStore + 'static {}
+
+impl<T: SessionLog + BlobStore + CheckpointStore + 'static> SessionStore for T {}
+
+/// Resolves a universe to its store. Implementations must keep universes apart: a
+/// store returned for one universe never serves another's sessions or blobs.
+pub trait StoreProvider: Send + Sync + 'static {
+    type Store: SessionStore;
+
+    fn store(
+        &self,
+        universe_id: &str,
+    ) -> impl Future<Output = Result<Arc<Self::Store>, StoreError>> + Send;
+}
+
+/// One [`FsStore`] per universe under `{root}/universes/{universe}`, the layout
+/// `LocalApi` uses too. The engine's well-known blobs are written on first use.
+pub struct FsStores {
+    root: PathBuf,
+    opened: Mutex<BTreeMap<String, Arc<FsStore>>>,
+}
+
+impl FsStores {
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self {
+            root: root.into(),
+            opened: Mutex::new(BTreeMap::new()),
+        }
+    }
+}
+
+/// Universe ids come from the key store, not from clients; still, keep them to
+/// path-safe characters so a bad record cannot escape the data dir.
+fn check_universe(universe_id: &str) -> Result<(), StoreError> {
+    let safe = !universe_id.is_empty()
+        && universe_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if safe {
+        Ok(())
+    } else {
+        Err(StoreError::Corrupt {
+            location: "universe id".into(),
+            reason: format!("{universe_id:?} is not path-safe"),
+        })
+    }
+}
+
+impl StoreProvider for FsStores {
+    type Store = FsStore;
+
+    async fn store(&self, universe_id: &str) -> Result<Arc<FsStore>, StoreError> {
+        check_universe(universe_id)?;
+        let cached = self
+            .opened
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(universe_id)
+            .cloned();
+        if let Some(store) = cached {
+            return Ok(store);
+        }
+        let store = Arc::new(FsStore::open(
+            self.root.join("universes").join(universe_id),
+        )?);
+        for bytes in well_known_blobs() {
+            store.put(bytes.to_vec()).await?;
+        }
+        self.opened
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(universe_id.to_owned(), store.clone());
+        Ok(store)
+    }
+}
+
+/// Several owners (the worker's activities, the gateway backend) share one provider.
+impl<P: StoreProvider> StoreProvider for Arc<P> {
+    type Store = P::Store;
+
+    fn store(
+        &self,
+        universe_id: &str,
+    ) -> impl Future<Output = Result<Arc<Self::Store>, StoreError>> + Send {
+        (**self).store(universe_id)
+    }
+}

@@ -1,0 +1,78 @@
+//! The activity registrations: each method binds one contract of
+//! `temporal_workflow::activities` (same name, input and output, checked at compile
+//! time by the SDK macro) to the backend.
+
+// The SDK's `#[activities]` expansion unwraps the instance it registers itself.
+#![allow(clippy::unwrap_used)]
+
+use std::sync::Arc;
+
+use engine::core::effects::{CompactionOutcome, GenerationOutcome, ToolResult};
+use temporal_workflow::activities::{
+    AppendEvents, AppendEventsInput, AppendEventsOutput, CompactContext, CompactContextInput,
+    LlmGenerate, LlmGenerateInput, LoadSession, LoadSessionInput, LoadSessionOutput, ToolInvoke,
+    ToolInvokeInput,
+};
+use temporalio_macros::activities;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+
+use super::backend::SessionActivityBackend;
+
+/// The implementer registered with the worker.
+pub struct SessionActivities {
+    backend: Arc<dyn SessionActivityBackend>,
+}
+
+impl SessionActivities {
+    pub fn new(backend: Arc<dyn SessionActivityBackend>) -> Self {
+        Self { backend }
+    }
+}
+
+#[activities]
+impl SessionActivities {
+    #[activity(definition = LoadSession)]
+    pub async fn load_session(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: LoadSessionInput,
+    ) -> Result<LoadSessionOutput, ActivityError> {
+        self.backend.load_session(input).await
+    }
+
+    #[activity(definition = AppendEvents)]
+    pub async fn append_events(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: AppendEventsInput,
+    ) -> Result<AppendEventsOutput, ActivityError> {
+        self.backend.append_events(input).await
+    }
+
+    #[activity(definition = LlmGenerate)]
+    pub async fn llm_generate(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: LlmGenerateInput,
+    ) -> Result<GenerationOutcome, ActivityError> {
+        self.backend.llm_generate(ctx, input).await
+    }
+
+    #[activity(definition = ToolInvoke)]
+    pub async fn tool_invoke(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: ToolInvokeInput,
+    ) -> Result<ToolResult, ActivityError> {
+        self.backend.tool_invoke(ctx, input).await
+    }
+
+    #[activity(definition = CompactContext)]
+    pub async fn compact_context(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: CompactContextInput,
+    ) -> Result<CompactionOutcome, ActivityError> {
+        self.backend.compact_context(ctx, input).await
+    }
+}

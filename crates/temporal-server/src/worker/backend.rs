@@ -1,0 +1,382 @@
+//! What the session activities do, generic over the store, the tools and the
+//! compactor. [`super::activities`] registers them with the SDK through the
+//! object-safe [`SessionActivityBackend`].
+//!
+//! Error policy: deterministic failures are returned as values the engine records (a
+//! failed generation, an error tool result, an append conflict); only failures that
+//! may clear on retry (store backends, retryable provider errors below the attempt
+//! bound) are activity errors, which Temporal retries.
+
+use std::fmt::Display;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine::core::effects::{CompactionOutcome, GenerationOutcome, ToolResult};
+use engine::core::request::GenerationRequest;
+use engine::core::run::{EffectError, ToolStatus};
+use engine::store::{AppendOutcome, BlobStore, CheckpointStore, SessionLog, StoreError};
+use futures::future::BoxFuture;
+use llm_runtime::{LlmRuntime, Transport};
+use serde_json::json;
+use temporal_workflow::activities::{
+    AppendEventsInput, AppendEventsOutput, CompactContextInput, LlmGenerateInput, LoadSessionInput,
+    LoadSessionOutput, ToolInvokeInput,
+};
+use temporalio_sdk::ApplicationFailure;
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use test_support::adapters::{AdapterError, Compactor, ToolAdapter, estimate_tokens};
+
+use crate::deltas::DeltaHub;
+use crate::stores::StoreProvider;
+use crate::worker::replay::{ReplayFailure, rehydrate, state_at};
+
+/// Longest error message recorded in the log (the engine bounds it too).
+const ERROR_MESSAGE_BYTES_MAX: usize = 1_024;
+/// Heartbeat period when the activity has no heartbeat timeout.
+const HEARTBEAT_DEFAULT: Duration = Duration::from_secs(5);
+
+type ActivityResult<T> = Result<T, ActivityError>;
+
+/// The session activities, object-safe so one registration serves any store.
+pub trait SessionActivityBackend: Send + Sync + 'static {
+    fn load_session(
+        &self,
+        input: LoadSessionInput,
+    ) -> BoxFuture<'_, ActivityResult<LoadSessionOutput>>;
+    fn append_events(
+        &self,
+        input: AppendEventsInput,
+    ) -> BoxFuture<'_, ActivityResult<AppendEventsOutput>>;
+    fn llm_generate(
+        &self,
+        ctx: ActivityContext,
+        input: LlmGenerateInput,
+    ) -> BoxFuture<'_, ActivityResult<GenerationOutcome>>;
+    fn tool_invoke(
+        &self,
+        ctx: ActivityContext,
+        input: ToolInvokeInput,
+    ) -> BoxFuture<'_, ActivityResult<ToolResult>>;
+    fn compact_context(
+        &self,
+        ctx: ActivityContext,
+        input: CompactContextInput,
+    ) -> BoxFuture<'_, ActivityResult<CompactionOutcome>>;
+}
+
+/// How generations reach providers.
+#[derive(Clone)]
+pub struct LlmSettings {
+    pub runtime: LlmRuntime,
+    pub transport: Transport,
+}
+
+pub struct Backend<P, T, C> {
+    pub stores: P,
+    pub llm: LlmSettings,
+    pub tools: T,
+    pub compactor: C,
+    pub deltas: Arc<DeltaHub>,
+    /// A checkpoint is written whenever the head crosses a multiple of this.
+    pub checkpoint_interval_entries: u64,
+}
+
+/// A failure worth retrying (Temporal applies the activity's retry policy).
+fn retryable(err: impl Display) -> ActivityError {
+    ActivityError::application(ApplicationFailure::new(err.to_string()))
+}
+
+/// A failure no retry can fix.
+fn fatal(err: impl Display) -> ActivityError {
+    ActivityError::application(ApplicationFailure::non_retryable(err.to_string()))
+}
+
+fn bounded(message: impl Display) -> String {
+    let mut text = message.to_string();
+    if text.len() > ERROR_MESSAGE_BYTES_MAX {
+        let mut end = ERROR_MESSAGE_BYTES_MAX;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+fn failed_generation(code: &str, message: impl Display) -> GenerationOutcome {
+    GenerationOutcome::Failed {
+        error: EffectError {
+            code: code.to_owned(),
+            message: bounded(message),
+        },
+    }
+}
+
+/// Store failures are retried; a log the engine cannot replay is not.
+fn replay_error(err: ReplayFailure) -> ActivityError {
+    match err {
+        ReplayFailure::Store(err) => retryable(err),
+        other => fatal(other),
+    }
+}
+
+/// Runs `work` while heartbeating. `None`: the activity was cancelled (the workflow
+/// no longer wants the result); `work` is dropped.
+async fn heartbeating<F: Future>(ctx: &ActivityContext, work: F) -> Option<F::Output> {
+    let period = ctx
+        .info()
+        .heartbeat_timeout
+        .map_or(HEARTBEAT_DEFAULT, |timeout| timeout / 3)
+        .max(Duration::from_millis(50));
+    let mut ticker = tokio::time::interval(period);
+    let mut work = std::pin::pin!(work);
+    loop {
+        tokio::select! {
+            output = &mut work => return Some(output),
+            () = ctx.cancelled() => return None,
+            _ = ticker.tick() => {
+                // A heartbeat that cannot be encoded is impossible for `()`.
+                let _ = ctx.record_heartbeat(()).await;
+            }
+        }
+    }
+}
+
+impl<P, T, C> Backend<P, T, C>
+where
+    P: StoreProvider,
+    T: ToolAdapter + 'static,
+    C: Compactor + 'static,
+{
+    async fn load(&self, input: LoadSessionInput) -> ActivityResult<LoadSessionOutput> {
+        let store = self
+            .stores
+            .store(&input.key.universe_id)
+            .await
+            .map_err(retryable)?;
+        let state = rehydrate(&*store, &input.key.session_id)
+            .await
+            .map_err(replay_error)?;
+        Ok(LoadSessionOutput {
+            control: state.control,
+        })
+    }
+
+    async fn append(&self, input: AppendEventsInput) -> ActivityResult<AppendEventsOutput> {
+        let store = self
+            .stores
+            .store(&input.key.universe_id)
+            .await
+            .map_err(retryable)?;
+        let session = &input.key.session_id;
+        let head = match store
+            .append(session, input.expected_head, &input.entries)
+            .await
+        {
+            Ok(AppendOutcome::Appended { head } | AppendOutcome::AlreadyCommitted { head }) => head,
+            Err(StoreError::HeadConflict { actual, .. }) => {
+                return Ok(AppendEventsOutput::Conflict { head: actual });
+            }
+            Err(StoreError::InvalidBatch { .. }) => {
+                let head = store.head(session).await.map_err(retryable)?;
+                return Ok(AppendEventsOutput::Conflict { head });
+            }
+            Err(other) => return Err(retryable(other)),
+        };
+        let interval = self.checkpoint_interval_entries.max(1);
+        if head / interval > input.expected_head / interval {
+            // Checkpoints only bound rehydration cost: a failure is logged, not fatal.
+            match rehydrate(&*store, session).await {
+                Ok(state) => {
+                    if let Err(err) = store.put_checkpoint(session, &state.checkpoint()).await {
+                        tracing::warn!(%session, error = %err, "writing a checkpoint failed");
+                    }
+                }
+                Err(err) => tracing::warn!(%session, error = %err, "checkpoint replay failed"),
+            }
+        }
+        Ok(AppendEventsOutput::Committed { head })
+    }
+
+    async fn generate(
+        &self,
+        ctx: ActivityContext,
+        input: LlmGenerateInput,
+    ) -> ActivityResult<GenerationOutcome> {
+        let intent = &input.intent;
+        let store = self
+            .stores
+            .store(&input.universe_id)
+            .await
+            .map_err(retryable)?;
+        let state = match state_at(&*store, &intent.session_id, intent.planned_at).await {
+            Ok(state) => state,
+            Err(ReplayFailure::Store(err)) => return Err(retryable(err)),
+            Err(other) => return Ok(failed_generation("rebuild_failed", other)),
+        };
+        let request = match GenerationRequest::rebuild(&state) {
+            Ok(request) => request,
+            Err(err) => return Ok(failed_generation("rebuild_failed", err)),
+        };
+        if request.fingerprint() != intent.fingerprint
+            || request.run_id != intent.run_id
+            || request.turn != intent.turn
+        {
+            return Ok(failed_generation(
+                "fingerprint_mismatch",
+                format!(
+                    "the log plans {} turn {} as {}, the workflow asked for {} turn {} as {}",
+                    request.run_id,
+                    request.turn,
+                    request.fingerprint(),
+                    intent.run_id,
+                    intent.turn,
+                    intent.fingerprint
+                ),
+            ));
+        }
+        let sink = self
+            .deltas
+            .sink(&input.universe_id, intent.session_id.as_str());
+        let generation = self
+            .llm
+            .runtime
+            .generate(request, &*store, self.llm.transport, &sink);
+        match heartbeating(&ctx, generation).await {
+            None => Err(ActivityError::cancelled()),
+            Some(Ok(result)) => Ok(GenerationOutcome::Completed(result)),
+            Some(Err(err)) if err.is_retryable() && ctx.info().attempt < input.attempts_max => {
+                // A zero delay is no hint (and the server treats it as "never").
+                let hint = match &err {
+                    llm_runtime::RuntimeError::Provider(provider) => provider.retry_after,
+                    _ => None,
+                }
+                .filter(|delay| !delay.is_zero());
+                tracing::info!(
+                    run = %intent.run_id, turn = intent.turn, attempt = ctx.info().attempt,
+                    error = %err, "generation failed; retrying"
+                );
+                let failure = ApplicationFailure::builder(bounded(&err))
+                    .maybe_next_retry_delay(hint)
+                    .build();
+                Err(ActivityError::application(failure))
+            }
+            Some(Err(err)) => Ok(failed_generation(err.code(), &err)),
+        }
+    }
+
+    async fn invoke(
+        &self,
+        ctx: ActivityContext,
+        input: ToolInvokeInput,
+    ) -> ActivityResult<ToolResult> {
+        let store = self
+            .stores
+            .store(&input.key.universe_id)
+            .await
+            .map_err(retryable)?;
+        let timeout = Duration::from_millis(input.timeout_ms.max(1));
+        let work = tokio::time::timeout(timeout, self.tools.invoke(&input.call, &*store));
+        let message = match heartbeating(&ctx, work).await {
+            None => return Err(ActivityError::cancelled()),
+            Some(Ok(Ok(result))) => return Ok(result),
+            Some(Ok(Err(AdapterError::Store(err)))) => return Err(retryable(err)),
+            Some(Ok(Err(err))) => bounded(err),
+            Some(Err(_elapsed)) => {
+                format!("the tool did not finish within {} ms", input.timeout_ms)
+            }
+        };
+        let bytes = engine::canonical::to_vec(&json!({ "error": message }));
+        let token_estimate = estimate_tokens(&bytes);
+        let output_ref = store.put(bytes).await.map_err(retryable)?;
+        Ok(ToolResult {
+            call_id: input.call.call_id,
+            status: ToolStatus::Error,
+            output_ref,
+            token_estimate,
+        })
+    }
+
+    async fn compact(
+        &self,
+        ctx: ActivityContext,
+        input: CompactContextInput,
+    ) -> ActivityResult<CompactionOutcome> {
+        let intent = &input.intent;
+        let failed = |code: &str, message: String| CompactionOutcome::Failed {
+            error: EffectError {
+                code: code.to_owned(),
+                message: bounded(message),
+            },
+        };
+        let store = self
+            .stores
+            .store(&input.universe_id)
+            .await
+            .map_err(retryable)?;
+        let state = match state_at(&*store, &intent.session_id, input.at_head).await {
+            Ok(state) => state,
+            Err(ReplayFailure::Store(err)) => return Err(retryable(err)),
+            Err(other) => return Ok(failed("rebuild_failed", other.to_string())),
+        };
+        if state.control.context.revision != intent.context_revision {
+            let message = format!(
+                "context is at revision {} at entry {}, compaction was planned at {}",
+                state.control.context.revision, input.at_head, intent.context_revision
+            );
+            return Ok(failed("stale_context", message));
+        }
+        match heartbeating(&ctx, self.compactor.compact(&state, &*store)).await {
+            None => Err(ActivityError::cancelled()),
+            Some(Ok(outcome)) => Ok(outcome),
+            Some(Err(AdapterError::Store(err))) => Err(retryable(err)),
+            Some(Err(err)) => Ok(failed("compaction_failed", err.to_string())),
+        }
+    }
+}
+
+impl<P, T, C> SessionActivityBackend for Backend<P, T, C>
+where
+    P: StoreProvider,
+    T: ToolAdapter + 'static,
+    C: Compactor + 'static,
+{
+    fn load_session(
+        &self,
+        input: LoadSessionInput,
+    ) -> BoxFuture<'_, ActivityResult<LoadSessionOutput>> {
+        Box::pin(self.load(input))
+    }
+
+    fn append_events(
+        &self,
+        input: AppendEventsInput,
+    ) -> BoxFuture<'_, ActivityResult<AppendEventsOutput>> {
+        Box::pin(self.append(input))
+    }
+
+    fn llm_generate(
+        &self,
+        ctx: ActivityContext,
+        input: LlmGenerateInput,
+    ) -> BoxFuture<'_, ActivityResult<GenerationOutcome>> {
+        Box::pin(self.generate(ctx, input))
+    }
+
+    fn tool_invoke(
+        &self,
+        ctx: ActivityContext,
+        input: ToolInvokeInput,
+    ) -> BoxFuture<'_, ActivityResult<ToolResult>> {
+        Box::pin(self.invoke(ctx, input))
+    }
+
+    fn compact_context(
+        &self,
+        ctx: ActivityContext,
+        input: CompactContextInput,
+    ) -> BoxFuture<'_, ActivityResult<CompactionOutcome>> {
+        Box::pin(self.compact(ctx, input))
+    }
+}

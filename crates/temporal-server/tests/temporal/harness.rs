@@ -1,0 +1,497 @@
+//! One Temporal dev server per test binary (a child process on a free port, killed
+//! when the binary exits), and per test: a fake provider, a filesystem store, a
+//! worker on its own task queue, and a client for the session workflows.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use engine::core::command::CoreCommand;
+use engine::core::config::{ContextPolicy, GenerationConfig, ModelRoute, SessionConfig};
+use engine::core::context::{ItemKind, ItemSpec};
+use engine::core::control::ControlState;
+use engine::core::event::CoreEvent;
+use engine::core::run::RunOutcome;
+use engine::core::tools::ToolSpec;
+use engine::store::{BlobStore, SessionLog};
+use engine::{LogEntry, RunId, SessionId, SubmissionId};
+use llm_clients::{ApiKey, ApiKind, ProviderClient, ProviderConfig};
+use llm_runtime::{LlmRuntime, Transport};
+use serde_json::{Value, json};
+use store_fs::FsStore;
+use temporal_server::deltas::DeltaHub;
+use temporal_server::devserver::{self, DevServer, DevServerConfig};
+use temporal_server::sessions::SessionClient;
+use temporal_server::stores::FsStores;
+use temporal_server::tools::WorkerTools;
+use temporal_server::worker::backend::{Backend, LlmSettings};
+use temporal_server::worker::{self, RunningWorker, TemporalConfig};
+pub(crate) use temporal_workflow::WorkflowSettings;
+use temporal_workflow::{AgentSessionWorkflow, SessionStatus, workflow_id};
+use temporalio_client::WorkflowFetchHistoryOptions;
+use temporalio_common::protos::temporal::api::common::v1::Payloads;
+use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
+use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+use test_support::compactor::ListingCompactor;
+use test_support::fake_provider::{FakeProvider, FakeProviderConfig, RunningFakeProvider};
+use tokio::sync::OnceCell;
+
+pub(crate) const UNIVERSE: &str = "u-test";
+const WAIT_MAX: Duration = Duration::from_secs(90);
+
+static SERVER: OnceCell<Option<String>> = OnceCell::const_new();
+
+/// The shared dev server's address; `None` (test skipped) when there is no
+/// `temporal` binary, unless `CI=true`, where that is a failure.
+pub(crate) async fn temporal_address() -> Option<String> {
+    SERVER
+        .get_or_init(|| async {
+            let Some(binary) = devserver::find_binary() else {
+                assert!(
+                    std::env::var("CI").as_deref() != Ok("true"),
+                    "CI=true but {}",
+                    devserver::DevServerError::BinaryNotFound
+                );
+                eprintln!(
+                    "SKIPPED: {} (set CI=true to make this a failure)",
+                    devserver::DevServerError::BinaryNotFound
+                );
+                return None;
+            };
+            let port = devserver::free_port().unwrap();
+            let log_file = std::env::temp_dir().join(format!("lightspeed-temporal-{port}.log"));
+            let config = DevServerConfig {
+                binary,
+                port,
+                db_file: None,
+                log_file: Some(log_file.clone()),
+                ready_wait: Duration::from_secs(120),
+            };
+            let mut child = DevServer::command(&config).unwrap().spawn().unwrap();
+            let address = format!("127.0.0.1:{port}");
+            let ready = devserver::wait_until_ready(&address, config.ready_wait, || {
+                matches!(child.try_wait(), Ok(Some(_)))
+            })
+            .await;
+            assert!(
+                ready,
+                "dev server not ready: {}",
+                std::fs::read_to_string(&log_file).unwrap_or_default()
+            );
+            // Never dropped: the server's watcher kills it when this binary exits.
+            std::mem::forget(child);
+            Some(address)
+        })
+        .await
+        .clone()
+}
+
+/// Settings that keep tests fast.
+pub(crate) fn fast_settings() -> WorkflowSettings {
+    WorkflowSettings {
+        llm_heartbeat_timeout_ms: 2_000,
+        llm_retry_interval_initial_ms: 100,
+        llm_retry_interval_max_ms: 500,
+        ..WorkflowSettings::default()
+    }
+}
+
+/// Where the worker runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WorkerKind {
+    InProcess,
+    /// A `server worker` child process (crash tests kill it).
+    Process,
+}
+
+pub(crate) struct Env {
+    pub(crate) sessions: SessionClient,
+    pub(crate) worker: Option<RunningWorker>,
+    pub(crate) worker_process: Option<tokio::process::Child>,
+    pub(crate) provider: RunningFakeProvider,
+    pub(crate) store: FsStore,
+    pub(crate) temporal: TemporalConfig,
+    pub(crate) data: tempfile::TempDir,
+}
+
+pub(crate) fn provider_client(provider: &RunningFakeProvider) -> ProviderClient {
+    let mut config = ProviderConfig::new("openai", ApiKind::OpenAiResponses);
+    config.base_url = provider.openai_base_url();
+    config.api_keys = vec![ApiKey::new("sk-test-0123456789abcdef")];
+    ProviderClient::new(config).unwrap()
+}
+
+impl Env {
+    /// `None` when the test should be skipped (no Temporal binary).
+    pub(crate) async fn start(
+        name: &str,
+        script: Value,
+        settings: WorkflowSettings,
+    ) -> Option<Env> {
+        Self::start_with(name, script, settings, WorkerKind::InProcess).await
+    }
+
+    pub(crate) async fn start_with(
+        name: &str,
+        script: Value,
+        settings: WorkflowSettings,
+        kind: WorkerKind,
+    ) -> Option<Env> {
+        let address = temporal_address().await?;
+        let provider = FakeProvider::start(FakeProviderConfig {
+            script: Some(serde_json::from_value(script).unwrap()),
+            ..FakeProviderConfig::default()
+        })
+        .await
+        .unwrap();
+        let data = tempfile::tempdir().unwrap();
+        let mut temporal = TemporalConfig::local(address);
+        temporal.task_queue = format!("test-{name}-{}", uuid::Uuid::new_v4().simple());
+        let client = worker::connect(&temporal).await.unwrap();
+        let mut env = Env {
+            sessions: SessionClient::new(client, temporal.task_queue.clone(), settings),
+            worker: None,
+            worker_process: None,
+            store: FsStore::open(data.path().join("universes").join(UNIVERSE)).unwrap(),
+            provider,
+            temporal,
+            data,
+        };
+        match kind {
+            WorkerKind::InProcess => env.start_worker().await,
+            WorkerKind::Process => env.spawn_worker_process(),
+        }
+        Some(env)
+    }
+
+    pub(crate) async fn start_worker(&mut self) {
+        self.start_worker_with(Arc::new(DeltaHub::default())).await;
+    }
+
+    /// Starts `server worker` as a child process on this test's task queue.
+    pub(crate) fn spawn_worker_process(&mut self) {
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
+            .arg("worker")
+            .env("TEMPORAL_ADDRESS", &self.temporal.address)
+            .env("TEMPORAL_NAMESPACE", &self.temporal.namespace)
+            .env("LIGHTSPEED_TASK_QUEUE", &self.temporal.task_queue)
+            .env("LIGHTSPEED_DATA_DIR", self.data.path())
+            .env("OPENAI_BASE_URL", self.provider.openai_base_url())
+            .env("OPENAI_API_KEY", "sk-test-0123456789abcdef")
+            .env_remove("ANTHROPIC_API_KEY")
+            .env_remove("ANTHROPIC_BASE_URL")
+            .env("RUST_LOG", "warn")
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        self.worker_process = Some(child);
+    }
+
+    /// SIGKILLs the worker process: no shutdown, no goodbye to Temporal.
+    pub(crate) async fn kill_worker_process(&mut self) {
+        let mut child = self.worker_process.take().expect("a worker process");
+        child.kill().await.unwrap();
+    }
+
+    /// Replaces the worker with one publishing deltas to `deltas`.
+    pub(crate) async fn restart_worker_with(&mut self, deltas: Arc<DeltaHub>) {
+        if let Some(worker) = self.worker.take() {
+            worker.shutdown().await.unwrap();
+        }
+        self.start_worker_with(deltas).await;
+    }
+
+    async fn start_worker_with(&mut self, deltas: Arc<DeltaHub>) {
+        let backend = Backend {
+            stores: FsStores::new(self.data.path()),
+            llm: LlmSettings {
+                runtime: LlmRuntime::new([provider_client(&self.provider)]),
+                transport: Transport::Streaming,
+            },
+            tools: WorkerTools,
+            compactor: ListingCompactor,
+            deltas,
+            checkpoint_interval_entries: 64,
+        };
+        self.worker = Some(
+            worker::start(&self.temporal, Arc::new(backend))
+                .await
+                .unwrap(),
+        );
+    }
+
+    pub(crate) async fn put_json(&self, value: &Value) -> engine::BlobRef {
+        self.store
+            .put(serde_json::to_vec(value).unwrap())
+            .await
+            .unwrap()
+    }
+
+    pub(crate) async fn text(&self, kind: ItemKind, text: &str) -> ItemSpec {
+        let blob = self.store.put(text.as_bytes().to_vec()).await.unwrap();
+        ItemSpec::new(kind, blob, (text.len() as u64).div_ceil(4).max(1))
+    }
+
+    /// Opens `session` with the fake model and the builtin tools.
+    pub(crate) async fn open(&self, session: &str) -> SessionId {
+        self.open_with(session, ContextPolicy::default()).await
+    }
+
+    pub(crate) async fn open_with(&self, session: &str, context: ContextPolicy) -> SessionId {
+        let session_id = SessionId::new(session).unwrap();
+        let config = SessionConfig {
+            model: ModelRoute {
+                provider_id: "openai".into(),
+                api_kind: "openai:responses".into(),
+                model: "fake-model".into(),
+            },
+            generation: GenerationConfig::default(),
+            context,
+            run_limits: Default::default(),
+        };
+        let instructions = Some(self.text(ItemKind::Instructions, "You are a test.").await);
+        self.admit(
+            &session_id,
+            CoreCommand::OpenSession {
+                session_id: session_id.clone(),
+                config,
+                instructions,
+            },
+        )
+        .await;
+        let mut tools = Vec::new();
+        for name in ["add", "echo", "fail", "sleep"] {
+            let definition = json!({"name": name, "description": format!("The {name} tool."),
+                "parameters": {"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}}});
+            tools.push(ToolSpec {
+                name: name.into(),
+                definition_ref: self.put_json(&definition).await,
+            });
+        }
+        self.admit(
+            &session_id,
+            CoreCommand::ReplaceTools {
+                expected_revision: 0,
+                tools,
+            },
+        )
+        .await;
+        session_id
+    }
+
+    pub(crate) async fn admit(
+        &self,
+        session: &SessionId,
+        command: CoreCommand,
+    ) -> temporal_workflow::AdmitReply {
+        self.sessions
+            .admit(UNIVERSE, session, command)
+            .await
+            .unwrap()
+    }
+
+    /// Requests a run with one user message; returns its id once accepted.
+    pub(crate) async fn request_run(
+        &self,
+        session: &SessionId,
+        submission: &str,
+        text: &str,
+    ) -> RunId {
+        let input = vec![self.text(ItemKind::UserMessage, text).await];
+        let reply = self
+            .admit(
+                session,
+                CoreCommand::RequestRun {
+                    submission_id: SubmissionId::new(submission).unwrap(),
+                    input,
+                    overrides: Default::default(),
+                },
+            )
+            .await;
+        reply.run_id.expect("a run id")
+    }
+
+    pub(crate) async fn log(&self, session: &SessionId) -> Vec<LogEntry> {
+        self.store.read(session, 1, usize::MAX).await.unwrap()
+    }
+
+    /// Waits until `run` finished (read from the store) and returns its outcome.
+    pub(crate) async fn outcome(&self, session: &SessionId, run: &RunId) -> RunOutcome {
+        let deadline = tokio::time::Instant::now() + WAIT_MAX;
+        loop {
+            let found =
+                events(&self.log(session).await)
+                    .into_iter()
+                    .find_map(|event| match event {
+                        CoreEvent::RunFinished(e) if e.run_id == *run => Some(e.outcome),
+                        _ => None,
+                    });
+            if let Some(outcome) = found {
+                return outcome;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "run {run} did not finish"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Every event of the session workflow's current run.
+    pub(crate) async fn history(&self, session: &SessionId) -> Vec<HistoryEvent> {
+        self.sessions
+            .client()
+            .get_workflow_handle::<AgentSessionWorkflow>(workflow_id(UNIVERSE, session))
+            .fetch_history(WorkflowFetchHistoryOptions::default())
+            .into_events()
+            .await
+            .unwrap()
+    }
+
+    /// Polls the `status` query until `condition` holds.
+    pub(crate) async fn wait_status(
+        &self,
+        session: &SessionId,
+        what: &str,
+        condition: impl Fn(&SessionStatus) -> bool,
+    ) -> SessionStatus {
+        let deadline = tokio::time::Instant::now() + WAIT_MAX;
+        loop {
+            if let Ok(status) = self.sessions.status(UNIVERSE, session).await
+                && condition(&status)
+            {
+                return status;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The workflow's committed control state once it is loaded at `head` (a fresh run
+    /// after continue-as-new answers `None` until its load activity returns).
+    pub(crate) async fn control_at(&self, session: &SessionId, head: u64) -> ControlState {
+        let deadline = tokio::time::Instant::now() + WAIT_MAX;
+        loop {
+            if let Ok(Some(control)) = self.sessions.control(UNIVERSE, session).await
+                && control.head == head
+            {
+                return control;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "control never reached {head}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Waits until the fake provider has received `count` requests (an LLM activity
+    /// is then really in flight).
+    pub(crate) async fn wait_provider_requests(&self, count: usize) {
+        let deadline = tokio::time::Instant::now() + WAIT_MAX;
+        while self.provider.requests().len() < count {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "provider got no request"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    pub(crate) async fn shutdown(mut self) {
+        if let Some(worker) = self.worker.take() {
+            worker.shutdown().await.unwrap();
+        }
+        if let Some(mut child) = self.worker_process.take() {
+            let _ = child.kill().await;
+        }
+        self.provider.shutdown().await;
+    }
+}
+
+pub(crate) fn events(log: &[LogEntry]) -> Vec<CoreEvent> {
+    log.iter()
+        .map(|entry| CoreEvent::decode(&entry.event).unwrap())
+        .collect()
+}
+
+/// Text of the assistant messages recorded in `log`, from the CAS.
+pub(crate) async fn assistant_texts(store: &FsStore, log: &[LogEntry]) -> Vec<String> {
+    let mut texts = Vec::new();
+    for event in events(log) {
+        if let CoreEvent::TurnCompleted(turn) = event {
+            for item in turn
+                .items
+                .iter()
+                .filter(|item| item.kind == ItemKind::AssistantMessage)
+            {
+                let bytes = store.get(&item.content_ref).await.unwrap();
+                texts.push(String::from_utf8_lossy(&bytes).into_owned());
+            }
+        }
+    }
+    texts
+}
+
+/// One activity payload found in history.
+#[derive(Debug)]
+pub(crate) struct ActivityPayload {
+    pub(crate) activity_type: String,
+    /// `input` or `result`.
+    pub(crate) direction: &'static str,
+    pub(crate) bytes: usize,
+}
+
+fn payloads_bytes(payloads: Option<&Payloads>) -> usize {
+    payloads.map_or(0, |payloads| {
+        payloads
+            .payloads
+            .iter()
+            .map(|payload| {
+                payload.data.len()
+                    + payload
+                        .metadata
+                        .iter()
+                        .map(|(key, value)| key.len() + value.len())
+                        .sum::<usize>()
+            })
+            .sum()
+    })
+}
+
+/// Every activity input and result in `history`, with its size.
+pub(crate) fn activity_payloads(history: &[HistoryEvent]) -> Vec<ActivityPayload> {
+    let mut types = std::collections::BTreeMap::new();
+    let mut found = Vec::new();
+    for event in history {
+        match &event.attributes {
+            Some(Attributes::ActivityTaskScheduledEventAttributes(scheduled)) => {
+                let activity_type = scheduled
+                    .activity_type
+                    .as_ref()
+                    .map(|t| t.name.clone())
+                    .unwrap_or_default();
+                types.insert(event.event_id, activity_type.clone());
+                found.push(ActivityPayload {
+                    activity_type,
+                    direction: "input",
+                    bytes: payloads_bytes(scheduled.input.as_ref()),
+                });
+            }
+            Some(Attributes::ActivityTaskCompletedEventAttributes(completed)) => {
+                found.push(ActivityPayload {
+                    activity_type: types
+                        .get(&completed.scheduled_event_id)
+                        .cloned()
+                        .unwrap_or_default(),
+                    direction: "result",
+                    bytes: payloads_bytes(completed.result.as_ref()),
+                });
+            }
+            _ => {}
+        }
+    }
+    found
+}

@@ -1,0 +1,244 @@
+//! Runs through Temporal: a text reply, a tool loop, queued runs.
+
+use engine::core::command::CoreCommand;
+use engine::core::event::CoreEvent;
+use engine::core::run::{RunFailure, RunOutcome, ToolStatus};
+use engine::store::BlobStore;
+use serde_json::{Value, json};
+
+use crate::harness::{Env, activity_payloads, assistant_texts, events, fast_settings};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn text_reply() {
+    let script = json!({"turns": [{"text": "Hello from Temporal."}]});
+    let Some(env) = Env::start("text", script, fast_settings()).await else {
+        return;
+    };
+    let session = env.open("s-text").await;
+    let run = env.request_run(&session, "sub-1", "Say hello.").await;
+    assert_eq!(env.outcome(&session, &run).await, RunOutcome::Completed);
+    let log = env.log(&session).await;
+    let texts = assistant_texts(&env.store, &log).await;
+    assert_eq!(texts.len(), 1, "{texts:?}");
+    assert!(texts[0].contains("Hello from Temporal."), "{texts:?}");
+    // The generation really went through a Temporal activity.
+    let history = env.history(&session).await;
+    let llm_calls = activity_payloads(&history)
+        .into_iter()
+        .filter(|p| p.activity_type == "llm_generate" && p.direction == "result")
+        .count();
+    assert_eq!(llm_calls, 1);
+    env.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn multi_turn_tool_loop() {
+    let script = json!({"turns": [
+        {"text": "Adding.", "tool_calls": [{"name": "add", "arguments": {"a": 2, "b": 3}}]},
+        {"text": "Echoing.", "tool_calls": [
+            {"name": "echo", "arguments": {"a": 1}},
+            {"name": "fail", "arguments": {}}
+        ]},
+        {"text": "2 + 3 = 5"}
+    ]});
+    let Some(env) = Env::start("tools", script, fast_settings()).await else {
+        return;
+    };
+    let session = env.open("s-tools").await;
+    let run = env.request_run(&session, "sub-1", "What is 2 + 3?").await;
+    assert_eq!(env.outcome(&session, &run).await, RunOutcome::Completed);
+    let log = env.log(&session).await;
+    let results: Vec<_> = events(&log)
+        .into_iter()
+        .filter_map(|event| match event {
+            CoreEvent::ToolResultRecorded(e) => Some(e),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(results.len(), 3);
+    let sum = env.store.get(&results[0].item.content_ref).await.unwrap();
+    assert_eq!(
+        serde_json::from_slice::<Value>(&sum).unwrap(),
+        json!({"sum": 5})
+    );
+    let statuses: Vec<_> = results
+        .iter()
+        .map(|r| (r.tool_name.clone().unwrap(), r.status))
+        .collect();
+    assert!(
+        statuses.contains(&("echo".into(), ToolStatus::Ok)),
+        "{statuses:?}"
+    );
+    assert!(
+        statuses.contains(&("fail".into(), ToolStatus::Error)),
+        "{statuses:?}"
+    );
+    // One activity per tool call.
+    let history = env.history(&session).await;
+    let tool_calls = activity_payloads(&history)
+        .into_iter()
+        .filter(|p| p.activity_type == "tool_invoke" && p.direction == "input")
+        .count();
+    assert_eq!(tool_calls, 3);
+    let texts = assistant_texts(&env.store, &log).await;
+    assert!(texts.last().unwrap().contains("2 + 3 = 5"), "{texts:?}");
+    env.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_queued_runs() {
+    let script = json!({"turns": [
+        {"text": "First answer.", "delay_ms": 1500},
+        {"text": "Second answer."}
+    ]});
+    let Some(env) = Env::start("queue", script, fast_settings()).await else {
+        return;
+    };
+    let session = env.open("s-queue").await;
+    let first = env.request_run(&session, "sub-1", "First?").await;
+    let second = env.request_run(&session, "sub-2", "Second?").await;
+    assert_ne!(first, second);
+    // Accepted while the first is still running: it waits in the queue.
+    let status = env
+        .sessions
+        .status(crate::harness::UNIVERSE, &session)
+        .await
+        .unwrap();
+    assert_eq!(status.active_run_id.as_ref(), Some(&first), "{status:?}");
+    assert_eq!(status.queued_runs, 1, "{status:?}");
+    // Resubmitting a submission is idempotent.
+    let again = env
+        .admit(
+            &session,
+            engine::core::command::CoreCommand::RequestRun {
+                submission_id: engine::SubmissionId::new("sub-2").unwrap(),
+                input: vec![
+                    env.text(engine::core::context::ItemKind::UserMessage, "Second?")
+                        .await,
+                ],
+                overrides: Default::default(),
+            },
+        )
+        .await;
+    assert_eq!(again.run_id.as_ref(), Some(&second));
+    assert!(again.duplicate);
+
+    assert_eq!(env.outcome(&session, &first).await, RunOutcome::Completed);
+    assert_eq!(env.outcome(&session, &second).await, RunOutcome::Completed);
+    let order: Vec<_> = events(&env.log(&session).await)
+        .into_iter()
+        .filter_map(|event| match event {
+            CoreEvent::RunStarted(e) => Some(format!("start {}", e.run_id)),
+            CoreEvent::RunFinished(e) => Some(format!("finish {}", e.run_id)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        order,
+        [
+            format!("start {first}"),
+            format!("finish {first}"),
+            format!("start {second}"),
+            format!("finish {second}"),
+        ]
+    );
+    env.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn provider_errors_retry_or_fail_the_run() {
+    let script = json!({"turns": [
+        {"error": {"status": 429, "retry_after_s": 0}},
+        {"error": {"status": 429, "retry_after_s": 1}},
+        {"error": {"status": 503}},
+        {"text": "after three retries"},
+        {"error": {"status": 400, "type": "context_length_exceeded"}}
+    ]});
+    let Some(env) = Env::start("errors", script, fast_settings()).await else {
+        return;
+    };
+    let session = env.open("s-errors").await;
+    let first = env.request_run(&session, "sub-1", "hello").await;
+    assert_eq!(env.outcome(&session, &first).await, RunOutcome::Completed);
+    let texts = assistant_texts(&env.store, &env.log(&session).await).await;
+    assert!(texts[0].contains("after three retries"), "{texts:?}");
+    // Retries are activity attempts: one scheduled activity, no extra history per try.
+    let history = env.history(&session).await;
+    let scheduled = activity_payloads(&history)
+        .into_iter()
+        .filter(|p| p.activity_type == "llm_generate" && p.direction == "input")
+        .count();
+    assert_eq!(scheduled, 1);
+
+    // A deterministic error is not retried: the turn and the run fail with its code.
+    let second = env.request_run(&session, "sub-2", "too long").await;
+    let outcome = env.outcome(&session, &second).await;
+    let RunOutcome::Failed {
+        failure: RunFailure::GenerationFailed { error },
+    } = outcome
+    else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(error.code, "context_length_exceeded");
+    assert_eq!(env.provider.requests().len(), 5);
+    env.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn requested_compaction_runs_as_an_activity() {
+    let script = json!({"turns": [{"text": "Something to compact."}]});
+    let Some(env) = Env::start("compact", script, fast_settings()).await else {
+        return;
+    };
+    let session = env.open("s-compact").await;
+    let run = env.request_run(&session, "sub-1", "hello").await;
+    assert_eq!(env.outcome(&session, &run).await, RunOutcome::Completed);
+    env.admit(&session, CoreCommand::RequestCompaction).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let log = events(&env.log(&session).await);
+        if let Some(CoreEvent::ContextCompacted(compacted)) = log
+            .iter()
+            .find(|e| matches!(e, CoreEvent::ContextCompacted(_)))
+        {
+            assert_eq!(compacted.summary.len(), 1);
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no compaction: {log:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let history = env.history(&session).await;
+    assert!(
+        activity_payloads(&history)
+            .iter()
+            .any(|p| p.activity_type == "compact_context")
+    );
+    env.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn retries_stop_at_the_attempt_bound() {
+    let script = json!({"turns": [{"error": {"status": 503}}, {"error": {"status": 503}}]});
+    let settings = crate::harness::WorkflowSettings {
+        llm_attempts_max: 2,
+        ..fast_settings()
+    };
+    let Some(env) = Env::start("attempts", script, settings).await else {
+        return;
+    };
+    let session = env.open("s-attempts").await;
+    let run = env.request_run(&session, "sub-1", "hello").await;
+    let outcome = env.outcome(&session, &run).await;
+    let RunOutcome::Failed {
+        failure: RunFailure::GenerationFailed { error },
+    } = outcome
+    else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(error.code, "server");
+    assert_eq!(env.provider.requests().len(), 2);
+    env.shutdown().await;
+}

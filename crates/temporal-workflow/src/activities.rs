@@ -1,0 +1,132 @@
+//! The activities the session workflow schedules, as typed contracts: a marker type
+//! per activity (implementing the SDK's [`ActivityDefinition`]) and its input and
+//! output DTOs. The worker (`temporal-server`) implements them under the same names.
+//!
+//! Thin seam (DESIGN §3.3): every input and output here carries ids, log positions,
+//! `sha256:` refs and small facts only. Nothing grows with the transcript: the LLM
+//! activity is sent the *position* of the planning entry and the request fingerprint,
+//! never the request; compaction is sent the head it must compact at.
+
+use engine::core::control::ControlState;
+use engine::core::effects::{CompactionOutcome, GenerationOutcome, ToolResult};
+use engine::core::run::ToolCallRequest;
+use engine::drive::{CompactionIntent, GenerationIntent};
+use engine::{LogEntry, RunId, Seq, SessionId};
+use serde::{Deserialize, Serialize};
+use temporalio_workflow::common::ActivityDefinition;
+
+/// Which session of which universe (tenant) an activity acts on. Activities resolve
+/// the universe's stores from it; the universe never comes from anywhere else.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionKey {
+    pub universe_id: String,
+    pub session_id: SessionId,
+}
+
+/// `load_session`: rehydrate the session (checkpoint + tail) and return its bounded
+/// control state. Also makes sure the engine's well-known blobs are in the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadSessionInput {
+    pub key: SessionKey,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoadSessionOutput {
+    /// Committed control state at the log head. Bounded by the engine's limits, not
+    /// by the transcript.
+    pub control: ControlState,
+}
+
+/// `append_events`: append `entries` if the head is `expected_head`. A retried
+/// identical batch is recognised by the store and reported as committed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppendEventsInput {
+    pub key: SessionKey,
+    pub expected_head: Seq,
+    pub entries: Vec<LogEntry>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum AppendEventsOutput {
+    /// The entries are in the log (freshly, or by an earlier attempt).
+    Committed { head: Seq },
+    /// Someone else moved the head: the batch was not written. The workflow
+    /// discards its staged entries and reloads.
+    Conflict { head: Seq },
+}
+
+/// `llm_generate`: run the generation planned at `intent.planned_at`. The activity
+/// rebuilds the request from the store and checks `intent.fingerprint`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LlmGenerateInput {
+    pub universe_id: String,
+    pub intent: GenerationIntent,
+    /// Attempts allowed for retryable provider errors: the attempt that reaches it
+    /// records the error as a failed generation instead of asking for a retry.
+    pub attempts_max: u32,
+}
+
+/// `tool_invoke`: run one tool call of a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolInvokeInput {
+    pub key: SessionKey,
+    pub run_id: RunId,
+    pub batch: u32,
+    pub call: ToolCallRequest,
+    /// The tool is stopped after this long and its call recorded as an error.
+    pub timeout_ms: u64,
+}
+
+/// `compact_context`: compact the context as it is at `at_head` (the committed head
+/// when compaction was decided; its context revision must be
+/// `intent.context_revision`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompactContextInput {
+    pub universe_id: String,
+    pub at_head: Seq,
+    pub intent: CompactionIntent,
+}
+
+macro_rules! activity {
+    ($(#[$meta:meta])* $marker:ident, $name:literal, $input:ty => $output:ty) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct $marker;
+
+        impl $marker {
+            /// The activity type name registered with Temporal.
+            pub const NAME: &'static str = $name;
+        }
+
+        impl ActivityDefinition for $marker {
+            type Input = $input;
+            type Output = $output;
+
+            fn name(&self) -> &str {
+                Self::NAME
+            }
+        }
+    };
+}
+
+activity!(
+    /// Rehydrates a session and returns its control state.
+    LoadSession, "load_session", LoadSessionInput => LoadSessionOutput
+);
+activity!(
+    /// Appends staged entries to the session log (idempotently).
+    AppendEvents, "append_events", AppendEventsInput => AppendEventsOutput
+);
+activity!(
+    /// Runs one planned generation; returns refs and facts only.
+    LlmGenerate, "llm_generate", LlmGenerateInput => GenerationOutcome
+);
+activity!(
+    /// Runs one tool call; its output goes to the CAS, the result carries the ref.
+    ToolInvoke, "tool_invoke", ToolInvokeInput => ToolResult
+);
+activity!(
+    /// Compacts the context; the summary items go to the CAS.
+    CompactContext, "compact_context", CompactContextInput => CompactionOutcome
+);

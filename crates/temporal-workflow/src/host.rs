@@ -1,0 +1,439 @@
+//! The drive loop: the workflow as a host of the drive machine.
+//!
+//! Each iteration decides queued admissions (a step boundary), asks the drive for its
+//! next action and performs it through an activity. Effects (generation, tool calls,
+//! compaction) stay in flight across iterations: while one runs, the loop also wakes
+//! for admissions, commits them, and re-asks the drive. If the drive no longer wants
+//! the effect (a cancel or close ended the run), the effect's activity is cancelled.
+//! The drive is level-triggered, so an effect it still wants is simply awaited again.
+
+use std::pin::Pin;
+use std::task::Poll;
+use std::time::UNIX_EPOCH;
+
+use engine::core::effects::{CompactionOutcome, GenerationOutcome, ToolResult};
+use engine::core::limits::TEXT_FIELD_BYTES_MAX;
+use engine::core::run::EffectError;
+use engine::drive::{Action, CompactionIntent, GenerationIntent, ToolBatchIntent};
+use engine::{LogEntry, RunId, Seq, ToolCallId};
+use futures::FutureExt as _;
+use temporalio_workflow::ActivityExecutionError;
+use temporalio_workflow::{
+    CancellableFuture, ContinueAsNewOptions, WorkflowContext, WorkflowResult, WorkflowTermination,
+    select,
+};
+
+use crate::activities::{
+    AppendEvents, AppendEventsInput, AppendEventsOutput, CompactContext, CompactContextInput,
+    LlmGenerate, LlmGenerateInput, LoadSession, LoadSessionInput, SessionKey, ToolInvoke,
+    ToolInvokeInput,
+};
+use crate::messages::{SessionWorkflowInput, SessionWorkflowOutcome};
+use crate::workflow::AgentSessionWorkflow;
+
+type Ctx = WorkflowContext<AgentSessionWorkflow>;
+type Activity<'a, T> =
+    Pin<Box<dyn CancellableFuture<Output = Result<T, ActivityExecutionError>> + 'a>>;
+
+/// The one effect the drive has outstanding, keyed by the ids the drive uses.
+enum InFlight<'a> {
+    Generation {
+        run_id: RunId,
+        turn: u32,
+        activity: Activity<'a, GenerationOutcome>,
+    },
+    Tools {
+        run_id: RunId,
+        batch: u32,
+        calls: Vec<(ToolCallId, Activity<'a, ToolResult>)>,
+    },
+    Compaction {
+        compaction: u32,
+        activity: Activity<'a, CompactionOutcome>,
+    },
+}
+
+impl InFlight<'_> {
+    fn cancel(self) {
+        match self {
+            InFlight::Generation { activity, .. } => activity.cancel(),
+            InFlight::Compaction { activity, .. } => activity.cancel(),
+            InFlight::Tools { calls, .. } => calls.iter().for_each(|(_, call)| call.cancel()),
+        }
+    }
+}
+
+struct Host<'a> {
+    ctx: &'a Ctx,
+    input: SessionWorkflowInput,
+    key: SessionKey,
+    in_flight: Option<InFlight<'a>>,
+    /// Activities scheduled by this run; makes activity ids unique.
+    scheduled: u64,
+}
+
+pub(crate) async fn drive_session(ctx: &mut Ctx) -> WorkflowResult<SessionWorkflowOutcome> {
+    let ctx: &Ctx = ctx;
+    let input = ctx.state(|wf| wf.input.clone());
+    let key = SessionKey {
+        universe_id: input.universe_id.clone(),
+        session_id: input.session_id.clone(),
+    };
+    let mut host = Host {
+        ctx,
+        input,
+        key,
+        in_flight: None,
+        scheduled: 0,
+    };
+    host.load().await?;
+    loop {
+        // Cancelling the workflow stops driving the session; what is committed stays,
+        // and the next admission starts a new run that carries on from the store.
+        if ctx.cancellation_token().is_cancelled() {
+            host.settle_in_flight(|_| false);
+            return Err(WorkflowTermination::cancelled());
+        }
+        let now = now_ms(ctx);
+        let action = ctx.state_mut(|wf| {
+            wf.session.decide_queued(now);
+            wf.session.drive_mut().map(|drive| drive.next_action())
+        });
+        let Some(action) = action else {
+            host.load().await?;
+            continue;
+        };
+        match action {
+            Action::AppendEvents {
+                expected_head,
+                entries,
+            } => host.append(expected_head, entries).await?,
+            Action::GenerateLlm(intent) => host.generate(intent).await,
+            Action::InvokeTools(intent) => host.invoke_tools(intent).await,
+            Action::CompactContext(intent) => host.compact(intent).await,
+            Action::Idle => host.idle().await?,
+            Action::Closed => return host.closed().await,
+        }
+    }
+}
+
+fn now_ms(ctx: &Ctx) -> u64 {
+    ctx.workflow_time()
+        .and_then(|time| time.duration_since(UNIX_EPOCH).ok())
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
+}
+
+/// An activity failure as an effect error the engine can record.
+fn effect_error(code: &str, err: &ActivityExecutionError) -> EffectError {
+    EffectError {
+        code: code.to_owned(),
+        message: describe(err),
+    }
+}
+
+/// An activity failure with its retry state and causes (the top-level message is
+/// only "Activity task failed").
+fn describe(err: &ActivityExecutionError) -> String {
+    let mut text = err.to_string();
+    if let ActivityExecutionError::Failed(failed) = err {
+        text.push_str(&format!(" (retry state {:?})", failed.retry_state()));
+    }
+    let mut cause = err.failure().and_then(|failure| failure.cause.as_deref());
+    // Bounded: cause chains are a few links long.
+    for _ in 0..4 {
+        let Some(failure) = cause else { break };
+        text.push_str(": ");
+        text.push_str(&failure.message);
+        cause = failure.cause.as_deref();
+    }
+    truncate(text)
+}
+
+impl<'a> Host<'a> {
+    fn activity_id(&mut self, what: String) -> String {
+        self.scheduled += 1;
+        format!("{what}#{}", self.scheduled)
+    }
+
+    fn settings(&self) -> &crate::settings::WorkflowSettings {
+        &self.input.settings
+    }
+
+    /// Reads the session from the store (first start, continue-as-new, or after a
+    /// failed append).
+    async fn load(&mut self) -> WorkflowResult<()> {
+        let id = self.activity_id("load".into());
+        let options = self.settings().store_options(id);
+        let input = LoadSessionInput {
+            key: self.key.clone(),
+        };
+        let loaded = self
+            .ctx
+            .execute_activity(LoadSession, input, options)
+            .await?;
+        self.ctx.state_mut(|wf| wf.session.load(loaded.control));
+        Ok(())
+    }
+
+    /// Commits staged entries; on a conflict drops them and reloads.
+    async fn append(&mut self, expected_head: Seq, entries: Vec<LogEntry>) -> WorkflowResult<()> {
+        let id = self.activity_id(format!("append/{expected_head}"));
+        let options = self.settings().store_options(id);
+        let input = AppendEventsInput {
+            key: self.key.clone(),
+            expected_head,
+            entries,
+        };
+        let outcome = self
+            .ctx
+            .execute_activity(AppendEvents, input, options)
+            .await;
+        let committed = matches!(outcome, Ok(AppendEventsOutput::Committed { .. }))
+            && self.ctx.state_mut(|wf| {
+                wf.session
+                    .drive_mut()
+                    .is_some_and(|drive| drive.resume_appended().is_ok())
+            });
+        if !committed {
+            self.ctx.state_mut(|wf| {
+                if let Some(drive) = wf.session.drive_mut() {
+                    drive.discard_staged();
+                }
+            });
+            self.load().await?;
+        }
+        Ok(())
+    }
+
+    /// Cancels the in-flight effect unless `keep` says the drive still wants it.
+    fn settle_in_flight(&mut self, keep: impl FnOnce(&InFlight<'a>) -> bool) {
+        if let Some(in_flight) = self.in_flight.take() {
+            if keep(&in_flight) {
+                self.in_flight = Some(in_flight);
+            } else {
+                in_flight.cancel();
+            }
+        }
+    }
+
+    /// Waits until admissions are queued (or the workflow is cancelled, which the
+    /// loop checks next). Used beside an in-flight effect.
+    async fn admissions(ctx: &Ctx) {
+        let _ = ctx.wait_condition(|wf| wf.session.has_queued()).await;
+    }
+
+    async fn generate(&mut self, intent: GenerationIntent) {
+        self.settle_in_flight(|in_flight| {
+            matches!(in_flight, InFlight::Generation { run_id, turn, .. }
+                if *run_id == intent.run_id && *turn == intent.turn)
+        });
+        if self.in_flight.is_none() {
+            let id = self.activity_id(format!("llm/{}/{}", intent.run_id, intent.turn));
+            let options = self.settings().llm_options(id);
+            let input = LlmGenerateInput {
+                universe_id: self.key.universe_id.clone(),
+                intent: intent.clone(),
+                attempts_max: self.settings().llm_attempts_max,
+            };
+            let activity = self.ctx.execute_activity(LlmGenerate, input, options);
+            self.in_flight = Some(InFlight::Generation {
+                run_id: intent.run_id.clone(),
+                turn: intent.turn,
+                activity: Box::pin(activity),
+            });
+        }
+        let Some(InFlight::Generation { activity, .. }) = self.in_flight.as_mut() else {
+            return;
+        };
+        let ctx = self.ctx;
+        let result = select! {
+            result = activity.as_mut() => Some(result),
+            () = Self::admissions(ctx).fuse() => None,
+        };
+        let Some(result) = result else { return };
+        self.in_flight = None;
+        let outcome = result.unwrap_or_else(|err| GenerationOutcome::Failed {
+            error: effect_error("activity_failed", &err),
+        });
+        let now = now_ms(ctx);
+        ctx.state_mut(|wf| {
+            if let Some(drive) = wf.session.drive_mut() {
+                // A stale result (the run moved on) is dropped: nothing to record.
+                let _ = drive.resume_generation(&intent.run_id, intent.turn, outcome, now);
+            }
+        });
+    }
+
+    async fn invoke_tools(&mut self, intent: ToolBatchIntent) {
+        self.settle_in_flight(|in_flight| {
+            matches!(in_flight, InFlight::Tools { run_id, batch, .. }
+                if *run_id == intent.run_id && *batch == intent.batch)
+        });
+        if self.in_flight.is_none() {
+            let mut calls = Vec::with_capacity(intent.calls.len());
+            for call in &intent.calls {
+                let id = self.activity_id(format!(
+                    "tool/{}/{}/{}",
+                    intent.run_id, intent.batch, call.call_id
+                ));
+                let options = self.settings().tool_options(id);
+                let input = ToolInvokeInput {
+                    key: self.key.clone(),
+                    run_id: intent.run_id.clone(),
+                    batch: intent.batch,
+                    call: call.clone(),
+                    timeout_ms: self.settings().tool_timeout_ms,
+                };
+                let activity = self.ctx.execute_activity(ToolInvoke, input, options);
+                calls.push((call.call_id.clone(), Box::pin(activity) as Activity<'a, _>));
+            }
+            self.in_flight = Some(InFlight::Tools {
+                run_id: intent.run_id.clone(),
+                batch: intent.batch,
+                calls,
+            });
+        }
+        let Some(InFlight::Tools { calls, .. }) = self.in_flight.as_mut() else {
+            return;
+        };
+        let ctx = self.ctx;
+        // The first finished call, scanning in call order: deterministic on replay.
+        let first_done = futures::future::poll_fn(|cx| {
+            for (index, (_, call)) in calls.iter_mut().enumerate() {
+                if let Poll::Ready(result) = call.as_mut().poll(cx) {
+                    return Poll::Ready((index, result));
+                }
+            }
+            Poll::Pending
+        });
+        let done = select! {
+            done = first_done.fuse() => Some(done),
+            () = Self::admissions(ctx).fuse() => None,
+        };
+        let Some((index, result)) = done else { return };
+        let (call_id, _) = calls.remove(index);
+        if calls.is_empty() {
+            self.in_flight = None;
+        }
+        let now = now_ms(ctx);
+        match result {
+            Ok(result) => ctx.state_mut(|wf| {
+                if let Some(drive) = wf.session.drive_mut() {
+                    let _ =
+                        drive.resume_tool_results(&intent.run_id, intent.batch, vec![result], now);
+                }
+            }),
+            Err(err) => {
+                // The activity retries store failures itself; reaching here means the
+                // call cannot produce a result at all. End the run rather than wait.
+                let reason = format!("tool call {call_id} failed: {}", describe(&err));
+                let command = engine::core::command::CoreCommand::CancelRun {
+                    run_id: intent.run_id.clone(),
+                    reason: Some(truncate(reason)),
+                };
+                ctx.state_mut(|wf| {
+                    if let Some(drive) = wf.session.drive_mut() {
+                        let _ = drive.admit(command, now);
+                    }
+                });
+            }
+        }
+    }
+
+    async fn compact(&mut self, intent: CompactionIntent) {
+        self.settle_in_flight(|in_flight| {
+            matches!(in_flight, InFlight::Compaction { compaction, .. }
+                if *compaction == intent.compaction)
+        });
+        if self.in_flight.is_none() {
+            let id = self.activity_id(format!("compact/{}", intent.compaction));
+            let options = self.settings().compaction_options(id);
+            let input = CompactContextInput {
+                universe_id: self.key.universe_id.clone(),
+                at_head: self.ctx.state(|wf| wf.session.committed_head()),
+                intent: intent.clone(),
+            };
+            let activity = self.ctx.execute_activity(CompactContext, input, options);
+            self.in_flight = Some(InFlight::Compaction {
+                compaction: intent.compaction,
+                activity: Box::pin(activity),
+            });
+        }
+        let Some(InFlight::Compaction { activity, .. }) = self.in_flight.as_mut() else {
+            return;
+        };
+        let ctx = self.ctx;
+        let result = select! {
+            result = activity.as_mut() => Some(result),
+            () = Self::admissions(ctx).fuse() => None,
+        };
+        let Some(result) = result else { return };
+        self.in_flight = None;
+        let outcome = result.unwrap_or_else(|err| CompactionOutcome::Failed {
+            error: effect_error("activity_failed", &err),
+        });
+        let now = now_ms(ctx);
+        ctx.state_mut(|wf| {
+            if let Some(drive) = wf.session.drive_mut() {
+                let _ = drive.resume_compaction(intent.compaction, outcome, now);
+            }
+        });
+    }
+
+    /// Nothing to do: continue-as-new if history is long, else wait for admissions.
+    async fn idle(&mut self) -> WorkflowResult<()> {
+        self.settle_in_flight(|_| false);
+        let due = self.ctx.continue_as_new_suggested()
+            || self.ctx.history_length() >= self.settings().continue_as_new_history_events;
+        if due
+            && self
+                .ctx
+                .state(|wf| !wf.session.has_queued() && wf.session.handlers_waiting() == 0)
+        {
+            let mut next = self.input.clone();
+            next.generation += 1;
+            return match self
+                .ctx
+                .continue_as_new(next, ContinueAsNewOptions::default())
+            {
+                Ok(never) => match never {},
+                Err(termination) => Err(termination),
+            };
+        }
+        self.ctx
+            .wait_condition(|wf| {
+                wf.session.has_queued() || (due && wf.session.handlers_waiting() == 0)
+            })
+            .await?;
+        Ok(())
+    }
+
+    /// The session is closed: answer the admissions still waiting, then finish.
+    async fn closed(&mut self) -> WorkflowResult<SessionWorkflowOutcome> {
+        self.settle_in_flight(|_| false);
+        loop {
+            let now = now_ms(self.ctx);
+            self.ctx.state_mut(|wf| wf.session.decide_queued(now));
+            self.ctx
+                .wait_condition(|wf| wf.session.has_queued() || wf.session.handlers_waiting() == 0)
+                .await?;
+            if self.ctx.state(|wf| !wf.session.has_queued()) {
+                let head = self.ctx.state(|wf| wf.session.committed_head());
+                return Ok(SessionWorkflowOutcome { head });
+            }
+        }
+    }
+}
+
+fn truncate(mut text: String) -> String {
+    if text.len() > TEXT_FIELD_BYTES_MAX {
+        let mut end = TEXT_FIELD_BYTES_MAX;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}

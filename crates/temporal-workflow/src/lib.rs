@@ -1,0 +1,38 @@
+//! Lightspeed's session workflow for Temporal.
+//!
+//! [`AgentSessionWorkflow`] (workflow id `{universe}/{session}`, see
+//! [`workflow_id`]) hosts one session's drive machine over the engine's bounded
+//! *control state*: it rehydrates through the `load_session` activity, then loops
+//! `next_action()` → activity → `resume_*` ([`host`]). Admissions (`CoreCommand`s)
+//! arrive as the `admit` update: its validator runs engine admission on a copy of the
+//! drive, so a bad command is refused with a typed [`AdmitRejected`] before anything
+//! is recorded, and an accepted one replies once its events are committed. The
+//! `status` and `control` queries read the state. Continue-as-new happens when the
+//! session is idle and history is long; the next run rehydrates from the store.
+//!
+//! The [`activities`] module holds the activity contracts the worker implements:
+//! `load_session`, `append_events`, `llm_generate`, `tool_invoke`,
+//! `compact_context`. Their payloads are ids, log positions and `sha256:` refs.
+//!
+//! What this crate must not do:
+//! - perform I/O, read a clock, draw randomness or use tokio: workflow code runs under
+//!   Temporal's deterministic replay; time comes from `workflow_time()`, everything
+//!   else from activities;
+//! - hold the context item list or any other transcript-sized data: workflow memory,
+//!   history and activity payloads stay independent of the transcript;
+//! - decide anything about the session itself: the engine's drive decides; this crate
+//!   only carries its actions to activities and results back.
+
+pub mod activities;
+mod host;
+pub mod messages;
+pub mod session;
+pub mod settings;
+mod workflow;
+
+pub use messages::{
+    AdmitRejected, AdmitReply, AdmitRequest, PhaseView, SessionStatus, SessionWorkflowInput,
+    SessionWorkflowOutcome, rejection_code, workflow_id,
+};
+pub use settings::WorkflowSettings;
+pub use workflow::AgentSessionWorkflow;

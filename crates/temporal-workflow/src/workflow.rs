@@ -1,0 +1,105 @@
+//! `AgentSessionWorkflow`: the Temporal face of one session. Its run method is the
+//! drive loop ([`crate::host`]); admissions arrive as the `admit` update, whose
+//! validator runs engine admission on a copy of the drive so bad commands are
+//! rejected before anything is recorded; `status` and `control` are queries.
+
+use std::error::Error;
+
+use engine::core::control::ControlState;
+use temporalio_workflow::{
+    WorkflowContext, WorkflowContextView, WorkflowResult, workflow, workflow_methods,
+};
+
+use crate::messages::{
+    AdmitRejected, AdmitReply, AdmitRequest, SessionStatus, SessionWorkflowInput,
+    SessionWorkflowOutcome,
+};
+use crate::session::{Decision, SessionState};
+
+type BoxError = Box<dyn Error + Send + Sync>;
+
+#[workflow]
+pub struct AgentSessionWorkflow {
+    pub(crate) input: SessionWorkflowInput,
+    pub(crate) session: SessionState,
+}
+
+#[workflow_methods]
+impl AgentSessionWorkflow {
+    #[init]
+    pub fn new(_ctx: &WorkflowContextView, input: SessionWorkflowInput) -> Self {
+        Self {
+            input,
+            session: SessionState::default(),
+        }
+    }
+
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<SessionWorkflowOutcome> {
+        crate::host::drive_session(ctx).await
+    }
+
+    /// A small status: head, lifecycle, active run and its phase.
+    #[query]
+    pub fn status(&self, _ctx: &WorkflowContextView) -> SessionStatus {
+        self.session.status(self.input.generation)
+    }
+
+    /// The committed control state (bounded; `None` before the first load).
+    #[query]
+    pub fn control(&self, _ctx: &WorkflowContextView) -> Option<ControlState> {
+        self.session.drive().map(|drive| drive.state().clone())
+    }
+
+    #[update_validator(admit)]
+    fn validate_admit(
+        &self,
+        _ctx: &WorkflowContextView,
+        request: &AdmitRequest,
+    ) -> Result<(), BoxError> {
+        self.session
+            .validate(&request.command)
+            .map_err(|rejected| Box::new(rejected) as BoxError)
+    }
+
+    /// Admits one command. Replies once its events are committed to the session log,
+    /// or with a typed [`AdmitRejected`] (in the failure message) when refused.
+    #[update]
+    pub async fn admit(
+        ctx: &mut WorkflowContext<Self>,
+        request: AdmitRequest,
+    ) -> Result<AdmitReply, BoxError> {
+        let id = ctx.state_mut(|wf| wf.session.enqueue(request.command));
+        let reply = wait_for_commit(ctx, id).await;
+        ctx.state_mut(|wf| wf.session.handler_done());
+        reply
+    }
+}
+
+async fn wait_for_commit(
+    ctx: &WorkflowContext<AgentSessionWorkflow>,
+    id: u64,
+) -> Result<AdmitReply, BoxError> {
+    ctx.wait_condition(|wf| wf.session.is_decided(id)).await?;
+    let decision = ctx.state_mut(|wf| wf.session.take_decision(id));
+    let (run_id, duplicate, commit_seq, epoch) = match decision {
+        Some(Decision::Accepted {
+            run_id,
+            duplicate,
+            commit_seq,
+            epoch,
+        }) => (run_id, duplicate, commit_seq, epoch),
+        Some(Decision::Rejected(rejected)) => return Err(Box::new(rejected)),
+        None => return Err(Box::new(AdmitRejected::lost())),
+    };
+    ctx.wait_condition(|wf| wf.session.is_committed(commit_seq, epoch) != Some(false))
+        .await?;
+    match ctx.state(|wf| wf.session.is_committed(commit_seq, epoch)) {
+        Some(true) => Ok(AdmitReply {
+            run_id,
+            duplicate,
+            head: ctx.state(|wf| wf.session.committed_head()),
+        }),
+        _ => Err(Box::new(AdmitRejected::lost())),
+    }
+}
