@@ -28,6 +28,7 @@
 //! [`Rejection`]: engine::core::command::Rejection
 //! [`ControlState`]: engine::core::control::ControlState
 
+pub mod blobs;
 pub mod error;
 pub mod inputs;
 pub mod views;

@@ -10,7 +10,6 @@
 //! Not served yet: the optional VFS methods, and `filesystem` modes other than
 //! `none` (file tools arrive with the VFS).
 
-mod blobs;
 mod events;
 mod sessions;
 mod state;
@@ -23,6 +22,7 @@ use api::types::initialize::*;
 use api::types::run::*;
 use api::types::session::*;
 use api::{ApiError, Caller, LightspeedApi};
+use api_projection::blobs;
 use engine::SessionId;
 use engine::core::control::{ControlState, Lifecycle};
 use futures::StreamExt as _;

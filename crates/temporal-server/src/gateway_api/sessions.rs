@@ -15,9 +15,9 @@ use temporal_workflow::{AdmitRejected, AdmitReply};
 use test_support::adapters::estimate_tokens;
 
 use super::TemporalApi;
-use super::blobs::store_error;
 use crate::sessions::AdmitError;
 use crate::stores::StoreProvider;
+use api_projection::blobs::store_error;
 
 /// An engine rejection (or a Temporal failure) as the API error clients see. The
 /// codes are those of `api_projection::inputs::rejection`, which classifies the

@@ -12,7 +12,6 @@
 //! Not a production runtime: no durability beyond store-fs, no retries beyond
 //! `RuntimeLlm`'s, one process.
 
-mod blobs;
 mod events;
 mod files;
 mod sessions;
@@ -29,6 +28,7 @@ use api::types::run::*;
 use api::types::session::*;
 use api::types::vfs::*;
 use api::{ApiError, Caller, LightspeedApi};
+use api_projection::blobs;
 use futures::stream::BoxStream;
 use llm_runtime::{LlmRuntime, Transport};
 use store_fs::FsStore;
@@ -226,7 +226,7 @@ impl LightspeedApi for LocalApi {
         caller: &Caller,
         params: BlobPutParams,
     ) -> Result<BlobPutResult, ApiError> {
-        blobs::put(&self.universe(caller).await?.store, params).await
+        blobs::put(&*self.universe(caller).await?.store, params).await
     }
 
     async fn blob_get(
@@ -234,7 +234,7 @@ impl LightspeedApi for LocalApi {
         caller: &Caller,
         params: BlobGetParams,
     ) -> Result<BlobGetResult, ApiError> {
-        blobs::get(&self.universe(caller).await?.store, params).await
+        blobs::get(&*self.universe(caller).await?.store, params).await
     }
 
     async fn blob_has_many(
@@ -242,7 +242,7 @@ impl LightspeedApi for LocalApi {
         caller: &Caller,
         params: BlobHasManyParams,
     ) -> Result<BlobHasManyResult, ApiError> {
-        blobs::has_many(&self.universe(caller).await?.store, params).await
+        blobs::has_many(&*self.universe(caller).await?.store, params).await
     }
 
     async fn vfs_snapshot_commit(
@@ -332,10 +332,10 @@ impl LightspeedApi for LocalApi {
         blob_ref: String,
         bytes: Vec<u8>,
     ) -> Result<BlobPutResult, ApiError> {
-        blobs::put_bytes(&self.universe(caller).await?.store, &blob_ref, bytes).await
+        blobs::put_bytes(&*self.universe(caller).await?.store, &blob_ref, bytes).await
     }
 
     async fn blob_get_bytes(&self, caller: &Caller, blob_ref: String) -> Result<Vec<u8>, ApiError> {
-        blobs::get_bytes(&self.universe(caller).await?.store, &blob_ref).await
+        blobs::get_bytes(&*self.universe(caller).await?.store, &blob_ref).await
     }
 }

@@ -1,17 +1,18 @@
-//! Blob methods over a universe's CAS.
+//! The `blob/*` methods and raw blob transfer over any [`BlobStore`], shared by every
+//! backend (inline base64 is bounded; larger blobs use the raw `/blobs` routes).
 
 use api::ApiError;
 use api::types::blob::*;
 use base64::Engine as _;
 use engine::store::{BlobStore, StoreError};
-use store_fs::FsStore;
 
-/// Largest blob accepted inline (base64 in JSON-RPC); larger ones use `PUT /blobs`.
-pub(super) const INLINE_BLOB_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// Largest blob accepted or returned inline (base64 in JSON-RPC); larger ones use
+/// the raw `/blobs` routes.
+pub const INLINE_BLOB_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// Refs per `blob/has_many` call.
-const HAS_MANY_REFS_MAX: usize = 1_000;
+pub const HAS_MANY_REFS_MAX: usize = 1_000;
 
-fn store_error(err: StoreError) -> ApiError {
+pub fn store_error(err: StoreError) -> ApiError {
     match err {
         StoreError::BlobNotFound(blob) => {
             ApiError::not_found(format!("blob {blob} not found")).with_reason("blobNotFound")
@@ -23,7 +24,10 @@ fn store_error(err: StoreError) -> ApiError {
     }
 }
 
-pub(super) async fn put(store: &FsStore, params: BlobPutParams) -> Result<BlobPutResult, ApiError> {
+pub async fn put<B: BlobStore>(
+    store: &B,
+    params: BlobPutParams,
+) -> Result<BlobPutResult, ApiError> {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(params.data_base64.as_bytes())
         .map_err(|err| ApiError::invalid_params(format!("dataBase64 is not base64: {err}")))?;
@@ -41,7 +45,10 @@ pub(super) async fn put(store: &FsStore, params: BlobPutParams) -> Result<BlobPu
     })
 }
 
-pub(super) async fn get(store: &FsStore, params: BlobGetParams) -> Result<BlobGetResult, ApiError> {
+pub async fn get<B: BlobStore>(
+    store: &B,
+    params: BlobGetParams,
+) -> Result<BlobGetResult, ApiError> {
     let bytes = get_bytes(store, &params.blob_ref).await?;
     if bytes.len() > INLINE_BLOB_BYTES_MAX {
         return Err(ApiError::invalid_params(
@@ -55,8 +62,8 @@ pub(super) async fn get(store: &FsStore, params: BlobGetParams) -> Result<BlobGe
     })
 }
 
-pub(super) async fn has_many(
-    store: &FsStore,
+pub async fn has_many<B: BlobStore>(
+    store: &B,
     params: BlobHasManyParams,
 ) -> Result<BlobHasManyResult, ApiError> {
     if params.blob_refs.len() > HAS_MANY_REFS_MAX {
@@ -66,7 +73,7 @@ pub(super) async fn has_many(
     }
     let (mut present, mut missing) = (Vec::new(), Vec::new());
     for raw in params.blob_refs {
-        let blob = api_projection::inputs::blob_ref(&raw)?;
+        let blob = crate::inputs::blob_ref(&raw)?;
         if store.has(&blob).await.map_err(store_error)? {
             present.push(raw);
         } else {
@@ -76,12 +83,12 @@ pub(super) async fn has_many(
     Ok(BlobHasManyResult { present, missing })
 }
 
-pub(super) async fn put_bytes(
-    store: &FsStore,
+pub async fn put_bytes<B: BlobStore>(
+    store: &B,
     raw_ref: &str,
     bytes: Vec<u8>,
 ) -> Result<BlobPutResult, ApiError> {
-    let expected = api_projection::inputs::blob_ref(raw_ref)?;
+    let expected = crate::inputs::blob_ref(raw_ref)?;
     if !expected.matches(&bytes) {
         return Err(
             ApiError::invalid_params(format!("body does not hash to {expected}"))
@@ -96,7 +103,7 @@ pub(super) async fn put_bytes(
     })
 }
 
-pub(super) async fn get_bytes(store: &FsStore, raw_ref: &str) -> Result<Vec<u8>, ApiError> {
-    let blob = api_projection::inputs::blob_ref(raw_ref)?;
+pub async fn get_bytes<B: BlobStore>(store: &B, raw_ref: &str) -> Result<Vec<u8>, ApiError> {
+    let blob = crate::inputs::blob_ref(raw_ref)?;
     store.get(&blob).await.map_err(store_error)
 }
