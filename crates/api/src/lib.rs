@@ -19,7 +19,7 @@ pub mod types;
 pub use error::{ApiError, ErrorData, ErrorKind};
 pub use methods::{
     Caller, LightspeedApi, METHODS, MethodSpec, SUBSCRIPTIONS, SubscriptionSpec, dispatch,
-    subscribe,
+    handshake, subscribe,
 };
 
 /// Version of the contract; bumped on incompatible changes.

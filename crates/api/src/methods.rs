@@ -51,6 +51,31 @@ pub struct SubscriptionSpec {
     pub schemas: fn(&mut schemars::SchemaGenerator) -> (schemars::Schema, schemars::Schema),
 }
 
+/// The `initialize` answer for `universe_id`, listing the methods this backend serves
+/// (`serves` filters the table, e.g. to leave out methods a backend lacks).
+pub fn handshake(universe_id: &str, serves: impl Fn(&str) -> bool) -> InitializeResult {
+    let mut methods: Vec<String> = METHODS
+        .iter()
+        .map(|method| method.name)
+        .filter(|name| serves(name))
+        .map(str::to_owned)
+        .collect();
+    for sub in SUBSCRIPTIONS {
+        methods.push(sub.subscribe.to_owned());
+        methods.push(sub.unsubscribe.to_owned());
+    }
+    InitializeResult {
+        server_version: env!("CARGO_PKG_VERSION").to_owned(),
+        protocol_version: crate::PROTOCOL_VERSION,
+        universe_id: universe_id.to_owned(),
+        methods,
+        notifications: SUBSCRIPTIONS
+            .iter()
+            .map(|sub| sub.notification.to_owned())
+            .collect(),
+    }
+}
+
 fn schemas_of<P: JsonSchema, R: JsonSchema>(
     generator: &mut schemars::SchemaGenerator,
 ) -> (schemars::Schema, schemars::Schema) {

@@ -7,14 +7,15 @@
 //! Entries this build cannot decode render with their kind and nothing else, so a log
 //! written by a newer engine never stops a reader.
 
+use api::ApiError;
 use api::types::events::EventView;
 use api::types::items::{ItemView, ToolResultView};
 use api::types::run::RunStatus;
 use engine::core::context::{ContextItem, ItemKind};
 use engine::core::event::{CoreEvent, ToolResultRecorded, TurnCompleted};
 use engine::core::run::{ToolCallRequest, ToolStatus, Usage};
-use engine::store::BlobStore;
-use engine::{BlobRef, LogEntry, RunId};
+use engine::store::{BlobStore, SessionLog};
+use engine::{BlobRef, LogEntry, RunId, SessionId};
 use llm_runtime::content::{MediaType, OutputItemBlob};
 use llm_runtime::foreign::{self, NeutralItem};
 
@@ -23,6 +24,25 @@ use crate::error::ProjectionError;
 
 /// Tool output shown inline in a view; the whole output stays behind `outputRef`.
 pub const TOOL_OUTPUT_VIEW_BYTES_MAX: usize = 16 * 1024;
+
+/// Views of the committed entries after `after` (at most `limit`), as
+/// `session/events/read` and subscriptions serve them.
+pub async fn event_views_after<S: SessionLog + BlobStore>(
+    store: &S,
+    session: &SessionId,
+    after: u64,
+    limit: usize,
+) -> Result<Vec<EventView>, ApiError> {
+    let entries = store
+        .read(session, after + 1, limit)
+        .await
+        .map_err(|err| ApiError::internal(err.to_string()))?;
+    let mut views = Vec::with_capacity(entries.len());
+    for entry in &entries {
+        views.push(event_view(entry, store).await?);
+    }
+    Ok(views)
+}
 
 /// One committed entry as clients see it. Loads the blobs it needs to render text.
 ///

@@ -18,7 +18,7 @@ use engine::core::run::{
     ActiveRun, LimitKind, RunFailure, RunOutcome, RunStatus as EngineRunStatus, Usage,
 };
 
-pub use events::{TOOL_OUTPUT_VIEW_BYTES_MAX, event_view};
+pub use events::{TOOL_OUTPUT_VIEW_BYTES_MAX, event_view, event_views_after};
 
 /// The session as `session/read` returns it.
 ///

@@ -31,23 +31,6 @@ fn internal(err: impl std::fmt::Display) -> ApiError {
     ApiError::internal(err.to_string())
 }
 
-async fn project<S: SessionLog + BlobStore>(
-    store: &S,
-    session: &SessionId,
-    after: u64,
-    limit: usize,
-) -> Result<Vec<EventView>, ApiError> {
-    let entries = store
-        .read(session, after + 1, limit)
-        .await
-        .map_err(internal)?;
-    let mut views = Vec::with_capacity(entries.len());
-    for entry in &entries {
-        views.push(api_projection::views::event_view(entry, store).await?);
-    }
-    Ok(views)
-}
-
 pub(crate) async fn read<S: SessionLog + BlobStore>(
     store: &S,
     session: &SessionId,
@@ -66,7 +49,9 @@ pub(crate) async fn read<S: SessionLog + BlobStore>(
         tokio::time::sleep(POLL_INTERVAL).await;
         head = store.head(session).await.map_err(internal)?;
     }
-    let events = project(store, session, params.cursor, limit as usize).await?;
+    let events =
+        api_projection::views::event_views_after(store, session, params.cursor, limit as usize)
+            .await?;
     let next_cursor = events.last().map_or(params.cursor, |event| event.cursor);
     Ok(SessionEventsReadResult {
         events,
@@ -107,7 +92,14 @@ pub(crate) fn subscribe<S: SessionLog + BlobStore + 'static>(
         loop {
             // Catch up on everything committed after `cursor`.
             loop {
-                let events = match project(&*store, &session, cursor, CATCH_UP_PAGE_ENTRIES).await {
+                let events = match api_projection::views::event_views_after(
+                    &*store,
+                    &session,
+                    cursor,
+                    CATCH_UP_PAGE_ENTRIES,
+                )
+                .await
+                {
                     Ok(events) => events,
                     Err(err) => {
                         tracing::warn!(session = %session_name, error = ?err, "subscription read failed");

@@ -172,25 +172,9 @@ impl<P: StoreProvider> LightspeedApi for TemporalApi<P> {
         caller: &Caller,
         _params: InitializeParams,
     ) -> Result<InitializeResult, ApiError> {
-        let mut methods: Vec<String> = api::METHODS
-            .iter()
-            .map(|method| method.name.to_owned())
-            .filter(|name| !name.starts_with("vfs/"))
-            .collect();
-        for sub in api::SUBSCRIPTIONS {
-            methods.push(sub.subscribe.to_owned());
-            methods.push(sub.unsubscribe.to_owned());
-        }
-        Ok(InitializeResult {
-            server_version: env!("CARGO_PKG_VERSION").to_owned(),
-            protocol_version: api::PROTOCOL_VERSION,
-            universe_id: caller.universe_id.clone(),
-            methods,
-            notifications: api::SUBSCRIPTIONS
-                .iter()
-                .map(|sub| sub.notification.to_owned())
-                .collect(),
-        })
+        Ok(api::handshake(&caller.universe_id, |name| {
+            !name.starts_with("vfs/")
+        }))
     }
 
     async fn session_start(

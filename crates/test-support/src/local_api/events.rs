@@ -5,13 +5,11 @@ use std::time::Duration;
 
 use api::ApiError;
 use api::types::events::*;
-use engine::store::SessionLog;
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use store_fs::FsStore;
 use tokio::sync::{broadcast, mpsc};
 
-use super::internal;
 use super::sessions::SessionHandle;
 
 const READ_LIMIT_DEFAULT: u32 = 100;
@@ -22,27 +20,6 @@ const WAIT_MS_MAX: u64 = 30_000;
 const SUBSCRIPTION_BUFFER_MAX: usize = 1_024;
 /// Entries projected per store read while catching a subscriber up.
 const CATCH_UP_PAGE_ENTRIES: usize = 256;
-
-async fn project(
-    store: &FsStore,
-    handle: &SessionHandle,
-    after: u64,
-    limit: usize,
-) -> Result<Vec<EventView>, ApiError> {
-    let entries = store
-        .read(&handle.session_id, after + 1, limit)
-        .await
-        .map_err(internal)?;
-    let mut views = Vec::with_capacity(entries.len());
-    for entry in &entries {
-        views.push(
-            api_projection::views::event_view(entry, store)
-                .await
-                .map_err(internal)?,
-        );
-    }
-    Ok(views)
-}
 
 pub(super) async fn read(
     store: &FsStore,
@@ -61,7 +38,13 @@ pub(super) async fn read(
         // Nothing newer yet: wait for the next commit, or give up at the deadline.
         let _ = tokio::time::timeout(wait, head.changed()).await;
     }
-    let events = project(store, handle, params.cursor, limit as usize).await?;
+    let events = api_projection::views::event_views_after(
+        store,
+        &handle.session_id,
+        params.cursor,
+        limit as usize,
+    )
+    .await?;
     let next_cursor = events.last().map_or(params.cursor, |event| event.cursor);
     Ok(SessionEventsReadResult {
         events,
@@ -86,7 +69,14 @@ pub(super) fn subscribe(
         loop {
             // Catch up on everything committed after `cursor`.
             loop {
-                let events = match project(&store, &handle, cursor, CATCH_UP_PAGE_ENTRIES).await {
+                let events = match api_projection::views::event_views_after(
+                    &*store,
+                    &handle.session_id,
+                    cursor,
+                    CATCH_UP_PAGE_ENTRIES,
+                )
+                .await
+                {
                     Ok(events) => events,
                     Err(err) => {
                         tracing::warn!(session = %session_id, error = %err, "subscription read failed");
