@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Stops what local/up.sh started: by recorded pid (.local/run/*.pid) for Temporal and
-# S3, with `pg_ctl stop` for Postgres. Data stays (local/reset.sh wipes it).
+# Stops what local/up.sh started: by recorded pid (.local/run/*.pid) for the server,
+# Temporal and S3, with `pg_ctl stop` for Postgres. Data stays (local/reset.sh wipes it).
 #
 #   local/down.sh                  stop everything
-#   local/down.sh temporal s3      stop only the named services (postgres, temporal, s3)
+#   local/down.sh server           stop only the named services (server, postgres,
+#                                  temporal, s3)
 set -euo pipefail
 # shellcheck source=local/lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -26,12 +27,14 @@ postgres_down() {
 }
 
 services=("$@")
-[ "${#services[@]}" -gt 0 ] || services=(temporal s3 postgres)
+# The server first: it needs the others to shut down cleanly.
+[ "${#services[@]}" -gt 0 ] || services=(server temporal s3 postgres)
 for service in "${services[@]}"; do
   case "$service" in
     postgres) postgres_down ;;
+    server) ls_stop_pid server "/debug/server" ;;
     temporal) ls_stop_pid temporal "server start-dev" ;;
     s3) ls_stop_pid s3 s3s-fs ;;
-    *) die "unknown service '$service' (postgres, temporal, s3)" ;;
+    *) die "unknown service '$service' (server, postgres, temporal, s3)" ;;
   esac
 done

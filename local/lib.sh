@@ -23,6 +23,8 @@ ls_temporal_version=v1.5.1
 ls_temporal_port=7233
 ls_temporal_ui_port=8233
 
+ls_gateway_port=18080
+
 ls_s3s_version=0.14.1
 ls_s3_port=29000
 ls_s3_bucket=lightspeed-dev

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Brings up the local stack as native processes (no Docker), then builds `server` and
-# mints a development API key (once). Idempotent: run it as often as you like; what
-# already runs is left alone.
+# Brings up the local stack as native processes (no Docker), then builds and starts
+# `server` and mints a development API key (once). Idempotent: run it as often as you
+# like; what already runs is left alone.
 #
 #   Postgres   127.0.0.1:15432  private cluster in .local/data/pg, user/db lightspeed
 #   Temporal   127.0.0.1:7233   `temporal server start-dev`, UI on :8233
 #   S3         127.0.0.1:29000  s3s-fs over .local/data/s3, bucket lightspeed-dev
+#   server     127.0.0.1:18080  gateway + worker over the three above (LLM providers
+#                               from OPENAI_API_KEY / ANTHROPIC_API_KEY / *_BASE_URL)
 #
 # Pids go to .local/run/, logs to .local/log/. Missing binaries are installed once into
 # $LIGHTSPEED_CACHE_DIR (default ~/.cache/lightspeed): temporal with `go install`,
@@ -223,23 +225,50 @@ s3_up() {
 
 # --- server and API key -------------------------------------------------------------
 
+server_bin="${CARGO_TARGET_DIR:-$ls_root/target}/debug/server"
+# What identifies the server's process (see ls_live_pid); also in local/down.sh.
+server_pattern="/debug/server"
+
+server_healthy() {
+  curl -fsS -o /dev/null "http://127.0.0.1:$ls_gateway_port/health"
+}
+
+# Builds `server`, registers the development API key in Postgres (minting it once),
+# then runs gateway and worker in one process over Postgres, S3 and Temporal.
 server_up() {
   say "building the server binary"
   cargo build --quiet --manifest-path "$ls_root/Cargo.toml" -p temporal-server --bin server
   local key_file="$ls_local/dev-api-key"
-  if [ -s "$key_file" ]; then
-    say "development API key already minted ($key_file)"
-    return 0
-  fi
-  say "minting a development API key"
   # shellcheck source=local/env.sh
   . "$ls_root/local/env.sh" 2>/dev/null
-  (
-    umask 077
-    "${CARGO_TARGET_DIR:-$ls_root/target}/debug/server" api-keys create >"$key_file.tmp"
-  ) || die "minting the development API key failed"
-  mv "$key_file.tmp" "$key_file"
-  say "key stored in $key_file (only its hash is kept by the server)"
+  if [ -s "$key_file" ]; then
+    # Idempotent: a reset database gets the key back, a current one is unchanged.
+    "$server_bin" api-keys add <"$key_file" 2>/dev/null ||
+      die "registering the development API key failed (run: $server_bin api-keys add <$key_file)"
+    say "development API key registered ($key_file)"
+  else
+    say "minting a development API key"
+    (
+      umask 077
+      "$server_bin" api-keys create >"$key_file.tmp"
+    ) || die "minting the development API key failed"
+    mv "$key_file.tmp" "$key_file"
+    say "key stored in $key_file (only its hash is kept by the server)"
+  fi
+  if [ -n "$(ls_live_pid server "$server_pattern")" ]; then
+    say "server is already running on 127.0.0.1:$ls_gateway_port (restart: local/down.sh server && local/up.sh)"
+  else
+    if ls_port_open "$ls_gateway_port"; then
+      die "port $ls_gateway_port is taken by another process; stop it (a 'server dev'?) or run local/down.sh"
+    fi
+    if [ -z "${OPENAI_API_KEY:-}${OPENAI_BASE_URL:-}${ANTHROPIC_API_KEY:-}${ANTHROPIC_BASE_URL:-}" ]; then
+      say "note: no LLM provider configured; export OPENAI_API_KEY (or ANTHROPIC_API_KEY, OPENAI_BASE_URL) and restart the server to chat"
+    fi
+    say "starting server (gateway + worker) on 127.0.0.1:$ls_gateway_port (log: $ls_logs/server.log)"
+    spawn server "$server_bin"
+    started server
+  fi
+  ls_wait_for_service server "$server_pattern" server_healthy
 }
 
 # Finds temporal and s3s-fs (PATH, then the cache), building the missing ones once,

@@ -48,6 +48,9 @@ pub enum KeyStoreError {
     },
     #[error("a key with this hash or id already exists")]
     Duplicate,
+    /// A store other than the file (a database) failed; its error says why.
+    #[error("key store backend failed: {0}")]
+    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 /// Where the gateway looks keys up by hash.

@@ -6,7 +6,8 @@
 //! ```text
 //! PgDatabase::connect(&PgConfig)   pool + embedded migrations (under an advisory lock)
 //!   ├─ .store(universe, s3)  ──►   PgStore: SessionLog + CheckpointStore + BlobStore
-//!   └─ .key_store()          ──►   PgKeyStore: API-key rows by hash
+//!   ├─ .key_store()          ──►   PgKeyStore: API-key rows by hash
+//!   └─ .notify() / .listen() ──►   LISTEN/NOTIFY, a best-effort bus between processes
 //! ```
 //!
 //! Guarantees:
@@ -42,11 +43,13 @@ mod db;
 mod error;
 mod keys;
 mod log;
+mod notify;
 mod object_store;
 
 pub use db::{PgConfig, PgDatabase};
 pub use error::PgStoreError;
 pub use keys::{ApiKeyRow, PgKeyStore};
+pub use notify::{NOTIFY_PAYLOAD_BYTES_MAX, Notifications};
 pub use object_store::{ObjectStore, ObjectStoreConfig};
 
 /// Bounds of a [`PgStore`].

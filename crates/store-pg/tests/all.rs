@@ -24,3 +24,6 @@ mod blobs;
 
 #[path = "all/keys.rs"]
 mod keys;
+
+#[path = "all/notify.rs"]
+mod notify;

@@ -7,11 +7,12 @@
 //! - [`gateway_api`]: `TemporalApi`, the `api::LightspeedApi` backend: writes through
 //!   the session workflows, reads from the store.
 //! - [`sessions`]: the client side of session workflows (admit update, queries).
-//! - [`stores`]: universe → store resolution (filesystem now, Postgres next).
+//! - [`stores`]: universe → store resolution (filesystem or Postgres + S3).
+//! - [`keys`]: the gateway's API keys in Postgres.
 //! - [`providers`]: LLM provider clients from the environment.
 //! - [`tools`]: the tools the worker serves (builtin demo tools until the VFS tools).
-//! - [`deltas`]: the in-process streaming side channel from LLM activities to the
-//!   gateway.
+//! - [`deltas`]: the streaming side channel from LLM activities to the gateway, in
+//!   process or relayed through Postgres `LISTEN`/`NOTIFY`.
 //! - [`devserver`]: a Temporal dev server as a child process (`server dev`, tests).
 //!
 //! What this crate must not do: decide anything about sessions (the engine decides,
@@ -21,6 +22,7 @@
 pub mod deltas;
 pub mod devserver;
 pub mod gateway_api;
+pub mod keys;
 pub mod providers;
 pub mod sessions;
 pub mod stores;

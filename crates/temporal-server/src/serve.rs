@@ -1,18 +1,22 @@
-//! `server worker`, `server gateway`, `server` (both) and `server dev`.
+//! `server worker`, `server gateway`, `server` (both) and `server dev`, over the
+//! filesystem store or Postgres + S3 (see [`StorageArgs`]).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
-use gateway::{FileKeyStore, GatewayConfig, KeyRecord, KeyStore as _, KeyStoreError, hash_key};
+use gateway::{FileKeyStore, GatewayConfig, KeyStore, KeyStoreError};
+use store_pg::{ObjectStore, ObjectStoreConfig, PgConfig, PgDatabase};
 use temporal_server::deltas::DeltaHub;
+use temporal_server::deltas::postgres as deltas_pg;
 use temporal_server::devserver::{self, DevServer, DevServerConfig};
 use temporal_server::gateway_api::TemporalApi;
+use temporal_server::keys::PgKeys;
 use temporal_server::sessions::SessionClient;
-use temporal_server::stores::FsStores;
+use temporal_server::stores::{FsStores, PgStores, StoreProvider};
 use temporal_server::tools::WorkerTools;
 use temporal_server::worker::backend::{Backend, LlmSettings};
 use temporal_server::worker::{self, RunningWorker, TASK_QUEUE_DEFAULT, TemporalConfig};
@@ -46,11 +50,129 @@ impl TemporalArgs {
     }
 }
 
+/// Where sessions, blobs and API keys live: Postgres (with large blobs in S3) when a
+/// Postgres URL is configured, otherwise the filesystem under `--data-dir`.
 #[derive(Debug, Args)]
-pub(crate) struct DataArgs {
-    /// Root of the filesystem store (session logs, CAS, checkpoints per universe).
+pub(crate) struct StorageArgs {
+    /// Postgres URL (`postgres://user:password@host:port/db`). When set, session logs,
+    /// checkpoints, the blob catalog and API keys live there; migrations are applied
+    /// at start. Unset (the default): the filesystem store under --data-dir.
+    #[arg(long, env = "LIGHTSPEED_POSTGRES_URL", hide_env_values = true)]
+    postgres_url: Option<String>,
+    /// Postgres connections pooled by this process.
+    #[arg(long, env = "LIGHTSPEED_POSTGRES_POOL_MAX", default_value_t = 16)]
+    postgres_pool_max: u32,
+    #[command(flatten)]
+    object_store: ObjectStoreArgs,
+    /// Root of the filesystem store (session logs, CAS, checkpoints per universe), used
+    /// when no Postgres URL is set.
     #[arg(long, env = "LIGHTSPEED_DATA_DIR", default_value = ".local/data")]
     data_dir: PathBuf,
+}
+
+/// The S3-compatible object store for blobs over 64 KiB (with Postgres only). Without
+/// a bucket, larger blobs are refused.
+#[derive(Debug, Args)]
+pub(crate) struct ObjectStoreArgs {
+    /// Bucket for large blobs; unset (the default) keeps every blob in Postgres and
+    /// refuses those over 64 KiB.
+    #[arg(long = "object-store-bucket", env = "LIGHTSPEED_OBJECT_STORE_BUCKET")]
+    bucket: Option<String>,
+    /// Custom endpoint of an S3-compatible server (e.g. `http://127.0.0.1:29000`);
+    /// unset: AWS S3.
+    #[arg(
+        long = "object-store-endpoint",
+        env = "LIGHTSPEED_OBJECT_STORE_ENDPOINT"
+    )]
+    endpoint: Option<String>,
+    #[arg(
+        long = "object-store-region",
+        env = "LIGHTSPEED_OBJECT_STORE_REGION",
+        default_value = "us-east-1"
+    )]
+    region: String,
+    /// Static credentials; unset: the AWS default chain (environment, profile, role).
+    #[arg(
+        long = "object-store-access-key",
+        env = "LIGHTSPEED_OBJECT_STORE_ACCESS_KEY"
+    )]
+    access_key: Option<String>,
+    #[arg(
+        long = "object-store-secret-key",
+        env = "LIGHTSPEED_OBJECT_STORE_SECRET_KEY",
+        hide_env_values = true
+    )]
+    secret_key: Option<String>,
+}
+
+impl ObjectStoreArgs {
+    fn config(&self) -> Option<ObjectStoreConfig> {
+        let bucket = self.bucket.clone().filter(|bucket| !bucket.is_empty())?;
+        let mut config = ObjectStoreConfig::new(bucket, self.region.clone());
+        config.endpoint_url = self.endpoint.clone().filter(|url| !url.is_empty());
+        config.access_key_id = self.access_key.clone();
+        config.secret_access_key = self.secret_key.clone();
+        Some(config)
+    }
+}
+
+/// Deltas waiting for the Postgres relay before new ones are dropped.
+const DELTAS_RELAY_QUEUE: usize = 4_096;
+
+enum Storage {
+    Files {
+        stores: Arc<FsStores>,
+        keys: Arc<FileKeyStore>,
+    },
+    Postgres {
+        stores: Arc<PgStores>,
+        keys: Arc<PgKeys>,
+    },
+}
+
+impl StorageArgs {
+    /// Connects (and migrates) Postgres when configured. `keys_file` is where the
+    /// filesystem variant keeps API keys.
+    async fn open(&self, keys_file: &Path) -> anyhow::Result<Storage> {
+        let Some(url) = self.postgres_url.as_deref().filter(|url| !url.is_empty()) else {
+            return Ok(Storage::Files {
+                stores: Arc::new(FsStores::new(&self.data_dir)),
+                keys: Arc::new(FileKeyStore::new(keys_file)),
+            });
+        };
+        let db = connect_postgres(url, self.postgres_pool_max).await?;
+        let object_store = match self.object_store.config() {
+            Some(config) => {
+                let object_store = ObjectStore::connect(&config)
+                    .await
+                    .context("configuring the object store")?;
+                tracing::info!(bucket = %config.bucket, endpoint = ?config.endpoint_url, "large blobs go to the object store");
+                Some(object_store)
+            }
+            None => {
+                tracing::warn!(
+                    "no LIGHTSPEED_OBJECT_STORE_BUCKET: blobs over 64 KiB will be refused"
+                );
+                None
+            }
+        };
+        let keys = Arc::new(PgKeys(db.key_store()));
+        Ok(Storage::Postgres {
+            stores: Arc::new(PgStores::new(db, object_store)),
+            keys,
+        })
+    }
+}
+
+/// Connects to Postgres and brings its schema up to date.
+pub(crate) async fn connect_postgres(url: &str, pool_max: u32) -> anyhow::Result<PgDatabase> {
+    let mut config = PgConfig::new(url);
+    config.pool_connections_max = pool_max.max(1);
+    let db = PgDatabase::connect(&config)
+        .await
+        .context("connecting to Postgres (LIGHTSPEED_POSTGRES_URL; is local/up.sh running?)")?;
+    tracing::info!("Postgres store ready");
+    Ok(db)
 }
 
 #[derive(Debug, Args)]
@@ -58,7 +180,8 @@ pub(crate) struct GatewayArgs {
     /// Where the gateway listens.
     #[arg(long, env = "LIGHTSPEED_BIND", default_value = "127.0.0.1:18080")]
     bind: SocketAddr,
-    /// The JSON file of API key hashes (`server api-keys create` writes it).
+    /// The JSON file of API key hashes (`server api-keys create` writes it), used when
+    /// no Postgres URL is set; with Postgres, keys live in its `api_keys` table.
     #[arg(long, env = "LIGHTSPEED_KEYS_FILE", default_value = DEFAULT_KEYS_FILE)]
     keys_file: PathBuf,
 }
@@ -68,7 +191,7 @@ pub(crate) struct ServeArgs {
     #[command(flatten)]
     temporal: TemporalArgs,
     #[command(flatten)]
-    data: DataArgs,
+    storage: StorageArgs,
     #[command(flatten)]
     gateway: GatewayArgs,
 }
@@ -78,7 +201,7 @@ pub(crate) struct WorkerArgs {
     #[command(flatten)]
     temporal: TemporalArgs,
     #[command(flatten)]
-    data: DataArgs,
+    storage: StorageArgs,
 }
 
 #[derive(Debug, Args)]
@@ -94,10 +217,10 @@ pub(crate) struct DevArgs {
     bind: SocketAddr,
 }
 
-fn start_backend(
-    stores: Arc<FsStores>,
+fn start_backend<P: StoreProvider>(
+    stores: Arc<P>,
     deltas: Arc<DeltaHub>,
-) -> anyhow::Result<Backend<Arc<FsStores>, WorkerTools, ListingCompactor>> {
+) -> anyhow::Result<Backend<Arc<P>, WorkerTools, ListingCompactor>> {
     let runtime = temporal_server::providers::runtime_from_env()?;
     let providers: Vec<&str> = runtime.provider_ids().collect();
     if providers.is_empty() {
@@ -120,9 +243,9 @@ fn start_backend(
     })
 }
 
-async fn start_worker(
+async fn start_worker<P: StoreProvider>(
     temporal: &TemporalConfig,
-    stores: Arc<FsStores>,
+    stores: Arc<P>,
     deltas: Arc<DeltaHub>,
 ) -> anyhow::Result<RunningWorker> {
     let backend = start_backend(stores, deltas)?;
@@ -133,12 +256,12 @@ async fn start_worker(
     Ok(worker)
 }
 
-async fn start_gateway(
+async fn start_gateway<P: StoreProvider, K: KeyStore>(
     temporal: &TemporalConfig,
-    stores: Arc<FsStores>,
+    stores: Arc<P>,
+    keys: Arc<K>,
     deltas: Arc<DeltaHub>,
     bind: SocketAddr,
-    keys_file: &Path,
 ) -> anyhow::Result<gateway::RunningGateway> {
     let client = worker::connect(temporal).await?;
     let sessions = SessionClient::new(
@@ -147,7 +270,6 @@ async fn start_gateway(
         WorkflowSettings::default(),
     );
     let api = Arc::new(TemporalApi::new(sessions, stores, deltas));
-    let keys = Arc::new(FileKeyStore::new(keys_file));
     let config = GatewayConfig {
         bind,
         ..GatewayConfig::default()
@@ -184,48 +306,126 @@ async fn stop(
     Ok(())
 }
 
-pub(crate) async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
-    let stores = Arc::new(FsStores::new(&args.data.data_dir));
-    let worker = start_worker(
-        &args.temporal.config(),
-        stores,
-        Arc::new(DeltaHub::default()),
-    )
-    .await?;
+/// Which parts this process runs.
+struct Roles {
+    worker: bool,
+    gateway: Option<SocketAddr>,
+}
+
+/// Runs the worker and/or the gateway over `stores` until asked to stop. The delta
+/// hub is in-process, or relayed through Postgres when `relay_db` is given.
+async fn serve_roles<P: StoreProvider, K: KeyStore>(
+    temporal: &TemporalConfig,
+    roles: Roles,
+    stores: Arc<P>,
+    keys: Arc<K>,
+    relay_db: Option<&PgDatabase>,
+) -> anyhow::Result<()> {
+    let mut relay_tasks = Vec::new();
+    let deltas = match relay_db {
+        None => Arc::new(DeltaHub::default()),
+        Some(db) => {
+            let (hub, relayed) = DeltaHub::relayed(DELTAS_RELAY_QUEUE);
+            let hub = Arc::new(hub);
+            if roles.worker {
+                relay_tasks.push(deltas_pg::spawn_publisher(db.clone(), relayed));
+            }
+            if roles.gateway.is_some() {
+                let listener = deltas_pg::spawn_listener(db, hub.clone())
+                    .await
+                    .context("listening for deltas on Postgres")?;
+                relay_tasks.push(listener);
+            }
+            hub
+        }
+    };
+    let worker = match roles.worker {
+        true => Some(start_worker(temporal, stores.clone(), deltas.clone()).await?),
+        false => None,
+    };
+    let gateway = match roles.gateway {
+        None => None,
+        Some(bind) => match start_gateway(temporal, stores, keys, deltas, bind).await {
+            Ok(gateway) => Some(gateway),
+            Err(err) => {
+                stop(None, worker).await?;
+                return Err(err);
+            }
+        },
+    };
+    if let Some(gateway) = &gateway {
+        // The one line a person starting the server looks for.
+        eprintln!(
+            "lightspeed: gateway on http://{}, Temporal at {}",
+            gateway.local_addr(),
+            temporal.address
+        );
+    }
     stop_requested().await;
-    stop(None, Some(worker)).await
+    let stopped = stop(gateway, worker).await;
+    for task in relay_tasks {
+        task.abort();
+    }
+    stopped
+}
+
+async fn serve_storage(
+    temporal: TemporalConfig,
+    roles: Roles,
+    storage: &StorageArgs,
+    keys_file: &Path,
+) -> anyhow::Result<()> {
+    match storage.open(keys_file).await? {
+        Storage::Files { stores, keys } => {
+            tracing::info!(data_dir = %storage.data_dir.display(), "filesystem store");
+            serve_roles(&temporal, roles, stores, keys, None).await
+        }
+        Storage::Postgres { stores, keys } => {
+            let db = stores.database().clone();
+            let served = serve_roles(&temporal, roles, stores, keys, Some(&db)).await;
+            db.close().await;
+            served
+        }
+    }
+}
+
+pub(crate) async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    let roles = Roles {
+        worker: true,
+        gateway: None,
+    };
+    // The worker reads no keys; the file is never opened.
+    let keys_file = Path::new(DEFAULT_KEYS_FILE);
+    serve_storage(args.temporal.config(), roles, &args.storage, keys_file).await
 }
 
 pub(crate) async fn gateway(args: ServeArgs) -> anyhow::Result<()> {
-    let stores = Arc::new(FsStores::new(&args.data.data_dir));
-    let gateway = start_gateway(
-        &args.temporal.config(),
-        stores,
-        Arc::new(DeltaHub::default()),
-        args.gateway.bind,
+    let roles = Roles {
+        worker: false,
+        gateway: Some(args.gateway.bind),
+    };
+    serve_storage(
+        args.temporal.config(),
+        roles,
+        &args.storage,
         &args.gateway.keys_file,
     )
-    .await?;
-    stop_requested().await;
-    stop(Some(gateway), None).await
+    .await
 }
 
-/// Worker and gateway in one process (deltas stream straight from one to the other).
+/// Worker and gateway in one process.
 pub(crate) async fn both(args: ServeArgs) -> anyhow::Result<()> {
-    let temporal = args.temporal.config();
-    let stores = Arc::new(FsStores::new(&args.data.data_dir));
-    let deltas = Arc::new(DeltaHub::default());
-    let worker = start_worker(&temporal, stores.clone(), deltas.clone()).await?;
-    let gateway = start_gateway(
-        &temporal,
-        stores,
-        deltas,
-        args.gateway.bind,
+    let roles = Roles {
+        worker: true,
+        gateway: Some(args.gateway.bind),
+    };
+    serve_storage(
+        args.temporal.config(),
+        roles,
+        &args.storage,
         &args.gateway.keys_file,
     )
-    .await?;
-    stop_requested().await;
-    stop(Some(gateway), Some(worker)).await
+    .await
 }
 
 /// Stores `LIGHTSPEED_API_KEY` (when set) in the key file, for the default universe.
@@ -236,22 +436,9 @@ async fn register_env_key(keys: &FileKeyStore) -> anyhow::Result<()> {
     else {
         return Ok(());
     };
-    let key_hash = hash_key(&key);
-    if keys.find(&key_hash).await?.is_some() {
-        return Ok(());
-    }
-    let created_at_ms = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |since| {
-            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
-        });
-    let record = KeyRecord {
-        key_id: format!("key_{}", &key_hash[..16]),
-        universe_id: std::env::var("LIGHTSPEED_PG_UNIVERSE_ID")
-            .unwrap_or_else(|_| DEFAULT_UNIVERSE_ID.to_owned()),
-        key_hash,
-        created_at_ms,
-    };
+    let universe_id = std::env::var("LIGHTSPEED_PG_UNIVERSE_ID")
+        .unwrap_or_else(|_| DEFAULT_UNIVERSE_ID.to_owned());
+    let record = crate::api_keys::record_for(&key, &universe_id, crate::api_keys::now_ms()?);
     match keys.insert(record).await {
         Ok(()) | Err(KeyStoreError::Duplicate) => Ok(()),
         Err(err) => Err(err.into()),
@@ -280,27 +467,12 @@ pub(crate) async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let keys_file = args.data_dir.join("api-keys.json");
     register_env_key(&FileKeyStore::new(&keys_file)).await?;
     let stores = Arc::new(FsStores::new(args.data_dir.join("store")));
-    let deltas = Arc::new(DeltaHub::default());
-    let result = async {
-        let worker = start_worker(&temporal, stores.clone(), deltas.clone()).await?;
-        let gateway = start_gateway(&temporal, stores, deltas, args.bind, &keys_file).await;
-        let gateway = match gateway {
-            Ok(gateway) => gateway,
-            Err(err) => {
-                let _ = worker.shutdown().await;
-                return Err(err);
-            }
-        };
-        eprintln!(
-            "lightspeed dev: gateway on http://{}, Temporal at {}, data in {}",
-            gateway.local_addr(),
-            temporal.address,
-            args.data_dir.display()
-        );
-        stop_requested().await;
-        stop(Some(gateway), Some(worker)).await
-    }
-    .await;
+    let keys = Arc::new(FileKeyStore::new(&keys_file));
+    let roles = Roles {
+        worker: true,
+        gateway: Some(args.bind),
+    };
+    let result = serve_roles(&temporal, roles, stores, keys, None).await;
     // Give the worker's last completions a moment to reach the server.
     tokio::time::sleep(Duration::from_millis(100)).await;
     temporal_server.shutdown().await;

@@ -1,6 +1,7 @@
 //! Where a universe's data lives. Activities and the gateway backend resolve a
 //! universe (tenant) to its stores through a [`StoreProvider`], so the same worker
-//! code runs over the filesystem store (`server dev`, tests) and Postgres.
+//! code runs over the filesystem store ([`FsStores`]: `server dev`, tests) and
+//! Postgres with S3 ([`PgStores`]: deployments, the local stack).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -9,6 +10,8 @@ use std::sync::{Arc, Mutex};
 use engine::core::wellknown::well_known_blobs;
 use engine::store::{BlobStore, CheckpointStore, SessionLog, StoreError};
 use store_fs::FsStore;
+use store_pg::{ObjectStore, PgDatabase, PgStore};
+use uuid::Uuid;
 
 /// Everything a session needs from storage.
 pub trait SessionStore: SessionLog + BlobStore + CheckpointStore + 'static {}
@@ -83,6 +86,64 @@ impl StoreProvider for FsStores {
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .insert(universe_id.to_owned(), store.clone());
+        Ok(store)
+    }
+}
+
+/// One [`PgStore`] per universe over a shared pool and object store. Universe ids
+/// are UUIDs here (they are columns); the engine's well-known blobs are written the
+/// first time a universe is used by this process.
+pub struct PgStores {
+    db: PgDatabase,
+    object_store: Option<ObjectStore>,
+    opened: Mutex<BTreeMap<Uuid, Arc<PgStore>>>,
+}
+
+impl PgStores {
+    /// Without an object store, blobs over the inline limit (64 KiB) are refused.
+    pub fn new(db: PgDatabase, object_store: Option<ObjectStore>) -> Self {
+        Self {
+            db,
+            object_store,
+            opened: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn database(&self) -> &PgDatabase {
+        &self.db
+    }
+}
+
+impl StoreProvider for PgStores {
+    type Store = PgStore;
+
+    async fn store(&self, universe_id: &str) -> Result<Arc<PgStore>, StoreError> {
+        let universe = Uuid::parse_str(universe_id).map_err(|err| StoreError::Corrupt {
+            location: "universe id".into(),
+            reason: format!("{universe_id:?} is not a UUID: {err}"),
+        })?;
+        let cached = self
+            .opened
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .get(&universe)
+            .cloned();
+        if let Some(store) = cached {
+            return Ok(store);
+        }
+        let store = self
+            .db
+            .store(universe, self.object_store.clone())
+            .await
+            .map_err(StoreError::backend)?;
+        for bytes in well_known_blobs() {
+            store.put(bytes.to_vec()).await?;
+        }
+        let store = Arc::new(store);
+        self.opened
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .insert(universe, store.clone());
         Ok(store)
     }
 }

@@ -10,5 +10,6 @@ mod crash;
 mod dev;
 mod gateway;
 mod harness;
+mod postgres;
 mod seam;
 mod sessions;
