@@ -44,19 +44,34 @@ enum Command {
     Dev(serve::DevArgs),
 }
 
+/// Logs go to stderr, filtered by `RUST_LOG` (default `info`), in the format
+/// `LIGHTSPEED_LOG_FORMAT` names: `compact` (default), `pretty` or `json` (one object
+/// per line, for log collectors).
+fn init_logging() -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        // Colours only for a person watching; log files stay plain text.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+    let format = std::env::var("LIGHTSPEED_LOG_FORMAT").unwrap_or_default();
+    match format.as_str() {
+        "" | "compact" => builder.compact().init(),
+        "pretty" => builder.pretty().init(),
+        "json" => builder.json().init(),
+        other => {
+            anyhow::bail!("LIGHTSPEED_LOG_FORMAT is {other:?}; expected compact, pretty or json")
+        }
+    }
+    Ok(())
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // Both ring and aws-lc-rs end up linked; pick one before any TLS use.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        // Colours only for a person watching; log files stay plain text.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    init_logging()?;
     let cli = Cli::parse();
     match cli.command {
         Some(Command::ApiKeys(command)) => api_keys::run(command).await,
