@@ -16,8 +16,14 @@ use crate::{ObjectStore, PgKeyStore, PgStore, PgStoreLimits};
 /// Append new files here; never edit an applied one (its checksum is recorded).
 /// Written out by hand rather than with `sqlx::migrate!`, which needs sqlx's
 /// proc-macro crate (the `macros` feature) for this one list.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (
+        2,
+        "vfs catalog",
+        include_str!("../migrations/0002_vfs_catalog.sql"),
+    ),
+];
 
 fn migrator() -> Migrator {
     Migrator::with_migrations(
