@@ -16,11 +16,20 @@ use crate::{ObjectStore, PgKeyStore, PgStore, PgStoreLimits};
 /// Append new files here; never edit an applied one (its checksum is recorded).
 /// Written out by hand rather than with `sqlx::migrate!`, which needs sqlx's
 /// proc-macro crate (the `macros` feature) for this one list.
-const MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (
+        2,
+        "vfs catalog",
+        include_str!("../migrations/0002_vfs_catalog.sql"),
+    ),
+];
 
+/// Migrations are additive, so a binary older than the database (a rolling deploy,
+/// another checkout sharing the local stack) still starts: versions it does not know
+/// are ignored rather than refused.
 fn migrator() -> Migrator {
-    Migrator::with_migrations(
+    let mut migrator = Migrator::with_migrations(
         MIGRATIONS
             .iter()
             .map(|&(version, description, sql)| {
@@ -33,7 +42,9 @@ fn migrator() -> Migrator {
                 )
             })
             .collect(),
-    )
+    );
+    migrator.set_ignore_missing(true);
+    migrator
 }
 
 /// Key of the session-level advisory lock held while migrating, so concurrent

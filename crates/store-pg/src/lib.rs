@@ -1,11 +1,14 @@
 //! Postgres storage: the session log, state checkpoints and the content-addressed
 //! blob catalog behind the engine's [`SessionLog`], [`CheckpointStore`] and
-//! [`BlobStore`] traits, plus the gateway's API-key table. Small blobs live inline in
-//! Postgres; larger ones in an S3-compatible object store ([`ObjectStore`]).
+//! [`BlobStore`] traits, the VFS catalog behind [`vfs::VfsCatalog`] (workspace heads
+//! and per-session mount tables, module `vfs_catalog`), plus the gateway's API-key
+//! table. Small blobs live inline in Postgres; larger ones in an S3-compatible object
+//! store ([`ObjectStore`]).
 //!
 //! ```text
 //! PgDatabase::connect(&PgConfig)   pool + embedded migrations (under an advisory lock)
 //!   ├─ .store(universe, s3)  ──►   PgStore: SessionLog + CheckpointStore + BlobStore
+//!   │                                       + VfsCatalog
 //!   ├─ .key_store()          ──►   PgKeyStore: API-key rows by hash
 //!   └─ .notify() / .listen() ──►   LISTEN/NOTIFY, a best-effort bus between processes
 //! ```
@@ -17,7 +20,12 @@
 //!   of identical entries reports [`AppendOutcome::AlreadyCommitted`];
 //! - entries read back byte-identical: the canonical bytes are stored and decoded,
 //!   the jsonb columns only serve queries (see `migrations/0001_init.sql`);
-//! - blob reads verify the digest, inline or from the object store.
+//! - blob reads verify the digest, inline or from the object store;
+//! - a workspace head moves only from the revision its writer read: the row is
+//!   locked, compared and moved in one transaction, so of two writers at one revision
+//!   one wins and the other gets [`vfs::VfsError::Conflict`] naming the new revision;
+//!   a session's mount table is one row, changed under its lock, so the bound on
+//!   mounts holds against concurrent puts.
 //!
 //! What this crate must not do:
 //! - read or write across universes: a [`PgStore`] is scoped to one universe and
@@ -45,6 +53,7 @@ mod keys;
 mod log;
 mod notify;
 mod object_store;
+mod vfs_catalog;
 
 pub use db::{PgConfig, PgDatabase};
 pub use error::PgStoreError;

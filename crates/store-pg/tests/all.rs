@@ -1,8 +1,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 //! store-pg live tests, against the Postgres and S3 of the local stack
-//! (`local/up.sh`, `source local/env.sh`): the shared conformance suite, plus what
-//! only a database can get wrong (concurrent appenders and starters, jsonb columns,
-//! universes, the blob catalog, API keys).
+//! (`local/up.sh`, `source local/env.sh`): the shared store and VFS catalog
+//! conformance suites, plus what only a database can get wrong (concurrent appenders,
+//! starters and workspace writers, jsonb columns, universes, the blob catalog, API
+//! keys).
 //!
 //! Each test works in a fresh universe (or schema), so reruns never collide. Without
 //! `LIGHTSPEED_POSTGRES_URL` the tests print a note and pass; with `CI=true` they fail.
@@ -27,3 +28,6 @@ mod keys;
 
 #[path = "all/notify.rs"]
 mod notify;
+
+#[path = "all/vfs_catalog.rs"]
+mod vfs_catalog;

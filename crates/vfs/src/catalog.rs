@@ -1,7 +1,8 @@
 //! The catalog: the few mutable records of the VFS. Snapshots and file contents are
 //! CAS blobs and need no catalog; workspaces (their heads) and each session's mounts
 //! do. Implemented in memory here ([`crate::memory::MemoryCatalog`]), on disk by
-//! `store-fs`, and checked by one conformance suite (`test-support`).
+//! `store-fs`, in Postgres by `store-pg`, and checked by one conformance suite
+//! (`test-support`).
 //!
 //! The catalog stores what it is given: callers validate (snapshots exist, limits
 //! hold) through the functions of [`crate::workspace`] and [`crate::mount`].
