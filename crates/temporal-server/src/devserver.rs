@@ -16,16 +16,28 @@ use tokio::process::{Child, Command};
 
 /// How long a starting dev server has to answer.
 pub const READY_WAIT_DEFAULT: Duration = Duration::from_secs(60);
-/// Where `local/` installs the Temporal CLI (under the home directory).
-const CACHED_BINARY: &str = ".cache/lightspeed/bin/temporal";
+/// Where `local/` installs binaries unless `LIGHTSPEED_CACHE_DIR` says otherwise
+/// (under the home directory).
+const CACHE_DIR_DEFAULT: &str = ".cache/lightspeed";
+/// The Temporal CLI release [`download_binary`] fetches: the one `local/up.sh` builds.
+pub const CLI_VERSION: &str = "v1.5.1";
 
 #[derive(Debug, thiserror::Error)]
 pub enum DevServerError {
     #[error(
-        "no `temporal` binary found (looked in $TEMPORAL_BIN, $PATH and ~/{CACHED_BINARY}); \
+        "no `temporal` binary found (looked in $TEMPORAL_BIN, $PATH and the cache, \
+         $LIGHTSPEED_CACHE_DIR/bin or ~/{CACHE_DIR_DEFAULT}/bin); \
          run local/up.sh once (it installs the Temporal CLI), or put `temporal` on PATH"
     )]
     BinaryNotFound,
+    #[error(
+        "no `temporal` binary found, and downloading the Temporal CLI {version} failed: {reason}. \
+         Offline, run local/up.sh once (it builds the CLI with Go) or put `temporal` on PATH"
+    )]
+    Download {
+        version: &'static str,
+        reason: String,
+    },
     #[error("finding a free port failed: {0}")]
     Port(#[source] std::io::Error),
     #[error("starting {binary} failed: {source}")]
@@ -50,10 +62,73 @@ pub fn find_binary() -> Option<PathBuf> {
             .find(|candidate| candidate.is_file())
     });
     on_path.or_else(|| {
-        let home = std::env::var_os("HOME")?;
-        let cached = Path::new(&home).join(CACHED_BINARY);
+        let cached = cache_bin_dir()?.join("temporal");
         cached.is_file().then_some(cached)
     })
+}
+
+/// `$LIGHTSPEED_CACHE_DIR/bin`, else `~/.cache/lightspeed/bin` (as in `local/lib.sh`).
+fn cache_bin_dir() -> Option<PathBuf> {
+    match std::env::var_os("LIGHTSPEED_CACHE_DIR") {
+        Some(cache) => Some(PathBuf::from(cache).join("bin")),
+        None => Some(
+            Path::new(&std::env::var_os("HOME")?)
+                .join(CACHE_DIR_DEFAULT)
+                .join("bin"),
+        ),
+    }
+}
+
+/// Downloads the pinned Temporal CLI ([`CLI_VERSION`]) into the cache directory
+/// where [`find_binary`] and `local/up.sh` look (`$LIGHTSPEED_CACHE_DIR/bin` or
+/// `~/.cache/lightspeed/bin`), and returns its path.
+///
+/// The download goes through the SDK's ephemeral-server support (temporal.download
+/// resolves the release for this platform), which can only fetch as part of starting
+/// a server: the server it starts on a free port is stopped at once. Its 5 s
+/// readiness limit does not matter here, since only the file is kept.
+pub async fn download_binary() -> Result<PathBuf, DevServerError> {
+    use temporalio_sdk_core::ephemeral_server::{
+        EphemeralExe, EphemeralExeVersion, TemporalDevServerConfig,
+    };
+    let failed = |reason: String| DevServerError::Download {
+        version: CLI_VERSION,
+        reason,
+    };
+    let dir = cache_bin_dir()
+        .ok_or_else(|| failed("neither LIGHTSPEED_CACHE_DIR nor HOME is set".into()))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|err| failed(format!("creating {}: {err}", dir.display())))?;
+    let config = TemporalDevServerConfig::builder()
+        .exe(EphemeralExe::CachedDownload {
+            version: EphemeralExeVersion::Fixed(CLI_VERSION.to_owned()),
+            dest_dir: Some(dir.to_string_lossy().into_owned()),
+            ttl: None,
+        })
+        .port(free_port()?)
+        .build();
+    let started = config
+        .start_server_with_output(Stdio::null(), Stdio::null())
+        .await;
+    let start_error = match started {
+        Ok(mut server) => {
+            // Only the downloaded file was wanted.
+            let _ = server.shutdown().await;
+            None
+        }
+        Err(err) => Some(err.to_string()),
+    };
+    // The SDK names its download `temporal-{version}`.
+    let downloaded = dir.join(format!("temporal-{CLI_VERSION}"));
+    if !downloaded.is_file() {
+        return Err(failed(
+            start_error.unwrap_or_else(|| "the download left no binary".into()),
+        ));
+    }
+    let binary = dir.join("temporal");
+    std::fs::rename(&downloaded, &binary)
+        .map_err(|err| failed(format!("moving it to {}: {err}", binary.display())))?;
+    Ok(binary)
 }
 
 /// A free TCP port on 127.0.0.1 (free when asked; racy by nature, fine for tests).

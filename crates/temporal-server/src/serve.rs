@@ -449,7 +449,18 @@ async fn register_env_key(keys: &FileKeyStore) -> anyhow::Result<()> {
 pub(crate) async fn dev(args: DevArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
-    let binary = devserver::find_binary().ok_or(devserver::DevServerError::BinaryNotFound)?;
+    let binary = match devserver::find_binary() {
+        Some(binary) => binary,
+        None => {
+            eprintln!(
+                "lightspeed: no `temporal` binary found; downloading the Temporal CLI {}",
+                devserver::CLI_VERSION
+            );
+            let binary = devserver::download_binary().await?;
+            eprintln!("lightspeed: installed {}", binary.display());
+            binary
+        }
+    };
     let port = match args.temporal_port {
         0 => devserver::free_port()?,
         port => port,

@@ -194,3 +194,55 @@ async fn killed_dev_takes_its_temporal_child_along() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// With no `temporal` anywhere, `server dev` fetches the pinned CLI into the cache;
+/// offline (as on CI machines) it fails with a message pointing at `local/up.sh`.
+#[tokio::test(flavor = "multi_thread")]
+async fn dev_without_a_temporal_binary_downloads_it_or_says_what_to_do() {
+    let cache = tempfile::tempdir().unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let port = devserver::free_port().unwrap();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
+        .args(["dev", "--bind", &format!("127.0.0.1:{port}")])
+        .arg("--data-dir")
+        .arg(data.path())
+        .env("LIGHTSPEED_CACHE_DIR", cache.path())
+        .env("PATH", "/usr/bin:/bin")
+        .env_remove("TEMPORAL_BIN")
+        .env("RUST_LOG", "warn")
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    assert!(
+        !std::path::Path::new("/usr/bin/temporal").exists()
+            && !std::path::Path::new("/bin/temporal").exists(),
+        "this test needs a PATH without temporal"
+    );
+    let downloaded = cache.path().join("bin/temporal");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(180);
+    loop {
+        if downloaded.is_file() {
+            // Online: the CLI arrived and dev goes on with it.
+            child.kill().await.unwrap();
+            return;
+        }
+        if let Some(status) = child.try_wait().unwrap() {
+            let mut stderr = String::new();
+            tokio::io::AsyncReadExt::read_to_string(child.stderr.as_mut().unwrap(), &mut stderr)
+                .await
+                .unwrap();
+            assert!(!status.success(), "{stderr}");
+            assert!(
+                stderr.contains("downloading the Temporal CLI") && stderr.contains("local/up.sh"),
+                "the failure says what to do: {stderr}"
+            );
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "server dev neither downloaded nor failed"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
