@@ -16,7 +16,9 @@ fn create_key(keys_file: &Path, universe: Option<&str>) -> Output {
         .args(["api-keys", "create", "--keys-file"])
         .arg(keys_file)
         .env_remove("LIGHTSPEED_PG_UNIVERSE_ID")
-        .env_remove("LIGHTSPEED_KEYS_FILE");
+        .env_remove("LIGHTSPEED_KEYS_FILE")
+        // The key file, not Postgres (tested in tests/temporal/postgres.rs).
+        .env_remove("LIGHTSPEED_POSTGRES_URL");
     if let Some(universe) = universe {
         command.args(["--universe", universe]);
     }
@@ -107,6 +109,7 @@ fn create_reads_its_defaults_from_the_environment() {
         .args(["api-keys", "create"])
         .env("LIGHTSPEED_PG_UNIVERSE_ID", "universe-from-env")
         .env("LIGHTSPEED_KEYS_FILE", &keys_file)
+        .env_remove("LIGHTSPEED_POSTGRES_URL")
         .output()
         .unwrap();
     let key = printed_key(&output);
