@@ -9,7 +9,9 @@
 //! - [`sessions`]: the client side of session workflows (admit update, queries).
 //! - [`stores`]: universe → store resolution (filesystem now, Postgres next).
 //! - [`providers`]: LLM provider clients from the environment.
-//! - [`tools`]: the tools the worker serves (builtin demo tools until the VFS tools).
+//! - [`tools`]: the tools the worker serves: the session's file tools over its
+//!   mounts, and `sleep`. The effect adapters themselves (tool adapters, the LLM
+//!   compactor) come from the `effects` crate.
 //! - [`deltas`]: the in-process streaming side channel from LLM activities to the
 //!   gateway.
 //! - [`devserver`]: a Temporal dev server as a child process (`server dev`, tests).

@@ -7,6 +7,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
 use clap::Args;
+use effects::LlmCompactor;
 use gateway::{FileKeyStore, GatewayConfig, KeyRecord, KeyStore as _, KeyStoreError, hash_key};
 use temporal_server::deltas::DeltaHub;
 use temporal_server::devserver::{self, DevServer, DevServerConfig};
@@ -17,7 +18,6 @@ use temporal_server::tools::WorkerTools;
 use temporal_server::worker::backend::{Backend, LlmSettings};
 use temporal_server::worker::{self, RunningWorker, TASK_QUEUE_DEFAULT, TemporalConfig};
 use temporal_workflow::WorkflowSettings;
-use test_support::compactor::ListingCompactor;
 
 use crate::api_keys::{DEFAULT_KEYS_FILE, DEFAULT_UNIVERSE_ID};
 
@@ -97,7 +97,7 @@ pub(crate) struct DevArgs {
 fn start_backend(
     stores: Arc<FsStores>,
     deltas: Arc<DeltaHub>,
-) -> anyhow::Result<Backend<Arc<FsStores>, WorkerTools, ListingCompactor>> {
+) -> anyhow::Result<Backend<Arc<FsStores>, WorkerTools, LlmCompactor>> {
     let runtime = temporal_server::providers::runtime_from_env()?;
     let providers: Vec<&str> = runtime.provider_ids().collect();
     if providers.is_empty() {
@@ -107,6 +107,7 @@ fn start_backend(
     } else {
         tracing::info!(?providers, "LLM providers configured");
     }
+    let compactor = LlmCompactor::new(runtime.clone(), llm_runtime::Transport::Streaming);
     Ok(Backend {
         stores,
         llm: LlmSettings {
@@ -114,7 +115,7 @@ fn start_backend(
             transport: llm_runtime::Transport::Streaming,
         },
         tools: WorkerTools,
-        compactor: ListingCompactor,
+        compactor,
         deltas,
         checkpoint_interval_entries: CHECKPOINT_INTERVAL_ENTRIES,
     })

@@ -5,6 +5,7 @@ use api::ApiError;
 use api::types::run::*;
 use api::types::session::*;
 use api_projection::inputs::{self, PreparedInput, TextOrRef};
+use effects::estimate_tokens;
 use engine::core::command::CoreCommand;
 use engine::core::context::{ItemKind, ItemSpec};
 use engine::core::control::{ControlState, Lifecycle};
@@ -12,7 +13,6 @@ use engine::store::{BlobStore, StoreError};
 use engine::{BlobRef, SessionId};
 use llm_runtime::content::MediaType;
 use temporal_workflow::{AdmitRejected, AdmitReply};
-use test_support::adapters::estimate_tokens;
 
 use super::TemporalApi;
 use crate::sessions::AdmitError;
@@ -129,12 +129,6 @@ impl<P: StoreProvider> TemporalApi<P> {
         params: SessionStartParams,
     ) -> Result<SessionView, ApiError> {
         let prepared = inputs::prepare_session(&params)?;
-        if prepared.filesystem != FilesystemMode::None {
-            return Err(ApiError::invalid_params(
-                "file tools are not served by the Temporal backend yet; use filesystem: none",
-            )
-            .with_reason("filesystemUnsupported"));
-        }
         let session_id = match prepared.session_id.clone() {
             Some(id) => id,
             None => SessionId::new(format!("session_{}", uuid::Uuid::new_v4().simple()))
@@ -176,6 +170,18 @@ impl<P: StoreProvider> TemporalApi<P> {
                 }
             }
             Err(err) => return Err(err),
+        }
+        let control = self.control(universe_id, &session_id).await?;
+        let register =
+            api_projection::filesystem::register_command(&*store, &control, prepared.filesystem)
+                .await?;
+        if let Some(command) = register {
+            match self.admit(universe_id, &session_id, command).await {
+                Ok(_) => {}
+                // A concurrent start of the same session registered them first.
+                Err(err) if err.data.reason.as_deref() == Some("revisionConflict") => {}
+                Err(err) => return Err(err),
+            }
         }
         self.view(universe_id, &session_id).await
     }

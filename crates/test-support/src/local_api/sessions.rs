@@ -64,7 +64,6 @@ pub(super) struct SessionHandle {
     pub(super) deltas: broadcast::Sender<DeltaView>,
     /// Control state as of the last commit, so reads never wait for a generation.
     snapshot: std::sync::Mutex<ControlState>,
-    filesystem: FilesystemMode,
 }
 
 fn runner_error(err: RunnerError) -> ApiError {
@@ -92,7 +91,9 @@ impl SessionHandle {
     }
 
     pub(super) async fn view(&self) -> SessionView {
-        api_projection::views::session_view(&self.session_id, &self.control(), self.filesystem)
+        let control = self.control();
+        let filesystem = api_projection::filesystem::session_filesystem(&control);
+        api_projection::views::session_view(&self.session_id, &control, filesystem)
     }
 
     pub(super) fn summary(&self) -> SessionSummary {
@@ -328,7 +329,6 @@ pub(super) async fn start(
         runner: Mutex::new(runner),
         wake: Notify::new(),
         deltas,
-        filesystem: prepared.filesystem,
     });
     tokio::spawn(handle.clone().drive());
     // A rehydrated session may have work left over.
