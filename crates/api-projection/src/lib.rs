@@ -13,7 +13,8 @@
 //!   envelopes and snake_case field names stop here.
 //!
 //! Backends (the in-process runtime, the Temporal runtime) also share the method
-//! bodies that need only a store: [`blobs`] (`blob/*`), [`vfs`] (the optional
+//! bodies that need only a store: [`items`] (run, steer and instructions input
+//! written to the CAS as item specs), [`blobs`] (`blob/*`), [`vfs`] (the optional
 //! `vfs/*` methods over a store that is also a VFS catalog) and
 //! [`filesystem`] (the file tools a session's `filesystem` setting registers, and the
 //! mode its view reports). The gateway only dispatches.
@@ -35,6 +36,7 @@ pub mod blobs;
 pub mod error;
 pub mod filesystem;
 pub mod inputs;
+pub mod items;
 pub mod vfs;
 pub mod views;
 

@@ -6,21 +6,18 @@ use api::ApiError;
 use api::types::events::{DeltaKind as ApiDeltaKind, DeltaView};
 use api::types::run::*;
 use api::types::session::*;
-use api_projection::inputs::{self, PreparedInput, TextOrRef};
+use api_projection::inputs;
+use engine::SessionId;
 use engine::core::admit::Admitted;
 use engine::core::command::CoreCommand;
-use engine::core::context::{ItemKind, ItemSpec};
+use engine::core::context::ItemSpec;
 use engine::core::control::{ControlState, Lifecycle};
-use engine::store::BlobStore;
-use engine::{BlobRef, SessionId};
-use llm_runtime::content::MediaType;
 use llm_runtime::{Delta, DeltaKind, DeltaSink};
 use store_fs::FsStore;
 use tokio::sync::{Mutex, Notify, broadcast, watch};
 
 use super::files::{self, SessionTools};
 use super::{LocalApiConfig, Universe, internal};
-use crate::adapters::estimate_tokens;
 use crate::runner::{RunnerError, SessionRunner, Step};
 use crate::runtime_llm::RuntimeLlm;
 
@@ -138,45 +135,8 @@ impl SessionHandle {
         }
     }
 
-    async fn item(&self, store: &FsStore, input: PreparedInput) -> Result<ItemSpec, ApiError> {
-        let (blob, bytes) = match input {
-            PreparedInput::Text(text) => {
-                let bytes = text.into_bytes();
-                (store.put(bytes.clone()).await.map_err(internal)?, bytes)
-            }
-            PreparedInput::TextRef(blob) => {
-                let bytes = existing(store, &blob).await?;
-                if std::str::from_utf8(&bytes).is_err() || MediaType::sniff(&bytes).is_some() {
-                    return Err(ApiError::invalid_params(format!(
-                        "blob {blob} is not UTF-8 text"
-                    )));
-                }
-                (blob, bytes)
-            }
-            PreparedInput::Media(blob) => {
-                let bytes = existing(store, &blob).await?;
-                if MediaType::sniff(&bytes).is_none() {
-                    return Err(ApiError::invalid_params(format!(
-                        "blob {blob} is not a PNG, JPEG, GIF, WebP or PDF"
-                    )));
-                }
-                (blob, bytes)
-            }
-        };
-        Ok(ItemSpec::new(
-            ItemKind::UserMessage,
-            blob,
-            estimate_tokens(&bytes),
-        ))
-    }
-
     async fn items(&self, input: &[InputItem]) -> Result<Vec<ItemSpec>, ApiError> {
-        let store = &self.store;
-        let mut items = Vec::with_capacity(input.len());
-        for prepared in inputs::prepare_input(input)? {
-            items.push(self.item(store, prepared).await?);
-        }
-        Ok(items)
+        api_projection::items::input_items(&*self.store, input).await
     }
 
     pub(super) async fn start_run(
@@ -254,15 +214,6 @@ impl SessionHandle {
     }
 }
 
-async fn existing(store: &FsStore, blob: &BlobRef) -> Result<Vec<u8>, ApiError> {
-    store.get(blob).await.map_err(|err| match err {
-        engine::store::StoreError::BlobNotFound(_) => {
-            ApiError::not_found(format!("blob {blob} not found")).with_reason("blobNotFound")
-        }
-        other => internal(other),
-    })
-}
-
 pub(super) async fn start(
     config: &LocalApiConfig,
     universe: &Universe,
@@ -293,24 +244,10 @@ pub(super) async fn start(
         .await
         .map_err(internal)?;
     let instructions = match prepared.instructions {
+        Some(instructions) => {
+            Some(api_projection::items::instructions_item(&*universe.store, instructions).await?)
+        }
         None => None,
-        Some(TextOrRef::Text(text)) => {
-            let bytes = text.into_bytes();
-            let estimate = estimate_tokens(&bytes);
-            Some(ItemSpec::new(
-                ItemKind::Instructions,
-                universe.store.put(bytes).await.map_err(internal)?,
-                estimate,
-            ))
-        }
-        Some(TextOrRef::Ref(blob)) => {
-            let bytes = existing(&universe.store, &blob).await?;
-            Some(ItemSpec::new(
-                ItemKind::Instructions,
-                blob,
-                estimate_tokens(&bytes),
-            ))
-        }
     };
     if runner.state().control.lifecycle == Lifecycle::Uninitialized {
         let command = CoreCommand::OpenSession {
