@@ -52,13 +52,14 @@ impl ToolAdapter for SessionTools {
 
 /// Registers the file tools of `filesystem` with an open session that has no tools
 /// yet (api-projection builds the command, as for the Temporal backend).
-pub(super) async fn register<L, T>(
-    runner: &mut SessionRunner<FsStore, L, T>,
+pub(super) async fn register<L, T, C>(
+    runner: &mut SessionRunner<FsStore, L, T, C>,
     filesystem: FilesystemMode,
 ) -> Result<(), ApiError>
 where
     L: crate::adapters::LlmAdapter,
     T: ToolAdapter,
+    C: crate::adapters::Compactor,
 {
     let command = api_projection::filesystem::register_command(
         runner.store(),

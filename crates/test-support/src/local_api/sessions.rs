@@ -7,6 +7,7 @@ use api::types::events::{DeltaKind as ApiDeltaKind, DeltaView};
 use api::types::run::*;
 use api::types::session::*;
 use api_projection::inputs;
+use effects::LlmCompactor;
 use engine::SessionId;
 use engine::core::admit::Admitted;
 use engine::core::command::CoreCommand;
@@ -27,7 +28,9 @@ const DELTA_BUFFER_MAX: usize = 1_024;
 const LIST_LIMIT_DEFAULT: u32 = 50;
 const LIST_LIMIT_MAX: u32 = 200;
 
-type Runner = SessionRunner<FsStore, RuntimeLlm<BroadcastDeltas>, SessionTools>;
+/// Compaction summarises with the session's model, as on the Temporal backend (the
+/// deterministic listing compactor is for the runner's own tests).
+type Runner = SessionRunner<FsStore, RuntimeLlm<BroadcastDeltas>, SessionTools, LlmCompactor>;
 
 /// Forwards llm-runtime deltas to subscribers; drops them when nobody listens.
 #[derive(Clone)]
@@ -240,9 +243,16 @@ pub(super) async fn start(
         .with_retry(config.retry)
         .with_sink(BroadcastDeltas(deltas.clone()));
     let tools = SessionTools::new(&universe.store, &session_id, prepared.filesystem);
-    let mut runner = SessionRunner::new(universe.store.clone(), session_id.clone(), llm, tools)
-        .await
-        .map_err(internal)?;
+    let compactor = LlmCompactor::new(config.runtime.clone(), config.transport);
+    let mut runner = SessionRunner::with_compactor(
+        universe.store.clone(),
+        session_id.clone(),
+        llm,
+        tools,
+        compactor,
+    )
+    .await
+    .map_err(internal)?;
     let instructions = match prepared.instructions {
         Some(instructions) => {
             Some(api_projection::items::instructions_item(&*universe.store, instructions).await?)
