@@ -12,11 +12,15 @@
 //!   Clients never see engine vocabulary: event payloads, context items, provider
 //!   envelopes and snake_case field names stop here.
 //!
-//! Backends (the in-process runtime, the Temporal runtime) call these functions; the
-//! gateway only dispatches.
+//! Backends (the in-process runtime, the Temporal runtime) also share the method
+//! bodies that need only a store: [`items`] (run, steer and instructions input
+//! written to the CAS as item specs), [`blobs`] (`blob/*`), [`vfs`] (the optional
+//! `vfs/*` methods over a store that is also a VFS catalog) and
+//! [`filesystem`] (the file tools a session's `filesystem` setting registers, and the
+//! mode its view reports). The gateway only dispatches.
 //!
-//! What this crate must not do: perform I/O other than blob reads through the
-//! [`engine::store::BlobStore`] trait (in [`event_view`]); mutate or drive engine state
+//! What this crate must not do: perform I/O other than through the store traits
+//! ([`engine::store::BlobStore`], `vfs::VfsCatalog`); mutate or drive engine state
 //! (it reads [`ControlState`] and [`engine::LogEntry`] values, it never admits
 //! commands or appends); know any transport (no JSON-RPC, HTTP or WebSocket types);
 //! panic on stored content (a missing blob is a [`ProjectionError`], an event it cannot
@@ -30,7 +34,10 @@
 
 pub mod blobs;
 pub mod error;
+pub mod filesystem;
 pub mod inputs;
+pub mod items;
+pub mod vfs;
 pub mod views;
 
 pub use error::ProjectionError;

@@ -133,7 +133,10 @@ fn text(ref_: &engine::BlobRef, bytes: Vec<u8>) -> Result<String, RuntimeError> 
     })
 }
 
-fn load_content(item: &ContextItem, bytes: Vec<u8>) -> Result<ItemContent, RuntimeError> {
+/// The content of `item`, from the bytes of its blob (what [`LoadedRequest::load`]
+/// does for each item; public for callers that bound how much they load, such as a
+/// summarising compactor).
+pub fn load_content(item: &ContextItem, bytes: Vec<u8>) -> Result<ItemContent, RuntimeError> {
     let blob = &item.content_ref;
     match item.kind {
         ItemKind::UserMessage => match MediaType::sniff(&bytes) {

@@ -10,7 +10,9 @@
 //! - [`stores`]: universe → store resolution (filesystem or Postgres + S3).
 //! - [`keys`]: the gateway's API keys in Postgres.
 //! - [`providers`]: LLM provider clients from the environment.
-//! - [`tools`]: the tools the worker serves (builtin demo tools until the VFS tools).
+//! - [`tools`]: the tools the worker serves: the session's file tools over its
+//!   mounts, and `sleep`. The effect adapters themselves (tool adapters, the LLM
+//!   compactor) come from the `effects` crate.
 //! - [`deltas`]: the streaming side channel from LLM activities to the gateway, in
 //!   process or relayed through Postgres `LISTEN`/`NOTIFY`.
 //! - [`devserver`]: a Temporal dev server as a child process (`server dev`, tests).

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Args;
+use effects::LlmCompactor;
 use gateway::{FileKeyStore, GatewayConfig, KeyStore, KeyStoreError};
 use store_pg::{ObjectStore, ObjectStoreConfig, PgConfig, PgDatabase};
 use temporal_server::deltas::DeltaHub;
@@ -21,7 +22,6 @@ use temporal_server::tools::WorkerTools;
 use temporal_server::worker::backend::{Backend, LlmSettings};
 use temporal_server::worker::{self, RunningWorker, TASK_QUEUE_DEFAULT, TemporalConfig};
 use temporal_workflow::WorkflowSettings;
-use test_support::compactor::ListingCompactor;
 
 use crate::api_keys::{DEFAULT_KEYS_FILE, DEFAULT_UNIVERSE_ID};
 
@@ -220,7 +220,7 @@ pub(crate) struct DevArgs {
 fn start_backend<P: StoreProvider>(
     stores: Arc<P>,
     deltas: Arc<DeltaHub>,
-) -> anyhow::Result<Backend<Arc<P>, WorkerTools, ListingCompactor>> {
+) -> anyhow::Result<Backend<Arc<P>, WorkerTools, LlmCompactor>> {
     let runtime = temporal_server::providers::runtime_from_env()?;
     let providers: Vec<&str> = runtime.provider_ids().collect();
     if providers.is_empty() {
@@ -230,6 +230,7 @@ fn start_backend<P: StoreProvider>(
     } else {
         tracing::info!(?providers, "LLM providers configured");
     }
+    let compactor = LlmCompactor::new(runtime.clone(), llm_runtime::Transport::Streaming);
     Ok(Backend {
         stores,
         llm: LlmSettings {
@@ -237,7 +238,7 @@ fn start_backend<P: StoreProvider>(
             transport: llm_runtime::Transport::Streaming,
         },
         tools: WorkerTools,
-        compactor: ListingCompactor,
+        compactor,
         deltas,
         checkpoint_interval_entries: CHECKPOINT_INTERVAL_ENTRIES,
     })

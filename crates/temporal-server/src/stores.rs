@@ -12,11 +12,13 @@ use engine::store::{BlobStore, CheckpointStore, SessionLog, StoreError};
 use store_fs::FsStore;
 use store_pg::{ObjectStore, PgDatabase, PgStore};
 use uuid::Uuid;
+use vfs::VfsCatalog;
 
-/// Everything a session needs from storage.
-pub trait SessionStore: SessionLog + BlobStore + CheckpointStore + 'static {}
+/// Everything a session needs from storage: its log, checkpoints and blobs, and the
+/// VFS catalog its file tools and the `vfs/*` methods work on.
+pub trait SessionStore: SessionLog + BlobStore + CheckpointStore + VfsCatalog + 'static {}
 
-impl<T: SessionLog + BlobStore + CheckpointStore + 'static> SessionStore for T {}
+impl<T: SessionLog + BlobStore + CheckpointStore + VfsCatalog + 'static> SessionStore for T {}
 
 /// Resolves a universe to its store. Implementations must keep universes apart: a
 /// store returned for one universe never serves another's sessions or blobs.

@@ -1,52 +1,113 @@
-//! The tools the worker serves until the VFS tools land: test-support's builtin
-//! `echo`, `add` and `fail`, plus `sleep` (`{"ms": n}`, at most a minute), which makes
-//! a tool call last long enough to cancel it or to crash a worker in the middle of it.
+//! The tools the worker serves. A tool call reaches the worker as the session's key,
+//! the call, and the definition the session registered under the call's name; the
+//! backend refuses calls of tools the session never registered, and asks a
+//! [`SessionToolset`] for the adapter of the call's session.
+//!
+//! [`WorkerTools`], the production toolset, serves:
+//! - the file tools (`read_file`, `write_file`, `edit_file`, `apply_patch`, `grep`,
+//!   `glob`, `list_dir`, or their `anthropic:messages` spellings) over the session's
+//!   mounts, through effects' [`VfsToolAdapter`] over the universe's store, which is
+//!   also its VFS catalog;
+//! - `sleep` (`{"ms": n}`, at most a minute), which makes a tool call last long enough
+//!   to cancel it or to crash a worker in the middle of it.
+//!
+//! Any other name is an error result.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use effects::{AdapterError, ToolAdapter, VfsToolAdapter, estimate_tokens};
+use engine::SessionId;
 use engine::core::effects::ToolResult;
 use engine::core::run::{ToolCallRequest, ToolStatus};
 use engine::store::BlobStore;
 use serde_json::{Value, json};
-use test_support::adapters::{AdapterError, ToolAdapter, estimate_tokens};
-use test_support::tools::BuiltinTools;
+use tools::{Mode, ToolKind};
+use vfs::VfsCatalog;
 
 /// Longest `sleep` call.
 const SLEEP_MS_MAX: u64 = 60_000;
 
+/// Makes the tool adapter of one session, whose universe's store is `S`. The backend
+/// asks for one per call: adapters are cheap, and a worker serves many sessions.
+pub trait SessionToolset<S>: Send + Sync + 'static {
+    type Tools: ToolAdapter;
+
+    fn session_tools(&self, store: &Arc<S>, session: &SessionId) -> Self::Tools;
+}
+
+/// The production toolset: file tools and `sleep`.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct WorkerTools;
 
-impl ToolAdapter for WorkerTools {
+/// [`WorkerTools`] for one session.
+pub struct SessionTools<S> {
+    files: VfsToolAdapter<S>,
+}
+
+impl<S: VfsCatalog + 'static> SessionToolset<S> for WorkerTools {
+    type Tools = SessionTools<S>;
+
+    fn session_tools(&self, store: &Arc<S>, session: &SessionId) -> SessionTools<S> {
+        // Edit mode is right for every call that gets here: a writing tool is only
+        // registered for sessions started with `filesystem: edit`, unregistered calls
+        // never reach a toolset, and reading tools behave alike in both modes.
+        // Read-only mounts still refuse writes.
+        SessionTools {
+            files: VfsToolAdapter::new(store.clone(), session.clone(), Mode::Edit),
+        }
+    }
+}
+
+impl<S: VfsCatalog> ToolAdapter for SessionTools<S> {
     async fn invoke<B: BlobStore>(
         &self,
         call: &ToolCallRequest,
         blobs: &B,
     ) -> Result<ToolResult, AdapterError> {
-        if call.name != "sleep" {
-            return BuiltinTools.invoke(call, blobs).await;
+        if ToolKind::from_name(&call.name).is_some() {
+            return self.files.invoke(call, blobs).await;
         }
-        let raw = blobs.get(&call.arguments_ref).await?;
-        let ms = serde_json::from_slice::<Value>(&raw)
-            .ok()
-            .and_then(|arguments| arguments["ms"].as_u64());
-        let (status, output) = match ms {
-            Some(ms) if ms <= SLEEP_MS_MAX => {
-                tokio::time::sleep(Duration::from_millis(ms)).await;
-                (ToolStatus::Ok, json!({"slept_ms": ms}))
-            }
-            _ => (
+        let (status, output) = match call.name.as_str() {
+            "sleep" => sleep(&blobs.get(&call.arguments_ref).await?).await,
+            other => (
                 ToolStatus::Error,
-                json!({"error": format!("sleep needs an integer ms of at most {SLEEP_MS_MAX}")}),
+                json!({"error": format!("unknown tool {other:?}")}),
             ),
         };
-        let bytes = engine::canonical::to_vec(&output);
-        let token_estimate = estimate_tokens(&bytes);
-        Ok(ToolResult {
-            call_id: call.call_id.clone(),
-            status,
-            output_ref: blobs.put(bytes).await?,
-            token_estimate,
-        })
+        result(call, blobs, status, &output).await
     }
+}
+
+async fn sleep(arguments: &[u8]) -> (ToolStatus, Value) {
+    let ms = serde_json::from_slice::<Value>(arguments)
+        .ok()
+        .and_then(|arguments| arguments["ms"].as_u64());
+    match ms {
+        Some(ms) if ms <= SLEEP_MS_MAX => {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            (ToolStatus::Ok, json!({"slept_ms": ms}))
+        }
+        _ => (
+            ToolStatus::Error,
+            json!({"error": format!("sleep needs an integer ms of at most {SLEEP_MS_MAX}")}),
+        ),
+    }
+}
+
+/// Stores `output` and returns the result naming it.
+pub(crate) async fn result<B: BlobStore>(
+    call: &ToolCallRequest,
+    blobs: &B,
+    status: ToolStatus,
+    output: &Value,
+) -> Result<ToolResult, AdapterError> {
+    let bytes = engine::canonical::to_vec(output);
+    let token_estimate = estimate_tokens(&bytes);
+    Ok(ToolResult {
+        call_id: call.call_id.clone(),
+        status,
+        output_ref: blobs.put(bytes).await?,
+        token_estimate,
+    })
 }

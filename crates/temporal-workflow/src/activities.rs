@@ -11,7 +11,7 @@ use engine::core::control::ControlState;
 use engine::core::effects::{CompactionOutcome, GenerationOutcome, ToolResult};
 use engine::core::run::ToolCallRequest;
 use engine::drive::{CompactionIntent, GenerationIntent};
-use engine::{LogEntry, RunId, Seq, SessionId};
+use engine::{BlobRef, LogEntry, RunId, Seq, SessionId};
 use serde::{Deserialize, Serialize};
 use temporalio_workflow::common::ActivityDefinition;
 
@@ -74,6 +74,11 @@ pub struct ToolInvokeInput {
     pub run_id: RunId,
     pub batch: u32,
     pub call: ToolCallRequest,
+    /// The definition the session registered under the call's name; `None` when it
+    /// has no such tool (a model can name any tool), which the worker answers with an
+    /// error result. One ref, so the worker need not replay the session to know.
+    #[serde(default)]
+    pub definition_ref: Option<BlobRef>,
     /// The tool is stopped after this long and its call recorded as an error.
     pub timeout_ms: u64,
 }
@@ -86,6 +91,15 @@ pub struct CompactContextInput {
     pub universe_id: String,
     pub at_head: Seq,
     pub intent: CompactionIntent,
+    /// Attempts allowed for retryable provider errors of a summarising compactor:
+    /// the attempt that reaches it records the error as a failed compaction.
+    #[serde(default = "compaction_attempts_default")]
+    pub attempts_max: u32,
+}
+
+/// For inputs scheduled before the field existed: one attempt, as they had.
+fn compaction_attempts_default() -> u32 {
+    1
 }
 
 macro_rules! activity {

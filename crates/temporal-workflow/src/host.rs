@@ -272,6 +272,12 @@ impl<'a> Host<'a> {
                 if *run_id == intent.run_id && *batch == intent.batch)
         });
         if self.in_flight.is_none() {
+            let registered = self.ctx.state(|wf| {
+                wf.session
+                    .drive()
+                    .map(|drive| drive.state().tools.clone())
+                    .unwrap_or_default()
+            });
             let mut calls = Vec::with_capacity(intent.calls.len());
             for call in &intent.calls {
                 let id = self.activity_id(format!(
@@ -284,6 +290,10 @@ impl<'a> Host<'a> {
                     run_id: intent.run_id.clone(),
                     batch: intent.batch,
                     call: call.clone(),
+                    definition_ref: registered
+                        .iter()
+                        .find(|tool| tool.name == call.name)
+                        .map(|tool| tool.definition_ref.clone()),
                     timeout_ms: self.settings().tool_timeout_ms,
                 };
                 let activity = self.ctx.execute_activity(ToolInvoke, input, options);
@@ -354,6 +364,7 @@ impl<'a> Host<'a> {
                 universe_id: self.key.universe_id.clone(),
                 at_head: self.ctx.state(|wf| wf.session.committed_head()),
                 intent: intent.clone(),
+                attempts_max: self.settings().llm_attempts_max,
             };
             let activity = self.ctx.execute_activity(CompactContext, input, options);
             self.in_flight = Some(InFlight::Compaction {

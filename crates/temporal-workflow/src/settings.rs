@@ -19,8 +19,9 @@ pub struct WorkflowSettings {
     /// The LLM activity heartbeats; a silent attempt is retried after this long, and
     /// cancellation reaches it within about this long. Default 10 s.
     pub llm_heartbeat_timeout_ms: u64,
-    /// Attempts of a generation that keeps failing with a retryable provider error
-    /// (429, 5xx, timeouts) before the turn fails. Default 6.
+    /// Attempts of a generation (or of a summarising compaction) that keeps failing
+    /// with a retryable provider error (429, 5xx, timeouts) before the turn (or the
+    /// compaction) fails. Default 6.
     pub llm_attempts_max: u32,
     /// First retry delay of a retryable LLM error when the provider gave no
     /// `retry-after`; doubles up to `llm_retry_interval_max_ms`. Default 1 s.

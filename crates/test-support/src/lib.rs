@@ -1,7 +1,8 @@
 //! Test infrastructure: an in-process [`runner::SessionRunner`] that drives the engine
-//! against a store and adapter traits, scripted adapters, the file tools as an
-//! adapter ([`vfs_tools::VfsToolAdapter`]), and the store and VFS catalog conformance
-//! suites every storage backend must pass.
+//! against a store and the adapter traits of the `effects` crate (re-exported in
+//! [`adapters`] and [`vfs_tools`]), scripted adapters, a deterministic listing
+//! compactor, and the store and VFS catalog conformance suites every storage backend
+//! must pass.
 //!
 //! Not a production runtime: durability and retries belong to the Temporal host.
 

@@ -109,8 +109,8 @@ impl LlmAdapter for ScriptedLlm {
     ) -> Result<GenerationOutcome, AdapterError> {
         lock(&self.requests).push(request.clone());
         let turn = lock(&self.script).pop_front().ok_or_else(|| {
-            AdapterError::ScriptExhausted(format!(
-                "no scripted turn for {} turn {}",
+            AdapterError::Other(format!(
+                "script exhausted: no scripted turn for {} turn {}",
                 request.run_id, request.turn
             ))
         })?;

@@ -7,8 +7,11 @@
 //! Live deltas come from the in-process [`DeltaHub`] when the worker shares the
 //! process. Sessions are listed from Temporal's visibility store.
 //!
-//! Not served yet: the optional VFS methods, and `filesystem` modes other than
-//! `none` (file tools arrive with the VFS).
+//! A session started with a `filesystem` mode gets the file tools registered right
+//! after it opens (api-projection builds the command, as for the in-process backend);
+//! the worker serves them over the session's mounts. The optional `vfs/*` methods
+//! run api-projection's shared bodies over the universe's store, which is also its
+//! VFS catalog, so they need `P::Store: VfsCatalog`.
 
 mod events;
 mod sessions;
@@ -16,13 +19,15 @@ mod state;
 
 use std::sync::Arc;
 
+use ::vfs::VfsCatalog;
 use api::types::blob::*;
 use api::types::events::*;
 use api::types::initialize::*;
 use api::types::run::*;
 use api::types::session::*;
+use api::types::vfs::*;
 use api::{ApiError, Caller, LightspeedApi};
-use api_projection::blobs;
+use api_projection::{blobs, vfs};
 use engine::SessionId;
 use engine::core::control::{ControlState, Lifecycle};
 use futures::StreamExt as _;
@@ -96,10 +101,9 @@ impl<P: StoreProvider> TemporalApi<P> {
         if control.lifecycle == Lifecycle::Uninitialized {
             return Err(session_not_found(session.as_str()));
         }
+        let filesystem = api_projection::filesystem::session_filesystem(&control);
         Ok(api_projection::views::session_view(
-            session,
-            &control,
-            FilesystemMode::None,
+            session, &control, filesystem,
         ))
     }
 
@@ -166,15 +170,16 @@ impl<P: StoreProvider> TemporalApi<P> {
     }
 }
 
-impl<P: StoreProvider> LightspeedApi for TemporalApi<P> {
+impl<P: StoreProvider> LightspeedApi for TemporalApi<P>
+where
+    P::Store: VfsCatalog,
+{
     async fn initialize(
         &self,
         caller: &Caller,
         _params: InitializeParams,
     ) -> Result<InitializeResult, ApiError> {
-        Ok(api::handshake(&caller.universe_id, |name| {
-            !name.starts_with("vfs/")
-        }))
+        Ok(api::handshake(&caller.universe_id, |_| true))
     }
 
     async fn session_start(
@@ -278,6 +283,78 @@ impl<P: StoreProvider> LightspeedApi for TemporalApi<P> {
         params: BlobHasManyParams,
     ) -> Result<BlobHasManyResult, ApiError> {
         blobs::has_many(&*self.store(&caller.universe_id).await?, params).await
+    }
+
+    async fn vfs_snapshot_commit(
+        &self,
+        caller: &Caller,
+        params: VfsSnapshotCommitParams,
+    ) -> Result<VfsSnapshotView, ApiError> {
+        vfs::snapshot_commit(&*self.store(&caller.universe_id).await?, params).await
+    }
+
+    async fn vfs_snapshot_read(
+        &self,
+        caller: &Caller,
+        params: VfsSnapshotReadParams,
+    ) -> Result<VfsSnapshotReadResult, ApiError> {
+        vfs::snapshot_read(&*self.store(&caller.universe_id).await?, params).await
+    }
+
+    async fn vfs_workspace_create(
+        &self,
+        caller: &Caller,
+        params: VfsWorkspaceCreateParams,
+    ) -> Result<VfsWorkspaceView, ApiError> {
+        vfs::workspace_create(&*self.store(&caller.universe_id).await?, params).await
+    }
+
+    async fn vfs_workspace_read(
+        &self,
+        caller: &Caller,
+        params: VfsWorkspaceRef,
+    ) -> Result<VfsWorkspaceView, ApiError> {
+        vfs::workspace_read(&*self.store(&caller.universe_id).await?, params).await
+    }
+
+    async fn vfs_workspace_update(
+        &self,
+        caller: &Caller,
+        params: VfsWorkspaceUpdateParams,
+    ) -> Result<VfsWorkspaceView, ApiError> {
+        vfs::workspace_update(&*self.store(&caller.universe_id).await?, params).await
+    }
+
+    async fn vfs_workspace_delete(
+        &self,
+        caller: &Caller,
+        params: VfsWorkspaceDeleteParams,
+    ) -> Result<VfsWorkspaceDeleteResult, ApiError> {
+        vfs::workspace_delete(&*self.store(&caller.universe_id).await?, params).await
+    }
+
+    async fn vfs_mount_put(
+        &self,
+        caller: &Caller,
+        params: VfsMountPutParams,
+    ) -> Result<VfsMountView, ApiError> {
+        vfs::mount_put(&*self.store(&caller.universe_id).await?, params).await
+    }
+
+    async fn vfs_mount_delete(
+        &self,
+        caller: &Caller,
+        params: VfsMountDeleteParams,
+    ) -> Result<VfsMountDeleteResult, ApiError> {
+        vfs::mount_delete(&*self.store(&caller.universe_id).await?, params).await
+    }
+
+    async fn vfs_mount_list(
+        &self,
+        caller: &Caller,
+        params: VfsMountListParams,
+    ) -> Result<VfsMountListResult, ApiError> {
+        vfs::mount_list(&*self.store(&caller.universe_id).await?, params).await
     }
 
     async fn session_subscribe(

@@ -4,20 +4,15 @@
 use api::ApiError;
 use api::types::run::*;
 use api::types::session::*;
-use api_projection::inputs::{self, PreparedInput, TextOrRef};
+use api_projection::{inputs, items};
+use engine::SessionId;
 use engine::core::command::CoreCommand;
-use engine::core::context::{ItemKind, ItemSpec};
 use engine::core::control::{ControlState, Lifecycle};
-use engine::store::{BlobStore, StoreError};
-use engine::{BlobRef, SessionId};
-use llm_runtime::content::MediaType;
 use temporal_workflow::{AdmitRejected, AdmitReply};
-use test_support::adapters::estimate_tokens;
 
 use super::TemporalApi;
 use crate::sessions::AdmitError;
 use crate::stores::StoreProvider;
-use api_projection::blobs::store_error;
 
 /// An engine rejection (or a Temporal failure) as the API error clients see. The
 /// codes are those of `api_projection::inputs::rejection`, which classifies the
@@ -50,59 +45,6 @@ pub(crate) fn admit_error(err: AdmitError) -> ApiError {
     }
 }
 
-async fn existing<B: BlobStore>(store: &B, blob: &BlobRef) -> Result<Vec<u8>, ApiError> {
-    store.get(blob).await.map_err(|err| match err {
-        StoreError::BlobNotFound(_) => {
-            ApiError::not_found(format!("blob {blob} not found")).with_reason("blobNotFound")
-        }
-        other => store_error(other),
-    })
-}
-
-/// Stores (or checks) one input item and returns its spec.
-async fn item<B: BlobStore>(store: &B, input: PreparedInput) -> Result<ItemSpec, ApiError> {
-    let (blob, bytes) = match input {
-        PreparedInput::Text(text) => {
-            let bytes = text.into_bytes();
-            (store.put(bytes.clone()).await.map_err(store_error)?, bytes)
-        }
-        PreparedInput::TextRef(blob) => {
-            let bytes = existing(store, &blob).await?;
-            if std::str::from_utf8(&bytes).is_err() || MediaType::sniff(&bytes).is_some() {
-                return Err(ApiError::invalid_params(format!(
-                    "blob {blob} is not UTF-8 text"
-                )));
-            }
-            (blob, bytes)
-        }
-        PreparedInput::Media(blob) => {
-            let bytes = existing(store, &blob).await?;
-            if MediaType::sniff(&bytes).is_none() {
-                return Err(ApiError::invalid_params(format!(
-                    "blob {blob} is not a PNG, JPEG, GIF, WebP or PDF"
-                )));
-            }
-            (blob, bytes)
-        }
-    };
-    Ok(ItemSpec::new(
-        ItemKind::UserMessage,
-        blob,
-        estimate_tokens(&bytes),
-    ))
-}
-
-pub(crate) async fn items<B: BlobStore>(
-    store: &B,
-    input: &[InputItem],
-) -> Result<Vec<ItemSpec>, ApiError> {
-    let mut items = Vec::with_capacity(input.len());
-    for prepared in inputs::prepare_input(input)? {
-        items.push(item(store, prepared).await?);
-    }
-    Ok(items)
-}
-
 fn opened_config(control: &ControlState) -> Result<engine::core::config::SessionConfig, ApiError> {
     control
         .config
@@ -129,12 +71,6 @@ impl<P: StoreProvider> TemporalApi<P> {
         params: SessionStartParams,
     ) -> Result<SessionView, ApiError> {
         let prepared = inputs::prepare_session(&params)?;
-        if prepared.filesystem != FilesystemMode::None {
-            return Err(ApiError::invalid_params(
-                "file tools are not served by the Temporal backend yet; use filesystem: none",
-            )
-            .with_reason("filesystemUnsupported"));
-        }
         let session_id = match prepared.session_id.clone() {
             Some(id) => id,
             None => SessionId::new(format!("session_{}", uuid::Uuid::new_v4().simple()))
@@ -142,21 +78,8 @@ impl<P: StoreProvider> TemporalApi<P> {
         };
         let store = self.store(universe_id).await?;
         let instructions = match prepared.instructions {
+            Some(instructions) => Some(items::instructions_item(&*store, instructions).await?),
             None => None,
-            Some(TextOrRef::Text(text)) => {
-                let bytes = text.into_bytes();
-                let estimate = estimate_tokens(&bytes);
-                let blob = store.put(bytes).await.map_err(store_error)?;
-                Some(ItemSpec::new(ItemKind::Instructions, blob, estimate))
-            }
-            Some(TextOrRef::Ref(blob)) => {
-                let bytes = existing(&*store, &blob).await?;
-                Some(ItemSpec::new(
-                    ItemKind::Instructions,
-                    blob,
-                    estimate_tokens(&bytes),
-                ))
-            }
         };
         let command = CoreCommand::OpenSession {
             session_id: session_id.clone(),
@@ -176,6 +99,18 @@ impl<P: StoreProvider> TemporalApi<P> {
                 }
             }
             Err(err) => return Err(err),
+        }
+        let control = self.control(universe_id, &session_id).await?;
+        let register =
+            api_projection::filesystem::register_command(&*store, &control, prepared.filesystem)
+                .await?;
+        if let Some(command) = register {
+            match self.admit(universe_id, &session_id, command).await {
+                Ok(_) => {}
+                // A concurrent start of the same session registered them first.
+                Err(err) if err.data.reason.as_deref() == Some("revisionConflict") => {}
+                Err(err) => return Err(err),
+            }
         }
         self.view(universe_id, &session_id).await
     }
@@ -223,7 +158,7 @@ impl<P: StoreProvider> TemporalApi<P> {
             .await?;
         let submission_id = inputs::submission_id(&params.submission_id)?;
         let store = self.store(universe_id).await?;
-        let input = items(&*store, &params.input).await?;
+        let input = items::input_items(&*store, &params.input).await?;
         let control = self.control(universe_id, &session).await?;
         let overrides =
             inputs::run_overrides(&opened_config(&control)?, params.overrides.as_ref())?;
@@ -273,7 +208,7 @@ impl<P: StoreProvider> TemporalApi<P> {
             .await?;
         let run_id = inputs::run_id(&params.run_id)?;
         let store = self.store(universe_id).await?;
-        let input = items(&*store, &params.input).await?;
+        let input = items::input_items(&*store, &params.input).await?;
         let reply = self
             .admit(universe_id, &session, CoreCommand::Steer { run_id, input })
             .await?;

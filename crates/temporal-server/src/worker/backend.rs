@@ -12,6 +12,7 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use effects::{AdapterError, Compactor, ToolAdapter, estimate_tokens};
 use engine::core::effects::{CompactionOutcome, GenerationOutcome, ToolResult};
 use engine::core::request::GenerationRequest;
 use engine::core::run::{EffectError, ToolStatus};
@@ -25,10 +26,10 @@ use temporal_workflow::activities::{
 };
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
-use test_support::adapters::{AdapterError, Compactor, ToolAdapter, estimate_tokens};
 
 use crate::deltas::DeltaHub;
 use crate::stores::StoreProvider;
+use crate::tools::SessionToolset;
 use crate::worker::replay::{ReplayFailure, rehydrate, state_at};
 
 /// Longest error message recorded in the log (the engine bounds it too).
@@ -146,15 +147,24 @@ async fn heartbeating<F: Future>(ctx: &ActivityContext, work: F) -> Option<F::Ou
 impl<P, T, C> Backend<P, T, C>
 where
     P: StoreProvider,
-    T: ToolAdapter + 'static,
+    T: SessionToolset<P::Store>,
     C: Compactor + 'static,
 {
-    async fn load(&self, input: LoadSessionInput) -> ActivityResult<LoadSessionOutput> {
-        let store = self
-            .stores
-            .store(&input.key.universe_id)
+    /// The universe's store. A backend failure may clear, so it is retried; a universe
+    /// the provider refuses (not a UUID for Postgres, not path-safe for the
+    /// filesystem) never will.
+    async fn universe_store(&self, universe_id: &str) -> ActivityResult<Arc<P::Store>> {
+        self.stores
+            .store(universe_id)
             .await
-            .map_err(retryable)?;
+            .map_err(|err| match err {
+                StoreError::Backend(_) => retryable(err),
+                other => fatal(other),
+            })
+    }
+
+    async fn load(&self, input: LoadSessionInput) -> ActivityResult<LoadSessionOutput> {
+        let store = self.universe_store(&input.key.universe_id).await?;
         let state = rehydrate(&*store, &input.key.session_id)
             .await
             .map_err(replay_error)?;
@@ -164,11 +174,7 @@ where
     }
 
     async fn append(&self, input: AppendEventsInput) -> ActivityResult<AppendEventsOutput> {
-        let store = self
-            .stores
-            .store(&input.key.universe_id)
-            .await
-            .map_err(retryable)?;
+        let store = self.universe_store(&input.key.universe_id).await?;
         let session = &input.key.session_id;
         let head = match store
             .append(session, input.expected_head, &input.entries)
@@ -205,11 +211,7 @@ where
         input: LlmGenerateInput,
     ) -> ActivityResult<GenerationOutcome> {
         let intent = &input.intent;
-        let store = self
-            .stores
-            .store(&input.universe_id)
-            .await
-            .map_err(retryable)?;
+        let store = self.universe_store(&input.universe_id).await?;
         let state = match state_at(&*store, &intent.session_id, intent.planned_at).await {
             Ok(state) => state,
             Err(ReplayFailure::Store(err)) => return Err(retryable(err)),
@@ -271,20 +273,25 @@ where
         ctx: ActivityContext,
         input: ToolInvokeInput,
     ) -> ActivityResult<ToolResult> {
-        let store = self
-            .stores
-            .store(&input.key.universe_id)
-            .await
-            .map_err(retryable)?;
-        let timeout = Duration::from_millis(input.timeout_ms.max(1));
-        let work = tokio::time::timeout(timeout, self.tools.invoke(&input.call, &*store));
-        let message = match heartbeating(&ctx, work).await {
-            None => return Err(ActivityError::cancelled()),
-            Some(Ok(Ok(result))) => return Ok(result),
-            Some(Ok(Err(AdapterError::Store(err)))) => return Err(retryable(err)),
-            Some(Ok(Err(err))) => bounded(err),
-            Some(Err(_elapsed)) => {
-                format!("the tool did not finish within {} ms", input.timeout_ms)
+        let store = self.universe_store(&input.key.universe_id).await?;
+        let message = if input.definition_ref.is_none() {
+            // Models can name any tool; only the session's own are served.
+            format!(
+                "tool {:?} is not available in this session",
+                input.call.name
+            )
+        } else {
+            let tools = self.tools.session_tools(&store, &input.key.session_id);
+            let timeout = Duration::from_millis(input.timeout_ms.max(1));
+            let work = tokio::time::timeout(timeout, tools.invoke(&input.call, &*store));
+            match heartbeating(&ctx, work).await {
+                None => return Err(ActivityError::cancelled()),
+                Some(Ok(Ok(result))) => return Ok(result),
+                Some(Ok(Err(AdapterError::Store(err)))) => return Err(retryable(err)),
+                Some(Ok(Err(err))) => bounded(err),
+                Some(Err(_elapsed)) => {
+                    format!("the tool did not finish within {} ms", input.timeout_ms)
+                }
             }
         };
         let bytes = engine::canonical::to_vec(&json!({ "error": message }));
@@ -310,11 +317,7 @@ where
                 message: bounded(message),
             },
         };
-        let store = self
-            .stores
-            .store(&input.universe_id)
-            .await
-            .map_err(retryable)?;
+        let store = self.universe_store(&input.universe_id).await?;
         let state = match state_at(&*store, &intent.session_id, input.at_head).await {
             Ok(state) => state,
             Err(ReplayFailure::Store(err)) => return Err(retryable(err)),
@@ -331,6 +334,21 @@ where
             None => Err(ActivityError::cancelled()),
             Some(Ok(outcome)) => Ok(outcome),
             Some(Err(AdapterError::Store(err))) => Err(retryable(err)),
+            Some(Err(AdapterError::Transient {
+                message,
+                retry_after,
+            })) if ctx.info().attempt < input.attempts_max => {
+                tracing::info!(
+                    session = %intent.session_id, compaction = intent.compaction,
+                    attempt = ctx.info().attempt, error = %message, "compaction failed; retrying"
+                );
+                // A zero delay is no hint (and the server treats it as "never").
+                let failure = ApplicationFailure::builder(bounded(message))
+                    .maybe_next_retry_delay(retry_after.filter(|delay| !delay.is_zero()))
+                    .build();
+                Err(ActivityError::application(failure))
+            }
+            Some(Err(AdapterError::Failed { code, message })) => Ok(failed(&code, message)),
             Some(Err(err)) => Ok(failed("compaction_failed", err.to_string())),
         }
     }
@@ -339,7 +357,7 @@ where
 impl<P, T, C> SessionActivityBackend for Backend<P, T, C>
 where
     P: StoreProvider,
-    T: ToolAdapter + 'static,
+    T: SessionToolset<P::Store>,
     C: Compactor + 'static,
 {
     fn load_session(

@@ -15,7 +15,7 @@ use temporal_server::stores::FsStores;
 
 use crate::harness::{Env, UNIVERSE, fast_settings};
 
-async fn serve(env: &Env, deltas: Arc<DeltaHub>) -> (RunningGateway, String) {
+pub(crate) async fn serve(env: &Env, deltas: Arc<DeltaHub>) -> (RunningGateway, String) {
     let stores = Arc::new(FsStores::new(env.data.path()));
     let api = TemporalApi::new(env.sessions.clone(), stores, deltas);
     let keys = MemoryKeyStore::default();
@@ -37,7 +37,7 @@ fn headers(key: &str) -> HeaderMap {
     headers
 }
 
-fn http(gateway: &RunningGateway, key: &str) -> HttpClient {
+pub(crate) fn http(gateway: &RunningGateway, key: &str) -> HttpClient {
     HttpClientBuilder::default()
         .set_headers(headers(key))
         .request_timeout(Duration::from_secs(60))
@@ -56,7 +56,7 @@ fn assert_valid(name: &str, value: &Value) {
     assert!(errors.is_empty(), "{name}: {errors:?}\n{value:#}");
 }
 
-fn params(value: Value) -> jsonrpsee::core::params::ObjectParams {
+pub(crate) fn params(value: Value) -> jsonrpsee::core::params::ObjectParams {
     let mut object = jsonrpsee::core::params::ObjectParams::new();
     for (key, value) in value.as_object().cloned().unwrap_or_default() {
         object.insert(&key, value).unwrap();
@@ -64,7 +64,12 @@ fn params(value: Value) -> jsonrpsee::core::params::ObjectParams {
     object
 }
 
-async fn call(client: &impl ClientT, method: &str, args: Value, result_type: &str) -> Value {
+pub(crate) async fn call(
+    client: &impl ClientT,
+    method: &str,
+    args: Value,
+    result_type: &str,
+) -> Value {
     let result: Value = client
         .request(method, params(args))
         .await
@@ -73,12 +78,16 @@ async fn call(client: &impl ClientT, method: &str, args: Value, result_type: &st
     result
 }
 
-fn config() -> Value {
+pub(crate) fn config() -> Value {
     json!({"model": {"providerId": "openai", "apiKind": "openai:responses", "model": "fake-model"},
            "instructions": {"type": "text", "text": "Answer briefly."}})
 }
 
-async fn follow_until_finished(client: &impl ClientT, session: &str, run_id: &str) -> Vec<Value> {
+pub(crate) async fn follow_until_finished(
+    client: &impl ClientT,
+    session: &str,
+    run_id: &str,
+) -> Vec<Value> {
     let mut cursor = 0;
     let mut events = Vec::new();
     for _ in 0..100 {

@@ -1,16 +1,19 @@
 //! One Temporal dev server per test binary (a child process on a free port, killed
 //! when the binary exits), and per test: a fake provider, a filesystem store, a
-//! worker on its own task queue, and a client for the session workflows.
+//! worker on its own task queue (the production tools plus test-support's demo tools,
+//! and the production LLM compactor), and a client for the session workflows.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use effects::{AdapterError, LlmCompactor, ToolAdapter};
 use engine::core::command::CoreCommand;
 use engine::core::config::{ContextPolicy, GenerationConfig, ModelRoute, SessionConfig};
 use engine::core::context::{ItemKind, ItemSpec};
 use engine::core::control::ControlState;
+use engine::core::effects::ToolResult;
 use engine::core::event::CoreEvent;
-use engine::core::run::RunOutcome;
+use engine::core::run::{RunOutcome, ToolCallRequest};
 use engine::core::tools::ToolSpec;
 use engine::store::{BlobStore, SessionLog};
 use engine::{LogEntry, RunId, SessionId, SubmissionId};
@@ -22,7 +25,7 @@ use temporal_server::deltas::DeltaHub;
 use temporal_server::devserver::{self, DevServer, DevServerConfig};
 use temporal_server::sessions::SessionClient;
 use temporal_server::stores::FsStores;
-use temporal_server::tools::WorkerTools;
+use temporal_server::tools::{SessionTools, SessionToolset, WorkerTools};
 use temporal_server::worker::backend::{Backend, LlmSettings};
 use temporal_server::worker::{self, RunningWorker, TemporalConfig};
 pub(crate) use temporal_workflow::WorkflowSettings;
@@ -31,9 +34,10 @@ use temporalio_client::WorkflowFetchHistoryOptions;
 use temporalio_common::protos::temporal::api::common::v1::Payloads;
 use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
-use test_support::compactor::ListingCompactor;
 use test_support::fake_provider::{FakeProvider, FakeProviderConfig, RunningFakeProvider};
+use test_support::tools::{BUILTIN_TOOL_NAMES, BuiltinTools};
 use tokio::sync::OnceCell;
+use vfs::VfsCatalog;
 
 pub(crate) const UNIVERSE: &str = "u-test";
 const WAIT_MAX: Duration = Duration::from_secs(90);
@@ -175,6 +179,8 @@ impl Env {
             .env("TEMPORAL_NAMESPACE", &self.temporal.namespace)
             .env("LIGHTSPEED_TASK_QUEUE", &self.temporal.task_queue)
             .env("LIGHTSPEED_DATA_DIR", self.data.path())
+            // The test's filesystem store, whatever the environment names.
+            .env_remove("LIGHTSPEED_POSTGRES_URL")
             .env("OPENAI_BASE_URL", self.provider.openai_base_url())
             .env("OPENAI_API_KEY", "sk-test-0123456789abcdef")
             .env_remove("ANTHROPIC_API_KEY")
@@ -201,14 +207,15 @@ impl Env {
     }
 
     async fn start_worker_with(&mut self, deltas: Arc<DeltaHub>) {
+        let runtime = LlmRuntime::new([provider_client(&self.provider)]);
         let backend = Backend {
             stores: FsStores::new(self.data.path()),
             llm: LlmSettings {
-                runtime: LlmRuntime::new([provider_client(&self.provider)]),
+                runtime: runtime.clone(),
                 transport: Transport::Streaming,
             },
-            tools: WorkerTools,
-            compactor: ListingCompactor,
+            tools: DemoTools,
+            compactor: LlmCompactor::new(runtime, Transport::Streaming),
             deltas,
             checkpoint_interval_entries: 64,
         };
@@ -494,4 +501,32 @@ pub(crate) fn activity_payloads(history: &[HistoryEvent]) -> Vec<ActivityPayload
         }
     }
     found
+}
+
+/// The worker's tools plus test-support's demo tools (`add`, `echo`, `fail`), which
+/// the production worker does not serve.
+pub(crate) struct DemoTools;
+
+pub(crate) struct DemoSessionTools<S>(SessionTools<S>);
+
+impl<S: VfsCatalog + 'static> SessionToolset<S> for DemoTools {
+    type Tools = DemoSessionTools<S>;
+
+    fn session_tools(&self, store: &Arc<S>, session: &SessionId) -> DemoSessionTools<S> {
+        DemoSessionTools(WorkerTools.session_tools(store, session))
+    }
+}
+
+impl<S: VfsCatalog> ToolAdapter for DemoSessionTools<S> {
+    async fn invoke<B: BlobStore>(
+        &self,
+        call: &ToolCallRequest,
+        blobs: &B,
+    ) -> Result<ToolResult, AdapterError> {
+        if BUILTIN_TOOL_NAMES.contains(&call.name.as_str()) {
+            BuiltinTools.invoke(call, blobs).await
+        } else {
+            self.0.invoke(call, blobs).await
+        }
+    }
 }

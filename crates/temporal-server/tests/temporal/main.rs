@@ -8,6 +8,7 @@ mod continue_as_new;
 mod control;
 mod crash;
 mod dev;
+mod files;
 mod gateway;
 mod harness;
 mod postgres;

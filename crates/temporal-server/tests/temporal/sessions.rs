@@ -1,5 +1,6 @@
 //! Runs through Temporal: a text reply, a tool loop, queued runs.
 
+use effects::compactor::SUMMARY_REQUEST;
 use engine::core::command::CoreCommand;
 use engine::core::event::CoreEvent;
 use engine::core::run::{RunFailure, RunOutcome, ToolStatus};
@@ -184,9 +185,17 @@ async fn provider_errors_retry_or_fail_the_run() {
     env.shutdown().await;
 }
 
+/// Compaction by the production LLM compactor: the summarisation call goes to the
+/// session's model (a retryable provider error is retried by the activity first),
+/// and its text becomes the summary item.
 #[tokio::test(flavor = "multi_thread")]
-async fn requested_compaction_runs_as_an_activity() {
-    let script = json!({"turns": [{"text": "Something to compact."}]});
+async fn requested_compaction_summarises_with_the_model_in_an_activity() {
+    let summarise = json!({"last_user_contains": SUMMARY_REQUEST});
+    let script = json!({"turns": [
+        {"text": "Something to compact."},
+        {"error": {"status": 503}, "match": summarise},
+        {"text": "Summary: the user said hello.", "match": summarise}
+    ]});
     let Some(env) = Env::start("compact", script, fast_settings()).await else {
         return;
     };
@@ -201,7 +210,11 @@ async fn requested_compaction_runs_as_an_activity() {
             .iter()
             .find(|e| matches!(e, CoreEvent::ContextCompacted(_)))
         {
-            assert_eq!(compacted.summary.len(), 1);
+            let [summary] = compacted.summary.as_slice() else {
+                panic!("{compacted:?}");
+            };
+            let text = env.store.get(&summary.content_ref).await.unwrap();
+            assert_eq!(text, b"Summary: the user said hello.");
             break;
         }
         assert!(
@@ -210,6 +223,13 @@ async fn requested_compaction_runs_as_an_activity() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+    let requests = env.provider.requests();
+    assert_eq!(
+        requests.len(),
+        3,
+        "the generation, a failed and a good summary call"
+    );
+    assert!(requests[2].raw_body.contains("Something to compact."));
     let history = env.history(&session).await;
     assert!(
         activity_payloads(&history)

@@ -5,15 +5,13 @@ use std::sync::Arc;
 
 use api::ApiError;
 use api::types::session::FilesystemMode;
+use api_projection::filesystem::tool_mode;
 use engine::SessionId;
-use engine::core::command::CoreCommand;
-use engine::core::control::Lifecycle;
 use engine::core::effects::ToolResult;
 use engine::core::run::ToolCallRequest;
-use engine::core::tools::ToolSpec;
 use engine::store::BlobStore;
 use store_fs::FsStore;
-use tools::{Mode, ToolKind};
+use tools::ToolKind;
 
 use super::internal;
 use crate::adapters::{AdapterError, ToolAdapter};
@@ -25,15 +23,6 @@ pub(super) struct SessionTools {
     files: Option<VfsToolAdapter<FsStore>>,
 }
 
-/// The tool mode of a filesystem setting; `None` for no file tools.
-pub(super) fn mode(filesystem: FilesystemMode) -> Option<Mode> {
-    match filesystem {
-        FilesystemMode::None => None,
-        FilesystemMode::ReadOnly => Some(Mode::ReadOnly),
-        FilesystemMode::Edit => Some(Mode::Edit),
-    }
-}
-
 impl SessionTools {
     /// The tools of `session`; its universe's store is also its VFS catalog.
     pub(super) fn new(
@@ -42,7 +31,7 @@ impl SessionTools {
         filesystem: FilesystemMode,
     ) -> Self {
         Self {
-            files: mode(filesystem)
+            files: tool_mode(filesystem)
                 .map(|mode| VfsToolAdapter::new(store.clone(), session.clone(), mode)),
         }
     }
@@ -61,44 +50,28 @@ impl ToolAdapter for SessionTools {
     }
 }
 
-/// Registers the file tools' definitions (stored in the CAS) with an open session
-/// that has no tools yet, named for its API kind.
-pub(super) async fn register<L, T>(
-    runner: &mut SessionRunner<FsStore, L, T>,
+/// Registers the file tools of `filesystem` with an open session that has no tools
+/// yet (api-projection builds the command, as for the Temporal backend).
+pub(super) async fn register<L, T, C>(
+    runner: &mut SessionRunner<FsStore, L, T, C>,
     filesystem: FilesystemMode,
 ) -> Result<(), ApiError>
 where
     L: crate::adapters::LlmAdapter,
     T: ToolAdapter,
+    C: crate::adapters::Compactor,
 {
-    let control = &runner.state().control;
-    let (Some(mode), Some(config)) = (mode(filesystem), control.config.as_ref()) else {
-        return Ok(());
-    };
-    // A rehydrated session keeps the tools it has; a closed one takes no commands.
-    if !control.tools.is_empty() || control.lifecycle != Lifecycle::Open {
-        return Ok(());
-    }
-    let expected_revision = control.tools_revision;
-    let mut specs = Vec::new();
-    for definition in tools::definitions_for(&config.model.api_kind, mode) {
-        let definition_ref = runner
-            .store()
-            .put(definition.to_bytes())
+    let command = api_projection::filesystem::register_command(
+        runner.store(),
+        &runner.state().control,
+        filesystem,
+    )
+    .await?;
+    if let Some(command) = command {
+        runner
+            .admit(command)
             .await
-            .map_err(internal)?;
-        specs.push(ToolSpec {
-            name: definition.name,
-            definition_ref,
-        });
+            .map_err(|err: RunnerError| internal(err))?;
     }
-    let command = CoreCommand::ReplaceTools {
-        expected_revision,
-        tools: specs,
-    };
-    runner
-        .admit(command)
-        .await
-        .map_err(|err: RunnerError| internal(err))?;
     Ok(())
 }

@@ -2,8 +2,10 @@
 //! and clients until the Temporal runtime serves the same trait.
 //!
 //! Each universe has its own [`store_fs::FsStore`] root, so sessions, blobs, VFS
-//! workspaces and mounts never cross tenants (the store is also the VFS catalog).
-//! A session started with `tools.filesystem` set gets the file tools over its mounts. Each session has a [`SessionRunner`] behind a mutex and a driver
+//! workspaces and mounts never cross tenants (the store is also the VFS catalog; the
+//! `vfs/*` and `blob/*` method bodies are api-projection's, shared with the Temporal
+//! backend). A session started with `tools.filesystem` set gets the file tools over
+//! its mounts. Each session has a [`SessionRunner`] behind a mutex and a driver
 //! task that steps it whenever there is work; admissions take the same mutex between
 //! steps, so cancel and steer act at the next step boundary. Committed entries are
 //! announced on a watch channel (for long-polls and subscriptions) and live deltas on
@@ -15,7 +17,6 @@
 mod events;
 mod files;
 mod sessions;
-mod vfs;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -28,7 +29,7 @@ use api::types::run::*;
 use api::types::session::*;
 use api::types::vfs::*;
 use api::{ApiError, Caller, LightspeedApi};
-use api_projection::blobs;
+use api_projection::{blobs, vfs};
 use futures::stream::BoxStream;
 use llm_runtime::{LlmRuntime, Transport};
 use store_fs::FsStore;
@@ -233,7 +234,7 @@ impl LightspeedApi for LocalApi {
         caller: &Caller,
         params: VfsSnapshotCommitParams,
     ) -> Result<VfsSnapshotView, ApiError> {
-        vfs::snapshot_commit(&self.universe(caller).await?.store, params).await
+        vfs::snapshot_commit(&*self.universe(caller).await?.store, params).await
     }
 
     async fn vfs_snapshot_read(
@@ -241,7 +242,7 @@ impl LightspeedApi for LocalApi {
         caller: &Caller,
         params: VfsSnapshotReadParams,
     ) -> Result<VfsSnapshotReadResult, ApiError> {
-        vfs::snapshot_read(&self.universe(caller).await?.store, params).await
+        vfs::snapshot_read(&*self.universe(caller).await?.store, params).await
     }
 
     async fn vfs_workspace_create(
@@ -249,7 +250,7 @@ impl LightspeedApi for LocalApi {
         caller: &Caller,
         params: VfsWorkspaceCreateParams,
     ) -> Result<VfsWorkspaceView, ApiError> {
-        vfs::workspace_create(&self.universe(caller).await?.store, params).await
+        vfs::workspace_create(&*self.universe(caller).await?.store, params).await
     }
 
     async fn vfs_workspace_read(
@@ -257,7 +258,7 @@ impl LightspeedApi for LocalApi {
         caller: &Caller,
         params: VfsWorkspaceRef,
     ) -> Result<VfsWorkspaceView, ApiError> {
-        vfs::workspace_read(&self.universe(caller).await?.store, params).await
+        vfs::workspace_read(&*self.universe(caller).await?.store, params).await
     }
 
     async fn vfs_workspace_update(
@@ -265,7 +266,7 @@ impl LightspeedApi for LocalApi {
         caller: &Caller,
         params: VfsWorkspaceUpdateParams,
     ) -> Result<VfsWorkspaceView, ApiError> {
-        vfs::workspace_update(&self.universe(caller).await?.store, params).await
+        vfs::workspace_update(&*self.universe(caller).await?.store, params).await
     }
 
     async fn vfs_workspace_delete(
@@ -273,7 +274,7 @@ impl LightspeedApi for LocalApi {
         caller: &Caller,
         params: VfsWorkspaceDeleteParams,
     ) -> Result<VfsWorkspaceDeleteResult, ApiError> {
-        vfs::workspace_delete(&self.universe(caller).await?.store, params).await
+        vfs::workspace_delete(&*self.universe(caller).await?.store, params).await
     }
 
     async fn vfs_mount_put(
@@ -281,7 +282,7 @@ impl LightspeedApi for LocalApi {
         caller: &Caller,
         params: VfsMountPutParams,
     ) -> Result<VfsMountView, ApiError> {
-        vfs::mount_put(&self.universe(caller).await?.store, params).await
+        vfs::mount_put(&*self.universe(caller).await?.store, params).await
     }
 
     async fn vfs_mount_delete(
@@ -289,7 +290,7 @@ impl LightspeedApi for LocalApi {
         caller: &Caller,
         params: VfsMountDeleteParams,
     ) -> Result<VfsMountDeleteResult, ApiError> {
-        vfs::mount_delete(&self.universe(caller).await?.store, params).await
+        vfs::mount_delete(&*self.universe(caller).await?.store, params).await
     }
 
     async fn vfs_mount_list(
@@ -297,7 +298,7 @@ impl LightspeedApi for LocalApi {
         caller: &Caller,
         params: VfsMountListParams,
     ) -> Result<VfsMountListResult, ApiError> {
-        vfs::mount_list(&self.universe(caller).await?.store, params).await
+        vfs::mount_list(&*self.universe(caller).await?.store, params).await
     }
 
     async fn session_subscribe(

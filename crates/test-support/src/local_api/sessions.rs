@@ -6,21 +6,19 @@ use api::ApiError;
 use api::types::events::{DeltaKind as ApiDeltaKind, DeltaView};
 use api::types::run::*;
 use api::types::session::*;
-use api_projection::inputs::{self, PreparedInput, TextOrRef};
+use api_projection::inputs;
+use effects::LlmCompactor;
+use engine::SessionId;
 use engine::core::admit::Admitted;
 use engine::core::command::CoreCommand;
-use engine::core::context::{ItemKind, ItemSpec};
+use engine::core::context::ItemSpec;
 use engine::core::control::{ControlState, Lifecycle};
-use engine::store::BlobStore;
-use engine::{BlobRef, SessionId};
-use llm_runtime::content::MediaType;
 use llm_runtime::{Delta, DeltaKind, DeltaSink};
 use store_fs::FsStore;
 use tokio::sync::{Mutex, Notify, broadcast, watch};
 
 use super::files::{self, SessionTools};
 use super::{LocalApiConfig, Universe, internal};
-use crate::adapters::estimate_tokens;
 use crate::runner::{RunnerError, SessionRunner, Step};
 use crate::runtime_llm::RuntimeLlm;
 
@@ -30,7 +28,9 @@ const DELTA_BUFFER_MAX: usize = 1_024;
 const LIST_LIMIT_DEFAULT: u32 = 50;
 const LIST_LIMIT_MAX: u32 = 200;
 
-type Runner = SessionRunner<FsStore, RuntimeLlm<BroadcastDeltas>, SessionTools>;
+/// Compaction summarises with the session's model, as on the Temporal backend (the
+/// deterministic listing compactor is for the runner's own tests).
+type Runner = SessionRunner<FsStore, RuntimeLlm<BroadcastDeltas>, SessionTools, LlmCompactor>;
 
 /// Forwards llm-runtime deltas to subscribers; drops them when nobody listens.
 #[derive(Clone)]
@@ -64,7 +64,6 @@ pub(super) struct SessionHandle {
     pub(super) deltas: broadcast::Sender<DeltaView>,
     /// Control state as of the last commit, so reads never wait for a generation.
     snapshot: std::sync::Mutex<ControlState>,
-    filesystem: FilesystemMode,
 }
 
 fn runner_error(err: RunnerError) -> ApiError {
@@ -92,7 +91,9 @@ impl SessionHandle {
     }
 
     pub(super) async fn view(&self) -> SessionView {
-        api_projection::views::session_view(&self.session_id, &self.control(), self.filesystem)
+        let control = self.control();
+        let filesystem = api_projection::filesystem::session_filesystem(&control);
+        api_projection::views::session_view(&self.session_id, &control, filesystem)
     }
 
     pub(super) fn summary(&self) -> SessionSummary {
@@ -137,45 +138,8 @@ impl SessionHandle {
         }
     }
 
-    async fn item(&self, store: &FsStore, input: PreparedInput) -> Result<ItemSpec, ApiError> {
-        let (blob, bytes) = match input {
-            PreparedInput::Text(text) => {
-                let bytes = text.into_bytes();
-                (store.put(bytes.clone()).await.map_err(internal)?, bytes)
-            }
-            PreparedInput::TextRef(blob) => {
-                let bytes = existing(store, &blob).await?;
-                if std::str::from_utf8(&bytes).is_err() || MediaType::sniff(&bytes).is_some() {
-                    return Err(ApiError::invalid_params(format!(
-                        "blob {blob} is not UTF-8 text"
-                    )));
-                }
-                (blob, bytes)
-            }
-            PreparedInput::Media(blob) => {
-                let bytes = existing(store, &blob).await?;
-                if MediaType::sniff(&bytes).is_none() {
-                    return Err(ApiError::invalid_params(format!(
-                        "blob {blob} is not a PNG, JPEG, GIF, WebP or PDF"
-                    )));
-                }
-                (blob, bytes)
-            }
-        };
-        Ok(ItemSpec::new(
-            ItemKind::UserMessage,
-            blob,
-            estimate_tokens(&bytes),
-        ))
-    }
-
     async fn items(&self, input: &[InputItem]) -> Result<Vec<ItemSpec>, ApiError> {
-        let store = &self.store;
-        let mut items = Vec::with_capacity(input.len());
-        for prepared in inputs::prepare_input(input)? {
-            items.push(self.item(store, prepared).await?);
-        }
-        Ok(items)
+        api_projection::items::input_items(&*self.store, input).await
     }
 
     pub(super) async fn start_run(
@@ -253,15 +217,6 @@ impl SessionHandle {
     }
 }
 
-async fn existing(store: &FsStore, blob: &BlobRef) -> Result<Vec<u8>, ApiError> {
-    store.get(blob).await.map_err(|err| match err {
-        engine::store::StoreError::BlobNotFound(_) => {
-            ApiError::not_found(format!("blob {blob} not found")).with_reason("blobNotFound")
-        }
-        other => internal(other),
-    })
-}
-
 pub(super) async fn start(
     config: &LocalApiConfig,
     universe: &Universe,
@@ -288,28 +243,21 @@ pub(super) async fn start(
         .with_retry(config.retry)
         .with_sink(BroadcastDeltas(deltas.clone()));
     let tools = SessionTools::new(&universe.store, &session_id, prepared.filesystem);
-    let mut runner = SessionRunner::new(universe.store.clone(), session_id.clone(), llm, tools)
-        .await
-        .map_err(internal)?;
+    let compactor = LlmCompactor::new(config.runtime.clone(), config.transport);
+    let mut runner = SessionRunner::with_compactor(
+        universe.store.clone(),
+        session_id.clone(),
+        llm,
+        tools,
+        compactor,
+    )
+    .await
+    .map_err(internal)?;
     let instructions = match prepared.instructions {
+        Some(instructions) => {
+            Some(api_projection::items::instructions_item(&*universe.store, instructions).await?)
+        }
         None => None,
-        Some(TextOrRef::Text(text)) => {
-            let bytes = text.into_bytes();
-            let estimate = estimate_tokens(&bytes);
-            Some(ItemSpec::new(
-                ItemKind::Instructions,
-                universe.store.put(bytes).await.map_err(internal)?,
-                estimate,
-            ))
-        }
-        Some(TextOrRef::Ref(blob)) => {
-            let bytes = existing(&universe.store, &blob).await?;
-            Some(ItemSpec::new(
-                ItemKind::Instructions,
-                blob,
-                estimate_tokens(&bytes),
-            ))
-        }
     };
     if runner.state().control.lifecycle == Lifecycle::Uninitialized {
         let command = CoreCommand::OpenSession {
@@ -328,7 +276,6 @@ pub(super) async fn start(
         runner: Mutex::new(runner),
         wake: Notify::new(),
         deltas,
-        filesystem: prepared.filesystem,
     });
     tokio::spawn(handle.clone().drive());
     // A rehydrated session may have work left over.

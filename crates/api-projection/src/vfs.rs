@@ -1,11 +1,11 @@
-//! VFS methods over a universe's store, which is both its CAS and its VFS catalog:
-//! workspaces and mounts belong to the universe whose key made them.
+//! The optional `vfs/*` methods over any store that is both a CAS and a VFS catalog,
+//! shared by every backend that serves them. The store is the caller's universe's,
+//! so workspaces and mounts belong to the universe whose key made them.
 
 use api::ApiError;
 use api::types::vfs::*;
 use engine::BlobRef;
 use engine::store::{BlobStore, StoreError};
-use store_fs::FsStore;
 use vfs::{
     FileEntry, Limits, Mount, MountMode, MountSource, SessionPath, Snapshot, VfsCatalog, VfsError,
     VfsPath, Workspace, WorkspaceId,
@@ -79,7 +79,10 @@ fn entry_view(path: &VfsPath, entry: &FileEntry) -> VfsFileEntry {
     }
 }
 
-async fn workspace_view(store: &FsStore, head: Workspace) -> Result<VfsWorkspaceView, ApiError> {
+async fn workspace_view<S: BlobStore>(
+    store: &S,
+    head: Workspace,
+) -> Result<VfsWorkspaceView, ApiError> {
     let tree = Snapshot::load(store, &head.snapshot)
         .await
         .map_err(vfs_error)?;
@@ -94,8 +97,8 @@ async fn workspace_view(store: &FsStore, head: Workspace) -> Result<VfsWorkspace
 
 /// Builds and stores a snapshot of files already in the CAS. Each blob is read to
 /// check it exists and has the size claimed, so totals and limits are true.
-pub(super) async fn snapshot_commit(
-    store: &FsStore,
+pub async fn snapshot_commit<S: BlobStore>(
+    store: &S,
     params: VfsSnapshotCommitParams,
 ) -> Result<VfsSnapshotView, ApiError> {
     let limits = Limits::default();
@@ -152,8 +155,8 @@ pub(super) async fn snapshot_commit(
     })
 }
 
-pub(super) async fn snapshot_read(
-    store: &FsStore,
+pub async fn snapshot_read<S: BlobStore>(
+    store: &S,
     params: VfsSnapshotReadParams,
 ) -> Result<VfsSnapshotReadResult, ApiError> {
     let limit = params.limit.unwrap_or(READ_LIMIT_DEFAULT);
@@ -183,8 +186,8 @@ pub(super) async fn snapshot_read(
     })
 }
 
-pub(super) async fn workspace_create(
-    store: &FsStore,
+pub async fn workspace_create<S: BlobStore + VfsCatalog>(
+    store: &S,
     params: VfsWorkspaceCreateParams,
 ) -> Result<VfsWorkspaceView, ApiError> {
     let id = match &params.workspace_id {
@@ -219,8 +222,8 @@ pub(super) async fn workspace_create(
     }
 }
 
-pub(super) async fn workspace_read(
-    store: &FsStore,
+pub async fn workspace_read<S: BlobStore + VfsCatalog>(
+    store: &S,
     params: VfsWorkspaceRef,
 ) -> Result<VfsWorkspaceView, ApiError> {
     let id = workspace_id(&params.workspace_id)?;
@@ -228,8 +231,8 @@ pub(super) async fn workspace_read(
     workspace_view(store, head).await
 }
 
-pub(super) async fn workspace_update(
-    store: &FsStore,
+pub async fn workspace_update<S: BlobStore + VfsCatalog>(
+    store: &S,
     params: VfsWorkspaceUpdateParams,
 ) -> Result<VfsWorkspaceView, ApiError> {
     let id = workspace_id(&params.workspace_id)?;
@@ -240,8 +243,8 @@ pub(super) async fn workspace_update(
     workspace_view(store, head).await
 }
 
-pub(super) async fn workspace_delete(
-    store: &FsStore,
+pub async fn workspace_delete<S: BlobStore + VfsCatalog>(
+    store: &S,
     params: VfsWorkspaceDeleteParams,
 ) -> Result<VfsWorkspaceDeleteResult, ApiError> {
     let id = workspace_id(&params.workspace_id)?;
@@ -272,11 +275,11 @@ fn mount_view(mount: &Mount) -> VfsMountView {
     }
 }
 
-pub(super) async fn mount_put(
-    store: &FsStore,
+pub async fn mount_put<S: BlobStore + VfsCatalog>(
+    store: &S,
     params: VfsMountPutParams,
 ) -> Result<VfsMountView, ApiError> {
-    let session = api_projection::inputs::session_id(&params.session_id)?;
+    let session = crate::inputs::session_id(&params.session_id)?;
     let mount = Mount {
         path: mount_path(&params.mount_path)?,
         source: match &params.source {
@@ -298,11 +301,11 @@ pub(super) async fn mount_put(
     Ok(mount_view(&mount))
 }
 
-pub(super) async fn mount_delete(
-    store: &FsStore,
+pub async fn mount_delete<S: BlobStore + VfsCatalog>(
+    store: &S,
     params: VfsMountDeleteParams,
 ) -> Result<VfsMountDeleteResult, ApiError> {
-    let session = api_projection::inputs::session_id(&params.session_id)?;
+    let session = crate::inputs::session_id(&params.session_id)?;
     let path = mount_path(&params.mount_path)?;
     let deleted = store
         .mount_delete(&session, &path)
@@ -311,11 +314,11 @@ pub(super) async fn mount_delete(
     Ok(VfsMountDeleteResult { deleted })
 }
 
-pub(super) async fn mount_list(
-    store: &FsStore,
+pub async fn mount_list<S: BlobStore + VfsCatalog>(
+    store: &S,
     params: VfsMountListParams,
 ) -> Result<VfsMountListResult, ApiError> {
-    let session = api_projection::inputs::session_id(&params.session_id)?;
+    let session = crate::inputs::session_id(&params.session_id)?;
     let mounts = store.mount_list(&session).await.map_err(vfs_error)?;
     Ok(VfsMountListResult {
         mounts: mounts.iter().map(mount_view).collect(),

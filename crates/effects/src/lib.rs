@@ -1,0 +1,26 @@
+//! Host-side effects: what a host (the Temporal worker, the in-process runner) calls
+//! to perform the drive's actions.
+//!
+//! - [`adapter`]: the adapter traits ([`LlmAdapter`], [`ToolAdapter`], [`Compactor`]),
+//!   [`AdapterError`] and [`estimate_tokens`];
+//! - [`vfs_tools`]: [`VfsToolAdapter`], the file tools of `crates/tools` over one
+//!   session's mounts;
+//! - [`compactor`]: [`LlmCompactor`], compaction by summarisation with the session's
+//!   model through `llm-runtime`.
+//!
+//! Hosts own durability and retry policy: adapters classify failures
+//! ([`AdapterError`]) and never retry themselves.
+//!
+//! What this crate must not do: depend on a host (temporal-*, gateway), on the client
+//! contract (api) or on test infrastructure (test-support) — its own dependencies are
+//! engine, vfs, tools and llm-runtime (`tests/all/invariants.rs`); hand the engine
+//! anything but refs and facts (bulky content goes to the CAS); decide anything the
+//! engine decides.
+
+pub mod adapter;
+pub mod compactor;
+pub mod vfs_tools;
+
+pub use adapter::{AdapterError, Compactor, LlmAdapter, ToolAdapter, estimate_tokens};
+pub use compactor::{LlmCompactor, SummaryLimits};
+pub use vfs_tools::VfsToolAdapter;
