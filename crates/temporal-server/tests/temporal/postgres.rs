@@ -1,6 +1,7 @@
 //! The deployed shape: `server worker` and `server gateway` as separate processes over
-//! Postgres (log, blobs, API keys) and S3 (blobs over 64 KiB), with deltas relayed
-//! between them through `LISTEN`/`NOTIFY`. Needs the local stack's Postgres and S3
+//! Postgres (log, blobs, VFS catalog, API keys) and S3 (blobs over 64 KiB), with deltas
+//! relayed between them through `LISTEN`/`NOTIFY`, and file tools on a mounted
+//! workspace. Needs the local stack's Postgres and S3
 //! (`local/up.sh`): skipped with a note without `LIGHTSPEED_POSTGRES_URL`, failing
 //! under `CI=true`.
 
@@ -130,6 +131,8 @@ async fn separate_worker_and_gateway_over_postgres_relay_deltas() {
     let provider = FakeProvider::start(FakeProviderConfig {
         script: Some(
             serde_json::from_value(json!({"turns": [
+                {"tool_calls": [{"name": "write_file",
+                                 "arguments": {"path": "/work/pg.md", "content": "kept in Postgres\n"}}]},
                 {"text": "Relayed through Postgres, word by word.", "delay_ms": 300}
             ]}))
             .unwrap(),
@@ -186,8 +189,28 @@ async fn separate_worker_and_gateway_over_postgres_relay_deltas() {
         }
         object
     };
-    let config =
-        json!({"model": {"providerId": "openai", "apiKind": "openai:responses", "model": "m"}});
+    // A workspace in the Postgres VFS catalog, mounted for the session's file tools.
+    let _: Value = client
+        .request(
+            "vfs/workspace/create",
+            params(json!({"workspaceId": "ws-pg"})),
+        )
+        .await
+        .unwrap();
+    let _: Value = client
+        .request(
+            "vfs/mount/put",
+            params(
+                json!({"sessionId": "s-pg", "mountPath": "/work", "mode": "readWrite",
+                          "source": {"type": "workspace", "workspaceId": "ws-pg"}}),
+            ),
+        )
+        .await
+        .unwrap();
+    let config = json!({
+        "model": {"providerId": "openai", "apiKind": "openai:responses", "model": "m"},
+        "tools": {"filesystem": "edit"}
+    });
     let _: Value = client
         .request(
             "session/start",
@@ -242,6 +265,17 @@ async fn separate_worker_and_gateway_over_postgres_relay_deltas() {
         delta_text.contains("Relayed through Postgres"),
         "deltas relayed from the worker process: {delta_text:?}"
     );
+
+    // The model's write moved the workspace head in the Postgres catalog.
+    let head: Value = client
+        .request(
+            "vfs/workspace/read",
+            params(json!({"workspaceId": "ws-pg"})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(head["revision"], 2, "{head:#}");
+    assert_eq!(head["fileCount"], 1, "{head:#}");
 
     // The log and the blobs are in Postgres, the large input in S3.
     let url = &stack[0].1;
