@@ -173,16 +173,22 @@ fn connect_options(config: &PgConfig) -> Result<PgConnectOptions, PgStoreError> 
 }
 
 fn check_schema_name(schema: &str) -> Result<(), PgStoreError> {
-    let valid = (1..=63).contains(&schema.len())
-        && schema
+    check_identifier("schema", schema)
+}
+
+/// Checks a name spliced unquoted into SQL (a schema, a notification channel): 1-63
+/// lowercase ASCII letters, digits or `_`, not starting with a digit.
+pub(crate) fn check_identifier(what: &str, name: &str) -> Result<(), PgStoreError> {
+    let valid = (1..=63).contains(&name.len())
+        && name
             .chars()
             .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && !schema.starts_with(|c: char| c.is_ascii_digit());
+        && !name.starts_with(|c: char| c.is_ascii_digit());
     if valid {
         Ok(())
     } else {
         Err(PgStoreError::Config(format!(
-            "schema {schema:?} must be 1-63 lowercase ASCII letters, digits or `_`, not starting with a digit"
+            "{what} {name:?} must be 1-63 lowercase ASCII letters, digits or `_`, not starting with a digit"
         )))
     }
 }

@@ -9,27 +9,15 @@
 use sqlx::postgres::PgListener;
 
 use crate::PgDatabase;
+use crate::db::check_identifier;
 use crate::error::PgStoreError;
 
 /// Largest payload Postgres accepts in one notification (its limit is 8000 bytes by
 /// default; keep a margin for the encoding of the statement).
 pub const NOTIFY_PAYLOAD_BYTES_MAX: usize = 7_900;
 
-/// Checks a channel name: 1-63 lowercase ASCII letters, digits or `_`, not starting
-/// with a digit, so it can be used unquoted in `LISTEN`.
 fn check_channel(channel: &str) -> Result<(), PgStoreError> {
-    let valid = (1..=63).contains(&channel.len())
-        && channel
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && !channel.starts_with(|c: char| c.is_ascii_digit());
-    if valid {
-        Ok(())
-    } else {
-        Err(PgStoreError::Config(format!(
-            "notification channel {channel:?} must be 1-63 lowercase ASCII letters, digits or `_`"
-        )))
-    }
+    check_identifier("notification channel", channel)
 }
 
 impl PgDatabase {
