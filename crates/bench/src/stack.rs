@@ -1,0 +1,124 @@
+//! What every measurement runs on: a Temporal dev server spawned for this invocation
+//! (on a free port, killed at the end), the zero-latency fake provider (echo mode: every
+//! generation replies `echo: <last user text>` at once), and a filesystem store in a
+//! temporary directory. Each measurement gets its own task queue, so workers of one
+//! never serve another's workflows.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use llm_clients::{ApiKey, ApiKind, ProviderClient, ProviderConfig};
+use llm_runtime::{LlmRuntime, Transport};
+use temporal_server::deltas::DeltaHub;
+use temporal_server::devserver::{self, DevServer, DevServerConfig, DevServerError};
+use temporal_server::stores::FsStores;
+use temporal_server::tools::WorkerTools;
+use temporal_server::worker::backend::{Backend, LlmSettings};
+use temporal_server::worker::{self, RunningWorker, TemporalConfig};
+use temporalio_client::Client;
+use test_support::compactor::ListingCompactor;
+use test_support::fake_provider::{FakeProvider, FakeProviderConfig, RunningFakeProvider};
+
+/// The worker's checkpoint interval; the value `server worker` uses, so an in-process
+/// worker does the same store work as the real one.
+const CHECKPOINT_INTERVAL_ENTRIES: u64 = 256;
+/// The fake provider accepts any key; one is sent so the request path is the real one.
+pub(crate) const FAKE_API_KEY: &str = "sk-bench-0123456789abcdef";
+
+pub(crate) struct Stack {
+    temporal_server: DevServer,
+    pub(crate) provider: RunningFakeProvider,
+    pub(crate) data: tempfile::TempDir,
+}
+
+impl Stack {
+    pub(crate) async fn start() -> anyhow::Result<Self> {
+        let binary = devserver::find_binary().ok_or(DevServerError::BinaryNotFound)?;
+        let data = tempfile::Builder::new()
+            .prefix("lightspeed-bench-")
+            .tempdir()
+            .context("creating the data directory")?;
+        let port = devserver::free_port()?;
+        crate::progress(format_args!(
+            "starting the Temporal dev server ({}) on port {port}",
+            binary.display()
+        ));
+        let temporal_server = DevServer::start(DevServerConfig {
+            binary,
+            port,
+            // In memory: nothing of a benchmark needs to survive it.
+            db_file: None,
+            log_file: Some(data.path().join("temporal.log")),
+            ready_wait: devserver::READY_WAIT_DEFAULT,
+        })
+        .await?;
+        let provider = FakeProvider::start(FakeProviderConfig {
+            // Keep no request bodies: they would grow the bench process with the
+            // transcripts it serves.
+            requests_kept_max: 0,
+            ..FakeProviderConfig::default()
+        })
+        .await
+        .context("starting the fake provider")?;
+        Ok(Self {
+            temporal_server,
+            provider,
+            data,
+        })
+    }
+
+    pub(crate) fn temporal_address(&self) -> &str {
+        self.temporal_server.address()
+    }
+
+    pub(crate) fn temporal_pid(&self) -> Option<u32> {
+        self.temporal_server.pid()
+    }
+
+    /// Where the session stores live (`{data}/store/universes/{universe}`).
+    pub(crate) fn store_root(&self) -> std::path::PathBuf {
+        self.data.path().join("store")
+    }
+
+    /// A Temporal config on a fresh task queue named after `purpose`.
+    pub(crate) fn temporal_config(&self, purpose: &str) -> TemporalConfig {
+        let mut config = TemporalConfig::local(self.temporal_address());
+        config.task_queue = format!("bench-{purpose}-{}", uuid::Uuid::new_v4().simple());
+        config
+    }
+
+    pub(crate) async fn client(&self, config: &TemporalConfig) -> anyhow::Result<Client> {
+        Ok(worker::connect(config).await?)
+    }
+
+    /// The session worker in this process, over the store and the fake provider.
+    pub(crate) async fn start_session_worker(
+        &self,
+        config: &TemporalConfig,
+    ) -> anyhow::Result<RunningWorker> {
+        let backend = Backend {
+            stores: FsStores::new(self.store_root()),
+            llm: LlmSettings {
+                runtime: LlmRuntime::new([provider_client(&self.provider)?]),
+                transport: Transport::Streaming,
+            },
+            tools: WorkerTools,
+            compactor: ListingCompactor,
+            deltas: Arc::new(DeltaHub::default()),
+            checkpoint_interval_entries: CHECKPOINT_INTERVAL_ENTRIES,
+        };
+        Ok(worker::start(config, Arc::new(backend)).await?)
+    }
+
+    pub(crate) async fn shutdown(self) {
+        self.provider.shutdown().await;
+        self.temporal_server.shutdown().await;
+    }
+}
+
+fn provider_client(provider: &RunningFakeProvider) -> anyhow::Result<ProviderClient> {
+    let mut config = ProviderConfig::new("openai", ApiKind::OpenAiResponses);
+    config.base_url = provider.openai_base_url();
+    config.api_keys = vec![ApiKey::new(FAKE_API_KEY)];
+    ProviderClient::new(config).context("configuring the fake provider's client")
+}

@@ -1,0 +1,259 @@
+//! Turns per second: the same turn traffic through `AgentSessionWorkflow` and through
+//! [`crate::noop::NoopSessionWorkflow`], each with its own in-process worker on the same
+//! dev server, one after the other.
+//!
+//! `turns` are spread over `sessions` workflows. Each session keeps up to [`WINDOW`]
+//! turns outstanding: it submits a turn (an update that returns once the admission is
+//! committed), and when the window is full polls the finished count every [`POLL`].
+//! The clock runs from the first submission to the last finished turn; opening the
+//! sessions (starting their workflows) happens before it starts.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use engine::SessionId;
+use serde::Serialize;
+use temporal_workflow::workflow_id;
+use temporalio_client::{
+    Client, WorkflowIdConflictPolicy, WorkflowQueryOptions, WorkflowStartOptions,
+    WorkflowUpdateWithStartOptions,
+};
+
+use crate::chain;
+use crate::driver::{SessionDriver, UNIVERSE};
+use crate::noop::{NoopSessionWorkflow, NoopWorker};
+use crate::stack::Stack;
+
+/// Turns a session has outstanding at most (the engine queues at most 64 runs).
+pub(crate) const WINDOW: u64 = 8;
+/// How often a full window asks for the finished count.
+const POLL: Duration = Duration::from_millis(10);
+/// How often progress is printed.
+const PROGRESS_EVERY: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Serialize)]
+pub(crate) struct ThroughputFigures {
+    pub(crate) turns: u64,
+    pub(crate) sessions: u64,
+    pub(crate) session_workflow: Rate,
+    pub(crate) noop_workflow: Rate,
+    /// `session_workflow.turns_per_second / noop_workflow.turns_per_second`.
+    pub(crate) ratio: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct Rate {
+    pub(crate) seconds: f64,
+    pub(crate) turns_per_second: f64,
+    /// Activities scheduled over all runs of all sessions (opening included), per turn.
+    pub(crate) activities_per_turn: BTreeMap<String, f64>,
+    /// History events over all runs of all sessions, per turn.
+    pub(crate) events_per_turn: f64,
+    /// Continue-as-new transitions over all sessions.
+    pub(crate) continued_as_new: u64,
+}
+
+/// Something turns can be submitted to.
+trait Target {
+    async fn submit(&self, session: usize, index: u64) -> anyhow::Result<()>;
+    async fn finished(&self, session: usize) -> anyhow::Result<u64>;
+}
+
+pub(crate) async fn run(stack: &Stack, turns: u64, sessions: u64) -> anyhow::Result<ThroughputFigures> {
+    let sessions = sessions.clamp(1, turns.max(1));
+    let session_workflow = session_rate(stack, turns, sessions).await?;
+    let noop_workflow = noop_rate(stack, turns, sessions).await?;
+    let ratio = if noop_workflow.turns_per_second > 0.0 {
+        session_workflow.turns_per_second / noop_workflow.turns_per_second
+    } else {
+        0.0
+    };
+    Ok(ThroughputFigures {
+        turns,
+        sessions,
+        session_workflow,
+        noop_workflow,
+        ratio,
+    })
+}
+
+struct Sessions {
+    driver: SessionDriver,
+    ids: Vec<SessionId>,
+}
+
+impl Target for Sessions {
+    async fn submit(&self, session: usize, index: u64) -> anyhow::Result<()> {
+        self.driver.request_run(&self.ids[session], index).await
+    }
+
+    async fn finished(&self, session: usize) -> anyhow::Result<u64> {
+        self.driver.finished_runs(&self.ids[session]).await
+    }
+}
+
+async fn session_rate(stack: &Stack, turns: u64, sessions: u64) -> anyhow::Result<Rate> {
+    let config = stack.temporal_config("throughput");
+    let worker = stack.start_session_worker(&config).await?;
+    let driver = SessionDriver::new(
+        stack.client(&config).await?,
+        &config.task_queue,
+        &stack.store_root(),
+    )?;
+    let mut ids = Vec::new();
+    for index in 0..sessions {
+        ids.push(driver.open(&format!("s-throughput-{index}")).await?);
+    }
+    let target = Sessions { driver, ids };
+    let seconds = drive("AgentSessionWorkflow", &target, turns, sessions).await?;
+    let workflow_ids: Vec<_> = target
+        .ids
+        .iter()
+        .map(|id| workflow_id(UNIVERSE, id))
+        .collect();
+    let rate = rate(target.driver.sessions.client(), &workflow_ids, turns, seconds).await?;
+    worker.shutdown().await?;
+    Ok(rate)
+}
+
+struct Noops {
+    client: Client,
+    task_queue: String,
+    ids: Vec<String>,
+}
+
+impl Target for Noops {
+    async fn submit(&self, session: usize, index: u64) -> anyhow::Result<()> {
+        let id = &self.ids[session];
+        let options = WorkflowUpdateWithStartOptions::new(
+            self.task_queue.clone(),
+            id.clone(),
+            WorkflowIdConflictPolicy::UseExisting,
+        )
+        .build();
+        self.client
+            .execute_update_with_start_workflow(
+                NoopSessionWorkflow::run,
+                id.clone(),
+                NoopSessionWorkflow::turn,
+                index,
+                options,
+            )
+            .await
+            .with_context(|| format!("submitting turn {index} to {id}"))?;
+        Ok(())
+    }
+
+    async fn finished(&self, session: usize) -> anyhow::Result<u64> {
+        let id = &self.ids[session];
+        self.client
+            .get_workflow_handle::<NoopSessionWorkflow>(id.clone())
+            .query(
+                NoopSessionWorkflow::finished,
+                (),
+                WorkflowQueryOptions::default(),
+            )
+            .await
+            .with_context(|| format!("querying {id}"))
+    }
+}
+
+async fn noop_rate(stack: &Stack, turns: u64, sessions: u64) -> anyhow::Result<Rate> {
+    let config = stack.temporal_config("noop");
+    let worker = NoopWorker::start(&config).await?;
+    let client = stack.client(&config).await?;
+    let ids: Vec<_> = (0..sessions).map(|index| format!("noop-{index}")).collect();
+    for id in &ids {
+        client
+            .start_workflow(
+                NoopSessionWorkflow::run,
+                id.clone(),
+                WorkflowStartOptions::new(config.task_queue.clone(), id.clone()).build(),
+            )
+            .await
+            .with_context(|| format!("starting {id}"))?;
+    }
+    let target = Noops {
+        client,
+        task_queue: config.task_queue.clone(),
+        ids,
+    };
+    let seconds = drive("no-op workflow", &target, turns, sessions).await?;
+    let rate = rate(&target.client, &target.ids, turns, seconds).await?;
+    worker.shutdown().await?;
+    Ok(rate)
+}
+
+/// Runs `turns` over `sessions` of `target`; returns the seconds it took.
+async fn drive(label: &str, target: &impl Target, turns: u64, sessions: u64) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let done = AtomicU64::new(0);
+    let per_session = |session: u64| turns / sessions + u64::from(session < turns % sessions);
+    let loops = (0..sessions).map(|session| {
+        let done = &done;
+        async move {
+            let index = usize::try_from(session)?;
+            let total = per_session(session);
+            let (mut submitted, mut finished) = (0, 0);
+            while finished < total {
+                if submitted < total && submitted - finished < WINDOW {
+                    target.submit(index, submitted).await?;
+                    submitted += 1;
+                    continue;
+                }
+                tokio::time::sleep(POLL).await;
+                let now = target.finished(index).await?.max(finished);
+                done.fetch_add(now - finished, Ordering::Relaxed);
+                finished = now;
+            }
+            anyhow::Ok(())
+        }
+    });
+    let work = futures::future::try_join_all(loops);
+    let mut work = std::pin::pin!(work);
+    let mut ticker = tokio::time::interval(PROGRESS_EVERY);
+    ticker.tick().await;
+    loop {
+        tokio::select! {
+            result = &mut work => {
+                result?;
+                break;
+            }
+            _ = ticker.tick() => crate::progress(format_args!(
+                "throughput {label}: {}/{turns} turns ({:.1} s)",
+                done.load(Ordering::Relaxed),
+                started.elapsed().as_secs_f64()
+            )),
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    crate::progress(format_args!(
+        "throughput {label}: {turns}/{turns} turns ({seconds:.1} s)"
+    ));
+    Ok(seconds)
+}
+
+async fn rate(client: &Client, workflow_ids: &[String], turns: u64, seconds: f64) -> anyhow::Result<Rate> {
+    let mut runs = Vec::new();
+    let mut continued_as_new = 0;
+    for id in workflow_ids {
+        let chain = chain::read_chain(client, id).await?;
+        continued_as_new += u64::try_from(chain.len().saturating_sub(1)).unwrap_or(0);
+        runs.extend(chain);
+    }
+    let totals = chain::totals(&runs);
+    let per_turn = |value: u64| value as f64 / turns.max(1) as f64;
+    Ok(Rate {
+        seconds,
+        turns_per_second: if seconds > 0.0 { turns as f64 / seconds } else { 0.0 },
+        activities_per_turn: totals
+            .activities
+            .iter()
+            .map(|(name, count)| (name.clone(), per_turn(*count)))
+            .collect(),
+        events_per_turn: per_turn(totals.events),
+        continued_as_new,
+    })
+}
