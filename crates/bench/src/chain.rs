@@ -32,6 +32,26 @@ pub(crate) struct RunHistory {
     pub(crate) activities: BTreeMap<String, u64>,
     /// The largest activity input or result of this run.
     pub(crate) largest_payload: Option<Payload>,
+    /// Schedule-to-start of each task, in microseconds (left out of the JSON: the
+    /// figures carry their medians).
+    #[serde(skip)]
+    pub(crate) dispatch: Dispatch,
+}
+
+/// How long tasks waited between being scheduled and a worker starting them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Dispatch {
+    pub(crate) activity_us: Vec<u64>,
+    pub(crate) workflow_task_us: Vec<u64>,
+}
+
+/// The median of `values_us`, in milliseconds (0 when empty).
+pub(crate) fn median_ms(values_us: &[u64]) -> f64 {
+    let mut sorted = values_us.to_vec();
+    sorted.sort_unstable();
+    sorted
+        .get(sorted.len() / 2)
+        .map_or(0.0, |us| *us as f64 / 1000.0)
 }
 
 /// One activity input or result.
@@ -44,12 +64,18 @@ pub(crate) struct Payload {
 }
 
 /// Every run of `workflow_id`, first run first.
-pub(crate) async fn read_chain(client: &Client, workflow_id: &str) -> anyhow::Result<Vec<RunHistory>> {
+pub(crate) async fn read_chain(
+    client: &Client,
+    workflow_id: &str,
+) -> anyhow::Result<Vec<RunHistory>> {
     let mut runs = Vec::new();
     // Empty: the latest run.
     let mut run_id = String::new();
     loop {
-        anyhow::ensure!(runs.len() < RUNS_MAX, "{workflow_id} has over {RUNS_MAX} runs");
+        anyhow::ensure!(
+            runs.len() < RUNS_MAX,
+            "{workflow_id} has over {RUNS_MAX} runs"
+        );
         let handle = run_handle(client, workflow_id, &run_id);
         let description = handle
             .describe(WorkflowDescribeOptions::default())
@@ -73,12 +99,14 @@ pub(crate) async fn read_chain(client: &Client, workflow_id: &str) -> anyhow::Re
             .with_context(|| format!("fetching the history of {workflow_id} run {this_run}"))?;
         let previous = continued_from(&events);
         let (activities, largest_payload) = activity_figures(&events);
+        let dispatch = dispatch_times(&events);
         runs.push(RunHistory {
             run_id: this_run,
             events: u64::try_from(info.history_length).unwrap_or(0),
             bytes: u64::try_from(info.history_size_bytes).unwrap_or(0),
             activities,
             largest_payload,
+            dispatch,
         });
         match previous {
             Some(previous) => run_id = previous,
@@ -89,7 +117,11 @@ pub(crate) async fn read_chain(client: &Client, workflow_id: &str) -> anyhow::Re
     Ok(runs)
 }
 
-fn run_handle(client: &Client, workflow_id: &str, run_id: &str) -> WorkflowHandle<Client, UntypedWorkflow> {
+fn run_handle(
+    client: &Client,
+    workflow_id: &str,
+    run_id: &str,
+) -> WorkflowHandle<Client, UntypedWorkflow> {
     let info = WorkflowExecutionInfo::builder()
         .namespace(client.namespace())
         .workflow_id(workflow_id)
@@ -133,7 +165,10 @@ fn activity_figures(events: &[HistoryEvent]) -> (BTreeMap<String, u64>, Option<P
     let mut counts = BTreeMap::new();
     let mut largest: Option<Payload> = None;
     let mut consider = |payload: Payload| {
-        if largest.as_ref().is_none_or(|seen| payload.bytes > seen.bytes) {
+        if largest
+            .as_ref()
+            .is_none_or(|seen| payload.bytes > seen.bytes)
+        {
             largest = Some(payload);
         }
     };
@@ -169,12 +204,57 @@ fn activity_figures(events: &[HistoryEvent]) -> (BTreeMap<String, u64>, Option<P
     (counts, largest)
 }
 
+fn event_time_us(event: &HistoryEvent) -> Option<i128> {
+    let time = event.event_time.as_ref()?;
+    Some(i128::from(time.seconds) * 1_000_000 + i128::from(time.nanos) / 1_000)
+}
+
+/// Schedule-to-start of every activity task and workflow task of a run, from the event
+/// times the server recorded.
+fn dispatch_times(events: &[HistoryEvent]) -> Dispatch {
+    let mut scheduled_at = BTreeMap::new();
+    let mut dispatch = Dispatch::default();
+    let waited = |scheduled_at: &BTreeMap<i64, i128>, scheduled_event_id: i64, event| {
+        let start = scheduled_at.get(&scheduled_event_id).copied()?;
+        u64::try_from(event_time_us(event)? - start).ok()
+    };
+    for event in events {
+        match &event.attributes {
+            Some(
+                Attributes::ActivityTaskScheduledEventAttributes(_)
+                | Attributes::WorkflowTaskScheduledEventAttributes(_),
+            ) => {
+                if let Some(time) = event_time_us(event) {
+                    scheduled_at.insert(event.event_id, time);
+                }
+            }
+            Some(Attributes::ActivityTaskStartedEventAttributes(started)) => {
+                dispatch.activity_us.extend(waited(
+                    &scheduled_at,
+                    started.scheduled_event_id,
+                    event,
+                ));
+            }
+            Some(Attributes::WorkflowTaskStartedEventAttributes(started)) => {
+                dispatch.workflow_task_us.extend(waited(
+                    &scheduled_at,
+                    started.scheduled_event_id,
+                    event,
+                ));
+            }
+            _ => {}
+        }
+    }
+    dispatch
+}
+
 /// Summed over a chain: events, bytes, activities by type, and the largest payload.
 pub(crate) struct ChainTotals {
     pub(crate) events: u64,
     pub(crate) bytes: u64,
     pub(crate) activities: BTreeMap<String, u64>,
     pub(crate) largest_payload: Option<Payload>,
+    pub(crate) dispatch: Dispatch,
 }
 
 pub(crate) fn totals<'a>(runs: impl IntoIterator<Item = &'a RunHistory>) -> ChainTotals {
@@ -183,6 +263,7 @@ pub(crate) fn totals<'a>(runs: impl IntoIterator<Item = &'a RunHistory>) -> Chai
         bytes: 0,
         activities: BTreeMap::new(),
         largest_payload: None,
+        dispatch: Dispatch::default(),
     };
     for run in runs {
         totals.events += run.events;
@@ -198,6 +279,14 @@ pub(crate) fn totals<'a>(runs: impl IntoIterator<Item = &'a RunHistory>) -> Chai
         {
             totals.largest_payload = Some(payload.clone());
         }
+        totals
+            .dispatch
+            .activity_us
+            .extend(&run.dispatch.activity_us);
+        totals
+            .dispatch
+            .workflow_task_us
+            .extend(&run.dispatch.workflow_task_us);
     }
     totals
 }

@@ -66,7 +66,10 @@ impl SessionDriver {
             },
             run_limits: Default::default(),
         };
-        let instructions = Some(self.text(ItemKind::Instructions, "You are a benchmark.").await?);
+        let instructions = Some(
+            self.text(ItemKind::Instructions, "You are a benchmark.")
+                .await?,
+        );
         self.admit(
             &session_id,
             CoreCommand::OpenSession {

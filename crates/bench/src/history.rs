@@ -30,6 +30,8 @@ pub(crate) struct HistoryFigures {
     pub(crate) largest_payload: Option<Payload>,
     /// Activities scheduled over the whole chain, divided by the turns.
     pub(crate) activities_per_turn: BTreeMap<String, f64>,
+    /// Median schedule-to-start of activity tasks (from history event times).
+    pub(crate) activity_dispatch_ms_median: f64,
     pub(crate) seconds: f64,
 }
 
@@ -65,14 +67,13 @@ async fn one_session(driver: &SessionDriver, turns: u64) -> anyhow::Result<Histo
         }
     }
     let seconds = started.elapsed().as_secs_f64();
-    // Let an idle continue-as-new (if due) happen before reading, so the chain read
-    // is the settled one.
+    // An idle workflow with a long history continues as new right after the last run;
+    // give that a moment to start, then wait for the new run to load, so the chain
+    // read is the settled one.
+    tokio::time::sleep(Duration::from_millis(300)).await;
     wait_settled(driver, &session).await?;
-    let runs = chain::read_chain(
-        driver.sessions.client(),
-        &workflow_id(UNIVERSE, &session),
-    )
-    .await?;
+    let runs =
+        chain::read_chain(driver.sessions.client(), &workflow_id(UNIVERSE, &session)).await?;
     let totals = chain::totals(&runs);
     let per_turn = |value: u64| value as f64 / turns.max(1) as f64;
     Ok(HistoryFigures {
@@ -88,6 +89,7 @@ async fn one_session(driver: &SessionDriver, turns: u64) -> anyhow::Result<Histo
             .iter()
             .map(|(name, count)| (name.clone(), per_turn(*count)))
             .collect(),
+        activity_dispatch_ms_median: chain::median_ms(&totals.dispatch.activity_us),
         runs,
         seconds,
     })

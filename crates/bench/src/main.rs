@@ -52,7 +52,9 @@ struct Cli {
     /// Turns for the throughput figure, run once per workflow [default: 400; --quick: 20].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     throughput_turns: Option<u64>,
-    /// Sessions the throughput turns are spread over [default: 4; --quick: 2].
+    /// Sessions the throughput turns are spread over [default: 32; --quick: 2]. Enough
+    /// of them that the worker and server, not the dispatch latency of one session's
+    /// activities, are the limit.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000))]
     throughput_sessions: Option<u64>,
     /// Run only these measurements (comma-separated) [default: all].
@@ -102,7 +104,7 @@ impl Cli {
                 }
             }),
             throughput_turns: pick(self.throughput_turns, 400, 20),
-            throughput_sessions: pick(self.throughput_sessions, 4, 2),
+            throughput_sessions: pick(self.throughput_sessions, 32, 2),
             rss_sessions: pick(self.sessions, 200, 5),
             rss_turns_per_session: pick(self.turns_per_session, 3, 1),
         }
@@ -160,9 +162,8 @@ async fn measure(cli: &Cli, stack: &stack::Stack) -> anyhow::Result<Report> {
         report.history = Some(history::run(stack, &sizes.history_turns).await?);
     }
     if cli.runs(Measurement::Throughput) {
-        report.throughput = Some(
-            throughput::run(stack, sizes.throughput_turns, sizes.throughput_sessions).await?,
-        );
+        report.throughput =
+            Some(throughput::run(stack, sizes.throughput_turns, sizes.throughput_sessions).await?);
     }
     if cli.runs(Measurement::Rss) {
         report.rss = Some(

@@ -8,12 +8,11 @@
 //! The activity sequence per text turn mirrors what `AgentSessionWorkflow` records
 //! (read from its history): the admission's `append_events` (run requested), then
 //! `append_events` (run started), `llm_generate`, `append_events` (turn completed) and
-//! `append_events` (run finished); `load_session` once per workflow run. Payloads are a
-//! few bytes, where the session's are a few hundred; the no-op never continues as new.
-
-// The SDK macros generate `pub` marker types and registration code for the items they
-// expand; they are reachable only through this module.
-#![allow(unreachable_pub)]
+//! `append_events` (run finished). As in the engine, a run queued when the previous one
+//! finishes starts in that same append, so with turns queued a turn costs three appends
+//! and one generation, alone four and one. `load_session` runs once per workflow run.
+//! Payloads are a few bytes, where the session's are a few hundred; the no-op never
+//! continues as new.
 
 use std::error::Error;
 use std::time::Duration;
@@ -31,46 +30,60 @@ type BoxError = Box<dyn Error + Send + Sync>;
 /// An attempt of a no-op activity; nothing in them can take long.
 const ACTIVITY_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// The activities of one turn after its admission was committed, in order.
-const TURN_STEPS: [Step; 4] = [Step::Append, Step::Generate, Step::Append, Step::Append];
-
-#[derive(Debug, Clone, Copy)]
-enum Step {
-    Append,
-    Generate,
+/// Where the current turn is, by what its next activity is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Phase {
+    /// No turn running: the next admitted one starts with an append.
+    #[default]
+    Idle,
+    /// Started: the generation is next.
+    Started,
+    /// Generated: the append recording its output is next.
+    Generated,
+    /// Output recorded: the append finishing it (and starting the next admitted
+    /// turn, if any) is next.
+    Recorded,
 }
 
-pub struct NoopActivities;
+pub(crate) struct NoopActivities;
 
 #[activities]
 impl NoopActivities {
     #[activity(name = "load_session")]
-    pub async fn load_session(_ctx: ActivityContext, step: u64) -> Result<u64, ActivityError> {
+    pub(crate) async fn load_session(
+        _ctx: ActivityContext,
+        step: u64,
+    ) -> Result<u64, ActivityError> {
         Ok(step)
     }
 
     #[activity(name = "append_events")]
-    pub async fn append_events(_ctx: ActivityContext, step: u64) -> Result<u64, ActivityError> {
+    pub(crate) async fn append_events(
+        _ctx: ActivityContext,
+        step: u64,
+    ) -> Result<u64, ActivityError> {
         Ok(step)
     }
 
     #[activity(name = "llm_generate")]
-    pub async fn llm_generate(_ctx: ActivityContext, step: u64) -> Result<u64, ActivityError> {
+    pub(crate) async fn llm_generate(
+        _ctx: ActivityContext,
+        step: u64,
+    ) -> Result<u64, ActivityError> {
         Ok(step)
     }
 }
 
 #[workflow]
 #[derive(Default)]
-pub struct NoopSessionWorkflow {
+pub(crate) struct NoopSessionWorkflow {
     /// Admissions received (the `turn` update).
     requested: u64,
     /// Admissions committed (their `append_events` done).
     accepted: u64,
     /// Turns whose steps all ran.
     finished: u64,
-    /// Index into [`TURN_STEPS`] of the current turn.
-    step: usize,
+    phase: Phase,
     /// Activities scheduled, for their inputs.
     scheduled: u64,
 }
@@ -78,7 +91,10 @@ pub struct NoopSessionWorkflow {
 #[workflow_methods]
 impl NoopSessionWorkflow {
     #[run]
-    pub async fn run(ctx: &mut WorkflowContext<Self>, _session: String) -> WorkflowResult<u64> {
+    pub(crate) async fn run(
+        ctx: &mut WorkflowContext<Self>,
+        _session: String,
+    ) -> WorkflowResult<u64> {
         let seq = ctx.state_mut(next_seq);
         ctx.execute_activity(NoopActivities::load_session, seq, options())
             .await?;
@@ -94,29 +110,23 @@ impl NoopSessionWorkflow {
                 ctx.state_mut(|wf| wf.accepted += 1);
                 continue;
             }
-            match TURN_STEPS[ctx.state(|wf| wf.step)] {
-                Step::Append => {
-                    ctx.execute_activity(NoopActivities::append_events, seq, options())
-                        .await?
-                }
-                Step::Generate => {
-                    ctx.execute_activity(NoopActivities::llm_generate, seq, options())
-                        .await?
-                }
-            };
-            ctx.state_mut(|wf| {
-                wf.step += 1;
-                if wf.step == TURN_STEPS.len() {
-                    wf.step = 0;
-                    wf.finished += 1;
-                }
-            });
+            if ctx.state(|wf| wf.phase) == Phase::Started {
+                ctx.execute_activity(NoopActivities::llm_generate, seq, options())
+                    .await?;
+            } else {
+                ctx.execute_activity(NoopActivities::append_events, seq, options())
+                    .await?;
+            }
+            ctx.state_mut(advance);
         }
     }
 
     /// Admits one turn; replies once its admission is committed, as `admit` does.
     #[update]
-    pub async fn turn(ctx: &mut WorkflowContext<Self>, _index: u64) -> Result<u64, BoxError> {
+    pub(crate) async fn turn(
+        ctx: &mut WorkflowContext<Self>,
+        _index: u64,
+    ) -> Result<u64, BoxError> {
         let position = ctx.state_mut(|wf| {
             wf.requested += 1;
             wf.requested
@@ -127,9 +137,26 @@ impl NoopSessionWorkflow {
 
     /// Turns finished so far.
     #[query]
-    pub fn finished(&self, _ctx: &WorkflowContextView) -> u64 {
+    pub(crate) fn finished(&self, _ctx: &WorkflowContextView) -> u64 {
         self.finished
     }
+}
+
+/// The turn's activity completed: on to its next one.
+fn advance(wf: &mut NoopSessionWorkflow) {
+    wf.phase = match wf.phase {
+        Phase::Idle => Phase::Started,
+        Phase::Started => Phase::Generated,
+        Phase::Generated => Phase::Recorded,
+        Phase::Recorded => {
+            wf.finished += 1;
+            if wf.accepted > wf.finished {
+                Phase::Started
+            } else {
+                Phase::Idle
+            }
+        }
+    };
 }
 
 fn next_seq(wf: &mut NoopSessionWorkflow) -> u64 {

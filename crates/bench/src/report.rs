@@ -118,17 +118,19 @@ fn write_throughput(out: &mut String, figures: &ThroughputFigures) -> std::fmt::
     )?;
     writeln!(
         out,
-        "{:<22} {:>8} {:>8} {:>11} {:>12}  activities/turn",
-        "workflow", "seconds", "turns/s", "events/turn", "cont.-as-new"
+        "{:<22} {:>8} {:>8} {:>11} {:>12} {:>13}  activities/turn",
+        "workflow", "seconds", "turns/s", "events/turn", "cont.-as-new", "dispatch ms"
     )?;
     let row = |out: &mut String, name: &str, rate: &Rate| {
         writeln!(
             out,
-            "{name:<22} {:>8.2} {:>8.2} {:>11.1} {:>12}  {}",
+            "{name:<22} {:>8.2} {:>8.2} {:>11.1} {:>12} {:>6.1}/{:<6.1}  {}",
             rate.seconds,
             rate.turns_per_second,
             rate.events_per_turn,
             rate.continued_as_new,
+            rate.activity_dispatch_ms_median,
+            rate.workflow_task_dispatch_ms_median,
             activities(&rate.activities_per_turn)
         )
     };
@@ -138,6 +140,10 @@ fn write_throughput(out: &mut String, figures: &ThroughputFigures) -> std::fmt::
         out,
         "ratio (session turns/s / no-op turns/s): {:.3}",
         figures.ratio
+    )?;
+    writeln!(
+        out,
+        "dispatch ms: median schedule-to-start of activity tasks / workflow tasks, from history event times"
     )
 }
 

@@ -102,7 +102,9 @@ pub(crate) async fn run(
     crate::progress(format_args!("rss: warming up the worker (pid {pid})"));
     let warmup = driver.open("s-rss-warmup").await?;
     driver.request_run(&warmup, 0).await?;
-    driver.wait_finished(&warmup, 1, Duration::from_millis(20)).await?;
+    driver
+        .wait_finished(&warmup, 1, Duration::from_millis(20))
+        .await?;
     let baseline_rss_bytes = read_status(pid, "VmRSS")?;
 
     let started = Instant::now();

@@ -28,8 +28,10 @@ use crate::stack::Stack;
 
 /// Turns a session has outstanding at most (the engine queues at most 64 runs).
 pub(crate) const WINDOW: u64 = 8;
-/// How often a full window asks for the finished count.
-const POLL: Duration = Duration::from_millis(10);
+/// How often a full window asks for the finished count: far shorter than the
+/// window's worth of turns, so the workflow never runs dry, and rare enough that the
+/// queries cost the worker little.
+const POLL: Duration = Duration::from_millis(100);
 /// How often progress is printed.
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 
@@ -53,6 +55,10 @@ pub(crate) struct Rate {
     pub(crate) events_per_turn: f64,
     /// Continue-as-new transitions over all sessions.
     pub(crate) continued_as_new: u64,
+    /// Median schedule-to-start of activity tasks (from history event times).
+    pub(crate) activity_dispatch_ms_median: f64,
+    /// Median schedule-to-start of workflow tasks.
+    pub(crate) workflow_task_dispatch_ms_median: f64,
 }
 
 /// Something turns can be submitted to.
@@ -61,7 +67,11 @@ trait Target {
     async fn finished(&self, session: usize) -> anyhow::Result<u64>;
 }
 
-pub(crate) async fn run(stack: &Stack, turns: u64, sessions: u64) -> anyhow::Result<ThroughputFigures> {
+pub(crate) async fn run(
+    stack: &Stack,
+    turns: u64,
+    sessions: u64,
+) -> anyhow::Result<ThroughputFigures> {
     let sessions = sessions.clamp(1, turns.max(1));
     let session_workflow = session_rate(stack, turns, sessions).await?;
     let noop_workflow = noop_rate(stack, turns, sessions).await?;
@@ -102,10 +112,10 @@ async fn session_rate(stack: &Stack, turns: u64, sessions: u64) -> anyhow::Resul
         &config.task_queue,
         &stack.store_root(),
     )?;
-    let mut ids = Vec::new();
-    for index in 0..sessions {
-        ids.push(driver.open(&format!("s-throughput-{index}")).await?);
-    }
+    let opener = &driver;
+    let opening = (0..sessions)
+        .map(|index| async move { opener.open(&format!("s-throughput-{index}")).await });
+    let ids = futures::future::try_join_all(opening).await?;
     let target = Sessions { driver, ids };
     let seconds = drive("AgentSessionWorkflow", &target, turns, sessions).await?;
     let workflow_ids: Vec<_> = target
@@ -113,7 +123,13 @@ async fn session_rate(stack: &Stack, turns: u64, sessions: u64) -> anyhow::Resul
         .iter()
         .map(|id| workflow_id(UNIVERSE, id))
         .collect();
-    let rate = rate(target.driver.sessions.client(), &workflow_ids, turns, seconds).await?;
+    let rate = rate(
+        target.driver.sessions.client(),
+        &workflow_ids,
+        turns,
+        seconds,
+    )
+    .await?;
     worker.shutdown().await?;
     Ok(rate)
 }
@@ -165,16 +181,18 @@ async fn noop_rate(stack: &Stack, turns: u64, sessions: u64) -> anyhow::Result<R
     let worker = NoopWorker::start(&config).await?;
     let client = stack.client(&config).await?;
     let ids: Vec<_> = (0..sessions).map(|index| format!("noop-{index}")).collect();
-    for id in &ids {
-        client
+    let (starter, task_queue) = (&client, &config.task_queue);
+    let starting = ids.iter().map(|id| async move {
+        starter
             .start_workflow(
                 NoopSessionWorkflow::run,
                 id.clone(),
-                WorkflowStartOptions::new(config.task_queue.clone(), id.clone()).build(),
+                WorkflowStartOptions::new(task_queue.clone(), id.clone()).build(),
             )
             .await
-            .with_context(|| format!("starting {id}"))?;
-    }
+            .with_context(|| format!("starting {id}"))
+    });
+    futures::future::try_join_all(starting).await?;
     let target = Noops {
         client,
         task_queue: config.task_queue.clone(),
@@ -187,7 +205,12 @@ async fn noop_rate(stack: &Stack, turns: u64, sessions: u64) -> anyhow::Result<R
 }
 
 /// Runs `turns` over `sessions` of `target`; returns the seconds it took.
-async fn drive(label: &str, target: &impl Target, turns: u64, sessions: u64) -> anyhow::Result<f64> {
+async fn drive(
+    label: &str,
+    target: &impl Target,
+    turns: u64,
+    sessions: u64,
+) -> anyhow::Result<f64> {
     let started = Instant::now();
     let done = AtomicU64::new(0);
     let per_session = |session: u64| turns / sessions + u64::from(session < turns % sessions);
@@ -235,7 +258,12 @@ async fn drive(label: &str, target: &impl Target, turns: u64, sessions: u64) -> 
     Ok(seconds)
 }
 
-async fn rate(client: &Client, workflow_ids: &[String], turns: u64, seconds: f64) -> anyhow::Result<Rate> {
+async fn rate(
+    client: &Client,
+    workflow_ids: &[String],
+    turns: u64,
+    seconds: f64,
+) -> anyhow::Result<Rate> {
     let mut runs = Vec::new();
     let mut continued_as_new = 0;
     for id in workflow_ids {
@@ -247,7 +275,11 @@ async fn rate(client: &Client, workflow_ids: &[String], turns: u64, seconds: f64
     let per_turn = |value: u64| value as f64 / turns.max(1) as f64;
     Ok(Rate {
         seconds,
-        turns_per_second: if seconds > 0.0 { turns as f64 / seconds } else { 0.0 },
+        turns_per_second: if seconds > 0.0 {
+            turns as f64 / seconds
+        } else {
+            0.0
+        },
         activities_per_turn: totals
             .activities
             .iter()
@@ -255,5 +287,7 @@ async fn rate(client: &Client, workflow_ids: &[String], turns: u64, seconds: f64
             .collect(),
         events_per_turn: per_turn(totals.events),
         continued_as_new,
+        activity_dispatch_ms_median: chain::median_ms(&totals.dispatch.activity_us),
+        workflow_task_dispatch_ms_median: chain::median_ms(&totals.dispatch.workflow_task_us),
     })
 }
