@@ -20,6 +20,7 @@ mod chain;
 mod driver;
 mod history;
 mod noop;
+mod procfs;
 mod report;
 mod rss;
 mod stack;
@@ -49,12 +50,12 @@ struct Cli {
     /// Turns each RSS session runs [default: 3; --quick: 1].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000))]
     turns_per_session: Option<u64>,
-    /// Turns for the throughput figure, run once per workflow [default: 400; --quick: 20].
+    /// Turns for the throughput figure, run once per workflow [default: 1000; --quick: 20].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     throughput_turns: Option<u64>,
-    /// Sessions the throughput turns are spread over [default: 32; --quick: 2]. Enough
-    /// of them that the worker and server, not the dispatch latency of one session's
-    /// activities, are the limit.
+    /// Sessions the throughput turns are spread over [default: 100; --quick: 2]. Enough
+    /// of them that CPU (worker and Temporal server), not the dispatch latency of one
+    /// session's activities, is the limit.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000))]
     throughput_sessions: Option<u64>,
     /// Run only these measurements (comma-separated) [default: all].
@@ -103,8 +104,8 @@ impl Cli {
                     vec![10, 100, 500]
                 }
             }),
-            throughput_turns: pick(self.throughput_turns, 400, 20),
-            throughput_sessions: pick(self.throughput_sessions, 32, 2),
+            throughput_turns: pick(self.throughput_turns, 1_000, 20),
+            throughput_sessions: pick(self.throughput_sessions, 100, 2),
             rss_sessions: pick(self.sessions, 200, 5),
             rss_turns_per_session: pick(self.turns_per_session, 3, 1),
         }

@@ -8,7 +8,8 @@
 //! The activity sequence per text turn mirrors what `AgentSessionWorkflow` records
 //! (read from its history): the admission's `append_events` (run requested), then
 //! `append_events` (run started), `llm_generate`, `append_events` (turn completed) and
-//! `append_events` (run finished). As in the engine, a run queued when the previous one
+//! `append_events` (run finished); admissions arriving during the generation are
+//! committed while it is in flight. As in the engine, a run queued when the previous one
 //! finishes starts in that same append, so with turns queued a turn costs three appends
 //! and one generation, alone four and one. `load_session` runs once per workflow run.
 //! Payloads are a few bytes, where the session's are a few hundred; the no-op never
@@ -17,6 +18,7 @@
 use std::error::Error;
 use std::time::Duration;
 
+use futures::FutureExt as _;
 use temporal_server::worker::TemporalConfig;
 use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
@@ -24,8 +26,10 @@ use temporalio_sdk::{
     ActivityOptions, Runtime, Worker, WorkerOptions, WorkflowContext, WorkflowContextView,
     WorkflowResult,
 };
+use temporalio_workflow::select;
 
 type BoxError = Box<dyn Error + Send + Sync>;
+type Ctx = WorkflowContext<NoopSessionWorkflow>;
 
 /// An attempt of a no-op activity; nothing in them can take long.
 const ACTIVITY_TIMEOUT: Duration = Duration::from_secs(30);
@@ -95,25 +99,23 @@ impl NoopSessionWorkflow {
         ctx: &mut WorkflowContext<Self>,
         _session: String,
     ) -> WorkflowResult<u64> {
+        let ctx: &Ctx = ctx;
         let seq = ctx.state_mut(next_seq);
         ctx.execute_activity(NoopActivities::load_session, seq, options())
             .await?;
         loop {
             ctx.wait_condition(|wf| wf.requested > wf.accepted || wf.accepted > wf.finished)
                 .await?;
-            let seq = ctx.state_mut(next_seq);
-            // Admissions first, one commit each: the session's drive loop also decides
-            // queued admissions at every step boundary.
+            // Admissions first: the session's drive loop also decides queued
+            // admissions at every step boundary.
             if ctx.state(|wf| wf.requested > wf.accepted) {
-                ctx.execute_activity(NoopActivities::append_events, seq, options())
-                    .await?;
-                ctx.state_mut(|wf| wf.accepted += 1);
+                commit_admission(ctx).await?;
                 continue;
             }
             if ctx.state(|wf| wf.phase) == Phase::Started {
-                ctx.execute_activity(NoopActivities::llm_generate, seq, options())
-                    .await?;
+                generate(ctx).await?;
             } else {
+                let seq = ctx.state_mut(next_seq);
                 ctx.execute_activity(NoopActivities::append_events, seq, options())
                     .await?;
             }
@@ -140,6 +142,42 @@ impl NoopSessionWorkflow {
     pub(crate) fn finished(&self, _ctx: &WorkflowContextView) -> u64 {
         self.finished
     }
+}
+
+/// The generation; admissions arriving meanwhile are committed while it is in flight,
+/// as the session's drive loop does.
+async fn generate(ctx: &Ctx) -> WorkflowResult<()> {
+    let seq = ctx.state_mut(next_seq);
+    let mut generation =
+        Box::pin(ctx.execute_activity(NoopActivities::llm_generate, seq, options()));
+    loop {
+        let done = select! {
+            result = generation.as_mut() => Some(result),
+            () = admissions(ctx).fuse() => None,
+        };
+        match done {
+            Some(result) => {
+                result?;
+                return Ok(());
+            }
+            None => commit_admission(ctx).await?,
+        }
+    }
+}
+
+/// Resolves once an admission waits to be committed.
+async fn admissions(ctx: &Ctx) {
+    // A cancelled wait only ends the wait; the bench never cancels these workflows.
+    let _ = ctx.wait_condition(|wf| wf.requested > wf.accepted).await;
+}
+
+/// Commits the oldest waiting admission (its `turn` update then replies).
+async fn commit_admission(ctx: &Ctx) -> WorkflowResult<()> {
+    let seq = ctx.state_mut(next_seq);
+    ctx.execute_activity(NoopActivities::append_events, seq, options())
+        .await?;
+    ctx.state_mut(|wf| wf.accepted += 1);
+    Ok(())
 }
 
 /// The turn's activity completed: on to its next one.

@@ -118,19 +118,33 @@ fn write_throughput(out: &mut String, figures: &ThroughputFigures) -> std::fmt::
     )?;
     writeln!(
         out,
-        "{:<22} {:>8} {:>8} {:>11} {:>12} {:>13}  activities/turn",
-        "workflow", "seconds", "turns/s", "events/turn", "cont.-as-new", "dispatch ms"
+        "{:<22} {:>8} {:>8} {:>10} {:>10} {:>11} {:>12} {:>13}",
+        "workflow",
+        "seconds",
+        "turns/s",
+        "cpu ms/t",
+        "srv ms/t",
+        "events/turn",
+        "cont.-as-new",
+        "dispatch ms"
     )?;
     let row = |out: &mut String, name: &str, rate: &Rate| {
         writeln!(
             out,
-            "{name:<22} {:>8.2} {:>8.2} {:>11.1} {:>12} {:>6.1}/{:<6.1}  {}",
+            "{name:<22} {:>8.2} {:>8.2} {:>10.2} {:>10.2} {:>11.1} {:>12} {:>6.1}/{:<6.1}",
             rate.seconds,
             rate.turns_per_second,
+            rate.bench_cpu_ms_per_turn,
+            rate.temporal_cpu_ms_per_turn,
             rate.events_per_turn,
             rate.continued_as_new,
             rate.activity_dispatch_ms_median,
             rate.workflow_task_dispatch_ms_median,
+        )?;
+        writeln!(
+            out,
+            "{:<22} activities/turn: {}",
+            "",
             activities(&rate.activities_per_turn)
         )
     };
@@ -140,6 +154,11 @@ fn write_throughput(out: &mut String, figures: &ThroughputFigures) -> std::fmt::
         out,
         "ratio (session turns/s / no-op turns/s): {:.3}",
         figures.ratio
+    )?;
+    writeln!(
+        out,
+        "cpu ms/t: CPU of the bench process (worker, client, fake provider) per turn; srv ms/t: \
+         CPU of the Temporal dev server per turn;"
     )?;
     writeln!(
         out,

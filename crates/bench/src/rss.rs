@@ -18,6 +18,7 @@ use serde::Serialize;
 use temporal_server::worker::{RunningWorker, TemporalConfig};
 
 use crate::driver::SessionDriver;
+use crate::procfs;
 use crate::stack::{FAKE_API_KEY, Stack};
 
 const SAMPLE_EVERY: Duration = Duration::from_millis(100);
@@ -105,7 +106,7 @@ pub(crate) async fn run(
     driver
         .wait_finished(&warmup, 1, Duration::from_millis(20))
         .await?;
-    let baseline_rss_bytes = read_status(pid, "VmRSS")?;
+    let baseline_rss_bytes = procfs::status_bytes(pid, "VmRSS")?;
 
     let started = Instant::now();
     let sampled_peak = AtomicU64::new(baseline_rss_bytes);
@@ -131,7 +132,7 @@ pub(crate) async fn run(
     let sampler = async {
         let mut last_progress = Instant::now();
         while !stop.load(Ordering::Relaxed) {
-            if let Ok(rss) = read_status(pid, "VmRSS") {
+            if let Ok(rss) = procfs::status_bytes(pid, "VmRSS") {
                 sampled_peak.fetch_max(rss, Ordering::Relaxed);
             }
             if last_progress.elapsed() >= PROGRESS_EVERY {
@@ -149,11 +150,11 @@ pub(crate) async fn run(
     let (result, ()) = tokio::join!(sessions_work, sampler);
     result?;
     let seconds = started.elapsed().as_secs_f64();
-    let end_rss_bytes = read_status(pid, "VmRSS")?;
-    let peak_rss_bytes = read_status(pid, "VmHWM")?;
+    let end_rss_bytes = procfs::status_bytes(pid, "VmRSS")?;
+    let peak_rss_bytes = procfs::status_bytes(pid, "VmHWM")?;
     let temporal_server_peak_rss_bytes = stack
         .temporal_pid()
-        .and_then(|pid| read_status(pid, "VmHWM").ok());
+        .and_then(|pid| procfs::status_bytes(pid, "VmHWM").ok());
     match worker {
         Worker::Process(mut child) => {
             // A temp-dir store and a throwaway task queue: nothing to shut down cleanly.
@@ -210,21 +211,4 @@ fn spawn_worker_process(
         .kill_on_drop(true)
         .spawn()
         .with_context(|| format!("starting {}", binary.display()))
-}
-
-/// A `kB` field of `/proc/{pid}/status`, in bytes.
-fn read_status(pid: u32, field: &str) -> anyhow::Result<u64> {
-    let path = format!("/proc/{pid}/status");
-    let status = std::fs::read_to_string(&path).with_context(|| format!("reading {path}"))?;
-    let line = status
-        .lines()
-        .find_map(|line| line.strip_prefix(field)?.strip_prefix(':'))
-        .with_context(|| format!("{path} has no {field}"))?;
-    let kib: u64 = line
-        .trim()
-        .trim_end_matches("kB")
-        .trim()
-        .parse()
-        .with_context(|| format!("{path}: {field} is {line:?}"))?;
-    Ok(kib * 1024)
 }

@@ -6,7 +6,10 @@
 //! turns outstanding: it submits a turn (an update that returns once the admission is
 //! committed), and when the window is full polls the finished count every [`POLL`].
 //! The clock runs from the first submission to the last finished turn; opening the
-//! sessions (starting their workflows) happens before it starts.
+//! sessions (starting their workflows) happens before it starts. Over the same span the
+//! CPU time of this process (which hosts the worker) and of the dev server is read
+//! from `/proc`: with enough sessions both workflows are CPU-bound, and CPU per turn is
+//! the cost figure that does not depend on dispatch latency.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +27,7 @@ use temporalio_client::{
 use crate::chain;
 use crate::driver::{SessionDriver, UNIVERSE};
 use crate::noop::{NoopSessionWorkflow, NoopWorker};
+use crate::procfs;
 use crate::stack::Stack;
 
 /// Turns a session has outstanding at most (the engine queues at most 64 runs).
@@ -57,6 +61,11 @@ pub(crate) struct Rate {
     pub(crate) continued_as_new: u64,
     /// Median schedule-to-start of activity tasks (from history event times).
     pub(crate) activity_dispatch_ms_median: f64,
+    /// CPU time of this process (worker, client, and for sessions the fake provider)
+    /// while the turns ran, per turn.
+    pub(crate) bench_cpu_ms_per_turn: f64,
+    /// CPU time of the Temporal dev server while the turns ran, per turn.
+    pub(crate) temporal_cpu_ms_per_turn: f64,
     /// Median schedule-to-start of workflow tasks.
     pub(crate) workflow_task_dispatch_ms_median: f64,
 }
@@ -117,7 +126,7 @@ async fn session_rate(stack: &Stack, turns: u64, sessions: u64) -> anyhow::Resul
         .map(|index| async move { opener.open(&format!("s-throughput-{index}")).await });
     let ids = futures::future::try_join_all(opening).await?;
     let target = Sessions { driver, ids };
-    let seconds = drive("AgentSessionWorkflow", &target, turns, sessions).await?;
+    let measured = drive(stack, "AgentSessionWorkflow", &target, turns, sessions).await?;
     let workflow_ids: Vec<_> = target
         .ids
         .iter()
@@ -127,7 +136,7 @@ async fn session_rate(stack: &Stack, turns: u64, sessions: u64) -> anyhow::Resul
         target.driver.sessions.client(),
         &workflow_ids,
         turns,
-        seconds,
+        &measured,
     )
     .await?;
     worker.shutdown().await?;
@@ -198,19 +207,39 @@ async fn noop_rate(stack: &Stack, turns: u64, sessions: u64) -> anyhow::Result<R
         task_queue: config.task_queue.clone(),
         ids,
     };
-    let seconds = drive("no-op workflow", &target, turns, sessions).await?;
-    let rate = rate(&target.client, &target.ids, turns, seconds).await?;
+    let measured = drive(stack, "no-op workflow", &target, turns, sessions).await?;
+    let rate = rate(&target.client, &target.ids, turns, &measured).await?;
     worker.shutdown().await?;
     Ok(rate)
 }
 
-/// Runs `turns` over `sessions` of `target`; returns the seconds it took.
+/// Wall-clock and CPU time of one drive.
+struct Measured {
+    seconds: f64,
+    bench_cpu_seconds: f64,
+    temporal_cpu_seconds: f64,
+}
+
+/// CPU seconds of this process and of the dev server so far.
+fn cpu_now(stack: &Stack) -> anyhow::Result<(f64, f64)> {
+    let temporal_pid = stack
+        .temporal_pid()
+        .context("the Temporal dev server has no pid")?;
+    Ok((
+        procfs::cpu_seconds(std::process::id())?,
+        procfs::cpu_seconds(temporal_pid)?,
+    ))
+}
+
+/// Runs `turns` over `sessions` of `target`, measuring time and CPU.
 async fn drive(
+    stack: &Stack,
     label: &str,
     target: &impl Target,
     turns: u64,
     sessions: u64,
-) -> anyhow::Result<f64> {
+) -> anyhow::Result<Measured> {
+    let (bench_cpu_before, temporal_cpu_before) = cpu_now(stack)?;
     let started = Instant::now();
     let done = AtomicU64::new(0);
     let per_session = |session: u64| turns / sessions + u64::from(session < turns % sessions);
@@ -252,17 +281,22 @@ async fn drive(
         }
     }
     let seconds = started.elapsed().as_secs_f64();
+    let (bench_cpu_after, temporal_cpu_after) = cpu_now(stack)?;
     crate::progress(format_args!(
         "throughput {label}: {turns}/{turns} turns ({seconds:.1} s)"
     ));
-    Ok(seconds)
+    Ok(Measured {
+        seconds,
+        bench_cpu_seconds: bench_cpu_after - bench_cpu_before,
+        temporal_cpu_seconds: temporal_cpu_after - temporal_cpu_before,
+    })
 }
 
 async fn rate(
     client: &Client,
     workflow_ids: &[String],
     turns: u64,
-    seconds: f64,
+    measured: &Measured,
 ) -> anyhow::Result<Rate> {
     let mut runs = Vec::new();
     let mut continued_as_new = 0;
@@ -273,6 +307,7 @@ async fn rate(
     }
     let totals = chain::totals(&runs);
     let per_turn = |value: u64| value as f64 / turns.max(1) as f64;
+    let seconds = measured.seconds;
     Ok(Rate {
         seconds,
         turns_per_second: if seconds > 0.0 {
@@ -280,6 +315,8 @@ async fn rate(
         } else {
             0.0
         },
+        bench_cpu_ms_per_turn: measured.bench_cpu_seconds * 1000.0 / turns.max(1) as f64,
+        temporal_cpu_ms_per_turn: measured.temporal_cpu_seconds * 1000.0 / turns.max(1) as f64,
         activities_per_turn: totals
             .activities
             .iter()

@@ -71,6 +71,10 @@ fn quick_run_prints_sane_figures() {
             ),
             1.0
         );
+        assert!(
+            number(throughput, &format!("/{workflow}/bench_cpu_ms_per_turn")) > 0.0,
+            "{throughput:#}"
+        );
     }
     let ratio = number(throughput, "/ratio");
     assert!(ratio > 0.0 && ratio.is_finite(), "{throughput:#}");
