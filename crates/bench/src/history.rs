@@ -10,7 +10,7 @@ use temporal_workflow::workflow_id;
 
 use crate::chain::{self, Payload, RunHistory};
 use crate::driver::{SessionDriver, UNIVERSE};
-use crate::stack::Stack;
+use crate::stack::{self, Stack};
 
 /// How often a waiting client asks whether its run finished.
 const POLL: Duration = Duration::from_millis(5);
@@ -36,10 +36,11 @@ pub(crate) struct HistoryFigures {
 }
 
 pub(crate) async fn run(stack: &Stack, sizes: &[u64]) -> anyhow::Result<Vec<HistoryFigures>> {
-    let config = stack.temporal_config("history");
+    let temporal = stack.temporal("history").await?;
+    let config = temporal.config();
     let worker = stack.start_session_worker(&config).await?;
     let driver = SessionDriver::new(
-        stack.client(&config).await?,
+        stack::client(&config).await?,
         &config.task_queue,
         &stack.store_root(),
     )?;
@@ -48,6 +49,7 @@ pub(crate) async fn run(stack: &Stack, sizes: &[u64]) -> anyhow::Result<Vec<Hist
         figures.push(one_session(&driver, turns).await?);
     }
     worker.shutdown().await?;
+    temporal.shutdown().await;
     Ok(figures)
 }
 

@@ -58,6 +58,10 @@ struct Cli {
     /// session's activities, is the limit.
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000))]
     throughput_sessions: Option<u64>,
+    /// Throughput rounds; each runs both workflows, in alternating order
+    /// [default: 2; --quick: 1].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100))]
+    throughput_rounds: Option<u64>,
     /// Run only these measurements (comma-separated) [default: all].
     #[arg(long, value_delimiter = ',')]
     only: Vec<Measurement>,
@@ -87,6 +91,7 @@ struct Sizes {
     history_turns: Vec<u64>,
     throughput_turns: u64,
     throughput_sessions: u64,
+    throughput_rounds: u64,
     rss_sessions: u64,
     rss_turns_per_session: u64,
 }
@@ -106,6 +111,7 @@ impl Cli {
             }),
             throughput_turns: pick(self.throughput_turns, 1_000, 20),
             throughput_sessions: pick(self.throughput_sessions, 100, 2),
+            throughput_rounds: pick(self.throughput_rounds, 2, 1),
             rss_sessions: pick(self.sessions, 200, 5),
             rss_turns_per_session: pick(self.turns_per_session, 3, 1),
         }
@@ -163,8 +169,15 @@ async fn measure(cli: &Cli, stack: &stack::Stack) -> anyhow::Result<Report> {
         report.history = Some(history::run(stack, &sizes.history_turns).await?);
     }
     if cli.runs(Measurement::Throughput) {
-        report.throughput =
-            Some(throughput::run(stack, sizes.throughput_turns, sizes.throughput_sessions).await?);
+        report.throughput = Some(
+            throughput::run(
+                stack,
+                sizes.throughput_turns,
+                sizes.throughput_sessions,
+                sizes.throughput_rounds,
+            )
+            .await?,
+        );
     }
     if cli.runs(Measurement::Rss) {
         report.rss = Some(

@@ -111,10 +111,11 @@ fn write_throughput(out: &mut String, figures: &ThroughputFigures) -> std::fmt::
     writeln!(out)?;
     writeln!(
         out,
-        "Throughput: {} turns over {} sessions, each with up to {} turns outstanding",
+        "Throughput: {} turns over {} sessions (up to {} turns outstanding each), per workflow and round; {} round(s), fresh Temporal server per phase",
         figures.turns,
         figures.sessions,
-        crate::throughput::WINDOW
+        crate::throughput::WINDOW,
+        figures.rounds
     )?;
     writeln!(
         out,
@@ -152,8 +153,14 @@ fn write_throughput(out: &mut String, figures: &ThroughputFigures) -> std::fmt::
     row(out, "no-op workflow", &figures.noop_workflow)?;
     writeln!(
         out,
-        "ratio (session turns/s / no-op turns/s): {:.3}",
-        figures.ratio
+        "ratio (session turns/s / no-op turns/s): {:.3} (per round: {})",
+        figures.ratio,
+        figures
+            .round_ratios
+            .iter()
+            .map(|ratio| format!("{ratio:.3}"))
+            .collect::<Vec<_>>()
+            .join(", ")
     )?;
     writeln!(
         out,

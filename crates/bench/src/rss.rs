@@ -19,7 +19,7 @@ use temporal_server::worker::{RunningWorker, TemporalConfig};
 
 use crate::driver::SessionDriver;
 use crate::procfs;
-use crate::stack::{FAKE_API_KEY, Stack};
+use crate::stack::{self, FAKE_API_KEY, Stack};
 
 const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 /// How often a session waiting for its run asks for the finished count: slow enough
@@ -56,7 +56,7 @@ pub(crate) struct RssFigures {
     pub(crate) end_rss_bytes: u64,
     /// `(peak - baseline) / sessions`.
     pub(crate) per_session_bytes: f64,
-    /// The Temporal dev server's `VmHWM` at the end, for scale.
+    /// The `VmHWM` of this measurement's Temporal dev server at the end, for scale.
     pub(crate) temporal_server_peak_rss_bytes: Option<u64>,
     pub(crate) seconds: f64,
 }
@@ -73,7 +73,8 @@ pub(crate) async fn run(
     mode: WorkerMode,
     server_binary: Option<&Path>,
 ) -> anyhow::Result<RssFigures> {
-    let config = stack.temporal_config("rss");
+    let temporal = stack.temporal("rss").await?;
+    let config = temporal.config();
     let binary = match (mode, server_binary) {
         (WorkerMode::InProcess, _) => None,
         (_, Some(binary)) => Some(binary.to_owned()),
@@ -96,7 +97,7 @@ pub(crate) async fn run(
         ),
     };
     let driver = SessionDriver::new(
-        stack.client(&config).await?,
+        stack::client(&config).await?,
         &config.task_queue,
         &stack.store_root(),
     )?;
@@ -152,8 +153,8 @@ pub(crate) async fn run(
     let seconds = started.elapsed().as_secs_f64();
     let end_rss_bytes = procfs::status_bytes(pid, "VmRSS")?;
     let peak_rss_bytes = procfs::status_bytes(pid, "VmHWM")?;
-    let temporal_server_peak_rss_bytes = stack
-        .temporal_pid()
+    let temporal_server_peak_rss_bytes = temporal
+        .pid()
         .and_then(|pid| procfs::status_bytes(pid, "VmHWM").ok());
     match worker {
         Worker::Process(mut child) => {
@@ -162,6 +163,7 @@ pub(crate) async fn run(
         }
         Worker::InProcess(worker) => worker.shutdown().await?,
     }
+    temporal.shutdown().await;
     Ok(RssFigures {
         sessions,
         turns_per_session,

@@ -1,9 +1,11 @@
-//! What every measurement runs on: a Temporal dev server spawned for this invocation
-//! (on a free port, killed at the end), the zero-latency fake provider (echo mode: every
-//! generation replies `echo: <last user text>` at once), and a filesystem store in a
-//! temporary directory. Each measurement gets its own task queue, so workers of one
-//! never serve another's workflows.
+//! What every measurement runs on: the zero-latency fake provider (echo mode: every
+//! generation replies `echo: <last user text>` at once), a filesystem store in a
+//! temporary directory, and a Temporal dev server of its own ([`Temporal`], on a free
+//! port, in memory, killed when the measurement ends). A fresh server per measurement
+//! (and per throughput phase) keeps one measurement's leftovers (history, visibility
+//! records, the server's grown memory) from slowing the next.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -26,32 +28,18 @@ const CHECKPOINT_INTERVAL_ENTRIES: u64 = 256;
 pub(crate) const FAKE_API_KEY: &str = "sk-bench-0123456789abcdef";
 
 pub(crate) struct Stack {
-    temporal_server: DevServer,
+    temporal_binary: PathBuf,
     pub(crate) provider: RunningFakeProvider,
     pub(crate) data: tempfile::TempDir,
 }
 
 impl Stack {
     pub(crate) async fn start() -> anyhow::Result<Self> {
-        let binary = devserver::find_binary().ok_or(DevServerError::BinaryNotFound)?;
+        let temporal_binary = devserver::find_binary().ok_or(DevServerError::BinaryNotFound)?;
         let data = tempfile::Builder::new()
             .prefix("lightspeed-bench-")
             .tempdir()
             .context("creating the data directory")?;
-        let port = devserver::free_port()?;
-        crate::progress(format_args!(
-            "starting the Temporal dev server ({}) on port {port}",
-            binary.display()
-        ));
-        let temporal_server = DevServer::start(DevServerConfig {
-            binary,
-            port,
-            // In memory: nothing of a benchmark needs to survive it.
-            db_file: None,
-            log_file: Some(data.path().join("temporal.log")),
-            ready_wait: devserver::READY_WAIT_DEFAULT,
-        })
-        .await?;
         let provider = FakeProvider::start(FakeProviderConfig {
             // Keep no request bodies: they would grow the bench process with the
             // transcripts it serves.
@@ -61,34 +49,37 @@ impl Stack {
         .await
         .context("starting the fake provider")?;
         Ok(Self {
-            temporal_server,
+            temporal_binary,
             provider,
             data,
         })
     }
 
-    pub(crate) fn temporal_address(&self) -> &str {
-        self.temporal_server.address()
-    }
-
-    pub(crate) fn temporal_pid(&self) -> Option<u32> {
-        self.temporal_server.pid()
+    /// A fresh Temporal dev server for one measurement.
+    pub(crate) async fn temporal(&self, purpose: &str) -> anyhow::Result<Temporal> {
+        let port = devserver::free_port()?;
+        crate::progress(format_args!(
+            "{purpose}: starting a Temporal dev server ({}) on port {port}",
+            self.temporal_binary.display()
+        ));
+        let server = DevServer::start(DevServerConfig {
+            binary: self.temporal_binary.clone(),
+            port,
+            // In memory: nothing of a benchmark needs to survive it.
+            db_file: None,
+            log_file: Some(self.data.path().join(format!("temporal-{port}.log"))),
+            ready_wait: devserver::READY_WAIT_DEFAULT,
+        })
+        .await?;
+        Ok(Temporal {
+            server,
+            purpose: purpose.to_owned(),
+        })
     }
 
     /// Where the session stores live (`{data}/store/universes/{universe}`).
-    pub(crate) fn store_root(&self) -> std::path::PathBuf {
+    pub(crate) fn store_root(&self) -> PathBuf {
         self.data.path().join("store")
-    }
-
-    /// A Temporal config on a fresh task queue named after `purpose`.
-    pub(crate) fn temporal_config(&self, purpose: &str) -> TemporalConfig {
-        let mut config = TemporalConfig::local(self.temporal_address());
-        config.task_queue = format!("bench-{purpose}-{}", uuid::Uuid::new_v4().simple());
-        config
-    }
-
-    pub(crate) async fn client(&self, config: &TemporalConfig) -> anyhow::Result<Client> {
-        Ok(worker::connect(config).await?)
     }
 
     /// The session worker in this process, over the store and the fake provider.
@@ -112,8 +103,34 @@ impl Stack {
 
     pub(crate) async fn shutdown(self) {
         self.provider.shutdown().await;
-        self.temporal_server.shutdown().await;
     }
+}
+
+/// One measurement's Temporal dev server.
+pub(crate) struct Temporal {
+    server: DevServer,
+    purpose: String,
+}
+
+impl Temporal {
+    /// A config for this server on a task queue of its own.
+    pub(crate) fn config(&self) -> TemporalConfig {
+        let mut config = TemporalConfig::local(self.server.address());
+        config.task_queue = format!("bench-{}", self.purpose);
+        config
+    }
+
+    pub(crate) fn pid(&self) -> Option<u32> {
+        self.server.pid()
+    }
+
+    pub(crate) async fn shutdown(self) {
+        self.server.shutdown().await;
+    }
+}
+
+pub(crate) async fn client(config: &TemporalConfig) -> anyhow::Result<Client> {
+    Ok(worker::connect(config).await?)
 }
 
 fn provider_client(provider: &RunningFakeProvider) -> anyhow::Result<ProviderClient> {
