@@ -71,10 +71,7 @@ impl Stack {
             ready_wait: devserver::READY_WAIT_DEFAULT,
         })
         .await?;
-        Ok(Temporal {
-            server,
-            purpose: purpose.to_owned(),
-        })
+        Ok(Temporal { server })
     }
 
     /// Where the session stores live (`{data}/store/universes/{universe}`).
@@ -109,15 +106,14 @@ impl Stack {
 /// One measurement's Temporal dev server.
 pub(crate) struct Temporal {
     server: DevServer,
-    purpose: String,
 }
 
 impl Temporal {
-    /// A config for this server on a task queue of its own.
+    /// A config for this server on the product's default task queue: the server is
+    /// this measurement's alone, and the queue's name is in every task-scheduled event,
+    /// so another name would change the history bytes measured.
     pub(crate) fn config(&self) -> TemporalConfig {
-        let mut config = TemporalConfig::local(self.server.address());
-        config.task_queue = format!("bench-{}", self.purpose);
-        config
+        TemporalConfig::local(self.server.address())
     }
 
     pub(crate) fn pid(&self) -> Option<u32> {
