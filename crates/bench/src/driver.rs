@@ -1,0 +1,141 @@
+//! Driving sessions as a client would: open a session, request runs (each a user message
+//! that the fake provider answers with one text reply, so one run is one turn), and wait
+//! for runs to finish through the workflow's `status` query.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use engine::core::command::CoreCommand;
+use engine::core::config::{
+    CompactionMode, ContextPolicy, GenerationConfig, ModelRoute, SessionConfig,
+};
+use engine::core::context::{ItemKind, ItemSpec};
+use engine::store::BlobStore;
+use engine::{SessionId, SubmissionId};
+use store_fs::FsStore;
+use temporal_server::sessions::SessionClient;
+use temporal_workflow::WorkflowSettings;
+use temporalio_client::Client;
+
+/// Every session of the bench lives in this universe.
+pub(crate) const UNIVERSE: &str = "u-bench";
+/// A run that takes longer than this is a hung bench, not a slow one.
+const RUN_WAIT_MAX: Duration = Duration::from_secs(600);
+
+pub(crate) struct SessionDriver {
+    pub(crate) sessions: SessionClient,
+    store: FsStore,
+}
+
+impl SessionDriver {
+    /// Sessions on `task_queue` with the production workflow settings (the
+    /// continue-as-new threshold in particular), user input written to the store under
+    /// `store_root`, where the worker reads it.
+    pub(crate) fn new(client: Client, task_queue: &str, store_root: &Path) -> anyhow::Result<Self> {
+        let store = FsStore::open(store_root.join("universes").join(UNIVERSE))
+            .context("opening the session store")?;
+        Ok(Self {
+            sessions: SessionClient::new(client, task_queue, WorkflowSettings::default()),
+            store,
+        })
+    }
+
+    async fn admit(&self, session: &SessionId, command: CoreCommand) -> anyhow::Result<()> {
+        self.sessions
+            .admit(UNIVERSE, session, command)
+            .await
+            .with_context(|| format!("admitting a command into {session}"))?;
+        Ok(())
+    }
+
+    /// Opens `name` on the fake model. Compaction is manual so that no turn of a long
+    /// session pays for one: every turn measures the same work.
+    pub(crate) async fn open(&self, name: &str) -> anyhow::Result<SessionId> {
+        let session_id = SessionId::new(name).context("session id")?;
+        let config = SessionConfig {
+            model: ModelRoute {
+                provider_id: "openai".into(),
+                api_kind: "openai:responses".into(),
+                model: "fake-model".into(),
+            },
+            generation: GenerationConfig::default(),
+            context: ContextPolicy {
+                compaction: CompactionMode::Manual,
+                ..ContextPolicy::default()
+            },
+            run_limits: Default::default(),
+        };
+        let instructions = Some(
+            self.text(ItemKind::Instructions, "You are a benchmark.")
+                .await?,
+        );
+        self.admit(
+            &session_id,
+            CoreCommand::OpenSession {
+                session_id: session_id.clone(),
+                config,
+                instructions,
+            },
+        )
+        .await?;
+        Ok(session_id)
+    }
+
+    async fn text(&self, kind: ItemKind, text: &str) -> anyhow::Result<ItemSpec> {
+        let blob = self
+            .store
+            .put(text.as_bytes().to_vec())
+            .await
+            .context("writing input to the store")?;
+        let tokens = u64::try_from(text.len().div_ceil(4)).unwrap_or(u64::MAX);
+        Ok(ItemSpec::new(kind, blob, tokens.max(1)))
+    }
+
+    /// Requests run `index` of `session` (one user message); returns once it is
+    /// accepted and committed, usually before it ran.
+    pub(crate) async fn request_run(&self, session: &SessionId, index: u64) -> anyhow::Result<()> {
+        let input = vec![
+            self.text(ItemKind::UserMessage, &format!("Question {index}?"))
+                .await?,
+        ];
+        let submission_id = SubmissionId::new(format!("sub-{index}")).context("submission id")?;
+        self.admit(
+            session,
+            CoreCommand::RequestRun {
+                submission_id,
+                input,
+                overrides: Default::default(),
+            },
+        )
+        .await
+    }
+
+    /// Runs of `session` that finished so far.
+    pub(crate) async fn finished_runs(&self, session: &SessionId) -> anyhow::Result<u64> {
+        let status = self
+            .sessions
+            .status(UNIVERSE, session)
+            .await
+            .with_context(|| format!("querying the status of {session}"))?;
+        Ok(status.finished_runs)
+    }
+
+    /// Waits, polling every `poll`, until `session` has finished `count` runs.
+    pub(crate) async fn wait_finished(
+        &self,
+        session: &SessionId,
+        count: u64,
+        poll: Duration,
+    ) -> anyhow::Result<()> {
+        let deadline = tokio::time::Instant::now() + RUN_WAIT_MAX;
+        while self.finished_runs(session).await? < count {
+            anyhow::ensure!(
+                tokio::time::Instant::now() < deadline,
+                "{session} did not finish {count} runs within {RUN_WAIT_MAX:?}"
+            );
+            tokio::time::sleep(poll).await;
+        }
+        Ok(())
+    }
+}

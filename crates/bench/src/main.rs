@@ -1,0 +1,195 @@
+//! `temporal-bench`: what hosting sessions on Temporal costs, measured on a real
+//! Temporal dev server that the bench spawns on a free port, with the zero-latency fake
+//! provider and a filesystem store in a temporary directory.
+//!
+//! - `history` ([`history`]): workflow history bytes and events per turn for sessions of
+//!   several lengths, over every run of the continue-as-new chain, and the largest
+//!   activity payload.
+//! - `throughput` ([`throughput`]): turns per second through `AgentSessionWorkflow`
+//!   against a no-op workflow ([`noop`]) scheduling the same activities per turn.
+//! - `rss` ([`rss`]): the worker's peak resident set with many concurrent sessions.
+//!
+//! Progress goes to stderr; the figures to stdout, as a table or (`--json`) one JSON
+//! object.
+//!
+//! What this binary must not do: touch any Temporal server, store or provider but the
+//! ones it starts, or change what it measures (it drives sessions through the same
+//! `SessionClient` and worker the product uses).
+
+mod chain;
+mod driver;
+mod history;
+mod noop;
+mod procfs;
+mod report;
+mod rss;
+mod stack;
+mod throughput;
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Parser, ValueEnum};
+
+use crate::report::Report;
+use crate::rss::WorkerMode;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "temporal-bench",
+    about = "History bytes per turn, turns per second against a no-op workflow, and worker RSS, \
+             on a Temporal dev server the bench spawns (needs the `temporal` CLI: local/up.sh installs it)"
+)]
+struct Cli {
+    /// Session lengths for the history figure, in turns [default: 10,100,500; --quick: 3,6].
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    turns: Option<Vec<u64>>,
+    /// Concurrent sessions for the RSS figure [default: 200; --quick: 5].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    sessions: Option<u64>,
+    /// Turns each RSS session runs [default: 3; --quick: 1].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    turns_per_session: Option<u64>,
+    /// Turns for the throughput figure, run once per workflow [default: 1000; --quick: 20].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    throughput_turns: Option<u64>,
+    /// Sessions the throughput turns are spread over [default: 100; --quick: 2]. Enough
+    /// of them that CPU (worker and Temporal server), not the dispatch latency of one
+    /// session's activities, is the limit.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    throughput_sessions: Option<u64>,
+    /// Throughput rounds; each runs both workflows, in alternating order
+    /// [default: 2; --quick: 1].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100))]
+    throughput_rounds: Option<u64>,
+    /// Run only these measurements (comma-separated) [default: all].
+    #[arg(long, value_delimiter = ',')]
+    only: Vec<Measurement>,
+    /// Small sizes (for the smoke test); explicit sizes still win.
+    #[arg(long)]
+    quick: bool,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+    /// Where the RSS measurement's worker runs.
+    #[arg(long, value_enum, default_value_t = WorkerMode::Auto)]
+    rss_worker: WorkerMode,
+    /// The `server` binary for the RSS worker [default: `server` next to this binary].
+    #[arg(long, env = "LIGHTSPEED_SERVER_BIN")]
+    server_bin: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Measurement {
+    History,
+    Throughput,
+    Rss,
+}
+
+/// Sizes after `--quick` and the defaults are applied.
+struct Sizes {
+    history_turns: Vec<u64>,
+    throughput_turns: u64,
+    throughput_sessions: u64,
+    throughput_rounds: u64,
+    rss_sessions: u64,
+    rss_turns_per_session: u64,
+}
+
+impl Cli {
+    fn sizes(&self) -> Sizes {
+        let pick = |explicit: Option<u64>, full: u64, quick: u64| {
+            explicit.unwrap_or(if self.quick { quick } else { full })
+        };
+        Sizes {
+            history_turns: self.turns.clone().unwrap_or_else(|| {
+                if self.quick {
+                    vec![3, 6]
+                } else {
+                    vec![10, 100, 500]
+                }
+            }),
+            throughput_turns: pick(self.throughput_turns, 1_000, 20),
+            throughput_sessions: pick(self.throughput_sessions, 100, 2),
+            throughput_rounds: pick(self.throughput_rounds, 2, 1),
+            rss_sessions: pick(self.sessions, 200, 5),
+            rss_turns_per_session: pick(self.turns_per_session, 3, 1),
+        }
+    }
+
+    fn runs(&self, measurement: Measurement) -> bool {
+        self.only.is_empty() || self.only.contains(&measurement)
+    }
+}
+
+/// Progress for the user, on stderr.
+pub(crate) fn progress(message: std::fmt::Arguments<'_>) {
+    eprintln!("[temporal-bench] {message}");
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    // Both ring and aws-lc-rs end up linked; pick one before any TLS use.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let stack = stack::Stack::start()
+        .await
+        .context("the bench runs against a Temporal dev server it starts itself")?;
+    let result = measure(&cli, &stack).await;
+    stack.shutdown().await;
+    let report = result?;
+    if cli.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        print!("{}", report.table());
+    }
+    Ok(())
+}
+
+async fn measure(cli: &Cli, stack: &stack::Stack) -> anyhow::Result<Report> {
+    let sizes = cli.sizes();
+    let mut report = Report {
+        build: if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
+        history: None,
+        throughput: None,
+        rss: None,
+    };
+    if cli.runs(Measurement::History) {
+        report.history = Some(history::run(stack, &sizes.history_turns).await?);
+    }
+    if cli.runs(Measurement::Throughput) {
+        report.throughput = Some(
+            throughput::run(
+                stack,
+                sizes.throughput_turns,
+                sizes.throughput_sessions,
+                sizes.throughput_rounds,
+            )
+            .await?,
+        );
+    }
+    if cli.runs(Measurement::Rss) {
+        report.rss = Some(
+            rss::run(
+                stack,
+                sizes.rss_sessions,
+                sizes.rss_turns_per_session,
+                cli.rss_worker,
+                cli.server_bin.as_deref(),
+            )
+            .await?,
+        );
+    }
+    Ok(report)
+}

@@ -1,0 +1,267 @@
+//! The baseline of the throughput figure: `NoopSessionWorkflow`, shaped like
+//! `AgentSessionWorkflow` (one workflow per session, admissions through an update
+//! with start, one drive loop that commits admissions between steps) and scheduling the
+//! same activities per turn, under the same names, but doing nothing in them: no engine,
+//! no store, no provider. What the session workflow costs beyond it is what Lightspeed
+//! adds to Temporal's own cost for the same activity traffic.
+//!
+//! The activity sequence per text turn mirrors what `AgentSessionWorkflow` records
+//! (read from its history): the admission's `append_events` (run requested), then
+//! `append_events` (run started), `llm_generate`, `append_events` (turn completed) and
+//! `append_events` (run finished); admissions arriving during the generation are
+//! committed while it is in flight. As in the engine, a run queued when the previous one
+//! finishes starts in that same append, so with turns queued a turn costs three appends
+//! and one generation, alone four and one. `load_session` runs once per workflow run.
+//! Payloads are a few bytes, where the session's are a few hundred; the no-op never
+//! continues as new.
+
+use std::error::Error;
+use std::time::Duration;
+
+use futures::FutureExt as _;
+use temporal_server::worker::TemporalConfig;
+use temporalio_macros::{activities, workflow, workflow_methods};
+use temporalio_sdk::activities::{ActivityContext, ActivityError};
+use temporalio_sdk::{
+    ActivityOptions, Runtime, Worker, WorkerOptions, WorkflowContext, WorkflowContextView,
+    WorkflowResult,
+};
+use temporalio_workflow::select;
+
+type BoxError = Box<dyn Error + Send + Sync>;
+type Ctx = WorkflowContext<NoopSessionWorkflow>;
+
+/// An attempt of a no-op activity; nothing in them can take long.
+const ACTIVITY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Where the current turn is, by what its next activity is.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+enum Phase {
+    /// No turn running: the next admitted one starts with an append.
+    #[default]
+    Idle,
+    /// Started: the generation is next.
+    Started,
+    /// Generated: the append recording its output is next.
+    Generated,
+    /// Output recorded: the append finishing it (and starting the next admitted
+    /// turn, if any) is next.
+    Recorded,
+}
+
+pub(crate) struct NoopActivities;
+
+#[activities]
+impl NoopActivities {
+    #[activity(name = "load_session")]
+    pub(crate) async fn load_session(
+        _ctx: ActivityContext,
+        step: u64,
+    ) -> Result<u64, ActivityError> {
+        Ok(step)
+    }
+
+    #[activity(name = "append_events")]
+    pub(crate) async fn append_events(
+        _ctx: ActivityContext,
+        step: u64,
+    ) -> Result<u64, ActivityError> {
+        Ok(step)
+    }
+
+    #[activity(name = "llm_generate")]
+    pub(crate) async fn llm_generate(
+        _ctx: ActivityContext,
+        step: u64,
+    ) -> Result<u64, ActivityError> {
+        Ok(step)
+    }
+}
+
+#[workflow]
+#[derive(Default)]
+pub(crate) struct NoopSessionWorkflow {
+    /// Admissions received (the `turn` update).
+    requested: u64,
+    /// Admissions committed (their `append_events` done).
+    accepted: u64,
+    /// Turns whose steps all ran.
+    finished: u64,
+    phase: Phase,
+    /// Activities scheduled, for their inputs.
+    scheduled: u64,
+}
+
+#[workflow_methods]
+impl NoopSessionWorkflow {
+    #[run]
+    pub(crate) async fn run(
+        ctx: &mut WorkflowContext<Self>,
+        _session: String,
+    ) -> WorkflowResult<u64> {
+        let ctx: &Ctx = ctx;
+        let seq = ctx.state_mut(next_seq);
+        ctx.execute_activity(NoopActivities::load_session, seq, options())
+            .await?;
+        loop {
+            ctx.wait_condition(|wf| wf.requested > wf.accepted || wf.accepted > wf.finished)
+                .await?;
+            // Admissions first: the session's drive loop also decides queued
+            // admissions at every step boundary.
+            if ctx.state(|wf| wf.requested > wf.accepted) {
+                commit_admission(ctx).await?;
+                continue;
+            }
+            if ctx.state(|wf| wf.phase) == Phase::Started {
+                generate(ctx).await?;
+            } else {
+                let seq = ctx.state_mut(next_seq);
+                ctx.execute_activity(NoopActivities::append_events, seq, options())
+                    .await?;
+            }
+            ctx.state_mut(advance);
+        }
+    }
+
+    /// Admits one turn; replies once its admission is committed, as `admit` does.
+    #[update]
+    pub(crate) async fn turn(
+        ctx: &mut WorkflowContext<Self>,
+        _index: u64,
+    ) -> Result<u64, BoxError> {
+        let position = ctx.state_mut(|wf| {
+            wf.requested += 1;
+            wf.requested
+        });
+        ctx.wait_condition(|wf| wf.accepted >= position).await?;
+        Ok(position)
+    }
+
+    /// Turns finished so far.
+    #[query]
+    pub(crate) fn finished(&self, _ctx: &WorkflowContextView) -> u64 {
+        self.finished
+    }
+}
+
+/// The generation; admissions arriving meanwhile are committed while it is in flight,
+/// as the session's drive loop does.
+async fn generate(ctx: &Ctx) -> WorkflowResult<()> {
+    let seq = ctx.state_mut(next_seq);
+    let mut generation =
+        Box::pin(ctx.execute_activity(NoopActivities::llm_generate, seq, options()));
+    loop {
+        let done = select! {
+            result = generation.as_mut() => Some(result),
+            () = admissions(ctx).fuse() => None,
+        };
+        match done {
+            Some(result) => {
+                result?;
+                return Ok(());
+            }
+            None => commit_admission(ctx).await?,
+        }
+    }
+}
+
+/// Resolves once an admission waits to be committed.
+async fn admissions(ctx: &Ctx) {
+    // A cancelled wait only ends the wait; the bench never cancels these workflows.
+    let _ = ctx.wait_condition(|wf| wf.requested > wf.accepted).await;
+}
+
+/// Commits the oldest waiting admission (its `turn` update then replies).
+async fn commit_admission(ctx: &Ctx) -> WorkflowResult<()> {
+    let seq = ctx.state_mut(next_seq);
+    ctx.execute_activity(NoopActivities::append_events, seq, options())
+        .await?;
+    ctx.state_mut(|wf| wf.accepted += 1);
+    Ok(())
+}
+
+/// The turn's activity completed: on to its next one.
+fn advance(wf: &mut NoopSessionWorkflow) {
+    wf.phase = match wf.phase {
+        Phase::Idle => Phase::Started,
+        Phase::Started => Phase::Generated,
+        Phase::Generated => Phase::Recorded,
+        Phase::Recorded => {
+            wf.finished += 1;
+            if wf.accepted > wf.finished {
+                Phase::Started
+            } else {
+                Phase::Idle
+            }
+        }
+    };
+}
+
+fn next_seq(wf: &mut NoopSessionWorkflow) -> u64 {
+    wf.scheduled += 1;
+    wf.scheduled
+}
+
+fn options() -> ActivityOptions {
+    ActivityOptions::start_to_close_timeout(ACTIVITY_TIMEOUT)
+}
+
+/// A worker for the no-op workflow on its own thread, as `worker::start` runs the
+/// session worker (the SDK's run future is not `Send`).
+pub(crate) struct NoopWorker {
+    shutdown: Box<dyn Fn() + Send + Sync>,
+    thread: std::thread::JoinHandle<anyhow::Result<()>>,
+}
+
+impl NoopWorker {
+    pub(crate) async fn start(config: &TemporalConfig) -> anyhow::Result<Self> {
+        let (started_tx, started_rx) = tokio::sync::oneshot::channel();
+        let config = config.clone();
+        let thread = std::thread::Builder::new()
+            .name("noop-worker".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .thread_name("noop-activity")
+                    .enable_all()
+                    .build()?;
+                runtime.block_on(async move {
+                    let mut worker = match build(&config).await {
+                        Ok(worker) => worker,
+                        Err(err) => {
+                            let message = format!("{err:#}");
+                            let _ = started_tx.send(Err(err));
+                            anyhow::bail!("{message}");
+                        }
+                    };
+                    let _ = started_tx.send(Ok(
+                        Box::new(worker.shutdown_handle()) as Box<dyn Fn() + Send + Sync>
+                    ));
+                    worker.run().await?;
+                    Ok(())
+                })
+            })?;
+        let shutdown = started_rx
+            .await
+            .map_err(|_| anyhow::anyhow!("the no-op worker thread ended before starting"))??;
+        Ok(Self { shutdown, thread })
+    }
+
+    pub(crate) async fn shutdown(self) -> anyhow::Result<()> {
+        (self.shutdown)();
+        let thread = self.thread;
+        tokio::task::spawn_blocking(move || thread.join())
+            .await?
+            .map_err(|_| anyhow::anyhow!("the no-op worker thread panicked"))?
+    }
+}
+
+async fn build(config: &TemporalConfig) -> anyhow::Result<Worker> {
+    let client = temporal_server::worker::connect(config).await?;
+    let runtime = Runtime::from_current_tokio(Default::default())
+        .map_err(|err| anyhow::anyhow!("temporal runtime: {err}"))?;
+    let options = WorkerOptions::new(config.task_queue.clone())
+        .register_workflow::<NoopSessionWorkflow>()?
+        .register_activities(NoopActivities)
+        .build();
+    Ok(Worker::new(&runtime, client, options)?)
+}

@@ -1,0 +1,206 @@
+//! The figures of one invocation, as a table (stdout) or one JSON object (`--json`).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::history::HistoryFigures;
+use crate::rss::{RssFigures, WorkerMode};
+use crate::throughput::{Rate, ThroughputFigures};
+
+#[derive(Debug, Serialize)]
+pub(crate) struct Report {
+    /// `debug` or `release`: throughput and RSS depend on it.
+    pub(crate) build: &'static str,
+    pub(crate) history: Option<Vec<HistoryFigures>>,
+    pub(crate) throughput: Option<ThroughputFigures>,
+    pub(crate) rss: Option<RssFigures>,
+}
+
+pub(crate) fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// `append_events 4.00, llm_generate 1.00, ...`
+fn activities(per_turn: &BTreeMap<String, f64>) -> String {
+    per_turn
+        .iter()
+        .map(|(name, count)| format!("{name} {count:.2}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Report {
+    pub(crate) fn table(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = self.write_table(&mut out);
+        out
+    }
+
+    fn write_table(&self, out: &mut String) -> std::fmt::Result {
+        writeln!(
+            out,
+            "temporal-bench ({} build): Temporal dev server, zero-latency fake provider, store-fs",
+            self.build
+        )?;
+        writeln!(
+            out,
+            "A turn is one run answered by one text reply (no tool round)."
+        )?;
+        if let Some(history) = &self.history {
+            write_history(out, history)?;
+        }
+        if let Some(throughput) = &self.throughput {
+            write_throughput(out, throughput)?;
+        }
+        if let Some(rss) = &self.rss {
+            write_rss(out, rss)?;
+        }
+        Ok(())
+    }
+}
+
+fn write_history(out: &mut String, history: &[HistoryFigures]) -> std::fmt::Result {
+    writeln!(out)?;
+    writeln!(
+        out,
+        "History per session (summed over every run of its continue-as-new chain; sizes from DescribeWorkflowExecution)"
+    )?;
+    writeln!(
+        out,
+        "{:>6} {:>5} {:>8} {:>11} {:>10} {:>11} {:>11}  largest activity payload",
+        "turns", "runs", "events", "bytes", "bytes/turn", "events/turn", "largest run"
+    )?;
+    for figures in history {
+        let payload = figures.largest_payload.as_ref().map_or_else(
+            || "-".to_owned(),
+            |p| format!("{} B ({} {})", p.bytes, p.activity_type, p.direction),
+        );
+        writeln!(
+            out,
+            "{:>6} {:>5} {:>8} {:>11} {:>10.0} {:>11.1} {:>11}  {payload}",
+            figures.turns,
+            figures.runs.len(),
+            figures.events_total,
+            figures.bytes_total,
+            figures.bytes_per_turn,
+            figures.events_per_turn,
+            figures.run_bytes_max,
+        )?;
+    }
+    for figures in history {
+        writeln!(
+            out,
+            "  {} turns: activities/turn: {}; per run (events/bytes): {}",
+            figures.turns,
+            activities(&figures.activities_per_turn),
+            figures
+                .runs
+                .iter()
+                .map(|run| format!("{}/{}", run.events, run.bytes))
+                .collect::<Vec<_>>()
+                .join(" ")
+        )?;
+    }
+    Ok(())
+}
+
+fn write_throughput(out: &mut String, figures: &ThroughputFigures) -> std::fmt::Result {
+    writeln!(out)?;
+    writeln!(
+        out,
+        "Throughput: {} turns over {} sessions (up to {} turns outstanding each), per workflow and round; {} round(s), fresh Temporal server per phase",
+        figures.turns,
+        figures.sessions,
+        crate::throughput::WINDOW,
+        figures.rounds
+    )?;
+    writeln!(
+        out,
+        "{:<22} {:>8} {:>8} {:>10} {:>10} {:>11} {:>12} {:>13}",
+        "workflow",
+        "seconds",
+        "turns/s",
+        "cpu ms/t",
+        "srv ms/t",
+        "events/turn",
+        "cont.-as-new",
+        "dispatch ms"
+    )?;
+    let row = |out: &mut String, name: &str, rate: &Rate| {
+        writeln!(
+            out,
+            "{name:<22} {:>8.2} {:>8.2} {:>10.2} {:>10.2} {:>11.1} {:>12} {:>6.1}/{:<6.1}",
+            rate.seconds,
+            rate.turns_per_second,
+            rate.bench_cpu_ms_per_turn,
+            rate.temporal_cpu_ms_per_turn,
+            rate.events_per_turn,
+            rate.continued_as_new,
+            rate.activity_dispatch_ms_median,
+            rate.workflow_task_dispatch_ms_median,
+        )?;
+        writeln!(
+            out,
+            "{:<22} activities/turn: {}",
+            "",
+            activities(&rate.activities_per_turn)
+        )
+    };
+    row(out, "AgentSessionWorkflow", &figures.session_workflow)?;
+    row(out, "no-op workflow", &figures.noop_workflow)?;
+    writeln!(
+        out,
+        "ratio (session turns/s / no-op turns/s): {:.3} (per round: {})",
+        figures.ratio,
+        figures
+            .round_ratios
+            .iter()
+            .map(|ratio| format!("{ratio:.3}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )?;
+    writeln!(
+        out,
+        "cpu ms/t: CPU of the bench process (worker, client, fake provider) per turn; srv ms/t: \
+         CPU of the Temporal dev server per turn;"
+    )?;
+    writeln!(
+        out,
+        "dispatch ms: median schedule-to-start of activity tasks / workflow tasks, from history event times"
+    )
+}
+
+fn write_rss(out: &mut String, figures: &RssFigures) -> std::fmt::Result {
+    writeln!(out)?;
+    let worker = match (figures.worker, &figures.worker_binary) {
+        (WorkerMode::InProcess, _) | (_, None) => {
+            "in this process (figures include the bench client and fake provider)".to_owned()
+        }
+        (_, Some(binary)) => format!("`server worker` child process ({})", binary.display()),
+    };
+    writeln!(
+        out,
+        "Worker RSS: {} concurrent sessions x {} turns in {:.1} s; worker: {worker}",
+        figures.sessions, figures.turns_per_session, figures.seconds
+    )?;
+    writeln!(
+        out,
+        "{:>14} {:>14} {:>14} {:>14} {:>14} {:>18}",
+        "baseline", "peak (VmHWM)", "sampled peak", "end", "per session", "Temporal server"
+    )?;
+    writeln!(
+        out,
+        "{:>14} {:>14} {:>14} {:>14} {:>14} {:>18}",
+        mib(figures.baseline_rss_bytes),
+        mib(figures.peak_rss_bytes),
+        mib(figures.sampled_peak_rss_bytes),
+        mib(figures.end_rss_bytes),
+        format!("{:.1} KiB", figures.per_session_bytes / 1024.0),
+        figures
+            .temporal_server_peak_rss_bytes
+            .map_or_else(|| "-".to_owned(), mib),
+    )
+}
