@@ -140,6 +140,34 @@ impl FsStore {
         self.inner.session_dir(session).join(log::LOG_FILE)
     }
 
+    /// Every session with a log in this store, in id order. Directories that are not
+    /// session logs (no log file, or a name no session id maps to) are skipped.
+    pub async fn session_ids(&self) -> Result<Vec<SessionId>, StoreError> {
+        let dir = self.inner.root.join(SESSIONS_DIR);
+        blocking(move || {
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+                Err(err) => return Err(StoreError::backend(err)),
+            };
+            let mut ids = Vec::new();
+            for entry in entries {
+                let entry = entry.map_err(StoreError::backend)?;
+                if !entry.path().join(log::LOG_FILE).is_file() {
+                    continue;
+                }
+                let name = entry.file_name();
+                let Some(id) = name.to_str().and_then(session_id_of_dir_name) else {
+                    continue;
+                };
+                ids.push(id);
+            }
+            ids.sort();
+            Ok(ids)
+        })
+        .await
+    }
+
     /// Where the bytes of `blob` are (or would be) stored.
     pub fn blob_path(&self, blob: &BlobRef) -> PathBuf {
         cas::blob_path(&self.inner.root, blob)
@@ -176,6 +204,16 @@ fn session_dir_name(session: &SessionId) -> String {
         ".." => "%2E%2E".to_owned(),
         other => other.to_owned(),
     }
+}
+
+/// The session whose directory is `name` (the inverse of [`session_dir_name`]).
+fn session_id_of_dir_name(name: &str) -> Option<SessionId> {
+    let raw = match name {
+        "%2E" => ".",
+        "%2E%2E" => "..",
+        other => other,
+    };
+    SessionId::new(raw).ok()
 }
 
 /// Locks `mutex`; if a panic poisoned it, `reset` repairs the value first. Every value

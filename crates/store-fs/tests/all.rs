@@ -136,3 +136,16 @@ mod blobs_checkpoints;
 
 #[path = "all/vfs_catalog.rs"]
 mod vfs_catalog;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn session_ids_lists_the_sessions_with_logs_in_id_order() {
+    let (dir, store) = store();
+    assert!(store.session_ids().await.unwrap().is_empty(), "a new store");
+    for name in ["b", ".", "a"] {
+        append_ok(&store, &sid(name), 0, &entries(1..=1, name)).await;
+    }
+    // A directory without a log (a crash before the first append) is no session.
+    fs::create_dir_all(dir.path().join("sessions").join("no-log")).unwrap();
+    let ids = store.session_ids().await.unwrap();
+    assert_eq!(ids, [sid("."), sid("a"), sid("b")]);
+}

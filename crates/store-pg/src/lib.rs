@@ -107,6 +107,11 @@ impl PgStore {
         self
     }
 
+    /// Every session of this universe with at least one entry, in id order.
+    pub async fn session_ids(&self) -> Result<Vec<SessionId>, StoreError> {
+        log::session_ids(self).await
+    }
+
     /// The object store for large blobs, if one is configured. Without one, blobs
     /// over [`PgStoreLimits::blob_inline_bytes_max`] are refused as too large.
     pub fn object_store(&self) -> Option<&ObjectStore> {

@@ -239,6 +239,24 @@ fn jsonb_storable(json: String) -> Option<String> {
     (!json.contains("\\u0000")).then_some(json)
 }
 
+pub(crate) async fn session_ids(store: &PgStore) -> Result<Vec<SessionId>, StoreError> {
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT session_id FROM sessions WHERE universe_id = $1 AND head > 0 ORDER BY session_id",
+    )
+    .bind(store.universe_id)
+    .fetch_all(&store.pool)
+    .await
+    .map_err(query_failed("list sessions"))?;
+    rows.into_iter()
+        .map(|raw| {
+            SessionId::new(&raw).map_err(|err| StoreError::Corrupt {
+                location: format!("sessions row {raw:?}"),
+                reason: err.to_string(),
+            })
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

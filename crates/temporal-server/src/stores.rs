@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use engine::SessionId;
 use engine::core::wellknown::well_known_blobs;
 use engine::store::{BlobStore, CheckpointStore, SessionLog, StoreError};
 use store_fs::FsStore;
@@ -14,11 +15,38 @@ use store_pg::{ObjectStore, PgDatabase, PgStore};
 use uuid::Uuid;
 use vfs::VfsCatalog;
 
-/// Everything a session needs from storage: its log, checkpoints and blobs, and the
-/// VFS catalog its file tools and the `vfs/*` methods work on.
-pub trait SessionStore: SessionLog + BlobStore + CheckpointStore + VfsCatalog + 'static {}
+/// Everything a session needs from storage: its log, checkpoints and blobs, the VFS
+/// catalog its file tools and the `vfs/*` methods work on, and the index of a
+/// universe's sessions behind `session/list`.
+pub trait SessionStore:
+    SessionLog + BlobStore + CheckpointStore + VfsCatalog + SessionIndex + 'static
+{
+}
 
-impl<T: SessionLog + BlobStore + CheckpointStore + VfsCatalog + 'static> SessionStore for T {}
+impl<T: SessionLog + BlobStore + CheckpointStore + VfsCatalog + SessionIndex + 'static> SessionStore
+    for T
+{
+}
+
+/// The sessions of one store's universe, from the store itself: a universe's own
+/// rows, however many workflows other universes run (Temporal's visibility store
+/// would have to be scanned and filtered).
+pub trait SessionIndex {
+    /// Every session with at least one log entry, in id order.
+    fn session_ids(&self) -> impl Future<Output = Result<Vec<SessionId>, StoreError>> + Send;
+}
+
+impl SessionIndex for FsStore {
+    fn session_ids(&self) -> impl Future<Output = Result<Vec<SessionId>, StoreError>> + Send {
+        FsStore::session_ids(self)
+    }
+}
+
+impl SessionIndex for PgStore {
+    fn session_ids(&self) -> impl Future<Output = Result<Vec<SessionId>, StoreError>> + Send {
+        PgStore::session_ids(self)
+    }
+}
 
 /// Resolves a universe to its store. Implementations must keep universes apart: a
 /// store returned for one universe never serves another's sessions or blobs.

@@ -6,10 +6,12 @@
 
 mod events;
 
+use api::ApiError;
 use api::types::run::{RunFailureView, RunStatus, RunView};
 use api::types::session::{
     CompactionPolicy, FilesystemMode, ModelRouteInput, RunLimitsView, SessionConfigView,
-    SessionStatus, SessionSummary, SessionView, ToolChoiceInput, UsageView,
+    SessionListParams, SessionListResult, SessionStatus, SessionSummary, SessionView,
+    ToolChoiceInput, UsageView,
 };
 use engine::SessionId;
 use engine::core::config::{CompactionMode, SessionConfig, ToolChoice};
@@ -65,6 +67,49 @@ pub fn session_summary(session_id: &SessionId, control: &ControlState) -> Sessio
         model: opened_config(control).model.model,
         updated_at_ms: control.last_observed_at_ms,
     }
+}
+
+/// Rows per `session/list` page unless the caller asks otherwise.
+pub const SESSION_LIST_LIMIT_DEFAULT: u32 = 50;
+/// The most rows a `session/list` page may ask for.
+pub const SESSION_LIST_LIMIT_MAX: u32 = 200;
+
+/// One `session/list` page of `summaries`: newest first (ties by id), `params.limit`
+/// rows from the opaque cursor on. The cursor is an offset into that order, so a
+/// session updated between pages may be seen twice or not at all, as with any
+/// offset pagination.
+pub fn session_page(
+    mut summaries: Vec<SessionSummary>,
+    params: &SessionListParams,
+) -> Result<SessionListResult, ApiError> {
+    let limit = params.limit.unwrap_or(SESSION_LIST_LIMIT_DEFAULT);
+    if !(1..=SESSION_LIST_LIMIT_MAX).contains(&limit) {
+        return Err(ApiError::invalid_params(format!(
+            "limit must be 1 to {SESSION_LIST_LIMIT_MAX}"
+        )));
+    }
+    let offset: usize = match params.cursor.as_deref() {
+        None => 0,
+        Some(cursor) => cursor
+            .parse()
+            .map_err(|_| ApiError::invalid_params("cursor is not from session/list"))?,
+    };
+    summaries.sort_by(|a, b| {
+        b.updated_at_ms
+            .cmp(&a.updated_at_ms)
+            .then_with(|| a.session_id.cmp(&b.session_id))
+    });
+    let total = summaries.len();
+    let page: Vec<SessionSummary> = summaries
+        .into_iter()
+        .skip(offset)
+        .take(limit as usize)
+        .collect();
+    let next = offset + page.len();
+    Ok(SessionListResult {
+        sessions: page,
+        next_cursor: (next < total).then(|| next.to_string()),
+    })
 }
 
 /// Why a run failed, in client terms.

@@ -112,3 +112,31 @@ async fn universes_do_not_see_each_other() {
     );
     assert_eq!(first.head(&session).await.unwrap(), 2);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn session_ids_lists_one_universes_sessions_with_entries() {
+    use engine::store::SessionLog as _;
+    let Some(services) =
+        crate::support::Services::from_env("session_ids_lists_one_universes_sessions_with_entries")
+    else {
+        return;
+    };
+    let (db, store) = services.store().await;
+    let other = db.store(uuid::Uuid::new_v4(), None).await.unwrap();
+    assert!(store.session_ids().await.unwrap().is_empty());
+    let second = crate::support::fresh_session("list-b");
+    let first = crate::support::fresh_session("list-a");
+    for session in [&second, &first] {
+        store
+            .append(session, 0, &crate::support::entries(1..=2, "listed"))
+            .await
+            .unwrap();
+    }
+    let mut expected = vec![first, second];
+    expected.sort();
+    assert_eq!(store.session_ids().await.unwrap(), expected);
+    assert!(
+        other.session_ids().await.unwrap().is_empty(),
+        "universes stay apart"
+    );
+}

@@ -4,8 +4,9 @@
 //! comes once the command is committed, or as a typed rejection); reads come from the
 //! store (control state cached and advanced by the log tail, events projected from
 //! the log), so they work while no worker runs and never wait behind a generation.
-//! Live deltas come from the in-process [`DeltaHub`] when the worker shares the
-//! process. Sessions are listed from Temporal's visibility store.
+//! Live deltas come from the [`DeltaHub`] (in process, or relayed through Postgres).
+//! Sessions are listed from the store's index of the universe
+//! ([`crate::stores::SessionIndex`]), never from Temporal's visibility store.
 //!
 //! A session started with a `filesystem` mode gets the file tools registered right
 //! after it opens (api-projection builds the command, as for the in-process backend);
@@ -30,19 +31,12 @@ use api::{ApiError, Caller, LightspeedApi};
 use api_projection::{blobs, vfs};
 use engine::SessionId;
 use engine::core::control::{ControlState, Lifecycle};
-use futures::StreamExt as _;
 use futures::stream::BoxStream;
-use temporalio_client::WorkflowListOptions;
 
 use crate::deltas::DeltaHub;
 use crate::sessions::SessionClient;
-use crate::stores::StoreProvider;
+use crate::stores::{SessionIndex as _, StoreProvider};
 use state::ControlCache;
-
-/// Sessions considered per `session/list` call (newest first after sorting).
-const LISTED_WORKFLOWS_MAX: usize = 10_000;
-const LIST_LIMIT_DEFAULT: u32 = 50;
-const LIST_LIMIT_MAX: u32 = 200;
 
 pub struct TemporalApi<P> {
     sessions: SessionClient,
@@ -112,61 +106,16 @@ impl<P: StoreProvider> TemporalApi<P> {
         universe_id: &str,
         params: SessionListParams,
     ) -> Result<SessionListResult, ApiError> {
-        let limit = params.limit.unwrap_or(LIST_LIMIT_DEFAULT);
-        if !(1..=LIST_LIMIT_MAX).contains(&limit) {
-            return Err(ApiError::invalid_params(format!(
-                "limit must be 1 to {LIST_LIMIT_MAX}"
-            )));
-        }
-        let offset: usize = match params.cursor.as_deref() {
-            None => 0,
-            Some(cursor) => cursor
-                .parse()
-                .map_err(|_| ApiError::invalid_params("cursor is not from session/list"))?,
-        };
-        // Filtered here rather than in the visibility query, so no universe id is
-        // ever spliced into query text.
-        let prefix = format!("{universe_id}/");
-        let options = WorkflowListOptions::builder()
-            .limit(LISTED_WORKFLOWS_MAX)
-            .build();
-        let mut executions = self
-            .sessions
-            .client()
-            .list_workflows("WorkflowType = 'AgentSessionWorkflow'", options);
-        let mut ids = std::collections::BTreeSet::new();
-        while let Some(execution) = executions.next().await {
-            let execution = execution.map_err(internal)?;
-            if let Some(session) = execution.id().strip_prefix(&prefix) {
-                ids.insert(session.to_owned());
-            }
-        }
+        let store = self.store(universe_id).await?;
+        let ids = store.session_ids().await.map_err(internal)?;
         let mut summaries = Vec::with_capacity(ids.len());
-        for raw in ids {
-            let Ok(session) = SessionId::new(raw) else {
-                continue;
-            };
+        for session in ids {
             let control = self.control(universe_id, &session).await?;
             if control.lifecycle != Lifecycle::Uninitialized {
                 summaries.push(api_projection::views::session_summary(&session, &control));
             }
         }
-        summaries.sort_by(|a, b| {
-            b.updated_at_ms
-                .cmp(&a.updated_at_ms)
-                .then_with(|| a.session_id.cmp(&b.session_id))
-        });
-        let total = summaries.len();
-        let page: Vec<SessionSummary> = summaries
-            .into_iter()
-            .skip(offset)
-            .take(limit as usize)
-            .collect();
-        let next = offset + page.len();
-        Ok(SessionListResult {
-            sessions: page,
-            next_cursor: (next < total).then(|| next.to_string()),
-        })
+        api_projection::views::session_page(summaries, &params)
     }
 }
 

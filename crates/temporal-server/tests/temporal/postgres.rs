@@ -277,6 +277,19 @@ async fn separate_worker_and_gateway_over_postgres_relay_deltas() {
     assert_eq!(head["revision"], 2, "{head:#}");
     assert_eq!(head["fileCount"], 1, "{head:#}");
 
+    // session/list reads the universe's own rows in Postgres: just this session.
+    let listed: Value = client
+        .request("session/list", params(json!({})))
+        .await
+        .unwrap();
+    let ids: Vec<&str> = listed["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|summary| summary["sessionId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["s-pg"], "{listed:#}");
+
     // The log and the blobs are in Postgres, the large input in S3.
     let url = &stack[0].1;
     let db = PgDatabase::connect(&PgConfig::new(url)).await.unwrap();

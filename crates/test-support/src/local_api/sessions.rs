@@ -24,9 +24,6 @@ use crate::runtime_llm::RuntimeLlm;
 
 /// Live deltas kept for slow subscribers before they start missing some.
 const DELTA_BUFFER_MAX: usize = 1_024;
-/// Sessions per `session/list` page: default and maximum.
-const LIST_LIMIT_DEFAULT: u32 = 50;
-const LIST_LIMIT_MAX: u32 = 200;
 
 /// Compaction summarises with the session's model, as on the Temporal backend (the
 /// deterministic listing compactor is for the runner's own tests).
@@ -288,39 +285,12 @@ pub(super) async fn list(
     universe: &Universe,
     params: SessionListParams,
 ) -> Result<SessionListResult, ApiError> {
-    let limit = params.limit.unwrap_or(LIST_LIMIT_DEFAULT);
-    if !(1..=LIST_LIMIT_MAX).contains(&limit) {
-        return Err(ApiError::invalid_params(format!(
-            "limit must be 1 to {LIST_LIMIT_MAX}"
-        )));
-    }
-    let offset: usize = match params.cursor.as_deref() {
-        None => 0,
-        Some(cursor) => cursor
-            .parse()
-            .map_err(|_| ApiError::invalid_params("cursor is not from session/list"))?,
-    };
-    let mut summaries: Vec<SessionSummary> = universe
+    let summaries: Vec<SessionSummary> = universe
         .sessions
         .lock()
         .await
         .values()
         .map(|handle| handle.summary())
         .collect();
-    summaries.sort_by(|a, b| {
-        b.updated_at_ms
-            .cmp(&a.updated_at_ms)
-            .then_with(|| a.session_id.cmp(&b.session_id))
-    });
-    let page: Vec<SessionSummary> = summaries
-        .iter()
-        .skip(offset)
-        .take(limit as usize)
-        .cloned()
-        .collect();
-    let next = offset + page.len();
-    Ok(SessionListResult {
-        sessions: page,
-        next_cursor: (next < summaries.len()).then(|| next.to_string()),
-    })
+    api_projection::views::session_page(summaries, &params)
 }
