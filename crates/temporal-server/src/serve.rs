@@ -340,9 +340,10 @@ async fn serve_roles<P: StoreProvider, K: KeyStore>(
             hub
         }
     };
-    let worker = match roles.worker {
-        true => Some(start_worker(temporal, stores.clone(), deltas.clone()).await?),
-        false => None,
+    let worker = if roles.worker {
+        Some(start_worker(temporal, stores.clone(), deltas.clone()).await?)
+    } else {
+        None
     };
     let gateway = match roles.gateway {
         None => None,

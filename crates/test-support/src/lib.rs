@@ -1,8 +1,8 @@
 //! Test infrastructure: an in-process [`runner::SessionRunner`] that drives the engine
 //! against a store and the adapter traits of the `effects` crate (re-exported in
 //! [`adapters`] and [`vfs_tools`]), scripted adapters, a deterministic listing
-//! compactor, and the store and VFS catalog conformance suites every storage backend
-//! must pass.
+//! compactor, the store and VFS catalog conformance suites every storage backend
+//! must pass, and [`rpc_client`], the helpers of the black-box gateway tests.
 //!
 //! Not a production runtime: durability and retries belong to the Temporal host.
 
@@ -11,6 +11,7 @@ pub mod compactor;
 pub mod conformance;
 pub mod fake_provider;
 pub mod local_api;
+pub mod rpc_client;
 pub mod runner;
 pub mod runtime_llm;
 pub mod scripted_llm;

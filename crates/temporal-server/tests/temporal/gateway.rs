@@ -6,12 +6,15 @@ use std::time::Duration;
 
 use gateway::{GatewayConfig, MemoryKeyStore, RunningGateway};
 use jsonrpsee::core::client::{ClientT, SubscriptionClientT};
-use jsonrpsee::http_client::{HeaderMap, HttpClient, HttpClientBuilder};
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::ws_client::WsClientBuilder;
 use serde_json::{Value, json};
 use temporal_server::deltas::DeltaHub;
 use temporal_server::gateway_api::TemporalApi;
 use temporal_server::stores::FsStores;
+pub(crate) use test_support::rpc_client::{
+    assert_valid, bearer_headers, call, follow_until_finished, params,
+};
 
 use crate::harness::{Env, UNIVERSE, fast_settings};
 
@@ -31,82 +34,17 @@ pub(crate) async fn serve(env: &Env, deltas: Arc<DeltaHub>) -> (RunningGateway, 
     (gateway, key)
 }
 
-fn headers(key: &str) -> HeaderMap {
-    let mut headers = HeaderMap::new();
-    headers.insert("authorization", format!("Bearer {key}").parse().unwrap());
-    headers
-}
-
 pub(crate) fn http(gateway: &RunningGateway, key: &str) -> HttpClient {
     HttpClientBuilder::default()
-        .set_headers(headers(key))
+        .set_headers(bearer_headers(key))
         .request_timeout(Duration::from_secs(60))
         .build(format!("http://{}/rpc", gateway.local_addr()))
         .unwrap()
 }
 
-fn assert_valid(name: &str, value: &Value) {
-    let mut schema = api::contract::schema_bundle();
-    schema["$ref"] = Value::String(format!("#/definitions/{name}"));
-    let validator = jsonschema::draft7::new(&schema).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(value)
-        .map(|e| e.to_string())
-        .collect();
-    assert!(errors.is_empty(), "{name}: {errors:?}\n{value:#}");
-}
-
-pub(crate) fn params(value: Value) -> jsonrpsee::core::params::ObjectParams {
-    let mut object = jsonrpsee::core::params::ObjectParams::new();
-    for (key, value) in value.as_object().cloned().unwrap_or_default() {
-        object.insert(&key, value).unwrap();
-    }
-    object
-}
-
-pub(crate) async fn call(
-    client: &impl ClientT,
-    method: &str,
-    args: Value,
-    result_type: &str,
-) -> Value {
-    let result: Value = client
-        .request(method, params(args))
-        .await
-        .unwrap_or_else(|err| panic!("{method}: {err}"));
-    assert_valid(result_type, &result);
-    result
-}
-
 pub(crate) fn config() -> Value {
     json!({"model": {"providerId": "openai", "apiKind": "openai:responses", "model": "fake-model"},
            "instructions": {"type": "text", "text": "Answer briefly."}})
-}
-
-pub(crate) async fn follow_until_finished(
-    client: &impl ClientT,
-    session: &str,
-    run_id: &str,
-) -> Vec<Value> {
-    let mut cursor = 0;
-    let mut events = Vec::new();
-    for _ in 0..100 {
-        let page = call(
-            client,
-            "session/events/read",
-            json!({"sessionId": session, "cursor": cursor, "waitMs": 2_000}),
-            "SessionEventsReadResult",
-        )
-        .await;
-        cursor = page["nextCursor"].as_u64().unwrap();
-        for event in page["events"].as_array().unwrap() {
-            events.push(event.clone());
-            if event["kind"] == "lightspeed.core.run.finished" && event["runId"] == run_id {
-                return events;
-            }
-        }
-    }
-    panic!("run {run_id} did not finish: {events:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -284,7 +222,7 @@ async fn subscription_streams_events_and_deltas() {
     )
     .await;
     let ws = WsClientBuilder::default()
-        .set_headers(headers(&key))
+        .set_headers(bearer_headers(&key))
         .build(format!("ws://{}/rpc", gateway.local_addr()))
         .await
         .unwrap();

@@ -12,12 +12,13 @@ use engine::SessionId;
 use engine::core::event::CoreEvent;
 use engine::store::SessionLog as _;
 use jsonrpsee::core::client::{ClientT, SubscriptionClientT};
-use jsonrpsee::http_client::{HeaderMap, HttpClientBuilder};
+use jsonrpsee::http_client::HttpClientBuilder;
 use jsonrpsee::ws_client::WsClientBuilder;
 use serde_json::{Value, json};
 use store_pg::{PgConfig, PgDatabase};
 use temporal_server::devserver;
 use test_support::fake_provider::{FakeProvider, FakeProviderConfig};
+use test_support::rpc_client::{bearer_headers, params};
 use tokio::io::AsyncReadExt as _;
 use uuid::Uuid;
 
@@ -176,19 +177,10 @@ async fn separate_worker_and_gateway_over_postgres_relay_deltas() {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
-    let mut headers = HeaderMap::new();
-    headers.insert("authorization", format!("Bearer {key}").parse().unwrap());
     let client = HttpClientBuilder::default()
-        .set_headers(headers.clone())
+        .set_headers(bearer_headers(&key))
         .build(format!("http://{bind}/rpc"))
         .unwrap();
-    let params = |value: Value| {
-        let mut object = jsonrpsee::core::params::ObjectParams::new();
-        for (name, value) in value.as_object().unwrap() {
-            object.insert(name, value.clone()).unwrap();
-        }
-        object
-    };
     // A workspace in the Postgres VFS catalog, mounted for the session's file tools.
     let _: Value = client
         .request(
@@ -219,7 +211,7 @@ async fn separate_worker_and_gateway_over_postgres_relay_deltas() {
         .await
         .unwrap();
     let ws = WsClientBuilder::default()
-        .set_headers(headers)
+        .set_headers(bearer_headers(&key))
         .build(format!("ws://{bind}/rpc"))
         .await
         .unwrap();

@@ -12,13 +12,14 @@ use std::time::Duration;
 
 use gateway::{GatewayConfig, MemoryKeyStore, RunningGateway};
 use jsonrpsee::core::client::ClientT;
-use jsonrpsee::http_client::{HeaderMap, HttpClient, HttpClientBuilder};
+use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
 use llm_clients::{ApiKey, ApiKind, ProviderClient, ProviderConfig};
 use llm_runtime::{LlmRuntime, Transport};
 use serde_json::{Value, json};
 use test_support::fake_provider::{FakeProvider, FakeProviderConfig, RunningFakeProvider, Script};
 use test_support::local_api::{LocalApi, LocalApiConfig};
+use test_support::rpc_client::bearer_headers;
 use test_support::runtime_llm::RetryPolicy;
 
 pub(crate) const UNIVERSE_A: &str = "universe-a";
@@ -82,10 +83,7 @@ impl Stack {
     }
 
     pub(crate) fn http(&self, key: Option<&str>) -> HttpClient {
-        let mut headers = HeaderMap::new();
-        if let Some(key) = key {
-            headers.insert("authorization", format!("Bearer {key}").parse().unwrap());
-        }
+        let headers = key.map(bearer_headers).unwrap_or_default();
         HttpClientBuilder::default()
             .set_headers(headers)
             .build(self.url("http"))
@@ -93,53 +91,17 @@ impl Stack {
     }
 
     pub(crate) async fn ws(&self, key: &str) -> WsClient {
-        let mut headers = HeaderMap::new();
-        headers.insert("authorization", format!("Bearer {key}").parse().unwrap());
         WsClientBuilder::default()
-            .set_headers(headers)
+            .set_headers(bearer_headers(key))
             .build(self.url("ws"))
             .await
             .unwrap()
     }
 }
 
-/// Validates `value` against the contract's definition `name`.
-pub(crate) fn assert_valid(name: &str, value: &Value) {
-    let mut schema = api::contract::schema_bundle();
-    schema["$ref"] = Value::String(format!("#/definitions/{name}"));
-    let validator = jsonschema::draft7::new(&schema).unwrap();
-    let errors: Vec<String> = validator
-        .iter_errors(value)
-        .map(|err| err.to_string())
-        .collect();
-    assert!(
-        errors.is_empty(),
-        "{name} does not match the contract: {errors:?}\n{value:#}"
-    );
-}
-
-/// Calls `method` and checks the result against the contract.
-pub(crate) async fn call(
-    client: &impl ClientT,
-    method: &str,
-    params: Value,
-    result_type: &str,
-) -> Value {
-    let result: Value = client
-        .request(method, params_of(params))
-        .await
-        .unwrap_or_else(|err| panic!("{method}: {err}"));
-    assert_valid(result_type, &result);
-    result
-}
-
-pub(crate) fn params_of(params: Value) -> jsonrpsee::core::params::ObjectParams {
-    let mut object = jsonrpsee::core::params::ObjectParams::new();
-    for (key, value) in params.as_object().cloned().unwrap_or_default() {
-        object.insert(&key, value).unwrap();
-    }
-    object
-}
+pub(crate) use test_support::rpc_client::{
+    assert_valid, call, follow_until_finished, params as params_of,
+};
 
 pub(crate) fn session_config() -> Value {
     json!({"model": {"providerId": "fake", "apiKind": "openai:responses", "model": "fake-model"},
@@ -155,33 +117,6 @@ pub(crate) async fn start_session(client: &impl ClientT, session_id: &str) -> Va
         "SessionView",
     )
     .await
-}
-
-/// Follows `session/events/read` until the run finishes; returns every event.
-pub(crate) async fn follow_until_finished(
-    client: &impl ClientT,
-    session_id: &str,
-    run_id: &str,
-) -> Vec<Value> {
-    let mut cursor = 0;
-    let mut events = Vec::new();
-    for _ in 0..100 {
-        let page = call(
-            client,
-            "session/events/read",
-            json!({"sessionId": session_id, "cursor": cursor, "waitMs": 2_000}),
-            "SessionEventsReadResult",
-        )
-        .await;
-        cursor = page["nextCursor"].as_u64().unwrap();
-        for event in page["events"].as_array().unwrap() {
-            events.push(event.clone());
-            if event["kind"] == "lightspeed.core.run.finished" && event["runId"] == run_id {
-                return events;
-            }
-        }
-    }
-    panic!("run {run_id} did not finish: {events:#?}");
 }
 
 pub(crate) fn wait() -> Duration {
