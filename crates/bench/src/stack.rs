@@ -9,12 +9,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context as _;
+use effects::WorkerTools;
 use llm_clients::{ApiKey, ApiKind, ProviderClient, ProviderConfig};
 use llm_runtime::{LlmRuntime, Transport};
+use session_stores::FsStores;
 use temporal_server::deltas::DeltaHub;
 use temporal_server::devserver::{self, DevServer, DevServerConfig, DevServerError};
-use temporal_server::stores::FsStores;
-use temporal_server::tools::WorkerTools;
 use temporal_server::worker::backend::{Backend, LlmSettings};
 use temporal_server::worker::{self, RunningWorker, TemporalConfig};
 use temporalio_client::Client;

@@ -6,7 +6,9 @@
 //! - [`vfs_tools`]: [`VfsToolAdapter`], the file tools of `crates/tools` over one
 //!   session's mounts;
 //! - [`compactor`]: [`LlmCompactor`], compaction by summarisation with the session's
-//!   model through `llm-runtime`.
+//!   model through `llm-runtime`;
+//! - [`toolset`]: [`SessionToolset`], which a host asks for one session's tool
+//!   adapter, and [`WorkerTools`], the toolset production hosts serve.
 //!
 //! Hosts own durability and retry policy: adapters classify failures
 //! ([`AdapterError`]) and never retry themselves.
@@ -19,8 +21,10 @@
 
 pub mod adapter;
 pub mod compactor;
+pub mod toolset;
 pub mod vfs_tools;
 
 pub use adapter::{AdapterError, Compactor, LlmAdapter, ToolAdapter, estimate_tokens};
 pub use compactor::{LlmCompactor, SummaryLimits};
+pub use toolset::{SessionToolset, WorkerTools};
 pub use vfs_tools::VfsToolAdapter;

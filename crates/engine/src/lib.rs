@@ -17,6 +17,7 @@ pub mod drive;
 pub mod ids;
 pub mod log;
 pub mod memory;
+pub mod rehydrate;
 pub mod store;
 
 pub use blob_ref::BlobRef;

@@ -9,16 +9,16 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 use effects::LlmCompactor;
+use effects::WorkerTools;
 use gateway::{FileKeyStore, GatewayConfig, KeyStore, KeyStoreError};
+use session_stores::{FsStores, PgStores, StoreProvider};
 use store_pg::{ObjectStore, ObjectStoreConfig, PgConfig, PgDatabase};
+use temporal_server::api_host::TemporalHost;
 use temporal_server::deltas::DeltaHub;
 use temporal_server::deltas::postgres as deltas_pg;
 use temporal_server::devserver::{self, DevServer, DevServerConfig};
-use temporal_server::gateway_api::TemporalApi;
 use temporal_server::keys::PgKeys;
 use temporal_server::sessions::SessionClient;
-use temporal_server::stores::{FsStores, PgStores, StoreProvider};
-use temporal_server::tools::WorkerTools;
 use temporal_server::worker::backend::{Backend, LlmSettings};
 use temporal_server::worker::{self, RunningWorker, TASK_QUEUE_DEFAULT, TemporalConfig};
 use temporal_workflow::WorkflowSettings;
@@ -270,7 +270,7 @@ async fn start_gateway<P: StoreProvider, K: KeyStore>(
         temporal.task_queue.clone(),
         WorkflowSettings::default(),
     );
-    let api = Arc::new(TemporalApi::new(sessions, stores, deltas));
+    let api = Arc::new(TemporalHost::new(sessions, stores, deltas).api());
     let config = GatewayConfig {
         bind,
         ..GatewayConfig::default()

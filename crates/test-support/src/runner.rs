@@ -3,26 +3,28 @@
 //! It is the simplest possible host of the drive machine and shows its contract:
 //! commit staged entries before anything else, rebuild the generation request from
 //! state at the planning entry and check its fingerprint, feed every effect result
-//! back through `resume_*`. Rehydration reads the latest checkpoint plus the tail.
+//! back through `resume_*`. Rehydration reads the latest checkpoint plus the tail
+//! (`engine::rehydrate`, as every host does).
 
 use std::sync::Arc;
 
 use engine::core::admit::Admitted;
 use engine::core::command::{CoreCommand, Rejection};
 use engine::core::context::{ItemKind, ItemSpec};
+use engine::core::effects::ToolResult;
 use engine::core::replay::ReplayError;
 use engine::core::request::{GenerationRequest, RebuildError};
+use engine::core::run::{ToolCallRequest, ToolStatus};
 use engine::core::state::SessionState;
 use engine::core::wellknown::well_known_blobs;
 use engine::drive::{Action, Drive};
+use engine::rehydrate::{READ_PAGE_ENTRIES, RehydrateError, rehydrate, state_at};
 use engine::store::{BlobStore, CheckpointStore, SessionLog, StoreError};
 use engine::{LogEntry, Seq, SessionId};
 
 use crate::adapters::{AdapterError, Compactor, LlmAdapter, ToolAdapter, estimate_tokens};
 use crate::compactor::ListingCompactor;
 
-/// Entries read per store round trip while rehydrating.
-const READ_PAGE_ENTRIES: usize = 1_000;
 /// Steps `run_until_idle` takes before it gives up: a runaway loop is a bug.
 const STEPS_PER_RUN_MAX: usize = 10_000;
 /// Default distance, in entries, between checkpoints.
@@ -34,6 +36,8 @@ pub enum RunnerError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Replay(#[from] ReplayError),
+    #[error(transparent)]
+    Rehydrate(#[from] RehydrateError),
     #[error(transparent)]
     Rebuild(#[from] RebuildError),
     #[error("rejected: {0}")]
@@ -262,7 +266,7 @@ where
             Action::InvokeTools(intent) => {
                 let mut results = Vec::with_capacity(intent.calls.len());
                 for call in &intent.calls {
-                    results.push(self.tools.invoke(call, &*self.store).await?);
+                    results.push(self.invoke(call).await?);
                 }
                 let now = self.tick();
                 self.drive
@@ -284,6 +288,18 @@ where
             Action::Idle => Ok(Step::Idle),
             Action::Closed => Ok(Step::Closed),
         }
+    }
+
+    /// Runs one call, if the session registered its tool (as the Temporal worker
+    /// does: models can name any tool, only the session's own are served).
+    async fn invoke(&self, call: &ToolCallRequest) -> Result<ToolResult, RunnerError> {
+        let control = &self.drive.state().control;
+        if control.tools.iter().any(|tool| tool.name == call.name) {
+            return Ok(self.tools.invoke(call, &*self.store).await?);
+        }
+        let message = effects::toolset::unavailable_tool_message(&call.name);
+        let output = serde_json::json!({ "error": message });
+        Ok(effects::toolset::result(call, &*self.store, ToolStatus::Error, &output).await?)
     }
 
     /// Steps until nothing is left to do.
@@ -309,8 +325,7 @@ where
         if state.head() == seq {
             return Ok(state.clone());
         }
-        let entries = read_all(&*self.store, &self.session_id, 1, seq).await?;
-        Ok(SessionState::replay(&entries)?)
+        Ok(state_at(&*self.store, &self.session_id, seq).await?)
     }
 }
 
@@ -329,19 +344,4 @@ async fn read_all<S: SessionLog>(
         entries.extend(page.into_iter().filter(|entry| entry.seq <= through_seq));
     }
     Ok(entries)
-}
-
-/// Latest checkpoint plus the log tail after it.
-pub async fn rehydrate<S: SessionLog + CheckpointStore>(
-    store: &S,
-    session_id: &SessionId,
-) -> Result<SessionState, RunnerError> {
-    let mut state = match store.latest_checkpoint(session_id).await? {
-        Some(checkpoint) => SessionState::from_checkpoint(&checkpoint)?,
-        None => SessionState::default(),
-    };
-    for entry in read_all(store, session_id, state.head() + 1, Seq::MAX).await? {
-        state.apply(&entry)?;
-    }
-    Ok(state)
 }

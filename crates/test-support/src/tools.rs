@@ -1,10 +1,15 @@
 //! A few simple tools for runner tests and evals: `echo`, `add`, `fail`. Unknown
 //! tools and bad arguments come back to the model as tool errors, never panics.
 
+use std::sync::Arc;
+
+use effects::{SessionToolset, WorkerTools};
+use engine::SessionId;
 use engine::core::effects::ToolResult;
 use engine::core::run::{ToolCallRequest, ToolStatus};
 use engine::store::BlobStore;
 use serde_json::{Value, json};
+use vfs::VfsCatalog;
 
 use crate::adapters::{AdapterError, ToolAdapter, estimate_tokens};
 
@@ -61,5 +66,39 @@ impl ToolAdapter for BuiltinTools {
             output_ref,
             token_estimate,
         })
+    }
+}
+
+/// The production toolset ([`effects::WorkerTools`]: file tools, `sleep`) plus the
+/// builtin tools above, which production hosts do not serve. Test hosts (the
+/// in-process host, the Temporal test worker) serve exactly this, so the API
+/// conformance suite sees the same tools on every host.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct TestToolset;
+
+/// [`TestToolset`] for one session.
+pub struct TestSessionTools<S>(<WorkerTools as SessionToolset<S>>::Tools)
+where
+    S: VfsCatalog + 'static;
+
+impl<S: VfsCatalog + 'static> SessionToolset<S> for TestToolset {
+    type Tools = TestSessionTools<S>;
+
+    fn session_tools(&self, store: &Arc<S>, session: &SessionId) -> TestSessionTools<S> {
+        TestSessionTools(WorkerTools.session_tools(store, session))
+    }
+}
+
+impl<S: VfsCatalog + 'static> ToolAdapter for TestSessionTools<S> {
+    async fn invoke<B: BlobStore>(
+        &self,
+        call: &ToolCallRequest,
+        blobs: &B,
+    ) -> Result<ToolResult, AdapterError> {
+        if BUILTIN_TOOL_NAMES.contains(&call.name.as_str()) {
+            BuiltinTools.invoke(call, blobs).await
+        } else {
+            self.0.invoke(call, blobs).await
+        }
     }
 }

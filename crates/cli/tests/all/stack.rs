@@ -9,7 +9,7 @@ use llm_clients::{ApiKey, ApiKind, ProviderClient, ProviderConfig};
 use llm_runtime::{LlmRuntime, Transport};
 use serde_json::Value;
 use test_support::fake_provider::{FakeProvider, FakeProviderConfig, RunningFakeProvider, Script};
-use test_support::local_api::{LocalApi, LocalApiConfig};
+use test_support::local_api::{LocalApi, LocalApiConfig, LocalHost};
 use test_support::runtime_llm::RetryPolicy;
 
 pub(crate) const UNIVERSE: &str = "universe-cli";
@@ -39,7 +39,7 @@ pub(crate) async fn stack(script: Value) -> Stack {
     provider_config.api_keys = vec![ApiKey::new("sk-provider-secret")];
     let runtime = LlmRuntime::new([ProviderClient::new(provider_config).unwrap()]);
     let data_dir = tempfile::tempdir().unwrap();
-    let api = Arc::new(LocalApi::new(LocalApiConfig {
+    let api = Arc::new(LocalHost::api(LocalApiConfig {
         data_dir: data_dir.path().to_path_buf(),
         runtime,
         transport: Transport::Streaming,

@@ -28,9 +28,9 @@ use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 use crate::deltas::DeltaHub;
-use crate::stores::StoreProvider;
-use crate::tools::SessionToolset;
-use crate::worker::replay::{ReplayFailure, rehydrate, state_at};
+use effects::SessionToolset;
+use engine::rehydrate::{RehydrateError as ReplayFailure, rehydrate, state_at};
+use session_stores::StoreProvider;
 
 /// Longest error message recorded in the log (the engine bounds it too).
 const ERROR_MESSAGE_BYTES_MAX: usize = 1_024;
@@ -275,11 +275,7 @@ where
     ) -> ActivityResult<ToolResult> {
         let store = self.universe_store(&input.key.universe_id).await?;
         let message = if input.definition_ref.is_none() {
-            // Models can name any tool; only the session's own are served.
-            format!(
-                "tool {:?} is not available in this session",
-                input.call.name
-            )
+            effects::toolset::unavailable_tool_message(&input.call.name)
         } else {
             let tools = self.tools.session_tools(&store, &input.key.session_id);
             let timeout = Duration::from_millis(input.timeout_ms.max(1));
@@ -318,11 +314,12 @@ where
             },
         };
         let store = self.universe_store(&input.universe_id).await?;
-        let state = match state_at(&*store, &intent.session_id, input.at_head).await {
-            Ok(state) => state,
-            Err(ReplayFailure::Store(err)) => return Err(retryable(err)),
-            Err(other) => return Ok(failed("rebuild_failed", other.to_string())),
-        };
+        let state: engine::core::state::SessionState =
+            match state_at(&*store, &intent.session_id, input.at_head).await {
+                Ok(state) => state,
+                Err(ReplayFailure::Store(err)) => return Err(retryable(err)),
+                Err(other) => return Ok(failed("rebuild_failed", other.to_string())),
+            };
         if state.control.context.revision != intent.context_revision {
             let message = format!(
                 "context is at revision {} at entry {}, compaction was planned at {}",

@@ -2,11 +2,10 @@
 //! session activities on one task queue and polls until shut down.
 //!
 //! Activities get their dependencies through [`backend::Backend`]: the stores (any
-//! [`crate::stores::StoreProvider`]), the LLM runtime, tools and a compactor.
+//! `session_stores::StoreProvider`), the LLM runtime, tools and a compactor.
 
 pub mod activities;
 pub mod backend;
-pub mod replay;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -9,9 +9,9 @@ use jsonrpsee::core::client::{ClientT, SubscriptionClientT};
 use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::ws_client::WsClientBuilder;
 use serde_json::{Value, json};
+use session_stores::FsStores;
+use temporal_server::api_host::TemporalHost;
 use temporal_server::deltas::DeltaHub;
-use temporal_server::gateway_api::TemporalApi;
-use temporal_server::stores::FsStores;
 pub(crate) use test_support::rpc_client::{
     assert_valid, bearer_headers, call, follow_until_finished, params,
 };
@@ -20,7 +20,7 @@ use crate::harness::{Env, UNIVERSE, fast_settings};
 
 pub(crate) async fn serve(env: &Env, deltas: Arc<DeltaHub>) -> (RunningGateway, String) {
     let stores = Arc::new(FsStores::new(env.data.path()));
-    let api = TemporalApi::new(env.sessions.clone(), stores, deltas);
+    let api = TemporalHost::new(env.sessions.clone(), stores, deltas).api();
     let keys = MemoryKeyStore::default();
     let (key, record) = gateway::mint_key(UNIVERSE, 1);
     gateway::KeyStore::insert(&keys, record).await.unwrap();

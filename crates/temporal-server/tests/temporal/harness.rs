@@ -6,26 +6,24 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use effects::{AdapterError, LlmCompactor, ToolAdapter};
+use effects::LlmCompactor;
 use engine::core::command::CoreCommand;
 use engine::core::config::{ContextPolicy, GenerationConfig, ModelRoute, SessionConfig};
 use engine::core::context::{ItemKind, ItemSpec};
 use engine::core::control::ControlState;
-use engine::core::effects::ToolResult;
 use engine::core::event::CoreEvent;
-use engine::core::run::{RunOutcome, ToolCallRequest};
+use engine::core::run::RunOutcome;
 use engine::core::tools::ToolSpec;
 use engine::store::{BlobStore, SessionLog};
 use engine::{LogEntry, RunId, SessionId, SubmissionId};
 use llm_clients::{ApiKey, ApiKind, ProviderClient, ProviderConfig};
 use llm_runtime::{LlmRuntime, Transport};
 use serde_json::{Value, json};
+use session_stores::FsStores;
 use store_fs::FsStore;
 use temporal_server::deltas::DeltaHub;
 use temporal_server::devserver::{self, DevServer, DevServerConfig};
 use temporal_server::sessions::SessionClient;
-use temporal_server::stores::FsStores;
-use temporal_server::tools::{SessionTools, SessionToolset, WorkerTools};
 use temporal_server::worker::backend::{Backend, LlmSettings};
 use temporal_server::worker::{self, RunningWorker, TemporalConfig};
 pub(crate) use temporal_workflow::WorkflowSettings;
@@ -35,9 +33,8 @@ use temporalio_common::protos::temporal::api::common::v1::Payloads;
 use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
 use test_support::fake_provider::{FakeProvider, FakeProviderConfig, RunningFakeProvider};
-use test_support::tools::{BUILTIN_TOOL_NAMES, BuiltinTools};
+use test_support::tools::TestToolset;
 use tokio::sync::OnceCell;
-use vfs::VfsCatalog;
 
 pub(crate) const UNIVERSE: &str = "u-test";
 const WAIT_MAX: Duration = Duration::from_secs(90);
@@ -214,7 +211,7 @@ impl Env {
                 runtime: runtime.clone(),
                 transport: Transport::Streaming,
             },
-            tools: DemoTools,
+            tools: TestToolset,
             compactor: LlmCompactor::new(runtime, Transport::Streaming),
             deltas,
             checkpoint_interval_entries: 64,
@@ -501,32 +498,4 @@ pub(crate) fn activity_payloads(history: &[HistoryEvent]) -> Vec<ActivityPayload
         }
     }
     found
-}
-
-/// The worker's tools plus test-support's demo tools (`add`, `echo`, `fail`), which
-/// the production worker does not serve.
-pub(crate) struct DemoTools;
-
-pub(crate) struct DemoSessionTools<S>(SessionTools<S>);
-
-impl<S: VfsCatalog + 'static> SessionToolset<S> for DemoTools {
-    type Tools = DemoSessionTools<S>;
-
-    fn session_tools(&self, store: &Arc<S>, session: &SessionId) -> DemoSessionTools<S> {
-        DemoSessionTools(WorkerTools.session_tools(store, session))
-    }
-}
-
-impl<S: VfsCatalog> ToolAdapter for DemoSessionTools<S> {
-    async fn invoke<B: BlobStore>(
-        &self,
-        call: &ToolCallRequest,
-        blobs: &B,
-    ) -> Result<ToolResult, AdapterError> {
-        if BUILTIN_TOOL_NAMES.contains(&call.name.as_str()) {
-            BuiltinTools.invoke(call, blobs).await
-        } else {
-            self.0.invoke(call, blobs).await
-        }
-    }
 }

@@ -18,7 +18,7 @@ use llm_clients::{ApiKey, ApiKind, ProviderClient, ProviderConfig};
 use llm_runtime::{LlmRuntime, Transport};
 use serde_json::{Value, json};
 use test_support::fake_provider::{FakeProvider, FakeProviderConfig, RunningFakeProvider, Script};
-use test_support::local_api::{LocalApi, LocalApiConfig};
+use test_support::local_api::{LocalApiConfig, LocalHost};
 use test_support::rpc_client::bearer_headers;
 use test_support::runtime_llm::RetryPolicy;
 
@@ -47,7 +47,7 @@ pub(crate) async fn stack(script: Value) -> Stack {
     provider_config.api_keys = vec![ApiKey::new("sk-provider-secret")];
     let runtime = LlmRuntime::new([ProviderClient::new(provider_config).unwrap()]);
     let data_dir = tempfile::tempdir().unwrap();
-    let api = LocalApi::new(LocalApiConfig {
+    let api = LocalHost::api(LocalApiConfig {
         data_dir: data_dir.path().to_path_buf(),
         runtime,
         transport: Transport::Streaming,

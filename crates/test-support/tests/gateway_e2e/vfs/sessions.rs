@@ -165,7 +165,7 @@ async fn a_read_only_session_cannot_write() {
         ("list_dir".into(), "ok".into(), "/work is empty.".into())
     );
     assert_eq!(results[1].1, "error");
-    assert!(results[1].2.contains("read-only"), "{results:?}");
+    assert!(results[1].2.contains("not available"), "{results:?}");
     let head = call(
         &client,
         "vfs/workspace/read",

@@ -1,4 +1,4 @@
-//! The tools the worker serves. A tool call reaches the worker as the session's key,
+//! The tools a host serves in production. A tool call reaches the worker as the session's key,
 //! the call, and the definition the session registered under the call's name; the
 //! backend refuses calls of tools the session never registered, and asks a
 //! [`SessionToolset`] for the adapter of the call's session.
@@ -16,7 +16,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use effects::{AdapterError, ToolAdapter, VfsToolAdapter, estimate_tokens};
+use crate::adapter::{AdapterError, ToolAdapter, estimate_tokens};
+use crate::vfs_tools::VfsToolAdapter;
 use engine::SessionId;
 use engine::core::effects::ToolResult;
 use engine::core::run::{ToolCallRequest, ToolStatus};
@@ -96,7 +97,7 @@ async fn sleep(arguments: &[u8]) -> (ToolStatus, Value) {
 }
 
 /// Stores `output` and returns the result naming it.
-pub(crate) async fn result<B: BlobStore>(
+pub async fn result<B: BlobStore>(
     call: &ToolCallRequest,
     blobs: &B,
     status: ToolStatus,
@@ -110,4 +111,11 @@ pub(crate) async fn result<B: BlobStore>(
         output_ref: blobs.put(bytes).await?,
         token_estimate,
     })
+}
+
+/// What a call naming a tool the session never registered gets back: models can
+/// name any tool, and hosts serve only the session's own (the Temporal worker and
+/// the in-process runner alike).
+pub fn unavailable_tool_message(name: &str) -> String {
+    format!("tool {name:?} is not available in this session")
 }

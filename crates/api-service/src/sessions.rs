@@ -1,5 +1,5 @@
-//! Session and run methods: validated inputs become engine commands admitted through
-//! the session workflow; views come from the store.
+//! Session and run methods: validated inputs become engine commands admitted by the
+//! host; views come from the store.
 
 use api::ApiError;
 use api::types::run::*;
@@ -7,62 +7,118 @@ use api::types::session::*;
 use api_projection::{inputs, items};
 use engine::SessionId;
 use engine::core::command::CoreCommand;
+use engine::core::config::SessionConfig;
 use engine::core::control::{ControlState, Lifecycle};
-use temporal_workflow::{AdmitRejected, AdmitReply};
 
-use super::TemporalApi;
-use crate::sessions::AdmitError;
-use crate::stores::StoreProvider;
+use crate::errors::{internal, session_not_found};
+use crate::host::{Admission, AdmitFailure, RemoteRejection, SessionHost, SessionKey};
+use crate::service::Service;
 
-/// An engine rejection (or a Temporal failure) as the API error clients see. The
-/// codes are those of `api_projection::inputs::rejection`, which classifies the
-/// same engine rejections for the in-process backend.
-pub(crate) fn admit_error(err: AdmitError) -> ApiError {
-    let rejected = match err {
-        AdmitError::Rejected(rejected) => rejected,
-        AdmitError::Temporal(message) => return ApiError::internal(message),
+/// An admission failure as the error clients see.
+pub(crate) fn admit_error(failure: AdmitFailure) -> ApiError {
+    match failure {
+        AdmitFailure::Rejected(rejection) => inputs::rejection(rejection),
+        AdmitFailure::Refused(refused) => refused_error(refused),
+        AdmitFailure::Lost => {
+            ApiError::conflict("the session reloaded before the command was committed; retry it")
+                .with_reason("admissionLost")
+        }
+        AdmitFailure::Unavailable(detail) => internal("admitting the command", detail),
+    }
+}
+
+/// A refusal decided by the engine in another process.
+// Interim: the workflow's string codes, classified as the Temporal backend did,
+// until the engine's typed rejection code replaces the string.
+fn refused_error(refused: RemoteRejection) -> ApiError {
+    let error = match refused.code.as_str() {
+        "revisionConflict" | "submissionConflict" | "sessionBusy" | "alreadyOpen"
+        | "compactionPending" => ApiError::conflict(refused.message),
+        "notOpen" | "unknownRun" | "runNotActive" => ApiError::not_found(refused.message),
+        "closed" | "alreadyCancelling" | "staleResult" => ApiError::rejected(refused.message),
+        _ => ApiError::invalid_params(refused.message),
     };
-    let AdmitRejected {
-        code,
-        message,
-        current_revision,
-    } = rejected;
-    let error = match code.as_str() {
-        "revisionConflict"
-        | "submissionConflict"
-        | "sessionBusy"
-        | "alreadyOpen"
-        | "compactionPending"
-        | AdmitRejected::ADMISSION_LOST => ApiError::conflict(message),
-        "notOpen" | "unknownRun" | "runNotActive" => ApiError::not_found(message),
-        "closed" | "alreadyCancelling" | "staleResult" => ApiError::rejected(message),
-        _ => ApiError::invalid_params(message),
-    };
-    let error = error.with_reason(code);
-    match current_revision {
+    let error = error.with_reason(refused.code);
+    match refused.current_revision {
         Some(revision) => error.with_current_revision(revision),
         None => error,
     }
 }
 
-fn opened_config(control: &ControlState) -> Result<engine::core::config::SessionConfig, ApiError> {
+/// The config of an open session. Every opened session has one; a state without it
+/// is a broken invariant of the stored log, reported as a server fault.
+fn opened_config(control: &ControlState) -> Result<&SessionConfig, ApiError> {
     control
         .config
-        .clone()
-        .ok_or_else(|| ApiError::internal("open session without config"))
+        .as_ref()
+        .ok_or_else(|| internal("reading the session config", "open session without config"))
 }
 
-impl<P: StoreProvider> TemporalApi<P> {
+fn new_session_id() -> Result<SessionId, ApiError> {
+    SessionId::new(format!("session_{}", uuid::Uuid::new_v4().simple()))
+        .map_err(|err| internal("naming a session", err))
+}
+
+impl<H: SessionHost> Service<H> {
     pub(crate) async fn admit(
         &self,
         universe_id: &str,
         session: &SessionId,
         command: CoreCommand,
-    ) -> Result<AdmitReply, ApiError> {
-        self.sessions
-            .admit(universe_id, session, command)
+    ) -> Result<Admission, ApiError> {
+        self.host
+            .admit(&SessionKey::new(universe_id, session), command)
             .await
             .map_err(admit_error)
+    }
+
+    /// The session named `raw`, if it was ever opened in this universe, with its
+    /// committed control state.
+    pub(crate) async fn existing_session(
+        &self,
+        universe_id: &str,
+        raw: &str,
+    ) -> Result<(SessionId, ControlState), ApiError> {
+        let session = inputs::session_id(raw)?;
+        let control = self.control(universe_id, &session).await?;
+        if control.lifecycle == Lifecycle::Uninitialized {
+            return Err(session_not_found(raw));
+        }
+        Ok((session, control))
+    }
+
+    pub(crate) async fn view(
+        &self,
+        universe_id: &str,
+        session: &SessionId,
+    ) -> Result<SessionView, ApiError> {
+        let control = self.control(universe_id, session).await?;
+        if control.lifecycle == Lifecycle::Uninitialized {
+            return Err(session_not_found(session.as_str()));
+        }
+        let filesystem = api_projection::filesystem::session_filesystem(&control);
+        Ok(api_projection::views::session_view(
+            session, &control, filesystem,
+        ))
+    }
+
+    pub(crate) async fn list(
+        &self,
+        universe_id: &str,
+        params: SessionListParams,
+    ) -> Result<SessionListResult, ApiError> {
+        let store = self.store(universe_id).await?;
+        let ids = session_stores::SessionIndex::session_ids(&*store)
+            .await
+            .map_err(|err| internal("listing sessions", err))?;
+        let mut summaries = Vec::with_capacity(ids.len());
+        for session in ids {
+            let control = self.control(universe_id, &session).await?;
+            if control.lifecycle != Lifecycle::Uninitialized {
+                summaries.push(api_projection::views::session_summary(&session, &control));
+            }
+        }
+        api_projection::views::session_page(summaries, &params)
     }
 
     pub(crate) async fn start_session(
@@ -73,8 +129,7 @@ impl<P: StoreProvider> TemporalApi<P> {
         let prepared = inputs::prepare_session(&params)?;
         let session_id = match prepared.session_id.clone() {
             Some(id) => id,
-            None => SessionId::new(format!("session_{}", uuid::Uuid::new_v4().simple()))
-                .map_err(|err| ApiError::internal(err.to_string()))?,
+            None => new_session_id()?,
         };
         let store = self.store(universe_id).await?;
         let instructions = match prepared.instructions {
@@ -120,11 +175,10 @@ impl<P: StoreProvider> TemporalApi<P> {
         universe_id: &str,
         params: SessionUpdateParams,
     ) -> Result<SessionView, ApiError> {
-        let session = self
+        let (session, control) = self
             .existing_session(universe_id, &params.session_id)
             .await?;
-        let control = self.control(universe_id, &session).await?;
-        let patch = inputs::config_patch(&opened_config(&control)?, &params.patch)?;
+        let patch = inputs::config_patch(opened_config(&control)?, &params.patch)?;
         let command = CoreCommand::PatchConfig {
             expected_revision: params.expected_revision,
             patch,
@@ -138,10 +192,10 @@ impl<P: StoreProvider> TemporalApi<P> {
         universe_id: &str,
         params: SessionRef,
     ) -> Result<SessionView, ApiError> {
-        let session = self
+        let (session, control) = self
             .existing_session(universe_id, &params.session_id)
             .await?;
-        if self.control(universe_id, &session).await?.lifecycle != Lifecycle::Closed {
+        if control.lifecycle != Lifecycle::Closed {
             self.admit(universe_id, &session, CoreCommand::Close)
                 .await?;
         }
@@ -153,28 +207,26 @@ impl<P: StoreProvider> TemporalApi<P> {
         universe_id: &str,
         params: RunStartParams,
     ) -> Result<RunStartResult, ApiError> {
-        let session = self
+        let (session, control) = self
             .existing_session(universe_id, &params.session_id)
             .await?;
         let submission_id = inputs::submission_id(&params.submission_id)?;
         let store = self.store(universe_id).await?;
         let input = items::input_items(&*store, &params.input).await?;
-        let control = self.control(universe_id, &session).await?;
-        let overrides =
-            inputs::run_overrides(&opened_config(&control)?, params.overrides.as_ref())?;
+        let overrides = inputs::run_overrides(opened_config(&control)?, params.overrides.as_ref())?;
         let command = CoreCommand::RequestRun {
             submission_id,
             input,
             overrides,
         };
-        let reply = self.admit(universe_id, &session, command).await?;
-        let run_id = reply
+        let admission = self.admit(universe_id, &session, command).await?;
+        let run_id = admission
             .run_id
-            .ok_or_else(|| ApiError::internal("run request admitted without a run"))?;
+            .ok_or_else(|| internal("starting a run", "run request admitted without a run"))?;
         Ok(RunStartResult {
             run_id: run_id.to_string(),
-            duplicate: reply.duplicate,
-            event_cursor: reply.head,
+            duplicate: admission.duplicate,
+            event_cursor: admission.head,
         })
     }
 
@@ -183,7 +235,7 @@ impl<P: StoreProvider> TemporalApi<P> {
         universe_id: &str,
         params: RunCancelParams,
     ) -> Result<RunAccepted, ApiError> {
-        let session = self
+        let (session, _) = self
             .existing_session(universe_id, &params.session_id)
             .await?;
         let run_id = inputs::run_id(&params.run_id)?;
@@ -191,10 +243,10 @@ impl<P: StoreProvider> TemporalApi<P> {
             run_id,
             reason: params.reason,
         };
-        let reply = self.admit(universe_id, &session, command).await?;
+        let admission = self.admit(universe_id, &session, command).await?;
         Ok(RunAccepted {
             run_id: params.run_id,
-            event_cursor: reply.head,
+            event_cursor: admission.head,
         })
     }
 
@@ -203,18 +255,18 @@ impl<P: StoreProvider> TemporalApi<P> {
         universe_id: &str,
         params: RunSteerParams,
     ) -> Result<RunAccepted, ApiError> {
-        let session = self
+        let (session, _) = self
             .existing_session(universe_id, &params.session_id)
             .await?;
         let run_id = inputs::run_id(&params.run_id)?;
         let store = self.store(universe_id).await?;
         let input = items::input_items(&*store, &params.input).await?;
-        let reply = self
+        let admission = self
             .admit(universe_id, &session, CoreCommand::Steer { run_id, input })
             .await?;
         Ok(RunAccepted {
             run_id: params.run_id,
-            event_cursor: reply.head,
+            event_cursor: admission.head,
         })
     }
 }

@@ -1,7 +1,11 @@
-//! Where a universe's data lives. Activities and the gateway backend resolve a
-//! universe (tenant) to its stores through a [`StoreProvider`], so the same worker
-//! code runs over the filesystem store ([`FsStores`]: `server dev`, tests) and
-//! Postgres with S3 ([`PgStores`]: deployments, the local stack).
+//! Where a universe's data lives. Every host (the Temporal worker's activities, the
+//! API service, the in-process test host) resolves a universe (tenant) to its store
+//! through a [`StoreProvider`], so the same code runs over the filesystem store
+//! ([`FsStores`]: `server dev`, tests) and Postgres with S3 ([`PgStores`]:
+//! deployments, the local stack).
+//!
+//! What this crate must not do: decide anything about sessions, know about Temporal,
+//! the gateway or the API, or let one universe's store serve another's data.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -59,8 +63,7 @@ pub trait StoreProvider: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Arc<Self::Store>, StoreError>> + Send;
 }
 
-/// One [`FsStore`] per universe under `{root}/universes/{universe}`, the layout
-/// `LocalApi` uses too. The engine's well-known blobs are written on first use.
+/// One [`FsStore`] per universe under `{root}/universes/{universe}`. The engine's well-known blobs are written on first use.
 pub struct FsStores {
     root: PathBuf,
     opened: Mutex<BTreeMap<String, Arc<FsStore>>>,
@@ -187,5 +190,27 @@ impl<P: StoreProvider> StoreProvider for Arc<P> {
         universe_id: &str,
     ) -> impl Future<Output = Result<Arc<Self::Store>, StoreError>> + Send {
         (**self).store(universe_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn fs_stores_keep_universes_apart_and_refuse_unsafe_ids() {
+        let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("{err}"));
+        let stores = FsStores::new(dir.path());
+        let a = stores.store("universe-a").await.ok();
+        let b = stores.store("universe-b").await.ok();
+        let (Some(a), Some(b)) = (a, b) else {
+            panic!("opening the stores failed")
+        };
+        assert!(!Arc::ptr_eq(&a, &b));
+        let again = stores.store("universe-a").await.ok();
+        assert!(again.is_some_and(|again| Arc::ptr_eq(&a, &again)));
+        for bad in ["", "..", "a/b", "a b"] {
+            assert!(stores.store(bad).await.is_err(), "{bad:?} was accepted");
+        }
     }
 }

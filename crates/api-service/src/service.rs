@@ -1,26 +1,8 @@
-//! `TemporalApi`: [`api::LightspeedApi`] served by session workflows.
-//!
-//! Writes go through the session's workflow (`admit` update with start: the reply
-//! comes once the command is committed, or as a typed rejection); reads come from the
-//! store (control state cached and advanced by the log tail, events projected from
-//! the log), so they work while no worker runs and never wait behind a generation.
-//! Live deltas come from the [`DeltaHub`] (in process, or relayed through Postgres).
-//! Sessions are listed from the store's index of the universe
-//! ([`crate::stores::SessionIndex`]), never from Temporal's visibility store.
-//!
-//! A session started with a `filesystem` mode gets the file tools registered right
-//! after it opens (api-projection builds the command, as for the in-process backend);
-//! the worker serves them over the session's mounts. The optional `vfs/*` methods
-//! run api-projection's shared bodies over the universe's store, which is also its
-//! VFS catalog, so they need `P::Store: VfsCatalog`.
-
-mod events;
-mod sessions;
-mod state;
+//! [`Service`]: `api::LightspeedApi` over any [`SessionHost`]. Method bodies are
+//! here or in the modules they name; nothing a host implements is a method body.
 
 use std::sync::Arc;
 
-use ::vfs::VfsCatalog;
 use api::types::blob::*;
 use api::types::events::*;
 use api::types::initialize::*;
@@ -30,45 +12,46 @@ use api::types::vfs::*;
 use api::{ApiError, Caller, LightspeedApi};
 use api_projection::{blobs, vfs};
 use engine::SessionId;
-use engine::core::control::{ControlState, Lifecycle};
+use engine::core::control::ControlState;
 use futures::stream::BoxStream;
+use session_stores::StoreProvider;
 
-use crate::deltas::DeltaHub;
-use crate::sessions::SessionClient;
-use crate::stores::{SessionIndex as _, StoreProvider};
-use state::ControlCache;
+use crate::control::ControlCache;
+use crate::errors::internal;
+use crate::events;
+use crate::host::{SessionHost, SessionKey};
 
-pub struct TemporalApi<P> {
-    sessions: SessionClient,
-    stores: Arc<P>,
-    deltas: Arc<DeltaHub>,
+type Store<H> = <<H as SessionHost>::Stores as StoreProvider>::Store;
+
+/// Every API method over the host `H`.
+pub struct Service<H> {
+    pub(crate) host: H,
     controls: ControlCache,
 }
 
-fn internal(err: impl std::fmt::Display) -> ApiError {
-    ApiError::internal(err.to_string())
-}
-
-fn session_not_found(session: &str) -> ApiError {
-    ApiError::not_found(format!("no session {session:?}")).with_reason("sessionNotFound")
-}
-
-impl<P: StoreProvider> TemporalApi<P> {
-    pub fn new(sessions: SessionClient, stores: Arc<P>, deltas: Arc<DeltaHub>) -> Self {
-        Self {
-            sessions,
-            stores,
-            deltas,
-            controls: ControlCache::default(),
-        }
+impl<H: SessionHost> Service<H> {
+    pub fn new(host: H) -> Self {
+        Self::with_control_cache(host, ControlCache::default())
     }
 
-    async fn store(&self, universe_id: &str) -> Result<Arc<P::Store>, ApiError> {
-        self.stores.store(universe_id).await.map_err(internal)
+    pub fn with_control_cache(host: H, controls: ControlCache) -> Self {
+        Self { host, controls }
+    }
+
+    pub fn host(&self) -> &H {
+        &self.host
+    }
+
+    pub(crate) async fn store(&self, universe_id: &str) -> Result<Arc<Store<H>>, ApiError> {
+        self.host
+            .stores()
+            .store(universe_id)
+            .await
+            .map_err(|err| internal("opening the universe's store", err))
     }
 
     /// Committed control state, from the store.
-    async fn control(
+    pub(crate) async fn control(
         &self,
         universe_id: &str,
         session: &SessionId,
@@ -77,52 +60,11 @@ impl<P: StoreProvider> TemporalApi<P> {
         self.controls
             .read(&*store, universe_id, session)
             .await
-            .map_err(internal)
-    }
-
-    /// The session named `raw`, if it was ever opened in this universe.
-    async fn existing_session(&self, universe_id: &str, raw: &str) -> Result<SessionId, ApiError> {
-        let session = api_projection::inputs::session_id(raw)?;
-        let control = self.control(universe_id, &session).await?;
-        if control.lifecycle == Lifecycle::Uninitialized {
-            return Err(session_not_found(raw));
-        }
-        Ok(session)
-    }
-
-    async fn view(&self, universe_id: &str, session: &SessionId) -> Result<SessionView, ApiError> {
-        let control = self.control(universe_id, session).await?;
-        if control.lifecycle == Lifecycle::Uninitialized {
-            return Err(session_not_found(session.as_str()));
-        }
-        let filesystem = api_projection::filesystem::session_filesystem(&control);
-        Ok(api_projection::views::session_view(
-            session, &control, filesystem,
-        ))
-    }
-
-    async fn list(
-        &self,
-        universe_id: &str,
-        params: SessionListParams,
-    ) -> Result<SessionListResult, ApiError> {
-        let store = self.store(universe_id).await?;
-        let ids = store.session_ids().await.map_err(internal)?;
-        let mut summaries = Vec::with_capacity(ids.len());
-        for session in ids {
-            let control = self.control(universe_id, &session).await?;
-            if control.lifecycle != Lifecycle::Uninitialized {
-                summaries.push(api_projection::views::session_summary(&session, &control));
-            }
-        }
-        api_projection::views::session_page(summaries, &params)
+            .map_err(|err| internal("reading the session state", err))
     }
 }
 
-impl<P: StoreProvider> LightspeedApi for TemporalApi<P>
-where
-    P::Store: VfsCatalog,
-{
+impl<H: SessionHost> LightspeedApi for Service<H> {
     async fn initialize(
         &self,
         caller: &Caller,
@@ -144,7 +86,7 @@ where
         caller: &Caller,
         params: SessionRef,
     ) -> Result<SessionView, ApiError> {
-        let session = self
+        let (session, _) = self
             .existing_session(&caller.universe_id, &params.session_id)
             .await?;
         self.view(&caller.universe_id, &session).await
@@ -179,11 +121,16 @@ where
         caller: &Caller,
         params: SessionEventsReadParams,
     ) -> Result<SessionEventsReadResult, ApiError> {
-        let session = self
-            .existing_session(&caller.universe_id, &params.session_id)
+        let universe_id = &caller.universe_id;
+        let (session, _) = self
+            .existing_session(universe_id, &params.session_id)
             .await?;
-        let store = self.store(&caller.universe_id).await?;
-        events::read(&*store, &session, params).await
+        let store = self.store(universe_id).await?;
+        let commits = self
+            .host
+            .commits(&SessionKey::new(universe_id, &session))
+            .await;
+        events::read(&*store, commits, &session, params).await
     }
 
     async fn run_start(
@@ -311,17 +258,16 @@ where
         caller: &Caller,
         params: SessionSubscribeParams,
     ) -> Result<BoxStream<'static, SessionNotification>, ApiError> {
-        let session = self
-            .existing_session(&caller.universe_id, &params.session_id)
+        let universe_id = &caller.universe_id;
+        let (session, _) = self
+            .existing_session(universe_id, &params.session_id)
             .await?;
-        let store = self.store(&caller.universe_id).await?;
-        Ok(events::subscribe(
-            store,
-            &self.deltas,
-            &caller.universe_id,
-            session,
-            params,
-        ))
+        let store = self.store(universe_id).await?;
+        // Deltas are subscribed first so none published during the catch-up is lost.
+        let key = SessionKey::new(universe_id, &session);
+        let deltas = self.host.deltas(&key);
+        let commits = self.host.commits(&key).await;
+        Ok(events::subscribe(store, commits, deltas, session, params))
     }
 
     async fn blob_put_bytes(

@@ -1,0 +1,102 @@
+//! The host interface: what differs between the Temporal host and the in-process
+//! host, and nothing more.
+
+use std::future::Future;
+
+use api::types::events::{DeltaKind as ApiDeltaKind, DeltaView};
+use engine::core::command::{CoreCommand, Rejection};
+use engine::{RunId, Seq, SessionId};
+use llm_runtime::{Delta, DeltaKind};
+use session_stores::StoreProvider;
+use tokio::sync::{broadcast, watch};
+
+/// Which session of which universe (tenant) a host call is about.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SessionKey {
+    pub universe_id: String,
+    pub session_id: SessionId,
+}
+
+impl SessionKey {
+    pub fn new(universe_id: &str, session_id: &SessionId) -> Self {
+        Self {
+            universe_id: universe_id.to_owned(),
+            session_id: session_id.clone(),
+        }
+    }
+}
+
+/// A command the host committed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Admission {
+    /// The run a run request created (or found, for a duplicate submission).
+    pub run_id: Option<RunId>,
+    /// The submission id was already used with the same input.
+    pub duplicate: bool,
+    /// The log head once the command's events were committed.
+    pub head: Seq,
+}
+
+/// A refusal decided by an engine in another process (the session workflow), as it
+/// arrived: the engine's stable code, its message and, for revision conflicts, the
+/// current revision.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RemoteRejection {
+    pub code: String,
+    pub message: String,
+    pub current_revision: Option<u64>,
+}
+
+/// Why an admission did not go through.
+#[derive(Debug)]
+pub enum AdmitFailure {
+    /// The engine refused the command in this process; nothing was recorded.
+    Rejected(Rejection),
+    /// The engine refused the command in the process that drives the session.
+    Refused(RemoteRejection),
+    /// The session reloaded before the command was committed; the client may retry.
+    Lost,
+    /// The host could not be reached or failed the call. The message is for logs
+    /// only: clients get a generic internal error.
+    Unavailable(String),
+}
+
+/// What a host provides to the [`crate::Service`].
+pub trait SessionHost: Send + Sync + 'static {
+    type Stores: StoreProvider;
+
+    /// Where each universe's data lives.
+    fn stores(&self) -> &Self::Stores;
+
+    /// Admits `command` into the session (creating the session's driver if it has
+    /// none) and resolves once its events are committed to the log.
+    fn admit(
+        &self,
+        key: &SessionKey,
+        command: CoreCommand,
+    ) -> impl Future<Output = Result<Admission, AdmitFailure>> + Send;
+
+    /// A signal that changes whenever `session`'s log may have grown (its value is
+    /// a head the host saw). Long-polls and subscriptions wait on it instead of
+    /// reading the store in a loop.
+    fn commits(&self, key: &SessionKey) -> impl Future<Output = watch::Receiver<Seq>> + Send;
+
+    /// Live deltas of the session's running generation, from now on. Best effort:
+    /// a slow receiver misses some, nothing else changes.
+    fn deltas(&self, key: &SessionKey) -> broadcast::Receiver<Delta>;
+}
+
+/// A runtime delta as clients see it.
+pub fn delta_view(delta: Delta) -> DeltaView {
+    DeltaView {
+        run_id: delta.run_id.to_string(),
+        turn: delta.turn,
+        output_index: delta.output_index,
+        kind: match delta.kind {
+            DeltaKind::Text => ApiDeltaKind::Text,
+            DeltaKind::Reasoning => ApiDeltaKind::Reasoning,
+            DeltaKind::ToolArguments => ApiDeltaKind::ToolArguments,
+        },
+        text: delta.text,
+    }
+}

@@ -1,0 +1,38 @@
+//! The behaviour of every `api::LightspeedApi` method, written once.
+//!
+//! [`Service`] implements the whole API generically over a [`SessionHost`], the
+//! narrow interface in which hosts differ:
+//!
+//! - how a command is admitted ([`SessionHost::admit`]): a workflow update for the
+//!   Temporal host, the in-process drive for the test host; either way the reply
+//!   comes once the command's events are committed, or as a typed refusal;
+//! - how a host notices commits ([`SessionHost::commits`]) and relays live deltas
+//!   ([`SessionHost::deltas`]);
+//! - where a universe's store is ([`SessionHost::stores`]).
+//!
+//! Everything else is here, once: input validation and the engine commands it
+//! builds (through `api_projection`), control state for views read from the store
+//! ([`ControlCache`], so reads never wait behind a generation and work while no
+//! worker runs), event reads with long-poll and subscriptions, session listing
+//! from the store's index, the blob and VFS methods, and the mapping of every
+//! refusal to its contract error.
+//!
+//! What this crate must not do: know a transport (the gateway dispatches to it),
+//! know Temporal or a particular store, drive a session (hosts do), or hold a
+//! method body that a host also holds.
+
+mod commits;
+mod control;
+mod errors;
+mod events;
+mod host;
+mod service;
+mod sessions;
+
+pub use commits::{POLL_INTERVAL_DEFAULT, PolledCommits};
+pub use control::{CACHED_SESSIONS_MAX_DEFAULT, ControlCache};
+pub use events::{
+    CATCH_UP_PAGE_ENTRIES, READ_LIMIT_DEFAULT, READ_LIMIT_MAX, SUBSCRIPTION_BUFFER_MAX, WAIT_MS_MAX,
+};
+pub use host::{Admission, AdmitFailure, RemoteRejection, SessionHost, SessionKey, delta_view};
+pub use service::Service;

@@ -1,0 +1,109 @@
+//! `TemporalHost`: the API service's host over session workflows. The API itself
+//! ([`api_service::Service`]) is written once; this module says only how the
+//! Temporal deployment admits a command, notices commits and relays deltas:
+//!
+//! - admission is the session workflow's `admit` update (with start, so the first
+//!   command creates the workflow and a session whose workflow ended is served by a
+//!   fresh run); the reply comes once the command is committed, or as the engine's
+//!   typed refusal;
+//! - commits happen in the worker, possibly in another process, so they are
+//!   noticed by polling the store's head, once per watched session however many
+//!   clients wait ([`PolledCommits`]);
+//! - deltas come from the [`DeltaHub`] (in process, or relayed through Postgres).
+
+use std::sync::Arc;
+
+use api_service::{
+    Admission, AdmitFailure, PolledCommits, RemoteRejection, SessionHost, SessionKey,
+};
+use engine::Seq;
+use engine::core::command::CoreCommand;
+use llm_runtime::Delta;
+use session_stores::StoreProvider;
+use temporal_workflow::AdmitRejected;
+use tokio::sync::{broadcast, watch};
+
+use crate::deltas::DeltaHub;
+use crate::sessions::{AdmitError, SessionClient};
+
+/// The API served by session workflows.
+pub type TemporalApi<P> = api_service::Service<TemporalHost<P>>;
+
+pub struct TemporalHost<P> {
+    sessions: SessionClient,
+    stores: Arc<P>,
+    deltas: Arc<DeltaHub>,
+    commits: PolledCommits,
+}
+
+impl<P: StoreProvider> TemporalHost<P> {
+    pub fn new(sessions: SessionClient, stores: Arc<P>, deltas: Arc<DeltaHub>) -> Self {
+        Self {
+            sessions,
+            stores,
+            deltas,
+            commits: PolledCommits::default(),
+        }
+    }
+
+    /// The API over this host.
+    pub fn api(self) -> TemporalApi<P> {
+        api_service::Service::new(self)
+    }
+}
+
+fn admit_failure(err: AdmitError) -> AdmitFailure {
+    match err {
+        AdmitError::Rejected(rejected) if rejected.code == AdmitRejected::ADMISSION_LOST => {
+            AdmitFailure::Lost
+        }
+        AdmitError::Rejected(AdmitRejected {
+            code,
+            message,
+            current_revision,
+        }) => AdmitFailure::Refused(RemoteRejection {
+            code,
+            message,
+            current_revision,
+        }),
+        AdmitError::Temporal(message) => AdmitFailure::Unavailable(message),
+    }
+}
+
+impl<P: StoreProvider> SessionHost for TemporalHost<P> {
+    type Stores = Arc<P>;
+
+    fn stores(&self) -> &Arc<P> {
+        &self.stores
+    }
+
+    async fn admit(
+        &self,
+        key: &SessionKey,
+        command: CoreCommand,
+    ) -> Result<Admission, AdmitFailure> {
+        let reply = self
+            .sessions
+            .admit(&key.universe_id, &key.session_id, command)
+            .await
+            .map_err(admit_failure)?;
+        Ok(Admission {
+            run_id: reply.run_id,
+            duplicate: reply.duplicate,
+            head: reply.head,
+        })
+    }
+
+    async fn commits(&self, key: &SessionKey) -> watch::Receiver<Seq> {
+        match self.stores.store(&key.universe_id).await {
+            Ok(store) => self.commits.watch(store, &key.universe_id, &key.session_id),
+            // Nothing to watch: the caller's own store access reports the failure.
+            Err(_) => watch::channel(0).1,
+        }
+    }
+
+    fn deltas(&self, key: &SessionKey) -> broadcast::Receiver<Delta> {
+        self.deltas
+            .subscribe(&key.universe_id, key.session_id.as_str())
+    }
+}

@@ -1,0 +1,153 @@
+//! One session of the local host: its runner (made by the first admission), the
+//! driver task that steps it, and the channels that announce its commits and deltas.
+
+use std::sync::Arc;
+
+use api_service::{Admission, AdmitFailure};
+use effects::{LlmCompactor, SessionToolset};
+use engine::core::admit::Admitted;
+use engine::core::command::CoreCommand;
+use engine::{Seq, SessionId};
+use llm_runtime::{Delta, DeltaSink};
+use store_fs::FsStore;
+use tokio::sync::{Mutex, Notify, broadcast, watch};
+
+use super::LocalApiConfig;
+use crate::runner::{RunnerError, SessionRunner, Step};
+use crate::runtime_llm::RuntimeLlm;
+use crate::tools::{TestSessionTools, TestToolset};
+
+/// Live deltas kept for slow subscribers before they start missing some.
+const DELTA_BUFFER_MAX: usize = 1_024;
+
+/// Compaction summarises with the session's model, as on the Temporal host (the
+/// deterministic listing compactor is for the runner's own tests).
+type Runner =
+    SessionRunner<FsStore, RuntimeLlm<BroadcastDeltas>, TestSessionTools<FsStore>, LlmCompactor>;
+
+/// Forwards llm-runtime deltas to subscribers; drops them when nobody listens.
+#[derive(Clone)]
+pub(super) struct BroadcastDeltas(broadcast::Sender<Delta>);
+
+impl DeltaSink for BroadcastDeltas {
+    fn delta(&self, delta: Delta) {
+        // No receiver is fine: deltas are a best-effort side channel.
+        let _ = self.0.send(delta);
+    }
+}
+
+pub(super) struct SessionSlot {
+    session_id: SessionId,
+    runner: Mutex<Option<Runner>>,
+    wake: Notify,
+    /// Newest committed head.
+    head: watch::Sender<Seq>,
+    deltas: broadcast::Sender<Delta>,
+}
+
+fn runner_failure(err: RunnerError) -> AdmitFailure {
+    match err {
+        RunnerError::Rejected(rejection) => AdmitFailure::Rejected(rejection),
+        other => AdmitFailure::Unavailable(other.to_string()),
+    }
+}
+
+impl SessionSlot {
+    pub(super) fn new(session_id: SessionId) -> Self {
+        Self {
+            session_id,
+            runner: Mutex::new(None),
+            wake: Notify::new(),
+            head: watch::channel(0).0,
+            deltas: broadcast::channel(DELTA_BUFFER_MAX).0,
+        }
+    }
+
+    pub(super) fn commits(&self) -> watch::Receiver<Seq> {
+        self.head.subscribe()
+    }
+
+    pub(super) fn deltas(&self) -> broadcast::Receiver<Delta> {
+        self.deltas.subscribe()
+    }
+
+    fn publish(&self, runner: &Runner) {
+        self.head.send_replace(runner.state().head());
+    }
+
+    /// Admits `command` (committed before returning), making the runner and its
+    /// driver on first use, and wakes the driver.
+    pub(super) async fn admit(
+        self: &Arc<Self>,
+        config: &LocalApiConfig,
+        store: Arc<FsStore>,
+        toolset: TestToolset,
+        command: CoreCommand,
+    ) -> Result<Admission, AdmitFailure> {
+        let mut guard = self.runner.lock().await;
+        let runner = match &mut *guard {
+            Some(runner) => runner,
+            empty => {
+                let runner = self.make_runner(config, store, toolset).await?;
+                tokio::spawn(self.clone().drive());
+                empty.insert(runner)
+            }
+        };
+        let admitted = runner.admit(command).await.map_err(runner_failure)?;
+        let head = runner.state().head();
+        self.publish(runner);
+        drop(guard);
+        // A rehydrated session may also have work left over from before.
+        self.wake.notify_one();
+        let (run_id, duplicate) = match admitted {
+            Admitted::Run { run_id, duplicate } => (Some(run_id), duplicate),
+            Admitted::Accepted => (None, false),
+        };
+        Ok(Admission {
+            run_id,
+            duplicate,
+            head,
+        })
+    }
+
+    async fn make_runner(
+        &self,
+        config: &LocalApiConfig,
+        store: Arc<FsStore>,
+        toolset: TestToolset,
+    ) -> Result<Runner, AdmitFailure> {
+        let llm = RuntimeLlm::new(config.runtime.clone(), config.transport)
+            .with_retry(config.retry)
+            .with_sink(BroadcastDeltas(self.deltas.clone()));
+        let tools = toolset.session_tools(&store, &self.session_id);
+        let compactor = LlmCompactor::new(config.runtime.clone(), config.transport);
+        SessionRunner::with_compactor(store, self.session_id.clone(), llm, tools, compactor)
+            .await
+            .map_err(runner_failure)
+    }
+
+    /// Steps the session whenever it has work, releasing the runner between steps
+    /// so admissions interleave with the run.
+    async fn drive(self: Arc<Self>) {
+        loop {
+            self.wake.notified().await;
+            loop {
+                let step = {
+                    let mut guard = self.runner.lock().await;
+                    let Some(runner) = guard.as_mut() else { break };
+                    let step = runner.step().await;
+                    self.publish(runner);
+                    step
+                };
+                match step {
+                    Ok(Step::Idle | Step::Closed) => break,
+                    Ok(_) => {}
+                    Err(err) => {
+                        tracing::warn!(session = %self.session_id, error = %err, "session step failed");
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
