@@ -57,7 +57,7 @@ impl Stack {
 
     /// A fresh Temporal dev server for one measurement.
     pub(crate) async fn temporal(&self, purpose: &str) -> anyhow::Result<Temporal> {
-        let port = devserver::free_port()?;
+        let [port, http_port, metrics_port] = devserver::free_ports()?;
         crate::progress(format_args!(
             "{purpose}: starting a Temporal dev server ({}) on port {port}",
             self.temporal_binary.display()
@@ -65,6 +65,8 @@ impl Stack {
         let server = DevServer::start(DevServerConfig {
             binary: self.temporal_binary.clone(),
             port,
+            http_port,
+            metrics_port,
             // In memory: nothing of a benchmark needs to survive it.
             db_file: None,
             log_file: Some(self.data.path().join(format!("temporal-{port}.log"))),

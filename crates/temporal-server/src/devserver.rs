@@ -133,16 +133,37 @@ pub async fn download_binary() -> Result<PathBuf, DevServerError> {
 
 /// A free TCP port on 127.0.0.1 (free when asked; racy by nature, fine for tests).
 pub fn free_port() -> Result<u16, DevServerError> {
-    let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-        .map_err(DevServerError::Port)?;
-    Ok(listener.local_addr().map_err(DevServerError::Port)?.port())
+    Ok(free_ports::<1>()?[0])
 }
+
+/// `N` distinct free TCP ports on 127.0.0.1: all are held open until every one is
+/// chosen, so none is picked twice.
+pub fn free_ports<const N: usize>() -> Result<[u16; N], DevServerError> {
+    let mut listeners = Vec::with_capacity(N);
+    let mut ports = [0; N];
+    for port in &mut ports {
+        let listener = TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .map_err(DevServerError::Port)?;
+        *port = listener.local_addr().map_err(DevServerError::Port)?.port();
+        listeners.push(listener);
+    }
+    Ok(ports)
+}
+
+/// Starts tried before giving up when the server lost a race for one of its ports.
+const START_ATTEMPTS_MAX: u32 = 3;
 
 /// How to start the dev server.
 #[derive(Debug, Clone)]
 pub struct DevServerConfig {
     pub binary: PathBuf,
+    /// The frontend's gRPC port.
     pub port: u16,
+    /// The HTTP API's and the metrics endpoint's ports. Always passed explicitly:
+    /// left to the server, it picks them at random and now and then picks the gRPC
+    /// port it is about to bind.
+    pub http_port: u16,
+    pub metrics_port: u16,
     /// SQLite file for persistence across restarts; `None` keeps everything in memory.
     pub db_file: Option<PathBuf>,
     /// Where the server's stdout and stderr go; `None` discards them.
@@ -176,6 +197,8 @@ impl DevServer {
             .arg(&config.binary)
             .args(["server", "start-dev", "--headless", "--ip", "127.0.0.1"])
             .args(["--port", &config.port.to_string()])
+            .args(["--http-port", &config.http_port.to_string()])
+            .args(["--metrics-port", &config.metrics_port.to_string()])
             .args(["--namespace", "default", "--log-level", "warn"])
             .args([
                 "--dynamic-config-value",
@@ -204,8 +227,31 @@ impl DevServer {
         Ok(command)
     }
 
-    pub async fn start(config: DevServerConfig) -> Result<Self, DevServerError> {
-        let mut command = Command::from(Self::command(&config)?);
+    /// Starts the server and waits until it answers. A start that lost a port to
+    /// another process is tried again on fresh HTTP and metrics ports (the gRPC
+    /// port is the caller's choice and stays).
+    pub async fn start(mut config: DevServerConfig) -> Result<Self, DevServerError> {
+        let mut attempt = 1;
+        loop {
+            match Self::start_once(&config).await {
+                Err(DevServerError::NotReady { output, .. })
+                    if attempt < START_ATTEMPTS_MAX
+                        && output.contains("address already in use") =>
+                {
+                    tracing::warn!(
+                        attempt,
+                        "the Temporal dev server lost a port race; retrying"
+                    );
+                    [config.http_port, config.metrics_port] = free_ports()?;
+                    attempt += 1;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn start_once(config: &DevServerConfig) -> Result<Self, DevServerError> {
+        let mut command = Command::from(Self::command(config)?);
         command.kill_on_drop(true);
         let child = command.spawn().map_err(|source| DevServerError::Spawn {
             binary: config.binary.clone(),
@@ -271,4 +317,37 @@ pub async fn wait_until_ready(
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_server_is_given_every_port_and_they_differ() {
+        let [port, http_port, metrics_port] = free_ports().unwrap();
+        assert!(port != http_port && http_port != metrics_port && port != metrics_port);
+        let config = DevServerConfig {
+            binary: PathBuf::from("temporal"),
+            port,
+            http_port,
+            metrics_port,
+            db_file: None,
+            log_file: None,
+            ready_wait: READY_WAIT_DEFAULT,
+        };
+        let command = DevServer::command(&config).unwrap();
+        let args: Vec<String> = command
+            .get_args()
+            .map(|arg| arg.to_string_lossy().into_owned())
+            .collect();
+        for (flag, value) in [
+            ("--port", port),
+            ("--http-port", http_port),
+            ("--metrics-port", metrics_port),
+        ] {
+            let at = args.iter().position(|arg| arg == flag).unwrap();
+            assert_eq!(args[at + 1], value.to_string(), "{args:?}");
+        }
+    }
 }

@@ -463,13 +463,16 @@ pub(crate) async fn dev(args: DevArgs) -> anyhow::Result<()> {
             binary
         }
     };
+    let [free, http_port, metrics_port] = devserver::free_ports()?;
     let port = match args.temporal_port {
-        0 => devserver::free_port()?,
+        0 => free,
         port => port,
     };
     let temporal_server = DevServer::start(DevServerConfig {
         binary,
         port,
+        http_port,
+        metrics_port,
         db_file: Some(args.data_dir.join("temporal.db")),
         log_file: Some(args.data_dir.join("temporal.log")),
         ready_wait: devserver::READY_WAIT_DEFAULT,

@@ -42,8 +42,7 @@ async fn dev_serves_a_session_and_stops_cleanly_on_ctrl_c() {
     .await
     .unwrap();
     let data = tempfile::tempdir().unwrap();
-    let port = devserver::free_port().unwrap();
-    let temporal_port = devserver::free_port().unwrap();
+    let [port, temporal_port] = devserver::free_ports().unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
         .args(["dev", "--bind", &format!("127.0.0.1:{port}")])
         .args(["--temporal-port", &temporal_port.to_string()])
@@ -151,8 +150,7 @@ async fn killed_dev_takes_its_temporal_child_along() {
         return;
     }
     let data = tempfile::tempdir().unwrap();
-    let port = devserver::free_port().unwrap();
-    let temporal_port = devserver::free_port().unwrap();
+    let [port, temporal_port] = devserver::free_ports().unwrap();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_server"))
         .args(["dev", "--bind", &format!("127.0.0.1:{port}")])
         .args(["--temporal-port", &temporal_port.to_string()])

@@ -58,28 +58,22 @@ pub(crate) async fn temporal_address() -> Option<String> {
                 );
                 return None;
             };
-            let port = devserver::free_port().unwrap();
+            let [port, http_port, metrics_port] = devserver::free_ports().unwrap();
             let log_file = std::env::temp_dir().join(format!("lightspeed-temporal-{port}.log"));
-            let config = DevServerConfig {
+            let server = DevServer::start(DevServerConfig {
                 binary,
                 port,
+                http_port,
+                metrics_port,
                 db_file: None,
-                log_file: Some(log_file.clone()),
+                log_file: Some(log_file),
                 ready_wait: Duration::from_secs(120),
-            };
-            let mut child = DevServer::command(&config).unwrap().spawn().unwrap();
-            let address = format!("127.0.0.1:{port}");
-            let ready = devserver::wait_until_ready(&address, config.ready_wait, || {
-                matches!(child.try_wait(), Ok(Some(_)))
             })
-            .await;
-            assert!(
-                ready,
-                "dev server not ready: {}",
-                std::fs::read_to_string(&log_file).unwrap_or_default()
-            );
+            .await
+            .unwrap();
+            let address = server.address().to_owned();
             // Never dropped: the server's watcher kills it when this binary exits.
-            std::mem::forget(child);
+            std::mem::forget(server);
             Some(address)
         })
         .await
