@@ -16,8 +16,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use effects::{AdapterError, ToolAdapter, VfsToolAdapter, estimate_tokens};
+use effects::{AdapterError, ToolAdapter, VfsToolAdapter};
 use engine::SessionId;
+use engine::core::context::estimate_tokens;
 use engine::core::effects::ToolResult;
 use engine::core::run::{ToolCallRequest, ToolStatus};
 use engine::store::BlobStore;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use engine::core::admit::Admitted;
 use engine::core::command::{CoreCommand, Rejection};
-use engine::core::context::{ItemKind, ItemSpec};
+use engine::core::context::{ItemKind, ItemSpec, estimate_tokens};
 use engine::core::replay::ReplayError;
 use engine::core::request::{GenerationRequest, RebuildError};
 use engine::core::state::SessionState;
@@ -18,7 +18,7 @@ use engine::drive::{Action, Drive};
 use engine::store::{BlobStore, CheckpointStore, SessionLog, StoreError};
 use engine::{LogEntry, Seq, SessionId};
 
-use crate::adapters::{AdapterError, Compactor, LlmAdapter, ToolAdapter, estimate_tokens};
+use crate::adapters::{AdapterError, Compactor, LlmAdapter, ToolAdapter};
 use crate::compactor::ListingCompactor;
 
 /// Entries read per store round trip while rehydrating.

@@ -1,12 +1,13 @@
 //! A few simple tools for runner tests and evals: `echo`, `add`, `fail`. Unknown
 //! tools and bad arguments come back to the model as tool errors, never panics.
 
+use engine::core::context::estimate_tokens;
 use engine::core::effects::ToolResult;
 use engine::core::run::{ToolCallRequest, ToolStatus};
 use engine::store::BlobStore;
 use serde_json::{Value, json};
 
-use crate::adapters::{AdapterError, ToolAdapter, estimate_tokens};
+use crate::adapters::{AdapterError, ToolAdapter};
 
 /// Names of the tools [`BuiltinTools`] serves.
 pub const BUILTIN_TOOL_NAMES: [&str; 3] = ["add", "echo", "fail"];
