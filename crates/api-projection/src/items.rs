@@ -4,9 +4,8 @@
 
 use api::ApiError;
 use api::types::run::InputItem;
-use effects::estimate_tokens;
 use engine::BlobRef;
-use engine::core::context::{ItemKind, ItemSpec};
+use engine::core::context::{ItemKind, ItemSpec, estimate_tokens};
 use engine::store::{BlobStore, StoreError};
 use llm_runtime::content::MediaType;
 

@@ -58,8 +58,3 @@ pub trait Compactor: Send + Sync {
         blobs: &B,
     ) -> impl Future<Output = Result<CompactionOutcome, AdapterError>> + Send;
 }
-
-/// A rough token estimate for `bytes`: four bytes a token, at least one.
-pub fn estimate_tokens(bytes: &[u8]) -> u64 {
-    (bytes.len() as u64).div_ceil(4).max(1)
-}

@@ -16,7 +16,7 @@
 
 use engine::RunId;
 use engine::core::config::ToolChoice;
-use engine::core::context::{ContextItem, ItemKind, ItemSpec};
+use engine::core::context::{ContextItem, ItemKind, ItemSpec, estimate_tokens};
 use engine::core::effects::{CompactionOutcome, GenerationResult};
 use engine::core::request::GenerationRequest;
 use engine::core::state::SessionState;
@@ -25,7 +25,7 @@ use llm_runtime::content::{ItemContent, OutputItemBlob, load_content};
 use llm_runtime::foreign::{NeutralItem, neutralize, reasoning_text};
 use llm_runtime::{LlmRuntime, NoDeltas, RuntimeError, Transport};
 
-use crate::adapter::{AdapterError, Compactor, estimate_tokens};
+use crate::adapter::{AdapterError, Compactor};
 
 /// What the summariser is told to do (its instructions item).
 pub const SUMMARY_INSTRUCTIONS: &str = "You compact the conversation of an AI agent so its \

@@ -2,7 +2,8 @@
 //! to perform the drive's actions.
 //!
 //! - [`adapter`]: the adapter traits ([`LlmAdapter`], [`ToolAdapter`], [`Compactor`]),
-//!   [`AdapterError`] and [`estimate_tokens`];
+//!   and [`AdapterError`] (the token estimate of stored content is
+//!   `engine::core::context::estimate_tokens`);
 //! - [`vfs_tools`]: [`VfsToolAdapter`], the file tools of `crates/tools` over one
 //!   session's mounts;
 //! - [`compactor`]: [`LlmCompactor`], compaction by summarisation with the session's
@@ -15,7 +16,7 @@
 //!
 //! What this crate must not do: depend on a host (temporal-*, gateway), on the client
 //! contract (api) or on test infrastructure (test-support) — its own dependencies are
-//! engine, vfs, tools and llm-runtime (`tests/all/invariants.rs`); hand the engine
+//! engine, vfs, tools and llm-runtime (`crates/architecture`); hand the engine
 //! anything but refs and facts (bulky content goes to the CAS); decide anything the
 //! engine decides.
 
@@ -24,7 +25,7 @@ pub mod compactor;
 pub mod toolset;
 pub mod vfs_tools;
 
-pub use adapter::{AdapterError, Compactor, LlmAdapter, ToolAdapter, estimate_tokens};
+pub use adapter::{AdapterError, Compactor, LlmAdapter, ToolAdapter};
 pub use compactor::{LlmCompactor, SummaryLimits};
 pub use toolset::{SessionToolset, WorkerTools};
 pub use vfs_tools::VfsToolAdapter;

@@ -16,9 +16,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::adapter::{AdapterError, ToolAdapter, estimate_tokens};
+use crate::adapter::{AdapterError, ToolAdapter};
 use crate::vfs_tools::VfsToolAdapter;
 use engine::SessionId;
+use engine::core::context::estimate_tokens;
 use engine::core::effects::ToolResult;
 use engine::core::run::{ToolCallRequest, ToolStatus};
 use engine::store::BlobStore;

@@ -6,13 +6,14 @@
 use std::sync::Arc;
 
 use engine::SessionId;
+use engine::core::context::estimate_tokens;
 use engine::core::effects::ToolResult;
 use engine::core::run::ToolCallRequest;
 use engine::store::BlobStore;
 use tools::{Limits, Mode, Toolbox};
 use vfs::{MountTable, VfsCatalog, VfsError};
 
-use crate::adapter::{AdapterError, ToolAdapter, estimate_tokens};
+use crate::adapter::{AdapterError, ToolAdapter};
 
 pub struct VfsToolAdapter<C> {
     catalog: Arc<C>,

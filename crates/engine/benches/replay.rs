@@ -1,6 +1,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
-//! Replay and rehydration cost of a long session (DESIGN §4: cold start must not grow
-//! without bound).
+//! Replay and rehydration cost of a long session: a host cold-starts a session by
+//! rehydrating it, so that cost must not grow without bound with the log.
 //!
 //! Setup (not timed) drives a `Drive<SessionState>` through scripted runs until the
 //! log holds 100,000 events, in two shapes:

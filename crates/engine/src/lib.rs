@@ -6,8 +6,8 @@
 //! same state byte for byte ([`canonical`]).
 //!
 //! What this crate must not do: perform I/O, read a clock, draw randomness, depend on
-//! an async runtime, or iterate a hash map into an output. A test
-//! (`tests/dependency_guard.rs`) fails if it gains tokio, reqwest, hyper, sqlx,
+//! an async runtime, or iterate a hash map into an output. The workspace's layering
+//! test (`crates/architecture`) fails if it gains tokio, reqwest, hyper, sqlx,
 //! temporalio or rand as a dependency.
 
 pub mod blob_ref;

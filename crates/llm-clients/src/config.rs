@@ -1,8 +1,9 @@
 //! Deployment configuration of one provider: which API it speaks, where, with which keys.
 //!
 //! Endpoints, keys and headers are deployment config keyed by provider id; they never
-//! enter the session log or CAS (DESIGN invariant 5), which is why [`ApiKey`] has no
-//! `Serialize` and prints redacted.
+//! enter the session log or CAS (the log outlives deployments and anyone who can read
+//! the session can read it), which is why [`ApiKey`] has no `Serialize` and prints
+//! redacted.
 
 use std::fmt;
 use std::str::FromStr;

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use engine::ToolCallId;
-use engine::core::context::ItemSpec;
+use engine::core::context::{ItemSpec, estimate_tokens};
 use engine::core::effects::GenerationResult;
 use engine::core::request::GenerationRequest;
 use engine::core::run::ToolCallRequest;
@@ -112,11 +112,6 @@ impl LlmRuntime {
         result.request_ref = Some(request_ref);
         Ok(result)
     }
-}
-
-/// Rough token estimate of stored bytes: four bytes a token.
-fn estimate_tokens(bytes: &[u8]) -> u64 {
-    (bytes.len() as u64).div_ceil(4).max(1)
 }
 
 fn tool_call_id(raw: &str) -> Result<ToolCallId, RuntimeError> {

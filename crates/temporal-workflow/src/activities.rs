@@ -2,10 +2,11 @@
 //! per activity (implementing the SDK's [`ActivityDefinition`]) and its input and
 //! output DTOs. The worker (`temporal-server`) implements them under the same names.
 //!
-//! Thin seam (DESIGN §3.3): every input and output here carries ids, log positions,
-//! `sha256:` refs and small facts only. Nothing grows with the transcript: the LLM
-//! activity is sent the *position* of the planning entry and the request fingerprint,
-//! never the request; compaction is sent the head it must compact at.
+//! Thin seam: workflow history records every activity input and output, so each one
+//! here carries ids, log positions, `sha256:` refs and small facts only
+//! (ARCHITECTURE.md, `crates/temporal-workflow`). Nothing grows with the transcript:
+//! the LLM activity is sent the *position* of the planning entry and the request
+//! fingerprint, never the request; compaction is sent the head it must compact at.
 
 use engine::core::control::ControlState;
 use engine::core::effects::{CompactionOutcome, GenerationOutcome, ToolResult};

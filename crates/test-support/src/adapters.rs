@@ -2,4 +2,4 @@
 //! production `effects` crate (the Temporal worker uses the same traits); this module
 //! keeps the paths test code has always used.
 
-pub use effects::adapter::{AdapterError, Compactor, LlmAdapter, ToolAdapter, estimate_tokens};
+pub use effects::adapter::{AdapterError, Compactor, LlmAdapter, ToolAdapter};

@@ -1,13 +1,13 @@
 //! A deterministic stand-in for LLM summarisation: the summary lists the replaced
 //! items' refs, so tests can see exactly what was compacted.
 
-use engine::core::context::{ItemKind, ItemSpec};
+use engine::core::context::{ItemKind, ItemSpec, estimate_tokens};
 use engine::core::effects::CompactionOutcome;
 use engine::core::state::SessionState;
 use engine::store::BlobStore;
 use serde_json::json;
 
-use crate::adapters::{AdapterError, Compactor, estimate_tokens};
+use crate::adapters::{AdapterError, Compactor};
 
 #[derive(Debug, Default, Clone, Copy)]
 pub struct ListingCompactor;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use engine::core::admit::Admitted;
 use engine::core::command::{CoreCommand, Rejection};
-use engine::core::context::{ItemKind, ItemSpec};
+use engine::core::context::{ItemKind, ItemSpec, estimate_tokens};
 use engine::core::effects::ToolResult;
 use engine::core::replay::ReplayError;
 use engine::core::request::{GenerationRequest, RebuildError};
@@ -22,7 +22,7 @@ use engine::rehydrate::{READ_PAGE_ENTRIES, RehydrateError, rehydrate, state_at};
 use engine::store::{BlobStore, CheckpointStore, SessionLog, StoreError};
 use engine::{LogEntry, Seq, SessionId};
 
-use crate::adapters::{AdapterError, Compactor, LlmAdapter, ToolAdapter, estimate_tokens};
+use crate::adapters::{AdapterError, Compactor, LlmAdapter, ToolAdapter};
 use crate::compactor::ListingCompactor;
 
 /// Steps `run_until_idle` takes before it gives up: a runaway loop is a bug.

@@ -5,14 +5,14 @@ use std::collections::VecDeque;
 use std::sync::Mutex;
 
 use engine::ToolCallId;
-use engine::core::context::{ItemKind, ItemSpec};
+use engine::core::context::{ItemKind, ItemSpec, estimate_tokens};
 use engine::core::effects::{GenerationOutcome, GenerationResult};
 use engine::core::request::GenerationRequest;
 use engine::core::run::{EffectError, FinishReason, ToolCallRequest, Usage};
 use engine::store::BlobStore;
 use serde_json::{Value, json};
 
-use crate::adapters::{AdapterError, LlmAdapter, estimate_tokens};
+use crate::adapters::{AdapterError, LlmAdapter};
 
 /// What the scripted model does on one generation.
 #[derive(Debug, Clone)]

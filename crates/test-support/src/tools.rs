@@ -5,13 +5,14 @@ use std::sync::Arc;
 
 use effects::{SessionToolset, WorkerTools};
 use engine::SessionId;
+use engine::core::context::estimate_tokens;
 use engine::core::effects::ToolResult;
 use engine::core::run::{ToolCallRequest, ToolStatus};
 use engine::store::BlobStore;
 use serde_json::{Value, json};
 use vfs::VfsCatalog;
 
-use crate::adapters::{AdapterError, ToolAdapter, estimate_tokens};
+use crate::adapters::{AdapterError, ToolAdapter};
 
 /// Names of the tools [`BuiltinTools`] serves.
 pub const BUILTIN_TOOL_NAMES: [&str; 3] = ["add", "echo", "fail"];

@@ -13,8 +13,8 @@ use api::types::session::{
 };
 use engine::SessionId;
 use engine::core::config::{
-    CompactionMode, ConfigError, ConfigPatch, ContextPolicy, GenerationConfig, ModelRoute,
-    ProviderParams, RunLimits, RunLimitsPatch, RunOverrides, SessionConfig,
+    CompactionMode, ConfigError, ConfigField, ConfigPatch, ContextPolicy, GenerationConfig,
+    ModelRoute, ProviderParams, RunLimits, RunLimitsPatch, RunOverrides, SessionConfig,
     TURN_OUTPUT_TOKENS_MAX_DEFAULT, ToolChoice,
 };
 use engine::core::limits::TEXT_FIELD_BYTES_MAX;
@@ -335,47 +335,58 @@ pub(crate) enum Scope {
 }
 
 /// The client's name for an engine config field (engine names are snake_case and
-/// structured differently: `run_limits` is `runDefaults` or `limits`).
-fn api_field(field: &'static str, scope: Scope) -> &'static str {
+/// structured differently: `run_limits` is `runDefaults` or `limits`). Exhaustive,
+/// so a field the engine adds fails to compile here instead of reaching a client
+/// under its engine name.
+fn api_field(field: ConfigField, scope: Scope) -> &'static str {
     match (field, scope) {
-        ("model.provider_id", _) => "model.providerId",
-        ("model.api_kind", _) => "model.apiKind",
-        ("model.model", _) => "model.model",
-        ("generation.output_tokens_max", _) => "generation.maxOutputTokens",
-        ("context.high_watermark_tokens", _) => "context.compactionThresholdTokens",
-        ("overrides.output_tokens_max", _) => "maxOutputTokens",
-        ("run_limits.turns_max", Scope::Config) => "runDefaults.maxTurns",
-        ("run_limits.tool_rounds_max", Scope::Config) => "runDefaults.maxToolRounds",
-        ("run_limits.output_tokens_max", Scope::Config) => "runDefaults.maxOutputTokens",
-        ("run_limits.turns_max", Scope::Overrides) => "limits.maxTurns",
-        ("run_limits.tool_rounds_max", Scope::Overrides) => "limits.maxToolRounds",
-        ("run_limits.output_tokens_max", Scope::Overrides) => "limits.maxOutputTokens",
-        // A field added to the engine after this table: its own name beats none.
-        (other, _) => other,
+        (ConfigField::ModelProviderId, _) => "model.providerId",
+        (ConfigField::ModelApiKind, _) => "model.apiKind",
+        (ConfigField::ModelModel, _) => "model.model",
+        (ConfigField::GenerationOutputTokensMax, _) => "generation.maxOutputTokens",
+        (ConfigField::ContextHighWatermarkTokens, _) => "context.compactionThresholdTokens",
+        (ConfigField::OverridesOutputTokensMax, _) => "maxOutputTokens",
+        (ConfigField::RunLimitsTurnsMax, Scope::Config) => "runDefaults.maxTurns",
+        (ConfigField::RunLimitsToolRoundsMax, Scope::Config) => "runDefaults.maxToolRounds",
+        (ConfigField::RunLimitsOutputTokensMax, Scope::Config) => "runDefaults.maxOutputTokens",
+        (ConfigField::RunLimitsTurnsMax, Scope::Overrides) => "limits.maxTurns",
+        (ConfigField::RunLimitsToolRoundsMax, Scope::Overrides) => "limits.maxToolRounds",
+        (ConfigField::RunLimitsOutputTokensMax, Scope::Overrides) => "limits.maxOutputTokens",
     }
 }
 
 /// An engine [`ConfigError`] in the client's vocabulary, fields prefixed by `prefix`.
 pub(crate) fn config_error(err: &ConfigError, scope: Scope, prefix: &str) -> ApiError {
-    let message = match err {
-        ConfigError::Empty { field } => {
-            format!("{prefix}{} must not be empty", api_field(field, scope))
-        }
-        ConfigError::TooLong { field } => format!(
-            "{prefix}{} is longer than {TEXT_FIELD_BYTES_MAX} bytes",
-            api_field(field, scope)
+    let (field, what) = match err {
+        ConfigError::Empty { field } => (*field, "must not be empty".to_owned()),
+        ConfigError::TooLong { field } => (
+            *field,
+            format!("is longer than {TEXT_FIELD_BYTES_MAX} bytes"),
         ),
-        ConfigError::Zero { field } => {
-            format!("{prefix}{} must be at least 1", api_field(field, scope))
-        }
+        ConfigError::Zero { field } => (*field, "must be at least 1".to_owned()),
         ConfigError::ParamsNotObject => {
-            format!("{prefix}generation.providerParams must be a JSON object")
+            return invalid_config(format!(
+                "{prefix}generation.providerParams must be a JSON object"
+            ));
         }
-        ConfigError::InvalidToolChoice { name } => format!(
-            "{prefix}generation.toolChoice names tool {name:?}, which is not a valid tool \
-             name (1-64 of A-Z a-z 0-9 _ -)"
-        ),
+        ConfigError::InvalidToolChoice { name } => {
+            return invalid_config(format!(
+                "{prefix}generation.toolChoice names tool {name:?}, which is not a valid \
+                 tool name (1-64 of A-Z a-z 0-9 _ -)"
+            ));
+        }
     };
+    match ConfigField::from_path(field) {
+        Some(field) => invalid_config(format!("{prefix}{} {what}", api_field(field, scope))),
+        // The engine names fields only through `ConfigField`, so this is a
+        // hand-built error: a bug to report, not a client mistake to word.
+        None => ApiError::internal(format!(
+            "config error names {field:?}, which is not an engine config field"
+        )),
+    }
+}
+
+fn invalid_config(message: String) -> ApiError {
     ApiError::invalid_params(message).with_reason("invalidConfig")
 }
 

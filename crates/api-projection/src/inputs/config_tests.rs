@@ -294,3 +294,30 @@ fn instructions_and_session_ids_are_checked() {
     params.session_id = Some("bad id".into());
     refused(prepare_session(&params), "invalidId");
 }
+
+#[test]
+fn every_engine_field_has_a_client_name_in_both_scopes() {
+    for field in ConfigField::ALL {
+        for scope in [Scope::Config, Scope::Overrides] {
+            let name = api_field(*field, scope);
+            // Wire names are camelCase; an engine path has an underscore or
+            // (model.model) happens to be spelt the same.
+            assert!(
+                !name.contains('_'),
+                "{field:?} in {scope:?} reaches clients as {name}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_config_error_naming_no_engine_field_is_an_internal_error() {
+    let err = config_error(
+        &ConfigError::Zero {
+            field: "context.not_a_field",
+        },
+        Scope::Config,
+        "config.",
+    );
+    assert_eq!(err.kind(), ErrorKind::Internal, "{err}");
+}

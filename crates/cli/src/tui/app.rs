@@ -1,5 +1,5 @@
 //! The TUI's state machine: key events, session notifications and call results in;
-//! state to draw and [`Action`]s (calls for the runtime to make) out. No I/O, no
+//! state to draw and [`UiAction`]s (calls for the runtime to make) out. No I/O, no
 //! clock, no randomness: every screen can be reached from a test.
 
 use std::cell::Cell;
@@ -19,7 +19,7 @@ use super::transcript::{Entry, Transcript};
 use crate::chat::effort_name;
 use crate::client::{Connection, FollowUpdate, Transport, kinds};
 
-/// A call for the runtime to make; its answer comes back as an [`ActionResult`].
+/// A call for the runtime to make; its answer comes back as an [`UiActionResult`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Call {
     StartRun {
@@ -37,8 +37,10 @@ pub enum Call {
     UpdateSession(SessionUpdateParams),
 }
 
+/// What the TUI asks its runtime to do next. `Ui` keeps it apart from the engine's
+/// drive `Action` (a glossary term).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Action {
+pub enum UiAction {
     Call(Call),
     /// Follow this session from this cursor (replacing the current follow).
     Follow {
@@ -52,7 +54,7 @@ pub enum Action {
 
 /// The answer to a [`Call`].
 #[derive(Debug, Clone, PartialEq)]
-pub enum ActionResult {
+pub enum UiActionResult {
     RunStarted(RunStartResult),
     Steered(RunAccepted),
     CancelRequested(RunAccepted),
@@ -284,9 +286,9 @@ impl App {
 
     // ---- call results --------------------------------------------------------
 
-    pub fn on_result(&mut self, result: ActionResult) -> Option<Action> {
+    pub fn on_result(&mut self, result: UiActionResult) -> Option<UiAction> {
         match result {
-            ActionResult::RunStarted(started) => {
+            UiActionResult::RunStarted(started) => {
                 if let RunState::Active { run_id, .. } = &self.run
                     && *run_id != started.run_id
                 {
@@ -296,33 +298,33 @@ impl App {
                     ));
                 }
             }
-            ActionResult::Steered(accepted) => self.transcript.notice(format!(
+            UiActionResult::Steered(accepted) => self.transcript.notice(format!(
                 "steer sent to {}; it applies at the run's next step",
                 accepted.run_id
             )),
-            ActionResult::CancelRequested(accepted) => self.transcript.notice(format!(
+            UiActionResult::CancelRequested(accepted) => self.transcript.notice(format!(
                 "interrupt sent to {}; it stops at its next step",
                 accepted.run_id
             )),
-            ActionResult::SessionStarted(session) => {
+            UiActionResult::SessionStarted(session) => {
                 let effort = self.session.effort;
                 let overrides = self.overrides.take();
                 *self = Self::new(&session, effort, overrides);
                 self.transcript
                     .notice(format!("new session {}", session.session_id));
-                return Some(Action::Follow {
+                return Some(UiAction::Follow {
                     session_id: session.session_id,
                     cursor: 0,
                 });
             }
-            ActionResult::SessionsListed(list) => {
+            UiActionResult::SessionsListed(list) => {
                 let table = crate::sessions::session_table(&list.sessions);
                 self.transcript.notice(format!(
                     "{}(resume one with: lightspeed chat --session ID)",
                     table
                 ));
             }
-            ActionResult::SessionUpdated { session, patch } => {
+            UiActionResult::SessionUpdated { session, patch } => {
                 self.session.model = session.config.model.clone();
                 self.session.revision = session.revision;
                 if let Some(overrides) = &mut self.overrides {
@@ -338,7 +340,7 @@ impl App {
                 }
                 self.transcript.notice(self.model_text());
             }
-            ActionResult::Failed { what, error } => {
+            UiActionResult::Failed { what, error } => {
                 if what == START_RUN && self.run == RunState::Starting {
                     self.run = RunState::Idle { last: None };
                 }
@@ -361,5 +363,5 @@ impl App {
     }
 }
 
-/// What a failed `run/start` is called in [`ActionResult::Failed`].
+/// What a failed `run/start` is called in [`UiActionResult::Failed`].
 pub(super) const START_RUN: &str = "sending the message";

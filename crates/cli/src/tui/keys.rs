@@ -1,11 +1,11 @@
 //! Keys and slash commands: what the user does, turned into state changes and
-//! [`Action`]s.
+//! [`UiAction`]s.
 
 use api::types::run::{InputItem, RunCancelParams, RunSteerParams};
 use api::types::session::{GenerationInput, ModelRouteInput, SessionPatch, SessionUpdateParams};
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 
-use super::app::{Action, App, Call, RunState};
+use super::app::{App, Call, RunState, UiAction};
 use super::input::{HELP, SlashCommand, parse_slash};
 
 impl App {
@@ -13,7 +13,7 @@ impl App {
         self.composer.insert(text);
     }
 
-    pub fn on_key(&mut self, key: KeyEvent) -> Option<Action> {
+    pub fn on_key(&mut self, key: KeyEvent) -> Option<UiAction> {
         if key.kind == KeyEventKind::Release {
             return None;
         }
@@ -25,7 +25,7 @@ impl App {
             KeyCode::Char('c') if ctrl => return self.ctrl_c(),
             KeyCode::Char('d') if ctrl && composer.is_empty() => return self.quit(),
             KeyCode::Char('t') if ctrl => self.tools_expanded = !self.tools_expanded,
-            KeyCode::Char('l') if ctrl => return Some(Action::Redraw),
+            KeyCode::Char('l') if ctrl => return Some(UiAction::Redraw),
             KeyCode::Char('j') if ctrl => composer.insert("\n"),
             KeyCode::Char('u') if ctrl => composer.kill_line_start(),
             KeyCode::Char('w') if ctrl => composer.kill_word(),
@@ -63,12 +63,12 @@ impl App {
         self.scroll_back = u16::try_from(next).unwrap_or(0);
     }
 
-    fn quit(&mut self) -> Option<Action> {
+    fn quit(&mut self) -> Option<UiAction> {
         self.quit = true;
-        Some(Action::Quit)
+        Some(UiAction::Quit)
     }
 
-    fn ctrl_c(&mut self) -> Option<Action> {
+    fn ctrl_c(&mut self) -> Option<UiAction> {
         if matches!(self.run, RunState::Active { .. }) {
             return self.interrupt();
         }
@@ -79,7 +79,7 @@ impl App {
         self.quit()
     }
 
-    fn submit(&mut self) -> Option<Action> {
+    fn submit(&mut self) -> Option<UiAction> {
         let text = self.composer.submit();
         if text.trim().is_empty() {
             return None;
@@ -90,7 +90,7 @@ impl App {
                 if matches!(self.run, RunState::Idle { .. }) {
                     self.run = RunState::Starting;
                 }
-                Some(Action::Call(Call::StartRun {
+                Some(UiAction::Call(Call::StartRun {
                     session_id: self.session.session_id.clone(),
                     text,
                     overrides: self.overrides.clone(),
@@ -104,17 +104,17 @@ impl App {
         }
     }
 
-    fn command(&mut self, command: SlashCommand) -> Option<Action> {
+    fn command(&mut self, command: SlashCommand) -> Option<UiAction> {
         let session_id = self.session.session_id.clone();
         match command {
             SlashCommand::Help => self.transcript.notice(HELP),
             SlashCommand::New => {
-                return Some(Action::Call(Call::NewSession {
+                return Some(UiAction::Call(Call::NewSession {
                     model: self.session.model.clone(),
                     effort: self.session.effort,
                 }));
             }
-            SlashCommand::Sessions => return Some(Action::Call(Call::ListSessions)),
+            SlashCommand::Sessions => return Some(UiAction::Call(Call::ListSessions)),
             SlashCommand::Model(words) => {
                 let current = &self.session.model;
                 let model = match words.as_slice() {
@@ -153,7 +153,7 @@ impl App {
             }
             SlashCommand::Steer(text) => match &self.run {
                 RunState::Active { run_id, .. } => {
-                    return Some(Action::Call(Call::Steer(RunSteerParams {
+                    return Some(UiAction::Call(Call::Steer(RunSteerParams {
                         session_id,
                         run_id: run_id.clone(),
                         input: vec![InputItem::Text { text }],
@@ -169,21 +169,23 @@ impl App {
         None
     }
 
-    fn update(&self, patch: SessionPatch) -> Action {
-        Action::Call(Call::UpdateSession(SessionUpdateParams {
+    fn update(&self, patch: SessionPatch) -> UiAction {
+        UiAction::Call(Call::UpdateSession(SessionUpdateParams {
             session_id: self.session.session_id.clone(),
             expected_revision: self.session.revision,
             patch,
         }))
     }
 
-    fn interrupt(&mut self) -> Option<Action> {
+    fn interrupt(&mut self) -> Option<UiAction> {
         match &self.run {
-            RunState::Active { run_id, .. } => Some(Action::Call(Call::Cancel(RunCancelParams {
-                session_id: self.session.session_id.clone(),
-                run_id: run_id.clone(),
-                reason: Some("interrupted from the TUI".into()),
-            }))),
+            RunState::Active { run_id, .. } => {
+                Some(UiAction::Call(Call::Cancel(RunCancelParams {
+                    session_id: self.session.session_id.clone(),
+                    run_id: run_id.clone(),
+                    reason: Some("interrupted from the TUI".into()),
+                })))
+            }
             RunState::Idle { .. } | RunState::Starting => {
                 self.transcript.notice("no run is running");
                 None

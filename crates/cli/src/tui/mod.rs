@@ -1,7 +1,7 @@
 //! `lightspeed chat` without a message: the interactive TUI.
 //!
 //! [`App`] holds all state and decides; this module only wires it to the world:
-//! terminal events and session notifications go in, [`Action`]s come out and are
+//! terminal events and session notifications go in, [`UiAction`]s come out and are
 //! carried out here (calls on their own tasks, their answers fed back in).
 
 mod app;
@@ -20,7 +20,7 @@ use ratatui::backend::CrosstermBackend;
 use tokio::sync::mpsc;
 
 use app::START_RUN;
-pub use app::{Action, ActionResult, App, Call, RunState, SessionInfo};
+pub use app::{App, Call, RunState, SessionInfo, UiAction, UiActionResult};
 pub use render::draw;
 pub use transcript::{Entry, Streaming, ToolCall, Transcript};
 
@@ -126,13 +126,13 @@ async fn event_loop(
         };
         match action {
             None => {}
-            Some(Action::Quit) => return Ok(()),
-            Some(Action::Redraw) => terminal.clear().map_err(CliError::Terminal)?,
-            Some(Action::Follow { session_id, cursor }) => {
+            Some(UiAction::Quit) => return Ok(()),
+            Some(UiAction::Redraw) => terminal.clear().map_err(CliError::Terminal)?,
+            Some(UiAction::Follow { session_id, cursor }) => {
                 session_follow = follow(client, &session_id, cursor);
                 following = true;
             }
-            Some(Action::Call(call)) => {
+            Some(UiAction::Call(call)) => {
                 let client = client.clone();
                 let settings = context.settings.clone();
                 let mounted = context.mounted.cloned();
@@ -156,9 +156,9 @@ pub async fn execute(
     settings: &ChatSettings,
     mounted: Option<&Mounted>,
     call: Call,
-) -> ActionResult {
+) -> UiActionResult {
     let failed = |what: &'static str| {
-        move |err: crate::client::ClientError| ActionResult::Failed {
+        move |err: crate::client::ClientError| UiActionResult::Failed {
             what,
             error: err.to_string(),
         }
@@ -171,22 +171,22 @@ pub async fn execute(
         } => client
             .run_start(&chat::run_params(&session_id, text, overrides))
             .await
-            .map(ActionResult::RunStarted)
+            .map(UiActionResult::RunStarted)
             .map_err(failed(START_RUN)),
         Call::Steer(params) => client
             .run_steer(&params)
             .await
-            .map(ActionResult::Steered)
+            .map(UiActionResult::Steered)
             .map_err(failed("steering")),
         Call::Cancel(params) => client
             .run_cancel(&params)
             .await
-            .map(ActionResult::CancelRequested)
+            .map(UiActionResult::CancelRequested)
             .map_err(failed("interrupting")),
         Call::NewSession { model, effort } => {
             chat::start_session(client, settings, model, effort, mounted)
                 .await
-                .map(ActionResult::SessionStarted)
+                .map(UiActionResult::SessionStarted)
                 .map_err(failed("starting a session"))
         }
         Call::ListSessions => {
@@ -197,13 +197,13 @@ pub async fn execute(
             client
                 .session_list(&params)
                 .await
-                .map(ActionResult::SessionsListed)
+                .map(UiActionResult::SessionsListed)
                 .map_err(failed("listing sessions"))
         }
         Call::UpdateSession(params) => client
             .session_update(&params)
             .await
-            .map(|session| ActionResult::SessionUpdated {
+            .map(|session| UiActionResult::SessionUpdated {
                 session,
                 patch: params.patch,
             })

@@ -4,7 +4,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod follow;
-mod invariants;
 mod oneshot;
 mod sessions;
 mod stack;

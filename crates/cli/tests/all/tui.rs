@@ -10,7 +10,7 @@ use api::types::session::{
     SessionConfigView, SessionStatus, SessionView, ToolChoiceInput, UsageView,
 };
 use cli::client::{Connection, FollowUpdate, Transport, kinds};
-use cli::tui::{Action, ActionResult, App, Call, RunState, draw};
+use cli::tui::{App, Call, RunState, UiAction, UiActionResult, draw};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
@@ -156,7 +156,7 @@ fn started(app: &mut App, question: &str) {
     );
 }
 
-fn key(app: &mut App, code: KeyCode, modifiers: KeyModifiers) -> Option<Action> {
+fn key(app: &mut App, code: KeyCode, modifiers: KeyModifiers) -> Option<UiAction> {
     app.on_key(KeyEvent::new(code, modifiers))
 }
 
@@ -296,14 +296,14 @@ fn steer_and_interrupt_act_on_the_running_run() {
     delta(&mut app, DeltaKind::Text, "Once upon a time");
     type_text(&mut app, "/steer keep it to one line");
     let action = key(&mut app, KeyCode::Enter, KeyModifiers::NONE);
-    let Some(Action::Call(Call::Steer(params))) = action else {
+    let Some(UiAction::Call(Call::Steer(params))) = action else {
         panic!("{action:?}")
     };
     assert_eq!(
         (params.session_id.as_str(), params.run_id.as_str()),
         (SESSION, RUN)
     );
-    app.on_result(ActionResult::Steered(RunAccepted {
+    app.on_result(UiActionResult::Steered(RunAccepted {
         run_id: RUN.into(),
         event_cursor: 3,
     }));
@@ -326,13 +326,13 @@ fn steer_and_interrupt_act_on_the_running_run() {
     // Esc (and /interrupt) cancel the running run.
     let action = key(&mut app, KeyCode::Esc, KeyModifiers::NONE);
     assert!(
-        matches!(action, Some(Action::Call(Call::Cancel(ref p))) if p.run_id == RUN),
+        matches!(action, Some(UiAction::Call(Call::Cancel(ref p))) if p.run_id == RUN),
         "{action:?}"
     );
     type_text(&mut app, "/interrupt");
     let action = key(&mut app, KeyCode::Enter, KeyModifiers::NONE);
     assert!(
-        matches!(action, Some(Action::Call(Call::Cancel(_)))),
+        matches!(action, Some(UiAction::Call(Call::Cancel(_)))),
         "{action:?}"
     );
 }
@@ -359,7 +359,7 @@ fn help_and_slash_commands() {
 
     type_text(&mut app, "/model other-model");
     let action = key(&mut app, KeyCode::Enter, KeyModifiers::NONE);
-    let Some(Action::Call(Call::UpdateSession(params))) = action else {
+    let Some(UiAction::Call(Call::UpdateSession(params))) = action else {
         panic!("{action:?}")
     };
     assert_eq!(params.patch.model.unwrap().model, "other-model");
@@ -368,7 +368,7 @@ fn help_and_slash_commands() {
     type_text(&mut app, "/quit");
     assert_eq!(
         key(&mut app, KeyCode::Enter, KeyModifiers::NONE),
-        Some(Action::Quit)
+        Some(UiAction::Quit)
     );
     assert!(app.should_quit());
 }

@@ -215,7 +215,56 @@ pub struct RunOverrides {
     pub limits: Option<RunLimitsPatch>,
 }
 
-/// Why a configuration value was refused.
+/// Declares [`ConfigField`] and its paths from one list, so a field cannot have a
+/// variant without a path or be missing from [`ConfigField::ALL`].
+macro_rules! config_fields {
+    ($($(#[$doc:meta])* $variant:ident => $path:literal;)*) => {
+        /// A configuration value the engine checks, named in [`ConfigError`] by its
+        /// [`path`](Self::path). Typed so that whoever renames fields for clients
+        /// (api-projection) matches on every one of them: a new field is a compile
+        /// error there, never an engine name leaking to a client.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum ConfigField {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl ConfigField {
+            /// Every field, in declaration order.
+            pub const ALL: &'static [ConfigField] = &[$(Self::$variant,)*];
+
+            /// The engine's dotted name, as in [`ConfigError`]'s `field`.
+            pub const fn path(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $path,)*
+                }
+            }
+        }
+    };
+}
+
+config_fields! {
+    ModelProviderId => "model.provider_id";
+    ModelApiKind => "model.api_kind";
+    ModelModel => "model.model";
+    GenerationOutputTokensMax => "generation.output_tokens_max";
+    ContextHighWatermarkTokens => "context.high_watermark_tokens";
+    /// [`RunOverrides::output_tokens_max`].
+    OverridesOutputTokensMax => "overrides.output_tokens_max";
+    /// Checked on the session's defaults and on them patched by run overrides.
+    RunLimitsTurnsMax => "run_limits.turns_max";
+    RunLimitsToolRoundsMax => "run_limits.tool_rounds_max";
+    RunLimitsOutputTokensMax => "run_limits.output_tokens_max";
+}
+
+impl ConfigField {
+    /// The field named `path`; `None` for a path no [`ConfigField`] has.
+    pub fn from_path(path: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|field| field.path() == path)
+    }
+}
+
+/// Why a configuration value was refused. `field` is a [`ConfigField::path`]; it
+/// stays a string so the error reads (and is built in tests) as plain text.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     #[error("{field} must not be empty")]
@@ -230,19 +279,25 @@ pub enum ConfigError {
     InvalidToolChoice { name: String },
 }
 
-fn check_text(field: &'static str, value: &str) -> Result<(), ConfigError> {
+fn check_text(field: ConfigField, value: &str) -> Result<(), ConfigError> {
     if value.is_empty() {
-        return Err(ConfigError::Empty { field });
+        return Err(ConfigError::Empty {
+            field: field.path(),
+        });
     }
     if value.len() > TEXT_FIELD_BYTES_MAX {
-        return Err(ConfigError::TooLong { field });
+        return Err(ConfigError::TooLong {
+            field: field.path(),
+        });
     }
     Ok(())
 }
 
-fn check_nonzero(field: &'static str, value: u64) -> Result<(), ConfigError> {
+fn check_nonzero(field: ConfigField, value: u64) -> Result<(), ConfigError> {
     if value == 0 {
-        Err(ConfigError::Zero { field })
+        Err(ConfigError::Zero {
+            field: field.path(),
+        })
     } else {
         Ok(())
     }
@@ -250,9 +305,9 @@ fn check_nonzero(field: &'static str, value: u64) -> Result<(), ConfigError> {
 
 impl ModelRoute {
     pub fn validate(&self) -> Result<(), ConfigError> {
-        check_text("model.provider_id", &self.provider_id)?;
-        check_text("model.api_kind", &self.api_kind)?;
-        check_text("model.model", &self.model)
+        check_text(ConfigField::ModelProviderId, &self.provider_id)?;
+        check_text(ConfigField::ModelApiKind, &self.api_kind)?;
+        check_text(ConfigField::ModelModel, &self.model)
     }
 }
 
@@ -279,12 +334,15 @@ impl ProviderParams {
 
 impl RunLimits {
     pub fn validate(&self) -> Result<(), ConfigError> {
-        check_nonzero("run_limits.turns_max", u64::from(self.turns_max))?;
+        check_nonzero(ConfigField::RunLimitsTurnsMax, u64::from(self.turns_max))?;
         check_nonzero(
-            "run_limits.tool_rounds_max",
+            ConfigField::RunLimitsToolRoundsMax,
             u64::from(self.tool_rounds_max),
         )?;
-        check_nonzero("run_limits.output_tokens_max", self.output_tokens_max)
+        check_nonzero(
+            ConfigField::RunLimitsOutputTokensMax,
+            self.output_tokens_max,
+        )
     }
 }
 
@@ -292,13 +350,13 @@ impl SessionConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.model.validate()?;
         check_nonzero(
-            "generation.output_tokens_max",
+            ConfigField::GenerationOutputTokensMax,
             u64::from(self.generation.output_tokens_max),
         )?;
         self.generation.tool_choice.validate()?;
         self.generation.provider_params.validate()?;
         check_nonzero(
-            "context.high_watermark_tokens",
+            ConfigField::ContextHighWatermarkTokens,
             self.context.high_watermark_tokens,
         )?;
         self.run_limits.validate()
@@ -312,7 +370,7 @@ impl RunOverrides {
             model.validate()?;
         }
         if let Some(tokens) = self.output_tokens_max {
-            check_nonzero("overrides.output_tokens_max", u64::from(tokens))?;
+            check_nonzero(ConfigField::OverridesOutputTokensMax, u64::from(tokens))?;
         }
         if let Some(choice) = &self.tool_choice {
             choice.validate()?;
@@ -322,5 +380,18 @@ impl RunOverrides {
         }
         let limits = base.run_limits.patched(&self.limits.unwrap_or_default());
         limits.validate()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_field_has_its_own_path_and_is_found_by_it() {
+        for field in ConfigField::ALL {
+            assert_eq!(ConfigField::from_path(field.path()), Some(*field));
+        }
+        assert_eq!(ConfigField::from_path("run_limits"), None);
     }
 }

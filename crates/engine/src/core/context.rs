@@ -191,6 +191,14 @@ pub fn is_valid_item_key(key: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':' | b'/'))
 }
 
+/// The rough token estimate every host gives content it stores as an item or a tool
+/// result: four bytes a token, at least one. It lives here, beside the items it
+/// sizes, so hosts, the runtime and the API projection share one rule without
+/// depending on each other.
+pub fn estimate_tokens(bytes: &[u8]) -> u64 {
+    (bytes.len() as u64).div_ceil(4).max(1)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

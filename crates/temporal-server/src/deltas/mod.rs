@@ -1,4 +1,4 @@
-//! The streaming side channel (DESIGN §5): LLM activities publish text deltas here
+//! The streaming side channel: LLM activities publish text deltas here
 //! and the gateway relays them to subscribers. Deltas never enter workflow history or
 //! the log; a subscriber that is slow or absent misses some, nothing else changes.
 //!

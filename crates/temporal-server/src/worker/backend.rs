@@ -12,7 +12,8 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use effects::{AdapterError, Compactor, ToolAdapter, estimate_tokens};
+use effects::{AdapterError, Compactor, ToolAdapter};
+use engine::core::context::estimate_tokens;
 use engine::core::effects::{CompactionOutcome, GenerationOutcome, ToolResult};
 use engine::core::request::GenerationRequest;
 use engine::core::run::{EffectError, ToolStatus};

@@ -4,4 +4,3 @@
 
 mod api_keys;
 mod echo_api;
-mod invariants;

@@ -1,4 +1,5 @@
-//! The thin seam (DESIGN §3.3): with a transcript over 1 MB, every activity input and
+//! The thin seam (ARCHITECTURE.md, `crates/temporal-workflow`: activity payloads are
+//! ids, positions and refs): with a transcript over 1 MB, every activity input and
 //! result in workflow history stays within 4 KiB, and history grows by the same
 //! amount per turn whatever the transcript size.
 

@@ -1,0 +1,254 @@
+//! The layering, as data. Each row mirrors a row of the "Layering" table in
+//! ARCHITECTURE.md (a test checks the two agree): changing an edge means changing
+//! both, and saying why in the commit (CONTRIBUTING: a new dependency is a boundary
+//! change).
+
+/// Whether a crate ships in (or is linked into) something users run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Ships: test-support must not be reachable from it along normal edges.
+    Product,
+    /// Test and measurement tooling: may use test-support as a normal dependency.
+    Tooling,
+}
+
+/// One workspace crate's allowed dependencies on other workspace crates.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Row {
+    pub(crate) name: &'static str,
+    /// Normal (and build) dependencies: what the crate is built on.
+    pub(crate) deps: &'static [&'static str],
+    /// Dependencies of its tests, examples and benches only.
+    pub(crate) dev: &'static [&'static str],
+    pub(crate) role: Role,
+}
+
+const fn product(
+    name: &'static str,
+    deps: &'static [&'static str],
+    dev: &'static [&'static str],
+) -> Row {
+    Row {
+        name,
+        deps,
+        dev,
+        role: Role::Product,
+    }
+}
+
+const fn tooling(
+    name: &'static str,
+    deps: &'static [&'static str],
+    dev: &'static [&'static str],
+) -> Row {
+    Row {
+        name,
+        deps,
+        dev,
+        role: Role::Tooling,
+    }
+}
+
+/// Every crate of the workspace, leaves first. The edges must match the
+/// manifests exactly: a missing edge fails, and so does a listed edge no manifest
+/// has any more, so this table (and ARCHITECTURE.md) never overstates the graph.
+pub(crate) const CRATES: &[Row] = &[
+    product("engine", &[], &[]),
+    product("api", &[], &[]),
+    product("llm-clients", &[], &[]),
+    product("vfs", &["engine"], &[]),
+    product("tools", &["engine", "vfs"], &[]),
+    product("llm-runtime", &["engine", "llm-clients"], &[]),
+    product("store-fs", &["engine", "vfs"], &["test-support"]),
+    product("store-pg", &["engine", "vfs"], &["test-support"]),
+    product("temporal-workflow", &["engine"], &[]),
+    product(
+        "effects",
+        &["engine", "vfs", "tools", "llm-runtime"],
+        &["test-support", "llm-clients"],
+    ),
+    // Engine only for `BlobRef` (parse and hash a ref on the raw blob routes).
+    product("gateway", &["api", "engine"], &[]),
+    // llm-runtime: the neutral reading of stored provider items, provider-params
+    // validation at admission and the typed reasoning effort.
+    product(
+        "api-projection",
+        &["engine", "api", "llm-runtime", "vfs", "tools"],
+        &[],
+    ),
+    // A client like any other: the contract alone.
+    product(
+        "cli",
+        &["api"],
+        &["test-support", "gateway", "llm-clients", "llm-runtime"],
+    ),
+    // `StoreProvider`, `SessionStore`, `SessionIndex`, `FsStores`, `PgStores`:
+    // universe -> store for every host (worker, API service, test host).
+    product(
+        "session-stores",
+        &["engine", "vfs", "store-fs", "store-pg"],
+        &[],
+    ),
+    // Every API method's body, once, generic over a narrow host interface.
+    product(
+        "api-service",
+        &[
+            "engine",
+            "api",
+            "api-projection",
+            "llm-runtime",
+            "session-stores",
+        ],
+        &[],
+    ),
+    // The Temporal host: wiring, the worker and the API service's Temporal host.
+    product(
+        "temporal-server",
+        &[
+            "engine",
+            "api",
+            "api-service",
+            "gateway",
+            "llm-clients",
+            "llm-runtime",
+            "session-stores",
+            "store-pg",
+            "temporal-workflow",
+            "effects",
+        ],
+        &["test-support", "store-fs"],
+    ),
+    tooling(
+        "test-support",
+        &[
+            "engine",
+            "effects",
+            "llm-clients",
+            "llm-runtime",
+            "api",
+            "api-projection",
+            "api-service",
+            "session-stores",
+            "store-fs",
+            "vfs",
+            "tools",
+        ],
+        &["gateway"],
+    ),
+    tooling(
+        "bench",
+        &[
+            "engine",
+            "effects",
+            "llm-clients",
+            "llm-runtime",
+            "session-stores",
+            "store-fs",
+            "temporal-server",
+            "temporal-workflow",
+            "test-support",
+        ],
+        &[],
+    ),
+    tooling("architecture", &[], &[]),
+];
+
+/// External (and workspace) crates a crate must never reach along normal edges,
+/// directly or transitively.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ban {
+    pub(crate) name: &'static str,
+    /// A family matches the name itself and `name-*`, `name_*` (tokio-util,
+    /// sqlx-core, rand_core, temporalio-sdk, ...).
+    pub(crate) families: &'static [&'static str],
+    /// Families the walk records but does not descend into.
+    pub(crate) opaque: &'static [&'static str],
+    /// Reached along normal edges: shows the walk is not vacuous.
+    pub(crate) reaches: &'static [&'static str],
+    pub(crate) why: &'static str,
+}
+
+/// No async runtime, network or database stack, workflow SDK or randomness.
+const PURE: &[&str] = &["tokio", "reqwest", "hyper", "sqlx", "temporalio", "rand"];
+
+pub(crate) const BANS: &[Ban] = &[
+    Ban {
+        name: "engine",
+        families: PURE,
+        opaque: &[],
+        reaches: &["serde_json", "sha2", "digest"],
+        why: "the engine is deterministic: no I/O, async runtime, clock or randomness",
+    },
+    Ban {
+        name: "vfs",
+        families: PURE,
+        opaque: &[],
+        reaches: &["engine"],
+        why: "the VFS has no host filesystem, network or async runtime",
+    },
+    Ban {
+        name: "tools",
+        families: PURE,
+        opaque: &[],
+        reaches: &["engine", "vfs"],
+        why: "the file tools have no host I/O or async runtime",
+    },
+    Ban {
+        name: "temporal-workflow",
+        families: &[
+            "tokio",
+            "reqwest",
+            "hyper",
+            "sqlx",
+            "tonic",
+            "temporalio-sdk",
+            "temporalio-client",
+            "store-fs",
+            "store-pg",
+            "llm-runtime",
+            "llm-clients",
+        ],
+        // The SDK's protobuf crate links tonic and tokio for its gRPC types; workflow
+        // code cannot name those without depending on them itself, which is what
+        // this guards, so the walk stops at the SDK's own crates.
+        opaque: &["temporalio"],
+        reaches: &["engine", "temporalio-workflow"],
+        why: "workflow code runs under deterministic replay: no runtime, network, \
+              worker/client half of the SDK or our I/O crates",
+    },
+    Ban {
+        name: "effects",
+        families: &[
+            "test-support",
+            "temporal",
+            "temporalio",
+            "gateway",
+            "api",
+            "store-fs",
+            "store-pg",
+            "sqlx",
+            "cli",
+            "axum",
+            "jsonrpsee",
+        ],
+        opaque: &[],
+        reaches: &["engine", "llm-runtime", "llm-clients", "tools", "vfs"],
+        why: "hosts build on effects: it never reaches a host, the client contract, a \
+              storage backend or test infrastructure",
+    },
+    Ban {
+        name: "api",
+        families: &["tokio", "hyper", "axum", "jsonrpsee", "reqwest", "tower"],
+        opaque: &[],
+        reaches: &["serde_json", "schemars"],
+        why: "the contract is plain data: no transport",
+    },
+    Ban {
+        name: "api-service",
+        families: &["temporalio", "axum", "jsonrpsee", "test-support"],
+        opaque: &[],
+        reaches: &["api", "api-projection", "session-stores"],
+        why: "the API service knows no transport and no particular host: the gateway \
+              dispatches to it, hosts (Temporal, in-process) plug into it",
+    },
+];
