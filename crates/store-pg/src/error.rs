@@ -55,6 +55,18 @@ impl PgStoreError {
     }
 }
 
+/// Trait calls report Postgres failures as [`StoreError::Backend`], keeping whether
+/// they are worth retrying.
+impl From<PgStoreError> for StoreError {
+    fn from(err: PgStoreError) -> Self {
+        if err.is_retryable() {
+            StoreError::transient(err)
+        } else {
+            StoreError::permanent(err)
+        }
+    }
+}
+
 fn is_transient(error: &sqlx::Error) -> bool {
     matches!(
         error,
@@ -76,7 +88,7 @@ pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
 
 /// Maps a failed query to [`StoreError::Backend`], naming what was being done.
 pub(crate) fn query_failed(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |source| StoreError::backend(PgStoreError::Query { what, source })
+    move |source| StoreError::from(PgStoreError::Query { what, source })
 }
 
 /// `value` as a Postgres `bigint`, or an error naming `what`.

@@ -14,7 +14,7 @@ use engine::core::replay::ReplayError;
 use engine::core::request::{GenerationRequest, RebuildError};
 use engine::core::state::SessionState;
 use engine::core::wellknown::well_known_blobs;
-use engine::drive::{Action, Drive};
+use engine::drive::{Action, Drive, Resumed};
 use engine::store::{BlobStore, CheckpointStore, SessionLog, StoreError};
 use engine::{LogEntry, Seq, SessionId};
 
@@ -53,6 +53,16 @@ pub enum Step {
     Compacted,
     Idle,
     Closed,
+}
+
+/// Checks what the drive did with an effect result. An invalid result is already
+/// recorded as a failed effect (the session carries on); a stale one cannot happen,
+/// since the runner answers only the effect the drive just asked for.
+fn settled(resumed: Resumed) -> Result<(), RunnerError> {
+    match resumed {
+        Resumed::Applied | Resumed::Invalid { .. } => Ok(()),
+        Resumed::Stale { reason } => Err(RunnerError::Rejected(reason)),
+    }
 }
 
 /// Where the session settled.
@@ -255,8 +265,10 @@ where
                 let request = GenerationRequest::rebuild(&state)?;
                 let outcome = self.llm.generate(&request, &*self.store).await?;
                 let now = self.tick();
-                self.drive
-                    .resume_generation(&intent.run_id, intent.turn, outcome, now)?;
+                let resumed =
+                    self.drive
+                        .resume_generation(&intent.run_id, intent.turn, outcome, now);
+                settled(resumed)?;
                 Ok(Step::Generated { turn: intent.turn })
             }
             Action::InvokeTools(intent) => {
@@ -265,8 +277,10 @@ where
                     results.push(self.tools.invoke(call, &*self.store).await?);
                 }
                 let now = self.tick();
-                self.drive
-                    .resume_tool_results(&intent.run_id, intent.batch, results, now)?;
+                let resumed =
+                    self.drive
+                        .resume_tool_results(&intent.run_id, intent.batch, results, now);
+                settled(resumed)?;
                 Ok(Step::ToolsInvoked {
                     calls: intent.calls.len(),
                 })
@@ -277,8 +291,10 @@ where
                     .compact(self.drive.state(), &*self.store)
                     .await?;
                 let now = self.tick();
-                self.drive
-                    .resume_compaction(intent.compaction, outcome, now)?;
+                let resumed = self
+                    .drive
+                    .resume_compaction(intent.compaction, outcome, now);
+                settled(resumed)?;
                 Ok(Step::Compacted)
             }
             Action::Idle => Ok(Step::Idle),

@@ -47,7 +47,9 @@ pub enum FinishReason {
 #[serde(rename_all = "snake_case")]
 pub enum LimitKind {
     Turns,
-    ToolRounds,
+    /// Tool batches (the glossary's term); persisted as `tool_rounds`, its first name.
+    #[serde(rename = "tool_rounds")]
+    ToolBatches,
     OutputTokens,
 }
 
@@ -57,6 +59,13 @@ pub struct EffectError {
     /// Stable machine code, e.g. `rate_limited`, `context_length_exceeded`.
     pub code: String,
     pub message: String,
+}
+
+impl EffectError {
+    /// The code recorded when the engine refuses a result that answers the
+    /// outstanding effect (too many tool calls, duplicate call ids, oversized text):
+    /// the effect failed, rather than being asked for again.
+    pub const INVALID_RESULT: &'static str = "invalid_result";
 }
 
 /// Why a run failed.
@@ -154,7 +163,9 @@ pub struct ActiveRun {
     pub status: RunStatus,
     pub phase: RunPhase,
     pub turns_used: u32,
-    pub tool_rounds_used: u32,
+    /// Tool batches completed; checkpoints spell it `tool_rounds_used`.
+    #[serde(rename = "tool_rounds_used")]
+    pub tool_batches_used: u32,
     pub usage: Usage,
     /// Steer input waiting for the next step boundary.
     pub pending_steers: Vec<ItemSpec>,
