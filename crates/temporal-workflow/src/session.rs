@@ -205,7 +205,7 @@ mod tests {
                     api_kind: "openai:responses".into(),
                     model: "m".into(),
                 },
-                chain_index: Default::default(),
+                generation: Default::default(),
                 context: Default::default(),
                 run_limits: Default::default(),
             },
