@@ -153,3 +153,21 @@ pub(crate) fn write_atomic(
 
 /// Name prefix of temporary files; readers skip such files.
 pub(crate) const TEMP_PREFIX: &str = ".tmp-";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_failures_are_retryable_only_when_momentary() {
+        let path = Path::new("/tmp/x");
+        let timed_out = io_err("read", path)(io::Error::from(io::ErrorKind::TimedOut));
+        assert!(timed_out.is_retryable());
+        let full = io_failure(io::Error::from(io::ErrorKind::StorageFull));
+        assert!(full.is_retryable());
+        let denied = io_err("read", path)(io::Error::from(io::ErrorKind::PermissionDenied));
+        assert!(!denied.is_retryable());
+        let bad = io_failure(io::Error::from(io::ErrorKind::InvalidData));
+        assert!(!bad.is_retryable());
+    }
+}

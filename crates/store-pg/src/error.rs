@@ -104,3 +104,29 @@ pub(crate) fn from_bigint(location: &str, value: i64) -> Result<u64, StoreError>
         reason: format!("negative value {value}"),
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The backend's own classification survives the trip into `StoreError`.
+    #[test]
+    fn store_errors_keep_the_postgres_classification() {
+        let busy = StoreError::from(PgStoreError::Query {
+            what: "append",
+            source: sqlx::Error::PoolTimedOut,
+        });
+        assert!(busy.is_retryable());
+        let corrupt = StoreError::from(PgStoreError::Corrupt {
+            location: "log row 3".into(),
+            reason: "bad json".into(),
+        });
+        assert!(!corrupt.is_retryable());
+        let out_of_range = StoreError::from(PgStoreError::OutOfRange {
+            what: "seq",
+            value: u64::MAX,
+        });
+        assert!(!out_of_range.is_retryable());
+        assert!(!StoreError::from(PgStoreError::DuplicateKey).is_retryable());
+    }
+}
