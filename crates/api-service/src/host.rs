@@ -4,7 +4,7 @@
 use std::future::Future;
 
 use api::types::events::{DeltaKind as ApiDeltaKind, DeltaView};
-use engine::core::command::{CoreCommand, Rejection};
+use engine::core::command::{CoreCommand, Rejection, RejectionCode};
 use engine::{RunId, Seq, SessionId};
 use llm_runtime::{Delta, DeltaKind};
 use session_stores::StoreProvider;
@@ -42,7 +42,7 @@ pub struct Admission {
 /// current revision.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RemoteRejection {
-    pub code: String,
+    pub code: RejectionCode,
     pub message: String,
     pub current_revision: Option<u64>,
 }

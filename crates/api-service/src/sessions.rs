@@ -11,37 +11,21 @@ use engine::core::config::SessionConfig;
 use engine::core::control::{ControlState, Lifecycle};
 
 use crate::errors::{internal, session_not_found};
-use crate::host::{Admission, AdmitFailure, RemoteRejection, SessionHost, SessionKey};
+use crate::host::{Admission, AdmitFailure, SessionHost, SessionKey};
 use crate::service::Service;
 
 /// An admission failure as the error clients see.
 pub(crate) fn admit_error(failure: AdmitFailure) -> ApiError {
     match failure {
         AdmitFailure::Rejected(rejection) => inputs::rejection(rejection),
-        AdmitFailure::Refused(refused) => refused_error(refused),
+        AdmitFailure::Refused(refused) => {
+            inputs::rejection_error(refused.code, refused.message, refused.current_revision)
+        }
         AdmitFailure::Lost => {
             ApiError::conflict("the session reloaded before the command was committed; retry it")
                 .with_reason("admissionLost")
         }
         AdmitFailure::Unavailable(detail) => internal("admitting the command", detail),
-    }
-}
-
-/// A refusal decided by the engine in another process.
-// Interim: the workflow's string codes, classified as the Temporal backend did,
-// until the engine's typed rejection code replaces the string.
-fn refused_error(refused: RemoteRejection) -> ApiError {
-    let error = match refused.code.as_str() {
-        "revisionConflict" | "submissionConflict" | "sessionBusy" | "alreadyOpen"
-        | "compactionPending" => ApiError::conflict(refused.message),
-        "notOpen" | "unknownRun" | "runNotActive" => ApiError::not_found(refused.message),
-        "closed" | "alreadyCancelling" | "staleResult" => ApiError::rejected(refused.message),
-        _ => ApiError::invalid_params(refused.message),
-    };
-    let error = error.with_reason(refused.code);
-    match refused.current_revision {
-        Some(revision) => error.with_current_revision(revision),
-        None => error,
     }
 }
 

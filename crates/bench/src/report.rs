@@ -47,7 +47,7 @@ impl Report {
         )?;
         writeln!(
             out,
-            "A turn is one run answered by one text reply (no tool round)."
+            "A turn is one run answered by one text reply (no tool batch)."
         )?;
         if let Some(history) = &self.history {
             write_history(out, history)?;

@@ -36,7 +36,7 @@ use engine::core::control::ControlState;
 use engine::core::effects::{CompactionOutcome, GenerationOutcome, GenerationResult, ToolResult};
 use engine::core::run::{ToolCallRequest, ToolStatus, Usage};
 use engine::core::state::SessionState;
-use engine::drive::{Action, Drive};
+use engine::drive::{Action, Drive, Resumed};
 use engine::store::Checkpoint;
 use engine::{BlobRef, LogEntry, SessionId, SubmissionId, ToolCallId};
 
@@ -205,13 +205,14 @@ impl Host {
                         2_000,
                     )];
                     let at = self.tick();
-                    self.drive
-                        .resume_compaction(
+                    assert_eq!(
+                        self.drive.resume_compaction(
                             intent.compaction,
                             CompactionOutcome::Compacted { summary },
                             at,
-                        )
-                        .unwrap();
+                        ),
+                        Resumed::Applied
+                    );
                 }
                 action => return action,
             }
@@ -271,9 +272,11 @@ impl Host {
             request_ref: None,
         });
         let at = self.tick();
-        self.drive
-            .resume_generation(&intent.run_id, intent.turn, outcome, at)
-            .unwrap();
+        assert_eq!(
+            self.drive
+                .resume_generation(&intent.run_id, intent.turn, outcome, at),
+            Resumed::Applied
+        );
         if tool_calls == 0 {
             return;
         }
@@ -291,9 +294,11 @@ impl Host {
             })
             .collect();
         let at = self.tick();
-        self.drive
-            .resume_tool_results(&batch.run_id, batch.batch, results, at)
-            .unwrap();
+        assert_eq!(
+            self.drive
+                .resume_tool_results(&batch.run_id, batch.batch, results, at),
+            Resumed::Applied
+        );
     }
 }
 

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::admit::{self, Admitted};
 use crate::core::command::{CoreCommand, Rejection};
 use crate::core::control::ControlState;
-use crate::core::effects::{self, CompactionOutcome, GenerationOutcome, ToolResult};
+use crate::core::effects::{self, Accepted, CompactionOutcome, GenerationOutcome, ToolResult};
 use crate::core::event::CompactionReason;
 use crate::core::planner::{self, Plan, Planned};
 use crate::core::replay::ReplayError;
@@ -75,6 +75,28 @@ pub enum Action {
     Idle,
     /// The session is closed; nothing will ever be done again.
     Closed,
+}
+
+/// What became of an effect result fed back through a `resume_*` entry point.
+///
+/// A result that answers the outstanding effect is always recorded, as given or as a
+/// failure: refusing it would leave the effect outstanding, and since actions are
+/// level-triggered the host would pay for the same call again. Only
+/// [`Resumed::Stale`] records nothing; hosts log it and drop the result.
+#[must_use = "a stale or invalid result should at least be logged"]
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resumed {
+    /// The result was staged as given; append it (see [`Drive::next_action`]).
+    Applied,
+    /// The result answered the outstanding effect but broke an engine bound (too many
+    /// tool calls, duplicate call ids, oversized text). It was staged as the effect
+    /// failing with code [`EffectError::INVALID_RESULT`](crate::core::run::EffectError::INVALID_RESULT):
+    /// a generation fails its turn and run, a compaction fails and the session carries
+    /// on. `reason` says which bound; a host may log it.
+    Invalid { reason: Rejection },
+    /// Nothing outstanding matches the result (late, duplicate, or naming no open
+    /// call): nothing was staged.
+    Stale { reason: Rejection },
 }
 
 /// State a drive can run over: the bounded control state alone, or the full state.
@@ -218,41 +240,52 @@ impl<S: DriveState> Drive<S> {
         self.projected = None;
     }
 
+    /// Feeds back the outcome of the generation for `turn` of `run_id`.
     pub fn resume_generation(
         &mut self,
         run_id: &RunId,
         turn: u32,
         outcome: GenerationOutcome,
         observed_at_ms: u64,
-    ) -> Result<(), Rejection> {
-        let events = effects::generation(self.projected(), run_id, turn, outcome)?;
-        self.observe(observed_at_ms);
-        self.stage(events);
-        Ok(())
+    ) -> Resumed {
+        let accepted = effects::generation(self.projected(), run_id, turn, outcome);
+        self.settle(accepted, observed_at_ms)
     }
 
+    /// Feeds back results of tool calls of `batch` (all of them or some).
     pub fn resume_tool_results(
         &mut self,
         run_id: &RunId,
         batch: u32,
         results: Vec<ToolResult>,
         observed_at_ms: u64,
-    ) -> Result<(), Rejection> {
-        let events = effects::tool_results(self.projected(), run_id, batch, results)?;
-        self.observe(observed_at_ms);
-        self.stage(events);
-        Ok(())
+    ) -> Resumed {
+        let accepted = effects::tool_results(self.projected(), run_id, batch, results);
+        self.settle(accepted, observed_at_ms)
     }
 
+    /// Feeds back the outcome of compaction number `compaction`.
     pub fn resume_compaction(
         &mut self,
         compaction: u32,
         outcome: CompactionOutcome,
         observed_at_ms: u64,
-    ) -> Result<(), Rejection> {
-        let events = effects::compaction(self.projected(), compaction, outcome)?;
-        self.observe(observed_at_ms);
-        self.stage(events);
-        Ok(())
+    ) -> Resumed {
+        let accepted = effects::compaction(self.projected(), compaction, outcome);
+        self.settle(accepted, observed_at_ms)
+    }
+
+    fn settle(&mut self, accepted: Result<Accepted, Rejection>, observed_at_ms: u64) -> Resumed {
+        match accepted {
+            Ok(Accepted { events, invalid }) => {
+                self.observe(observed_at_ms);
+                self.stage(events);
+                match invalid {
+                    None => Resumed::Applied,
+                    Some(reason) => Resumed::Invalid { reason },
+                }
+            }
+            Err(reason) => Resumed::Stale { reason },
+        }
     }
 }

@@ -31,13 +31,51 @@ pub enum StoreError {
     /// Persisted data cannot be decoded; nothing was changed.
     #[error("corrupt data in {location}: {reason}")]
     Corrupt { location: String, reason: String },
-    #[error("storage backend failed: {0}")]
-    Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The substrate failed. Only the backend knows whether that was an outage (a
+    /// dropped connection, a timeout) or a permanent refusal (a constraint, a value
+    /// it cannot store), so it says so in `retryable`: erasing the cause into a box
+    /// must not erase that.
+    #[error("storage backend failed: {source}")]
+    Backend {
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+        retryable: bool,
+    },
 }
 
 impl StoreError {
-    pub fn backend(err: impl std::error::Error + Send + Sync + 'static) -> Self {
-        Self::Backend(Box::new(err))
+    /// A backend failure that the same call may not meet again (connection lost,
+    /// timeout, lock contention).
+    pub fn transient(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Backend {
+            source: Box::new(err),
+            retryable: true,
+        }
+    }
+
+    /// A backend failure that the same call will meet again (a value the backend
+    /// cannot store, a constraint, an encoding error).
+    pub fn permanent(err: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Backend {
+            source: Box::new(err),
+            retryable: false,
+        }
+    }
+
+    /// Whether calling again (later, unchanged) may succeed. Exhaustive on purpose:
+    /// a new variant must be classified before this compiles.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Backend { retryable, .. } => *retryable,
+            // Needs a reload and a new decision, not the same call again.
+            Self::HeadConflict { .. }
+            // The caller's input or the stored data is wrong; repeating changes nothing.
+            | Self::InvalidBatch { .. }
+            | Self::BlobNotFound(_)
+            | Self::DigestMismatch { .. }
+            | Self::BlobTooLarge { .. }
+            | Self::Corrupt { .. } => false,
+        }
     }
 }
 
@@ -140,4 +178,32 @@ pub trait CheckpointStore: Send + Sync {
         &self,
         session: &SessionId,
     ) -> impl Future<Output = Result<Option<Checkpoint>, StoreError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_transient_backend_failures_are_retryable() {
+        let io = || std::io::Error::other("connection reset");
+        assert!(StoreError::transient(io()).is_retryable());
+        assert!(!StoreError::permanent(io()).is_retryable());
+        let blob = BlobRef::of_bytes(b"x");
+        let corrupt = StoreError::Corrupt {
+            location: "log".into(),
+            reason: "bad json".into(),
+        };
+        let mismatch = StoreError::DigestMismatch {
+            expected: blob.clone(),
+            actual: BlobRef::of_bytes(b"y"),
+        };
+        let conflict = StoreError::HeadConflict {
+            expected: 1,
+            actual: 2,
+        };
+        for err in [corrupt, mismatch, conflict, StoreError::BlobNotFound(blob)] {
+            assert!(!err.is_retryable(), "{err}");
+        }
+    }
 }

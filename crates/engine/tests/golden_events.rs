@@ -196,7 +196,7 @@ fn config() -> SessionConfig {
         },
         run_limits: RunLimits {
             turns_max: 50,
-            tool_rounds_max: 50,
+            tool_batches_max: 50,
             output_tokens_max: 200_000,
         },
     }
@@ -380,13 +380,13 @@ fn golden_events() -> Vec<LogEntry> {
                         }))),
                         limits: Some(RunLimitsPatch {
                             turns_max: Some(20),
-                            tool_rounds_max: Some(10),
+                            tool_batches_max: Some(10),
                             output_tokens_max: Some(50_000),
                         }),
                     },
                     limits: RunLimits {
                         turns_max: 20,
-                        tool_rounds_max: 10,
+                        tool_batches_max: 10,
                         output_tokens_max: 50_000,
                     },
                 },

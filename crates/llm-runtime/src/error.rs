@@ -41,9 +41,8 @@ impl RuntimeError {
     pub fn is_retryable(&self) -> bool {
         match self {
             Self::Provider(err) => err.is_retryable(),
-            Self::Store(StoreError::Backend(_)) => true,
-            Self::Store(_)
-            | Self::UnknownProvider(_)
+            Self::Store(err) => err.is_retryable(),
+            Self::UnknownProvider(_)
             | Self::ApiKindMismatch { .. }
             | Self::UnknownApiKind(_)
             | Self::Params(_)

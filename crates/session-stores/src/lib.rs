@@ -168,7 +168,7 @@ impl StoreProvider for PgStores {
             .db
             .store(universe, self.object_store.clone())
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(StoreError::from)?;
         for bytes in well_known_blobs() {
             store.put(bytes.to_vec()).await?;
         }

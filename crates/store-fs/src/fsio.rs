@@ -25,17 +25,49 @@ impl IoError {
     pub fn path(&self) -> &Path {
         &self.path
     }
+
+    /// Whether the same operation may succeed later: an interrupted or timed-out
+    /// call, or a full disk an operator can free. Missing files, permissions and
+    /// invalid data stay as they are.
+    pub fn is_retryable(&self) -> bool {
+        io_retryable(self.source.kind())
+    }
+}
+
+/// The io error kinds that are conditions of the moment rather than of the request.
+pub(crate) fn io_retryable(kind: io::ErrorKind) -> bool {
+    matches!(
+        kind,
+        io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+            | io::ErrorKind::TimedOut
+            | io::ErrorKind::StorageFull
+    )
+}
+
+/// A backend [`StoreError`] for an io error without a path to name.
+pub(crate) fn io_failure(err: io::Error) -> StoreError {
+    if io_retryable(err.kind()) {
+        StoreError::transient(err)
+    } else {
+        StoreError::permanent(err)
+    }
 }
 
 /// Builds a `map_err` adapter turning an [`io::Error`] into a backend [`StoreError`].
 pub(crate) fn io_err(action: &'static str, path: &Path) -> impl FnOnce(io::Error) -> StoreError {
     let path = path.to_owned();
     move |source| {
-        StoreError::backend(IoError {
+        let err = IoError {
             action,
             path,
             source,
-        })
+        };
+        if err.is_retryable() {
+            StoreError::transient(err)
+        } else {
+            StoreError::permanent(err)
+        }
     }
 }
 
@@ -121,3 +153,21 @@ pub(crate) fn write_atomic(
 
 /// Name prefix of temporary files; readers skip such files.
 pub(crate) const TEMP_PREFIX: &str = ".tmp-";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn io_failures_are_retryable_only_when_momentary() {
+        let path = Path::new("/tmp/x");
+        let timed_out = io_err("read", path)(io::Error::from(io::ErrorKind::TimedOut));
+        assert!(timed_out.is_retryable());
+        let full = io_failure(io::Error::from(io::ErrorKind::StorageFull));
+        assert!(full.is_retryable());
+        let denied = io_err("read", path)(io::Error::from(io::ErrorKind::PermissionDenied));
+        assert!(!denied.is_retryable());
+        let bad = io_failure(io::Error::from(io::ErrorKind::InvalidData));
+        assert!(!bad.is_retryable());
+    }
+}

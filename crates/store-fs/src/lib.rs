@@ -148,11 +148,11 @@ impl FsStore {
             let entries = match std::fs::read_dir(&dir) {
                 Ok(entries) => entries,
                 Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-                Err(err) => return Err(StoreError::backend(err)),
+                Err(err) => return Err(fsio::io_failure(err)),
             };
             let mut ids = Vec::new();
             for entry in entries {
-                let entry = entry.map_err(StoreError::backend)?;
+                let entry = entry.map_err(fsio::io_failure)?;
                 if !entry.path().join(log::LOG_FILE).is_file() {
                     continue;
                 }
@@ -240,10 +240,15 @@ where
     match tokio::runtime::Handle::try_current() {
         // A join error means the task panicked (an asserted invariant broke) or the
         // runtime is shutting down; either way the operation did not complete.
-        Ok(handle) => handle
-            .spawn_blocking(work)
-            .await
-            .map_err(StoreError::backend)?,
+        Ok(handle) => handle.spawn_blocking(work).await.map_err(|err| {
+            // Cancelled: the runtime is shutting down, another process may finish
+            // the work. Panicked: an asserted invariant broke, which repeats.
+            if err.is_cancelled() {
+                StoreError::transient(err)
+            } else {
+                StoreError::permanent(err)
+            }
+        })?,
         Err(_) => work(),
     }
 }

@@ -181,7 +181,7 @@ pub(crate) fn append(
     }
     let retry_fits = head > expected_head && head - expected_head >= entries.len() as Seq;
     if retry_fits {
-        let first = usize::try_from(expected_head).map_err(StoreError::backend)?;
+        let first = usize::try_from(expected_head).map_err(StoreError::permanent)?;
         let stored = read_span(&log, &log_path, index.span(first, entries.len()))?;
         if stored == entries {
             return Ok(AppendOutcome::AlreadyCommitted { head });
@@ -349,7 +349,7 @@ fn refresh(index: &mut LogIndex, log: &File, path: &Path) -> Result<Option<TornT
 
 /// Reads and decodes the entries of `span`.
 fn read_span(log: &File, path: &Path, span: Span) -> Result<Vec<LogEntry>, StoreError> {
-    let len = usize::try_from(span.end - span.start).map_err(StoreError::backend)?;
+    let len = usize::try_from(span.end - span.start).map_err(StoreError::permanent)?;
     let mut bytes = vec![0u8; len];
     let mut handle = log;
     handle

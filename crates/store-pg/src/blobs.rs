@@ -23,7 +23,7 @@ pub(crate) async fn put(store: &PgStore, bytes: Vec<u8>) -> Result<BlobRef, Stor
     }
     let blob = BlobRef::of_bytes(&bytes);
     let size = i64::try_from(size_bytes).map_err(|_| {
-        StoreError::backend(PgStoreError::OutOfRange {
+        StoreError::from(PgStoreError::OutOfRange {
             what: "blob size",
             value: size_bytes,
         })
@@ -61,7 +61,7 @@ pub(crate) async fn put(store: &PgStore, bytes: Vec<u8>) -> Result<BlobRef, Stor
     object_store
         .put(&key, bytes)
         .await
-        .map_err(StoreError::backend)?;
+        .map_err(StoreError::from)?;
     sqlx::query(
         "INSERT INTO blobs (universe_id, digest, size_bytes, object_key) \
          VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
@@ -94,11 +94,11 @@ pub(crate) async fn get(store: &PgStore, blob: &BlobRef) -> Result<Vec<u8>, Stor
         Some((Some(bytes), None)) => verify_digest(blob, bytes),
         Some((None, Some(key))) => {
             let object_store = store.object_store.as_ref().ok_or_else(|| {
-                StoreError::backend(PgStoreError::Config(format!(
+                StoreError::from(PgStoreError::Config(format!(
                     "blob {blob} is in the object store, but none is configured"
                 )))
             })?;
-            match object_store.get(&key).await.map_err(StoreError::backend)? {
+            match object_store.get(&key).await.map_err(StoreError::from)? {
                 Some(bytes) => verify_digest(blob, bytes),
                 None => Err(corrupt(&format!(
                     "the catalog names object {key}, which the object store does not have"

@@ -11,7 +11,7 @@ pub(crate) async fn put(
     session: &SessionId,
     checkpoint: &Checkpoint,
 ) -> Result<(), StoreError> {
-    let seq = to_bigint("checkpoint seq", checkpoint.seq).map_err(StoreError::backend)?;
+    let seq = to_bigint("checkpoint seq", checkpoint.seq).map_err(StoreError::from)?;
     // The session row may not exist yet (a checkpoint before any append); the CTE
     // creates it in the same statement, before the foreign key is checked.
     sqlx::query(

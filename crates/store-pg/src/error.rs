@@ -55,6 +55,18 @@ impl PgStoreError {
     }
 }
 
+/// Trait calls report Postgres failures as [`StoreError::Backend`], keeping whether
+/// they are worth retrying.
+impl From<PgStoreError> for StoreError {
+    fn from(err: PgStoreError) -> Self {
+        if err.is_retryable() {
+            StoreError::transient(err)
+        } else {
+            StoreError::permanent(err)
+        }
+    }
+}
+
 fn is_transient(error: &sqlx::Error) -> bool {
     matches!(
         error,
@@ -76,7 +88,7 @@ pub(crate) fn is_unique_violation(error: &sqlx::Error) -> bool {
 
 /// Maps a failed query to [`StoreError::Backend`], naming what was being done.
 pub(crate) fn query_failed(what: &'static str) -> impl FnOnce(sqlx::Error) -> StoreError {
-    move |source| StoreError::backend(PgStoreError::Query { what, source })
+    move |source| StoreError::from(PgStoreError::Query { what, source })
 }
 
 /// `value` as a Postgres `bigint`, or an error naming `what`.
@@ -91,4 +103,30 @@ pub(crate) fn from_bigint(location: &str, value: i64) -> Result<u64, StoreError>
         location: location.to_owned(),
         reason: format!("negative value {value}"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The backend's own classification survives the trip into `StoreError`.
+    #[test]
+    fn store_errors_keep_the_postgres_classification() {
+        let busy = StoreError::from(PgStoreError::Query {
+            what: "append",
+            source: sqlx::Error::PoolTimedOut,
+        });
+        assert!(busy.is_retryable());
+        let corrupt = StoreError::from(PgStoreError::Corrupt {
+            location: "log row 3".into(),
+            reason: "bad json".into(),
+        });
+        assert!(!corrupt.is_retryable());
+        let out_of_range = StoreError::from(PgStoreError::OutOfRange {
+            what: "seq",
+            value: u64::MAX,
+        });
+        assert!(!out_of_range.is_retryable());
+        assert!(!StoreError::from(PgStoreError::DuplicateKey).is_retryable());
+    }
 }

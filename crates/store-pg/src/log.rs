@@ -22,7 +22,7 @@ pub(crate) async fn append(
 ) -> Result<AppendOutcome, StoreError> {
     check_batch(expected_head, entries)?;
     let rows = EventRows::encode(expected_head, entries)?;
-    let expected = to_bigint("expected head", expected_head).map_err(StoreError::backend)?;
+    let expected = to_bigint("expected head", expected_head).map_err(StoreError::from)?;
 
     let mut tx = store
         .pool
@@ -217,9 +217,9 @@ impl EventRows {
         };
         for entry in entries {
             let seq = i64::try_from(entry.seq).map_err(|_| too_large("seq", entry.seq))?;
-            let joins = serde_json::to_string(&entry.joins).map_err(StoreError::backend)?;
+            let joins = serde_json::to_string(&entry.joins).map_err(StoreError::permanent)?;
             let payload =
-                serde_json::to_string(&entry.event.payload).map_err(StoreError::backend)?;
+                serde_json::to_string(&entry.event.payload).map_err(StoreError::permanent)?;
             rows.seq.push(seq);
             rows.observed_at_ms.push(entry.observed_at_ms.to_string());
             rows.joins.push(joins);

@@ -271,7 +271,7 @@ async fn write_mounts(
     session: &SessionId,
     mounts: &[Mount],
 ) -> Result<(), VfsError> {
-    let json = serde_json::to_string(mounts).map_err(StoreError::backend)?;
+    let json = serde_json::to_string(mounts).map_err(StoreError::permanent)?;
     sqlx::query(
         "UPDATE vfs_mounts SET mounts = $3::jsonb WHERE universe_id = $1 AND session_id = $2",
     )
@@ -320,5 +320,5 @@ fn conflict(id: &WorkspaceId, expected: u64, actual: u64) -> VfsError {
 }
 
 fn bigint(what: &'static str, value: u64) -> Result<i64, VfsError> {
-    Ok(to_bigint(what, value).map_err(StoreError::backend)?)
+    Ok(to_bigint(what, value).map_err(StoreError::from)?)
 }

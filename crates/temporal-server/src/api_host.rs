@@ -53,20 +53,24 @@ impl<P: StoreProvider> TemporalHost<P> {
 }
 
 fn admit_failure(err: AdmitError) -> AdmitFailure {
-    match err {
-        AdmitError::Rejected(rejected) if rejected.code == AdmitRejected::ADMISSION_LOST => {
-            AdmitFailure::Lost
-        }
-        AdmitError::Rejected(AdmitRejected {
+    let rejected = match err {
+        AdmitError::Rejected(rejected) => rejected,
+        AdmitError::Temporal(message) => return AdmitFailure::Unavailable(message),
+    };
+    if rejected.code == AdmitRejected::ADMISSION_LOST {
+        return AdmitFailure::Lost;
+    }
+    match rejected.rejection_code() {
+        Some(code) => AdmitFailure::Refused(RemoteRejection {
             code,
-            message,
-            current_revision,
-        }) => AdmitFailure::Refused(RemoteRejection {
-            code,
-            message,
-            current_revision,
+            message: rejected.message,
+            current_revision: rejected.current_revision,
         }),
-        AdmitError::Temporal(message) => AdmitFailure::Unavailable(message),
+        // A code this build does not know (a newer worker): a server-side mismatch.
+        None => AdmitFailure::Unavailable(format!(
+            "unknown rejection code {:?}: {}",
+            rejected.code, rejected.message
+        )),
     }
 }
 

@@ -6,8 +6,8 @@ use engine::SessionId;
 use engine::core::command::CoreCommand;
 use engine::core::control::ControlState;
 use temporal_workflow::{
-    AdmitRejected, AdmitReply, AdmitRequest, AgentSessionWorkflow, SessionStatus,
-    SessionWorkflowInput, WorkflowSettings, workflow_id,
+    AdmitRejected, AdmitReply, AdmitRequest, AgentSessionWorkflow, SessionWorkflowInput,
+    WorkflowSettings, WorkflowStatus, workflow_id,
 };
 use temporalio_client::errors::{
     WorkflowQueryError, WorkflowUpdateError, WorkflowUpdateWithStartError,
@@ -99,7 +99,7 @@ impl SessionClient {
             universe_id: universe_id.to_owned(),
             session_id: session_id.clone(),
             settings: self.settings,
-            generation: 0,
+            chain_index: 0,
         };
         let options = WorkflowUpdateWithStartOptions::new(
             self.task_queue.clone(),
@@ -135,7 +135,7 @@ impl SessionClient {
         &self,
         universe_id: &str,
         session_id: &SessionId,
-    ) -> Result<SessionStatus, QueryError> {
+    ) -> Result<WorkflowStatus, QueryError> {
         self.handle(universe_id, session_id)
             .query(
                 AgentSessionWorkflow::status,

@@ -14,10 +14,11 @@ use std::time::UNIX_EPOCH;
 use engine::core::effects::{CompactionOutcome, GenerationOutcome, ToolResult};
 use engine::core::limits::TEXT_FIELD_BYTES_MAX;
 use engine::core::run::EffectError;
-use engine::drive::{Action, CompactionIntent, GenerationIntent, ToolBatchIntent};
+use engine::drive::{Action, CompactionIntent, GenerationIntent, Resumed, ToolBatchIntent};
 use engine::{LogEntry, RunId, Seq, ToolCallId};
 use futures::FutureExt as _;
 use temporalio_workflow::ActivityExecutionError;
+use temporalio_workflow::common::error::ApplicationFailure;
 use temporalio_workflow::{
     CancellableFuture, ContinueAsNewOptions, WorkflowContext, WorkflowResult, WorkflowTermination,
     select,
@@ -190,13 +191,25 @@ impl<'a> Host<'a> {
             .ctx
             .execute_activity(AppendEvents, input, options)
             .await;
-        let committed = matches!(outcome, Ok(AppendEventsOutput::Committed { .. }))
-            && self.ctx.state_mut(|wf| {
+        let committed = matches!(outcome, Ok(AppendEventsOutput::Committed { .. }));
+        if committed {
+            let applied = self.ctx.state_mut(|wf| {
                 wf.session
                     .drive_mut()
-                    .is_some_and(|drive| drive.resume_appended().is_ok())
+                    .map_or(Ok(()), |drive| drive.resume_appended())
             });
-        if !committed {
+            // The drive decided these entries itself and the store holds them: if they
+            // do not apply, the engine's deciders and reducers disagree. Reloading would
+            // hit the same entries again (or hide the bug), so fail the workflow loudly.
+            if let Err(err) = applied {
+                let message = format!(
+                    "engine invariant broken: committed entries it decided do not apply: {err}"
+                );
+                return Err(WorkflowTermination::failed_application(
+                    ApplicationFailure::non_retryable(truncate(message)),
+                ));
+            }
+        } else {
             self.ctx.state_mut(|wf| {
                 if let Some(drive) = wf.session.drive_mut() {
                     drive.discard_staged();
@@ -258,12 +271,12 @@ impl<'a> Host<'a> {
             error: effect_error("activity_failed", &err),
         });
         let now = now_ms(ctx);
-        ctx.state_mut(|wf| {
-            if let Some(drive) = wf.session.drive_mut() {
-                // A stale result (the run moved on) is dropped: nothing to record.
-                let _ = drive.resume_generation(&intent.run_id, intent.turn, outcome, now);
-            }
+        let resumed = ctx.state_mut(|wf| {
+            wf.session
+                .drive_mut()
+                .map(|drive| drive.resume_generation(&intent.run_id, intent.turn, outcome, now))
         });
+        report(ctx, "generation", resumed);
     }
 
     async fn invoke_tools(&mut self, intent: ToolBatchIntent) {
@@ -329,12 +342,14 @@ impl<'a> Host<'a> {
         }
         let now = now_ms(ctx);
         match result {
-            Ok(result) => ctx.state_mut(|wf| {
-                if let Some(drive) = wf.session.drive_mut() {
-                    let _ =
-                        drive.resume_tool_results(&intent.run_id, intent.batch, vec![result], now);
-                }
-            }),
+            Ok(result) => {
+                let resumed = ctx.state_mut(|wf| {
+                    wf.session.drive_mut().map(|drive| {
+                        drive.resume_tool_results(&intent.run_id, intent.batch, vec![result], now)
+                    })
+                });
+                report(ctx, "tool result", resumed);
+            }
             Err(err) => {
                 // The activity retries store failures itself; reaching here means the
                 // call cannot produce a result at all. End the run rather than wait.
@@ -343,11 +358,18 @@ impl<'a> Host<'a> {
                     run_id: intent.run_id.clone(),
                     reason: Some(truncate(reason)),
                 };
-                ctx.state_mut(|wf| {
-                    if let Some(drive) = wf.session.drive_mut() {
-                        let _ = drive.admit(command, now);
-                    }
+                let admitted = ctx.state_mut(|wf| {
+                    wf.session
+                        .drive_mut()
+                        .map(|drive| drive.admit(command, now))
                 });
+                // Refused only when the run already ended or is being cancelled:
+                // either way it no longer waits for this call.
+                if let Some(Err(rejection)) = admitted
+                    && !ctx.is_replaying()
+                {
+                    tracing::info!(%rejection, "cancel after a failed tool call was refused");
+                }
             }
         }
     }
@@ -386,11 +408,12 @@ impl<'a> Host<'a> {
             error: effect_error("activity_failed", &err),
         });
         let now = now_ms(ctx);
-        ctx.state_mut(|wf| {
-            if let Some(drive) = wf.session.drive_mut() {
-                let _ = drive.resume_compaction(intent.compaction, outcome, now);
-            }
+        let resumed = ctx.state_mut(|wf| {
+            wf.session
+                .drive_mut()
+                .map(|drive| drive.resume_compaction(intent.compaction, outcome, now))
         });
+        report(ctx, "compaction", resumed);
     }
 
     /// Nothing to do: continue-as-new if history is long, else wait for admissions.
@@ -404,7 +427,7 @@ impl<'a> Host<'a> {
                 .state(|wf| !wf.session.has_queued() && wf.session.handlers_waiting() == 0)
         {
             let mut next = self.input.clone();
-            next.generation += 1;
+            next.chain_index += 1;
             return match self
                 .ctx
                 .continue_as_new(next, ContinueAsNewOptions::default())
@@ -433,6 +456,28 @@ impl<'a> Host<'a> {
             if self.ctx.state(|wf| !wf.session.has_queued()) {
                 let head = self.ctx.state(|wf| wf.session.committed_head());
                 return Ok(SessionWorkflowOutcome { head });
+            }
+        }
+    }
+}
+
+/// Says what the drive did with an effect result. Nothing here changes what the
+/// drive does next: an invalid result is already recorded as a failed effect, and a
+/// stale one answered an effect the drive had already settled (a cancel, a close or
+/// an earlier result moved on). Logged only outside replay, so each is logged once.
+fn report(ctx: &Ctx, effect: &'static str, resumed: Option<Resumed>) {
+    let replaying = ctx.is_replaying();
+    match resumed {
+        // No drive: the session was never loaded, so no effect can have been asked.
+        None | Some(Resumed::Applied) => {}
+        Some(Resumed::Invalid { reason }) => {
+            if !replaying {
+                tracing::warn!(effect, %reason, "effect result recorded as invalid_result");
+            }
+        }
+        Some(Resumed::Stale { reason }) => {
+            if !replaying {
+                tracing::info!(effect, %reason, "stale effect result dropped");
             }
         }
     }

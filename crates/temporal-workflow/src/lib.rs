@@ -31,8 +31,8 @@ pub mod settings;
 mod workflow;
 
 pub use messages::{
-    AdmitRejected, AdmitReply, AdmitRequest, PhaseView, SessionStatus, SessionWorkflowInput,
-    SessionWorkflowOutcome, rejection_code, workflow_id,
+    AdmitRejected, AdmitReply, AdmitRequest, PhaseView, SessionWorkflowInput,
+    SessionWorkflowOutcome, WorkflowStatus, workflow_id,
 };
 pub use settings::WorkflowSettings;
 pub use workflow::AgentSessionWorkflow;

@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use engine::core::command::{CoreCommand, Rejection};
+use engine::core::command::{CoreCommand, Rejection, RejectionCode};
 use engine::core::control::Lifecycle;
 use engine::{RunId, Seq, SessionId};
 use serde::{Deserialize, Serialize};
@@ -17,16 +17,18 @@ pub fn workflow_id(universe_id: &str, session_id: &SessionId) -> String {
 }
 
 /// Input of [`crate::AgentSessionWorkflow`]. Continue-as-new passes it on with
-/// `generation` incremented; the session state itself always comes from the store.
+/// `chain_index` incremented; the session state itself always comes from the store.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionWorkflowInput {
     pub universe_id: String,
     pub session_id: SessionId,
     #[serde(default)]
     pub settings: WorkflowSettings,
-    /// Runs of this workflow chain before this one.
-    #[serde(default)]
-    pub generation: u32,
+    /// Workflow runs of this continue-as-new chain before this one. Its first name was
+    /// `generation` (which the glossary keeps for LLM calls); the alias lets inputs
+    /// already in the histories of running workflows decode.
+    #[serde(default, alias = "generation")]
+    pub chain_index: u32,
 }
 
 /// The `admit` update: one engine command.
@@ -53,9 +55,10 @@ pub struct AdmitReply {
 /// recovers it on the client side.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdmitRejected {
-    /// Stable lowerCamel code: the engine rejection's variant (`revisionConflict`,
-    /// `runNotActive`, ...), or `admissionLost` when the workflow had to reload
-    /// before the command was committed (retry it).
+    /// Stable lowerCamel code: the engine rejection's [`RejectionCode`]
+    /// (`revisionConflict`, `runNotActive`, ...), or `admissionLost` when the workflow
+    /// had to reload before the command was committed (retry it). A string, not the
+    /// enum, because of `admissionLost`; see [`AdmitRejected::rejection_code`].
     pub code: String,
     pub message: String,
     /// For `revisionConflict`: the revision the session is at.
@@ -74,6 +77,12 @@ impl AdmitRejected {
         stream.next()?.ok()
     }
 
+    /// The engine's code, or `None` for `admissionLost` (and for a code this build
+    /// does not know, from a newer worker).
+    pub fn rejection_code(&self) -> Option<RejectionCode> {
+        serde_json::from_value(serde_json::Value::String(self.code.clone())).ok()
+    }
+
     pub(crate) fn lost() -> Self {
         Self {
             code: Self::ADMISSION_LOST.to_owned(),
@@ -85,14 +94,10 @@ impl AdmitRejected {
 
 impl From<&Rejection> for AdmitRejected {
     fn from(rejection: &Rejection) -> Self {
-        let current_revision = match rejection {
-            Rejection::RevisionConflict { actual, .. } => Some(*actual),
-            _ => None,
-        };
         Self {
-            code: rejection_code(rejection).to_owned(),
+            code: rejection.code().as_str().to_owned(),
             message: rejection.to_string(),
-            current_revision,
+            current_revision: rejection.current_revision(),
         }
     }
 }
@@ -107,37 +112,6 @@ impl fmt::Display for AdmitRejected {
 
 impl std::error::Error for AdmitRejected {}
 
-/// The stable code of a rejection. Exhaustive on purpose: a new engine rejection must
-/// get a code here before this crate compiles.
-pub fn rejection_code(rejection: &Rejection) -> &'static str {
-    match rejection {
-        Rejection::NotOpen => "notOpen",
-        Rejection::AlreadyOpen => "alreadyOpen",
-        Rejection::Closed => "closed",
-        Rejection::InvalidConfig(_) => "invalidConfig",
-        Rejection::RevisionConflict { .. } => "revisionConflict",
-        Rejection::SessionBusy => "sessionBusy",
-        Rejection::SubmissionConflict { .. } => "submissionConflict",
-        Rejection::UnknownRun(_) => "unknownRun",
-        Rejection::RunNotActive(_) => "runNotActive",
-        Rejection::AlreadyCancelling(_) => "alreadyCancelling",
-        Rejection::TooMany { .. } => "tooMany",
-        Rejection::Empty { .. } => "empty",
-        Rejection::InvalidToolName(_) => "invalidToolName",
-        Rejection::UnknownTool(_) => "unknownTool",
-        Rejection::InvalidItemKind(_) => "invalidItemKind",
-        Rejection::DuplicateTool(_) => "duplicateTool",
-        Rejection::InvalidItemKey(_) => "invalidItemKey",
-        Rejection::UnknownItemKey(_) => "unknownItemKey",
-        Rejection::CompactionPending => "compactionPending",
-        Rejection::TextTooLong(_) => "textTooLong",
-        Rejection::StaleResult { .. } => "staleResult",
-        Rejection::UnknownToolCall(_) => "unknownToolCall",
-        Rejection::DuplicateToolCall(_) => "duplicateToolCall",
-        Rejection::DuplicateToolResult(_) => "duplicateToolResult",
-    }
-}
-
 /// What the active run is doing, for status displays.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -151,7 +125,7 @@ pub enum PhaseView {
 
 /// The `status` query: a small summary, independent of the transcript.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionStatus {
+pub struct WorkflowStatus {
     /// False until the workflow has read the session from the store.
     pub loaded: bool,
     /// Committed log head.
@@ -165,8 +139,10 @@ pub struct SessionStatus {
     pub finished_runs: u64,
     /// Admissions received but not yet decided.
     pub pending_admissions: usize,
-    /// Runs of this workflow chain so far (incremented by continue-as-new).
-    pub generation: u32,
+    /// Workflow runs of this continue-as-new chain before this one (see
+    /// [`SessionWorkflowInput::chain_index`]; the alias reads statuses of older workers).
+    #[serde(alias = "generation")]
+    pub chain_index: u32,
 }
 
 /// How a workflow run ends normally: the session was closed.
@@ -191,7 +167,42 @@ mod tests {
         assert_eq!(parsed, Some(wire));
         let parsed = parsed.unwrap_or_else(AdmitRejected::lost);
         assert_eq!(parsed.code, "revisionConflict");
+        assert_eq!(
+            parsed.rejection_code(),
+            Some(RejectionCode::RevisionConflict)
+        );
         assert_eq!(parsed.current_revision, Some(3));
         assert_eq!(AdmitRejected::parse("nothing here"), None);
+        assert_eq!(AdmitRejected::lost().rejection_code(), None);
+    }
+
+    /// The wire form of a rejection is what running workflows already carry in their
+    /// histories: pinned byte for byte.
+    #[test]
+    fn rejection_json_is_unchanged() {
+        let rejection = Rejection::RevisionConflict {
+            expected: 1,
+            actual: 3,
+        };
+        let json = serde_json::to_string(&AdmitRejected::from(&rejection)).unwrap();
+        assert_eq!(
+            json,
+            r#"{"code":"revisionConflict","message":"expected revision 1, but the current revision is 3","current_revision":3}"#
+        );
+        let json = serde_json::to_string(&AdmitRejected::from(&Rejection::NotOpen)).unwrap();
+        assert_eq!(
+            json,
+            r#"{"code":"notOpen","message":"the session is not open"}"#
+        );
+    }
+
+    /// Inputs and statuses written before the rename still decode.
+    #[test]
+    fn the_chain_index_reads_its_old_name() {
+        let old = r#"{"universe_id":"u","session_id":"s","generation":4}"#;
+        let input: SessionWorkflowInput = serde_json::from_str(old).unwrap();
+        assert_eq!(input.chain_index, 4);
+        let new = serde_json::to_value(&input).unwrap();
+        assert_eq!(new["chain_index"], 4);
     }
 }

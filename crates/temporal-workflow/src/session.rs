@@ -15,7 +15,7 @@ use engine::core::run::{RunPhase, RunStatus};
 use engine::drive::Drive;
 use engine::{RunId, Seq};
 
-use crate::messages::{AdmitRejected, PhaseView, SessionStatus};
+use crate::messages::{AdmitRejected, PhaseView, WorkflowStatus};
 
 /// Admissions received but not yet decided. More are refused with `tooMany`.
 pub const PENDING_ADMISSIONS_MAX: usize = 256;
@@ -34,7 +34,7 @@ pub enum Decision {
 }
 
 #[derive(Debug, Default)]
-pub struct SessionState {
+pub struct WorkflowState {
     /// `None` until the first `load_session` returns.
     drive: Option<Drive<ControlState>>,
     queue: VecDeque<(u64, CoreCommand)>,
@@ -46,7 +46,7 @@ pub struct SessionState {
     epoch: u64,
 }
 
-impl SessionState {
+impl WorkflowState {
     pub fn drive(&self) -> Option<&Drive<ControlState>> {
         self.drive.as_ref()
     }
@@ -163,7 +163,7 @@ impl SessionState {
         self.handlers_waiting = self.handlers_waiting.saturating_sub(1);
     }
 
-    pub fn status(&self, generation: u32) -> SessionStatus {
+    pub fn status(&self, chain_index: u32) -> WorkflowStatus {
         let control = self.drive.as_ref().map(|drive| drive.state());
         let active = control.and_then(|control| control.runs.active.as_ref());
         let phase = active.map(|run| match (&run.status, &run.phase) {
@@ -173,7 +173,7 @@ impl SessionState {
             (RunStatus::Running, RunPhase::Answered) => PhaseView::Answered,
             (RunStatus::Running, RunPhase::AwaitingTools { .. }) => PhaseView::AwaitingTools,
         });
-        SessionStatus {
+        WorkflowStatus {
             loaded: control.is_some(),
             head: control.map_or(0, |control| control.head),
             lifecycle: control.map(|control| control.lifecycle).unwrap_or_default(),
@@ -182,7 +182,7 @@ impl SessionState {
             queued_runs: control.map_or(0, |control| control.runs.queue.len()),
             finished_runs: control.map_or(0, |control| control.runs.finished_total),
             pending_admissions: self.queue.len(),
-            generation,
+            chain_index,
         }
     }
 }
@@ -226,7 +226,7 @@ mod tests {
     }
 
     /// Commits whatever the drive staged, as the append activity would.
-    fn commit(state: &mut SessionState) {
+    fn commit(state: &mut WorkflowState) {
         let drive = state.drive_mut().unwrap();
         if let Action::AppendEvents { .. } = drive.next_action() {
             drive.resume_appended().unwrap();
@@ -235,7 +235,7 @@ mod tests {
 
     #[test]
     fn validation_runs_admission_on_a_copy_after_queued_commands() {
-        let mut state = SessionState::default();
+        let mut state = WorkflowState::default();
         // Before the first load everything is provisionally accepted.
         assert_eq!(state.validate(&run_command("a")), Ok(()));
         state.load(ControlState::default());
@@ -253,7 +253,7 @@ mod tests {
 
     #[test]
     fn accepted_admissions_reply_once_committed() {
-        let mut state = SessionState::default();
+        let mut state = WorkflowState::default();
         state.load(ControlState::default());
         let open = state.enqueue(open_command());
         let run = state.enqueue(run_command("a"));
@@ -289,7 +289,7 @@ mod tests {
 
     #[test]
     fn a_reload_loses_uncommitted_admissions() {
-        let mut state = SessionState::default();
+        let mut state = WorkflowState::default();
         state.load(ControlState::default());
         state.enqueue(open_command());
         state.decide_queued(1);
@@ -306,7 +306,7 @@ mod tests {
 
     #[test]
     fn the_queue_is_bounded() {
-        let mut state = SessionState::default();
+        let mut state = WorkflowState::default();
         for i in 0..PENDING_ADMISSIONS_MAX {
             state.enqueue(run_command(&format!("s{i}")));
         }
@@ -318,7 +318,7 @@ mod tests {
 
     #[test]
     fn status_reflects_the_committed_state() {
-        let mut state = SessionState::default();
+        let mut state = WorkflowState::default();
         assert!(!state.status(0).loaded);
         state.load(ControlState::default());
         state.enqueue(open_command());
@@ -327,7 +327,7 @@ mod tests {
         commit(&mut state);
         let status = state.status(3);
         assert!(status.loaded);
-        assert_eq!(status.generation, 3);
+        assert_eq!(status.chain_index, 3);
         assert_eq!(status.queued_runs, 1);
         assert_eq!(status.head, state.committed_head());
     }

@@ -11,17 +11,17 @@ use temporalio_workflow::{
 };
 
 use crate::messages::{
-    AdmitRejected, AdmitReply, AdmitRequest, SessionStatus, SessionWorkflowInput,
-    SessionWorkflowOutcome,
+    AdmitRejected, AdmitReply, AdmitRequest, SessionWorkflowInput, SessionWorkflowOutcome,
+    WorkflowStatus,
 };
-use crate::session::{Decision, SessionState};
+use crate::session::{Decision, WorkflowState};
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
 #[workflow]
 pub struct AgentSessionWorkflow {
     pub(crate) input: SessionWorkflowInput,
-    pub(crate) session: SessionState,
+    pub(crate) session: WorkflowState,
 }
 
 #[workflow_methods]
@@ -30,7 +30,7 @@ impl AgentSessionWorkflow {
     pub fn new(_ctx: &WorkflowContextView, input: SessionWorkflowInput) -> Self {
         Self {
             input,
-            session: SessionState::default(),
+            session: WorkflowState::default(),
         }
     }
 
@@ -41,8 +41,8 @@ impl AgentSessionWorkflow {
 
     /// A small status: head, lifecycle, active run and its phase.
     #[query]
-    pub fn status(&self, _ctx: &WorkflowContextView) -> SessionStatus {
-        self.session.status(self.input.generation)
+    pub fn status(&self, _ctx: &WorkflowContextView) -> WorkflowStatus {
+        self.session.status(self.input.chain_index)
     }
 
     /// The committed control state (bounded; `None` before the first load).

@@ -17,7 +17,7 @@ use engine::core::request::{GenerationRequest, RebuildError};
 use engine::core::run::{ToolCallRequest, ToolStatus};
 use engine::core::state::SessionState;
 use engine::core::wellknown::well_known_blobs;
-use engine::drive::{Action, Drive};
+use engine::drive::{Action, Drive, Resumed};
 use engine::rehydrate::{READ_PAGE_ENTRIES, RehydrateError, rehydrate, state_at};
 use engine::store::{BlobStore, CheckpointStore, SessionLog, StoreError};
 use engine::{LogEntry, Seq, SessionId};
@@ -57,6 +57,16 @@ pub enum Step {
     Compacted,
     Idle,
     Closed,
+}
+
+/// Checks what the drive did with an effect result. An invalid result is already
+/// recorded as a failed effect (the session carries on); a stale one cannot happen,
+/// since the runner answers only the effect the drive just asked for.
+fn settled(resumed: Resumed) -> Result<(), RunnerError> {
+    match resumed {
+        Resumed::Applied | Resumed::Invalid { .. } => Ok(()),
+        Resumed::Stale { reason } => Err(RunnerError::Rejected(reason)),
+    }
 }
 
 /// Where the session settled.
@@ -259,8 +269,10 @@ where
                 let request = GenerationRequest::rebuild(&state)?;
                 let outcome = self.llm.generate(&request, &*self.store).await?;
                 let now = self.tick();
-                self.drive
-                    .resume_generation(&intent.run_id, intent.turn, outcome, now)?;
+                let resumed =
+                    self.drive
+                        .resume_generation(&intent.run_id, intent.turn, outcome, now);
+                settled(resumed)?;
                 Ok(Step::Generated { turn: intent.turn })
             }
             Action::InvokeTools(intent) => {
@@ -269,8 +281,10 @@ where
                     results.push(self.invoke(call).await?);
                 }
                 let now = self.tick();
-                self.drive
-                    .resume_tool_results(&intent.run_id, intent.batch, results, now)?;
+                let resumed =
+                    self.drive
+                        .resume_tool_results(&intent.run_id, intent.batch, results, now);
+                settled(resumed)?;
                 Ok(Step::ToolsInvoked {
                     calls: intent.calls.len(),
                 })
@@ -281,8 +295,10 @@ where
                     .compact(self.drive.state(), &*self.store)
                     .await?;
                 let now = self.tick();
-                self.drive
-                    .resume_compaction(intent.compaction, outcome, now)?;
+                let resumed = self
+                    .drive
+                    .resume_compaction(intent.compaction, outcome, now);
+                settled(resumed)?;
                 Ok(Step::Compacted)
             }
             Action::Idle => Ok(Step::Idle),

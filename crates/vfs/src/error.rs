@@ -67,7 +67,7 @@ impl VfsError {
                 | StoreError::BlobNotFound(_)
                 | StoreError::DigestMismatch { .. }
                 | StoreError::Corrupt { .. }
-                | StoreError::Backend(_) => true,
+                | StoreError::Backend { .. } => true,
             },
             Self::CorruptSnapshot { .. } => true,
             Self::Path(_)

@@ -313,7 +313,7 @@ fn context_policy(input: &ContextInput, base: ContextPolicy) -> ContextPolicy {
 fn limits_patch(input: &RunLimitsInput) -> RunLimitsPatch {
     RunLimitsPatch {
         turns_max: input.max_turns,
-        tool_rounds_max: input.max_tool_rounds,
+        tool_batches_max: input.max_tool_rounds,
         output_tokens_max: input.max_output_tokens,
     }
 }

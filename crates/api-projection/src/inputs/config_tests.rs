@@ -125,7 +125,7 @@ fn every_field_maps() {
         config.run_limits,
         RunLimits {
             turns_max: 7,
-            tool_rounds_max: 50,
+            tool_batches_max: 50,
             output_tokens_max: 10_000
         }
     );

@@ -13,7 +13,7 @@ use engine::ids::IdError;
 use engine::{BlobRef, RunId, SessionId, SubmissionId};
 
 pub use config::{PreparedSession, config_patch, prepare_session, run_overrides};
-pub use rejection::rejection;
+pub use rejection::{rejection, rejection_error, rejection_kind};
 
 /// Inline text (the backend writes it to the CAS) or a ref to a text blob already
 /// there (the backend checks it exists).

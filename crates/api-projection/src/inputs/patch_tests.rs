@@ -47,7 +47,7 @@ fn patch_applies_as_intended() {
         next.context.high_watermark_tokens,
         current.context.high_watermark_tokens
     );
-    assert_eq!(next.run_limits.tool_rounds_max, 3);
+    assert_eq!(next.run_limits.tool_batches_max, 3);
     assert_eq!(next.run_limits.turns_max, current.run_limits.turns_max);
     assert_eq!(next.model, current.model);
 

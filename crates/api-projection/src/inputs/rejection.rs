@@ -1,46 +1,67 @@
-//! Engine rejections as wire errors. The table is an exhaustive match: a new
-//! [`Rejection`] variant does not compile until it has a kind and a reason here.
+//! Engine rejections as wire errors. One exhaustive table over [`RejectionCode`]
+//! classifies them, whether the rejection is at hand ([`rejection`], in-process
+//! backends) or arrived as its code, message and current revision from a workflow
+//! ([`rejection_error`]). A new engine rejection does not compile until it has a kind
+//! here.
 
 use api::{ApiError, ErrorKind};
-use engine::core::command::Rejection;
+use engine::core::command::{Rejection, RejectionCode};
 
 use super::config::{Scope, config_error};
+
+/// The error kind clients see for a rejection code.
+pub fn rejection_kind(code: RejectionCode) -> ErrorKind {
+    match code {
+        RejectionCode::RevisionConflict
+        | RejectionCode::SubmissionConflict
+        | RejectionCode::SessionBusy
+        | RejectionCode::AlreadyOpen
+        | RejectionCode::CompactionPending => ErrorKind::Conflict,
+        RejectionCode::NotOpen | RejectionCode::UnknownRun | RejectionCode::RunNotActive => {
+            ErrorKind::NotFound
+        }
+        RejectionCode::Closed | RejectionCode::AlreadyCancelling | RejectionCode::StaleResult => {
+            ErrorKind::Rejected
+        }
+        RejectionCode::InvalidConfig
+        | RejectionCode::TooMany
+        | RejectionCode::Empty
+        | RejectionCode::InvalidToolName
+        | RejectionCode::DuplicateTool
+        | RejectionCode::UnknownTool
+        | RejectionCode::InvalidItemKey
+        | RejectionCode::UnknownItemKey
+        | RejectionCode::InvalidItemKind
+        | RejectionCode::TextTooLong
+        | RejectionCode::DuplicateToolCall
+        | RejectionCode::UnknownToolCall
+        | RejectionCode::DuplicateToolResult => ErrorKind::InvalidParams,
+    }
+}
+
+/// A rejection as its wire error, from its parts: `data.reason` is the code,
+/// `current_revision` is carried for revision conflicts. For backends that receive
+/// a rejection already rendered (the Temporal workflow's `AdmitRejected`).
+pub fn rejection_error(
+    code: RejectionCode,
+    message: String,
+    current_revision: Option<u64>,
+) -> ApiError {
+    let error = ApiError::new(rejection_kind(code), message).with_reason(code.as_str());
+    match current_revision {
+        Some(revision) => error.with_current_revision(revision),
+        None => error,
+    }
+}
 
 /// Maps a refused command to its wire error. `data.reason` is the variant name in
 /// lowerCamelCase; revision conflicts carry the current revision.
 pub fn rejection(err: Rejection) -> ApiError {
-    let (kind, reason) = match &err {
-        Rejection::RevisionConflict { actual, .. } => {
-            return ApiError::conflict(err.to_string())
-                .with_reason("revisionConflict")
-                .with_current_revision(*actual);
-        }
-        // Engine field names become the client's.
-        Rejection::InvalidConfig(config) => return config_error(config, Scope::Config, ""),
-        Rejection::SubmissionConflict { .. } => (ErrorKind::Conflict, "submissionConflict"),
-        Rejection::SessionBusy => (ErrorKind::Conflict, "sessionBusy"),
-        Rejection::AlreadyOpen => (ErrorKind::Conflict, "alreadyOpen"),
-        Rejection::CompactionPending => (ErrorKind::Conflict, "compactionPending"),
-        Rejection::NotOpen => (ErrorKind::NotFound, "notOpen"),
-        Rejection::UnknownRun(_) => (ErrorKind::NotFound, "unknownRun"),
-        Rejection::RunNotActive(_) => (ErrorKind::NotFound, "runNotActive"),
-        Rejection::Closed => (ErrorKind::Rejected, "closed"),
-        Rejection::AlreadyCancelling(_) => (ErrorKind::Rejected, "alreadyCancelling"),
-        Rejection::StaleResult { .. } => (ErrorKind::Rejected, "staleResult"),
-        Rejection::TooMany { .. } => (ErrorKind::InvalidParams, "tooMany"),
-        Rejection::Empty { .. } => (ErrorKind::InvalidParams, "empty"),
-        Rejection::InvalidToolName(_) => (ErrorKind::InvalidParams, "invalidToolName"),
-        Rejection::DuplicateTool(_) => (ErrorKind::InvalidParams, "duplicateTool"),
-        Rejection::UnknownTool(_) => (ErrorKind::InvalidParams, "unknownTool"),
-        Rejection::InvalidItemKey(_) => (ErrorKind::InvalidParams, "invalidItemKey"),
-        Rejection::UnknownItemKey(_) => (ErrorKind::InvalidParams, "unknownItemKey"),
-        Rejection::InvalidItemKind(_) => (ErrorKind::InvalidParams, "invalidItemKind"),
-        Rejection::TextTooLong(_) => (ErrorKind::InvalidParams, "textTooLong"),
-        Rejection::DuplicateToolCall(_) => (ErrorKind::InvalidParams, "duplicateToolCall"),
-        Rejection::UnknownToolCall(_) => (ErrorKind::InvalidParams, "unknownToolCall"),
-        Rejection::DuplicateToolResult(_) => (ErrorKind::InvalidParams, "duplicateToolResult"),
-    };
-    ApiError::new(kind, err.to_string()).with_reason(reason)
+    // Engine field names become the client's; the rendered message would leak them.
+    if let Rejection::InvalidConfig(config) = &err {
+        return config_error(config, Scope::Config, "");
+    }
+    rejection_error(err.code(), err.to_string(), err.current_revision())
 }
 
 #[cfg(test)]
@@ -173,8 +194,8 @@ mod tests {
     #[test]
     fn every_rejection_has_its_kind_and_reason() {
         let table = table();
-        // One row per variant (`Rejection` has 24).
-        assert_eq!(table.len(), 24);
+        // One row per variant.
+        assert_eq!(table.len(), RejectionCode::ALL.len());
         for (rejection_value, kind, reason) in table {
             let shown = format!("{rejection_value:?}");
             let err = rejection(rejection_value);
@@ -186,6 +207,26 @@ mod tests {
             camel[..1].make_ascii_lowercase();
             assert_eq!(reason, camel, "reason is the variant name");
         }
+    }
+
+    /// The parts-based entry point agrees with `rejection` for every variant but
+    /// `InvalidConfig` (whose message is translated to client field names).
+    #[test]
+    fn rejection_error_agrees_with_rejection() {
+        for (rejection_value, _, _) in table() {
+            if matches!(rejection_value, Rejection::InvalidConfig(_)) {
+                continue;
+            }
+            let parts = rejection_error(
+                rejection_value.code(),
+                rejection_value.to_string(),
+                rejection_value.current_revision(),
+            );
+            assert_eq!(parts, rejection(rejection_value));
+        }
+        let config = rejection_error(RejectionCode::InvalidConfig, "bad".into(), None);
+        assert_eq!(config.kind(), ErrorKind::InvalidParams);
+        assert_eq!(config.data.reason.as_deref(), Some("invalidConfig"));
     }
 
     #[test]

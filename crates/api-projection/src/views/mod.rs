@@ -118,7 +118,7 @@ pub fn run_failure_view(failure: &RunFailure) -> RunFailureView {
         RunFailure::LimitExceeded { limit, used, max } => {
             let (code, name) = match limit {
                 LimitKind::Turns => ("turns", "turns"),
-                LimitKind::ToolRounds => ("toolRounds", "tool rounds"),
+                LimitKind::ToolBatches => ("toolRounds", "tool rounds"),
                 LimitKind::OutputTokens => ("outputTokens", "output tokens"),
             };
             RunFailureView {
@@ -189,7 +189,7 @@ fn config_view(config: &SessionConfig, filesystem: FilesystemMode) -> SessionCon
         compaction_threshold_tokens: config.context.high_watermark_tokens,
         run_defaults: RunLimitsView {
             max_turns: config.run_limits.turns_max,
-            max_tool_rounds: config.run_limits.tool_rounds_max,
+            max_tool_rounds: config.run_limits.tool_batches_max,
             max_output_tokens: config.run_limits.output_tokens_max,
         },
         filesystem,
@@ -269,7 +269,7 @@ mod tests {
             ),
             ("limitExceeded", "turns", "turns limit reached (50 of 50)")
         );
-        assert_eq!(limit(LimitKind::ToolRounds, 3, 3).code, "toolRounds");
+        assert_eq!(limit(LimitKind::ToolBatches, 3, 3).code, "toolRounds");
         let tokens = limit(LimitKind::OutputTokens, 2_100, 2_000);
         assert_eq!(tokens.code, "outputTokens");
         assert_eq!(tokens.message, "output tokens limit reached (2100 of 2000)");

@@ -98,9 +98,11 @@ async fn driven_session() -> Host {
         request_ref: None,
     });
     let at = host.tick();
-    host.drive
-        .resume_generation(&intent.run_id, intent.turn, outcome, at)
-        .unwrap();
+    assert_eq!(
+        host.drive
+            .resume_generation(&intent.run_id, intent.turn, outcome, at),
+        engine::drive::Resumed::Applied
+    );
     let Action::InvokeTools(batch) = host.settle() else {
         panic!("expected tools");
     };
@@ -131,9 +133,11 @@ async fn driven_session() -> Host {
         token_estimate: 5_000,
     }];
     let at = host.tick();
-    host.drive
-        .resume_tool_results(&batch.run_id, batch.batch, results, at)
-        .unwrap();
+    assert_eq!(
+        host.drive
+            .resume_tool_results(&batch.run_id, batch.batch, results, at),
+        engine::drive::Resumed::Applied
+    );
     let Action::GenerateLlm(intent) = host.settle() else {
         panic!("expected a second generation");
     };
@@ -144,9 +148,11 @@ async fn driven_session() -> Host {
         },
     };
     let at = host.tick();
-    host.drive
-        .resume_generation(&intent.run_id, intent.turn, failed, at)
-        .unwrap();
+    assert_eq!(
+        host.drive
+            .resume_generation(&intent.run_id, intent.turn, failed, at),
+        engine::drive::Resumed::Applied
+    );
     assert_eq!(host.settle(), Action::Idle);
     host
 }
@@ -320,9 +326,11 @@ async fn completed_and_cancelled_runs() {
         request_ref: None,
     });
     let at = host.tick();
-    host.drive
-        .resume_generation(&intent.run_id, intent.turn, outcome, at)
-        .unwrap();
+    assert_eq!(
+        host.drive
+            .resume_generation(&intent.run_id, intent.turn, outcome, at),
+        engine::drive::Resumed::Applied
+    );
     assert_eq!(host.settle(), Action::Idle);
     let completed = view_of(&host, host.entries("turn.completed")[0]).await;
     // Text written by something other than a provider adapter reads as itself.

@@ -169,9 +169,11 @@ async fn session_view_follows_the_session() {
         request_ref: None,
     });
     let at = host.tick();
-    host.drive
-        .resume_generation(&intent.run_id, intent.turn, outcome, at)
-        .unwrap();
+    assert_eq!(
+        host.drive
+            .resume_generation(&intent.run_id, intent.turn, outcome, at),
+        engine::drive::Resumed::Applied
+    );
     let Action::InvokeTools(batch) = host.settle() else {
         panic!("expected tools");
     };
@@ -187,9 +189,11 @@ async fn session_view_follows_the_session() {
         token_estimate: 3,
     }];
     let at = host.tick();
-    host.drive
-        .resume_tool_results(&batch.run_id, batch.batch, results, at)
-        .unwrap();
+    assert_eq!(
+        host.drive
+            .resume_tool_results(&batch.run_id, batch.batch, results, at),
+        engine::drive::Resumed::Applied
+    );
 
     // The second generation fails for good: the run fails with it.
     let Action::GenerateLlm(intent) = host.settle() else {
@@ -202,9 +206,11 @@ async fn session_view_follows_the_session() {
         },
     };
     let at = host.tick();
-    host.drive
-        .resume_generation(&intent.run_id, intent.turn, failed, at)
-        .unwrap();
+    assert_eq!(
+        host.drive
+            .resume_generation(&intent.run_id, intent.turn, failed, at),
+        engine::drive::Resumed::Applied
+    );
     assert_eq!(host.settle(), Action::Idle);
     let view = host.session_view();
     assert_eq!(view.status, SessionStatus::Idle);

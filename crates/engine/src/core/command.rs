@@ -120,3 +120,172 @@ pub enum Rejection {
     #[error("tool call {0} already has a result")]
     DuplicateToolResult(String),
 }
+
+/// The stable, machine-readable kind of a [`Rejection`]: its variant without the
+/// details. Serialises as the variant name in lowerCamelCase (`revisionConflict`,
+/// `notOpen`, ...); those strings are on the wire and in workflow histories, so a
+/// variant's spelling never changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RejectionCode {
+    NotOpen,
+    AlreadyOpen,
+    Closed,
+    InvalidConfig,
+    RevisionConflict,
+    SessionBusy,
+    SubmissionConflict,
+    UnknownRun,
+    RunNotActive,
+    AlreadyCancelling,
+    TooMany,
+    Empty,
+    InvalidToolName,
+    UnknownTool,
+    InvalidItemKind,
+    DuplicateTool,
+    InvalidItemKey,
+    UnknownItemKey,
+    CompactionPending,
+    TextTooLong,
+    StaleResult,
+    UnknownToolCall,
+    DuplicateToolCall,
+    DuplicateToolResult,
+}
+
+impl RejectionCode {
+    /// Every code, in declaration order (for exhaustive tables and their tests).
+    pub const ALL: [RejectionCode; 24] = [
+        RejectionCode::NotOpen,
+        RejectionCode::AlreadyOpen,
+        RejectionCode::Closed,
+        RejectionCode::InvalidConfig,
+        RejectionCode::RevisionConflict,
+        RejectionCode::SessionBusy,
+        RejectionCode::SubmissionConflict,
+        RejectionCode::UnknownRun,
+        RejectionCode::RunNotActive,
+        RejectionCode::AlreadyCancelling,
+        RejectionCode::TooMany,
+        RejectionCode::Empty,
+        RejectionCode::InvalidToolName,
+        RejectionCode::UnknownTool,
+        RejectionCode::InvalidItemKind,
+        RejectionCode::DuplicateTool,
+        RejectionCode::InvalidItemKey,
+        RejectionCode::UnknownItemKey,
+        RejectionCode::CompactionPending,
+        RejectionCode::TextTooLong,
+        RejectionCode::StaleResult,
+        RejectionCode::UnknownToolCall,
+        RejectionCode::DuplicateToolCall,
+        RejectionCode::DuplicateToolResult,
+    ];
+
+    /// The wire spelling, identical to the serde form.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RejectionCode::NotOpen => "notOpen",
+            RejectionCode::AlreadyOpen => "alreadyOpen",
+            RejectionCode::Closed => "closed",
+            RejectionCode::InvalidConfig => "invalidConfig",
+            RejectionCode::RevisionConflict => "revisionConflict",
+            RejectionCode::SessionBusy => "sessionBusy",
+            RejectionCode::SubmissionConflict => "submissionConflict",
+            RejectionCode::UnknownRun => "unknownRun",
+            RejectionCode::RunNotActive => "runNotActive",
+            RejectionCode::AlreadyCancelling => "alreadyCancelling",
+            RejectionCode::TooMany => "tooMany",
+            RejectionCode::Empty => "empty",
+            RejectionCode::InvalidToolName => "invalidToolName",
+            RejectionCode::UnknownTool => "unknownTool",
+            RejectionCode::InvalidItemKind => "invalidItemKind",
+            RejectionCode::DuplicateTool => "duplicateTool",
+            RejectionCode::InvalidItemKey => "invalidItemKey",
+            RejectionCode::UnknownItemKey => "unknownItemKey",
+            RejectionCode::CompactionPending => "compactionPending",
+            RejectionCode::TextTooLong => "textTooLong",
+            RejectionCode::StaleResult => "staleResult",
+            RejectionCode::UnknownToolCall => "unknownToolCall",
+            RejectionCode::DuplicateToolCall => "duplicateToolCall",
+            RejectionCode::DuplicateToolResult => "duplicateToolResult",
+        }
+    }
+}
+
+impl std::fmt::Display for RejectionCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Rejection {
+    /// For a revision conflict, the revision the session is at (clients retry from it).
+    pub fn current_revision(&self) -> Option<u64> {
+        if let Rejection::RevisionConflict { actual, .. } = self {
+            Some(*actual)
+        } else {
+            None
+        }
+    }
+
+    /// The rejection's stable code. Exhaustive on purpose: a new variant needs a code
+    /// before the engine compiles.
+    pub fn code(&self) -> RejectionCode {
+        match self {
+            Rejection::NotOpen => RejectionCode::NotOpen,
+            Rejection::AlreadyOpen => RejectionCode::AlreadyOpen,
+            Rejection::Closed => RejectionCode::Closed,
+            Rejection::InvalidConfig(_) => RejectionCode::InvalidConfig,
+            Rejection::RevisionConflict { .. } => RejectionCode::RevisionConflict,
+            Rejection::SessionBusy => RejectionCode::SessionBusy,
+            Rejection::SubmissionConflict { .. } => RejectionCode::SubmissionConflict,
+            Rejection::UnknownRun(_) => RejectionCode::UnknownRun,
+            Rejection::RunNotActive(_) => RejectionCode::RunNotActive,
+            Rejection::AlreadyCancelling(_) => RejectionCode::AlreadyCancelling,
+            Rejection::TooMany { .. } => RejectionCode::TooMany,
+            Rejection::Empty { .. } => RejectionCode::Empty,
+            Rejection::InvalidToolName(_) => RejectionCode::InvalidToolName,
+            Rejection::UnknownTool(_) => RejectionCode::UnknownTool,
+            Rejection::InvalidItemKind(_) => RejectionCode::InvalidItemKind,
+            Rejection::DuplicateTool(_) => RejectionCode::DuplicateTool,
+            Rejection::InvalidItemKey(_) => RejectionCode::InvalidItemKey,
+            Rejection::UnknownItemKey(_) => RejectionCode::UnknownItemKey,
+            Rejection::CompactionPending => RejectionCode::CompactionPending,
+            Rejection::TextTooLong(_) => RejectionCode::TextTooLong,
+            Rejection::StaleResult { .. } => RejectionCode::StaleResult,
+            Rejection::UnknownToolCall(_) => RejectionCode::UnknownToolCall,
+            Rejection::DuplicateToolCall(_) => RejectionCode::DuplicateToolCall,
+            Rejection::DuplicateToolResult(_) => RejectionCode::DuplicateToolResult,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_serialise_as_their_wire_spelling() {
+        for code in RejectionCode::ALL {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            let back: RejectionCode = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, code);
+        }
+        assert_eq!(RejectionCode::RevisionConflict.as_str(), "revisionConflict");
+        assert_eq!(RejectionCode::NotOpen.as_str(), "notOpen");
+    }
+
+    #[test]
+    fn a_rejection_has_the_code_of_its_variant() {
+        let rejection = Rejection::TooMany {
+            what: "tool calls",
+            count: 129,
+            max: 128,
+        };
+        assert_eq!(rejection.code(), RejectionCode::TooMany);
+        assert_eq!(Rejection::NotOpen.code(), RejectionCode::NotOpen);
+    }
+}

@@ -110,8 +110,10 @@ impl Default for ContextPolicy {
 pub struct RunLimits {
     /// Generations per run. Default 50.
     pub turns_max: u32,
-    /// Tool batches per run. Default 50.
-    pub tool_rounds_max: u32,
+    /// Tool batches per run. Default 50. Persisted (and named in config errors) as
+    /// `tool_rounds_max`, its first name, so stored events and checkpoints still decode.
+    #[serde(rename = "tool_rounds_max")]
+    pub tool_batches_max: u32,
     /// Output tokens summed over the run's generations. Default 200,000.
     pub output_tokens_max: u64,
 }
@@ -120,7 +122,7 @@ impl Default for RunLimits {
     fn default() -> Self {
         Self {
             turns_max: 50,
-            tool_rounds_max: 50,
+            tool_batches_max: 50,
             output_tokens_max: 200_000,
         }
     }
@@ -131,8 +133,12 @@ impl Default for RunLimits {
 pub struct RunLimitsPatch {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turns_max: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tool_rounds_max: Option<u32>,
+    #[serde(
+        default,
+        rename = "tool_rounds_max",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub tool_batches_max: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_tokens_max: Option<u64>,
 }
@@ -141,7 +147,7 @@ impl RunLimits {
     pub fn patched(self, patch: &RunLimitsPatch) -> Self {
         Self {
             turns_max: patch.turns_max.unwrap_or(self.turns_max),
-            tool_rounds_max: patch.tool_rounds_max.unwrap_or(self.tool_rounds_max),
+            tool_batches_max: patch.tool_batches_max.unwrap_or(self.tool_batches_max),
             output_tokens_max: patch.output_tokens_max.unwrap_or(self.output_tokens_max),
         }
     }
@@ -335,9 +341,10 @@ impl ProviderParams {
 impl RunLimits {
     pub fn validate(&self) -> Result<(), ConfigError> {
         check_nonzero(ConfigField::RunLimitsTurnsMax, u64::from(self.turns_max))?;
+        // Named by its serialised path (`tool_rounds_max`): clients' field tables key on it.
         check_nonzero(
             ConfigField::RunLimitsToolRoundsMax,
-            u64::from(self.tool_rounds_max),
+            u64::from(self.tool_batches_max),
         )?;
         check_nonzero(
             ConfigField::RunLimitsOutputTokensMax,

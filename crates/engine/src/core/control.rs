@@ -286,7 +286,7 @@ impl ControlState {
                     status: RunStatus::Running,
                     phase: RunPhase::Ready,
                     turns_used: 0,
-                    tool_rounds_used: 0,
+                    tool_batches_used: 0,
                     usage: Usage::default(),
                     pending_steers: Vec::new(),
                 });
@@ -338,7 +338,7 @@ impl ControlState {
                     RunPhase::Answered
                 } else {
                     RunPhase::AwaitingTools {
-                        batch: run.tool_rounds_used + 1,
+                        batch: run.tool_batches_used + 1,
                         calls: e
                             .tool_calls
                             .iter()
@@ -376,7 +376,7 @@ impl ControlState {
                 };
                 call.done = true;
                 if calls.iter().all(|call| call.done) {
-                    run.tool_rounds_used += 1;
+                    run.tool_batches_used += 1;
                     run.phase = RunPhase::Ready;
                 }
                 self.context.add(&e.item);

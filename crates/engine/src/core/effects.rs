@@ -1,6 +1,15 @@
 //! Effect results coming back from hosts, and the events they become. Results are
-//! checked against what is outstanding: a late or duplicated result is a typed
-//! [`Rejection`] the host can drop, never a state change.
+//! checked against what is outstanding: a late or duplicated result is *stale*, a
+//! typed [`Rejection`] the host drops, never a state change. A result that does answer
+//! the outstanding effect but breaks an engine bound (too many tool calls, duplicate
+//! call ids, oversized text) is *invalid*: it is recorded as the effect failing with
+//! code [`EffectError::INVALID_RESULT`], because refusing it would leave the effect
+//! outstanding and a level-triggered host would pay for the same call again forever.
+//!
+//! Tool results have no invalid shape: hosts build them from the call they were
+//! given, and nothing in them but the output blob comes from the tool. A tool result
+//! that names no open call of the batch (unknown, already answered, or repeated in
+//! the list), or an empty list, answers nothing, so it is stale.
 
 use std::collections::BTreeSet;
 
@@ -14,8 +23,8 @@ use crate::core::event as ev;
 use crate::core::limits::{OUTPUT_ITEMS_MAX, TEXT_FIELD_BYTES_MAX, TOOL_CALLS_PER_TURN_MAX};
 use crate::core::planner::Planned;
 use crate::core::run::{
-    ActiveRun, EffectError, FinishReason, RunFailure, RunOutcome, RunPhase, ToolCallRequest,
-    ToolStatus, Usage,
+    ActiveRun, EffectError, FinishReason, PendingToolCall, RunFailure, RunOutcome, RunPhase,
+    ToolCallRequest, ToolStatus, Usage,
 };
 use crate::ids::{RunId, ToolCallId};
 use crate::log::Joins;
@@ -71,6 +80,23 @@ pub enum CompactionOutcome {
     },
 }
 
+/// A result that answers the outstanding effect: the events it becomes, and why it
+/// was recorded as a failure instead of as given, when it was invalid.
+#[derive(Debug)]
+pub(crate) struct Accepted {
+    pub(crate) events: Vec<Planned>,
+    pub(crate) invalid: Option<Rejection>,
+}
+
+impl Accepted {
+    fn valid(events: Vec<Planned>) -> Self {
+        Self {
+            events,
+            invalid: None,
+        }
+    }
+}
+
 fn active_run<'a>(
     control: &'a ControlState,
     run_id: &RunId,
@@ -105,6 +131,49 @@ fn check_items(what: &'static str, items: &[ItemSpec]) -> Result<(), Rejection> 
     Ok(())
 }
 
+/// The bounds a completed generation must meet before it can become `turn.completed`.
+fn check_generation(result: &GenerationResult) -> Result<(), Rejection> {
+    check_items("generation output items", &result.items)?;
+    let calls = &result.tool_calls;
+    if calls.len() > TOOL_CALLS_PER_TURN_MAX {
+        return Err(Rejection::TooMany {
+            what: "tool calls",
+            count: calls.len(),
+            max: TOOL_CALLS_PER_TURN_MAX,
+        });
+    }
+    let mut seen = BTreeSet::new();
+    if let Some(dup) = calls.iter().find(|call| !seen.insert(&call.call_id)) {
+        return Err(Rejection::DuplicateToolCall(dup.call_id.to_string()));
+    }
+    if result
+        .response_id
+        .as_ref()
+        .is_some_and(|id| id.len() > TEXT_FIELD_BYTES_MAX)
+    {
+        return Err(Rejection::TextTooLong("response id"));
+    }
+    Ok(())
+}
+
+/// The failure recorded for an invalid result. The message is clipped to the bound
+/// [`check_error`] enforces, so the recorded failure itself is always valid (a
+/// duplicate call id in the message comes from the provider and may be long).
+fn invalid_result(reason: &Rejection) -> EffectError {
+    let mut message = format!("the engine refused the effect result: {reason}");
+    if message.len() > TEXT_FIELD_BYTES_MAX {
+        let mut end = TEXT_FIELD_BYTES_MAX;
+        while !message.is_char_boundary(end) {
+            end -= 1;
+        }
+        message.truncate(end);
+    }
+    EffectError {
+        code: EffectError::INVALID_RESULT.to_owned(),
+        message,
+    }
+}
+
 fn numbered(items: &[ItemSpec], first_ordinal: u64) -> Vec<ContextItem> {
     items
         .iter()
@@ -113,12 +182,13 @@ fn numbered(items: &[ItemSpec], first_ordinal: u64) -> Vec<ContextItem> {
         .collect()
 }
 
+/// Checks a generation result against the outstanding turn. `Err` means stale.
 pub(crate) fn generation(
     control: &ControlState,
     run_id: &RunId,
     turn: u32,
     outcome: GenerationOutcome,
-) -> Result<Vec<Planned>, Rejection> {
+) -> Result<Accepted, Rejection> {
     let run = active_run(control, run_id, "generation")?;
     if !matches!(run.phase, RunPhase::Generating { turn: planned, .. } if planned == turn) {
         return Err(Rejection::StaleResult {
@@ -131,94 +201,96 @@ pub(crate) fn generation(
         turn: Some(turn),
         ..Joins::default()
     };
-    match outcome {
-        GenerationOutcome::Completed(result) => {
-            check_items("generation output items", &result.items)?;
-            let calls = &result.tool_calls;
-            if calls.len() > TOOL_CALLS_PER_TURN_MAX {
-                let (count, max) = (calls.len(), TOOL_CALLS_PER_TURN_MAX);
-                return Err(Rejection::TooMany {
-                    what: "tool calls",
-                    count,
-                    max,
-                });
-            }
-            let mut seen = BTreeSet::new();
-            if let Some(dup) = calls.iter().find(|call| !seen.insert(&call.call_id)) {
-                return Err(Rejection::DuplicateToolCall(dup.call_id.to_string()));
-            }
-            if result
-                .response_id
-                .as_ref()
-                .is_some_and(|id| id.len() > TEXT_FIELD_BYTES_MAX)
-            {
-                return Err(Rejection::TextTooLong("response id"));
-            }
-            let event = ev::TurnCompleted {
-                run_id: run_id.clone(),
-                turn,
-                usage: result.usage,
-                response_id: result.response_id,
-                items: numbered(&result.items, control.context.next_ordinal),
-                tool_calls: result.tool_calls,
-                finish_reason: result.finish_reason,
-                context_tokens: result.context_tokens,
-                request_ref: result.request_ref,
-            };
-            Ok(vec![Planned {
-                joins,
-                event: event.into(),
-            }])
-        }
-        GenerationOutcome::Failed { error } => {
-            check_error(&error)?;
-            let failed = ev::TurnFailed {
-                run_id: run_id.clone(),
-                turn,
-                error: error.clone(),
-            };
-            let outcome = RunOutcome::Failed {
-                failure: RunFailure::GenerationFailed { error },
-            };
-            let finished = ev::RunFinished {
-                run_id: run_id.clone(),
-                outcome,
-                usage: run.usage,
-                turns: run.turns_used,
-            };
-            Ok(vec![
-                Planned {
+    let checked = match outcome {
+        GenerationOutcome::Completed(result) => match check_generation(&result) {
+            Ok(()) => {
+                let completed = turn_completed(control, run_id, turn, result);
+                return Ok(Accepted::valid(vec![Planned {
                     joins,
-                    event: failed.into(),
-                },
-                Planned::run(run_id, finished),
-            ])
-        }
+                    event: completed.into(),
+                }]));
+            }
+            Err(reason) => Err(reason),
+        },
+        GenerationOutcome::Failed { error } => check_error(&error).map(|()| error),
+    };
+    let (error, invalid) = match checked {
+        Ok(error) => (error, None),
+        Err(reason) => (invalid_result(&reason), Some(reason)),
+    };
+    Ok(Accepted {
+        events: turn_failed(run, joins, turn, error),
+        invalid,
+    })
+}
+
+fn turn_completed(
+    control: &ControlState,
+    run_id: &RunId,
+    turn: u32,
+    result: GenerationResult,
+) -> ev::TurnCompleted {
+    ev::TurnCompleted {
+        run_id: run_id.clone(),
+        turn,
+        usage: result.usage,
+        response_id: result.response_id,
+        items: numbered(&result.items, control.context.next_ordinal),
+        tool_calls: result.tool_calls,
+        finish_reason: result.finish_reason,
+        context_tokens: result.context_tokens,
+        request_ref: result.request_ref,
     }
 }
 
+/// A failed generation ends its run: `turn.failed`, then `run.finished` (failed).
+fn turn_failed(run: &ActiveRun, joins: Joins, turn: u32, error: EffectError) -> Vec<Planned> {
+    let run_id = &run.run_id;
+    let failed = ev::TurnFailed {
+        run_id: run_id.clone(),
+        turn,
+        error: error.clone(),
+    };
+    let outcome = RunOutcome::Failed {
+        failure: RunFailure::GenerationFailed { error },
+    };
+    let finished = ev::RunFinished {
+        run_id: run_id.clone(),
+        outcome,
+        usage: run.usage,
+        turns: run.turns_used,
+    };
+    vec![
+        Planned {
+            joins,
+            event: failed.into(),
+        },
+        Planned::run(run_id, finished),
+    ]
+}
+
+/// Checks tool results against the open batch. `Err` means stale: the list answers
+/// nothing outstanding (see the module documentation), and nothing is recorded.
 pub(crate) fn tool_results(
     control: &ControlState,
     run_id: &RunId,
     batch: u32,
     results: Vec<ToolResult>,
-) -> Result<Vec<Planned>, Rejection> {
+) -> Result<Accepted, Rejection> {
     let run = active_run(control, run_id, "tool batch")?;
+    let stale = || Rejection::StaleResult {
+        effect: "tool batch",
+        detail: format!("{run_id} batch {batch}"),
+    };
     let RunPhase::AwaitingTools {
         batch: open_batch,
         calls,
     } = &run.phase
     else {
-        return Err(Rejection::StaleResult {
-            effect: "tool batch",
-            detail: format!("{run_id} batch {batch}"),
-        });
+        return Err(stale());
     };
     if *open_batch != batch {
-        return Err(Rejection::StaleResult {
-            effect: "tool batch",
-            detail: format!("{run_id} batch {batch}"),
-        });
+        return Err(stale());
     }
     if results.is_empty() {
         return Err(Rejection::Empty {
@@ -238,52 +310,63 @@ pub(crate) fn tool_results(
             Some(_) => {}
         }
     }
-    Ok(results
+    let events = results
         .into_iter()
         .zip(control.context.next_ordinal..)
-        .map(|(result, ordinal)| {
-            // Validated above: every result names an open call of this batch.
-            let request = calls
-                .iter()
-                .find(|call| call.request.call_id == result.call_id)
-                .map(|call| &call.request);
-            let item = ContextItem {
-                ordinal,
-                kind: ItemKind::ToolResult,
-                key: None,
-                content_ref: result.output_ref,
-                token_estimate: result.token_estimate,
-                call_id: Some(result.call_id.clone()),
-                is_error: result.status != ToolStatus::Ok,
-            };
-            let joins = Joins {
-                run_id: Some(run_id.clone()),
-                tool_batch: Some(batch),
-                tool_call_id: Some(result.call_id.clone()),
-                ..Joins::default()
-            };
-            let event = ev::ToolResultRecorded {
-                run_id: run_id.clone(),
-                batch,
-                call_id: result.call_id,
-                status: result.status,
-                item,
-                tool_name: request.map(|request| request.name.clone()),
-                arguments_ref: request.map(|request| request.arguments_ref.clone()),
-            };
-            Planned {
-                joins,
-                event: event.into(),
-            }
-        })
-        .collect())
+        .map(|(result, ordinal)| tool_result_recorded(run_id, batch, calls, result, ordinal))
+        .collect();
+    Ok(Accepted::valid(events))
 }
 
+fn tool_result_recorded(
+    run_id: &RunId,
+    batch: u32,
+    calls: &[PendingToolCall],
+    result: ToolResult,
+    ordinal: u64,
+) -> Planned {
+    // Validated by the caller: every result names an open call of this batch.
+    let request = calls
+        .iter()
+        .find(|call| call.request.call_id == result.call_id)
+        .map(|call| &call.request);
+    let item = ContextItem {
+        ordinal,
+        kind: ItemKind::ToolResult,
+        key: None,
+        content_ref: result.output_ref,
+        token_estimate: result.token_estimate,
+        call_id: Some(result.call_id.clone()),
+        is_error: result.status != ToolStatus::Ok,
+    };
+    let joins = Joins {
+        run_id: Some(run_id.clone()),
+        tool_batch: Some(batch),
+        tool_call_id: Some(result.call_id.clone()),
+        ..Joins::default()
+    };
+    let event = ev::ToolResultRecorded {
+        run_id: run_id.clone(),
+        batch,
+        call_id: result.call_id,
+        status: result.status,
+        item,
+        tool_name: request.map(|request| request.name.clone()),
+        arguments_ref: request.map(|request| request.arguments_ref.clone()),
+    };
+    Planned {
+        joins,
+        event: event.into(),
+    }
+}
+
+/// Checks a compaction result against the pending compaction. `Err` means stale; an
+/// invalid result becomes `context.compaction_failed`, and the session carries on.
 pub(crate) fn compaction(
     control: &ControlState,
     compaction: u32,
     outcome: CompactionOutcome,
-) -> Result<Vec<Planned>, Rejection> {
+) -> Result<Accepted, Rejection> {
     let pending = control
         .compaction
         .pending
@@ -295,19 +378,32 @@ pub(crate) fn compaction(
             detail: format!("compaction {compaction}"),
         });
     }
-    let event = match outcome {
+    let checked = match outcome {
         CompactionOutcome::Compacted { summary } => {
-            check_items("compaction summary items", &summary)?;
-            let summary = numbered(&summary, control.context.next_ordinal);
-            Planned::session(ev::ContextCompacted {
-                compaction,
-                summary,
-            })
+            match check_items("compaction summary items", &summary) {
+                Ok(()) => {
+                    let summary = numbered(&summary, control.context.next_ordinal);
+                    let compacted = ev::ContextCompacted {
+                        compaction,
+                        summary,
+                    };
+                    return Ok(Accepted::valid(vec![Planned::session(compacted)]));
+                }
+                Err(reason) => Err(reason),
+            }
         }
-        CompactionOutcome::Failed { error } => {
-            check_error(&error)?;
-            Planned::session(ev::CompactionFailed { compaction, error })
-        }
+        CompactionOutcome::Failed { error } => check_error(&error).map(|()| error),
     };
-    Ok(vec![event])
+    let (error, invalid) = match checked {
+        Ok(error) => (error, None),
+        Err(reason) => (invalid_result(&reason), Some(reason)),
+    };
+    Ok(Accepted {
+        events: vec![Planned::session(ev::CompactionFailed { compaction, error })],
+        invalid,
+    })
 }
+
+#[cfg(test)]
+#[path = "effects_tests.rs"]
+mod tests;

@@ -89,7 +89,7 @@ fn plan_run(control: &ControlState, run: &ActiveRun) -> Plan {
             fingerprint: fingerprint.clone(),
         })),
         RunPhase::AwaitingTools { batch, calls } => {
-            if let Some(failure) = exceeded(run, LimitKind::ToolRounds)
+            if let Some(failure) = exceeded(run, LimitKind::ToolBatches)
                 .or_else(|| exceeded(run, LimitKind::OutputTokens))
             {
                 return Plan::Events(abandon(control, run, RunOutcome::Failed { failure }));
@@ -173,9 +173,9 @@ fn plan_boundary(control: &ControlState, run: &ActiveRun) -> Plan {
 fn exceeded(run: &ActiveRun, limit: LimitKind) -> Option<RunFailure> {
     let (used, max) = match limit {
         LimitKind::Turns => (u64::from(run.turns_used), u64::from(run.limits.turns_max)),
-        LimitKind::ToolRounds => (
-            u64::from(run.tool_rounds_used),
-            u64::from(run.limits.tool_rounds_max),
+        LimitKind::ToolBatches => (
+            u64::from(run.tool_batches_used),
+            u64::from(run.limits.tool_batches_max),
         ),
         LimitKind::OutputTokens => (run.usage.output_tokens, run.limits.output_tokens_max),
     };

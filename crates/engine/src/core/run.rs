@@ -47,7 +47,9 @@ pub enum FinishReason {
 #[serde(rename_all = "snake_case")]
 pub enum LimitKind {
     Turns,
-    ToolRounds,
+    /// Tool batches (the glossary's term); persisted as `tool_rounds`, its first name.
+    #[serde(rename = "tool_rounds")]
+    ToolBatches,
     OutputTokens,
 }
 
@@ -57,6 +59,13 @@ pub struct EffectError {
     /// Stable machine code, e.g. `rate_limited`, `context_length_exceeded`.
     pub code: String,
     pub message: String,
+}
+
+impl EffectError {
+    /// The code recorded when the engine refuses a result that answers the
+    /// outstanding effect (too many tool calls, duplicate call ids, oversized text):
+    /// the effect failed, rather than being asked for again.
+    pub const INVALID_RESULT: &'static str = "invalid_result";
 }
 
 /// Why a run failed.
@@ -154,7 +163,9 @@ pub struct ActiveRun {
     pub status: RunStatus,
     pub phase: RunPhase,
     pub turns_used: u32,
-    pub tool_rounds_used: u32,
+    /// Tool batches completed; checkpoints spell it `tool_rounds_used`.
+    #[serde(rename = "tool_rounds_used")]
+    pub tool_batches_used: u32,
     pub usage: Usage,
     /// Steer input waiting for the next step boundary.
     pub pending_steers: Vec<ItemSpec>,
@@ -168,4 +179,45 @@ pub enum ToolStatus {
     Error,
     /// Never executed (run cancelled or a limit hit); the output explains why.
     NotExecuted,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::config::{RunLimits, RunLimitsPatch};
+
+    /// The tool batch names are Rust-only: events and checkpoints keep the first
+    /// spelling, so logs and checkpoints written before the rename decode and
+    /// re-encode byte for byte.
+    #[test]
+    fn tool_batch_fields_keep_their_persisted_names() {
+        let limit = serde_json::to_string(&LimitKind::ToolBatches).unwrap();
+        assert_eq!(limit, r#""tool_rounds""#);
+        let limits = crate::canonical::to_vec(&RunLimits::default());
+        assert_eq!(
+            String::from_utf8(limits).unwrap(),
+            r#"{"output_tokens_max":200000,"tool_rounds_max":50,"turns_max":50}"#
+        );
+        let patch = RunLimitsPatch {
+            tool_batches_max: Some(3),
+            ..RunLimitsPatch::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&patch).unwrap(),
+            r#"{"tool_rounds_max":3}"#
+        );
+        let old = r#"{"tool_rounds_max":3}"#;
+        let decoded: RunLimitsPatch = serde_json::from_str(old).unwrap();
+        assert_eq!(decoded.tool_batches_max, Some(3));
+    }
+
+    #[test]
+    fn active_runs_keep_their_persisted_counter_name() {
+        let json = r#"{"run_id":"run_1","submission_id":"s","overrides":{},"limits":{"turns_max":1,"tool_rounds_max":2,"output_tokens_max":3},"status":{"status":"running"},"phase":{"phase":"ready"},"turns_used":0,"tool_rounds_used":7,"usage":{"input_tokens":0,"output_tokens":0},"pending_steers":[]}"#;
+        let run: ActiveRun = serde_json::from_str(json).unwrap();
+        assert_eq!(run.tool_batches_used, 7);
+        let encoded = serde_json::to_value(&run).unwrap();
+        assert_eq!(encoded["tool_rounds_used"], 7);
+        assert!(encoded.get("tool_batches_used").is_none());
+    }
 }

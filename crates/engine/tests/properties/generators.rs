@@ -315,8 +315,8 @@ pub(crate) fn provider_params() -> impl Strategy<Value = ProviderParams> {
 pub(crate) fn run_limits() -> impl Strategy<Value = RunLimits> {
     prop_oneof![
         1 => Just(RunLimits::default()),
-        1 => (1u32..6, 1u32..4, 1u64..400).prop_map(|(turns_max, tool_rounds_max, output_tokens_max)| {
-            RunLimits { turns_max, tool_rounds_max, output_tokens_max }
+        1 => (1u32..6, 1u32..4, 1u64..400).prop_map(|(turns_max, tool_batches_max, output_tokens_max)| {
+            RunLimits { turns_max, tool_batches_max, output_tokens_max }
         }),
     ]
 }
@@ -406,9 +406,9 @@ pub(crate) fn run_limits_patch() -> impl Strategy<Value = RunLimitsPatch> {
         prop::option::of(1u64..400),
     )
         .prop_map(
-            |(turns_max, tool_rounds_max, output_tokens_max)| RunLimitsPatch {
+            |(turns_max, tool_batches_max, output_tokens_max)| RunLimitsPatch {
                 turns_max,
-                tool_rounds_max,
+                tool_batches_max,
                 output_tokens_max,
             },
         )

@@ -24,33 +24,44 @@ pub(crate) enum Input {
     },
 }
 
+/// What a drive did with an input it did not refuse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Fed {
+    Admitted(Admitted),
+    Applied,
+    /// An effect result that answered the outstanding effect but broke a bound: it
+    /// was recorded as the effect failing (`invalid_result`), not refused.
+    Invalid(Rejection),
+}
+
+/// Feeds `input`; `Err` is a refused command or a stale effect result, which must
+/// change nothing (property c).
 pub(crate) fn feed_drive<S: DriveState>(
     drive: &mut Drive<S>,
     input: Input,
     at_ms: u64,
-) -> Result<Option<Admitted>, Rejection> {
-    match input {
-        Input::Command(command) => drive.admit(command, at_ms).map(Some),
+) -> Result<Fed, Rejection> {
+    let resumed = match input {
+        Input::Command(command) => return drive.admit(command, at_ms).map(Fed::Admitted),
         Input::Generation {
             run_id,
             turn,
             outcome,
-        } => drive
-            .resume_generation(&run_id, turn, outcome, at_ms)
-            .map(|()| None),
+        } => drive.resume_generation(&run_id, turn, outcome, at_ms),
         Input::Tools {
             run_id,
             batch,
             results,
-        } => drive
-            .resume_tool_results(&run_id, batch, results, at_ms)
-            .map(|()| None),
+        } => drive.resume_tool_results(&run_id, batch, results, at_ms),
         Input::Compaction {
             compaction,
             outcome,
-        } => drive
-            .resume_compaction(compaction, outcome, at_ms)
-            .map(|()| None),
+        } => drive.resume_compaction(compaction, outcome, at_ms),
+    };
+    match resumed {
+        Resumed::Applied => Ok(Fed::Applied),
+        Resumed::Invalid { reason } => Ok(Fed::Invalid(reason)),
+        Resumed::Stale { reason } => Err(reason),
     }
 }
 
@@ -162,11 +173,18 @@ impl Host<'_> {
             full, control,
             "(d) drives answered differently to {input:?}"
         );
-        let Err(rejection) = full else {
-            if let Input::Command(command @ CoreCommand::RequestRun { .. }) = input {
-                self.run_requests.push(command);
+        let rejection = match full {
+            Ok(Fed::Invalid(reason)) => {
+                self.stats.borrow_mut().invalid(&reason);
+                return;
             }
-            return;
+            Ok(Fed::Admitted(_) | Fed::Applied) => {
+                if let Input::Command(command @ CoreCommand::RequestRun { .. }) = input {
+                    self.run_requests.push(command);
+                }
+                return;
+            }
+            Err(rejection) => rejection,
         };
         self.stats.borrow_mut().rejected(&rejection);
         let what = format!("(c) rejected {input:?} ({rejection})");

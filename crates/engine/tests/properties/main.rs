@@ -41,7 +41,7 @@ use engine::core::run::{
 use engine::core::state::SessionState;
 use engine::core::tools::ToolSpec;
 use engine::drive::{
-    Action, CompactionIntent, Drive, DriveState, GenerationIntent, ToolBatchIntent,
+    Action, CompactionIntent, Drive, DriveState, GenerationIntent, Resumed, ToolBatchIntent,
 };
 use engine::{BlobRef, LogEntry, RunId, SessionId, SubmissionId, ToolCallId};
 
@@ -122,15 +122,16 @@ pub(crate) fn huge_token_estimates_saturate() {
         u64::MAX / 2,
     );
     let at = host.tick();
-    host.drive
-        .resume_compaction(
+    assert_eq!(
+        host.drive.resume_compaction(
             intent.compaction,
             CompactionOutcome::Compacted {
                 summary: vec![huge.clone(), huge],
             },
             at,
-        )
-        .unwrap();
+        ),
+        Resumed::Applied
+    );
     host.settle();
     assert_eq!(host.drive.state().control.context.token_estimate, u64::MAX);
 }
@@ -165,7 +166,7 @@ pub(crate) fn control_state_stays_bounded_while_the_full_state_grows() {
     config.context.compaction = CompactionMode::Manual;
     config.run_limits = RunLimits {
         turns_max: 1_000_000,
-        tool_rounds_max: 1_000_000,
+        tool_batches_max: 1_000_000,
         output_tokens_max: u64::MAX,
     };
     let mut host = ScriptHost::<SessionState>::open(config);

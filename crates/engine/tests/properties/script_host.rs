@@ -113,9 +113,11 @@ impl<S: DriveState + Default> ScriptHost<S> {
             request_ref: None,
         });
         let at = self.tick();
-        self.drive
-            .resume_generation(&intent.run_id, intent.turn, outcome, at)
-            .unwrap();
+        assert_eq!(
+            self.drive
+                .resume_generation(&intent.run_id, intent.turn, outcome, at),
+            Resumed::Applied
+        );
         if calls.is_empty() {
             return;
         }
@@ -133,8 +135,10 @@ impl<S: DriveState + Default> ScriptHost<S> {
             })
             .collect();
         let at = self.tick();
-        self.drive
-            .resume_tool_results(&batch.run_id, batch.batch, results, at)
-            .unwrap();
+        assert_eq!(
+            self.drive
+                .resume_tool_results(&batch.run_id, batch.batch, results, at),
+            Resumed::Applied
+        );
     }
 }

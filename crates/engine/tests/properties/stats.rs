@@ -9,6 +9,8 @@ pub(crate) struct Stats {
     pub(crate) cases: u64,
     pub(crate) events: BTreeMap<&'static str, u64>,
     pub(crate) rejections: BTreeMap<String, u64>,
+    /// Effect results recorded as failed effects, by the bound they broke.
+    pub(crate) invalid_results: BTreeMap<String, u64>,
     pub(crate) limits_hit: BTreeSet<String>,
     pub(crate) watermark_compactions: u64,
     pub(crate) generations_checked: u64,
@@ -40,13 +42,11 @@ impl Stats {
     }
 
     pub(crate) fn rejected(&mut self, rejection: &Rejection) {
-        let debug = format!("{rejection:?}");
-        let name = debug
-            .split(|c: char| !c.is_alphanumeric())
-            .next()
-            .unwrap_or_default()
-            .to_owned();
-        *self.rejections.entry(name).or_default() += 1;
+        *self.rejections.entry(variant(rejection)).or_default() += 1;
+    }
+
+    pub(crate) fn invalid(&mut self, reason: &Rejection) {
+        *self.invalid_results.entry(variant(reason)).or_default() += 1;
     }
 
     pub(crate) fn assert_coverage(&self) {
@@ -68,13 +68,21 @@ impl Stats {
             "CompactionPending",
             "StaleResult",
             "UnknownToolCall",
-            "DuplicateToolCall",
+            "DuplicateToolResult",
             "TextTooLong",
             "InvalidConfig",
         ] {
             assert!(
                 self.rejections.contains_key(rejection),
                 "no scenario was rejected with {rejection}"
+            );
+        }
+        // Malformed generation and compaction results are recorded as failed effects.
+        for reason in ["DuplicateToolCall", "TextTooLong"] {
+            assert!(
+                self.invalid_results.contains_key(reason),
+                "no effect result was recorded as invalid for {reason}: {:?}",
+                self.invalid_results
             );
         }
         assert!(
@@ -90,4 +98,14 @@ impl Stats {
         assert!(self.crashes > 0 && self.checkpoint_restores > 0);
         assert!(self.retried_appends > 0, "no retried append");
     }
+}
+
+/// The variant name of a rejection, from its `Debug` form.
+fn variant(rejection: &Rejection) -> String {
+    let debug = format!("{rejection:?}");
+    debug
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }

@@ -94,6 +94,16 @@ fn fatal(err: impl Display) -> ActivityError {
     ActivityError::application(ApplicationFailure::non_retryable(err.to_string()))
 }
 
+/// A store failure, retried only when the backend says it may clear: a corrupt row,
+/// a digest mismatch or a constraint violation fails the activity for good.
+fn store_failure(err: StoreError) -> ActivityError {
+    if err.is_retryable() {
+        retryable(err)
+    } else {
+        fatal(err)
+    }
+}
+
 fn bounded(message: impl Display) -> String {
     let mut text = message.to_string();
     if text.len() > ERROR_MESSAGE_BYTES_MAX {
@@ -115,10 +125,11 @@ fn failed_generation(code: &str, message: impl Display) -> GenerationOutcome {
     }
 }
 
-/// Store failures are retried; a log the engine cannot replay is not.
+/// Store failures are classified by the store; a log the engine cannot replay is
+/// never retried.
 fn replay_error(err: ReplayFailure) -> ActivityError {
     match err {
-        ReplayFailure::Store(err) => retryable(err),
+        ReplayFailure::Store(err) => store_failure(err),
         other => fatal(other),
     }
 }
@@ -151,17 +162,11 @@ where
     T: SessionToolset<P::Store>,
     C: Compactor + 'static,
 {
-    /// The universe's store. A backend failure may clear, so it is retried; a universe
-    /// the provider refuses (not a UUID for Postgres, not path-safe for the
+    /// The universe's store. A transient backend failure may clear, so it is retried;
+    /// a universe the provider refuses (not a UUID for Postgres, not path-safe for the
     /// filesystem) never will.
     async fn universe_store(&self, universe_id: &str) -> ActivityResult<Arc<P::Store>> {
-        self.stores
-            .store(universe_id)
-            .await
-            .map_err(|err| match err {
-                StoreError::Backend(_) => retryable(err),
-                other => fatal(other),
-            })
+        self.stores.store(universe_id).await.map_err(store_failure)
     }
 
     async fn load(&self, input: LoadSessionInput) -> ActivityResult<LoadSessionOutput> {
@@ -186,10 +191,10 @@ where
                 return Ok(AppendEventsOutput::Conflict { head: actual });
             }
             Err(StoreError::InvalidBatch { .. }) => {
-                let head = store.head(session).await.map_err(retryable)?;
+                let head = store.head(session).await.map_err(store_failure)?;
                 return Ok(AppendEventsOutput::Conflict { head });
             }
-            Err(other) => return Err(retryable(other)),
+            Err(other) => return Err(store_failure(other)),
         };
         let interval = self.checkpoint_interval_entries.max(1);
         if head / interval > input.expected_head / interval {
@@ -215,7 +220,7 @@ where
         let store = self.universe_store(&input.universe_id).await?;
         let state = match state_at(&*store, &intent.session_id, intent.planned_at).await {
             Ok(state) => state,
-            Err(ReplayFailure::Store(err)) => return Err(retryable(err)),
+            Err(ReplayFailure::Store(err)) => return Err(store_failure(err)),
             Err(other) => return Ok(failed_generation("rebuild_failed", other)),
         };
         let request = match GenerationRequest::rebuild(&state) {
@@ -284,7 +289,7 @@ where
             match heartbeating(&ctx, work).await {
                 None => return Err(ActivityError::cancelled()),
                 Some(Ok(Ok(result))) => return Ok(result),
-                Some(Ok(Err(AdapterError::Store(err)))) => return Err(retryable(err)),
+                Some(Ok(Err(AdapterError::Store(err)))) => return Err(store_failure(err)),
                 Some(Ok(Err(err))) => bounded(err),
                 Some(Err(_elapsed)) => {
                     format!("the tool did not finish within {} ms", input.timeout_ms)
@@ -293,7 +298,7 @@ where
         };
         let bytes = engine::canonical::to_vec(&json!({ "error": message }));
         let token_estimate = estimate_tokens(&bytes);
-        let output_ref = store.put(bytes).await.map_err(retryable)?;
+        let output_ref = store.put(bytes).await.map_err(store_failure)?;
         Ok(ToolResult {
             call_id: input.call.call_id,
             status: ToolStatus::Error,
@@ -318,7 +323,7 @@ where
         let state: engine::core::state::SessionState =
             match state_at(&*store, &intent.session_id, input.at_head).await {
                 Ok(state) => state,
-                Err(ReplayFailure::Store(err)) => return Err(retryable(err)),
+                Err(ReplayFailure::Store(err)) => return Err(store_failure(err)),
                 Err(other) => return Ok(failed("rebuild_failed", other.to_string())),
             };
         if state.control.context.revision != intent.context_revision {
@@ -331,7 +336,7 @@ where
         match heartbeating(&ctx, self.compactor.compact(&state, &*store)).await {
             None => Err(ActivityError::cancelled()),
             Some(Ok(outcome)) => Ok(outcome),
-            Some(Err(AdapterError::Store(err))) => Err(retryable(err)),
+            Some(Err(AdapterError::Store(err))) => Err(store_failure(err)),
             Some(Err(AdapterError::Transient {
                 message,
                 retry_after,

@@ -22,7 +22,7 @@ async fn continue_as_new_keeps_state() {
         return;
     };
     let session = env.open("s-can").await;
-    let mut generations = Vec::new();
+    let mut chain_indexes = Vec::new();
     for i in 0..4 {
         let run = env
             .request_run(&session, &format!("sub-{i}"), &format!("Question {i}"))
@@ -31,11 +31,11 @@ async fn continue_as_new_keeps_state() {
         let status = env
             .wait_status(&session, "idle", |s| s.active_run_id.is_none() && s.loaded)
             .await;
-        generations.push(status.generation);
+        chain_indexes.push(status.chain_index);
     }
     assert!(
-        generations.last().unwrap() > &0,
-        "never continued as new: {generations:?}"
+        chain_indexes.last().unwrap() > &0,
+        "never continued as new: {chain_indexes:?}"
     );
     // The workflow's control state equals a replay of the log.
     let log = env.log(&session).await;

@@ -27,7 +27,7 @@ use temporal_server::sessions::SessionClient;
 use temporal_server::worker::backend::{Backend, LlmSettings};
 use temporal_server::worker::{self, RunningWorker, TemporalConfig};
 pub(crate) use temporal_workflow::WorkflowSettings;
-use temporal_workflow::{AgentSessionWorkflow, SessionStatus, workflow_id};
+use temporal_workflow::{AgentSessionWorkflow, WorkflowStatus, workflow_id};
 use temporalio_client::WorkflowFetchHistoryOptions;
 use temporalio_common::protos::temporal::api::common::v1::Payloads;
 use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
@@ -350,8 +350,8 @@ impl Env {
         &self,
         session: &SessionId,
         what: &str,
-        condition: impl Fn(&SessionStatus) -> bool,
-    ) -> SessionStatus {
+        condition: impl Fn(&WorkflowStatus) -> bool,
+    ) -> WorkflowStatus {
         let deadline = tokio::time::Instant::now() + WAIT_MAX;
         loop {
             if let Ok(status) = self.sessions.status(UNIVERSE, session).await

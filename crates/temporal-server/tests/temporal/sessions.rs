@@ -1,9 +1,11 @@
-//! Runs through Temporal: a text reply, a tool loop, queued runs.
+//! Runs through Temporal: a text reply, a tool loop, queued runs, provider errors and
+//! a provider answer the engine cannot accept.
 
 use effects::compactor::SUMMARY_REQUEST;
 use engine::core::command::CoreCommand;
 use engine::core::event::CoreEvent;
-use engine::core::run::{RunFailure, RunOutcome, ToolStatus};
+use engine::core::limits::TOOL_CALLS_PER_TURN_MAX;
+use engine::core::run::{EffectError, RunFailure, RunOutcome, ToolStatus};
 use engine::store::BlobStore;
 use serde_json::{Value, json};
 
@@ -259,6 +261,46 @@ async fn retries_stop_at_the_attempt_bound() {
         panic!("{outcome:?}");
     };
     assert_eq!(error.code, "server");
+    assert_eq!(env.provider.requests().len(), 2);
+    env.shutdown().await;
+}
+
+/// A generation the engine cannot accept (129 tool calls, one over the per-turn
+/// bound) is recorded as the turn and the run failing with `invalid_result`. The
+/// drive does not ask for it again, so the provider is called exactly once for it
+/// (before, the workflow dropped the refusal and re-scheduled the paid call forever).
+#[tokio::test(flavor = "multi_thread")]
+async fn a_malformed_generation_fails_the_run_without_a_retry() {
+    let calls: Vec<Value> = (0..=TOOL_CALLS_PER_TURN_MAX)
+        .map(|i| json!({"name": "echo", "arguments": {"i": i}}))
+        .collect();
+    let script = json!({"turns": [
+        {"text": "Calling everything.", "tool_calls": calls},
+        {"text": "A plain answer."}
+    ]});
+    let Some(env) = Env::start("invalid", script, fast_settings()).await else {
+        return;
+    };
+    let session = env.open("s-invalid").await;
+    let run = env.request_run(&session, "sub-1", "Call every tool.").await;
+    let outcome = env.outcome(&session, &run).await;
+    let RunOutcome::Failed {
+        failure: RunFailure::GenerationFailed { error },
+    } = outcome
+    else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(error.code, EffectError::INVALID_RESULT);
+    assert!(error.message.contains("129"), "{}", error.message);
+    let failed_turns = events(&env.log(&session).await)
+        .into_iter()
+        .filter(|event| matches!(event, CoreEvent::TurnFailed(_)))
+        .count();
+    assert_eq!(failed_turns, 1);
+    // The session carries on, and the provider saw one request per turn: the
+    // malformed one was not asked for again.
+    let next = env.request_run(&session, "sub-2", "Just answer.").await;
+    assert_eq!(env.outcome(&session, &next).await, RunOutcome::Completed);
     assert_eq!(env.provider.requests().len(), 2);
     env.shutdown().await;
 }

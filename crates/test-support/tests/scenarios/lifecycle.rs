@@ -134,6 +134,8 @@ async fn compaction_result_after_close_is_stale() {
     let outcome = engine::core::effects::CompactionOutcome::Compacted { summary: vec![] };
     assert!(matches!(
         drive.resume_compaction(intent.compaction, outcome, 99),
-        Err(Rejection::StaleResult { .. })
+        engine::drive::Resumed::Stale {
+            reason: Rejection::StaleResult { .. }
+        }
     ));
 }

@@ -2,11 +2,11 @@
 
 use super::*;
 
-fn limits(turns: Option<u32>, rounds: Option<u32>, tokens: Option<u64>) -> RunOverrides {
+fn limits(turns: Option<u32>, batches: Option<u32>, tokens: Option<u64>) -> RunOverrides {
     RunOverrides {
         limits: Some(RunLimitsPatch {
             turns_max: turns,
-            tool_rounds_max: rounds,
+            tool_batches_max: batches,
             output_tokens_max: tokens,
         }),
         ..RunOverrides::default()
@@ -37,13 +37,13 @@ async fn turn_limit_fails_the_run() {
 }
 
 #[tokio::test]
-async fn tool_round_limit_fails_the_run() {
+async fn tool_batch_limit_fails_the_run() {
     let mut runner = runner_with(endless_calls(10), config()).await;
     let run_id = request_run_with(&mut runner, "sub-1", "loop", limits(None, Some(1), None)).await;
     runner.run_until_idle().await.unwrap();
     let log = runner.log().await.unwrap();
     let expected = RunFailure::LimitExceeded {
-        limit: LimitKind::ToolRounds,
+        limit: LimitKind::ToolBatches,
         used: 1,
         max: 1,
     };

@@ -13,7 +13,7 @@ use engine::core::event::CoreEvent;
 use engine::core::run::{LimitKind, RunFailure, RunOutcome, ToolStatus};
 use engine::core::state::SessionState;
 use engine::core::tools::ToolSpec;
-use engine::drive::Action;
+use engine::drive::{Action, Resumed};
 use engine::memory::MemoryStore;
 use engine::store::BlobStore;
 use engine::{BlobRef, LogEntry, RunId, SessionId, SubmissionId};

@@ -185,7 +185,9 @@ async fn cancel_during_tool_batch() {
     let mut drive = engine::drive::Drive::new(runner.state().clone());
     assert!(matches!(
         drive.resume_tool_results(&run_id, batch.batch, vec![late], 99),
-        Err(Rejection::StaleResult { .. })
+        Resumed::Stale {
+            reason: Rejection::StaleResult { .. }
+        }
     ));
     assert!(!drive.has_staged());
     assert_eq!(drive.state().to_canonical_bytes(), before);
