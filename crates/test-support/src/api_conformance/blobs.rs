@@ -9,8 +9,12 @@ use super::client::Harness;
 use super::{Case, GET_BLOB_ROUTE, PUT_BLOB_ROUTE, case};
 
 pub(super) const CASES: [Case; 2] = [
-    case!(blobs_round_trip_inline, ["blob/put", "blob/get", "blob/has_many"]),
-    case!(raw_blob_routes_round_trip,
+    case!(
+        blobs_round_trip_inline,
+        ["blob/put", "blob/get", "blob/has_many"]
+    ),
+    case!(
+        raw_blob_routes_round_trip,
         [PUT_BLOB_ROUTE, GET_BLOB_ROUTE, "blob/has_many", "blob/get"]
     ),
 ];
@@ -27,7 +31,11 @@ pub(super) async fn blobs_round_trip_inline(h: Harness) -> anyhow::Result<()> {
     let data = base64::engine::general_purpose::STANDARD.encode(bytes);
     let put = a.call("blob/put", json!({"dataBase64": data})).await;
     let expected_ref = engine::BlobRef::of_bytes(bytes).to_string();
-    assert_eq!(put["blobRef"], expected_ref.as_str(), "the ref is the content's sha256");
+    assert_eq!(
+        put["blobRef"],
+        expected_ref.as_str(),
+        "the ref is the content's sha256"
+    );
     assert_eq!(put["sizeBytes"], bytes.len());
     let again = a.call("blob/put", json!({"dataBase64": data})).await;
     assert_eq!(again, put, "putting the same bytes again is the same blob");
@@ -46,8 +54,13 @@ pub(super) async fn blobs_round_trip_inline(h: Harness) -> anyhow::Result<()> {
     let none = a.call("blob/has_many", json!({"blobRefs": []})).await;
     assert_eq!(none, json!({"present": [], "missing": []}));
 
-    a.refused("blob/get", json!({"blobRef": absent}), -32004, "blobNotFound")
-        .await;
+    a.refused(
+        "blob/get",
+        json!({"blobRef": absent}),
+        -32004,
+        "blobNotFound",
+    )
+    .await;
     a.invalid(
         "blob/get",
         json!({"blobRef": "sha256:XYZ"}),
@@ -62,8 +75,13 @@ pub(super) async fn blobs_round_trip_inline(h: Harness) -> anyhow::Result<()> {
         Some("invalidBlobRef"),
     )
     .await;
-    a.invalid("blob/put", json!({"dataBase64": "not base64!"}), "dataBase64", None)
-        .await;
+    a.invalid(
+        "blob/put",
+        json!({"dataBase64": "not base64!"}),
+        "dataBase64",
+        None,
+    )
+    .await;
     a.invalid("blob/put", json!({}), "dataBase64", None).await;
     Ok(())
 }
@@ -86,7 +104,9 @@ pub(super) async fn raw_blob_routes_round_trip(h: Harness) -> anyhow::Result<()>
 
     // What the raw route stored, the JSON-RPC methods see.
     let a = ctx.a();
-    let has = a.call("blob/has_many", json!({"blobRefs": [blob_ref]})).await;
+    let has = a
+        .call("blob/has_many", json!({"blobRefs": [blob_ref]}))
+        .await;
     assert_eq!(has["present"], json!([blob_ref]));
     let inline = a.call("blob/get", json!({"blobRef": blob_ref})).await;
     let decoded = base64::engine::general_purpose::STANDARD
@@ -101,15 +121,23 @@ pub(super) async fn raw_blob_routes_round_trip(h: Harness) -> anyhow::Result<()>
     assert_eq!(body["error"]["code"], -32602);
     assert_eq!(body["error"]["data"]["reason"], "digestMismatch");
     let (status, body) = ctx.put_blob_raw(Some(&key), "sha256:nope", vec![1]).await;
-    assert_eq!((status, &body["error"]["data"]["reason"]), (400, &json!("invalidBlobRef")));
+    assert_eq!(
+        (status, &body["error"]["data"]["reason"]),
+        (400, &json!("invalidBlobRef"))
+    );
     let (status, body) = ctx.get_blob_raw(Some(&key), &absent_ref()).await;
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(status, 404, "{body}");
     assert_eq!(body["error"]["code"], -32004);
     assert_eq!(body["error"]["data"]["reason"], "blobNotFound");
     let (status, body) = ctx.put_blob_raw(None, &blob_ref, bytes).await;
-    assert_eq!((status, &body["error"]["data"]["reason"]), (401, &json!("missingKey")));
-    let (status, _) = ctx.get_blob_raw(Some("lsk_not-a-real-key"), &blob_ref).await;
+    assert_eq!(
+        (status, &body["error"]["data"]["reason"]),
+        (401, &json!("missingKey"))
+    );
+    let (status, _) = ctx
+        .get_blob_raw(Some("lsk_not-a-real-key"), &blob_ref)
+        .await;
     assert_eq!(status, 401);
     Ok(())
 }

@@ -9,8 +9,14 @@ use serde_json::{Value, json};
 use super::client::{Harness, RUN_FINISHED};
 use super::{Case, case};
 
-pub(super) const CASES: [Case; 1] = [case!(events_read_pages_by_cursor_and_long_polls,
-    ["session/start", "run/start", "session/events/read", "session/read"]
+pub(super) const CASES: [Case; 1] = [case!(
+    events_read_pages_by_cursor_and_long_polls,
+    [
+        "session/start",
+        "run/start",
+        "session/events/read",
+        "session/read"
+    ]
 )];
 
 /// A long-poll that should wake early waits this long at most.
@@ -25,12 +31,21 @@ pub(super) async fn events_read_pages_by_cursor_and_long_polls(h: Harness) -> an
     let all = a.follow("s-events", &run_id).await;
     let head = all.last().unwrap()["cursor"].as_u64().unwrap();
     let whole = a
-        .call("session/events/read", json!({"sessionId": "s-events", "limit": 500}))
+        .call(
+            "session/events/read",
+            json!({"sessionId": "s-events", "limit": 500}),
+        )
         .await;
-    assert_eq!(whole["events"].as_array().unwrap(), &all, "one page or many, the same events");
+    assert_eq!(
+        whole["events"].as_array().unwrap(),
+        &all,
+        "one page or many, the same events"
+    );
     assert_eq!(whole["nextCursor"], head);
     assert_eq!(whole["headCursor"], head);
-    let read = a.call("session/read", json!({"sessionId": "s-events"})).await;
+    let read = a
+        .call("session/read", json!({"sessionId": "s-events"}))
+        .await;
     assert_eq!(read["eventCursor"], head);
 
     // One event a page, each page after the last one's cursor: no gaps, no repeats.
@@ -50,14 +65,20 @@ pub(super) async fn events_read_pages_by_cursor_and_long_polls(h: Harness) -> an
     // From the middle: exactly the tail.
     let middle = all[1]["cursor"].as_u64().unwrap();
     let tail = a
-        .call("session/events/read", json!({"sessionId": "s-events", "cursor": middle}))
+        .call(
+            "session/events/read",
+            json!({"sessionId": "s-events", "cursor": middle}),
+        )
         .await;
     assert_eq!(tail["events"].as_array().unwrap(), &all[2..]);
     // At the head, a short wait answers empty and stays put.
     let args = json!({"sessionId": "s-events", "cursor": head, "waitMs": 100});
     let idle = a.call("session/events/read", args).await;
     assert_eq!(idle["events"], json!([]));
-    assert_eq!((idle["nextCursor"].as_u64(), idle["headCursor"].as_u64()), (Some(head), Some(head)));
+    assert_eq!(
+        (idle["nextCursor"].as_u64(), idle["headCursor"].as_u64()),
+        (Some(head), Some(head))
+    );
 
     long_poll_wakes_on_a_commit(&ctx, head).await;
 
@@ -87,7 +108,10 @@ async fn long_poll_wakes_on_a_commit(ctx: &super::Ctx, head: u64) {
     let run_id = a.start_run("s-events", "sub-2", "two").await;
     let (page, waited) = poll.await.unwrap();
     let events = page["events"].as_array().unwrap();
-    assert!(!events.is_empty(), "the long-poll returns the new events: {page}");
+    assert!(
+        !events.is_empty(),
+        "the long-poll returns the new events: {page}"
+    );
     assert!(
         events.iter().all(|e| e["cursor"].as_u64().unwrap() > head),
         "{page}"

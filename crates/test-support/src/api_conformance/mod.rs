@@ -30,6 +30,7 @@
 mod blobs;
 mod client;
 mod events;
+mod fixtures;
 mod isolation;
 pub mod local;
 mod protocol;
@@ -234,15 +235,17 @@ fn check_coverage(case: &Case, recorded: &BTreeSet<String>) -> anyhow::Result<()
 /// Every method and subscription method of the contract, from the artifact the
 /// clients use (`interop/contract/methods.json`) and from the api crate's table.
 pub fn contract_methods() -> anyhow::Result<BTreeSet<String>> {
-    let manifest: Value = serde_json::from_str(include_str!(
-        "../../../../interop/contract/methods.json"
-    ))
-    .context("parsing interop/contract/methods.json")?;
+    let manifest: Value =
+        serde_json::from_str(include_str!("../../../../interop/contract/methods.json"))
+            .context("parsing interop/contract/methods.json")?;
     let mut names = BTreeSet::new();
     for method in manifest["methods"].as_array().context("methods")? {
         names.insert(method["name"].as_str().context("method name")?.to_owned());
     }
-    for notification in manifest["notifications"].as_array().context("notifications")? {
+    for notification in manifest["notifications"]
+        .as_array()
+        .context("notifications")?
+    {
         for key in ["subscribe", "unsubscribe"] {
             names.insert(notification[key].as_str().context(key)?.to_owned());
         }
@@ -271,7 +274,10 @@ pub fn assert_every_method_has_a_case() {
         uncovered.is_empty(),
         "contract methods without a case: {uncovered:?}"
     );
-    assert!(unknown.is_empty(), "cases declare unknown methods: {unknown:?}");
+    assert!(
+        unknown.is_empty(),
+        "cases declare unknown methods: {unknown:?}"
+    );
 }
 
 /// Fails unless `listed` (the macro's test names) are exactly the cases' names.
@@ -299,6 +305,7 @@ macro_rules! api_conformance_tests {
             run_start_is_idempotent_per_submission,
             run_cancel_stops_a_running_run,
             run_steer_adds_input_to_a_running_run,
+            a_failed_generation_fails_the_run,
             file_tools_edit_a_mounted_workspace,
             read_only_file_tools_cannot_write,
             tools_not_offered_to_the_session_are_refused,

@@ -5,15 +5,30 @@
 
 use serde_json::{Value, json};
 
-use super::client::{Harness, RUN_FINISHED, final_assistant_text};
+use super::client::{Harness, RUN_FINISHED};
+use super::fixtures::final_assistant_text;
 use super::{Case, case};
 
 pub(super) const CASES: [Case; 2] = [
-    case!(subscribe_streams_events_and_deltas,
-        ["session/start", "session/subscribe", "session/unsubscribe", "run/start", "session/events/read"]
+    case!(
+        subscribe_streams_events_and_deltas,
+        [
+            "session/start",
+            "session/subscribe",
+            "session/unsubscribe",
+            "run/start",
+            "session/events/read"
+        ]
     ),
-    case!(resubscribe_from_the_last_cursor_has_no_gaps_or_duplicates,
-        ["session/start", "session/subscribe", "session/unsubscribe", "run/start", "session/events/read"]
+    case!(
+        resubscribe_from_the_last_cursor_has_no_gaps_or_duplicates,
+        [
+            "session/start",
+            "session/subscribe",
+            "session/unsubscribe",
+            "run/start",
+            "session/events/read"
+        ]
     ),
 ];
 
@@ -29,16 +44,23 @@ fn events_of(notifications: &[Value]) -> Vec<Value> {
 }
 
 fn cursors(events: &[Value]) -> Vec<u64> {
-    events.iter().map(|e| e["cursor"].as_u64().unwrap()).collect()
+    events
+        .iter()
+        .map(|e| e["cursor"].as_u64().unwrap())
+        .collect()
 }
 
 pub(super) async fn subscribe_streams_events_and_deltas(h: Harness) -> anyhow::Result<()> {
     // Slow enough that the stream is seen in progress.
-    let ctx = h.start(json!({"turns": [{"text": ANSWER, "delay_ms": 600}]})).await?;
+    let ctx = h
+        .start(json!({"turns": [{"text": ANSWER, "delay_ms": 600}]}))
+        .await?;
     let ws = ctx.ws_a().await;
     // Sessions, runs and reads work over the WebSocket too.
     ws.start_session("s-sub").await;
-    let mut sub = ws.subscribe(json!({"sessionId": "s-sub", "cursor": 0})).await;
+    let mut sub = ws
+        .subscribe(json!({"sessionId": "s-sub", "cursor": 0}))
+        .await;
     let run_id = ws.start_run("s-sub", "sub-1", "stream please").await;
     let seen = sub.until_finished(&run_id).await;
     sub.unsubscribe().await;
@@ -55,13 +77,19 @@ pub(super) async fn subscribe_streams_events_and_deltas(h: Harness) -> anyhow::R
                 }
             }
             _ => {
-                let items = notification["event"]["items"].as_array().cloned().unwrap_or_default();
+                let items = notification["event"]["items"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
                 answered |= items.iter().any(|i| i["type"] == "assistantMessage");
             }
         }
     }
     assert_eq!(text, ANSWER, "the text deltas add up to the answer");
-    assert!(deltas_before_answer > 1, "live deltas come before the committed answer");
+    assert!(
+        deltas_before_answer > 1,
+        "live deltas come before the committed answer"
+    );
     // The events are exactly the committed log, from the start.
     let events = events_of(&seen);
     let log = ws.follow("s-sub", &run_id).await;
@@ -76,7 +104,8 @@ pub(super) async fn subscribe_streams_events_and_deltas(h: Harness) -> anyhow::R
 pub(super) async fn resubscribe_from_the_last_cursor_has_no_gaps_or_duplicates(
     h: Harness,
 ) -> anyhow::Result<()> {
-    let script = json!({"turns": [{"reasoning": "Plan.", "text": "first answer", "delay_ms": 300}]});
+    let script =
+        json!({"turns": [{"reasoning": "Plan.", "text": "first answer", "delay_ms": 300}]});
     let ctx = h.start(script).await?;
     let ws = ctx.ws_a().await;
     let started = ws.start_session("s-resub").await;
@@ -87,7 +116,10 @@ pub(super) async fn resubscribe_from_the_last_cursor_has_no_gaps_or_duplicates(
     let mut seen = Vec::new();
     for _ in 0..3 {
         let notification = first.next().await;
-        assert_eq!(notification["type"], "event", "deltas: false sends no deltas");
+        assert_eq!(
+            notification["type"], "event",
+            "deltas: false sends no deltas"
+        );
         seen.push(notification);
     }
     first.unsubscribe().await;
@@ -103,7 +135,10 @@ pub(super) async fn resubscribe_from_the_last_cursor_has_no_gaps_or_duplicates(
     let (log, _) = ws.read_until("s-resub", from, finished).await;
     assert_eq!(got, log, "no gaps, no duplicates");
     let got_cursors = cursors(&got);
-    assert!(got_cursors.windows(2).all(|w| w[0] < w[1]), "{got_cursors:?}");
+    assert!(
+        got_cursors.windows(2).all(|w| w[0] < w[1]),
+        "{got_cursors:?}"
+    );
     assert!(got_cursors[0] > from);
 
     // From a cursor in the middle of a finished run: exactly what follows it.

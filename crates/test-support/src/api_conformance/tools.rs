@@ -5,25 +5,52 @@
 
 use serde_json::{Value, json};
 
-use super::client::{Conn, Harness, finished_status, session_config, tool_results};
+use super::client::{Conn, Harness};
+use super::fixtures::{finished_status, session_config, tool_results};
 use super::{Case, case};
 
 pub(super) const CASES: [Case; 3] = [
-    case!(file_tools_edit_a_mounted_workspace,
+    case!(
+        file_tools_edit_a_mounted_workspace,
         [
-            "blob/put", "vfs/snapshot/commit", "vfs/workspace/create", "vfs/mount/put",
-            "session/start", "run/start", "session/events/read", "vfs/workspace/read",
-            "vfs/snapshot/read", "blob/get"
+            "blob/put",
+            "vfs/snapshot/commit",
+            "vfs/workspace/create",
+            "vfs/mount/put",
+            "session/start",
+            "run/start",
+            "session/events/read",
+            "vfs/workspace/read",
+            "vfs/snapshot/read",
+            "blob/get"
         ]
     ),
-    case!(read_only_file_tools_cannot_write, [
-        "blob/put", "vfs/snapshot/commit", "vfs/workspace/create", "vfs/mount/put",
-        "session/start", "run/start", "session/events/read", "vfs/workspace/read"
-    ]),
-    case!(tools_not_offered_to_the_session_are_refused, [
-        "blob/put", "vfs/snapshot/commit", "vfs/workspace/create", "vfs/mount/put",
-        "session/start", "run/start", "session/events/read", "vfs/workspace/read"
-    ]),
+    case!(
+        read_only_file_tools_cannot_write,
+        [
+            "blob/put",
+            "vfs/snapshot/commit",
+            "vfs/workspace/create",
+            "vfs/mount/put",
+            "session/start",
+            "run/start",
+            "session/events/read",
+            "vfs/workspace/read"
+        ]
+    ),
+    case!(
+        tools_not_offered_to_the_session_are_refused,
+        [
+            "blob/put",
+            "vfs/snapshot/commit",
+            "vfs/workspace/create",
+            "vfs/mount/put",
+            "session/start",
+            "run/start",
+            "session/events/read",
+            "vfs/workspace/read"
+        ]
+    ),
 ];
 
 /// A workspace `repo` holding `files`, mounted read-write at `/work` of
@@ -103,8 +130,11 @@ pub(super) async fn file_tools_edit_a_mounted_workspace(h: Harness) -> anyhow::R
     assert_eq!(head["revision"], 3, "one commit per write: {head}");
     assert_eq!(head["fileCount"], 2);
     let files = a.files(&head["snapshotRef"]).await;
-    let expected = [("README.md", "# A final\n"), ("notes/todo.txt", "ship it\n")]
-        .map(|(path, text)| (path.to_owned(), text.to_owned()));
+    let expected = [
+        ("README.md", "# A final\n"),
+        ("notes/todo.txt", "ship it\n"),
+    ]
+    .map(|(path, text)| (path.to_owned(), text.to_owned()));
     assert_eq!(files, expected);
     Ok(())
 }
@@ -126,7 +156,10 @@ pub(super) async fn read_only_file_tools_cannot_write(h: Harness) -> anyhow::Res
     assert_eq!(statuses(&results)[0], ("read_file", "ok"));
     assert!(results[0].2.contains("alpha"), "{results:?}");
     assert_eq!(results[1].0, "write_file");
-    assert_ne!(results[1].1, "ok", "a read-only session cannot write: {results:?}");
+    assert_ne!(
+        results[1].1, "ok",
+        "a read-only session cannot write: {results:?}"
+    );
     let head = a
         .call("vfs/workspace/read", json!({"workspaceId": "repo"}))
         .await;
@@ -137,9 +170,7 @@ pub(super) async fn read_only_file_tools_cannot_write(h: Harness) -> anyhow::Res
 /// A session is offered the tools of its config and nothing else: a call of any
 /// other tool (here `echo`, which some hosts have for their own tests) is answered
 /// as an error and does not run.
-pub(super) async fn tools_not_offered_to_the_session_are_refused(
-    h: Harness,
-) -> anyhow::Result<()> {
+pub(super) async fn tools_not_offered_to_the_session_are_refused(h: Harness) -> anyhow::Result<()> {
     let ctx = h
         .start(json!({"turns": [
             {"tool_calls": [
