@@ -43,9 +43,7 @@ pub(super) async fn events_read_pages_by_cursor_and_long_polls(h: Harness) -> an
     );
     assert_eq!(whole["nextCursor"], head);
     assert_eq!(whole["headCursor"], head);
-    let read = a
-        .call("session/read", json!({"sessionId": "s-events"}))
-        .await;
+    let read = a.read_session_at("s-events", head).await;
     assert_eq!(read["eventCursor"], head);
 
     // One event a page, each page after the last one's cursor: no gaps, no repeats.

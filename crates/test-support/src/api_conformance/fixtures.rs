@@ -2,6 +2,8 @@
 //! inputs, following a run, uploading files, and reading items out of events.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::time::{Duration, Instant};
+
 use base64::Engine as _;
 use serde_json::{Value, json};
 
@@ -60,6 +62,27 @@ impl Conn {
             }
         }
         panic!("no awaited event in {session_id}: {events:#?}");
+    }
+
+    /// `session/read` once its view covers `cursor`, an event the caller has read.
+    /// The view may trail the event log for a moment (LocalApi publishes it after
+    /// the step that committed the events); the contract only promises it catches up,
+    /// so wait for that, generously.
+    pub async fn read_session_at(&self, session_id: &str, cursor: u64) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let view = self
+                .call("session/read", json!({"sessionId": session_id}))
+                .await;
+            if view["eventCursor"].as_u64().unwrap() >= cursor {
+                return view;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "session/read never reached cursor {cursor}: {view}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// Every event from the start until `run_id` finishes.

@@ -134,9 +134,8 @@ pub(super) async fn another_universe_gets_not_found_never_data(h: Harness) -> an
         )
         .await;
     assert_eq!(theirs["config"]["model"]["model"], "b-model");
-    let ours = a
-        .call("session/read", json!({"sessionId": "s-private"}))
-        .await;
+    let last = events.last().unwrap()["cursor"].as_u64().unwrap();
+    let ours = a.read_session_at("s-private", last).await;
     assert_eq!(
         ours["config"], owned.session["config"],
         "A's session is unchanged"

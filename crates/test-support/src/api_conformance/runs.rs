@@ -114,7 +114,7 @@ pub(super) async fn run_over_http_completes(h: Harness) -> anyhow::Result<()> {
         .collect();
     assert!(cursors.windows(2).all(|w| w[0] < w[1]), "{cursors:?}");
 
-    let read = a.call("session/read", json!({"sessionId": "s-run"})).await;
+    let read = a.read_session_at("s-run", *cursors.last().unwrap()).await;
     assert_eq!(read["status"], "idle");
     assert_eq!(read["lastRun"]["runId"], run_id);
     assert_eq!(read["lastRun"]["status"], "completed");
@@ -166,7 +166,8 @@ pub(super) async fn run_start_is_idempotent_per_submission(h: Harness) -> anyhow
         lifecycle(RUN_FINISHED, &second),
     ];
     assert_eq!(order, expected, "queued runs run one after the other");
-    let read = a.call("session/read", json!({"sessionId": "s-idem"})).await;
+    let last = events.last().unwrap()["cursor"].as_u64().unwrap();
+    let read = a.read_session_at("s-idem", last).await;
     assert_eq!(read["lastRun"]["runId"], json!(second));
     assert_eq!(read["queuedRunIds"], json!([]));
 
@@ -224,9 +225,8 @@ pub(super) async fn run_cancel_stops_a_running_run(h: Harness) -> anyhow::Result
             .any(|e| e["kind"] == "lightspeed.core.run.cancel_requested"),
         "{events:#?}"
     );
-    let read = a
-        .call("session/read", json!({"sessionId": "s-cancel"}))
-        .await;
+    let last = events.last().unwrap()["cursor"].as_u64().unwrap();
+    let read = a.read_session_at("s-cancel", last).await;
     assert_eq!(
         read["status"], "idle",
         "a cancelled run leaves the session idle"
@@ -305,7 +305,8 @@ pub(super) async fn a_failed_generation_fails_the_run(h: Harness) -> anyhow::Res
     let failure = &events.last().unwrap()["run"]["failure"];
     assert_eq!(failure["reason"], "generationFailed", "{failure}");
     assert_eq!(failure["code"], "context_length_exceeded", "{failure}");
-    let read = a.call("session/read", json!({"sessionId": "s-fail"})).await;
+    let last = events.last().unwrap()["cursor"].as_u64().unwrap();
+    let read = a.read_session_at("s-fail", last).await;
     assert_eq!(read["status"], "idle");
     assert_eq!(read["lastRun"]["status"], "failed");
     assert_eq!(&read["lastRun"]["failure"], failure);

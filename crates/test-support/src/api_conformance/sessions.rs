@@ -268,9 +268,8 @@ pub(super) async fn session_close_cancels_and_refuses_new_runs(h: Harness) -> an
     let args = json!({"sessionId": "s-close", "submissionId": "sub-2",
                       "input": [{"type": "text", "text": "again"}]});
     a.refused("run/start", args, -32010, "closed").await;
-    let read = a
-        .call("session/read", json!({"sessionId": "s-close"}))
-        .await;
+    let last = events.last().unwrap()["cursor"].as_u64().unwrap();
+    let read = a.read_session_at("s-close", last).await;
     assert_eq!(read["status"], "closed");
     assert_eq!(read["lastRun"]["status"], "cancelled");
     assert!(read.get("activeRun").is_none(), "{read}");
