@@ -73,6 +73,13 @@ pub(super) async fn session_start_is_idempotent_per_config(h: Harness) -> anyhow
     let id = generated["sessionId"].as_str().unwrap();
     assert!(!id.is_empty() && id != "s-start");
 
+    start_refusals(&a).await;
+    Ok(())
+}
+
+/// Configs and ids `session/start` refuses, each naming the offending field; none
+/// creates the session.
+async fn start_refusals(a: &Conn) {
     let bad_params = |params: Value| json!({"sessionId": "s-bad", "config": params});
     let mut hot = session_config("none");
     hot["generation"]["providerParams"] = json!({"temperature": 9});
@@ -111,7 +118,6 @@ pub(super) async fn session_start_is_idempotent_per_config(h: Harness) -> anyhow
         "sessionNotFound",
     )
     .await;
-    Ok(())
 }
 
 /// Lists every page of `session/list` at `limit` rows; the rows in order.

@@ -214,6 +214,12 @@ pub(super) async fn workspaces_move_by_revision(h: Harness) -> anyhow::Result<()
         .await;
     assert_eq!(plain["workspaceId"], generated["workspaceId"]);
 
+    workspace_refusals(&a, &one).await;
+    Ok(())
+}
+
+/// Unknown workspaces and snapshots, and ids that are not ids.
+async fn workspace_refusals(a: &Conn, one: &str) {
     let missing = json!({"workspaceId": "nope", "expectedRevision": 1, "snapshotRef": one});
     a.refused("vfs/workspace/update", missing, -32004, "workspaceNotFound")
         .await;
@@ -232,7 +238,6 @@ pub(super) async fn workspaces_move_by_revision(h: Harness) -> anyhow::Result<()
         Some("invalidId"),
     )
     .await;
-    Ok(())
 }
 
 pub(super) async fn mounts_are_validated_listed_and_removed(h: Harness) -> anyhow::Result<()> {
