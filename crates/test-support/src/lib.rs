@@ -2,11 +2,13 @@
 //! against a store and the adapter traits of the `effects` crate (re-exported in
 //! [`adapters`] and [`vfs_tools`]), scripted adapters, a deterministic listing
 //! compactor, the store and VFS catalog conformance suites every storage backend
-//! must pass, and [`rpc_client`], the helpers of the black-box gateway tests.
+//! must pass, [`rpc_client`], the helpers of the black-box gateway tests, and
+//! [`api_conformance`], the black-box suite every API host must pass.
 //!
 //! Not a production runtime: durability and retries belong to the Temporal host.
 
 pub mod adapters;
+pub mod api_conformance;
 pub mod compactor;
 pub mod conformance;
 pub mod fake_provider;

@@ -1,78 +1,39 @@
 //! The gateway stack a test talks to, and the binary run against it.
 
 use std::process::Output;
-use std::sync::Arc;
 use std::time::Duration;
 
-use gateway::{GatewayConfig, MemoryKeyStore, RunningGateway};
-use llm_clients::{ApiKey, ApiKind, ProviderClient, ProviderConfig};
-use llm_runtime::{LlmRuntime, Transport};
 use serde_json::Value;
-use test_support::fake_provider::{FakeProvider, FakeProviderConfig, RunningFakeProvider, Script};
-use test_support::local_api::{LocalApi, LocalApiConfig, LocalHost};
-use test_support::runtime_llm::RetryPolicy;
+use test_support::api_conformance::local::{LocalStack, LocalStackConfig};
 
-pub(crate) const UNIVERSE: &str = "universe-cli";
+const UNIVERSE: &str = "universe-cli";
 /// How long one CLI invocation may take before the test fails.
 const COMMAND_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// The in-process host (LocalApi + gateway + fake provider), as the conformance
+/// suite runs it, with one universe.
 pub(crate) struct Stack {
-    pub(crate) gateway: Option<RunningGateway>,
-    pub(crate) api: Arc<LocalApi>,
-    pub(crate) keys: Arc<MemoryKeyStore>,
+    host: LocalStack,
     pub(crate) key: String,
-    _provider: RunningFakeProvider,
-    _data_dir: tempfile::TempDir,
 }
 
-/// Gateway + LocalApi + fake provider playing `script`.
+/// Gateway + LocalApi + fake provider playing `script`; no retries, so a scripted
+/// provider error fails the run at once.
 pub(crate) async fn stack(script: Value) -> Stack {
-    let script: Script = serde_json::from_value(script).unwrap();
-    let provider = FakeProvider::start(FakeProviderConfig {
-        script: Some(script),
-        ..FakeProviderConfig::default()
+    let host = LocalStack::start(LocalStackConfig {
+        script,
+        universes: vec![UNIVERSE.to_owned()],
+        llm_attempts_max: 1,
     })
     .await
     .unwrap();
-    let mut provider_config = ProviderConfig::new("fake", ApiKind::OpenAiResponses);
-    provider_config.base_url = provider.openai_base_url();
-    provider_config.api_keys = vec![ApiKey::new("sk-provider-secret")];
-    let runtime = LlmRuntime::new([ProviderClient::new(provider_config).unwrap()]);
-    let data_dir = tempfile::tempdir().unwrap();
-    let api = Arc::new(LocalHost::api(LocalApiConfig {
-        data_dir: data_dir.path().to_path_buf(),
-        runtime,
-        transport: Transport::Streaming,
-        retry: RetryPolicy {
-            attempts_max: 1,
-            ..RetryPolicy::default()
-        },
-    }));
-    let keys = Arc::new(MemoryKeyStore::default());
-    let (key, record) = gateway::mint_key(UNIVERSE, 1);
-    gateway::KeyStore::insert(keys.as_ref(), record)
-        .await
-        .unwrap();
-    let config = GatewayConfig {
-        bind: "127.0.0.1:0".parse().unwrap(),
-        ..GatewayConfig::default()
-    };
-    let gateway = gateway::serve(api.clone(), keys.clone(), config)
-        .await
-        .unwrap();
-    Stack {
-        gateway: Some(gateway),
-        api,
-        keys,
-        key,
-        _provider: provider,
-        _data_dir: data_dir,
-    }
+    let key = host.universes[0].1.clone();
+    Stack { host, key }
 }
 
 impl Stack {
     pub(crate) fn addr(&self) -> std::net::SocketAddr {
-        self.gateway.as_ref().unwrap().local_addr()
+        self.host.addr().unwrap()
     }
 
     pub(crate) fn api_url(&self) -> String {
@@ -104,22 +65,12 @@ impl Stack {
 
     /// Stops serving (the backend keeps running); see [`Stack::restart_gateway`].
     pub(crate) async fn stop_gateway(&mut self) -> std::net::SocketAddr {
-        let gateway = self.gateway.take().unwrap();
-        let addr = gateway.local_addr();
-        gateway.shutdown().await;
-        addr
+        self.host.stop_gateway().await.unwrap()
     }
 
     /// Serves the same backend again on `addr`.
     pub(crate) async fn restart_gateway(&mut self, addr: std::net::SocketAddr) {
-        let config = GatewayConfig {
-            bind: addr,
-            ..GatewayConfig::default()
-        };
-        let gateway = gateway::serve(self.api.clone(), self.keys.clone(), config)
-            .await
-            .unwrap();
-        self.gateway = Some(gateway);
+        self.host.restart_gateway(addr).await.unwrap();
     }
 }
 

@@ -1,0 +1,130 @@
+//! The in-process stack: [`LocalApi`] behind the gateway, with the fake provider as
+//! provider `fake` (OpenAI Responses, streaming). [`LocalStack`] is also the stack
+//! the CLI's end-to-end tests drive.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use gateway::{GatewayConfig, MemoryKeyStore, RunningGateway};
+use llm_clients::{ApiKey, ApiKind, ProviderClient, ProviderConfig};
+use llm_runtime::{LlmRuntime, Transport};
+use serde_json::Value;
+
+use super::{ApiStack, ApiTarget, UniverseAccess};
+use crate::fake_provider::{FakeProvider, FakeProviderConfig, RunningFakeProvider, Script};
+use crate::local_api::{LocalApi, LocalApiConfig, LocalHost};
+use crate::runtime_llm::RetryPolicy;
+
+/// What a [`LocalStack`] serves.
+#[derive(Debug, Clone)]
+pub struct LocalStackConfig {
+    /// The fake provider's script (`{"turns": [...]}`).
+    pub script: Value,
+    /// One API key is minted per universe, in this order.
+    pub universes: Vec<String>,
+    /// Generation attempts before a run fails (1: no retries).
+    pub llm_attempts_max: u32,
+}
+
+/// LocalApi + gateway + fake provider, each alive as long as this is.
+pub struct LocalStack {
+    /// `None` between [`LocalStack::stop_gateway`] and [`LocalStack::restart_gateway`].
+    pub gateway: Option<RunningGateway>,
+    pub api: Arc<LocalApi>,
+    pub keys: Arc<MemoryKeyStore>,
+    /// (universe id, API key), in [`LocalStackConfig::universes`] order.
+    pub universes: Vec<(String, String)>,
+    pub provider: RunningFakeProvider,
+    _data_dir: tempfile::TempDir,
+}
+
+impl LocalStack {
+    pub async fn start(config: LocalStackConfig) -> anyhow::Result<Self> {
+        let script: Script =
+            serde_json::from_value(config.script).context("the fake provider's script")?;
+        script.validate().map_err(anyhow::Error::msg)?;
+        let provider = FakeProvider::start(FakeProviderConfig {
+            script: Some(script),
+            ..FakeProviderConfig::default()
+        })
+        .await?;
+        let mut provider_config = ProviderConfig::new("fake", ApiKind::OpenAiResponses);
+        provider_config.base_url = provider.openai_base_url();
+        provider_config.api_keys = vec![ApiKey::new("sk-provider-secret")];
+        let runtime = LlmRuntime::new([ProviderClient::new(provider_config)?]);
+        let data_dir = tempfile::tempdir()?;
+        let api = Arc::new(LocalHost::api(LocalApiConfig {
+            data_dir: data_dir.path().to_path_buf(),
+            runtime,
+            transport: Transport::Streaming,
+            retry: RetryPolicy {
+                attempts_max: config.llm_attempts_max,
+                ..RetryPolicy::default()
+            },
+        }));
+        let keys = Arc::new(MemoryKeyStore::default());
+        let mut universes = Vec::new();
+        for (index, universe) in config.universes.iter().enumerate() {
+            let (key, record) = gateway::mint_key(universe, index as u64 + 1);
+            gateway::KeyStore::insert(keys.as_ref(), record).await?;
+            universes.push((universe.clone(), key));
+        }
+        let mut host = Self {
+            gateway: None,
+            api,
+            keys,
+            universes,
+            provider,
+            _data_dir: data_dir,
+        };
+        host.restart_gateway("127.0.0.1:0".parse()?).await?;
+        Ok(host)
+    }
+
+    /// The address the gateway listens on.
+    pub fn addr(&self) -> anyhow::Result<std::net::SocketAddr> {
+        let gateway = self.gateway.as_ref().context("the gateway is stopped")?;
+        Ok(gateway.local_addr())
+    }
+
+    /// Stops serving (the backend keeps running); its address, to serve again on.
+    pub async fn stop_gateway(&mut self) -> anyhow::Result<std::net::SocketAddr> {
+        let gateway = self.gateway.take().context("the gateway is stopped")?;
+        let addr = gateway.local_addr();
+        gateway.shutdown().await;
+        Ok(addr)
+    }
+
+    /// Serves the same backend on `addr` (port 0: any free port).
+    pub async fn restart_gateway(&mut self, addr: std::net::SocketAddr) -> anyhow::Result<()> {
+        let config = GatewayConfig {
+            bind: addr,
+            ..GatewayConfig::default()
+        };
+        let gateway = gateway::serve(self.api.clone(), self.keys.clone(), config).await?;
+        self.gateway = Some(gateway);
+        Ok(())
+    }
+}
+
+/// The conformance target over [`LocalStack`]: universes `universe-a` and
+/// `universe-b`, fresh for each case.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalTarget;
+
+impl ApiTarget for LocalTarget {
+    async fn start(&self, script: Value) -> anyhow::Result<ApiStack> {
+        let host = LocalStack::start(LocalStackConfig {
+            script,
+            universes: vec!["universe-a".to_owned(), "universe-b".to_owned()],
+            llm_attempts_max: 2,
+        })
+        .await?;
+        let access = |index: usize| UniverseAccess {
+            universe_id: host.universes[index].0.clone(),
+            api_key: host.universes[index].1.clone(),
+        };
+        let (a, b) = (access(0), access(1));
+        Ok(ApiStack::for_gateway(host.addr()?, a, b, Box::new(host)))
+    }
+}
