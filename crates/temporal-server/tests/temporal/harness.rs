@@ -189,14 +189,6 @@ impl Env {
         child.kill().await.unwrap();
     }
 
-    /// Replaces the worker with one publishing deltas to `deltas`.
-    pub(crate) async fn restart_worker_with(&mut self, deltas: Arc<DeltaHub>) {
-        if let Some(worker) = self.worker.take() {
-            worker.shutdown().await.unwrap();
-        }
-        self.start_worker_with(deltas).await;
-    }
-
     async fn start_worker_with(&mut self, deltas: Arc<DeltaHub>) {
         let runtime = LlmRuntime::new([provider_client(&self.provider)]);
         let backend = Backend {

@@ -1,15 +1,18 @@
 //! Live tests: whole sessions through a real Temporal dev server (started by the test
 //! binary from the `temporal` CLI; skipped with a note when it is missing, failing
 //! under `CI=true`), the worker in process, the fake provider, store-fs.
+//!
+//! `conformance` runs the API conformance suite over the Temporal host (with Postgres
+//! and S3 from the local stack); the other modules test what only this host has:
+//! workflow history, crashes, continue-as-new, activity retries, the seam.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod conformance;
 mod continue_as_new;
 mod control;
 mod crash;
 mod dev;
-mod files;
-mod gateway;
 mod harness;
 mod postgres;
 mod seam;

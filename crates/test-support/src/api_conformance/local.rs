@@ -40,18 +40,7 @@ pub struct LocalStack {
 
 impl LocalStack {
     pub async fn start(config: LocalStackConfig) -> anyhow::Result<Self> {
-        let script: Script =
-            serde_json::from_value(config.script).context("the fake provider's script")?;
-        script.validate().map_err(anyhow::Error::msg)?;
-        let provider = FakeProvider::start(FakeProviderConfig {
-            script: Some(script),
-            ..FakeProviderConfig::default()
-        })
-        .await?;
-        let mut provider_config = ProviderConfig::new("fake", ApiKind::OpenAiResponses);
-        provider_config.base_url = provider.openai_base_url();
-        provider_config.api_keys = vec![ApiKey::new("sk-provider-secret")];
-        let runtime = LlmRuntime::new([ProviderClient::new(provider_config)?]);
+        let (provider, runtime) = fake_provider(config.script).await?;
         let data_dir = tempfile::tempdir()?;
         let api = Arc::new(LocalHost::api(LocalApiConfig {
             data_dir: data_dir.path().to_path_buf(),
@@ -105,6 +94,23 @@ impl LocalStack {
         self.gateway = Some(gateway);
         Ok(())
     }
+}
+
+/// The fake provider playing `script`, and a runtime that reaches it as provider
+/// `fake` (OpenAI Responses): what every conformance target serves.
+pub async fn fake_provider(script: Value) -> anyhow::Result<(RunningFakeProvider, LlmRuntime)> {
+    let script: Script = serde_json::from_value(script).context("the fake provider's script")?;
+    script.validate().map_err(anyhow::Error::msg)?;
+    let provider = FakeProvider::start(FakeProviderConfig {
+        script: Some(script),
+        ..FakeProviderConfig::default()
+    })
+    .await?;
+    let mut config = ProviderConfig::new("fake", ApiKind::OpenAiResponses);
+    config.base_url = provider.openai_base_url();
+    config.api_keys = vec![ApiKey::new("sk-provider-secret")];
+    let runtime = LlmRuntime::new([ProviderClient::new(config)?]);
+    Ok((provider, runtime))
 }
 
 /// The conformance target over [`LocalStack`]: universes `universe-a` and

@@ -86,6 +86,15 @@ async fn run_on_workspace(
     events
 }
 
+/// The result of the call of `tool` (calls of one batch may finish in any order).
+fn result_of<'r>(
+    results: &'r [(String, String, String)],
+    tool: &str,
+) -> &'r (String, String, String) {
+    let found = results.iter().find(|(name, _, _)| name == tool);
+    found.unwrap_or_else(|| panic!("no result of {tool}: {results:?}"))
+}
+
 /// The statuses of `results`: (name, status).
 fn statuses(results: &[(String, String, String)]) -> Vec<(&str, &str)> {
     results
@@ -111,18 +120,36 @@ pub(super) async fn file_tools_edit_a_mounted_workspace(h: Harness) -> anyhow::R
     let a = ctx.a();
     let events = run_on_workspace(&a, "s-files", "edit", &[("README.md", "# A draft\n")]).await;
     let results = tool_results(&events);
+    assert_eq!(results.len(), 4, "{results:?}");
+    // The calls of one batch may run concurrently: results are recorded as they
+    // finish, so each batch is compared as a set.
+    let (first, second) = results.split_at(2);
+    let sorted = |batch: &[(String, String, String)]| {
+        let mut statuses = statuses(batch);
+        statuses.sort_unstable();
+        statuses
+            .into_iter()
+            .map(|(n, s)| (n.to_owned(), s.to_owned()))
+            .collect::<Vec<_>>()
+    };
+    let expect = |pairs: [(&str, &str); 2]| pairs.map(|(n, s)| (n.to_owned(), s.to_owned()));
     assert_eq!(
-        statuses(&results),
-        [
-            ("read_file", "ok"),
-            ("write_file", "ok"),
-            ("edit_file", "ok"),
-            ("read_file", "ok")
-        ],
+        sorted(first),
+        expect([("read_file", "ok"), ("write_file", "ok")]),
         "{results:?}"
     );
-    assert!(results[0].2.contains("# A draft"), "{results:?}");
-    assert!(results[3].2.contains("ship it"), "{results:?}");
+    assert_eq!(
+        sorted(second),
+        expect([("edit_file", "ok"), ("read_file", "ok")]),
+        "{results:?}"
+    );
+    let read_output = |batch: &[(String, String, String)]| {
+        let read = batch.iter().find(|(name, _, _)| name == "read_file");
+        read.map(|(_, _, output)| output.clone())
+            .unwrap_or_default()
+    };
+    assert!(read_output(first).contains("# A draft"), "{results:?}");
+    assert!(read_output(second).contains("ship it"), "{results:?}");
 
     let head = a
         .call("vfs/workspace/read", json!({"workspaceId": "repo"}))
@@ -153,11 +180,12 @@ pub(super) async fn read_only_file_tools_cannot_write(h: Harness) -> anyhow::Res
     let events = run_on_workspace(&a, "s-ro", "readOnly", &[("a.txt", "alpha\n")]).await;
     let results = tool_results(&events);
     assert_eq!(results.len(), 2, "{results:?}");
-    assert_eq!(statuses(&results)[0], ("read_file", "ok"));
-    assert!(results[0].2.contains("alpha"), "{results:?}");
-    assert_eq!(results[1].0, "write_file");
+    let read = result_of(&results, "read_file");
+    assert_eq!(read.1, "ok", "{results:?}");
+    assert!(read.2.contains("alpha"), "{results:?}");
     assert_ne!(
-        results[1].1, "ok",
+        result_of(&results, "write_file").1,
+        "ok",
         "a read-only session cannot write: {results:?}"
     );
     let head = a
@@ -184,13 +212,16 @@ pub(super) async fn tools_not_offered_to_the_session_are_refused(h: Harness) -> 
     let a = ctx.a();
     let events = run_on_workspace(&a, "s-offered", "edit", &[("a.txt", "alpha\n")]).await;
     let results = tool_results(&events);
-    let names: Vec<&str> = statuses(&results).iter().map(|(name, _)| *name).collect();
-    assert_eq!(names, ["echo", "no_such_tool", "list_dir"], "{results:?}");
+    let mut names: Vec<&str> = statuses(&results).iter().map(|(name, _)| *name).collect();
+    names.sort_unstable();
+    assert_eq!(names, ["echo", "list_dir", "no_such_tool"], "{results:?}");
     // `error` or `notExecuted`: the contract only promises it did not succeed.
-    assert_ne!(results[0].1, "ok", "echo was not offered: {results:?}");
-    assert_ne!(results[1].1, "ok", "{results:?}");
-    assert_eq!(results[2].1, "ok", "{results:?}");
-    assert!(results[2].2.contains("a.txt"), "{results:?}");
+    let echo = result_of(&results, "echo");
+    assert_ne!(echo.1, "ok", "echo was not offered: {results:?}");
+    assert_ne!(result_of(&results, "no_such_tool").1, "ok", "{results:?}");
+    let listed = result_of(&results, "list_dir");
+    assert_eq!(listed.1, "ok", "{results:?}");
+    assert!(listed.2.contains("a.txt"), "{results:?}");
     let head = a
         .call("vfs/workspace/read", json!({"workspaceId": "repo"}))
         .await;
