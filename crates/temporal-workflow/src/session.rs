@@ -11,7 +11,7 @@ use std::collections::{BTreeMap, VecDeque};
 use engine::core::admit::Admitted;
 use engine::core::command::CoreCommand;
 use engine::core::control::ControlState;
-use engine::core::run::{RunPhase, RunStatus};
+use engine::core::run::{ActiveRunStatus, RunPhase};
 use engine::drive::Drive;
 use engine::{RunId, Seq};
 
@@ -167,11 +167,11 @@ impl WorkflowState {
         let control = self.drive.as_ref().map(|drive| drive.state());
         let active = control.and_then(|control| control.runs.active.as_ref());
         let phase = active.map(|run| match (&run.status, &run.phase) {
-            (RunStatus::Cancelling { .. }, _) => PhaseView::Cancelling,
-            (RunStatus::Running, RunPhase::Ready) => PhaseView::Ready,
-            (RunStatus::Running, RunPhase::Generating { .. }) => PhaseView::Generating,
-            (RunStatus::Running, RunPhase::Answered) => PhaseView::Answered,
-            (RunStatus::Running, RunPhase::AwaitingTools { .. }) => PhaseView::AwaitingTools,
+            (ActiveRunStatus::Cancelling { .. }, _) => PhaseView::Cancelling,
+            (ActiveRunStatus::Running, RunPhase::Ready) => PhaseView::Ready,
+            (ActiveRunStatus::Running, RunPhase::Generating { .. }) => PhaseView::Generating,
+            (ActiveRunStatus::Running, RunPhase::Answered) => PhaseView::Answered,
+            (ActiveRunStatus::Running, RunPhase::AwaitingTools { .. }) => PhaseView::AwaitingTools,
         });
         WorkflowStatus {
             loaded: control.is_some(),

@@ -16,9 +16,7 @@ use api::types::session::{
 use engine::SessionId;
 use engine::core::config::{CompactionMode, SessionConfig, ToolChoice};
 use engine::core::control::{ControlState, Lifecycle};
-use engine::core::run::{
-    ActiveRun, LimitKind, RunFailure, RunOutcome, RunStatus as EngineRunStatus, Usage,
-};
+use engine::core::run::{ActiveRun, ActiveRunStatus, LimitKind, RunFailure, RunOutcome, Usage};
 
 pub use events::{TOOL_OUTPUT_VIEW_BYTES_MAX, event_view, event_views_after};
 
@@ -207,8 +205,8 @@ pub(crate) fn usage_view(usage: &Usage) -> UsageView {
 
 fn active_run_view(run: &ActiveRun) -> RunView {
     let status = match run.status {
-        EngineRunStatus::Running => RunStatus::Running,
-        EngineRunStatus::Cancelling { .. } => RunStatus::Cancelling,
+        ActiveRunStatus::Running => RunStatus::Running,
+        ActiveRunStatus::Cancelling { .. } => RunStatus::Cancelling,
     };
     RunView {
         run_id: run.run_id.to_string(),

@@ -13,7 +13,7 @@ use crate::core::limits::{
     TOOLS_MAX,
 };
 use crate::core::planner::Planned;
-use crate::core::run::{QueuedRun, RunOutcome, RunStatus, Usage};
+use crate::core::run::{ActiveRunStatus, QueuedRun, RunOutcome, Usage};
 use crate::core::tools::{ToolSpec, is_valid_tool_name};
 use crate::ids::{RunId, SubmissionId};
 use crate::log::Joins;
@@ -302,7 +302,7 @@ fn steer(
     else {
         return Err(Rejection::RunNotActive(run_id));
     };
-    if matches!(run.status, RunStatus::Cancelling { .. }) {
+    if matches!(run.status, ActiveRunStatus::Cancelling { .. }) {
         return Err(Rejection::AlreadyCancelling(run_id));
     }
     check_count(
@@ -336,7 +336,7 @@ fn cancel(
         .as_ref()
         .filter(|run| run.run_id == run_id)
     {
-        if matches!(run.status, RunStatus::Cancelling { .. }) {
+        if matches!(run.status, ActiveRunStatus::Cancelling { .. }) {
             return Err(Rejection::AlreadyCancelling(run_id));
         }
         let event = ev::RunCancelRequested {

@@ -12,7 +12,7 @@ use crate::core::event::{self as ev, CompactionReason, CoreEvent};
 use crate::core::limits::SUBMISSION_WINDOW_MAX;
 use crate::core::replay::ReplayError;
 use crate::core::run::{
-    ActiveRun, PendingToolCall, QueuedRun, RunOutcome, RunPhase, RunStatus, Usage,
+    ActiveRun, ActiveRunStatus, PendingToolCall, QueuedRun, RunOutcome, RunPhase, Usage,
 };
 use crate::core::tools::ToolSpec;
 use crate::ids::{RunId, SessionId, SubmissionId};
@@ -283,7 +283,7 @@ impl ControlState {
                     submission_id: queued.submission_id,
                     overrides: queued.overrides,
                     limits: queued.limits,
-                    status: RunStatus::Running,
+                    status: ActiveRunStatus::Running,
                     phase: RunPhase::Ready,
                     turns_used: 0,
                     tool_batches_used: 0,
@@ -305,7 +305,7 @@ impl ControlState {
             }
             CoreEvent::RunCancelRequested(e) => {
                 let run = self.active_mut(entry, &e.run_id)?;
-                run.status = RunStatus::Cancelling {
+                run.status = ActiveRunStatus::Cancelling {
                     reason: e.reason.clone(),
                 };
             }

@@ -9,7 +9,8 @@ use crate::core::control::{ControlState, Lifecycle};
 use crate::core::event::{self as ev, CompactionReason, CoreEvent};
 use crate::core::request::{planned_fingerprint, turn_settings};
 use crate::core::run::{
-    ActiveRun, LimitKind, PendingToolCall, RunFailure, RunOutcome, RunPhase, RunStatus, ToolStatus,
+    ActiveRun, ActiveRunStatus, LimitKind, PendingToolCall, RunFailure, RunOutcome, RunPhase,
+    ToolStatus,
 };
 use crate::core::wellknown;
 use crate::drive::{Action, CompactionIntent, GenerationIntent, ToolBatchIntent};
@@ -70,7 +71,7 @@ pub(crate) fn plan(control: &ControlState) -> Plan {
 }
 
 fn plan_run(control: &ControlState, run: &ActiveRun) -> Plan {
-    if let RunStatus::Cancelling { reason } = &run.status {
+    if let ActiveRunStatus::Cancelling { reason } = &run.status {
         let outcome = RunOutcome::Cancelled {
             reason: reason.clone(),
         };

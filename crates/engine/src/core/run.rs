@@ -142,10 +142,11 @@ pub struct PendingToolCall {
     pub done: bool,
 }
 
-/// Whether cancellation was requested.
+/// Whether cancellation of the active run was requested (the engine's view; clients
+/// see `api::types::run::RunStatus`, the whole lifecycle).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
-pub enum RunStatus {
+pub enum ActiveRunStatus {
     Running,
     Cancelling {
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -160,7 +161,7 @@ pub struct ActiveRun {
     pub submission_id: SubmissionId,
     pub overrides: RunOverrides,
     pub limits: RunLimits,
-    pub status: RunStatus,
+    pub status: ActiveRunStatus,
     pub phase: RunPhase,
     pub turns_used: u32,
     /// Tool batches completed; checkpoints spell it `tool_rounds_used`.
