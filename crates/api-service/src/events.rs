@@ -57,11 +57,14 @@ pub(crate) async fn read<S: SessionLog + BlobStore>(
     let events =
         api_projection::views::event_views_after(store, session, params.cursor, limit as usize)
             .await?;
-    let next_cursor = events.last().map_or(params.cursor, |event| event.cursor);
+    let last = events.last().map(|event| event.cursor);
     Ok(SessionEventsReadResult {
         events,
-        next_cursor,
-        head_cursor: head_seen.max(next_cursor),
+        // A cursor past the head (any u64 is accepted) stays where the client put it.
+        next_cursor: last.unwrap_or(params.cursor),
+        // What was read may be newer than the head read before it; never the
+        // client's cursor, which may be anything.
+        head_cursor: head_seen.max(last.unwrap_or(0)),
     })
 }
 

@@ -17,7 +17,7 @@ use engine::core::config::{
     ModelRoute, ProviderParams, RunLimits, RunLimitsPatch, RunOverrides, SessionConfig,
     TURN_OUTPUT_TOKENS_MAX_DEFAULT, ToolChoice,
 };
-use engine::core::limits::TEXT_FIELD_BYTES_MAX;
+use engine::core::limits::{PROVIDER_PARAMS_BYTES_MAX, TEXT_FIELD_BYTES_MAX};
 use serde_json::{Map, Value};
 
 use super::{TextOrRef, parse_ref};
@@ -364,6 +364,13 @@ pub(crate) fn config_error(err: &ConfigError, scope: Scope, prefix: &str) -> Api
             format!("is longer than {TEXT_FIELD_BYTES_MAX} bytes"),
         ),
         ConfigError::Zero { field } => (*field, "must be at least 1".to_owned()),
+        ConfigError::TooLarge { field, max } => (*field, format!("must be at most {max}")),
+        ConfigError::ParamsTooLarge => {
+            return invalid_config(format!(
+                "{prefix}generation.providerParams is larger than \
+                 {PROVIDER_PARAMS_BYTES_MAX} bytes"
+            ));
+        }
         ConfigError::ParamsNotObject => {
             return invalid_config(format!(
                 "{prefix}generation.providerParams must be a JSON object"

@@ -33,8 +33,13 @@ pub async fn event_views_after<S: SessionLog + BlobStore>(
     after: u64,
     limit: usize,
 ) -> Result<Vec<EventView>, ApiError> {
+    // A cursor at the end of the range has nothing after it (and `after + 1` would
+    // overflow: a client may send any u64).
+    let Some(first) = after.checked_add(1) else {
+        return Ok(Vec::new());
+    };
     let entries = store
-        .read(session, after + 1, limit)
+        .read(session, first, limit)
         .await
         .map_err(|err| ApiError::internal(err.to_string()))?;
     let mut views = Vec::with_capacity(entries.len());

@@ -5,7 +5,10 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::core::limits::TEXT_FIELD_BYTES_MAX;
+use crate::core::limits::{
+    GENERATION_OUTPUT_TOKENS_MAX, HIGH_WATERMARK_TOKENS_MAX, PROVIDER_PARAMS_BYTES_MAX,
+    RUN_OUTPUT_TOKENS_MAX, RUN_TOOL_BATCHES_MAX, RUN_TURNS_MAX, TEXT_FIELD_BYTES_MAX,
+};
 
 /// Which provider, API kind and model serve generations.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -279,8 +282,12 @@ pub enum ConfigError {
     TooLong { field: &'static str },
     #[error("{field} must be at least 1")]
     Zero { field: &'static str },
+    #[error("{field} must be at most {max}")]
+    TooLarge { field: &'static str, max: u64 },
     #[error("provider_params must be a JSON object")]
     ParamsNotObject,
+    #[error("provider_params is larger than {PROVIDER_PARAMS_BYTES_MAX} bytes")]
+    ParamsTooLarge,
     #[error("tool_choice names tool {name:?}, which is not a valid tool name")]
     InvalidToolChoice { name: String },
 }
@@ -294,6 +301,18 @@ fn check_text(field: ConfigField, value: &str) -> Result<(), ConfigError> {
     if value.len() > TEXT_FIELD_BYTES_MAX {
         return Err(ConfigError::TooLong {
             field: field.path(),
+        });
+    }
+    Ok(())
+}
+
+/// At least 1 and at most `max`.
+fn check_bounded(field: ConfigField, value: u64, max: u64) -> Result<(), ConfigError> {
+    check_nonzero(field, value)?;
+    if value > max {
+        return Err(ConfigError::TooLarge {
+            field: field.path(),
+            max,
         });
     }
     Ok(())
@@ -330,25 +349,53 @@ impl ToolChoice {
 
 impl ProviderParams {
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if self.0.is_object() {
-            Ok(())
-        } else {
-            Err(ConfigError::ParamsNotObject)
+        if !self.0.is_object() {
+            return Err(ConfigError::ParamsNotObject);
         }
+        // Counted without building the encoding: a writer that only counts.
+        let mut counter = ByteCounter(0);
+        serde_json::to_writer(&mut counter, &self.0).map_err(|_| ConfigError::ParamsTooLarge)?;
+        if counter.0 > PROVIDER_PARAMS_BYTES_MAX {
+            return Err(ConfigError::ParamsTooLarge);
+        }
+        Ok(())
+    }
+}
+
+/// Counts the bytes written to it; stops counting (with an error) past the params
+/// ceiling, so a huge value costs no more than the ceiling to measure.
+struct ByteCounter(usize);
+
+impl std::io::Write for ByteCounter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 = self.0.saturating_add(buf.len());
+        if self.0 > PROVIDER_PARAMS_BYTES_MAX {
+            return Err(std::io::ErrorKind::FileTooLarge.into());
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
 
 impl RunLimits {
     pub fn validate(&self) -> Result<(), ConfigError> {
-        check_nonzero(ConfigField::RunLimitsTurnsMax, u64::from(self.turns_max))?;
+        check_bounded(
+            ConfigField::RunLimitsTurnsMax,
+            u64::from(self.turns_max),
+            RUN_TURNS_MAX,
+        )?;
         // Named by its serialised path (`tool_rounds_max`): clients' field tables key on it.
-        check_nonzero(
+        check_bounded(
             ConfigField::RunLimitsToolRoundsMax,
             u64::from(self.tool_batches_max),
+            RUN_TOOL_BATCHES_MAX,
         )?;
-        check_nonzero(
+        check_bounded(
             ConfigField::RunLimitsOutputTokensMax,
             self.output_tokens_max,
+            RUN_OUTPUT_TOKENS_MAX,
         )
     }
 }
@@ -356,15 +403,17 @@ impl RunLimits {
 impl SessionConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.model.validate()?;
-        check_nonzero(
+        check_bounded(
             ConfigField::GenerationOutputTokensMax,
             u64::from(self.generation.output_tokens_max),
+            GENERATION_OUTPUT_TOKENS_MAX,
         )?;
         self.generation.tool_choice.validate()?;
         self.generation.provider_params.validate()?;
-        check_nonzero(
+        check_bounded(
             ConfigField::ContextHighWatermarkTokens,
             self.context.high_watermark_tokens,
+            HIGH_WATERMARK_TOKENS_MAX,
         )?;
         self.run_limits.validate()
     }
@@ -377,7 +426,11 @@ impl RunOverrides {
             model.validate()?;
         }
         if let Some(tokens) = self.output_tokens_max {
-            check_nonzero(ConfigField::OverridesOutputTokensMax, u64::from(tokens))?;
+            check_bounded(
+                ConfigField::OverridesOutputTokensMax,
+                u64::from(tokens),
+                GENERATION_OUTPUT_TOKENS_MAX,
+            )?;
         }
         if let Some(choice) = &self.tool_choice {
             choice.validate()?;
@@ -393,6 +446,34 @@ impl RunOverrides {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn budgets_and_params_have_ceilings() {
+        let limits = |turns_max, tool_batches_max, output_tokens_max| RunLimits {
+            turns_max,
+            tool_batches_max,
+            output_tokens_max,
+        };
+        assert!(limits(1, 1, 1).validate().is_ok());
+        let at_ceiling = limits(
+            RUN_TURNS_MAX as u32,
+            RUN_TOOL_BATCHES_MAX as u32,
+            RUN_OUTPUT_TOKENS_MAX,
+        );
+        assert!(at_ceiling.validate().is_ok());
+        for over in [
+            limits(u32::MAX, 1, 1),
+            limits(1, u32::MAX, 1),
+            limits(1, 1, u64::MAX),
+        ] {
+            assert!(matches!(over.validate(), Err(ConfigError::TooLarge { .. })));
+        }
+        let small = ProviderParams(serde_json::json!({"stop": ["x"]}));
+        assert!(small.validate().is_ok());
+        let text = "x".repeat(PROVIDER_PARAMS_BYTES_MAX);
+        let large = ProviderParams(serde_json::json!({ "service_tier": text }));
+        assert_eq!(large.validate(), Err(ConfigError::ParamsTooLarge));
+    }
 
     #[test]
     fn every_field_has_its_own_path_and_is_found_by_it() {

@@ -22,3 +22,18 @@ pub const OUTPUT_ITEMS_MAX: usize = 256;
 pub const TEXT_FIELD_BYTES_MAX: usize = 1_024;
 /// Context item keys, in bytes.
 pub const ITEM_KEY_BYTES_MAX: usize = 128;
+/// Ceilings on what a session's config or a run's overrides may ask for: a budget
+/// beyond them is a mistake (or an attack on a shared worker), refused at admission.
+/// Turns one run may take.
+pub const RUN_TURNS_MAX: u64 = 10_000;
+/// Tool batches one run may request.
+pub const RUN_TOOL_BATCHES_MAX: u64 = 10_000;
+/// Output tokens one run may spend, over all its turns.
+pub const RUN_OUTPUT_TOKENS_MAX: u64 = 100_000_000;
+/// Output tokens one generation may be allowed.
+pub const GENERATION_OUTPUT_TOKENS_MAX: u64 = 1_000_000;
+/// Context size at which automatic compaction starts, in tokens.
+pub const HIGH_WATERMARK_TOKENS_MAX: u64 = 100_000_000;
+/// Provider params (the opaque, adapter-validated part of a generation config), as
+/// compact JSON: they enter control state, workflow history and every request.
+pub const PROVIDER_PARAMS_BYTES_MAX: usize = 16 * 1_024;

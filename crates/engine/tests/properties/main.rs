@@ -34,6 +34,7 @@ use engine::core::context::{ItemKind, ItemSpec};
 use engine::core::control::ControlState;
 use engine::core::effects::{CompactionOutcome, GenerationOutcome, GenerationResult, ToolResult};
 use engine::core::event::{CompactionReason, CoreEvent, EVENT_KINDS};
+use engine::core::limits;
 use engine::core::request::{GenerationRequest, RebuildError};
 use engine::core::run::{
     EffectError, FinishReason, RunFailure, RunOutcome, ToolCallRequest, ToolStatus, Usage,
@@ -164,10 +165,11 @@ pub(crate) fn float_provider_params_survive_the_store_round_trip() {
 pub(crate) fn control_state_stays_bounded_while_the_full_state_grows() {
     let mut config = session_config_default();
     config.context.compaction = CompactionMode::Manual;
+    // The largest budgets a config may ask for.
     config.run_limits = RunLimits {
-        turns_max: 1_000_000,
-        tool_batches_max: 1_000_000,
-        output_tokens_max: u64::MAX,
+        turns_max: u32::try_from(limits::RUN_TURNS_MAX).unwrap(),
+        tool_batches_max: u32::try_from(limits::RUN_TOOL_BATCHES_MAX).unwrap(),
+        output_tokens_max: limits::RUN_OUTPUT_TOKENS_MAX,
     };
     let mut host = ScriptHost::<SessionState>::open(config);
     host.request_run("long-run");

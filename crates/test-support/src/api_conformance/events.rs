@@ -78,6 +78,14 @@ pub(super) async fn events_read_pages_by_cursor_and_long_polls(h: Harness) -> an
         (Some(head), Some(head))
     );
 
+    // Any u64 is a cursor: past the head there is nothing, and no arithmetic on it
+    // may overflow.
+    let args = json!({"sessionId": "s-events", "cursor": u64::MAX, "waitMs": 50});
+    let beyond = a.call("session/events/read", args).await;
+    assert_eq!(beyond["events"], json!([]));
+    assert_eq!(beyond["nextCursor"].as_u64(), Some(u64::MAX));
+    assert_eq!(beyond["headCursor"].as_u64(), Some(head));
+
     long_poll_wakes_on_a_commit(&ctx, head).await;
 
     for limit in [0, 501] {

@@ -99,6 +99,27 @@ async fn start_refusals(a: &Conn) {
         Some("invalidConfig"),
     )
     .await;
+    // Budgets and params are bounded: a client cannot ask a shared worker for
+    // 2^32-1 turns or put half a megabyte into every model request.
+    for (limits, field) in [
+        (json!({"maxTurns": u32::MAX}), "maxTurns"),
+        (json!({"maxToolRounds": u32::MAX}), "maxToolRounds"),
+        (json!({"maxOutputTokens": u64::MAX}), "maxOutputTokens"),
+    ] {
+        let mut huge = session_config("none");
+        huge["runDefaults"] = limits;
+        a.invalid(
+            "session/start",
+            bad_params(huge),
+            field,
+            Some("invalidConfig"),
+        )
+        .await;
+    }
+    let mut bulky = session_config("none");
+    bulky["generation"]["providerParams"] = json!({"service_tier": "x".repeat(512 * 1024)});
+    a.invalid("session/start", bad_params(bulky), "providerParams", None)
+        .await;
     let mut no_model = session_config("none");
     no_model.as_object_mut().unwrap().remove("model");
     a.invalid("session/start", bad_params(no_model), "model", None)
