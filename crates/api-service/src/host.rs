@@ -56,6 +56,9 @@ pub enum AdmitFailure {
     Refused(RemoteRejection),
     /// The session reloaded before the command was committed; the client may retry.
     Lost,
+    /// The host shed load (too many commands in flight for the session, a rate
+    /// limit); the client may retry after a while.
+    Busy(String),
     /// The host could not be reached or failed the call. The message is for logs
     /// only: clients get a generic internal error.
     Unavailable(String),

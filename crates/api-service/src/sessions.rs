@@ -25,6 +25,14 @@ pub(crate) fn admit_error(failure: AdmitFailure) -> ApiError {
             ApiError::conflict("the session reloaded before the command was committed; retry it")
                 .with_reason("admissionLost")
         }
+        AdmitFailure::Busy(detail) => {
+            tracing::info!(detail = %detail, "admission shed for load");
+            ApiError::new(
+                api::ErrorKind::Overloaded,
+                "the session is busy with other commands; retry shortly",
+            )
+            .with_reason("sessionOverloaded")
+        }
         AdmitFailure::Unavailable(detail) => internal("admitting the command", detail),
     }
 }
@@ -252,5 +260,44 @@ impl<H: SessionHost> Service<H> {
             run_id: params.run_id,
             event_cursor: admission.head,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use api::ErrorKind;
+    use engine::core::command::{Rejection, RejectionCode};
+
+    use super::*;
+    use crate::host::RemoteRejection;
+
+    #[test]
+    fn every_admission_failure_has_its_contract_code() {
+        let cases = [
+            (
+                AdmitFailure::Rejected(Rejection::SessionBusy),
+                ErrorKind::Conflict,
+            ),
+            (
+                AdmitFailure::Refused(RemoteRejection {
+                    code: RejectionCode::RevisionConflict,
+                    message: "expected 1".into(),
+                    current_revision: Some(3),
+                }),
+                ErrorKind::Conflict,
+            ),
+            (AdmitFailure::Lost, ErrorKind::Conflict),
+            (AdmitFailure::Busy("shed".into()), ErrorKind::Overloaded),
+            (
+                AdmitFailure::Unavailable("dial tcp 10.0.0.1: /var/secret".into()),
+                ErrorKind::Internal,
+            ),
+        ];
+        for (failure, kind) in cases {
+            let error = admit_error(failure);
+            assert_eq!(error.data.kind, kind, "{error:?}");
+            // Host details stay in the log, never in what a client reads.
+            assert!(!error.message.contains("/var/secret"), "{error:?}");
+        }
     }
 }

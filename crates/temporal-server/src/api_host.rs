@@ -55,6 +55,7 @@ impl<P: StoreProvider> TemporalHost<P> {
 fn admit_failure(err: AdmitError) -> AdmitFailure {
     let rejected = match err {
         AdmitError::Rejected(rejected) => rejected,
+        AdmitError::Busy(message) => return AdmitFailure::Busy(message),
         AdmitError::Temporal(message) => return AdmitFailure::Unavailable(message),
     };
     if rejected.code == AdmitRejected::ADMISSION_LOST {

@@ -10,8 +10,9 @@ use temporal_workflow::{
     WorkflowSettings, WorkflowStatus, workflow_id,
 };
 use temporalio_client::errors::{
-    WorkflowQueryError, WorkflowUpdateError, WorkflowUpdateWithStartError,
+    WorkflowQueryError, WorkflowStartError, WorkflowUpdateError, WorkflowUpdateWithStartError,
 };
+use temporalio_client::tonic;
 use temporalio_client::{
     Client, WorkflowIdConflictPolicy, WorkflowQueryOptions, WorkflowUpdateWithStartOptions,
 };
@@ -22,6 +23,10 @@ pub enum AdmitError {
     /// The engine refused the command; nothing was recorded.
     #[error("{}: {}", .0.code, .0.message)]
     Rejected(AdmitRejected),
+    /// Temporal refused for load: too many updates in flight on the session's
+    /// workflow, or a rate limit. The client may retry after a while.
+    #[error("temporal is busy: {0}")]
+    Busy(String),
     /// Temporal could not be reached or failed the call.
     #[error("temporal: {0}")]
     Temporal(String),
@@ -66,6 +71,25 @@ fn update_error(err: WorkflowUpdateError) -> AdmitError {
             Some(rejected) => AdmitError::Rejected(rejected),
             None => AdmitError::Temporal(failure.message.clone()),
         },
+        WorkflowUpdateError::Rpc(status) => rpc_error(&status),
+        other => AdmitError::Temporal(other.to_string()),
+    }
+}
+
+/// A gRPC failure: load shedding (the per-workflow limit on updates in flight,
+/// namespace rate limits) is `Busy`, anything else a Temporal fault.
+fn rpc_error(status: &tonic::Status) -> AdmitError {
+    match status.code() {
+        tonic::Code::ResourceExhausted => AdmitError::Busy(status.message().to_owned()),
+        _ => AdmitError::Temporal(status.to_string()),
+    }
+}
+
+fn update_with_start_error(err: WorkflowUpdateWithStartError) -> AdmitError {
+    match err {
+        WorkflowUpdateWithStartError::Update(err) => update_error(err),
+        WorkflowUpdateWithStartError::Rpc(status) => rpc_error(&status),
+        WorkflowUpdateWithStartError::Start(WorkflowStartError::Rpc(status)) => rpc_error(&status),
         other => AdmitError::Temporal(other.to_string()),
     }
 }
@@ -116,10 +140,7 @@ impl SessionClient {
                 options,
             )
             .await
-            .map_err(|err| match err {
-                WorkflowUpdateWithStartError::Update(err) => update_error(err),
-                other => AdmitError::Temporal(other.to_string()),
-            })
+            .map_err(update_with_start_error)
     }
 
     fn handle(
@@ -167,5 +188,23 @@ fn query_error(err: WorkflowQueryError, session_id: &SessionId) -> QueryError {
     match err {
         WorkflowQueryError::NotFound(_) => QueryError::NotFound(session_id.to_string()),
         other => QueryError::Temporal(other.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_shedding_is_busy_and_other_rpc_failures_are_faults() {
+        let shed = tonic::Status::resource_exhausted("too many outstanding updates");
+        assert!(matches!(rpc_error(&shed), AdmitError::Busy(_)));
+        let update = WorkflowUpdateWithStartError::Update(WorkflowUpdateError::Rpc(shed));
+        assert!(matches!(
+            update_with_start_error(update),
+            AdmitError::Busy(_)
+        ));
+        let down = tonic::Status::unavailable("connection refused");
+        assert!(matches!(rpc_error(&down), AdmitError::Temporal(_)));
     }
 }
