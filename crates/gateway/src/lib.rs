@@ -44,6 +44,8 @@ mod app;
 mod auth;
 mod blobs;
 mod config;
+mod connections;
+mod envelope;
 mod keys;
 mod limits;
 mod rpc;

@@ -18,6 +18,8 @@ use jsonrpsee::server::{BatchResponseBuilder, MethodResponse};
 use jsonrpsee::types::ErrorObjectOwned;
 
 use crate::auth::{AuthOutcome, Denial};
+use crate::connections::Outbox;
+use crate::envelope::INVALID_REQUEST;
 use crate::rpc::error_object;
 
 /// Which transport a call came over; set by the `/rpc` endpoint.
@@ -32,6 +34,10 @@ pub(crate) enum Transport {
 pub(crate) struct GatewayRpcLayer {
     pub(crate) in_flight_max: u32,
     pub(crate) response_bytes_max: u32,
+    /// Largest params of one call. jsonrpsee's `ws::connect` bounds WebSocket
+    /// messages by the response size, not the request size, so the request bound is
+    /// applied here, to every call.
+    pub(crate) request_bytes_max: u32,
 }
 
 impl<S> tower::Layer<S> for GatewayRpcLayer {
@@ -45,6 +51,7 @@ impl<S> tower::Layer<S> for GatewayRpcLayer {
                 max: self.in_flight_max,
             }),
             response_bytes_max: self.response_bytes_max,
+            request_bytes_max: self.request_bytes_max,
         }
     }
 }
@@ -55,6 +62,7 @@ pub(crate) struct GatewayRpc<S> {
     inner: S,
     in_flight: Arc<InFlight>,
     response_bytes_max: u32,
+    request_bytes_max: u32,
 }
 
 #[derive(Debug)]
@@ -119,6 +127,20 @@ impl<S> GatewayRpc<S> {
             // Every `/rpc` request gets an outcome; without one, fail closed.
             None => return Err(error_object(Denial::MissingKey.to_api_error())),
         };
+        if let Some(outbox) = request.extensions().get::<Arc<Outbox>>() {
+            outbox.touch();
+        }
+        let params_bytes = request.params().as_str().map_or(0, str::len);
+        if params_bytes > self.request_bytes_max as usize {
+            return Err(ErrorObjectOwned::owned(
+                INVALID_REQUEST,
+                format!(
+                    "the request is larger than {} bytes",
+                    self.request_bytes_max
+                ),
+                Some(serde_json::json!({"kind": "invalidRequest", "reason": "requestTooLarge"})),
+            ));
+        }
         let transport = request.extensions().get::<Transport>().copied();
         if is_subscribe(method) && transport != Some(Transport::WebSocket) {
             return Err(error_object(

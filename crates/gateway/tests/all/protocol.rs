@@ -98,7 +98,9 @@ async fn an_oversized_body_is_refused_before_the_backend() {
         )
         .await;
     assert_eq!(status, 413);
-    assert_eq!(body["error"]["code"], -32007, "{body}");
+    assert_eq!(body["error"]["code"], -32600, "{body}");
+    assert_eq!(body["error"]["data"]["reason"], "requestTooLarge");
+    assert!(body["id"].is_null());
     assert_eq!(harness.calls(), 0);
 }
 
@@ -113,7 +115,8 @@ async fn an_oversized_batch_is_refused_whole() {
     let (_, body) = harness
         .post_raw(Some(&harness.key), json!([call, call, call]).to_string())
         .await;
-    assert!(body["error"]["code"].is_i64(), "{body}");
+    assert_eq!(body["error"]["code"], -32600, "{body}");
+    assert_eq!(body["error"]["data"]["reason"], "batchTooLarge");
     assert_eq!(harness.calls(), 0);
 }
 
@@ -130,5 +133,68 @@ async fn subscriptions_over_plain_http_are_rejected_with_a_reason() {
         .await;
     assert_eq!(body["error"]["code"], -32010, "{body}");
     assert_eq!(body["error"]["data"]["reason"], "webSocketRequired");
+    assert_eq!(harness.calls(), 0);
+}
+
+/// Regression (issue: "envelope violations get an empty HTTP 200"): every malformed
+/// envelope is a `-32600` Invalid Request error object with `id: null`.
+#[tokio::test]
+async fn envelope_violations_are_invalid_requests_with_a_null_id() {
+    let harness = start().await;
+    let cases = [
+        (
+            json!({"jsonrpc": "2.0", "id": {"a": 1}, "method": "initialize"}),
+            "invalidId",
+        ),
+        (
+            json!({"jsonrpc": "2.0", "id": [1], "method": "initialize"}),
+            "invalidId",
+        ),
+        (
+            json!({"jsonrpc": "2.0", "id": true, "method": "initialize"}),
+            "invalidId",
+        ),
+        (json!({"id": 1, "method": "initialize"}), "jsonrpcVersion"),
+        (
+            json!({"jsonrpc": "1.0", "id": 1, "method": "initialize"}),
+            "jsonrpcVersion",
+        ),
+        (
+            json!({"jsonrpc": "2.0", "id": 1, "method": 7}),
+            "missingMethod",
+        ),
+        (
+            json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": 3}),
+            "invalidParams",
+        ),
+        (json!(5), "notAnObject"),
+        (json!("initialize"), "notAnObject"),
+        (json!([]), "emptyBatch"),
+        (
+            json!([{"jsonrpc": "2.0", "id": 1, "method": "initialize"},
+                {"jsonrpc": "2.0", "id": {}, "method": "initialize"}]),
+            "invalidId",
+        ),
+        (json!([1, 2]), "notAnObject"),
+    ];
+    for (request, reason) in cases {
+        let (status, body) = harness
+            .post_raw(Some(&harness.key), request.to_string())
+            .await;
+        assert_eq!(status, 200, "{request}: {body}");
+        assert_eq!(body["jsonrpc"], "2.0", "{request}: {body}");
+        assert!(body["id"].is_null(), "{request}: {body}");
+        assert_eq!(body["error"]["code"], -32600, "{request}: {body}");
+        assert_eq!(body["error"]["data"]["kind"], "invalidRequest", "{request}");
+        assert_eq!(body["error"]["data"]["reason"], reason, "{request}: {body}");
+    }
+    // Unauthenticated envelopes get the same answer: nothing reaches the backend.
+    let (_, body) = harness
+        .post_raw(
+            None,
+            json!({"jsonrpc": "2.0", "id": [], "method": "x"}).to_string(),
+        )
+        .await;
+    assert_eq!(body["error"]["code"], -32600, "{body}");
     assert_eq!(harness.calls(), 0);
 }

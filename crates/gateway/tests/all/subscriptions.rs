@@ -125,7 +125,7 @@ async fn a_refused_subscription_carries_the_api_error() {
 #[tokio::test]
 async fn a_subscriber_that_does_not_read_is_dropped_not_waited_for() {
     let harness = start_with(gateway::GatewayConfig {
-        subscription_buffer_max: 4,
+        ws_queued_messages_max: 4,
         ..test_config()
     })
     .await;
