@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use api::LightspeedApi;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Request, State};
+use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -27,6 +27,7 @@ use crate::config::GatewayConfig;
 use crate::connections::{Connections, NoPlace, Outbox};
 use crate::envelope;
 use crate::keys::KeyStore;
+use crate::killable::ConnKill;
 use crate::limits::{GatewayRpcLayer, Transport};
 use crate::rpc;
 
@@ -257,6 +258,10 @@ async fn websocket<K: KeyStore>(
     request.extensions_mut().insert(AuthOutcome::Caller(caller));
     request.extensions_mut().insert(Transport::WebSocket);
     request.extensions_mut().insert(Arc::clone(&outbox));
+    let kill = request
+        .extensions()
+        .get::<ConnectInfo<ConnKill>>()
+        .map(|info| Arc::clone(&info.0.0));
     let conn_id = endpoint.conn_ids.fetch_add(1, Ordering::Relaxed);
     let (permit, universe_place) = place.into_parts();
     let conn = ConnectionState::new(endpoint.stop.clone(), conn_id, permit);
@@ -275,9 +280,14 @@ async fn websocket<K: KeyStore>(
                 tokio::select! {
                     () = connection => {}
                     reason = outbox.closed(idle_timeout) => {
-                        // Dropping the connection closes the TCP stream: a close frame
-                        // could not reach a reader whose window is full anyway.
+                        // Aborting the TCP stream ends jsonrpsee's tasks and frees the
+                        // queued answers; a close frame could not reach a reader whose
+                        // window is full anyway. Mounted without `crate::serve` there is
+                        // no switch, and dropping the connection future is all we can do.
                         tracing::warn!(?reason, conn_id, "closing a WebSocket");
+                        if let Some(kill) = kill {
+                            kill.kill();
+                        }
                     }
                 }
                 drop(universe_place);

@@ -47,6 +47,7 @@ mod config;
 mod connections;
 mod envelope;
 mod keys;
+mod killable;
 mod limits;
 mod rpc;
 
@@ -134,7 +135,9 @@ pub async fn serve<A: api::LightspeedApi, K: KeyStore>(
     let local_addr = listener.local_addr().map_err(GatewayError::LocalAddr)?;
     let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, router)
+        let listener = killable::KillableListener(listener);
+        let service = router.into_make_service_with_connect_info::<killable::ConnKill>();
+        axum::serve(listener, service)
             .with_graceful_shutdown(async move {
                 // A dropped sender means the owner is gone: stop as well.
                 let _ = shutdown_rx.await;

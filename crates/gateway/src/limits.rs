@@ -15,7 +15,7 @@ use std::time::Instant;
 use api::{ApiError, ErrorKind};
 use jsonrpsee::server::middleware::rpc::{Batch, BatchEntry, Notification, Request, RpcServiceT};
 use jsonrpsee::server::{BatchResponseBuilder, MethodResponse};
-use jsonrpsee::types::ErrorObjectOwned;
+use jsonrpsee::types::{ErrorObjectOwned, Id};
 
 use crate::auth::{AuthOutcome, Denial};
 use crate::connections::Outbox;
@@ -256,8 +256,19 @@ where
         &self,
         notification: Notification<'a>,
     ) -> impl Future<Output = MethodResponse> + Send + 'a {
-        // Notifications have no id and get no answer; jsonrpsee never runs a method
-        // for them, so they cannot reach the backend.
-        self.inner.notification(notification)
+        // jsonrpsee reads a message whose `id` is an object or an array as a
+        // notification (its `Notification` ignores unknown fields), so silence here
+        // would hide an envelope violation. Every method of the contract is a call, so
+        // a notification is answered `-32600` with `id: null` (a deliberate deviation
+        // from JSON-RPC's "no answer to notifications"). It never reaches the backend.
+        drop(notification);
+        std::future::ready(MethodResponse::error(
+            Id::Null,
+            ErrorObjectOwned::owned(
+                INVALID_REQUEST,
+                "every method is a call: send a string or number `id`",
+                Some(serde_json::json!({"kind": "invalidRequest", "reason": "invalidId"})),
+            ),
+        ))
     }
 }

@@ -12,3 +12,5 @@ mod protocol;
 mod rpc;
 mod subscriptions;
 mod support;
+mod websocket;
+mod wire;
