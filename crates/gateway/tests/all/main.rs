@@ -7,6 +7,7 @@ mod auth;
 mod blobs;
 mod keys;
 mod limits;
+mod load;
 mod mock;
 mod protocol;
 mod rpc;
