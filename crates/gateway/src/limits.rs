@@ -15,6 +15,9 @@ use std::time::Instant;
 use api::{ApiError, ErrorKind};
 use jsonrpsee::server::middleware::rpc::{Batch, BatchEntry, Notification, Request, RpcServiceT};
 use jsonrpsee::server::{BatchResponseBuilder, MethodResponse};
+use jsonrpsee::types::error::{
+    OVERSIZED_RESPONSE_CODE, TOO_BIG_BATCH_RESPONSE_CODE, TOO_MANY_SUBSCRIPTIONS_CODE,
+};
 use jsonrpsee::types::{ErrorObjectOwned, Id};
 
 use crate::auth::{AuthOutcome, Denial};
@@ -118,6 +121,26 @@ fn is_unsubscribe(method: &str) -> bool {
         .any(|sub| sub.unsubscribe == method)
 }
 
+/// jsonrpsee answers some limits with its own codes, outside the contract (and
+/// without typed `data`); those are mapped to the contract here. Codes jsonrpsee
+/// shares with the contract (-32000, -32001, -32009, -32010) are not touched: the
+/// gateway refuses those cases itself before jsonrpsee would.
+fn contract_response(id: Id<'static>, response: MethodResponse) -> MethodResponse {
+    let refusal = match response.as_error_code() {
+        Some(TOO_MANY_SUBSCRIPTIONS_CODE) => ApiError::new(
+            ErrorKind::Overloaded,
+            "too many subscriptions on this connection",
+        )
+        .with_reason("connectionSubscriptions"),
+        Some(OVERSIZED_RESPONSE_CODE | TOO_BIG_BATCH_RESPONSE_CODE) => {
+            ApiError::rejected("the answer is larger than the gateway's response limit")
+                .with_reason("responseTooLarge")
+        }
+        _ => return response,
+    };
+    MethodResponse::error(id, error_object(refusal))
+}
+
 impl<S> GatewayRpc<S> {
     fn admit(&self, request: &Request<'_>) -> Result<Admitted, ErrorObjectOwned> {
         let method = request.method_name();
@@ -195,7 +218,11 @@ where
         async move {
             let method = loggable(request.method_name());
             let (response, admitted) = match admission {
-                Ok(admitted) => (inner.call(request).await, Some(admitted)),
+                Ok(admitted) => {
+                    let id = request.id.clone().into_owned();
+                    let response = contract_response(id, inner.call(request).await);
+                    (response, Some(admitted))
+                }
                 Err(refusal) => (MethodResponse::error(request.id, refusal), None),
             };
             let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);

@@ -18,9 +18,20 @@ use crate::auth::{AuthOutcome, Denial};
 use crate::connections::Outbox;
 
 /// The wire form of an API error: its stable code, message and typed `data`.
+///
+/// A server fault's message is the backend's own text, which can hold paths, SQL or
+/// other internals: it is logged here and replaced on the wire; the typed `data`
+/// (kind and reason) stays.
 pub(crate) fn error_object(err: ApiError) -> ErrorObjectOwned {
+    if err.kind() == ErrorKind::Internal {
+        tracing::error!(message = %err.message, data = ?err.data, "server fault");
+        return ErrorObjectOwned::owned(err.code(), INTERNAL_MESSAGE, Some(err.data));
+    }
     ErrorObjectOwned::owned(err.code(), err.message, Some(err.data))
 }
+
+/// What a client reads for any server fault.
+const INTERNAL_MESSAGE: &str = "internal server error; see the server log";
 
 /// The caller the middleware admitted. The middleware refuses calls without one, so
 /// a missing caller here means the module was mounted without it: fail closed.

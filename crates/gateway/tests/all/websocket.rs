@@ -208,3 +208,35 @@ async fn websocket_envelope_violations_are_answered() {
     }
     assert_eq!(harness.calls(), 0);
 }
+
+/// jsonrpsee's own "too many subscriptions" code (-32006) is outside the contract:
+/// it is answered as `-32001` overloaded with a reason.
+#[tokio::test]
+async fn subscriptions_beyond_the_bound_are_overloaded_with_a_reason() {
+    let harness = start_with(gateway::GatewayConfig {
+        connection_subscriptions_max: 1,
+        ..test_config()
+    })
+    .await;
+    let client = harness.ws(Some(&harness.key)).await;
+    let _first = client
+        .subscribe::<Value, _>(
+            "session/subscribe",
+            params(json!({"sessionId": ENDLESS})),
+            "session/unsubscribe",
+        )
+        .await
+        .unwrap();
+    let second = client
+        .subscribe::<Value, _>(
+            "session/subscribe",
+            params(json!({"sessionId": ENDLESS})),
+            "session/unsubscribe",
+        )
+        .await;
+    let Err(jsonrpsee::core::ClientError::Call(err)) = second else {
+        panic!("expected a refusal, got {second:?}");
+    };
+    assert_eq!(err.code(), -32001);
+    assert_eq!(error_data(&err)["reason"], "connectionSubscriptions");
+}
