@@ -205,7 +205,9 @@ async fn http<K: KeyStore>(
     };
     let (parts, body) = request.into_parts();
     let body = if parts.method == Method::POST {
-        let bytes = match envelope::read_body(body, endpoint.limits.rpc_body_bytes_max).await {
+        let limits = &endpoint.limits;
+        let read = envelope::read_body(body, limits.rpc_body_bytes_max, limits.rpc_body_read());
+        let bytes = match read.await {
             Ok(bytes) => bytes,
             Err(violation) => return violation.into_response(),
         };

@@ -19,6 +19,11 @@ pub struct GatewayConfig {
     /// HTTP answers 413 and WebSocket answers, both with `-32600`
     /// (`data.reason = "requestTooLarge"`). `LIGHTSPEED_GATEWAY_RPC_BODY_BYTES_MAX`.
     pub rpc_body_bytes_max: u32,
+    /// How long reading one HTTP request body on `/rpc` may take. Default 10,000 ms;
+    /// beyond it: 408 with `-32600` (`data.reason = "bodyTimeout"`), so a client that
+    /// trickles its body cannot hold a connection place.
+    /// `LIGHTSPEED_GATEWAY_RPC_BODY_READ_MS`.
+    pub rpc_body_read_ms: u64,
     /// Largest JSON-RPC response. Default 10 MiB (jsonrpsee's own default); a larger
     /// result becomes an error rather than an unbounded write.
     /// `LIGHTSPEED_GATEWAY_RPC_RESPONSE_BYTES_MAX`.
@@ -68,6 +73,10 @@ pub struct GatewayConfig {
 }
 
 impl GatewayConfig {
+    pub(crate) fn rpc_body_read(&self) -> Duration {
+        Duration::from_millis(self.rpc_body_read_ms)
+    }
+
     pub(crate) fn ws_reply_wait(&self) -> Duration {
         Duration::from_millis(self.ws_reply_wait_ms)
     }
@@ -86,6 +95,7 @@ impl Default for GatewayConfig {
         Self {
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 18080)),
             rpc_body_bytes_max: 1024 * 1024,
+            rpc_body_read_ms: 10_000,
             rpc_response_bytes_max: 10 * 1024 * 1024,
             rpc_batch_calls_max: 16,
             blob_bytes_max: 64 * 1024 * 1024,

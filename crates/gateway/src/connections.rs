@@ -36,13 +36,13 @@ pub(crate) struct Connections {
 #[derive(Debug)]
 pub(crate) struct Place {
     permit: OwnedSemaphorePermit,
-    _universe: Option<UniversePlace>,
+    universe: Option<UniversePlace>,
 }
 
 impl Place {
     /// The total place (for jsonrpsee's `ConnectionState`) and the universe place.
     pub(crate) fn into_parts(self) -> (OwnedSemaphorePermit, Option<UniversePlace>) {
-        (self.permit, self._universe)
+        (self.permit, self.universe)
     }
 }
 
@@ -87,10 +87,7 @@ impl Connections {
         let permit = Arc::clone(&self.total)
             .try_acquire_owned()
             .map_err(|_| NoPlace::Total)?;
-        Ok(Place {
-            permit,
-            _universe: universe,
-        })
+        Ok(Place { permit, universe })
     }
 
     fn acquire_universe(&self, universe: &str) -> Result<UniversePlace, NoPlace> {

@@ -7,6 +7,8 @@
 //! with `id: null` and a typed `data.reason`.
 
 use axum::Json;
+use std::time::Duration;
+
 use axum::body::{Body, Bytes};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -67,11 +69,23 @@ impl IntoResponse for Violation {
     }
 }
 
-/// Reads at most `bytes_max` bytes of `body`.
-pub(crate) async fn read_body(body: Body, bytes_max: u32) -> Result<Bytes, Violation> {
-    axum::body::to_bytes(body, bytes_max as usize)
-        .await
-        .map_err(|_| Violation::too_large(bytes_max))
+/// Reads at most `bytes_max` bytes of `body`, within `deadline`.
+pub(crate) async fn read_body(
+    body: Body,
+    bytes_max: u32,
+    deadline: Duration,
+) -> Result<Bytes, Violation> {
+    match tokio::time::timeout(deadline, axum::body::to_bytes(body, bytes_max as usize)).await {
+        Ok(Ok(bytes)) => Ok(bytes),
+        Ok(Err(_)) => Err(Violation::too_large(bytes_max)),
+        Err(_) => Err(Violation {
+            status: StatusCode::REQUEST_TIMEOUT,
+            ..Violation::invalid(
+                "bodyTimeout",
+                format!("the request body did not arrive within {deadline:?}"),
+            )
+        }),
+    }
 }
 
 /// Checks the envelope of a single request or a batch of at most `batch_max` calls.

@@ -11,6 +11,13 @@ pub(crate) struct GatewayLimitArgs {
     /// Largest JSON-RPC request (HTTP body or WebSocket message), bytes.
     #[arg(long, env = "LIGHTSPEED_GATEWAY_RPC_BODY_BYTES_MAX", default_value_t = 1024 * 1024)]
     rpc_body_bytes_max: u32,
+    /// How long reading one HTTP request body may take, ms.
+    #[arg(
+        long,
+        env = "LIGHTSPEED_GATEWAY_RPC_BODY_READ_MS",
+        default_value_t = 10_000
+    )]
+    rpc_body_read_ms: u64,
     /// Largest JSON-RPC response, bytes.
     #[arg(long, env = "LIGHTSPEED_GATEWAY_RPC_RESPONSE_BYTES_MAX", default_value_t = 10 * 1024 * 1024)]
     rpc_response_bytes_max: u32,
@@ -87,6 +94,7 @@ impl GatewayLimitArgs {
         GatewayConfig {
             bind,
             rpc_body_bytes_max: self.rpc_body_bytes_max,
+            rpc_body_read_ms: self.rpc_body_read_ms,
             rpc_response_bytes_max: self.rpc_response_bytes_max,
             rpc_batch_calls_max: self.rpc_batch_calls_max,
             blob_bytes_max: self.blob_bytes_max,

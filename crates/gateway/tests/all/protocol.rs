@@ -198,3 +198,37 @@ async fn envelope_violations_are_invalid_requests_with_a_null_id() {
     assert_eq!(body["error"]["code"], -32600, "{body}");
     assert_eq!(harness.calls(), 0);
 }
+
+/// A body that trickles in is cut at its deadline with a typed error, not waited for.
+#[tokio::test]
+async fn a_body_that_does_not_arrive_in_time_is_a_408_invalid_request() {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let harness = start_with(gateway::GatewayConfig {
+        rpc_body_read_ms: 300,
+        ..test_config()
+    })
+    .await;
+    let mut socket = tokio::net::TcpStream::connect(harness.gateway.local_addr())
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /rpc HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"jsonrpc\"",
+        harness.key
+    );
+    socket.write_all(head.as_bytes()).await.unwrap();
+    let started = std::time::Instant::now();
+    let mut response = vec![0; 4096];
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        socket.read(&mut response),
+    )
+    .await
+    .expect("an answer within the deadline")
+    .unwrap();
+    let response = String::from_utf8_lossy(&response[..read]);
+    assert!(response.starts_with("HTTP/1.1 408"), "{response}");
+    assert!(response.contains("bodyTimeout"), "{response}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(3));
+    assert_eq!(harness.calls(), 0);
+}
