@@ -69,22 +69,15 @@ impl RouterHandle {
     }
 }
 
-/// The gateway's routes over `api`, authenticating with `keys`. Mount it in any axum
-/// server that serves with upgrades (as `axum::serve` does); keep the handle to stop
-/// it. [`crate::serve`] does both.
-pub fn router<A: LightspeedApi, K: KeyStore>(
-    api: Arc<A>,
-    keys: Arc<K>,
-    config: &GatewayConfig,
-) -> Result<(Router, RouterHandle), GatewayError> {
-    let module = rpc::module(Arc::clone(&api)).map_err(GatewayError::MethodTable)?;
-    let server_config = ServerConfig::builder()
+/// jsonrpsee's configuration from the gateway's.
+fn server_config(config: &GatewayConfig, batches: BatchRequestConfig) -> ServerConfig {
+    ServerConfig::builder()
         .max_request_body_size(config.rpc_body_bytes_max)
         .max_response_body_size(config.rpc_response_bytes_max)
         .max_connections(config.connections_max)
         .max_subscriptions_per_connection(config.connection_subscriptions_max)
         .set_message_buffer_capacity(config.ws_queued_messages_max)
-        .set_batch_request_config(BatchRequestConfig::Limit(config.rpc_batch_calls_max))
+        .set_batch_request_config(batches)
         // jsonrpsee's ping/pong drops dead peers; idle but live sockets are closed by
         // the gateway's own idle timeout (`Outbox::closed`), since any client answers
         // pings.
@@ -94,14 +87,28 @@ pub fn router<A: LightspeedApi, K: KeyStore>(
                 .inactive_limit(config.ws_ping_interval() * 2)
                 .max_failures(1),
         )
-        .build();
+        .build()
+}
+
+/// The gateway's routes over `api`, authenticating with `keys`. Mount it in any axum
+/// server that serves with upgrades (as `axum::serve` does); keep the handle to stop
+/// it. [`crate::serve`] does both.
+pub fn router<A: LightspeedApi, K: KeyStore>(
+    api: Arc<A>,
+    keys: Arc<K>,
+    config: &GatewayConfig,
+) -> Result<(Router, RouterHandle), GatewayError> {
+    let module = rpc::module(Arc::clone(&api)).map_err(GatewayError::MethodTable)?;
     let middleware = RpcServiceBuilder::new().layer(GatewayRpcLayer {
         in_flight_max: config.connection_in_flight_max,
         response_bytes_max: config.rpc_response_bytes_max,
         request_bytes_max: config.rpc_body_bytes_max,
     });
     let services = Server::builder()
-        .set_config(server_config.clone())
+        .set_config(server_config(
+            config,
+            BatchRequestConfig::Limit(config.rpc_batch_calls_max),
+        ))
         .set_rpc_middleware(middleware.clone())
         .to_service_builder();
     let (stop, server) = stop_channel();
@@ -110,7 +117,9 @@ pub fn router<A: LightspeedApi, K: KeyStore>(
         keys: Arc::clone(&keys),
         methods: module.into(),
         services,
-        ws_config: server_config,
+        // Every WebSocket batch reaches the middleware, which refuses it with a
+        // contract code (jsonrpsee's own batch-size refusal is -32010, "rejected").
+        ws_config: server_config(config, BatchRequestConfig::Unlimited),
         ws_middleware: middleware,
         connections: Connections::new(config.connections_max, config.universe_connections_max),
         conn_ids: AtomicU32::new(0),

@@ -248,9 +248,25 @@ where
         }
     }
 
-    fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
+    fn batch<'a>(&self, mut batch: Batch<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
         let this = self.clone();
+        let over_websocket = batch.extensions().get::<Transport>() == Some(&Transport::WebSocket);
         async move {
+            // A batch's answer carries no delivery notice in jsonrpsee 0.26, so the
+            // socket's outbox could not bound it: over WebSocket, calls are pipelined
+            // one by one instead (each answer is watched).
+            if over_websocket {
+                return MethodResponse::error(
+                    Id::Null,
+                    ErrorObjectOwned::owned(
+                        INVALID_REQUEST,
+                        "batches are served over HTTP; over WebSocket send the calls one by one",
+                        Some(
+                            serde_json::json!({"kind": "invalidRequest", "reason": "batchOverWebSocket"}),
+                        ),
+                    ),
+                );
+            }
             let mut responses =
                 BatchResponseBuilder::new_with_limit(this.response_bytes_max as usize);
             let mut got_notification = false;

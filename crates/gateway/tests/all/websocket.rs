@@ -240,3 +240,27 @@ async fn subscriptions_beyond_the_bound_are_overloaded_with_a_reason() {
     assert_eq!(err.code(), -32001);
     assert_eq!(error_data(&err)["reason"], "connectionSubscriptions");
 }
+
+/// A batch's answer cannot be watched by the socket's outbox, so batches are refused
+/// over WebSocket with a typed `-32600` (before, a never-reading client could park
+/// batch answers without bound).
+#[tokio::test]
+async fn batches_over_websocket_are_invalid_requests() {
+    let harness = start_with(test_config()).await;
+    let (_, socket) = upgrade(harness.gateway.local_addr(), &harness.key).await;
+    let mut socket = socket.unwrap();
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize"});
+    for batch in [json!([call, call]), json!(vec![call; 40])] {
+        socket
+            .write_all(&masked_text_frame(batch.to_string().as_bytes()))
+            .await
+            .unwrap();
+        let answer = read_text(&mut socket, Duration::from_secs(3))
+            .await
+            .unwrap();
+        let answer: Value = serde_json::from_str(&answer).unwrap();
+        assert_eq!(answer["error"]["code"], -32600, "{answer}");
+        assert_eq!(answer["error"]["data"]["reason"], "batchOverWebSocket");
+    }
+    assert_eq!(harness.calls(), 0);
+}
