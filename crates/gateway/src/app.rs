@@ -189,6 +189,10 @@ fn no_place(no_place: NoPlace) -> Response {
             "the gateway serves its maximum of connections",
             "connections",
         ),
+        NoPlace::Anonymous => (
+            "the gateway serves its maximum of requests without a valid key",
+            "anonymousConnections",
+        ),
         NoPlace::Universe => (
             "this universe holds its maximum of connections",
             "universeConnections",

@@ -41,7 +41,8 @@ pub struct GatewayConfig {
     pub connection_in_flight_max: u32,
     /// JSON-RPC connections at once: open WebSockets plus HTTP requests being served
     /// on `/rpc`. Default 1,024; beyond it the HTTP request or WebSocket upgrade gets
-    /// 429 (`data.reason = "connections"`). `LIGHTSPEED_GATEWAY_CONNECTIONS_MAX`.
+    /// 429 (`data.reason = "connections"`). Requests without a valid key take none of
+    /// these places but one of 64 of their own. `LIGHTSPEED_GATEWAY_CONNECTIONS_MAX`.
     pub connections_max: u32,
     /// JSON-RPC connections at once of one universe (all its keys). Default 256, a
     /// quarter of [`Self::connections_max`], so one tenant cannot take every place;

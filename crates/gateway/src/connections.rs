@@ -15,11 +15,18 @@ use std::time::{Duration, Instant};
 use jsonrpsee::server::MethodResponseFuture;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
+/// HTTP requests on `/rpc` without a valid key served at once. 64: refusals are
+/// cheap, and the pool is apart from `connections_max`, so unauthenticated clients
+/// (which the body-read deadline already bounds in time) cannot lock tenants out.
+pub(crate) const ANONYMOUS_PLACES_MAX: usize = 64;
+
 /// Why a connection got no place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum NoPlace {
     /// Every one of `connections_max` places is taken.
     Total,
+    /// Every one of [`ANONYMOUS_PLACES_MAX`] places is taken.
+    Anonymous,
     /// The universe holds `universe_connections_max` places.
     Universe,
 }
@@ -28,6 +35,9 @@ pub(crate) enum NoPlace {
 #[derive(Debug)]
 pub(crate) struct Connections {
     total: Arc<Semaphore>,
+    /// Places of callers without a valid key, apart from `total`: they only wait for
+    /// their refusal, and must not be able to take the places of real tenants.
+    anonymous: Arc<Semaphore>,
     universe_max: u32,
     per_universe: Arc<Mutex<HashMap<String, u32>>>,
 }
@@ -72,22 +82,33 @@ impl Connections {
     pub(crate) fn new(total_max: u32, universe_max: u32) -> Self {
         Self {
             total: Arc::new(Semaphore::new(total_max as usize)),
+            anonymous: Arc::new(Semaphore::new(ANONYMOUS_PLACES_MAX)),
             universe_max,
             per_universe: Arc::new(Mutex::new(HashMap::new())),
         }
     }
 
-    /// Takes a place for a connection of `universe` (none for a refused caller,
-    /// which only holds a place while its refusal is written).
+    /// Takes a place for a connection of `universe`; `None` (a caller without a
+    /// valid key, which only holds a place while its refusal is written) takes one
+    /// of the separate anonymous places.
     pub(crate) fn acquire(&self, universe: Option<&str>) -> Result<Place, NoPlace> {
-        let universe = match universe {
-            None => None,
-            Some(universe) => Some(self.acquire_universe(universe)?),
+        let Some(universe) = universe else {
+            let permit = Arc::clone(&self.anonymous)
+                .try_acquire_owned()
+                .map_err(|_| NoPlace::Anonymous)?;
+            return Ok(Place {
+                permit,
+                universe: None,
+            });
         };
+        let universe = self.acquire_universe(universe)?;
         let permit = Arc::clone(&self.total)
             .try_acquire_owned()
             .map_err(|_| NoPlace::Total)?;
-        Ok(Place { permit, universe })
+        Ok(Place {
+            permit,
+            universe: Some(universe),
+        })
     }
 
     fn acquire_universe(&self, universe: &str) -> Result<UniversePlace, NoPlace> {

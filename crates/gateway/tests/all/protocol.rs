@@ -232,3 +232,34 @@ async fn a_body_that_does_not_arrive_in_time_is_a_408_invalid_request() {
     assert!(started.elapsed() < std::time::Duration::from_secs(3));
     assert_eq!(harness.calls(), 0);
 }
+
+/// Clients without a key that trickle their bodies hold only the anonymous places:
+/// a tenant with a key still gets in.
+#[tokio::test]
+async fn unauthenticated_slow_requests_cannot_lock_tenants_out() {
+    use jsonrpsee::core::client::ClientT as _;
+    use tokio::io::AsyncWriteExt as _;
+    let harness = start_with(gateway::GatewayConfig {
+        connections_max: 4,
+        ..test_config()
+    })
+    .await;
+    let mut held = Vec::new();
+    for _ in 0..8 {
+        let mut socket = tokio::net::TcpStream::connect(harness.gateway.local_addr())
+            .await
+            .unwrap();
+        socket
+            .write_all(b"POST /rpc HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{")
+            .await
+            .unwrap();
+        held.push(socket);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let _: serde_json::Value = harness
+        .http(Some(&harness.key))
+        .request("initialize", crate::support::params(json!({})))
+        .await
+        .unwrap();
+    drop(held);
+}
