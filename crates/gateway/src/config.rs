@@ -1,6 +1,11 @@
 //! The gateway's limits and address, each with its documented default.
+//!
+//! The `server` binary reads every field from a `LIGHTSPEED_GATEWAY_*` variable
+//! (see `temporal-server/src/serve.rs` and `.env_example`); the defaults are the
+//! ones below.
 
 use std::net::{Ipv4Addr, SocketAddr};
+use std::time::Duration;
 
 /// How the gateway listens and what it bounds. Every limit is enforced before the
 /// backend sees a request.
@@ -9,34 +14,81 @@ pub struct GatewayConfig {
     /// Where to listen. Default `127.0.0.1:18080`: loopback only, so a fresh install
     /// is not reachable from the network until someone chooses to expose it.
     pub bind: SocketAddr,
-    /// Largest JSON-RPC request, HTTP body or WebSocket message. Default 1 MiB: small
+    /// Largest JSON-RPC request: HTTP body or WebSocket message. Default 1 MiB: small
     /// blobs travel inline as base64, large ones through `PUT /blobs/{ref}`. Beyond it
-    /// HTTP answers 413 with a JSON-RPC error and WebSocket answers a JSON-RPC error.
+    /// HTTP answers 413 and WebSocket answers, both with `-32600`
+    /// (`data.reason = "requestTooLarge"`). `LIGHTSPEED_GATEWAY_RPC_BODY_BYTES_MAX`.
     pub rpc_body_bytes_max: u32,
+    /// How long reading one HTTP request body on `/rpc` may take. Default 10,000 ms;
+    /// beyond it: 408 with `-32600` (`data.reason = "bodyTimeout"`), so a client that
+    /// trickles its body cannot hold a connection place.
+    /// `LIGHTSPEED_GATEWAY_RPC_BODY_READ_MS`.
+    pub rpc_body_read_ms: u64,
     /// Largest JSON-RPC response. Default 10 MiB (jsonrpsee's own default); a larger
     /// result becomes an error rather than an unbounded write.
+    /// `LIGHTSPEED_GATEWAY_RPC_RESPONSE_BYTES_MAX`.
     pub rpc_response_bytes_max: u32,
-    /// Calls in one JSON-RPC batch. Default 16; a larger batch is refused whole.
+    /// Calls in one JSON-RPC batch. Default 16; a larger batch is refused whole with
+    /// `-32600` (`data.reason = "batchTooLarge"`). `LIGHTSPEED_GATEWAY_RPC_BATCH_CALLS_MAX`.
     pub rpc_batch_calls_max: u32,
     /// Largest blob accepted by `PUT /blobs/{ref}`. Default 64 MiB; beyond it: 413.
+    /// `LIGHTSPEED_GATEWAY_BLOB_BYTES_MAX`.
     pub blob_bytes_max: u64,
     /// Calls in flight on one connection (one WebSocket, or one HTTP request, which
     /// holds a single call or a sequential batch). Default 32; the call beyond it is
     /// answered at once with `-32001` (`data.kind = "overloaded"`), never queued.
-    /// Unsubscribe calls are never refused.
+    /// Unsubscribe calls are never refused. `LIGHTSPEED_GATEWAY_CONNECTION_IN_FLIGHT_MAX`.
     pub connection_in_flight_max: u32,
     /// JSON-RPC connections at once: open WebSockets plus HTTP requests being served
     /// on `/rpc`. Default 1,024; beyond it the HTTP request or WebSocket upgrade gets
-    /// 429.
+    /// 429 (`data.reason = "connections"`). Requests without a valid key take none of
+    /// these places but one of 64 of their own. `LIGHTSPEED_GATEWAY_CONNECTIONS_MAX`.
     pub connections_max: u32,
+    /// JSON-RPC connections at once of one universe (all its keys). Default 256, a
+    /// quarter of [`Self::connections_max`], so one tenant cannot take every place;
+    /// beyond it: 429 (`data.reason = "universeConnections"`).
+    /// `LIGHTSPEED_GATEWAY_UNIVERSE_CONNECTIONS_MAX`.
+    pub universe_connections_max: u32,
     /// Subscriptions open on one WebSocket. Default 1,024 (jsonrpsee's default);
     /// beyond it `*/subscribe` answers a JSON-RPC error.
+    /// `LIGHTSPEED_GATEWAY_CONNECTION_SUBSCRIPTIONS_MAX`.
     pub connection_subscriptions_max: u32,
-    /// Messages buffered for one WebSocket before it counts as slow. Default 1,024
-    /// notifications. A subscription whose notification does not fit is dropped (with
-    /// a close notification, `data.reason = "subscriberTooSlow"`) instead of making
-    /// the backend wait; the client resubscribes from its last cursor.
-    pub subscription_buffer_max: u32,
+    /// Outbound messages (answers and notifications) buffered for one WebSocket.
+    /// Default 256. A subscription whose notification does not fit is dropped (with a
+    /// close notification, `data.reason = "subscriberTooSlow"`); answers that cannot
+    /// be buffered wait, and a socket with more than this many waiting answers, or
+    /// one answer waiting longer than [`Self::ws_reply_wait_ms`], is closed: its reader
+    /// fell behind. `LIGHTSPEED_GATEWAY_WS_QUEUED_MESSAGES_MAX`.
+    pub ws_queued_messages_max: u32,
+    /// How long one answer may wait for room in its socket's buffer before the socket
+    /// is closed as a slow reader. Default 10,000 ms. `LIGHTSPEED_GATEWAY_WS_REPLY_WAIT_MS`.
+    pub ws_reply_wait_ms: u64,
+    /// How often the server pings each WebSocket. Default 30,000 ms; a socket that
+    /// answers no ping within twice this is closed (dead peer).
+    /// `LIGHTSPEED_GATEWAY_WS_PING_INTERVAL_MS`.
+    pub ws_ping_interval_ms: u64,
+    /// A WebSocket with no call and no open subscription for this long is closed.
+    /// Default 300,000 ms (5 min): answering pings alone does not keep a place.
+    /// `LIGHTSPEED_GATEWAY_WS_IDLE_TIMEOUT_MS`.
+    pub ws_idle_timeout_ms: u64,
+}
+
+impl GatewayConfig {
+    pub(crate) fn rpc_body_read(&self) -> Duration {
+        Duration::from_millis(self.rpc_body_read_ms)
+    }
+
+    pub(crate) fn ws_reply_wait(&self) -> Duration {
+        Duration::from_millis(self.ws_reply_wait_ms)
+    }
+
+    pub(crate) fn ws_ping_interval(&self) -> Duration {
+        Duration::from_millis(self.ws_ping_interval_ms.max(1))
+    }
+
+    pub(crate) fn ws_idle_timeout(&self) -> Duration {
+        Duration::from_millis(self.ws_idle_timeout_ms.max(1))
+    }
 }
 
 impl Default for GatewayConfig {
@@ -44,13 +96,18 @@ impl Default for GatewayConfig {
         Self {
             bind: SocketAddr::from((Ipv4Addr::LOCALHOST, 18080)),
             rpc_body_bytes_max: 1024 * 1024,
+            rpc_body_read_ms: 10_000,
             rpc_response_bytes_max: 10 * 1024 * 1024,
             rpc_batch_calls_max: 16,
             blob_bytes_max: 64 * 1024 * 1024,
             connection_in_flight_max: 32,
             connections_max: 1024,
+            universe_connections_max: 256,
             connection_subscriptions_max: 1024,
-            subscription_buffer_max: 1024,
+            ws_queued_messages_max: 256,
+            ws_reply_wait_ms: 10_000,
+            ws_ping_interval_ms: 30_000,
+            ws_idle_timeout_ms: 300_000,
         }
     }
 }

@@ -13,24 +13,29 @@
 //!
 //! Every other route needs `Authorization: Bearer <key>`. The key resolves, through a
 //! [`KeyStore`] holding only key hashes, to an [`api::Caller`]: the universe the
-//! request acts in and the key's public id. Without a valid key every JSON-RPC call
-//! answers `-32000` with `data: {"kind": "unauthorized", "reason": "missingKey" |
-//! "unknownKey"}` (at the JSON-RPC level, so JSON-RPC clients see it), and the blob
-//! routes answer HTTP 401 with the same error as JSON.
+//! request acts in and the key's public id. Without a valid key a WebSocket upgrade
+//! gets HTTP 401 before upgrading, every JSON-RPC call over HTTP answers `-32000` with
+//! `data: {"kind": "unauthorized", "reason": "missingKey" | "unknownKey"}` (at the
+//! JSON-RPC level, so JSON-RPC clients see it), and the blob routes answer HTTP 401
+//! with the same error as JSON.
 //!
-//! Limits ([`GatewayConfig`]) are enforced before the backend sees a request: body
-//! sizes, batch sizes, connections, calls in flight per connection (`-32001`
-//! overloaded beyond), subscriptions per connection, and a bounded buffer per
-//! WebSocket (a subscriber that falls behind is dropped, not waited for).
-//! Malformed JSON, invalid requests, unknown methods, wrong params and oversized
-//! bodies are answered here with JSON-RPC errors and never reach the backend.
+//! Limits ([`GatewayConfig`], each documented there with its default) are enforced
+//! before the backend sees a request: body and message sizes, batch sizes,
+//! connections in total and per universe, calls in flight per connection (`-32001`
+//! overloaded beyond), subscriptions per connection, and a bounded outbound queue per
+//! WebSocket (a subscriber that falls behind is dropped; a socket whose answers pile up
+//! unread, or that idles, is closed). Malformed JSON, invalid envelopes, unknown
+//! methods, wrong params and oversized bodies are answered here with JSON-RPC errors
+//! and never reach the backend.
 //!
 //! How it is wired in jsonrpsee 0.26: the `api` table is registered on one
-//! `RpcModule` (`rpc`); a jsonrpsee `TowerService` is built per request and called
-//! from an axum handler that first resolves the caller and puts it in the request's
-//! extensions (`app`); jsonrpsee copies those extensions into every call, where an
-//! RPC middleware created per connection gates auth, counts calls in flight and logs
-//! (`limits`).
+//! `RpcModule` (`rpc`); an axum handler resolves the caller, takes a connection place
+//! (`connections`) and puts the caller in the request's extensions (`app`), then hands
+//! HTTP requests to a jsonrpsee `TowerService` (after the envelope check, `envelope`)
+//! and WebSocket upgrades to `ws::connect`, driving the connection on its own task
+//! over an abortable TCP stream (`killable`). jsonrpsee copies the extensions into
+//! every call, where an RPC middleware created per connection gates auth, counts
+//! calls in flight, bounds params and logs (`limits`).
 //!
 //! What this crate must not do:
 //! - hold business logic: it authenticates, bounds, translates and logs; every
@@ -44,7 +49,10 @@ mod app;
 mod auth;
 mod blobs;
 mod config;
+mod connections;
+mod envelope;
 mod keys;
+mod killable;
 mod limits;
 mod rpc;
 
@@ -132,7 +140,9 @@ pub async fn serve<A: api::LightspeedApi, K: KeyStore>(
     let local_addr = listener.local_addr().map_err(GatewayError::LocalAddr)?;
     let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
-        axum::serve(listener, router)
+        let listener = killable::KillableListener(listener);
+        let service = router.into_make_service_with_connect_info::<killable::ConnKill>();
+        axum::serve(listener, service)
             .with_graceful_shutdown(async move {
                 // A dropped sender means the owner is gone: stop as well.
                 let _ = shutdown_rx.await;

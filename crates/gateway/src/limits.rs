@@ -15,9 +15,14 @@ use std::time::Instant;
 use api::{ApiError, ErrorKind};
 use jsonrpsee::server::middleware::rpc::{Batch, BatchEntry, Notification, Request, RpcServiceT};
 use jsonrpsee::server::{BatchResponseBuilder, MethodResponse};
-use jsonrpsee::types::ErrorObjectOwned;
+use jsonrpsee::types::error::{
+    OVERSIZED_RESPONSE_CODE, TOO_BIG_BATCH_RESPONSE_CODE, TOO_MANY_SUBSCRIPTIONS_CODE,
+};
+use jsonrpsee::types::{ErrorObjectOwned, Id};
 
 use crate::auth::{AuthOutcome, Denial};
+use crate::connections::Outbox;
+use crate::envelope::INVALID_REQUEST;
 use crate::rpc::error_object;
 
 /// Which transport a call came over; set by the `/rpc` endpoint.
@@ -32,6 +37,10 @@ pub(crate) enum Transport {
 pub(crate) struct GatewayRpcLayer {
     pub(crate) in_flight_max: u32,
     pub(crate) response_bytes_max: u32,
+    /// Largest params of one call. jsonrpsee's `ws::connect` bounds WebSocket
+    /// messages by the response size, not the request size, so the request bound is
+    /// applied here, to every call.
+    pub(crate) request_bytes_max: u32,
 }
 
 impl<S> tower::Layer<S> for GatewayRpcLayer {
@@ -45,6 +54,7 @@ impl<S> tower::Layer<S> for GatewayRpcLayer {
                 max: self.in_flight_max,
             }),
             response_bytes_max: self.response_bytes_max,
+            request_bytes_max: self.request_bytes_max,
         }
     }
 }
@@ -55,6 +65,7 @@ pub(crate) struct GatewayRpc<S> {
     inner: S,
     in_flight: Arc<InFlight>,
     response_bytes_max: u32,
+    request_bytes_max: u32,
 }
 
 #[derive(Debug)]
@@ -110,6 +121,26 @@ fn is_unsubscribe(method: &str) -> bool {
         .any(|sub| sub.unsubscribe == method)
 }
 
+/// jsonrpsee answers some limits with its own codes, outside the contract (and
+/// without typed `data`); those are mapped to the contract here. Codes jsonrpsee
+/// shares with the contract (-32000, -32001, -32009, -32010) are not touched: the
+/// gateway refuses those cases itself before jsonrpsee would.
+fn contract_response(id: Id<'static>, response: MethodResponse) -> MethodResponse {
+    let refusal = match response.as_error_code() {
+        Some(TOO_MANY_SUBSCRIPTIONS_CODE) => ApiError::new(
+            ErrorKind::Overloaded,
+            "too many subscriptions on this connection",
+        )
+        .with_reason("connectionSubscriptions"),
+        Some(OVERSIZED_RESPONSE_CODE | TOO_BIG_BATCH_RESPONSE_CODE) => {
+            ApiError::rejected("the answer is larger than the gateway's response limit")
+                .with_reason("responseTooLarge")
+        }
+        _ => return response,
+    };
+    MethodResponse::error(id, error_object(refusal))
+}
+
 impl<S> GatewayRpc<S> {
     fn admit(&self, request: &Request<'_>) -> Result<Admitted, ErrorObjectOwned> {
         let method = request.method_name();
@@ -119,6 +150,20 @@ impl<S> GatewayRpc<S> {
             // Every `/rpc` request gets an outcome; without one, fail closed.
             None => return Err(error_object(Denial::MissingKey.to_api_error())),
         };
+        if let Some(outbox) = request.extensions().get::<Arc<Outbox>>() {
+            outbox.touch();
+        }
+        let params_bytes = request.params().as_str().map_or(0, str::len);
+        if params_bytes > self.request_bytes_max as usize {
+            return Err(ErrorObjectOwned::owned(
+                INVALID_REQUEST,
+                format!(
+                    "the request is larger than {} bytes",
+                    self.request_bytes_max
+                ),
+                Some(serde_json::json!({"kind": "invalidRequest", "reason": "requestTooLarge"})),
+            ));
+        }
         let transport = request.extensions().get::<Transport>().copied();
         if is_subscribe(method) && transport != Some(Transport::WebSocket) {
             return Err(error_object(
@@ -173,7 +218,11 @@ where
         async move {
             let method = loggable(request.method_name());
             let (response, admitted) = match admission {
-                Ok(admitted) => (inner.call(request).await, Some(admitted)),
+                Ok(admitted) => {
+                    let id = request.id.clone().into_owned();
+                    let response = contract_response(id, inner.call(request).await);
+                    (response, Some(admitted))
+                }
                 Err(refusal) => (MethodResponse::error(request.id, refusal), None),
             };
             let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
@@ -199,9 +248,25 @@ where
         }
     }
 
-    fn batch<'a>(&self, batch: Batch<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
+    fn batch<'a>(&self, mut batch: Batch<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
         let this = self.clone();
+        let over_websocket = batch.extensions().get::<Transport>() == Some(&Transport::WebSocket);
         async move {
+            // A batch's answer carries no delivery notice in jsonrpsee 0.26, so the
+            // socket's outbox could not bound it: over WebSocket, calls are pipelined
+            // one by one instead (each answer is watched).
+            if over_websocket {
+                return MethodResponse::error(
+                    Id::Null,
+                    ErrorObjectOwned::owned(
+                        INVALID_REQUEST,
+                        "batches are served over HTTP; over WebSocket send the calls one by one",
+                        Some(
+                            serde_json::json!({"kind": "invalidRequest", "reason": "batchOverWebSocket"}),
+                        ),
+                    ),
+                );
+            }
             let mut responses =
                 BatchResponseBuilder::new_with_limit(this.response_bytes_max as usize);
             let mut got_notification = false;
@@ -234,8 +299,19 @@ where
         &self,
         notification: Notification<'a>,
     ) -> impl Future<Output = MethodResponse> + Send + 'a {
-        // Notifications have no id and get no answer; jsonrpsee never runs a method
-        // for them, so they cannot reach the backend.
-        self.inner.notification(notification)
+        // jsonrpsee reads a message whose `id` is an object or an array as a
+        // notification (its `Notification` ignores unknown fields), so silence here
+        // would hide an envelope violation. Every method of the contract is a call, so
+        // a notification is answered `-32600` with `id: null` (a deliberate deviation
+        // from JSON-RPC's "no answer to notifications"). It never reaches the backend.
+        drop(notification);
+        std::future::ready(MethodResponse::error(
+            Id::Null,
+            ErrorObjectOwned::owned(
+                INVALID_REQUEST,
+                "every method is a call: send a string or number `id`",
+                Some(serde_json::json!({"kind": "invalidRequest", "reason": "invalidId"})),
+            ),
+        ))
     }
 }

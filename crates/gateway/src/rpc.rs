@@ -8,18 +8,30 @@ use futures::StreamExt as _;
 use futures::stream::BoxStream;
 use jsonrpsee::core::SubscriptionError;
 use jsonrpsee::server::{
-    Extensions, PendingSubscriptionSink, RegisterMethodError, RpcModule, SubscriptionCloseResponse,
-    SubscriptionMessage, SubscriptionSink, TrySendError,
+    Extensions, PendingSubscriptionSink, RegisterMethodError, ResponsePayload, RpcModule,
+    SubscriptionCloseResponse, SubscriptionMessage, SubscriptionSink, TrySendError,
 };
 use jsonrpsee::types::{ErrorObjectOwned, Params};
 use serde_json::Value;
 
 use crate::auth::{AuthOutcome, Denial};
+use crate::connections::Outbox;
 
 /// The wire form of an API error: its stable code, message and typed `data`.
+///
+/// A server fault's message is the backend's own text, which can hold paths, SQL or
+/// other internals: it is logged here and replaced on the wire; the typed `data`
+/// (kind and reason) stays.
 pub(crate) fn error_object(err: ApiError) -> ErrorObjectOwned {
+    if err.kind() == ErrorKind::Internal {
+        tracing::error!(message = %err.message, data = ?err.data, "server fault");
+        return ErrorObjectOwned::owned(err.code(), INTERNAL_MESSAGE, Some(err.data));
+    }
     ErrorObjectOwned::owned(err.code(), err.message, Some(err.data))
 }
+
+/// What a client reads for any server fault.
+const INTERNAL_MESSAGE: &str = "internal server error; see the server log";
 
 /// The caller the middleware admitted. The middleware refuses calls without one, so
 /// a missing caller here means the module was mounted without it: fail closed.
@@ -38,17 +50,38 @@ fn params_value(params: &Params<'_>) -> Result<Value, ApiError> {
         .map_err(|err| ApiError::invalid_params(err.message().to_owned()))
 }
 
+/// On a WebSocket, hands the answer's delivery to the socket's [`Outbox`], which
+/// closes the socket when answers pile up unread; jsonrpsee itself would park them
+/// without bound (one task per message, each holding its whole answer).
+fn watched(
+    payload: ResponsePayload<'static, Value>,
+    extensions: &Extensions,
+) -> ResponsePayload<'static, Value> {
+    let Some(outbox) = extensions.get::<Arc<Outbox>>() else {
+        return payload;
+    };
+    let (payload, delivered) = payload.notify_on_completion();
+    outbox.watch_delivery(delivered);
+    payload
+}
+
 /// Registers every method and subscription of the contract on one module.
 pub(crate) fn module<A: LightspeedApi>(api: Arc<A>) -> Result<RpcModule<A>, RegisterMethodError> {
     let mut module = RpcModule::from_arc(api);
     for spec in api::METHODS {
         let method = spec.name;
         module.register_async_method(method, move |params, api, extensions| async move {
-            let caller = caller_of(&extensions).map_err(error_object)?;
-            let params = params_value(&params).map_err(error_object)?;
-            api::dispatch(api.as_ref(), &caller, method, params)
-                .await
-                .map_err(error_object)
+            let result = match (caller_of(&extensions), params_value(&params)) {
+                (Ok(caller), Ok(params)) => api::dispatch(api.as_ref(), &caller, method, params)
+                    .await
+                    .map_err(error_object),
+                (Err(err), _) | (_, Err(err)) => Err(error_object(err)),
+            };
+            let payload = match result {
+                Ok(value) => ResponsePayload::success(value),
+                Err(err) => ResponsePayload::error(err),
+            };
+            watched(payload, &extensions)
         })?;
     }
     for spec in api::SUBSCRIPTIONS {
@@ -87,6 +120,8 @@ async fn open_subscription<A: LightspeedApi>(
         // The client went away before the subscription was confirmed.
         return SubscriptionCloseResponse::None;
     };
+    // An open subscription keeps its socket from counting as idle.
+    let _open = extensions.get::<Arc<Outbox>>().map(Outbox::subscription);
     pipe(stream, sink).await
 }
 
@@ -101,7 +136,7 @@ enum PipeEnd {
 }
 
 /// Forwards notifications until the stream ends, the client goes away, or the
-/// client falls `subscription_buffer_max` messages behind.
+/// client falls `ws_queued_messages_max` messages behind.
 async fn pipe(
     mut stream: BoxStream<'static, Value>,
     mut sink: SubscriptionSink,

@@ -12,6 +12,7 @@
 //! anything but the command's result on stdout (logs go to stderr).
 
 mod api_keys;
+mod gateway_limits;
 mod serve;
 
 use clap::{Parser, Subcommand};

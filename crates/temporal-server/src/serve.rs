@@ -24,6 +24,7 @@ use temporal_server::worker::{self, RunningWorker, TASK_QUEUE_DEFAULT, TemporalC
 use temporal_workflow::WorkflowSettings;
 
 use crate::api_keys::{DEFAULT_KEYS_FILE, DEFAULT_UNIVERSE_ID};
+use crate::gateway_limits::GatewayLimitArgs;
 
 /// Entries between state checkpoints written by the append activity.
 const CHECKPOINT_INTERVAL_ENTRIES: u64 = 256;
@@ -184,6 +185,8 @@ pub(crate) struct GatewayArgs {
     /// no Postgres URL is set; with Postgres, keys live in its `api_keys` table.
     #[arg(long, env = "LIGHTSPEED_KEYS_FILE", default_value = DEFAULT_KEYS_FILE)]
     keys_file: PathBuf,
+    #[command(flatten)]
+    limits: GatewayLimitArgs,
 }
 
 #[derive(Debug, Args)]
@@ -215,6 +218,8 @@ pub(crate) struct DevArgs {
     /// Where the gateway listens.
     #[arg(long, env = "LIGHTSPEED_BIND", default_value = "127.0.0.1:18080")]
     bind: SocketAddr,
+    #[command(flatten)]
+    limits: GatewayLimitArgs,
 }
 
 fn start_backend<P: StoreProvider>(
@@ -262,7 +267,7 @@ async fn start_gateway<P: StoreProvider, K: KeyStore>(
     stores: Arc<P>,
     keys: Arc<K>,
     deltas: Arc<DeltaHub>,
-    bind: SocketAddr,
+    config: GatewayConfig,
 ) -> anyhow::Result<gateway::RunningGateway> {
     let client = worker::connect(temporal).await?;
     let sessions = SessionClient::new(
@@ -271,10 +276,6 @@ async fn start_gateway<P: StoreProvider, K: KeyStore>(
         WorkflowSettings::default(),
     );
     let api = Arc::new(TemporalHost::new(sessions, stores, deltas).api());
-    let config = GatewayConfig {
-        bind,
-        ..GatewayConfig::default()
-    };
     Ok(gateway::serve(api, keys, config).await?)
 }
 
@@ -310,7 +311,7 @@ async fn stop(
 /// Which parts this process runs.
 struct Roles {
     worker: bool,
-    gateway: Option<SocketAddr>,
+    gateway: Option<GatewayConfig>,
 }
 
 /// Runs the worker and/or the gateway over `stores` until asked to stop. The delta
@@ -347,7 +348,7 @@ async fn serve_roles<P: StoreProvider, K: KeyStore>(
     };
     let gateway = match roles.gateway {
         None => None,
-        Some(bind) => match start_gateway(temporal, stores, keys, deltas, bind).await {
+        Some(config) => match start_gateway(temporal, stores, keys, deltas, config).await {
             Ok(gateway) => Some(gateway),
             Err(err) => {
                 stop(None, worker).await?;
@@ -404,7 +405,7 @@ pub(crate) async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
 pub(crate) async fn gateway(args: ServeArgs) -> anyhow::Result<()> {
     let roles = Roles {
         worker: false,
-        gateway: Some(args.gateway.bind),
+        gateway: Some(args.gateway.limits.config(args.gateway.bind)),
     };
     serve_storage(
         args.temporal.config(),
@@ -419,7 +420,7 @@ pub(crate) async fn gateway(args: ServeArgs) -> anyhow::Result<()> {
 pub(crate) async fn both(args: ServeArgs) -> anyhow::Result<()> {
     let roles = Roles {
         worker: true,
-        gateway: Some(args.gateway.bind),
+        gateway: Some(args.gateway.limits.config(args.gateway.bind)),
     };
     serve_storage(
         args.temporal.config(),
@@ -486,7 +487,7 @@ pub(crate) async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let keys = Arc::new(FileKeyStore::new(&keys_file));
     let roles = Roles {
         worker: true,
-        gateway: Some(args.bind),
+        gateway: Some(args.limits.config(args.bind)),
     };
     let result = serve_roles(&temporal, roles, stores, keys, None).await;
     // Give the worker's last completions a moment to reach the server.

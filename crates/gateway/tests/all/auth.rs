@@ -1,6 +1,6 @@
 //! Missing and unknown keys: JSON-RPC `-32000` with typed data, before the backend.
 
-use jsonrpsee::core::client::{ClientT as _, SubscriptionClientT as _};
+use jsonrpsee::core::client::ClientT as _;
 use serde_json::{Value, json};
 
 use crate::support::{call_error, error_data, params, start};
@@ -52,38 +52,34 @@ async fn http_calls_with_an_unknown_key_are_unauthorized_with_unknown_key() {
     assert_eq!(harness.calls(), 0);
 }
 
+/// Regression (security review F3): an upgrade without a key used to be accepted,
+/// and such sockets held connection places forever.
 #[tokio::test]
-async fn websocket_calls_without_a_valid_key_are_unauthorized() {
+async fn websocket_upgrades_without_a_valid_key_get_401_before_upgrading() {
     let harness = start().await;
-    let anonymous = harness.ws(None).await;
-    let err = call_error(
-        anonymous
-            .request::<Value, _>("initialize", params(json!({})))
-            .await,
-    );
-    assert_eq!(err.code(), -32000);
-    assert_eq!(error_data(&err)["reason"], "missingKey");
+    let (status, body) = harness.raw_upgrade(None).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["code"], -32000);
+    assert_eq!(body["error"]["data"]["reason"], "missingKey");
 
-    let unknown = harness.ws(Some("lsk_wrong")).await;
-    let err = call_error(
-        unknown
-            .request::<Value, _>("initialize", params(json!({})))
-            .await,
-    );
-    assert_eq!(error_data(&err)["reason"], "unknownKey");
+    let (status, body) = harness.raw_upgrade(Some("Bearer lsk_wrong")).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["data"]["reason"], "unknownKey");
 
-    // Subscriptions are gated too.
-    let err = match unknown
-        .subscribe::<Value, _>(
-            "session/subscribe",
-            params(json!({"sessionId": "s1"})),
-            "session/unsubscribe",
-        )
-        .await
-    {
-        Err(jsonrpsee::core::ClientError::Call(err)) => err,
-        other => panic!("expected a refusal, got {other:?}"),
-    };
-    assert_eq!(err.code(), -32000);
+    let (status, body) = harness
+        .raw_upgrade(Some(&format!("Basic {}", harness.key)))
+        .await;
+    assert_eq!(status, 401, "{body}");
+
+    // jsonrpsee's own client sees the refusal as a failed connect.
+    let refused = jsonrpsee::ws_client::WsClientBuilder::default()
+        .build(harness.ws_url())
+        .await;
+    assert!(refused.is_err());
+
+    let (status, _) = harness
+        .raw_upgrade(Some(&format!("Bearer {}", harness.key)))
+        .await;
+    assert_eq!(status, 101);
     assert_eq!(harness.calls(), 0);
 }

@@ -36,6 +36,8 @@ pub(crate) struct MockApi {
 /// Session ids with special behaviour.
 pub(crate) const MISSING: &str = "missing";
 pub(crate) const CONFLICT: &str = "conflict";
+/// `session/read` with this id fails as a server fault whose text holds internals.
+pub(crate) const FAULT: &str = "fault";
 /// `session/subscribe` with this id emits one notification and then waits forever.
 pub(crate) const ENDLESS: &str = "endless";
 /// `session/subscribe` with this id emits large notifications as fast as it can.
@@ -141,6 +143,10 @@ impl LightspeedApi for MockApi {
                 .with_reason("revisionConflict")
                 .with_current_revision(7)),
             MISSING => Err(ApiError::not_found("no such session").with_reason("sessionNotFound")),
+            FAULT => Err(ApiError::internal(
+                "reading /srv/lightspeed/universes/u1/log failed: SELECT * FROM api_keys",
+            )
+            .with_reason("storeFailed")),
             _ => Err(unsupported()),
         }
     }
@@ -270,6 +276,10 @@ impl LightspeedApi for MockApi {
         let flag = DropFlag(Arc::clone(&self.seen));
         match session_id.as_str() {
             MISSING => Err(ApiError::not_found("no such session").with_reason("sessionNotFound")),
+            FAULT => Err(ApiError::internal(
+                "reading /srv/lightspeed/universes/u1/log failed: SELECT * FROM api_keys",
+            )
+            .with_reason("storeFailed")),
             ENDLESS => {
                 let first = stream::iter([delta(&session_id, 0, "first".to_owned())]);
                 Ok(first

@@ -131,3 +131,26 @@ async fn every_call_of_a_batch_passes_the_gateway_middleware() {
     }
     assert_eq!(harness.calls(), 2);
 }
+
+/// Issue: "-32603 only for real server faults, without paths, SQL or key fragments":
+/// a backend fault keeps its code and typed data, but not its internal text.
+#[tokio::test]
+async fn server_faults_do_not_leak_internal_text() {
+    let harness = crate::support::start().await;
+    let client = harness.http(Some(&harness.key));
+    let err = crate::support::call_error(
+        client
+            .request::<serde_json::Value, _>(
+                "session/read",
+                crate::support::params(serde_json::json!({"sessionId": crate::mock::FAULT})),
+            )
+            .await,
+    );
+    assert_eq!(err.code(), -32603);
+    assert!(!err.message().contains("/srv"), "{}", err.message());
+    assert!(!err.message().contains("SELECT"), "{}", err.message());
+    assert_eq!(
+        crate::support::error_data(&err),
+        serde_json::json!({"kind": "internal", "reason": "storeFailed"})
+    );
+}

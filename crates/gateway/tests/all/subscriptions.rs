@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use jsonrpsee::core::client::SubscriptionClientT as _;
 use serde_json::{Value, json};
-use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+use tokio::io::AsyncWriteExt as _;
 
 use crate::mock::{ENDLESS, FLOOD, MISSING, NOTIFICATIONS};
 use crate::support::{error_data, params, start, start_with, test_config};
@@ -125,32 +125,19 @@ async fn a_refused_subscription_carries_the_api_error() {
 #[tokio::test]
 async fn a_subscriber_that_does_not_read_is_dropped_not_waited_for() {
     let harness = start_with(gateway::GatewayConfig {
-        subscription_buffer_max: 4,
+        ws_queued_messages_max: 4,
         ..test_config()
     })
     .await;
-    let mut socket = tokio::net::TcpStream::connect(harness.gateway.local_addr())
-        .await
-        .unwrap();
-    let handshake = format!(
-        "GET /rpc HTTP/1.1\r\nHost: {}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\
-         Authorization: Bearer {}\r\n\r\n",
-        harness.gateway.local_addr(),
-        harness.key
-    );
-    socket.write_all(handshake.as_bytes()).await.unwrap();
-    let mut response = Vec::new();
-    while !response.ends_with(b"\r\n\r\n") {
-        response.push(socket.read_u8().await.unwrap());
-    }
-    assert!(String::from_utf8_lossy(&response).starts_with("HTTP/1.1 101"));
+    let (status, socket) = crate::wire::upgrade(harness.gateway.local_addr(), &harness.key).await;
+    assert_eq!(status, 101);
+    let mut socket = socket.unwrap();
 
     let request = json!({"jsonrpc": "2.0", "id": 1, "method": "session/subscribe",
                          "params": {"sessionId": FLOOD}})
     .to_string();
     socket
-        .write_all(&masked_text_frame(request.as_bytes()))
+        .write_all(&crate::wire::masked_text_frame(request.as_bytes()))
         .await
         .unwrap();
     // Never read again: the socket's buffers fill, then the gateway's.
@@ -159,20 +146,4 @@ async fn a_subscriber_that_does_not_read_is_dropped_not_waited_for() {
     })
     .await;
     drop(socket);
-}
-
-/// One client-to-server text frame (clients must mask; a zero mask keeps the bytes).
-fn masked_text_frame(payload: &[u8]) -> Vec<u8> {
-    let mut frame = vec![0x81];
-    let len = payload.len();
-    assert!(len < 65_536);
-    if len < 126 {
-        frame.push(0x80 | len as u8);
-    } else {
-        frame.push(0x80 | 126);
-        frame.extend_from_slice(&(len as u16).to_be_bytes());
-    }
-    frame.extend_from_slice(&[0, 0, 0, 0]);
-    frame.extend_from_slice(payload);
-    frame
 }

@@ -136,3 +136,25 @@ pub(crate) fn call_error<T: std::fmt::Debug>(result: Result<T, ClientError>) -> 
 pub(crate) fn error_data(err: &ErrorObjectOwned) -> Value {
     serde_json::from_str(err.data().expect("error has data").get()).unwrap()
 }
+
+impl Harness {
+    /// Sends a WebSocket upgrade request by hand; returns the status and the body
+    /// (JSON, or `null` when the upgrade succeeded).
+    pub(crate) async fn raw_upgrade(&self, authorization: Option<&str>) -> (u16, Value) {
+        let mut request = reqwest::Client::new()
+            .get(self.rpc_url())
+            .header("connection", "Upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-version", "13")
+            .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==");
+        if let Some(value) = authorization {
+            request = request.header("authorization", value);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        if status == 101 {
+            return (status, Value::Null);
+        }
+        (status, response.json::<Value>().await.unwrap())
+    }
+}

@@ -1,0 +1,134 @@
+//! The gateway's limits as `server` flags and `LIGHTSPEED_GATEWAY_*` variables.
+//! Each default is `gateway::GatewayConfig::default()`'s, where each is explained.
+
+use std::net::SocketAddr;
+
+use clap::Args;
+use gateway::GatewayConfig;
+
+#[derive(Debug, Clone, Args)]
+pub(crate) struct GatewayLimitArgs {
+    /// Largest JSON-RPC request (HTTP body or WebSocket message), bytes.
+    #[arg(long, env = "LIGHTSPEED_GATEWAY_RPC_BODY_BYTES_MAX", default_value_t = 1024 * 1024)]
+    rpc_body_bytes_max: u32,
+    /// How long reading one HTTP request body may take, ms.
+    #[arg(
+        long,
+        env = "LIGHTSPEED_GATEWAY_RPC_BODY_READ_MS",
+        default_value_t = 10_000
+    )]
+    rpc_body_read_ms: u64,
+    /// Largest JSON-RPC response, bytes.
+    #[arg(long, env = "LIGHTSPEED_GATEWAY_RPC_RESPONSE_BYTES_MAX", default_value_t = 10 * 1024 * 1024)]
+    rpc_response_bytes_max: u32,
+    /// Calls in one JSON-RPC batch.
+    #[arg(
+        long,
+        env = "LIGHTSPEED_GATEWAY_RPC_BATCH_CALLS_MAX",
+        default_value_t = 16
+    )]
+    rpc_batch_calls_max: u32,
+    /// Largest blob accepted by `PUT /blobs/{ref}`, bytes.
+    #[arg(long, env = "LIGHTSPEED_GATEWAY_BLOB_BYTES_MAX", default_value_t = 64 * 1024 * 1024)]
+    blob_bytes_max: u64,
+    /// Calls in flight on one connection.
+    #[arg(
+        long,
+        env = "LIGHTSPEED_GATEWAY_CONNECTION_IN_FLIGHT_MAX",
+        default_value_t = 32
+    )]
+    connection_in_flight_max: u32,
+    /// JSON-RPC connections at once (WebSockets plus HTTP requests on `/rpc`).
+    #[arg(
+        long,
+        env = "LIGHTSPEED_GATEWAY_CONNECTIONS_MAX",
+        default_value_t = 1024
+    )]
+    connections_max: u32,
+    /// JSON-RPC connections at once of one universe.
+    #[arg(
+        long,
+        env = "LIGHTSPEED_GATEWAY_UNIVERSE_CONNECTIONS_MAX",
+        default_value_t = 256
+    )]
+    universe_connections_max: u32,
+    /// Subscriptions open on one WebSocket.
+    #[arg(
+        long,
+        env = "LIGHTSPEED_GATEWAY_CONNECTION_SUBSCRIPTIONS_MAX",
+        default_value_t = 1024
+    )]
+    connection_subscriptions_max: u32,
+    /// Outbound messages buffered per WebSocket; beyond it the reader counts as slow.
+    #[arg(
+        long,
+        env = "LIGHTSPEED_GATEWAY_WS_QUEUED_MESSAGES_MAX",
+        default_value_t = 256
+    )]
+    ws_queued_messages_max: u32,
+    /// How long an answer may wait for buffer room before its socket is closed, ms.
+    #[arg(
+        long,
+        env = "LIGHTSPEED_GATEWAY_WS_REPLY_WAIT_MS",
+        default_value_t = 10_000
+    )]
+    ws_reply_wait_ms: u64,
+    /// WebSocket ping interval, ms; no pong within twice this closes the socket.
+    #[arg(
+        long,
+        env = "LIGHTSPEED_GATEWAY_WS_PING_INTERVAL_MS",
+        default_value_t = 30_000
+    )]
+    ws_ping_interval_ms: u64,
+    /// A WebSocket without calls or subscriptions for this long is closed, ms.
+    #[arg(
+        long,
+        env = "LIGHTSPEED_GATEWAY_WS_IDLE_TIMEOUT_MS",
+        default_value_t = 300_000
+    )]
+    ws_idle_timeout_ms: u64,
+}
+
+impl GatewayLimitArgs {
+    pub(crate) fn config(&self, bind: SocketAddr) -> GatewayConfig {
+        GatewayConfig {
+            bind,
+            rpc_body_bytes_max: self.rpc_body_bytes_max,
+            rpc_body_read_ms: self.rpc_body_read_ms,
+            rpc_response_bytes_max: self.rpc_response_bytes_max,
+            rpc_batch_calls_max: self.rpc_batch_calls_max,
+            blob_bytes_max: self.blob_bytes_max,
+            connection_in_flight_max: self.connection_in_flight_max,
+            connections_max: self.connections_max,
+            universe_connections_max: self.universe_connections_max,
+            connection_subscriptions_max: self.connection_subscriptions_max,
+            ws_queued_messages_max: self.ws_queued_messages_max,
+            ws_reply_wait_ms: self.ws_reply_wait_ms,
+            ws_ping_interval_ms: self.ws_ping_interval_ms,
+            ws_idle_timeout_ms: self.ws_idle_timeout_ms,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+    use clap::Parser;
+
+    use super::*;
+
+    #[derive(Debug, Parser)]
+    struct Probe {
+        #[command(flatten)]
+        limits: GatewayLimitArgs,
+    }
+
+    /// The flags' defaults are the library's: one documented set of defaults.
+    #[test]
+    fn flag_defaults_match_the_gateway_defaults() {
+        let bind = GatewayConfig::default().bind;
+        let parsed = Probe::try_parse_from(["probe"]).unwrap();
+        assert_eq!(parsed.limits.config(bind), GatewayConfig::default());
+    }
+}
