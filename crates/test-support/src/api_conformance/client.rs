@@ -115,6 +115,29 @@ impl Ctx {
         self.ws(Some(&self.stack.a.api_key)).await
     }
 
+    /// The HTTP status a WebSocket upgrade with `key` is refused with (none: the
+    /// upgrade succeeded). Credentials are checked before upgrading.
+    pub async fn ws_upgrade_refusal(&self, key: Option<&str>) -> Option<u16> {
+        let built = WsClientBuilder::default()
+            .set_headers(key.map(bearer_headers).unwrap_or_default())
+            .request_timeout(REQUEST_TIMEOUT)
+            .build(&self.stack.rpc_ws_url)
+            .await;
+        match built {
+            Ok(_) => None,
+            Err(jsonrpsee::core::ClientError::Transport(err)) => {
+                let text = format!("{err:?}");
+                let status = text.split("status_code: ").nth(1)?;
+                status
+                    .split(|c: char| !c.is_ascii_digit())
+                    .next()?
+                    .parse()
+                    .ok()
+            }
+            Err(other) => panic!("the upgrade failed otherwise: {other}"),
+        }
+    }
+
     /// WebSocket with `key` (none: no `Authorization` header).
     pub async fn ws(&self, key: Option<&str>) -> Conn {
         let client = WsClientBuilder::default()

@@ -57,8 +57,8 @@ pub(super) async fn missing_and_unknown_keys_are_refused(h: Harness) -> anyhow::
         let start = json!({"sessionId": "s-anon", "config": config});
         let err = http.refusal("session/start", start).await;
         expect_error(&err, -32000, Some(reason));
-        let ws = ctx.ws(key).await;
-        ws.refused("initialize", json!({}), -32000, reason).await;
+        // A WebSocket is refused before it is upgraded, so no socket is held.
+        assert_eq!(ctx.ws_upgrade_refusal(key).await, Some(401), "{key:?}");
     }
     let list = ctx.a().call("session/list", json!({})).await;
     assert_eq!(list["sessions"], json!([]), "refused calls created nothing");
