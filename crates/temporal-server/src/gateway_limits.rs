@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 
 use clap::Args;
 use gateway::GatewayConfig;
+use temporal_workflow::WorkflowSettings;
 
 #[derive(Debug, Clone, Args)]
 pub(crate) struct GatewayLimitArgs {
@@ -87,9 +88,25 @@ pub(crate) struct GatewayLimitArgs {
         default_value_t = 300_000
     )]
     ws_idle_timeout_ms: u64,
+    /// A session with no work for this long completes its workflow (the next
+    /// command starts a new one from the store), ms; 0 keeps workflows open.
+    #[arg(
+        long,
+        env = "LIGHTSPEED_SESSION_IDLE_TIMEOUT_MS",
+        default_value_t = 3_600_000
+    )]
+    session_idle_timeout_ms: u64,
 }
 
 impl GatewayLimitArgs {
+    /// The settings the gateway starts session workflows with.
+    pub(crate) fn workflow_settings(&self) -> WorkflowSettings {
+        WorkflowSettings {
+            session_idle_timeout_ms: self.session_idle_timeout_ms,
+            ..WorkflowSettings::default()
+        }
+    }
+
     pub(crate) fn config(&self, bind: SocketAddr) -> GatewayConfig {
         GatewayConfig {
             bind,
@@ -130,5 +147,9 @@ mod tests {
         let bind = GatewayConfig::default().bind;
         let parsed = Probe::try_parse_from(["probe"]).unwrap();
         assert_eq!(parsed.limits.config(bind), GatewayConfig::default());
+        assert_eq!(
+            parsed.limits.workflow_settings(),
+            WorkflowSettings::default()
+        );
     }
 }

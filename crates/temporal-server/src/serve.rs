@@ -268,13 +268,10 @@ async fn start_gateway<P: StoreProvider, K: KeyStore>(
     keys: Arc<K>,
     deltas: Arc<DeltaHub>,
     config: GatewayConfig,
+    settings: WorkflowSettings,
 ) -> anyhow::Result<gateway::RunningGateway> {
     let client = worker::connect(temporal).await?;
-    let sessions = SessionClient::new(
-        client,
-        temporal.task_queue.clone(),
-        WorkflowSettings::default(),
-    );
+    let sessions = SessionClient::new(client, temporal.task_queue.clone(), settings);
     let api = Arc::new(TemporalHost::new(sessions, stores, deltas).api());
     Ok(gateway::serve(api, keys, config).await?)
 }
@@ -311,7 +308,8 @@ async fn stop(
 /// Which parts this process runs.
 struct Roles {
     worker: bool,
-    gateway: Option<GatewayConfig>,
+    /// The gateway's config and the settings it starts session workflows with.
+    gateway: Option<(GatewayConfig, WorkflowSettings)>,
 }
 
 /// Runs the worker and/or the gateway over `stores` until asked to stop. The delta
@@ -348,13 +346,15 @@ async fn serve_roles<P: StoreProvider, K: KeyStore>(
     };
     let gateway = match roles.gateway {
         None => None,
-        Some(config) => match start_gateway(temporal, stores, keys, deltas, config).await {
-            Ok(gateway) => Some(gateway),
-            Err(err) => {
-                stop(None, worker).await?;
-                return Err(err);
+        Some((config, settings)) => {
+            match start_gateway(temporal, stores, keys, deltas, config, settings).await {
+                Ok(gateway) => Some(gateway),
+                Err(err) => {
+                    stop(None, worker).await?;
+                    return Err(err);
+                }
             }
-        },
+        }
     };
     if let Some(gateway) = &gateway {
         // The one line a person starting the server looks for.
@@ -405,7 +405,10 @@ pub(crate) async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
 pub(crate) async fn gateway(args: ServeArgs) -> anyhow::Result<()> {
     let roles = Roles {
         worker: false,
-        gateway: Some(args.gateway.limits.config(args.gateway.bind)),
+        gateway: Some((
+            args.gateway.limits.config(args.gateway.bind),
+            args.gateway.limits.workflow_settings(),
+        )),
     };
     serve_storage(
         args.temporal.config(),
@@ -420,7 +423,10 @@ pub(crate) async fn gateway(args: ServeArgs) -> anyhow::Result<()> {
 pub(crate) async fn both(args: ServeArgs) -> anyhow::Result<()> {
     let roles = Roles {
         worker: true,
-        gateway: Some(args.gateway.limits.config(args.gateway.bind)),
+        gateway: Some((
+            args.gateway.limits.config(args.gateway.bind),
+            args.gateway.limits.workflow_settings(),
+        )),
     };
     serve_storage(
         args.temporal.config(),
@@ -487,7 +493,10 @@ pub(crate) async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let keys = Arc::new(FileKeyStore::new(&keys_file));
     let roles = Roles {
         worker: true,
-        gateway: Some(args.limits.config(args.bind)),
+        gateway: Some((
+            args.limits.config(args.bind),
+            args.limits.workflow_settings(),
+        )),
     };
     let result = serve_roles(&temporal, roles, stores, keys, None).await;
     // Give the worker's last completions a moment to reach the server.

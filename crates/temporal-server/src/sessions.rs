@@ -41,6 +41,10 @@ pub enum QueryError {
     Temporal(String),
 }
 
+/// Update-with-start attempts of one admission: a second one covers a workflow run
+/// that completed (idle) while the first was on its way.
+const ADMIT_ATTEMPTS_MAX: u32 = 2;
+
 /// A client for session workflows on one task queue.
 #[derive(Clone)]
 pub struct SessionClient {
@@ -131,16 +135,33 @@ impl SessionClient {
             WorkflowIdConflictPolicy::UseExisting,
         )
         .build();
-        self.client
-            .execute_update_with_start_workflow(
-                AgentSessionWorkflow::run,
-                input,
-                AgentSessionWorkflow::admit,
-                AdmitRequest { command },
-                options,
-            )
-            .await
-            .map_err(update_with_start_error)
+        let mut attempt = 1;
+        loop {
+            let sent = self
+                .client
+                .execute_update_with_start_workflow(
+                    AgentSessionWorkflow::run,
+                    input.clone(),
+                    AgentSessionWorkflow::admit,
+                    AdmitRequest {
+                        command: command.clone(),
+                    },
+                    options.clone(),
+                )
+                .await;
+            match sent {
+                Ok(reply) => return Ok(reply),
+                // The workflow run completed (idle timeout) between the start check
+                // and the update: nothing was admitted, and the next update-with-start
+                // starts a new run.
+                Err(WorkflowUpdateWithStartError::Update(WorkflowUpdateError::NotFound(_)))
+                    if attempt < ADMIT_ATTEMPTS_MAX =>
+                {
+                    attempt += 1;
+                }
+                Err(err) => return Err(update_with_start_error(err)),
+            }
+        }
     }
 
     fn handle(

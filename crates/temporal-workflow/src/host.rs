@@ -9,7 +9,7 @@
 
 use std::pin::Pin;
 use std::task::Poll;
-use std::time::UNIX_EPOCH;
+use std::time::{Duration, UNIX_EPOCH};
 
 use engine::core::effects::{CompactionOutcome, GenerationOutcome, ToolResult};
 use engine::core::limits::TEXT_FIELD_BYTES_MAX;
@@ -73,6 +73,9 @@ struct Host<'a> {
     scheduled: u64,
 }
 
+/// Marks workflow histories whose idle waits may end in the idle timer.
+const IDLE_TIMEOUT_PATCH: &str = "session-idle-timeout-v1";
+
 pub(crate) async fn drive_session(ctx: &mut Ctx) -> WorkflowResult<SessionWorkflowOutcome> {
     let ctx: &Ctx = ctx;
     let input = ctx.state(|wf| wf.input.clone());
@@ -112,7 +115,11 @@ pub(crate) async fn drive_session(ctx: &mut Ctx) -> WorkflowResult<SessionWorkfl
             Action::GenerateLlm(intent) => host.generate(intent).await,
             Action::InvokeTools(intent) => host.invoke_tools(intent).await,
             Action::CompactContext(intent) => host.compact(intent).await,
-            Action::Idle => host.idle().await?,
+            Action::Idle => {
+                if let Some(outcome) = host.idle().await? {
+                    return Ok(outcome);
+                }
+            }
             Action::Closed => return host.closed().await,
         }
     }
@@ -417,15 +424,14 @@ impl<'a> Host<'a> {
     }
 
     /// Nothing to do: continue-as-new if history is long, else wait for admissions.
-    async fn idle(&mut self) -> WorkflowResult<()> {
+    /// A session with nothing to do for the idle timeout completes its workflow
+    /// (`Some`): its state is in the store, and the next admission starts a new
+    /// workflow run with update-with-start, so idle sessions hold no open workflow.
+    async fn idle(&mut self) -> WorkflowResult<Option<SessionWorkflowOutcome>> {
         self.settle_in_flight(|_| false);
         let due = self.ctx.continue_as_new_suggested()
             || self.ctx.history_length() >= self.settings().continue_as_new_history_events;
-        if due
-            && self
-                .ctx
-                .state(|wf| !wf.session.has_queued() && wf.session.handlers_waiting() == 0)
-        {
+        if due && self.quiet() {
             let mut next = self.input.clone();
             next.chain_index += 1;
             return match self
@@ -436,6 +442,37 @@ impl<'a> Host<'a> {
                 Err(termination) => Err(termination),
             };
         }
+        let idle_timeout_ms = self.settings().session_idle_timeout_ms;
+        // Histories recorded before the idle timer existed never started one: the
+        // patch marker keeps their replay deterministic (docs/spec/workflow.md).
+        if idle_timeout_ms == 0 || !self.ctx.patched(IDLE_TIMEOUT_PATCH) {
+            self.wait_for_work(due).await?;
+            return Ok(None);
+        }
+        let ctx = self.ctx;
+        let timer = ctx.timer(Duration::from_millis(idle_timeout_ms));
+        let woken = select! {
+            result = Box::pin(self.wait_for_work(due)).fuse() => Some(result),
+            _ = timer.fuse() => None,
+        };
+        match woken {
+            Some(result) => result.map(|()| None),
+            // An admission that raced the timer is served; otherwise end here.
+            None if self.quiet() => {
+                let head = ctx.state(|wf| wf.session.committed_head());
+                Ok(Some(SessionWorkflowOutcome { head }))
+            }
+            None => Ok(None),
+        }
+    }
+
+    /// No command is queued and no admission handler is waiting for its reply.
+    fn quiet(&self) -> bool {
+        self.ctx
+            .state(|wf| !wf.session.has_queued() && wf.session.handlers_waiting() == 0)
+    }
+
+    async fn wait_for_work(&self, due: bool) -> WorkflowResult<()> {
         self.ctx
             .wait_condition(|wf| {
                 wf.session.has_queued() || (due && wf.session.handlers_waiting() == 0)

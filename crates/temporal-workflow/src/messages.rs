@@ -145,7 +145,8 @@ pub struct WorkflowStatus {
     pub chain_index: u32,
 }
 
-/// How a workflow run ends normally: the session was closed.
+/// How a workflow run ends normally: the session was closed, or it was idle for the
+/// idle timeout (the next admission starts a new workflow run).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionWorkflowOutcome {
     pub head: Seq,

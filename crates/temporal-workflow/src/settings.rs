@@ -35,6 +35,11 @@ pub struct WorkflowSettings {
     pub compaction_timeout_ms: u64,
     /// One append or load attempt. Default 30 s.
     pub store_timeout_ms: u64,
+    /// A session with nothing to do for this long completes its workflow (its state
+    /// is in the store; the next admission starts a new workflow run), so idle
+    /// sessions hold no open workflow and no worker cache. 0 keeps workflows open.
+    /// Default 1 h.
+    pub session_idle_timeout_ms: u64,
 }
 
 impl Default for WorkflowSettings {
@@ -49,6 +54,7 @@ impl Default for WorkflowSettings {
             tool_timeout_ms: 300_000,
             compaction_timeout_ms: 600_000,
             store_timeout_ms: 30_000,
+            session_idle_timeout_ms: 3_600_000,
         }
     }
 }

@@ -14,6 +14,7 @@ mod control;
 mod crash;
 mod dev;
 mod harness;
+mod idle;
 mod postgres;
 mod seam;
 mod sessions;
