@@ -342,6 +342,7 @@ async fn materialize_refuses_vcs_metadata_and_windows_names() {
     ]}))
     .await;
     let source = source_dir();
+    write(&source.path().join(".env"), "OPENAI_API_KEY=sk-secret\n");
     let run = stack
         .lightspeed(&[
             "chat",
@@ -353,6 +354,8 @@ async fn materialize_refuses_vcs_metadata_and_windows_names() {
         ])
         .await;
     assert_eq!(run.code, Some(0), "{run:?}");
+    // `--mount` leaves secrets behind too, and says so.
+    assert!(run.stderr.contains(".env: an environment file"), "{run:?}");
     let report: Value = serde_json::from_str(run.stdout.trim()).unwrap();
     let session_id = report["sessionId"].as_str().unwrap();
     let snapshot_ref = mounted_snapshot(&stack, session_id).await;
