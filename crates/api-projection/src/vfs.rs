@@ -105,6 +105,25 @@ async fn load_snapshot<S: BlobStore>(store: &S, snapshot: &BlobRef) -> Result<Sn
     off_runtime(move || Snapshot::decode(&snapshot, &bytes)).await
 }
 
+/// [`load_snapshot`] of a ref the client named: any blob can be named, so one that
+/// is not a valid manifest (or breaks a limit inside) is the request's fault,
+/// -32602 `invalidSnapshot`, not the server's. A workspace head, validated when it
+/// was set, stays an internal error if it fails to load.
+async fn load_named<S: BlobStore>(store: &S, snapshot: &BlobRef) -> Result<Snapshot, ApiError> {
+    let bytes = Snapshot::fetch(store, snapshot).await.map_err(vfs_error)?;
+    let snapshot = snapshot.clone();
+    let decoded = tokio::task::spawn_blocking(move || Snapshot::decode(&snapshot, &bytes)).await;
+    match decoded {
+        Ok(Err(err @ VfsError::CorruptSnapshot { .. })) => {
+            Err(ApiError::invalid_params(err.to_string()).with_reason("invalidSnapshot"))
+        }
+        Ok(result) => result.map_err(vfs_error),
+        Err(err) => Err(ApiError::internal(format!(
+            "VFS work did not finish: {err}"
+        ))),
+    }
+}
+
 async fn workspace_view<S: BlobStore>(
     store: &S,
     head: Workspace,
@@ -218,7 +237,7 @@ pub async fn snapshot_read<S: BlobStore>(
         )));
     }
     let snapshot = snapshot_ref("snapshotRef", &params.snapshot_ref)?;
-    let tree = load_snapshot(store, &snapshot).await?;
+    let tree = load_named(store, &snapshot).await?;
     // The cursor is the last path of the previous page.
     let after = params.cursor.as_deref().unwrap_or_default();
     let mut page: Vec<VfsFileEntry> = tree
@@ -254,7 +273,7 @@ pub async fn workspace_create<S: BlobStore + VfsCatalog>(
     let created = match &snapshot {
         // The snapshot is validated here, off the runtime, rather than inside
         // `vfs::workspace::create`, which would decode it on this thread.
-        Some(snapshot) => match load_snapshot(store, snapshot).await {
+        Some(snapshot) => match load_named(store, snapshot).await {
             Ok(_) => store.workspace_create(&id, snapshot).await,
             Err(err) => return Err(err),
         },
@@ -299,7 +318,7 @@ pub async fn workspace_update<S: BlobStore + VfsCatalog>(
     let id = workspace_id(&params.workspace_id)?;
     let snapshot = snapshot_ref("snapshotRef", &params.snapshot_ref)?;
     // What `vfs::workspace::update` does, with the decoding off the runtime.
-    load_snapshot(store, &snapshot).await?;
+    load_named(store, &snapshot).await?;
     let head = store
         .workspace_set_head(&id, params.expected_revision, &snapshot)
         .await
@@ -364,7 +383,7 @@ pub async fn mount_put<S: BlobStore + VfsCatalog>(
         // What `vfs::mount::put` does, with the decoding off the runtime.
         MountSource::Snapshot { snapshot } => {
             vfs::mount::check(&limits, &mount).map_err(vfs_error)?;
-            load_snapshot(store, snapshot).await?;
+            load_named(store, snapshot).await?;
             store
                 .mount_put(&session, &mount, limits.session_mounts_max)
                 .await

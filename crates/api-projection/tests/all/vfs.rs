@@ -119,3 +119,29 @@ async fn an_oversized_blob_named_as_a_snapshot_is_refused_unread() {
     assert_eq!(reason(&err), Some("manifestTooLarge"), "{err:?}");
     assert_eq!(store.gets.load(Ordering::SeqCst), 0);
 }
+
+/// A blob that is not a manifest, or a manifest with a path far over the limits,
+/// named as a snapshot is the request's fault: invalid params, quickly.
+#[tokio::test]
+async fn a_blob_that_is_not_a_manifest_is_invalid_params() {
+    let store = CountingStore::default();
+    let content = BlobRef::of_bytes(b"x");
+    let deep = "a/".repeat(1 << 20) + "f";
+    let manifest = format!(
+        "{{\"entries\":[{{\"blob\":\"{content}\",\"path\":\"{deep}\",\"size_bytes\":1}}],\
+         \"file_count\":1,\"format\":\"lightspeed.vfs.snapshot.v1\",\"total_bytes\":1}}"
+    );
+    for bytes in [b"not a manifest".to_vec(), manifest.into_bytes()] {
+        let blob = store.put(bytes).await.unwrap();
+        let params = VfsSnapshotReadParams {
+            snapshot_ref: blob.to_string(),
+            cursor: None,
+            limit: None,
+        };
+        let started = Instant::now();
+        let err = snapshot_read(&store, params).await.unwrap_err();
+        assert_eq!(err.code(), -32602, "{err:?}");
+        assert_eq!(reason(&err), Some("invalidSnapshot"), "{err:?}");
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+}
