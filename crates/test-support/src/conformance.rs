@@ -301,7 +301,10 @@ pub async fn blob_store_suite<S: BlobStore>(store: &S) -> anyhow::Result<()> {
     let absent = BlobRef::of_bytes(format!("never stored {prefix}").as_bytes());
     ensure!(!store.has(&absent).await?, "has() of a blob never stored");
     let len = store.blob_len(&absent).await?;
-    ensure!(len.is_none(), "blob_len() of a blob never stored is {len:?}");
+    ensure!(
+        len.is_none(),
+        "blob_len() of a blob never stored is {len:?}"
+    );
     match store.get(&absent).await {
         Err(StoreError::BlobNotFound(blob)) if blob == absent => {}
         other => bail!("get of a blob never stored: expected BlobNotFound, got {other:?}"),
