@@ -2,6 +2,8 @@
 //! shared by every backend that serves them. The store is the caller's universe's,
 //! so workspaces and mounts belong to the universe whose key made them.
 
+use std::collections::HashMap;
+
 use api::ApiError;
 use api::types::vfs::*;
 use engine::BlobRef;
@@ -19,7 +21,10 @@ const READ_LIMIT_MAX: u32 = 5_000;
 fn vfs_error(err: VfsError) -> ApiError {
     let message = err.to_string();
     match err {
-        VfsError::Path(_) => ApiError::invalid_params(message).with_reason("invalidPath"),
+        VfsError::Path(err) => ApiError::invalid_params(message).with_reason(err.reason()),
+        VfsError::ManifestTooLarge { .. } => {
+            ApiError::invalid_params(message).with_reason("manifestTooLarge")
+        }
         VfsError::LimitExceeded { .. } | VfsError::TooManyMounts { .. } => {
             ApiError::invalid_params(message).with_reason("limitExceeded")
         }
@@ -79,13 +84,51 @@ fn entry_view(path: &VfsPath, entry: &FileEntry) -> VfsFileEntry {
     }
 }
 
+/// Runs CPU-bound VFS work (decoding, building and encoding manifests) on the
+/// blocking pool: it is bounded, but a large manifest still takes milliseconds that
+/// would otherwise stall every request sharing a runtime thread.
+async fn off_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, VfsError> + Send + 'static,
+) -> Result<T, ApiError> {
+    match tokio::task::spawn_blocking(work).await {
+        Ok(result) => result.map_err(vfs_error),
+        Err(err) => Err(ApiError::internal(format!(
+            "VFS work did not finish: {err}"
+        ))),
+    }
+}
+
+/// [`Snapshot::load`], with the decoding off the runtime's threads.
+async fn load_snapshot<S: BlobStore>(store: &S, snapshot: &BlobRef) -> Result<Snapshot, ApiError> {
+    let bytes = Snapshot::fetch(store, snapshot).await.map_err(vfs_error)?;
+    let snapshot = snapshot.clone();
+    off_runtime(move || Snapshot::decode(&snapshot, &bytes)).await
+}
+
+/// [`load_snapshot`] of a ref the client named: any blob can be named, so one that
+/// is not a valid manifest (or breaks a limit inside) is the request's fault,
+/// -32602 `invalidSnapshot`, not the server's. A workspace head, validated when it
+/// was set, stays an internal error if it fails to load.
+async fn load_named<S: BlobStore>(store: &S, snapshot: &BlobRef) -> Result<Snapshot, ApiError> {
+    let bytes = Snapshot::fetch(store, snapshot).await.map_err(vfs_error)?;
+    let snapshot = snapshot.clone();
+    let decoded = tokio::task::spawn_blocking(move || Snapshot::decode(&snapshot, &bytes)).await;
+    match decoded {
+        Ok(Err(err @ VfsError::CorruptSnapshot { .. })) => {
+            Err(ApiError::invalid_params(err.to_string()).with_reason("invalidSnapshot"))
+        }
+        Ok(result) => result.map_err(vfs_error),
+        Err(err) => Err(ApiError::internal(format!(
+            "VFS work did not finish: {err}"
+        ))),
+    }
+}
+
 async fn workspace_view<S: BlobStore>(
     store: &S,
     head: Workspace,
 ) -> Result<VfsWorkspaceView, ApiError> {
-    let tree = Snapshot::load(store, &head.snapshot)
-        .await
-        .map_err(vfs_error)?;
+    let tree = load_snapshot(store, &head.snapshot).await?;
     Ok(VfsWorkspaceView {
         workspace_id: head.id.to_string(),
         revision: head.revision,
@@ -95,8 +138,35 @@ async fn workspace_view<S: BlobStore>(
     })
 }
 
-/// Builds and stores a snapshot of files already in the CAS. Each blob is read to
-/// check it exists and has the size claimed, so totals and limits are true.
+/// One commit entry's path, blob and claimed size, checked before any storage work.
+fn commit_entry(
+    limits: &Limits,
+    index: usize,
+    input: &VfsFileEntry,
+) -> Result<(VfsPath, BlobRef), ApiError> {
+    let field = |name: &str| format!("entries[{index}].{name}");
+    let path = match VfsPath::parse(&input.path) {
+        Ok(path) if path.is_root() => Err(ApiError::invalid_params(format!(
+            "{}: empty",
+            field("path")
+        ))
+        .with_reason("invalidPath")),
+        Ok(path) => Ok(path),
+        Err(err) => Err(
+            ApiError::invalid_params(format!("{}: {err}", field("path"))).with_reason(err.reason()),
+        ),
+    }?;
+    limits.check_path(&path).map_err(vfs_error)?;
+    let blob = snapshot_ref(&field("blobRef"), &input.blob_ref)?;
+    limits
+        .check_file_bytes(input.size_bytes)
+        .map_err(vfs_error)?;
+    Ok((path, blob))
+}
+
+/// Builds and stores a snapshot of files already in the CAS. Each blob's size is
+/// asked of the store (its record, not its content: nothing is read or hashed),
+/// once per distinct blob, so totals and limits are true.
 pub async fn snapshot_commit<S: BlobStore>(
     store: &S,
     params: VfsSnapshotCommitParams,
@@ -109,32 +179,25 @@ pub async fn snapshot_commit<S: BlobStore>(
             max: limits.snapshot_files_max,
         }));
     }
+    let mut sizes: HashMap<BlobRef, u64> = HashMap::new();
     let mut files = Vec::with_capacity(params.entries.len());
-    for (index, input) in params.entries.into_iter().enumerate() {
-        let field = |name: &str| format!("entries[{index}].{name}");
-        let path = VfsPath::parse(&input.path)
-            .map_err(|err| ApiError::invalid_params(format!("{}: {err}", field("path"))))
-            .and_then(|path| match path.is_root() {
-                true => Err(ApiError::invalid_params(format!(
-                    "{}: empty",
-                    field("path")
-                ))),
-                false => Ok(path),
-            })
-            .map_err(|err| err.with_reason("invalidPath"))?;
-        let blob = snapshot_ref(&field("blobRef"), &input.blob_ref)?;
-        limits
-            .check_file_bytes(input.size_bytes)
-            .map_err(vfs_error)?;
-        let bytes = store
-            .get(&blob)
-            .await
-            .map_err(|err| vfs_error(err.into()))?;
-        if bytes.len() as u64 != input.size_bytes {
+    for (index, input) in params.entries.iter().enumerate() {
+        let (path, blob) = commit_entry(&limits, index, input)?;
+        let size = match sizes.get(&blob) {
+            Some(size) => *size,
+            None => {
+                let size = store
+                    .blob_len(&blob)
+                    .await
+                    .map_err(|err| vfs_error(err.into()))?
+                    .ok_or_else(|| vfs_error(StoreError::BlobNotFound(blob.clone()).into()))?;
+                sizes.insert(blob.clone(), size);
+                size
+            }
+        };
+        if size != input.size_bytes {
             return Err(ApiError::invalid_params(format!(
-                "{}: blob {blob} holds {} bytes, not {}",
-                field("sizeBytes"),
-                bytes.len(),
+                "entries[{index}].sizeBytes: blob {blob} holds {size} bytes, not {}",
                 input.size_bytes
             ))
             .with_reason("sizeMismatch"));
@@ -146,8 +209,16 @@ pub async fn snapshot_commit<S: BlobStore>(
         };
         files.push((path, entry));
     }
-    let tree = Snapshot::from_files(files).map_err(vfs_error)?;
-    let snapshot = tree.store(store, &limits).await.map_err(vfs_error)?;
+    let (tree, manifest) = off_runtime(move || {
+        let tree = Snapshot::from_files(files)?;
+        let manifest = tree.encode_checked(&limits)?;
+        Ok((tree, manifest))
+    })
+    .await?;
+    let snapshot = store
+        .put(manifest)
+        .await
+        .map_err(|err| vfs_error(err.into()))?;
     Ok(VfsSnapshotView {
         snapshot_ref: snapshot.to_string(),
         file_count: tree.file_count(),
@@ -166,7 +237,7 @@ pub async fn snapshot_read<S: BlobStore>(
         )));
     }
     let snapshot = snapshot_ref("snapshotRef", &params.snapshot_ref)?;
-    let tree = Snapshot::load(store, &snapshot).await.map_err(vfs_error)?;
+    let tree = load_named(store, &snapshot).await?;
     // The cursor is the last path of the previous page.
     let after = params.cursor.as_deref().unwrap_or_default();
     let mut page: Vec<VfsFileEntry> = tree
@@ -199,7 +270,16 @@ pub async fn workspace_create<S: BlobStore + VfsCatalog>(
         None => None,
     };
     let limits = Limits::default();
-    match vfs::workspace::create(store, store, &limits, &id, snapshot.as_ref()).await {
+    let created = match &snapshot {
+        // The snapshot is validated here, off the runtime, rather than inside
+        // `vfs::workspace::create`, which would decode it on this thread.
+        Some(snapshot) => match load_named(store, snapshot).await {
+            Ok(_) => store.workspace_create(&id, snapshot).await,
+            Err(err) => return Err(err),
+        },
+        None => vfs::workspace::create(store, store, &limits, &id, None).await,
+    };
+    match created {
         Ok(head) => workspace_view(store, head).await,
         Err(VfsError::WorkspaceExists(_)) => {
             // A retried create (same id, same tree, untouched since) returns the head.
@@ -237,7 +317,10 @@ pub async fn workspace_update<S: BlobStore + VfsCatalog>(
 ) -> Result<VfsWorkspaceView, ApiError> {
     let id = workspace_id(&params.workspace_id)?;
     let snapshot = snapshot_ref("snapshotRef", &params.snapshot_ref)?;
-    let head = vfs::workspace::update(store, store, &id, params.expected_revision, &snapshot)
+    // What `vfs::workspace::update` does, with the decoding off the runtime.
+    load_named(store, &snapshot).await?;
+    let head = store
+        .workspace_set_head(&id, params.expected_revision, &snapshot)
         .await
         .map_err(vfs_error)?;
     workspace_view(store, head).await
@@ -295,9 +378,23 @@ pub async fn mount_put<S: BlobStore + VfsCatalog>(
             VfsMountMode::ReadWrite => MountMode::ReadWrite,
         },
     };
-    vfs::mount::put(store, store, &Limits::default(), &session, &mount)
-        .await
-        .map_err(vfs_error)?;
+    let limits = Limits::default();
+    match &mount.source {
+        // What `vfs::mount::put` does, with the decoding off the runtime.
+        MountSource::Snapshot { snapshot } => {
+            vfs::mount::check(&limits, &mount).map_err(vfs_error)?;
+            load_named(store, snapshot).await?;
+            store
+                .mount_put(&session, &mount, limits.session_mounts_max)
+                .await
+                .map_err(vfs_error)?;
+        }
+        MountSource::Workspace { .. } => {
+            vfs::mount::put(store, store, &limits, &session, &mount)
+                .await
+                .map_err(vfs_error)?;
+        }
+    }
     Ok(mount_view(&mount))
 }
 

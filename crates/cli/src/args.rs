@@ -101,6 +101,9 @@ pub struct ChatArgs {
     /// Upload DIR (honouring .gitignore) as a workspace and mount it read-write
     #[arg(long, value_name = "DIR")]
     pub mount: Option<PathBuf>,
+    /// With --mount: also upload .env files, private keys and credential files
+    #[arg(long)]
+    pub include_secrets: bool,
     /// Where --mount puts the directory in the session
     #[arg(long, value_name = "PATH", default_value = "/workspace")]
     pub mount_path: String,
@@ -167,18 +170,25 @@ pub struct VfsArgs {
 
 #[derive(Debug, Clone, Subcommand)]
 pub enum VfsCommand {
-    /// Upload a directory (honouring .gitignore, skipping .git and symlinks) as a
-    /// snapshot; prints its snapshotRef
+    /// Upload a directory (honouring .gitignore, skipping .git, symlinks and
+    /// secret files) as a snapshot; prints its snapshotRef
     Snapshot {
         #[arg(value_name = "DIR")]
         dir: PathBuf,
+        /// Also upload .env files, private keys and credential files
+        #[arg(long)]
+        include_secrets: bool,
     },
-    /// Write a snapshot's files under DIR, downloading only what differs
+    /// Write a snapshot's files under DIR, downloading only what differs; refuses
+    /// snapshots with .git/ (or other VCS metadata) or Windows-unsafe names
     Materialize {
         #[arg(value_name = "SNAPSHOT_REF")]
         snapshot_ref: String,
         #[arg(value_name = "DIR")]
         dir: PathBuf,
+        /// Apply the snapshot's executable bits (by default no file is made executable)
+        #[arg(long)]
+        keep_modes: bool,
     },
     /// Create, read, update and delete workspaces
     #[command(subcommand)]

@@ -33,6 +33,8 @@ pub struct ChatSettings {
     pub filesystem: Option<FilesystemMode>,
     /// `--mount DIR` and `--mount-path`.
     pub mount: Option<(PathBuf, String)>,
+    /// `--include-secrets`: upload secret files of the mounted directory too.
+    pub include_secrets: bool,
     pub typed: TypedFlags,
 }
 
@@ -71,6 +73,7 @@ impl ChatSettings {
             max_tokens,
             filesystem,
             mount: args.mount.clone().map(|dir| (dir, args.mount_path.clone())),
+            include_secrets: args.include_secrets,
             typed: args.typed,
         })
     }
@@ -231,7 +234,9 @@ pub struct Opened {
 /// directory as a workspace first and mounts it.
 pub async fn open(client: &Client, settings: &ChatSettings) -> Result<Opened, CliError> {
     let mounted = match &settings.mount {
-        Some((dir, mount_path)) => Some(upload_workspace(client, dir, mount_path).await?),
+        Some((dir, mount_path)) => {
+            Some(upload_workspace(client, dir, mount_path, settings.include_secrets).await?)
+        }
         None => None,
     };
     match &settings.session_id {
@@ -279,8 +284,13 @@ async fn upload_workspace(
     client: &Client,
     dir: &std::path::Path,
     mount_path: &str,
+    include_secrets: bool,
 ) -> Result<Mounted, CliError> {
-    let snapshot = snapshot_dir(client, dir).await?;
+    let snapshot = snapshot_dir(client, dir, include_secrets).await?;
+    // Said on stderr whatever the output format, as `vfs snapshot` does.
+    for skipped in &snapshot.skipped {
+        eprintln!("lightspeed: skipped {skipped}");
+    }
     let params = VfsWorkspaceCreateParams {
         workspace_id: None,
         snapshot_ref: Some(snapshot.snapshot_ref.clone()),

@@ -49,6 +49,21 @@ fn storage(err: VfsError) -> AdapterError {
     }
 }
 
+/// Runs a tool call where blocking is allowed. Tools decode manifests, apply
+/// patches and search files: bounded, but up to seconds of CPU on large files,
+/// which on a runtime worker would stall every other task there. The call
+/// borrows the store, so it cannot move to `spawn_blocking`; `block_in_place`
+/// hands this worker's other tasks to another thread instead. A current-thread
+/// runtime has no other thread to hand them to, so there the call runs inline.
+async fn off_runtime<F: Future>(work: F) -> F::Output {
+    match tokio::runtime::Handle::try_current() {
+        Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+            tokio::task::block_in_place(|| handle.block_on(work))
+        }
+        _ => work.await,
+    }
+}
+
 impl<C: VfsCatalog> ToolAdapter for VfsToolAdapter<C> {
     async fn invoke<B: BlobStore>(
         &self,
@@ -66,8 +81,7 @@ impl<C: VfsCatalog> ToolAdapter for VfsToolAdapter<C> {
             mode: self.mode,
             limits: &self.limits,
         };
-        let outcome = toolbox
-            .invoke(&call.name, &arguments)
+        let outcome = off_runtime(toolbox.invoke(&call.name, &arguments))
             .await
             .map_err(|err| storage(err.0))?;
         let token_estimate = estimate_tokens(&outcome.output);

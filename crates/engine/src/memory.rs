@@ -114,6 +114,10 @@ impl BlobStore for MemoryStore {
     async fn has(&self, blob: &BlobRef) -> Result<bool, StoreError> {
         Ok(lock(&self.blobs).contains_key(blob))
     }
+
+    async fn blob_len(&self, blob: &BlobRef) -> Result<Option<u64>, StoreError> {
+        Ok(lock(&self.blobs).get(blob).map(|bytes| bytes.len() as u64))
+    }
 }
 
 impl CheckpointStore for MemoryStore {

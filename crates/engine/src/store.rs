@@ -154,6 +154,13 @@ pub trait BlobStore: Send + Sync {
     fn put(&self, bytes: Vec<u8>) -> impl Future<Output = Result<BlobRef, StoreError>> + Send;
     fn get(&self, blob: &BlobRef) -> impl Future<Output = Result<Vec<u8>, StoreError>> + Send;
     fn has(&self, blob: &BlobRef) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// The blob's length in bytes, `None` if the store does not hold it. Read from
+    /// the store's own record (not the content, which is not read or hashed), so a
+    /// caller can learn sizes, and refuse over-large blobs, before fetching them.
+    fn blob_len(
+        &self,
+        blob: &BlobRef,
+    ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
 }
 
 /// A canonical state snapshot taken after entry `seq` was applied.

@@ -56,6 +56,17 @@ pub(crate) fn get(root: &Path, blob: &BlobRef) -> Result<Vec<u8>, StoreError> {
     engine::store::verify_digest(blob, bytes)
 }
 
+/// The blob file's length from its metadata: `stat`, not a read.
+pub(crate) fn len(root: &Path, blob: &BlobRef) -> Result<Option<u64>, StoreError> {
+    let path = blob_path(root, blob);
+    match fs::metadata(&path) {
+        Ok(meta) if meta.is_file() => Ok(Some(meta.len())),
+        Ok(_) => Ok(None),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(io_err("inspect blob", &path)(err)),
+    }
+}
+
 pub(crate) fn has(root: &Path, blob: &BlobRef) -> Result<bool, StoreError> {
     let path = blob_path(root, blob);
     match fs::metadata(&path) {

@@ -319,6 +319,11 @@ impl BlobStore for FsStore {
         let (inner, blob) = (Arc::clone(&self.inner), blob.clone());
         blocking(move || cas::has(&inner.root, &blob)).await
     }
+
+    async fn blob_len(&self, blob: &BlobRef) -> Result<Option<u64>, StoreError> {
+        let (inner, blob) = (Arc::clone(&self.inner), blob.clone());
+        blocking(move || cas::len(&inner.root, &blob)).await
+    }
 }
 
 impl CheckpointStore for FsStore {

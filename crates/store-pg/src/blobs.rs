@@ -112,6 +112,24 @@ pub(crate) async fn get(store: &PgStore, blob: &BlobRef) -> Result<Vec<u8>, Stor
     }
 }
 
+/// The catalog's `size_bytes` column: no object-store read.
+pub(crate) async fn len(store: &PgStore, blob: &BlobRef) -> Result<Option<u64>, StoreError> {
+    let size: Option<i64> =
+        sqlx::query_scalar("SELECT size_bytes FROM blobs WHERE universe_id = $1 AND digest = $2")
+            .bind(store.universe_id)
+            .bind(blob.digest_bytes().as_slice())
+            .fetch_optional(&store.pool)
+            .await
+            .map_err(query_failed("look up a blob's size"))?;
+    size.map(|size| {
+        u64::try_from(size).map_err(|_| StoreError::Corrupt {
+            location: format!("blobs row of {blob}"),
+            reason: format!("negative size_bytes {size}"),
+        })
+    })
+    .transpose()
+}
+
 pub(crate) async fn has(store: &PgStore, blob: &BlobRef) -> Result<bool, StoreError> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM blobs WHERE universe_id = $1 AND digest = $2)")
         .bind(store.universe_id)

@@ -155,6 +155,10 @@ impl BlobStore for PgStore {
     async fn has(&self, blob: &BlobRef) -> Result<bool, StoreError> {
         blobs::has(self, blob).await
     }
+
+    async fn blob_len(&self, blob: &BlobRef) -> Result<Option<u64>, StoreError> {
+        blobs::len(self, blob).await
+    }
 }
 
 impl CheckpointStore for PgStore {

@@ -263,7 +263,7 @@ async fn longer_log<S: SessionLog>(
     Ok(())
 }
 
-/// Put, get and has semantics of [`BlobStore`].
+/// Put, get, has and blob_len semantics of [`BlobStore`].
 pub async fn blob_store_suite<S: BlobStore>(store: &S) -> anyhow::Result<()> {
     let prefix = unique_prefix();
     let samples: Vec<Vec<u8>> = vec![
@@ -277,6 +277,12 @@ pub async fn blob_store_suite<S: BlobStore>(store: &S) -> anyhow::Result<()> {
         let blob = store.put(bytes.clone()).await?;
         ensure!(blob == expected, "put returned {blob}, expected {expected}");
         ensure!(store.has(&blob).await?, "has({blob}) after put");
+        let len = store.blob_len(&blob).await?;
+        ensure!(
+            len == Some(bytes.len() as u64),
+            "blob_len({blob}) is {len:?}, expected {}",
+            bytes.len()
+        );
         ensure!(
             store.get(&blob).await? == bytes,
             "get({blob}) returned other bytes"
@@ -294,6 +300,11 @@ pub async fn blob_store_suite<S: BlobStore>(store: &S) -> anyhow::Result<()> {
 
     let absent = BlobRef::of_bytes(format!("never stored {prefix}").as_bytes());
     ensure!(!store.has(&absent).await?, "has() of a blob never stored");
+    let len = store.blob_len(&absent).await?;
+    ensure!(
+        len.is_none(),
+        "blob_len() of a blob never stored is {len:?}"
+    );
     match store.get(&absent).await {
         Err(StoreError::BlobNotFound(blob)) if blob == absent => {}
         other => bail!("get of a blob never stored: expected BlobNotFound, got {other:?}"),

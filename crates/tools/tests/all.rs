@@ -19,6 +19,8 @@ use vfs::{
 
 #[path = "all/concurrency.rs"]
 mod concurrency;
+#[path = "all/fuzz.rs"]
+mod fuzz;
 #[path = "all/invariants.rs"]
 mod invariants;
 #[path = "all/patch.rs"]

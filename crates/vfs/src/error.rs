@@ -37,6 +37,14 @@ pub enum VfsError {
     /// A stored manifest does not decode or breaks the format's rules.
     #[error("snapshot {snapshot} is corrupt: {reason}")]
     CorruptSnapshot { snapshot: BlobRef, reason: String },
+    /// A stored blob named as a snapshot is larger than any manifest may be; refused
+    /// before it is read or parsed.
+    #[error("snapshot {snapshot} is {len} bytes, more than the {max} a manifest may be")]
+    ManifestTooLarge {
+        snapshot: BlobRef,
+        len: u64,
+        max: u64,
+    },
     /// Entries handed to a commit do not form a snapshot.
     #[error("invalid snapshot: {0}")]
     InvalidSnapshot(String),
@@ -80,6 +88,7 @@ impl VfsError {
             | Self::WritableSnapshotMount
             | Self::TooManyMounts { .. }
             | Self::SnapshotNotFound(_)
+            | Self::ManifestTooLarge { .. }
             | Self::InvalidSnapshot(_)
             | Self::WorkspaceNotFound(_)
             | Self::WorkspaceExists(_)

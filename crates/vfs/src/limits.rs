@@ -1,6 +1,9 @@
 //! Bounds of snapshots, paths and mount tables. Every limit is checked where a value
-//! is created (a commit, a write, a mount); loading what was already stored checks
-//! only its structure, so lowering a limit never makes stored data unreadable.
+//! is created (a commit, a write, a mount). Loading what was already stored checks
+//! its structure and the default limits (the format's caps, which any tenant's
+//! uploaded blob may try to exceed): the manifest's size before it is read or
+//! parsed, then its entry count, and every path's shape while it is parsed. A
+//! deployment's [`Limits`] may lower the defaults for new data, never raise them.
 
 use crate::error::VfsError;
 use crate::path::VfsPath;
@@ -20,6 +23,10 @@ pub const PATH_DEPTH_MAX: usize = 64;
 pub const PATH_BYTES_MAX: usize = 4_096;
 /// Default of [`Limits::name_bytes_max`]: bytes of one name (Linux's `NAME_MAX`).
 pub const NAME_BYTES_MAX: usize = 255;
+/// Default of [`Limits::manifest_bytes_max`]: bytes of one encoded manifest (16 MiB):
+/// room for [`SNAPSHOT_FILES_MAX`] entries of about 330 bytes each. Checked before a
+/// stored manifest is fetched (through the store's length) and before it is parsed.
+pub const MANIFEST_BYTES_MAX: u64 = 16 << 20;
 /// Default of [`Limits::session_mounts_max`]: mounts of one session.
 pub const SESSION_MOUNTS_MAX: usize = 32;
 
@@ -33,6 +40,7 @@ pub struct Limits {
     pub path_bytes_max: usize,
     pub name_bytes_max: usize,
     pub session_mounts_max: usize,
+    pub manifest_bytes_max: u64,
 }
 
 impl Default for Limits {
@@ -45,6 +53,7 @@ impl Default for Limits {
             path_bytes_max: PATH_BYTES_MAX,
             name_bytes_max: NAME_BYTES_MAX,
             session_mounts_max: SESSION_MOUNTS_MAX,
+            manifest_bytes_max: MANIFEST_BYTES_MAX,
         }
     }
 }

@@ -44,11 +44,8 @@ pub async fn put<C: VfsCatalog, B: BlobStore>(
     session: &SessionId,
     mount: &Mount,
 ) -> Result<(), VfsError> {
-    limits.check_names(mount.path.names())?;
+    check(limits, mount)?;
     match &mount.source {
-        MountSource::Snapshot { .. } if mount.mode == MountMode::ReadWrite => {
-            return Err(VfsError::WritableSnapshotMount);
-        }
         MountSource::Snapshot { snapshot } => {
             Snapshot::load(blobs, snapshot).await?;
         }
@@ -59,6 +56,19 @@ pub async fn put<C: VfsCatalog, B: BlobStore>(
     catalog
         .mount_put(session, mount, limits.session_mounts_max)
         .await
+}
+
+/// The rules of a mount that need no storage: its path's limits, and that a
+/// snapshot mount is read-only. [`put`] checks them first; a host that validates
+/// the source itself (decoding off its async runtime) checks them through this.
+pub fn check(limits: &Limits, mount: &Mount) -> Result<(), VfsError> {
+    limits.check_names(mount.path.names())?;
+    match (&mount.source, mount.mode) {
+        (MountSource::Snapshot { .. }, MountMode::ReadWrite) => {
+            Err(VfsError::WritableSnapshotMount)
+        }
+        _ => Ok(()),
+    }
 }
 
 /// A session's mounts, ready to route paths.

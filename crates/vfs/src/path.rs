@@ -13,9 +13,12 @@
 //! so lexical normalisation is exact, and `..` is resolved before routing. A `..`
 //! that would climb above `/` is an escape and refused.
 
+use std::borrow::Borrow;
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use crate::limits::{NAME_BYTES_MAX, PATH_BYTES_MAX, PATH_DEPTH_MAX};
 
 /// Why a string is not an acceptable path.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,6 +40,56 @@ pub enum PathError {
     /// A snapshot path with an empty, `.` or `..` name.
     #[error("path is not normal: name {0:?} is not allowed")]
     NotNormal(String),
+    /// Checked on the raw input's length before anything else, so an over-long
+    /// input costs one comparison.
+    #[error("path is {len} bytes, more than {max}")]
+    TooLong { len: usize, max: usize },
+    #[error("path has more than {max} names")]
+    TooDeep { max: usize },
+    #[error("a name is {len} bytes, more than {max}")]
+    NameTooLong { len: usize, max: usize },
+}
+
+impl PathError {
+    /// The short machine-readable reason an API answers with.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::TooLong { .. } => "pathTooLong",
+            Self::TooDeep { .. } => "pathTooDeep",
+            Self::NameTooLong { .. } => "nameTooLong",
+            _ => "invalidPath",
+        }
+    }
+}
+
+/// Checks the shape limits of `raw` in one pass, before any allocation: its length
+/// first (so what follows is bounded), then the number and length of its names.
+/// These are the format's hard caps ([`crate::limits`] defaults); a deployment's
+/// [`crate::Limits`] can only lower them.
+fn check_shape(raw: &str) -> Result<(), PathError> {
+    // `path_bytes_max` counts a separator before every name, as an absolute path.
+    if raw.len() >= PATH_BYTES_MAX {
+        return Err(PathError::TooLong {
+            len: raw.len(),
+            max: PATH_BYTES_MAX - 1,
+        });
+    }
+    let mut depth = 0usize;
+    for name in raw.split('/').filter(|name| !name.is_empty()) {
+        depth += 1;
+        if depth > PATH_DEPTH_MAX {
+            return Err(PathError::TooDeep {
+                max: PATH_DEPTH_MAX,
+            });
+        }
+        if name.len() > NAME_BYTES_MAX {
+            return Err(PathError::NameTooLong {
+                len: name.len(),
+                max: NAME_BYTES_MAX,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Checks one name (the part between two `/`).
@@ -75,6 +128,7 @@ impl VfsPath {
         if raw.starts_with('/') {
             return Err(PathError::Absolute);
         }
+        check_shape(raw)?;
         if !raw.is_empty() {
             raw.split('/').try_for_each(check_name)?;
         }
@@ -116,16 +170,17 @@ impl VfsPath {
     }
 
     /// Every proper ancestor except the root, nearest last (`a`, `a/b` for `a/b/c`).
-    pub fn ancestors(&self) -> impl Iterator<Item = VfsPath> + '_ {
-        self.0
-            .match_indices('/')
-            .map(|(at, _)| Self(self.0[..at].to_owned()))
+    /// Borrowed slices: walking the ancestors copies nothing.
+    pub fn ancestors(&self) -> impl Iterator<Item = &str> + '_ {
+        self.0.match_indices('/').map(|(at, _)| &self.0[..at])
     }
 
     /// `self/name`; `name` must be one valid name.
     pub fn child(&self, name: &str) -> Result<VfsPath, PathError> {
         check_name(name)?;
-        Ok(self.join_unchecked(name))
+        let joined = self.join_unchecked(name);
+        check_shape(&joined.0)?;
+        Ok(joined)
     }
 
     /// `self/rest`.
@@ -166,6 +221,14 @@ impl VfsPath {
             return None;
         }
         Some((Self(format!("{}/", self.0)), Self(format!("{}0", self.0))))
+    }
+}
+
+// Equality, order and hash are those of the string, so maps keyed by paths can be
+// probed with borrowed slices (see [`VfsPath::ancestors`]).
+impl Borrow<str> for VfsPath {
+    fn borrow(&self) -> &str {
+        &self.0
     }
 }
 
@@ -212,6 +275,7 @@ impl SessionPath {
         if raw.is_empty() {
             return Err(PathError::Empty);
         }
+        check_shape(raw)?;
         check_chars(raw)?;
         let mut names: Vec<&str> = match raw.starts_with('/') {
             true => Vec::new(),
@@ -226,7 +290,10 @@ impl SessionPath {
                 name => names.push(name),
             }
         }
-        Ok(Self(format!("/{}", names.join("/"))))
+        let path = format!("/{}", names.join("/"));
+        // The input was bounded; `cwd` plus the input may still not be.
+        check_shape(&path[1..])?;
+        Ok(Self(path))
     }
 
     pub fn is_root(&self) -> bool {

@@ -20,7 +20,7 @@ use engine::store::{BlobStore, StoreError};
 use serde::{Deserialize, Serialize};
 
 use crate::error::VfsError;
-use crate::limits::{Limits, exceeds};
+use crate::limits::{Limits, MANIFEST_BYTES_MAX, exceeds};
 use crate::path::VfsPath;
 
 /// The manifest format tag.
@@ -147,10 +147,10 @@ impl Snapshot {
                 path: path.to_string(),
             });
         }
-        if let Some(file) = path.ancestors().find(|dir| self.files.contains_key(dir)) {
+        if let Some(file) = path.ancestors().find(|dir| self.files.contains_key(*dir)) {
             return Err(VfsError::NotADirectory {
                 path: path.to_string(),
-                file: file.to_string(),
+                file: file.to_owned(),
             });
         }
         let replaced_bytes = self.files.get(&path).map_or(0, |old| old.size_bytes);
@@ -207,17 +207,26 @@ impl Snapshot {
         engine::canonical::to_vec(&manifest)
     }
 
-    /// Decodes manifest bytes, checking every rule of the format (not the limits).
+    /// Decodes manifest bytes, checking every rule of the format and the default
+    /// limits: the encoded size before parsing, each path's shape while parsing (see
+    /// [`VfsPath::parse`]), the entry count before any entry is inserted, and each
+    /// size after. Work is linear in `bytes`, which is at most
+    /// [`crate::limits::MANIFEST_BYTES_MAX`]; callers on an async runtime should still
+    /// run it where blocking is allowed.
     pub fn decode(snapshot: &BlobRef, bytes: &[u8]) -> Result<Self, VfsError> {
+        let limits = Limits::default();
         let corrupt = |reason: String| VfsError::CorruptSnapshot {
             snapshot: snapshot.clone(),
             reason,
         };
+        check_manifest_len(snapshot, bytes.len() as u64, &limits)?;
         let manifest: Manifest =
             engine::canonical::from_slice(bytes).map_err(|err| corrupt(err.to_string()))?;
         if manifest.format != SNAPSHOT_FORMAT {
             return Err(corrupt(format!("unknown format {:?}", manifest.format)));
         }
+        let count = manifest.file_count.max(manifest.entries.len() as u64);
+        exceeds("snapshot_files_max", count, limits.snapshot_files_max)?;
         let mut previous: Option<&VfsPath> = None;
         for entry in &manifest.entries {
             if entry.path.is_root() || previous.is_some_and(|prev| *prev >= entry.path) {
@@ -242,7 +251,21 @@ impl Snapshot {
         if decoded.encode() != bytes {
             return Err(corrupt("manifest is not canonical".into()));
         }
+        decoded.check_limits(&limits)?;
         Ok(decoded)
+    }
+
+    /// Checks the limits and encodes the manifest, refusing one larger than a load
+    /// would accept: the CPU-bound half of [`Snapshot::store`].
+    pub fn encode_checked(&self, limits: &Limits) -> Result<Vec<u8>, VfsError> {
+        self.check_limits(limits)?;
+        let bytes = self.encode();
+        exceeds(
+            "manifest_bytes_max",
+            bytes.len() as u64,
+            limits.manifest_bytes_max.min(MANIFEST_BYTES_MAX),
+        )?;
+        Ok(bytes)
     }
 
     /// Checks the limits, then stores the manifest; returns the snapshot's ref.
@@ -251,17 +274,38 @@ impl Snapshot {
         blobs: &B,
         limits: &Limits,
     ) -> Result<BlobRef, VfsError> {
-        self.check_limits(limits)?;
-        Ok(blobs.put(self.encode()).await?)
+        let bytes = self.encode_checked(limits)?;
+        Ok(blobs.put(bytes).await?)
+    }
+
+    /// Fetches the manifest bytes of `snapshot`, refusing (by the store's length,
+    /// before reading it) one larger than any manifest may be.
+    pub async fn fetch<B: BlobStore>(blobs: &B, snapshot: &BlobRef) -> Result<Vec<u8>, VfsError> {
+        match blobs.blob_len(snapshot).await? {
+            None => return Err(VfsError::SnapshotNotFound(snapshot.clone())),
+            Some(len) => check_manifest_len(snapshot, len, &Limits::default())?,
+        }
+        match blobs.get(snapshot).await {
+            Ok(bytes) => Ok(bytes),
+            Err(StoreError::BlobNotFound(_)) => Err(VfsError::SnapshotNotFound(snapshot.clone())),
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// Loads and checks the snapshot `snapshot`.
     pub async fn load<B: BlobStore>(blobs: &B, snapshot: &BlobRef) -> Result<Self, VfsError> {
-        match blobs.get(snapshot).await {
-            Ok(bytes) => Self::decode(snapshot, &bytes),
-            Err(StoreError::BlobNotFound(_)) => Err(VfsError::SnapshotNotFound(snapshot.clone())),
-            Err(err) => Err(err.into()),
-        }
+        Self::decode(snapshot, &Self::fetch(blobs, snapshot).await?)
+    }
+}
+
+fn check_manifest_len(snapshot: &BlobRef, len: u64, limits: &Limits) -> Result<(), VfsError> {
+    match len > limits.manifest_bytes_max {
+        true => Err(VfsError::ManifestTooLarge {
+            snapshot: snapshot.clone(),
+            len,
+            max: limits.manifest_bytes_max,
+        }),
+        false => Ok(()),
     }
 }
 

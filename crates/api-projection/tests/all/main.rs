@@ -5,4 +5,5 @@
 mod event_views;
 mod session_views;
 mod support;
+mod vfs;
 mod written_entries;

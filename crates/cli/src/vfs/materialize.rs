@@ -2,6 +2,12 @@
 //! digest) are left alone; the rest are downloaded, checked against their ref and
 //! written through a temporary file. Nothing is ever written through a symlink, so
 //! a planted link cannot send a write outside the destination.
+//!
+//! The snapshot is the server's word (and, through the file tools, an agent's):
+//! before anything is written, every path is checked against [`super::names`], and
+//! one version-control metadata path or Windows-unsafe name refuses the whole
+//! snapshot. Executable bits are applied only when the user keeps modes; otherwise
+//! files get the default mode of new files.
 
 use std::path::{Path, PathBuf};
 
@@ -30,19 +36,28 @@ pub struct MaterializeSummary {
     pub bytes_downloaded: u64,
 }
 
+/// How many refused paths an error names.
+const REFUSED_SHOWN_MAX: usize = 10;
+
+/// Writes snapshot `snapshot_ref` under `destination`; applies executable bits from
+/// the snapshot only when `keep_modes`.
 pub async fn materialize(
     client: &Client,
     snapshot_ref: &str,
     destination: &Path,
+    keep_modes: bool,
 ) -> Result<MaterializeSummary, CliError> {
     let entries = read_entries(client, snapshot_ref).await?;
+    refuse_unsafe(snapshot_ref, &entries)?;
     std::fs::create_dir_all(destination).map_err(|err| CliError::local(destination, err))?;
     let mut downloads = Vec::new();
     let mut unchanged = 0u64;
     for entry in &entries {
         let target = target_path(destination, &entry.path)?;
         if matches_local(&target, entry)? {
-            set_executable(&target, entry.executable)?;
+            if keep_modes {
+                set_executable(&target, entry.executable)?;
+            }
             unchanged += 1;
         } else {
             downloads.push((target, entry));
@@ -57,7 +72,7 @@ pub async fn materialize(
             let Some((target, entry)) = pending.next() else {
                 break;
             };
-            in_flight.push(download(client, target, entry));
+            in_flight.push(download(client, target, entry, keep_modes));
         }
         match in_flight.next().await {
             Some(result) => bytes_downloaded += result?,
@@ -72,6 +87,30 @@ pub async fn materialize(
         unchanged,
         bytes_downloaded,
     })
+}
+
+/// Refuses the snapshot if any path is one materialize must not write; names the
+/// first few and why.
+fn refuse_unsafe(snapshot_ref: &str, entries: &[VfsFileEntry]) -> Result<(), CliError> {
+    let refused: Vec<String> = entries
+        .iter()
+        .filter_map(|entry| {
+            super::names::materialize_refusal(&entry.path)
+                .map(|why| format!("  {:?}: {why}", entry.path))
+        })
+        .collect();
+    if refused.is_empty() {
+        return Ok(());
+    }
+    let more = match refused.len().saturating_sub(REFUSED_SHOWN_MAX) {
+        0 => String::new(),
+        n => format!("\n  and {n} more"),
+    };
+    Err(CliError::Usage(format!(
+        "snapshot {snapshot_ref} has {} paths materialize will not write; nothing written:\n{}{more}",
+        refused.len(),
+        refused[..refused.len().min(REFUSED_SHOWN_MAX)].join("\n"),
+    )))
 }
 
 async fn read_entries(client: &Client, snapshot_ref: &str) -> Result<Vec<VfsFileEntry>, CliError> {
@@ -154,7 +193,12 @@ fn matches_local(target: &Path, entry: &VfsFileEntry) -> Result<bool, CliError> 
     }
 }
 
-async fn download(client: &Client, target: PathBuf, entry: &VfsFileEntry) -> Result<u64, CliError> {
+async fn download(
+    client: &Client,
+    target: PathBuf,
+    entry: &VfsFileEntry,
+    keep_modes: bool,
+) -> Result<u64, CliError> {
     let bytes = client.blob_download(&entry.blob_ref).await?;
     let actual = format!(
         "sha256:{}",
@@ -167,7 +211,8 @@ async fn download(client: &Client, target: PathBuf, entry: &VfsFileEntry) -> Res
         )));
     }
     let size = bytes.len() as u64;
-    let executable = entry.executable;
+    // Without `keep_modes` the new file keeps the default mode: never executable.
+    let executable = keep_modes && entry.executable;
     tokio::task::spawn_blocking(move || write_file(&target, &bytes, executable))
         .await
         .map_err(|err| CliError::local(Path::new(&entry.path), err))??;

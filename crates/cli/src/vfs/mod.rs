@@ -2,6 +2,7 @@
 //! workspaces and session mounts.
 
 mod materialize;
+mod names;
 mod snapshot;
 
 use std::fmt::Write as _;
@@ -20,8 +21,11 @@ use crate::sessions::{print_json, print_text};
 pub async fn run(client: &Client, args: VfsArgs) -> Result<Outcome, CliError> {
     let json = args.json;
     match args.command {
-        VfsCommand::Snapshot { dir } => {
-            let summary = snapshot_dir(client, &dir).await?;
+        VfsCommand::Snapshot {
+            dir,
+            include_secrets,
+        } => {
+            let summary = snapshot_dir(client, &dir, include_secrets).await?;
             for skipped in &summary.skipped {
                 eprintln!("skipped {skipped}");
             }
@@ -37,8 +41,12 @@ pub async fn run(client: &Client, args: VfsArgs) -> Result<Outcome, CliError> {
             );
             print_text(&format!("{}\n", summary.snapshot_ref))
         }
-        VfsCommand::Materialize { snapshot_ref, dir } => {
-            let summary = materialize(client, &snapshot_ref, &dir).await?;
+        VfsCommand::Materialize {
+            snapshot_ref,
+            dir,
+            keep_modes,
+        } => {
+            let summary = materialize(client, &snapshot_ref, &dir, keep_modes).await?;
             if json {
                 return print_json(&summary);
             }

@@ -4,6 +4,9 @@
 //!
 //! Symlinks, special files and names the VFS cannot hold are skipped and reported,
 //! never followed: a snapshot only ever holds what is inside the directory.
+//! Environment files, private keys and credential files (see [`super::names`]) are
+//! skipped and reported too unless the caller includes secrets: a snapshot goes to
+//! the server and, through the file tools, to a model provider.
 
 use std::io::Read as _;
 use std::path::{Component, Path, PathBuf};
@@ -55,10 +58,15 @@ struct Walked {
     skipped: Vec<String>,
 }
 
-/// Snapshots `dir` into the store behind `client`.
-pub async fn snapshot_dir(client: &Client, dir: &Path) -> Result<SnapshotSummary, CliError> {
+/// Snapshots `dir` into the store behind `client`; secret files only when
+/// `include_secrets`.
+pub async fn snapshot_dir(
+    client: &Client,
+    dir: &Path,
+    include_secrets: bool,
+) -> Result<SnapshotSummary, CliError> {
     let root = dir.to_path_buf();
-    let walked = tokio::task::spawn_blocking(move || walk(&root))
+    let walked = tokio::task::spawn_blocking(move || walk(&root, include_secrets))
         .await
         .map_err(|err| CliError::local(dir, err))??;
     let (blobs_uploaded, bytes_uploaded) = upload_missing(client, &walked.files).await?;
@@ -85,7 +93,7 @@ pub async fn snapshot_dir(client: &Client, dir: &Path) -> Result<SnapshotSummary
     })
 }
 
-fn walk(root: &Path) -> Result<Walked, CliError> {
+fn walk(root: &Path, include_secrets: bool) -> Result<Walked, CliError> {
     let metadata = std::fs::metadata(root).map_err(|err| CliError::local(root, err))?;
     if !metadata.is_dir() {
         return Err(CliError::Usage(format!(
@@ -130,6 +138,12 @@ fn walk(root: &Path) -> Result<Walked, CliError> {
                 continue;
             }
         };
+        if !include_secrets && let Some(why) = super::names::secret_reason(path.split('/')) {
+            walked
+                .skipped
+                .push(format!("{shown}: {why} (--include-secrets uploads it)"));
+            continue;
+        }
         if walked.files.len() == SNAPSHOT_FILES_MAX {
             return Err(CliError::Usage(format!(
                 "{} holds more than {SNAPSHOT_FILES_MAX} files; list what to leave out in a \

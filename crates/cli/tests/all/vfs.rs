@@ -2,6 +2,7 @@
 
 use std::path::Path;
 
+use api::types::vfs::{VfsFileEntry, VfsSnapshotCommitParams};
 use serde_json::{Value, json};
 
 use super::stack::stack;
@@ -33,6 +34,12 @@ fn source_dir() -> tempfile::TempDir {
 
 fn path_str(path: &Path) -> &str {
     path.to_str().unwrap()
+}
+
+#[cfg(unix)]
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o111 != 0
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -74,13 +81,24 @@ async fn snapshot_and_materialize_round_trip() {
     assert!(!dest.join("debug.log").exists() && !dest.join(".git").exists());
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(dest.join("run.sh"))
-            .unwrap()
-            .permissions()
-            .mode();
-        assert_ne!(mode & 0o111, 0, "run.sh stays executable");
+        assert!(!is_executable(&dest.join("run.sh")), "no modes by default");
         assert!(!dest.join("link.txt").exists());
+        let kept = out.path().join("kept");
+        let run = stack
+            .lightspeed(&[
+                "vfs",
+                "materialize",
+                "--keep-modes",
+                &snapshot_ref,
+                path_str(&kept),
+            ])
+            .await;
+        assert_eq!(run.code, Some(0), "{run:?}");
+        assert!(
+            is_executable(&kept.join("run.sh")),
+            "--keep-modes applies it"
+        );
+        assert!(!is_executable(&kept.join("a.txt")));
     }
 
     // Only what differs is downloaded.
@@ -309,4 +327,152 @@ async fn chat_with_a_mounted_directory() {
         text.stderr.contains("mounted ") && text.stderr.contains(" at /workspace read-write"),
         "{text:?}"
     );
+}
+
+/// Regression: the agent (steered by injected text, say) writes `.git/config` with a
+/// `core.fsmonitor` command into its workspace; materializing that workspace used to
+/// plant it in the user's checkout, to run at the next `git status`. Now the whole
+/// snapshot is refused and nothing is written. Windows-unsafe names likewise.
+#[tokio::test(flavor = "multi_thread")]
+async fn materialize_refuses_vcs_metadata_and_windows_names() {
+    let config = "[core]\n\tfsmonitor = touch /tmp/pwned\n";
+    let stack = stack(json!({"turns": [
+        {"tool_calls": [{"name": "write_file", "arguments": {"path": "/workspace/.git/config", "content": config}}]},
+        {"text": "Configured."},
+    ]}))
+    .await;
+    let source = source_dir();
+    write(&source.path().join(".env"), "OPENAI_API_KEY=sk-secret\n");
+    let run = stack
+        .lightspeed(&[
+            "chat",
+            "--new",
+            "--json",
+            "--mount",
+            path_str(source.path()),
+            "go",
+        ])
+        .await;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    // `--mount` leaves secrets behind too, and says so.
+    assert!(run.stderr.contains(".env: an environment file"), "{run:?}");
+    let report: Value = serde_json::from_str(run.stdout.trim()).unwrap();
+    let session_id = report["sessionId"].as_str().unwrap();
+    let snapshot_ref = mounted_snapshot(&stack, session_id).await;
+
+    let out = tempfile::tempdir().unwrap();
+    let run = stack
+        .lightspeed(&["vfs", "materialize", &snapshot_ref, path_str(out.path())])
+        .await;
+    assert_eq!(run.code, Some(2), "{run:?}");
+    assert!(run.stderr.contains(".git/config"), "{run:?}");
+    assert!(run.stderr.contains("version-control metadata"), "{run:?}");
+    assert!(!out.path().join(".git").exists(), "nothing of .git written");
+    assert!(!out.path().join("a.txt").exists(), "nothing written at all");
+
+    for (name, why) in [
+        ("C:evil", "Windows does not allow"),
+        ("notes.txt:stream", "Windows does not allow"),
+        ("sub/CON.txt", "device name"),
+        ("dots...", "dot or space"),
+        ("sub/.HG/hgrc", "version-control metadata"),
+    ] {
+        let snapshot_ref = snapshot_with(&stack, name).await;
+        let run = stack
+            .lightspeed(&["vfs", "materialize", &snapshot_ref, path_str(out.path())])
+            .await;
+        assert_eq!(run.code, Some(2), "{name}: {run:?}");
+        assert!(run.stderr.contains(why), "{name}: {run:?}");
+    }
+    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+}
+
+/// The snapshot of the workspace mounted at `/workspace` in `session_id`.
+async fn mounted_snapshot(stack: &super::stack::Stack, session_id: &str) -> String {
+    let list = stack
+        .lightspeed(&["vfs", "--json", "mount", "list", "--session", session_id])
+        .await;
+    let mounts: Value = serde_json::from_str(&list.stdout).unwrap();
+    let workspace_id = mounts["mounts"][0]["source"]["workspaceId"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let read = stack
+        .lightspeed(&["vfs", "--json", "workspace", "read", &workspace_id])
+        .await;
+    let workspace: Value = serde_json::from_str(&read.stdout).unwrap();
+    workspace["snapshotRef"].as_str().unwrap().to_owned()
+}
+
+/// A snapshot holding one file at `path`, committed the way any client can.
+async fn snapshot_with(stack: &super::stack::Stack, path: &str) -> String {
+    let client = stack.client();
+    client.blob_upload(EMPTY_BLOB, Vec::new()).await.unwrap();
+    let entries = vec![VfsFileEntry {
+        path: path.to_owned(),
+        blob_ref: EMPTY_BLOB.to_owned(),
+        size_bytes: 0,
+        executable: false,
+    }];
+    let view = client
+        .vfs_snapshot_commit(&VfsSnapshotCommitParams { entries })
+        .await
+        .unwrap();
+    view.snapshot_ref
+}
+
+const EMPTY_BLOB: &str = "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+
+/// Regression: `.env` files, private keys and credential files were uploaded (and
+/// from there reachable by the model). They are skipped and reported unless
+/// `--include-secrets`.
+#[tokio::test(flavor = "multi_thread")]
+async fn snapshot_skips_secrets_unless_asked() {
+    let stack = stack(json!({"turns": []})).await;
+    let source = tempfile::tempdir().unwrap();
+    let root = source.path();
+    write(&root.join("main.rs"), "fn main() {}\n");
+    write(&root.join(".env.example"), "TOKEN=\n");
+    let secrets = [
+        ".env",
+        "app/.env.local",
+        "id_ed25519",
+        "tls/server.pem",
+        "tls/server.key",
+        ".npmrc",
+        ".netrc",
+        "conf/credentials.json",
+        ".ssh/config",
+    ];
+    for secret in secrets {
+        write(&root.join(secret), "secret\n");
+    }
+    let run = stack
+        .lightspeed(&["vfs", "snapshot", "--json", path_str(root)])
+        .await;
+    assert_eq!(run.code, Some(0), "{run:?}");
+    let summary: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        summary["fileCount"], 2,
+        "main.rs and .env.example: {summary}"
+    );
+    for secret in secrets {
+        assert!(
+            run.stderr.contains(&format!("{secret}: ")),
+            "{secret} reported: {run:?}"
+        );
+    }
+    assert!(run.stderr.contains("--include-secrets"), "{run:?}");
+
+    let run = stack
+        .lightspeed(&[
+            "vfs",
+            "snapshot",
+            "--json",
+            "--include-secrets",
+            path_str(root),
+        ])
+        .await;
+    let summary: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(summary["fileCount"], 2 + secrets.len(), "{summary}");
 }
