@@ -18,11 +18,63 @@ pub async fn input_items<B: BlobStore>(
     store: &B,
     input: &[InputItem],
 ) -> Result<Vec<ItemSpec>, ApiError> {
-    let mut items = Vec::with_capacity(input.len());
-    for prepared in inputs::prepare_input(input)? {
+    let prepared = inputs::prepare_input(input)?;
+    check_sizes(store, &prepared).await?;
+    let mut items = Vec::with_capacity(prepared.len());
+    for prepared in prepared {
         items.push(input_item(store, prepared).await?);
     }
     Ok(items)
+}
+
+/// Largest text item of run or steer input (inline or by ref), in bytes.
+pub const INPUT_TEXT_BYTES_MAX: u64 = 256 * 1024;
+/// Largest media item (image, PDF) of run or steer input, in bytes.
+pub const INPUT_MEDIA_BYTES_MAX: u64 = 20 * 1024 * 1024;
+/// All the bytes one run or steer request may name, in bytes.
+pub const INPUT_BYTES_MAX: u64 = 32 * 1024 * 1024;
+
+fn input_too_large(message: String) -> ApiError {
+    ApiError::invalid_params(message).with_reason("inputTooLarge")
+}
+
+/// Refuses input over its size limits by the stored sizes, before any blob is read.
+async fn check_sizes<B: BlobStore>(store: &B, input: &[PreparedInput]) -> Result<(), ApiError> {
+    let mut total: u64 = 0;
+    for (index, item) in input.iter().enumerate() {
+        let (len, max, what) = match item {
+            PreparedInput::Text(text) => (text.len() as u64, INPUT_TEXT_BYTES_MAX, "text"),
+            PreparedInput::TextRef(blob) => {
+                (stored_len(store, blob).await?, INPUT_TEXT_BYTES_MAX, "text")
+            }
+            PreparedInput::Media(blob) => (
+                stored_len(store, blob).await?,
+                INPUT_MEDIA_BYTES_MAX,
+                "media",
+            ),
+        };
+        if len > max {
+            return Err(input_too_large(format!(
+                "input[{index}]: {what} of {len} bytes is over the {max}-byte limit"
+            )));
+        }
+        total = total.saturating_add(len);
+    }
+    if total > INPUT_BYTES_MAX {
+        return Err(input_too_large(format!(
+            "the input names {total} bytes, over the {INPUT_BYTES_MAX}-byte limit"
+        )));
+    }
+    Ok(())
+}
+
+async fn stored_len<B: BlobStore>(store: &B, blob: &BlobRef) -> Result<u64, ApiError> {
+    match store.blob_len(blob).await.map_err(store_error)? {
+        Some(len) => Ok(len),
+        None => {
+            Err(ApiError::not_found(format!("blob {blob} not found")).with_reason("blobNotFound"))
+        }
+    }
 }
 
 /// A session's instructions as an item: text stored, a ref checked to exist.

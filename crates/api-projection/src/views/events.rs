@@ -24,6 +24,10 @@ use crate::error::ProjectionError;
 
 /// Tool output shown inline in a view; the whole output stays behind `outputRef`.
 pub const TOOL_OUTPUT_VIEW_BYTES_MAX: usize = 16 * 1024;
+/// User text shown inline in a view; the rest is behind the item's `blobRef`.
+pub const USER_TEXT_VIEW_BYTES_MAX: usize = 64 * 1024;
+/// User input blobs larger than this are not loaded to render a view at all.
+pub const USER_MESSAGE_LOAD_BYTES_MAX: u64 = 256 * 1024;
 
 /// Views of the committed entries after `after` (at most `limit`), as
 /// `session/events/read` and subscriptions serve them.
@@ -251,10 +255,29 @@ impl<B: BlobStore> Items<'_, B> {
     }
 
     async fn user_message(&mut self, blob: &BlobRef) -> Result<(), ProjectionError> {
-        let bytes = self.load(blob).await?;
-        let (text, media_type) = match MediaType::sniff(&bytes) {
-            Some(media_type) => (None, Some(media_type.mime().to_owned())),
-            None => (Some(text_lossy(bytes)), None),
+        // Looked at only when small: every event view of every reader would
+        // otherwise load whatever a client once uploaded.
+        let len = self
+            .blobs
+            .blob_len(blob)
+            .await
+            .map_err(|source| ProjectionError::Blob {
+                blob: blob.clone(),
+                source,
+            })?;
+        let (text, media_type, truncated) = match len {
+            Some(len) if len <= USER_MESSAGE_LOAD_BYTES_MAX => {
+                let bytes = self.load(blob).await?;
+                match MediaType::sniff(&bytes) {
+                    Some(media_type) => (None, Some(media_type.mime().to_owned()), false),
+                    None => {
+                        let (text, truncated) =
+                            cut_on_char_boundary(text_lossy(bytes), USER_TEXT_VIEW_BYTES_MAX);
+                        (Some(text), None, truncated)
+                    }
+                }
+            }
+            _ => (None, None, true),
         };
         self.push(|item_id, run_id| ItemView::UserMessage {
             item_id,
@@ -262,6 +285,7 @@ impl<B: BlobStore> Items<'_, B> {
             text,
             media_type,
             blob_ref: blob.to_string(),
+            truncated,
         });
         Ok(())
     }

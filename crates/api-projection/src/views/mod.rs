@@ -18,7 +18,10 @@ use engine::core::config::{CompactionMode, SessionConfig, ToolChoice};
 use engine::core::control::{ControlState, Lifecycle};
 use engine::core::run::{ActiveRun, ActiveRunStatus, LimitKind, RunFailure, RunOutcome, Usage};
 
-pub use events::{TOOL_OUTPUT_VIEW_BYTES_MAX, event_view, event_views_after};
+pub use events::{
+    TOOL_OUTPUT_VIEW_BYTES_MAX, USER_MESSAGE_LOAD_BYTES_MAX, USER_TEXT_VIEW_BYTES_MAX, event_view,
+    event_views_after,
+};
 
 /// The session as `session/read` returns it.
 ///

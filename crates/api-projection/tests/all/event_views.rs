@@ -203,6 +203,7 @@ async fn run_started_shows_user_input() {
                 text: Some("hello".into()),
                 media_type: None,
                 blob_ref: BlobRef::of_bytes(b"hello").to_string(),
+                truncated: false,
             },
             ItemView::UserMessage {
                 item_id: format!("{seq}:1"),
@@ -210,6 +211,7 @@ async fn run_started_shows_user_input() {
                 text: None,
                 media_type: Some("image/png".into()),
                 blob_ref: BlobRef::of_bytes(PNG).to_string(),
+                truncated: false,
             },
         ]
     );
@@ -353,4 +355,50 @@ async fn completed_and_cancelled_runs() {
     assert_eq!(cancel.run.unwrap().status, RunStatus::Cancelling);
     let finished = view_of(&host, host.entries("run.finished")[1]).await;
     assert_eq!(finished.run.unwrap().status, RunStatus::Cancelled);
+}
+
+/// A view never carries a whole large input: text is cut to 64 KiB, and a blob over
+/// 256 KiB is not even loaded (`truncated`, with its ref to fetch it).
+#[tokio::test]
+async fn large_user_input_is_cut_in_views() {
+    let mut host = Host::open(&start_params()).await;
+    let medium = host.put("a".repeat(100 * 1024)).await;
+    let large = host.put("b".repeat(300 * 1024)).await;
+    let input = api_projection::prepare_input(&[
+        InputItem::TextRef {
+            blob_ref: medium.to_string(),
+        },
+        InputItem::TextRef {
+            blob_ref: large.to_string(),
+        },
+    ])
+    .unwrap();
+    let input = host.input(input).await;
+    host.admit(CoreCommand::RequestRun {
+        submission_id: api_projection::submission_id("sub-large").unwrap(),
+        input,
+        overrides: Default::default(),
+    })
+    .unwrap();
+    host.settle();
+    let view = view_of(&host, host.entries("run.started")[0]).await;
+    let [
+        ItemView::UserMessage {
+            text: Some(cut),
+            truncated: true,
+            ..
+        },
+        ItemView::UserMessage {
+            text: None,
+            media_type: None,
+            truncated: true,
+            blob_ref,
+            ..
+        },
+    ] = &view.items[..]
+    else {
+        panic!("unexpected items: {:?}", view.items);
+    };
+    assert_eq!(cut.len(), 64 * 1024);
+    assert_eq!(blob_ref, &large.to_string());
 }

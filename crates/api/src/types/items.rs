@@ -22,13 +22,19 @@ pub enum ItemView {
         item_id: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         run_id: Option<String>,
-        /// Text, when the input is text.
+        /// Text, when the input is text: cut to 64 KiB (`truncated` says when; the
+        /// whole text is at `blobRef`).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         text: Option<String>,
-        /// Media type, when the input is an image or a PDF.
+        /// Media type, when the input is an image or a PDF (and small enough to be
+        /// looked at: over 256 KiB neither text nor media type is given, and
+        /// `truncated` is set).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         media_type: Option<String>,
         blob_ref: String,
+        /// The view shows less than the blob holds.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        truncated: bool,
     },
     #[serde(rename_all = "camelCase")]
     AssistantMessage {

@@ -118,6 +118,7 @@ fn user(text: &str) -> ItemView {
         text: Some(text.into()),
         media_type: None,
         blob_ref: "sha256:00".into(),
+        truncated: false,
     }
 }
 

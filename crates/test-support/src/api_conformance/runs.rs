@@ -25,6 +25,7 @@ pub(super) const CASES: [Case; 5] = [
     case!(
         run_start_is_idempotent_per_submission,
         [
+            "blob/put",
             "session/start",
             "run/start",
             "session/events/read",
@@ -191,6 +192,25 @@ pub(super) async fn run_start_is_idempotent_per_submission(h: Harness) -> anyhow
         bad(json!("bad id!"), text_input("x")),
         "submissionId",
         Some("invalidId"),
+    )
+    .await;
+    // Input is bounded by the stored sizes before anything is read: a text item
+    // over 256 KiB, by ref or inline.
+    let large = a.put_blob(&vec![b'x'; 300 * 1024]).await;
+    let by_ref = json!([{"type": "textRef", "blobRef": large}]);
+    a.invalid(
+        "run/start",
+        bad(json!("sub-4"), by_ref),
+        "input[0]",
+        Some("inputTooLarge"),
+    )
+    .await;
+    let inline = json!([{"type": "text", "text": "y".repeat(300 * 1024)}]);
+    a.invalid(
+        "run/start",
+        bad(json!("sub-5"), inline),
+        "input[0]",
+        Some("inputTooLarge"),
     )
     .await;
     let unknown = json!({"sessionId": "nope", "submissionId": "s", "input": text_input("x")});
