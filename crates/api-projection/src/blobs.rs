@@ -49,13 +49,19 @@ pub async fn get<B: BlobStore>(
     store: &B,
     params: BlobGetParams,
 ) -> Result<BlobGetResult, ApiError> {
-    let bytes = get_bytes(store, &params.blob_ref).await?;
-    if bytes.len() > INLINE_BLOB_BYTES_MAX {
+    // Sized by the store's record before anything is read.
+    let blob = crate::inputs::blob_ref(&params.blob_ref)?;
+    let len = store.blob_len(&blob).await.map_err(store_error)?;
+    let len = len
+        .ok_or(StoreError::BlobNotFound(blob.clone()))
+        .map_err(store_error)?;
+    if len > INLINE_BLOB_BYTES_MAX as u64 {
         return Err(ApiError::invalid_params(
             "blob is too large to return inline; use GET /blobs/{ref}",
         )
         .with_reason("blobTooLarge"));
     }
+    let bytes = store.get(&blob).await.map_err(store_error)?;
     Ok(BlobGetResult {
         blob_ref: params.blob_ref,
         data_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
@@ -67,14 +73,20 @@ pub async fn has_many<B: BlobStore>(
     params: BlobHasManyParams,
 ) -> Result<BlobHasManyResult, ApiError> {
     if params.blob_refs.len() > HAS_MANY_REFS_MAX {
-        return Err(ApiError::invalid_params(format!(
-            "at most {HAS_MANY_REFS_MAX} refs per call"
-        )));
+        return Err(
+            ApiError::invalid_params(format!("at most {HAS_MANY_REFS_MAX} refs per call"))
+                .with_reason("tooManyRefs"),
+        );
     }
+    let blobs = params
+        .blob_refs
+        .iter()
+        .map(|raw| crate::inputs::blob_ref(raw))
+        .collect::<Result<Vec<_>, _>>()?;
+    let held = store.has_many(&blobs).await.map_err(store_error)?;
     let (mut present, mut missing) = (Vec::new(), Vec::new());
-    for raw in params.blob_refs {
-        let blob = crate::inputs::blob_ref(&raw)?;
-        if store.has(&blob).await.map_err(store_error)? {
+    for (raw, held) in params.blob_refs.into_iter().zip(held) {
+        if held {
             present.push(raw);
         } else {
             missing.push(raw);

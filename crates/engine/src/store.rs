@@ -161,6 +161,20 @@ pub trait BlobStore: Send + Sync {
         &self,
         blob: &BlobRef,
     ) -> impl Future<Output = Result<Option<u64>, StoreError>> + Send;
+    /// Which of `blobs` the store holds, in order. Stores with a catalog answer in
+    /// one query (Postgres); the default asks one by one.
+    fn has_many(
+        &self,
+        blobs: &[BlobRef],
+    ) -> impl Future<Output = Result<Vec<bool>, StoreError>> + Send {
+        async move {
+            let mut held = Vec::with_capacity(blobs.len());
+            for blob in blobs {
+                held.push(self.has(blob).await?);
+            }
+            Ok(held)
+        }
+    }
 }
 
 /// A canonical state snapshot taken after entry `seq` was applied.

@@ -139,6 +139,23 @@ pub(crate) async fn has(store: &PgStore, blob: &BlobRef) -> Result<bool, StoreEr
         .map_err(query_failed("check for a blob"))
 }
 
+/// Which of `blobs` the universe holds, in one query.
+pub(crate) async fn has_many(store: &PgStore, blobs: &[BlobRef]) -> Result<Vec<bool>, StoreError> {
+    let digests: Vec<Vec<u8>> = blobs
+        .iter()
+        .map(|blob| blob.digest_bytes().to_vec())
+        .collect();
+    let held: Vec<Vec<u8>> =
+        sqlx::query_scalar("SELECT digest FROM blobs WHERE universe_id = $1 AND digest = ANY($2)")
+            .bind(store.universe_id)
+            .bind(&digests)
+            .fetch_all(&store.pool)
+            .await
+            .map_err(query_failed("check for blobs"))?;
+    let held: std::collections::BTreeSet<Vec<u8>> = held.into_iter().collect();
+    Ok(digests.iter().map(|digest| held.contains(digest)).collect())
+}
+
 /// `universes/<universe>/sha256/<hex[0..2]>/<hex>`: objects are per universe, like
 /// the catalog, so a universe's blobs can be listed and deleted on their own.
 fn object_key(store: &PgStore, blob: &BlobRef) -> String {

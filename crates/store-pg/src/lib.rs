@@ -159,6 +159,10 @@ impl BlobStore for PgStore {
     async fn blob_len(&self, blob: &BlobRef) -> Result<Option<u64>, StoreError> {
         blobs::len(self, blob).await
     }
+
+    async fn has_many(&self, blobs: &[BlobRef]) -> Result<Vec<bool>, StoreError> {
+        blobs::has_many(self, blobs).await
+    }
 }
 
 impl CheckpointStore for PgStore {

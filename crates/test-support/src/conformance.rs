@@ -309,6 +309,14 @@ pub async fn blob_store_suite<S: BlobStore>(store: &S) -> anyhow::Result<()> {
         Err(StoreError::BlobNotFound(blob)) if blob == absent => {}
         other => bail!("get of a blob never stored: expected BlobNotFound, got {other:?}"),
     }
+    let held = store.put(format!("held {prefix}").into_bytes()).await?;
+    let asked = [held.clone(), absent.clone(), held, absent];
+    let answer = store.has_many(&asked).await?;
+    ensure!(
+        answer == [true, false, true, false],
+        "has_many answers in the order asked, duplicates included: {answer:?}"
+    );
+    ensure!(store.has_many(&[]).await?.is_empty(), "has_many of nothing");
     Ok(())
 }
 
