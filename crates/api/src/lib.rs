@@ -18,8 +18,8 @@ pub mod types;
 
 pub use error::{ApiError, ErrorData, ErrorKind};
 pub use methods::{
-    Caller, LightspeedApi, METHODS, MethodSpec, SUBSCRIPTIONS, SubscriptionSpec, dispatch,
-    handshake, subscribe,
+    Caller, LightspeedApi, METHODS, MethodSpec, SUBSCRIPTIONS, SubscriptionSpec, Unserved,
+    dispatch, handshake, subscribe,
 };
 
 /// Version of the contract; bumped on incompatible changes.

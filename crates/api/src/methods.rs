@@ -180,6 +180,48 @@ macro_rules! api_table {
             ) -> impl Future<Output = Result<Vec<u8>, ApiError>> + Send;
         }
 
+        /// A backend that serves nothing: every method answers `methodNotFound`
+        /// once its params decoded. For tests of the dispatcher and of transports
+        /// (decode every method's params without a real backend behind them).
+        #[derive(Debug, Clone, Copy, Default)]
+        pub struct Unserved;
+
+        impl LightspeedApi for Unserved {
+            $(
+                fn $fn_name(
+                    &self,
+                    _caller: &Caller,
+                    _params: $params,
+                ) -> impl Future<Output = Result<$result, ApiError>> + Send {
+                    std::future::ready(Err(not_served($wire)))
+                }
+            )*
+            $(
+                fn $sub_fn(
+                    &self,
+                    _caller: &Caller,
+                    _params: $sub_params,
+                ) -> impl Future<Output = Result<BoxStream<'static, $notif>, ApiError>> + Send {
+                    std::future::ready(Err(not_served($sub_wire)))
+                }
+            )*
+            fn blob_put_bytes(
+                &self,
+                _caller: &Caller,
+                _blob_ref: String,
+                _bytes: Vec<u8>,
+            ) -> impl Future<Output = Result<BlobPutResult, ApiError>> + Send {
+                std::future::ready(Err(not_served("PUT /blobs/{ref}")))
+            }
+            fn blob_get_bytes(
+                &self,
+                _caller: &Caller,
+                _blob_ref: String,
+            ) -> impl Future<Output = Result<Vec<u8>, ApiError>> + Send {
+                std::future::ready(Err(not_served("GET /blobs/{ref}")))
+            }
+        }
+
         /// Every method, in contract order.
         pub const METHODS: &[MethodSpec] = &[
             $( MethodSpec {
