@@ -35,4 +35,4 @@ pub use events::{
     CATCH_UP_PAGE_ENTRIES, READ_LIMIT_DEFAULT, READ_LIMIT_MAX, SUBSCRIPTION_BUFFER_MAX, WAIT_MS_MAX,
 };
 pub use host::{Admission, AdmitFailure, RemoteRejection, SessionHost, SessionKey, delta_view};
-pub use service::Service;
+pub use service::{Quotas, SESSIONS_PER_UNIVERSE_MAX_DEFAULT, Service};

@@ -23,10 +23,30 @@ use crate::host::{SessionHost, SessionKey};
 
 type Store<H> = <<H as SessionHost>::Stores as StoreProvider>::Store;
 
+/// Per-universe quotas the service enforces, refused with `quotaExceeded`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    /// Sessions one universe may hold (closed ones count until deleted). Checked
+    /// when a new session starts; concurrent starts may pass it by a few.
+    pub sessions_per_universe_max: u64,
+}
+
+/// Default [`Quotas::sessions_per_universe_max`].
+pub const SESSIONS_PER_UNIVERSE_MAX_DEFAULT: u64 = 100_000;
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self {
+            sessions_per_universe_max: SESSIONS_PER_UNIVERSE_MAX_DEFAULT,
+        }
+    }
+}
+
 /// Every API method over the host `H`.
 pub struct Service<H> {
     pub(crate) host: H,
     controls: ControlCache,
+    pub(crate) quotas: Quotas,
 }
 
 impl<H: SessionHost> Service<H> {
@@ -35,7 +55,16 @@ impl<H: SessionHost> Service<H> {
     }
 
     pub fn with_control_cache(host: H, controls: ControlCache) -> Self {
-        Self { host, controls }
+        Self {
+            host,
+            controls,
+            quotas: Quotas::default(),
+        }
+    }
+
+    pub fn with_quotas(mut self, quotas: Quotas) -> Self {
+        self.quotas = quotas;
+        self
     }
 
     pub fn host(&self) -> &H {

@@ -124,6 +124,9 @@ impl<H: SessionHost> Service<H> {
             None => new_session_id()?,
         };
         let store = self.store(universe_id).await?;
+        if self.control(universe_id, &session_id).await?.lifecycle == Lifecycle::Uninitialized {
+            self.check_session_quota(universe_id).await?;
+        }
         let instructions = match prepared.instructions {
             Some(instructions) => Some(items::instructions_item(&*store, instructions).await?),
             None => None,
@@ -160,6 +163,24 @@ impl<H: SessionHost> Service<H> {
             }
         }
         self.view(universe_id, &session_id).await
+    }
+
+    /// A new session must fit the universe's session quota.
+    async fn check_session_quota(&self, universe_id: &str) -> Result<(), ApiError> {
+        let store = self.store(universe_id).await?;
+        let held = session_stores::SessionIndex::session_ids(&*store)
+            .await
+            .map_err(|err| internal("counting sessions", err))?
+            .len() as u64;
+        let max = self.quotas.sessions_per_universe_max;
+        if held >= max {
+            return Err(ApiError::new(
+                api::ErrorKind::Rejected,
+                format!("the universe holds {held} sessions, its quota is {max}"),
+            )
+            .with_reason("quotaExceeded"));
+        }
+        Ok(())
     }
 
     pub(crate) async fn update_session(

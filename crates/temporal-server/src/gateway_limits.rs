@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use api_service::Quotas;
 use clap::Args;
 use gateway::GatewayConfig;
 use temporal_workflow::WorkflowSettings;
@@ -96,9 +97,24 @@ pub(crate) struct GatewayLimitArgs {
         default_value_t = 3_600_000
     )]
     session_idle_timeout_ms: u64,
+    /// Sessions one universe may hold; a new one beyond it is refused
+    /// (`quotaExceeded`).
+    #[arg(
+        long,
+        env = "LIGHTSPEED_SESSIONS_PER_UNIVERSE_MAX",
+        default_value_t = api_service::SESSIONS_PER_UNIVERSE_MAX_DEFAULT
+    )]
+    sessions_per_universe_max: u64,
 }
 
 impl GatewayLimitArgs {
+    /// The per-universe quotas the API enforces.
+    pub(crate) fn quotas(&self) -> Quotas {
+        Quotas {
+            sessions_per_universe_max: self.sessions_per_universe_max,
+        }
+    }
+
     /// The settings the gateway starts session workflows with.
     pub(crate) fn workflow_settings(&self) -> WorkflowSettings {
         WorkflowSettings {
@@ -151,5 +167,6 @@ mod tests {
             parsed.limits.workflow_settings(),
             WorkflowSettings::default()
         );
+        assert_eq!(parsed.limits.quotas(), Quotas::default());
     }
 }

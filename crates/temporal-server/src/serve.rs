@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use api_service::Quotas;
 use clap::Args;
 use effects::LlmCompactor;
 use effects::WorkerTools;
@@ -268,11 +269,15 @@ async fn start_gateway<P: StoreProvider, K: KeyStore>(
     keys: Arc<K>,
     deltas: Arc<DeltaHub>,
     config: GatewayConfig,
-    settings: WorkflowSettings,
+    (settings, quotas): (WorkflowSettings, Quotas),
 ) -> anyhow::Result<gateway::RunningGateway> {
     let client = worker::connect(temporal).await?;
     let sessions = SessionClient::new(client, temporal.task_queue.clone(), settings);
-    let api = Arc::new(TemporalHost::new(sessions, stores, deltas).api());
+    let api = Arc::new(
+        TemporalHost::new(sessions, stores, deltas)
+            .api()
+            .with_quotas(quotas),
+    );
     Ok(gateway::serve(api, keys, config).await?)
 }
 
@@ -308,8 +313,9 @@ async fn stop(
 /// Which parts this process runs.
 struct Roles {
     worker: bool,
-    /// The gateway's config and the settings it starts session workflows with.
-    gateway: Option<(GatewayConfig, WorkflowSettings)>,
+    /// The gateway's config, the settings it starts session workflows with, and
+    /// the quotas it enforces.
+    gateway: Option<(GatewayConfig, WorkflowSettings, Quotas)>,
 }
 
 /// Runs the worker and/or the gateway over `stores` until asked to stop. The delta
@@ -346,8 +352,9 @@ async fn serve_roles<P: StoreProvider, K: KeyStore>(
     };
     let gateway = match roles.gateway {
         None => None,
-        Some((config, settings)) => {
-            match start_gateway(temporal, stores, keys, deltas, config, settings).await {
+        Some((config, settings, quotas)) => {
+            let extra = (settings, quotas);
+            match start_gateway(temporal, stores, keys, deltas, config, extra).await {
                 Ok(gateway) => Some(gateway),
                 Err(err) => {
                     stop(None, worker).await?;
@@ -408,6 +415,7 @@ pub(crate) async fn gateway(args: ServeArgs) -> anyhow::Result<()> {
         gateway: Some((
             args.gateway.limits.config(args.gateway.bind),
             args.gateway.limits.workflow_settings(),
+            args.gateway.limits.quotas(),
         )),
     };
     serve_storage(
@@ -426,6 +434,7 @@ pub(crate) async fn both(args: ServeArgs) -> anyhow::Result<()> {
         gateway: Some((
             args.gateway.limits.config(args.gateway.bind),
             args.gateway.limits.workflow_settings(),
+            args.gateway.limits.quotas(),
         )),
     };
     serve_storage(
@@ -496,6 +505,7 @@ pub(crate) async fn dev(args: DevArgs) -> anyhow::Result<()> {
         gateway: Some((
             args.limits.config(args.bind),
             args.limits.workflow_settings(),
+            args.limits.quotas(),
         )),
     };
     let result = serve_roles(&temporal, roles, stores, keys, None).await;

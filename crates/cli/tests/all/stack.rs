@@ -4,7 +4,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use serde_json::Value;
-use test_support::api_conformance::local::{LocalStack, LocalStackConfig};
+use test_support::api_conformance::local::{LocalStack, LocalStackConfig, Quotas};
 
 const UNIVERSE: &str = "universe-cli";
 /// How long one CLI invocation may take before the test fails.
@@ -24,6 +24,7 @@ pub(crate) async fn stack(script: Value) -> Stack {
         script,
         universes: vec![UNIVERSE.to_owned()],
         llm_attempts_max: 1,
+        quotas: Quotas::default(),
     })
     .await
     .unwrap();

@@ -10,6 +10,8 @@ use llm_clients::{ApiKey, ApiKind, ProviderClient, ProviderConfig};
 use llm_runtime::{LlmRuntime, Transport};
 use serde_json::Value;
 
+pub use api_service::Quotas;
+
 use super::{ApiStack, ApiTarget, UniverseAccess};
 use crate::fake_provider::{FakeProvider, FakeProviderConfig, RunningFakeProvider, Script};
 use crate::local_api::{LocalApi, LocalApiConfig, LocalHost};
@@ -24,6 +26,8 @@ pub struct LocalStackConfig {
     pub universes: Vec<String>,
     /// Generation attempts before a run fails (1: no retries).
     pub llm_attempts_max: u32,
+    /// The API's per-universe quotas.
+    pub quotas: Quotas,
 }
 
 /// LocalApi + gateway + fake provider, each alive as long as this is.
@@ -42,7 +46,7 @@ impl LocalStack {
     pub async fn start(config: LocalStackConfig) -> anyhow::Result<Self> {
         let (provider, runtime) = fake_provider(config.script).await?;
         let data_dir = tempfile::tempdir()?;
-        let api = Arc::new(LocalHost::api(LocalApiConfig {
+        let api = LocalHost::api(LocalApiConfig {
             data_dir: data_dir.path().to_path_buf(),
             runtime,
             transport: Transport::Streaming,
@@ -50,7 +54,8 @@ impl LocalStack {
                 attempts_max: config.llm_attempts_max,
                 ..RetryPolicy::default()
             },
-        }));
+        });
+        let api = Arc::new(api.with_quotas(config.quotas));
         let keys = Arc::new(MemoryKeyStore::default());
         let mut universes = Vec::new();
         for (index, universe) in config.universes.iter().enumerate() {
@@ -124,6 +129,7 @@ impl ApiTarget for LocalTarget {
             script,
             universes: vec!["universe-a".to_owned(), "universe-b".to_owned()],
             llm_attempts_max: 2,
+            quotas: Quotas::default(),
         })
         .await?;
         let access = |index: usize| UniverseAccess {
