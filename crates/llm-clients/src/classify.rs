@@ -62,6 +62,13 @@ pub fn classify_error(status: Option<u16>, headers: Option<&HeaderMap>, body: &[
         Some(message) if !message.trim().is_empty() => truncate(message.trim()),
         _ => body_as_message(status, body),
     };
+    // Error messages travel far (session log, clients, logs). A refused key's
+    // message quotes a fragment of the key, so it is replaced whole; any other
+    // message has key-like words masked.
+    let message = match kind {
+        ErrorKind::Auth => "the provider refused the API key".to_owned(),
+        _ => scrub_secrets(&message),
+    };
     let header_request_id = headers.and_then(request_id_header);
     LlmError {
         kind,
@@ -71,6 +78,41 @@ pub fn classify_error(status: Option<u16>, headers: Option<&HeaderMap>, body: &[
         provider_code: fields.code.or(fields.error_type),
         request_id: header_request_id.or(fields.request_id),
     }
+}
+
+/// `message` with words that look like credentials (`sk-…` keys, bearer tokens,
+/// long opaque tokens mixing letters and digits) replaced by `[redacted]`.
+pub fn scrub_secrets(message: &str) -> String {
+    let mut scrubbed = String::with_capacity(message.len());
+    let mut after_bearer = false;
+    for (index, word) in message.split(' ').enumerate() {
+        if index > 0 {
+            scrubbed.push(' ');
+        }
+        if after_bearer || looks_like_secret(word) {
+            scrubbed.push_str("[redacted]");
+        } else {
+            scrubbed.push_str(word);
+        }
+        after_bearer = word.eq_ignore_ascii_case("bearer");
+    }
+    scrubbed
+}
+
+fn looks_like_secret(word: &str) -> bool {
+    let core = word.trim_matches(|c: char| !c.is_ascii_alphanumeric() && c != '*');
+    let token_chars = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '*' | '.');
+    if !core.chars().all(token_chars) {
+        return false;
+    }
+    let lower = core.to_ascii_lowercase();
+    let prefixed = ["sk-", "sk_", "rk-", "pk-", "key-", "lsk_", "ghp_", "xox"]
+        .iter()
+        .any(|prefix| lower.starts_with(prefix) && core.len() > prefix.len() + 4);
+    let digits = core.chars().filter(char::is_ascii_digit).count();
+    let letters = core.chars().filter(char::is_ascii_alphabetic).count();
+    let opaque = core.len() >= 32 && digits >= 4 && letters >= 4 && !core.contains('.');
+    prefixed || opaque || core.contains("****")
 }
 
 /// Parses OpenAI's `retry-after-ms` (preferred: more precise) or `Retry-After`, which is

@@ -37,7 +37,7 @@ mod error;
 mod keys;
 mod sse;
 
-pub use classify::{classify_error, parse_retry_after};
+pub use classify::{classify_error, parse_retry_after, scrub_secrets};
 pub use client::{EventStream, ProviderClient, RawResponse, SseEvent};
 pub use config::{ApiKey, ApiKind, ProviderConfig, UnknownApiKind};
 pub use error::{ErrorKind, LlmError};

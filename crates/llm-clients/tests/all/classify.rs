@@ -78,8 +78,8 @@ const CASES: &[Case] = &[
     case(Some(413), ANTHROPIC_TOO_LARGE, ErrorKind::InvalidRequest, Some("request_too_large"), "maximum allowed"),
     case(Some(422), "", ErrorKind::InvalidRequest, None, "HTTP 422"),
     // Status-only rules.
-    case(Some(401), OPENAI_BAD_KEY, ErrorKind::Auth, Some("invalid_api_key"), "Incorrect API key"),
-    case(Some(401), ANTHROPIC_AUTH, ErrorKind::Auth, Some("authentication_error"), "x-api-key"),
+    case(Some(401), OPENAI_BAD_KEY, ErrorKind::Auth, Some("invalid_api_key"), "refused the API key"),
+    case(Some(401), ANTHROPIC_AUTH, ErrorKind::Auth, Some("authentication_error"), "refused the API key"),
     case(Some(403), ANTHROPIC_PERMISSION, ErrorKind::Permission, Some("permission_error"), "no access"),
     case(Some(404), ANTHROPIC_NOT_FOUND, ErrorKind::NotFound, Some("not_found_error"), "claude-9"),
     case(Some(404), VLLM_OLD, ErrorKind::NotFound, Some("NotFoundError"), "does not exist"),
@@ -103,7 +103,7 @@ const CASES: &[Case] = &[
     case(Some(302), "", ErrorKind::Server, None, "HTTP 302"),
     // In-stream errors (no status).
     case(None, ANTHROPIC_OVERLOADED, ErrorKind::Overloaded, Some("overloaded_error"), "Overloaded"),
-    case(None, ANTHROPIC_AUTH, ErrorKind::Auth, Some("authentication_error"), "x-api-key"),
+    case(None, ANTHROPIC_AUTH, ErrorKind::Auth, Some("authentication_error"), "refused the API key"),
     case(None, ANTHROPIC_PERMISSION, ErrorKind::Permission, Some("permission_error"), "no access"),
     case(None, ANTHROPIC_NOT_FOUND, ErrorKind::NotFound, Some("not_found_error"), "claude-9"),
     case(None, ANTHROPIC_RATE, ErrorKind::RateLimited, Some("rate_limit_error"), "rate limit"),
@@ -210,4 +210,23 @@ fn display_has_kind_message_and_status() {
     assert!(shown.ends_with("(HTTP 429)"), "{shown}");
     let error = classify_error(None, None, ANTHROPIC_OVERLOADED.as_bytes());
     assert_eq!(error.to_string(), "overloaded: Overloaded");
+}
+
+/// A refused key's message quotes part of the key: it never leaves the classifier.
+#[test]
+fn auth_failures_and_key_like_words_are_scrubbed() {
+    let body = br#"{"error":{"message":"Incorrect API key provided: sk-proj-abcd************************wxyz. You can find your API key at https://platform.openai.com/account/api-keys.","type":"invalid_request_error","code":"invalid_api_key"}}"#;
+    let err = classify_error(Some(401), None, body);
+    assert_eq!(err.kind, ErrorKind::Auth);
+    assert!(!err.message.contains("sk-"), "{err:?}");
+    assert!(!err.message.contains("wxyz"), "{err:?}");
+    let body = br#"{"error":{"message":"upstream said: Bearer abc.def.ghi and key sk-live-0123456789abcdef in the header","type":"server_error"}}"#;
+    let err = classify_error(Some(500), None, body);
+    assert!(!err.message.contains("abc.def.ghi"), "{err:?}");
+    assert!(!err.message.contains("0123456789"), "{err:?}");
+    assert!(err.message.contains("upstream said"), "{err:?}");
+    assert_eq!(
+        llm_clients::scrub_secrets("model gpt-5 is overloaded, try again"),
+        "model gpt-5 is overloaded, try again"
+    );
 }
