@@ -87,12 +87,9 @@ impl SessionHost for LocalHost {
         key: &SessionKey,
         command: CoreCommand,
     ) -> Result<Admission, AdmitFailure> {
-        let store = self
-            .stores
-            .store(&key.universe_id)
-            .await
-            .map_err(|err| AdmitFailure::Unavailable(err.to_string()))?;
         let slot = self.slot(key);
+        let store = self.stores.store(&key.universe_id).await;
+        let store = store.map_err(|err| AdmitFailure::Unavailable(err.to_string()))?;
         slot.admit(&self.config, store, TestToolset, command).await
     }
 
