@@ -17,9 +17,10 @@ use crate::inputs::{self, PreparedInput, TextOrRef};
 pub async fn input_items<B: BlobStore>(
     store: &B,
     input: &[InputItem],
+    limits: &InputLimits,
 ) -> Result<Vec<ItemSpec>, ApiError> {
     let prepared = inputs::prepare_input(input)?;
-    check_sizes(store, &prepared).await?;
+    check_sizes(store, &prepared, limits).await?;
     let mut items = Vec::with_capacity(prepared.len());
     for prepared in prepared {
         items.push(input_item(store, prepared).await?);
@@ -27,29 +28,50 @@ pub async fn input_items<B: BlobStore>(
     Ok(items)
 }
 
-/// Largest text item of run or steer input (inline or by ref), in bytes.
-pub const INPUT_TEXT_BYTES_MAX: u64 = 256 * 1024;
-/// Largest media item (image, PDF) of run or steer input, in bytes.
-pub const INPUT_MEDIA_BYTES_MAX: u64 = 20 * 1024 * 1024;
-/// All the bytes one run or steer request may name, in bytes.
-pub const INPUT_BYTES_MAX: u64 = 32 * 1024 * 1024;
+/// How large run and steer input may be. Checked by the stored sizes before any
+/// blob is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputLimits {
+    /// Largest text item (inline or by ref), bytes. Default 256 KiB.
+    pub text_bytes_max: u64,
+    /// Largest media item (image, PDF), bytes. Default 20 MiB.
+    pub media_bytes_max: u64,
+    /// All the bytes one request may name, bytes. Default 32 MiB.
+    pub request_bytes_max: u64,
+}
+
+impl Default for InputLimits {
+    fn default() -> Self {
+        Self {
+            text_bytes_max: 256 * 1024,
+            media_bytes_max: 20 * 1024 * 1024,
+            request_bytes_max: 32 * 1024 * 1024,
+        }
+    }
+}
 
 fn input_too_large(message: String) -> ApiError {
     ApiError::invalid_params(message).with_reason("inputTooLarge")
 }
 
 /// Refuses input over its size limits by the stored sizes, before any blob is read.
-async fn check_sizes<B: BlobStore>(store: &B, input: &[PreparedInput]) -> Result<(), ApiError> {
+async fn check_sizes<B: BlobStore>(
+    store: &B,
+    input: &[PreparedInput],
+    limits: &InputLimits,
+) -> Result<(), ApiError> {
     let mut total: u64 = 0;
     for (index, item) in input.iter().enumerate() {
         let (len, max, what) = match item {
-            PreparedInput::Text(text) => (text.len() as u64, INPUT_TEXT_BYTES_MAX, "text"),
-            PreparedInput::TextRef(blob) => {
-                (stored_len(store, blob).await?, INPUT_TEXT_BYTES_MAX, "text")
-            }
+            PreparedInput::Text(text) => (text.len() as u64, limits.text_bytes_max, "text"),
+            PreparedInput::TextRef(blob) => (
+                stored_len(store, blob).await?,
+                limits.text_bytes_max,
+                "text",
+            ),
             PreparedInput::Media(blob) => (
                 stored_len(store, blob).await?,
-                INPUT_MEDIA_BYTES_MAX,
+                limits.media_bytes_max,
                 "media",
             ),
         };
@@ -60,9 +82,10 @@ async fn check_sizes<B: BlobStore>(store: &B, input: &[PreparedInput]) -> Result
         }
         total = total.saturating_add(len);
     }
-    if total > INPUT_BYTES_MAX {
+    if total > limits.request_bytes_max {
         return Err(input_too_large(format!(
-            "the input names {total} bytes, over the {INPUT_BYTES_MAX}-byte limit"
+            "the input names {total} bytes, over the {}-byte limit",
+            limits.request_bytes_max
         )));
     }
     Ok(())

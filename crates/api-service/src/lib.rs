@@ -29,6 +29,7 @@ mod host;
 mod service;
 mod sessions;
 
+pub use api_projection::items::InputLimits;
 pub use commits::{POLL_INTERVAL_DEFAULT, PolledCommits};
 pub use control::{CACHED_SESSIONS_MAX_DEFAULT, ControlCache};
 pub use events::{

@@ -10,6 +10,7 @@ use api::types::run::*;
 use api::types::session::*;
 use api::types::vfs::*;
 use api::{ApiError, Caller, LightspeedApi};
+use api_projection::items::InputLimits;
 use api_projection::{blobs, vfs};
 use engine::SessionId;
 use engine::core::control::ControlState;
@@ -23,12 +24,15 @@ use crate::host::{SessionHost, SessionKey};
 
 type Store<H> = <<H as SessionHost>::Stores as StoreProvider>::Store;
 
-/// Per-universe quotas the service enforces, refused with `quotaExceeded`.
+/// Per-universe quotas and input limits the service enforces: quotas are refused
+/// with `quotaExceeded`, input over its limits with `inputTooLarge`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quotas {
     /// Sessions one universe may hold (closed ones count until deleted). Checked
     /// when a new session starts; concurrent starts may pass it by a few.
     pub sessions_per_universe_max: u64,
+    /// Run and steer input sizes.
+    pub input: InputLimits,
 }
 
 /// Default [`Quotas::sessions_per_universe_max`].
@@ -38,6 +42,7 @@ impl Default for Quotas {
     fn default() -> Self {
         Self {
             sessions_per_universe_max: SESSIONS_PER_UNIVERSE_MAX_DEFAULT,
+            input: InputLimits::default(),
         }
     }
 }

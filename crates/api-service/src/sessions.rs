@@ -225,7 +225,7 @@ impl<H: SessionHost> Service<H> {
             .await?;
         let submission_id = inputs::submission_id(&params.submission_id)?;
         let store = self.store(universe_id).await?;
-        let input = items::input_items(&*store, &params.input).await?;
+        let input = items::input_items(&*store, &params.input, &self.quotas.input).await?;
         let overrides = inputs::run_overrides(opened_config(&control)?, params.overrides.as_ref())?;
         let command = CoreCommand::RequestRun {
             submission_id,
@@ -273,7 +273,7 @@ impl<H: SessionHost> Service<H> {
             .await?;
         let run_id = inputs::run_id(&params.run_id)?;
         let store = self.store(universe_id).await?;
-        let input = items::input_items(&*store, &params.input).await?;
+        let input = items::input_items(&*store, &params.input, &self.quotas.input).await?;
         let admission = self
             .admit(universe_id, &session, CoreCommand::Steer { run_id, input })
             .await?;

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use api_service::Quotas;
+use api_service::{InputLimits, Quotas};
 use clap::Args;
 use gateway::GatewayConfig;
 use temporal_workflow::WorkflowSettings;
@@ -105,6 +105,15 @@ pub(crate) struct GatewayLimitArgs {
         default_value_t = api_service::SESSIONS_PER_UNIVERSE_MAX_DEFAULT
     )]
     sessions_per_universe_max: u64,
+    /// Largest text item of run or steer input (inline or by ref), bytes.
+    #[arg(long, env = "LIGHTSPEED_INPUT_TEXT_BYTES_MAX", default_value_t = 256 * 1024)]
+    input_text_bytes_max: u64,
+    /// Largest media item (image, PDF) of run or steer input, bytes.
+    #[arg(long, env = "LIGHTSPEED_INPUT_MEDIA_BYTES_MAX", default_value_t = 20 * 1024 * 1024)]
+    input_media_bytes_max: u64,
+    /// All the bytes one run or steer request may name, bytes.
+    #[arg(long, env = "LIGHTSPEED_INPUT_REQUEST_BYTES_MAX", default_value_t = 32 * 1024 * 1024)]
+    input_request_bytes_max: u64,
 }
 
 impl GatewayLimitArgs {
@@ -112,6 +121,11 @@ impl GatewayLimitArgs {
     pub(crate) fn quotas(&self) -> Quotas {
         Quotas {
             sessions_per_universe_max: self.sessions_per_universe_max,
+            input: InputLimits {
+                text_bytes_max: self.input_text_bytes_max,
+                media_bytes_max: self.input_media_bytes_max,
+                request_bytes_max: self.input_request_bytes_max,
+            },
         }
     }
 

@@ -21,6 +21,7 @@ async fn a_universe_at_its_session_quota_cannot_start_another() {
         llm_attempts_max: 1,
         quotas: Quotas {
             sessions_per_universe_max: 2,
+            ..Quotas::default()
         },
     })
     .await
