@@ -1,4 +1,4 @@
-//! Blobs: inline `blob/put|get|has_many` and the raw `PUT/GET /blobs/{ref}` routes,
+//! API conformance cases, blobs: inline `blob/put|get|has_many` and the raw `PUT/GET /blobs/{ref}` routes,
 //! content-addressed and idempotent.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -1,4 +1,4 @@
-//! `session/events/read`: pages by cursor and limit, the head cursor, long-polls
+//! API conformance cases, `session/events/read`: pages by cursor and limit, the head cursor, long-polls
 //! that wake on a commit.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -1,4 +1,4 @@
-//! Keys and universes: no key or an unknown key gets `unauthorized`; universe B's
+//! API conformance cases, keys and universes: no key or an unknown key gets `unauthorized`; universe B's
 //! key gets not-found (never data, never a conflict that would reveal existence)
 //! for everything universe A owns, and changes none of it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -1,4 +1,4 @@
-//! The JSON-RPC layer: malformed JSON, unknown methods, params that are not an
+//! API conformance cases, the JSON-RPC layer: malformed JSON, unknown methods, params that are not an
 //! object or carry unknown fields, oversized bodies. Each gets its error and none
 //! changes anything.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -1,4 +1,4 @@
-//! Runs: the handshake and a run over HTTP, idempotent submissions and their
+//! API conformance cases, runs: the handshake and a run over HTTP, idempotent submissions and their
 //! conflicts, queued runs, cancel and steer of a running run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

@@ -1,4 +1,4 @@
-//! Sessions: start (idempotent per config), read, list (paged), update (by
+//! API conformance cases, sessions: start (idempotent per config), read, list (paged), update (by
 //! revision), close.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 

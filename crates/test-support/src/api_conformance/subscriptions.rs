@@ -1,4 +1,4 @@
-//! `session/subscribe` over WebSocket: committed events from a cursor, then live,
+//! API conformance cases, `session/subscribe` over WebSocket: committed events from a cursor, then live,
 //! with the running turn's deltas; resubscribing from the last cursor seen gives
 //! every later event once.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -1,4 +1,4 @@
-//! Runs with tool calls: the file tools a session gets from `tools.filesystem`,
+//! API conformance cases, runs with tool calls: the file tools a session gets from `tools.filesystem`,
 //! working on a mounted workspace whose head the writes move; and tools the session
 //! was not offered, which must not run.
 #![allow(clippy::unwrap_used, clippy::expect_used)]

@@ -1,4 +1,4 @@
-//! The VFS methods: snapshots (canonical, paged), workspaces (moved by revision),
+//! API conformance cases, the VFS methods: snapshots (canonical, paged), workspaces (moved by revision),
 //! mounts (validated, listed, removed), and the errors each gives.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
