@@ -30,7 +30,7 @@ pub const CATCH_UP_PAGE_ENTRIES: usize = 256;
 
 pub(crate) async fn read<S: SessionLog + BlobStore>(
     store: &S,
-    mut commits: watch::Receiver<Seq>,
+    commits: Option<watch::Receiver<Seq>>,
     session: &SessionId,
     params: SessionEventsReadParams,
 ) -> Result<SessionEventsReadResult, ApiError> {
@@ -43,10 +43,13 @@ pub(crate) async fn read<S: SessionLog + BlobStore>(
     }
     let wait = Duration::from_millis(params.wait_ms.unwrap_or(0).min(WAIT_MS_MAX));
     let deadline = tokio::time::Instant::now() + wait;
-    // The signal is subscribed before the head is read, so a commit between the
-    // two still wakes the wait below.
-    commits.mark_unchanged();
+    // The signal was subscribed before the head is read, so a commit between the
+    // two still wakes the wait below. A read that does not wait has no signal.
     let mut head_seen = head(store, session).await?;
+    let Some(mut commits) = commits else {
+        return page(store, session, &params, limit, head_seen).await;
+    };
+    commits.mark_unchanged();
     while head_seen <= params.cursor {
         match tokio::time::timeout_at(deadline, commits.changed()).await {
             Ok(Ok(())) => head_seen = head(store, session).await?,
@@ -54,6 +57,17 @@ pub(crate) async fn read<S: SessionLog + BlobStore>(
             Ok(Err(_)) | Err(_) => break,
         }
     }
+    page(store, session, &params, limit, head_seen).await
+}
+
+/// The events after the client's cursor, with the cursors to go on from.
+async fn page<S: SessionLog + BlobStore>(
+    store: &S,
+    session: &SessionId,
+    params: &SessionEventsReadParams,
+    limit: u32,
+    head_seen: Seq,
+) -> Result<SessionEventsReadResult, ApiError> {
     let events =
         api_projection::views::event_views_after(store, session, params.cursor, limit as usize)
             .await?;

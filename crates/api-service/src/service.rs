@@ -120,10 +120,10 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
         caller: &Caller,
         params: SessionRef,
     ) -> Result<SessionView, ApiError> {
-        let (session, _) = self
+        let (session, control) = self
             .existing_session(&caller.universe_id, &params.session_id)
             .await?;
-        self.view(&caller.universe_id, &session).await
+        Ok(crate::sessions::view_of(&session, &control))
     }
 
     async fn session_list(
@@ -160,10 +160,15 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
             .existing_session(universe_id, &params.session_id)
             .await?;
         let store = self.store(universe_id).await?;
-        let commits = self
-            .host
-            .commits(&SessionKey::new(universe_id, &session))
-            .await;
+        // Only a read that may wait asks the host for its commit signal (which may
+        // cost it a poller).
+        let commits = match params.wait_ms {
+            Some(wait_ms) if wait_ms > 0 => {
+                let key = SessionKey::new(universe_id, &session);
+                Some(self.host.commits(&key).await)
+            }
+            _ => None,
+        };
         events::read(&*store, commits, &session, params).await
     }
 

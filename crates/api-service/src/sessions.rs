@@ -46,6 +46,12 @@ fn opened_config(control: &ControlState) -> Result<&SessionConfig, ApiError> {
         .ok_or_else(|| internal("reading the session config", "open session without config"))
 }
 
+/// The view of an opened session's committed control state.
+pub(crate) fn view_of(session: &SessionId, control: &ControlState) -> SessionView {
+    let filesystem = api_projection::filesystem::session_filesystem(control);
+    api_projection::views::session_view(session, control, filesystem)
+}
+
 fn new_session_id() -> Result<SessionId, ApiError> {
     SessionId::new(format!("session_{}", uuid::Uuid::new_v4().simple()))
         .map_err(|err| internal("naming a session", err))
@@ -88,10 +94,7 @@ impl<H: SessionHost> Service<H> {
         if control.lifecycle == Lifecycle::Uninitialized {
             return Err(session_not_found(session.as_str()));
         }
-        let filesystem = api_projection::filesystem::session_filesystem(&control);
-        Ok(api_projection::views::session_view(
-            session, &control, filesystem,
-        ))
+        Ok(view_of(session, &control))
     }
 
     pub(crate) async fn list(
@@ -168,10 +171,9 @@ impl<H: SessionHost> Service<H> {
     /// A new session must fit the universe's session quota.
     async fn check_session_quota(&self, universe_id: &str) -> Result<(), ApiError> {
         let store = self.store(universe_id).await?;
-        let held = session_stores::SessionIndex::session_ids(&*store)
+        let held = session_stores::SessionIndex::session_count(&*store)
             .await
-            .map_err(|err| internal("counting sessions", err))?
-            .len() as u64;
+            .map_err(|err| internal("counting sessions", err))?;
         let max = self.quotas.sessions_per_universe_max;
         if held >= max {
             return Err(ApiError::new(

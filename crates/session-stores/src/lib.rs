@@ -35,9 +35,14 @@ impl<T: SessionLog + BlobStore + CheckpointStore + VfsCatalog + SessionIndex + '
 /// The sessions of one store's universe, from the store itself: a universe's own
 /// rows, however many workflows other universes run (Temporal's visibility store
 /// would have to be scanned and filtered).
-pub trait SessionIndex {
+pub trait SessionIndex: Sync {
     /// Every session with at least one log entry, in id order.
     fn session_ids(&self) -> impl Future<Output = Result<Vec<SessionId>, StoreError>> + Send;
+    /// How many sessions `session_ids` would list, without listing them where the
+    /// store can count (Postgres).
+    fn session_count(&self) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        async move { Ok(self.session_ids().await?.len() as u64) }
+    }
 }
 
 impl SessionIndex for FsStore {
@@ -49,6 +54,10 @@ impl SessionIndex for FsStore {
 impl SessionIndex for PgStore {
     fn session_ids(&self) -> impl Future<Output = Result<Vec<SessionId>, StoreError>> + Send {
         PgStore::session_ids(self)
+    }
+
+    fn session_count(&self) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        PgStore::session_count(self)
     }
 }
 

@@ -112,6 +112,11 @@ impl PgStore {
         log::session_ids(self).await
     }
 
+    /// How many sessions of this universe have a log, counted in the database.
+    pub async fn session_count(&self) -> Result<u64, StoreError> {
+        log::session_count(self).await
+    }
+
     /// The object store for large blobs, if one is configured. Without one, blobs
     /// over [`PgStoreLimits::blob_inline_bytes_max`] are refused as too large.
     pub fn object_store(&self) -> Option<&ObjectStore> {

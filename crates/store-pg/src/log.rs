@@ -239,6 +239,16 @@ fn jsonb_storable(json: String) -> Option<String> {
     (!json.contains("\\u0000")).then_some(json)
 }
 
+pub(crate) async fn session_count(store: &PgStore) -> Result<u64, StoreError> {
+    let count: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM sessions WHERE universe_id = $1 AND head > 0")
+            .bind(store.universe_id)
+            .fetch_one(&store.pool)
+            .await
+            .map_err(query_failed("count sessions"))?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}
+
 pub(crate) async fn session_ids(store: &PgStore) -> Result<Vec<SessionId>, StoreError> {
     let rows: Vec<String> = sqlx::query_scalar(
         "SELECT session_id FROM sessions WHERE universe_id = $1 AND head > 0 ORDER BY session_id",

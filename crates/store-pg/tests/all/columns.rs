@@ -135,8 +135,10 @@ async fn session_ids_lists_one_universes_sessions_with_entries() {
     let mut expected = vec![first, second];
     expected.sort();
     assert_eq!(store.session_ids().await.unwrap(), expected);
+    assert_eq!(store.session_count().await.unwrap(), 2, "counted as listed");
     assert!(
         other.session_ids().await.unwrap().is_empty(),
         "universes stay apart"
     );
+    assert_eq!(other.session_count().await.unwrap(), 0);
 }
