@@ -10,7 +10,7 @@ use temporal_workflow::workflow_id;
 
 use crate::chain::{self, Payload, RunHistory};
 use crate::driver::{SessionDriver, UNIVERSE};
-use crate::stack::{self, Stack};
+use crate::stack::Stack;
 
 /// How often a waiting client asks whether its run finished.
 const POLL: Duration = Duration::from_millis(5);
@@ -40,7 +40,7 @@ pub(crate) async fn run(stack: &Stack, sizes: &[u64]) -> anyhow::Result<Vec<Hist
     let config = temporal.config();
     let worker = stack.start_session_worker(&config).await?;
     let driver = SessionDriver::new(
-        stack::client(&config).await?,
+        stack.client(&config).await?,
         &config.task_queue,
         &stack.store_root(),
     )?;

@@ -256,7 +256,8 @@ impl NoopWorker {
 }
 
 async fn build(config: &TemporalConfig) -> anyhow::Result<Worker> {
-    let client = temporal_server::worker::connect(config).await?;
+    // The no-op workflow's payloads are tiny: the SDK's default converter.
+    let client = temporal_server::worker::connect(config, Default::default()).await?;
     let runtime = Runtime::from_current_tokio(Default::default())
         .map_err(|err| anyhow::anyhow!("temporal runtime: {err}"))?;
     let options = WorkerOptions::new(config.task_queue.clone())

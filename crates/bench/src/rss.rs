@@ -19,7 +19,7 @@ use temporal_server::worker::{RunningWorker, TemporalConfig};
 
 use crate::driver::SessionDriver;
 use crate::procfs;
-use crate::stack::{self, FAKE_API_KEY, Stack};
+use crate::stack::{FAKE_API_KEY, Stack};
 
 const SAMPLE_EVERY: Duration = Duration::from_millis(100);
 /// How often a session waiting for its run asks for the finished count: slow enough
@@ -97,7 +97,7 @@ pub(crate) async fn run(
         ),
     };
     let driver = SessionDriver::new(
-        stack::client(&config).await?,
+        stack.client(&config).await?,
         &config.task_queue,
         &stack.store_root(),
     )?;

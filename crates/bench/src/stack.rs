@@ -15,6 +15,7 @@ use llm_runtime::{LlmRuntime, Transport};
 use session_stores::FsStores;
 use temporal_server::deltas::DeltaHub;
 use temporal_server::devserver::{self, DevServer, DevServerConfig, DevServerError};
+use temporal_server::seam;
 use temporal_server::worker::backend::{Backend, LlmSettings};
 use temporal_server::worker::{self, RunningWorker, TemporalConfig};
 use temporalio_client::Client;
@@ -97,7 +98,14 @@ impl Stack {
             deltas: Arc::new(DeltaHub::default()),
             checkpoint_interval_entries: CHECKPOINT_INTERVAL_ENTRIES,
         };
-        Ok(worker::start(config, Arc::new(backend)).await?)
+        let converter = seam::data_converter(Arc::new(FsStores::new(self.store_root())));
+        Ok(worker::start(config, Arc::new(backend), converter).await?)
+    }
+
+    /// A client reading and writing payloads as the session worker does.
+    pub(crate) async fn client(&self, config: &TemporalConfig) -> anyhow::Result<Client> {
+        let converter = seam::data_converter(Arc::new(FsStores::new(self.store_root())));
+        Ok(worker::connect(config, converter).await?)
     }
 
     pub(crate) async fn shutdown(self) {
@@ -125,10 +133,6 @@ impl Temporal {
     pub(crate) async fn shutdown(self) {
         self.server.shutdown().await;
     }
-}
-
-pub(crate) async fn client(config: &TemporalConfig) -> anyhow::Result<Client> {
-    Ok(worker::connect(config).await?)
 }
 
 fn provider_client(provider: &RunningFakeProvider) -> anyhow::Result<ProviderClient> {

@@ -31,7 +31,7 @@ use crate::chain::{self, RunHistory};
 use crate::driver::{SessionDriver, UNIVERSE};
 use crate::noop::{NoopSessionWorkflow, NoopWorker};
 use crate::procfs;
-use crate::stack::{self, Stack, Temporal};
+use crate::stack::{Stack, Temporal};
 
 /// Turns a session has outstanding at most (the engine queues at most 64 runs).
 pub(crate) const WINDOW: u64 = 8;
@@ -169,7 +169,7 @@ async fn session_phase(
     let config = temporal.config();
     let worker = stack.start_session_worker(&config).await?;
     let driver = SessionDriver::new(
-        stack::client(&config).await?,
+        stack.client(&config).await?,
         &config.task_queue,
         &stack.store_root(),
     )?;
@@ -251,7 +251,7 @@ async fn noop_phase(
     let temporal = stack.temporal(&format!("throughput-noop-{round}")).await?;
     let config = temporal.config();
     let worker = NoopWorker::start(&config).await?;
-    let client = stack::client(&config).await?;
+    let client = stack.client(&config).await?;
     let ids: Vec<_> = (0..sessions).map(|index| format!("noop-{index}")).collect();
     let (starter, task_queue) = (&client, &config.task_queue);
     let starting = ids.iter().map(|id| async move {

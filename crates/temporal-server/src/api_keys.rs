@@ -64,6 +64,13 @@ fn checked_universe(args: &KeyArgs) -> anyhow::Result<&str> {
     if universe_id.is_empty() || universe_id.chars().any(char::is_whitespace) {
         bail!("--universe must be a non-empty id without spaces");
     }
+    let is_seam = universe_id.eq_ignore_ascii_case(temporal_server::seam::SEAM_UNIVERSE_ID)
+        // Postgres reads universes as UUIDs: any spelling of the nil UUID is the same.
+        || uuid::Uuid::parse_str(universe_id).is_ok_and(|uuid| uuid.is_nil());
+    if is_seam {
+        // Its CAS holds the spilled workflow payloads of every tenant.
+        bail!("--universe {universe_id} is reserved for the server's own use");
+    }
     Ok(universe_id)
 }
 

@@ -12,6 +12,8 @@
 //! - [`providers`]: LLM provider clients from the environment.
 //! - [`deltas`]: the streaming side channel from LLM activities to the gateway, in
 //!   process or relayed through Postgres `LISTEN`/`NOTIFY`.
+//! - [`seam`]: the payload codec that keeps every history payload small (large
+//!   ones go to the CAS by ref); every process talking to the workflows uses it.
 //! - [`devserver`]: a Temporal dev server as a child process (`server dev`, tests).
 //!
 //! What this crate must not do: decide anything about sessions (the engine decides,
@@ -23,5 +25,6 @@ pub mod deltas;
 pub mod devserver;
 pub mod keys;
 pub mod providers;
+pub mod seam;
 pub mod sessions;
 pub mod worker;

@@ -19,6 +19,7 @@ use temporal_server::deltas::DeltaHub;
 use temporal_server::deltas::postgres as deltas_pg;
 use temporal_server::devserver::{self, DevServer, DevServerConfig};
 use temporal_server::keys::PgKeys;
+use temporal_server::seam;
 use temporal_server::sessions::SessionClient;
 use temporal_server::worker::backend::{Backend, LlmSettings};
 use temporal_server::worker::{self, RunningWorker, TASK_QUEUE_DEFAULT, TemporalConfig};
@@ -255,8 +256,9 @@ async fn start_worker<P: StoreProvider>(
     stores: Arc<P>,
     deltas: Arc<DeltaHub>,
 ) -> anyhow::Result<RunningWorker> {
+    let converter = seam::data_converter(stores.clone());
     let backend = start_backend(stores, deltas)?;
-    let worker = worker::start(temporal, Arc::new(backend))
+    let worker = worker::start(temporal, Arc::new(backend), converter)
         .await
         .context("starting the Temporal worker")?;
     tracing::info!(address = %temporal.address, task_queue = %temporal.task_queue, "worker polling");
@@ -271,7 +273,7 @@ async fn start_gateway<P: StoreProvider, K: KeyStore>(
     config: GatewayConfig,
     (settings, quotas): (WorkflowSettings, Quotas),
 ) -> anyhow::Result<gateway::RunningGateway> {
-    let client = worker::connect(temporal).await?;
+    let client = worker::connect(temporal, seam::data_converter(stores.clone())).await?;
     let sessions = SessionClient::new(client, temporal.task_queue.clone(), settings);
     let api = Arc::new(
         TemporalHost::new(sessions, stores, deltas)

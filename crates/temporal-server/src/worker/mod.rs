@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use temporal_workflow::AgentSessionWorkflow;
 use temporalio_client::{Client, ClientOptions, ConnectionOptions, Url};
+use temporalio_common::data_converters::DataConverter;
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
 use self::activities::SessionActivities;
@@ -66,14 +67,20 @@ impl TemporalConfig {
     }
 }
 
-/// A namespace-bound client.
-pub async fn connect(config: &TemporalConfig) -> Result<Client, WorkerError> {
+/// A namespace-bound client whose payloads go through `converter` (build it with
+/// [`crate::seam::data_converter`], so large payloads are read and written by ref).
+pub async fn connect(
+    config: &TemporalConfig,
+    converter: DataConverter,
+) -> Result<Client, WorkerError> {
     let options = ConnectionOptions::new(config.url()?)
         .identity(format!("lightspeed-{}", std::process::id()))
         .build();
     Client::connect(
         options,
-        ClientOptions::new(config.namespace.clone()).build(),
+        ClientOptions::new(config.namespace.clone())
+            .data_converter(converter)
+            .build(),
     )
     .await
     .map_err(|err| WorkerError::Connect {
@@ -113,10 +120,12 @@ impl RunningWorker {
     }
 }
 
-/// Connects to Temporal and starts a worker for sessions on `config.task_queue`.
+/// Connects to Temporal and starts a worker for sessions on `config.task_queue`;
+/// payloads go through `converter` (see [`connect`]).
 pub async fn start(
     config: &TemporalConfig,
     backend: Arc<dyn SessionActivityBackend>,
+    converter: DataConverter,
 ) -> Result<RunningWorker, WorkerError> {
     let (started_tx, started_rx) = tokio::sync::oneshot::channel();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
@@ -136,7 +145,7 @@ pub async fn start(
                 }
             };
             runtime.block_on(async move {
-                let mut worker = match build(&config, backend).await {
+                let mut worker = match build(&config, backend, converter).await {
                     Ok(worker) => worker,
                     Err(err) => {
                         let _ = started_tx.send(Err(err));
@@ -167,8 +176,9 @@ pub async fn start(
 async fn build(
     config: &TemporalConfig,
     backend: Arc<dyn SessionActivityBackend>,
+    converter: DataConverter,
 ) -> Result<Worker, WorkerError> {
-    let client = connect(config).await?;
+    let client = connect(config, converter).await?;
     let runtime = Runtime::from_current_tokio(Default::default())
         .map_err(|err| WorkerError::Create(err.to_string()))?;
     let options = WorkerOptions::new(config.task_queue.clone())

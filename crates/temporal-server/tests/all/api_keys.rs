@@ -127,3 +127,23 @@ fn create_refuses_an_empty_universe() {
     assert!(output.stdout.is_empty());
     assert!(!keys_file.exists());
 }
+
+#[test]
+fn the_seam_universe_is_not_a_tenant() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys_file = dir.path().join("keys.json");
+    for spelling in [
+        temporal_server::seam::SEAM_UNIVERSE_ID.to_owned(),
+        "00000000000000000000000000000000".to_owned(),
+        "urn:uuid:00000000-0000-0000-0000-000000000000".to_owned(),
+    ] {
+        let output = create_key(&keys_file, Some(&spelling));
+        assert!(!output.status.success());
+        assert!(
+            String::from_utf8_lossy(&output.stderr).contains("reserved"),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    assert!(!keys_file.exists(), "no key was written");
+}

@@ -15,6 +15,7 @@ use session_stores::{FsStores, PgStores, StoreProvider};
 use store_pg::{ObjectStore, ObjectStoreConfig, PgConfig, PgDatabase};
 use temporal_server::api_host::TemporalHost;
 use temporal_server::deltas::DeltaHub;
+use temporal_server::seam;
 use temporal_server::sessions::SessionClient;
 use temporal_server::worker::backend::{Backend, LlmSettings};
 use temporal_server::worker::{self, RunningWorker, TemporalConfig};
@@ -127,8 +128,13 @@ async fn start<P: StoreProvider>(
         deltas: deltas.clone(),
         checkpoint_interval_entries: 64,
     };
-    let worker = worker::start(&temporal, Arc::new(backend)).await?;
-    let client = worker::connect(&temporal).await?;
+    let worker = worker::start(
+        &temporal,
+        Arc::new(backend),
+        seam::data_converter(stores.clone()),
+    )
+    .await?;
+    let client = worker::connect(&temporal, seam::data_converter(stores.clone())).await?;
     let sessions = SessionClient::new(client, temporal.task_queue.clone(), fast_settings());
     let api = TemporalHost::new(sessions, stores, deltas).api();
     let keys = MemoryKeyStore::default();

@@ -23,15 +23,17 @@ use session_stores::FsStores;
 use store_fs::FsStore;
 use temporal_server::deltas::DeltaHub;
 use temporal_server::devserver::{self, DevServer, DevServerConfig};
+use temporal_server::seam;
 use temporal_server::sessions::SessionClient;
 use temporal_server::worker::backend::{Backend, LlmSettings};
 use temporal_server::worker::{self, RunningWorker, TemporalConfig};
 pub(crate) use temporal_workflow::WorkflowSettings;
 use temporal_workflow::{AgentSessionWorkflow, WorkflowStatus, workflow_id};
 use temporalio_client::WorkflowFetchHistoryOptions;
-use temporalio_common::protos::temporal::api::common::v1::Payloads;
+use temporalio_common::protos::temporal::api::common::v1::{Payload, Payloads};
 use temporalio_common::protos::temporal::api::history::v1::HistoryEvent;
 use temporalio_common::protos::temporal::api::history::v1::history_event::Attributes;
+use temporalio_common::protos::temporal::api::update::v1::outcome as update_outcome;
 use test_support::fake_provider::{FakeProvider, FakeProviderConfig, RunningFakeProvider};
 use test_support::tools::TestToolset;
 use tokio::sync::OnceCell;
@@ -141,7 +143,12 @@ impl Env {
         let data = tempfile::tempdir().unwrap();
         let mut temporal = TemporalConfig::local(address);
         temporal.task_queue = format!("test-{name}-{}", uuid::Uuid::new_v4().simple());
-        let client = worker::connect(&temporal).await.unwrap();
+        let client = worker::connect(
+            &temporal,
+            seam::data_converter(Arc::new(FsStores::new(data.path()))),
+        )
+        .await
+        .unwrap();
         let mut env = Env {
             sessions: SessionClient::new(client, temporal.task_queue.clone(), settings),
             worker: None,
@@ -203,9 +210,13 @@ impl Env {
             checkpoint_interval_entries: 64,
         };
         self.worker = Some(
-            worker::start(&self.temporal, Arc::new(backend))
-                .await
-                .unwrap(),
+            worker::start(
+                &self.temporal,
+                Arc::new(backend),
+                seam::data_converter(Arc::new(FsStores::new(self.data.path()))),
+            )
+            .await
+            .unwrap(),
         );
     }
 
@@ -425,38 +436,81 @@ pub(crate) async fn assistant_texts(store: &FsStore, log: &[LogEntry]) -> Vec<St
     texts
 }
 
-/// One activity payload found in history.
+/// One payload field found in history: an activity's input or result, an update's
+/// arguments or result, or the workflow's input.
 #[derive(Debug)]
-pub(crate) struct ActivityPayload {
+pub(crate) struct HistoryPayload {
+    /// The activity type, `update` or `workflow`.
     pub(crate) activity_type: String,
     /// `input` or `result`.
     pub(crate) direction: &'static str,
+    /// As stored in history (a spilled payload counts as its ref).
     pub(crate) bytes: usize,
+    /// Payloads of the field that the seam codec spilled to the CAS.
+    pub(crate) spilled: usize,
 }
 
-fn payloads_bytes(payloads: Option<&Payloads>) -> usize {
-    payloads.map_or(0, |payloads| {
-        payloads
-            .payloads
+fn payload_bytes(payload: &Payload) -> usize {
+    payload.data.len()
+        + payload
+            .metadata
             .iter()
-            .map(|payload| {
-                payload.data.len()
-                    + payload
-                        .metadata
-                        .iter()
-                        .map(|(key, value)| key.len() + value.len())
-                        .sum::<usize>()
-            })
-            .sum()
-    })
+            .map(|(key, value)| key.len() + value.len())
+            .sum::<usize>()
 }
 
-/// Every activity input and result in `history`, with its size.
-pub(crate) fn activity_payloads(history: &[HistoryEvent]) -> Vec<ActivityPayload> {
+fn is_spilled(payload: &Payload) -> bool {
+    payload
+        .metadata
+        .get("encoding")
+        .is_some_and(|encoding| encoding == seam::SPILLED_ENCODING.as_bytes())
+}
+
+fn field(
+    activity_type: String,
+    direction: &'static str,
+    payloads: Option<&Payloads>,
+) -> HistoryPayload {
+    let payloads = payloads.map_or(&[][..], |payloads| payloads.payloads.as_slice());
+    HistoryPayload {
+        activity_type,
+        direction,
+        bytes: payloads.iter().map(payload_bytes).sum(),
+        spilled: payloads.iter().filter(|p| is_spilled(p)).count(),
+    }
+}
+
+/// Every payload field in `history` that carries our data, with its size.
+pub(crate) fn history_payloads(history: &[HistoryEvent]) -> Vec<HistoryPayload> {
     let mut types = std::collections::BTreeMap::new();
     let mut found = Vec::new();
     for event in history {
         match &event.attributes {
+            Some(Attributes::WorkflowExecutionStartedEventAttributes(started)) => {
+                found.push(field("workflow".into(), "input", started.input.as_ref()));
+            }
+            Some(Attributes::WorkflowExecutionContinuedAsNewEventAttributes(next)) => {
+                found.push(field("workflow".into(), "result", next.input.as_ref()));
+            }
+            Some(Attributes::WorkflowExecutionUpdateAcceptedEventAttributes(accepted)) => {
+                let args = accepted
+                    .accepted_request
+                    .as_ref()
+                    .and_then(|request| request.input.as_ref())
+                    .and_then(|input| input.args.as_ref());
+                found.push(field("update".into(), "input", args));
+            }
+            Some(Attributes::WorkflowExecutionUpdateCompletedEventAttributes(completed)) => {
+                let result = completed
+                    .outcome
+                    .as_ref()
+                    .and_then(|outcome| outcome.value.as_ref())
+                    .and_then(|value| match value {
+                        update_outcome::Value::Success(payloads) => Some(payloads),
+                        update_outcome::Value::Failure(_) => None,
+                    });
+                found.push(field("update".into(), "result", result));
+            }
             Some(Attributes::ActivityTaskScheduledEventAttributes(scheduled)) => {
                 let activity_type = scheduled
                     .activity_type
@@ -464,21 +518,14 @@ pub(crate) fn activity_payloads(history: &[HistoryEvent]) -> Vec<ActivityPayload
                     .map(|t| t.name.clone())
                     .unwrap_or_default();
                 types.insert(event.event_id, activity_type.clone());
-                found.push(ActivityPayload {
-                    activity_type,
-                    direction: "input",
-                    bytes: payloads_bytes(scheduled.input.as_ref()),
-                });
+                found.push(field(activity_type, "input", scheduled.input.as_ref()));
             }
             Some(Attributes::ActivityTaskCompletedEventAttributes(completed)) => {
-                found.push(ActivityPayload {
-                    activity_type: types
-                        .get(&completed.scheduled_event_id)
-                        .cloned()
-                        .unwrap_or_default(),
-                    direction: "result",
-                    bytes: payloads_bytes(completed.result.as_ref()),
-                });
+                let activity_type = types
+                    .get(&completed.scheduled_event_id)
+                    .cloned()
+                    .unwrap_or_default();
+                found.push(field(activity_type, "result", completed.result.as_ref()));
             }
             _ => {}
         }

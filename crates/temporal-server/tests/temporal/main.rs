@@ -17,4 +17,5 @@ mod harness;
 mod idle;
 mod postgres;
 mod seam;
+mod seam_shapes;
 mod sessions;

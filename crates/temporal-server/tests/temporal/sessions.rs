@@ -9,7 +9,7 @@ use engine::core::run::{EffectError, RunFailure, RunOutcome, ToolStatus};
 use engine::store::BlobStore;
 use serde_json::{Value, json};
 
-use crate::harness::{Env, activity_payloads, assistant_texts, events, fast_settings};
+use crate::harness::{Env, assistant_texts, events, fast_settings, history_payloads};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn text_reply() {
@@ -26,7 +26,7 @@ async fn text_reply() {
     assert!(texts[0].contains("Hello from Temporal."), "{texts:?}");
     // The generation really went through a Temporal activity.
     let history = env.history(&session).await;
-    let llm_calls = activity_payloads(&history)
+    let llm_calls = history_payloads(&history)
         .into_iter()
         .filter(|p| p.activity_type == "llm_generate" && p.direction == "result")
         .count();
@@ -78,7 +78,7 @@ async fn multi_turn_tool_loop() {
     );
     // One activity per tool call.
     let history = env.history(&session).await;
-    let tool_calls = activity_payloads(&history)
+    let tool_calls = history_payloads(&history)
         .into_iter()
         .filter(|p| p.activity_type == "tool_invoke" && p.direction == "input")
         .count();
@@ -167,7 +167,7 @@ async fn provider_errors_retry_or_fail_the_run() {
     assert!(texts[0].contains("after three retries"), "{texts:?}");
     // Retries are activity attempts: one scheduled activity, no extra history per try.
     let history = env.history(&session).await;
-    let scheduled = activity_payloads(&history)
+    let scheduled = history_payloads(&history)
         .into_iter()
         .filter(|p| p.activity_type == "llm_generate" && p.direction == "input")
         .count();
@@ -234,7 +234,7 @@ async fn requested_compaction_summarises_with_the_model_in_an_activity() {
     assert!(requests[2].raw_body.contains("Something to compact."));
     let history = env.history(&session).await;
     assert!(
-        activity_payloads(&history)
+        history_payloads(&history)
             .iter()
             .any(|p| p.activity_type == "compact_context")
     );
