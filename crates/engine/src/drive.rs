@@ -133,6 +133,8 @@ pub struct Drive<S> {
     projected: Option<ControlState>,
     /// Latest time seen in any input; stamps entries the planner decides on its own.
     clock_ms: u64,
+    /// Plan past staged entries (see [`Drive::with_plan_ahead`]).
+    plan_ahead: bool,
 }
 
 impl<S: DriveState> Drive<S> {
@@ -144,7 +146,22 @@ impl<S: DriveState> Drive<S> {
             staged: Vec::new(),
             projected: None,
             clock_ms,
+            plan_ahead: false,
         }
+    }
+
+    /// With `plan_ahead`, [`Drive::next_action`] runs the planner over the projected
+    /// state even when entries are already staged (an admission, an effect's result),
+    /// so one append carries everything up to the next effect: a run request with
+    /// the run's start and its first turn's plan, a generation's result with the
+    /// run's end. The state still advances only when the whole batch commits; the
+    /// batch is atomic, so planning on its projection decides exactly what planning
+    /// after the commit would. Hosts that pay per append (the Temporal workflow)
+    /// turn it on; the log's entries are the same either way, only their batching
+    /// differs.
+    pub fn with_plan_ahead(mut self, plan_ahead: bool) -> Self {
+        self.plan_ahead = plan_ahead;
+        self
     }
 
     /// Committed state.
@@ -205,10 +222,11 @@ impl<S: DriveState> Drive<S> {
         Ok(decision.admitted)
     }
 
-    /// The next action. Staged events come first; otherwise the planner runs,
-    /// folding the events it decides into one append until it reaches an effect.
+    /// The next action. Staged events come first; otherwise (or, planning ahead,
+    /// after them) the planner runs, folding the events it decides into one append
+    /// until it reaches an effect.
     pub fn next_action(&mut self) -> Action {
-        if self.staged.is_empty() {
+        if self.staged.is_empty() || self.plan_ahead {
             for _ in 0..PLAN_STEPS_PER_APPEND_MAX {
                 match planner::plan(self.projected()) {
                     Plan::Events(events) => self.stage(events),

@@ -134,6 +134,7 @@ impl SessionClient {
             workflow_id(universe_id, session_id),
             WorkflowIdConflictPolicy::UseExisting,
         )
+        .update_id(update_id())
         .build();
         let mut attempt = 1;
         loop {
@@ -210,6 +211,15 @@ fn query_error(err: WorkflowQueryError, session_id: &SessionId) -> QueryError {
         WorkflowQueryError::NotFound(_) => QueryError::NotFound(session_id.to_string()),
         other => QueryError::Temporal(other.to_string()),
     }
+}
+
+/// A fresh update id: 96 random bits in 16 characters. The SDK's default (a UUID in
+/// text) appears five times in every admission's history events; this one keeps an
+/// ordinary turn within its history budget (docs/spec/workflow.md).
+fn update_id() -> String {
+    use base64::Engine as _;
+    let random = uuid::Uuid::new_v4();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&random.as_bytes()[..12])
 }
 
 #[cfg(test)]

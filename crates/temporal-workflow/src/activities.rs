@@ -66,6 +66,54 @@ pub struct LlmGenerateInput {
     /// Attempts allowed for retryable provider errors: the attempt that reaches it
     /// records the error as a failed generation instead of asking for a retry.
     pub attempts_max: u32,
+    /// For `llm_generate_commit`: the workflow's committed head when it scheduled the
+    /// generation. The activity commits the outcome itself only if the log is still
+    /// there (see [`GenerationStep`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit_at: Option<Seq>,
+}
+
+/// `llm_generate_commit`: the generation's outcome, and whether the activity also
+/// committed it. Committing in the activity saves the workflow an append of its own
+/// per turn (docs/spec/workflow.md, "History budget"): the activity resumes a drive
+/// over the committed control state at `commit_at` with the outcome, plans ahead to
+/// the next effect and appends that batch at `commit_at`. The workflow resumes its
+/// own drive with the same outcome and time, and adopts the batch as committed when
+/// its own staged batch has the same position and digest; otherwise (a different
+/// engine build, an admission committed meanwhile) it reloads from the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenerationStep {
+    pub outcome: GenerationOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub committed: Option<CommittedStep>,
+}
+
+/// A batch an activity appended on the workflow's behalf. Its position needs no
+/// field: entries carry their sequence numbers, so equal digests mean the same
+/// entries at the same place.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommittedStep {
+    /// The time the activity decided with; the workflow decides with it too.
+    pub observed_at_ms: u64,
+    /// [`entries_digest`] of the batch.
+    pub entries_digest: String,
+}
+
+/// A digest of a batch of entries (each entry's canonical bytes, length-prefixed):
+/// the first 128 bits of their SHA-256, in hex. It tells two engine builds' batches
+/// apart, which needs no more; it is not a content address.
+pub fn entries_digest(entries: &[LogEntry]) -> String {
+    let mut bytes = Vec::new();
+    for entry in entries {
+        let canonical = entry.to_canonical_bytes();
+        bytes.extend_from_slice(&(canonical.len() as u64).to_be_bytes());
+        bytes.extend_from_slice(&canonical);
+    }
+    let digest = BlobRef::of_bytes(&bytes).digest_bytes();
+    digest[..16]
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// `tool_invoke`: run one tool call of a batch.
@@ -136,6 +184,10 @@ activity!(
 activity!(
     /// Runs one planned generation; returns refs and facts only.
     LlmGenerate, "llm_generate", LlmGenerateInput => GenerationOutcome
+);
+activity!(
+    /// Runs one planned generation and, when the log has not moved, commits it.
+    LlmGenerateCommit, "llm_generate_commit", LlmGenerateInput => GenerationStep
 );
 activity!(
     /// Runs one tool call; its output goes to the CAS, the result carries the ref.

@@ -20,14 +20,14 @@ use futures::FutureExt as _;
 use temporalio_workflow::ActivityExecutionError;
 use temporalio_workflow::common::error::ApplicationFailure;
 use temporalio_workflow::{
-    CancellableFuture, ContinueAsNewOptions, WorkflowContext, WorkflowResult, WorkflowTermination,
-    select,
+    CancellableFuture, ContinueAsNewOptions, TimerResult, WorkflowContext, WorkflowResult,
+    WorkflowTermination, select,
 };
 
 use crate::activities::{
-    AppendEvents, AppendEventsInput, AppendEventsOutput, CompactContext, CompactContextInput,
-    LlmGenerate, LlmGenerateInput, LoadSession, LoadSessionInput, SessionKey, ToolInvoke,
-    ToolInvokeInput,
+    AppendEvents, AppendEventsInput, AppendEventsOutput, CommittedStep, CompactContext,
+    CompactContextInput, GenerationStep, LlmGenerate, LlmGenerateCommit, LlmGenerateInput,
+    LoadSession, LoadSessionInput, SessionKey, ToolInvoke, ToolInvokeInput, entries_digest,
 };
 use crate::messages::{SessionWorkflowInput, SessionWorkflowOutcome};
 use crate::workflow::AgentSessionWorkflow;
@@ -41,7 +41,7 @@ enum InFlight<'a> {
     Generation {
         run_id: RunId,
         turn: u32,
-        activity: Activity<'a, GenerationOutcome>,
+        activity: GenerationActivity<'a>,
     },
     Tools {
         run_id: RunId,
@@ -54,6 +54,39 @@ enum InFlight<'a> {
     },
 }
 
+/// The generation activity: committing its outcome itself (the history budget's
+/// shape) or not (histories recorded before it).
+enum GenerationActivity<'a> {
+    Plain(Activity<'a, GenerationOutcome>),
+    Committing(Activity<'a, GenerationStep>),
+}
+
+impl GenerationActivity<'_> {
+    fn cancel(&self) {
+        match self {
+            GenerationActivity::Plain(activity) => activity.cancel(),
+            GenerationActivity::Committing(activity) => activity.cancel(),
+        }
+    }
+
+    // The error is the SDK's own (large) type, passed along as the SDK returns it.
+    #[allow(clippy::result_large_err)]
+    fn poll_step(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> Poll<Result<GenerationStep, ActivityExecutionError>> {
+        match self {
+            GenerationActivity::Plain(activity) => activity.as_mut().poll(cx).map(|result| {
+                result.map(|outcome| GenerationStep {
+                    outcome,
+                    committed: None,
+                })
+            }),
+            GenerationActivity::Committing(activity) => activity.as_mut().poll(cx),
+        }
+    }
+}
+
 impl InFlight<'_> {
     fn cancel(self) {
         match self {
@@ -64,6 +97,11 @@ impl InFlight<'_> {
     }
 }
 
+/// The idle timer, kept pending across busy periods (see [`Host::idle`]).
+struct IdleTimer<'a> {
+    timer: Pin<Box<dyn CancellableFuture<Output = TimerResult> + 'a>>,
+}
+
 struct Host<'a> {
     ctx: &'a Ctx,
     input: SessionWorkflowInput,
@@ -71,10 +109,17 @@ struct Host<'a> {
     in_flight: Option<InFlight<'a>>,
     /// Activities scheduled by this run; makes activity ids unique.
     scheduled: u64,
+    /// The history budget's shape (`HISTORY_BUDGET_PATCH`): store work as local
+    /// activities, appends planned ahead, one idle timer for many idle periods.
+    lean: bool,
+    idle_timer: Option<IdleTimer<'a>>,
 }
 
 /// Marks workflow histories whose idle waits may end in the idle timer.
 const IDLE_TIMEOUT_PATCH: &str = "session-idle-timeout-v1";
+/// Marks workflow histories recorded with the history budget's shape
+/// (docs/spec/workflow.md, "History budget"); older ones replay as recorded.
+const HISTORY_BUDGET_PATCH: &str = "history-budget-v1";
 
 pub(crate) async fn drive_session(ctx: &mut Ctx) -> WorkflowResult<SessionWorkflowOutcome> {
     let ctx: &Ctx = ctx;
@@ -89,7 +134,12 @@ pub(crate) async fn drive_session(ctx: &mut Ctx) -> WorkflowResult<SessionWorkfl
         key,
         in_flight: None,
         scheduled: 0,
+        lean: ctx.patched(HISTORY_BUDGET_PATCH),
+        idle_timer: None,
     };
+    if host.lean {
+        ctx.state_mut(|wf| wf.session.plan_ahead());
+    }
     host.load().await?;
     loop {
         // Cancelling the workflow stops driving the session; what is committed stays,
@@ -112,7 +162,7 @@ pub(crate) async fn drive_session(ctx: &mut Ctx) -> WorkflowResult<SessionWorkfl
                 expected_head,
                 entries,
             } => host.append(expected_head, entries).await?,
-            Action::GenerateLlm(intent) => host.generate(intent).await,
+            Action::GenerateLlm(intent) => host.generate(intent).await?,
             Action::InvokeTools(intent) => host.invoke_tools(intent).await,
             Action::CompactContext(intent) => host.compact(intent).await,
             Action::Idle => {
@@ -173,14 +223,20 @@ impl<'a> Host<'a> {
     /// failed append).
     async fn load(&mut self) -> WorkflowResult<()> {
         let id = self.activity_id("load".into());
-        let options = self.settings().store_options(id);
         let input = LoadSessionInput {
             key: self.key.clone(),
         };
-        let loaded = self
-            .ctx
-            .execute_activity(LoadSession, input, options)
-            .await?;
+        let loaded = if self.lean {
+            let options = self.settings().store_local_options(id);
+            self.ctx
+                .execute_local_activity(LoadSession, input, options)
+                .await?
+        } else {
+            let options = self.settings().store_options(id);
+            self.ctx
+                .execute_activity(LoadSession, input, options)
+                .await?
+        };
         self.ctx.state_mut(|wf| wf.session.load(loaded.control));
         Ok(())
     }
@@ -188,18 +244,33 @@ impl<'a> Host<'a> {
     /// Commits staged entries; on a conflict drops them and reloads.
     async fn append(&mut self, expected_head: Seq, entries: Vec<LogEntry>) -> WorkflowResult<()> {
         let id = self.activity_id(format!("append/{expected_head}"));
-        let options = self.settings().store_options(id);
         let input = AppendEventsInput {
             key: self.key.clone(),
             expected_head,
             entries,
         };
-        let outcome = self
-            .ctx
-            .execute_activity(AppendEvents, input, options)
-            .await;
+        let outcome = if self.lean {
+            let options = self.settings().store_local_options(id);
+            self.ctx
+                .execute_local_activity(AppendEvents, input, options)
+                .await
+        } else {
+            let options = self.settings().store_options(id);
+            self.ctx
+                .execute_activity(AppendEvents, input, options)
+                .await
+        };
         let committed = matches!(outcome, Ok(AppendEventsOutput::Committed { .. }));
         if committed {
+            self.staged_committed()
+        } else {
+            self.reload().await
+        }
+    }
+
+    /// The store holds the drive's staged entries: apply them.
+    fn staged_committed(&mut self) -> WorkflowResult<()> {
+        {
             let applied = self.ctx.state_mut(|wf| {
                 wf.session
                     .drive_mut()
@@ -216,15 +287,43 @@ impl<'a> Host<'a> {
                     ApplicationFailure::non_retryable(truncate(message)),
                 ));
             }
-        } else {
-            self.ctx.state_mut(|wf| {
-                if let Some(drive) = wf.session.drive_mut() {
-                    drive.discard_staged();
-                }
-            });
-            self.load().await?;
         }
         Ok(())
+    }
+
+    /// The log is not what the drive staged on: drop the staged entries and read
+    /// the session from the store.
+    async fn reload(&mut self) -> WorkflowResult<()> {
+        self.ctx.state_mut(|wf| {
+            if let Some(drive) = wf.session.drive_mut() {
+                drive.discard_staged();
+            }
+        });
+        self.load().await
+    }
+
+    /// An activity appended a batch on the workflow's behalf. If it is the batch the
+    /// drive staged from the same outcome (same position, same digest), it is
+    /// committed; otherwise the log holds something the drive did not decide, so
+    /// read it back.
+    async fn adopt(&mut self, committed: CommittedStep) -> WorkflowResult<()> {
+        let same = self.ctx.state_mut(|wf| {
+            let drive = wf.session.drive_mut()?;
+            match drive.next_action() {
+                Action::AppendEvents { entries, .. } => {
+                    Some(entries_digest(&entries) == committed.entries_digest)
+                }
+                _ => Some(false),
+            }
+        });
+        if same == Some(true) {
+            self.staged_committed()
+        } else {
+            if !self.ctx.is_replaying() {
+                tracing::info!("a step an activity committed differs from the drive's; reloading");
+            }
+            self.reload().await
+        }
     }
 
     /// Cancels the in-flight effect unless `keep` says the drive still wants it.
@@ -244,7 +343,7 @@ impl<'a> Host<'a> {
         let _ = ctx.wait_condition(|wf| wf.session.has_queued()).await;
     }
 
-    async fn generate(&mut self, intent: GenerationIntent) {
+    async fn generate(&mut self, intent: GenerationIntent) -> WorkflowResult<()> {
         self.settle_in_flight(|in_flight| {
             matches!(in_flight, InFlight::Generation { run_id, turn, .. }
                 if *run_id == intent.run_id && *turn == intent.turn)
@@ -252,38 +351,68 @@ impl<'a> Host<'a> {
         if self.in_flight.is_none() {
             let id = self.activity_id(format!("llm/{}/{}", intent.run_id, intent.turn));
             let options = self.settings().llm_options(id);
-            let input = LlmGenerateInput {
+            let mut input = LlmGenerateInput {
                 universe_id: self.key.universe_id.clone(),
                 intent: intent.clone(),
                 attempts_max: self.settings().llm_attempts_max,
+                commit_at: None,
             };
-            let activity = self.ctx.execute_activity(LlmGenerate, input, options);
+            let activity = if self.lean {
+                input.commit_at = Some(self.ctx.state(|wf| wf.session.committed_head()));
+                GenerationActivity::Committing(Box::pin(self.ctx.execute_activity(
+                    LlmGenerateCommit,
+                    input,
+                    options,
+                )))
+            } else {
+                GenerationActivity::Plain(Box::pin(self.ctx.execute_activity(
+                    LlmGenerate,
+                    input,
+                    options,
+                )))
+            };
             self.in_flight = Some(InFlight::Generation {
                 run_id: intent.run_id.clone(),
                 turn: intent.turn,
-                activity: Box::pin(activity),
+                activity,
             });
         }
         let Some(InFlight::Generation { activity, .. }) = self.in_flight.as_mut() else {
-            return;
+            return Ok(());
         };
         let ctx = self.ctx;
+        let step = futures::future::poll_fn(|cx| activity.poll_step(cx));
         let result = select! {
-            result = activity.as_mut() => Some(result),
+            result = step.fuse() => Some(result),
             () = Self::admissions(ctx).fuse() => None,
         };
-        let Some(result) = result else { return };
+        let Some(result) = result else {
+            return Ok(());
+        };
         self.in_flight = None;
-        let outcome = result.unwrap_or_else(|err| GenerationOutcome::Failed {
-            error: effect_error("activity_failed", &err),
-        });
-        let now = now_ms(ctx);
+        let (outcome, committed) = match result {
+            Ok(step) => (step.outcome, step.committed),
+            Err(err) => (
+                GenerationOutcome::Failed {
+                    error: effect_error("activity_failed", &err),
+                },
+                None,
+            ),
+        };
+        // Decide with the activity's time when it committed, so both decide alike.
+        let now = committed
+            .as_ref()
+            .map_or_else(|| now_ms(ctx), |step| step.observed_at_ms);
         let resumed = ctx.state_mut(|wf| {
             wf.session
                 .drive_mut()
                 .map(|drive| drive.resume_generation(&intent.run_id, intent.turn, outcome, now))
         });
         report(ctx, "generation", resumed);
+        match committed {
+            Some(step) => self.adopt(step).await,
+            None => Ok(()),
+        }
     }
 
     async fn invoke_tools(&mut self, intent: ToolBatchIntent) {
@@ -449,6 +578,9 @@ impl<'a> Host<'a> {
             self.wait_for_work(due).await?;
             return Ok(None);
         }
+        if self.lean {
+            return self.idle_lean(due, idle_timeout_ms).await;
+        }
         let ctx = self.ctx;
         let timer = ctx.timer(Duration::from_millis(idle_timeout_ms));
         let woken = select! {
@@ -463,6 +595,51 @@ impl<'a> Host<'a> {
                 Ok(Some(SessionWorkflowOutcome { head }))
             }
             None => Ok(None),
+        }
+    }
+
+    /// The idle wait of the history budget's shape. A timer started in an earlier idle
+    /// period stays pending while the session works, so an ordinary turn starts no
+    /// timer; when it fires before this period has lasted the timeout, it is re-armed
+    /// for the rest. The session completes once it has been idle for the whole
+    /// timeout, as before.
+    async fn idle_lean(
+        &mut self,
+        due: bool,
+        idle_timeout_ms: u64,
+    ) -> WorkflowResult<Option<SessionWorkflowOutcome>> {
+        let ctx = self.ctx;
+        let idle_since = now_ms(ctx);
+        let deadline = idle_since.saturating_add(idle_timeout_ms);
+        loop {
+            let mut idle = match self.idle_timer.take() {
+                Some(idle) => idle,
+                None => IdleTimer {
+                    timer: Box::pin(ctx.timer(Duration::from_millis(idle_timeout_ms))),
+                },
+            };
+            let woken = select! {
+                result = Box::pin(self.wait_for_work(due)).fuse() => Some(result),
+                _ = idle.timer.as_mut().fuse() => None,
+            };
+            if let Some(result) = woken {
+                self.idle_timer = Some(idle);
+                return result.map(|()| None);
+            }
+            let now = now_ms(ctx);
+            if now < deadline {
+                // An earlier period's timer: wait out the rest of this one.
+                self.idle_timer = Some(IdleTimer {
+                    timer: Box::pin(ctx.timer(Duration::from_millis(deadline - now))),
+                });
+                continue;
+            }
+            // An admission that raced the timer is served; otherwise end here.
+            if !self.quiet() {
+                return Ok(None);
+            }
+            let head = ctx.state(|wf| wf.session.committed_head());
+            return Ok(Some(SessionWorkflowOutcome { head }));
         }
     }
 

@@ -15,35 +15,44 @@ use engine::core::run::{ActiveRunStatus, RunPhase};
 use engine::drive::Drive;
 use engine::{RunId, Seq};
 
-use crate::messages::{AdmitRejected, PhaseView, WorkflowStatus};
+use crate::messages::{AdmitRejected, AdmitReply, PhaseView, WorkflowStatus};
 
 /// Admissions received but not yet decided. More are refused with `tooMany`.
 pub const PENDING_ADMISSIONS_MAX: usize = 256;
 
-/// How a queued admission was decided.
+/// Where one admission is.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Decision {
-    /// Staged; committed once the head reaches `commit_seq` in reload `epoch`.
-    Accepted {
+enum Admission {
+    /// Received; decided at the next step boundary.
+    Queued(CoreCommand),
+    /// Accepted and staged; committed once the head reaches `commit_seq`.
+    Staged {
+        command: CoreCommand,
         run_id: Option<RunId>,
         duplicate: bool,
         commit_seq: Seq,
-        epoch: u64,
     },
+    /// Refused, or lost to a reload (histories before the history budget's shape).
     Rejected(AdmitRejected),
 }
+
+/// The reply to an admission, once it has one.
+pub type AdmitOutcome = Result<AdmitReply, AdmitRejected>;
 
 #[derive(Debug, Default)]
 pub struct WorkflowState {
     /// `None` until the first `load_session` returns.
     drive: Option<Drive<ControlState>>,
-    queue: VecDeque<(u64, CoreCommand)>,
-    decided: BTreeMap<u64, Decision>,
+    admissions: BTreeMap<u64, Admission>,
+    /// Ids of [`Admission::Queued`] admissions, in the order they are decided.
+    queue: VecDeque<u64>,
     next_admission: u64,
     /// Update handlers that have not replied yet.
     handlers_waiting: u32,
-    /// Bumped whenever staged entries are dropped and state is reloaded.
-    epoch: u64,
+    /// Drives plan past staged entries (`Drive::with_plan_ahead`), and a reload
+    /// decides uncommitted admissions again instead of losing them: the history
+    /// budget's shape.
+    plan_ahead: bool,
 }
 
 impl WorkflowState {
@@ -55,17 +64,45 @@ impl WorkflowState {
         self.drive.as_mut()
     }
 
-    /// Installs freshly loaded state. Anything staged before is gone, so admissions
-    /// waiting for it to commit are told so through the epoch.
+    /// Installs freshly loaded state. Anything staged before is gone: admissions
+    /// whose entries were committed (the old committed head reached them) keep their
+    /// reply; the others are queued again, ahead of newer ones, and decided afresh
+    /// against the loaded state (before the history budget's shape they were lost).
     pub fn load(&mut self, control: ControlState) {
-        if self.drive.is_some() {
-            self.epoch += 1;
+        let old_head = self.committed_head();
+        let mut requeued = Vec::new();
+        for (id, admission) in &mut self.admissions {
+            let Admission::Staged {
+                command,
+                commit_seq,
+                ..
+            } = admission
+            else {
+                continue;
+            };
+            if *commit_seq <= old_head {
+                continue;
+            }
+            if self.plan_ahead {
+                requeued.push(*id);
+                *admission = Admission::Queued(command.clone());
+            } else {
+                *admission = Admission::Rejected(AdmitRejected::lost());
+            }
         }
-        self.drive = Some(Drive::new(control));
+        for id in requeued.into_iter().rev() {
+            self.queue.push_front(id);
+        }
+        self.drive = Some(Drive::new(control).with_plan_ahead(self.plan_ahead));
     }
 
-    pub fn epoch(&self) -> u64 {
-        self.epoch
+    /// Makes drives installed from now on plan past staged entries, so one append
+    /// carries everything up to the next effect (fewer appends per turn).
+    pub fn plan_ahead(&mut self) {
+        self.plan_ahead = true;
+        if let Some(drive) = self.drive.take() {
+            self.drive = Some(drive.with_plan_ahead(true));
+        }
     }
 
     pub fn committed_head(&self) -> Seq {
@@ -78,6 +115,15 @@ impl WorkflowState {
 
     pub fn handlers_waiting(&self) -> u32 {
         self.handlers_waiting
+    }
+
+    fn queued_commands(&self) -> impl Iterator<Item = &CoreCommand> {
+        self.queue
+            .iter()
+            .filter_map(|id| match self.admissions.get(id) {
+                Some(Admission::Queued(command)) => Some(command),
+                _ => None,
+            })
     }
 
     /// Would `command` be admitted after everything already queued? Runs admission
@@ -97,7 +143,7 @@ impl WorkflowState {
             return Ok(());
         };
         let mut copy = drive.clone();
-        for (_, queued) in &self.queue {
+        for queued in self.queued_commands() {
             // Earlier admissions that would be refused change nothing.
             let _ = copy.admit(queued.clone(), 0);
         }
@@ -110,7 +156,8 @@ impl WorkflowState {
     pub fn enqueue(&mut self, command: CoreCommand) -> u64 {
         let id = self.next_admission;
         self.next_admission += 1;
-        self.queue.push_back((id, command));
+        self.admissions.insert(id, Admission::Queued(command));
+        self.queue.push_back(id);
         self.handlers_waiting += 1;
         id
     }
@@ -120,46 +167,52 @@ impl WorkflowState {
         let Some(drive) = self.drive.as_mut() else {
             return;
         };
-        while let Some((id, command)) = self.queue.pop_front() {
-            let decision = match drive.admit(command, now_ms) {
+        while let Some(id) = self.queue.pop_front() {
+            let Some(Admission::Queued(command)) = self.admissions.remove(&id) else {
+                continue;
+            };
+            let admission = match drive.admit(command.clone(), now_ms) {
                 Ok(admitted) => {
                     let (run_id, duplicate) = match admitted {
                         Admitted::Accepted => (None, false),
                         Admitted::Run { run_id, duplicate } => (Some(run_id), duplicate),
                     };
-                    Decision::Accepted {
+                    Admission::Staged {
+                        command,
                         run_id,
                         duplicate,
                         commit_seq: drive.projected().head,
-                        epoch: self.epoch,
                     }
                 }
-                Err(rejection) => Decision::Rejected(AdmitRejected::from(&rejection)),
+                Err(rejection) => Admission::Rejected(AdmitRejected::from(&rejection)),
             };
-            self.decided.insert(id, decision);
+            self.admissions.insert(id, admission);
         }
     }
 
-    /// Takes the decision on admission `id`, once made.
-    pub fn take_decision(&mut self, id: u64) -> Option<Decision> {
-        self.decided.remove(&id)
-    }
-
-    pub fn is_decided(&self, id: u64) -> bool {
-        self.decided.contains_key(&id)
-    }
-
-    /// Whether an accepted admission is committed (`Some(true)`), still pending
-    /// (`Some(false)`), or lost to a reload (`None`).
-    pub fn is_committed(&self, commit_seq: Seq, epoch: u64) -> Option<bool> {
-        if self.epoch != epoch {
-            return None;
+    /// The reply to admission `id`, once it is committed or refused.
+    pub fn outcome(&self, id: u64) -> Option<AdmitOutcome> {
+        match self.admissions.get(&id)? {
+            Admission::Queued(_) => None,
+            Admission::Staged {
+                run_id,
+                duplicate,
+                commit_seq,
+                ..
+            } => (self.committed_head() >= *commit_seq).then(|| {
+                Ok(AdmitReply {
+                    run_id: run_id.clone(),
+                    duplicate: *duplicate,
+                    head: self.committed_head(),
+                })
+            }),
+            Admission::Rejected(rejected) => Some(Err(rejected.clone())),
         }
-        Some(self.committed_head() >= commit_seq)
     }
 
-    /// An update handler replied.
-    pub fn handler_done(&mut self) {
+    /// The handler of admission `id` replied: forget it.
+    pub fn handler_done(&mut self, id: u64) {
+        self.admissions.remove(&id);
         self.handlers_waiting = self.handlers_waiting.saturating_sub(1);
     }
 
@@ -261,47 +314,70 @@ mod tests {
         assert_eq!(state.handlers_waiting(), 3);
         state.decide_queued(7);
         assert!(!state.has_queued());
-        let Some(Decision::Accepted {
-            commit_seq, epoch, ..
-        }) = state.take_decision(open)
-        else {
-            panic!("open accepted");
-        };
-        let Some(Decision::Accepted {
-            run_id,
-            commit_seq: run_seq,
-            ..
-        }) = state.take_decision(run)
-        else {
-            panic!("run accepted");
-        };
-        assert_eq!(run_id.unwrap().as_str(), "run_1");
-        assert!(run_seq > commit_seq);
-        let Some(Decision::Rejected(rejected)) = state.take_decision(refused) else {
+        assert_eq!(state.outcome(open), None, "staged, not committed");
+        assert_eq!(state.outcome(run), None);
+        let Some(Err(rejected)) = state.outcome(refused) else {
             panic!("second open refused");
         };
         assert_eq!(rejected.code, "alreadyOpen");
-        assert_eq!(state.is_committed(run_seq, epoch), Some(false));
         commit(&mut state);
-        assert_eq!(state.is_committed(run_seq, epoch), Some(true));
-        assert_eq!(state.committed_head(), run_seq);
+        let Some(Ok(reply)) = state.outcome(run) else {
+            panic!("run committed");
+        };
+        assert_eq!(reply.run_id.unwrap().as_str(), "run_1");
+        assert!(!reply.duplicate);
+        assert_eq!(reply.head, state.committed_head());
+        assert!(matches!(state.outcome(open), Some(Ok(_))));
+        state.handler_done(run);
+        assert_eq!(state.outcome(run), None);
+        assert_eq!(state.handlers_waiting(), 2);
     }
 
     #[test]
-    fn a_reload_loses_uncommitted_admissions() {
+    fn a_reload_loses_uncommitted_admissions_before_the_history_budget() {
         let mut state = WorkflowState::default();
         state.load(ControlState::default());
-        state.enqueue(open_command());
+        let open = state.enqueue(open_command());
         state.decide_queued(1);
-        let Some(Decision::Accepted {
-            commit_seq, epoch, ..
-        }) = state.take_decision(0)
-        else {
-            panic!("accepted");
-        };
         // The append conflicted: the workflow reloads what the store has.
         state.load(ControlState::default());
-        assert_eq!(state.is_committed(commit_seq, epoch), None);
+        let Some(Err(lost)) = state.outcome(open) else {
+            panic!("lost");
+        };
+        assert_eq!(lost, AdmitRejected::lost());
+    }
+
+    #[test]
+    fn a_reload_decides_uncommitted_admissions_again() {
+        let mut state = WorkflowState::default();
+        state.plan_ahead();
+        state.load(ControlState::default());
+        let open = state.enqueue(open_command());
+        state.decide_queued(1);
+        commit(&mut state);
+        let run = state.enqueue(run_command("a"));
+        let later = state.enqueue(run_command("b"));
+        state.decide_queued(2);
+        // Someone else moved the head: the staged run request is dropped with the
+        // reload, and queued again ahead of the newer one.
+        let committed = state.drive().unwrap().state().clone();
+        state.load(committed);
+        assert!(
+            matches!(state.outcome(open), Some(Ok(_))),
+            "committed stays"
+        );
+        assert_eq!(state.outcome(run), None);
+        assert!(state.has_queued());
+        state.decide_queued(3);
+        commit(&mut state);
+        let Some(Ok(first)) = state.outcome(run) else {
+            panic!("decided again and committed");
+        };
+        let Some(Ok(second)) = state.outcome(later) else {
+            panic!("committed");
+        };
+        assert_eq!(first.run_id.unwrap().as_str(), "run_1", "kept its place");
+        assert_eq!(second.run_id.unwrap().as_str(), "run_2");
     }
 
     #[test]

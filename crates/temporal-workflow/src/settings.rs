@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use temporalio_workflow::common::RetryPolicy;
-use temporalio_workflow::{ActivityCancellationType, ActivityOptions, WorkflowCancellationToken};
+use temporalio_workflow::{
+    ActivityCancellationType, ActivityOptions, LocalActivityOptions, WorkflowCancellationToken,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
@@ -79,6 +81,19 @@ impl WorkflowSettings {
     pub(crate) fn store_options(&self, activity_id: String) -> ActivityOptions {
         ActivityOptions::with_start_to_close_timeout(ms(self.store_timeout_ms))
             .activity_id(activity_id)
+            .retry_policy(store_retry())
+            .cancellation_token(WorkflowCancellationToken::new())
+            .build()
+    }
+
+    /// Store work as a local activity: run by the worker that holds the workflow
+    /// task, recorded as one marker (its input never enters history), no task of
+    /// its own. Retried like [`Self::store_options`]; not cancelled with the
+    /// workflow, for the same reason.
+    pub(crate) fn store_local_options(&self, activity_id: String) -> LocalActivityOptions {
+        LocalActivityOptions::builder()
+            .activity_id(activity_id)
+            .start_to_close_timeout(ms(self.store_timeout_ms))
             .retry_policy(store_retry())
             .cancellation_token(WorkflowCancellationToken::new())
             .build()

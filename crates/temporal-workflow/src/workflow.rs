@@ -14,7 +14,7 @@ use crate::messages::{
     AdmitRejected, AdmitReply, AdmitRequest, SessionWorkflowInput, SessionWorkflowOutcome,
     WorkflowStatus,
 };
-use crate::session::{Decision, WorkflowState};
+use crate::session::WorkflowState;
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
@@ -70,36 +70,16 @@ impl AgentSessionWorkflow {
         request: AdmitRequest,
     ) -> Result<AdmitReply, BoxError> {
         let id = ctx.state_mut(|wf| wf.session.enqueue(request.command));
-        let reply = wait_for_commit(ctx, id).await;
-        ctx.state_mut(|wf| wf.session.handler_done());
-        reply
-    }
-}
-
-async fn wait_for_commit(
-    ctx: &WorkflowContext<AgentSessionWorkflow>,
-    id: u64,
-) -> Result<AdmitReply, BoxError> {
-    ctx.wait_condition(|wf| wf.session.is_decided(id)).await?;
-    let decision = ctx.state_mut(|wf| wf.session.take_decision(id));
-    let (run_id, duplicate, commit_seq, epoch) = match decision {
-        Some(Decision::Accepted {
-            run_id,
-            duplicate,
-            commit_seq,
-            epoch,
-        }) => (run_id, duplicate, commit_seq, epoch),
-        Some(Decision::Rejected(rejected)) => return Err(Box::new(rejected)),
-        None => return Err(Box::new(AdmitRejected::lost())),
-    };
-    ctx.wait_condition(|wf| wf.session.is_committed(commit_seq, epoch) != Some(false))
-        .await?;
-    match ctx.state(|wf| wf.session.is_committed(commit_seq, epoch)) {
-        Some(true) => Ok(AdmitReply {
-            run_id,
-            duplicate,
-            head: ctx.state(|wf| wf.session.committed_head()),
-        }),
-        _ => Err(Box::new(AdmitRejected::lost())),
+        let waited = ctx
+            .wait_condition(|wf| wf.session.outcome(id).is_some())
+            .await;
+        let outcome = ctx.state(|wf| wf.session.outcome(id));
+        ctx.state_mut(|wf| wf.session.handler_done(id));
+        waited?;
+        match outcome {
+            Some(Ok(reply)) => Ok(reply),
+            Some(Err(rejected)) => Err(Box::new(rejected)),
+            None => Err(Box::new(AdmitRejected::lost())),
+        }
     }
 }

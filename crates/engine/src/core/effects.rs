@@ -38,6 +38,8 @@ pub struct GenerationResult {
     pub response_id: Option<String>,
     /// Output items in provider order (assistant text, reasoning, tool calls, ...).
     pub items: Vec<ItemSpec>,
+    /// Left out when empty (a text answer): results travel through workflow history.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub tool_calls: Vec<ToolCallRequest>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<FinishReason>,

@@ -10,6 +10,9 @@ pub(crate) struct Scenario {
     pub(crate) steps: Vec<Step>,
     /// Where the final checkpoint check splits the log (modulo its length + 1).
     pub(crate) split: u16,
+    /// Both drives plan past staged entries (`Drive::with_plan_ahead`): every
+    /// property must hold either way.
+    pub(crate) plan_ahead: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -170,8 +173,14 @@ pub(crate) fn scenario() -> impl Strategy<Value = Scenario> {
         prop::option::weighted(0.95, (session_config(60), prop::option::of(item_spec()))),
         prop::collection::vec(step(), 1..=STEPS_MAX),
         any::<u16>(),
+        any::<bool>(),
     )
-        .prop_map(|(open, steps, split)| Scenario { open, steps, split })
+        .prop_map(|(open, steps, split, plan_ahead)| Scenario {
+            open,
+            steps,
+            split,
+            plan_ahead,
+        })
 }
 
 pub(crate) fn step() -> impl Strategy<Value = Step> {

@@ -68,6 +68,7 @@ pub(crate) fn feed_drive<S: DriveState>(
 pub(crate) struct Host<'s> {
     pub(crate) full: Drive<SessionState>,
     pub(crate) control: Drive<ControlState>,
+    pub(crate) plan_ahead: bool,
     pub(crate) log: Vec<LogEntry>,
     /// The committed log applied entry by entry as the host commits it (independent
     /// of the drives' own bookkeeping).
@@ -85,8 +86,9 @@ pub(crate) struct Host<'s> {
 
 pub(crate) fn run_scenario(scenario: &Scenario, stats: &RefCell<Stats>) {
     let mut host = Host {
-        full: Drive::new(SessionState::default()),
-        control: Drive::new(ControlState::default()),
+        full: Drive::new(SessionState::default()).with_plan_ahead(scenario.plan_ahead),
+        control: Drive::new(ControlState::default()).with_plan_ahead(scenario.plan_ahead),
+        plan_ahead: scenario.plan_ahead,
         log: Vec::new(),
         replica: SessionState::default(),
         rebuilt: BTreeMap::new(),
@@ -363,8 +365,8 @@ impl Host<'_> {
             state == self.replica,
             "(a)/(b) state rebuilt after a crash differs in value"
         );
-        self.full = Drive::new(state);
-        self.control = Drive::new(replay_control(&self.log));
+        self.full = Drive::new(state).with_plan_ahead(self.plan_ahead);
+        self.control = Drive::new(replay_control(&self.log)).with_plan_ahead(self.plan_ahead);
         self.stats.borrow_mut().crashes += 1;
     }
 

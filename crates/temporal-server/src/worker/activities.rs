@@ -10,8 +10,8 @@ use std::sync::Arc;
 use engine::core::effects::{CompactionOutcome, GenerationOutcome, ToolResult};
 use temporal_workflow::activities::{
     AppendEvents, AppendEventsInput, AppendEventsOutput, CompactContext, CompactContextInput,
-    LlmGenerate, LlmGenerateInput, LoadSession, LoadSessionInput, LoadSessionOutput, ToolInvoke,
-    ToolInvokeInput,
+    GenerationStep, LlmGenerate, LlmGenerateCommit, LlmGenerateInput, LoadSession,
+    LoadSessionInput, LoadSessionOutput, ToolInvoke, ToolInvokeInput,
 };
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
@@ -56,6 +56,15 @@ impl SessionActivities {
         input: LlmGenerateInput,
     ) -> Result<GenerationOutcome, ActivityError> {
         self.backend.llm_generate(ctx, input).await
+    }
+
+    #[activity(definition = LlmGenerateCommit)]
+    pub async fn llm_generate_commit(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: LlmGenerateInput,
+    ) -> Result<GenerationStep, ActivityError> {
+        self.backend.llm_generate_commit(ctx, input).await
     }
 
     #[activity(definition = ToolInvoke)]

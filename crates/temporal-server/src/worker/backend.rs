@@ -14,16 +14,19 @@ use std::time::Duration;
 
 use effects::{AdapterError, Compactor, ToolAdapter};
 use engine::core::context::estimate_tokens;
+use engine::core::control::ControlState;
 use engine::core::effects::{CompactionOutcome, GenerationOutcome, ToolResult};
 use engine::core::request::GenerationRequest;
 use engine::core::run::{EffectError, ToolStatus};
+use engine::drive::{Action, Drive, GenerationIntent, Resumed};
 use engine::store::{AppendOutcome, BlobStore, CheckpointStore, SessionLog, StoreError};
+use engine::{Seq, SessionId};
 use futures::future::BoxFuture;
 use llm_runtime::{LlmRuntime, Transport};
 use serde_json::json;
 use temporal_workflow::activities::{
-    AppendEventsInput, AppendEventsOutput, CompactContextInput, LlmGenerateInput, LoadSessionInput,
-    LoadSessionOutput, ToolInvokeInput,
+    AppendEventsInput, AppendEventsOutput, CommittedStep, CompactContextInput, GenerationStep,
+    LlmGenerateInput, LoadSessionInput, LoadSessionOutput, ToolInvokeInput, entries_digest,
 };
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
@@ -55,6 +58,11 @@ pub trait SessionActivityBackend: Send + Sync + 'static {
         ctx: ActivityContext,
         input: LlmGenerateInput,
     ) -> BoxFuture<'_, ActivityResult<GenerationOutcome>>;
+    fn llm_generate_commit(
+        &self,
+        ctx: ActivityContext,
+        input: LlmGenerateInput,
+    ) -> BoxFuture<'_, ActivityResult<GenerationStep>>;
     fn tool_invoke(
         &self,
         ctx: ActivityContext,
@@ -82,6 +90,14 @@ pub struct Backend<P, T, C> {
     pub deltas: Arc<DeltaHub>,
     /// A checkpoint is written whenever the head crosses a multiple of this.
     pub checkpoint_interval_entries: u64,
+}
+
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 /// A failure worth retrying (Temporal applies the activity's retry policy).
@@ -196,19 +212,99 @@ where
             }
             Err(other) => return Err(store_failure(other)),
         };
+        self.checkpoint_if_due(&store, session, input.expected_head, head)
+            .await;
+        Ok(AppendEventsOutput::Committed { head })
+    }
+
+    /// Writes a checkpoint when an append from `from` to `head` crossed a multiple
+    /// of the checkpoint interval.
+    async fn checkpoint_if_due(&self, store: &P::Store, session: &SessionId, from: Seq, head: Seq) {
         let interval = self.checkpoint_interval_entries.max(1);
-        if head / interval > input.expected_head / interval {
-            // Checkpoints only bound rehydration cost: a failure is logged, not fatal.
-            match rehydrate(&*store, session).await {
-                Ok(state) => {
-                    if let Err(err) = store.put_checkpoint(session, &state.checkpoint()).await {
-                        tracing::warn!(%session, error = %err, "writing a checkpoint failed");
-                    }
+        if head / interval <= from / interval {
+            return;
+        }
+        // Checkpoints only bound rehydration cost: a failure is logged, not fatal.
+        match rehydrate(store, session).await {
+            Ok(state) => {
+                if let Err(err) = store.put_checkpoint(session, &state.checkpoint()).await {
+                    tracing::warn!(%session, error = %err, "writing a checkpoint failed");
                 }
-                Err(err) => tracing::warn!(%session, error = %err, "checkpoint replay failed"),
+            }
+            Err(err) => tracing::warn!(%session, error = %err, "checkpoint replay failed"),
+        }
+    }
+
+    /// `llm_generate_commit`: the generation, then its commit when the log is still
+    /// at `commit_at` (see `temporal_workflow::activities::GenerationStep`).
+    async fn generate_commit(
+        &self,
+        ctx: ActivityContext,
+        input: LlmGenerateInput,
+    ) -> ActivityResult<GenerationStep> {
+        let commit_at = input.commit_at;
+        let universe_id = input.universe_id.clone();
+        let intent = input.intent.clone();
+        let outcome = self.generate(ctx, input).await?;
+        let committed = match commit_at {
+            Some(at) => {
+                self.commit_generation(&universe_id, &intent, at, &outcome)
+                    .await
+            }
+            None => None,
+        };
+        Ok(GenerationStep { outcome, committed })
+    }
+
+    /// Decides what the workflow's drive will decide for `outcome` at `at` and
+    /// appends it. Any failure leaves the commit to the workflow (its own append
+    /// retries), so a generation is never paid for twice because of the store.
+    async fn commit_generation(
+        &self,
+        universe_id: &str,
+        intent: &GenerationIntent,
+        at: Seq,
+        outcome: &GenerationOutcome,
+    ) -> Option<CommittedStep> {
+        let session = &intent.session_id;
+        let store = self.universe_store(universe_id).await.ok()?;
+        let control: ControlState = match state_at(&*store, session, at).await {
+            Ok(control) => control,
+            Err(err) => {
+                tracing::info!(%session, error = %err, "not committing the generation: replay failed");
+                return None;
+            }
+        };
+        let observed_at_ms = now_ms();
+        let mut drive = Drive::new(control).with_plan_ahead(true);
+        let resumed =
+            drive.resume_generation(&intent.run_id, intent.turn, outcome.clone(), observed_at_ms);
+        if matches!(resumed, Resumed::Stale { .. }) {
+            return None;
+        }
+        let Action::AppendEvents {
+            expected_head,
+            entries,
+        } = drive.next_action()
+        else {
+            return None;
+        };
+        match store.append(session, expected_head, &entries).await {
+            Ok(AppendOutcome::Appended { head } | AppendOutcome::AlreadyCommitted { head }) => {
+                self.checkpoint_if_due(&store, session, expected_head, head)
+                    .await;
+                Some(CommittedStep {
+                    observed_at_ms,
+                    entries_digest: entries_digest(&entries),
+                })
+            }
+            // The workflow appended meanwhile (an admission): it commits the outcome.
+            Err(StoreError::HeadConflict { .. } | StoreError::InvalidBatch { .. }) => None,
+            Err(err) => {
+                tracing::info!(%session, error = %err, "not committing the generation: append failed");
+                None
             }
         }
-        Ok(AppendEventsOutput::Committed { head })
     }
 
     async fn generate(
@@ -383,6 +479,14 @@ where
         input: LlmGenerateInput,
     ) -> BoxFuture<'_, ActivityResult<GenerationOutcome>> {
         Box::pin(self.generate(ctx, input))
+    }
+
+    fn llm_generate_commit(
+        &self,
+        ctx: ActivityContext,
+        input: LlmGenerateInput,
+    ) -> BoxFuture<'_, ActivityResult<GenerationStep>> {
+        Box::pin(self.generate_commit(ctx, input))
     }
 
     fn tool_invoke(

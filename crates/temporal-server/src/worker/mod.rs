@@ -74,7 +74,9 @@ pub async fn connect(
     converter: DataConverter,
 ) -> Result<Client, WorkerError> {
     let options = ConnectionOptions::new(config.url()?)
-        .identity(format!("lightspeed-{}", std::process::id()))
+        // Short: the identity is in most history events of every turn (and in the
+        // sticky queue's name), which the history budget counts.
+        .identity(format!("ls-{}", std::process::id()))
         .build();
     Client::connect(
         options,

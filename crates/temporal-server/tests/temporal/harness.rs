@@ -142,7 +142,12 @@ impl Env {
         .unwrap();
         let data = tempfile::tempdir().unwrap();
         let mut temporal = TemporalConfig::local(address);
-        temporal.task_queue = format!("test-{name}-{}", uuid::Uuid::new_v4().simple());
+        // As long as the product's default queue name ("lightspeed-sessions"): the
+        // name is in every task-scheduled event, and the history budget is measured.
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        temporal.task_queue = format!("t-{}", &unique[..17]);
+        // Shown with a failing test's output: which queue (and history) is whose.
+        eprintln!("{name}: task queue {}", temporal.task_queue);
         let client = worker::connect(
             &temporal,
             seam::data_converter(Arc::new(FsStores::new(data.path()))),
@@ -510,6 +515,20 @@ pub(crate) fn history_payloads(history: &[HistoryEvent]) -> Vec<HistoryPayload> 
                         update_outcome::Value::Failure(_) => None,
                     });
                 found.push(field("update".into(), "result", result));
+            }
+            // A local activity's result is in its marker; its input never enters history.
+            Some(Attributes::MarkerRecordedEventAttributes(marker)) => {
+                let activity_type = marker
+                    .details
+                    .get("data")
+                    .and_then(|meta| meta.payloads.first())
+                    .and_then(|meta| serde_json::from_slice::<Value>(&meta.data).ok())
+                    .and_then(|meta| {
+                        let name = meta.get("activity_type").or(meta.get("activityType"))?;
+                        name.as_str().map(str::to_owned)
+                    })
+                    .unwrap_or_else(|| format!("marker:{}", marker.marker_name));
+                found.push(field(activity_type, "result", marker.details.get("result")));
             }
             Some(Attributes::ActivityTaskScheduledEventAttributes(scheduled)) => {
                 let activity_type = scheduled

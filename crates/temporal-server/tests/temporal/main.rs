@@ -14,6 +14,7 @@ mod control;
 mod crash;
 mod dev;
 mod harness;
+mod history_budget;
 mod idle;
 mod postgres;
 mod seam;

@@ -44,7 +44,11 @@ async fn payloads_stay_small_with_a_large_transcript() {
 
     let history = env.history(&session).await;
     let payloads = history_payloads(&history);
-    assert!(payloads.iter().any(|p| p.activity_type == "llm_generate"));
+    assert!(
+        payloads
+            .iter()
+            .any(|p| p.activity_type == "llm_generate_commit")
+    );
     let oversized: Vec<_> = payloads
         .iter()
         .filter(|p| p.bytes > PAYLOAD_BYTES_MAX || p.spilled > 0)

@@ -28,7 +28,7 @@ async fn text_reply() {
     let history = env.history(&session).await;
     let llm_calls = history_payloads(&history)
         .into_iter()
-        .filter(|p| p.activity_type == "llm_generate" && p.direction == "result")
+        .filter(|p| p.activity_type == "llm_generate_commit" && p.direction == "result")
         .count();
     assert_eq!(llm_calls, 1);
     env.shutdown().await;
@@ -169,7 +169,7 @@ async fn provider_errors_retry_or_fail_the_run() {
     let history = env.history(&session).await;
     let scheduled = history_payloads(&history)
         .into_iter()
-        .filter(|p| p.activity_type == "llm_generate" && p.direction == "input")
+        .filter(|p| p.activity_type == "llm_generate_commit" && p.direction == "input")
         .count();
     assert_eq!(scheduled, 1);
 
