@@ -130,6 +130,7 @@ pub fn router<A: LightspeedApi, K: KeyStore>(
             config.connections_max,
             config.universe_connections_max,
             config.ws_preauth_connections_max,
+            config.universe_in_flight_bytes_max,
         )),
         conn_ids: AtomicU32::new(0),
         limits: config.clone(),
@@ -205,24 +206,30 @@ async fn http<K: KeyStore>(
     request: Request,
     outcome: AuthOutcome,
 ) -> Response {
-    let _place = match endpoint.connections.acquire(universe_of(&outcome)) {
+    let place = match endpoint.connections.acquire(universe_of(&outcome)) {
         Ok(place) => place,
         Err(no) => return no_place(no),
     };
     let (parts, body) = request.into_parts();
-    let body = if parts.method == Method::POST {
+    // The universe's request budget is held until the answer is made: the body is
+    // parsed and its calls served under it.
+    let (body, _work) = if parts.method == Method::POST {
         let limits = &endpoint.limits;
         let read = envelope::read_body(body, limits.rpc_body_bytes_max, limits.rpc_body_read());
         let bytes = match read.await {
             Ok(bytes) => bytes,
             Err(violation) => return violation.into_response(),
         };
+        let work = match place.work() {
+            Some(work) => work.enter(bytes.len()).await,
+            None => None,
+        };
         if let Err(violation) = envelope::check(&bytes, endpoint.limits.rpc_batch_calls_max) {
             return violation.into_response();
         }
-        Body::from(bytes)
+        (Body::from(bytes), work)
     } else {
-        body
+        (body, None)
     };
     let mut request = Request::from_parts(parts, body);
     request.extensions_mut().insert(outcome);
@@ -282,6 +289,9 @@ async fn websocket<K: KeyStore>(
                 Err(no) => return no_place(no),
             };
             request.extensions_mut().insert(AuthOutcome::Caller(caller));
+            if let Some(work) = place.work() {
+                request.extensions_mut().insert(work);
+            }
             let (permit, universe_place) = place.into_parts();
             (
                 permit,

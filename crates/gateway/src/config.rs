@@ -49,6 +49,13 @@ pub struct GatewayConfig {
     /// beyond it: 429 (`data.reason = "universeConnections"`).
     /// `LIGHTSPEED_GATEWAY_UNIVERSE_CONNECTIONS_MAX`.
     pub universe_connections_max: u32,
+    /// Request bytes (HTTP bodies, WebSocket call params) of one universe served at
+    /// once, over all its connections. Default 2 MiB, two of the largest requests:
+    /// a universe sending many large calls gets them served a few at a time (queued,
+    /// in order) instead of keeping every runtime thread busy while other universes
+    /// wait; small calls pass freely. A request larger than this is served alone. 0
+    /// turns the budget off. `LIGHTSPEED_GATEWAY_UNIVERSE_IN_FLIGHT_BYTES_MAX`.
+    pub universe_in_flight_bytes_max: u32,
     /// Subscriptions open on one WebSocket. Default 1,024 (jsonrpsee's default);
     /// beyond it `*/subscribe` answers a JSON-RPC error.
     /// `LIGHTSPEED_GATEWAY_CONNECTION_SUBSCRIPTIONS_MAX`.
@@ -138,6 +145,7 @@ impl Default for GatewayConfig {
             connection_in_flight_max: 32,
             connections_max: 1024,
             universe_connections_max: 256,
+            universe_in_flight_bytes_max: 2 * 1024 * 1024,
             connection_subscriptions_max: 1024,
             ws_queued_messages_max: 256,
             ws_queued_bytes_max: 16 * 1024 * 1024,

@@ -1,6 +1,6 @@
 //! Connection places: in total, per universe, and the two pools of callers without
 //! a key (HTTP requests waiting for their refusal, WebSockets waiting for their
-//! `auth/hello`).
+//! `auth/hello`); and each universe's budget of request bytes being served.
 //!
 //! jsonrpsee keeps one global connection pool and never learns the universe, so the
 //! places are counted here, before jsonrpsee sees the request.
@@ -66,7 +66,52 @@ pub(crate) struct Connections {
     /// from `total` and from every universe: whose they are is not known yet.
     preauth: Arc<Semaphore>,
     universe_max: u32,
-    per_universe: Arc<Mutex<HashMap<String, u32>>>,
+    work_max: u32,
+    per_universe: Arc<Mutex<HashMap<String, UniverseEntry>>>,
+}
+
+/// What the gateway keeps of a universe while it holds places.
+#[derive(Debug)]
+struct UniverseEntry {
+    places: u32,
+    work: UniverseWork,
+}
+
+/// The request bytes one universe may have served at once, over all its
+/// connections (`universe_in_flight_bytes_max`).
+///
+/// The backend's work runs on the same runtime threads for every universe, and a
+/// call is served in polls the runtime cannot cut: a universe sending many large
+/// calls at once could keep every thread busy. Counted in request bytes, so small
+/// calls pass freely while large ones are served a few at a time, queued in order.
+#[derive(Debug, Clone)]
+pub(crate) struct UniverseWork {
+    budget: Arc<Semaphore>,
+    max: u32,
+}
+
+impl UniverseWork {
+    fn new(max: u32) -> Self {
+        Self {
+            budget: Arc::new(Semaphore::new(max as usize)),
+            max,
+        }
+    }
+
+    /// Waits until `bytes` of the budget are free and holds them until the permit
+    /// drops. A request larger than the whole budget waits for all of it (it is
+    /// served alone); with a budget of 0 nothing waits (`None`).
+    pub(crate) async fn enter(&self, bytes: usize) -> Option<OwnedSemaphorePermit> {
+        if self.max == 0 {
+            return None;
+        }
+        let permits = u32::try_from(bytes).unwrap_or(u32::MAX).clamp(1, self.max);
+        // The semaphore is never closed.
+        Arc::clone(&self.budget)
+            .acquire_many_owned(permits)
+            .await
+            .ok()
+    }
 }
 
 /// One connection's place; given back on drop.
@@ -81,12 +126,24 @@ impl Place {
     pub(crate) fn into_parts(self) -> (OwnedSemaphorePermit, Option<UniversePlace>) {
         (self.permit, self.universe)
     }
+
+    /// The universe's request budget; `None` for callers without a key.
+    pub(crate) fn work(&self) -> Option<UniverseWork> {
+        self.universe.as_ref().map(UniversePlace::work)
+    }
 }
 
 #[derive(Debug)]
 pub(crate) struct UniversePlace {
     universe: String,
-    per_universe: Arc<Mutex<HashMap<String, u32>>>,
+    work: UniverseWork,
+    per_universe: Arc<Mutex<HashMap<String, UniverseEntry>>>,
+}
+
+impl UniversePlace {
+    pub(crate) fn work(&self) -> UniverseWork {
+        self.work.clone()
+    }
 }
 
 impl Drop for UniversePlace {
@@ -96,9 +153,9 @@ impl Drop for UniversePlace {
             .per_universe
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = map.get_mut(&self.universe) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
+        if let Some(entry) = map.get_mut(&self.universe) {
+            entry.places = entry.places.saturating_sub(1);
+            if entry.places == 0 {
                 map.remove(&self.universe);
             }
         }
@@ -106,12 +163,13 @@ impl Drop for UniversePlace {
 }
 
 impl Connections {
-    pub(crate) fn new(total_max: u32, universe_max: u32, preauth_max: u32) -> Self {
+    pub(crate) fn new(total_max: u32, universe_max: u32, preauth_max: u32, work_max: u32) -> Self {
         Self {
             total: Arc::new(Semaphore::new(total_max as usize)),
             anonymous: Arc::new(Semaphore::new(ANONYMOUS_PLACES_MAX)),
             preauth: Arc::new(Semaphore::new(preauth_max as usize)),
             universe_max,
+            work_max,
             per_universe: Arc::new(Mutex::new(HashMap::new())),
         }
     }
@@ -152,13 +210,21 @@ impl Connections {
             .per_universe
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let count = map.entry(universe.to_owned()).or_insert(0);
-        if *count >= self.universe_max {
+        // A universe's budget lives as long as it holds a place, and every call
+        // holds one, so no call's bytes are ever counted in a dropped budget.
+        let entry = map
+            .entry(universe.to_owned())
+            .or_insert_with(|| UniverseEntry {
+                places: 0,
+                work: UniverseWork::new(self.work_max),
+            });
+        if entry.places >= self.universe_max {
             return Err(NoPlace::Universe);
         }
-        *count += 1;
+        entry.places += 1;
         Ok(UniversePlace {
             universe: universe.to_owned(),
+            work: entry.work.clone(),
             per_universe: Arc::clone(&self.per_universe),
         })
     }

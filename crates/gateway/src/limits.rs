@@ -23,6 +23,7 @@ use jsonrpsee::types::error::{
 use jsonrpsee::types::{ErrorObjectOwned, Id};
 
 use crate::auth::{AuthOutcome, Denial};
+use crate::connections::UniverseWork;
 use crate::envelope::INVALID_REQUEST;
 use crate::outbox::Outbox;
 use crate::rpc::error_object;
@@ -180,8 +181,12 @@ impl<S> GatewayRpc<S> {
             match auth.gate(is_hello) {
                 Gate::Hello => return Route::Hello(auth),
                 Gate::Refused(err) => return Route::Backend(Err(error_object(err))),
-                Gate::Caller(caller) => {
-                    request.extensions_mut().insert(AuthOutcome::Caller(caller));
+                Gate::Caller(caller, work) => {
+                    let extensions = request.extensions_mut();
+                    extensions.insert(AuthOutcome::Caller(caller));
+                    if let Some(work) = work {
+                        extensions.insert(work);
+                    }
                 }
             }
         }
@@ -296,8 +301,20 @@ where
                         Some(outbox) => outbox.room_for_answer().await,
                         None => true,
                     };
+                    // Over WebSocket the call is served within its universe's request
+                    // budget (over HTTP the whole body was, before it got here).
+                    // Unsubscribing is never held up.
+                    let work = match extensions.get::<UniverseWork>() {
+                        Some(work) if room && !is_unsubscribe(request.method_name()) => {
+                            let bytes = request.params().as_str().map_or(0, str::len);
+                            work.enter(bytes).await
+                        }
+                        _ => None,
+                    };
                     let response = if room {
-                        contract_response(id, inner.call(request).await)
+                        let response = contract_response(id, inner.call(request).await);
+                        drop(work);
+                        response
                     } else {
                         MethodResponse::error(
                             id,

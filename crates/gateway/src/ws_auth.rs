@@ -33,7 +33,7 @@ use serde_json::{Value, json};
 use tokio::sync::OwnedSemaphorePermit;
 
 use crate::auth::{AuthOutcome, Denial, ResolveKey};
-use crate::connections::{Connections, Place};
+use crate::connections::{Connections, Place, UniverseWork};
 use crate::outbox::{CloseReason, Outbox};
 
 /// The method that authenticates a WebSocket opened without a key.
@@ -53,7 +53,7 @@ enum State {
     /// `auth/hello` arrived and is being checked.
     Checking(OwnedSemaphorePermit),
     /// The key's caller, on a place of its universe.
-    Authenticated { caller: Caller, _place: Place },
+    Authenticated { caller: Caller, place: Place },
     /// Refused and closing; the pre-auth place is held until the socket is gone, so
     /// refused sockets cannot outnumber the pool.
     Refused { _preauth: OwnedSemaphorePermit },
@@ -64,8 +64,8 @@ enum State {
 /// What a call on a socket opened without a key may do.
 #[derive(Debug)]
 pub(crate) enum Gate {
-    /// Act as this caller.
-    Caller(Caller),
+    /// Act as this caller, within its universe's request budget.
+    Caller(Caller, Option<UniverseWork>),
     /// This is the socket's `auth/hello`: [`WsAuth::hello`] answers it.
     Hello,
     /// Refused; the socket is closing.
@@ -131,7 +131,7 @@ impl WsAuth {
     pub(crate) fn gate(&self, is_hello: bool) -> Gate {
         let mut state = self.lock();
         match &*state {
-            State::Authenticated { caller, .. } => Gate::Caller(caller.clone()),
+            State::Authenticated { caller, place } => Gate::Caller(caller.clone(), place.work()),
             State::Waiting(_) if is_hello => {
                 if let State::Waiting(permit) = std::mem::replace(&mut *state, State::Released) {
                     *state = State::Checking(permit);
@@ -187,10 +187,7 @@ impl WsAuth {
         );
         let answer = json!({"universeId": caller.universe_id, "keyId": caller.key_id});
         // Replacing `Checking` gives the pre-auth place back.
-        *state = State::Authenticated {
-            caller,
-            _place: place,
-        };
+        *state = State::Authenticated { caller, place };
         Ok(answer)
     }
 

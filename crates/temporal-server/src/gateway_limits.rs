@@ -54,6 +54,9 @@ pub(crate) struct GatewayLimitArgs {
         default_value_t = 256
     )]
     universe_connections_max: u32,
+    /// Request bytes of one universe served at once (large calls queue); 0: off.
+    #[arg(long, env = "LIGHTSPEED_GATEWAY_UNIVERSE_IN_FLIGHT_BYTES_MAX", default_value_t = 2 * 1024 * 1024)]
+    universe_in_flight_bytes_max: u32,
     /// Subscriptions open on one WebSocket.
     #[arg(
         long,
@@ -175,6 +178,7 @@ impl GatewayLimitArgs {
             connection_in_flight_max: self.connection_in_flight_max,
             connections_max: self.connections_max,
             universe_connections_max: self.universe_connections_max,
+            universe_in_flight_bytes_max: self.universe_in_flight_bytes_max,
             connection_subscriptions_max: self.connection_subscriptions_max,
             ws_queued_messages_max: self.ws_queued_messages_max,
             ws_queued_bytes_max: self.ws_queued_bytes_max,
