@@ -1,8 +1,10 @@
 //! The axum app: `/rpc` (JSON-RPC over HTTP and WebSocket, served by jsonrpsee as a
 //! tower service), the blob routes, `/health` and `/ready`.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
 
 use api::LightspeedApi;
 use axum::Router;
@@ -17,19 +19,22 @@ use jsonrpsee::server::{
     BatchRequestConfig, ConnectionState, Methods, PingConfig, Server, ServerConfig, ServerHandle,
     StopHandle, TowerServiceBuilder, stop_channel, ws,
 };
+use tokio::sync::Semaphore;
 use tower::Service as _;
 use tower::layer::util::{Identity, Stack};
 
 use crate::GatewayError;
-use crate::auth::{self, AuthOutcome, Denial};
+use crate::auth::{self, AuthOutcome, Denial, ResolveKey};
 use crate::blobs::{self, BlobState};
 use crate::config::GatewayConfig;
-use crate::connections::{Connections, NoPlace, Outbox};
+use crate::connections::{Connections, NoPlace, UniversePlace};
 use crate::envelope;
 use crate::keys::KeyStore;
-use crate::killable::ConnKill;
+use crate::killable::{ConnKill, KillSwitch};
 use crate::limits::{GatewayRpcLayer, Transport};
+use crate::outbox::{OutboundBytes, Outbox};
 use crate::rpc;
+use crate::ws_auth::WsAuth;
 
 type RpcServiceBuilderType = TowerServiceBuilder<Stack<GatewayRpcLayer, Identity>, Identity>;
 
@@ -40,7 +45,7 @@ struct RpcEndpoint<K> {
     /// jsonrpsee's config for WebSockets, driven through `ws::connect`.
     ws_config: ServerConfig,
     ws_middleware: RpcServiceBuilder<Stack<GatewayRpcLayer, Identity>>,
-    connections: Connections,
+    connections: Arc<Connections>,
     conn_ids: AtomicU32,
     limits: GatewayConfig,
     stop: StopHandle,
@@ -121,7 +126,12 @@ pub fn router<A: LightspeedApi, K: KeyStore>(
         // contract code (jsonrpsee's own batch-size refusal is -32010, "rejected").
         ws_config: server_config(config, BatchRequestConfig::Unlimited),
         ws_middleware: middleware,
-        connections: Connections::new(config.connections_max, config.universe_connections_max),
+        connections: Arc::new(Connections::new(
+            config.connections_max,
+            config.universe_connections_max,
+            config.ws_preauth_connections_max,
+            config.universe_in_flight_bytes_max,
+        )),
         conn_ids: AtomicU32::new(0),
         limits: config.clone(),
         stop,
@@ -160,11 +170,12 @@ async fn rpc_endpoint<K: KeyStore>(
     mut request: Request,
 ) -> Response {
     let outcome = auth::resolve(endpoint.keys.as_ref(), request.headers()).await;
+    let sent_key = request.headers().contains_key(AUTHORIZATION);
     // The key has done its work. Dropping it here keeps it out of jsonrpsee, whose
     // trace-level logs print whole requests, headers included.
     request.headers_mut().remove(AUTHORIZATION);
     if ws::is_upgrade_request(&request) {
-        websocket(&endpoint, request, outcome).await
+        websocket(&endpoint, request, outcome, sent_key).await
     } else {
         http(&endpoint, request, outcome).await
     }
@@ -184,24 +195,7 @@ fn refusal(status: StatusCode, err: api::ApiError) -> Response {
 }
 
 fn no_place(no_place: NoPlace) -> Response {
-    let (message, reason) = match no_place {
-        NoPlace::Total => (
-            "the gateway serves its maximum of connections",
-            "connections",
-        ),
-        NoPlace::Anonymous => (
-            "the gateway serves its maximum of requests without a valid key",
-            "anonymousConnections",
-        ),
-        NoPlace::Universe => (
-            "this universe holds its maximum of connections",
-            "universeConnections",
-        ),
-    };
-    refusal(
-        StatusCode::TOO_MANY_REQUESTS,
-        api::ApiError::new(api::ErrorKind::Overloaded, message).with_reason(reason),
-    )
+    refusal(StatusCode::TOO_MANY_REQUESTS, no_place.to_api_error())
 }
 
 /// One JSON-RPC request over HTTP: its envelope is checked here (see `envelope`),
@@ -212,24 +206,30 @@ async fn http<K: KeyStore>(
     request: Request,
     outcome: AuthOutcome,
 ) -> Response {
-    let _place = match endpoint.connections.acquire(universe_of(&outcome)) {
+    let place = match endpoint.connections.acquire(universe_of(&outcome)) {
         Ok(place) => place,
         Err(no) => return no_place(no),
     };
     let (parts, body) = request.into_parts();
-    let body = if parts.method == Method::POST {
+    // The universe's request budget is held until the answer is made: the body is
+    // parsed and its calls served under it.
+    let (body, _work) = if parts.method == Method::POST {
         let limits = &endpoint.limits;
         let read = envelope::read_body(body, limits.rpc_body_bytes_max, limits.rpc_body_read());
         let bytes = match read.await {
             Ok(bytes) => bytes,
             Err(violation) => return violation.into_response(),
         };
+        let work = match place.work() {
+            Some(work) => work.enter(bytes.len()).await,
+            None => None,
+        };
         if let Err(violation) = envelope::check(&bytes, endpoint.limits.rpc_batch_calls_max) {
             return violation.into_response();
         }
-        Body::from(bytes)
+        (Body::from(bytes), work)
     } else {
-        body
+        (body, None)
     };
     let mut request = Request::from_parts(parts, body);
     request.extensions_mut().insert(outcome);
@@ -247,16 +247,85 @@ async fn http<K: KeyStore>(
     }
 }
 
-/// A WebSocket upgrade: refused with 401 before upgrading without a valid key, with
-/// 429 without a place; otherwise served by jsonrpsee on a task this gateway owns,
-/// which drops the socket once its [`Outbox`] says the reader fell behind or idled.
+/// What a WebSocket holds while it is open.
+enum Held {
+    /// Opened with a key: its universe's place (the total place went to jsonrpsee).
+    Universe { _place: Option<UniversePlace> },
+    /// Opened without a key: its places follow its `auth/hello`.
+    PreAuth(Arc<WsAuth>),
+}
+
+/// A WebSocket upgrade: with a valid key, served as its caller; without a key
+/// header (browsers), served in a pre-auth state until its `auth/hello`
+/// (`ws_auth`); refused with 401 for a wrong key, with 429 without a place.
+/// Otherwise served by jsonrpsee on a task this gateway owns, which closes the
+/// socket once its [`Outbox`] says the reader fell behind or idled, or its
+/// authentication failed.
 async fn websocket<K: KeyStore>(
     endpoint: &RpcEndpoint<K>,
     mut request: Request,
     outcome: AuthOutcome,
+    sent_key: bool,
 ) -> Response {
-    let caller = match outcome {
-        AuthOutcome::Caller(caller) => caller,
+    let limits = &endpoint.limits;
+    let kill = request
+        .extensions()
+        .get::<ConnectInfo<ConnKill>>()
+        .map(|info| Arc::clone(&info.0.0));
+    // Bytes are counted down as frames leave the killable stream; without one they
+    // could not be, so only messages are bounded then.
+    let bytes = kill
+        .as_ref()
+        .map(|_| OutboundBytes::new(limits.ws_queued_bytes_max));
+    let outbox = Outbox::new(
+        limits.ws_queued_messages_max,
+        limits.ws_reply_wait(),
+        bytes.clone(),
+    );
+    let (permit, held) = match outcome {
+        AuthOutcome::Caller(caller) => {
+            let place = match endpoint.connections.acquire(Some(&caller.universe_id)) {
+                Ok(place) => place,
+                Err(no) => return no_place(no),
+            };
+            request.extensions_mut().insert(AuthOutcome::Caller(caller));
+            if let Some(work) = place.work() {
+                request.extensions_mut().insert(work);
+            }
+            let (permit, universe_place) = place.into_parts();
+            (
+                permit,
+                Held::Universe {
+                    _place: universe_place,
+                },
+            )
+        }
+        AuthOutcome::Denied(Denial::MissingKey)
+            if !sent_key && limits.ws_preauth_connections_max > 0 =>
+        {
+            let preauth = match endpoint.connections.acquire_preauth() {
+                Ok(preauth) => preauth,
+                Err(no) => return no_place(no),
+            };
+            // jsonrpsee wants a permit per connection; this socket's real places are
+            // held by its auth state, which trades the pre-auth place for a
+            // universe's on `auth/hello`.
+            let Ok(permit) = Arc::new(Semaphore::new(1)).try_acquire_owned() else {
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            };
+            let keys: Arc<dyn ResolveKey> = Arc::clone(&endpoint.keys) as Arc<dyn ResolveKey>;
+            let auth = WsAuth::new(
+                preauth,
+                keys,
+                Arc::clone(&endpoint.connections),
+                Arc::clone(&outbox),
+            );
+            request
+                .extensions_mut()
+                .insert(AuthOutcome::Denied(Denial::MissingKey));
+            request.extensions_mut().insert(Arc::clone(&auth));
+            (permit, Held::PreAuth(auth))
+        }
         AuthOutcome::Denied(denial @ (Denial::MissingKey | Denial::UnknownKey)) => {
             return refusal(StatusCode::UNAUTHORIZED, denial.to_api_error());
         }
@@ -264,22 +333,13 @@ async fn websocket<K: KeyStore>(
             return refusal(StatusCode::SERVICE_UNAVAILABLE, denial.to_api_error());
         }
     };
-    let place = match endpoint.connections.acquire(Some(&caller.universe_id)) {
-        Ok(place) => place,
-        Err(no) => return no_place(no),
-    };
-    let limits = &endpoint.limits;
-    let outbox = Outbox::new(limits.ws_queued_messages_max, limits.ws_reply_wait());
-    request.extensions_mut().insert(AuthOutcome::Caller(caller));
     request.extensions_mut().insert(Transport::WebSocket);
     request.extensions_mut().insert(Arc::clone(&outbox));
-    let kill = request
-        .extensions()
-        .get::<ConnectInfo<ConnKill>>()
-        .map(|info| Arc::clone(&info.0.0));
     let conn_id = endpoint.conn_ids.fetch_add(1, Ordering::Relaxed);
-    let (permit, universe_place) = place.into_parts();
     let conn = ConnectionState::new(endpoint.stop.clone(), conn_id, permit);
+    if let Some(kill) = &kill {
+        kill.arm(bytes);
+    }
     let connected = ws::connect(
         request,
         endpoint.ws_config.clone(),
@@ -290,27 +350,91 @@ async fn websocket<K: KeyStore>(
     .await;
     match connected {
         Ok((response, connection)) => {
-            let idle_timeout = limits.ws_idle_timeout();
-            tokio::spawn(async move {
-                tokio::select! {
-                    () = connection => {}
-                    reason = outbox.closed(idle_timeout) => {
-                        // Aborting the TCP stream ends jsonrpsee's tasks and frees the
-                        // queued answers; a close frame could not reach a reader whose
-                        // window is full anyway. Mounted without `crate::serve` there is
-                        // no switch, and dropping the connection future is all we can do.
-                        tracing::warn!(?reason, conn_id, "closing a WebSocket");
-                        if let Some(kill) = kill {
-                            kill.kill();
-                        }
-                    }
-                }
-                drop(universe_place);
-            });
+            let watch = SocketWatch {
+                outbox,
+                kill,
+                held,
+                conn_id,
+                idle_timeout: limits.ws_idle_timeout(),
+                auth_timeout: limits.ws_auth_timeout(),
+                close_wait: limits.ws_close_wait(),
+            };
+            tokio::spawn(watch.serve(connection));
             response.map(Body::new)
         }
-        Err(response) => response.map(Body::new),
+        Err(response) => {
+            if let Some(kill) = &kill {
+                kill.disarm();
+            }
+            response.map(Body::new)
+        }
     }
+}
+
+/// Drives one WebSocket and closes it when the gateway must.
+struct SocketWatch {
+    outbox: Arc<Outbox>,
+    /// `None` when mounted without [`crate::serve`]: then dropping jsonrpsee's
+    /// connection future is all the gateway can do (no Close frame).
+    kill: Option<Arc<KillSwitch>>,
+    held: Held,
+    conn_id: u32,
+    idle_timeout: Duration,
+    auth_timeout: Duration,
+    close_wait: Duration,
+}
+
+impl SocketWatch {
+    async fn serve(self, connection: impl Future<Output = ()>) {
+        tokio::pin!(connection);
+        let auth = match &self.held {
+            Held::PreAuth(auth) => Some(Arc::clone(auth)),
+            Held::Universe { .. } => None,
+        };
+        let deadline = auth_deadline(auth.clone(), self.auth_timeout);
+        let reason = tokio::select! {
+            () = &mut connection => None,
+            reason = Arc::clone(&self.outbox).closed(self.idle_timeout) => Some(reason),
+            () = deadline => None,
+        };
+        if let Some(reason) = reason {
+            tracing::warn!(
+                ?reason,
+                code = reason.code(),
+                conn_id = self.conn_id,
+                "closing a WebSocket"
+            );
+            if let Some(kill) = &self.kill {
+                let close = kill.close(
+                    reason.code(),
+                    reason.text(),
+                    reason.drains_first(),
+                    self.close_wait,
+                );
+                // jsonrpsee keeps writing what goes before the Close frame.
+                tokio::select! {
+                    () = &mut connection => {}
+                    () = close => {}
+                }
+                // Cut in every case: the connection may have ended first.
+                kill.kill();
+            }
+        }
+        if let Some(auth) = auth {
+            auth.release();
+        }
+        drop(self.held);
+    }
+}
+
+/// Ends the authentication of a socket opened without a key after `timeout` (the
+/// socket then closes through its outbox); never resolves.
+async fn auth_deadline(auth: Option<Arc<WsAuth>>, timeout: Duration) {
+    if let Some(auth) = auth {
+        tokio::time::sleep(timeout).await;
+        auth.expire();
+    }
+    std::future::pending::<()>().await;
 }
 
 /// Liveness: the process answers.

@@ -1,4 +1,5 @@
-//! Resolving `Authorization: Bearer <key>` into the [`api::Caller`].
+//! Resolving `Authorization: Bearer <key>` (or the key of a WebSocket's
+//! `auth/hello`, see `ws_auth`) into the [`api::Caller`].
 //!
 //! The outcome is computed once per HTTP request or WebSocket upgrade and travels in
 //! the request's extensions; the RPC middleware refuses calls without a caller. The
@@ -7,6 +8,7 @@
 use api::{ApiError, Caller, ErrorKind};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
+use futures::future::BoxFuture;
 
 use crate::keys::{KeyStore, hash_key};
 
@@ -70,6 +72,14 @@ pub(crate) async fn resolve<K: KeyStore>(keys: &K, headers: &HeaderMap) -> AuthO
     let Some(token) = bearer_token(headers) else {
         return AuthOutcome::Denied(Denial::MissingKey);
     };
+    resolve_token(keys, token).await
+}
+
+/// Looks a plaintext key up in `keys`.
+pub(crate) async fn resolve_token<K: KeyStore>(keys: &K, token: &str) -> AuthOutcome {
+    if token.is_empty() {
+        return AuthOutcome::Denied(Denial::MissingKey);
+    }
     if token.len() > KEY_CHARS_MAX {
         return AuthOutcome::Denied(Denial::UnknownKey);
     }
@@ -83,6 +93,18 @@ pub(crate) async fn resolve<K: KeyStore>(keys: &K, headers: &HeaderMap) -> AuthO
             tracing::error!(error = %err, "key store lookup failed");
             AuthOutcome::Denied(Denial::StoreFailed)
         }
+    }
+}
+
+/// Key lookup behind a trait object, so a WebSocket's auth state (which outlives
+/// the handler and travels in non-generic extensions) can resolve `auth/hello`.
+pub(crate) trait ResolveKey: Send + Sync {
+    fn resolve<'a>(&'a self, token: &'a str) -> BoxFuture<'a, AuthOutcome>;
+}
+
+impl<K: KeyStore> ResolveKey for K {
+    fn resolve<'a>(&'a self, token: &'a str) -> BoxFuture<'a, AuthOutcome> {
+        Box::pin(resolve_token(self, token))
     }
 }
 

@@ -49,6 +49,13 @@ pub struct GatewayConfig {
     /// beyond it: 429 (`data.reason = "universeConnections"`).
     /// `LIGHTSPEED_GATEWAY_UNIVERSE_CONNECTIONS_MAX`.
     pub universe_connections_max: u32,
+    /// Request bytes (HTTP bodies, WebSocket call params) of one universe served at
+    /// once, over all its connections. Default 2 MiB, two of the largest requests:
+    /// a universe sending many large calls gets them served a few at a time (queued,
+    /// in order) instead of keeping every runtime thread busy while other universes
+    /// wait; small calls pass freely. A request larger than this is served alone. 0
+    /// turns the budget off. `LIGHTSPEED_GATEWAY_UNIVERSE_IN_FLIGHT_BYTES_MAX`.
+    pub universe_in_flight_bytes_max: u32,
     /// Subscriptions open on one WebSocket. Default 1,024 (jsonrpsee's default);
     /// beyond it `*/subscribe` answers a JSON-RPC error.
     /// `LIGHTSPEED_GATEWAY_CONNECTION_SUBSCRIPTIONS_MAX`.
@@ -58,11 +65,38 @@ pub struct GatewayConfig {
     /// close notification, `data.reason = "subscriberTooSlow"`); answers that cannot
     /// be buffered wait, and a socket with more than this many waiting answers, or
     /// one answer waiting longer than [`Self::ws_reply_wait_ms`], is closed: its reader
-    /// fell behind. `LIGHTSPEED_GATEWAY_WS_QUEUED_MESSAGES_MAX`.
+    /// fell behind (Close code 1008). `LIGHTSPEED_GATEWAY_WS_QUEUED_MESSAGES_MAX`.
     pub ws_queued_messages_max: u32,
+    /// Outbound bytes (answers and notifications produced and not yet written to
+    /// the TCP stream) of one WebSocket. Default 16 MiB: one answer at
+    /// [`Self::rpc_response_bytes_max`] plus room, so a few huge answers (`blob/get`)
+    /// cannot hold unbounded memory while 256 small ones still fit. A call arriving
+    /// while the socket is at the bound waits before it runs, for at most
+    /// [`Self::ws_reply_wait_ms`], then the socket is closed as a slow reader (1008);
+    /// a notification that does not fit drops its subscription (`subscriberTooSlow`).
+    /// One message always fits an empty queue. Applies to gateways started with
+    /// [`crate::serve`] (which sees the frames leave).
+    /// `LIGHTSPEED_GATEWAY_WS_QUEUED_BYTES_MAX`.
+    pub ws_queued_bytes_max: u64,
     /// How long one answer may wait for room in its socket's buffer before the socket
     /// is closed as a slow reader. Default 10,000 ms. `LIGHTSPEED_GATEWAY_WS_REPLY_WAIT_MS`.
     pub ws_reply_wait_ms: u64,
+    /// How long closing a WebSocket may take: writing the Close frame after what must
+    /// go first, and reading until the client closes its side. Default 2,000 ms;
+    /// then the TCP connection is aborted, so a reader that never reads holds nothing
+    /// longer. `LIGHTSPEED_GATEWAY_WS_CLOSE_WAIT_MS`.
+    pub ws_close_wait_ms: u64,
+    /// How long a WebSocket opened without a key (browsers cannot send headers on
+    /// upgrade) may take to send `auth/hello`. Default 5,000 ms; then it is closed
+    /// with 1008. `LIGHTSPEED_GATEWAY_WS_AUTH_TIMEOUT_MS`.
+    pub ws_auth_timeout_ms: u64,
+    /// WebSockets opened without a key and not yet authenticated, at once. Default
+    /// 64, a pool apart from [`Self::connections_max`] and every universe's places
+    /// (whose socket it is is not known yet), so unauthenticated sockets cannot take
+    /// a tenant's place; beyond it the upgrade gets 429
+    /// (`data.reason = "preAuthConnections"`). 0 turns first-message authentication
+    /// off (such upgrades get 401). `LIGHTSPEED_GATEWAY_WS_PREAUTH_CONNECTIONS_MAX`.
+    pub ws_preauth_connections_max: u32,
     /// How often the server pings each WebSocket. Default 30,000 ms; a socket that
     /// answers no ping within twice this is closed (dead peer).
     /// `LIGHTSPEED_GATEWAY_WS_PING_INTERVAL_MS`.
@@ -80,6 +114,14 @@ impl GatewayConfig {
 
     pub(crate) fn ws_reply_wait(&self) -> Duration {
         Duration::from_millis(self.ws_reply_wait_ms)
+    }
+
+    pub(crate) fn ws_close_wait(&self) -> Duration {
+        Duration::from_millis(self.ws_close_wait_ms)
+    }
+
+    pub(crate) fn ws_auth_timeout(&self) -> Duration {
+        Duration::from_millis(self.ws_auth_timeout_ms)
     }
 
     pub(crate) fn ws_ping_interval(&self) -> Duration {
@@ -103,9 +145,14 @@ impl Default for GatewayConfig {
             connection_in_flight_max: 32,
             connections_max: 1024,
             universe_connections_max: 256,
+            universe_in_flight_bytes_max: 2 * 1024 * 1024,
             connection_subscriptions_max: 1024,
             ws_queued_messages_max: 256,
+            ws_queued_bytes_max: 16 * 1024 * 1024,
             ws_reply_wait_ms: 10_000,
+            ws_close_wait_ms: 2_000,
+            ws_auth_timeout_ms: 5_000,
+            ws_preauth_connections_max: 64,
             ws_ping_interval_ms: 30_000,
             ws_idle_timeout_ms: 300_000,
         }

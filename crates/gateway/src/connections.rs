@@ -1,19 +1,15 @@
-//! Connection places (total and per universe) and the per-WebSocket outbox watch
-//! that closes sockets whose reader fell behind or went idle.
+//! Connection places: in total, per universe, and the two pools of callers without
+//! a key (HTTP requests waiting for their refusal, WebSockets waiting for their
+//! `auth/hello`); and each universe's budget of request bytes being served.
 //!
 //! jsonrpsee keeps one global connection pool and never learns the universe, so the
-//! places are counted here, before jsonrpsee sees the request. Its WebSocket task is
-//! driven through `ws::connect` (not its tower service, which spawns the task where
-//! nobody can end it) so that a slow or idle socket can be dropped: dropping the
-//! connection future closes the TCP stream and frees every answer queued for it.
+//! places are counted here, before jsonrpsee sees the request.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
 
-use jsonrpsee::server::MethodResponseFuture;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+use api::{ApiError, ErrorKind};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 /// HTTP requests on `/rpc` without a valid key served at once. 64: refusals are
 /// cheap, and the pool is apart from `connections_max`, so unauthenticated clients
@@ -29,6 +25,34 @@ pub(crate) enum NoPlace {
     Anonymous,
     /// The universe holds `universe_connections_max` places.
     Universe,
+    /// Every one of `ws_preauth_connections_max` places of WebSockets opened
+    /// without a key is taken.
+    PreAuth,
+}
+
+impl NoPlace {
+    /// The refusal a client reads (-32001 with a reason per pool).
+    pub(crate) fn to_api_error(self) -> ApiError {
+        let (message, reason) = match self {
+            Self::Total => (
+                "the gateway serves its maximum of connections",
+                "connections",
+            ),
+            Self::Anonymous => (
+                "the gateway serves its maximum of requests without a valid key",
+                "anonymousConnections",
+            ),
+            Self::Universe => (
+                "this universe holds its maximum of connections",
+                "universeConnections",
+            ),
+            Self::PreAuth => (
+                "the gateway holds its maximum of WebSockets waiting for auth/hello",
+                "preAuthConnections",
+            ),
+        };
+        ApiError::new(ErrorKind::Overloaded, message).with_reason(reason)
+    }
 }
 
 /// The places of the whole gateway.
@@ -38,8 +62,56 @@ pub(crate) struct Connections {
     /// Places of callers without a valid key, apart from `total`: they only wait for
     /// their refusal, and must not be able to take the places of real tenants.
     anonymous: Arc<Semaphore>,
+    /// Places of WebSockets opened without a key until their `auth/hello`, apart
+    /// from `total` and from every universe: whose they are is not known yet.
+    preauth: Arc<Semaphore>,
     universe_max: u32,
-    per_universe: Arc<Mutex<HashMap<String, u32>>>,
+    work_max: u32,
+    per_universe: Arc<Mutex<HashMap<String, UniverseEntry>>>,
+}
+
+/// What the gateway keeps of a universe while it holds places.
+#[derive(Debug)]
+struct UniverseEntry {
+    places: u32,
+    work: UniverseWork,
+}
+
+/// The request bytes one universe may have served at once, over all its
+/// connections (`universe_in_flight_bytes_max`).
+///
+/// The backend's work runs on the same runtime threads for every universe, and a
+/// call is served in polls the runtime cannot cut: a universe sending many large
+/// calls at once could keep every thread busy. Counted in request bytes, so small
+/// calls pass freely while large ones are served a few at a time, queued in order.
+#[derive(Debug, Clone)]
+pub(crate) struct UniverseWork {
+    budget: Arc<Semaphore>,
+    max: u32,
+}
+
+impl UniverseWork {
+    fn new(max: u32) -> Self {
+        Self {
+            budget: Arc::new(Semaphore::new(max as usize)),
+            max,
+        }
+    }
+
+    /// Waits until `bytes` of the budget are free and holds them until the permit
+    /// drops. A request larger than the whole budget waits for all of it (it is
+    /// served alone); with a budget of 0 nothing waits (`None`).
+    pub(crate) async fn enter(&self, bytes: usize) -> Option<OwnedSemaphorePermit> {
+        if self.max == 0 {
+            return None;
+        }
+        let permits = u32::try_from(bytes).unwrap_or(u32::MAX).clamp(1, self.max);
+        // The semaphore is never closed.
+        Arc::clone(&self.budget)
+            .acquire_many_owned(permits)
+            .await
+            .ok()
+    }
 }
 
 /// One connection's place; given back on drop.
@@ -54,12 +126,24 @@ impl Place {
     pub(crate) fn into_parts(self) -> (OwnedSemaphorePermit, Option<UniversePlace>) {
         (self.permit, self.universe)
     }
+
+    /// The universe's request budget; `None` for callers without a key.
+    pub(crate) fn work(&self) -> Option<UniverseWork> {
+        self.universe.as_ref().map(UniversePlace::work)
+    }
 }
 
 #[derive(Debug)]
 pub(crate) struct UniversePlace {
     universe: String,
-    per_universe: Arc<Mutex<HashMap<String, u32>>>,
+    work: UniverseWork,
+    per_universe: Arc<Mutex<HashMap<String, UniverseEntry>>>,
+}
+
+impl UniversePlace {
+    pub(crate) fn work(&self) -> UniverseWork {
+        self.work.clone()
+    }
 }
 
 impl Drop for UniversePlace {
@@ -69,9 +153,9 @@ impl Drop for UniversePlace {
             .per_universe
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(count) = map.get_mut(&self.universe) {
-            *count = count.saturating_sub(1);
-            if *count == 0 {
+        if let Some(entry) = map.get_mut(&self.universe) {
+            entry.places = entry.places.saturating_sub(1);
+            if entry.places == 0 {
                 map.remove(&self.universe);
             }
         }
@@ -79,11 +163,13 @@ impl Drop for UniversePlace {
 }
 
 impl Connections {
-    pub(crate) fn new(total_max: u32, universe_max: u32) -> Self {
+    pub(crate) fn new(total_max: u32, universe_max: u32, preauth_max: u32, work_max: u32) -> Self {
         Self {
             total: Arc::new(Semaphore::new(total_max as usize)),
             anonymous: Arc::new(Semaphore::new(ANONYMOUS_PLACES_MAX)),
+            preauth: Arc::new(Semaphore::new(preauth_max as usize)),
             universe_max,
+            work_max,
             per_universe: Arc::new(Mutex::new(HashMap::new())),
         }
     }
@@ -111,141 +197,35 @@ impl Connections {
         })
     }
 
+    /// Takes a place for a WebSocket opened without a key, held until it
+    /// authenticates (then it takes a universe place instead) or closes.
+    pub(crate) fn acquire_preauth(&self) -> Result<OwnedSemaphorePermit, NoPlace> {
+        Arc::clone(&self.preauth)
+            .try_acquire_owned()
+            .map_err(|_| NoPlace::PreAuth)
+    }
+
     fn acquire_universe(&self, universe: &str) -> Result<UniversePlace, NoPlace> {
         let mut map = self
             .per_universe
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let count = map.entry(universe.to_owned()).or_insert(0);
-        if *count >= self.universe_max {
+        // A universe's budget lives as long as it holds a place, and every call
+        // holds one, so no call's bytes are ever counted in a dropped budget.
+        let entry = map
+            .entry(universe.to_owned())
+            .or_insert_with(|| UniverseEntry {
+                places: 0,
+                work: UniverseWork::new(self.work_max),
+            });
+        if entry.places >= self.universe_max {
             return Err(NoPlace::Universe);
         }
-        *count += 1;
+        entry.places += 1;
         Ok(UniversePlace {
             universe: universe.to_owned(),
+            work: entry.work.clone(),
             per_universe: Arc::clone(&self.per_universe),
         })
-    }
-}
-
-/// Why a WebSocket was closed by the gateway.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum CloseReason {
-    /// Answers waited for buffer room longer or in larger number than allowed.
-    SlowReader,
-    /// No call and no open subscription for the idle timeout.
-    Idle,
-}
-
-/// What one WebSocket owes its client; shared by its middleware and its methods
-/// through the connection's extensions.
-#[derive(Debug)]
-pub(crate) struct Outbox {
-    /// Answers produced but not yet in the socket's send buffer.
-    waiting: AtomicU32,
-    waiting_max: u32,
-    reply_wait: Duration,
-    subscriptions: AtomicU32,
-    last_call: Mutex<Instant>,
-    closing: AtomicBool,
-    close: watch::Sender<Option<CloseReason>>,
-}
-
-impl Outbox {
-    pub(crate) fn new(waiting_max: u32, reply_wait: Duration) -> Arc<Self> {
-        Arc::new(Self {
-            waiting: AtomicU32::new(0),
-            waiting_max,
-            reply_wait,
-            subscriptions: AtomicU32::new(0),
-            last_call: Mutex::new(Instant::now()),
-            closing: AtomicBool::new(false),
-            close: watch::Sender::new(None),
-        })
-    }
-
-    fn close(&self, reason: CloseReason) {
-        if !self.closing.swap(true, Ordering::AcqRel) {
-            self.close.send_replace(Some(reason));
-        }
-    }
-
-    /// A call arrived: the socket is in use.
-    pub(crate) fn touch(&self) {
-        *self
-            .last_call
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
-    }
-
-    /// Watches one answer until it is in the send buffer. An answer that cannot get
-    /// there in time, or one too many waiting, means the reader fell behind: the
-    /// socket is closed, which drops every waiting answer with it.
-    pub(crate) fn watch_delivery(self: &Arc<Self>, delivered: MethodResponseFuture) {
-        let waiting = self.waiting.fetch_add(1, Ordering::AcqRel) + 1;
-        if waiting > self.waiting_max {
-            self.close(CloseReason::SlowReader);
-        }
-        let this = Arc::clone(self);
-        tokio::spawn(async move {
-            // `Err` means the connection went away first: nothing more to watch.
-            if tokio::time::timeout(this.reply_wait, delivered)
-                .await
-                .is_err()
-            {
-                this.close(CloseReason::SlowReader);
-            }
-            this.waiting.fetch_sub(1, Ordering::AcqRel);
-        });
-    }
-
-    /// Counts an open subscription until the guard drops.
-    pub(crate) fn subscription(self: &Arc<Self>) -> SubscriptionGuard {
-        self.subscriptions.fetch_add(1, Ordering::AcqRel);
-        SubscriptionGuard(Arc::clone(self))
-    }
-
-    fn idle_for(&self) -> Option<Duration> {
-        if self.subscriptions.load(Ordering::Acquire) > 0
-            || self.waiting.load(Ordering::Acquire) > 0
-        {
-            return None;
-        }
-        let last = *self
-            .last_call
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner);
-        Some(last.elapsed())
-    }
-
-    /// Resolves with the reason once the socket must close: slow reader, or idle
-    /// for `idle_timeout`.
-    pub(crate) async fn closed(self: Arc<Self>, idle_timeout: Duration) -> CloseReason {
-        let mut close = self.close.subscribe();
-        let check = (idle_timeout / 4).max(Duration::from_millis(10));
-        loop {
-            tokio::select! {
-                changed = close.wait_for(Option::is_some) => {
-                    // The sender lives in `self`, so it cannot be gone here.
-                    return changed.ok().and_then(|reason| *reason).unwrap_or(CloseReason::SlowReader);
-                }
-                () = tokio::time::sleep(check) => {
-                    if self.idle_for().is_some_and(|idle| idle >= idle_timeout) {
-                        return CloseReason::Idle;
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// One open subscription of a socket.
-#[derive(Debug)]
-pub(crate) struct SubscriptionGuard(Arc<Outbox>);
-
-impl Drop for SubscriptionGuard {
-    fn drop(&mut self) {
-        self.0.subscriptions.fetch_sub(1, Ordering::AcqRel);
-        self.0.touch();
     }
 }

@@ -13,8 +13,11 @@
 //!
 //! Every other route needs `Authorization: Bearer <key>`. The key resolves, through a
 //! [`KeyStore`] holding only key hashes, to an [`api::Caller`]: the universe the
-//! request acts in and the key's public id. Without a valid key a WebSocket upgrade
-//! gets HTTP 401 before upgrading, every JSON-RPC call over HTTP answers `-32000` with
+//! request acts in and the key's public id. With a wrong key a WebSocket upgrade gets
+//! HTTP 401 before upgrading; without the header at all (browsers cannot send one) it
+//! is served in a pre-auth state whose first message must be `auth/hello` with the key,
+//! within a deadline, on a small pool of its own (`ws_auth`). Every JSON-RPC call over
+//! HTTP without a valid key answers `-32000` with
 //! `data: {"kind": "unauthorized", "reason": "missingKey" | "unknownKey"}` (at the
 //! JSON-RPC level, so JSON-RPC clients see it), and the blob routes answer HTTP 401
 //! with the same error as JSON.
@@ -22,20 +25,22 @@
 //! Limits ([`GatewayConfig`], each documented there with its default) are enforced
 //! before the backend sees a request: body and message sizes, batch sizes,
 //! connections in total and per universe, calls in flight per connection (`-32001`
-//! overloaded beyond), subscriptions per connection, and a bounded outbound queue per
-//! WebSocket (a subscriber that falls behind is dropped; a socket whose answers pile up
-//! unread, or that idles, is closed). Malformed JSON, invalid envelopes, unknown
-//! methods, wrong params and oversized bodies are answered here with JSON-RPC errors
-//! and never reach the backend.
+//! overloaded beyond), subscriptions per connection, and an outbound queue per
+//! WebSocket bounded in messages and bytes (a subscriber that falls behind is
+//! dropped; a socket whose answers pile up unread, or that idles, is closed with a
+//! Close frame whose code says why, `outbox::CloseReason`). Malformed JSON, invalid
+//! envelopes, unknown methods, wrong params and oversized bodies are answered here with
+//! JSON-RPC errors and never reach the backend.
 //!
 //! How it is wired in jsonrpsee 0.26: the `api` table is registered on one
 //! `RpcModule` (`rpc`); an axum handler resolves the caller, takes a connection place
 //! (`connections`) and puts the caller in the request's extensions (`app`), then hands
 //! HTTP requests to a jsonrpsee `TowerService` (after the envelope check, `envelope`)
 //! and WebSocket upgrades to `ws::connect`, driving the connection on its own task
-//! over an abortable TCP stream (`killable`). jsonrpsee copies the extensions into
-//! every call, where an RPC middleware created per connection gates auth, counts
-//! calls in flight, bounds params and logs (`limits`).
+//! over a TCP stream the gateway follows frame by frame and can close or abort
+//! (`killable`, `frames`). jsonrpsee copies the extensions into every call, where an
+//! RPC middleware created per connection gates auth (answering `auth/hello`), counts
+//! calls in flight, bounds params and outbound bytes, and logs (`limits`).
 //!
 //! What this crate must not do:
 //! - hold business logic: it authenticates, bounds, translates and logs; every
@@ -51,10 +56,13 @@ mod blobs;
 mod config;
 mod connections;
 mod envelope;
+mod frames;
 mod keys;
 mod killable;
 mod limits;
+mod outbox;
 mod rpc;
+mod ws_auth;
 
 use std::net::SocketAddr;
 use std::sync::Arc;

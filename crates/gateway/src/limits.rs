@@ -1,5 +1,7 @@
-//! The JSON-RPC middleware every call passes: the auth gate, the transport check,
-//! the per-connection in-flight bound, and the call log.
+//! The JSON-RPC middleware every call passes: the auth gate (with `auth/hello` on
+//! WebSockets opened without a key, `ws_auth`), the transport check, the
+//! per-connection in-flight bound, the outbound byte bound of WebSockets, and the
+//! call log.
 //!
 //! jsonrpsee builds one middleware instance per WebSocket connection and one per HTTP
 //! request (see `jsonrpsee_server::TowerServiceNoHttp::call`), so a counter created in
@@ -14,16 +16,18 @@ use std::time::Instant;
 
 use api::{ApiError, ErrorKind};
 use jsonrpsee::server::middleware::rpc::{Batch, BatchEntry, Notification, Request, RpcServiceT};
-use jsonrpsee::server::{BatchResponseBuilder, MethodResponse};
+use jsonrpsee::server::{BatchResponseBuilder, Extensions, MethodResponse, ResponsePayload};
 use jsonrpsee::types::error::{
     OVERSIZED_RESPONSE_CODE, TOO_BIG_BATCH_RESPONSE_CODE, TOO_MANY_SUBSCRIPTIONS_CODE,
 };
 use jsonrpsee::types::{ErrorObjectOwned, Id};
 
 use crate::auth::{AuthOutcome, Denial};
-use crate::connections::Outbox;
+use crate::connections::UniverseWork;
 use crate::envelope::INVALID_REQUEST;
+use crate::outbox::Outbox;
 use crate::rpc::error_object;
+use crate::ws_auth::{AUTH_HELLO, Gate, WsAuth};
 
 /// Which transport a call came over; set by the `/rpc` endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,6 +108,32 @@ struct Admitted {
     _slot: Option<Slot>,
 }
 
+/// Where a call goes.
+enum Route {
+    /// To the backend once admitted, or answered with the refusal.
+    Backend(Result<Admitted, ErrorObjectOwned>),
+    /// The `auth/hello` of a WebSocket opened without a key: answered here.
+    Hello(Arc<WsAuth>),
+}
+
+/// Counts an answer the socket will write toward its outbound byte bound.
+/// Notification responses are never written.
+fn count_answer(extensions: &Extensions, response: &MethodResponse) {
+    if let Some(outbox) = extensions.get::<Arc<Outbox>>()
+        && !response.is_notification()
+    {
+        outbox.answer_queued(response.as_json().get().len());
+    }
+}
+
+/// A message that is no call (a notification or a batch) on a WebSocket opened
+/// without a key is not its `auth/hello` either: the socket is refused.
+fn not_a_hello(extensions: &Extensions) {
+    if let Some(auth) = extensions.get::<Arc<WsAuth>>() {
+        let _ = auth.gate(false);
+    }
+}
+
 /// Longest method name logged: names come from clients, logs should stay bounded.
 const LOGGED_METHOD_CHARS_MAX: usize = 128;
 
@@ -142,6 +172,35 @@ fn contract_response(id: Id<'static>, response: MethodResponse) -> MethodRespons
 }
 
 impl<S> GatewayRpc<S> {
+    /// On a WebSocket opened without a key the caller comes from its `auth/hello`
+    /// and is put in the call's extensions here; every other connection's came with
+    /// its request.
+    fn route(&self, request: &mut Request<'_>) -> Route {
+        let is_hello = request.method_name() == AUTH_HELLO;
+        if let Some(auth) = request.extensions().get::<Arc<WsAuth>>().cloned() {
+            match auth.gate(is_hello) {
+                Gate::Hello => return Route::Hello(auth),
+                Gate::Refused(err) => return Route::Backend(Err(error_object(err))),
+                Gate::Caller(caller, work) => {
+                    let extensions = request.extensions_mut();
+                    extensions.insert(AuthOutcome::Caller(caller));
+                    if let Some(work) = work {
+                        extensions.insert(work);
+                    }
+                }
+            }
+        }
+        if is_hello {
+            return Route::Backend(Err(error_object(
+                ApiError::rejected(
+                    "auth/hello is only the first message of a WebSocket opened without a key",
+                )
+                .with_reason("unexpectedHello"),
+            )));
+        }
+        Route::Backend(self.admit(request))
+    }
+
     fn admit(&self, request: &Request<'_>) -> Result<Admitted, ErrorObjectOwned> {
         let method = request.method_name();
         let caller = match request.extensions().get::<AuthOutcome>() {
@@ -211,20 +270,68 @@ where
     type NotificationResponse = MethodResponse;
     type BatchResponse = MethodResponse;
 
-    fn call<'a>(&self, request: Request<'a>) -> impl Future<Output = MethodResponse> + Send + 'a {
+    fn call<'a>(
+        &self,
+        mut request: Request<'a>,
+    ) -> impl Future<Output = MethodResponse> + Send + 'a {
         let started = Instant::now();
-        let admission = self.admit(&request);
+        let route = self.route(&mut request);
         let inner = self.inner.clone();
+        let response_bytes_max = self.response_bytes_max as usize;
         async move {
             let method = loggable(request.method_name());
-            let (response, admitted) = match admission {
-                Ok(admitted) => {
-                    let id = request.id.clone().into_owned();
-                    let response = contract_response(id, inner.call(request).await);
+            let extensions = request.extensions().clone();
+            let outbox = extensions.get::<Arc<Outbox>>().cloned();
+            let id = request.id.clone().into_owned();
+            let (response, admitted) = match route {
+                Route::Hello(auth) => {
+                    let answer = match auth.hello(request.params().as_str()).await {
+                        Ok(value) => MethodResponse::response(
+                            id,
+                            ResponsePayload::success(value),
+                            response_bytes_max,
+                        ),
+                        Err(err) => MethodResponse::error(id, error_object(err)),
+                    };
+                    (answer, None)
+                }
+                Route::Backend(Ok(admitted)) => {
+                    // A call whose answer could not be written yet is not served yet.
+                    let room = match &outbox {
+                        Some(outbox) => outbox.room_for_answer().await,
+                        None => true,
+                    };
+                    // Over WebSocket the call is served within its universe's request
+                    // budget (over HTTP the whole body was, before it got here).
+                    // Unsubscribing is never held up.
+                    let work = match extensions.get::<UniverseWork>() {
+                        Some(work) if room && !is_unsubscribe(request.method_name()) => {
+                            let bytes = request.params().as_str().map_or(0, str::len);
+                            work.enter(bytes).await
+                        }
+                        _ => None,
+                    };
+                    let response = if room {
+                        let response = contract_response(id, inner.call(request).await);
+                        drop(work);
+                        response
+                    } else {
+                        MethodResponse::error(
+                            id,
+                            error_object(
+                                ApiError::new(
+                                    ErrorKind::Overloaded,
+                                    "this socket's answers are not read; it is closing",
+                                )
+                                .with_reason("outboundQueueFull"),
+                            ),
+                        )
+                    };
                     (response, Some(admitted))
                 }
-                Err(refusal) => (MethodResponse::error(request.id, refusal), None),
+                Route::Backend(Err(refusal)) => (MethodResponse::error(id, refusal), None),
             };
+            count_answer(&extensions, &response);
             let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             let code = response.as_error_code().unwrap_or(0);
             // Never the key: only its public id.
@@ -238,9 +345,13 @@ where
                     universe_id = %admitted.universe_id,
                     "rpc call"
                 ),
-                None => {
-                    tracing::info!(method = %method, duration_ms, code, ok = false, "rpc call refused")
-                }
+                None => tracing::info!(
+                    method = %method,
+                    duration_ms,
+                    code,
+                    ok = code == 0,
+                    "rpc call without a caller"
+                ),
             }
             // Releases the call's in-flight place now that its answer exists.
             drop(admitted);
@@ -256,7 +367,8 @@ where
             // socket's outbox could not bound it: over WebSocket, calls are pipelined
             // one by one instead (each answer is watched).
             if over_websocket {
-                return MethodResponse::error(
+                not_a_hello(batch.extensions());
+                let refusal = MethodResponse::error(
                     Id::Null,
                     ErrorObjectOwned::owned(
                         INVALID_REQUEST,
@@ -266,6 +378,8 @@ where
                         ),
                     ),
                 );
+                count_answer(batch.extensions(), &refusal);
+                return refusal;
             }
             let mut responses =
                 BatchResponseBuilder::new_with_limit(this.response_bytes_max as usize);
@@ -304,14 +418,16 @@ where
         // would hide an envelope violation. Every method of the contract is a call, so
         // a notification is answered `-32600` with `id: null` (a deliberate deviation
         // from JSON-RPC's "no answer to notifications"). It never reaches the backend.
-        drop(notification);
-        std::future::ready(MethodResponse::error(
+        not_a_hello(notification.extensions());
+        let refusal = MethodResponse::error(
             Id::Null,
             ErrorObjectOwned::owned(
                 INVALID_REQUEST,
                 "every method is a call: send a string or number `id`",
                 Some(serde_json::json!({"kind": "invalidRequest", "reason": "invalidId"})),
             ),
-        ))
+        );
+        count_answer(notification.extensions(), &refusal);
+        std::future::ready(refusal)
     }
 }

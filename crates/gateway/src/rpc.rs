@@ -15,7 +15,7 @@ use jsonrpsee::types::{ErrorObjectOwned, Params};
 use serde_json::Value;
 
 use crate::auth::{AuthOutcome, Denial};
-use crate::connections::Outbox;
+use crate::outbox::Outbox;
 
 /// The wire form of an API error: its stable code, message and typed `data`.
 ///
@@ -120,9 +120,10 @@ async fn open_subscription<A: LightspeedApi>(
         // The client went away before the subscription was confirmed.
         return SubscriptionCloseResponse::None;
     };
+    let outbox = extensions.get::<Arc<Outbox>>().cloned();
     // An open subscription keeps its socket from counting as idle.
-    let _open = extensions.get::<Arc<Outbox>>().map(Outbox::subscription);
-    pipe(stream, sink).await
+    let _open = outbox.as_ref().map(Outbox::subscription);
+    pipe(stream, sink, outbox.as_deref()).await
 }
 
 /// How a subscription's pipe ended.
@@ -131,15 +132,18 @@ enum PipeEnd {
     ClientGone,
     /// The backend's stream finished.
     StreamEnded,
-    /// The client's buffer was full: the subscription is dropped, not waited for.
+    /// The client's buffer was full (in messages or bytes): the subscription is
+    /// dropped, not waited for.
     TooSlow,
 }
 
 /// Forwards notifications until the stream ends, the client goes away, or the
-/// client falls `ws_queued_messages_max` messages behind.
+/// client falls `ws_queued_messages_max` messages or `ws_queued_bytes_max` bytes
+/// behind.
 async fn pipe(
     mut stream: BoxStream<'static, Value>,
     mut sink: SubscriptionSink,
+    outbox: Option<&Outbox>,
 ) -> SubscriptionCloseResponse {
     let end = loop {
         let item = tokio::select! {
@@ -149,19 +153,33 @@ async fn pipe(
         let Some(item) = item else {
             break PipeEnd::StreamEnded;
         };
-        let message = match serde_json::value::to_raw_value(&item) {
-            Ok(raw) => SubscriptionMessage::from(raw),
+        // A stream that is always ready would keep this runtime thread until the
+        // queue is full; other sockets' calls get their turn.
+        tokio::task::coop::consume_budget().await;
+        let (message, bytes) = match serde_json::value::to_raw_value(&item) {
+            Ok(raw) => {
+                let bytes = raw.get().len();
+                (SubscriptionMessage::from(raw), bytes)
+            }
             // A `Value` always encodes; should it not, drop the item, not the stream.
             Err(err) => {
                 tracing::error!(error = %err, "encoding a notification failed");
                 continue;
             }
         };
-        match sink.try_send(message) {
-            Ok(()) => {}
-            Err(TrySendError::Closed(_)) => break PipeEnd::ClientGone,
-            Err(TrySendError::Full(_)) => break PipeEnd::TooSlow,
+        // Counted before it is queued, so its frame can never be written first.
+        if outbox.is_some_and(|outbox| !outbox.notification_fits(bytes)) {
+            break PipeEnd::TooSlow;
         }
+        let end = match sink.try_send(message) {
+            Ok(()) => continue,
+            Err(TrySendError::Closed(_)) => PipeEnd::ClientGone,
+            Err(TrySendError::Full(_)) => PipeEnd::TooSlow,
+        };
+        if let Some(outbox) = outbox {
+            outbox.notification_dropped(bytes);
+        }
+        break end;
     };
     // Dropping the stream here releases the backend's resources at once.
     drop(stream);

@@ -54,6 +54,9 @@ pub(crate) struct GatewayLimitArgs {
         default_value_t = 256
     )]
     universe_connections_max: u32,
+    /// Request bytes of one universe served at once (large calls queue); 0: off.
+    #[arg(long, env = "LIGHTSPEED_GATEWAY_UNIVERSE_IN_FLIGHT_BYTES_MAX", default_value_t = 2 * 1024 * 1024)]
+    universe_in_flight_bytes_max: u32,
     /// Subscriptions open on one WebSocket.
     #[arg(
         long,
@@ -68,6 +71,10 @@ pub(crate) struct GatewayLimitArgs {
         default_value_t = 256
     )]
     ws_queued_messages_max: u32,
+    /// Outbound bytes (produced, not yet written) per WebSocket; calls beyond it wait
+    /// for room, then the socket is closed (slow reader).
+    #[arg(long, env = "LIGHTSPEED_GATEWAY_WS_QUEUED_BYTES_MAX", default_value_t = 16 * 1024 * 1024)]
+    ws_queued_bytes_max: u64,
     /// How long an answer may wait for buffer room before its socket is closed, ms.
     #[arg(
         long,
@@ -75,6 +82,29 @@ pub(crate) struct GatewayLimitArgs {
         default_value_t = 10_000
     )]
     ws_reply_wait_ms: u64,
+    /// How long closing a WebSocket (Close frame, then the client's side) may take
+    /// before the TCP connection is aborted, ms.
+    #[arg(
+        long,
+        env = "LIGHTSPEED_GATEWAY_WS_CLOSE_WAIT_MS",
+        default_value_t = 2_000
+    )]
+    ws_close_wait_ms: u64,
+    /// How long a WebSocket opened without a key may take to send `auth/hello`, ms.
+    #[arg(
+        long,
+        env = "LIGHTSPEED_GATEWAY_WS_AUTH_TIMEOUT_MS",
+        default_value_t = 5_000
+    )]
+    ws_auth_timeout_ms: u64,
+    /// WebSockets opened without a key and not yet authenticated, at once (a pool
+    /// apart from every universe's places); 0 refuses such upgrades with 401.
+    #[arg(
+        long,
+        env = "LIGHTSPEED_GATEWAY_WS_PREAUTH_CONNECTIONS_MAX",
+        default_value_t = 64
+    )]
+    ws_preauth_connections_max: u32,
     /// WebSocket ping interval, ms; no pong within twice this closes the socket.
     #[arg(
         long,
@@ -148,9 +178,14 @@ impl GatewayLimitArgs {
             connection_in_flight_max: self.connection_in_flight_max,
             connections_max: self.connections_max,
             universe_connections_max: self.universe_connections_max,
+            universe_in_flight_bytes_max: self.universe_in_flight_bytes_max,
             connection_subscriptions_max: self.connection_subscriptions_max,
             ws_queued_messages_max: self.ws_queued_messages_max,
+            ws_queued_bytes_max: self.ws_queued_bytes_max,
             ws_reply_wait_ms: self.ws_reply_wait_ms,
+            ws_close_wait_ms: self.ws_close_wait_ms,
+            ws_auth_timeout_ms: self.ws_auth_timeout_ms,
+            ws_preauth_connections_max: self.ws_preauth_connections_max,
             ws_ping_interval_ms: self.ws_ping_interval_ms,
             ws_idle_timeout_ms: self.ws_idle_timeout_ms,
         }

@@ -52,27 +52,28 @@ async fn http_calls_with_an_unknown_key_are_unauthorized_with_unknown_key() {
     assert_eq!(harness.calls(), 0);
 }
 
-/// Regression (security review F3): an upgrade without a key used to be accepted,
-/// and such sockets held connection places forever.
+/// Regression (security review F3): an upgrade without a valid key used to be
+/// accepted, and such sockets held connection places forever. A wrong key, or an
+/// `Authorization` header of another scheme, is refused before upgrading; an upgrade
+/// without the header at all is a browser's, served in a bounded pre-auth state
+/// (`ws_auth.rs`), or refused too when that is turned off.
 #[tokio::test]
-async fn websocket_upgrades_without_a_valid_key_get_401_before_upgrading() {
+async fn websocket_upgrades_with_a_wrong_key_get_401_before_upgrading() {
     let harness = start().await;
-    let (status, body) = harness.raw_upgrade(None).await;
-    assert_eq!(status, 401, "{body}");
-    assert_eq!(body["error"]["code"], -32000);
-    assert_eq!(body["error"]["data"]["reason"], "missingKey");
-
     let (status, body) = harness.raw_upgrade(Some("Bearer lsk_wrong")).await;
     assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["code"], -32000);
     assert_eq!(body["error"]["data"]["reason"], "unknownKey");
 
     let (status, body) = harness
         .raw_upgrade(Some(&format!("Basic {}", harness.key)))
         .await;
     assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["data"]["reason"], "missingKey");
 
     // jsonrpsee's own client sees the refusal as a failed connect.
     let refused = jsonrpsee::ws_client::WsClientBuilder::default()
+        .set_headers(crate::support::auth_headers(Some("lsk_wrong")))
         .build(harness.ws_url())
         .await;
     assert!(refused.is_err());
@@ -82,4 +83,16 @@ async fn websocket_upgrades_without_a_valid_key_get_401_before_upgrading() {
         .await;
     assert_eq!(status, 101);
     assert_eq!(harness.calls(), 0);
+}
+
+#[tokio::test]
+async fn without_first_message_authentication_keyless_upgrades_get_401() {
+    let harness = crate::support::start_with(gateway::GatewayConfig {
+        ws_preauth_connections_max: 0,
+        ..crate::support::test_config()
+    })
+    .await;
+    let (status, body) = harness.raw_upgrade(None).await;
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(body["error"]["data"]["reason"], "missingKey");
 }

@@ -157,3 +157,51 @@ async fn shutdown_closes_open_websockets_and_returns() {
         .await
         .expect("the WebSocket is closed by shutdown");
 }
+
+/// Regression (one universe's large calls could keep every runtime thread busy):
+/// a universe's calls are served within its request budget, so four calls of ~600
+/// bytes with a budget of 1 KiB run one at a time (over WebSocket and HTTP alike),
+/// while another universe's call is not held up.
+#[tokio::test]
+async fn a_universes_large_calls_are_served_a_few_at_a_time() {
+    const WAIT_MS: u64 = 300;
+    let harness = start_with(gateway::GatewayConfig {
+        universe_in_flight_bytes_max: 1024,
+        ..test_config()
+    })
+    .await;
+    let slow = || params(json!({"sessionId": "x".repeat(600), "waitMs": WAIT_MS}));
+    let ws = harness.ws(Some(&harness.key)).await;
+    let http = harness.http(Some(&harness.key));
+    let other = harness.http(Some(&harness.other_key));
+    let started = std::time::Instant::now();
+    let other_call = async {
+        // After A's calls are queued.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let sent = std::time::Instant::now();
+        let _: Value = other
+            .request("initialize", params(json!({})))
+            .await
+            .unwrap();
+        sent.elapsed()
+    };
+    let (a, b, c, d, other_latency) = tokio::join!(
+        ws.request::<Value, _>("session/events/read", slow()),
+        ws.request::<Value, _>("session/events/read", slow()),
+        http.request::<Value, _>("session/events/read", slow()),
+        http.request::<Value, _>("session/events/read", slow()),
+        other_call,
+    );
+    let elapsed = started.elapsed();
+    for result in [a, b, c, d] {
+        result.unwrap();
+    }
+    assert!(
+        elapsed >= std::time::Duration::from_millis(4 * WAIT_MS - 50),
+        "A's calls ran side by side: {elapsed:?}"
+    );
+    assert!(
+        other_latency < std::time::Duration::from_millis(WAIT_MS),
+        "B waited for A: {other_latency:?}"
+    );
+}

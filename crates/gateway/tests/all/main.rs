@@ -15,3 +15,4 @@ mod subscriptions;
 mod support;
 mod websocket;
 mod wire;
+mod ws_auth;

@@ -55,8 +55,14 @@ impl MockApi {
         *self.seen.last_universe.lock().unwrap() = Some(caller.universe_id.clone());
     }
 
-    fn store(&self, caller: &Caller, bytes: Vec<u8>) -> BlobPutResult {
-        let blob_ref = engine::BlobRef::of_bytes(&bytes).as_str().to_owned();
+    /// Hashes on the blocking pool, as `store-fs` does: CPU-heavy work stays off the
+    /// runtime threads that serve every universe's calls.
+    async fn store(&self, caller: &Caller, bytes: Vec<u8>) -> BlobPutResult {
+        let (blob_ref, bytes) = tokio::task::spawn_blocking(move || {
+            (engine::BlobRef::of_bytes(&bytes).as_str().to_owned(), bytes)
+        })
+        .await
+        .unwrap();
         let size_bytes = bytes.len() as u64;
         self.blobs
             .lock()
@@ -237,7 +243,7 @@ impl LightspeedApi for MockApi {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(params.data_base64)
             .map_err(|err| ApiError::invalid_params(format!("dataBase64: {err}")))?;
-        Ok(self.store(caller, bytes))
+        Ok(self.store(caller, bytes).await)
     }
 
     async fn blob_get(
@@ -315,7 +321,7 @@ impl LightspeedApi for MockApi {
         bytes: Vec<u8>,
     ) -> Result<BlobPutResult, ApiError> {
         self.record(caller);
-        let result = self.store(caller, bytes);
+        let result = self.store(caller, bytes).await;
         assert_eq!(
             result.blob_ref, blob_ref,
             "the gateway checks digests first"

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use jsonrpsee::core::client::SubscriptionClientT as _;
 use serde_json::{Value, json};
-use tokio::io::AsyncWriteExt as _;
 
 use crate::mock::{ENDLESS, FLOOD, MISSING, NOTIFICATIONS};
 use crate::support::{error_data, params, start, start_with, test_config};
@@ -120,30 +119,42 @@ async fn a_refused_subscription_carries_the_api_error() {
     assert_eq!(error_data(&err)["reason"], "sessionNotFound");
 }
 
-/// A hand-written WebSocket client that subscribes and then never reads: the
-/// gateway must drop the subscription instead of waiting for it.
-#[tokio::test]
-async fn a_subscriber_that_does_not_read_is_dropped_not_waited_for() {
-    let harness = start_with(gateway::GatewayConfig {
-        ws_queued_messages_max: 4,
-        ..test_config()
-    })
-    .await;
+/// Subscribes to the flooding stream over a hand-written client that then never
+/// reads: the gateway must drop the subscription instead of waiting for it.
+async fn a_flood_subscriber_is_dropped(config: gateway::GatewayConfig) {
+    let harness = start_with(config).await;
     let (status, socket) = crate::wire::upgrade(harness.gateway.local_addr(), &harness.key).await;
     assert_eq!(status, 101);
     let mut socket = socket.unwrap();
-
     let request = json!({"jsonrpc": "2.0", "id": 1, "method": "session/subscribe",
-                         "params": {"sessionId": FLOOD}})
-    .to_string();
-    socket
-        .write_all(&crate::wire::masked_text_frame(request.as_bytes()))
-        .await
-        .unwrap();
+                         "params": {"sessionId": FLOOD}});
+    crate::wire::send_call(&mut socket, &request).await;
     // Never read again: the socket's buffers fill, then the gateway's.
     eventually("the flooding stream is dropped", || {
         harness.seen.stream_dropped.load(Ordering::SeqCst)
     })
     .await;
     drop(socket);
+}
+
+#[tokio::test]
+async fn a_subscriber_that_does_not_read_is_dropped_not_waited_for() {
+    a_flood_subscriber_is_dropped(gateway::GatewayConfig {
+        ws_queued_messages_max: 4,
+        ..test_config()
+    })
+    .await;
+}
+
+/// The byte bound drops a subscriber too, long before its message bound would
+/// (65,536 notifications of 64 KiB take far longer than `WAIT` to make). Two worker
+/// threads, so the flooding stream cannot starve the test's clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_beyond_the_byte_bound_is_dropped() {
+    a_flood_subscriber_is_dropped(gateway::GatewayConfig {
+        ws_queued_messages_max: 65_536,
+        ws_queued_bytes_max: 512 * 1024,
+        ..test_config()
+    })
+    .await;
 }

@@ -10,7 +10,7 @@ use tokio::io::AsyncWriteExt as _;
 
 use crate::mock::ENDLESS;
 use crate::support::{Harness, call_error, error_data, params, start_with, test_config};
-use crate::wire::{masked_text_frame, read_text, upgrade};
+use crate::wire::{masked_text_frame, read_close, read_text, send_call, upgrade};
 
 /// Stores `bytes` in the harness's universe; returns the blob ref.
 pub(crate) async fn put_blob(harness: &Harness, bytes: &[u8]) -> String {
@@ -80,6 +80,95 @@ async fn a_websocket_that_never_reads_its_answers_is_closed() {
         .request("initialize", params(json!({})))
         .await
         .unwrap();
+}
+
+/// A slow reader is told why before it is cut: the gateway stops after the frame it
+/// is writing and sends Close 1008 (policy violation: the client does not read), so a
+/// client that reads again finds the code behind what was already on the wire.
+#[tokio::test]
+async fn a_slow_reader_gets_close_code_1008_before_it_is_cut() {
+    let harness = start_with(gateway::GatewayConfig {
+        ws_queued_messages_max: 4,
+        ws_reply_wait_ms: 500,
+        // Long enough for this client to come back and read.
+        ws_close_wait_ms: 10_000,
+        ..test_config()
+    })
+    .await;
+    let blob_ref = put_blob(&harness, &vec![5_u8; 128 * 1024]).await;
+    let (_, socket) = upgrade(harness.gateway.local_addr(), &harness.key).await;
+    let mut socket = socket.unwrap();
+    for id in 0..64 {
+        let call = json!({"jsonrpc": "2.0", "id": id, "method": "blob/get",
+                          "params": {"blobRef": blob_ref}});
+        send_call(&mut socket, &call).await;
+    }
+    // Long after the gateway decided: more answers waited than allowed.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let (code, reason, answers) = read_close(&mut socket, Duration::from_secs(15))
+        .await
+        .expect("a Close frame after the answers already on the wire");
+    assert_eq!(code, 1008, "{reason}");
+    assert!(reason.starts_with("outbound queue full"), "{reason}");
+    assert!(
+        answers < 64,
+        "the queued answers were dropped, not sent ({answers})"
+    );
+    // Then the stream ends.
+    assert!(
+        read_text(&mut socket, Duration::from_secs(5))
+            .await
+            .is_none()
+    );
+}
+
+/// An idle socket is closed with 1001 (going away).
+#[tokio::test]
+async fn an_idle_socket_gets_close_code_1001() {
+    let harness = start_with(gateway::GatewayConfig {
+        ws_idle_timeout_ms: 300,
+        ..test_config()
+    })
+    .await;
+    let (_, socket) = upgrade(harness.gateway.local_addr(), &harness.key).await;
+    let mut socket = socket.unwrap();
+    send_call(
+        &mut socket,
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize"}),
+    )
+    .await;
+    let (code, reason, answers) = read_close(&mut socket, Duration::from_secs(5))
+        .await
+        .expect("a Close frame");
+    assert_eq!((code, reason.as_str()), (1001, "idle timeout"));
+    assert_eq!(answers, 1, "the answer went out before the close");
+}
+
+/// Regression (a few huge answers held unbounded memory: the queue was bounded in
+/// messages only). With room for 4,096 messages but 1 MiB, a socket that never reads
+/// `blob/get` answers is closed after a few calls; the backend serves few of them.
+#[tokio::test]
+async fn the_outbound_queue_is_bounded_in_bytes() {
+    let harness = start_with(gateway::GatewayConfig {
+        ws_queued_messages_max: 4_096,
+        ws_queued_bytes_max: 1024 * 1024,
+        ws_reply_wait_ms: 1_000,
+        ..test_config()
+    })
+    .await;
+    let blob_ref = put_blob(&harness, &vec![9_u8; 256 * 1024]).await;
+    let (_, socket) = upgrade(harness.gateway.local_addr(), &harness.key).await;
+    let mut socket = socket.unwrap();
+    let before = harness.calls();
+    let (sent, closed) =
+        flood_without_reading(&mut socket, &blob_ref, 3_000, Duration::from_secs(15)).await;
+    let served = harness.calls() - before;
+    assert!(closed, "never closed after {sent} calls, {served} served");
+    // What the kernel's socket buffers took, plus the bound, plus the calls in flight.
+    assert!(
+        served < 200,
+        "{served} answers of 256 KiB were made for a non-reader"
+    );
 }
 
 /// Regression (issue: "idle sockets are never dropped"): a socket with no call and no

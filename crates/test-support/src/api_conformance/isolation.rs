@@ -1,6 +1,7 @@
-//! API conformance cases, keys and universes: no key or an unknown key gets `unauthorized`; universe B's
-//! key gets not-found (never data, never a conflict that would reveal existence)
-//! for everything universe A owns, and changes none of it.
+//! API conformance cases, keys and universes: no key or an unknown key gets
+//! `unauthorized` (over a WebSocket opened without a key, for any first call but
+//! `auth/hello`); universe B's key gets not-found (never data, never a conflict that
+//! would reveal existence) for everything universe A owns, and changes none of it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use serde_json::{Value, json};
@@ -57,8 +58,19 @@ pub(super) async fn missing_and_unknown_keys_are_refused(h: Harness) -> anyhow::
         let start = json!({"sessionId": "s-anon", "config": config});
         let err = http.refusal("session/start", start).await;
         expect_error(&err, -32000, Some(reason));
-        // A WebSocket is refused before it is upgraded, so no socket is held.
-        assert_eq!(ctx.ws_upgrade_refusal(key).await, Some(401), "{key:?}");
+        match key {
+            // A WebSocket with a wrong key is refused before it is upgraded, so no
+            // socket is held.
+            Some(_) => assert_eq!(ctx.ws_upgrade_refusal(key).await, Some(401), "{key:?}"),
+            // Without the header (browsers cannot send one) the socket must
+            // authenticate with `auth/hello` first; any other first call is refused,
+            // and the socket closed.
+            None => {
+                let ws = ctx.ws(None).await;
+                ws.refused("initialize", json!({}), -32000, "authRequired")
+                    .await;
+            }
+        }
     }
     let list = ctx.a().call("session/list", json!({})).await;
     assert_eq!(list["sessions"], json!([]), "refused calls created nothing");
