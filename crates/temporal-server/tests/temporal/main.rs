@@ -17,6 +17,7 @@ mod harness;
 mod history_budget;
 mod idle;
 mod postgres;
+mod scale_out;
 mod seam;
 mod seam_shapes;
 mod sessions;

@@ -34,7 +34,7 @@ const STACK_VARIABLES: [&str; 6] = [
 ];
 
 /// The stack's variables, or `None` (skip) outside CI when they are unset.
-fn stack_env() -> Option<Vec<(&'static str, String)>> {
+pub(crate) fn stack_env() -> Option<Vec<(&'static str, String)>> {
     let found: Vec<_> = STACK_VARIABLES
         .iter()
         .filter_map(|&name| {
@@ -53,7 +53,7 @@ fn stack_env() -> Option<Vec<(&'static str, String)>> {
     None
 }
 
-fn server(
+pub(crate) fn server(
     args: &[&str],
     stack: &[(&'static str, String)],
     temporal: &str,
@@ -71,7 +71,7 @@ fn server(
     command
 }
 
-async fn run_to_end(mut command: tokio::process::Command, stdin: &str) -> String {
+pub(crate) async fn run_to_end(mut command: tokio::process::Command, stdin: &str) -> String {
     let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
