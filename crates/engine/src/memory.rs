@@ -134,12 +134,14 @@ impl CheckpointStore for MemoryStore {
         Ok(())
     }
 
-    async fn latest_checkpoint(
+    async fn checkpoint_at_or_before(
         &self,
         session: &SessionId,
+        through: Seq,
     ) -> Result<Option<Checkpoint>, StoreError> {
         Ok(lock(&self.checkpoints)
             .get(session)
-            .and_then(|by_seq| by_seq.values().next_back().cloned()))
+            .and_then(|by_seq| by_seq.range(..=through).next_back())
+            .map(|(_, checkpoint)| checkpoint.clone()))
     }
 }

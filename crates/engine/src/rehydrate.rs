@@ -12,7 +12,7 @@ use crate::core::state::SessionState;
 use crate::drive::DriveState;
 use crate::ids::SessionId;
 use crate::log::Seq;
-use crate::store::{CheckpointStore, SessionLog, StoreError};
+use crate::store::{Checkpoint, CheckpointStore, SessionLog, StoreError};
 
 /// Entries read per store round trip while rehydrating.
 pub const READ_PAGE_ENTRIES: usize = 1_000;
@@ -31,18 +31,34 @@ pub enum RehydrateError {
 
 /// A state that can start from a checkpoint: the full state, or its control part.
 pub trait Rehydratable: DriveState + Default {
-    fn from_checkpoint_state(state: SessionState) -> Self;
+    fn from_checkpoint(checkpoint: &Checkpoint) -> Result<Self, ReplayError>;
 }
 
 impl Rehydratable for SessionState {
-    fn from_checkpoint_state(state: SessionState) -> Self {
-        state
+    fn from_checkpoint(checkpoint: &Checkpoint) -> Result<Self, ReplayError> {
+        SessionState::from_checkpoint(checkpoint)
     }
 }
 
+/// A checkpoint's control part alone. The context item list beside it (which grows
+/// with the transcript) is skipped by the parser, never built, so control-only
+/// rehydration (`load_session`, the API's control cache) does not pay for it.
+#[derive(serde::Deserialize)]
+struct CheckpointControl {
+    control: ControlState,
+}
+
 impl Rehydratable for ControlState {
-    fn from_checkpoint_state(state: SessionState) -> Self {
-        state.control
+    fn from_checkpoint(checkpoint: &Checkpoint) -> Result<Self, ReplayError> {
+        let CheckpointControl { control } = crate::canonical::from_slice(&checkpoint.state)?;
+        if control.head != checkpoint.seq {
+            return Err(ReplayError::Inconsistent {
+                seq: checkpoint.seq,
+                kind: "checkpoint".into(),
+                reason: format!("checkpoint state is at entry {}", control.head),
+            });
+        }
+        Ok(control)
     }
 }
 
@@ -55,18 +71,15 @@ pub async fn rehydrate<S: SessionLog + CheckpointStore>(
 }
 
 /// State with exactly the entries up to `through` applied (`Seq::MAX`: all of
-/// them). A checkpoint newer than `through` is not used: the log is read from the
-/// start instead (rare: a generation planned before a checkpoint was taken).
+/// them), from the newest checkpoint not above `through` plus the entries after it.
 pub async fn state_at<T: Rehydratable, S: SessionLog + CheckpointStore>(
     store: &S,
     session: &SessionId,
     through: Seq,
 ) -> Result<T, RehydrateError> {
-    let state = match store.latest_checkpoint(session).await? {
-        Some(checkpoint) if checkpoint.seq <= through => {
-            T::from_checkpoint_state(SessionState::from_checkpoint(&checkpoint)?)
-        }
-        _ => T::default(),
+    let state = match store.checkpoint_at_or_before(session, through).await? {
+        Some(checkpoint) => T::from_checkpoint(&checkpoint)?,
+        None => T::default(),
     };
     advance(store, session, state, through).await
 }

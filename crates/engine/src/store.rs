@@ -194,11 +194,23 @@ pub trait CheckpointStore: Send + Sync {
         checkpoint: &Checkpoint,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
 
+    /// The checkpoint with the highest `seq` not above `through`, if any. Older
+    /// checkpoints stay usable: an activity that needs the state at an earlier entry
+    /// (a generation planned before the newest checkpoint) starts from the closest one
+    /// instead of the first entry.
+    fn checkpoint_at_or_before(
+        &self,
+        session: &SessionId,
+        through: Seq,
+    ) -> impl Future<Output = Result<Option<Checkpoint>, StoreError>> + Send;
+
     /// The checkpoint with the highest `seq`, if any.
     fn latest_checkpoint(
         &self,
         session: &SessionId,
-    ) -> impl Future<Output = Result<Option<Checkpoint>, StoreError>> + Send;
+    ) -> impl Future<Output = Result<Option<Checkpoint>, StoreError>> + Send {
+        self.checkpoint_at_or_before(session, Seq::MAX)
+    }
 }
 
 #[cfg(test)]

@@ -35,7 +35,11 @@ pub(crate) fn put(session_dir: &Path, checkpoint: &Checkpoint) -> Result<(), Sto
     Ok(())
 }
 
-pub(crate) fn latest(session_dir: &Path) -> Result<Option<Checkpoint>, StoreError> {
+/// The checkpoint with the highest seq not above `through`.
+pub(crate) fn at_or_before(
+    session_dir: &Path,
+    through: Seq,
+) -> Result<Option<Checkpoint>, StoreError> {
     let dir = session_dir.join(CHECKPOINTS_DIR);
     let listing = match fs::read_dir(&dir) {
         Ok(listing) => listing,
@@ -47,7 +51,9 @@ pub(crate) fn latest(session_dir: &Path) -> Result<Option<Checkpoint>, StoreErro
         let item = item.map_err(io_err("list checkpoints in", &dir))?;
         let name = item.file_name();
         // Temporary files and anything else not named like a checkpoint are skipped.
-        if let Some(seq) = name.to_str().and_then(parse_name) {
+        if let Some(seq) = name.to_str().and_then(parse_name)
+            && seq <= through
+        {
             latest_seq = latest_seq.max(Some(seq));
         }
     }

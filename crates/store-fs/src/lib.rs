@@ -337,12 +337,13 @@ impl CheckpointStore for FsStore {
         blocking(move || checkpoint::put(&inner.session_dir(&session), &checkpoint)).await
     }
 
-    async fn latest_checkpoint(
+    async fn checkpoint_at_or_before(
         &self,
         session: &SessionId,
+        through: Seq,
     ) -> Result<Option<Checkpoint>, StoreError> {
         let (inner, session) = (Arc::clone(&self.inner), session.clone());
-        blocking(move || checkpoint::latest(&inner.session_dir(&session))).await
+        blocking(move || checkpoint::at_or_before(&inner.session_dir(&session), through)).await
     }
 }
 

@@ -1,7 +1,7 @@
 //! State checkpoints (`checkpoints`): the first one stored for a seq wins.
 
-use engine::SessionId;
 use engine::store::{Checkpoint, StoreError};
+use engine::{Seq, SessionId};
 
 use crate::PgStore;
 use crate::error::{from_bigint, query_failed, to_bigint};
@@ -31,16 +31,20 @@ pub(crate) async fn put(
     Ok(())
 }
 
-pub(crate) async fn latest(
+pub(crate) async fn at_or_before(
     store: &PgStore,
     session: &SessionId,
+    through: Seq,
 ) -> Result<Option<Checkpoint>, StoreError> {
+    // Sequence numbers are stored as bigint: nothing is above i64::MAX.
+    let through = i64::try_from(through).unwrap_or(i64::MAX);
     let row: Option<(i64, Vec<u8>)> = sqlx::query_as(
         "SELECT seq, state FROM checkpoints WHERE universe_id = $1 AND session_id = $2 \
-         ORDER BY seq DESC LIMIT 1",
+         AND seq <= $3 ORDER BY seq DESC LIMIT 1",
     )
     .bind(store.universe_id)
     .bind(session.as_str())
+    .bind(through)
     .fetch_optional(&store.pool)
     .await
     .map_err(query_failed("read the latest checkpoint"))?;

@@ -179,10 +179,11 @@ impl CheckpointStore for PgStore {
         checkpoints::put(self, session, checkpoint).await
     }
 
-    async fn latest_checkpoint(
+    async fn checkpoint_at_or_before(
         &self,
         session: &SessionId,
+        through: Seq,
     ) -> Result<Option<Checkpoint>, StoreError> {
-        checkpoints::latest(self, session).await
+        checkpoints::at_or_before(self, session, through).await
     }
 }

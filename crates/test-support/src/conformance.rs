@@ -373,6 +373,23 @@ pub async fn checkpoint_suite<S: CheckpointStore>(store: &S) -> anyhow::Result<(
         "after re-puts of 10",
     )?;
 
+    // Older checkpoints stay usable: the newest at or before a given entry.
+    let three = checkpoint(3, b"older");
+    for (through, expected) in [
+        (Seq::MAX, Some(&ten)),
+        (10, Some(&ten)),
+        (9, Some(&nine)),
+        (8, Some(&three)),
+        (3, Some(&three)),
+        (2, None),
+    ] {
+        let found = store.checkpoint_at_or_before(&session, through).await?;
+        ensure!(
+            found.as_ref() == expected,
+            "checkpoint at or before {through}: {found:?}, expected {expected:?}"
+        );
+    }
+
     let big = checkpoint(1_000_000_000_007, &vec![7u8; 64 * 1024]);
     store.put_checkpoint(&session, &big).await?;
     expect_latest(

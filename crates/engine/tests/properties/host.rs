@@ -682,6 +682,14 @@ pub(crate) fn restore(log: &[LogEntry], split: usize) -> SessionState {
     let checkpoint = SessionState::replay(&log[..split]).unwrap().checkpoint();
     assert_eq!(checkpoint.seq, split as u64);
     let mut state = SessionState::from_checkpoint(&checkpoint).unwrap();
+    // (b) The control part alone, decoded without building the item list, is the
+    // same control state.
+    let control =
+        <ControlState as engine::rehydrate::Rehydratable>::from_checkpoint(&checkpoint).unwrap();
+    assert!(
+        control == state.control,
+        "(b) control-only checkpoint decode"
+    );
     for entry in &log[split..] {
         state.apply(entry).unwrap();
     }
