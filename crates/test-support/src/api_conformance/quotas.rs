@@ -50,10 +50,16 @@ fn run_args(session: &str, submission: &str, text: &str) -> Value {
 pub(super) async fn runs_in_flight_quota_refuses_new_runs_until_one_ends(
     h: Harness,
 ) -> anyhow::Result<()> {
-    // The run asking to "hold" generates for a minute (it is cancelled long before);
-    // every other generation is answered at once (the fake provider echoes).
+    // Runs whose input names a slow turn generate for that long; every other
+    // generation is answered at once (the fake provider echoes). A host may hold
+    // commands to a session while it generates (the in-process one does), so the
+    // case waits on a session only where it means to, and the delays are long
+    // enough that no run ends before the case has looked at it.
+    let slow = |name: &str, delay_ms: u64| json!({"text": name, "delay_ms": delay_ms, "match": {"last_user_contains": name}});
     let script = json!({"turns": [
-        {"text": "held", "delay_ms": 60_000, "match": {"last_user_contains": "hold"}}
+        slow("slow-one", 30_000),
+        slow("slow-two", 3_000),
+        slow("slow-four", 60_000),
     ]});
     let quotas = Quotas {
         runs_in_flight_per_universe_max: 2,
@@ -61,43 +67,58 @@ pub(super) async fn runs_in_flight_quota_refuses_new_runs_until_one_ends(
     };
     let ctx = h.start_with_quotas(script, quotas).await?;
     let (a, b) = (ctx.a(), ctx.b());
-    for session in ["s-1", "s-2"] {
+    for session in ["s-1", "s-2", "s-3"] {
         a.start_session(session).await;
     }
-    // Two runs in flight over the universe: one generating, one queued behind it.
-    let held = a.start_run("s-1", "sub-held", "hold on").await;
-    a.wait_generating("s-1", &held).await;
-    let queued = a.start_run("s-1", "sub-queued", "next").await;
+    let one = a.start_run("s-1", "sub-1", "slow-one").await;
+    a.wait_generating("s-1", &one).await;
+    let two = a.start_run("s-2", "sub-2", "slow-two").await;
 
-    // A new run in any session of the universe is refused...
+    // At two runs in flight, a new run in any session of the universe is refused...
     over_quota(
         &a,
         "run/start",
-        run_args("s-2", "sub-3", "more"),
+        run_args("s-3", "sub-3", "three"),
         "runsInFlight",
     )
     .await;
-    // ...but asking again for one it accepted is answered with that run.
-    let again = a
-        .call("run/start", run_args("s-1", "sub-queued", "next"))
-        .await;
-    assert_eq!(again["runId"], queued.as_str());
-    assert_eq!(again["duplicate"], true);
-    // Another universe has its own quota.
+    // ...while another universe has its own quota...
     b.start_session("s-b").await;
     b.start_run("s-b", "sub-b", "hello").await;
-
-    // Cancelling the queued run ends it, which frees its place.
-    a.call("run/cancel", json!({"sessionId": "s-1", "runId": queued}))
+    // ...and asking again for a run the universe has is answered with that run.
+    let again = a
+        .call("run/start", run_args("s-2", "sub-2", "slow-two"))
         .await;
-    // The third run fills the universe again, with the held one. It is answered at
-    // once; once it has finished, its place is free for another.
-    let third = a.start_run("s-2", "sub-3", "more").await;
-    let finished = |e: &Value| e["kind"] == RUN_FINISHED && e["runId"] == third;
-    let (events, _) = a.read_until("s-2", 0, finished).await;
-    assert_eq!(finished_status(&events, &third), "completed");
-    a.start_run("s-2", "sub-4", "after").await;
+    assert_eq!(again["runId"], two.as_str());
+    assert_eq!(again["duplicate"], true);
+
+    // A finished run frees its place: with run one still generating, a third fits.
+    let (events, _) = a.read_until("s-2", 0, ended(&two)).await;
+    assert_eq!(finished_status(&events, &two), "completed");
+    let three = a.start_run("s-3", "sub-3", "three").await;
+    a.read_until("s-3", 0, ended(&three)).await;
+
+    // So does a cancelled one: the universe is full again (runs one and four)...
+    a.start_run("s-3", "sub-4", "slow-four").await;
+    over_quota(
+        &a,
+        "run/start",
+        run_args("s-2", "sub-5", "five"),
+        "runsInFlight",
+    )
+    .await;
+    // ...until run one is cancelled, while run four still generates.
+    a.call("run/cancel", json!({"sessionId": "s-1", "runId": one}))
+        .await;
+    let (events, _) = a.read_until("s-1", 0, ended(&one)).await;
+    assert_eq!(finished_status(&events, &one), "cancelled");
+    a.start_run("s-2", "sub-5", "five").await;
     Ok(())
+}
+
+/// Whether an event ends `run_id`.
+fn ended(run_id: &str) -> impl Fn(&Value) -> bool + '_ {
+    move |event| event["kind"] == RUN_FINISHED && event["runId"] == run_id
 }
 
 pub(super) async fn stored_bytes_quota_refuses_new_content_only(h: Harness) -> anyhow::Result<()> {
@@ -108,8 +129,12 @@ pub(super) async fn stored_bytes_quota_refuses_new_content_only(h: Harness) -> a
     };
     let ctx = h.start_with_quotas(json!({"turns": []}), quotas).await?;
     let (a, b) = (ctx.a(), ctx.b());
-    let content =
-        |seed: u8| -> Vec<u8> { (0..100 * KIB).map(|i| (i % 251) as u8 ^ seed).collect() };
+    // Text, so that a ref to it is valid run input.
+    let content = |seed: usize| -> Vec<u8> {
+        (0..100 * KIB)
+            .map(|i| b'a' + ((i + seed) % 26) as u8)
+            .collect()
+    };
     let data = |bytes: &[u8]| {
         use base64::Engine as _;
         json!({"dataBase64": base64::engine::general_purpose::STANDARD.encode(bytes)})
