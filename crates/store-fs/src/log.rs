@@ -30,7 +30,7 @@ use engine::core::event::runs_in_flight_delta;
 use engine::log::{LogEntry, Seq};
 use engine::store::{AppendOutcome, StoreError};
 
-use crate::fsio::{self, io_err};
+use crate::fsio::{self, io_err, open_lock_file};
 use crate::lock_recovering;
 use crate::usage::RunsMarker;
 
@@ -269,16 +269,6 @@ fn batch_runs(entries: &[LogEntry]) -> i64 {
 
 fn lock_index(index: &Mutex<LogIndex>) -> MutexGuard<'_, LogIndex> {
     lock_recovering(index, |index| *index = LogIndex::default())
-}
-
-fn open_lock_file(path: &Path) -> Result<File, StoreError> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(io_err("open", path))
 }
 
 /// The log opened for reading, with a shared lock held on the lock file.

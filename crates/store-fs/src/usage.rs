@@ -21,7 +21,7 @@
 //! once. A crash between a blob's rename and the counter's update leaves that blob
 //! uncounted; deleting `cas/stored_bytes` has it recounted.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -116,7 +116,7 @@ fn with_counter(
     change: impl FnOnce(Option<u64>) -> Result<Option<u64>, StoreError>,
 ) -> Result<u64, StoreError> {
     let lock_path = root.join(STORED_BYTES_LOCK);
-    let lock = open_lock(&lock_path)?;
+    let lock = fsio::open_lock_file(&lock_path)?;
     lock.lock().map_err(io_err("lock", &lock_path))?;
     let path = root.join(STORED_BYTES_FILE);
     let stored = match fs::read_to_string(&path) {
@@ -131,16 +131,6 @@ fn with_counter(
         }
         None => Ok(stored.unwrap_or(0)),
     }
-}
-
-fn open_lock(path: &Path) -> Result<File, StoreError> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(io_err("open", path))
 }
 
 /// Sums the sizes of every blob file: the one walk of the CAS, for a store without a

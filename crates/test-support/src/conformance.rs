@@ -340,12 +340,13 @@ where
     );
     let runs_before = store.runs_in_flight().await?;
     let runs = |delta: u64, what: &'static str| async move {
-        let now = store.runs_in_flight().await?;
-        ensure!(
-            now == runs_before + delta,
-            "{what}: {now} runs in flight, expected {runs_before} + {delta}"
-        );
-        anyhow::Ok(())
+        expect_grown(
+            what,
+            "runs in flight",
+            runs_before,
+            delta,
+            store.runs_in_flight().await?,
+        )
     };
     let requested = |seq| kind_entry(RunRequested::KIND, seq);
     let finished = |seq| kind_entry(RunFinished::KIND, seq);
@@ -377,12 +378,13 @@ where
 
     let bytes_before = store.stored_bytes().await?;
     let bytes = |delta: u64, what: &'static str| async move {
-        let now = store.stored_bytes().await?;
-        ensure!(
-            now == bytes_before + delta,
-            "{what}: {now} bytes stored, expected {bytes_before} + {delta}"
-        );
-        anyhow::Ok(())
+        expect_grown(
+            what,
+            "bytes stored",
+            bytes_before,
+            delta,
+            store.stored_bytes().await?,
+        )
     };
     let first = format!("usage {prefix}").into_bytes();
     let second: Vec<u8> = (0..100_000u32)
@@ -398,6 +400,15 @@ where
     bytes(both, "a second blob").await?;
     store.put(second).await?;
     bytes(both, "the second again").await?;
+    Ok(())
+}
+
+/// A count is `before + delta`.
+fn expect_grown(what: &str, unit: &str, before: u64, delta: u64, now: u64) -> anyhow::Result<()> {
+    ensure!(
+        now == before + delta,
+        "{what}: {now} {unit}, expected {before} + {delta}"
+    );
     Ok(())
 }
 
