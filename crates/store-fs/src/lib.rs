@@ -226,22 +226,21 @@ impl Inner {
         if sentinel.is_file() {
             return Ok(());
         }
-        let sessions = std::fs::read_dir(self.root.join(SESSIONS_DIR))
-            .map_err(fsio::io_failure)?
-            .filter_map(|entry| {
-                entry
-                    .ok()?
-                    .file_name()
-                    .to_str()
-                    .and_then(session_id_of_dir_name)
-            });
-        for session in sessions {
+        let sessions_dir = self.root.join(SESSIONS_DIR);
+        let entries =
+            std::fs::read_dir(&sessions_dir).map_err(fsio::io_err("list", &sessions_dir))?;
+        for entry in entries {
+            let entry = entry.map_err(fsio::io_err("list", &sessions_dir))?;
+            let name = entry.file_name();
+            let Some(session) = name.to_str().and_then(session_id_of_dir_name) else {
+                continue;
+            };
             let index = Mutex::new(LogIndex::default());
             if log::runs_in_flight(&self.session_dir(&session), &index)? > 0 {
                 self.runs_marker(&session).set()?;
             }
         }
-        fsio::write_atomic(&sentinel, b"", fsio::Existing::Keep).map(drop)
+        usage::create_empty(&sentinel)
     }
 
     /// The cached log index of `session`, created empty on first use.

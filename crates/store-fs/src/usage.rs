@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! runs_in_flight/<session>     empty: the session may have runs in flight
+//! runs_in_flight/%marked       empty: sessions written before markers were marked
 //! cas/stored_bytes             decimal: the bytes of every blob under cas/sha256
 //! cas/stored_bytes.lock        exclusive lock for changing it
 //! ```
@@ -21,7 +22,7 @@
 //! once. A crash between a blob's rename and the counter's update leaves that blob
 //! uncounted; deleting `cas/stored_bytes` has it recounted.
 
-use std::fs;
+use std::fs::{self, OpenOptions};
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -52,7 +53,7 @@ impl RunsMarker {
         if self.path.is_file() {
             return Ok(());
         }
-        fsio::write_atomic(&self.path, b"", Existing::Keep).map(drop)
+        create_empty(&self.path)
     }
 
     /// Removes the marker once the session's runs have all ended. Durable, so a
@@ -70,6 +71,21 @@ impl RunsMarker {
     }
 }
 
+/// Creates an empty file and makes its name durable. No temporary file is needed
+/// (there is no content to tear), so the directory holds nothing but markers.
+pub(crate) fn create_empty(path: &Path) -> Result<(), StoreError> {
+    let dir = path
+        .parent()
+        .ok_or_else(|| io_err("find the directory of", path)(io::ErrorKind::InvalidInput.into()))?;
+    fsio::ensure_dir(dir)?;
+    match OpenOptions::new().write(true).create_new(true).open(path) {
+        Ok(_) => {}
+        Err(err) if err.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(err) => return Err(io_err("create", path)(err)),
+    }
+    fsio::sync_dir(dir)
+}
+
 /// The directory names of the sessions that may have runs in flight.
 pub(crate) fn marked_sessions(root: &Path) -> Result<Vec<String>, StoreError> {
     let dir = root.join(RUNS_DIR);
@@ -81,10 +97,8 @@ pub(crate) fn marked_sessions(root: &Path) -> Result<Vec<String>, StoreError> {
     let mut names = Vec::new();
     for entry in entries {
         let entry = entry.map_err(io_err("list", &dir))?;
-        let name = entry.file_name();
-        match name.to_str() {
-            Some(name) if !name.starts_with(TEMP_PREFIX) => names.push(name.to_owned()),
-            _ => {}
+        if let Some(name) = entry.file_name().to_str() {
+            names.push(name.to_owned());
         }
     }
     Ok(names)
