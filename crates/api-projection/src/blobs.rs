@@ -1,9 +1,13 @@
 //! The `blob/*` methods and raw blob transfer over any [`BlobStore`], shared by every
 //! backend (inline base64 is bounded; larger blobs use the raw `/blobs` routes).
 
+use std::collections::BTreeSet;
+use std::future::Future;
+
 use api::ApiError;
 use api::types::blob::*;
 use base64::Engine as _;
+use engine::BlobRef;
 use engine::store::{BlobStore, StoreError};
 
 /// Largest blob accepted or returned inline (base64 in JSON-RPC); larger ones use
@@ -11,6 +15,54 @@ use engine::store::{BlobStore, StoreError};
 pub const INLINE_BLOB_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// Refs per `blob/has_many` call.
 pub const HAS_MANY_REFS_MAX: usize = 1_000;
+
+/// Decides whether content a universe does not hold yet may be stored: the backend's
+/// stored-bytes quota. Asked only for new content, before anything is written, so
+/// storing what a universe already holds (a retried upload, a resubmitted run) is
+/// never refused. `()` admits everything.
+pub trait ContentGate: Sync {
+    /// Whether `new_bytes` more may be stored; the error is what the client gets.
+    fn admit(&self, new_bytes: u64) -> impl Future<Output = Result<(), ApiError>> + Send;
+}
+
+impl ContentGate for () {
+    async fn admit(&self, _new_bytes: u64) -> Result<(), ApiError> {
+        Ok(())
+    }
+}
+
+/// Asks `gate` about the blobs of `contents` (ref and length) that `store` does not
+/// hold, each distinct blob counted once.
+pub async fn admit_new<B: BlobStore, G: ContentGate>(
+    store: &B,
+    gate: &G,
+    contents: &[(BlobRef, u64)],
+) -> Result<(), ApiError> {
+    let refs: Vec<BlobRef> = contents.iter().map(|(blob, _)| blob.clone()).collect();
+    let held = store.has_many(&refs).await.map_err(store_error)?;
+    let mut counted = BTreeSet::new();
+    let mut new_bytes: u64 = 0;
+    for ((blob, len), held) in contents.iter().zip(held) {
+        if !held && counted.insert(blob) {
+            new_bytes = new_bytes.saturating_add(*len);
+        }
+    }
+    match new_bytes {
+        0 => Ok(()),
+        _ => gate.admit(new_bytes).await,
+    }
+}
+
+/// Stores `bytes` (whose ref is `blob`) unless they are new content `gate` refuses.
+pub(crate) async fn put_admitted<B: BlobStore, G: ContentGate>(
+    store: &B,
+    gate: &G,
+    blob: BlobRef,
+    bytes: Vec<u8>,
+) -> Result<BlobRef, ApiError> {
+    admit_new(store, gate, &[(blob, bytes.len() as u64)]).await?;
+    store.put(bytes).await.map_err(store_error)
+}
 
 pub fn store_error(err: StoreError) -> ApiError {
     match err {
@@ -24,8 +76,9 @@ pub fn store_error(err: StoreError) -> ApiError {
     }
 }
 
-pub async fn put<B: BlobStore>(
+pub async fn put<B: BlobStore, G: ContentGate>(
     store: &B,
+    gate: &G,
     params: BlobPutParams,
 ) -> Result<BlobPutResult, ApiError> {
     let bytes = base64::engine::general_purpose::STANDARD
@@ -38,7 +91,7 @@ pub async fn put<B: BlobStore>(
         .with_reason("blobTooLarge"));
     }
     let size_bytes = bytes.len() as u64;
-    let blob_ref = store.put(bytes).await.map_err(store_error)?;
+    let blob_ref = put_admitted(store, gate, BlobRef::of_bytes(&bytes), bytes).await?;
     Ok(BlobPutResult {
         blob_ref: blob_ref.to_string(),
         size_bytes,
@@ -95,8 +148,9 @@ pub async fn has_many<B: BlobStore>(
     Ok(BlobHasManyResult { present, missing })
 }
 
-pub async fn put_bytes<B: BlobStore>(
+pub async fn put_bytes<B: BlobStore, G: ContentGate>(
     store: &B,
+    gate: &G,
     raw_ref: &str,
     bytes: Vec<u8>,
 ) -> Result<BlobPutResult, ApiError> {
@@ -108,7 +162,7 @@ pub async fn put_bytes<B: BlobStore>(
         );
     }
     let size_bytes = bytes.len() as u64;
-    store.put(bytes).await.map_err(store_error)?;
+    put_admitted(store, gate, expected.clone(), bytes).await?;
     Ok(BlobPutResult {
         blob_ref: expected.to_string(),
         size_bytes,

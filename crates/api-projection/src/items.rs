@@ -9,18 +9,30 @@ use engine::core::context::{ItemKind, ItemSpec, estimate_tokens};
 use engine::store::{BlobStore, StoreError};
 use llm_runtime::content::MediaType;
 
-use crate::blobs::store_error;
+use crate::blobs::{ContentGate, admit_new, put_admitted, store_error};
 use crate::inputs::{self, PreparedInput, TextOrRef};
 
-/// Run or steer input as user-message items: text stored, refs checked to exist and
-/// to hold what their type says.
-pub async fn input_items<B: BlobStore>(
+/// Run or steer input as user-message items: text stored (if `gate` admits what is
+/// new, all of it before any is written), refs checked to exist and to hold what
+/// their type says.
+pub async fn input_items<B: BlobStore, G: ContentGate>(
     store: &B,
+    gate: &G,
     input: &[InputItem],
     limits: &InputLimits,
 ) -> Result<Vec<ItemSpec>, ApiError> {
     let prepared = inputs::prepare_input(input)?;
     check_sizes(store, &prepared, limits).await?;
+    let texts: Vec<(BlobRef, u64)> = prepared
+        .iter()
+        .filter_map(|item| match item {
+            PreparedInput::Text(text) => {
+                Some((BlobRef::of_bytes(text.as_bytes()), text.len() as u64))
+            }
+            PreparedInput::TextRef(_) | PreparedInput::Media(_) => None,
+        })
+        .collect();
+    admit_new(store, gate, &texts).await?;
     let mut items = Vec::with_capacity(prepared.len());
     for prepared in prepared {
         items.push(input_item(store, prepared).await?);
@@ -100,15 +112,18 @@ async fn stored_len<B: BlobStore>(store: &B, blob: &BlobRef) -> Result<u64, ApiE
     }
 }
 
-/// A session's instructions as an item: text stored, a ref checked to exist.
-pub async fn instructions_item<B: BlobStore>(
+/// A session's instructions as an item: text stored (if `gate` admits it when
+/// new), a ref checked to exist.
+pub async fn instructions_item<B: BlobStore, G: ContentGate>(
     store: &B,
+    gate: &G,
     instructions: TextOrRef,
 ) -> Result<ItemSpec, ApiError> {
     let (blob, bytes) = match instructions {
         TextOrRef::Text(text) => {
             let bytes = text.into_bytes();
-            (store.put(bytes.clone()).await.map_err(store_error)?, bytes)
+            let blob = BlobRef::of_bytes(&bytes);
+            (put_admitted(store, gate, blob, bytes.clone()).await?, bytes)
         }
         TextOrRef::Ref(blob) => {
             let bytes = existing(store, &blob).await?;

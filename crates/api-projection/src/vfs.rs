@@ -13,6 +13,8 @@ use vfs::{
     VfsPath, Workspace, WorkspaceId,
 };
 
+use crate::blobs::{ContentGate, admit_new};
+
 /// Entries per `vfs/snapshot/read` page: default and maximum.
 const READ_LIMIT_DEFAULT: u32 = 1_000;
 const READ_LIMIT_MAX: u32 = 5_000;
@@ -167,8 +169,9 @@ fn commit_entry(
 /// Builds and stores a snapshot of files already in the CAS. Each blob's size is
 /// asked of the store (its record, not its content: nothing is read or hashed),
 /// once per distinct blob, so totals and limits are true.
-pub async fn snapshot_commit<S: BlobStore>(
+pub async fn snapshot_commit<S: BlobStore, G: ContentGate>(
     store: &S,
+    gate: &G,
     params: VfsSnapshotCommitParams,
 ) -> Result<VfsSnapshotView, ApiError> {
     let limits = Limits::default();
@@ -209,12 +212,16 @@ pub async fn snapshot_commit<S: BlobStore>(
         };
         files.push((path, entry));
     }
-    let (tree, manifest) = off_runtime(move || {
+    let (tree, manifest, manifest_ref) = off_runtime(move || {
         let tree = Snapshot::from_files(files)?;
         let manifest = tree.encode_checked(&limits)?;
-        Ok((tree, manifest))
+        let manifest_ref = BlobRef::of_bytes(&manifest);
+        Ok((tree, manifest, manifest_ref))
     })
     .await?;
+    // The manifest is the one new blob a commit may add (the files are stored).
+    let manifest_len = manifest.len() as u64;
+    admit_new(store, gate, &[(manifest_ref, manifest_len)]).await?;
     let snapshot = store
         .put(manifest)
         .await

@@ -26,9 +26,11 @@ mod control;
 mod errors;
 mod events;
 mod host;
+mod quotas;
 mod service;
 mod sessions;
 
+pub use api_projection::inputs::ConfigCeilings;
 pub use api_projection::items::InputLimits;
 pub use commits::{POLL_INTERVAL_DEFAULT, PolledCommits};
 pub use control::{CACHED_SESSIONS_MAX_DEFAULT, ControlCache};
@@ -36,4 +38,7 @@ pub use events::{
     CATCH_UP_PAGE_ENTRIES, READ_LIMIT_DEFAULT, READ_LIMIT_MAX, SUBSCRIPTION_BUFFER_MAX, WAIT_MS_MAX,
 };
 pub use host::{Admission, AdmitFailure, RemoteRejection, SessionHost, SessionKey, delta_view};
-pub use service::{Quotas, SESSIONS_PER_UNIVERSE_MAX_DEFAULT, Service};
+pub use service::{
+    Quotas, RUNS_IN_FLIGHT_PER_UNIVERSE_MAX_DEFAULT, SESSIONS_PER_UNIVERSE_MAX_DEFAULT,
+    STORED_BYTES_PER_UNIVERSE_MAX_DEFAULT, Service,
+};

@@ -10,6 +10,7 @@ use api::types::run::*;
 use api::types::session::*;
 use api::types::vfs::*;
 use api::{ApiError, Caller, LightspeedApi};
+use api_projection::inputs::ConfigCeilings;
 use api_projection::items::InputLimits;
 use api_projection::{blobs, vfs};
 use engine::SessionId;
@@ -24,25 +25,54 @@ use crate::host::{SessionHost, SessionKey};
 
 type Store<H> = <<H as SessionHost>::Stores as StoreProvider>::Store;
 
-/// Per-universe quotas and input limits the service enforces: quotas are refused
-/// with `quotaExceeded`, input over its limits with `inputTooLarge`.
+/// Per-universe quotas and the limits on what one request may ask for, as the
+/// service enforces them: quotas are refused with -32010 `quotaExceeded` (and
+/// `data.quota` naming which), input over its limits with `inputTooLarge`, config
+/// over a ceiling with `invalidConfig` (both -32602).
+///
+/// Quotas are checked against counts the store keeps as it writes
+/// (`session_stores::UniverseUsage`, `SessionIndex::session_count`), so a check is a
+/// small read, and before the work they bound; requests racing one another may pass
+/// a quota by a few. What runs write themselves (model output, tool results) is
+/// counted but never refused mid-run: a universe may end a run above its
+/// stored-bytes quota, and then stores nothing new through the API.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Quotas {
     /// Sessions one universe may hold (closed ones count until deleted). Checked
-    /// when a new session starts; concurrent starts may pass it by a few.
+    /// when a new session starts.
     pub sessions_per_universe_max: u64,
+    /// Runs requested and not yet finished (queued or active) over all of one
+    /// universe's sessions. Checked when `run/start` submits a new submission; a
+    /// resubmission of one the session remembers is the same run and always
+    /// answered. Finishing, failing or cancelling a run frees its place.
+    pub runs_in_flight_per_universe_max: u64,
+    /// Bytes one universe's CAS may hold. Checked before new content enters through
+    /// the API (`blob/put`, `PUT /blobs`, run and steer text, instructions, snapshot
+    /// manifests): content the universe already holds is never refused.
+    pub stored_bytes_per_universe_max: u64,
     /// Run and steer input sizes.
     pub input: InputLimits,
+    /// The deployment's ceilings on run budgets and provider params.
+    pub ceilings: ConfigCeilings,
 }
 
 /// Default [`Quotas::sessions_per_universe_max`].
 pub const SESSIONS_PER_UNIVERSE_MAX_DEFAULT: u64 = 100_000;
+/// Default [`Quotas::runs_in_flight_per_universe_max`]: many more than one client
+/// keeps busy (a session runs one at a time and queues at most 64), few enough that
+/// one tenant cannot fill every worker's queue.
+pub const RUNS_IN_FLIGHT_PER_UNIVERSE_MAX_DEFAULT: u64 = 1_000;
+/// Default [`Quotas::stored_bytes_per_universe_max`]: 10 GiB.
+pub const STORED_BYTES_PER_UNIVERSE_MAX_DEFAULT: u64 = 10 * 1024 * 1024 * 1024;
 
 impl Default for Quotas {
     fn default() -> Self {
         Self {
             sessions_per_universe_max: SESSIONS_PER_UNIVERSE_MAX_DEFAULT,
+            runs_in_flight_per_universe_max: RUNS_IN_FLIGHT_PER_UNIVERSE_MAX_DEFAULT,
+            stored_bytes_per_universe_max: STORED_BYTES_PER_UNIVERSE_MAX_DEFAULT,
             input: InputLimits::default(),
+            ceilings: ConfigCeilings::default(),
         }
     }
 }
@@ -201,7 +231,8 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
         caller: &Caller,
         params: BlobPutParams,
     ) -> Result<BlobPutResult, ApiError> {
-        blobs::put(&*self.store(&caller.universe_id).await?, params).await
+        let store = self.store(&caller.universe_id).await?;
+        blobs::put(&*store, &self.content_gate(&*store), params).await
     }
 
     async fn blob_get(
@@ -225,7 +256,8 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
         caller: &Caller,
         params: VfsSnapshotCommitParams,
     ) -> Result<VfsSnapshotView, ApiError> {
-        vfs::snapshot_commit(&*self.store(&caller.universe_id).await?, params).await
+        let store = self.store(&caller.universe_id).await?;
+        vfs::snapshot_commit(&*store, &self.content_gate(&*store), params).await
     }
 
     async fn vfs_snapshot_read(
@@ -315,7 +347,8 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
         blob_ref: String,
         bytes: Vec<u8>,
     ) -> Result<BlobPutResult, ApiError> {
-        blobs::put_bytes(&*self.store(&caller.universe_id).await?, &blob_ref, bytes).await
+        let store = self.store(&caller.universe_id).await?;
+        blobs::put_bytes(&*store, &self.content_gate(&*store), &blob_ref, bytes).await
     }
 
     async fn blob_get_bytes(&self, caller: &Caller, blob_ref: String) -> Result<Vec<u8>, ApiError> {

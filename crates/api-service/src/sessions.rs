@@ -122,6 +122,9 @@ impl<H: SessionHost> Service<H> {
         params: SessionStartParams,
     ) -> Result<SessionView, ApiError> {
         let prepared = inputs::prepare_session(&params)?;
+        self.quotas
+            .ceilings
+            .check_config(&prepared.config, "config.")?;
         let session_id = match prepared.session_id.clone() {
             Some(id) => id,
             None => new_session_id()?,
@@ -131,7 +134,10 @@ impl<H: SessionHost> Service<H> {
             self.check_session_quota(universe_id).await?;
         }
         let instructions = match prepared.instructions {
-            Some(instructions) => Some(items::instructions_item(&*store, instructions).await?),
+            Some(instructions) => Some(
+                items::instructions_item(&*store, &self.content_gate(&*store), instructions)
+                    .await?,
+            ),
             None => None,
         };
         let command = CoreCommand::OpenSession {
@@ -168,23 +174,6 @@ impl<H: SessionHost> Service<H> {
         self.view(universe_id, &session_id).await
     }
 
-    /// A new session must fit the universe's session quota.
-    async fn check_session_quota(&self, universe_id: &str) -> Result<(), ApiError> {
-        let store = self.store(universe_id).await?;
-        let held = session_stores::SessionIndex::session_count(&*store)
-            .await
-            .map_err(|err| internal("counting sessions", err))?;
-        let max = self.quotas.sessions_per_universe_max;
-        if held >= max {
-            return Err(ApiError::new(
-                api::ErrorKind::Rejected,
-                format!("the universe holds {held} sessions, its quota is {max}"),
-            )
-            .with_reason("quotaExceeded"));
-        }
-        Ok(())
-    }
-
     pub(crate) async fn update_session(
         &self,
         universe_id: &str,
@@ -193,7 +182,11 @@ impl<H: SessionHost> Service<H> {
         let (session, control) = self
             .existing_session(universe_id, &params.session_id)
             .await?;
-        let patch = inputs::config_patch(opened_config(&control)?, &params.patch)?;
+        let current = opened_config(&control)?;
+        let patch = inputs::config_patch(current, &params.patch)?;
+        self.quotas
+            .ceilings
+            .check_patch(current, &patch, "patch.")?;
         let command = CoreCommand::PatchConfig {
             expected_revision: params.expected_revision,
             patch,
@@ -226,9 +219,20 @@ impl<H: SessionHost> Service<H> {
             .existing_session(universe_id, &params.session_id)
             .await?;
         let submission_id = inputs::submission_id(&params.submission_id)?;
+        let config = opened_config(&control)?;
+        let overrides = inputs::run_overrides(config, params.overrides.as_ref())?;
+        // A submission the session remembers is answered with the run it made (the
+        // engine decides, comparing the input), whatever the universe holds now: a
+        // client retrying an accepted run/start must not be refused for the run it
+        // is asking about. Its input is stored already, so the content gate below
+        // finds nothing new in it either.
+        if control.runs.submission(&submission_id).is_none() {
+            self.quotas.ceilings.check_run(config, &overrides)?;
+            self.check_runs_quota(universe_id).await?;
+        }
         let store = self.store(universe_id).await?;
-        let input = items::input_items(&*store, &params.input, &self.quotas.input).await?;
-        let overrides = inputs::run_overrides(opened_config(&control)?, params.overrides.as_ref())?;
+        let gate = self.content_gate(&*store);
+        let input = items::input_items(&*store, &gate, &params.input, &self.quotas.input).await?;
         let command = CoreCommand::RequestRun {
             submission_id,
             input,
@@ -275,7 +279,8 @@ impl<H: SessionHost> Service<H> {
             .await?;
         let run_id = inputs::run_id(&params.run_id)?;
         let store = self.store(universe_id).await?;
-        let input = items::input_items(&*store, &params.input, &self.quotas.input).await?;
+        let gate = self.content_gate(&*store);
+        let input = items::input_items(&*store, &gate, &params.input, &self.quotas.input).await?;
         let admission = self
             .admit(universe_id, &session, CoreCommand::Steer { run_id, input })
             .await?;

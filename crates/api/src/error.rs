@@ -51,6 +51,20 @@ impl ErrorKind {
     }
 }
 
+/// Which per-universe quota refused a request (`reason: quotaExceeded`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Quota {
+    /// Sessions one universe may hold (`session/start` of a new session).
+    Sessions,
+    /// Runs requested and not yet finished, over all of a universe's sessions
+    /// (`run/start` of a new submission).
+    RunsInFlight,
+    /// Bytes of content a universe stores (blob uploads, run and steer input,
+    /// instructions, snapshot manifests).
+    StoredBytes,
+}
+
 /// The `data` member of every error the API returns.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -62,6 +76,9 @@ pub struct ErrorData {
     /// For conflicts on revisions: the current revision.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub current_revision: Option<u64>,
+    /// For `quotaExceeded`: which quota.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quota: Option<Quota>,
 }
 
 /// An error a method returns.
@@ -80,6 +97,7 @@ impl ApiError {
                 kind,
                 reason: None,
                 current_revision: None,
+                quota: None,
             },
         }
     }
@@ -92,6 +110,13 @@ impl ApiError {
     pub fn with_current_revision(mut self, revision: u64) -> Self {
         self.data.current_revision = Some(revision);
         self
+    }
+
+    /// -32010 `quotaExceeded`: the universe is at `quota`; `message` says how far.
+    pub fn quota_exceeded(quota: Quota, message: impl Into<String>) -> Self {
+        let mut error = Self::new(ErrorKind::Rejected, message).with_reason("quotaExceeded");
+        error.data.quota = Some(quota);
+        error
     }
 
     pub fn kind(&self) -> ErrorKind {

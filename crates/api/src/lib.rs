@@ -16,7 +16,7 @@ pub mod error;
 pub mod methods;
 pub mod types;
 
-pub use error::{ApiError, ErrorData, ErrorKind};
+pub use error::{ApiError, ErrorData, ErrorKind, Quota};
 pub use methods::{
     Caller, LightspeedApi, METHODS, MethodSpec, SUBSCRIPTIONS, SubscriptionSpec, Unserved,
     dispatch, handshake, subscribe,

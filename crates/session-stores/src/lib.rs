@@ -20,15 +20,16 @@ use uuid::Uuid;
 use vfs::VfsCatalog;
 
 /// Everything a session needs from storage: its log, checkpoints and blobs, the VFS
-/// catalog its file tools and the `vfs/*` methods work on, and the index of a
-/// universe's sessions behind `session/list`.
+/// catalog its file tools and the `vfs/*` methods work on, the index of a
+/// universe's sessions behind `session/list`, and what the universe's quotas count.
 pub trait SessionStore:
-    SessionLog + BlobStore + CheckpointStore + VfsCatalog + SessionIndex + 'static
+    SessionLog + BlobStore + CheckpointStore + VfsCatalog + SessionIndex + UniverseUsage + 'static
 {
 }
 
-impl<T: SessionLog + BlobStore + CheckpointStore + VfsCatalog + SessionIndex + 'static> SessionStore
-    for T
+impl<
+    T: SessionLog + BlobStore + CheckpointStore + VfsCatalog + SessionIndex + UniverseUsage + 'static,
+> SessionStore for T
 {
 }
 
@@ -42,6 +43,46 @@ pub trait SessionIndex: Sync {
     /// store can count (Postgres).
     fn session_count(&self) -> impl Future<Output = Result<u64, StoreError>> + Send {
         async move { Ok(self.session_ids().await?.len() as u64) }
+    }
+}
+
+/// What a universe's quotas count, kept by the store as it writes, so a check costs
+/// about one small read however much the universe holds: never a replay of its
+/// sessions or a walk of its blobs.
+///
+/// - Postgres: each append moves its session's `runs_in_flight` column in the
+///   transaction that already locks the session row, and a universe's total is one
+///   query over a partial index of the sessions that have any; the statement that
+///   catalogs a blob moves `universes.stored_bytes` when it adds a row.
+/// - Filesystem: run counts are read from the logs of the sessions marked as having
+///   runs in flight (markers kept by appends), blob bytes from a counter kept by puts.
+///
+/// Both count by event kind alone (`engine::core::event::runs_in_flight_delta`),
+/// without decoding payloads.
+pub trait UniverseUsage: Sync {
+    /// Runs requested and not yet finished (queued or active) over every session.
+    fn runs_in_flight(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// Bytes of every blob in the universe's CAS, whoever stored them.
+    fn stored_bytes(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+}
+
+impl UniverseUsage for FsStore {
+    fn runs_in_flight(&self) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        FsStore::runs_in_flight(self)
+    }
+
+    fn stored_bytes(&self) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        FsStore::stored_bytes(self)
+    }
+}
+
+impl UniverseUsage for PgStore {
+    fn runs_in_flight(&self) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        PgStore::runs_in_flight(self)
+    }
+
+    fn stored_bytes(&self) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        PgStore::stored_bytes(self)
     }
 }
 

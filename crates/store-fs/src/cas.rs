@@ -2,6 +2,8 @@
 //!
 //! Files are created atomically and never modified in place. Reads verify the digest,
 //! so a corrupted file is reported ([`StoreError::DigestMismatch`]), never returned.
+//! A put that creates (or repairs) a file moves the universe's stored bytes
+//! (`usage`).
 
 use std::fs;
 use std::io;
@@ -11,6 +13,7 @@ use engine::BlobRef;
 use engine::store::StoreError;
 
 use crate::fsio::{self, Existing, io_err};
+use crate::usage;
 
 /// The blob directory below the store root.
 pub(crate) const CAS_DIR: &str = "cas/sha256";
@@ -30,18 +33,33 @@ pub(crate) fn put(root: &Path, blob_bytes_max: u64, bytes: &[u8]) -> Result<Blob
     }
     let blob = BlobRef::of_bytes(bytes);
     let path = blob_path(root, &blob);
-    match fs::metadata(&path) {
+    let added = match fs::metadata(&path) {
         // Already stored. Hashing the existing file on every put would make puts of
         // large blobs cost a full read; comparing sizes catches truncation, and a
         // same-size corruption is still caught by `get`.
         Ok(meta) if meta.len() == size_bytes => return Ok(blob),
         // A truncated or otherwise damaged copy: replace it with the good bytes.
-        Ok(_) => {}
-        Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+        Ok(meta) => {
+            fsio::write_atomic(&path, bytes, Existing::Replace)?;
+            signed(size_bytes).saturating_sub(signed(meta.len()))
+        }
+        // New: of racing puts of one blob only the one that creates the file counts it.
+        Err(err) if err.kind() == io::ErrorKind::NotFound => {
+            match fsio::write_atomic(&path, bytes, Existing::Keep)? {
+                true => signed(size_bytes),
+                false => 0,
+            }
+        }
         Err(err) => return Err(io_err("inspect blob", &path)(err)),
+    };
+    if added != 0 {
+        usage::add_stored_bytes(root, added)?;
     }
-    fsio::write_atomic(&path, bytes, Existing::Replace)?;
     Ok(blob)
+}
+
+fn signed(len: u64) -> i64 {
+    i64::try_from(len).unwrap_or(i64::MAX)
 }
 
 pub(crate) fn get(root: &Path, blob: &BlobRef) -> Result<Vec<u8>, StoreError> {

@@ -1,7 +1,7 @@
 //! File-system helpers shared by the log, the blob store and the checkpoints: io
 //! errors that name their path, directory fsync, and atomic file creation.
 
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
@@ -104,6 +104,18 @@ pub(crate) fn ensure_dir(dir: &Path) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+/// Opens (creating) a lock file, whose only use is `flock`: never truncated, since
+/// other holders may have it open.
+pub(crate) fn open_lock_file(path: &Path) -> Result<File, StoreError> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(io_err("open", path))
 }
 
 /// Whether an atomic write replaces an existing file.

@@ -11,7 +11,12 @@
 //! cas/sha256/<hex[0..2]>/<hex>                      blob bytes
 //! vfs/workspaces/<workspace>.json                   a VFS workspace head
 //! vfs/mounts/<session>.json                         a session's VFS mounts
+//! runs_in_flight/<session>                          the session may have runs in flight
+//! cas/stored_bytes                                  bytes of every blob (a counter)
 //! ```
+//!
+//! The last two keep what the per-universe quotas count, so counting never walks
+//! the store (module `usage`).
 //!
 //! [`FsStore`] is also the VFS catalog ([`vfs::VfsCatalog`], module `vfs_catalog`):
 //! snapshots are CAS blobs; workspace heads and mount tables are small JSON records,
@@ -55,6 +60,7 @@ mod cas;
 mod checkpoint;
 mod fsio;
 mod log;
+mod usage;
 mod vfs_catalog;
 
 pub use fsio::IoError;
@@ -113,13 +119,15 @@ impl FsStore {
         let root = root.into();
         fsio::ensure_dir(&root.join(SESSIONS_DIR))?;
         fsio::ensure_dir(&root.join(cas::CAS_DIR))?;
-        Ok(Self {
+        let store = Self {
             inner: Arc::new(Inner {
                 root,
                 limits,
                 indexes: Mutex::new(HashMap::new()),
             }),
-        })
+        };
+        store.inner.mark_existing_runs()?;
+        Ok(store)
     }
 
     pub fn root(&self) -> &Path {
@@ -168,6 +176,31 @@ impl FsStore {
         .await
     }
 
+    /// Runs requested and not yet finished in this store's sessions: read from the
+    /// logs of the sessions marked as having some, not from every session.
+    pub async fn runs_in_flight(&self) -> Result<u64, StoreError> {
+        let inner = Arc::clone(&self.inner);
+        blocking(move || {
+            let mut total: u64 = 0;
+            for name in usage::marked_sessions(&inner.root)? {
+                let Some(session) = session_id_of_dir_name(&name) else {
+                    continue;
+                };
+                let index = inner.log_index(&session);
+                let runs = log::runs_in_flight(&inner.session_dir(&session), &index)?;
+                total = total.saturating_add(runs);
+            }
+            Ok(total)
+        })
+        .await
+    }
+
+    /// Bytes of every blob in this store, from the counter puts keep.
+    pub async fn stored_bytes(&self) -> Result<u64, StoreError> {
+        let inner = Arc::clone(&self.inner);
+        blocking(move || usage::stored_bytes(&inner.root)).await
+    }
+
     /// Where the bytes of `blob` are (or would be) stored.
     pub fn blob_path(&self, blob: &BlobRef) -> PathBuf {
         cas::blob_path(&self.inner.root, blob)
@@ -179,6 +212,35 @@ const SESSIONS_DIR: &str = "sessions";
 impl Inner {
     fn session_dir(&self, session: &SessionId) -> PathBuf {
         self.root.join(SESSIONS_DIR).join(session_dir_name(session))
+    }
+
+    fn runs_marker(&self, session: &SessionId) -> usage::RunsMarker {
+        usage::RunsMarker::new(&self.root, &session_dir_name(session))
+    }
+
+    /// Marks the sessions of a store written before markers existed that have runs
+    /// in flight: once per store, reading every log (later appends keep markers).
+    /// The sentinel's name holds `%`, which no session's directory name does.
+    fn mark_existing_runs(&self) -> Result<(), StoreError> {
+        let sentinel = self.root.join(usage::RUNS_DIR).join("%marked");
+        if sentinel.is_file() {
+            return Ok(());
+        }
+        let sessions_dir = self.root.join(SESSIONS_DIR);
+        let entries =
+            std::fs::read_dir(&sessions_dir).map_err(fsio::io_err("list", &sessions_dir))?;
+        for entry in entries {
+            let entry = entry.map_err(fsio::io_err("list", &sessions_dir))?;
+            let name = entry.file_name();
+            let Some(session) = name.to_str().and_then(session_id_of_dir_name) else {
+                continue;
+            };
+            let index = Mutex::new(LogIndex::default());
+            if log::runs_in_flight(&self.session_dir(&session), &index)? > 0 {
+                self.runs_marker(&session).set()?;
+            }
+        }
+        usage::create_empty(&sentinel)
     }
 
     /// The cached log index of `session`, created empty on first use.
@@ -268,6 +330,7 @@ impl SessionLog for FsStore {
             log::append(
                 &inner.session_dir(&session),
                 &index,
+                &inner.runs_marker(&session),
                 expected_head,
                 &entries,
             )

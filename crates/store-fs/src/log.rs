@@ -26,11 +26,13 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+use engine::core::event::runs_in_flight_delta;
 use engine::log::{LogEntry, Seq};
 use engine::store::{AppendOutcome, StoreError};
 
-use crate::fsio::{self, io_err};
+use crate::fsio::{self, io_err, open_lock_file};
 use crate::lock_recovering;
+use crate::usage::RunsMarker;
 
 pub(crate) const LOG_FILE: &str = "log.jsonl";
 const LOCK_FILE: &str = "log.lock";
@@ -64,9 +66,18 @@ pub(crate) struct LogIndex {
     /// `line_ends[i]` is the byte offset just past the newline of the entry with
     /// seq `i + 1`. The last one is the length of the valid prefix.
     line_ends: Vec<u64>,
+    /// Runs requested and not yet finished in the valid prefix, counted by event
+    /// kind as entries are indexed (`engine::core::event::runs_in_flight_delta`).
+    runs_in_flight: i64,
 }
 
 impl LogIndex {
+    /// Forgets everything: the next refresh indexes the file from its start.
+    fn clear(&mut self) {
+        self.line_ends.clear();
+        self.runs_in_flight = 0;
+    }
+
     fn head(&self) -> Seq {
         self.line_ends.len() as Seq
     }
@@ -115,6 +126,16 @@ pub(crate) fn head(dir: &Path, index: &Mutex<LogIndex>) -> Result<Seq, StoreErro
     Ok(index.head())
 }
 
+/// Runs requested and not yet finished in the session's log.
+pub(crate) fn runs_in_flight(dir: &Path, index: &Mutex<LogIndex>) -> Result<u64, StoreError> {
+    let mut index = lock_index(index);
+    let Some(files) = open_shared(dir, &mut index)? else {
+        return Ok(0);
+    };
+    refresh(&mut index, &files.log, &files.log_path)?;
+    Ok(u64::try_from(index.runs_in_flight).unwrap_or(0))
+}
+
 pub(crate) fn read(
     dir: &Path,
     index: &Mutex<LogIndex>,
@@ -144,9 +165,14 @@ pub(crate) fn read(
     read_span(&log, &log_path, span)
 }
 
+/// Appends `entries` at `expected_head`. `marker` flags the session as one with
+/// runs in flight: it is set before a batch that requests a run is written and
+/// cleared after a batch that leaves none, both under the exclusive lock, so a
+/// session with runs in flight always has it (a crash can only leave a stale one).
 pub(crate) fn append(
     dir: &Path,
     index: &Mutex<LogIndex>,
+    marker: &RunsMarker,
     expected_head: Seq,
     entries: &[LogEntry],
 ) -> Result<AppendOutcome, StoreError> {
@@ -165,7 +191,7 @@ pub(crate) fn append(
         .open(&log_path)
         .map_err(io_err("open", &log_path))?;
     if created {
-        index.line_ends.clear();
+        index.clear();
         fsio::sync_dir(dir)?;
     }
     if let Some(torn) = refresh(&mut index, &log, &log_path)? {
@@ -176,7 +202,14 @@ pub(crate) fn append(
 
     let head = index.head();
     if head == expected_head {
+        let runs = batch_runs(entries);
+        if runs > 0 {
+            marker.set()?;
+        }
         write_batch(&mut index, &mut log, &log_path, entries)?;
+        if runs < 0 && index.runs_in_flight <= 0 {
+            marker.clear()?;
+        }
         return Ok(AppendOutcome::Appended { head: index.head() });
     }
     let retry_fits = head > expected_head && head - expected_head >= entries.len() as Seq;
@@ -222,21 +255,20 @@ fn write_batch(
         return Err(io_err("append to", path)(err));
     }
     index.line_ends.extend(line_ends);
+    index.runs_in_flight += batch_runs(entries);
     Ok(())
+}
+
+/// How a batch moves its session's runs in flight.
+fn batch_runs(entries: &[LogEntry]) -> i64 {
+    entries
+        .iter()
+        .map(|entry| runs_in_flight_delta(&entry.event.kind))
+        .sum()
 }
 
 fn lock_index(index: &Mutex<LogIndex>) -> MutexGuard<'_, LogIndex> {
     lock_recovering(index, |index| *index = LogIndex::default())
-}
-
-fn open_lock_file(path: &Path) -> Result<File, StoreError> {
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .map_err(io_err("open", path))
 }
 
 /// The log opened for reading, with a shared lock held on the lock file.
@@ -253,7 +285,7 @@ fn open_shared(dir: &Path, index: &mut LogIndex) -> Result<Option<SharedFiles>, 
     let log = match File::open(&log_path) {
         Ok(log) => log,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-            index.line_ends.clear();
+            index.clear();
             return Ok(None);
         }
         Err(err) => return Err(io_err("open", &log_path)(err)),
@@ -280,7 +312,7 @@ fn refresh(index: &mut LogIndex, log: &File, path: &Path) -> Result<Option<TornT
     if file_len < index.valid_len() {
         // Committed bytes vanished (the file was replaced or cut by hand): start over
         // and report what is there now.
-        index.line_ends.clear();
+        index.clear();
     }
     let start = index.valid_len();
     if file_len == start {
@@ -299,6 +331,7 @@ fn refresh(index: &mut LogIndex, log: &File, path: &Path) -> Result<Option<TornT
     // line has been seen.
     let mut open_batch: Vec<u64> = Vec::new();
     let mut open_batch_start = start;
+    let mut open_batch_runs: i64 = 0;
     loop {
         line.clear();
         let read = reader
@@ -321,10 +354,13 @@ fn refresh(index: &mut LogIndex, log: &File, path: &Path) -> Result<Option<TornT
             Ok(Line { batch_end, entry }) if entry.seq == want && batch_end >= want => {
                 if open_batch.is_empty() {
                     open_batch_start = line_start;
+                    open_batch_runs = 0;
                 }
                 open_batch.push(offset);
+                open_batch_runs += runs_in_flight_delta(&entry.event.kind);
                 if batch_end == want {
                     index.line_ends.append(&mut open_batch);
+                    index.runs_in_flight += open_batch_runs;
                 }
             }
             Ok(Line { batch_end, entry }) => {

@@ -13,7 +13,7 @@
 //! store instances and processes. Lock files stay behind after a delete: removing a
 //! lock file others may hold would let two writers lock different files.
 
-use std::fs::{self, OpenOptions};
+use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -56,13 +56,7 @@ impl Record {
         if let Some(dir) = self.lock.parent() {
             fsio::ensure_dir(dir)?;
         }
-        let lock = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&self.lock)
-            .map_err(io_err("open", &self.lock))?;
+        let lock = fsio::open_lock_file(&self.lock)?;
         lock.lock().map_err(io_err("lock", &self.lock))?;
         let result = work();
         drop(lock);

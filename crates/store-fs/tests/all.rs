@@ -137,6 +137,9 @@ mod blobs_checkpoints;
 #[path = "all/vfs_catalog.rs"]
 mod vfs_catalog;
 
+#[path = "all/usage.rs"]
+mod usage;
+
 #[tokio::test(flavor = "multi_thread")]
 async fn session_ids_lists_the_sessions_with_logs_in_id_order() {
     let (dir, store) = store();

@@ -4,13 +4,36 @@
 //! at an object that was stored. Puts are idempotent: the same bytes give the same
 //! key and the same row. An inline put also repairs a row whose bytes differ (a
 //! damaged row); a large put trusts an existing row. Reads verify the digest, so a
-//! damaged object or row is reported, never served.
+//! damaged object or row is reported, never served. The statement that catalogs a
+//! blob also keeps the universe's stored bytes (the quota's count), see `counted!`.
 
 use engine::BlobRef;
 use engine::store::{StoreError, verify_digest};
 
 use crate::PgStore;
 use crate::error::{PgStoreError, query_failed};
+
+/// `$upsert` (an `INSERT INTO blobs` of `$1` universe, `$2` digest, `$3` size) in
+/// one statement with moving `universes.stored_bytes` by what it changed: by the new
+/// size when it added or rewrote a row, less the size the row had before (a repaired
+/// row). A put of what is already stored changes no row and so counts nothing; of two
+/// racing puts of one new blob, the second waits for the first's row and then
+/// changes nothing. The universe's row is locked only until the statement commits.
+macro_rules! counted {
+    ($upsert:literal) => {
+        concat!(
+            "WITH previous AS ( \
+                 SELECT size_bytes FROM blobs WHERE universe_id = $1 AND digest = $2 \
+             ), stored AS (",
+            $upsert,
+            " RETURNING size_bytes) \
+             UPDATE universes SET stored_bytes = stored_bytes \
+                 + (SELECT size_bytes FROM stored) \
+                 - coalesce((SELECT size_bytes FROM previous), 0) \
+             WHERE universe_id = $1 AND EXISTS (SELECT 1 FROM stored)"
+        )
+    };
+}
 
 pub(crate) async fn put(store: &PgStore, bytes: Vec<u8>) -> Result<BlobRef, StoreError> {
     let size_bytes = bytes.len() as u64;
@@ -30,14 +53,14 @@ pub(crate) async fn put(store: &PgStore, bytes: Vec<u8>) -> Result<BlobRef, Stor
     })?;
 
     if size_bytes <= limits.blob_inline_bytes_max {
-        sqlx::query(
+        sqlx::query(counted!(
             "INSERT INTO blobs (universe_id, digest, size_bytes, inline_bytes) \
              VALUES ($1, $2, $3, $4) \
              ON CONFLICT (universe_id, digest) DO UPDATE \
              SET size_bytes = EXCLUDED.size_bytes, inline_bytes = EXCLUDED.inline_bytes, \
                  object_key = NULL \
-             WHERE blobs.inline_bytes IS DISTINCT FROM EXCLUDED.inline_bytes",
-        )
+             WHERE blobs.inline_bytes IS DISTINCT FROM EXCLUDED.inline_bytes"
+        ))
         .bind(store.universe_id)
         .bind(blob.digest_bytes().as_slice())
         .bind(size)
@@ -62,10 +85,10 @@ pub(crate) async fn put(store: &PgStore, bytes: Vec<u8>) -> Result<BlobRef, Stor
         .put(&key, bytes)
         .await
         .map_err(StoreError::from)?;
-    sqlx::query(
+    sqlx::query(counted!(
         "INSERT INTO blobs (universe_id, digest, size_bytes, object_key) \
-         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-    )
+         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING"
+    ))
     .bind(store.universe_id)
     .bind(blob.digest_bytes().as_slice())
     .bind(size)
@@ -74,6 +97,17 @@ pub(crate) async fn put(store: &PgStore, bytes: Vec<u8>) -> Result<BlobRef, Stor
     .await
     .map_err(query_failed("catalog a blob"))?;
     Ok(blob)
+}
+
+/// The bytes of every blob the universe holds, as the catalog counts them.
+pub(crate) async fn stored_bytes(store: &PgStore) -> Result<u64, StoreError> {
+    let total: Option<i64> =
+        sqlx::query_scalar("SELECT stored_bytes FROM universes WHERE universe_id = $1")
+            .bind(store.universe_id)
+            .fetch_optional(&store.pool)
+            .await
+            .map_err(query_failed("read the universe's stored bytes"))?;
+    Ok(total.map_or(0, |total| u64::try_from(total).unwrap_or(0)))
 }
 
 pub(crate) async fn get(store: &PgStore, blob: &BlobRef) -> Result<Vec<u8>, StoreError> {

@@ -23,6 +23,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "vfs catalog",
         include_str!("../migrations/0002_vfs_catalog.sql"),
     ),
+    (
+        3,
+        "quota usage",
+        include_str!("../migrations/0003_usage.sql"),
+    ),
 ];
 
 /// Migrations are additive, so a binary older than the database (a rolling deploy,

@@ -30,7 +30,8 @@
 //! What this crate must not do:
 //! - read or write across universes: a [`PgStore`] is scoped to one universe and
 //!   every query names it;
-//! - understand event payloads beyond copying them into query columns;
+//! - understand event payloads beyond copying them into query columns (an entry's
+//!   kind alone moves its session's runs in flight, the quota's count);
 //! - depend on the gateway or a host: API keys are plain rows ([`ApiKeyRow`]); the
 //!   host adapts them to the gateway's `KeyStore`;
 //! - read configuration from the environment: hosts build [`PgConfig`] and
@@ -115,6 +116,18 @@ impl PgStore {
     /// How many sessions of this universe have a log, counted in the database.
     pub async fn session_count(&self) -> Result<u64, StoreError> {
         log::session_count(self).await
+    }
+
+    /// Runs requested and not yet finished in this universe's sessions: one indexed
+    /// query over the per-session counts each append keeps (`sessions.runs_in_flight`).
+    pub async fn runs_in_flight(&self) -> Result<u64, StoreError> {
+        log::runs_in_flight(self).await
+    }
+
+    /// Bytes of every blob this universe holds: one row (`universes.stored_bytes`),
+    /// kept by the statement that catalogs each blob.
+    pub async fn stored_bytes(&self) -> Result<u64, StoreError> {
+        blobs::stored_bytes(self).await
     }
 
     /// The object store for large blobs, if one is configured. Without one, blobs

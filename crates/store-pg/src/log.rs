@@ -6,8 +6,12 @@
 //! and the loser sees the new head. The primary key `(universe, session, seq)` is the
 //! backstop: should two inserts of one seq ever race, the second fails with a unique
 //! violation and is resolved like any stale append.
+//!
+//! The same transaction moves the session's `runs_in_flight` by the kinds of the
+//! entries it commits, so the count is exactly as durable as the log it summarises.
 
 use engine::SessionId;
+use engine::core::event::runs_in_flight_delta;
 use engine::log::{LogEntry, Seq};
 use engine::store::{AppendOutcome, StoreError, check_batch};
 
@@ -81,13 +85,17 @@ pub(crate) async fn append(
         }
         Err(err) => return Err(query_failed("insert log entries")(err)),
     }
-    sqlx::query("UPDATE sessions SET head = $3 WHERE universe_id = $1 AND session_id = $2")
-        .bind(store.universe_id)
-        .bind(session.as_str())
-        .bind(new_head)
-        .execute(&mut *tx)
-        .await
-        .map_err(query_failed("move the session head"))?;
+    sqlx::query(
+        "UPDATE sessions SET head = $3, runs_in_flight = runs_in_flight + $4 \
+         WHERE universe_id = $1 AND session_id = $2",
+    )
+    .bind(store.universe_id)
+    .bind(session.as_str())
+    .bind(new_head)
+    .bind(rows.runs_in_flight)
+    .execute(&mut *tx)
+    .await
+    .map_err(query_failed("move the session head"))?;
     tx.commit()
         .await
         .map_err(query_failed("commit an append"))?;
@@ -198,6 +206,8 @@ struct EventRows {
     payload: Vec<Option<String>>,
     /// The canonical bytes: what readers decode.
     entry: Vec<Vec<u8>>,
+    /// How the batch moves the session's runs in flight (`sessions.runs_in_flight`).
+    runs_in_flight: i64,
 }
 
 impl EventRows {
@@ -214,6 +224,7 @@ impl EventRows {
             version: Vec::with_capacity(entries.len()),
             payload: Vec::with_capacity(entries.len()),
             entry: Vec::with_capacity(entries.len()),
+            runs_in_flight: 0,
         };
         for entry in entries {
             let seq = i64::try_from(entry.seq).map_err(|_| too_large("seq", entry.seq))?;
@@ -227,6 +238,7 @@ impl EventRows {
             rows.version.push(i64::from(entry.event.version));
             rows.payload.push(jsonb_storable(payload));
             rows.entry.push(entry.to_canonical_bytes());
+            rows.runs_in_flight += runs_in_flight_delta(&entry.event.kind);
         }
         Ok(rows)
     }
@@ -247,6 +259,20 @@ pub(crate) async fn session_count(store: &PgStore) -> Result<u64, StoreError> {
             .await
             .map_err(query_failed("count sessions"))?;
     Ok(u64::try_from(count).unwrap_or(0))
+}
+
+/// The universe's runs in flight: the sum over its sessions that have any, through
+/// the partial index `sessions_runs_in_flight` (see `migrations/0003_usage.sql`).
+pub(crate) async fn runs_in_flight(store: &PgStore) -> Result<u64, StoreError> {
+    let total: i64 = sqlx::query_scalar(
+        "SELECT coalesce(sum(runs_in_flight), 0)::bigint FROM sessions \
+         WHERE universe_id = $1 AND runs_in_flight > 0",
+    )
+    .bind(store.universe_id)
+    .fetch_one(&store.pool)
+    .await
+    .map_err(query_failed("count runs in flight"))?;
+    Ok(u64::try_from(total).unwrap_or(0))
 }
 
 pub(crate) async fn session_ids(store: &PgStore) -> Result<Vec<SessionId>, StoreError> {

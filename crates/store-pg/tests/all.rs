@@ -31,3 +31,6 @@ mod notify;
 
 #[path = "all/vfs_catalog.rs"]
 mod vfs_catalog;
+
+#[path = "all/usage.rs"]
+mod usage;

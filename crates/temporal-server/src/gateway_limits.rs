@@ -1,10 +1,15 @@
-//! The gateway's limits as `server` flags and `LIGHTSPEED_GATEWAY_*` variables.
-//! Each default is `gateway::GatewayConfig::default()`'s, where each is explained.
+//! The gateway's limits as `server` flags and `LIGHTSPEED_GATEWAY_*` variables, and
+//! the API's quotas and ceilings (`LIGHTSPEED_*`). Each default is the library's
+//! (`gateway::GatewayConfig::default()`, `api_service::Quotas::default()`), where
+//! each is explained.
 
 use std::net::SocketAddr;
 
-use api_service::{InputLimits, Quotas};
+use api_service::{ConfigCeilings, InputLimits, Quotas};
 use clap::Args;
+use engine::core::limits::{
+    PROVIDER_PARAMS_BYTES_MAX, RUN_OUTPUT_TOKENS_MAX, RUN_TOOL_BATCHES_MAX, RUN_TURNS_MAX,
+};
 use gateway::GatewayConfig;
 use temporal_workflow::WorkflowSettings;
 
@@ -135,6 +140,57 @@ pub(crate) struct GatewayLimitArgs {
         default_value_t = api_service::SESSIONS_PER_UNIVERSE_MAX_DEFAULT
     )]
     sessions_per_universe_max: u64,
+    /// Runs requested and not yet finished (queued or active) over all of one
+    /// universe's sessions; a new `run/start` beyond it is refused (`quotaExceeded`).
+    #[arg(
+        long,
+        env = "LIGHTSPEED_RUNS_IN_FLIGHT_PER_UNIVERSE_MAX",
+        default_value_t = api_service::RUNS_IN_FLIGHT_PER_UNIVERSE_MAX_DEFAULT
+    )]
+    runs_in_flight_per_universe_max: u64,
+    /// Bytes one universe's blobs may take; new content beyond it is refused
+    /// (`quotaExceeded`).
+    #[arg(
+        long,
+        env = "LIGHTSPEED_STORED_BYTES_PER_UNIVERSE_MAX",
+        default_value_t = api_service::STORED_BYTES_PER_UNIVERSE_MAX_DEFAULT
+    )]
+    stored_bytes_per_universe_max: u64,
+    /// Turns one run may take (`maxTurns`), at most the engine's ceiling; beyond:
+    /// `invalidConfig`.
+    #[arg(
+        long,
+        env = "LIGHTSPEED_RUN_TURNS_MAX",
+        default_value_t = RUN_TURNS_MAX,
+        value_parser = clap::value_parser!(u64).range(1..=RUN_TURNS_MAX)
+    )]
+    run_turns_max: u64,
+    /// Tool rounds one run may take (`maxToolRounds`), at most the engine's ceiling.
+    #[arg(
+        long,
+        env = "LIGHTSPEED_RUN_TOOL_ROUNDS_MAX",
+        default_value_t = RUN_TOOL_BATCHES_MAX,
+        value_parser = clap::value_parser!(u64).range(1..=RUN_TOOL_BATCHES_MAX)
+    )]
+    run_tool_rounds_max: u64,
+    /// Output tokens one run may spend (run `maxOutputTokens`), at most the engine's
+    /// ceiling.
+    #[arg(
+        long,
+        env = "LIGHTSPEED_RUN_OUTPUT_TOKENS_MAX",
+        default_value_t = RUN_OUTPUT_TOKENS_MAX,
+        value_parser = clap::value_parser!(u64).range(1..=RUN_OUTPUT_TOKENS_MAX)
+    )]
+    run_output_tokens_max: u64,
+    /// `generation.providerParams` as compact JSON, bytes, at most the engine's
+    /// ceiling.
+    #[arg(
+        long,
+        env = "LIGHTSPEED_PROVIDER_PARAMS_BYTES_MAX",
+        default_value_t = PROVIDER_PARAMS_BYTES_MAX as u64,
+        value_parser = clap::value_parser!(u64).range(1..=PROVIDER_PARAMS_BYTES_MAX as u64)
+    )]
+    provider_params_bytes_max: u64,
     /// Largest text item of run or steer input (inline or by ref), bytes.
     #[arg(long, env = "LIGHTSPEED_INPUT_TEXT_BYTES_MAX", default_value_t = 256 * 1024)]
     input_text_bytes_max: u64,
@@ -151,10 +207,18 @@ impl GatewayLimitArgs {
     pub(crate) fn quotas(&self) -> Quotas {
         Quotas {
             sessions_per_universe_max: self.sessions_per_universe_max,
+            runs_in_flight_per_universe_max: self.runs_in_flight_per_universe_max,
+            stored_bytes_per_universe_max: self.stored_bytes_per_universe_max,
             input: InputLimits {
                 text_bytes_max: self.input_text_bytes_max,
                 media_bytes_max: self.input_media_bytes_max,
                 request_bytes_max: self.input_request_bytes_max,
+            },
+            ceilings: ConfigCeilings {
+                run_turns_max: self.run_turns_max,
+                run_tool_batches_max: self.run_tool_rounds_max,
+                run_output_tokens_max: self.run_output_tokens_max,
+                provider_params_bytes_max: self.provider_params_bytes_max,
             },
         }
     }
@@ -217,5 +281,31 @@ mod tests {
             WorkflowSettings::default()
         );
         assert_eq!(parsed.limits.quotas(), Quotas::default());
+    }
+
+    /// A deployment may lower a server ceiling, never raise it past the engine's.
+    #[test]
+    fn ceilings_are_bounded_by_the_engines() {
+        let lowered = Probe::try_parse_from(["probe", "--run-turns-max", "20"]).unwrap();
+        assert_eq!(lowered.limits.quotas().ceilings.run_turns_max, 20);
+        for (flag, engine_max) in [
+            ("--run-turns-max", RUN_TURNS_MAX),
+            ("--run-tool-rounds-max", RUN_TOOL_BATCHES_MAX),
+            ("--run-output-tokens-max", RUN_OUTPUT_TOKENS_MAX),
+            (
+                "--provider-params-bytes-max",
+                PROVIDER_PARAMS_BYTES_MAX as u64,
+            ),
+        ] {
+            let above = (engine_max + 1).to_string();
+            assert!(
+                Probe::try_parse_from(["probe", flag, above.as_str()]).is_err(),
+                "{flag} {above} was accepted"
+            );
+            assert!(
+                Probe::try_parse_from(["probe", flag, "0"]).is_err(),
+                "{flag} 0"
+            );
+        }
     }
 }

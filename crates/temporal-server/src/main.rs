@@ -40,9 +40,11 @@ enum Command {
     /// Run the Temporal worker (session workflows and activities).
     Worker(serve::WorkerArgs),
     /// Run the gateway (JSON-RPC, WebSocket, blobs) over the session workflows.
-    Gateway(serve::ServeArgs),
+    /// (Boxed, like `Dev`: their limits and quotas make them far larger than the
+    /// other commands.)
+    Gateway(Box<serve::ServeArgs>),
     /// The embedded default: a Temporal dev server, store-fs, worker and gateway.
-    Dev(serve::DevArgs),
+    Dev(Box<serve::DevArgs>),
 }
 
 /// Logs go to stderr, filtered by `RUST_LOG` (default `info`), in the format
@@ -77,8 +79,8 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Some(Command::ApiKeys(command)) => api_keys::run(command).await,
         Some(Command::Worker(args)) => serve::worker(args).await,
-        Some(Command::Gateway(args)) => serve::gateway(args).await,
-        Some(Command::Dev(args)) => serve::dev(args).await,
+        Some(Command::Gateway(args)) => serve::gateway(*args).await,
+        Some(Command::Dev(args)) => serve::dev(*args).await,
         None => serve::both(cli.serve).await,
     }
 }

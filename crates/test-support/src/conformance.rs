@@ -1,5 +1,7 @@
 //! The store conformance suite: one set of checks every storage backend must pass
-//! (in memory, on disk, in Postgres), written once against the engine's traits.
+//! (in memory, on disk, in Postgres), written once against the engine's traits;
+//! [`usage_suite`] holds the backends behind the API (disk, Postgres) to what the
+//! per-universe quotas count (`session_stores::UniverseUsage`).
 //!
 //! Each suite works in sessions whose ids are unique to the call, so it can run
 //! against a store that already holds data (a shared test database) and can be run
@@ -13,13 +15,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail, ensure};
-use engine::core::event::{ContextItemRemoved, CoreEvent, SessionClosed};
+use engine::core::event::{
+    ContextItemRemoved, CoreEvent, RunFinished, RunRequested, SessionClosed,
+};
 use engine::log::{EventEnvelope, Joins, LogEntry, Seq};
 use engine::store::{
     AppendOutcome, BlobStore, Checkpoint, CheckpointStore, SessionLog, StoreError,
 };
 use engine::{BlobRef, RunId, SessionId, ToolCallId};
 use serde_json::json;
+use session_stores::UniverseUsage;
 
 /// Runs every suite against a store implementing all three traits.
 pub async fn store_suite<S>(store: &S) -> anyhow::Result<()>
@@ -320,6 +325,93 @@ pub async fn blob_store_suite<S: BlobStore>(store: &S) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// What a store keeps for the per-universe quotas ([`UniverseUsage`]): runs in
+/// flight counted by event kind over every session, blob bytes counted once per
+/// blob. Counts are compared before and after, so the store may hold other data,
+/// but nothing else may write to its universe meanwhile.
+pub async fn usage_suite<S>(store: &S) -> anyhow::Result<()>
+where
+    S: SessionLog + BlobStore + UniverseUsage,
+{
+    let prefix = unique_prefix();
+    let (one, two) = (
+        session_id(&prefix, "usage-1")?,
+        session_id(&prefix, "usage-2")?,
+    );
+    let runs_before = store.runs_in_flight().await?;
+    let runs = |delta: u64, what: &'static str| async move {
+        expect_grown(
+            what,
+            "runs in flight",
+            runs_before,
+            delta,
+            store.runs_in_flight().await?,
+        )
+    };
+    let requested = |seq| kind_entry(RunRequested::KIND, seq);
+    let finished = |seq| kind_entry(RunFinished::KIND, seq);
+
+    store
+        .append(&one, 0, &[requested(1), entry(&prefix, 2)])
+        .await?;
+    runs(1, "a run requested").await?;
+    let two_requests = [requested(1), requested(2)];
+    store.append(&two, 0, &two_requests).await?;
+    runs(3, "over two sessions").await?;
+    expect_outcome(
+        store.append(&two, 0, &two_requests).await,
+        AppendOutcome::AlreadyCommitted { head: 2 },
+        "a retried append",
+    )?;
+    runs(3, "a retried append counts nothing").await?;
+    ensure!(
+        store.append(&two, 0, &[entry(&prefix, 1)]).await.is_err(),
+        "a conflicting append is refused"
+    );
+    runs(3, "a refused append counts nothing").await?;
+    store.append(&one, 2, &[finished(3)]).await?;
+    runs(2, "a run finished").await?;
+    store
+        .append(&two, 2, &[finished(3), entry(&prefix, 4), finished(5)])
+        .await?;
+    runs(0, "every run finished").await?;
+
+    let bytes_before = store.stored_bytes().await?;
+    let bytes = |delta: u64, what: &'static str| async move {
+        expect_grown(
+            what,
+            "bytes stored",
+            bytes_before,
+            delta,
+            store.stored_bytes().await?,
+        )
+    };
+    let first = format!("usage {prefix}").into_bytes();
+    let second: Vec<u8> = (0..100_000u32)
+        .map(|i| (i % 251) as u8)
+        .chain(prefix.bytes())
+        .collect();
+    store.put(first.clone()).await?;
+    bytes(first.len() as u64, "a new blob").await?;
+    store.put(first.clone()).await?;
+    bytes(first.len() as u64, "the same blob again").await?;
+    store.put(second.clone()).await?;
+    let both = (first.len() + second.len()) as u64;
+    bytes(both, "a second blob").await?;
+    store.put(second).await?;
+    bytes(both, "the second again").await?;
+    Ok(())
+}
+
+/// A count is `before + delta`.
+fn expect_grown(what: &str, unit: &str, before: u64, delta: u64, now: u64) -> anyhow::Result<()> {
+    ensure!(
+        now == before + delta,
+        "{what}: {now} {unit}, expected {before} + {delta}"
+    );
+    Ok(())
+}
+
 /// Storage and selection semantics of [`CheckpointStore`].
 pub async fn checkpoint_suite<S: CheckpointStore>(store: &S) -> anyhow::Result<()> {
     let prefix = unique_prefix();
@@ -431,6 +523,20 @@ fn unique_prefix() -> String {
 
 fn session_id(prefix: &str, name: &str) -> anyhow::Result<SessionId> {
     Ok(SessionId::new(format!("{prefix}-{name}"))?)
+}
+
+/// An entry of `kind` with a payload no reader decodes: stores count by kind alone.
+fn kind_entry(kind: &str, seq: Seq) -> LogEntry {
+    LogEntry {
+        seq,
+        observed_at_ms: 1_700_000_000_000 + seq,
+        joins: Joins::default(),
+        event: EventEnvelope {
+            kind: kind.to_owned(),
+            version: 1,
+            payload: json!({ "seq": seq }),
+        },
+    }
 }
 
 /// A small entry whose payload names `tag` and `seq`.

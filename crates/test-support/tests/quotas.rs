@@ -47,6 +47,7 @@ async fn a_universe_at_its_session_quota_cannot_start_another() {
     assert_eq!(error.code(), -32010, "{error:?}");
     let data: Value = serde_json::from_str(error.data().unwrap().get()).unwrap();
     assert_eq!(data["reason"], "quotaExceeded", "{data}");
+    assert_eq!(data["quota"], "sessions", "{data}");
     // What the universe holds still works: starting an existing session is no new one.
     let again: Value = a
         .request("session/start", params(start("s-1")))

@@ -393,7 +393,7 @@ pub(crate) fn config_error(err: &ConfigError, scope: Scope, prefix: &str) -> Api
     }
 }
 
-fn invalid_config(message: String) -> ApiError {
+pub(crate) fn invalid_config(message: String) -> ApiError {
     ApiError::invalid_params(message).with_reason("invalidConfig")
 }
 

@@ -3,6 +3,7 @@
 //! store, so the backend does its I/O (CAS writes, existence checks) only with
 //! already-valid values.
 
+mod ceilings;
 mod config;
 mod rejection;
 
@@ -12,6 +13,7 @@ use engine::core::limits::INPUT_ITEMS_MAX;
 use engine::ids::IdError;
 use engine::{BlobRef, RunId, SessionId, SubmissionId};
 
+pub use ceilings::ConfigCeilings;
 pub use config::{PreparedSession, config_patch, prepare_session, run_overrides};
 pub use rejection::{rejection, rejection_error, rejection_kind};
 

@@ -56,20 +56,20 @@ async fn commit_reads_no_blob_content() {
     let entries = (0..200)
         .map(|i| entry(format!("f{i}"), &blob, 1 << 20))
         .collect();
-    let view = snapshot_commit(&store, VfsSnapshotCommitParams { entries })
+    let view = snapshot_commit(&store, &(), VfsSnapshotCommitParams { entries })
         .await
         .unwrap();
     assert_eq!(view.file_count, 200);
     assert_eq!(store.gets.load(Ordering::SeqCst), 0);
 
     let wrong = vec![entry("f".into(), &blob, 5)];
-    let err = snapshot_commit(&store, VfsSnapshotCommitParams { entries: wrong })
+    let err = snapshot_commit(&store, &(), VfsSnapshotCommitParams { entries: wrong })
         .await
         .unwrap_err();
     assert_eq!(reason(&err), Some("sizeMismatch"), "{err:?}");
     let absent = BlobRef::of_bytes(b"absent");
     let missing = vec![entry("f".into(), &absent, 6)];
-    let err = snapshot_commit(&store, VfsSnapshotCommitParams { entries: missing })
+    let err = snapshot_commit(&store, &(), VfsSnapshotCommitParams { entries: missing })
         .await
         .unwrap_err();
     assert_eq!(reason(&err), Some("blobNotFound"), "{err:?}");
@@ -92,7 +92,7 @@ async fn commit_refuses_over_long_and_deep_paths_at_once() {
         let params = VfsSnapshotCommitParams {
             entries: vec![entry(path, &blob, 1)],
         };
-        let err = snapshot_commit(&store, params).await.unwrap_err();
+        let err = snapshot_commit(&store, &(), params).await.unwrap_err();
         assert_eq!(err.code(), -32602, "{err:?}");
         assert_eq!(reason(&err), Some(expected), "{err:?}");
         assert!(started.elapsed() < Duration::from_millis(200));

@@ -221,6 +221,11 @@ macro_rules! core_events {
             }
         })+
 
+        $(impl $variant {
+            /// The kind this event is recorded under.
+            pub const KIND: &'static str = $kind;
+        })+
+
         /// Every event kind with the newest version this engine writes.
         pub const EVENT_KINDS: &[(&str, u32)] = &[$(($kind, $version),)+];
 
@@ -258,6 +263,20 @@ macro_rules! core_events {
             }
         }
     };
+}
+
+/// How recording an event of `kind` changes its session's runs in flight (requested
+/// and not yet finished, queued or active): `+1` for a run request, `-1` for a run's
+/// end, `0` otherwise. Every requested run ends exactly once (completed, failed or
+/// cancelled, from the queue or while active, closing the session included), so the
+/// sum over a log is the session's runs in flight. Stores keep per-universe counts by
+/// event kind alone with it, without decoding payloads or replaying sessions.
+pub fn runs_in_flight_delta(kind: &str) -> i64 {
+    match kind {
+        RunRequested::KIND => 1,
+        RunFinished::KIND => -1,
+        _ => 0,
+    }
 }
 
 fn check_version(kind: &str, version: u32, supported: u32) -> Result<(), EventDecodeError> {

@@ -384,6 +384,18 @@ impl Host<'_> {
             self.replica == *self.full.state(),
             "(a) driven state differs from the committed log applied entry by entry"
         );
+        // (g) Event kinds alone count the runs in flight, as stores keep them.
+        let runs = &self.control.state().runs;
+        let in_flight: i64 = self
+            .log
+            .iter()
+            .map(|entry| runs_in_flight_delta(&entry.event.kind))
+            .sum();
+        assert_eq!(
+            in_flight,
+            (runs.queue.len() + usize::from(runs.active.is_some())) as i64,
+            "(g) runs in flight by event kind"
+        );
         let control_bytes = self.control.state().to_canonical_bytes().len();
         assert!(
             control_bytes < CONTROL_STATE_BYTES_MAX,

@@ -15,7 +15,9 @@
 //! - (e) every emitted `GenerateLlm` rebuilds from state replayed to `planned_at`
 //!   with the planned fingerprint;
 //! - (f) the control state stays small however many turns happen (a dedicated
-//!   long-session test shows it flat while the full state grows).
+//!   long-session test shows it flat while the full state grows);
+//! - (g) the runs in flight counted from event kinds alone
+//!   (`event::runs_in_flight_delta`, what stores keep) are the queued and active runs.
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -33,7 +35,7 @@ use engine::core::config::{
 use engine::core::context::{ItemKind, ItemSpec};
 use engine::core::control::ControlState;
 use engine::core::effects::{CompactionOutcome, GenerationOutcome, GenerationResult, ToolResult};
-use engine::core::event::{CompactionReason, CoreEvent, EVENT_KINDS};
+use engine::core::event::{CompactionReason, CoreEvent, EVENT_KINDS, runs_in_flight_delta};
 use engine::core::limits;
 use engine::core::request::{GenerationRequest, RebuildError};
 use engine::core::run::{

@@ -123,7 +123,8 @@ async fn dot_session_ids_stay_inside_the_sessions_directory() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     top.sort();
-    assert_eq!(top, ["cas", "sessions"]);
+    // `runs_in_flight` holds the quota's markers, named like session directories.
+    assert_eq!(top, ["cas", "runs_in_flight", "sessions"]);
     assert!(!dir.path().join("sessions/log.jsonl").exists());
     assert!(!dir.path().join("sessions/checkpoints").exists());
 }

@@ -47,3 +47,22 @@ async fn log_and_checkpoint_suites_pass_without_an_object_store() {
     conformance::session_log_suite(&store).await.unwrap();
     conformance::checkpoint_suite(&store).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn quota_counts_conform_inline_and_in_the_object_store() {
+    let Some((services, s3)) =
+        Services::with_object_store("quota_counts_conform_inline_and_in_the_object_store")
+    else {
+        return;
+    };
+    // A fresh universe each: nothing else writes to it meanwhile.
+    let store = store_with_s3(&services, &s3).await;
+    conformance::usage_suite(&store).await.unwrap();
+    let large_only = store_with_s3(&services, &s3)
+        .await
+        .with_limits(PgStoreLimits {
+            blob_inline_bytes_max: 0,
+            ..PgStoreLimits::default()
+        });
+    conformance::usage_suite(&large_only).await.unwrap();
+}

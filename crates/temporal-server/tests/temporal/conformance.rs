@@ -20,7 +20,7 @@ use temporal_server::sessions::SessionClient;
 use temporal_server::worker::backend::{Backend, LlmSettings};
 use temporal_server::worker::{self, RunningWorker, TemporalConfig};
 use test_support::api_conformance::local::fake_provider;
-use test_support::api_conformance::{ApiStack, ApiTarget, HostUnavailable, UniverseAccess};
+use test_support::api_conformance::{ApiStack, ApiTarget, HostUnavailable, Quotas, UniverseAccess};
 use test_support::fake_provider::RunningFakeProvider;
 use test_support::tools::TestToolset;
 
@@ -50,7 +50,7 @@ struct Running {
 }
 
 impl ApiTarget for TemporalTarget {
-    async fn start(&self, script: Value) -> anyhow::Result<ApiStack> {
+    async fn start(&self, script: Value, quotas: Quotas) -> anyhow::Result<ApiStack> {
         let Some(address) = temporal_address().await else {
             return Err(HostUnavailable("no temporal binary".into()).into());
         };
@@ -63,7 +63,7 @@ impl ApiTarget for TemporalTarget {
                 let runtime = tokio::runtime::Handle::current();
                 let stores = tokio::task::spawn_blocking(move || runtime.block_on(pg_stores(&url)))
                     .await??;
-                start(address, script, data, Arc::new(stores)).await
+                start(address, script, quotas, data, Arc::new(stores)).await
             }
             None if in_ci() => anyhow::bail!(
                 "CI=true but LIGHTSPEED_POSTGRES_URL is unset: the Temporal host's \
@@ -74,7 +74,7 @@ impl ApiTarget for TemporalTarget {
                     "NOTE: conformance over Temporal with store-fs (no LIGHTSPEED_POSTGRES_URL)"
                 );
                 let stores = Arc::new(FsStores::new(data.path()));
-                start(address, script, data, stores).await
+                start(address, script, quotas, data, stores).await
             }
         }
     }
@@ -109,6 +109,7 @@ async fn pg_stores(url: &str) -> anyhow::Result<PgStores> {
 async fn start<P: StoreProvider>(
     address: String,
     script: Value,
+    quotas: Quotas,
     data: tempfile::TempDir,
     stores: Arc<P>,
 ) -> anyhow::Result<ApiStack> {
@@ -136,7 +137,9 @@ async fn start<P: StoreProvider>(
     .await?;
     let client = worker::connect(&temporal, seam::data_converter(stores.clone())).await?;
     let sessions = SessionClient::new(client, temporal.task_queue.clone(), fast_settings());
-    let api = TemporalHost::new(sessions, stores, deltas).api();
+    let api = TemporalHost::new(sessions, stores, deltas)
+        .api()
+        .with_quotas(quotas);
     let keys = MemoryKeyStore::default();
     let mut universes = Vec::new();
     for index in 1..=2 {

@@ -16,7 +16,7 @@ use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
 use jsonrpsee::ws_client::{WsClient, WsClientBuilder};
 use serde_json::Value;
 
-use super::{ApiStack, ApiTarget, GET_BLOB_ROUTE, PUT_BLOB_ROUTE};
+use super::{ApiStack, ApiTarget, GET_BLOB_ROUTE, PUT_BLOB_ROUTE, Quotas};
 use crate::rpc_client::{assert_valid, bearer_headers, params};
 
 /// How long one call or one notification may take. Above the 30 s long-poll cap.
@@ -24,7 +24,8 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
 /// The kind of the event that ends a run.
 pub(super) const RUN_FINISHED: &str = "lightspeed.core.run.finished";
 
-type Starter = Arc<dyn Fn(Value) -> BoxFuture<'static, anyhow::Result<ApiStack>> + Send + Sync>;
+type Starter =
+    Arc<dyn Fn(Value, Quotas) -> BoxFuture<'static, anyhow::Result<ApiStack>> + Send + Sync>;
 
 /// Methods a case really called.
 #[derive(Clone, Default)]
@@ -51,9 +52,9 @@ pub struct Harness {
 
 impl Harness {
     pub(super) fn new<T: ApiTarget>(target: Arc<T>) -> Self {
-        let starter: Starter = Arc::new(move |script| {
+        let starter: Starter = Arc::new(move |script, quotas| {
             let target = target.clone();
-            Box::pin(async move { target.start(script).await })
+            Box::pin(async move { target.start(script, quotas).await })
         });
         Self {
             starter,
@@ -67,7 +68,13 @@ impl Harness {
 
     /// Starts a fresh stack whose fake provider plays `script`.
     pub async fn start(self, script: Value) -> anyhow::Result<Ctx> {
-        let stack = (self.starter)(script).await?;
+        self.start_with_quotas(script, Quotas::default()).await
+    }
+
+    /// Starts a fresh stack whose fake provider plays `script` and whose API
+    /// enforces `quotas`.
+    pub async fn start_with_quotas(self, script: Value, quotas: Quotas) -> anyhow::Result<Ctx> {
+        let stack = (self.starter)(script, quotas).await?;
         Ok(Ctx {
             stack: Arc::new(stack),
             recorder: self.recorder,

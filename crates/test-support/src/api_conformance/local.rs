@@ -124,12 +124,12 @@ pub async fn fake_provider(script: Value) -> anyhow::Result<(RunningFakeProvider
 pub struct LocalTarget;
 
 impl ApiTarget for LocalTarget {
-    async fn start(&self, script: Value) -> anyhow::Result<ApiStack> {
+    async fn start(&self, script: Value, quotas: Quotas) -> anyhow::Result<ApiStack> {
         let host = LocalStack::start(LocalStackConfig {
             script,
             universes: vec!["universe-a".to_owned(), "universe-b".to_owned()],
             llm_attempts_max: 2,
-            quotas: Quotas::default(),
+            quotas,
         })
         .await?;
         let access = |index: usize| UniverseAccess {

@@ -34,6 +34,7 @@ mod fixtures;
 mod isolation;
 pub mod local;
 mod protocol;
+mod quotas;
 mod runs;
 mod sessions;
 mod subscriptions;
@@ -51,6 +52,7 @@ use anyhow::{Context as _, bail};
 use futures::future::BoxFuture;
 use serde_json::Value;
 
+pub use api_service::{ConfigCeilings, Quotas};
 pub use client::{Conn, Ctx, Harness, Sub};
 
 /// How long one case may take, stack start included, before it fails. Generous: a
@@ -62,9 +64,13 @@ pub trait ApiTarget: Send + Sync + 'static {
     /// Starts a backend with a gateway in front (any free port on loopback) and the
     /// fake provider playing `script` (the fake provider's `{"turns": [...]}`
     /// format) as the provider of model route `{"providerId": "fake", "apiKind":
-    /// "openai:responses", "model": "fake-model"}`. Universes A and B must be fresh
-    /// and empty: cases assert exact listings.
-    fn start(&self, script: Value) -> impl Future<Output = anyhow::Result<ApiStack>> + Send;
+    /// "openai:responses", "model": "fake-model"}`, its API enforcing `quotas`.
+    /// Universes A and B must be fresh and empty: cases assert exact listings.
+    fn start(
+        &self,
+        script: Value,
+        quotas: Quotas,
+    ) -> impl Future<Output = anyhow::Result<ApiStack>> + Send;
 
     /// Cases this host is known to fail, with why. Such a case still runs and must
     /// still fail (a pass fails the test, so a fixed deviation gets unlisted).
@@ -169,6 +175,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(vfs::CASES);
     all.extend(isolation::CASES);
     all.extend(protocol::CASES);
+    all.extend(quotas::CASES);
     all
 }
 
@@ -334,6 +341,9 @@ macro_rules! api_conformance_tests {
             missing_and_unknown_keys_are_refused,
             another_universe_gets_not_found_never_data,
             malformed_requests_get_protocol_errors_and_change_nothing,
+            runs_in_flight_quota_refuses_new_runs_until_one_ends,
+            stored_bytes_quota_refuses_new_content_only,
+            server_ceilings_refuse_budgets_and_params_above_them,
         );
     };
     (@cases $target:expr; $($case:ident),* $(,)?) => {
