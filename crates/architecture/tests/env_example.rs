@@ -23,13 +23,30 @@ fn root() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
 }
 
+/// Every Rust file under `dir`. Other tests may create and delete scratch files in
+/// the tree while this one walks it: what vanishes meanwhile is skipped, any other
+/// read error fails the test.
 fn rust_files(dir: &Path, out: &mut Vec<String>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
+    let vanished = |err: &std::io::Error| err.kind() == std::io::ErrorKind::NotFound;
+    let listing = match std::fs::read_dir(dir) {
+        Ok(listing) => listing,
+        Err(err) if vanished(&err) => return,
+        Err(err) => panic!("listing {}: {err}", dir.display()),
+    };
+    for entry in listing {
+        let path = match entry {
+            Ok(entry) => entry.path(),
+            Err(err) if vanished(&err) => continue,
+            Err(err) => panic!("listing {}: {err}", dir.display()),
+        };
         if path.is_dir() {
             rust_files(&path, out);
         } else if path.extension().is_some_and(|ext| ext == "rs") {
-            out.push(std::fs::read_to_string(&path).unwrap());
+            match std::fs::read_to_string(&path) {
+                Ok(text) => out.push(text),
+                Err(err) if vanished(&err) => {}
+                Err(err) => panic!("reading {}: {err}", path.display()),
+            }
         }
     }
 }
