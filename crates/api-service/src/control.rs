@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 
 use engine::core::control::ControlState;
 use engine::rehydrate::{self, RehydrateError};
-use engine::store::{CheckpointStore, SessionLog};
+use engine::store::{BlobStore, CheckpointStore, SessionLog};
 use engine::{Seq, SessionId};
 
 /// Sessions whose control state is kept between reads by default; beyond it the
@@ -39,7 +39,7 @@ impl ControlCache {
 
     /// The committed control state of `session` (default, uninitialized, when the
     /// session has no log).
-    pub async fn read<S: SessionLog + CheckpointStore>(
+    pub async fn read<S: SessionLog + CheckpointStore + BlobStore>(
         &self,
         store: &S,
         universe_id: &str,

@@ -134,6 +134,13 @@ impl CheckpointStore for MemoryStore {
         Ok(())
     }
 
+    async fn prune_checkpoints(&self, session: &SessionId, below: Seq) -> Result<(), StoreError> {
+        if let Some(by_seq) = lock(&self.checkpoints).get_mut(session) {
+            by_seq.retain(|seq, _| *seq >= below);
+        }
+        Ok(())
+    }
+
     async fn checkpoint_at_or_before(
         &self,
         session: &SessionId,

@@ -6,13 +6,17 @@
 //! Runtime-free like the rest of the crate: the functions are `async` only because
 //! the store traits are.
 
+use std::future::Future;
+
+use crate::blob_ref::BlobRef;
+use crate::core::context::ContextItem;
 use crate::core::control::ControlState;
 use crate::core::replay::ReplayError;
-use crate::core::state::SessionState;
+use crate::core::state::{ContextState, SessionState};
 use crate::drive::DriveState;
 use crate::ids::SessionId;
 use crate::log::Seq;
-use crate::store::{Checkpoint, CheckpointStore, SessionLog, StoreError};
+use crate::store::{BlobStore, Checkpoint, CheckpointStore, SessionLog, StoreError};
 
 /// Entries read per store round trip while rehydrating.
 pub const READ_PAGE_ENTRIES: usize = 1_000;
@@ -29,41 +33,165 @@ pub enum RehydrateError {
     ShortLog { head: Seq, wanted: Seq },
 }
 
+/// Items per CAS chunk of a format-2 checkpoint: ~50 KB of canonical JSON, under the
+/// Postgres store's inline blob limit (64 KiB).
+pub const CHECKPOINT_CHUNK_ITEMS: usize = 256;
+
+/// A checkpoint as stored, either format: the control state, and the item list
+/// inline (format 1) or as refs of chunks in the CAS (format 2). One parse of the
+/// bytes tells which.
+#[derive(serde::Deserialize)]
+struct StoredCheckpoint {
+    control: ControlState,
+    #[serde(default)]
+    context: Option<ContextState>,
+    #[serde(default)]
+    context_chunks: Option<Vec<BlobRef>>,
+}
+
+/// What [`write_checkpoint`] stores (format 2). Its size grows by one ref per
+/// [`CHECKPOINT_CHUNK_ITEMS`] items, not with every item; chunks that did not change
+/// since the last checkpoint are the same blobs, so they are not written again.
+#[derive(serde::Serialize)]
+struct ChunkedCheckpoint<'a> {
+    format: u32,
+    control: &'a ControlState,
+    context_chunks: Vec<BlobRef>,
+    context_items: u64,
+}
+
 /// A state that can start from a checkpoint: the full state, or its control part.
 pub trait Rehydratable: DriveState + Default {
-    fn from_checkpoint(checkpoint: &Checkpoint) -> Result<Self, ReplayError>;
+    fn from_checkpoint<B: BlobStore>(
+        checkpoint: &Checkpoint,
+        blobs: &B,
+    ) -> impl Future<Output = Result<Self, RehydrateError>> + Send;
+}
+
+fn decode_checkpoint(checkpoint: &Checkpoint) -> Result<StoredCheckpoint, RehydrateError> {
+    let stored: StoredCheckpoint =
+        crate::canonical::from_slice(&checkpoint.state).map_err(ReplayError::from)?;
+    if stored.control.head != checkpoint.seq {
+        return Err(ReplayError::Inconsistent {
+            seq: checkpoint.seq,
+            kind: "checkpoint".into(),
+            reason: format!("checkpoint state is at entry {}", stored.control.head),
+        }
+        .into());
+    }
+    Ok(stored)
 }
 
 impl Rehydratable for SessionState {
-    fn from_checkpoint(checkpoint: &Checkpoint) -> Result<Self, ReplayError> {
-        SessionState::from_checkpoint(checkpoint)
+    async fn from_checkpoint<B: BlobStore>(
+        checkpoint: &Checkpoint,
+        blobs: &B,
+    ) -> Result<Self, RehydrateError> {
+        let stored = decode_checkpoint(checkpoint)?;
+        let context = match (stored.context, stored.context_chunks) {
+            (Some(context), None) => context,
+            (None, Some(chunks)) => {
+                let mut items = Vec::new();
+                for chunk in &chunks {
+                    let bytes = blobs.get(chunk).await?;
+                    let part: Vec<ContextItem> =
+                        crate::canonical::from_slice(&bytes).map_err(ReplayError::from)?;
+                    items.extend(part);
+                }
+                ContextState::from_planned_items(items, checkpoint.seq)?
+            }
+            _ => {
+                return Err(ReplayError::Inconsistent {
+                    seq: checkpoint.seq,
+                    kind: "checkpoint".into(),
+                    reason: "a checkpoint holds its items either inline or in chunks".into(),
+                }
+                .into());
+            }
+        };
+        Ok(SessionState {
+            control: stored.control,
+            context,
+        })
     }
 }
 
-/// A checkpoint's control part alone. The context item list beside it (which grows
-/// with the transcript) is skipped by the parser, never built, so control-only
-/// rehydration (`load_session`, the API's control cache) does not pay for it.
-#[derive(serde::Deserialize)]
-struct CheckpointControl {
-    control: ControlState,
-}
-
+/// A checkpoint's control part alone: an inline item list beside it is skipped by
+/// the parser, never built, and chunks are not fetched, so control-only rehydration
+/// (`load_session`, the API's control cache) does not pay for the transcript.
 impl Rehydratable for ControlState {
-    fn from_checkpoint(checkpoint: &Checkpoint) -> Result<Self, ReplayError> {
-        let CheckpointControl { control } = crate::canonical::from_slice(&checkpoint.state)?;
+    async fn from_checkpoint<B: BlobStore>(
+        checkpoint: &Checkpoint,
+        _blobs: &B,
+    ) -> Result<Self, RehydrateError> {
+        #[derive(serde::Deserialize)]
+        struct ControlOnly {
+            control: ControlState,
+        }
+        let ControlOnly { control } =
+            crate::canonical::from_slice(&checkpoint.state).map_err(ReplayError::from)?;
         if control.head != checkpoint.seq {
             return Err(ReplayError::Inconsistent {
                 seq: checkpoint.seq,
                 kind: "checkpoint".into(),
                 reason: format!("checkpoint state is at entry {}", control.head),
-            });
+            }
+            .into());
         }
         Ok(control)
     }
 }
 
+/// Checkpoints older than this many entries behind a new one are deleted: an
+/// activity wants state at most a few appends behind the head, and the newest
+/// checkpoint at or before that entry is what it starts from.
+pub const CHECKPOINT_RETENTION_ENTRIES: Seq = 1_024;
+
+/// Stores `state` as a format-2 checkpoint: its item list in CAS chunks of
+/// [`CHECKPOINT_CHUNK_ITEMS`] (only chunks the store lacks are written), the
+/// checkpoint itself holding the control state and the chunk refs. Then deletes
+/// checkpoints more than [`CHECKPOINT_RETENTION_ENTRIES`] behind it.
+pub async fn write_checkpoint<S: BlobStore + CheckpointStore>(
+    store: &S,
+    session: &SessionId,
+    state: &SessionState,
+) -> Result<(), RehydrateError> {
+    let chunks: Vec<Vec<u8>> = state
+        .context
+        .items()
+        .chunks(CHECKPOINT_CHUNK_ITEMS)
+        .map(crate::canonical::to_vec)
+        .collect();
+    let refs: Vec<BlobRef> = chunks
+        .iter()
+        .map(|bytes| BlobRef::of_bytes(bytes))
+        .collect();
+    let held = store.has_many(&refs).await?;
+    for (bytes, held) in chunks.into_iter().zip(held) {
+        if !held {
+            store.put(bytes).await?;
+        }
+    }
+    let seq = state.head();
+    let stored = ChunkedCheckpoint {
+        format: 2,
+        control: &state.control,
+        context_chunks: refs,
+        context_items: state.context.items().len() as u64,
+    };
+    let checkpoint = Checkpoint {
+        seq,
+        state: crate::canonical::to_vec(&stored),
+    };
+    store.put_checkpoint(session, &checkpoint).await?;
+    store
+        .prune_checkpoints(session, seq.saturating_sub(CHECKPOINT_RETENTION_ENTRIES))
+        .await?;
+    Ok(())
+}
+
 /// Full state at the log head.
-pub async fn rehydrate<S: SessionLog + CheckpointStore>(
+pub async fn rehydrate<S: SessionLog + CheckpointStore + BlobStore>(
     store: &S,
     session: &SessionId,
 ) -> Result<SessionState, RehydrateError> {
@@ -72,13 +200,13 @@ pub async fn rehydrate<S: SessionLog + CheckpointStore>(
 
 /// State with exactly the entries up to `through` applied (`Seq::MAX`: all of
 /// them), from the newest checkpoint not above `through` plus the entries after it.
-pub async fn state_at<T: Rehydratable, S: SessionLog + CheckpointStore>(
+pub async fn state_at<T: Rehydratable, S: SessionLog + CheckpointStore + BlobStore>(
     store: &S,
     session: &SessionId,
     through: Seq,
 ) -> Result<T, RehydrateError> {
     let state = match store.checkpoint_at_or_before(session, through).await? {
-        Some(checkpoint) => T::from_checkpoint(&checkpoint)?,
+        Some(checkpoint) => T::from_checkpoint(&checkpoint, store).await?,
         None => T::default(),
     };
     advance(store, session, state, through).await

@@ -181,7 +181,9 @@ pub trait BlobStore: Send + Sync {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Checkpoint {
     pub seq: Seq,
-    /// Canonical JSON of the full [`crate::core::SessionState`].
+    /// Canonical JSON of the state: the full [`crate::core::SessionState`] (format 1),
+    /// or its control state and the refs of CAS chunks of its item list (format 2,
+    /// [`crate::rehydrate::write_checkpoint`]).
     pub state: Vec<u8>,
 }
 
@@ -203,6 +205,17 @@ pub trait CheckpointStore: Send + Sync {
         session: &SessionId,
         through: Seq,
     ) -> impl Future<Output = Result<Option<Checkpoint>, StoreError>> + Send;
+
+    /// Deletes the checkpoints with `seq` below `below` (they bound the cost of
+    /// nothing once newer ones exist, and each may be large). The default keeps them.
+    fn prune_checkpoints(
+        &self,
+        session: &SessionId,
+        below: Seq,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        let _ = (session, below);
+        async { Ok(()) }
+    }
 
     /// The checkpoint with the highest `seq`, if any.
     fn latest_checkpoint(

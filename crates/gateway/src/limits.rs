@@ -332,6 +332,9 @@ where
                 Route::Backend(Err(refusal)) => (MethodResponse::error(id, refusal), None),
             };
             count_answer(&extensions, &response);
+            if let Some(auth) = extensions.get::<Arc<WsAuth>>() {
+                auth.answered();
+            }
             let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             let code = response.as_error_code().unwrap_or(0);
             // Never the key: only its public id.

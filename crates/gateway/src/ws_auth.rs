@@ -56,7 +56,13 @@ enum State {
     Authenticated { caller: Caller, place: Place },
     /// Refused and closing; the pre-auth place is held until the socket is gone, so
     /// refused sockets cannot outnumber the pool.
-    Refused { _preauth: OwnedSemaphorePermit },
+    Refused {
+        _preauth: OwnedSemaphorePermit,
+        /// Why the socket closes, until the answer that refused it has been counted
+        /// into the outbox ([`WsAuth::answered`]): closing first would race the
+        /// typed error that explains the close.
+        close_due: Option<CloseReason>,
+    },
     /// The socket is gone.
     Released,
 }
@@ -117,14 +123,31 @@ impl WsAuth {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Refuses the socket: from `Waiting` or `Checking` to `Refused`, and closes it.
+    /// Refuses the socket: from `Waiting` or `Checking` to `Refused`. It closes once
+    /// the refusing answer is on its way ([`Self::answered`]).
     fn refuse(&self, state: &mut State, reason: CloseReason) {
-        if let State::Waiting(permit) | State::Checking(permit) =
-            std::mem::replace(state, State::Released)
-        {
-            *state = State::Refused { _preauth: permit };
+        match std::mem::replace(state, State::Released) {
+            State::Waiting(permit) | State::Checking(permit) => {
+                *state = State::Refused {
+                    _preauth: permit,
+                    close_due: Some(reason),
+                };
+            }
+            other => *state = other,
         }
-        self.outbox.close(reason);
+    }
+
+    /// The answer to a message of this socket was counted into its outbox: a close
+    /// that waited for it (the answer explains it) may start now, and lets it out
+    /// first.
+    pub(crate) fn answered(&self) {
+        let due = match &mut *self.lock() {
+            State::Refused { close_due, .. } => close_due.take(),
+            _ => None,
+        };
+        if let Some(reason) = due {
+            self.outbox.close(reason);
+        }
     }
 
     /// Decides a message on this socket: `is_hello` for `auth/hello`.
@@ -197,6 +220,9 @@ impl WsAuth {
         if matches!(&*state, State::Waiting(_) | State::Checking(_)) {
             self.refuse(&mut state, CloseReason::AuthTimeout);
         }
+        drop(state);
+        // No answer explains a deadline: close now.
+        self.answered();
     }
 
     /// The socket is gone: every place it held is given back.

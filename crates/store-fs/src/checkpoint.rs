@@ -83,6 +83,33 @@ pub(crate) fn at_or_before(
     }))
 }
 
+/// Deletes the checkpoint files with a seq below `below`. One already gone (another
+/// process pruned it) is fine.
+pub(crate) fn prune(session_dir: &Path, below: Seq) -> Result<(), StoreError> {
+    let dir = session_dir.join(CHECKPOINTS_DIR);
+    let listing = match fs::read_dir(&dir) {
+        Ok(listing) => listing,
+        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(err) => return Err(io_err("list checkpoints in", &dir)(err)),
+    };
+    for item in listing {
+        let item = item.map_err(io_err("list checkpoints in", &dir))?;
+        let name = item.file_name();
+        let Some(seq) = name.to_str().and_then(parse_name) else {
+            continue;
+        };
+        if seq < below {
+            let path = item.path();
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => return Err(io_err("delete checkpoint", &path)(err)),
+            }
+        }
+    }
+    Ok(())
+}
+
 #[derive(serde::Deserialize)]
 struct Header {
     seq: Seq,

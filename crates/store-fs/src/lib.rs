@@ -400,6 +400,11 @@ impl CheckpointStore for FsStore {
         blocking(move || checkpoint::put(&inner.session_dir(&session), &checkpoint)).await
     }
 
+    async fn prune_checkpoints(&self, session: &SessionId, below: Seq) -> Result<(), StoreError> {
+        let (inner, session) = (Arc::clone(&self.inner), session.clone());
+        blocking(move || checkpoint::prune(&inner.session_dir(&session), below)).await
+    }
+
     async fn checkpoint_at_or_before(
         &self,
         session: &SessionId,

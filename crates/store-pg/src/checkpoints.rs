@@ -56,3 +56,19 @@ pub(crate) async fn at_or_before(
     })
     .transpose()
 }
+
+pub(crate) async fn prune(
+    store: &PgStore,
+    session: &SessionId,
+    below: Seq,
+) -> Result<(), StoreError> {
+    let below = i64::try_from(below).unwrap_or(i64::MAX);
+    sqlx::query("DELETE FROM checkpoints WHERE universe_id = $1 AND session_id = $2 AND seq < $3")
+        .bind(store.universe_id)
+        .bind(session.as_str())
+        .bind(below)
+        .execute(&store.pool)
+        .await
+        .map_err(query_failed("prune checkpoints"))?;
+    Ok(())
+}

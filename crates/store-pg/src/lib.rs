@@ -192,6 +192,10 @@ impl CheckpointStore for PgStore {
         checkpoints::put(self, session, checkpoint).await
     }
 
+    async fn prune_checkpoints(&self, session: &SessionId, below: Seq) -> Result<(), StoreError> {
+        checkpoints::prune(self, session, below).await
+    }
+
     async fn checkpoint_at_or_before(
         &self,
         session: &SessionId,

@@ -482,6 +482,16 @@ pub async fn checkpoint_suite<S: CheckpointStore>(store: &S) -> anyhow::Result<(
         );
     }
 
+    // Pruning deletes the older ones only.
+    store.prune_checkpoints(&session, 9).await?;
+    for (through, expected) in [(10, Some(&ten)), (9, Some(&nine)), (8, None)] {
+        let found = store.checkpoint_at_or_before(&session, through).await?;
+        ensure!(
+            found.as_ref() == expected,
+            "after pruning below 9, at or before {through}: {found:?}, expected {expected:?}"
+        );
+    }
+
     let big = checkpoint(1_000_000_000_007, &vec![7u8; 64 * 1024]);
     store.put_checkpoint(&session, &big).await?;
     expect_latest(

@@ -18,7 +18,7 @@ use engine::core::run::{ToolCallRequest, ToolStatus};
 use engine::core::state::SessionState;
 use engine::core::wellknown::well_known_blobs;
 use engine::drive::{Action, Drive, Resumed};
-use engine::rehydrate::{READ_PAGE_ENTRIES, RehydrateError, rehydrate, state_at};
+use engine::rehydrate::{READ_PAGE_ENTRIES, RehydrateError, rehydrate, state_at, write_checkpoint};
 use engine::store::{BlobStore, CheckpointStore, SessionLog, StoreError};
 use engine::{LogEntry, Seq, SessionId};
 
@@ -250,9 +250,7 @@ where
     async fn maybe_checkpoint(&mut self) -> Result<(), RunnerError> {
         let state = self.drive.state();
         if state.head() >= self.checkpointed_at + self.checkpoint_interval_entries {
-            self.store
-                .put_checkpoint(&self.session_id, &state.checkpoint())
-                .await?;
+            write_checkpoint(&*self.store, &self.session_id, state).await?;
             self.checkpointed_at = state.head();
         }
         Ok(())

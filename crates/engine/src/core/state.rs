@@ -22,6 +22,23 @@ impl ContextState {
         &self.items
     }
 
+    /// The list as a checkpoint stored it. Refused unless strictly in planned order
+    /// (the order every reduction keeps), so a damaged checkpoint cannot yield a
+    /// list no replay would.
+    pub fn from_planned_items(items: Vec<ContextItem>, seq: Seq) -> Result<Self, ReplayError> {
+        let ordered = items
+            .windows(2)
+            .all(|pair| pair[0].order_key() < pair[1].order_key());
+        if !ordered {
+            return Err(ReplayError::Inconsistent {
+                seq,
+                kind: "checkpoint".into(),
+                reason: "checkpoint items are not in planned order".into(),
+            });
+        }
+        Ok(Self { items })
+    }
+
     fn insert(&mut self, entry: &LogEntry, item: &ContextItem) -> Result<(), ReplayError> {
         if let Some(key) = &item.key {
             self.items

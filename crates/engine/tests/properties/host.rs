@@ -696,11 +696,42 @@ pub(crate) fn restore(log: &[LogEntry], split: usize) -> SessionState {
     let mut state = SessionState::from_checkpoint(&checkpoint).unwrap();
     // (b) The control part alone, decoded without building the item list, is the
     // same control state.
-    let control =
-        <ControlState as engine::rehydrate::Rehydratable>::from_checkpoint(&checkpoint).unwrap();
+    let control = ready(
+        <ControlState as engine::rehydrate::Rehydratable>::from_checkpoint(
+            &checkpoint,
+            &engine::memory::MemoryStore::default(),
+        ),
+    )
+    .unwrap();
     assert!(
         control == state.control,
         "(b) control-only checkpoint decode"
+    );
+    // (b) The chunked checkpoint (items in the CAS) restores the same state.
+    let store = engine::memory::MemoryStore::default();
+    let session = session_id();
+    ready(engine::rehydrate::write_checkpoint(
+        &store, &session, &state,
+    ))
+    .unwrap();
+    let chunked = ready(engine::store::CheckpointStore::latest_checkpoint(
+        &store, &session,
+    ))
+    .unwrap()
+    .unwrap();
+    let from_chunks: SessionState = ready(engine::rehydrate::state_at(
+        &store,
+        &session,
+        checkpoint.seq,
+    ))
+    .unwrap();
+    assert!(from_chunks == state, "(b) chunked checkpoint round trip");
+    let control =
+        ready(<ControlState as engine::rehydrate::Rehydratable>::from_checkpoint(&chunked, &store))
+            .unwrap();
+    assert!(
+        control == state.control,
+        "(b) control of a chunked checkpoint"
     );
     for entry in &log[split..] {
         state.apply(entry).unwrap();
@@ -737,4 +768,15 @@ pub(crate) fn assert_same_bytes(actual: &[u8], expected: &[u8], what: &str) {
         window(actual),
         window(expected)
     );
+}
+
+/// Runs a future of the in-memory store, which never waits, to completion.
+pub(crate) fn ready<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut context = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(output) = future.as_mut().poll(&mut context) {
+            return output;
+        }
+    }
 }

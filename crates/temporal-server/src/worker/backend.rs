@@ -19,7 +19,7 @@ use engine::core::effects::{CompactionOutcome, GenerationOutcome, ToolResult};
 use engine::core::request::GenerationRequest;
 use engine::core::run::{EffectError, ToolStatus};
 use engine::drive::{Action, Drive, GenerationIntent, Resumed};
-use engine::store::{AppendOutcome, BlobStore, CheckpointStore, SessionLog, StoreError};
+use engine::store::{AppendOutcome, BlobStore, SessionLog, StoreError};
 use engine::{Seq, SessionId};
 use futures::future::BoxFuture;
 use llm_runtime::{LlmRuntime, Transport};
@@ -33,7 +33,7 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 use crate::deltas::DeltaHub;
 use effects::SessionToolset;
-use engine::rehydrate::{RehydrateError as ReplayFailure, rehydrate, state_at};
+use engine::rehydrate::{RehydrateError as ReplayFailure, rehydrate, state_at, write_checkpoint};
 use session_stores::StoreProvider;
 
 /// Longest error message recorded in the log (the engine bounds it too).
@@ -187,12 +187,11 @@ where
 
     async fn load(&self, input: LoadSessionInput) -> ActivityResult<LoadSessionOutput> {
         let store = self.universe_store(&input.key.universe_id).await?;
-        let state = rehydrate(&*store, &input.key.session_id)
+        // Control only: the checkpoint's item list is neither built nor fetched.
+        let control: ControlState = state_at(&*store, &input.key.session_id, Seq::MAX)
             .await
             .map_err(replay_error)?;
-        Ok(LoadSessionOutput {
-            control: state.control,
-        })
+        Ok(LoadSessionOutput { control })
     }
 
     async fn append(&self, input: AppendEventsInput) -> ActivityResult<AppendEventsOutput> {
@@ -227,7 +226,7 @@ where
         // Checkpoints only bound rehydration cost: a failure is logged, not fatal.
         match rehydrate(store, session).await {
             Ok(state) => {
-                if let Err(err) = store.put_checkpoint(session, &state.checkpoint()).await {
+                if let Err(err) = write_checkpoint(store, session, &state).await {
                     tracing::warn!(%session, error = %err, "writing a checkpoint failed");
                 }
             }
