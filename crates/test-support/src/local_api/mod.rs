@@ -7,8 +7,8 @@
 //!   (rehydrated from the store, so sessions survive a restart of the host) and a
 //!   driver task that steps it whenever there is work; admissions take the same
 //!   mutex between steps, so cancel and steer act at the next step boundary;
-//! - commits are announced on a watch channel as the runner makes them, and live
-//!   deltas on a broadcast channel.
+//! - live deltas go out on a broadcast channel; commits are pushed by the store
+//!   provider itself (`FsStores`' commit hook), as on the Temporal host.
 //!
 //! Each universe has its own store root ([`FsStores`]), so sessions, blobs, VFS
 //! workspaces and mounts never cross tenants. Sessions serve [`TestToolset`]: the
@@ -24,11 +24,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use api_service::{Admission, AdmitFailure, Service, SessionHost, SessionKey};
-use engine::Seq;
 use engine::core::command::CoreCommand;
 use llm_runtime::{Delta, LlmRuntime, Transport};
 use session_stores::{FsStores, StoreProvider as _};
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 
 use crate::runtime_llm::RetryPolicy;
 use crate::tools::TestToolset;
@@ -91,10 +90,6 @@ impl SessionHost for LocalHost {
         let store = self.stores.store(&key.universe_id).await;
         let store = store.map_err(|err| AdmitFailure::Unavailable(err.to_string()))?;
         slot.admit(&self.config, store, TestToolset, command).await
-    }
-
-    async fn commits(&self, key: &SessionKey) -> watch::Receiver<Seq> {
-        self.slot(key).commits()
     }
 
     fn deltas(&self, key: &SessionKey) -> broadcast::Receiver<Delta> {

@@ -1,16 +1,16 @@
 //! One session of the local host: its runner (made by the first admission), the
-//! driver task that steps it, and the channels that announce its commits and deltas.
+//! driver task that steps it, and the channel that relays its deltas.
 
 use std::sync::Arc;
 
 use api_service::{Admission, AdmitFailure};
 use effects::{LlmCompactor, SessionToolset};
+use engine::SessionId;
 use engine::core::admit::Admitted;
 use engine::core::command::CoreCommand;
-use engine::{Seq, SessionId};
 use llm_runtime::{Delta, DeltaSink};
 use store_fs::FsStore;
-use tokio::sync::{Mutex, Notify, broadcast, watch};
+use tokio::sync::{Mutex, Notify, broadcast};
 
 use super::LocalApiConfig;
 use crate::runner::{RunnerError, SessionRunner, Step};
@@ -40,8 +40,6 @@ pub(super) struct SessionSlot {
     session_id: SessionId,
     runner: Mutex<Option<Runner>>,
     wake: Notify,
-    /// Newest committed head.
-    head: watch::Sender<Seq>,
     deltas: broadcast::Sender<Delta>,
 }
 
@@ -58,21 +56,12 @@ impl SessionSlot {
             session_id,
             runner: Mutex::new(None),
             wake: Notify::new(),
-            head: watch::channel(0).0,
             deltas: broadcast::channel(DELTA_BUFFER_MAX).0,
         }
     }
 
-    pub(super) fn commits(&self) -> watch::Receiver<Seq> {
-        self.head.subscribe()
-    }
-
     pub(super) fn deltas(&self) -> broadcast::Receiver<Delta> {
         self.deltas.subscribe()
-    }
-
-    fn publish(&self, runner: &Runner) {
-        self.head.send_replace(runner.state().head());
     }
 
     /// Admits `command` (committed before returning), making the runner and its
@@ -95,7 +84,6 @@ impl SessionSlot {
         };
         let admitted = runner.admit(command).await.map_err(runner_failure)?;
         let head = runner.state().head();
-        self.publish(runner);
         drop(guard);
         // A rehydrated session may also have work left over from before.
         self.wake.notify_one();
@@ -135,9 +123,7 @@ impl SessionSlot {
                 let step = {
                     let mut guard = self.runner.lock().await;
                     let Some(runner) = guard.as_mut() else { break };
-                    let step = runner.step().await;
-                    self.publish(runner);
-                    step
+                    runner.step().await
                 };
                 match step {
                     Ok(Step::Idle | Step::Closed) => break,
