@@ -170,6 +170,22 @@ async fn list_all(conn: &Conn, limit: u32) -> Vec<Value> {
     }
 }
 
+/// Starts the sessions `ids`, then lists them all at `limit` rows a page. A host
+/// may index asynchronously: this waits (generously) until all are listed.
+async fn started_and_listed(conn: &Conn, ids: &[&str], limit: u32) -> Vec<Value> {
+    for id in ids {
+        conn.start_session(id).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let rows = list_all(conn, limit).await;
+        if rows.len() >= ids.len() || Instant::now() > deadline {
+            return rows;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 pub(super) async fn session_list_pages_newest_first(h: Harness) -> anyhow::Result<()> {
     let ctx = h.start(json!({"turns": []})).await?;
     let a = ctx.a();
@@ -180,18 +196,7 @@ pub(super) async fn session_list_pages_newest_first(h: Harness) -> anyhow::Resul
         "a fresh universe lists nothing"
     );
     let ids = ["s-list-1", "s-list-2", "s-list-3", "s-list-4", "s-list-5"];
-    for id in ids {
-        a.start_session(id).await;
-    }
-    // A host may index asynchronously: wait (generously) until all are listed.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let rows = loop {
-        let rows = list_all(&a, 2).await;
-        if rows.len() >= ids.len() || Instant::now() > deadline {
-            break rows;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let rows = started_and_listed(&a, &ids, 2).await;
     let listed: Vec<&str> = rows
         .iter()
         .map(|row| row["sessionId"].as_str().unwrap())
@@ -238,17 +243,7 @@ pub(super) async fn session_list_pages_hold_when_sessions_move(h: Harness) -> an
     let ctx = h.start(json!({"turns": []})).await?;
     let a = ctx.a();
     let ids = ["s-move-1", "s-move-2", "s-move-3", "s-move-4", "s-move-5"];
-    for id in ids {
-        a.start_session(id).await;
-    }
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let order = loop {
-        let rows = list_all(&a, 200).await;
-        if rows.len() >= ids.len() || Instant::now() > deadline {
-            break rows;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let order = started_and_listed(&a, &ids, 200).await;
     let id_of = |row: &Value| row["sessionId"].as_str().unwrap().to_owned();
     let oldest = id_of(order.last().unwrap());
 
