@@ -9,7 +9,7 @@ use engine::SessionId;
 use engine::core::admit::Admitted;
 use engine::core::command::CoreCommand;
 use llm_runtime::{Delta, DeltaSink};
-use store_fs::FsStore;
+use session_stores::SessionStore;
 use tokio::sync::{Mutex, Notify, broadcast};
 
 use super::LocalApiConfig;
@@ -22,8 +22,7 @@ const DELTA_BUFFER_MAX: usize = 1_024;
 
 /// Compaction summarises with the session's model, as on the Temporal host (the
 /// deterministic listing compactor is for the runner's own tests).
-type Runner =
-    SessionRunner<FsStore, RuntimeLlm<BroadcastDeltas>, TestSessionTools<FsStore>, LlmCompactor>;
+type Runner<S> = SessionRunner<S, RuntimeLlm<BroadcastDeltas>, TestSessionTools<S>, LlmCompactor>;
 
 /// Forwards llm-runtime deltas to subscribers; drops them when nobody listens.
 #[derive(Clone)]
@@ -36,9 +35,9 @@ impl DeltaSink for BroadcastDeltas {
     }
 }
 
-pub(super) struct SessionSlot {
+pub(super) struct SessionSlot<S: SessionStore> {
     session_id: SessionId,
-    runner: Mutex<Option<Runner>>,
+    runner: Mutex<Option<Runner<S>>>,
     wake: Notify,
     deltas: broadcast::Sender<Delta>,
 }
@@ -50,7 +49,7 @@ fn runner_failure(err: RunnerError) -> AdmitFailure {
     }
 }
 
-impl SessionSlot {
+impl<S: SessionStore> SessionSlot<S> {
     pub(super) fn new(session_id: SessionId) -> Self {
         Self {
             session_id,
@@ -69,7 +68,7 @@ impl SessionSlot {
     pub(super) async fn admit(
         self: &Arc<Self>,
         config: &LocalApiConfig,
-        store: Arc<FsStore>,
+        store: Arc<S>,
         toolset: TestToolset,
         command: CoreCommand,
     ) -> Result<Admission, AdmitFailure> {
@@ -101,9 +100,9 @@ impl SessionSlot {
     async fn make_runner(
         &self,
         config: &LocalApiConfig,
-        store: Arc<FsStore>,
+        store: Arc<S>,
         toolset: TestToolset,
-    ) -> Result<Runner, AdmitFailure> {
+    ) -> Result<Runner<S>, AdmitFailure> {
         let llm = RuntimeLlm::new(config.runtime.clone(), config.transport)
             .with_retry(config.retry)
             .with_sink(BroadcastDeltas(self.deltas.clone()));
