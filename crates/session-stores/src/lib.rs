@@ -18,6 +18,7 @@ mod pg_commits;
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicI32, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
@@ -393,6 +394,7 @@ pub struct PgStores {
     opened: Mutex<BTreeMap<Uuid, Arc<PgStore>>>,
     hub: Arc<CommitHub>,
     listener: Background,
+    listener_backend: Arc<AtomicI32>,
 }
 
 impl PgStores {
@@ -404,6 +406,7 @@ impl PgStores {
             opened: Mutex::new(BTreeMap::new()),
             hub: Arc::default(),
             listener: Background::default(),
+            listener_backend: Arc::default(),
         }
     }
 
@@ -414,6 +417,12 @@ impl PgStores {
     /// The per-session channels the commit listener feeds (for tests and metrics).
     pub fn commit_hub(&self) -> &CommitHub {
         &self.hub
+    }
+
+    /// The server process (`pg_stat_activity.pid`) of the commit listener's
+    /// connection, if it is listening now: for operators and tests.
+    pub fn commit_listener_backend(&self) -> Option<i32> {
+        Some(self.listener_backend.load(AtomicOrdering::Relaxed)).filter(|pid| *pid != 0)
     }
 }
 
@@ -455,8 +464,13 @@ impl StoreProvider for PgStores {
         let key =
             Uuid::parse_str(universe_id).map_or_else(|_| universe_id.to_owned(), |u| u.to_string());
         let receiver = self.hub.watch(&key, session);
-        self.listener
-            .start_once(|| pg_commits::follow_commits(self.db.clone(), self.hub.clone()));
+        self.listener.start_once(|| {
+            pg_commits::follow_commits(
+                self.db.clone(),
+                self.hub.clone(),
+                self.listener_backend.clone(),
+            )
+        });
         receiver
     }
 }

@@ -13,6 +13,7 @@
 //! would otherwise leave every reader asleep; a failed ping starts over.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
 use engine::SessionId;
@@ -28,13 +29,15 @@ const PING_WAIT: Duration = Duration::from_secs(10);
 /// Pause before listening again after a failure.
 const RETRY_PAUSE: Duration = Duration::from_secs(1);
 
-/// Listens until dropped (or the pool is closed), feeding `hub`.
-pub(crate) async fn follow_commits(db: PgDatabase, hub: Arc<CommitHub>) {
+/// Listens until dropped (or the pool is closed), feeding `hub`; `backend` is set
+/// to the server process of the listening connection (0 while there is none).
+pub(crate) async fn follow_commits(db: PgDatabase, hub: Arc<CommitHub>, backend: Arc<AtomicI32>) {
     loop {
         match db.listen_commits().await {
-            Ok(listener) => follow(&db, &hub, listener).await,
+            Ok(listener) => follow(&db, &hub, listener, &backend).await,
             Err(err) => tracing::warn!(error = %err, "listening for commits failed"),
         }
+        backend.store(0, Ordering::Relaxed);
         if db.pool().is_closed() {
             return;
         }
@@ -43,11 +46,39 @@ pub(crate) async fn follow_commits(db: PgDatabase, hub: Arc<CommitHub>) {
 }
 
 /// Publishes what `listener` hears; returns when it must be replaced.
-async fn follow(db: &PgDatabase, hub: &CommitHub, mut listener: CommitListener) {
-    // Listening from here on: what committed before is in the heads read now.
-    if !resynchronise(db, hub).await {
-        return;
+async fn follow(
+    db: &PgDatabase,
+    hub: &CommitHub,
+    mut listener: CommitListener,
+    backend: &AtomicI32,
+) {
+    // Listening from here on (on a new connection, each time this loops): what
+    // committed before is in the heads read now.
+    loop {
+        match tokio::time::timeout(PING_WAIT, listener.ping()).await {
+            Ok(Ok(pid)) => backend.store(pid, Ordering::Relaxed),
+            Ok(Err(err)) => {
+                tracing::warn!(error = %err, "the commit listener's new connection failed");
+                return;
+            }
+            Err(_) => {
+                tracing::warn!("the commit listener's new connection does not answer");
+                return;
+            }
+        }
+        if !resynchronise(db, hub).await {
+            return;
+        }
+        if !publish_until_resumed(hub, &mut listener).await {
+            return;
+        }
+        tracing::info!("commit listener reconnected; re-reading watched heads");
     }
+}
+
+/// Publishes commits until the listener resumes on a new connection (true) or
+/// fails (false).
+async fn publish_until_resumed(hub: &CommitHub, listener: &mut CommitListener) -> bool {
     loop {
         match tokio::time::timeout(IDLE_PING_AFTER, listener.next()).await {
             Ok(Ok(CommitEvent::Committed(notice))) => hub.publish(
@@ -55,27 +86,22 @@ async fn follow(db: &PgDatabase, hub: &CommitHub, mut listener: CommitListener) 
                 &notice.session_id,
                 notice.head,
             ),
-            Ok(Ok(CommitEvent::Resumed)) => {
-                tracing::info!("commit listener reconnected; re-reading watched heads");
-                if !resynchronise(db, hub).await {
-                    return;
-                }
-            }
+            Ok(Ok(CommitEvent::Resumed)) => return true,
             Ok(Err(err)) => {
                 tracing::warn!(error = %err, "commit listener failed; listening again");
-                return;
+                return false;
             }
             Err(_quiet) => match tokio::time::timeout(PING_WAIT, listener.ping()).await {
                 Ok(Ok(_)) => {}
                 Ok(Err(err)) => {
                     tracing::warn!(error = %err, "commit listener's connection failed; listening again");
-                    return;
+                    return false;
                 }
                 Err(_) => {
                     tracing::warn!(
                         "commit listener's connection stopped answering; listening again"
                     );
-                    return;
+                    return false;
                 }
             },
         }

@@ -32,9 +32,7 @@ use crate::runtime_llm::RetryPolicy;
 /// What [`idle_readers`] measured.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdleFigures {
-    /// Sessions, each with one subscription and one long-poll waiting.
-    pub sessions: usize,
-    pub window: Duration,
+    pub setup: IdleSetup,
     /// Store calls the readers made setting up (their first reads): the wrapper
     /// sees readers' calls.
     pub setup_calls: u64,
@@ -72,15 +70,31 @@ impl Probe for NoProbe {
 
 type Service<P> = api_service::Service<LocalHost<CountingStores<P>>>;
 
-/// Opens `sessions` sessions in `universe_id` of `stores`, leaves a subscriber and
-/// a long-poll waiting on each for `window`, and measures (with `probe` too).
+/// How [`idle_readers`] waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdleSetup {
+    pub sessions: usize,
+    /// Also a long-poll per session. A long-poll waits at most
+    /// [`api_service::WAIT_MS_MAX`], so the window and twice the probe's lag must
+    /// fit in it.
+    pub long_polls: bool,
+    pub window: Duration,
+}
+
+/// Opens `setup.sessions` sessions in `universe_id` of `stores`, leaves a
+/// subscriber (and a long-poll) waiting on each for `setup.window`, and measures
+/// (with `probe` too).
 pub async fn idle_readers<P: StoreProvider>(
     stores: P,
     universe_id: &str,
-    sessions: usize,
-    window: Duration,
+    setup: IdleSetup,
     probe: &impl Probe,
 ) -> anyhow::Result<IdleFigures> {
+    let IdleSetup {
+        sessions,
+        long_polls,
+        window,
+    } = setup;
     let host = LocalHost::with_stores(
         CountingStores::new(stores),
         LocalApiConfig {
@@ -126,6 +140,9 @@ pub async fn idle_readers<P: StoreProvider>(
                 }
             }
         }));
+        if !long_polls {
+            continue;
+        }
         let (api, caller) = (api.clone(), caller.clone());
         let params = SessionEventsReadParams {
             session_id: id.clone(),
@@ -175,10 +192,12 @@ pub async fn idle_readers<P: StoreProvider>(
         "the subscriber of the session that committed was not woken"
     );
     let mut polls = polls.into_iter();
-    let woken = tokio::time::timeout(Duration::from_secs(10), polls.next().context("no poll")?)
-        .await
-        .context("the long-poll of the session that committed did not return")???;
-    ensure!(woken > 0, "the woken long-poll read no events");
+    if let Some(first) = polls.next() {
+        let woken = tokio::time::timeout(Duration::from_secs(10), first)
+            .await
+            .context("the long-poll of the session that committed did not return")???;
+        ensure!(woken > 0, "the woken long-poll read no events");
+    }
     tokio::time::sleep(Duration::from_millis(100)).await;
     let others: u64 = notified[1..].iter().map(|n| n.load(Ordering::SeqCst)).sum();
     ensure!(
@@ -197,8 +216,7 @@ pub async fn idle_readers<P: StoreProvider>(
         reader.abort();
     }
     Ok(IdleFigures {
-        sessions,
-        window,
+        setup,
         setup_calls: before,
         idle_calls,
         probe_count,

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use session_stores::FsStores;
-use test_support::idle::{NoProbe, idle_readers};
+use test_support::idle::{IdleSetup, NoProbe, idle_readers};
 
 /// Sessions with a subscriber and a long-poll each.
 const SESSIONS: usize = 100;
@@ -17,15 +17,14 @@ const WINDOW: Duration = Duration::from_secs(10);
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_readers_cost_the_filesystem_store_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let figures = idle_readers(
-        FsStores::new(dir.path()),
-        "idle",
-        SESSIONS,
-        WINDOW,
-        &NoProbe,
-    )
-    .await
-    .unwrap();
+    let setup = IdleSetup {
+        sessions: SESSIONS,
+        long_polls: true,
+        window: WINDOW,
+    };
+    let figures = idle_readers(FsStores::new(dir.path()), "idle", setup, &NoProbe)
+        .await
+        .unwrap();
     eprintln!("store-fs, {SESSIONS} sessions with a subscriber and a long-poll each: {figures:?}");
     // The wrapper sees readers' calls: each reader read at least once setting up
     // (so a reader that polled would be counted in the window too).
