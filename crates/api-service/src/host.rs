@@ -8,7 +8,7 @@ use engine::core::command::{CoreCommand, Rejection, RejectionCode};
 use engine::{RunId, Seq, SessionId};
 use llm_runtime::{Delta, DeltaKind};
 use session_stores::StoreProvider;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 
 /// Which session of which universe (tenant) a host call is about.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -68,7 +68,9 @@ pub enum AdmitFailure {
 pub trait SessionHost: Send + Sync + 'static {
     type Stores: StoreProvider;
 
-    /// Where each universe's data lives.
+    /// Where each universe's data lives, and what pushes its commits to the
+    /// readers waiting for them (`StoreProvider::commits`): the commits of a
+    /// worker in any process, so no host announces them itself.
     fn stores(&self) -> &Self::Stores;
 
     /// Admits `command` into the session (creating the session's driver if it has
@@ -78,11 +80,6 @@ pub trait SessionHost: Send + Sync + 'static {
         key: &SessionKey,
         command: CoreCommand,
     ) -> impl Future<Output = Result<Admission, AdmitFailure>> + Send;
-
-    /// A signal that changes whenever `session`'s log may have grown (its value is
-    /// a head the host saw). Long-polls and subscriptions wait on it instead of
-    /// reading the store in a loop.
-    fn commits(&self, key: &SessionKey) -> impl Future<Output = watch::Receiver<Seq>> + Send;
 
     /// Live deltas of the session's running generation, from now on. Best effort:
     /// a slow receiver misses some, nothing else changes.

@@ -6,22 +6,23 @@
 //! - how a command is admitted ([`SessionHost::admit`]): a workflow update for the
 //!   Temporal host, the in-process drive for the test host; either way the reply
 //!   comes once the command's events are committed, or as a typed refusal;
-//! - how a host notices commits ([`SessionHost::commits`]) and relays live deltas
-//!   ([`SessionHost::deltas`]);
-//! - where a universe's store is ([`SessionHost::stores`]).
+//! - how a host relays live deltas ([`SessionHost::deltas`]);
+//! - where a universe's store is ([`SessionHost::stores`]), which also pushes the
+//!   commits made to it (`session_stores::StoreProvider::commits`), wherever the
+//!   worker runs.
 //!
 //! Everything else is here, once: input validation and the engine commands it
 //! builds (through `api_projection`), control state for views read from the store
 //! ([`ControlCache`], so reads never wait behind a generation and work while no
-//! worker runs), event reads with long-poll and subscriptions, session listing
-//! from the store's index, the blob and VFS methods, and the mapping of every
-//! refusal to its contract error.
+//! worker runs), event reads with long-poll and subscriptions woken by pushed
+//! commits (an idle reader costs no store query), session listing as keyset pages
+//! of the store's activity index, the blob and VFS methods, and the mapping of
+//! every refusal to its contract error.
 //!
 //! What this crate must not do: know a transport (the gateway dispatches to it),
 //! know Temporal or a particular store, drive a session (hosts do), or hold a
 //! method body that a host also holds.
 
-mod commits;
 mod control;
 mod errors;
 mod events;
@@ -32,8 +33,9 @@ mod sessions;
 
 pub use api_projection::inputs::ConfigCeilings;
 pub use api_projection::items::InputLimits;
-pub use commits::{POLL_INTERVAL_DEFAULT, PolledCommits};
-pub use control::{CACHED_SESSIONS_MAX_DEFAULT, ControlCache};
+pub use control::{
+    CACHED_SESSIONS_PER_UNIVERSE_MAX_DEFAULT, CACHED_UNIVERSES_MAX_DEFAULT, ControlCache,
+};
 pub use events::{
     CATCH_UP_PAGE_ENTRIES, READ_LIMIT_DEFAULT, READ_LIMIT_MAX, SUBSCRIPTION_BUFFER_MAX, WAIT_MS_MAX,
 };

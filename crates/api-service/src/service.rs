@@ -190,13 +190,10 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
             .existing_session(universe_id, &params.session_id)
             .await?;
         let store = self.store(universe_id).await?;
-        // Only a read that may wait asks the host for its commit signal (which may
-        // cost it a poller).
+        // Only a read that may wait watches the session's commits (a watched session
+        // is one more head for a reconnected listener to re-read).
         let commits = match params.wait_ms {
-            Some(wait_ms) if wait_ms > 0 => {
-                let key = SessionKey::new(universe_id, &session);
-                Some(self.host.commits(&key).await)
-            }
+            Some(wait_ms) if wait_ms > 0 => Some(self.host.stores().commits(universe_id, &session)),
             _ => None,
         };
         events::read(&*store, commits, &session, params).await
@@ -337,7 +334,7 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
         // Deltas are subscribed first so none published during the catch-up is lost.
         let key = SessionKey::new(universe_id, &session);
         let deltas = self.host.deltas(&key);
-        let commits = self.host.commits(&key).await;
+        let commits = self.host.stores().commits(universe_id, &session);
         Ok(events::subscribe(store, commits, deltas, session, params))
     }
 

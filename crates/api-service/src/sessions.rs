@@ -9,6 +9,7 @@ use engine::SessionId;
 use engine::core::command::CoreCommand;
 use engine::core::config::SessionConfig;
 use engine::core::control::{ControlState, Lifecycle};
+use session_stores::{SessionActivity, SessionIndex};
 
 use crate::errors::{internal, session_not_found};
 use crate::host::{Admission, AdmitFailure, SessionHost, SessionKey};
@@ -97,23 +98,46 @@ impl<H: SessionHost> Service<H> {
         Ok(view_of(session, &control))
     }
 
+    /// One keyset page: one indexed query for the page's sessions (one more row
+    /// than the page, to know whether another follows), then each row's control
+    /// state, from the cache, for its status and model. The cost is the page's,
+    /// never the universe's.
     pub(crate) async fn list(
         &self,
         universe_id: &str,
         params: SessionListParams,
     ) -> Result<SessionListResult, ApiError> {
+        let page = api_projection::views::session_list_page(&params)?;
         let store = self.store(universe_id).await?;
-        let ids = session_stores::SessionIndex::session_ids(&*store)
+        let after = page
+            .after
+            .map(|(last_activity_at_ms, session_id)| SessionActivity {
+                last_activity_at_ms,
+                session_id,
+            });
+        let mut rows = SessionIndex::sessions_by_activity(&*store, after.as_ref(), page.limit + 1)
             .await
             .map_err(|err| internal("listing sessions", err))?;
-        let mut summaries = Vec::with_capacity(ids.len());
-        for session in ids {
-            let control = self.control(universe_id, &session).await?;
+        let more = rows.len() > page.limit;
+        rows.truncate(page.limit);
+        let next_cursor = rows.last().filter(|_| more).map(|last| {
+            api_projection::views::session_list_cursor(last.last_activity_at_ms, &last.session_id)
+        });
+        let mut sessions = Vec::with_capacity(rows.len());
+        for row in rows {
+            let control = self.control(universe_id, &row.session_id).await?;
             if control.lifecycle != Lifecycle::Uninitialized {
-                summaries.push(api_projection::views::session_summary(&session, &control));
+                let mut summary = api_projection::views::session_summary(&row.session_id, &control);
+                // The time the page is ordered (and continued) by, even if the
+                // session moved on since the query.
+                summary.updated_at_ms = row.last_activity_at_ms;
+                sessions.push(summary);
             }
         }
-        api_projection::views::session_page(summaries, &params)
+        Ok(SessionListResult {
+            sessions,
+            next_cursor,
+        })
     }
 
     pub(crate) async fn start_session(

@@ -290,7 +290,10 @@ api_table! {
         session_start: "session/start" (SessionStartParams) -> SessionView;
         /// Reads a session: config, revision, runs, usage, event cursor.
         session_read: "session/read" (SessionRef) -> SessionView;
-        /// Lists the universe's sessions, newest first, a page at a time.
+        /// Lists the universe's sessions, most recently active first (ties by id), a
+        /// page at a time. Pages are keyset pages: a session that becomes active
+        /// while a client pages moves to the front without shifting the rest, so
+        /// no session is listed twice and every session left alone is listed once.
         session_list: "session/list" (SessionListParams) -> SessionListResult;
         /// Patches an idle session's config; the revision must match.
         session_update: "session/update" (SessionUpdateParams) -> SessionView;

@@ -88,14 +88,29 @@ impl Default for FsStoreLimits {
     }
 }
 
+/// Told of each append an [`FsStore`] commits, with the session and its new head,
+/// once the entries are durable. Called on the blocking thread that appended, so it
+/// must be quick (hand the news over, never wait).
+pub type CommitHook = Arc<dyn Fn(&SessionId, Seq) + Send + Sync>;
+
 /// Session log, blob store and checkpoint store rooted at one directory.
 ///
 /// Cheap to clone; clones share the in-memory log indexes. Separate instances (or
 /// processes) on the same root stay correct: they coordinate through file locks and
-/// pick up each other's appends.
-#[derive(Debug, Clone)]
+/// pick up each other's appends (but a [`CommitHook`] hears only its own store's).
+#[derive(Clone)]
 pub struct FsStore {
     inner: Arc<Inner>,
+    on_commit: Option<CommitHook>,
+}
+
+impl std::fmt::Debug for FsStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FsStore")
+            .field("inner", &self.inner)
+            .field("on_commit", &self.on_commit.is_some())
+            .finish()
+    }
 }
 
 #[derive(Debug)]
@@ -125,9 +140,17 @@ impl FsStore {
                 limits,
                 indexes: Mutex::new(HashMap::new()),
             }),
+            on_commit: None,
         };
         store.inner.mark_existing_runs()?;
         Ok(store)
+    }
+
+    /// The same store, telling `hook` of every append it commits (an in-process
+    /// host wakes the readers waiting for the session with it).
+    pub fn with_commit_hook(mut self, hook: CommitHook) -> Self {
+        self.on_commit = Some(hook);
+        self
     }
 
     pub fn root(&self) -> &Path {
@@ -172,6 +195,18 @@ impl FsStore {
             }
             ids.sort();
             Ok(ids)
+        })
+        .await
+    }
+
+    /// The newest `observed_at_ms` among the entries of `session`'s log (`None`
+    /// without entries): its last activity, from the log index (read once per
+    /// process, then extended by appends).
+    pub async fn last_activity_ms(&self, session: &SessionId) -> Result<Option<u64>, StoreError> {
+        let (inner, session) = (Arc::clone(&self.inner), session.clone());
+        blocking(move || {
+            let index = inner.log_index(&session);
+            log::last_activity(&inner.session_dir(&session), &index)
         })
         .await
     }
@@ -323,19 +358,24 @@ impl SessionLog for FsStore {
         entries: &[LogEntry],
     ) -> Result<AppendOutcome, StoreError> {
         engine::store::check_batch(expected_head, entries)?;
-        let (inner, session, entries) =
-            (Arc::clone(&self.inner), session.clone(), entries.to_vec());
-        blocking(move || {
-            let index = inner.log_index(&session);
+        let (inner, owned, entries) = (Arc::clone(&self.inner), session.clone(), entries.to_vec());
+        let outcome = blocking(move || {
+            let index = inner.log_index(&owned);
             log::append(
-                &inner.session_dir(&session),
+                &inner.session_dir(&owned),
                 &index,
-                &inner.runs_marker(&session),
+                &inner.runs_marker(&owned),
                 expected_head,
                 &entries,
             )
         })
-        .await
+        .await?;
+        // Only a new commit is news: a retry of committed entries was announced by
+        // the append that made them.
+        if let (AppendOutcome::Appended { head }, Some(hook)) = (&outcome, &self.on_commit) {
+            hook(session, *head);
+        }
+        Ok(outcome)
     }
 
     async fn read(

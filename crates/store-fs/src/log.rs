@@ -69,6 +69,11 @@ pub(crate) struct LogIndex {
     /// Runs requested and not yet finished in the valid prefix, counted by event
     /// kind as entries are indexed (`engine::core::event::runs_in_flight_delta`).
     runs_in_flight: i64,
+    /// The newest `observed_at_ms` in the valid prefix: the session's last activity,
+    /// by the same rule as the control state's `last_observed_at_ms` (the maximum,
+    /// since hosts' clocks need not be monotonic), so `session/list` orders by it
+    /// without replaying anything.
+    last_observed_at_ms: u64,
 }
 
 impl LogIndex {
@@ -76,6 +81,7 @@ impl LogIndex {
     fn clear(&mut self) {
         self.line_ends.clear();
         self.runs_in_flight = 0;
+        self.last_observed_at_ms = 0;
     }
 
     fn head(&self) -> Seq {
@@ -118,22 +124,38 @@ struct TornTail {
 }
 
 pub(crate) fn head(dir: &Path, index: &Mutex<LogIndex>) -> Result<Seq, StoreError> {
-    let mut index = lock_index(index);
-    let Some(files) = open_shared(dir, &mut index)? else {
-        return Ok(0);
-    };
-    refresh(&mut index, &files.log, &files.log_path)?;
-    Ok(index.head())
+    indexed(dir, index, LogIndex::head)
 }
 
 /// Runs requested and not yet finished in the session's log.
 pub(crate) fn runs_in_flight(dir: &Path, index: &Mutex<LogIndex>) -> Result<u64, StoreError> {
+    indexed(dir, index, |index| {
+        u64::try_from(index.runs_in_flight).unwrap_or(0)
+    })
+}
+
+/// The newest `observed_at_ms` of the session's log (`None` without entries).
+pub(crate) fn last_activity(
+    dir: &Path,
+    index: &Mutex<LogIndex>,
+) -> Result<Option<u64>, StoreError> {
+    indexed(dir, index, |index| {
+        (index.head() > 0).then_some(index.last_observed_at_ms)
+    })
+}
+
+/// `value` of the session's index brought up to date with its log; of an empty
+/// index when the session has no log.
+fn indexed<T>(
+    dir: &Path,
+    index: &Mutex<LogIndex>,
+    value: impl FnOnce(&LogIndex) -> T,
+) -> Result<T, StoreError> {
     let mut index = lock_index(index);
-    let Some(files) = open_shared(dir, &mut index)? else {
-        return Ok(0);
-    };
-    refresh(&mut index, &files.log, &files.log_path)?;
-    Ok(u64::try_from(index.runs_in_flight).unwrap_or(0))
+    if let Some(files) = open_shared(dir, &mut index)? {
+        refresh(&mut index, &files.log, &files.log_path)?;
+    }
+    Ok(value(&index))
 }
 
 pub(crate) fn read(
@@ -256,6 +278,10 @@ fn write_batch(
     }
     index.line_ends.extend(line_ends);
     index.runs_in_flight += batch_runs(entries);
+    index.last_observed_at_ms = entries
+        .iter()
+        .map(|entry| entry.observed_at_ms)
+        .fold(index.last_observed_at_ms, u64::max);
     Ok(())
 }
 
@@ -332,6 +358,7 @@ fn refresh(index: &mut LogIndex, log: &File, path: &Path) -> Result<Option<TornT
     let mut open_batch: Vec<u64> = Vec::new();
     let mut open_batch_start = start;
     let mut open_batch_runs: i64 = 0;
+    let mut open_batch_observed: u64 = 0;
     loop {
         line.clear();
         let read = reader
@@ -355,12 +382,15 @@ fn refresh(index: &mut LogIndex, log: &File, path: &Path) -> Result<Option<TornT
                 if open_batch.is_empty() {
                     open_batch_start = line_start;
                     open_batch_runs = 0;
+                    open_batch_observed = 0;
                 }
                 open_batch.push(offset);
                 open_batch_runs += runs_in_flight_delta(&entry.event.kind);
+                open_batch_observed = open_batch_observed.max(entry.observed_at_ms);
                 if batch_end == want {
                     index.line_ends.append(&mut open_batch);
                     index.runs_in_flight += open_batch_runs;
+                    index.last_observed_at_ms = index.last_observed_at_ms.max(open_batch_observed);
                 }
             }
             Ok(Line { batch_end, entry }) => {

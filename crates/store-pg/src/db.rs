@@ -28,6 +28,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "quota usage",
         include_str!("../migrations/0003_usage.sql"),
     ),
+    (
+        4,
+        "session activity",
+        include_str!("../migrations/0004_activity.sql"),
+    ),
 ];
 
 /// Migrations are additive, so a binary older than the database (a rolling deploy,

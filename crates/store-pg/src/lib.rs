@@ -10,6 +10,8 @@
 //!   ├─ .store(universe, s3)  ──►   PgStore: SessionLog + CheckpointStore + BlobStore
 //!   │                                       + VfsCatalog
 //!   ├─ .key_store()          ──►   PgKeyStore: API-key rows by hash
+//!   ├─ .listen_commits()     ──►   CommitListener: every append's (universe, session,
+//!   │                               head), NOTIFYed by its transaction
 //!   └─ .notify() / .listen() ──►   LISTEN/NOTIFY, a best-effort bus between processes
 //! ```
 //!
@@ -18,6 +20,8 @@
 //!   session's row is locked for the append and `(universe, session, seq)` is the
 //!   primary key, so two appenders at one head never both win, and a retried append
 //!   of identical entries reports [`AppendOutcome::AlreadyCommitted`];
+//! - every committed append is announced on [`COMMIT_CHANNEL`] by its own
+//!   transaction (delivered on commit, never for a rolled-back one);
 //! - entries read back byte-identical: the canonical bytes are stored and decoded,
 //!   the jsonb columns only serve queries (see `migrations/0001_init.sql`);
 //! - blob reads verify the digest, inline or from the object store;
@@ -48,6 +52,7 @@ use uuid::Uuid;
 
 mod blobs;
 mod checkpoints;
+mod commits;
 mod db;
 mod error;
 mod keys;
@@ -56,6 +61,7 @@ mod notify;
 mod object_store;
 mod vfs_catalog;
 
+pub use commits::{COMMIT_CHANNEL, CommitEvent, CommitListener, CommitNotice};
 pub use db::{PgConfig, PgDatabase};
 pub use error::PgStoreError;
 pub use keys::{ApiKeyRow, PgKeyStore};
@@ -111,6 +117,18 @@ impl PgStore {
     /// Every session of this universe with at least one entry, in id order.
     pub async fn session_ids(&self) -> Result<Vec<SessionId>, StoreError> {
         log::session_ids(self).await
+    }
+
+    /// Up to `limit` sessions with a log, newest activity first (the newest
+    /// `observed_at_ms` of each log, `sessions.last_activity_at_ms`), ties by id in
+    /// byte order; only those after `after` = (activity, id) in that order. One
+    /// indexed query.
+    pub async fn sessions_by_activity(
+        &self,
+        after: Option<(u64, &SessionId)>,
+        limit: usize,
+    ) -> Result<Vec<(SessionId, u64)>, StoreError> {
+        log::sessions_by_activity(self, after, limit).await
     }
 
     /// How many sessions of this universe have a log, counted in the database.

@@ -8,7 +8,9 @@
 //! violation and is resolved like any stale append.
 //!
 //! The same transaction moves the session's `runs_in_flight` by the kinds of the
-//! entries it commits, so the count is exactly as durable as the log it summarises.
+//! entries it commits, so the count is exactly as durable as the log it summarises,
+//! moves its `last_activity_at_ms` (what `session/list` orders by), and queues the
+//! commit notification (`commits`), which Postgres delivers only if it commits.
 
 use engine::SessionId;
 use engine::core::event::runs_in_flight_delta;
@@ -85,14 +87,29 @@ pub(crate) async fn append(
         }
         Err(err) => return Err(query_failed("insert log entries")(err)),
     }
+    // The notification is queued by this transaction and delivered when (and only
+    // if) it commits, so a listener never hears of a commit that did not happen,
+    // and never misses one while it is listening.
+    let notice = crate::commits::payload(
+        store.universe_id,
+        session,
+        expected_head + entries.len() as Seq,
+    );
     sqlx::query(
-        "UPDATE sessions SET head = $3, runs_in_flight = runs_in_flight + $4 \
-         WHERE universe_id = $1 AND session_id = $2",
+        "WITH moved AS ( \
+           UPDATE sessions SET head = $3, runs_in_flight = runs_in_flight + $4, \
+             last_activity_at_ms = GREATEST(last_activity_at_ms, $5) \
+           WHERE universe_id = $1 AND session_id = $2 \
+           RETURNING head) \
+         SELECT pg_notify($6, $7) FROM moved",
     )
     .bind(store.universe_id)
     .bind(session.as_str())
     .bind(new_head)
     .bind(rows.runs_in_flight)
+    .bind(rows.last_observed_at_ms)
+    .bind(crate::commits::COMMIT_CHANNEL)
+    .bind(notice)
     .execute(&mut *tx)
     .await
     .map_err(query_failed("move the session head"))?;
@@ -208,6 +225,9 @@ struct EventRows {
     entry: Vec<Vec<u8>>,
     /// How the batch moves the session's runs in flight (`sessions.runs_in_flight`).
     runs_in_flight: i64,
+    /// The batch's newest `observed_at_ms` (`sessions.last_activity_at_ms`); times
+    /// past bigint are kept as its maximum.
+    last_observed_at_ms: i64,
 }
 
 impl EventRows {
@@ -225,6 +245,7 @@ impl EventRows {
             payload: Vec::with_capacity(entries.len()),
             entry: Vec::with_capacity(entries.len()),
             runs_in_flight: 0,
+            last_observed_at_ms: 0,
         };
         for entry in entries {
             let seq = i64::try_from(entry.seq).map_err(|_| too_large("seq", entry.seq))?;
@@ -239,6 +260,9 @@ impl EventRows {
             rows.payload.push(jsonb_storable(payload));
             rows.entry.push(entry.to_canonical_bytes());
             rows.runs_in_flight += runs_in_flight_delta(&entry.event.kind);
+            rows.last_observed_at_ms = rows
+                .last_observed_at_ms
+                .max(i64::try_from(entry.observed_at_ms).unwrap_or(i64::MAX));
         }
         Ok(rows)
     }
@@ -275,6 +299,62 @@ pub(crate) async fn runs_in_flight(store: &PgStore) -> Result<u64, StoreError> {
     Ok(u64::try_from(total).unwrap_or(0))
 }
 
+/// Up to `limit` sessions with a log, newest activity first, ties by id in byte
+/// order; only those after `after` in that order. One range scan of the partial
+/// index `sessions_activity` (`migrations/0004_activity.sql`).
+pub(crate) async fn sessions_by_activity(
+    store: &PgStore,
+    after: Option<(u64, &SessionId)>,
+    limit: usize,
+) -> Result<Vec<(SessionId, u64)>, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    // Two statements rather than one with `$2 IS NULL OR ...`, so each has a plan
+    // that starts its scan where the page starts.
+    let rows: Vec<(String, i64)> = match after {
+        None => {
+            sqlx::query_as(
+                "SELECT session_id, last_activity_at_ms FROM sessions \
+                 WHERE universe_id = $1 AND head > 0 \
+                 ORDER BY last_activity_at_ms DESC, session_id COLLATE \"C\" \
+                 LIMIT $2",
+            )
+            .bind(store.universe_id)
+            .bind(limit)
+            .fetch_all(&store.pool)
+            .await
+        }
+        Some((at_ms, session)) => {
+            sqlx::query_as(
+                "SELECT session_id, last_activity_at_ms FROM sessions \
+                 WHERE universe_id = $1 AND head > 0 AND last_activity_at_ms <= $2 \
+                   AND (last_activity_at_ms < $2 OR session_id COLLATE \"C\" > $3) \
+                 ORDER BY last_activity_at_ms DESC, session_id COLLATE \"C\" \
+                 LIMIT $4",
+            )
+            .bind(store.universe_id)
+            .bind(i64::try_from(at_ms).unwrap_or(i64::MAX))
+            .bind(session.as_str())
+            .bind(limit)
+            .fetch_all(&store.pool)
+            .await
+        }
+    }
+    .map_err(query_failed("list sessions by activity"))?;
+    rows.into_iter()
+        .map(|(raw, at_ms)| {
+            let session = session_of_row(&raw)?;
+            Ok((session, u64::try_from(at_ms).unwrap_or(0)))
+        })
+        .collect()
+}
+
+fn session_of_row(raw: &str) -> Result<SessionId, StoreError> {
+    SessionId::new(raw).map_err(|err| StoreError::Corrupt {
+        location: format!("sessions row {raw:?}"),
+        reason: err.to_string(),
+    })
+}
+
 pub(crate) async fn session_ids(store: &PgStore) -> Result<Vec<SessionId>, StoreError> {
     let rows: Vec<String> = sqlx::query_scalar(
         "SELECT session_id FROM sessions WHERE universe_id = $1 AND head > 0 ORDER BY session_id",
@@ -283,14 +363,7 @@ pub(crate) async fn session_ids(store: &PgStore) -> Result<Vec<SessionId>, Store
     .fetch_all(&store.pool)
     .await
     .map_err(query_failed("list sessions"))?;
-    rows.into_iter()
-        .map(|raw| {
-            SessionId::new(&raw).map_err(|err| StoreError::Corrupt {
-                location: format!("sessions row {raw:?}"),
-                reason: err.to_string(),
-            })
-        })
-        .collect()
+    rows.iter().map(|raw| session_of_row(raw)).collect()
 }
 
 #[cfg(test)]

@@ -88,6 +88,34 @@ impl Notifications {
             })?;
         Ok(notification.payload().to_owned())
     }
+
+    /// The next payload, or `None` when the connection was lost and listening has
+    /// resumed on a new one (what was sent in between is lost: callers that must
+    /// not miss anything re-read their state then). An error means the new
+    /// connection could not be made.
+    pub async fn next_or_resumed(&mut self) -> Result<Option<String>, PgStoreError> {
+        let notification =
+            self.listener
+                .try_recv()
+                .await
+                .map_err(|source| PgStoreError::Query {
+                    what: "receive a notification",
+                    source,
+                })?;
+        Ok(notification.map(|notification| notification.payload().to_owned()))
+    }
+
+    /// A round trip on the listening connection (notifications arriving meanwhile
+    /// are kept for the next receive): the server process serving it.
+    pub async fn ping(&mut self) -> Result<i32, PgStoreError> {
+        sqlx::query_scalar("SELECT pg_backend_pid()")
+            .fetch_one(&mut self.listener)
+            .await
+            .map_err(|source| PgStoreError::Query {
+                what: "ping the listening connection",
+                source,
+            })
+    }
 }
 
 impl std::fmt::Debug for Notifications {

@@ -34,3 +34,6 @@ mod vfs_catalog;
 
 #[path = "all/usage.rs"]
 mod usage;
+
+#[path = "all/activity.rs"]
+mod activity;

@@ -6,22 +6,21 @@
 //!   command creates the workflow and a session whose workflow ended is served by a
 //!   fresh run); the reply comes once the command is committed, or as the engine's
 //!   typed refusal;
-//! - commits happen in the worker, possibly in another process, so they are
-//!   noticed by polling the store's head, once per watched session however many
-//!   clients wait ([`PolledCommits`]);
 //! - deltas come from the [`DeltaHub`] (in process, or relayed through Postgres).
+//!
+//! Commits happen in the worker, possibly in another process; the store provider
+//! pushes them to waiting readers (`StoreProvider::commits`: Postgres `LISTEN`, or
+//! the filesystem store's hook when the worker shares this process), so this host
+//! has nothing to say about them.
 
 use std::sync::Arc;
 
-use api_service::{
-    Admission, AdmitFailure, PolledCommits, RemoteRejection, SessionHost, SessionKey,
-};
-use engine::Seq;
+use api_service::{Admission, AdmitFailure, RemoteRejection, SessionHost, SessionKey};
 use engine::core::command::CoreCommand;
 use llm_runtime::Delta;
 use session_stores::StoreProvider;
 use temporal_workflow::AdmitRejected;
-use tokio::sync::{broadcast, watch};
+use tokio::sync::broadcast;
 
 use crate::deltas::DeltaHub;
 use crate::sessions::{AdmitError, SessionClient};
@@ -33,7 +32,6 @@ pub struct TemporalHost<P> {
     sessions: SessionClient,
     stores: Arc<P>,
     deltas: Arc<DeltaHub>,
-    commits: PolledCommits,
 }
 
 impl<P: StoreProvider> TemporalHost<P> {
@@ -42,7 +40,6 @@ impl<P: StoreProvider> TemporalHost<P> {
             sessions,
             stores,
             deltas,
-            commits: PolledCommits::default(),
         }
     }
 
@@ -97,14 +94,6 @@ impl<P: StoreProvider> SessionHost for TemporalHost<P> {
             duplicate: reply.duplicate,
             head: reply.head,
         })
-    }
-
-    async fn commits(&self, key: &SessionKey) -> watch::Receiver<Seq> {
-        match self.stores.store(&key.universe_id).await {
-            Ok(store) => self.commits.watch(store, &key.universe_id, &key.session_id),
-            // Nothing to watch: the caller's own store access reports the failure.
-            Err(_) => watch::channel(0).1,
-        }
     }
 
     fn deltas(&self, key: &SessionKey) -> broadcast::Receiver<Delta> {

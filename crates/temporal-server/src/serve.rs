@@ -55,6 +55,8 @@ impl TemporalArgs {
 
 /// Where sessions, blobs and API keys live: Postgres (with large blobs in S3) when a
 /// Postgres URL is configured, otherwise the filesystem under `--data-dir`.
+/// Either pushes commits to the readers waiting for them (see
+/// `session_stores::StoreProvider::commits`).
 #[derive(Debug, Args)]
 pub(crate) struct StorageArgs {
     /// Postgres URL (`postgres://user:password@host:port/db`). When set, session logs,
@@ -71,6 +73,12 @@ pub(crate) struct StorageArgs {
     /// when no Postgres URL is set.
     #[arg(long, env = "LIGHTSPEED_DATA_DIR", default_value = ".local/data")]
     data_dir: PathBuf,
+    /// `server gateway` over the filesystem store: how often to re-read the heads of
+    /// sessions clients wait on, in ms, since its worker commits in another process
+    /// and nothing tells the gateway. Unused with Postgres (commits are pushed by
+    /// LISTEN/NOTIFY) and when the worker shares the process (pushed in process).
+    #[arg(long, env = "LIGHTSPEED_FS_COMMIT_RECHECK_MS", default_value_t = 250)]
+    fs_commit_recheck_ms: u64,
 }
 
 /// The S3-compatible object store for blobs over 64 KiB (with Postgres only). Without
@@ -136,10 +144,19 @@ enum Storage {
 impl StorageArgs {
     /// Connects (and migrates) Postgres when configured. `keys_file` is where the
     /// filesystem variant keeps API keys.
-    async fn open(&self, keys_file: &Path) -> anyhow::Result<Storage> {
+    async fn open(&self, keys_file: &Path, roles: &Roles) -> anyhow::Result<Storage> {
         let Some(url) = self.postgres_url.as_deref().filter(|url| !url.is_empty()) else {
+            let mut stores = FsStores::new(&self.data_dir);
+            if roles.gateway.is_some() && !roles.worker {
+                let interval = Duration::from_millis(self.fs_commit_recheck_ms);
+                tracing::info!(
+                    ?interval,
+                    "filesystem store without a worker in this process: re-reading watched heads"
+                );
+                stores = stores.with_commit_recheck(interval);
+            }
             return Ok(Storage::Files {
-                stores: Arc::new(FsStores::new(&self.data_dir)),
+                stores: Arc::new(stores),
                 keys: Arc::new(FileKeyStore::new(keys_file)),
             });
         };
@@ -387,7 +404,7 @@ async fn serve_storage(
     storage: &StorageArgs,
     keys_file: &Path,
 ) -> anyhow::Result<()> {
-    match storage.open(keys_file).await? {
+    match storage.open(keys_file, &roles).await? {
         Storage::Files { stores, keys } => {
             tracing::info!(data_dir = %storage.data_dir.display(), "filesystem store");
             serve_roles(&temporal, roles, stores, keys, None).await

@@ -1,7 +1,8 @@
 //! The store conformance suite: one set of checks every storage backend must pass
 //! (in memory, on disk, in Postgres), written once against the engine's traits;
 //! [`usage_suite`] holds the backends behind the API (disk, Postgres) to what the
-//! per-universe quotas count (`session_stores::UniverseUsage`).
+//! per-universe quotas count (`session_stores::UniverseUsage`), and
+//! [`activity_suite`] to `session/list`'s order (`session_stores::SessionIndex`).
 //!
 //! Each suite works in sessions whose ids are unique to the call, so it can run
 //! against a store that already holds data (a shared test database) and can be run
@@ -24,7 +25,7 @@ use engine::store::{
 };
 use engine::{BlobRef, RunId, SessionId, ToolCallId};
 use serde_json::json;
-use session_stores::UniverseUsage;
+use session_stores::{SessionActivity, SessionIndex, UniverseUsage};
 
 /// Runs every suite against a store implementing all three traits.
 pub async fn store_suite<S>(store: &S) -> anyhow::Result<()>
@@ -408,6 +409,103 @@ fn expect_grown(what: &str, unit: &str, before: u64, delta: u64, now: u64) -> an
     ensure!(
         now == before + delta,
         "{what}: {now} {unit}, expected {before} + {delta}"
+    );
+    Ok(())
+}
+
+/// `SessionIndex::sessions_by_activity`: a session's activity is the newest
+/// `observed_at_ms` of its log (the maximum, not the last), the order is newest
+/// first with ties by id in byte order, a page starts strictly after its cursor,
+/// and a session without entries is not listed.
+///
+/// The suite's sessions have times far beyond real clocks and pages are read from
+/// just above them, so other data in the store only interleaves rows the suite
+/// skips.
+pub async fn activity_suite<S>(store: &S) -> anyhow::Result<()>
+where
+    S: SessionLog + SessionIndex,
+{
+    let prefix = unique_prefix();
+    // Below bigint's maximum (Postgres keeps activity as bigint).
+    let base: u64 = 9_000_000_000_000_000_000;
+    let at = |offset: u64| base + offset;
+    let append = |name: &'static str, times: Vec<u64>| {
+        let prefix = prefix.clone();
+        async move {
+            let session = session_id(&prefix, name)?;
+            let head = store.head(&session).await?;
+            let batch: Vec<LogEntry> = times
+                .into_iter()
+                .zip(head + 1..)
+                .map(|(observed_at_ms, seq)| LogEntry {
+                    observed_at_ms,
+                    ..entry(name, seq)
+                })
+                .collect();
+            store.append(&session, head, &batch).await?;
+            anyhow::Ok(())
+        }
+    };
+    // "B" sorts before "a" in bytes (a locale collation would say otherwise).
+    append("a", vec![at(50)]).await?;
+    append("B", vec![at(50)]).await?;
+    append("late", vec![at(90)]).await?;
+    append("late", vec![at(20)]).await?;
+    append("batch", vec![at(30), at(70), at(60)]).await?;
+    append("old", vec![at(5)]).await?;
+    // A refused append leaves the session without entries (whatever a backend
+    // created on the way).
+    let empty = session_id(&prefix, "none")?;
+    ensure!(
+        store.append(&empty, 3, &[entry("none", 4)]).await.is_err(),
+        "an append at a head the session does not have was accepted"
+    );
+    let expected: Vec<(String, u64)> = [
+        ("late", 90),
+        ("batch", 70),
+        ("B", 50),
+        ("a", 50),
+        ("old", 5),
+    ]
+    .into_iter()
+    .map(|(name, offset)| Ok((session_id(&prefix, name)?.to_string(), at(offset))))
+    .collect::<anyhow::Result<_>>()?;
+
+    let mine = |rows: &[SessionActivity]| -> Vec<(String, u64)> {
+        rows.iter()
+            .filter(|row| row.session_id.as_str().starts_with(&prefix))
+            .map(|row| (row.session_id.to_string(), row.last_activity_at_ms))
+            .collect()
+    };
+    // Pages of two from just above the newest: every row once, in order.
+    let mut cursor = SessionActivity {
+        last_activity_at_ms: at(91),
+        session_id: session_id(&prefix, "")?,
+    };
+    let mut listed = Vec::new();
+    for _ in 0..1_000 {
+        let page = store.sessions_by_activity(Some(&cursor), 2).await?;
+        ensure!(page.len() <= 2, "a page of 2 held {}", page.len());
+        ensure!(
+            page.windows(2)
+                .all(|pair| pair[0].list_order(&pair[1]).is_lt()),
+            "a page out of order: {page:?}"
+        );
+        ensure!(
+            page.first()
+                .is_none_or(|first| first.list_order(&cursor).is_gt()),
+            "a page starts at or before its cursor {cursor:?}: {page:?}"
+        );
+        listed.extend(mine(&page));
+        // To the end, where a session without entries would be.
+        match page.last() {
+            Some(last) if page.len() == 2 => cursor = last.clone(),
+            _ => break,
+        }
+    }
+    ensure!(
+        listed == expected,
+        "sessions by activity: {listed:?}, expected {expected:?}"
     );
     Ok(())
 }

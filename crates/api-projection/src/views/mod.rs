@@ -10,8 +10,7 @@ use api::ApiError;
 use api::types::run::{RunFailureView, RunStatus, RunView};
 use api::types::session::{
     CompactionPolicy, FilesystemMode, ModelRouteInput, RunLimitsView, SessionConfigView,
-    SessionListParams, SessionListResult, SessionStatus, SessionSummary, SessionView,
-    ToolChoiceInput, UsageView,
+    SessionListParams, SessionStatus, SessionSummary, SessionView, ToolChoiceInput, UsageView,
 };
 use engine::SessionId;
 use engine::core::config::{CompactionMode, SessionConfig, ToolChoice};
@@ -75,42 +74,50 @@ pub const SESSION_LIST_LIMIT_DEFAULT: u32 = 50;
 /// The most rows a `session/list` page may ask for.
 pub const SESSION_LIST_LIMIT_MAX: u32 = 200;
 
-/// One `session/list` page of `summaries`: newest first (ties by id), `params.limit`
-/// rows from the opaque cursor on. The cursor is an offset into that order, so a
-/// session updated between pages may be seen twice or not at all, as with any
-/// offset pagination.
-pub fn session_page(
-    mut summaries: Vec<SessionSummary>,
-    params: &SessionListParams,
-) -> Result<SessionListResult, ApiError> {
+/// One `session/list` page to read: at most `limit` sessions, after the one the
+/// cursor names in the listing order (newest activity first, ties by id in byte
+/// order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionListPage {
+    pub limit: usize,
+    /// (last activity in ms, session id) of the previous page's last row.
+    pub after: Option<(u64, SessionId)>,
+}
+
+/// Checks `session/list`'s params. The cursor is a keyset position, not an
+/// offset, so sessions that become active between pages shift nothing: a session
+/// untouched during the walk is listed exactly once, one touched moves to the
+/// front and is listed at most once.
+pub fn session_list_page(params: &SessionListParams) -> Result<SessionListPage, ApiError> {
     let limit = params.limit.unwrap_or(SESSION_LIST_LIMIT_DEFAULT);
     if !(1..=SESSION_LIST_LIMIT_MAX).contains(&limit) {
         return Err(ApiError::invalid_params(format!(
             "limit must be 1 to {SESSION_LIST_LIMIT_MAX}"
         )));
     }
-    let offset: usize = match params.cursor.as_deref() {
-        None => 0,
-        Some(cursor) => cursor
-            .parse()
-            .map_err(|_| ApiError::invalid_params("cursor is not from session/list"))?,
+    let after = match params.cursor.as_deref() {
+        None => None,
+        Some(cursor) => Some(
+            decode_list_cursor(cursor)
+                .ok_or_else(|| ApiError::invalid_params("cursor is not from session/list"))?,
+        ),
     };
-    summaries.sort_by(|a, b| {
-        b.updated_at_ms
-            .cmp(&a.updated_at_ms)
-            .then_with(|| a.session_id.cmp(&b.session_id))
-    });
-    let total = summaries.len();
-    let page: Vec<SessionSummary> = summaries
-        .into_iter()
-        .skip(offset)
-        .take(limit as usize)
-        .collect();
-    let next = offset + page.len();
-    Ok(SessionListResult {
-        sessions: page,
-        next_cursor: (next < total).then(|| next.to_string()),
+    Ok(SessionListPage {
+        limit: limit as usize,
+        after,
     })
+}
+
+/// The `nextCursor` after a row: `{last activity ms}:{session id}` (ids may hold
+/// `:`, the time does not). Clients treat it as opaque.
+pub fn session_list_cursor(last_activity_at_ms: u64, session_id: &SessionId) -> String {
+    format!("{last_activity_at_ms}:{session_id}")
+}
+
+fn decode_list_cursor(cursor: &str) -> Option<(u64, SessionId)> {
+    let (at_ms, session) = cursor.split_once(':')?;
+    let at_ms = at_ms.parse().ok()?;
+    Some((at_ms, SessionId::new(session).ok()?))
 }
 
 /// Why a run failed, in client terms.
@@ -256,6 +263,28 @@ mod tests {
     use engine::core::run::EffectError;
 
     use super::*;
+
+    #[test]
+    fn list_cursors_round_trip_and_foreign_ones_are_refused() {
+        let session = SessionId::new("s:with.colons").unwrap_or_else(|err| panic!("{err}"));
+        let cursor = session_list_cursor(u64::MAX, &session);
+        let params = |cursor: &str| SessionListParams {
+            cursor: Some(cursor.to_owned()),
+            limit: None,
+        };
+        let page = session_list_page(&params(&cursor)).unwrap_or_else(|err| panic!("{err:?}"));
+        assert_eq!(
+            page,
+            SessionListPage {
+                limit: SESSION_LIST_LIMIT_DEFAULT as usize,
+                after: Some((u64::MAX, session)),
+            }
+        );
+        // An offset (what older servers handed out) and anything else.
+        for bad in ["2", "", ":s", "x:s", "1:", "1:bad id", "-1:s"] {
+            assert!(session_list_page(&params(bad)).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn failures_read_as_client_text() {

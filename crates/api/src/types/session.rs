@@ -197,7 +197,8 @@ pub type SessionUpdateResult = SessionView;
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct SessionListParams {
-    /// From a previous page's `nextCursor`.
+    /// From a previous page's `nextCursor` (opaque: the position after that page's
+    /// last row, not an offset).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cursor: Option<String>,
     /// 1 to 200; default 50.
@@ -211,6 +212,7 @@ pub struct SessionSummary {
     pub session_id: String,
     pub status: SessionStatus,
     pub model: String,
+    /// The session's last activity, which the list is ordered by.
     pub updated_at_ms: u64,
 }
 
@@ -218,6 +220,7 @@ pub struct SessionSummary {
 #[serde(rename_all = "camelCase")]
 pub struct SessionListResult {
     pub sessions: Vec<SessionSummary>,
+    /// Present when more sessions follow; pass it as the next call's `cursor`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_cursor: Option<String>,
 }

@@ -117,3 +117,26 @@ async fn a_store_from_before_the_counts_is_counted_once_opened() {
         old_blob_len + b"another".len() as u64
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sessions_list_by_activity_here_and_after_a_reopen() {
+    let (dir, store) = store();
+    conformance::activity_suite(&store).await.unwrap();
+    let activity = |store: FsStore| async move {
+        let mut all = Vec::new();
+        for session in store.session_ids().await.unwrap() {
+            all.push((
+                session.clone(),
+                store.last_activity_ms(&session).await.unwrap(),
+            ));
+        }
+        all
+    };
+    let before = activity(store.clone()).await;
+    assert!(before.iter().filter(|(_, at)| at.is_some()).count() >= 5);
+    drop(store);
+    // A fresh process reads every session's activity back from its log.
+    let reopened = FsStore::open(dir.path()).unwrap();
+    assert_eq!(activity(reopened.clone()).await, before);
+    conformance::activity_suite(&reopened).await.unwrap();
+}

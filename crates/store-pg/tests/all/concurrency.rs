@@ -110,7 +110,7 @@ async fn migrations_are_idempotent_under_concurrent_starts() {
             .fetch_all(again.pool())
             .await
             .unwrap();
-    assert_eq!(applied, [(1, true), (2, true), (3, true)]);
+    assert_eq!(applied, [(1, true), (2, true), (3, true), (4, true)]);
     let tables: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1",
     )

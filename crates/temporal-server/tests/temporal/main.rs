@@ -17,6 +17,7 @@ mod harness;
 mod history_budget;
 mod idle;
 mod postgres;
+mod postgres_push;
 mod scale_out;
 mod seam;
 mod seam_shapes;

@@ -320,6 +320,7 @@ macro_rules! api_conformance_tests {
         $crate::api_conformance_tests!(@cases $target;
             session_start_is_idempotent_per_config,
             session_list_pages_newest_first,
+            session_list_pages_hold_when_sessions_move,
             session_update_needs_the_current_revision,
             session_close_cancels_and_refuses_new_runs,
             run_over_http_completes,

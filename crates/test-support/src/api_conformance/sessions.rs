@@ -11,7 +11,7 @@ use super::client::{Conn, Harness};
 use super::fixtures::{finished_status, session_config};
 use super::{Case, case};
 
-pub(super) const CASES: [Case; 4] = [
+pub(super) const CASES: [Case; 5] = [
     case!(
         session_start_is_idempotent_per_config,
         ["session/start", "session/read"]
@@ -19,6 +19,15 @@ pub(super) const CASES: [Case; 4] = [
     case!(
         session_list_pages_newest_first,
         ["session/start", "session/list"]
+    ),
+    case!(
+        session_list_pages_hold_when_sessions_move,
+        [
+            "session/start",
+            "session/list",
+            "session/read",
+            "session/update"
+        ]
     ),
     case!(
         session_update_needs_the_current_revision,
@@ -161,6 +170,22 @@ async fn list_all(conn: &Conn, limit: u32) -> Vec<Value> {
     }
 }
 
+/// Starts the sessions `ids`, then lists them all at `limit` rows a page. A host
+/// may index asynchronously: this waits (generously) until all are listed.
+async fn started_and_listed(conn: &Conn, ids: &[&str], limit: u32) -> Vec<Value> {
+    for id in ids {
+        conn.start_session(id).await;
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let rows = list_all(conn, limit).await;
+        if rows.len() >= ids.len() || Instant::now() > deadline {
+            return rows;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 pub(super) async fn session_list_pages_newest_first(h: Harness) -> anyhow::Result<()> {
     let ctx = h.start(json!({"turns": []})).await?;
     let a = ctx.a();
@@ -171,18 +196,7 @@ pub(super) async fn session_list_pages_newest_first(h: Harness) -> anyhow::Resul
         "a fresh universe lists nothing"
     );
     let ids = ["s-list-1", "s-list-2", "s-list-3", "s-list-4", "s-list-5"];
-    for id in ids {
-        a.start_session(id).await;
-    }
-    // A host may index asynchronously: wait (generously) until all are listed.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let rows = loop {
-        let rows = list_all(&a, 2).await;
-        if rows.len() >= ids.len() || Instant::now() > deadline {
-            break rows;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let rows = started_and_listed(&a, &ids, 2).await;
     let listed: Vec<&str> = rows
         .iter()
         .map(|row| row["sessionId"].as_str().unwrap())
@@ -218,6 +232,55 @@ pub(super) async fn session_list_pages_newest_first(h: Harness) -> anyhow::Resul
         None,
     )
     .await;
+    Ok(())
+}
+
+/// Pages are keyset pages: a session that becomes active while a client walks the
+/// list moves to the front without shifting the rest, so no session is listed
+/// twice and every session left alone is listed once (an offset cursor would list
+/// one twice as the moved session pushes the others back).
+pub(super) async fn session_list_pages_hold_when_sessions_move(h: Harness) -> anyhow::Result<()> {
+    let ctx = h.start(json!({"turns": []})).await?;
+    let a = ctx.a();
+    let ids = ["s-move-1", "s-move-2", "s-move-3", "s-move-4", "s-move-5"];
+    let order = started_and_listed(&a, &ids, 200).await;
+    let id_of = |row: &Value| row["sessionId"].as_str().unwrap().to_owned();
+    let oldest = id_of(order.last().unwrap());
+
+    let first = a.call("session/list", json!({"limit": 2})).await;
+    let mut listed: Vec<String> = first["sessions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(id_of)
+        .collect();
+    // The oldest session moves on (a later clock than any listed so far).
+    tokio::time::sleep(Duration::from_millis(5)).await;
+    let current = a.call("session/read", json!({"sessionId": oldest})).await;
+    let update = json!({"sessionId": oldest, "expectedRevision": current["revision"],
+                        "patch": {"generation": {"maxOutputTokens": 256}}});
+    a.call("session/update", update).await;
+
+    let mut cursor = first["nextCursor"].as_str().map(str::to_owned);
+    while let Some(next) = cursor.take() {
+        let page = a
+            .call("session/list", json!({"limit": 2, "cursor": next}))
+            .await;
+        listed.extend(page["sessions"].as_array().unwrap().iter().map(id_of));
+        cursor = page["nextCursor"].as_str().map(str::to_owned);
+    }
+    let unique: BTreeSet<&String> = listed.iter().collect();
+    assert_eq!(
+        unique.len(),
+        listed.len(),
+        "a session listed twice: {listed:?}"
+    );
+    for id in ids.iter().filter(|id| **id != oldest) {
+        assert!(
+            listed.iter().any(|listed| listed == id),
+            "{id} missing: {listed:?}"
+        );
+    }
     Ok(())
 }
 

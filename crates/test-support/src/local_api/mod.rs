@@ -7,11 +7,12 @@
 //!   (rehydrated from the store, so sessions survive a restart of the host) and a
 //!   driver task that steps it whenever there is work; admissions take the same
 //!   mutex between steps, so cancel and steer act at the next step boundary;
-//! - commits are announced on a watch channel as the runner makes them, and live
-//!   deltas on a broadcast channel.
+//! - live deltas go out on a broadcast channel; commits are pushed by the store
+//!   provider itself (`FsStores`' commit hook), as on the Temporal host.
 //!
-//! Each universe has its own store root ([`FsStores`]), so sessions, blobs, VFS
-//! workspaces and mounts never cross tenants. Sessions serve [`TestToolset`]: the
+//! Each universe has its own store root ([`FsStores`], or any other provider
+//! through [`LocalHost::with_stores`]), so sessions, blobs, VFS workspaces and
+//! mounts never cross tenants. Sessions serve [`TestToolset`]: the
 //! production tools plus the builtin test tools, as the Temporal test worker does.
 //!
 //! Not a production runtime: no durability beyond store-fs, no retries beyond
@@ -24,11 +25,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use api_service::{Admission, AdmitFailure, Service, SessionHost, SessionKey};
-use engine::Seq;
 use engine::core::command::CoreCommand;
 use llm_runtime::{Delta, LlmRuntime, Transport};
-use session_stores::{FsStores, StoreProvider as _};
-use tokio::sync::{broadcast, watch};
+use session_stores::{FsStores, StoreProvider};
+use tokio::sync::broadcast;
 
 use crate::runtime_llm::RetryPolicy;
 use crate::tools::TestToolset;
@@ -37,7 +37,8 @@ use session::SessionSlot;
 /// How the local host reaches providers and where it keeps data.
 #[derive(Clone)]
 pub struct LocalApiConfig {
-    /// Root of every universe's store.
+    /// Root of every universe's store (unless [`LocalHost::with_stores`] names
+    /// another provider).
     pub data_dir: PathBuf,
     pub runtime: LlmRuntime,
     pub transport: Transport,
@@ -45,31 +46,38 @@ pub struct LocalApiConfig {
 }
 
 /// The API served in-process.
-pub type LocalApi = Service<LocalHost>;
+pub type LocalApi<P = FsStores> = Service<LocalHost<P>>;
 
-pub struct LocalHost {
+pub struct LocalHost<P: StoreProvider = FsStores> {
     config: LocalApiConfig,
-    stores: FsStores,
-    sessions: Mutex<BTreeMap<SessionKey, Arc<SessionSlot>>>,
+    stores: P,
+    sessions: Mutex<BTreeMap<SessionKey, Arc<SessionSlot<P::Store>>>>,
 }
 
 impl LocalHost {
     pub fn new(config: LocalApiConfig) -> Self {
-        Self {
-            stores: FsStores::new(&config.data_dir),
-            config,
-            sessions: Mutex::default(),
-        }
+        Self::with_stores(FsStores::new(&config.data_dir), config)
     }
 
     /// The API over a new host.
     pub fn api(config: LocalApiConfig) -> LocalApi {
         Service::new(Self::new(config))
     }
+}
+
+impl<P: StoreProvider> LocalHost<P> {
+    /// A host over `stores` (`config.data_dir` unused).
+    pub fn with_stores(stores: P, config: LocalApiConfig) -> Self {
+        Self {
+            stores,
+            config,
+            sessions: Mutex::default(),
+        }
+    }
 
     /// The slot of a session, created on first use (without a runner: that is
     /// made by the first admission).
-    fn slot(&self, key: &SessionKey) -> Arc<SessionSlot> {
+    fn slot(&self, key: &SessionKey) -> Arc<SessionSlot<P::Store>> {
         self.sessions
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -79,8 +87,8 @@ impl LocalHost {
     }
 }
 
-impl SessionHost for LocalHost {
-    type Stores = FsStores;
+impl<P: StoreProvider> SessionHost for LocalHost<P> {
+    type Stores = P;
 
     async fn admit(
         &self,
@@ -93,15 +101,11 @@ impl SessionHost for LocalHost {
         slot.admit(&self.config, store, TestToolset, command).await
     }
 
-    async fn commits(&self, key: &SessionKey) -> watch::Receiver<Seq> {
-        self.slot(key).commits()
-    }
-
     fn deltas(&self, key: &SessionKey) -> broadcast::Receiver<Delta> {
         self.slot(key).deltas()
     }
 
-    fn stores(&self) -> &FsStores {
+    fn stores(&self) -> &P {
         &self.stores
     }
 }

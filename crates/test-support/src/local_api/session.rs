@@ -1,16 +1,16 @@
 //! One session of the local host: its runner (made by the first admission), the
-//! driver task that steps it, and the channels that announce its commits and deltas.
+//! driver task that steps it, and the channel that relays its deltas.
 
 use std::sync::Arc;
 
 use api_service::{Admission, AdmitFailure};
 use effects::{LlmCompactor, SessionToolset};
+use engine::SessionId;
 use engine::core::admit::Admitted;
 use engine::core::command::CoreCommand;
-use engine::{Seq, SessionId};
 use llm_runtime::{Delta, DeltaSink};
-use store_fs::FsStore;
-use tokio::sync::{Mutex, Notify, broadcast, watch};
+use session_stores::SessionStore;
+use tokio::sync::{Mutex, Notify, broadcast};
 
 use super::LocalApiConfig;
 use crate::runner::{RunnerError, SessionRunner, Step};
@@ -22,8 +22,7 @@ const DELTA_BUFFER_MAX: usize = 1_024;
 
 /// Compaction summarises with the session's model, as on the Temporal host (the
 /// deterministic listing compactor is for the runner's own tests).
-type Runner =
-    SessionRunner<FsStore, RuntimeLlm<BroadcastDeltas>, TestSessionTools<FsStore>, LlmCompactor>;
+type Runner<S> = SessionRunner<S, RuntimeLlm<BroadcastDeltas>, TestSessionTools<S>, LlmCompactor>;
 
 /// Forwards llm-runtime deltas to subscribers; drops them when nobody listens.
 #[derive(Clone)]
@@ -36,12 +35,10 @@ impl DeltaSink for BroadcastDeltas {
     }
 }
 
-pub(super) struct SessionSlot {
+pub(super) struct SessionSlot<S: SessionStore> {
     session_id: SessionId,
-    runner: Mutex<Option<Runner>>,
+    runner: Mutex<Option<Runner<S>>>,
     wake: Notify,
-    /// Newest committed head.
-    head: watch::Sender<Seq>,
     deltas: broadcast::Sender<Delta>,
 }
 
@@ -52,27 +49,18 @@ fn runner_failure(err: RunnerError) -> AdmitFailure {
     }
 }
 
-impl SessionSlot {
+impl<S: SessionStore> SessionSlot<S> {
     pub(super) fn new(session_id: SessionId) -> Self {
         Self {
             session_id,
             runner: Mutex::new(None),
             wake: Notify::new(),
-            head: watch::channel(0).0,
             deltas: broadcast::channel(DELTA_BUFFER_MAX).0,
         }
     }
 
-    pub(super) fn commits(&self) -> watch::Receiver<Seq> {
-        self.head.subscribe()
-    }
-
     pub(super) fn deltas(&self) -> broadcast::Receiver<Delta> {
         self.deltas.subscribe()
-    }
-
-    fn publish(&self, runner: &Runner) {
-        self.head.send_replace(runner.state().head());
     }
 
     /// Admits `command` (committed before returning), making the runner and its
@@ -80,7 +68,7 @@ impl SessionSlot {
     pub(super) async fn admit(
         self: &Arc<Self>,
         config: &LocalApiConfig,
-        store: Arc<FsStore>,
+        store: Arc<S>,
         toolset: TestToolset,
         command: CoreCommand,
     ) -> Result<Admission, AdmitFailure> {
@@ -95,7 +83,6 @@ impl SessionSlot {
         };
         let admitted = runner.admit(command).await.map_err(runner_failure)?;
         let head = runner.state().head();
-        self.publish(runner);
         drop(guard);
         // A rehydrated session may also have work left over from before.
         self.wake.notify_one();
@@ -113,9 +100,9 @@ impl SessionSlot {
     async fn make_runner(
         &self,
         config: &LocalApiConfig,
-        store: Arc<FsStore>,
+        store: Arc<S>,
         toolset: TestToolset,
-    ) -> Result<Runner, AdmitFailure> {
+    ) -> Result<Runner<S>, AdmitFailure> {
         let llm = RuntimeLlm::new(config.runtime.clone(), config.transport)
             .with_retry(config.retry)
             .with_sink(BroadcastDeltas(self.deltas.clone()));
@@ -135,9 +122,7 @@ impl SessionSlot {
                 let step = {
                     let mut guard = self.runner.lock().await;
                     let Some(runner) = guard.as_mut() else { break };
-                    let step = runner.step().await;
-                    self.publish(runner);
-                    step
+                    runner.step().await
                 };
                 match step {
                     Ok(Step::Idle | Step::Closed) => break,

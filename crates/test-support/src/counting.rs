@@ -1,0 +1,214 @@
+//! [`CountingStores`]: a store provider that counts every call its stores serve, to
+//! measure what a code path costs the store (each call is at least one query or
+//! file operation). Commit signals are the wrapped provider's own and cost nothing
+//! here: what is measured is the store work readers do, not how commits reach them.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use engine::log::{LogEntry, Seq};
+use engine::store::{
+    AppendOutcome, BlobStore, Checkpoint, CheckpointStore, SessionLog, StoreError,
+};
+use engine::{BlobRef, SessionId};
+use session_stores::{SessionActivity, SessionIndex, StoreProvider, UniverseUsage};
+use tokio::sync::watch;
+use vfs::{Mount, SessionPath, VfsCatalog, VfsError, Workspace, WorkspaceId};
+
+/// `P` with every call of its stores counted (all universes together).
+pub struct CountingStores<P> {
+    inner: P,
+    calls: Arc<AtomicU64>,
+}
+
+impl<P> CountingStores<P> {
+    pub fn new(inner: P) -> Self {
+        Self {
+            inner,
+            calls: Arc::default(),
+        }
+    }
+
+    /// Store calls since this provider was made.
+    pub fn calls(&self) -> u64 {
+        self.calls.load(Ordering::SeqCst)
+    }
+
+    pub fn inner(&self) -> &P {
+        &self.inner
+    }
+}
+
+impl<P: StoreProvider> StoreProvider for CountingStores<P> {
+    type Store = CountingStore<P::Store>;
+
+    async fn store(&self, universe_id: &str) -> Result<Arc<Self::Store>, StoreError> {
+        Ok(Arc::new(CountingStore {
+            inner: self.inner.store(universe_id).await?,
+            calls: self.calls.clone(),
+        }))
+    }
+
+    fn commits(&self, universe_id: &str, session: &SessionId) -> watch::Receiver<Seq> {
+        self.inner.commits(universe_id, session)
+    }
+}
+
+/// One universe's store of a [`CountingStores`].
+pub struct CountingStore<S> {
+    inner: Arc<S>,
+    calls: Arc<AtomicU64>,
+}
+
+impl<S> CountingStore<S> {
+    fn count(&self) -> &S {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        &self.inner
+    }
+}
+
+impl<S: SessionLog> SessionLog for CountingStore<S> {
+    async fn append(
+        &self,
+        session: &SessionId,
+        expected_head: Seq,
+        entries: &[LogEntry],
+    ) -> Result<AppendOutcome, StoreError> {
+        self.count().append(session, expected_head, entries).await
+    }
+
+    async fn read(
+        &self,
+        session: &SessionId,
+        from_seq: Seq,
+        limit_entries: usize,
+    ) -> Result<Vec<LogEntry>, StoreError> {
+        self.count().read(session, from_seq, limit_entries).await
+    }
+
+    async fn head(&self, session: &SessionId) -> Result<Seq, StoreError> {
+        self.count().head(session).await
+    }
+}
+
+impl<S: BlobStore> BlobStore for CountingStore<S> {
+    async fn put(&self, bytes: Vec<u8>) -> Result<BlobRef, StoreError> {
+        self.count().put(bytes).await
+    }
+
+    async fn get(&self, blob: &BlobRef) -> Result<Vec<u8>, StoreError> {
+        self.count().get(blob).await
+    }
+
+    async fn has(&self, blob: &BlobRef) -> Result<bool, StoreError> {
+        self.count().has(blob).await
+    }
+
+    async fn blob_len(&self, blob: &BlobRef) -> Result<Option<u64>, StoreError> {
+        self.count().blob_len(blob).await
+    }
+
+    async fn has_many(&self, blobs: &[BlobRef]) -> Result<Vec<bool>, StoreError> {
+        self.count().has_many(blobs).await
+    }
+}
+
+impl<S: CheckpointStore> CheckpointStore for CountingStore<S> {
+    async fn put_checkpoint(
+        &self,
+        session: &SessionId,
+        checkpoint: &Checkpoint,
+    ) -> Result<(), StoreError> {
+        self.count().put_checkpoint(session, checkpoint).await
+    }
+
+    async fn checkpoint_at_or_before(
+        &self,
+        session: &SessionId,
+        through: Seq,
+    ) -> Result<Option<Checkpoint>, StoreError> {
+        self.count().checkpoint_at_or_before(session, through).await
+    }
+}
+
+impl<S: VfsCatalog> VfsCatalog for CountingStore<S> {
+    async fn workspace_create(
+        &self,
+        id: &WorkspaceId,
+        snapshot: &BlobRef,
+    ) -> Result<Workspace, VfsError> {
+        self.count().workspace_create(id, snapshot).await
+    }
+
+    async fn workspace_read(&self, id: &WorkspaceId) -> Result<Option<Workspace>, VfsError> {
+        self.count().workspace_read(id).await
+    }
+
+    async fn workspace_set_head(
+        &self,
+        id: &WorkspaceId,
+        expected_revision: u64,
+        snapshot: &BlobRef,
+    ) -> Result<Workspace, VfsError> {
+        self.count()
+            .workspace_set_head(id, expected_revision, snapshot)
+            .await
+    }
+
+    async fn workspace_delete(
+        &self,
+        id: &WorkspaceId,
+        expected_revision: Option<u64>,
+    ) -> Result<(), VfsError> {
+        self.count().workspace_delete(id, expected_revision).await
+    }
+
+    async fn mount_put(
+        &self,
+        session: &SessionId,
+        mount: &Mount,
+        mounts_max: usize,
+    ) -> Result<(), VfsError> {
+        self.count().mount_put(session, mount, mounts_max).await
+    }
+
+    async fn mount_delete(
+        &self,
+        session: &SessionId,
+        path: &SessionPath,
+    ) -> Result<bool, VfsError> {
+        self.count().mount_delete(session, path).await
+    }
+
+    async fn mount_list(&self, session: &SessionId) -> Result<Vec<Mount>, VfsError> {
+        self.count().mount_list(session).await
+    }
+}
+
+impl<S: SessionIndex + Send> SessionIndex for CountingStore<S> {
+    async fn session_ids(&self) -> Result<Vec<SessionId>, StoreError> {
+        self.count().session_ids().await
+    }
+
+    async fn session_count(&self) -> Result<u64, StoreError> {
+        self.count().session_count().await
+    }
+
+    async fn sessions_by_activity(
+        &self,
+        after: Option<&SessionActivity>,
+        limit: usize,
+    ) -> Result<Vec<SessionActivity>, StoreError> {
+        self.count().sessions_by_activity(after, limit).await
+    }
+}
+
+impl<S: UniverseUsage + Send> UniverseUsage for CountingStore<S> {
+    async fn runs_in_flight(&self) -> Result<u64, StoreError> {
+        self.count().runs_in_flight().await
+    }
+
+    async fn stored_bytes(&self) -> Result<u64, StoreError> {
+        self.count().stored_bytes().await
+    }
+}
