@@ -200,6 +200,9 @@ async fn measure(cli: &Cli, stack: &stack::Stack) -> anyhow::Result<Report> {
         } else {
             "release"
         },
+        cpus: std::thread::available_parallelism().map_or(1, usize::from),
+        load_average_start: procfs::load_average()?,
+        load_average_end: 0.0,
         history: None,
         throughput: None,
         rss: None,
@@ -243,5 +246,6 @@ async fn measure(cli: &Cli, stack: &stack::Stack) -> anyhow::Result<Report> {
         };
         report.scale = Some(scale::run(stack, &options).await?);
     }
+    report.load_average_end = procfs::load_average()?;
     Ok(report)
 }

@@ -14,6 +14,11 @@ use crate::throughput::{Rate, ThroughputFigures};
 pub(crate) struct Report {
     /// `debug` or `release`: throughput and RSS depend on it.
     pub(crate) build: &'static str,
+    /// CPUs this process may use, and the machine's 1-minute load average when the
+    /// measurements started and ended: rates and latencies depend on what else runs.
+    pub(crate) cpus: usize,
+    pub(crate) load_average_start: f64,
+    pub(crate) load_average_end: f64,
     pub(crate) history: Option<Vec<HistoryFigures>>,
     pub(crate) throughput: Option<ThroughputFigures>,
     pub(crate) rss: Option<RssFigures>,
@@ -46,6 +51,11 @@ impl Report {
             out,
             "temporal-bench ({} build): Temporal dev server, zero-latency fake provider, store-fs",
             self.build
+        )?;
+        writeln!(
+            out,
+            "machine: {} CPUs, 1-minute load average {:.2} at the start, {:.2} at the end",
+            self.cpus, self.load_average_start, self.load_average_end
         )?;
         writeln!(
             out,
@@ -258,18 +268,22 @@ fn write_scale(out: &mut String, figures: &ScaleFigures) -> std::fmt::Result {
     for error in &figures.first_errors {
         writeln!(out, "  error: {error}")?;
     }
-    let latency = &figures.turn_latency_ms;
     writeln!(
         out,
-        "turns: {:.2} turns/s over {:.1} s; latency ms p50 {:.0}, p90 {:.0}, p99 {:.0}, max {:.0} ({} turns)",
-        figures.turns_per_second,
-        figures.turn_seconds,
-        latency.p50,
-        latency.p90,
-        latency.p99,
-        latency.max,
-        latency.count
+        "turns: {:.2} turns/s over {:.1} s",
+        figures.turns_per_second, figures.turn_seconds
     )?;
+    for (kind, latency) in [
+        ("all", &figures.turn_latency_ms),
+        ("text", &figures.text_turn_latency_ms),
+        ("tool", &figures.tool_turn_latency_ms),
+    ] {
+        writeln!(
+            out,
+            "latency ms, {kind} turns: p50 {:.0}, p90 {:.0}, p99 {:.0}, max {:.0} ({} turns)",
+            latency.p50, latency.p90, latency.p99, latency.max, latency.count
+        )?;
+    }
     writeln!(
         out,
         "worker RSS: baseline {}, all open {}, peak (VmHWM) {}, end {}; {:.1} KiB per session",

@@ -92,6 +92,9 @@ pub(crate) struct ScaleFigures {
     pub(crate) turn_seconds: f64,
     pub(crate) turns_per_second: f64,
     pub(crate) turn_latency_ms: Percentiles,
+    /// The same for text turns and for tool turns alone.
+    pub(crate) text_turn_latency_ms: Percentiles,
+    pub(crate) tool_turn_latency_ms: Percentiles,
 
     /// `VmRSS` after the warm-up, before any measured session.
     pub(crate) baseline_rss_bytes: u64,
@@ -155,7 +158,8 @@ struct Tally {
     sessions_completed: AtomicU64,
     /// Milliseconds since the Unix epoch of the last finished turn.
     last_finished_ms: AtomicU64,
-    latencies_ms: Mutex<Vec<u64>>,
+    /// Each finished turn's latency and whether it called tools.
+    latencies_ms: Mutex<Vec<(u64, bool)>>,
     errors: AtomicU64,
     first_errors: Mutex<Vec<String>>,
 }
@@ -172,11 +176,11 @@ impl Tally {
         }
     }
 
-    fn latency(&self, ms: u64) {
+    fn latency(&self, ms: u64, tools: bool) {
         self.latencies_ms
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .push(ms);
+            .push((ms, tools));
     }
 }
 
@@ -402,7 +406,21 @@ pub(crate) async fn run(stack: &Stack, options: &ScaleOptions<'_>) -> anyhow::Re
         open_seconds,
         turn_seconds,
         turns_per_second: per(finished, turn_seconds),
-        turn_latency_ms: Percentiles::of(latencies),
+        turn_latency_ms: Percentiles::of(latencies.iter().map(|(ms, _)| *ms).collect()),
+        text_turn_latency_ms: Percentiles::of(
+            latencies
+                .iter()
+                .filter(|(_, tools)| !tools)
+                .map(|(ms, _)| *ms)
+                .collect(),
+        ),
+        tool_turn_latency_ms: Percentiles::of(
+            latencies
+                .iter()
+                .filter(|(_, tools)| *tools)
+                .map(|(ms, _)| *ms)
+                .collect(),
+        ),
         baseline_rss_bytes,
         opened_rss_bytes,
         peak_rss_bytes,
@@ -459,7 +477,7 @@ async fn session_turns(
             }
         };
         let (finished_ms, outcome) = outcome;
-        tally.latency(finished_ms.saturating_sub(requested_ms));
+        tally.latency(finished_ms.saturating_sub(requested_ms), tools);
         tally
             .last_finished_ms
             .fetch_max(finished_ms, Ordering::Relaxed);
