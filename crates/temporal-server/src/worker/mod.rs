@@ -343,3 +343,33 @@ async fn build(
         .build();
     Worker::new(&runtime, client, options).map_err(|err| WorkerError::Create(err.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAME: &str = "LIGHTSPEED_WORKER_TEST";
+
+    #[test]
+    fn a_count_is_its_default_when_unset_and_parsed_when_set() {
+        assert_eq!(count(NAME, None, 7, 1).ok(), Some(7));
+        assert_eq!(count(NAME, Some(" 12 ".into()), 7, 1).ok(), Some(12));
+    }
+
+    #[test]
+    fn a_bad_count_is_refused_with_its_variable_named() {
+        for (value, min) in [("many", 1), ("-1", 1), ("1", 2)] {
+            let err = count(NAME, Some(value.into()), 7, min).unwrap_err();
+            assert!(err.to_string().contains(NAME), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_defaults_hold_a_thousand_sessions_in_cache() {
+        let tuning = WorkerTuning::default();
+        assert!(tuning.max_cached_workflows > 1_000);
+        assert!(tuning.workflow_task_slots >= 2);
+        // Builds: the SDK accepts the slot counts.
+        let _ = tuning.tuner();
+    }
+}
