@@ -158,8 +158,25 @@ fn payloads_bytes(payloads: Option<&Payloads>) -> u64 {
     u64::try_from(bytes).unwrap_or(u64::MAX)
 }
 
-/// Activities scheduled by type, and the largest payload (data plus metadata, as
-/// seam.rs counts them) among their inputs and results.
+/// The marker the SDK records a local activity's completion as.
+const LOCAL_ACTIVITY_MARKER: &str = "core_local_activity";
+
+/// The activity type a local activity marker records (its `data` detail is the SDK's
+/// JSON of the activity's identity), keyed `"<type> (local)"` so local and regular
+/// activities of one name count apart.
+fn local_activity_type(details: &std::collections::HashMap<String, Payloads>) -> String {
+    let activity_type = details
+        .get("data")
+        .and_then(|data| data.payloads.first())
+        .and_then(|payload| serde_json::from_slice::<serde_json::Value>(&payload.data).ok())
+        .and_then(|data| data.get("activity_type")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| "unknown".to_owned());
+    format!("{activity_type} (local)")
+}
+
+/// Activities by type (regular ones counted when scheduled, local ones by their
+/// markers), and the largest payload (data plus metadata, as seam.rs counts them)
+/// among their inputs and results (a local activity's input is not recorded).
 fn activity_figures(events: &[HistoryEvent]) -> (BTreeMap<String, u64>, Option<Payload>) {
     let mut types = BTreeMap::new();
     let mut counts = BTreeMap::new();
@@ -186,6 +203,17 @@ fn activity_figures(events: &[HistoryEvent]) -> (BTreeMap<String, u64>, Option<P
                     activity_type,
                     direction: "input",
                     bytes: payloads_bytes(scheduled.input.as_ref()),
+                });
+            }
+            Some(Attributes::MarkerRecordedEventAttributes(marker))
+                if marker.marker_name == LOCAL_ACTIVITY_MARKER =>
+            {
+                let activity_type = local_activity_type(&marker.details);
+                *counts.entry(activity_type.clone()).or_insert(0) += 1;
+                consider(Payload {
+                    activity_type,
+                    direction: "result",
+                    bytes: payloads_bytes(marker.details.get("result")),
                 });
             }
             Some(Attributes::ActivityTaskCompletedEventAttributes(completed)) => {

@@ -1,6 +1,7 @@
 //! Driving sessions as a client would: open a session, request runs (each a user message
-//! that the fake provider answers with one text reply, so one run is one turn), and wait
-//! for runs to finish through the workflow's `status` query.
+//! that the fake provider answers with one text reply, so one run is one turn, unless
+//! the message carries a tool marker, see [`crate::tools`]), and wait for runs to finish
+//! through the workflow's `status` query.
 
 use std::path::Path;
 use std::time::Duration;
@@ -11,8 +12,9 @@ use engine::core::config::{
     CompactionMode, ContextPolicy, GenerationConfig, ModelRoute, SessionConfig,
 };
 use engine::core::context::{ItemKind, ItemSpec};
-use engine::store::BlobStore;
-use engine::{SessionId, SubmissionId};
+use engine::core::tools::ToolSpec;
+use engine::store::{BlobStore, SessionLog};
+use engine::{LogEntry, Seq, SessionId, SubmissionId};
 use store_fs::FsStore;
 use temporal_server::sessions::SessionClient;
 use temporal_workflow::WorkflowSettings;
@@ -92,11 +94,41 @@ impl SessionDriver {
         Ok(ItemSpec::new(kind, blob, tokens.max(1)))
     }
 
+    /// Registers the tools the bench's scripts call ([`crate::tools::TOOL`]).
+    pub(crate) async fn register_tools(&self, session: &SessionId) -> anyhow::Result<()> {
+        let definition = self
+            .store
+            .put(crate::tools::definition())
+            .await
+            .context("writing the tool definition to the store")?;
+        self.admit(
+            session,
+            CoreCommand::ReplaceTools {
+                expected_revision: 0,
+                tools: vec![ToolSpec {
+                    name: crate::tools::TOOL.into(),
+                    definition_ref: definition,
+                }],
+            },
+        )
+        .await
+    }
+
     /// Requests run `index` of `session` (one user message); returns once it is
     /// accepted and committed, usually before it ran.
     pub(crate) async fn request_run(&self, session: &SessionId, index: u64) -> anyhow::Result<()> {
+        self.request_run_saying(session, index, "").await
+    }
+
+    /// [`Self::request_run`] with `marker` (a tool marker, or empty) in the message.
+    pub(crate) async fn request_run_saying(
+        &self,
+        session: &SessionId,
+        index: u64,
+        marker: &str,
+    ) -> anyhow::Result<()> {
         let input = vec![
-            self.text(ItemKind::UserMessage, &format!("Question {index}?"))
+            self.text(ItemKind::UserMessage, &format!("Question {index}?{marker}"))
                 .await?,
         ];
         let submission_id = SubmissionId::new(format!("sub-{index}")).context("submission id")?;
@@ -109,6 +141,19 @@ impl SessionDriver {
             },
         )
         .await
+    }
+
+    /// The committed entries of `session` from `from_seq` on, read from the store the
+    /// worker writes (the workflow is not asked, so its worker spends nothing on it).
+    pub(crate) async fn log_from(
+        &self,
+        session: &SessionId,
+        from_seq: Seq,
+    ) -> anyhow::Result<Vec<LogEntry>> {
+        self.store
+            .read(session, from_seq, usize::MAX)
+            .await
+            .with_context(|| format!("reading the log of {session}"))
     }
 
     /// Runs of `session` that finished so far.

@@ -1,16 +1,21 @@
-//! History bytes per turn: one session per size, its turns run one after another (each
-//! run is requested once the previous one finished, as a user waiting for the answer
-//! would), then the history of every run of the session's workflow chain is read back.
+//! History bytes per turn: one session per size and tool-call count, its turns run one
+//! after another (each run is requested once the previous one finished, as a user
+//! waiting for the answer would), then the history of every run of the session's
+//! workflow chain is read back. With tool calls, every turn first calls
+//! [`crate::tools::TOOL`] that many times in one batch, then answers (two generations
+//! per turn).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use temporal_workflow::workflow_id;
+use test_support::fake_provider::Script;
 
 use crate::chain::{self, Payload, RunHistory};
 use crate::driver::{SessionDriver, UNIVERSE};
 use crate::stack::Stack;
+use crate::tools;
 
 /// How often a waiting client asks whether its run finished.
 const POLL: Duration = Duration::from_millis(5);
@@ -18,6 +23,8 @@ const POLL: Duration = Duration::from_millis(5);
 #[derive(Debug, Serialize)]
 pub(crate) struct HistoryFigures {
     pub(crate) turns: u64,
+    /// Tool calls each turn makes (in one batch), 0 for text-only turns.
+    pub(crate) tool_calls_per_turn: u64,
     /// Runs of the workflow chain (1 + continue-as-new count).
     pub(crate) runs: Vec<RunHistory>,
     pub(crate) events_total: u64,
@@ -35,34 +42,84 @@ pub(crate) struct HistoryFigures {
     pub(crate) seconds: f64,
 }
 
-pub(crate) async fn run(stack: &Stack, sizes: &[u64]) -> anyhow::Result<Vec<HistoryFigures>> {
+/// The name of the session measuring `turns` turns of `tool_calls` calls each.
+fn session_name(turns: u64, tool_calls: u64) -> String {
+    match tool_calls {
+        0 => format!("s-history-{turns}"),
+        calls => format!("s-history-{turns}-tools{calls}"),
+    }
+}
+
+/// One session per size in `sizes` and count in `tool_calls`.
+pub(crate) async fn run(
+    stack: &Stack,
+    sizes: &[u64],
+    tool_calls: &[u64],
+) -> anyhow::Result<Vec<HistoryFigures>> {
     let temporal = stack.temporal("history").await?;
     let config = temporal.config();
-    let worker = stack.start_session_worker(&config).await?;
+    // Every tool turn of every session, scripted up front on a provider of its own;
+    // text-only turns match nothing in it and get the echo.
+    let mut script = Script::default();
+    for &calls in tool_calls.iter().filter(|calls| **calls > 0) {
+        let markers = sizes.iter().flat_map(|&turns| {
+            (0..turns).map(move |index| tools::marker(&session_name(turns, calls), index))
+        });
+        script.turns.extend(tools::script(markers, calls).turns);
+    }
+    let scripted = if script.turns.is_empty() {
+        None
+    } else {
+        Some(stack.scripted_provider(script).await?)
+    };
+    let provider = scripted.as_ref().unwrap_or(&stack.provider);
+    let worker = stack.start_session_worker_with(&config, provider).await?;
     let driver = SessionDriver::new(
         stack.client(&config).await?,
         &config.task_queue,
         &stack.store_root(),
     )?;
-    let mut figures = Vec::with_capacity(sizes.len());
-    for &turns in sizes {
-        figures.push(one_session(&driver, turns).await?);
+    let mut figures = Vec::with_capacity(sizes.len() * tool_calls.len());
+    for &calls in tool_calls {
+        for &turns in sizes {
+            figures.push(one_session(&driver, turns, calls).await?);
+        }
     }
     worker.shutdown().await?;
     temporal.shutdown().await;
+    if let Some(provider) = scripted {
+        provider.shutdown().await;
+    }
     Ok(figures)
 }
 
-async fn one_session(driver: &SessionDriver, turns: u64) -> anyhow::Result<HistoryFigures> {
+async fn one_session(
+    driver: &SessionDriver,
+    turns: u64,
+    tool_calls: u64,
+) -> anyhow::Result<HistoryFigures> {
     let started = Instant::now();
-    let session = driver.open(&format!("s-history-{turns}")).await?;
+    let name = session_name(turns, tool_calls);
+    let session = driver.open(&name).await?;
+    let label = match tool_calls {
+        0 => format!("history {turns}"),
+        calls => format!("history {turns} with {calls} tool calls/turn"),
+    };
+    if tool_calls > 0 {
+        driver.register_tools(&session).await?;
+    }
     let step = (turns / 10).max(1);
     for index in 0..turns {
-        driver.request_run(&session, index).await?;
+        let marker = if tool_calls > 0 {
+            tools::marker(&name, index)
+        } else {
+            String::new()
+        };
+        driver.request_run_saying(&session, index, &marker).await?;
         driver.wait_finished(&session, index + 1, POLL).await?;
         if (index + 1) % step == 0 || index + 1 == turns {
             crate::progress(format_args!(
-                "history {turns}: turn {}/{turns} ({:.1} s)",
+                "{label}: turn {}/{turns} ({:.1} s)",
                 index + 1,
                 started.elapsed().as_secs_f64()
             ));
@@ -80,6 +137,7 @@ async fn one_session(driver: &SessionDriver, turns: u64) -> anyhow::Result<Histo
     let per_turn = |value: u64| value as f64 / turns.max(1) as f64;
     Ok(HistoryFigures {
         turns,
+        tool_calls_per_turn: tool_calls,
         events_total: totals.events,
         bytes_total: totals.bytes,
         bytes_per_turn: per_turn(totals.bytes),

@@ -8,6 +8,9 @@
 //! - `throughput` ([`throughput`]): turns per second through `AgentSessionWorkflow`
 //!   against a no-op workflow ([`noop`]) scheduling the same activities per turn.
 //! - `rss` ([`rss`]): the worker's peak resident set with many concurrent sessions.
+//! - `scale` ([`scale`]): 1,000 concurrent sessions of several turns (some calling
+//!   tools) against one `server worker` process: completion, turns per second, turn
+//!   latency percentiles, peak RSS per session and worker CPU per turn.
 //!
 //! Progress goes to stderr; the figures to stdout, as a table or (`--json`) one JSON
 //! object.
@@ -23,8 +26,10 @@ mod noop;
 mod procfs;
 mod report;
 mod rss;
+mod scale;
 mod stack;
 mod throughput;
+mod tools;
 
 use std::path::PathBuf;
 
@@ -37,13 +42,18 @@ use crate::rss::WorkerMode;
 #[derive(Debug, Parser)]
 #[command(
     name = "temporal-bench",
-    about = "History bytes per turn, turns per second against a no-op workflow, and worker RSS, \
-             on a Temporal dev server the bench spawns (needs the `temporal` CLI: local/up.sh installs it)"
+    about = "History bytes per turn, turns per second against a no-op workflow, worker RSS, and many \
+             sessions on one worker, on a Temporal dev server the bench spawns (needs the `temporal` \
+             CLI: local/up.sh installs it)"
 )]
 struct Cli {
     /// Session lengths for the history figure, in turns [default: 10,100,500; --quick: 3,6].
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..=100_000))]
     turns: Option<Vec<u64>>,
+    /// Tool calls each turn of the history sessions makes, one session per value per
+    /// length; 0 is text-only turns [default: 0,2].
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u64).range(0..=16))]
+    tool_calls_per_turn: Option<Vec<u64>>,
     /// Concurrent sessions for the RSS figure [default: 200; --quick: 5].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=10_000))]
     sessions: Option<u64>,
@@ -62,6 +72,20 @@ struct Cli {
     /// [default: 2; --quick: 1].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100))]
     throughput_rounds: Option<u64>,
+    /// Concurrent sessions of the scale figure, on one worker [default: 1000; --quick: 5].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+    scale_sessions: Option<u64>,
+    /// Turns each scale session runs, one after another [default: 3; --quick: 2].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+    scale_turns: Option<u64>,
+    /// Tool calls (in one batch) of every second turn of a scale session; 0: text
+    /// turns only [default: 2].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=16))]
+    scale_tool_calls: Option<u64>,
+    /// The scale figure's turns stop here; what finished by then is reported
+    /// [default: 600].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    scale_deadline_secs: Option<u64>,
     /// Run only these measurements (comma-separated) [default: all].
     #[arg(long, value_delimiter = ',')]
     only: Vec<Measurement>,
@@ -71,10 +95,11 @@ struct Cli {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
-    /// Where the RSS measurement's worker runs.
+    /// Where the worker of the RSS and scale measurements runs.
     #[arg(long, value_enum, default_value_t = WorkerMode::Auto)]
     rss_worker: WorkerMode,
-    /// The `server` binary for the RSS worker [default: `server` next to this binary].
+    /// The `server` binary for the RSS and scale worker [default: `server` next to this
+    /// binary].
     #[arg(long, env = "LIGHTSPEED_SERVER_BIN")]
     server_bin: Option<PathBuf>,
 }
@@ -84,16 +109,22 @@ enum Measurement {
     History,
     Throughput,
     Rss,
+    Scale,
 }
 
 /// Sizes after `--quick` and the defaults are applied.
 struct Sizes {
     history_turns: Vec<u64>,
+    history_tool_calls: Vec<u64>,
     throughput_turns: u64,
     throughput_sessions: u64,
     throughput_rounds: u64,
     rss_sessions: u64,
     rss_turns_per_session: u64,
+    scale_sessions: u64,
+    scale_turns: u64,
+    scale_tool_calls: u64,
+    scale_deadline_secs: u64,
 }
 
 impl Cli {
@@ -109,11 +140,19 @@ impl Cli {
                     vec![10, 100, 500]
                 }
             }),
+            history_tool_calls: self
+                .tool_calls_per_turn
+                .clone()
+                .unwrap_or_else(|| vec![0, 2]),
             throughput_turns: pick(self.throughput_turns, 1_000, 20),
             throughput_sessions: pick(self.throughput_sessions, 100, 2),
             throughput_rounds: pick(self.throughput_rounds, 2, 1),
             rss_sessions: pick(self.sessions, 200, 5),
             rss_turns_per_session: pick(self.turns_per_session, 3, 1),
+            scale_sessions: pick(self.scale_sessions, 1_000, 5),
+            scale_turns: pick(self.scale_turns, 3, 2),
+            scale_tool_calls: pick(self.scale_tool_calls, 2, 2),
+            scale_deadline_secs: pick(self.scale_deadline_secs, 600, 600),
         }
     }
 
@@ -161,12 +200,17 @@ async fn measure(cli: &Cli, stack: &stack::Stack) -> anyhow::Result<Report> {
         } else {
             "release"
         },
+        cpus: std::thread::available_parallelism().map_or(1, usize::from),
+        load_average_start: procfs::load_average()?,
+        load_average_end: 0.0,
         history: None,
         throughput: None,
         rss: None,
+        scale: None,
     };
     if cli.runs(Measurement::History) {
-        report.history = Some(history::run(stack, &sizes.history_turns).await?);
+        report.history =
+            Some(history::run(stack, &sizes.history_turns, &sizes.history_tool_calls).await?);
     }
     if cli.runs(Measurement::Throughput) {
         report.throughput = Some(
@@ -191,5 +235,17 @@ async fn measure(cli: &Cli, stack: &stack::Stack) -> anyhow::Result<Report> {
             .await?,
         );
     }
+    if cli.runs(Measurement::Scale) {
+        let options = scale::ScaleOptions {
+            sessions: sizes.scale_sessions,
+            turns_per_session: sizes.scale_turns,
+            tool_calls: sizes.scale_tool_calls,
+            deadline: std::time::Duration::from_secs(sizes.scale_deadline_secs),
+            worker: cli.rss_worker,
+            server_binary: cli.server_bin.as_deref(),
+        };
+        report.scale = Some(scale::run(stack, &options).await?);
+    }
+    report.load_average_end = procfs::load_average()?;
     Ok(report)
 }

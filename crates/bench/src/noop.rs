@@ -1,30 +1,36 @@
 //! The baseline of the throughput figure: `NoopSessionWorkflow`, shaped like
 //! `AgentSessionWorkflow` (one workflow per session, admissions through an update
-//! with start, one drive loop that commits admissions between steps) and scheduling the
-//! same activities per turn, under the same names, but doing nothing in them: no engine,
-//! no store, no provider. What the session workflow costs beyond it is what Lightspeed
-//! adds to Temporal's own cost for the same activity traffic.
+//! with start, one drive loop that commits admissions between steps) and running the
+//! same activities per turn, under the same names and of the same kinds (local or
+//! regular), but doing nothing in them: no engine, no store, no provider. What the
+//! session workflow costs beyond it is what Lightspeed adds to Temporal's own cost for
+//! the same activity traffic.
 //!
-//! The activity sequence per text turn mirrors what `AgentSessionWorkflow` records
-//! (read from its history): the admission's `append_events` (run requested), then
-//! `append_events` (run started), `llm_generate`, `append_events` (turn completed) and
-//! `append_events` (run finished); admissions arriving during the generation are
-//! committed while it is in flight. As in the engine, a run queued when the previous one
-//! finishes starts in that same append, so with turns queued a turn costs three appends
-//! and one generation, alone four and one. `load_session` runs once per workflow run.
+//! The activity sequence mirrors the session workflow's history budget shape
+//! (docs/spec/workflow.md, "History budget"):
+//! - `load_session`, a local activity, once per workflow run;
+//! - per admission, one local `append_events` (for a turn admitted while the session is
+//!   idle it also starts the run and plans its turn, so nothing else is appended before
+//!   the generation);
+//! - per text turn, one regular `llm_generate_commit`, which in the session generates and
+//!   appends the turn's outcome itself;
+//! - when an admission was committed while the generation was in flight, the log moved
+//!   under the activity, whose own append then conflicts: the session appends the
+//!   outcome (and starts the next queued run) with one more local `append_events`.
+//!
 //! Payloads are a few bytes, where the session's are a few hundred; the no-op never
-//! continues as new.
+//! continues as new and has no idle timer.
 
 use std::error::Error;
 use std::time::Duration;
 
 use futures::FutureExt as _;
-use temporal_server::worker::TemporalConfig;
+use temporal_server::worker::{TemporalConfig, WorkerTuning};
 use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
 use temporalio_sdk::{
-    ActivityOptions, Runtime, Worker, WorkerOptions, WorkflowContext, WorkflowContextView,
-    WorkflowResult,
+    ActivityOptions, LocalActivityOptions, Runtime, Worker, WorkerOptions, WorkflowContext,
+    WorkflowContextView, WorkflowResult,
 };
 use temporalio_workflow::select;
 
@@ -33,21 +39,6 @@ type Ctx = WorkflowContext<NoopSessionWorkflow>;
 
 /// An attempt of a no-op activity; nothing in them can take long.
 const ACTIVITY_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Where the current turn is, by what its next activity is.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-enum Phase {
-    /// No turn running: the next admitted one starts with an append.
-    #[default]
-    Idle,
-    /// Started: the generation is next.
-    Started,
-    /// Generated: the append recording its output is next.
-    Generated,
-    /// Output recorded: the append finishing it (and starting the next admitted
-    /// turn, if any) is next.
-    Recorded,
-}
 
 pub(crate) struct NoopActivities;
 
@@ -69,8 +60,8 @@ impl NoopActivities {
         Ok(step)
     }
 
-    #[activity(name = "llm_generate")]
-    pub(crate) async fn llm_generate(
+    #[activity(name = "llm_generate_commit")]
+    pub(crate) async fn llm_generate_commit(
         _ctx: ActivityContext,
         step: u64,
     ) -> Result<u64, ActivityError> {
@@ -83,11 +74,11 @@ impl NoopActivities {
 pub(crate) struct NoopSessionWorkflow {
     /// Admissions received (the `turn` update).
     requested: u64,
-    /// Admissions committed (their `append_events` done).
+    /// Admissions committed (their `append_events` done); the turns admitted and not
+    /// finished are the running one and the queue behind it.
     accepted: u64,
-    /// Turns whose steps all ran.
+    /// Turns whose generation finished and whose outcome is committed.
     finished: u64,
-    phase: Phase,
     /// Activities scheduled, for their inputs.
     scheduled: u64,
 }
@@ -101,25 +92,19 @@ impl NoopSessionWorkflow {
     ) -> WorkflowResult<u64> {
         let ctx: &Ctx = ctx;
         let seq = ctx.state_mut(next_seq);
-        ctx.execute_activity(NoopActivities::load_session, seq, options())
+        ctx.execute_local_activity(NoopActivities::load_session, seq, local_options())
             .await?;
         loop {
             ctx.wait_condition(|wf| wf.requested > wf.accepted || wf.accepted > wf.finished)
                 .await?;
             // Admissions first: the session's drive loop also decides queued
-            // admissions at every step boundary.
+            // admissions at every step boundary. One admitted while idle starts its
+            // run in the same append.
             if ctx.state(|wf| wf.requested > wf.accepted) {
                 commit_admission(ctx).await?;
                 continue;
             }
-            if ctx.state(|wf| wf.phase) == Phase::Started {
-                generate(ctx).await?;
-            } else {
-                let seq = ctx.state_mut(next_seq);
-                ctx.execute_activity(NoopActivities::append_events, seq, options())
-                    .await?;
-            }
-            ctx.state_mut(advance);
+            generate(ctx).await?;
         }
     }
 
@@ -144,12 +129,15 @@ impl NoopSessionWorkflow {
     }
 }
 
-/// The generation; admissions arriving meanwhile are committed while it is in flight,
-/// as the session's drive loop does.
+/// The running turn's generation, which commits its own outcome. Admissions arriving
+/// meanwhile are committed while it is in flight, as the session's drive loop does;
+/// each moves the log under the activity, so its append conflicts and the outcome is
+/// appended by the workflow afterwards.
 async fn generate(ctx: &Ctx) -> WorkflowResult<()> {
     let seq = ctx.state_mut(next_seq);
     let mut generation =
-        Box::pin(ctx.execute_activity(NoopActivities::llm_generate, seq, options()));
+        Box::pin(ctx.execute_activity(NoopActivities::llm_generate_commit, seq, options()));
+    let mut log_moved = false;
     loop {
         let done = select! {
             result = generation.as_mut() => Some(result),
@@ -158,11 +146,19 @@ async fn generate(ctx: &Ctx) -> WorkflowResult<()> {
         match done {
             Some(result) => {
                 result?;
-                return Ok(());
+                break;
             }
-            None => commit_admission(ctx).await?,
+            None => {
+                commit_admission(ctx).await?;
+                log_moved = true;
+            }
         }
     }
+    if log_moved {
+        append(ctx).await?;
+    }
+    ctx.state_mut(|wf| wf.finished += 1);
+    Ok(())
 }
 
 /// Resolves once an admission waits to be committed.
@@ -173,28 +169,17 @@ async fn admissions(ctx: &Ctx) {
 
 /// Commits the oldest waiting admission (its `turn` update then replies).
 async fn commit_admission(ctx: &Ctx) -> WorkflowResult<()> {
-    let seq = ctx.state_mut(next_seq);
-    ctx.execute_activity(NoopActivities::append_events, seq, options())
-        .await?;
+    append(ctx).await?;
     ctx.state_mut(|wf| wf.accepted += 1);
     Ok(())
 }
 
-/// The turn's activity completed: on to its next one.
-fn advance(wf: &mut NoopSessionWorkflow) {
-    wf.phase = match wf.phase {
-        Phase::Idle => Phase::Started,
-        Phase::Started => Phase::Generated,
-        Phase::Generated => Phase::Recorded,
-        Phase::Recorded => {
-            wf.finished += 1;
-            if wf.accepted > wf.finished {
-                Phase::Started
-            } else {
-                Phase::Idle
-            }
-        }
-    };
+/// One `append_events`, a local activity as in the session workflow.
+async fn append(ctx: &Ctx) -> WorkflowResult<()> {
+    let seq = ctx.state_mut(next_seq);
+    ctx.execute_local_activity(NoopActivities::append_events, seq, local_options())
+        .await?;
+    Ok(())
 }
 
 fn next_seq(wf: &mut NoopSessionWorkflow) -> u64 {
@@ -204,6 +189,12 @@ fn next_seq(wf: &mut NoopSessionWorkflow) -> u64 {
 
 fn options() -> ActivityOptions {
     ActivityOptions::start_to_close_timeout(ACTIVITY_TIMEOUT)
+}
+
+fn local_options() -> LocalActivityOptions {
+    LocalActivityOptions::builder()
+        .start_to_close_timeout(ACTIVITY_TIMEOUT)
+        .build()
 }
 
 /// A worker for the no-op workflow on its own thread, as `worker::start` runs the
@@ -260,9 +251,13 @@ async fn build(config: &TemporalConfig) -> anyhow::Result<Worker> {
     let client = temporal_server::worker::connect(config, Default::default()).await?;
     let runtime = Runtime::from_current_tokio(Default::default())
         .map_err(|err| anyhow::anyhow!("temporal runtime: {err}"))?;
+    // Tuned as the session worker is, so both compete for the same slots.
+    let tuning = WorkerTuning::from_env()?;
     let options = WorkerOptions::new(config.task_queue.clone())
         .register_workflow::<NoopSessionWorkflow>()?
         .register_activities(NoopActivities)
+        .max_cached_workflows(tuning.max_cached_workflows)
+        .tuner(tuning.tuner())
         .build();
     Ok(Worker::new(&runtime, client, options)?)
 }

@@ -1,5 +1,6 @@
 //! Figures of a process from Linux's `/proc`: resident set sizes from
-//! `/proc/{pid}/status`, CPU time from `/proc/{pid}/stat`.
+//! `/proc/{pid}/status`, CPU time from `/proc/{pid}/stat`; and the machine's load
+//! average from `/proc/loadavg`.
 
 use anyhow::Context as _;
 
@@ -46,4 +47,15 @@ pub(crate) fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
         ticks += value as f64;
     }
     Ok(ticks / TICKS_PER_SECOND)
+}
+
+/// The machine's 1-minute load average: how many processes were runnable, on average.
+/// Printed beside the figures, which depend on what else the machine runs.
+pub(crate) fn load_average() -> anyhow::Result<f64> {
+    let path = "/proc/loadavg";
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {path}"))?;
+    text.split_whitespace()
+        .next()
+        .and_then(|field| field.parse().ok())
+        .with_context(|| format!("{path} is {text:?}"))
 }

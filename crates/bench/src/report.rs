@@ -7,15 +7,22 @@ use serde::Serialize;
 
 use crate::history::HistoryFigures;
 use crate::rss::{RssFigures, WorkerMode};
+use crate::scale::ScaleFigures;
 use crate::throughput::{Rate, ThroughputFigures};
 
 #[derive(Debug, Serialize)]
 pub(crate) struct Report {
     /// `debug` or `release`: throughput and RSS depend on it.
     pub(crate) build: &'static str,
+    /// CPUs this process may use, and the machine's 1-minute load average when the
+    /// measurements started and ended: rates and latencies depend on what else runs.
+    pub(crate) cpus: usize,
+    pub(crate) load_average_start: f64,
+    pub(crate) load_average_end: f64,
     pub(crate) history: Option<Vec<HistoryFigures>>,
     pub(crate) throughput: Option<ThroughputFigures>,
     pub(crate) rss: Option<RssFigures>,
+    pub(crate) scale: Option<ScaleFigures>,
 }
 
 pub(crate) fn mib(bytes: u64) -> String {
@@ -47,7 +54,13 @@ impl Report {
         )?;
         writeln!(
             out,
-            "A turn is one run answered by one text reply (no tool batch)."
+            "machine: {} CPUs, 1-minute load average {:.2} at the start, {:.2} at the end",
+            self.cpus, self.load_average_start, self.load_average_end
+        )?;
+        writeln!(
+            out,
+            "A turn is one run: answered by one text reply, or with tool calls, one generation \
+             calling `sleep` (0 ms) in one batch and one answering."
         )?;
         if let Some(history) = &self.history {
             write_history(out, history)?;
@@ -57,6 +70,9 @@ impl Report {
         }
         if let Some(rss) = &self.rss {
             write_rss(out, rss)?;
+        }
+        if let Some(scale) = &self.scale {
+            write_scale(out, scale)?;
         }
         Ok(())
     }
@@ -70,8 +86,8 @@ fn write_history(out: &mut String, history: &[HistoryFigures]) -> std::fmt::Resu
     )?;
     writeln!(
         out,
-        "{:>6} {:>5} {:>8} {:>11} {:>10} {:>11} {:>11}  largest activity payload",
-        "turns", "runs", "events", "bytes", "bytes/turn", "events/turn", "largest run"
+        "{:>6} {:>6} {:>5} {:>8} {:>11} {:>10} {:>11} {:>11}  largest activity payload",
+        "turns", "tools", "runs", "events", "bytes", "bytes/turn", "events/turn", "largest run"
     )?;
     for figures in history {
         let payload = figures.largest_payload.as_ref().map_or_else(
@@ -80,8 +96,9 @@ fn write_history(out: &mut String, history: &[HistoryFigures]) -> std::fmt::Resu
         );
         writeln!(
             out,
-            "{:>6} {:>5} {:>8} {:>11} {:>10.0} {:>11.1} {:>11}  {payload}",
+            "{:>6} {:>6} {:>5} {:>8} {:>11} {:>10.0} {:>11.1} {:>11}  {payload}",
             figures.turns,
+            figures.tool_calls_per_turn,
             figures.runs.len(),
             figures.events_total,
             figures.bytes_total,
@@ -93,8 +110,9 @@ fn write_history(out: &mut String, history: &[HistoryFigures]) -> std::fmt::Resu
     for figures in history {
         writeln!(
             out,
-            "  {} turns: activities/turn: {}; per run (events/bytes): {}",
+            "  {} turns, {} tool calls/turn: activities/turn: {}; per run (events/bytes): {}",
             figures.turns,
+            figures.tool_calls_per_turn,
             activities(&figures.activities_per_turn),
             figures
                 .runs
@@ -173,14 +191,19 @@ fn write_throughput(out: &mut String, figures: &ThroughputFigures) -> std::fmt::
     )
 }
 
-fn write_rss(out: &mut String, figures: &RssFigures) -> std::fmt::Result {
-    writeln!(out)?;
-    let worker = match (figures.worker, &figures.worker_binary) {
+/// Where the worker of a figure ran.
+fn worker_description(mode: WorkerMode, binary: Option<&std::path::Path>) -> String {
+    match (mode, binary) {
         (WorkerMode::InProcess, _) | (_, None) => {
             "in this process (figures include the bench client and fake provider)".to_owned()
         }
         (_, Some(binary)) => format!("`server worker` child process ({})", binary.display()),
-    };
+    }
+}
+
+fn write_rss(out: &mut String, figures: &RssFigures) -> std::fmt::Result {
+    writeln!(out)?;
+    let worker = worker_description(figures.worker, figures.worker_binary.as_deref());
     writeln!(
         out,
         "Worker RSS: {} concurrent sessions x {} turns in {:.1} s; worker: {worker}",
@@ -199,6 +222,85 @@ fn write_rss(out: &mut String, figures: &RssFigures) -> std::fmt::Result {
         mib(figures.sampled_peak_rss_bytes),
         mib(figures.end_rss_bytes),
         format!("{:.1} KiB", figures.per_session_bytes / 1024.0),
+        figures
+            .temporal_server_peak_rss_bytes
+            .map_or_else(|| "-".to_owned(), mib),
+    )
+}
+
+fn write_scale(out: &mut String, figures: &ScaleFigures) -> std::fmt::Result {
+    writeln!(out)?;
+    let worker = worker_description(figures.worker, figures.worker_binary.as_deref());
+    writeln!(
+        out,
+        "Scale: {} concurrent sessions x {} turns on one worker (every 2nd turn calls {} tools); worker: {worker}",
+        figures.sessions, figures.turns_per_session, figures.tool_calls_per_tool_turn
+    )?;
+    let tuning = &figures.worker_tuning;
+    writeln!(
+        out,
+        "worker settings: max cached workflows {}, workflow task slots {}, activity slots {}, local activity slots {}",
+        tuning.max_cached_workflows,
+        tuning.workflow_task_slots,
+        tuning.activity_task_slots,
+        tuning.local_activity_slots
+    )?;
+    writeln!(
+        out,
+        "completion: {}/{} sessions opened in {:.1} s, {}/{} sessions completed, {}/{} turns finished \
+         ({} with tools, {} not completed), {} errors{}",
+        figures.sessions_opened,
+        figures.sessions,
+        figures.open_seconds,
+        figures.sessions_completed,
+        figures.sessions_opened,
+        figures.turns_finished,
+        figures.turns_requested,
+        figures.tool_turns_finished,
+        figures.turns_not_completed,
+        figures.errors,
+        if figures.timed_out {
+            format!(" (deadline of {:.0} s reached)", figures.deadline_seconds)
+        } else {
+            String::new()
+        }
+    )?;
+    for error in &figures.first_errors {
+        writeln!(out, "  error: {error}")?;
+    }
+    writeln!(
+        out,
+        "turns: {:.2} turns/s over {:.1} s",
+        figures.turns_per_second, figures.turn_seconds
+    )?;
+    for (kind, latency) in [
+        ("all", &figures.turn_latency_ms),
+        ("text", &figures.text_turn_latency_ms),
+        ("tool", &figures.tool_turn_latency_ms),
+    ] {
+        writeln!(
+            out,
+            "latency ms, {kind} turns: p50 {:.0}, p90 {:.0}, p99 {:.0}, max {:.0} ({} turns)",
+            latency.p50, latency.p90, latency.p99, latency.max, latency.count
+        )?;
+    }
+    writeln!(
+        out,
+        "worker RSS: baseline {}, all open {}, peak (VmHWM) {}, end {}; {:.1} KiB per session",
+        mib(figures.baseline_rss_bytes),
+        mib(figures.opened_rss_bytes),
+        mib(figures.peak_rss_bytes),
+        mib(figures.end_rss_bytes),
+        figures.rss_per_session_bytes / 1024.0
+    )?;
+    writeln!(
+        out,
+        "CPU ms per turn: worker {:.2}, Temporal server {:.2}, bench {:.2}; worker {:.2} ms per session opened; \
+         Temporal server peak {}",
+        figures.worker_cpu_ms_per_turn,
+        figures.temporal_cpu_ms_per_turn,
+        figures.bench_cpu_ms_per_turn,
+        figures.worker_open_cpu_ms_per_session,
         figures
             .temporal_server_peak_rss_bytes
             .map_or_else(|| "-".to_owned(), mib),

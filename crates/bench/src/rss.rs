@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use serde::Serialize;
 use temporal_server::worker::{RunningWorker, TemporalConfig};
+use test_support::fake_provider::RunningFakeProvider;
 
 use crate::driver::SessionDriver;
 use crate::procfs;
@@ -66,15 +67,46 @@ enum Worker {
     InProcess(RunningWorker),
 }
 
-pub(crate) async fn run(
+/// A session worker for one measurement: a `server worker` child process or this
+/// process's own.
+pub(crate) struct StartedWorker {
+    worker: Worker,
+    /// The process whose figures are the worker's.
+    pub(crate) pid: u32,
+    /// The `server` binary, for a child process.
+    pub(crate) binary: Option<PathBuf>,
+}
+
+impl StartedWorker {
+    pub(crate) fn mode(&self) -> WorkerMode {
+        match self.worker {
+            Worker::Process(_) => WorkerMode::Process,
+            Worker::InProcess(_) => WorkerMode::InProcess,
+        }
+    }
+
+    pub(crate) async fn stop(self) -> anyhow::Result<()> {
+        match self.worker {
+            Worker::Process(mut child) => {
+                // A temp-dir store and a throwaway task queue: nothing to shut down
+                // cleanly.
+                let _ = child.kill().await;
+            }
+            Worker::InProcess(worker) => worker.shutdown().await?,
+        }
+        Ok(())
+    }
+}
+
+/// Starts the worker `mode` asks for, over the bench's store and `provider`.
+pub(crate) async fn start_worker(
     stack: &Stack,
-    sessions: u64,
-    turns_per_session: u64,
+    config: &TemporalConfig,
     mode: WorkerMode,
     server_binary: Option<&Path>,
-) -> anyhow::Result<RssFigures> {
-    let temporal = stack.temporal("rss").await?;
-    let config = temporal.config();
+    provider: &RunningFakeProvider,
+    purpose: &str,
+) -> anyhow::Result<StartedWorker> {
     let binary = match (mode, server_binary) {
         (WorkerMode::InProcess, _) => None,
         (_, Some(binary)) => Some(binary.to_owned()),
@@ -85,28 +117,43 @@ pub(crate) async fn run(
         "no `server` binary next to this one; build it (`cargo build -p temporal-server --bin server`, \
          with the same profile) or pass --server-bin"
     );
-    let (worker, pid) = match &binary {
+    let started = match &binary {
         Some(binary) => {
-            let child = spawn_worker_process(stack, &config, binary)?;
+            let child = spawn_worker_process(stack, config, binary, provider, purpose)?;
             let pid = child.id().context("the worker process has no pid")?;
-            (Worker::Process(child), pid)
+            StartedWorker {
+                worker: Worker::Process(child),
+                pid,
+                binary: Some(binary.clone()),
+            }
         }
-        None => (
-            Worker::InProcess(stack.start_session_worker(&config).await?),
-            std::process::id(),
-        ),
+        None => StartedWorker {
+            worker: Worker::InProcess(stack.start_session_worker_with(config, provider).await?),
+            pid: std::process::id(),
+            binary: None,
+        },
     };
+    Ok(started)
+}
+
+pub(crate) async fn run(
+    stack: &Stack,
+    sessions: u64,
+    turns_per_session: u64,
+    mode: WorkerMode,
+    server_binary: Option<&Path>,
+) -> anyhow::Result<RssFigures> {
+    let temporal = stack.temporal("rss").await?;
+    let config = temporal.config();
+    let worker = start_worker(stack, &config, mode, server_binary, &stack.provider, "rss").await?;
+    let pid = worker.pid;
     let driver = SessionDriver::new(
         stack.client(&config).await?,
         &config.task_queue,
         &stack.store_root(),
     )?;
     crate::progress(format_args!("rss: warming up the worker (pid {pid})"));
-    let warmup = driver.open("s-rss-warmup").await?;
-    driver.request_run(&warmup, 0).await?;
-    driver
-        .wait_finished(&warmup, 1, Duration::from_millis(20))
-        .await?;
+    warm_up(&driver, "s-rss-warmup").await?;
     let baseline_rss_bytes = procfs::status_bytes(pid, "VmRSS")?;
 
     let started = Instant::now();
@@ -130,24 +177,12 @@ pub(crate) async fn run(
         stop.store(true, Ordering::Relaxed);
         result
     };
-    let sampler = async {
-        let mut last_progress = Instant::now();
-        while !stop.load(Ordering::Relaxed) {
-            if let Ok(rss) = procfs::status_bytes(pid, "VmRSS") {
-                sampled_peak.fetch_max(rss, Ordering::Relaxed);
-            }
-            if last_progress.elapsed() >= PROGRESS_EVERY {
-                last_progress = Instant::now();
-                crate::progress(format_args!(
-                    "rss: {}/{sessions} sessions done, worker VmRSS {} ({:.1} s)",
-                    finished.load(Ordering::Relaxed),
-                    crate::report::mib(sampled_peak.load(Ordering::Relaxed)),
-                    started.elapsed().as_secs_f64()
-                ));
-            }
-            tokio::time::sleep(SAMPLE_EVERY).await;
-        }
-    };
+    let sampler = sample(pid, &stop, &sampled_peak, started, || {
+        format!(
+            "rss: {}/{sessions} sessions done",
+            finished.load(Ordering::Relaxed)
+        )
+    });
     let (result, ()) = tokio::join!(sessions_work, sampler);
     result?;
     let seconds = started.elapsed().as_secs_f64();
@@ -156,23 +191,14 @@ pub(crate) async fn run(
     let temporal_server_peak_rss_bytes = temporal
         .pid()
         .and_then(|pid| procfs::status_bytes(pid, "VmHWM").ok());
-    match worker {
-        Worker::Process(mut child) => {
-            // A temp-dir store and a throwaway task queue: nothing to shut down cleanly.
-            let _ = child.kill().await;
-        }
-        Worker::InProcess(worker) => worker.shutdown().await?,
-    }
+    let (worker_mode, worker_binary) = (worker.mode(), worker.binary.clone());
+    worker.stop().await?;
     temporal.shutdown().await;
     Ok(RssFigures {
         sessions,
         turns_per_session,
-        worker: if binary.is_some() {
-            WorkerMode::Process
-        } else {
-            WorkerMode::InProcess
-        },
-        worker_binary: binary,
+        worker: worker_mode,
+        worker_binary,
         baseline_rss_bytes,
         peak_rss_bytes,
         sampled_peak_rss_bytes: sampled_peak.load(Ordering::Relaxed).max(end_rss_bytes),
@@ -182,6 +208,44 @@ pub(crate) async fn run(
         temporal_server_peak_rss_bytes,
         seconds,
     })
+}
+
+/// Opens session `name` and runs one turn: the worker has then loaded everything a
+/// session needs, so its resident set is a baseline for what sessions add.
+pub(crate) async fn warm_up(driver: &SessionDriver, name: &str) -> anyhow::Result<()> {
+    let warmup = driver.open(name).await?;
+    driver.request_run(&warmup, 0).await?;
+    driver
+        .wait_finished(&warmup, 1, Duration::from_millis(20))
+        .await
+}
+
+/// Samples the worker's `VmRSS` into `peak` every [`SAMPLE_EVERY`] and prints `line()`
+/// with its resident set and CPU time every [`PROGRESS_EVERY`], until `stop`.
+pub(crate) async fn sample(
+    pid: u32,
+    stop: &AtomicBool,
+    peak: &AtomicU64,
+    started: Instant,
+    line: impl Fn() -> String,
+) {
+    let mut last_progress = Instant::now();
+    while !stop.load(Ordering::Relaxed) {
+        if let Ok(rss) = procfs::status_bytes(pid, "VmRSS") {
+            peak.fetch_max(rss, Ordering::Relaxed);
+        }
+        if last_progress.elapsed() >= PROGRESS_EVERY {
+            last_progress = Instant::now();
+            let cpu = procfs::cpu_seconds(pid).unwrap_or(0.0);
+            crate::progress(format_args!(
+                "{}, worker VmRSS {}, CPU {cpu:.1} s ({:.1} s)",
+                line(),
+                crate::report::mib(procfs::status_bytes(pid, "VmRSS").unwrap_or(0)),
+                started.elapsed().as_secs_f64()
+            ));
+        }
+        tokio::time::sleep(SAMPLE_EVERY).await;
+    }
 }
 
 /// `server` built into the same directory as this binary (same profile).
@@ -195,8 +259,13 @@ fn spawn_worker_process(
     stack: &Stack,
     config: &TemporalConfig,
     binary: &Path,
+    provider: &RunningFakeProvider,
+    purpose: &str,
 ) -> anyhow::Result<tokio::process::Child> {
-    crate::progress(format_args!("rss: starting {} worker", binary.display()));
+    crate::progress(format_args!(
+        "{purpose}: starting {} worker",
+        binary.display()
+    ));
     tokio::process::Command::new(binary)
         .arg("worker")
         .env("TEMPORAL_ADDRESS", &config.address)
@@ -205,7 +274,7 @@ fn spawn_worker_process(
         .env("LIGHTSPEED_DATA_DIR", stack.store_root())
         // The bench's filesystem store, even where the environment names Postgres.
         .env_remove("LIGHTSPEED_POSTGRES_URL")
-        .env("OPENAI_BASE_URL", stack.provider.openai_base_url())
+        .env("OPENAI_BASE_URL", provider.openai_base_url())
         .env("OPENAI_API_KEY", FAKE_API_KEY)
         .env_remove("ANTHROPIC_API_KEY")
         .env_remove("ANTHROPIC_BASE_URL")

@@ -1,5 +1,6 @@
 //! What every measurement runs on: the zero-latency fake provider (echo mode: every
-//! generation replies `echo: <last user text>` at once), a filesystem store in a
+//! generation replies `echo: <last user text>` at once; measurements whose turns call
+//! tools start one of their own with a script, see [`crate::tools`]), a filesystem store in a
 //! temporary directory, and a Temporal dev server of its own ([`Temporal`], on a free
 //! port, in memory, killed when the measurement ends). A fresh server per measurement
 //! (and per throughput phase) keeps one measurement's leftovers (history, visibility
@@ -17,10 +18,10 @@ use temporal_server::deltas::DeltaHub;
 use temporal_server::devserver::{self, DevServer, DevServerConfig, DevServerError};
 use temporal_server::seam;
 use temporal_server::worker::backend::{Backend, LlmSettings};
-use temporal_server::worker::{self, RunningWorker, TemporalConfig};
+use temporal_server::worker::{self, RunningWorker, TemporalConfig, WorkerTuning};
 use temporalio_client::Client;
 use test_support::compactor::ListingCompactor;
-use test_support::fake_provider::{FakeProvider, FakeProviderConfig, RunningFakeProvider};
+use test_support::fake_provider::{FakeProvider, FakeProviderConfig, RunningFakeProvider, Script};
 
 /// The worker's checkpoint interval; the value `server worker` uses, so an in-process
 /// worker does the same store work as the real one.
@@ -41,14 +42,7 @@ impl Stack {
             .prefix("lightspeed-bench-")
             .tempdir()
             .context("creating the data directory")?;
-        let provider = FakeProvider::start(FakeProviderConfig {
-            // Keep no request bodies: they would grow the bench process with the
-            // transcripts it serves.
-            requests_kept_max: 0,
-            ..FakeProviderConfig::default()
-        })
-        .await
-        .context("starting the fake provider")?;
+        let provider = start_provider(None).await?;
         Ok(Self {
             temporal_binary,
             provider,
@@ -82,15 +76,35 @@ impl Stack {
         self.data.path().join("store")
     }
 
-    /// The session worker in this process, over the store and the fake provider.
+    /// A fake provider of its own serving `script` (echoing once a request matches
+    /// nothing left in it), for measurements whose turns call tools.
+    pub(crate) async fn scripted_provider(
+        &self,
+        script: Script,
+    ) -> anyhow::Result<RunningFakeProvider> {
+        start_provider(Some(script)).await
+    }
+
+    /// The session worker in this process, over the store and the echoing fake
+    /// provider.
     pub(crate) async fn start_session_worker(
         &self,
         config: &TemporalConfig,
     ) -> anyhow::Result<RunningWorker> {
+        self.start_session_worker_with(config, &self.provider).await
+    }
+
+    /// The session worker in this process, over the store and `provider`, tuned as
+    /// `server worker` would be with this environment.
+    pub(crate) async fn start_session_worker_with(
+        &self,
+        config: &TemporalConfig,
+        provider: &RunningFakeProvider,
+    ) -> anyhow::Result<RunningWorker> {
         let backend = Backend {
             stores: FsStores::new(self.store_root()),
             llm: LlmSettings {
-                runtime: LlmRuntime::new([provider_client(&self.provider)?]),
+                runtime: LlmRuntime::new([provider_client(provider)?]),
                 transport: Transport::Streaming,
             },
             tools: WorkerTools,
@@ -99,7 +113,8 @@ impl Stack {
             checkpoint_interval_entries: CHECKPOINT_INTERVAL_ENTRIES,
         };
         let converter = seam::data_converter(Arc::new(FsStores::new(self.store_root())));
-        Ok(worker::start(config, Arc::new(backend), converter).await?)
+        let tuning = WorkerTuning::from_env()?;
+        Ok(worker::start_tuned(config, tuning, Arc::new(backend), converter).await?)
     }
 
     /// A client reading and writing payloads as the session worker does.
@@ -133,6 +148,18 @@ impl Temporal {
     pub(crate) async fn shutdown(self) {
         self.server.shutdown().await;
     }
+}
+
+async fn start_provider(script: Option<Script>) -> anyhow::Result<RunningFakeProvider> {
+    FakeProvider::start(FakeProviderConfig {
+        script,
+        // Keep no request bodies: they would grow the bench process with the
+        // transcripts it serves.
+        requests_kept_max: 0,
+        ..FakeProviderConfig::default()
+    })
+    .await
+    .context("starting the fake provider")
 }
 
 fn provider_client(provider: &RunningFakeProvider) -> anyhow::Result<ProviderClient> {

@@ -44,9 +44,10 @@ fn quick_run_prints_sane_figures() {
     let report: Value = serde_json::from_slice(&output.stdout).unwrap();
 
     let history = report["history"].as_array().unwrap();
-    assert_eq!(history.len(), 2, "{report:#}");
-    for (figures, turns) in history.iter().zip([3, 6]) {
+    assert_eq!(history.len(), 4, "{report:#}");
+    for (figures, (tool_calls, turns)) in history.iter().zip([(0, 3), (0, 6), (2, 3), (2, 6)]) {
         assert_eq!(figures["turns"], turns);
+        assert_eq!(figures["tool_calls_per_turn"], tool_calls);
         assert!(number(figures, "/bytes_per_turn") > 1_000.0, "{figures:#}");
         assert!(number(figures, "/events_per_turn") > 5.0, "{figures:#}");
         assert!(!figures["runs"].as_array().unwrap().is_empty());
@@ -54,8 +55,32 @@ fn quick_run_prints_sane_figures() {
             number(figures, "/largest_payload/bytes") > 0.0,
             "{figures:#}"
         );
-        // One generation per turn: the bench's turns are what it says they are.
-        assert_eq!(number(figures, "/activities_per_turn/llm_generate"), 1.0);
+        // The bench's turns are what it says they are: one generation per text turn;
+        // with tools, one calling them and one answering, around the calls.
+        let generations = if tool_calls == 0 { 1.0 } else { 2.0 };
+        assert_eq!(
+            number(figures, "/activities_per_turn/llm_generate_commit"),
+            generations,
+            "{figures:#}"
+        );
+        if tool_calls > 0 {
+            assert_eq!(
+                number(figures, "/activities_per_turn/tool_invoke"),
+                f64::from(tool_calls),
+                "{figures:#}"
+            );
+        }
+        // Store work runs as local activities (markers), not activity tasks.
+        assert!(
+            figures["activities_per_turn"]
+                .get("append_events")
+                .is_none(),
+            "{figures:#}"
+        );
+        assert!(
+            number(figures, "/activities_per_turn/append_events (local)") >= 1.0,
+            "{figures:#}"
+        );
     }
 
     let throughput = &report["throughput"];
@@ -64,12 +89,20 @@ fn quick_run_prints_sane_figures() {
             number(throughput, &format!("/{workflow}/turns_per_second")) > 0.0,
             "{throughput:#}"
         );
+        // The no-op has the session's activity shape.
         assert_eq!(
             number(
                 throughput,
-                &format!("/{workflow}/activities_per_turn/llm_generate")
+                &format!("/{workflow}/activities_per_turn/llm_generate_commit")
             ),
             1.0
+        );
+        assert!(
+            number(
+                throughput,
+                &format!("/{workflow}/activities_per_turn/append_events (local)")
+            ) >= 1.0,
+            "{throughput:#}"
         );
         assert!(
             number(throughput, &format!("/{workflow}/bench_cpu_ms_per_turn")) > 0.0,
@@ -84,4 +117,33 @@ fn quick_run_prints_sane_figures() {
     let baseline = number(rss, "/baseline_rss_bytes");
     assert!(baseline > 1_000_000.0, "{rss:#}");
     assert!(number(rss, "/peak_rss_bytes") >= baseline, "{rss:#}");
+
+    let scale = &report["scale"];
+    assert_eq!(scale["sessions"], 5, "{scale:#}");
+    assert_eq!(scale["timed_out"], false, "{scale:#}");
+    assert_eq!(scale["errors"], 0, "{scale:#}");
+    assert_eq!(scale["sessions_completed"], 5, "{scale:#}");
+    assert_eq!(scale["turns_finished"], 10, "{scale:#}");
+    // Every second turn calls tools: one of each session's two.
+    assert_eq!(scale["tool_turns_finished"], 5, "{scale:#}");
+    assert_eq!(scale["turns_not_completed"], 0, "{scale:#}");
+    assert!(number(scale, "/turns_per_second") > 0.0, "{scale:#}");
+    assert!(number(scale, "/turn_latency_ms/p50") > 0.0, "{scale:#}");
+    assert!(
+        number(scale, "/turn_latency_ms/p99") >= number(scale, "/turn_latency_ms/p50"),
+        "{scale:#}"
+    );
+    assert!(
+        number(scale, "/peak_rss_bytes") >= number(scale, "/baseline_rss_bytes"),
+        "{scale:#}"
+    );
+    assert!(number(scale, "/worker_cpu_ms_per_turn") > 0.0, "{scale:#}");
+    assert!(
+        number(scale, "/worker_tuning/max_cached_workflows") >= 1.0,
+        "{scale:#}"
+    );
+    assert!(
+        stderr.contains("scale: opened") || stderr.contains("sessions open in"),
+        "no scale progress:\n{stderr}"
+    );
 }

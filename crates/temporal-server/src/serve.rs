@@ -22,7 +22,9 @@ use temporal_server::keys::PgKeys;
 use temporal_server::seam;
 use temporal_server::sessions::SessionClient;
 use temporal_server::worker::backend::{Backend, LlmSettings};
-use temporal_server::worker::{self, RunningWorker, TASK_QUEUE_DEFAULT, TemporalConfig};
+use temporal_server::worker::{
+    self, RunningWorker, TASK_QUEUE_DEFAULT, TemporalConfig, WorkerTuning,
+};
 use temporal_workflow::WorkflowSettings;
 
 use crate::api_keys::{DEFAULT_KEYS_FILE, DEFAULT_UNIVERSE_ID};
@@ -275,10 +277,11 @@ async fn start_worker<P: StoreProvider>(
 ) -> anyhow::Result<RunningWorker> {
     let converter = seam::data_converter(stores.clone());
     let backend = start_backend(stores, deltas)?;
-    let worker = worker::start(temporal, Arc::new(backend), converter)
+    let tuning = WorkerTuning::from_env()?;
+    let worker = worker::start_tuned(temporal, tuning, Arc::new(backend), converter)
         .await
         .context("starting the Temporal worker")?;
-    tracing::info!(address = %temporal.address, task_queue = %temporal.task_queue, "worker polling");
+    tracing::info!(address = %temporal.address, task_queue = %temporal.task_queue, ?tuning, "worker polling");
     Ok(worker)
 }
 

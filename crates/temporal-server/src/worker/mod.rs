@@ -3,6 +3,10 @@
 //!
 //! Activities get their dependencies through [`backend::Backend`]: the stores (any
 //! `session_stores::StoreProvider`), the LLM runtime, tools and a compactor.
+//!
+//! How much one worker process takes on at once is [`WorkerTuning`]: the sticky cache
+//! and the task slots, each with a default sized for 1,000 concurrent sessions per
+//! worker and a `LIGHTSPEED_WORKER_*` override.
 
 pub mod activities;
 pub mod backend;
@@ -13,6 +17,7 @@ use std::time::Duration;
 use temporal_workflow::AgentSessionWorkflow;
 use temporalio_client::{Client, ClientOptions, ConnectionOptions, Url};
 use temporalio_common::data_converters::DataConverter;
+use temporalio_sdk::runtime::worker_tuner::{FixedSizeSlotSupplier, TunerHolder, WorkerTuner};
 use temporalio_sdk::{Runtime, Worker, WorkerOptions};
 
 use self::activities::SessionActivities;
@@ -33,7 +38,141 @@ pub enum WorkerError {
     Create(String),
     #[error("the Temporal worker stopped with an error: {0}")]
     Run(String),
+    #[error("{variable}={value:?}: {reason}")]
+    Tuning {
+        variable: &'static str,
+        value: String,
+        reason: String,
+    },
 }
+
+/// How much one worker process takes on at once. The defaults are sized for 1,000
+/// concurrent sessions per worker (issue 20; measured with `temporal-bench --only
+/// scale`, README "Benchmarks"); each has a `LIGHTSPEED_WORKER_*` override
+/// ([`WorkerTuning::from_env`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct WorkerTuning {
+    /// Session workflows kept in memory between their tasks (the SDK's sticky cache).
+    /// A cached workflow's next task carries only the new events; an evicted one
+    /// replays its whole history on its next task, which costs CPU on the worker and
+    /// the Temporal server. Every session with work in the last idle timeout holds a
+    /// workflow, so the cache is sized above the sessions a worker is meant to serve
+    /// (the SDK's default is 1,000: exactly the target, so the 1,001st evicts).
+    /// `LIGHTSPEED_WORKER_MAX_CACHED_WORKFLOWS`, default 2,000.
+    pub max_cached_workflows: usize,
+    /// Workflow tasks processed at once. They are CPU work on the worker (and hold
+    /// their slot while their local activities, the store's loads and appends, run),
+    /// so more than this is only more queueing in memory. At least 2 (the SDK's
+    /// floor with a sticky cache). `LIGHTSPEED_WORKER_WORKFLOW_TASK_SLOTS`, default
+    /// 100 (the SDK's).
+    pub workflow_task_slots: usize,
+    /// Activity tasks at once: generations, tool calls and compactions. Each mostly
+    /// waits on a provider or a tool, for seconds to minutes, so one per session that
+    /// can be generating at once: below the sessions served, turns queue behind slow
+    /// generations of other sessions. The cost of an idle slot is a task and its
+    /// request in memory. `LIGHTSPEED_WORKER_ACTIVITY_TASK_SLOTS`, default 1,000
+    /// (the SDK's is 100).
+    pub activity_task_slots: usize,
+    /// Local activities at once (the store's loads and appends; each belongs to a
+    /// workflow task holding its slot, so as many as workflow task slots keeps every
+    /// such task moving). `LIGHTSPEED_WORKER_LOCAL_ACTIVITY_SLOTS`, default 100.
+    pub local_activity_slots: usize,
+}
+
+impl Default for WorkerTuning {
+    fn default() -> Self {
+        Self {
+            max_cached_workflows: 2_000,
+            workflow_task_slots: 100,
+            activity_task_slots: 1_000,
+            local_activity_slots: 100,
+        }
+    }
+}
+
+/// An environment variable, `None` when unset or empty (an empty value in `.env`
+/// means "the default", as for the server's other variables).
+fn variable(name: &str) -> Option<String> {
+    std::env::var(name)
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+}
+
+/// The count `value` of variable `name` (`default` when unset), at least `min`.
+fn count(
+    name: &'static str,
+    value: Option<String>,
+    default: usize,
+    min: usize,
+) -> Result<usize, WorkerError> {
+    let Some(value) = value else {
+        return Ok(default);
+    };
+    let parsed: usize = value.trim().parse().map_err(|err| WorkerError::Tuning {
+        variable: name,
+        value: value.clone(),
+        reason: format!("not a count: {err}"),
+    })?;
+    if parsed < min {
+        return Err(WorkerError::Tuning {
+            variable: name,
+            value,
+            reason: format!("must be at least {min}"),
+        });
+    }
+    Ok(parsed)
+}
+
+impl WorkerTuning {
+    /// The defaults with the `LIGHTSPEED_WORKER_*` variables that are set applied;
+    /// a value that is not a count (or below its minimum) is an error, not ignored.
+    pub fn from_env() -> Result<Self, WorkerError> {
+        let default = Self::default();
+        Ok(Self {
+            max_cached_workflows: count(
+                "LIGHTSPEED_WORKER_MAX_CACHED_WORKFLOWS",
+                variable("LIGHTSPEED_WORKER_MAX_CACHED_WORKFLOWS"),
+                default.max_cached_workflows,
+                1,
+            )?,
+            workflow_task_slots: count(
+                "LIGHTSPEED_WORKER_WORKFLOW_TASK_SLOTS",
+                variable("LIGHTSPEED_WORKER_WORKFLOW_TASK_SLOTS"),
+                default.workflow_task_slots,
+                2,
+            )?,
+            activity_task_slots: count(
+                "LIGHTSPEED_WORKER_ACTIVITY_TASK_SLOTS",
+                variable("LIGHTSPEED_WORKER_ACTIVITY_TASK_SLOTS"),
+                default.activity_task_slots,
+                1,
+            )?,
+            local_activity_slots: count(
+                "LIGHTSPEED_WORKER_LOCAL_ACTIVITY_SLOTS",
+                variable("LIGHTSPEED_WORKER_LOCAL_ACTIVITY_SLOTS"),
+                default.local_activity_slots,
+                1,
+            )?,
+        })
+    }
+
+    /// The SDK tuner with these slot counts (fixed-size; Nexus is unused and keeps
+    /// the SDK's default).
+    pub fn tuner(&self) -> WorkerTuner {
+        TunerHolder::builder()
+            .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(self.workflow_task_slots))
+            .activity_task_slot_supplier(FixedSizeSlotSupplier::new(self.activity_task_slots))
+            .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(
+                self.local_activity_slots,
+            ))
+            .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(NEXUS_TASK_SLOTS))
+            .build()
+            .into()
+    }
+}
+
+/// Nexus task slots: the worker serves no Nexus operations; the SDK's default count.
+const NEXUS_TASK_SLOTS: usize = 100;
 
 /// Where Temporal is and which task queue to use.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,10 +261,20 @@ impl RunningWorker {
     }
 }
 
-/// Connects to Temporal and starts a worker for sessions on `config.task_queue`;
-/// payloads go through `converter` (see [`connect`]).
+/// Connects to Temporal and starts a worker for sessions on `config.task_queue`, with
+/// the default [`WorkerTuning`]; payloads go through `converter` (see [`connect`]).
 pub async fn start(
     config: &TemporalConfig,
+    backend: Arc<dyn SessionActivityBackend>,
+    converter: DataConverter,
+) -> Result<RunningWorker, WorkerError> {
+    start_tuned(config, WorkerTuning::default(), backend, converter).await
+}
+
+/// [`start`] with the cache and slot counts of `tuning`.
+pub async fn start_tuned(
+    config: &TemporalConfig,
+    tuning: WorkerTuning,
     backend: Arc<dyn SessionActivityBackend>,
     converter: DataConverter,
 ) -> Result<RunningWorker, WorkerError> {
@@ -147,7 +296,7 @@ pub async fn start(
                 }
             };
             runtime.block_on(async move {
-                let mut worker = match build(&config, backend, converter).await {
+                let mut worker = match build(&config, tuning, backend, converter).await {
                     Ok(worker) => worker,
                     Err(err) => {
                         let _ = started_tx.send(Err(err));
@@ -177,6 +326,7 @@ pub async fn start(
 
 async fn build(
     config: &TemporalConfig,
+    tuning: WorkerTuning,
     backend: Arc<dyn SessionActivityBackend>,
     converter: DataConverter,
 ) -> Result<Worker, WorkerError> {
@@ -188,6 +338,38 @@ async fn build(
         .map_err(|err| WorkerError::Create(err.to_string()))?
         .register_activities(SessionActivities::new(backend))
         .graceful_shutdown_period(SHUTDOWN_GRACE)
+        .max_cached_workflows(tuning.max_cached_workflows)
+        .tuner(tuning.tuner())
         .build();
     Worker::new(&runtime, client, options).map_err(|err| WorkerError::Create(err.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NAME: &str = "LIGHTSPEED_WORKER_TEST";
+
+    #[test]
+    fn a_count_is_its_default_when_unset_and_parsed_when_set() {
+        assert_eq!(count(NAME, None, 7, 1).ok(), Some(7));
+        assert_eq!(count(NAME, Some(" 12 ".into()), 7, 1).ok(), Some(12));
+    }
+
+    #[test]
+    fn a_bad_count_is_refused_with_its_variable_named() {
+        for (value, min) in [("many", 1), ("-1", 1), ("1", 2)] {
+            let err = count(NAME, Some(value.into()), 7, min).unwrap_err();
+            assert!(err.to_string().contains(NAME), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_defaults_hold_a_thousand_sessions_in_cache() {
+        let tuning = WorkerTuning::default();
+        assert!(tuning.max_cached_workflows > 1_000);
+        assert!(tuning.workflow_task_slots >= 2);
+        // Builds: the SDK accepts the slot counts.
+        let _ = tuning.tuner();
+    }
 }
