@@ -8,6 +8,9 @@
 //! - `throughput` ([`throughput`]): turns per second through `AgentSessionWorkflow`
 //!   against a no-op workflow ([`noop`]) scheduling the same activities per turn.
 //! - `rss` ([`rss`]): the worker's peak resident set with many concurrent sessions.
+//! - `cold-start` ([`cold_start`], only when named in `--only`: it needs Postgres):
+//!   rehydrating a session of 100,000 log entries from checkpoint + tail against a
+//!   full replay, control state (`load_session`) and full state (request rebuild).
 //! - `scale` ([`scale`]): 1,000 concurrent sessions of several turns (some calling
 //!   tools) against one `server worker` process: completion, turns per second, turn
 //!   latency percentiles, peak RSS per session and worker CPU per turn.
@@ -20,6 +23,7 @@
 //! `SessionClient` and worker the product uses).
 
 mod chain;
+mod cold_start;
 mod driver;
 mod history;
 mod noop;
@@ -86,7 +90,11 @@ struct Cli {
     /// [default: 600].
     #[arg(long, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     scale_deadline_secs: Option<u64>,
-    /// Run only these measurements (comma-separated) [default: all].
+    /// Log entries of the cold-start session [default: 100000; --quick: 2000].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(100..=10_000_000))]
+    cold_start_entries: Option<u64>,
+    /// Run only these measurements (comma-separated) [default: all but cold-start,
+    /// which needs LIGHTSPEED_POSTGRES_URL and runs only when named].
     #[arg(long, value_delimiter = ',')]
     only: Vec<Measurement>,
     /// Small sizes (for the smoke test); explicit sizes still win.
@@ -110,6 +118,7 @@ enum Measurement {
     Throughput,
     Rss,
     Scale,
+    ColdStart,
 }
 
 /// Sizes after `--quick` and the defaults are applied.
@@ -125,6 +134,7 @@ struct Sizes {
     scale_turns: u64,
     scale_tool_calls: u64,
     scale_deadline_secs: u64,
+    cold_start_entries: u64,
 }
 
 impl Cli {
@@ -153,10 +163,14 @@ impl Cli {
             scale_turns: pick(self.scale_turns, 3, 2),
             scale_tool_calls: pick(self.scale_tool_calls, 2, 2),
             scale_deadline_secs: pick(self.scale_deadline_secs, 600, 600),
+            cold_start_entries: pick(self.cold_start_entries, 100_000, 2_000),
         }
     }
 
     fn runs(&self, measurement: Measurement) -> bool {
+        if measurement == Measurement::ColdStart {
+            return self.only.contains(&measurement);
+        }
         self.only.is_empty() || self.only.contains(&measurement)
     }
 }
@@ -207,6 +221,7 @@ async fn measure(cli: &Cli, stack: &stack::Stack) -> anyhow::Result<Report> {
         throughput: None,
         rss: None,
         scale: None,
+        cold_start: None,
     };
     if cli.runs(Measurement::History) {
         report.history =
@@ -245,6 +260,9 @@ async fn measure(cli: &Cli, stack: &stack::Stack) -> anyhow::Result<Report> {
             server_binary: cli.server_bin.as_deref(),
         };
         report.scale = Some(scale::run(stack, &options).await?);
+    }
+    if cli.runs(Measurement::ColdStart) {
+        report.cold_start = Some(cold_start::measure(sizes.cold_start_entries).await?);
     }
     report.load_average_end = procfs::load_average()?;
     Ok(report)

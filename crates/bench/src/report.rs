@@ -5,6 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use crate::cold_start::ColdStart;
 use crate::history::HistoryFigures;
 use crate::rss::{RssFigures, WorkerMode};
 use crate::scale::ScaleFigures;
@@ -23,6 +24,7 @@ pub(crate) struct Report {
     pub(crate) throughput: Option<ThroughputFigures>,
     pub(crate) rss: Option<RssFigures>,
     pub(crate) scale: Option<ScaleFigures>,
+    pub(crate) cold_start: Option<ColdStart>,
 }
 
 pub(crate) fn mib(bytes: u64) -> String {
@@ -70,6 +72,9 @@ impl Report {
         }
         if let Some(rss) = &self.rss {
             write_rss(out, rss)?;
+        }
+        if let Some(cold) = &self.cold_start {
+            write_cold_start(out, cold)?;
         }
         if let Some(scale) = &self.scale {
             write_scale(out, scale)?;
@@ -304,5 +309,28 @@ fn write_scale(out: &mut String, figures: &ScaleFigures) -> std::fmt::Result {
         figures
             .temporal_server_peak_rss_bytes
             .map_or_else(|| "-".to_owned(), mib),
+    )
+}
+
+fn write_cold_start(out: &mut String, figures: &ColdStart) -> std::fmt::Result {
+    use std::fmt::Write as _;
+    writeln!(
+        out,
+        "\ncold start on Postgres: {} entries, {} context items; checkpoint at {} ({} bytes, {} chunks)",
+        figures.entries,
+        figures.context_items,
+        figures.checkpoint_seq,
+        figures.checkpoint_bytes,
+        figures.checkpoint_chunks
+    )?;
+    writeln!(
+        out,
+        "  control state (load_session): checkpoint + tail {:.1} ms, full replay {:.1} ms ({:.2} %)",
+        figures.control_checkpoint_ms, figures.control_replay_ms, figures.control_percent
+    )?;
+    writeln!(
+        out,
+        "  full state (request rebuild): checkpoint + tail {:.1} ms, full replay {:.1} ms ({:.2} %)",
+        figures.full_checkpoint_ms, figures.full_replay_ms, figures.full_percent
     )
 }

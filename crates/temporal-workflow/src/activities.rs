@@ -67,8 +67,9 @@ pub struct LlmGenerateInput {
     /// records the error as a failed generation instead of asking for a retry.
     pub attempts_max: u32,
     /// For `llm_generate_commit`: the workflow's committed head when it scheduled the
-    /// generation. The activity commits the outcome itself only if the log is still
-    /// there (see [`GenerationStep`]).
+    /// generation, when it is not `intent.planned_at` (absent: it is). The activity
+    /// commits the outcome itself only if the log is still there (see
+    /// [`GenerationStep`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub commit_at: Option<Seq>,
 }
@@ -100,8 +101,9 @@ pub struct CommittedStep {
 }
 
 /// A digest of a batch of entries (each entry's canonical bytes, length-prefixed):
-/// the first 128 bits of their SHA-256, in hex. It tells two engine builds' batches
-/// apart, which needs no more; it is not a content address.
+/// the first 64 bits of their SHA-256, in hex. It tells two engine builds' batches
+/// for the same position apart (a check against honest divergence, not an
+/// adversary), which needs no more; it is not a content address.
 pub fn entries_digest(entries: &[LogEntry]) -> String {
     let mut bytes = Vec::new();
     for entry in entries {

@@ -210,9 +210,18 @@ fn describe(err: &ActivityExecutionError) -> String {
 }
 
 impl<'a> Host<'a> {
+    /// A unique id for the next activity. In the history budget's shape it is the
+    /// first letter of `what` and the counter (`g12`): ids are in every scheduled
+    /// event and local-activity marker, and the activity's type and input already
+    /// say what it is for.
     fn activity_id(&mut self, what: String) -> String {
         self.scheduled += 1;
-        format!("{what}#{}", self.scheduled)
+        if self.lean {
+            let initial = what.chars().next().unwrap_or('a');
+            format!("{initial}{}", self.scheduled)
+        } else {
+            format!("{what}#{}", self.scheduled)
+        }
     }
 
     fn settings(&self) -> &crate::settings::WorkflowSettings {
@@ -358,7 +367,9 @@ impl<'a> Host<'a> {
                 commit_at: None,
             };
             let activity = if self.lean {
-                input.commit_at = Some(self.ctx.state(|wf| wf.session.committed_head()));
+                // Usually the head is the planning entry itself: then it goes unsaid.
+                let head = self.ctx.state(|wf| wf.session.committed_head());
+                input.commit_at = (head != intent.planned_at).then_some(head);
                 GenerationActivity::Committing(Box::pin(self.ctx.execute_activity(
                     LlmGenerateCommit,
                     input,

@@ -142,6 +142,7 @@ pub(crate) const CRATES: &[Row] = &[
             "llm-runtime",
             "session-stores",
             "store-fs",
+            "store-pg",
             "temporal-server",
             "temporal-workflow",
             "test-support",

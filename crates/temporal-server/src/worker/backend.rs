@@ -241,17 +241,14 @@ where
         ctx: ActivityContext,
         input: LlmGenerateInput,
     ) -> ActivityResult<GenerationStep> {
-        let commit_at = input.commit_at;
+        // Absent: the workflow's head was the planning entry itself.
+        let commit_at = input.commit_at.unwrap_or(input.intent.planned_at);
         let universe_id = input.universe_id.clone();
         let intent = input.intent.clone();
         let outcome = self.generate(ctx, input).await?;
-        let committed = match commit_at {
-            Some(at) => {
-                self.commit_generation(&universe_id, &intent, at, &outcome)
-                    .await
-            }
-            None => None,
-        };
+        let committed = self
+            .commit_generation(&universe_id, &intent, commit_at, &outcome)
+            .await;
         Ok(GenerationStep { outcome, committed })
     }
 

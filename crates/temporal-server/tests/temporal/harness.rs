@@ -353,6 +353,20 @@ impl Env {
             .unwrap()
     }
 
+    /// The size of the session workflow's current run's history as the server
+    /// counts it (what `temporal-bench` reports).
+    pub(crate) async fn history_size_bytes(&self, session: &SessionId) -> usize {
+        let description = self
+            .sessions
+            .client()
+            .get_workflow_handle::<AgentSessionWorkflow>(workflow_id(UNIVERSE, session))
+            .describe(temporalio_client::WorkflowDescribeOptions::default())
+            .await
+            .unwrap();
+        let info = description.raw().workflow_execution_info.clone().unwrap();
+        usize::try_from(info.history_size_bytes).unwrap()
+    }
+
     /// Polls the `status` query until `condition` holds.
     pub(crate) async fn wait_status(
         &self,

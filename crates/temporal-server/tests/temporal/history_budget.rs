@@ -1,8 +1,9 @@
 //! The history budget per turn (docs/spec/workflow.md, "History budget"): an
 //! ordinary text turn (one run answered by one text reply) costs at most 12 history
 //! events and 2.5 KB; a turn with tool calls at most 12 events plus 6 per call.
-//! Measured as the growth of the workflow's history per run once the session is warm,
-//! so a regression fails here on real Temporal.
+//! Measured as the growth of the workflow's history per run once the session is warm
+//! (events, and bytes as the server counts them: `history_size_bytes`, the figure
+//! `temporal-bench` reports), so a regression fails here on real Temporal.
 
 use std::collections::BTreeMap;
 
@@ -43,6 +44,7 @@ async fn per_run_growth(
 ) -> (usize, usize, BTreeMap<String, (usize, usize)>) {
     let session = env.open(session_name).await;
     let mut before = env.history(&session).await.len();
+    let mut size_before = env.history_size_bytes(&session).await;
     let mut growth = Vec::new();
     for i in 0..=RUNS {
         let run = env
@@ -58,12 +60,10 @@ async fn per_run_growth(
                 eprintln!("{} bytes: {event:?}", event_bytes(event));
             }
         }
-        growth.push((
-            added.len(),
-            added.iter().map(event_bytes).sum::<usize>(),
-            breakdown(added),
-        ));
+        let size = env.history_size_bytes(&session).await;
+        growth.push((added.len(), size - size_before, breakdown(added)));
         before = history.len();
+        size_before = size;
     }
     // The first run also loads the session; later runs are the steady state.
     eprintln!("{session_name}: per-run growth {growth:#?}");
