@@ -251,6 +251,21 @@ impl<S: DriveState> Drive<S> {
         Ok(())
     }
 
+    /// The store holds the staged decisions as made earlier, at `stamps` (one time per
+    /// staged entry): take those times, so what is applied is what the log holds. A
+    /// host learns this when a lost task made it decide the same batch again.
+    /// `false` (nothing changed) when the count does not match.
+    pub fn restamp_staged(&mut self, stamps: &[u64]) -> bool {
+        if stamps.len() != self.staged.len() {
+            return false;
+        }
+        // The projection is dropped when the entries are applied; only they matter.
+        for (entry, stamp) in self.staged.iter_mut().zip(stamps) {
+            entry.observed_at_ms = *stamp;
+        }
+        true
+    }
+
     /// The append failed (e.g. a head conflict): forget staged decisions. The host
     /// should reload state from the store before driving again.
     pub fn discard_staged(&mut self) {

@@ -47,11 +47,17 @@ pub struct AppendEventsInput {
     pub entries: Vec<LogEntry>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum AppendEventsOutput {
-    /// The entries are in the log (freshly, or by an earlier attempt).
-    Committed { head: Seq },
+    /// The entries are in the log (freshly, or by an earlier attempt). `restamped`:
+    /// the log holds the same decision made earlier, at these times (one per entry);
+    /// the workflow applies the entries with them.
+    Committed {
+        head: Seq,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        restamped: Option<Vec<u64>>,
+    },
     /// Someone else moved the head: the batch was not written. The workflow
     /// discards its staged entries and reloads.
     Conflict { head: Seq },

@@ -269,11 +269,21 @@ impl<'a> Host<'a> {
                 .execute_activity(AppendEvents, input, options)
                 .await
         };
-        let committed = matches!(outcome, Ok(AppendEventsOutput::Committed { .. }));
-        if committed {
-            self.staged_committed()
-        } else {
-            self.reload().await
+        match outcome {
+            Ok(AppendEventsOutput::Committed { restamped, .. }) => {
+                if let Some(stamps) = restamped {
+                    let restamped = self.ctx.state_mut(|wf| {
+                        wf.session
+                            .drive_mut()
+                            .is_some_and(|drive| drive.restamp_staged(&stamps))
+                    });
+                    if !restamped {
+                        return self.reload().await;
+                    }
+                }
+                self.staged_committed()
+            }
+            _ => self.reload().await,
         }
     }
 

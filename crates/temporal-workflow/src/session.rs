@@ -381,6 +381,26 @@ mod tests {
     }
 
     #[test]
+    fn restamped_entries_are_applied_with_the_stored_times() {
+        let mut state = WorkflowState::default();
+        state.plan_ahead();
+        state.load(ControlState::default());
+        state.enqueue(open_command());
+        state.decide_queued(5_000);
+        let drive = state.drive_mut().unwrap();
+        let Action::AppendEvents { entries, .. } = drive.next_action() else {
+            panic!("staged entries come first");
+        };
+        assert!(
+            !drive.restamp_staged(&vec![1; entries.len() + 1]),
+            "count must match"
+        );
+        assert!(drive.restamp_staged(&vec![1_000; entries.len()]));
+        drive.resume_appended().unwrap();
+        assert_eq!(drive.state().last_observed_at_ms, 1_000);
+    }
+
+    #[test]
     fn the_queue_is_bounded() {
         let mut state = WorkflowState::default();
         for i in 0..PENDING_ADMISSIONS_MAX {

@@ -203,6 +203,12 @@ where
         {
             Ok(AppendOutcome::Appended { head } | AppendOutcome::AlreadyCommitted { head }) => head,
             Err(StoreError::HeadConflict { actual, .. }) => {
+                if let Some(stamps) = self.same_decision(&store, &input, actual).await? {
+                    return Ok(AppendEventsOutput::Committed {
+                        head: input.expected_head + input.entries.len() as u64,
+                        restamped: Some(stamps),
+                    });
+                }
                 return Ok(AppendEventsOutput::Conflict { head: actual });
             }
             Err(StoreError::InvalidBatch { .. }) => {
@@ -213,7 +219,37 @@ where
         };
         self.checkpoint_if_due(&store, session, input.expected_head, head)
             .await;
-        Ok(AppendEventsOutput::Committed { head })
+        Ok(AppendEventsOutput::Committed {
+            head,
+            restamped: None,
+        })
+    }
+
+    /// Whether the log already holds this batch as decided at another time: the same
+    /// events at the same places, only `observed_at_ms` different. That is a local
+    /// activity run again after its workflow task was lost (its marker never
+    /// recorded): the workflow decided the same thing again, stamped with the new
+    /// task's time. The stored times are returned so the workflow applies exactly
+    /// what the log holds.
+    async fn same_decision(
+        &self,
+        store: &P::Store,
+        input: &AppendEventsInput,
+        actual_head: Seq,
+    ) -> ActivityResult<Option<Vec<u64>>> {
+        let count = input.entries.len();
+        if count == 0 || actual_head < input.expected_head + count as u64 {
+            return Ok(None);
+        }
+        let stored = store
+            .read(&input.key.session_id, input.expected_head + 1, count)
+            .await
+            .map_err(store_failure)?;
+        let same = stored.len() == count
+            && stored.iter().zip(&input.entries).all(|(stored, ours)| {
+                stored.seq == ours.seq && stored.joins == ours.joins && stored.event == ours.event
+            });
+        Ok(same.then(|| stored.iter().map(|entry| entry.observed_at_ms).collect()))
     }
 
     /// Writes a checkpoint when an append from `from` to `head` crossed a multiple

@@ -4,3 +4,4 @@
 
 mod api_keys;
 mod echo_api;
+mod worker_append;
