@@ -35,10 +35,21 @@ impl SessionDriver {
     /// continue-as-new threshold in particular), user input written to the store under
     /// `store_root`, where the worker reads it.
     pub(crate) fn new(client: Client, task_queue: &str, store_root: &Path) -> anyhow::Result<Self> {
+        Self::with_settings(client, task_queue, store_root, WorkflowSettings::default())
+    }
+
+    /// As [`Self::new`] with other workflow settings (the history shape before the
+    /// budget, to measure against it).
+    pub(crate) fn with_settings(
+        client: Client,
+        task_queue: &str,
+        store_root: &Path,
+        settings: WorkflowSettings,
+    ) -> anyhow::Result<Self> {
         let store = FsStore::open(store_root.join("universes").join(UNIVERSE))
             .context("opening the session store")?;
         Ok(Self {
-            sessions: SessionClient::new(client, task_queue, WorkflowSettings::default()),
+            sessions: SessionClient::new(client, task_queue, settings),
             store,
         })
     }

@@ -55,6 +55,7 @@ pub(crate) async fn run(
     stack: &Stack,
     sizes: &[u64],
     tool_calls: &[u64],
+    settings: temporal_workflow::WorkflowSettings,
 ) -> anyhow::Result<Vec<HistoryFigures>> {
     let temporal = stack.temporal("history").await?;
     let config = temporal.config();
@@ -74,10 +75,11 @@ pub(crate) async fn run(
     };
     let provider = scripted.as_ref().unwrap_or(&stack.provider);
     let worker = stack.start_session_worker_with(&config, provider).await?;
-    let driver = SessionDriver::new(
+    let driver = SessionDriver::with_settings(
         stack.client(&config).await?,
         &config.task_queue,
         &stack.store_root(),
+        settings,
     )?;
     let mut figures = Vec::with_capacity(sizes.len() * tool_calls.len());
     for &calls in tool_calls {

@@ -97,6 +97,11 @@ struct Cli {
     /// which needs LIGHTSPEED_POSTGRES_URL and runs only when named].
     #[arg(long, value_delimiter = ',')]
     only: Vec<Measurement>,
+    /// Sessions of the history figure run in the workflow shape before the history
+    /// budget (regular store activities, one append per decision), to measure the
+    /// budget against it on the same machine and build.
+    #[arg(long)]
+    legacy_history_shape: bool,
     /// Small sizes (for the smoke test); explicit sizes still win.
     #[arg(long)]
     quick: bool,
@@ -217,6 +222,7 @@ async fn measure(cli: &Cli, stack: &stack::Stack) -> anyhow::Result<Report> {
         cpus: std::thread::available_parallelism().map_or(1, usize::from),
         load_average_start: procfs::load_average()?,
         load_average_end: 0.0,
+        history_shape: "",
         history: None,
         throughput: None,
         rss: None,
@@ -224,8 +230,24 @@ async fn measure(cli: &Cli, stack: &stack::Stack) -> anyhow::Result<Report> {
         cold_start: None,
     };
     if cli.runs(Measurement::History) {
-        report.history =
-            Some(history::run(stack, &sizes.history_turns, &sizes.history_tool_calls).await?);
+        let settings = temporal_workflow::WorkflowSettings {
+            legacy_history_shape: cli.legacy_history_shape,
+            ..temporal_workflow::WorkflowSettings::default()
+        };
+        report.history_shape = if cli.legacy_history_shape {
+            "before the history budget (--legacy-history-shape)"
+        } else {
+            "the history budget's (history-budget-v1)"
+        };
+        report.history = Some(
+            history::run(
+                stack,
+                &sizes.history_turns,
+                &sizes.history_tool_calls,
+                settings,
+            )
+            .await?,
+        );
     }
     if cli.runs(Measurement::Throughput) {
         report.throughput = Some(

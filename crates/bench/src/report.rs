@@ -20,6 +20,8 @@ pub(crate) struct Report {
     pub(crate) cpus: usize,
     pub(crate) load_average_start: f64,
     pub(crate) load_average_end: f64,
+    /// Which workflow shape the history sessions ran in.
+    pub(crate) history_shape: &'static str,
     pub(crate) history: Option<Vec<HistoryFigures>>,
     pub(crate) throughput: Option<ThroughputFigures>,
     pub(crate) rss: Option<RssFigures>,
@@ -65,7 +67,7 @@ impl Report {
              calling `sleep` (0 ms) in one batch and one answering."
         )?;
         if let Some(history) = &self.history {
-            write_history(out, history)?;
+            write_history(out, self.history_shape, history)?;
         }
         if let Some(throughput) = &self.throughput {
             write_throughput(out, throughput)?;
@@ -83,11 +85,11 @@ impl Report {
     }
 }
 
-fn write_history(out: &mut String, history: &[HistoryFigures]) -> std::fmt::Result {
+fn write_history(out: &mut String, shape: &str, history: &[HistoryFigures]) -> std::fmt::Result {
     writeln!(out)?;
     writeln!(
         out,
-        "History per session (summed over every run of its continue-as-new chain; sizes from DescribeWorkflowExecution)"
+        "History per session in the workflow shape {shape} (summed over every run of its continue-as-new chain; sizes from DescribeWorkflowExecution)"
     )?;
     writeln!(
         out,

@@ -124,6 +124,7 @@ const HISTORY_BUDGET_PATCH: &str = "history-budget-v1";
 pub(crate) async fn drive_session(ctx: &mut Ctx) -> WorkflowResult<SessionWorkflowOutcome> {
     let ctx: &Ctx = ctx;
     let input = ctx.state(|wf| wf.input.clone());
+    let input_legacy = input.settings.legacy_history_shape;
     let key = SessionKey {
         universe_id: input.universe_id.clone(),
         session_id: input.session_id.clone(),
@@ -134,7 +135,8 @@ pub(crate) async fn drive_session(ctx: &mut Ctx) -> WorkflowResult<SessionWorkfl
         key,
         in_flight: None,
         scheduled: 0,
-        lean: ctx.patched(HISTORY_BUDGET_PATCH),
+        // The setting is part of the workflow input, so replay takes the same branch.
+        lean: !input_legacy && ctx.patched(HISTORY_BUDGET_PATCH),
         idle_timer: None,
     };
     if host.lean {

@@ -42,6 +42,12 @@ pub struct WorkflowSettings {
     /// sessions hold no open workflow and no worker cache. 0 keeps workflows open.
     /// Default 1 h.
     pub session_idle_timeout_ms: u64,
+    /// Runs new workflows in the shape before the history budget (no
+    /// `history-budget-v1` marker: regular activities for store work, one append
+    /// per decision). Only for measuring the budget against it (`temporal-bench
+    /// --legacy-history-shape`). Default false.
+    #[serde(default)]
+    pub legacy_history_shape: bool,
 }
 
 impl Default for WorkflowSettings {
@@ -57,6 +63,7 @@ impl Default for WorkflowSettings {
             compaction_timeout_ms: 600_000,
             store_timeout_ms: 30_000,
             session_idle_timeout_ms: 3_600_000,
+            legacy_history_shape: false,
         }
     }
 }
