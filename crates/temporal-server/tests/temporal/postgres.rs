@@ -71,6 +71,25 @@ pub(crate) fn server(
     command
 }
 
+/// Waits until the gateway at `bind` answers `/health`, failing if it exits first.
+pub(crate) async fn wait_healthy(bind: &str, child: &mut tokio::process::Child) {
+    let http = reqwest::Client::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while http
+        .get(format!("http://{bind}/health"))
+        .send()
+        .await
+        .is_err()
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{bind} never came up"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "{bind} exited");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 pub(crate) async fn run_to_end(mut command: tokio::process::Command, stdin: &str) -> String {
     let mut child = command
         .stdin(Stdio::piped())
@@ -160,22 +179,8 @@ async fn separate_worker_and_gateway_over_postgres_relay_deltas() {
     .stderr(Stdio::piped())
     .spawn()
     .unwrap();
-    let http = reqwest::Client::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while http
-        .get(format!("http://{bind}/health"))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "gateway never came up"
-        );
-        assert!(gateway.try_wait().unwrap().is_none(), "gateway exited");
-        assert!(worker.try_wait().unwrap().is_none(), "worker exited");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    wait_healthy(&bind, &mut gateway).await;
+    assert!(worker.try_wait().unwrap().is_none(), "worker exited");
 
     let client = HttpClientBuilder::default()
         .set_headers(bearer_headers(&key))

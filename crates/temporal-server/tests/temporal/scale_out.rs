@@ -28,28 +28,10 @@ use test_support::rpc_client::{bearer_headers, params};
 use uuid::Uuid;
 
 use crate::harness::temporal_address;
-use crate::postgres::{run_to_end, server, stack_env};
+use crate::postgres::{run_to_end, server, stack_env, wait_healthy};
 
 const SESSIONS: usize = 16;
 const RUN_DEADLINE: Duration = Duration::from_secs(180);
-
-async fn wait_healthy(bind: &str, child: &mut tokio::process::Child) {
-    let http = reqwest::Client::new();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    while http
-        .get(format!("http://{bind}/health"))
-        .send()
-        .await
-        .is_err()
-    {
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "{bind} never came up"
-        );
-        assert!(child.try_wait().unwrap().is_none(), "{bind} exited");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 /// The identities of the workers that ran tasks of `session`'s workflow.
 async fn workers_of(
