@@ -18,6 +18,9 @@ export LIGHTSPEED_OBJECT_STORE_ACCESS_KEY="${LIGHTSPEED_OBJECT_STORE_ACCESS_KEY:
 export LIGHTSPEED_OBJECT_STORE_SECRET_KEY="${LIGHTSPEED_OBJECT_STORE_SECRET_KEY:-lightspeed-dev-secret}"
 export LIGHTSPEED_OBJECT_STORE_REGION="${LIGHTSPEED_OBJECT_STORE_REGION:-us-east-1}"
 
+# The npm MCP and OAuth servers the integration tests start (local/up.sh installs them).
+export LIGHTSPEED_TEST_SERVERS_DIR="${LIGHTSPEED_TEST_SERVERS_DIR:-$_lightspeed_root/interop/test-servers}"
+
 # Temporal dev server.
 export TEMPORAL_ADDRESS="${TEMPORAL_ADDRESS:-127.0.0.1:7233}"
 export TEMPORAL_NAMESPACE="${TEMPORAL_NAMESPACE:-default}"

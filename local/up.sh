@@ -223,6 +223,24 @@ s3_up() {
   ls_wait_for_service s3 s3s-fs s3_answers
 }
 
+# --- test servers (npm) ------------------------------------------------------------
+
+# The real MCP and OAuth servers the integration tests start (server-everything,
+# the MCP SDK, oauth2-mock-server), installed from interop/test-servers'
+# package-lock.json; reinstalled only when the lock file changed.
+test_servers_up() {
+  local dir="$ls_root/interop/test-servers" stamp
+  stamp="$dir/node_modules/.lock-stamp"
+  if [ -f "$stamp" ] && cmp -s "$dir/package-lock.json" "$stamp"; then
+    return 0
+  fi
+  command -v npm >/dev/null || die "npm is missing (Node.js >= 20 installs it)"
+  say "installing the npm test servers (npm ci in interop/test-servers)"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+  cp "$dir/package-lock.json" "$stamp"
+}
+test_servers_up
+
 # --- server and API key -------------------------------------------------------------
 
 server_bin="${CARGO_TARGET_DIR:-$ls_root/target}/debug/server"
