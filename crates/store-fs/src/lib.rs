@@ -60,6 +60,8 @@ mod cas;
 mod checkpoint;
 mod fsio;
 mod log;
+mod mcp_catalog;
+mod record;
 mod usage;
 mod vfs_catalog;
 

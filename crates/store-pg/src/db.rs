@@ -33,6 +33,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "session activity",
         include_str!("../migrations/0004_activity.sql"),
     ),
+    (6, "mcp catalog", include_str!("../migrations/0006_mcp.sql")),
 ];
 
 /// Migrations are additive, so a binary older than the database (a rolling deploy,

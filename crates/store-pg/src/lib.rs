@@ -57,8 +57,10 @@ mod db;
 mod error;
 mod keys;
 mod log;
+mod mcp_catalog;
 mod notify;
 mod object_store;
+mod tx;
 mod vfs_catalog;
 
 pub use commits::{COMMIT_CHANNEL, CommitEvent, CommitListener, CommitNotice};

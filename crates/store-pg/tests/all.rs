@@ -37,3 +37,6 @@ mod usage;
 
 #[path = "all/activity.rs"]
 mod activity;
+
+#[path = "all/mcp_catalog.rs"]
+mod mcp_catalog;

@@ -15,6 +15,7 @@ pub mod counting;
 pub mod fake_provider;
 pub mod idle;
 pub mod local_api;
+pub mod mcp_conformance;
 pub mod rpc_client;
 pub mod runner;
 pub mod runtime_llm;

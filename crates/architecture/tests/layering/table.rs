@@ -57,10 +57,19 @@ pub(crate) const CRATES: &[Row] = &[
     product("api", &[], &[]),
     product("llm-clients", &[], &[]),
     product("vfs", &["engine"], &[]),
+    product("mcp-registry", &["engine"], &[]),
     product("tools", &["engine", "vfs"], &[]),
     product("llm-runtime", &["engine", "llm-clients"], &[]),
-    product("store-fs", &["engine", "vfs"], &["test-support"]),
-    product("store-pg", &["engine", "vfs"], &["test-support"]),
+    product(
+        "store-fs",
+        &["engine", "vfs", "mcp-registry"],
+        &["test-support"],
+    ),
+    product(
+        "store-pg",
+        &["engine", "vfs", "mcp-registry"],
+        &["test-support"],
+    ),
     product("temporal-workflow", &["engine"], &[]),
     product(
         "effects",
@@ -128,6 +137,7 @@ pub(crate) const CRATES: &[Row] = &[
             "store-fs",
             "vfs",
             "tools",
+            "mcp-registry",
             // The API conformance suite's in-process stack serves LocalApi through it.
             "gateway",
         ],
