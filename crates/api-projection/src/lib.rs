@@ -37,6 +37,7 @@ pub mod error;
 pub mod filesystem;
 pub mod inputs;
 pub mod items;
+pub mod mcp;
 pub mod vfs;
 pub mod views;
 

@@ -27,6 +27,7 @@ mod control;
 mod errors;
 mod events;
 mod host;
+mod mcp;
 mod quotas;
 mod service;
 mod sessions;
@@ -40,6 +41,7 @@ pub use events::{
     CATCH_UP_PAGE_ENTRIES, READ_LIMIT_DEFAULT, READ_LIMIT_MAX, SUBSCRIPTION_BUFFER_MAX, WAIT_MS_MAX,
 };
 pub use host::{Admission, AdmitFailure, RemoteRejection, SessionHost, SessionKey, delta_view};
+pub use mcp::McpSettings;
 pub use service::{
     Quotas, RUNS_IN_FLIGHT_PER_UNIVERSE_MAX_DEFAULT, SESSIONS_PER_UNIVERSE_MAX_DEFAULT,
     STORED_BYTES_PER_UNIVERSE_MAX_DEFAULT, Service,

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use api::types::blob::*;
 use api::types::events::*;
 use api::types::initialize::*;
+use api::types::mcp::*;
 use api::types::run::*;
 use api::types::session::*;
 use api::types::vfs::*;
@@ -82,6 +83,7 @@ pub struct Service<H> {
     pub(crate) host: H,
     controls: ControlCache,
     pub(crate) quotas: Quotas,
+    pub(crate) mcp: crate::mcp::McpSettings,
 }
 
 impl<H: SessionHost> Service<H> {
@@ -94,7 +96,13 @@ impl<H: SessionHost> Service<H> {
             host,
             controls,
             quotas: Quotas::default(),
+            mcp: crate::mcp::McpSettings::default(),
         }
+    }
+
+    pub fn with_mcp(mut self, mcp: crate::mcp::McpSettings) -> Self {
+        self.mcp = mcp;
+        self
     }
 
     pub fn with_quotas(mut self, quotas: Quotas) -> Self {
@@ -319,6 +327,54 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
         params: VfsMountListParams,
     ) -> Result<VfsMountListResult, ApiError> {
         vfs::mount_list(&*self.store(&caller.universe_id).await?, params).await
+    }
+
+    async fn mcp_servers_put(
+        &self,
+        caller: &Caller,
+        params: McpServerPutParams,
+    ) -> Result<McpServerView, ApiError> {
+        self.mcp_put(&caller.universe_id, params).await
+    }
+
+    async fn mcp_servers_read(
+        &self,
+        caller: &Caller,
+        params: McpServerRef,
+    ) -> Result<McpServerView, ApiError> {
+        self.mcp_read(&caller.universe_id, &params.name).await
+    }
+
+    async fn mcp_servers_list(
+        &self,
+        caller: &Caller,
+        _params: McpServerListParams,
+    ) -> Result<McpServerListResult, ApiError> {
+        self.mcp_list(&caller.universe_id).await
+    }
+
+    async fn mcp_servers_delete(
+        &self,
+        caller: &Caller,
+        params: McpServerRef,
+    ) -> Result<McpServerDeleteResult, ApiError> {
+        self.mcp_delete(&caller.universe_id, &params.name).await
+    }
+
+    async fn session_mcp_unlink(
+        &self,
+        caller: &Caller,
+        params: SessionMcpUnlinkParams,
+    ) -> Result<SessionMcpUnlinkResult, ApiError> {
+        self.mcp_unlink(&caller.universe_id, params).await
+    }
+
+    async fn session_mcp_list(
+        &self,
+        caller: &Caller,
+        params: SessionMcpListParams,
+    ) -> Result<SessionMcpListResult, ApiError> {
+        self.mcp_links(&caller.universe_id, params).await
     }
 
     async fn session_subscribe(

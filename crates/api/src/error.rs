@@ -63,6 +63,10 @@ pub enum Quota {
     /// Bytes of content a universe stores (blob uploads, run and steer input,
     /// instructions, snapshot manifests).
     StoredBytes,
+    /// MCP servers one universe may hold (`mcp/servers/put` of a new server).
+    McpServers,
+    /// MCP servers linked to one session (`session/mcp/link` of a new server).
+    McpLinks,
 }
 
 /// The `data` member of every error the API returns.

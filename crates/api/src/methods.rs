@@ -18,6 +18,7 @@ use crate::error::ApiError;
 use crate::types::blob::*;
 use crate::types::events::*;
 use crate::types::initialize::*;
+use crate::types::mcp::*;
 use crate::types::run::*;
 use crate::types::session::*;
 use crate::types::vfs::*;
@@ -313,6 +314,19 @@ api_table! {
         blob_get: "blob/get" (BlobGetParams) -> BlobGetResult;
         /// Which of these blobs the store already has.
         blob_has_many: "blob/has_many" (BlobHasManyParams) -> BlobHasManyResult;
+        /// Creates or replaces an MCP server of the universe (validated: no credential
+        /// in headers or URL, stdio only from the deployment's allow-list).
+        mcp_servers_put: "mcp/servers/put" (McpServerPutParams) -> McpServerView;
+        /// Reads an MCP server.
+        mcp_servers_read: "mcp/servers/read" (McpServerRef) -> McpServerView;
+        /// Lists the universe's MCP servers by name.
+        mcp_servers_list: "mcp/servers/list" (McpServerListParams) -> McpServerListResult;
+        /// Deletes an MCP server.
+        mcp_servers_delete: "mcp/servers/delete" (McpServerRef) -> McpServerDeleteResult;
+        /// Unlinks an MCP server from a session, removing its tools.
+        session_mcp_unlink: "session/mcp/unlink" (SessionMcpUnlinkParams) -> SessionMcpUnlinkResult;
+        /// Lists a session's linked MCP servers and their tools.
+        session_mcp_list: "session/mcp/list" (SessionMcpListParams) -> SessionMcpListResult;
     }
     optional_methods {
         /// Stores a snapshot: a manifest of files whose blobs are already in the CAS.

@@ -6,7 +6,7 @@ use std::future::Future;
 
 use engine::SessionId;
 
-use crate::error::McpCatalogError;
+use crate::error::{McpBound, McpCatalogError};
 use crate::link::SessionLink;
 use crate::server::{McpServer, McpServerSpec, ServerName};
 
@@ -108,7 +108,7 @@ pub fn decide_put(
             updated_at_ms: now_ms,
         }),
         (None, _) if count >= servers_max => Err(McpCatalogError::TooMany {
-            what: "MCP servers per universe",
+            bound: McpBound::ServersPerUniverse,
             max: servers_max,
         }),
         (None, _) => Ok(McpServer {
@@ -126,7 +126,7 @@ pub fn decide_put(
 pub fn check_links(links: usize, replacing: bool, links_max: usize) -> Result<(), McpCatalogError> {
     if !replacing && links >= links_max {
         return Err(McpCatalogError::TooMany {
-            what: "MCP links per session",
+            bound: McpBound::LinksPerSession,
             max: links_max,
         });
     }

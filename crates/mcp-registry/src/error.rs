@@ -2,6 +2,22 @@
 
 use engine::store::StoreError;
 
+/// Which count a [`McpCatalogError::TooMany`] would break.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum McpBound {
+    ServersPerUniverse,
+    LinksPerSession,
+}
+
+impl std::fmt::Display for McpBound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::ServersPerUniverse => "MCP servers per universe",
+            Self::LinksPerSession => "MCP links per session",
+        })
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum McpCatalogError {
     /// A record breaks a rule; the message names the field (no secret is ever in it:
@@ -18,8 +34,8 @@ pub enum McpCatalogError {
         expected: u64,
         actual: u64,
     },
-    #[error("at most {max} {what}")]
-    TooMany { what: &'static str, max: usize },
+    #[error("at most {max} {bound}")]
+    TooMany { bound: McpBound, max: usize },
     #[error(transparent)]
     Store(#[from] StoreError),
 }

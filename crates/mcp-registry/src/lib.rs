@@ -20,7 +20,7 @@ pub mod memory;
 pub mod server;
 
 pub use catalog::{McpCatalog, PutCondition};
-pub use error::McpCatalogError;
+pub use error::{McpBound, McpCatalogError};
 pub use link::{LinkMode, LinkedTool, McpOrigin, SessionLink, tool_name};
 pub use server::{
     McpAuth, McpServer, McpServerSpec, McpTimeouts, McpTransport, ServerName, StdioPolicy,

@@ -25,6 +25,7 @@ use std::time::Duration;
 use engine::core::wellknown::well_known_blobs;
 use engine::store::{BlobStore, CheckpointStore, SessionLog, StoreError};
 use engine::{Seq, SessionId};
+use mcp_registry::McpCatalog;
 use store_fs::FsStore;
 use store_pg::{ObjectStore, PgDatabase, PgStore};
 use tokio::sync::watch;
@@ -36,15 +37,30 @@ pub use commits::CommitHub;
 pub use pg_commits::IDLE_PING_AFTER;
 
 /// Everything a session needs from storage: its log, checkpoints and blobs, the VFS
-/// catalog its file tools and the `vfs/*` methods work on, the index of a
+/// catalog its file tools and the `vfs/*` methods work on, the MCP catalog
+/// (`mcp/servers/*`, session links), the index of a
 /// universe's sessions behind `session/list`, and what the universe's quotas count.
 pub trait SessionStore:
-    SessionLog + BlobStore + CheckpointStore + VfsCatalog + SessionIndex + UniverseUsage + 'static
+    SessionLog
+    + BlobStore
+    + CheckpointStore
+    + VfsCatalog
+    + McpCatalog
+    + SessionIndex
+    + UniverseUsage
+    + 'static
 {
 }
 
 impl<
-    T: SessionLog + BlobStore + CheckpointStore + VfsCatalog + SessionIndex + UniverseUsage + 'static,
+    T: SessionLog
+        + BlobStore
+        + CheckpointStore
+        + VfsCatalog
+        + McpCatalog
+        + SessionIndex
+        + UniverseUsage
+        + 'static,
 > SessionStore for T
 {
 }

@@ -11,6 +11,9 @@ use engine::store::{
     AppendOutcome, BlobStore, Checkpoint, CheckpointStore, SessionLog, StoreError,
 };
 use engine::{BlobRef, SessionId};
+use mcp_registry::{
+    McpCatalog, McpCatalogError, McpServer, McpServerSpec, PutCondition, ServerName, SessionLink,
+};
 use session_stores::{SessionActivity, SessionIndex, StoreProvider, UniverseUsage};
 use tokio::sync::watch;
 use vfs::{Mount, SessionPath, VfsCatalog, VfsError, Workspace, WorkspaceId};
@@ -182,6 +185,60 @@ impl<S: VfsCatalog> VfsCatalog for CountingStore<S> {
 
     async fn mount_list(&self, session: &SessionId) -> Result<Vec<Mount>, VfsError> {
         self.count().mount_list(session).await
+    }
+}
+
+impl<S: McpCatalog> McpCatalog for CountingStore<S> {
+    async fn mcp_server_put(
+        &self,
+        name: &ServerName,
+        spec: &McpServerSpec,
+        condition: PutCondition,
+        now_ms: u64,
+        servers_max: usize,
+    ) -> Result<McpServer, McpCatalogError> {
+        self.count()
+            .mcp_server_put(name, spec, condition, now_ms, servers_max)
+            .await
+    }
+
+    async fn mcp_server_read(
+        &self,
+        name: &ServerName,
+    ) -> Result<Option<McpServer>, McpCatalogError> {
+        self.count().mcp_server_read(name).await
+    }
+
+    async fn mcp_server_list(&self) -> Result<Vec<McpServer>, McpCatalogError> {
+        self.count().mcp_server_list().await
+    }
+
+    async fn mcp_server_delete(&self, name: &ServerName) -> Result<bool, McpCatalogError> {
+        self.count().mcp_server_delete(name).await
+    }
+
+    async fn mcp_link_put(
+        &self,
+        session: &SessionId,
+        link: &SessionLink,
+        links_max: usize,
+    ) -> Result<(), McpCatalogError> {
+        self.count().mcp_link_put(session, link, links_max).await
+    }
+
+    async fn mcp_link_list(
+        &self,
+        session: &SessionId,
+    ) -> Result<Vec<SessionLink>, McpCatalogError> {
+        self.count().mcp_link_list(session).await
+    }
+
+    async fn mcp_link_delete(
+        &self,
+        session: &SessionId,
+        server: &ServerName,
+    ) -> Result<bool, McpCatalogError> {
+        self.count().mcp_link_delete(session, server).await
     }
 }
 

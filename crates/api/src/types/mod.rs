@@ -1,9 +1,11 @@
 //! Wire types. Only derives here: behaviour lives in the crates that convert them.
 
+pub mod auth;
 pub mod blob;
 pub mod events;
 pub mod initialize;
 pub mod items;
+pub mod mcp;
 pub mod run;
 pub mod session;
 pub mod vfs;

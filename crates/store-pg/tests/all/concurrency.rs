@@ -110,7 +110,10 @@ async fn migrations_are_idempotent_under_concurrent_starts() {
             .fetch_all(again.pool())
             .await
             .unwrap();
-    assert_eq!(applied, [(1, true), (2, true), (3, true), (4, true), (6, true)]);
+    assert_eq!(
+        applied,
+        [(1, true), (2, true), (3, true), (4, true), (6, true)]
+    );
     let tables: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1",
     )

@@ -33,6 +33,7 @@ mod events;
 mod fixtures;
 mod isolation;
 pub mod local;
+mod mcp;
 mod protocol;
 mod quotas;
 mod runs;
@@ -173,6 +174,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(subscriptions::CASES);
     all.extend(blobs::CASES);
     all.extend(vfs::CASES);
+    all.extend(mcp::CASES);
     all.extend(isolation::CASES);
     all.extend(protocol::CASES);
     all.extend(quotas::CASES);
@@ -339,6 +341,8 @@ macro_rules! api_conformance_tests {
             snapshots_commit_canonically_and_page,
             workspaces_move_by_revision,
             mounts_are_validated_listed_and_removed,
+            mcp_servers_are_validated_stored_and_kept_apart,
+            session_links_list_and_unlink,
             missing_and_unknown_keys_are_refused,
             another_universe_gets_not_found_never_data,
             malformed_requests_get_protocol_errors_and_change_nothing,

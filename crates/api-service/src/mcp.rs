@@ -1,0 +1,199 @@
+//! `mcp/servers/*` and `session/mcp/*`: the universe's MCP catalog, and the links
+//! that register a server's tools on a session (through the engine's tool patches,
+//! so the session's tools stay in its log and replay like any other).
+
+use api::ApiError;
+use api::types::mcp::*;
+use api_projection::mcp::{catalog_error, link_view, server_name, server_put, server_view};
+use engine::SessionId;
+use engine::core::command::{CoreCommand, Rejection};
+use mcp_registry::{McpCatalog, ServerName, SessionLink, StdioPolicy};
+
+use crate::host::SessionHost;
+use crate::service::Service;
+
+/// How many times a tool patch is retried when another patch moved the session's
+/// tool revision between reading it and admitting.
+const TOOL_PATCH_ATTEMPTS: usize = 4;
+
+/// The deployment's MCP settings the service enforces.
+#[derive(Debug, Clone, Default)]
+pub struct McpSettings {
+    /// Commands stdio servers may run (`LIGHTSPEED_MCP_STDIO_COMMANDS`); default none.
+    pub stdio: StdioPolicy,
+}
+
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|elapsed| u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX))
+        .unwrap_or_default()
+}
+
+impl<H: SessionHost> Service<H> {
+    pub(crate) async fn mcp_put(
+        &self,
+        universe_id: &str,
+        params: McpServerPutParams,
+    ) -> Result<McpServerView, ApiError> {
+        let (name, spec, condition) = server_put(params, &self.mcp.stdio)?;
+        let store = self.store(universe_id).await?;
+        let server = store
+            .mcp_server_put(
+                &name,
+                &spec,
+                condition,
+                now_ms(),
+                mcp_registry::catalog::SERVERS_MAX,
+            )
+            .await
+            .map_err(catalog_error)?;
+        Ok(server_view(server))
+    }
+
+    pub(crate) async fn mcp_read(
+        &self,
+        universe_id: &str,
+        name: &str,
+    ) -> Result<McpServerView, ApiError> {
+        let name = server_name(name)?;
+        let store = self.store(universe_id).await?;
+        match store.mcp_server_read(&name).await.map_err(catalog_error)? {
+            Some(server) => Ok(server_view(server)),
+            None => Err(catalog_error(
+                mcp_registry::McpCatalogError::ServerNotFound(name.into()),
+            )),
+        }
+    }
+
+    pub(crate) async fn mcp_list(
+        &self,
+        universe_id: &str,
+    ) -> Result<McpServerListResult, ApiError> {
+        let store = self.store(universe_id).await?;
+        let servers = store.mcp_server_list().await.map_err(catalog_error)?;
+        Ok(McpServerListResult {
+            servers: servers.into_iter().map(server_view).collect(),
+        })
+    }
+
+    pub(crate) async fn mcp_delete(
+        &self,
+        universe_id: &str,
+        name: &str,
+    ) -> Result<McpServerDeleteResult, ApiError> {
+        let name = server_name(name)?;
+        let store = self.store(universe_id).await?;
+        let deleted = store
+            .mcp_server_delete(&name)
+            .await
+            .map_err(catalog_error)?;
+        Ok(McpServerDeleteResult { deleted })
+    }
+
+    pub(crate) async fn mcp_links(
+        &self,
+        universe_id: &str,
+        params: SessionMcpListParams,
+    ) -> Result<SessionMcpListResult, ApiError> {
+        let (session, _) = self
+            .existing_session(universe_id, &params.session_id)
+            .await?;
+        let store = self.store(universe_id).await?;
+        let links = store.mcp_link_list(&session).await.map_err(catalog_error)?;
+        Ok(SessionMcpListResult {
+            links: links.into_iter().map(link_view).collect(),
+        })
+    }
+
+    pub(crate) async fn mcp_unlink(
+        &self,
+        universe_id: &str,
+        params: SessionMcpUnlinkParams,
+    ) -> Result<SessionMcpUnlinkResult, ApiError> {
+        let (session, _) = self
+            .existing_session(universe_id, &params.session_id)
+            .await?;
+        let server = server_name(&params.server)?;
+        let store = self.store(universe_id).await?;
+        let links = store.mcp_link_list(&session).await.map_err(catalog_error)?;
+        let link = links.into_iter().find(|link| link.server == server);
+        // Tools first, then the record: a failure in between leaves a record whose
+        // tools are gone, which unlinking again clears.
+        self.patch_tools(universe_id, &session, None, &server)
+            .await?;
+        let unlinked = match link {
+            Some(_) => store
+                .mcp_link_delete(&session, &server)
+                .await
+                .map_err(catalog_error)?,
+            None => false,
+        };
+        Ok(SessionMcpUnlinkResult { unlinked })
+    }
+
+    /// Replaces the session's tools of `server` (every tool named `server__…`) with
+    /// `link`'s, or removes them when `link` is `None`, retrying when a concurrent
+    /// patch moved the tool revision. Nothing is admitted when nothing changes.
+    pub(crate) async fn patch_tools(
+        &self,
+        universe_id: &str,
+        session: &SessionId,
+        link: Option<&SessionLink>,
+        server: &ServerName,
+    ) -> Result<(), ApiError> {
+        let prefix = format!("{server}__");
+        for _ in 0..TOOL_PATCH_ATTEMPTS {
+            let control = self.control(universe_id, session).await?;
+            let remove: Vec<String> = control
+                .tools
+                .iter()
+                .filter(|tool| tool.name.starts_with(&prefix))
+                .filter(|tool| {
+                    !link.is_some_and(|link| link.tools.iter().any(|t| t.name == tool.name))
+                })
+                .map(|tool| tool.name.clone())
+                .collect();
+            let upsert: Vec<engine::core::tools::ToolSpec> = link
+                .map(|link| {
+                    link.tools
+                        .iter()
+                        .map(|tool| engine::core::tools::ToolSpec {
+                            name: tool.name.clone(),
+                            definition_ref: tool.definition_ref.clone(),
+                        })
+                        .filter(|spec| !control.tools.contains(spec))
+                        .collect()
+                })
+                .unwrap_or_default();
+            if remove.is_empty() && upsert.is_empty() {
+                return Ok(());
+            }
+            let command = CoreCommand::PatchTools {
+                expected_revision: control.tools_revision,
+                upsert,
+                remove,
+            };
+            match self
+                .host
+                .admit(&crate::host::SessionKey::new(universe_id, session), command)
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(crate::host::AdmitFailure::Rejected(Rejection::RevisionConflict {
+                    ..
+                })) => continue,
+                Err(crate::host::AdmitFailure::Refused(refusal))
+                    if refusal.code == engine::core::command::RejectionCode::RevisionConflict =>
+                {
+                    continue;
+                }
+                Err(failure) => return Err(crate::sessions::admit_error(failure)),
+            }
+        }
+        Err(
+            ApiError::conflict("the session's tools kept changing while linking; try again")
+                .with_reason("revisionConflict"),
+        )
+    }
+}

@@ -1,0 +1,168 @@
+//! API conformance cases, the MCP catalog and session links: servers validated (no
+//! credential in plain headers or URLs, stdio only from the deployment's allow-list),
+//! created, replaced by revision, listed, read, deleted; universes apart; a session's
+//! links listed and unlinked.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::json;
+
+use super::client::Harness;
+use super::{Case, case};
+
+pub(super) const CASES: [Case; 2] = [
+    case!(
+        mcp_servers_are_validated_stored_and_kept_apart,
+        [
+            "mcp/servers/put",
+            "mcp/servers/read",
+            "mcp/servers/list",
+            "mcp/servers/delete"
+        ]
+    ),
+    case!(
+        session_links_list_and_unlink,
+        ["session/start", "session/mcp/list", "session/mcp/unlink"]
+    ),
+];
+
+pub(super) async fn mcp_servers_are_validated_stored_and_kept_apart(
+    h: Harness,
+) -> anyhow::Result<()> {
+    let ctx = h.start(json!({"turns": []})).await?;
+    let (a, b) = (ctx.a(), ctx.b());
+    let server = json!({
+        "name": "docs",
+        "transport": {"type": "streamableHttp", "url": "https://mcp.example.com/mcp",
+                      "headers": {"X-Tenant": "acme"}},
+        "auth": {"type": "secretHeader", "secret": "docs-token"},
+        "tools": {"deny": ["delete_everything"]},
+        "expectedRevision": 0
+    });
+    let created = a.call("mcp/servers/put", server.clone()).await;
+    assert_eq!(created["revision"], 1);
+    assert_eq!(created["auth"]["header"], "Authorization");
+    assert_eq!(created["auth"]["prefix"], "Bearer ");
+    assert_eq!(
+        created["timeouts"],
+        json!({"connectMs": 10_000, "callMs": 120_000})
+    );
+    // Create-only again: the current revision comes back with the conflict.
+    let data = a
+        .refused(
+            "mcp/servers/put",
+            server.clone(),
+            -32009,
+            "revisionConflict",
+        )
+        .await;
+    assert_eq!(data["currentRevision"], 1);
+    let mut replace = server.clone();
+    replace["expectedRevision"] = json!(1);
+    replace["timeouts"] = json!({"callMs": 5_000});
+    let replaced = a.call("mcp/servers/put", replace).await;
+    assert_eq!(
+        (
+            replaced["revision"].as_u64(),
+            replaced["timeouts"]["callMs"].as_u64()
+        ),
+        (Some(2), Some(5_000))
+    );
+    assert_eq!(replaced["createdAtMs"], created["createdAtMs"]);
+    assert_eq!(
+        a.call("mcp/servers/read", json!({"name": "docs"})).await,
+        replaced
+    );
+
+    // Credentials never go into a record in the clear, and only allowed commands run.
+    let mut bad = server.clone();
+    bad["name"] = json!("bad");
+    bad["transport"]["headers"] = json!({"Authorization": "Bearer sk-live-123"});
+    a.invalid(
+        "mcp/servers/put",
+        bad.clone(),
+        "Authorization",
+        Some("invalidMcpServer"),
+    )
+    .await;
+    bad["transport"] = json!({"type": "streamableHttp", "url": "https://u:pw@host/mcp"});
+    a.invalid(
+        "mcp/servers/put",
+        bad.clone(),
+        "transport.url",
+        Some("invalidMcpServer"),
+    )
+    .await;
+    bad["transport"] = json!({"type": "stdio", "command": "/bin/sh", "args": ["-c", "id"]});
+    bad["auth"] = json!({"type": "none"});
+    a.invalid(
+        "mcp/servers/put",
+        bad.clone(),
+        "allow-list",
+        Some("invalidMcpServer"),
+    )
+    .await;
+    bad["name"] = json!("Not_A_Name");
+    a.invalid("mcp/servers/put", bad, "name", Some("invalidMcpServer"))
+        .await;
+    let listed = a.call("mcp/servers/list", json!({})).await;
+    assert_eq!(listed["servers"], json!([replaced]));
+
+    // Universe B sees none of A's servers and cannot touch them.
+    assert_eq!(
+        b.call("mcp/servers/list", json!({})).await["servers"],
+        json!([])
+    );
+    b.refused(
+        "mcp/servers/read",
+        json!({"name": "docs"}),
+        -32004,
+        "mcpServerNotFound",
+    )
+    .await;
+    assert_eq!(
+        b.call("mcp/servers/delete", json!({"name": "docs"})).await,
+        json!({"deleted": false})
+    );
+    assert_eq!(
+        a.call("mcp/servers/delete", json!({"name": "docs"})).await,
+        json!({"deleted": true})
+    );
+    assert_eq!(
+        a.call("mcp/servers/list", json!({})).await["servers"],
+        json!([])
+    );
+    Ok(())
+}
+
+pub(super) async fn session_links_list_and_unlink(h: Harness) -> anyhow::Result<()> {
+    let ctx = h.start(json!({"turns": []})).await?;
+    let a = ctx.a();
+    a.start_session("linked").await;
+    let listed = a
+        .call("session/mcp/list", json!({"sessionId": "linked"}))
+        .await;
+    assert_eq!(listed, json!({"links": []}));
+    let unlinked = a
+        .call(
+            "session/mcp/unlink",
+            json!({"sessionId": "linked", "server": "docs"}),
+        )
+        .await;
+    assert_eq!(unlinked, json!({"unlinked": false}));
+    a.refused(
+        "session/mcp/list",
+        json!({"sessionId": "nobody"}),
+        -32004,
+        "sessionNotFound",
+    )
+    .await;
+    ctx.b()
+        .refused(
+            "session/mcp/list",
+            json!({"sessionId": "linked"}),
+            -32004,
+            "sessionNotFound",
+        )
+        .await;
+    Ok(())
+}
