@@ -1,5 +1,5 @@
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -33,7 +33,7 @@ pub(crate) fn everything_bin() -> Option<PathBuf> {
     None
 }
 
-pub(crate) fn stdio(bin: &PathBuf) -> Transport {
+pub(crate) fn stdio(bin: &Path) -> Transport {
     Transport::Stdio {
         command: "node".to_owned(),
         args: vec![bin.display().to_string(), "stdio".to_owned()],
@@ -84,7 +84,7 @@ pub(crate) struct HttpEverything {
     pub(crate) url: String,
 }
 
-pub(crate) async fn http_everything(bin: &PathBuf) -> HttpEverything {
+pub(crate) async fn http_everything(bin: &Path) -> HttpEverything {
     let port = free_port();
     let child = tokio::process::Command::new("node")
         .arg(bin)
