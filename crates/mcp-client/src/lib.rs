@@ -1,7 +1,7 @@
 //! The MCP client the worker uses inside activities, over the official Rust SDK
 //! (`rmcp`): Streamable HTTP and stdio servers, pooled per server key.
 //!
-//! - [`McpPool`] holds one connection per [`ServerKey`](McpPool) string, reconnects
+//! - [`McpPool`] holds one connection per server key (a string the caller builds), reconnects
 //!   when a call brings a different credential or transport, closes idle ones,
 //!   evicts the least recently used, restarts dead stdio servers with backoff.
 //! - [`McpPool::list_tools`] and [`McpPool::call_tool`] are bounded
