@@ -56,6 +56,9 @@ pub(crate) const CRATES: &[Row] = &[
     product("engine", &[], &[]),
     product("api", &[], &[]),
     product("llm-clients", &[], &[]),
+    // The MCP client over rmcp: a leaf like llm-clients, so the worker and the API
+    // service's MCP routes can share it without pulling each other in.
+    product("mcp-client", &[], &[]),
     product("vfs", &["engine"], &[]),
     product("mcp-registry", &["engine"], &[]),
     product("tools", &["engine", "vfs"], &[]),
