@@ -7,7 +7,11 @@ use api::types::mcp::*;
 use api_projection::mcp::{catalog_error, link_view, server_name, server_put, server_view};
 use engine::SessionId;
 use engine::core::command::{CoreCommand, Rejection};
-use mcp_registry::{McpCatalog, ServerName, SessionLink, StdioPolicy};
+use std::sync::Arc;
+
+use effects::mcp::{LinkFailure, McpTools};
+use mcp_registry::link::LINKS_PER_SESSION_MAX;
+use mcp_registry::{McpCatalog, McpCatalogError, ServerName, SessionLink, StdioPolicy};
 
 use crate::host::SessionHost;
 use crate::service::Service;
@@ -16,11 +20,15 @@ use crate::service::Service;
 /// tool revision between reading it and admitting.
 const TOOL_PATCH_ATTEMPTS: usize = 4;
 
-/// The deployment's MCP settings the service enforces.
-#[derive(Debug, Clone, Default)]
+/// The deployment's MCP settings the service enforces, and the MCP client linking
+/// lists tools with.
+#[derive(Clone, Default)]
 pub struct McpSettings {
     /// Commands stdio servers may run (`LIGHTSPEED_MCP_STDIO_COMMANDS`); default none.
     pub stdio: StdioPolicy,
+    /// The client `session/mcp/link` lists a server's tools with; without one, linking
+    /// is refused (`mcpUnavailable`).
+    pub tools: Option<Arc<McpTools>>,
 }
 
 pub(crate) fn now_ms() -> u64 {
@@ -89,6 +97,43 @@ impl<H: SessionHost> Service<H> {
             .await
             .map_err(catalog_error)?;
         Ok(McpServerDeleteResult { deleted })
+    }
+
+    pub(crate) async fn mcp_link(
+        &self,
+        universe_id: &str,
+        params: SessionMcpLinkParams,
+    ) -> Result<SessionMcpLinkView, ApiError> {
+        let (session, _) = self
+            .existing_session(universe_id, &params.session_id)
+            .await?;
+        let name = server_name(&params.server)?;
+        let store = self.store(universe_id).await?;
+        let server = store
+            .mcp_server_read(&name)
+            .await
+            .map_err(catalog_error)?
+            .ok_or_else(|| catalog_error(McpCatalogError::ServerNotFound(name.to_string())))?;
+        // The bound on links first, before the server is asked anything.
+        let links = store.mcp_link_list(&session).await.map_err(catalog_error)?;
+        let replacing = links.iter().any(|link| link.server == name);
+        mcp_registry::catalog::check_links(links.len(), replacing, LINKS_PER_SESSION_MAX)
+            .map_err(catalog_error)?;
+        let tools = self.mcp.tools.as_ref().ok_or_else(|| {
+            ApiError::rejected("this deployment has no MCP client").with_reason("mcpUnavailable")
+        })?;
+        let link = tools
+            .list_link(universe_id, &server, &*store, now_ms())
+            .await
+            .map_err(link_error)?;
+        // Tools first, then the record (see `mcp_unlink`).
+        self.patch_tools(universe_id, &session, Some(&link), &name)
+            .await?;
+        store
+            .mcp_link_put(&session, &link, LINKS_PER_SESSION_MAX)
+            .await
+            .map_err(catalog_error)?;
+        Ok(link_view(link))
     }
 
     pub(crate) async fn mcp_links(
@@ -195,5 +240,26 @@ impl<H: SessionHost> Service<H> {
             ApiError::conflict("the session's tools kept changing while linking; try again")
                 .with_reason("revisionConflict"),
         )
+    }
+}
+
+/// Why linking failed, for the client: the server's own words are bounded and
+/// credential-free (`mcp_client` redacts them); store faults are internal.
+fn link_error(failure: LinkFailure) -> ApiError {
+    match failure {
+        LinkFailure::Credential(failure) => {
+            ApiError::rejected(failure.message).with_reason(failure.code)
+        }
+        LinkFailure::Server(err) => {
+            let reason = match err.kind() {
+                mcp_client::ErrorKind::Unauthorized => "needsReauth",
+                mcp_client::ErrorKind::TooLarge => "mcpTooLarge",
+                _ => "mcpServerUnavailable",
+            };
+            ApiError::rejected(format!("listing the server's tools failed: {err}"))
+                .with_reason(reason)
+        }
+        LinkFailure::Policy(message) => ApiError::rejected(message).with_reason("mcpStdioRefused"),
+        LinkFailure::Store(err) => crate::errors::internal("storing tool definitions", err),
     }
 }

@@ -361,6 +361,14 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
         self.mcp_delete(&caller.universe_id, &params.name).await
     }
 
+    async fn session_mcp_link(
+        &self,
+        caller: &Caller,
+        params: SessionMcpLinkParams,
+    ) -> Result<SessionMcpLinkView, ApiError> {
+        self.mcp_link(&caller.universe_id, params).await
+    }
+
     async fn session_mcp_unlink(
         &self,
         caller: &Caller,

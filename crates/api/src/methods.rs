@@ -323,6 +323,10 @@ api_table! {
         mcp_servers_list: "mcp/servers/list" (McpServerListParams) -> McpServerListResult;
         /// Deletes an MCP server.
         mcp_servers_delete: "mcp/servers/delete" (McpServerRef) -> McpServerDeleteResult;
+        /// Links an MCP server to a session: lists its tools (`tools/list`), stores their
+        /// definitions and registers them as session tools `server__tool`. Linking again
+        /// refreshes the list (a server's `tools/list_changed` takes effect here).
+        session_mcp_link: "session/mcp/link" (SessionMcpLinkParams) -> SessionMcpLinkView;
         /// Unlinks an MCP server from a session, removing its tools.
         session_mcp_unlink: "session/mcp/unlink" (SessionMcpUnlinkParams) -> SessionMcpUnlinkResult;
         /// Lists a session's linked MCP servers and their tools.

@@ -107,7 +107,7 @@ impl Stack {
                 runtime: LlmRuntime::new([provider_client(provider)?]),
                 transport: Transport::Streaming,
             },
-            tools: WorkerTools,
+            tools: WorkerTools::default(),
             compactor: ListingCompactor,
             deltas: Arc::new(DeltaHub::default()),
             checkpoint_interval_entries: CHECKPOINT_INTERVAL_ENTRIES,

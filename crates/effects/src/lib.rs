@@ -22,6 +22,7 @@
 
 pub mod adapter;
 pub mod compactor;
+pub mod mcp;
 pub mod toolset;
 pub mod vfs_tools;
 

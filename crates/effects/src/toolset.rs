@@ -9,7 +9,9 @@
 //!   mounts, through effects' [`VfsToolAdapter`] over the universe's store, which is
 //!   also its VFS catalog;
 //! - `sleep` (`{"ms": n}`, at most a minute), which makes a tool call last long enough
-//!   to cancel it or to crash a worker in the middle of it.
+//!   to cancel it or to crash a worker in the middle of it;
+//! - the tools of MCP servers linked to the session (`server__tool`), through
+//!   [`McpTools`], when the host built the toolset with one.
 //!
 //! Any other name is an error result.
 
@@ -17,12 +19,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::adapter::{AdapterError, ToolAdapter};
+use crate::mcp::McpTools;
 use crate::vfs_tools::VfsToolAdapter;
 use engine::SessionId;
 use engine::core::context::estimate_tokens;
 use engine::core::effects::ToolResult;
 use engine::core::run::{ToolCallRequest, ToolStatus};
 use engine::store::BlobStore;
+use mcp_registry::McpCatalog;
 use serde_json::{Value, json};
 use tools::{Mode, ToolKind};
 use vfs::VfsCatalog;
@@ -30,38 +34,67 @@ use vfs::VfsCatalog;
 /// Longest `sleep` call.
 const SLEEP_MS_MAX: u64 = 60_000;
 
-/// Makes the tool adapter of one session, whose universe's store is `S`. The backend
-/// asks for one per call: adapters are cheap, and a worker serves many sessions.
+/// Makes the tool adapter of one session of universe `universe_id`, whose store is
+/// `S`. The backend asks for one per call: adapters are cheap, and a worker serves
+/// many sessions.
 pub trait SessionToolset<S>: Send + Sync + 'static {
     type Tools: ToolAdapter;
 
-    fn session_tools(&self, store: &Arc<S>, session: &SessionId) -> Self::Tools;
+    fn session_tools(&self, universe_id: &str, store: &Arc<S>, session: &SessionId) -> Self::Tools;
 }
 
-/// The production toolset: file tools and `sleep`.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct WorkerTools;
+/// The production toolset: file tools, `sleep`, and the tools of linked MCP servers
+/// when the host has an MCP client ([`WorkerTools::with_mcp`]).
+#[derive(Clone, Default)]
+pub struct WorkerTools {
+    mcp: Option<Arc<McpTools>>,
+}
+
+impl WorkerTools {
+    pub fn with_mcp(mcp: Arc<McpTools>) -> Self {
+        Self { mcp: Some(mcp) }
+    }
+}
 
 /// [`WorkerTools`] for one session.
 pub struct SessionTools<S> {
     files: VfsToolAdapter<S>,
+    mcp: Option<SessionMcp<S>>,
 }
 
-impl<S: VfsCatalog + 'static> SessionToolset<S> for WorkerTools {
+struct SessionMcp<S> {
+    tools: Arc<McpTools>,
+    universe_id: String,
+    store: Arc<S>,
+    session: SessionId,
+}
+
+impl<S: VfsCatalog + McpCatalog + BlobStore + 'static> SessionToolset<S> for WorkerTools {
     type Tools = SessionTools<S>;
 
-    fn session_tools(&self, store: &Arc<S>, session: &SessionId) -> SessionTools<S> {
+    fn session_tools(
+        &self,
+        universe_id: &str,
+        store: &Arc<S>,
+        session: &SessionId,
+    ) -> SessionTools<S> {
         // Edit mode is right for every call that gets here: a writing tool is only
         // registered for sessions started with `filesystem: edit`, unregistered calls
         // never reach a toolset, and reading tools behave alike in both modes.
         // Read-only mounts still refuse writes.
         SessionTools {
             files: VfsToolAdapter::new(store.clone(), session.clone(), Mode::Edit),
+            mcp: self.mcp.clone().map(|tools| SessionMcp {
+                tools,
+                universe_id: universe_id.to_owned(),
+                store: store.clone(),
+                session: session.clone(),
+            }),
         }
     }
 }
 
-impl<S: VfsCatalog> ToolAdapter for SessionTools<S> {
+impl<S: VfsCatalog + McpCatalog + BlobStore> ToolAdapter for SessionTools<S> {
     async fn invoke<B: BlobStore>(
         &self,
         call: &ToolCallRequest,
@@ -69,6 +102,13 @@ impl<S: VfsCatalog> ToolAdapter for SessionTools<S> {
     ) -> Result<ToolResult, AdapterError> {
         if ToolKind::from_name(&call.name).is_some() {
             return self.files.invoke(call, blobs).await;
+        }
+        // Linked MCP tools are `server__tool`; no other tool name has `__`.
+        if let (Some(mcp), true) = (&self.mcp, call.name.contains("__")) {
+            return mcp
+                .tools
+                .invoke(&mcp.universe_id, &*mcp.store, &mcp.session, call)
+                .await;
         }
         let (status, output) = match call.name.as_str() {
             "sleep" => sleep(&blobs.get(&call.arguments_ref).await?).await,

@@ -263,7 +263,7 @@ fn start_backend<P: StoreProvider>(
             runtime,
             transport: llm_runtime::Transport::Streaming,
         },
-        tools: WorkerTools,
+        tools: WorkerTools::with_mcp(mcp_tools()?),
         compactor,
         deltas,
         checkpoint_interval_entries: CHECKPOINT_INTERVAL_ENTRIES,
@@ -298,9 +298,33 @@ async fn start_gateway<P: StoreProvider, K: KeyStore>(
     let api = Arc::new(
         TemporalHost::new(sessions, stores, deltas)
             .api()
-            .with_quotas(quotas),
+            .with_quotas(quotas)
+            .with_mcp(api_service::McpSettings {
+                stdio: stdio_policy(),
+                tools: Some(mcp_tools()?),
+            }),
     );
     Ok(gateway::serve(api, keys, config).await?)
+}
+
+/// The commands stdio MCP servers may run: `LIGHTSPEED_MCP_STDIO_COMMANDS`,
+/// comma-separated, compared exactly; default none (no stdio servers).
+fn stdio_policy() -> mcp_registry::StdioPolicy {
+    mcp_registry::StdioPolicy::parse(
+        &std::env::var("LIGHTSPEED_MCP_STDIO_COMMANDS").unwrap_or_default(),
+    )
+}
+
+/// The process's MCP client: one connection pool (defaults: `mcp_client::PoolConfig`),
+/// the stdio policy, credentials resolved per call.
+fn mcp_tools() -> anyhow::Result<Arc<effects::mcp::McpTools>> {
+    let pool = mcp_client::McpPool::new(mcp_client::PoolConfig::default())
+        .context("starting the MCP client")?;
+    Ok(Arc::new(effects::mcp::McpTools::new(
+        pool,
+        stdio_policy(),
+        Arc::new(effects::mcp::NoCredentials),
+    )))
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

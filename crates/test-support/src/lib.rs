@@ -16,6 +16,7 @@ pub mod fake_provider;
 pub mod idle;
 pub mod local_api;
 pub mod mcp_conformance;
+pub mod mcp_servers;
 pub mod rpc_client;
 pub mod runner;
 pub mod runtime_llm;

@@ -9,6 +9,7 @@ use engine::core::context::estimate_tokens;
 use engine::core::effects::ToolResult;
 use engine::core::run::{ToolCallRequest, ToolStatus};
 use engine::store::BlobStore;
+use mcp_registry::McpCatalog;
 use serde_json::{Value, json};
 use vfs::VfsCatalog;
 
@@ -74,23 +75,39 @@ impl ToolAdapter for BuiltinTools {
 /// builtin tools above, which production hosts do not serve. Test hosts (the
 /// in-process host, the Temporal test worker) serve exactly this, so the API
 /// conformance suite sees the same tools on every host.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct TestToolset;
+#[derive(Clone, Default)]
+pub struct TestToolset {
+    production: WorkerTools,
+}
+
+impl TestToolset {
+    /// With the production toolset's MCP tools served through `mcp`.
+    pub fn with_mcp(mcp: std::sync::Arc<effects::mcp::McpTools>) -> Self {
+        Self {
+            production: WorkerTools::with_mcp(mcp),
+        }
+    }
+}
 
 /// [`TestToolset`] for one session.
 pub struct TestSessionTools<S>(<WorkerTools as SessionToolset<S>>::Tools)
 where
-    S: VfsCatalog + 'static;
+    S: VfsCatalog + McpCatalog + BlobStore + 'static;
 
-impl<S: VfsCatalog + 'static> SessionToolset<S> for TestToolset {
+impl<S: VfsCatalog + McpCatalog + BlobStore + 'static> SessionToolset<S> for TestToolset {
     type Tools = TestSessionTools<S>;
 
-    fn session_tools(&self, store: &Arc<S>, session: &SessionId) -> TestSessionTools<S> {
-        TestSessionTools(WorkerTools.session_tools(store, session))
+    fn session_tools(
+        &self,
+        universe_id: &str,
+        store: &Arc<S>,
+        session: &SessionId,
+    ) -> TestSessionTools<S> {
+        TestSessionTools(self.production.session_tools(universe_id, store, session))
     }
 }
 
-impl<S: VfsCatalog + 'static> ToolAdapter for TestSessionTools<S> {
+impl<S: VfsCatalog + McpCatalog + BlobStore + 'static> ToolAdapter for TestSessionTools<S> {
     async fn invoke<B: BlobStore>(
         &self,
         call: &ToolCallRequest,
@@ -102,4 +119,15 @@ impl<S: VfsCatalog + 'static> ToolAdapter for TestSessionTools<S> {
             self.0.invoke(call, blobs).await
         }
     }
+}
+
+/// The MCP client test hosts serve linked tools with: a fresh pool, servers without
+/// auth only, no stdio servers.
+pub fn test_mcp_tools() -> anyhow::Result<std::sync::Arc<effects::mcp::McpTools>> {
+    let pool = mcp_client::McpPool::new(mcp_client::PoolConfig::default())?;
+    Ok(std::sync::Arc::new(effects::mcp::McpTools::new(
+        pool,
+        mcp_registry::StdioPolicy::default(),
+        std::sync::Arc::new(effects::mcp::NoCredentials),
+    )))
 }

@@ -74,9 +74,17 @@ pub(crate) const CRATES: &[Row] = &[
         &["test-support"],
     ),
     product("temporal-workflow", &["engine"], &[]),
+    // mcp-registry and mcp-client: linked MCP tools are listed and called here.
     product(
         "effects",
-        &["engine", "vfs", "tools", "llm-runtime"],
+        &[
+            "engine",
+            "vfs",
+            "tools",
+            "llm-runtime",
+            "mcp-registry",
+            "mcp-client",
+        ],
         &["test-support", "llm-clients"],
     ),
     // Engine only for `BlobRef` (parse and hash a ref on the raw blob routes).
@@ -85,7 +93,14 @@ pub(crate) const CRATES: &[Row] = &[
     // validation at admission and the typed reasoning effort.
     product(
         "api-projection",
-        &["engine", "api", "llm-runtime", "vfs", "tools"],
+        &[
+            "engine",
+            "api",
+            "llm-runtime",
+            "vfs",
+            "tools",
+            "mcp-registry",
+        ],
         &[],
     ),
     // A client like any other: the contract alone.
@@ -94,7 +109,7 @@ pub(crate) const CRATES: &[Row] = &[
     // universe -> store for every host (worker, API service, test host).
     product(
         "session-stores",
-        &["engine", "vfs", "store-fs", "store-pg"],
+        &["engine", "vfs", "store-fs", "store-pg", "mcp-registry"],
         &[],
     ),
     // Every API method's body, once, generic over a narrow host interface.
@@ -106,6 +121,10 @@ pub(crate) const CRATES: &[Row] = &[
             "api-projection",
             "llm-runtime",
             "session-stores",
+            // `session/mcp/link` lists a server's tools with effects' MCP client.
+            "effects",
+            "mcp-registry",
+            "mcp-client",
         ],
         &[],
     ),
@@ -123,6 +142,8 @@ pub(crate) const CRATES: &[Row] = &[
             "store-pg",
             "temporal-workflow",
             "effects",
+            "mcp-registry",
+            "mcp-client",
         ],
         &["test-support", "store-fs"],
     ),
@@ -141,6 +162,7 @@ pub(crate) const CRATES: &[Row] = &[
             "vfs",
             "tools",
             "mcp-registry",
+            "mcp-client",
             // The API conformance suite's in-process stack serves LocalApi through it.
             "gateway",
         ],

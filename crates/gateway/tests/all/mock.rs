@@ -9,6 +9,7 @@ use std::time::Duration;
 use api::types::blob::*;
 use api::types::events::*;
 use api::types::initialize::*;
+use api::types::mcp::*;
 use api::types::run::*;
 use api::types::session::*;
 use api::{ApiError, Caller, LightspeedApi};
@@ -257,6 +258,71 @@ impl LightspeedApi for MockApi {
             blob_ref: params.blob_ref,
             data_base64: base64::engine::general_purpose::STANDARD.encode(bytes),
         })
+    }
+
+    // The MCP catalog is not the gateway's concern: these answer as a backend
+    // without it would (`methodNotFound`), after the caller is recorded.
+    async fn mcp_servers_put(
+        &self,
+        caller: &Caller,
+        params: McpServerPutParams,
+    ) -> Result<McpServerView, ApiError> {
+        self.record(caller);
+        api::Unserved.mcp_servers_put(caller, params).await
+    }
+
+    async fn mcp_servers_read(
+        &self,
+        caller: &Caller,
+        params: McpServerRef,
+    ) -> Result<McpServerView, ApiError> {
+        self.record(caller);
+        api::Unserved.mcp_servers_read(caller, params).await
+    }
+
+    async fn mcp_servers_list(
+        &self,
+        caller: &Caller,
+        params: McpServerListParams,
+    ) -> Result<McpServerListResult, ApiError> {
+        self.record(caller);
+        api::Unserved.mcp_servers_list(caller, params).await
+    }
+
+    async fn mcp_servers_delete(
+        &self,
+        caller: &Caller,
+        params: McpServerRef,
+    ) -> Result<McpServerDeleteResult, ApiError> {
+        self.record(caller);
+        api::Unserved.mcp_servers_delete(caller, params).await
+    }
+
+    async fn session_mcp_link(
+        &self,
+        caller: &Caller,
+        params: SessionMcpLinkParams,
+    ) -> Result<SessionMcpLinkView, ApiError> {
+        self.record(caller);
+        api::Unserved.session_mcp_link(caller, params).await
+    }
+
+    async fn session_mcp_unlink(
+        &self,
+        caller: &Caller,
+        params: SessionMcpUnlinkParams,
+    ) -> Result<SessionMcpUnlinkResult, ApiError> {
+        self.record(caller);
+        api::Unserved.session_mcp_unlink(caller, params).await
+    }
+
+    async fn session_mcp_list(
+        &self,
+        caller: &Caller,
+        params: SessionMcpListParams,
+    ) -> Result<SessionMcpListResult, ApiError> {
+        self.record(caller);
+        api::Unserved.session_mcp_list(caller, params).await
     }
 
     async fn blob_has_many(

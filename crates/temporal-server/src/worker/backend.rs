@@ -411,7 +411,9 @@ where
         let message = if input.definition_ref.is_none() {
             effects::toolset::unavailable_tool_message(&input.call.name)
         } else {
-            let tools = self.tools.session_tools(&store, &input.key.session_id);
+            let tools =
+                self.tools
+                    .session_tools(&input.key.universe_id, &store, &input.key.session_id);
             let timeout = Duration::from_millis(input.timeout_ms.max(1));
             let work = tokio::time::timeout(timeout, tools.invoke(&input.call, &*store));
             match heartbeating(&ctx, work).await {

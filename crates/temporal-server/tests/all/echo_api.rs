@@ -3,6 +3,7 @@
 use api::types::blob::*;
 use api::types::events::*;
 use api::types::initialize::*;
+use api::types::mcp::*;
 use api::types::run::*;
 use api::types::session::*;
 use api::{ApiError, Caller, LightspeedApi};
@@ -27,6 +28,62 @@ impl LightspeedApi for EchoApi {
             methods: Vec::new(),
             notifications: Vec::new(),
         })
+    }
+
+    async fn mcp_servers_put(
+        &self,
+        _: &Caller,
+        _: McpServerPutParams,
+    ) -> Result<McpServerView, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn mcp_servers_read(
+        &self,
+        _: &Caller,
+        _: McpServerRef,
+    ) -> Result<McpServerView, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn mcp_servers_list(
+        &self,
+        _: &Caller,
+        _: McpServerListParams,
+    ) -> Result<McpServerListResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn mcp_servers_delete(
+        &self,
+        _: &Caller,
+        _: McpServerRef,
+    ) -> Result<McpServerDeleteResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn session_mcp_link(
+        &self,
+        _: &Caller,
+        _: SessionMcpLinkParams,
+    ) -> Result<SessionMcpLinkView, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn session_mcp_unlink(
+        &self,
+        _: &Caller,
+        _: SessionMcpUnlinkParams,
+    ) -> Result<SessionMcpUnlinkResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn session_mcp_list(
+        &self,
+        _: &Caller,
+        _: SessionMcpListParams,
+    ) -> Result<SessionMcpListResult, ApiError> {
+        Err(unsupported())
     }
 
     async fn session_start(

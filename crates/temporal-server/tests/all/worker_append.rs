@@ -63,7 +63,7 @@ async fn the_same_decision_at_another_time_is_committed_with_the_stored_times() 
             runtime: runtime.clone(),
             transport: Transport::Streaming,
         },
-        tools: TestToolset,
+        tools: TestToolset::default(),
         compactor: LlmCompactor::new(runtime, Transport::Streaming),
         deltas: Arc::new(DeltaHub::default()),
         checkpoint_interval_entries: 64,

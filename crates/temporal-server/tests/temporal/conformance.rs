@@ -118,13 +118,14 @@ async fn start<P: StoreProvider>(
     temporal.task_queue = format!("conformance-{}", uuid::Uuid::new_v4().simple());
     // The worker's LLM activities publish deltas where the gateway relays them from.
     let deltas = Arc::new(DeltaHub::default());
+    let mcp = test_support::tools::test_mcp_tools()?;
     let backend = Backend {
         stores: stores.clone(),
         llm: LlmSettings {
             runtime: runtime.clone(),
             transport: Transport::Streaming,
         },
-        tools: TestToolset,
+        tools: TestToolset::with_mcp(mcp.clone()),
         compactor: LlmCompactor::new(runtime, Transport::Streaming),
         deltas: deltas.clone(),
         checkpoint_interval_entries: 64,
@@ -139,7 +140,11 @@ async fn start<P: StoreProvider>(
     let sessions = SessionClient::new(client, temporal.task_queue.clone(), fast_settings());
     let api = TemporalHost::new(sessions, stores, deltas)
         .api()
-        .with_quotas(quotas);
+        .with_quotas(quotas)
+        .with_mcp(api_service::McpSettings {
+            stdio: Default::default(),
+            tools: Some(mcp),
+        });
     let keys = MemoryKeyStore::default();
     let mut universes = Vec::new();
     for index in 1..=2 {

@@ -209,7 +209,7 @@ impl Env {
                 runtime: runtime.clone(),
                 transport: Transport::Streaming,
             },
-            tools: TestToolset,
+            tools: TestToolset::default(),
             compactor: LlmCompactor::new(runtime, Transport::Streaming),
             deltas,
             checkpoint_interval_entries: 64,

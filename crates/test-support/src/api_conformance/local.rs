@@ -16,6 +16,8 @@ use super::{ApiStack, ApiTarget, UniverseAccess};
 use crate::fake_provider::{FakeProvider, FakeProviderConfig, RunningFakeProvider, Script};
 use crate::local_api::{LocalApi, LocalApiConfig, LocalHost};
 use crate::runtime_llm::RetryPolicy;
+use crate::tools::TestToolset;
+use api_service::Service;
 
 /// What a [`LocalStack`] serves.
 #[derive(Debug, Clone)]
@@ -46,7 +48,8 @@ impl LocalStack {
     pub async fn start(config: LocalStackConfig) -> anyhow::Result<Self> {
         let (provider, runtime) = fake_provider(config.script).await?;
         let data_dir = tempfile::tempdir()?;
-        let api = LocalHost::api(LocalApiConfig {
+        let mcp = crate::tools::test_mcp_tools()?;
+        let host = LocalHost::new(LocalApiConfig {
             data_dir: data_dir.path().to_path_buf(),
             runtime,
             transport: Transport::Streaming,
@@ -54,6 +57,11 @@ impl LocalStack {
                 attempts_max: config.llm_attempts_max,
                 ..RetryPolicy::default()
             },
+        })
+        .with_toolset(TestToolset::with_mcp(mcp.clone()));
+        let api = Service::new(host).with_mcp(api_service::McpSettings {
+            stdio: Default::default(),
+            tools: Some(mcp),
         });
         let api = Arc::new(api.with_quotas(config.quotas));
         let keys = Arc::new(MemoryKeyStore::default());

@@ -7,9 +7,11 @@
 use serde_json::json;
 
 use super::client::Harness;
+use super::fixtures::{finished_status, tool_results};
 use super::{Case, case};
+use crate::mcp_servers::EverythingHttp;
 
-pub(super) const CASES: [Case; 2] = [
+pub(super) const CASES: [Case; 3] = [
     case!(
         mcp_servers_are_validated_stored_and_kept_apart,
         [
@@ -22,6 +24,19 @@ pub(super) const CASES: [Case; 2] = [
     case!(
         session_links_list_and_unlink,
         ["session/start", "session/mcp/list", "session/mcp/unlink"]
+    ),
+    case!(
+        linked_mcp_tools_are_called_by_the_model,
+        [
+            "mcp/servers/put",
+            "session/start",
+            "session/mcp/link",
+            "session/mcp/list",
+            "session/mcp/unlink",
+            "session/read",
+            "run/start",
+            "session/events/read"
+        ]
     ),
 ];
 
@@ -164,5 +179,111 @@ pub(super) async fn session_links_list_and_unlink(h: Harness) -> anyhow::Result<
             "sessionNotFound",
         )
         .await;
+    Ok(())
+}
+
+/// A real MCP server (server-everything over Streamable HTTP) linked to a session:
+/// its tools registered as `everything__*` (filtered), a run whose model calls two of
+/// them, their results in the transcript, then unlinking removes the tools.
+pub(super) async fn linked_mcp_tools_are_called_by_the_model(h: Harness) -> anyhow::Result<()> {
+    let everything = EverythingHttp::start().await?;
+    let ctx = h
+        .start(json!({"turns": [
+            {"tool_calls": [
+                {"name": "everything__echo", "arguments": {"message": "hello over MCP"}},
+                {"name": "everything__get-sum", "arguments": {"a": 2, "b": 40}}
+            ]},
+            {"tool_calls": [
+                {"name": "everything__echo", "arguments": {"no_message": true}}
+            ]},
+            {"text": "Done."}
+        ]}))
+        .await?;
+    let a = ctx.a();
+    a.call(
+        "mcp/servers/put",
+        json!({"name": "everything",
+               "transport": {"type": "streamableHttp", "url": everything.url},
+               "tools": {"deny": ["get-env"]}}),
+    )
+    .await;
+    a.start_session("mcp-session").await;
+    let link = a
+        .call(
+            "session/mcp/link",
+            json!({"sessionId": "mcp-session", "server": "everything"}),
+        )
+        .await;
+    let names: Vec<&str> = link["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|tool| tool["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"everything__echo"), "{names:?}");
+    assert!(names.contains(&"everything__get-sum"), "{names:?}");
+    assert!(!names.contains(&"everything__get-env"));
+    assert!(
+        link["skipped"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("get-env"))
+    );
+    assert!(names.windows(2).all(|pair| pair[0] < pair[1]), "ordered");
+    let listed = a
+        .call("session/mcp/list", json!({"sessionId": "mcp-session"}))
+        .await;
+    assert_eq!(listed["links"], json!([link]));
+    // Linking again lists again and changes nothing that did not change.
+    let view = a
+        .call("session/read", json!({"sessionId": "mcp-session"}))
+        .await;
+    let relinked = a
+        .call(
+            "session/mcp/link",
+            json!({"sessionId": "mcp-session", "server": "everything"}),
+        )
+        .await;
+    assert_eq!(relinked["tools"], link["tools"]);
+    let again = a
+        .call("session/read", json!({"sessionId": "mcp-session"}))
+        .await;
+    assert_eq!(again["revision"], view["revision"]);
+
+    let run_id = a.start_run("mcp-session", "sub-1", "Use the tools.").await;
+    let events = a.follow("mcp-session", &run_id).await;
+    assert_eq!(finished_status(&events, &run_id), "completed");
+    let results = tool_results(&events);
+    assert_eq!(results.len(), 3, "{results:?}");
+    let echo = results
+        .iter()
+        .find(|(name, status, _)| name == "everything__echo" && status == "ok")
+        .unwrap_or_else(|| panic!("{results:?}"));
+    assert!(echo.2.contains("hello over MCP"), "{echo:?}");
+    let sum = results
+        .iter()
+        .find(|(name, _, _)| name == "everything__get-sum")
+        .unwrap();
+    assert_eq!(sum.1, "ok");
+    assert!(sum.2.contains("42"), "{sum:?}");
+    // Arguments the server refuses come back as an error result the model sees.
+    let refused = results
+        .iter()
+        .find(|(name, status, _)| name == "everything__echo" && status == "error")
+        .unwrap_or_else(|| panic!("{results:?}"));
+    assert!(!refused.2.is_empty());
+
+    let unlinked = a
+        .call(
+            "session/mcp/unlink",
+            json!({"sessionId": "mcp-session", "server": "everything"}),
+        )
+        .await;
+    assert_eq!(unlinked, json!({"unlinked": true}));
+    assert_eq!(
+        a.call("session/mcp/list", json!({"sessionId": "mcp-session"}))
+            .await,
+        json!({"links": []})
+    );
     Ok(())
 }

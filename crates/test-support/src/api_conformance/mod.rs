@@ -343,6 +343,7 @@ macro_rules! api_conformance_tests {
             mounts_are_validated_listed_and_removed,
             mcp_servers_are_validated_stored_and_kept_apart,
             session_links_list_and_unlink,
+            linked_mcp_tools_are_called_by_the_model,
             missing_and_unknown_keys_are_refused,
             another_universe_gets_not_found_never_data,
             malformed_requests_get_protocol_errors_and_change_nothing,

@@ -52,6 +52,7 @@ pub struct LocalHost<P: StoreProvider = FsStores> {
     config: LocalApiConfig,
     stores: P,
     sessions: Mutex<BTreeMap<SessionKey, Arc<SessionSlot<P::Store>>>>,
+    toolset: TestToolset,
 }
 
 impl LocalHost {
@@ -72,7 +73,14 @@ impl<P: StoreProvider> LocalHost<P> {
             stores,
             config,
             sessions: Mutex::default(),
+            toolset: TestToolset::default(),
         }
+    }
+
+    /// Sessions served `toolset` (e.g. with an MCP client) instead of the default.
+    pub fn with_toolset(mut self, toolset: TestToolset) -> Self {
+        self.toolset = toolset;
+        self
     }
 
     /// The slot of a session, created on first use (without a runner: that is
@@ -98,7 +106,14 @@ impl<P: StoreProvider> SessionHost for LocalHost<P> {
         let slot = self.slot(key);
         let store = self.stores.store(&key.universe_id).await;
         let store = store.map_err(|err| AdmitFailure::Unavailable(err.to_string()))?;
-        slot.admit(&self.config, store, TestToolset, command).await
+        slot.admit(
+            &self.config,
+            &key.universe_id,
+            store,
+            self.toolset.clone(),
+            command,
+        )
+        .await
     }
 
     fn deltas(&self, key: &SessionKey) -> broadcast::Receiver<Delta> {

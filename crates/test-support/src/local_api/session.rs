@@ -68,6 +68,7 @@ impl<S: SessionStore> SessionSlot<S> {
     pub(super) async fn admit(
         self: &Arc<Self>,
         config: &LocalApiConfig,
+        universe_id: &str,
         store: Arc<S>,
         toolset: TestToolset,
         command: CoreCommand,
@@ -76,7 +77,9 @@ impl<S: SessionStore> SessionSlot<S> {
         let runner = match &mut *guard {
             Some(runner) => runner,
             empty => {
-                let runner = self.make_runner(config, store, toolset).await?;
+                let runner = self
+                    .make_runner(config, universe_id, store, toolset)
+                    .await?;
                 tokio::spawn(self.clone().drive());
                 empty.insert(runner)
             }
@@ -100,13 +103,14 @@ impl<S: SessionStore> SessionSlot<S> {
     async fn make_runner(
         &self,
         config: &LocalApiConfig,
+        universe_id: &str,
         store: Arc<S>,
         toolset: TestToolset,
     ) -> Result<Runner<S>, AdmitFailure> {
         let llm = RuntimeLlm::new(config.runtime.clone(), config.transport)
             .with_retry(config.retry)
             .with_sink(BroadcastDeltas(self.deltas.clone()));
-        let tools = toolset.session_tools(&store, &self.session_id);
+        let tools = toolset.session_tools(universe_id, &store, &self.session_id);
         let compactor = LlmCompactor::new(config.runtime.clone(), config.transport);
         SessionRunner::with_compactor(store, self.session_id.clone(), llm, tools, compactor)
             .await
