@@ -18,7 +18,6 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::Duration;
 
-use engine::core::context::estimate_tokens;
 use engine::core::effects::ToolResult;
 use engine::core::run::{ToolCallRequest, ToolStatus};
 use engine::store::BlobStore;
@@ -404,23 +403,7 @@ async fn error_result<B: BlobStore>(
     message: String,
 ) -> Result<ToolResult, AdapterError> {
     let output = json!({"error": message, "code": code});
-    store_result(call, blobs, ToolStatus::Error, &output).await
-}
-
-async fn store_result<B: BlobStore>(
-    call: &ToolCallRequest,
-    blobs: &B,
-    status: ToolStatus,
-    output: &Value,
-) -> Result<ToolResult, AdapterError> {
-    let bytes = engine::canonical::to_vec(output);
-    let token_estimate = estimate_tokens(&bytes);
-    Ok(ToolResult {
-        call_id: call.call_id.clone(),
-        status,
-        output_ref: blobs.put(bytes).await?,
-        token_estimate,
-    })
+    crate::toolset::result(call, blobs, ToolStatus::Error, &output).await
 }
 
 /// The output the session records: text and links inline, binary content (images,
@@ -476,7 +459,7 @@ async fn output_result<B: BlobStore>(
     } else {
         ToolStatus::Ok
     };
-    store_result(call, blobs, status, &Value::Object(recorded)).await
+    crate::toolset::result(call, blobs, status, &Value::Object(recorded)).await
 }
 
 async fn binary_block<B: BlobStore>(

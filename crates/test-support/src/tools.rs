@@ -124,10 +124,17 @@ impl<S: VfsCatalog + McpCatalog + BlobStore + 'static> ToolAdapter for TestSessi
 /// The MCP client test hosts serve linked tools with: a fresh pool, servers without
 /// auth only, no stdio servers.
 pub fn test_mcp_tools() -> anyhow::Result<std::sync::Arc<effects::mcp::McpTools>> {
+    test_mcp_tools_with(mcp_registry::StdioPolicy::default())
+}
+
+/// [`test_mcp_tools`] allowing the stdio commands of `stdio`.
+pub fn test_mcp_tools_with(
+    stdio: mcp_registry::StdioPolicy,
+) -> anyhow::Result<std::sync::Arc<effects::mcp::McpTools>> {
     let pool = mcp_client::McpPool::new(mcp_client::PoolConfig::default())?;
     Ok(std::sync::Arc::new(effects::mcp::McpTools::new(
         pool,
-        mcp_registry::StdioPolicy::default(),
+        stdio,
         std::sync::Arc::new(effects::mcp::NoCredentials),
     )))
 }

@@ -209,7 +209,11 @@ impl Env {
                 runtime: runtime.clone(),
                 transport: Transport::Streaming,
             },
-            tools: TestToolset::default(),
+            // Linked MCP tools, with `node` allowed for stdio servers (server-everything).
+            tools: TestToolset::with_mcp(
+                test_support::tools::test_mcp_tools_with(mcp_registry::StdioPolicy::parse("node"))
+                    .unwrap(),
+            ),
             compactor: LlmCompactor::new(runtime, Transport::Streaming),
             deltas,
             checkpoint_interval_entries: 64,

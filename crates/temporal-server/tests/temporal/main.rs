@@ -16,6 +16,7 @@ mod dev;
 mod harness;
 mod history_budget;
 mod idle;
+mod mcp;
 mod postgres;
 mod postgres_push;
 mod scale_out;

@@ -1,0 +1,154 @@
+//! Linked MCP tools on real Temporal, against a real server: server-everything over
+//! stdio (the worker spawns `node`, allowed by its stdio policy). The model calls
+//! echo, a tool returning an image, a long-running tool that reports progress, and
+//! echo with arguments the server refuses; every result is in the log (the image as
+//! a CAS ref), and every payload in history stays within 4 KiB with nothing spilled.
+
+use std::collections::BTreeMap;
+
+use engine::core::command::CoreCommand;
+use engine::core::event::CoreEvent;
+use engine::core::run::{RunOutcome, ToolStatus};
+use engine::store::BlobStore;
+use mcp_registry::catalog::{PutCondition, SERVERS_MAX};
+use mcp_registry::link::LINKS_PER_SESSION_MAX;
+use mcp_registry::{McpCatalog, McpServerSpec, McpTransport, ServerName, StdioPolicy, ToolFilter};
+use serde_json::{Value, json};
+
+use crate::harness::{Env, UNIVERSE, events, fast_settings, history_payloads};
+
+const PAYLOAD_BYTES_MAX: usize = 4 * 1024;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_model_calls_tools_of_a_stdio_mcp_server() {
+    let (command, args) = match test_support::mcp_servers::everything_stdio() {
+        Ok(found) => found,
+        Err(err) if std::env::var("CI").is_ok_and(|ci| ci == "true") => panic!("{err}"),
+        Err(err) => {
+            eprintln!("note: skipping: {err}");
+            return;
+        }
+    };
+    let script = json!({"turns": [
+        {"tool_calls": [
+            {"name": "everything__echo", "arguments": {"message": "hello from Temporal"}},
+            {"name": "everything__get-tiny-image", "arguments": {}},
+            {"name": "everything__trigger-long-running-operation",
+             "arguments": {"duration": 1, "steps": 3}}
+        ]},
+        {"tool_calls": [{"name": "everything__echo", "arguments": {"wrong": 1}}]},
+        {"text": "Done."}
+    ]});
+    let Some(env) = Env::start("mcp-stdio", script, fast_settings()).await else {
+        return;
+    };
+    let session = env.open("s-mcp").await;
+
+    // The link, as `session/mcp/link` makes it: the server's record, its tools listed
+    // through the MCP client and registered on the session by a tool patch.
+    let name = ServerName::new("everything").unwrap();
+    let spec = McpServerSpec {
+        transport: McpTransport::Stdio {
+            command,
+            args,
+            env: BTreeMap::new(),
+        },
+        auth: Default::default(),
+        tools: ToolFilter::default(),
+        timeouts: Default::default(),
+    };
+    let stdio = StdioPolicy::parse("node");
+    spec.validate(&stdio).unwrap();
+    let server = env
+        .store
+        .mcp_server_put(&name, &spec, PutCondition::Absent, 1, SERVERS_MAX)
+        .await
+        .unwrap();
+    let tools = test_support::tools::test_mcp_tools_with(stdio).unwrap();
+    let link = tools
+        .list_link(UNIVERSE, &server, &env.store, 2)
+        .await
+        .unwrap();
+    let upsert = link
+        .tools
+        .iter()
+        .map(|tool| engine::core::tools::ToolSpec {
+            name: tool.name.clone(),
+            definition_ref: tool.definition_ref.clone(),
+        })
+        .collect();
+    env.admit(
+        &session,
+        CoreCommand::PatchTools {
+            // `open` registered the builtin tools at revision 1.
+            expected_revision: 1,
+            upsert,
+            remove: vec![],
+        },
+    )
+    .await;
+    env.store
+        .mcp_link_put(&session, &link, LINKS_PER_SESSION_MAX)
+        .await
+        .unwrap();
+
+    let run = env.request_run(&session, "sub-0", "use the tools").await;
+    assert_eq!(env.outcome(&session, &run).await, RunOutcome::Completed);
+
+    let log = env.log(&session).await;
+    let mut results = Vec::new();
+    for event in events(&log) {
+        if let CoreEvent::ToolResultRecorded(recorded) = event {
+            let bytes = env.store.get(&recorded.item.content_ref).await.unwrap();
+            let output: Value = serde_json::from_slice(&bytes).unwrap();
+            results.push((recorded.status, output));
+        }
+    }
+    assert_eq!(results.len(), 4, "{results:#?}");
+    let text_of = |output: &Value| output["content"].to_string();
+    assert!(
+        results
+            .iter()
+            .any(|(status, output)| *status == ToolStatus::Ok
+                && text_of(output).contains("hello from Temporal"))
+    );
+    let image = results
+        .iter()
+        .find_map(|(_, output)| {
+            output["content"]
+                .as_array()?
+                .iter()
+                .find(|block| block["type"] == "image")
+                .cloned()
+        })
+        .expect("an image block");
+    assert_eq!(image["mimeType"], "image/png");
+    let png = env
+        .store
+        .get(&engine::BlobRef::parse(image["blobRef"].as_str().unwrap()).unwrap())
+        .await
+        .unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG"),
+        "the image's bytes are in the CAS"
+    );
+    assert!(
+        results
+            .iter()
+            .any(|(status, output)| *status == ToolStatus::Ok
+                && text_of(output).contains("Long running operation completed"))
+    );
+    assert!(
+        results
+            .iter()
+            .any(|(status, _)| *status == ToolStatus::Error),
+        "the refused arguments are an error result: {results:#?}"
+    );
+
+    let payloads = history_payloads(&env.history(&session).await);
+    let oversized: Vec<_> = payloads
+        .iter()
+        .filter(|p| p.bytes > PAYLOAD_BYTES_MAX || p.spilled > 0)
+        .collect();
+    assert!(oversized.is_empty(), "{oversized:?}");
+}
