@@ -60,6 +60,8 @@ pub enum Command {
     Sessions(SessionsCommand),
     /// The virtual filesystem: snapshots, workspaces, mounts.
     Vfs(VfsArgs),
+    /// MCP servers of the universe, and their links to sessions.
+    Mcp(McpArgs),
 }
 
 /// File tools the agent gets over the session's mounts.
@@ -157,6 +159,95 @@ pub enum SessionsCommand {
         #[arg(long)]
         json: bool,
     },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct McpArgs {
+    /// Print JSON
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: McpCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum McpCommand {
+    /// Add (or replace) an MCP server: --url for Streamable HTTP, or --command for a
+    /// stdio server the worker spawns (only commands on the server's allow-list)
+    Add(McpAddArgs),
+    /// List the universe's MCP servers
+    List,
+    /// Remove an MCP server
+    Remove {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Link a server to a session: its tools become the session's `NAME__tool`
+    /// (linking again refreshes them)
+    Link {
+        #[arg(value_name = "SESSION_ID")]
+        session_id: String,
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// Unlink a server from a session, removing its tools
+    Unlink {
+        #[arg(value_name = "SESSION_ID")]
+        session_id: String,
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// The servers linked to a session and their tools
+    Tools {
+        #[arg(value_name = "SESSION_ID")]
+        session_id: String,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct McpAddArgs {
+    /// 1-32 of [a-z0-9-]
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Streamable HTTP endpoint, e.g. https://mcp.example.com/mcp
+    #[arg(long, conflicts_with = "command", required_unless_present = "command")]
+    pub url: Option<String>,
+    /// A plain header for every request, NAME=VALUE (no credentials: see --secret)
+    #[arg(long = "header", value_name = "NAME=VALUE", requires = "url")]
+    pub headers: Vec<String>,
+    /// Command of a stdio server
+    #[arg(long)]
+    pub command: Option<String>,
+    /// An argument of the stdio command (repeat in order)
+    #[arg(
+        long = "arg",
+        value_name = "ARG",
+        allow_hyphen_values = true,
+        requires = "command"
+    )]
+    pub args: Vec<String>,
+    /// An environment variable of the stdio command, NAME=VALUE
+    #[arg(long = "env", value_name = "NAME=VALUE", requires = "command")]
+    pub env: Vec<String>,
+    /// A stored secret (auth/secrets/put) sent as `Authorization: Bearer <value>`
+    /// (HTTP), or set as --secret-env (stdio)
+    #[arg(long, value_name = "SECRET", conflicts_with = "grant")]
+    pub secret: Option<String>,
+    /// The environment variable a stdio server gets --secret in
+    #[arg(long, value_name = "VAR", requires = "secret")]
+    pub secret_env: Option<String>,
+    /// An auth grant (e.g. from an OAuth login) sent as its header
+    #[arg(long, value_name = "GRANT_ID")]
+    pub grant: Option<String>,
+    /// Only these tools (repeat); default all
+    #[arg(long, value_name = "TOOL")]
+    pub allow: Vec<String>,
+    /// Never these tools (repeat)
+    #[arg(long, value_name = "TOOL")]
+    pub deny: Vec<String>,
+    /// Longest tool call, in milliseconds (default 120000)
+    #[arg(long, value_name = "MS")]
+    pub call_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -9,7 +9,7 @@
 //! | `lightspeed chat --mount DIR` | either, with DIR uploaded and mounted read-write |
 //! | `lightspeed sessions list\|read` | the universe's sessions ([`sessions`]) |
 //! | `lightspeed vfs ...` | snapshots, materializing, workspaces, mounts ([`vfs`]) |
-//! | `lightspeed vfs ...` | snapshots, materializing, workspaces, mounts ([`vfs`]) |
+//! | `lightspeed mcp ...` | MCP servers and their links to sessions ([`mcp`]) |
 //!
 //! Exit codes: 0 success, 1 the run failed or was cancelled, 2 usage or connection
 //! errors (including errors the gateway answers with).
@@ -27,6 +27,7 @@ pub mod args;
 pub mod chat;
 pub mod client;
 pub mod error;
+pub mod mcp;
 pub mod oneshot;
 pub mod sessions;
 pub mod tui;
@@ -51,5 +52,6 @@ pub async fn run(cli: Cli) -> Result<Outcome, CliError> {
         }
         Command::Sessions(command) => sessions::run(&client, command).await,
         Command::Vfs(args) => vfs::run(&client, args).await,
+        Command::Mcp(args) => mcp::run(&client, args).await,
     }
 }

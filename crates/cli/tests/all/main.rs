@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod follow;
+mod mcp;
 mod oneshot;
 mod sessions;
 mod stack;
