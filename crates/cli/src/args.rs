@@ -174,7 +174,7 @@ pub struct McpArgs {
 pub enum McpCommand {
     /// Add (or replace) an MCP server: --url for Streamable HTTP, or --command for a
     /// stdio server the worker spawns (only commands on the server's allow-list)
-    Add(McpAddArgs),
+    Add(Box<McpAddArgs>),
     /// List the universe's MCP servers
     List,
     /// Remove an MCP server

@@ -16,7 +16,7 @@ pub async fn run(client: &Client, args: McpArgs) -> Result<Outcome, CliError> {
     let json = args.json;
     match args.command {
         McpCommand::Add(add) => {
-            let params = put_params(add)?;
+            let params = put_params(*add)?;
             let server: McpServerView = client.call("mcp/servers/put", &params).await?;
             show(json, &server, || {
                 format!("{} at revision {}\n", server.name, server.revision)
@@ -200,7 +200,7 @@ mod tests {
             crate::args::Command::Mcp(McpArgs {
                 command: McpCommand::Add(add),
                 ..
-            }) => put_params(add),
+            }) => put_params(*add),
             _ => unreachable!(),
         }
     }
