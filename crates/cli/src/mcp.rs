@@ -62,12 +62,7 @@ pub async fn run(client: &Client, args: McpArgs) -> Result<Outcome, CliError> {
             let listed: SessionMcpListResult = client
                 .call("session/mcp/list", &SessionMcpListParams { session_id })
                 .await?;
-            show(json, &listed, || {
-                if listed.links.is_empty() {
-                    return "no MCP servers linked\n".to_owned();
-                }
-                listed.links.iter().map(link_text).collect()
-            })
+            show(json, &listed, || links_text(&listed.links))
         }
     }
 }
@@ -168,6 +163,14 @@ fn server_table(servers: &[McpServerView]) -> String {
         );
     }
     out
+}
+
+/// A session's links, as `lightspeed mcp tools` and the TUI's `/mcp` show them.
+pub fn links_text(links: &[SessionMcpLinkView]) -> String {
+    if links.is_empty() {
+        return "no MCP servers linked\n".to_owned();
+    }
+    links.iter().map(link_text).collect()
 }
 
 fn link_text(link: &SessionMcpLinkView) -> String {

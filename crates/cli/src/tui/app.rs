@@ -34,6 +34,10 @@ pub enum Call {
         effort: Option<ReasoningEffort>,
     },
     ListSessions,
+    /// The MCP servers linked to the session (`/mcp`).
+    ListMcp {
+        session_id: String,
+    },
     UpdateSession(SessionUpdateParams),
 }
 
@@ -60,6 +64,7 @@ pub enum UiActionResult {
     CancelRequested(RunAccepted),
     SessionStarted(SessionView),
     SessionsListed(SessionListResult),
+    McpListed(api::types::mcp::SessionMcpListResult),
     SessionUpdated {
         session: SessionView,
         patch: SessionPatch,
@@ -322,6 +327,13 @@ impl App {
                 self.transcript.notice(format!(
                     "{}(resume one with: lightspeed chat --session ID)",
                     table
+                ));
+            }
+            UiActionResult::McpListed(listed) => {
+                let text = crate::mcp::links_text(&listed.links);
+                self.transcript.notice(format!(
+                    "{text}(link one with: lightspeed mcp link {} SERVER)",
+                    self.session.session_id
                 ));
             }
             UiActionResult::SessionUpdated { session, patch } => {

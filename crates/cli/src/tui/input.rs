@@ -165,6 +165,8 @@ pub(super) enum SlashCommand {
     Help,
     New,
     Sessions,
+    /// `/mcp`: the MCP servers linked to the session and their tools.
+    Mcp,
     /// `/model`: show the model; `/model NAME`; `/model PROVIDER KIND NAME`.
     Model(Vec<String>),
     /// `/effort`: show it; `/effort LEVEL`: set it.
@@ -180,6 +182,7 @@ Commands:
   /help                      this help
   /new                       start a new session with the same model
   /sessions                  list recent sessions
+  /mcp                       MCP servers linked to this session and their tools
   /model [NAME | PROVIDER KIND NAME]   show or change the session's model
   /effort [minimal|low|medium|high]    show or change the reasoning effort
   /steer TEXT                add TEXT to the running run at its next step
@@ -205,6 +208,7 @@ pub(super) fn parse_slash(input: &str) -> Option<Result<SlashCommand, String>> {
         "help" | "?" => Ok(SlashCommand::Help),
         "new" => Ok(SlashCommand::New),
         "sessions" => Ok(SlashCommand::Sessions),
+        "mcp" => Ok(SlashCommand::Mcp),
         "model" if matches!(words.len(), 0 | 1 | 3) => Ok(SlashCommand::Model(words)),
         "model" => Err("usage: /model NAME, or /model PROVIDER API_KIND NAME".into()),
         "effort" if arg.is_empty() => Ok(SlashCommand::Effort(None)),
@@ -277,5 +281,6 @@ mod tests {
         assert!(matches!(parse_slash("/model a b"), Some(Err(_))));
         assert!(matches!(parse_slash("/nope"), Some(Err(_))));
         assert_eq!(parse_slash("/quit"), Some(Ok(SlashCommand::Quit)));
+        assert_eq!(parse_slash("/mcp"), Some(Ok(SlashCommand::Mcp)));
     }
 }

@@ -115,6 +115,7 @@ impl App {
                 }));
             }
             SlashCommand::Sessions => return Some(UiAction::Call(Call::ListSessions)),
+            SlashCommand::Mcp => return Some(UiAction::Call(Call::ListMcp { session_id })),
             SlashCommand::Model(words) => {
                 let current = &self.session.model;
                 let model = match words.as_slice() {

@@ -200,6 +200,14 @@ pub async fn execute(
                 .map(UiActionResult::SessionsListed)
                 .map_err(failed("listing sessions"))
         }
+        Call::ListMcp { session_id } => client
+            .call(
+                "session/mcp/list",
+                &api::types::mcp::SessionMcpListParams { session_id },
+            )
+            .await
+            .map(UiActionResult::McpListed)
+            .map_err(failed("listing MCP servers")),
         Call::UpdateSession(params) => client
             .session_update(&params)
             .await

@@ -375,6 +375,45 @@ fn help_and_slash_commands() {
 }
 
 #[test]
+fn mcp_lists_the_linked_servers() {
+    let mut app = app();
+    type_text(&mut app, "/mcp");
+    let action = key(&mut app, KeyCode::Enter, KeyModifiers::NONE);
+    let Some(UiAction::Call(Call::ListMcp { session_id })) = action else {
+        panic!("{action:?}")
+    };
+    let link = api::types::mcp::SessionMcpLinkView {
+        server: "everything".into(),
+        mode: api::types::mcp::McpLinkMode::Client,
+        server_revision: 2,
+        tools: ["echo", "get-sum"]
+            .iter()
+            .map(|tool| api::types::mcp::McpLinkedToolView {
+                name: format!("everything__{tool}"),
+                tool: (*tool).into(),
+                definition_ref: format!("sha256:{}", "0".repeat(64)),
+            })
+            .collect(),
+        skipped: vec!["get-env".into()],
+        linked_at_ms: 1,
+    };
+    app.on_result(UiActionResult::McpListed(
+        api::types::mcp::SessionMcpListResult { links: vec![link] },
+    ));
+    let screen = screen(&app, 100, 20);
+    assert!(
+        screen.contains("everything (revision 2): 2 tools"),
+        "{screen}"
+    );
+    assert!(screen.contains("everything__get-sum"), "{screen}");
+    assert!(screen.contains("skipped: get-env"), "{screen}");
+    assert!(
+        screen.contains(&format!("lightspeed mcp link {session_id} SERVER")),
+        "{screen}"
+    );
+}
+
+#[test]
 fn long_output_scrolls_and_follows() {
     let mut app = app();
     started(&mut app, "count");
