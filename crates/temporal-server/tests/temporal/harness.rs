@@ -189,6 +189,8 @@ impl Env {
             .env_remove("ANTHROPIC_API_KEY")
             .env_remove("ANTHROPIC_BASE_URL")
             .env("RUST_LOG", "warn")
+            // Linked stdio MCP servers (server-everything) run under `node`.
+            .env("LIGHTSPEED_MCP_STDIO_COMMANDS", "node")
             .kill_on_drop(true)
             .spawn()
             .unwrap();
