@@ -57,6 +57,8 @@ pub(crate) const CRATES: &[Row] = &[
     product("api", &[], &[]),
     product("llm-clients", &[], &[]),
     product("vfs", &["engine"], &[]),
+    // Engine only for `StoreError`, the storage failure its catalogs report.
+    product("auth-registry", &["engine"], &[]),
     product("tools", &["engine", "vfs"], &[]),
     product("llm-runtime", &["engine", "llm-clients"], &[]),
     product("store-fs", &["engine", "vfs"], &["test-support"]),
