@@ -11,7 +11,7 @@ use std::fmt;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-use aes_gcm::aead::{Aead, Generate as _, KeyInit, Payload};
+use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -272,8 +272,7 @@ impl Keyring {
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
             Err(err) => return Err(key_file(err)),
         }
-        let key =
-            Zeroizing::new(<[u8; KEY_BYTES]>::try_generate().map_err(|_| KeyringError::Random)?);
+        let key = Zeroizing::new(random_bytes::<KEY_BYTES>()?);
         let line = Zeroizing::new(format!("dev1:{}\n", STANDARD.encode(*key)));
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(key_file)?;
@@ -304,7 +303,7 @@ impl Keyring {
 
     pub fn seal(&self, context: SealContext<'_>, plaintext: &[u8]) -> Result<Sealed, KeyringError> {
         let key = self.keys.first().ok_or(KeyringError::SealFailed)?;
-        let nonce = <[u8; NONCE_BYTES]>::try_generate().map_err(|_| KeyringError::Random)?;
+        let nonce = random_bytes::<NONCE_BYTES>()?;
         let aad = context.associated_data();
         let ciphertext = key
             .cipher
@@ -370,6 +369,13 @@ impl Keyring {
             std::str::from_utf8(bytes.expose_secret()).map_err(|_| KeyringError::OpenFailed)?;
         Ok(secrecy::SecretString::from(text))
     }
+}
+
+/// `N` bytes from the operating system's random source.
+pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], KeyringError> {
+    let mut bytes = [0u8; N];
+    getrandom::fill(&mut bytes).map_err(|_| KeyringError::Random)?;
+    Ok(bytes)
 }
 
 fn valid_key_id(id: &str) -> bool {

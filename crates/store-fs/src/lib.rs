@@ -56,10 +56,12 @@ use engine::store::{
 };
 use engine::{BlobRef, SessionId};
 
+mod auth_catalog;
 mod cas;
 mod checkpoint;
 mod fsio;
 mod log;
+mod record;
 mod usage;
 mod vfs_catalog;
 

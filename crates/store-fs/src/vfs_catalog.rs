@@ -8,99 +8,19 @@
 //! vfs/mounts/<session>.lock
 //! ```
 //!
-//! Every change takes the record's lock file, reads the record, decides, and replaces
-//! it atomically (temporary file, fsync, rename), so compare-and-set holds across
-//! store instances and processes. Lock files stay behind after a delete: removing a
-//! lock file others may hold would let two writers lock different files.
+//! Each record changes under its own lock file ([`crate::record`]).
 
-use std::fs;
-use std::io;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use engine::store::StoreError;
 use engine::{BlobRef, SessionId};
 use vfs::workspace::WORKSPACE_REVISION_INITIAL;
 use vfs::{Mount, SessionPath, VfsCatalog, VfsError, Workspace, WorkspaceId};
 
-use crate::fsio::{self, Existing, io_err};
-use crate::{FsStore, blocking, session_dir_name};
+use crate::record::{Record, run};
+use crate::{FsStore, session_dir_name};
 
 const WORKSPACES_DIR: &str = "vfs/workspaces";
 const MOUNTS_DIR: &str = "vfs/mounts";
-
-/// A record file and its lock file.
-struct Record {
-    data: PathBuf,
-    lock: PathBuf,
-}
-
-impl Record {
-    fn workspace(root: &Path, id: &WorkspaceId) -> Self {
-        // Workspace ids are `[A-Za-z0-9_.-]` starting with a letter or digit: safe names.
-        Self::at(root.join(WORKSPACES_DIR), id.as_str())
-    }
-
-    fn mounts(root: &Path, session: &SessionId) -> Self {
-        Self::at(root.join(MOUNTS_DIR), &session_dir_name(session))
-    }
-
-    fn at(dir: PathBuf, name: &str) -> Self {
-        Self {
-            data: dir.join(format!("{name}.json")),
-            lock: dir.join(format!("{name}.lock")),
-        }
-    }
-
-    /// Runs `work` holding the record's exclusive lock.
-    fn locked<T>(&self, work: impl FnOnce() -> Result<T, VfsError>) -> Result<T, VfsError> {
-        if let Some(dir) = self.lock.parent() {
-            fsio::ensure_dir(dir)?;
-        }
-        let lock = fsio::open_lock_file(&self.lock)?;
-        lock.lock().map_err(io_err("lock", &self.lock))?;
-        let result = work();
-        drop(lock);
-        result
-    }
-
-    fn read<T: serde::de::DeserializeOwned>(&self) -> Result<Option<T>, VfsError> {
-        let bytes = match fs::read(&self.data) {
-            Ok(bytes) => bytes,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(err) => return Err(io_err("read", &self.data)(err).into()),
-        };
-        engine::canonical::from_slice(&bytes)
-            .map(Some)
-            .map_err(|err| {
-                StoreError::Corrupt {
-                    location: self.data.display().to_string(),
-                    reason: err.to_string(),
-                }
-                .into()
-            })
-    }
-
-    fn write<T: serde::Serialize>(&self, value: &T) -> Result<(), VfsError> {
-        fsio::write_atomic(
-            &self.data,
-            &engine::canonical::to_vec(value),
-            Existing::Replace,
-        )?;
-        Ok(())
-    }
-
-    fn remove(&self) -> Result<(), VfsError> {
-        match fs::remove_file(&self.data) {
-            Ok(()) => {}
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(err) => return Err(io_err("remove", &self.data)(err).into()),
-        }
-        if let Some(dir) = self.data.parent() {
-            fsio::sync_dir(dir)?;
-        }
-        Ok(())
-    }
-}
 
 fn conflict(id: &WorkspaceId, expected: u64, actual: u64) -> VfsError {
     VfsError::Conflict {
@@ -110,12 +30,13 @@ fn conflict(id: &WorkspaceId, expected: u64, actual: u64) -> VfsError {
     }
 }
 
-/// Runs catalog file work off the async threads (see [`blocking`]).
-async fn run<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, VfsError> + Send + 'static,
-) -> Result<T, VfsError> {
-    // `blocking` speaks `StoreError`; carry the VFS error through it untouched.
-    blocking(move || Ok(work())).await?
+fn workspace_record(root: &Path, id: &WorkspaceId) -> Record {
+    // Workspace ids are `[A-Za-z0-9_.-]` starting with a letter or digit: safe names.
+    Record::at(root.join(WORKSPACES_DIR), id.as_str())
+}
+
+fn mounts_record(root: &Path, session: &SessionId) -> Record {
+    Record::at(root.join(MOUNTS_DIR), &session_dir_name(session))
 }
 
 impl VfsCatalog for FsStore {
@@ -124,7 +45,7 @@ impl VfsCatalog for FsStore {
         id: &WorkspaceId,
         snapshot: &BlobRef,
     ) -> Result<Workspace, VfsError> {
-        let record = Record::workspace(self.root(), id);
+        let record = workspace_record(self.root(), id);
         let workspace = Workspace {
             id: id.clone(),
             revision: WORKSPACE_REVISION_INITIAL,
@@ -143,9 +64,9 @@ impl VfsCatalog for FsStore {
     }
 
     async fn workspace_read(&self, id: &WorkspaceId) -> Result<Option<Workspace>, VfsError> {
-        let record = Record::workspace(self.root(), id);
+        let record = workspace_record(self.root(), id);
         // Heads are replaced by rename, so a reader sees the old or the new file whole.
-        run(move || record.read()).await
+        run(move || Ok(record.read()?)).await
     }
 
     async fn workspace_set_head(
@@ -154,7 +75,7 @@ impl VfsCatalog for FsStore {
         expected_revision: u64,
         snapshot: &BlobRef,
     ) -> Result<Workspace, VfsError> {
-        let record = Record::workspace(self.root(), id);
+        let record = workspace_record(self.root(), id);
         let (id, snapshot) = (id.clone(), snapshot.clone());
         run(move || {
             record.locked(|| {
@@ -178,7 +99,7 @@ impl VfsCatalog for FsStore {
         id: &WorkspaceId,
         expected_revision: Option<u64>,
     ) -> Result<(), VfsError> {
-        let record = Record::workspace(self.root(), id);
+        let record = workspace_record(self.root(), id);
         let id = id.clone();
         run(move || {
             record.locked(|| {
@@ -188,7 +109,7 @@ impl VfsCatalog for FsStore {
                 if let Some(expected) = expected_revision.filter(|e| *e != head.revision) {
                     return Err(conflict(&id, expected, head.revision));
                 }
-                record.remove()
+                Ok(record.remove()?)
             })
         })
         .await
@@ -200,7 +121,7 @@ impl VfsCatalog for FsStore {
         mount: &Mount,
         mounts_max: usize,
     ) -> Result<(), VfsError> {
-        let record = Record::mounts(self.root(), session);
+        let record = mounts_record(self.root(), session);
         let mount = mount.clone();
         run(move || {
             record.locked(|| {
@@ -212,7 +133,7 @@ impl VfsCatalog for FsStore {
                     }
                     Err(at) => mounts.insert(at, mount),
                 }
-                record.write(&mounts)
+                Ok(record.write(&mounts)?)
             })
         })
         .await
@@ -223,7 +144,7 @@ impl VfsCatalog for FsStore {
         session: &SessionId,
         path: &SessionPath,
     ) -> Result<bool, VfsError> {
-        let record = Record::mounts(self.root(), session);
+        let record = mounts_record(self.root(), session);
         let path = path.clone();
         run(move || {
             record.locked(|| {
@@ -244,7 +165,7 @@ impl VfsCatalog for FsStore {
     }
 
     async fn mount_list(&self, session: &SessionId) -> Result<Vec<Mount>, VfsError> {
-        let record = Record::mounts(self.root(), session);
+        let record = mounts_record(self.root(), session);
         run(move || Ok(record.read()?.unwrap_or_default())).await
     }
 }

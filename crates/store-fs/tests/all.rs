@@ -152,3 +152,6 @@ async fn session_ids_lists_the_sessions_with_logs_in_id_order() {
     let ids = store.session_ids().await.unwrap();
     assert_eq!(ids, [sid("."), sid("a"), sid("b")]);
 }
+
+#[path = "all/auth_catalog.rs"]
+mod auth_catalog;

@@ -61,8 +61,17 @@ pub(crate) const CRATES: &[Row] = &[
     product("auth-registry", &["engine"], &[]),
     product("tools", &["engine", "vfs"], &[]),
     product("llm-runtime", &["engine", "llm-clients"], &[]),
-    product("store-fs", &["engine", "vfs"], &["test-support"]),
-    product("store-pg", &["engine", "vfs"], &["test-support"]),
+    // auth-registry: the `AuthCatalog` each store implements.
+    product(
+        "store-fs",
+        &["engine", "vfs", "auth-registry"],
+        &["test-support"],
+    ),
+    product(
+        "store-pg",
+        &["engine", "vfs", "auth-registry"],
+        &["test-support"],
+    ),
     product("temporal-workflow", &["engine"], &[]),
     product(
         "effects",

@@ -5,7 +5,6 @@
 //! part (256 bits) proves the caller saw the authorization URL. The flow keeps only
 //! the random part's SHA-256, compared in constant time.
 
-use aes_gcm::aead::Generate as _;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use secrecy::{ExposeSecret as _, SecretString};
@@ -20,7 +19,7 @@ const RANDOM_BYTES: usize = 32;
 pub const STATE_BYTES_MAX: usize = 512;
 
 fn random_b64() -> Option<String> {
-    let bytes = zeroize::Zeroizing::new(<[u8; RANDOM_BYTES]>::try_generate().ok()?);
+    let bytes = zeroize::Zeroizing::new(crate::keyring::random_bytes::<RANDOM_BYTES>().ok()?);
     Some(URL_SAFE_NO_PAD.encode(*bytes))
 }
 
