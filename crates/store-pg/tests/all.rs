@@ -37,3 +37,6 @@ mod usage;
 
 #[path = "all/activity.rs"]
 mod activity;
+
+#[path = "all/auth_catalog.rs"]
+mod auth_catalog;
