@@ -28,6 +28,12 @@ fn sealed(byte: u8) -> Sealed {
     }
 }
 
+/// A secret named `name` (which must be a valid name) with a made-up sealed value.
+pub fn sample_secret(name: &str) -> StoredSecret {
+    let name = SecretName::new(name).unwrap_or_else(|_| unreachable!("sample names are valid"));
+    secret(&name, 1, 1)
+}
+
 fn secret(name: &SecretName, byte: u8, at_ms: u64) -> StoredSecret {
     StoredSecret {
         meta: SecretMeta {

@@ -13,11 +13,12 @@ use auth_registry::{
     GrantStatus, Sealed, SecretMeta, SecretName, SecretPurpose, StoredSecret,
 };
 use engine::store::StoreError;
-use sqlx::{PgConnection, Postgres, Transaction};
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::PgStore;
 use crate::error::{from_bigint, query_failed, to_bigint};
+use crate::tx::{begin, finish};
 
 /// First key of the advisory locks (ASCII "auth"); the second is the kind.
 const LOCK_SPACE: i32 = 0x6175_7468;
@@ -134,33 +135,6 @@ fn decode_flow(row: FlowRow) -> Result<Flow, CatalogError> {
     })
 }
 
-async fn begin(
-    store: &PgStore,
-    what: &'static str,
-) -> Result<Transaction<'static, Postgres>, CatalogError> {
-    Ok(store.pool.begin().await.map_err(query_failed(what))?)
-}
-
-/// Commits on success, else rolls back at once (releasing locks now).
-async fn finish<T>(
-    tx: Transaction<'static, Postgres>,
-    result: Result<T, CatalogError>,
-    what: &'static str,
-) -> Result<T, CatalogError> {
-    match result {
-        Ok(value) => {
-            tx.commit().await.map_err(query_failed(what))?;
-            Ok(value)
-        }
-        Err(err) => {
-            if let Err(rollback) = tx.rollback().await {
-                tracing::warn!(error = %rollback, "rolling back an auth catalog change failed");
-            }
-            Err(err)
-        }
-    }
-}
-
 /// Serialises this universe's creates of one kind until the transaction ends, and
 /// counts the kind's rows.
 async fn lock_and_count(
@@ -195,7 +169,7 @@ impl AuthCatalog for PgStore {
         secret: &StoredSecret,
         secrets_max: usize,
     ) -> Result<StoredSecret, CatalogError> {
-        let mut tx = begin(self, "begin a secret put").await?;
+        let mut tx = begin(&self.pool, "begin a secret put").await?;
         let put = async {
             let present =
                 lock_and_count(&mut tx, self.universe_id, LOCK_SECRETS, "auth_secrets").await?;
@@ -276,7 +250,7 @@ impl AuthCatalog for PgStore {
     }
 
     async fn grant_create(&self, grant: &Grant, grants_max: usize) -> Result<(), CatalogError> {
-        let mut tx = begin(self, "begin a grant create").await?;
+        let mut tx = begin(&self.pool, "begin a grant create").await?;
         let created = async {
             let present =
                 lock_and_count(&mut tx, self.universe_id, LOCK_GRANTS, "auth_grants").await?;
@@ -347,7 +321,7 @@ impl AuthCatalog for PgStore {
         grant: &Grant,
         expected_revision: u64,
     ) -> Result<Grant, CatalogError> {
-        let mut tx = begin(self, "begin a grant update").await?;
+        let mut tx = begin(&self.pool, "begin a grant update").await?;
         let updated = async {
             let stored: Option<i64> = sqlx::query_scalar(
                 "SELECT revision FROM auth_grants \
@@ -399,7 +373,7 @@ impl AuthCatalog for PgStore {
     }
 
     async fn flow_create(&self, flow: &Flow, flows_max: usize) -> Result<(), CatalogError> {
-        let mut tx = begin(self, "begin a flow create").await?;
+        let mut tx = begin(&self.pool, "begin a flow create").await?;
         let created = async {
             let present =
                 lock_and_count(&mut tx, self.universe_id, LOCK_FLOWS, "auth_flows").await?;
@@ -453,7 +427,7 @@ impl AuthCatalog for PgStore {
     }
 
     async fn flow_update(&self, flow: &Flow, expected_revision: u64) -> Result<Flow, CatalogError> {
-        let mut tx = begin(self, "begin a flow update").await?;
+        let mut tx = begin(&self.pool, "begin a flow update").await?;
         let updated = async {
             let stored: Option<i64> = sqlx::query_scalar(
                 "SELECT revision FROM auth_flows \

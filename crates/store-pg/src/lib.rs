@@ -60,6 +60,7 @@ mod keys;
 mod log;
 mod notify;
 mod object_store;
+mod tx;
 mod vfs_catalog;
 
 pub use commits::{COMMIT_CHANNEL, CommitEvent, CommitListener, CommitNotice};

@@ -9,13 +9,14 @@
 
 use engine::store::StoreError;
 use engine::{BlobRef, SessionId};
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use sqlx::PgConnection;
 use uuid::Uuid;
 use vfs::workspace::WORKSPACE_REVISION_INITIAL;
 use vfs::{Mount, SessionPath, VfsCatalog, VfsError, Workspace, WorkspaceId};
 
 use crate::PgStore;
 use crate::error::{from_bigint, query_failed, to_bigint};
+use crate::tx::{begin, finish};
 
 impl VfsCatalog for PgStore {
     async fn workspace_create(
@@ -211,35 +212,6 @@ impl VfsCatalog for PgStore {
         match text {
             Some(text) => decode_mounts(session, &text),
             None => Ok(Vec::new()),
-        }
-    }
-}
-
-async fn begin(
-    pool: &PgPool,
-    what: &'static str,
-) -> Result<Transaction<'static, Postgres>, VfsError> {
-    Ok(pool.begin().await.map_err(query_failed(what))?)
-}
-
-/// Commits if the change succeeded, else rolls back at once (releasing the row lock
-/// now rather than when the connection is next used). A failed rollback is only
-/// logged: nothing was committed, so the change's own error is still the answer.
-async fn finish<T>(
-    tx: Transaction<'static, Postgres>,
-    result: Result<T, VfsError>,
-    what: &'static str,
-) -> Result<T, VfsError> {
-    match result {
-        Ok(value) => {
-            tx.commit().await.map_err(query_failed(what))?;
-            Ok(value)
-        }
-        Err(err) => {
-            if let Err(rollback) = tx.rollback().await {
-                tracing::warn!(error = %rollback, "rolling back a VFS catalog change failed");
-            }
-            Err(err)
         }
     }
 }

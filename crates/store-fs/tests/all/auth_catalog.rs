@@ -3,9 +3,7 @@
 
 use std::sync::Arc;
 
-use auth_registry::{
-    AuthCatalog, CatalogError, SecretMeta, SecretName, SecretPurpose, StoredSecret,
-};
+use auth_registry::{AuthCatalog, CatalogError};
 
 use super::*;
 
@@ -21,20 +19,6 @@ async fn auth_catalog_conforms_and_survives_a_reopen() {
         .unwrap();
 }
 
-fn secret(name: &str) -> StoredSecret {
-    let grant = auth_registry::conformance::sample_grant(auth_registry::GrantId::generate());
-    StoredSecret {
-        meta: SecretMeta {
-            name: SecretName::new(name).unwrap(),
-            purpose: SecretPurpose::Header,
-            created_at_ms: 1,
-            updated_at_ms: 1,
-            key_id: "k1".into(),
-        },
-        value: grant.sealed.access_token.unwrap(),
-    }
-}
-
 /// Writers with their own store instances (as processes would have) race to create
 /// secrets under a bound of 5: exactly 5 exist afterwards.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -46,7 +30,12 @@ async fn concurrent_creates_never_pass_the_bound() {
             let root = root.clone();
             tokio::spawn(async move {
                 let store = FsStore::open(root.as_path()).unwrap();
-                store.secret_put(&secret(&format!("s{i}")), 5).await
+                store
+                    .secret_put(
+                        &auth_registry::conformance::sample_secret(&format!("s{i}")),
+                        5,
+                    )
+                    .await
             })
         })
         .collect();

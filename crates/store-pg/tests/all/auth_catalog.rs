@@ -1,9 +1,7 @@
 //! The auth catalog in Postgres: the shared conformance suite, the bound under
 //! concurrent creates on separate pools, and universes kept apart.
 
-use auth_registry::{
-    AuthCatalog, CatalogError, SecretMeta, SecretName, SecretPurpose, StoredSecret,
-};
+use auth_registry::{AuthCatalog, CatalogError, SecretName};
 use futures::future::join_all;
 
 use crate::support::Services;
@@ -23,20 +21,6 @@ async fn auth_catalog_suite_passes() {
         .unwrap();
 }
 
-fn secret(name: &str) -> StoredSecret {
-    let grant = auth_registry::conformance::sample_grant(auth_registry::GrantId::generate());
-    StoredSecret {
-        meta: SecretMeta {
-            name: SecretName::new(name).unwrap(),
-            purpose: SecretPurpose::Header,
-            created_at_ms: 1,
-            updated_at_ms: 1,
-            key_id: "k1".into(),
-        },
-        value: grant.sealed.access_token.unwrap(),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_creates_never_pass_the_bound_and_universes_stay_apart() {
     let Some(services) = Services::from_env("concurrent_creates_never_pass_the_bound") else {
@@ -52,7 +36,14 @@ async fn concurrent_creates_never_pass_the_bound_and_universes_stay_apart() {
         } else {
             twin.clone()
         };
-        async move { target.secret_put(&secret(&format!("s{i}")), 4).await }
+        async move {
+            target
+                .secret_put(
+                    &auth_registry::conformance::sample_secret(&format!("s{i}")),
+                    4,
+                )
+                .await
+        }
     });
     let mut created = 0;
     for outcome in join_all(puts).await {
