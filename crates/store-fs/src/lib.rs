@@ -56,6 +56,7 @@ use engine::store::{
 };
 use engine::{BlobRef, SessionId};
 
+mod auth_catalog;
 mod cas;
 mod checkpoint;
 mod fsio;

@@ -22,8 +22,8 @@ use mcp_registry::{
     McpCatalog, McpCatalogError, McpServer, McpServerSpec, PutCondition, ServerName, SessionLink,
 };
 
-use crate::record::Record;
-use crate::{FsStore, blocking, session_dir_name};
+use crate::record::{Record, run};
+use crate::{FsStore, session_dir_name};
 
 const MCP_DIR: &str = "mcp";
 const LINKS_DIR: &str = "mcp/links";
@@ -38,12 +38,6 @@ fn links_record(root: &Path, session: &SessionId) -> Record {
 
 type Servers = BTreeMap<ServerName, McpServer>;
 type Links = BTreeMap<ServerName, SessionLink>;
-
-async fn run<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, McpCatalogError> + Send + 'static,
-) -> Result<T, McpCatalogError> {
-    blocking(move || Ok(work())).await?
-}
 
 impl McpCatalog for FsStore {
     async fn mcp_server_put(

@@ -1,10 +1,8 @@
-//! A catalog record on disk: one JSON file and its lock file. Every change takes the
-//! lock, reads the record, decides, and replaces it atomically (temporary file,
-//! fsync, rename), so compare-and-set holds across store instances and processes;
-//! readers see the old or the new file whole. Lock files stay behind after a
-//! delete: removing a lock file others may hold would let two writers lock
-//! different files. Generic over the catalog's error type, which carries store
-//! failures.
+//! A JSON record file beside its lock file: the unit the VFS and auth catalogs
+//! change. Every change takes the record's lock file, reads the record, decides, and
+//! replaces it atomically (temporary file, fsync, rename), so compare-and-set holds
+//! across store instances and processes. Lock files stay behind after a delete:
+//! removing a lock file others may hold would let two writers lock different files.
 
 use std::fs;
 use std::io;
@@ -12,15 +10,17 @@ use std::path::PathBuf;
 
 use engine::store::StoreError;
 
+use crate::blocking;
 use crate::fsio::{self, Existing, io_err};
 
+/// A record file and its lock file.
 pub(crate) struct Record {
-    data: PathBuf,
-    lock: PathBuf,
+    pub(crate) data: PathBuf,
+    pub(crate) lock: PathBuf,
 }
 
 impl Record {
-    /// `<dir>/<name>.json` and `<dir>/<name>.lock`; `name` must be a safe file name.
+    /// `dir/<name>.json` locked by `dir/<name>.lock`; `name` must be path-safe.
     pub(crate) fn at(dir: PathBuf, name: &str) -> Self {
         Self {
             data: dir.join(format!("{name}.json")),
@@ -43,7 +43,6 @@ impl Record {
         result
     }
 
-    /// The record, or `None` if there is none.
     pub(crate) fn read<T: serde::de::DeserializeOwned>(&self) -> Result<Option<T>, StoreError> {
         let bytes = match fs::read(&self.data) {
             Ok(bytes) => bytes,
@@ -63,8 +62,8 @@ impl Record {
             &self.data,
             &engine::canonical::to_vec(value),
             Existing::Replace,
-        )?;
-        Ok(())
+        )
+        .map(|_| ())
     }
 
     pub(crate) fn remove(&self) -> Result<(), StoreError> {
@@ -78,4 +77,12 @@ impl Record {
         }
         Ok(())
     }
+}
+
+/// Runs catalog file work off the async threads (see [`blocking`]), carrying the
+/// catalog's own error through it untouched.
+pub(crate) async fn run<T: Send + 'static, E: From<StoreError> + Send + 'static>(
+    work: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, E> {
+    blocking(move || Ok(work())).await?
 }

@@ -8,10 +8,7 @@
 //! vfs/mounts/<session>.lock
 //! ```
 //!
-//! Every change takes the record's lock file, reads the record, decides, and replaces
-//! it atomically (temporary file, fsync, rename), so compare-and-set holds across
-//! store instances and processes. Lock files stay behind after a delete: removing a
-//! lock file others may hold would let two writers lock different files.
+//! Each record changes under its own lock file ([`crate::record`]).
 
 use std::path::Path;
 
@@ -19,20 +16,11 @@ use engine::{BlobRef, SessionId};
 use vfs::workspace::WORKSPACE_REVISION_INITIAL;
 use vfs::{Mount, SessionPath, VfsCatalog, VfsError, Workspace, WorkspaceId};
 
-use crate::record::Record;
-use crate::{FsStore, blocking, session_dir_name};
+use crate::record::{Record, run};
+use crate::{FsStore, session_dir_name};
 
 const WORKSPACES_DIR: &str = "vfs/workspaces";
 const MOUNTS_DIR: &str = "vfs/mounts";
-
-fn workspace_record(root: &Path, id: &WorkspaceId) -> Record {
-    // Workspace ids are `[A-Za-z0-9_.-]` starting with a letter or digit: safe names.
-    Record::at(root.join(WORKSPACES_DIR), id.as_str())
-}
-
-fn mounts_record(root: &Path, session: &SessionId) -> Record {
-    Record::at(root.join(MOUNTS_DIR), &session_dir_name(session))
-}
 
 fn conflict(id: &WorkspaceId, expected: u64, actual: u64) -> VfsError {
     VfsError::Conflict {
@@ -42,12 +30,13 @@ fn conflict(id: &WorkspaceId, expected: u64, actual: u64) -> VfsError {
     }
 }
 
-/// Runs catalog file work off the async threads (see [`blocking`]).
-async fn run<T: Send + 'static>(
-    work: impl FnOnce() -> Result<T, VfsError> + Send + 'static,
-) -> Result<T, VfsError> {
-    // `blocking` speaks `StoreError`; carry the VFS error through it untouched.
-    blocking(move || Ok(work())).await?
+fn workspace_record(root: &Path, id: &WorkspaceId) -> Record {
+    // Workspace ids are `[A-Za-z0-9_.-]` starting with a letter or digit: safe names.
+    Record::at(root.join(WORKSPACES_DIR), id.as_str())
+}
+
+fn mounts_record(root: &Path, session: &SessionId) -> Record {
+    Record::at(root.join(MOUNTS_DIR), &session_dir_name(session))
 }
 
 impl VfsCatalog for FsStore {

@@ -153,5 +153,7 @@ async fn session_ids_lists_the_sessions_with_logs_in_id_order() {
     assert_eq!(ids, [sid("."), sid("a"), sid("b")]);
 }
 
+#[path = "all/auth_catalog.rs"]
+mod auth_catalog;
 #[path = "all/mcp_catalog.rs"]
 mod mcp_catalog;

@@ -33,6 +33,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "session activity",
         include_str!("../migrations/0004_activity.sql"),
     ),
+    (
+        5,
+        "auth catalog",
+        include_str!("../migrations/0005_auth.sql"),
+    ),
     (6, "mcp catalog", include_str!("../migrations/0006_mcp.sql")),
 ];
 

@@ -50,6 +50,7 @@ use engine::store::{
 use engine::{BlobRef, SessionId};
 use uuid::Uuid;
 
+mod auth_catalog;
 mod blobs;
 mod checkpoints;
 mod commits;

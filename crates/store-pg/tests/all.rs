@@ -38,5 +38,7 @@ mod usage;
 #[path = "all/activity.rs"]
 mod activity;
 
+#[path = "all/auth_catalog.rs"]
+mod auth_catalog;
 #[path = "all/mcp_catalog.rs"]
 mod mcp_catalog;

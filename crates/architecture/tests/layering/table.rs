@@ -61,16 +61,19 @@ pub(crate) const CRATES: &[Row] = &[
     product("mcp-client", &[], &[]),
     product("vfs", &["engine"], &[]),
     product("mcp-registry", &["engine"], &[]),
+    // Engine only for `StoreError`, the storage failure its catalogs report.
+    product("auth-registry", &["engine"], &[]),
     product("tools", &["engine", "vfs"], &[]),
     product("llm-runtime", &["engine", "llm-clients"], &[]),
+    // auth-registry and mcp-registry: the catalogs each store implements.
     product(
         "store-fs",
-        &["engine", "vfs", "mcp-registry"],
+        &["engine", "vfs", "mcp-registry", "auth-registry"],
         &["test-support"],
     ),
     product(
         "store-pg",
-        &["engine", "vfs", "mcp-registry"],
+        &["engine", "vfs", "mcp-registry", "auth-registry"],
         &["test-support"],
     ),
     product("temporal-workflow", &["engine"], &[]),

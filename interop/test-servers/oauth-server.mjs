@@ -1,0 +1,101 @@
+// A real OAuth 2 authorization server for auth-registry's integration test:
+// oauth2-mock-server (auto-approving /authorize, /token, /revoke, OpenID discovery)
+// plus what an MCP deployment adds around it, all on one loopback port:
+//
+//   GET  /mcp                                       401 + WWW-Authenticate: Bearer resource_metadata=…
+//   GET  /.well-known/oauth-protected-resource/mcp  RFC 9728 metadata naming this issuer
+//   GET  /.well-known/oauth-authorization-server    RFC 8414 metadata (+ registration_endpoint)
+//   POST /register                                  RFC 7591: a fresh client_id
+//   POST /admin/revoke-refresh-tokens               later refreshes answer invalid_grant
+//   GET  /admin/stats                               {"refreshes": n, "registrations": n}
+//
+// Usage: node oauth-server.mjs <port>. Prints "ready <issuer>" once listening.
+import { randomUUID } from 'node:crypto';
+import { OAuth2Server } from 'oauth2-mock-server';
+
+const port = Number.parseInt(process.argv[2] ?? '0', 10);
+const host = '127.0.0.1';
+const server = new OAuth2Server();
+await server.issuer.keys.generate('RS256');
+
+const stats = { refreshes: 0, registrations: 0 };
+let refreshTokensRevoked = false;
+
+server.service.on('beforeResponse', (response, req) => {
+  if (req.body?.grant_type !== 'refresh_token') {
+    return;
+  }
+  stats.refreshes += 1;
+  if (refreshTokensRevoked) {
+    response.statusCode = 400;
+    response.body = { error: 'invalid_grant', error_description: 'refresh token revoked' };
+  }
+});
+
+// The mock's express app: routes added after its own serve paths it does not have.
+const app = server.service.requestHandler;
+
+await server.start(port, host);
+const issuer = server.issuer.url;
+
+app.get('/mcp', (_req, res) => {
+  res
+    .status(401)
+    .set('WWW-Authenticate', `Bearer resource_metadata="${issuer}/.well-known/oauth-protected-resource/mcp"`)
+    .json({ error: 'unauthorized' });
+});
+
+app.get('/.well-known/oauth-protected-resource/mcp', (_req, res) => {
+  res.json({ resource: `${issuer}/mcp`, authorization_servers: [issuer] });
+});
+
+app.get('/.well-known/oauth-authorization-server', (_req, res) => {
+  res.json({
+    issuer,
+    authorization_endpoint: `${issuer}/authorize`,
+    token_endpoint: `${issuer}/token`,
+    registration_endpoint: `${issuer}/register`,
+    revocation_endpoint: `${issuer}/revoke`,
+    response_types_supported: ['code'],
+    grant_types_supported: ['authorization_code', 'refresh_token'],
+    code_challenge_methods_supported: ['S256'],
+    token_endpoint_auth_methods_supported: ['none'],
+  });
+});
+
+app.post('/register', (req, res) => {
+  const redirectUris = req.body?.redirect_uris;
+  if (!Array.isArray(redirectUris) || redirectUris.length === 0) {
+    res.status(400).json({ error: 'invalid_redirect_uri' });
+    return;
+  }
+  stats.registrations += 1;
+  res.status(201).json({
+    client_id: randomUUID(),
+    client_id_issued_at: Math.floor(Date.now() / 1000),
+    redirect_uris: redirectUris,
+    grant_types: ['authorization_code', 'refresh_token'],
+    token_endpoint_auth_method: 'none',
+  });
+});
+
+app.post('/admin/revoke-refresh-tokens', (_req, res) => {
+  refreshTokensRevoked = true;
+  res.json({ revoked: true });
+});
+
+app.get('/admin/stats', (_req, res) => {
+  res.json(stats);
+});
+
+process.stdout.write(`ready ${issuer}\n`);
+
+const stop = async () => {
+  await server.stop();
+  process.exit(0);
+};
+process.on('SIGTERM', stop);
+process.on('SIGINT', stop);
+// The test closes our stdin when it is done (or dies): stop with it.
+process.stdin.on('end', stop);
+process.stdin.resume();
