@@ -3,6 +3,10 @@
 // plus what an MCP deployment adds around it, all on one loopback port:
 //
 //   GET  /mcp                                       401 + WWW-Authenticate: Bearer resource_metadata=…
+//   POST /mcp                                       a real MCP server (the MCP SDK, stateless
+//                                                   Streamable HTTP) with one tool, `whoami`,
+//                                                   for bearer tokens this server issued only
+//   POST /admin/revoke-access-tokens                every access token issued so far is refused
 //   GET  /.well-known/oauth-protected-resource/mcp  RFC 9728 metadata naming this issuer
 //   GET  /.well-known/oauth-authorization-server    RFC 8414 metadata (+ registration_endpoint)
 //   POST /register                                  RFC 7591: a fresh client_id
@@ -11,6 +15,8 @@
 //
 // Usage: node oauth-server.mjs <port>. Prints "ready <issuer>" once listening.
 import { randomUUID } from 'node:crypto';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { OAuth2Server } from 'oauth2-mock-server';
 
 const port = Number.parseInt(process.argv[2] ?? '0', 10);
@@ -21,14 +27,22 @@ await server.issuer.keys.generate('RS256');
 const stats = { refreshes: 0, registrations: 0 };
 let refreshTokensRevoked = false;
 
+// Access tokens this server issued and did not revoke: what POST /mcp accepts.
+const accessTokens = new Set();
+
 server.service.on('beforeResponse', (response, req) => {
   if (req.body?.grant_type !== 'refresh_token') {
+    if (typeof response.body?.access_token === 'string') {
+      accessTokens.add(response.body.access_token);
+    }
     return;
   }
   stats.refreshes += 1;
   if (refreshTokensRevoked) {
     response.statusCode = 400;
     response.body = { error: 'invalid_grant', error_description: 'refresh token revoked' };
+  } else if (typeof response.body?.access_token === 'string') {
+    accessTokens.add(response.body.access_token);
   }
 });
 
@@ -77,6 +91,37 @@ app.post('/register', (req, res) => {
     grant_types: ['authorization_code', 'refresh_token'],
     token_endpoint_auth_method: 'none',
   });
+});
+
+app.post('/mcp', async (req, res) => {
+  const header = req.headers.authorization ?? '';
+  const token = header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '';
+  if (!accessTokens.has(token)) {
+    res
+      .status(401)
+      .set('WWW-Authenticate', `Bearer resource_metadata="${issuer}/.well-known/oauth-protected-resource/mcp"`)
+      .json({ error: 'invalid_token' });
+    return;
+  }
+  stats.mcpCalls = (stats.mcpCalls ?? 0) + 1;
+  const mcp = new McpServer({ name: 'protected', version: '1.0.0' });
+  mcp.registerTool(
+    'whoami',
+    { description: 'Says whether the caller is authorized.', inputSchema: {} },
+    async () => ({ content: [{ type: 'text', text: 'authorized by the OAuth server' }] }),
+  );
+  const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
+  res.on('close', () => {
+    transport.close();
+    mcp.close();
+  });
+  await mcp.connect(transport);
+  await transport.handleRequest(req, res, typeof req.body === 'object' ? req.body : undefined);
+});
+
+app.post('/admin/revoke-access-tokens', (_req, res) => {
+  accessTokens.clear();
+  res.json({ revoked: true });
 });
 
 app.post('/admin/revoke-refresh-tokens', (_req, res) => {

@@ -23,7 +23,9 @@
 //! know Temporal or a particular store, drive a session (hosts do), or hold a
 //! method body that a host also holds.
 
+mod auth;
 mod control;
+mod credentials;
 mod errors;
 mod events;
 mod host;
@@ -34,9 +36,11 @@ mod sessions;
 
 pub use api_projection::inputs::ConfigCeilings;
 pub use api_projection::items::InputLimits;
+pub use auth::{AuthCallback, AuthSettings};
 pub use control::{
     CACHED_SESSIONS_PER_UNIVERSE_MAX_DEFAULT, CACHED_UNIVERSES_MAX_DEFAULT, ControlCache,
 };
+pub use credentials::StoreCredentials;
 pub use events::{
     CATCH_UP_PAGE_ENTRIES, READ_LIMIT_DEFAULT, READ_LIMIT_MAX, SUBSCRIPTION_BUFFER_MAX, WAIT_MS_MAX,
 };

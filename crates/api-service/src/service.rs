@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use api::types::auth::*;
 use api::types::blob::*;
 use api::types::events::*;
 use api::types::initialize::*;
@@ -84,6 +85,7 @@ pub struct Service<H> {
     controls: ControlCache,
     pub(crate) quotas: Quotas,
     pub(crate) mcp: crate::mcp::McpSettings,
+    pub(crate) auth: Option<crate::auth::AuthSettings>,
 }
 
 impl<H: SessionHost> Service<H> {
@@ -97,7 +99,13 @@ impl<H: SessionHost> Service<H> {
             controls,
             quotas: Quotas::default(),
             mcp: crate::mcp::McpSettings::default(),
+            auth: None,
         }
+    }
+
+    pub fn with_auth(mut self, auth: crate::auth::AuthSettings) -> Self {
+        self.auth = Some(auth);
+        self
     }
 
     pub fn with_mcp(mut self, mcp: crate::mcp::McpSettings) -> Self {
@@ -359,6 +367,73 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
         params: McpServerRef,
     ) -> Result<McpServerDeleteResult, ApiError> {
         self.mcp_delete(&caller.universe_id, &params.name).await
+    }
+
+    async fn auth_secrets_put(
+        &self,
+        caller: &Caller,
+        params: AuthSecretPutParams,
+    ) -> Result<AuthSecretView, ApiError> {
+        self.secret_put(&caller.universe_id, params).await
+    }
+
+    async fn auth_secrets_list(
+        &self,
+        caller: &Caller,
+        _params: AuthSecretListParams,
+    ) -> Result<AuthSecretListResult, ApiError> {
+        self.secret_list(&caller.universe_id).await
+    }
+
+    async fn auth_secrets_delete(
+        &self,
+        caller: &Caller,
+        params: AuthSecretDeleteParams,
+    ) -> Result<AuthSecretDeleteResult, ApiError> {
+        self.secret_delete(&caller.universe_id, &params.name).await
+    }
+
+    async fn auth_flows_start(
+        &self,
+        caller: &Caller,
+        params: AuthFlowStartParams,
+    ) -> Result<AuthFlowView, ApiError> {
+        self.flow_start(&caller.universe_id, params).await
+    }
+
+    async fn auth_flows_read(
+        &self,
+        caller: &Caller,
+        params: AuthFlowRef,
+    ) -> Result<AuthFlowView, ApiError> {
+        self.flow_read(&caller.universe_id, &params.flow_id).await
+    }
+
+    async fn auth_grants_list(
+        &self,
+        caller: &Caller,
+        _params: AuthGrantListParams,
+    ) -> Result<AuthGrantListResult, ApiError> {
+        self.grant_list(&caller.universe_id).await
+    }
+
+    async fn auth_grants_revoke(
+        &self,
+        caller: &Caller,
+        params: AuthGrantRef,
+    ) -> Result<AuthGrantView, ApiError> {
+        self.grant_revoke(&caller.universe_id, &params.grant_id)
+            .await
+    }
+
+    async fn auth_callback(
+        &self,
+        state: Option<String>,
+        code: Option<String>,
+        error: Option<String>,
+    ) -> Result<String, ApiError> {
+        self.complete_auth_callback(crate::auth::AuthCallback { state, code, error })
+            .await
     }
 
     async fn session_mcp_link(

@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::ApiError;
+use crate::types::auth::*;
 use crate::types::blob::*;
 use crate::types::events::*;
 use crate::types::initialize::*;
@@ -166,6 +167,17 @@ macro_rules! api_table {
                     params: $sub_params,
                 ) -> impl Future<Output = Result<BoxStream<'static, $notif>, ApiError>> + Send;
             )*
+            /// The OAuth redirect (`GET /auth/callback`), which carries no API key: the
+            /// flow's `state` names the universe. Answers a line for the browser.
+            fn auth_callback(
+                &self,
+                state: Option<String>,
+                code: Option<String>,
+                error: Option<String>,
+            ) -> impl Future<Output = Result<String, ApiError>> + Send {
+                let _ = (state, code, error);
+                std::future::ready(Err(not_served("GET /auth/callback")))
+            }
             /// Raw blob upload (`PUT /blobs/{ref}`): `bytes` must hash to `blob_ref`.
             fn blob_put_bytes(
                 &self,
@@ -331,6 +343,22 @@ api_table! {
         session_mcp_unlink: "session/mcp/unlink" (SessionMcpUnlinkParams) -> SessionMcpUnlinkResult;
         /// Lists a session's linked MCP servers and their tools.
         session_mcp_list: "session/mcp/list" (SessionMcpListParams) -> SessionMcpListResult;
+        /// Stores a secret, encrypted; its value is never returned by any method.
+        auth_secrets_put: "auth/secrets/put" (AuthSecretPutParams) -> AuthSecretView;
+        /// Lists secrets' metadata (names, purposes, times; never values).
+        auth_secrets_list: "auth/secrets/list" (AuthSecretListParams) -> AuthSecretListResult;
+        /// Deletes a secret.
+        auth_secrets_delete: "auth/secrets/delete" (AuthSecretDeleteParams) -> AuthSecretDeleteResult;
+        /// Starts an OAuth authorization (PKCE S256, with discovery and dynamic client
+        /// registration): open `authorizationUrl`; the gateway's `/auth/callback`
+        /// completes it.
+        auth_flows_start: "auth/flows/start" (AuthFlowStartParams) -> AuthFlowView;
+        /// Reads a flow: pending, completed (with its grant) or failed.
+        auth_flows_read: "auth/flows/read" (AuthFlowRef) -> AuthFlowView;
+        /// Lists grants (status, expiry; never tokens).
+        auth_grants_list: "auth/grants/list" (AuthGrantListParams) -> AuthGrantListResult;
+        /// Revokes a grant (also at the authorization server when it offers revocation).
+        auth_grants_revoke: "auth/grants/revoke" (AuthGrantRef) -> AuthGrantView;
     }
     optional_methods {
         /// Stores a snapshot: a manifest of files whose blobs are already in the CAS.

@@ -697,6 +697,13 @@ impl<C: AuthCatalog> AuthRegistry<C> {
         }
     }
 
+    /// The value of secret `name`, for a host that sends it where it was configured
+    /// to go (an MCP server's header or a stdio child's environment), at call time.
+    /// Never for a client: no API method returns it.
+    pub async fn secret_value(&self, name: &str) -> Result<SecretString, AuthError> {
+        self.open_secret(&SecretName::new(name)?).await
+    }
+
     async fn open_secret(&self, name: &SecretName) -> Result<SecretString, AuthError> {
         let secret = self
             .catalog

@@ -138,7 +138,7 @@ pub fn router<A: LightspeedApi, K: KeyStore>(
         _server: server.clone(),
     });
     let blob_state = Arc::new(BlobState {
-        api,
+        api: Arc::clone(&api),
         keys,
         blob_bytes_max: config.blob_bytes_max,
     });
@@ -152,6 +152,16 @@ pub fn router<A: LightspeedApi, K: KeyStore>(
             put(blobs::put_blob::<A, K>).get(blobs::get_blob::<A, K>),
         )
         .with_state(blob_state);
+    let callback_routes = Router::new()
+        .route(
+            "/auth/callback",
+            get(crate::oauth_callback::auth_callback::<A>).layer(
+                tower::limit::ConcurrencyLimitLayer::new(
+                    crate::oauth_callback::CALLBACKS_IN_FLIGHT_MAX,
+                ),
+            ),
+        )
+        .with_state(Arc::clone(&api));
     let probe_routes = Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready_probe))
@@ -159,6 +169,7 @@ pub fn router<A: LightspeedApi, K: KeyStore>(
     let router = Router::new()
         .merge(rpc_routes)
         .merge(blob_routes)
+        .merge(callback_routes)
         .merge(probe_routes);
     Ok((router, RouterHandle { server, ready }))
 }

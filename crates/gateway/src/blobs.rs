@@ -25,7 +25,7 @@ pub(crate) struct BlobState<A, K> {
 }
 
 /// The HTTP status an API error maps to on the blob routes.
-fn status_of(kind: ErrorKind) -> StatusCode {
+pub(crate) fn status_of(kind: ErrorKind) -> StatusCode {
     match kind {
         ErrorKind::InvalidParams => StatusCode::BAD_REQUEST,
         ErrorKind::NotFound => StatusCode::NOT_FOUND,

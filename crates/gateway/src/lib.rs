@@ -60,6 +60,7 @@ mod frames;
 mod keys;
 mod killable;
 mod limits;
+mod oauth_callback;
 mod outbox;
 mod rpc;
 mod ws_auth;

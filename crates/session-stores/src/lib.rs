@@ -22,6 +22,7 @@ use std::sync::atomic::{AtomicI32, Ordering as AtomicOrdering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
+use auth_registry::AuthCatalog;
 use engine::core::wellknown::well_known_blobs;
 use engine::store::{BlobStore, CheckpointStore, SessionLog, StoreError};
 use engine::{Seq, SessionId};
@@ -38,7 +39,8 @@ pub use pg_commits::IDLE_PING_AFTER;
 
 /// Everything a session needs from storage: its log, checkpoints and blobs, the VFS
 /// catalog its file tools and the `vfs/*` methods work on, the MCP catalog
-/// (`mcp/servers/*`, session links), the index of a
+/// (`mcp/servers/*`, session links), the auth catalog (sealed secrets, grants,
+/// flows), the index of a
 /// universe's sessions behind `session/list`, and what the universe's quotas count.
 pub trait SessionStore:
     SessionLog
@@ -46,6 +48,7 @@ pub trait SessionStore:
     + CheckpointStore
     + VfsCatalog
     + McpCatalog
+    + AuthCatalog
     + SessionIndex
     + UniverseUsage
     + 'static
@@ -58,6 +61,7 @@ impl<
         + CheckpointStore
         + VfsCatalog
         + McpCatalog
+        + AuthCatalog
         + SessionIndex
         + UniverseUsage
         + 'static,

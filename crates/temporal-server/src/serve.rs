@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use api_service::AuthSettings;
 use api_service::Quotas;
 use clap::Args;
 use effects::LlmCompactor;
@@ -246,6 +247,7 @@ pub(crate) struct DevArgs {
 fn start_backend<P: StoreProvider>(
     stores: Arc<P>,
     deltas: Arc<DeltaHub>,
+    auth: AuthSettings,
 ) -> anyhow::Result<Backend<Arc<P>, WorkerTools, LlmCompactor>> {
     let runtime = temporal_server::providers::runtime_from_env()?;
     let providers: Vec<&str> = runtime.provider_ids().collect();
@@ -257,13 +259,14 @@ fn start_backend<P: StoreProvider>(
         tracing::info!(?providers, "LLM providers configured");
     }
     let compactor = LlmCompactor::new(runtime.clone(), llm_runtime::Transport::Streaming);
+    let mcp = mcp_tools(stores.clone(), auth)?;
     Ok(Backend {
         stores,
         llm: LlmSettings {
             runtime,
             transport: llm_runtime::Transport::Streaming,
         },
-        tools: WorkerTools::with_mcp(mcp_tools()?),
+        tools: WorkerTools::with_mcp(mcp),
         compactor,
         deltas,
         checkpoint_interval_entries: CHECKPOINT_INTERVAL_ENTRIES,
@@ -274,9 +277,10 @@ async fn start_worker<P: StoreProvider>(
     temporal: &TemporalConfig,
     stores: Arc<P>,
     deltas: Arc<DeltaHub>,
+    auth: AuthSettings,
 ) -> anyhow::Result<RunningWorker> {
     let converter = seam::data_converter(stores.clone());
-    let backend = start_backend(stores, deltas)?;
+    let backend = start_backend(stores, deltas, auth)?;
     let tuning = WorkerTuning::from_env()?;
     let worker = worker::start_tuned(temporal, tuning, Arc::new(backend), converter)
         .await
@@ -291,18 +295,20 @@ async fn start_gateway<P: StoreProvider, K: KeyStore>(
     keys: Arc<K>,
     deltas: Arc<DeltaHub>,
     config: GatewayConfig,
-    (settings, quotas): (WorkflowSettings, Quotas),
+    (settings, quotas, auth): (WorkflowSettings, Quotas, AuthSettings),
 ) -> anyhow::Result<gateway::RunningGateway> {
     let client = worker::connect(temporal, seam::data_converter(stores.clone())).await?;
     let sessions = SessionClient::new(client, temporal.task_queue.clone(), settings);
+    let mcp = mcp_tools(stores.clone(), auth.clone())?;
     let api = Arc::new(
         TemporalHost::new(sessions, stores, deltas)
             .api()
             .with_quotas(quotas)
             .with_mcp(api_service::McpSettings {
                 stdio: stdio_policy(),
-                tools: Some(mcp_tools()?),
-            }),
+                tools: Some(mcp),
+            })
+            .with_auth(auth),
     );
     Ok(gateway::serve(api, keys, config).await?)
 }
@@ -316,15 +322,52 @@ fn stdio_policy() -> mcp_registry::StdioPolicy {
 }
 
 /// The process's MCP client: one connection pool (defaults: `mcp_client::PoolConfig`),
-/// the stdio policy, credentials resolved per call.
-fn mcp_tools() -> anyhow::Result<Arc<effects::mcp::McpTools>> {
+/// the stdio policy, credentials resolved per call from each universe's auth registry.
+fn mcp_tools<P: StoreProvider>(
+    stores: Arc<P>,
+    auth: AuthSettings,
+) -> anyhow::Result<Arc<effects::mcp::McpTools>> {
     let pool = mcp_client::McpPool::new(mcp_client::PoolConfig::default())
         .context("starting the MCP client")?;
     Ok(Arc::new(effects::mcp::McpTools::new(
         pool,
         stdio_policy(),
-        Arc::new(effects::mcp::NoCredentials),
+        Arc::new(api_service::StoreCredentials::new(stores, auth)),
     )))
+}
+
+/// Where OAuth approvals return unless `LIGHTSPEED_AUTH_REDIRECT_URL` says otherwise.
+const AUTH_REDIRECT_URL_DEFAULT: &str = "http://127.0.0.1:18080/auth/callback";
+
+/// The auth registry's deployment settings: the keys that seal secrets and tokens
+/// (`LIGHTSPEED_SECRET_KEYS`, `kid:base64key,...`, the first one sealing; unset: a key
+/// generated once into `<data_dir>/secret-keys`, mode 0600, which a deployment whose
+/// processes run on several machines must replace by the variable), the OAuth
+/// redirect URL, default bounds.
+fn auth_settings(data_dir: &Path) -> anyhow::Result<AuthSettings> {
+    let keyring = match std::env::var("LIGHTSPEED_SECRET_KEYS") {
+        Ok(value) if !value.trim().is_empty() => {
+            auth_registry::Keyring::parse(&value).context("LIGHTSPEED_SECRET_KEYS")?
+        }
+        _ => {
+            std::fs::create_dir_all(data_dir)
+                .with_context(|| format!("creating {}", data_dir.display()))?;
+            let file = data_dir.join("secret-keys");
+            let keyring = auth_registry::Keyring::load_or_create_file(&file)
+                .with_context(|| format!("the secret key file {}", file.display()))?;
+            tracing::info!(file = %file.display(), "secrets sealed with the key file (set LIGHTSPEED_SECRET_KEYS in deployments)");
+            keyring
+        }
+    };
+    let redirect_uri = std::env::var("LIGHTSPEED_AUTH_REDIRECT_URL")
+        .ok()
+        .filter(|value| !value.trim().is_empty())
+        .unwrap_or_else(|| AUTH_REDIRECT_URL_DEFAULT.to_owned());
+    Ok(AuthSettings {
+        keyring: Arc::new(keyring),
+        redirect_uri,
+        limits: auth_registry::AuthLimits::default(),
+    })
 }
 
 /// Resolves on Ctrl-C or SIGTERM.
@@ -369,7 +412,7 @@ struct Roles {
 async fn serve_roles<P: StoreProvider, K: KeyStore>(
     temporal: &TemporalConfig,
     roles: Roles,
-    stores: Arc<P>,
+    (stores, auth): (Arc<P>, AuthSettings),
     keys: Arc<K>,
     relay_db: Option<&PgDatabase>,
 ) -> anyhow::Result<()> {
@@ -392,14 +435,14 @@ async fn serve_roles<P: StoreProvider, K: KeyStore>(
         }
     };
     let worker = if roles.worker {
-        Some(start_worker(temporal, stores.clone(), deltas.clone()).await?)
+        Some(start_worker(temporal, stores.clone(), deltas.clone(), auth.clone()).await?)
     } else {
         None
     };
     let gateway = match roles.gateway {
         None => None,
         Some((config, settings, quotas)) => {
-            let extra = (settings, quotas);
+            let extra = (settings, quotas, auth);
             match start_gateway(temporal, stores, keys, deltas, config, extra).await {
                 Ok(gateway) => Some(gateway),
                 Err(err) => {
@@ -431,14 +474,15 @@ async fn serve_storage(
     storage: &StorageArgs,
     keys_file: &Path,
 ) -> anyhow::Result<()> {
+    let auth = auth_settings(&storage.data_dir)?;
     match storage.open(keys_file, &roles).await? {
         Storage::Files { stores, keys } => {
             tracing::info!(data_dir = %storage.data_dir.display(), "filesystem store");
-            serve_roles(&temporal, roles, stores, keys, None).await
+            serve_roles(&temporal, roles, (stores, auth), keys, None).await
         }
         Storage::Postgres { stores, keys } => {
             let db = stores.database().clone();
-            let served = serve_roles(&temporal, roles, stores, keys, Some(&db)).await;
+            let served = serve_roles(&temporal, roles, (stores, auth), keys, Some(&db)).await;
             db.close().await;
             served
         }
@@ -554,7 +598,8 @@ pub(crate) async fn dev(args: DevArgs) -> anyhow::Result<()> {
             args.limits.quotas(),
         )),
     };
-    let result = serve_roles(&temporal, roles, stores, keys, None).await;
+    let auth = auth_settings(&args.data_dir)?;
+    let result = serve_roles(&temporal, roles, (stores, auth), keys, None).await;
     // Give the worker's last completions a moment to reach the server.
     tokio::time::sleep(Duration::from_millis(100)).await;
     temporal_server.shutdown().await;

@@ -6,6 +6,8 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use auth_registry::records::{Flow, FlowId, Grant, GrantId, SecretMeta, SecretName, StoredSecret};
+use auth_registry::{AuthCatalog, CatalogError};
 use engine::log::{LogEntry, Seq};
 use engine::store::{
     AppendOutcome, BlobStore, Checkpoint, CheckpointStore, SessionLog, StoreError,
@@ -239,6 +241,68 @@ impl<S: McpCatalog> McpCatalog for CountingStore<S> {
         server: &ServerName,
     ) -> Result<bool, McpCatalogError> {
         self.count().mcp_link_delete(session, server).await
+    }
+}
+
+impl<S: AuthCatalog> AuthCatalog for CountingStore<S> {
+    async fn secret_put(
+        &self,
+        secret: &StoredSecret,
+        secrets_max: usize,
+    ) -> Result<StoredSecret, CatalogError> {
+        self.count().secret_put(secret, secrets_max).await
+    }
+
+    async fn secret_get(&self, name: &SecretName) -> Result<Option<StoredSecret>, CatalogError> {
+        self.count().secret_get(name).await
+    }
+
+    async fn secret_list(&self) -> Result<Vec<SecretMeta>, CatalogError> {
+        self.count().secret_list().await
+    }
+
+    async fn secret_delete(&self, name: &SecretName) -> Result<bool, CatalogError> {
+        self.count().secret_delete(name).await
+    }
+
+    async fn grant_create(&self, grant: &Grant, grants_max: usize) -> Result<(), CatalogError> {
+        self.count().grant_create(grant, grants_max).await
+    }
+
+    async fn grant_get(&self, id: &GrantId) -> Result<Option<Grant>, CatalogError> {
+        self.count().grant_get(id).await
+    }
+
+    async fn grant_list(&self) -> Result<Vec<Grant>, CatalogError> {
+        self.count().grant_list().await
+    }
+
+    async fn grant_update(
+        &self,
+        grant: &Grant,
+        expected_revision: u64,
+    ) -> Result<Grant, CatalogError> {
+        self.count().grant_update(grant, expected_revision).await
+    }
+
+    async fn grant_delete(&self, id: &GrantId) -> Result<bool, CatalogError> {
+        self.count().grant_delete(id).await
+    }
+
+    async fn flow_create(&self, flow: &Flow, flows_max: usize) -> Result<(), CatalogError> {
+        self.count().flow_create(flow, flows_max).await
+    }
+
+    async fn flow_get(&self, id: &FlowId) -> Result<Option<Flow>, CatalogError> {
+        self.count().flow_get(id).await
+    }
+
+    async fn flow_update(&self, flow: &Flow, expected_revision: u64) -> Result<Flow, CatalogError> {
+        self.count().flow_update(flow, expected_revision).await
+    }
+
+    async fn flow_prune(&self, expired_before_ms: u64) -> Result<usize, CatalogError> {
+        self.count().flow_prune(expired_before_ms).await
     }
 }
 

@@ -77,3 +77,99 @@ impl EverythingHttp {
         })
     }
 }
+
+/// `interop/test-servers/oauth-server.mjs`: a real OAuth authorization server
+/// (oauth2-mock-server: discovery, dynamic registration, PKCE, refresh, revocation)
+/// in front of a real MCP server at `{issuer}/mcp` that accepts only the access
+/// tokens it issued. Stops when dropped (its stdin closes, and it is killed).
+pub struct OAuthServer {
+    child: tokio::process::Child,
+    /// `http://localhost:<port>`.
+    pub issuer: String,
+}
+
+impl OAuthServer {
+    pub async fn start() -> anyhow::Result<Self> {
+        use tokio::io::AsyncBufReadExt as _;
+        let dir = test_servers_dir();
+        if !dir.join("node_modules/oauth2-mock-server").exists() {
+            bail!(
+                "{} has no oauth2-mock-server: run local/up.sh (npm ci in interop/test-servers)",
+                dir.display()
+            );
+        }
+        let mut child = tokio::process::Command::new("node")
+            .arg(dir.join("oauth-server.mjs"))
+            .arg("0")
+            .current_dir(&dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting node")?;
+        let stdout = child.stdout.take().context("the server's stdout")?;
+        let mut lines = tokio::io::BufReader::new(stdout).lines();
+        let ready = tokio::time::timeout(Duration::from_secs(30), lines.next_line())
+            .await
+            .context("oauth-server.mjs did not get ready within 30 s")??
+            .context("oauth-server.mjs exited before it was ready")?;
+        let issuer = ready
+            .strip_prefix("ready ")
+            .context("oauth-server.mjs printed no issuer")?
+            .to_owned();
+        Ok(Self { child, issuer })
+    }
+
+    /// The protected MCP server's URL.
+    pub fn mcp_url(&self) -> String {
+        format!("{}/mcp", self.issuer)
+    }
+
+    /// Calls one of the server's admin routes (`revoke-refresh-tokens`,
+    /// `revoke-access-tokens`).
+    pub async fn admin(&self, route: &str) -> anyhow::Result<()> {
+        let response = reqwest::Client::new()
+            .post(format!("{}/admin/{route}", self.issuer))
+            .send()
+            .await?;
+        anyhow::ensure!(
+            response.status().is_success(),
+            "admin/{route}: {}",
+            response.status()
+        );
+        Ok(())
+    }
+
+    /// What a browser would do with `authorization_url`: the server approves at once
+    /// and redirects to the client's redirect URI; the redirect's query (`code`,
+    /// `state`) is returned, for the test to deliver to the gateway's callback.
+    pub async fn authorize(&self, authorization_url: &str) -> anyhow::Result<String> {
+        let client = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let response = client.get(authorization_url).send().await?;
+        anyhow::ensure!(
+            response.status().is_redirection(),
+            "authorize answered {}",
+            response.status()
+        );
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .context("a redirect without Location")?
+            .to_str()?
+            .to_owned();
+        let query = location
+            .split_once('?')
+            .map(|(_, query)| query.to_owned())
+            .context("a redirect without a query")?;
+        Ok(query)
+    }
+}
+
+impl Drop for OAuthServer {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}

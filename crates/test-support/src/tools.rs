@@ -131,10 +131,52 @@ pub fn test_mcp_tools() -> anyhow::Result<std::sync::Arc<effects::mcp::McpTools>
 pub fn test_mcp_tools_with(
     stdio: mcp_registry::StdioPolicy,
 ) -> anyhow::Result<std::sync::Arc<effects::mcp::McpTools>> {
+    mcp_tools(stdio, std::sync::Arc::new(effects::mcp::NoCredentials))
+}
+
+fn mcp_tools(
+    stdio: mcp_registry::StdioPolicy,
+    credentials: std::sync::Arc<dyn effects::mcp::McpCredentials>,
+) -> anyhow::Result<std::sync::Arc<effects::mcp::McpTools>> {
     let pool = mcp_client::McpPool::new(mcp_client::PoolConfig::default())?;
     Ok(std::sync::Arc::new(effects::mcp::McpTools::new(
         pool,
         stdio,
-        std::sync::Arc::new(effects::mcp::NoCredentials),
+        credentials,
     )))
+}
+
+/// Auth settings for test stacks: a fresh random key, default bounds, and a redirect
+/// URI no server listens on (tests take the code from the authorization server's
+/// redirect and hand it to the gateway's `/auth/callback` themselves).
+pub fn test_auth_settings() -> api_service::AuthSettings {
+    let key: Vec<u8> = [uuid::Uuid::new_v4(), uuid::Uuid::new_v4()]
+        .iter()
+        .flat_map(|id| id.as_bytes().to_vec())
+        .collect();
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(key);
+    let keyring = auth_registry::Keyring::parse(&format!("test:{encoded}"))
+        .unwrap_or_else(|err| panic!("a generated key parses: {err}"));
+    api_service::AuthSettings {
+        keyring: std::sync::Arc::new(keyring),
+        redirect_uri: TEST_REDIRECT_URI.to_owned(),
+        limits: auth_registry::AuthLimits::default(),
+    }
+}
+
+/// The redirect URI of [`test_auth_settings`].
+pub const TEST_REDIRECT_URI: &str = "http://127.0.0.1:9/auth/callback";
+
+/// The MCP client of a test stack over `stores`, credentials from their auth
+/// registries sealed with `auth`'s keys.
+pub fn test_mcp_tools_over<P: session_stores::StoreProvider>(
+    stores: std::sync::Arc<P>,
+    auth: api_service::AuthSettings,
+    stdio: mcp_registry::StdioPolicy,
+) -> anyhow::Result<std::sync::Arc<effects::mcp::McpTools>> {
+    mcp_tools(
+        stdio,
+        std::sync::Arc::new(api_service::StoreCredentials::new(stores, auth)),
+    )
 }

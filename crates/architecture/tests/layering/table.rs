@@ -112,7 +112,14 @@ pub(crate) const CRATES: &[Row] = &[
     // universe -> store for every host (worker, API service, test host).
     product(
         "session-stores",
-        &["engine", "vfs", "store-fs", "store-pg", "mcp-registry"],
+        &[
+            "engine",
+            "vfs",
+            "store-fs",
+            "store-pg",
+            "mcp-registry",
+            "auth-registry",
+        ],
         &[],
     ),
     // Every API method's body, once, generic over a narrow host interface.
@@ -124,10 +131,12 @@ pub(crate) const CRATES: &[Row] = &[
             "api-projection",
             "llm-runtime",
             "session-stores",
-            // `session/mcp/link` lists a server's tools with effects' MCP client.
+            // `session/mcp/link` lists a server's tools with effects' MCP client;
+            // `auth/*` and MCP credentials go through each universe's auth registry.
             "effects",
             "mcp-registry",
             "mcp-client",
+            "auth-registry",
         ],
         &[],
     ),
@@ -147,6 +156,7 @@ pub(crate) const CRATES: &[Row] = &[
             "effects",
             "mcp-registry",
             "mcp-client",
+            "auth-registry",
         ],
         &["test-support", "store-fs"],
     ),
@@ -166,6 +176,7 @@ pub(crate) const CRATES: &[Row] = &[
             "tools",
             "mcp-registry",
             "mcp-client",
+            "auth-registry",
             // The API conformance suite's in-process stack serves LocalApi through it.
             "gateway",
         ],

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use api::types::auth::*;
 use api::types::blob::*;
 use api::types::events::*;
 use api::types::initialize::*;
@@ -323,6 +324,69 @@ impl LightspeedApi for MockApi {
     ) -> Result<SessionMcpListResult, ApiError> {
         self.record(caller);
         api::Unserved.session_mcp_list(caller, params).await
+    }
+
+    async fn auth_secrets_put(
+        &self,
+        caller: &Caller,
+        params: AuthSecretPutParams,
+    ) -> Result<AuthSecretView, ApiError> {
+        self.record(caller);
+        api::Unserved.auth_secrets_put(caller, params).await
+    }
+
+    async fn auth_secrets_list(
+        &self,
+        caller: &Caller,
+        params: AuthSecretListParams,
+    ) -> Result<AuthSecretListResult, ApiError> {
+        self.record(caller);
+        api::Unserved.auth_secrets_list(caller, params).await
+    }
+
+    async fn auth_secrets_delete(
+        &self,
+        caller: &Caller,
+        params: AuthSecretDeleteParams,
+    ) -> Result<AuthSecretDeleteResult, ApiError> {
+        self.record(caller);
+        api::Unserved.auth_secrets_delete(caller, params).await
+    }
+
+    async fn auth_flows_start(
+        &self,
+        caller: &Caller,
+        params: AuthFlowStartParams,
+    ) -> Result<AuthFlowView, ApiError> {
+        self.record(caller);
+        api::Unserved.auth_flows_start(caller, params).await
+    }
+
+    async fn auth_flows_read(
+        &self,
+        caller: &Caller,
+        params: AuthFlowRef,
+    ) -> Result<AuthFlowView, ApiError> {
+        self.record(caller);
+        api::Unserved.auth_flows_read(caller, params).await
+    }
+
+    async fn auth_grants_list(
+        &self,
+        caller: &Caller,
+        params: AuthGrantListParams,
+    ) -> Result<AuthGrantListResult, ApiError> {
+        self.record(caller);
+        api::Unserved.auth_grants_list(caller, params).await
+    }
+
+    async fn auth_grants_revoke(
+        &self,
+        caller: &Caller,
+        params: AuthGrantRef,
+    ) -> Result<AuthGrantView, ApiError> {
+        self.record(caller);
+        api::Unserved.auth_grants_revoke(caller, params).await
     }
 
     async fn blob_has_many(

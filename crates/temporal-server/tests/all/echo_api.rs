@@ -1,5 +1,6 @@
 //! A backend whose `initialize` echoes the caller's universe; nothing else works.
 
+use api::types::auth::*;
 use api::types::blob::*;
 use api::types::events::*;
 use api::types::initialize::*;
@@ -83,6 +84,58 @@ impl LightspeedApi for EchoApi {
         _: &Caller,
         _: SessionMcpListParams,
     ) -> Result<SessionMcpListResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn auth_secrets_put(
+        &self,
+        _: &Caller,
+        _: AuthSecretPutParams,
+    ) -> Result<AuthSecretView, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn auth_secrets_list(
+        &self,
+        _: &Caller,
+        _: AuthSecretListParams,
+    ) -> Result<AuthSecretListResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn auth_secrets_delete(
+        &self,
+        _: &Caller,
+        _: AuthSecretDeleteParams,
+    ) -> Result<AuthSecretDeleteResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn auth_flows_start(
+        &self,
+        _: &Caller,
+        _: AuthFlowStartParams,
+    ) -> Result<AuthFlowView, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn auth_flows_read(&self, _: &Caller, _: AuthFlowRef) -> Result<AuthFlowView, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn auth_grants_list(
+        &self,
+        _: &Caller,
+        _: AuthGrantListParams,
+    ) -> Result<AuthGrantListResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn auth_grants_revoke(
+        &self,
+        _: &Caller,
+        _: AuthGrantRef,
+    ) -> Result<AuthGrantView, ApiError> {
         Err(unsupported())
     }
 

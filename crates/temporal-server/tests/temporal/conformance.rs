@@ -118,7 +118,9 @@ async fn start<P: StoreProvider>(
     temporal.task_queue = format!("conformance-{}", uuid::Uuid::new_v4().simple());
     // The worker's LLM activities publish deltas where the gateway relays them from.
     let deltas = Arc::new(DeltaHub::default());
-    let mcp = test_support::tools::test_mcp_tools()?;
+    let auth = test_support::tools::test_auth_settings();
+    let mcp =
+        test_support::tools::test_mcp_tools_over(stores.clone(), auth.clone(), Default::default())?;
     let backend = Backend {
         stores: stores.clone(),
         llm: LlmSettings {
@@ -144,7 +146,8 @@ async fn start<P: StoreProvider>(
         .with_mcp(api_service::McpSettings {
             stdio: Default::default(),
             tools: Some(mcp),
-        });
+        })
+        .with_auth(auth);
     let keys = MemoryKeyStore::default();
     let mut universes = Vec::new();
     for index in 1..=2 {

@@ -48,7 +48,12 @@ impl LocalStack {
     pub async fn start(config: LocalStackConfig) -> anyhow::Result<Self> {
         let (provider, runtime) = fake_provider(config.script).await?;
         let data_dir = tempfile::tempdir()?;
-        let mcp = crate::tools::test_mcp_tools()?;
+        let auth = crate::tools::test_auth_settings();
+        let mcp = crate::tools::test_mcp_tools_over(
+            Arc::new(session_stores::FsStores::new(data_dir.path())),
+            auth.clone(),
+            Default::default(),
+        )?;
         let host = LocalHost::new(LocalApiConfig {
             data_dir: data_dir.path().to_path_buf(),
             runtime,
@@ -59,10 +64,12 @@ impl LocalStack {
             },
         })
         .with_toolset(TestToolset::with_mcp(mcp.clone()));
-        let api = Service::new(host).with_mcp(api_service::McpSettings {
-            stdio: Default::default(),
-            tools: Some(mcp),
-        });
+        let api = Service::new(host)
+            .with_mcp(api_service::McpSettings {
+                stdio: Default::default(),
+                tools: Some(mcp),
+            })
+            .with_auth(auth);
         let api = Arc::new(api.with_quotas(config.quotas));
         let keys = Arc::new(MemoryKeyStore::default());
         let mut universes = Vec::new();

@@ -27,6 +27,7 @@
 //! assert what the contract does not promise (message wording, timing beyond
 //! generous deadlines), or hard-code universe ids (a Postgres host mints UUIDs).
 
+mod auth;
 mod blobs;
 mod client;
 mod events;
@@ -175,6 +176,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(blobs::CASES);
     all.extend(vfs::CASES);
     all.extend(mcp::CASES);
+    all.extend(auth::CASES);
     all.extend(isolation::CASES);
     all.extend(protocol::CASES);
     all.extend(quotas::CASES);
@@ -344,6 +346,8 @@ macro_rules! api_conformance_tests {
             mcp_servers_are_validated_stored_and_kept_apart,
             session_links_list_and_unlink,
             linked_mcp_tools_are_called_by_the_model,
+            secrets_are_sealed_listed_without_values_and_kept_apart,
+            oauth_grants_authorize_a_protected_mcp_server,
             missing_and_unknown_keys_are_refused,
             another_universe_gets_not_found_never_data,
             malformed_requests_get_protocol_errors_and_change_nothing,
