@@ -7,6 +7,8 @@
 //                                                   Streamable HTTP) with one tool, `whoami`,
 //                                                   for bearer tokens this server issued only
 //   POST /admin/revoke-access-tokens                every access token issued so far is refused
+//   GET  /admin/tokens                              every access and refresh token issued (for
+//                                                   tests that scan where tokens must not be)
 //   GET  /.well-known/oauth-protected-resource/mcp  RFC 9728 metadata naming this issuer
 //   GET  /.well-known/oauth-authorization-server    RFC 8414 metadata (+ registration_endpoint)
 //   POST /register                                  RFC 7591: a fresh client_id
@@ -29,8 +31,15 @@ let refreshTokensRevoked = false;
 
 // Access tokens this server issued and did not revoke: what POST /mcp accepts.
 const accessTokens = new Set();
+// Every token issued, revoked or not.
+const issued = [];
 
 server.service.on('beforeResponse', (response, req) => {
+  for (const field of ['access_token', 'refresh_token', 'id_token']) {
+    if (typeof response.body?.[field] === 'string') {
+      issued.push(response.body[field]);
+    }
+  }
   if (req.body?.grant_type !== 'refresh_token') {
     if (typeof response.body?.access_token === 'string') {
       accessTokens.add(response.body.access_token);
@@ -127,6 +136,10 @@ app.post('/admin/revoke-access-tokens', (_req, res) => {
 app.post('/admin/revoke-refresh-tokens', (_req, res) => {
   refreshTokensRevoked = true;
   res.json({ revoked: true });
+});
+
+app.get('/admin/tokens', (_req, res) => {
+  res.json({ tokens: issued });
 });
 
 app.get('/admin/stats', (_req, res) => {

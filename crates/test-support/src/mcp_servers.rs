@@ -173,3 +173,19 @@ impl Drop for OAuthServer {
         let _ = self.child.start_kill();
     }
 }
+
+impl OAuthServer {
+    /// Every token the server issued (access, refresh, id tokens).
+    pub async fn issued_tokens(&self) -> anyhow::Result<Vec<String>> {
+        let body: serde_json::Value = reqwest::get(format!("{}/admin/tokens", self.issuer))
+            .await?
+            .json()
+            .await?;
+        Ok(body["tokens"]
+            .as_array()
+            .context("tokens")?
+            .iter()
+            .filter_map(|token| token.as_str().map(str::to_owned))
+            .collect())
+    }
+}

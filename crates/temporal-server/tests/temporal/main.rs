@@ -22,4 +22,5 @@ mod postgres_push;
 mod scale_out;
 mod seam;
 mod seam_shapes;
+mod secrets_scan;
 mod sessions;
