@@ -62,6 +62,9 @@ pub enum Command {
     Vfs(VfsArgs),
     /// MCP servers of the universe, and their links to sessions.
     Mcp(McpArgs),
+    /// Secrets (sealed by the server, never shown again) and OAuth logins for MCP
+    /// servers.
+    Auth(AuthArgs),
 }
 
 /// File tools the agent gets over the session's mounts.
@@ -158,6 +161,63 @@ pub enum SessionsCommand {
         /// Print JSON (the session view and its transcript items)
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AuthArgs {
+    /// Print JSON
+    #[arg(long, global = true)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: AuthCommand,
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum AuthCommand {
+    /// Store, list and delete secrets
+    #[command(subcommand)]
+    Secret(SecretCommand),
+    /// Authorize an MCP server with OAuth: prints the authorization URL, waits for
+    /// the approval to reach the server's /auth/callback, then sets the server's auth
+    /// to the new grant
+    Login {
+        /// The MCP server (`lightspeed mcp add`)
+        #[arg(value_name = "SERVER")]
+        server: String,
+        /// A scope to ask for (repeat); default what the server advertises
+        #[arg(long = "scope", value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// A client registered beforehand (default: dynamic registration)
+        #[arg(long, value_name = "CLIENT_ID")]
+        client_id: Option<String>,
+        /// Longest wait for the approval, in seconds
+        #[arg(long, default_value_t = 600, value_name = "SECONDS")]
+        wait_secs: u64,
+    },
+    /// List grants (status and expiry; never tokens)
+    Grants,
+    /// Revoke a grant
+    Revoke {
+        #[arg(value_name = "GRANT_ID")]
+        grant_id: String,
+    },
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum SecretCommand {
+    /// Store a secret; its value is read from stdin (never from the command line,
+    /// which other users of the machine can see)
+    Set {
+        #[arg(value_name = "NAME")]
+        name: String,
+    },
+    /// List secrets (names and times; never values)
+    List,
+    /// Delete a secret
+    Delete {
+        #[arg(value_name = "NAME")]
+        name: String,
     },
 }
 

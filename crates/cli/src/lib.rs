@@ -10,6 +10,7 @@
 //! | `lightspeed sessions list\|read` | the universe's sessions ([`sessions`]) |
 //! | `lightspeed vfs ...` | snapshots, materializing, workspaces, mounts ([`vfs`]) |
 //! | `lightspeed mcp ...` | MCP servers and their links to sessions ([`mcp`]) |
+//! | `lightspeed auth ...` | secrets, OAuth logins and grants ([`auth`]) |
 //!
 //! Exit codes: 0 success, 1 the run failed or was cancelled, 2 usage or connection
 //! errors (including errors the gateway answers with).
@@ -24,6 +25,7 @@
 //! gateway decides; the CLI shows the answer); print the API key.
 
 pub mod args;
+pub mod auth;
 pub mod chat;
 pub mod client;
 pub mod error;
@@ -53,5 +55,6 @@ pub async fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Sessions(command) => sessions::run(&client, command).await,
         Command::Vfs(args) => vfs::run(&client, args).await,
         Command::Mcp(args) => mcp::run(&client, args).await,
+        Command::Auth(args) => auth::run(&client, args).await,
     }
 }
