@@ -105,7 +105,8 @@ pub fn link_view(link: SessionLink) -> SessionMcpLinkView {
     SessionMcpLinkView {
         server: link.server.into(),
         mode: match link.mode {
-            LinkMode::Client | LinkMode::Hosted => McpLinkMode::Client,
+            LinkMode::Client => McpLinkMode::Client,
+            LinkMode::Hosted => McpLinkMode::Hosted,
         },
         server_revision: link.server_revision,
         tools: link

@@ -104,7 +104,7 @@ impl<H: SessionHost> Service<H> {
         universe_id: &str,
         params: SessionMcpLinkParams,
     ) -> Result<SessionMcpLinkView, ApiError> {
-        let (session, _) = self
+        let (session, control) = self
             .existing_session(universe_id, &params.session_id)
             .await?;
         let name = server_name(&params.server)?;
@@ -122,10 +122,30 @@ impl<H: SessionHost> Service<H> {
         let tools = self.mcp.tools.as_ref().ok_or_else(|| {
             ApiError::rejected("this deployment has no MCP client").with_reason("mcpUnavailable")
         })?;
-        let link = tools
-            .list_link(universe_id, &server, &*store, now_ms())
-            .await
-            .map_err(link_error)?;
+        let link = match params.mode {
+            McpLinkMode::Client => {
+                tools
+                    .list_link(universe_id, &server, &*store, now_ms())
+                    .await
+            }
+            McpLinkMode::Hosted => {
+                let api_kind = control
+                    .config
+                    .as_ref()
+                    .map(|config| config.model.api_kind.as_str())
+                    .unwrap_or_default();
+                if !matches!(api_kind, "openai:responses" | "anthropic:messages") {
+                    return Err(ApiError::rejected(format!(
+                        "{api_kind} has no provider-hosted MCP; link in client mode"
+                    ))
+                    .with_reason("mcpHostedUnsupported"));
+                }
+                tools
+                    .hosted_link(universe_id, &server, &*store, now_ms())
+                    .await
+            }
+        }
+        .map_err(link_error)?;
         // Tools first, then the record (see `mcp_unlink`).
         self.patch_tools(universe_id, &session, Some(&link), &name)
             .await?;

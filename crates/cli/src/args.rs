@@ -249,6 +249,10 @@ pub enum McpCommand {
         session_id: String,
         #[arg(value_name = "NAME")]
         name: String,
+        /// Let the model provider call the server itself (OpenAI Responses,
+        /// Anthropic Messages; Streamable HTTP servers)
+        #[arg(long)]
+        hosted: bool,
     },
     /// Unlink a server from a session, removing its tools
     Unlink {

@@ -37,11 +37,19 @@ pub async fn run(client: &Client, args: McpArgs) -> Result<Outcome, CliError> {
                 false => format!("no server {name}\n"),
             })
         }
-        McpCommand::Link { session_id, name } => {
+        McpCommand::Link {
+            session_id,
+            name,
+            hosted,
+        } => {
             let params = SessionMcpLinkParams {
                 session_id,
                 server: name,
-                mode: McpLinkMode::Client,
+                mode: if hosted {
+                    McpLinkMode::Hosted
+                } else {
+                    McpLinkMode::Client
+                },
             };
             let link: SessionMcpLinkView = client.call("session/mcp/link", &params).await?;
             show(json, &link, || link_text(&link))

@@ -215,6 +215,55 @@ impl McpTools {
         })
     }
 
+    /// A provider-hosted link of `server`: one session tool (`server__mcp`) whose
+    /// definition names the server for the provider to call itself. A deny filter is
+    /// turned into the allow-list providers take by listing the server's tools here.
+    pub async fn hosted_link<B: BlobStore>(
+        &self,
+        universe_id: &str,
+        server: &McpServer,
+        blobs: &B,
+        linked_at_ms: u64,
+    ) -> Result<SessionLink, LinkFailure> {
+        let McpTransport::StreamableHttp { url, .. } = &server.spec.transport else {
+            return Err(LinkFailure::Policy(format!(
+                "MCP server {:?} runs over stdio: a provider can only reach a URL; link it \
+                 in client mode",
+                server.name.as_str()
+            )));
+        };
+        let filter = &server.spec.tools;
+        let (allowed_tools, skipped) = if filter.deny.is_empty() {
+            (filter.allow.clone(), Vec::new())
+        } else {
+            let listed = self
+                .list_link(universe_id, server, blobs, linked_at_ms)
+                .await?;
+            let allowed = listed.tools.into_iter().map(|tool| tool.tool).collect();
+            (allowed, listed.skipped)
+        };
+        let name = tool_name(&server.name, "mcp");
+        let definition = engine::canonical::to_vec(&json!({
+            "name": name,
+            "description": format!("The tools of MCP server {}, called by the model provider.", server.name),
+            "parameters": {"type": "object", "properties": {}},
+            "hostedMcp": {"server": server.name, "url": url, "allowedTools": allowed_tools},
+        }));
+        let definition_ref = blobs.put(definition).await?;
+        Ok(SessionLink {
+            server: server.name.clone(),
+            mode: LinkMode::Hosted,
+            server_revision: server.revision,
+            tools: vec![LinkedTool {
+                name,
+                tool: "*".to_owned(),
+                definition_ref,
+            }],
+            skipped,
+            linked_at_ms,
+        })
+    }
+
     /// Calls the linked tool `call` names on behalf of `session`, its output stored in
     /// `blobs`. `Ok` is the result the session records; `Err` only for what a retry
     /// may clear (a store failure, an unreachable or failing server).
@@ -246,6 +295,18 @@ impl McpTools {
             )
             .await;
         };
+        if link.mode == LinkMode::Hosted {
+            return error_result(
+                call,
+                store,
+                "mcpHosted",
+                format!(
+                    "MCP server {:?} is called by the model provider, not as a function",
+                    link.server.as_str()
+                ),
+            )
+            .await;
+        }
         let Some(server) = store
             .mcp_server_read(&link.server)
             .await
@@ -323,6 +384,20 @@ impl McpTools {
                 error_result(call, store, "needsReauth", message).await
             }
             Err(err) => error_result(call, store, err.code(), err.to_string()).await,
+        }
+    }
+
+    /// The credentials of servers this universe links provider-hosted, resolved when
+    /// a generation is sent.
+    pub fn hosted_auth<S: McpCatalog + 'static>(
+        self: &Arc<Self>,
+        universe_id: &str,
+        store: Arc<S>,
+    ) -> HostedAuth<S> {
+        HostedAuth {
+            tools: self.clone(),
+            universe_id: universe_id.to_owned(),
+            store,
         }
     }
 
@@ -474,4 +549,55 @@ async fn binary_block<B: BlobStore>(
         json!({"type": kind, "mimeType": mime_type, "blobRef": blob_ref.to_string(),
               "sizeBytes": size}),
     )
+}
+
+/// [`llm_runtime::HostedMcpAuth`] over a universe's MCP catalog and credentials: the
+/// header a provider-hosted server's requests carry, read from its current record
+/// and resolved at send time.
+pub struct HostedAuth<S> {
+    tools: Arc<McpTools>,
+    universe_id: String,
+    store: Arc<S>,
+}
+
+impl<S: McpCatalog + 'static> llm_runtime::HostedMcpAuth for HostedAuth<S> {
+    fn header<'a>(
+        &'a self,
+        server: &'a str,
+    ) -> BoxFuture<'a, Result<Option<llm_runtime::content::HostedHeader>, llm_runtime::RuntimeError>>
+    {
+        Box::pin(async move {
+            let unusable = |reason: String| llm_runtime::RuntimeError::Content {
+                blob: format!("mcp server {server}"),
+                reason,
+            };
+            let name =
+                mcp_registry::ServerName::new(server).map_err(|err| unusable(err.to_string()))?;
+            let record = self
+                .store
+                .mcp_server_read(&name)
+                .await
+                .map_err(|err| match err {
+                    mcp_registry::McpCatalogError::Store(err) => err.into(),
+                    other => unusable(other.to_string()),
+                })?
+                .ok_or_else(|| unusable("the server no longer exists".to_owned()))?;
+            let resolved = self
+                .tools
+                .credentials
+                .resolve(&self.universe_id, &record.spec.auth)
+                .await
+                .map_err(|failure| unusable(format!("{}: {}", failure.code, failure.message)))?;
+            Ok(match resolved {
+                ResolvedAuth::Header(credential) => {
+                    use secrecy::ExposeSecret as _;
+                    Some(llm_runtime::content::HostedHeader {
+                        name: credential.header_name.clone(),
+                        value: credential.header_value.expose_secret().to_owned(),
+                    })
+                }
+                ResolvedAuth::None | ResolvedAuth::Env { .. } => None,
+            })
+        })
+    }
 }

@@ -41,6 +41,17 @@ pub trait SessionToolset<S>: Send + Sync + 'static {
     type Tools: ToolAdapter;
 
     fn session_tools(&self, universe_id: &str, store: &Arc<S>, session: &SessionId) -> Self::Tools;
+
+    /// Credentials of the MCP servers the universe's sessions link provider-hosted,
+    /// for the generation activity (none: hosted servers are sent without one).
+    fn hosted_mcp(
+        &self,
+        universe_id: &str,
+        store: &Arc<S>,
+    ) -> Option<Box<dyn llm_runtime::HostedMcpAuth>> {
+        let _ = (universe_id, store);
+        None
+    }
 }
 
 /// The production toolset: file tools, `sleep`, and the tools of linked MCP servers
@@ -71,6 +82,15 @@ struct SessionMcp<S> {
 
 impl<S: VfsCatalog + McpCatalog + BlobStore + 'static> SessionToolset<S> for WorkerTools {
     type Tools = SessionTools<S>;
+
+    fn hosted_mcp(
+        &self,
+        universe_id: &str,
+        store: &Arc<S>,
+    ) -> Option<Box<dyn llm_runtime::HostedMcpAuth>> {
+        let tools = self.mcp.as_ref()?;
+        Some(Box::new(tools.hosted_auth(universe_id, store.clone())))
+    }
 
     fn session_tools(
         &self,

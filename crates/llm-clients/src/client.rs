@@ -167,14 +167,36 @@ impl ProviderClient {
     /// POSTs `body` to the kind's endpoint (`{base}/responses`, `{base}/chat/completions`,
     /// `{base}/v1/messages`) and returns the 2xx body. Non-2xx -> classified `Err`.
     pub async fn create(&self, body: Bytes) -> Result<RawResponse, LlmError> {
-        self.post_for_body(&self.inner.endpoint_url, body).await
+        self.create_with(body, &[]).await
+    }
+
+    /// [`create`](Self::create) with request headers of this request only (fixed
+    /// names and values, e.g. a beta flag a request's features need).
+    pub async fn create_with(
+        &self,
+        body: Bytes,
+        request_headers: &[(&'static str, &'static str)],
+    ) -> Result<RawResponse, LlmError> {
+        self.post_for_body(&self.inner.endpoint_url, body, request_headers)
+            .await
     }
 
     /// Like [`create`](Self::create) for a body with `"stream": true`. Returns once the
     /// response headers arrived (non-2xx -> classified `Err`).
     pub async fn stream(&self, body: Bytes) -> Result<EventStream, LlmError> {
+        self.stream_with(body, &[]).await
+    }
+
+    /// [`stream`](Self::stream) with request headers of this request only.
+    pub async fn stream_with(
+        &self,
+        body: Bytes,
+        request_headers: &[(&'static str, &'static str)],
+    ) -> Result<EventStream, LlmError> {
         let inner = &self.inner;
-        let (key, response) = inner.send(&inner.endpoint_url, body, Mode::Stream).await?;
+        let (key, response) = inner
+            .send(&inner.endpoint_url, body, Mode::Stream, request_headers)
+            .await?;
         let request_id = request_id_header(response.headers());
         let is_json = response
             .headers()
@@ -212,12 +234,17 @@ impl ProviderClient {
                 "count_tokens is an anthropic:messages endpoint",
             ));
         };
-        self.post_for_body(url, body).await
+        self.post_for_body(url, body, &[]).await
     }
 
-    async fn post_for_body(&self, url: &Url, body: Bytes) -> Result<RawResponse, LlmError> {
+    async fn post_for_body(
+        &self,
+        url: &Url,
+        body: Bytes,
+        request_headers: &[(&'static str, &'static str)],
+    ) -> Result<RawResponse, LlmError> {
         let inner = &self.inner;
-        let (key, response) = inner.send(url, body, Mode::Create).await?;
+        let (key, response) = inner.send(url, body, Mode::Create, request_headers).await?;
         let status = response.status().as_u16();
         let request_id = request_id_header(response.headers());
         match response.bytes().await {
@@ -255,13 +282,17 @@ impl Inner {
         url: &Url,
         body: Bytes,
         mode: Mode,
+        request_headers: &[(&'static str, &'static str)],
     ) -> Result<(Option<usize>, reqwest::Response), LlmError> {
         let key = self.keys.pick(Instant::now());
-        let request = self
-            .http
-            .post(url.clone())
-            .headers(self.headers(key, mode))
-            .body(body);
+        let mut headers = self.headers(key, mode);
+        for (name, value) in request_headers {
+            headers.append(
+                HeaderName::from_static(name),
+                HeaderValue::from_static(value),
+            );
+        }
+        let request = self.http.post(url.clone()).headers(headers).body(body);
         let timeout = self.config.request_timeout;
         let sent = match mode {
             // reqwest's per-request timeout covers the whole exchange, body included.

@@ -43,6 +43,10 @@ impl ApiAdapter for AnthropicAdapter {
         KIND
     }
 
+    fn request_headers(&self, loaded: &LoadedRequest) -> &'static [(&'static str, &'static str)] {
+        request::request_headers(loaded)
+    }
+
     fn materialize(&self, loaded: &LoadedRequest, stream: bool) -> Result<Vec<u8>, RuntimeError> {
         request::materialize(loaded, stream)
     }

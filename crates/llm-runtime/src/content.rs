@@ -40,6 +40,56 @@ pub struct ToolDefinition {
     /// JSON Schema of the arguments object.
     #[serde(default = "empty_object_schema")]
     pub parameters: serde_json::Value,
+    /// Set for an MCP server the model provider calls itself (OpenAI Responses `mcp`
+    /// tools, Anthropic `mcp_servers`): not a function tool at all.
+    #[serde(default, rename = "hostedMcp", skip_serializing_if = "Option::is_none")]
+    pub hosted_mcp: Option<HostedMcpServer>,
+}
+
+/// An MCP server the provider calls. Its credential is not here: the host supplies it
+/// at send time ([`crate::HostedMcpAuth`]) and the stored request has it redacted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HostedMcpServer {
+    /// The server's name in the catalog (the provider's `server_label` / `name`).
+    pub server: String,
+    pub url: String,
+    /// Only these of its tools; empty: all.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub allowed_tools: Vec<String>,
+}
+
+/// What stands in for a hosted MCP server's credential in the stored request.
+pub const REDACTED: &str = "[redacted]";
+
+/// A header a hosted MCP server's requests carry, resolved at send time. Its value
+/// never appears in `Debug` output.
+#[derive(Clone, PartialEq, Eq)]
+pub struct HostedHeader {
+    pub name: String,
+    pub value: String,
+}
+
+impl std::fmt::Debug for HostedHeader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HostedHeader")
+            .field("name", &self.name)
+            .field("value", &REDACTED)
+            .finish()
+    }
+}
+
+impl HostedHeader {
+    /// The bearer token of an `Authorization: Bearer …` header (what Anthropic's
+    /// `authorization_token` takes), if it is one.
+    pub fn bearer_token(&self) -> Option<&str> {
+        if !self.name.eq_ignore_ascii_case("authorization") {
+            return None;
+        }
+        self.value
+            .strip_prefix("Bearer ")
+            .or_else(|| self.value.strip_prefix("bearer "))
+    }
 }
 
 fn empty_object_schema() -> serde_json::Value {
@@ -124,6 +174,9 @@ pub struct LoadedRequest {
     pub request: GenerationRequest,
     pub items: Vec<LoadedItem>,
     pub tools: Vec<ToolDefinition>,
+    /// Hosted MCP servers' headers by server name, for the body that is sent; empty
+    /// for the body that is stored (each then carries [`REDACTED`]).
+    pub hosted_headers: std::collections::BTreeMap<String, HostedHeader>,
 }
 
 fn text(ref_: &engine::BlobRef, bytes: Vec<u8>) -> Result<String, RuntimeError> {
@@ -193,6 +246,7 @@ impl LoadedRequest {
             request,
             items,
             tools,
+            hosted_headers: std::collections::BTreeMap::new(),
         })
     }
 }

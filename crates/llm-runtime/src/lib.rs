@@ -26,5 +26,5 @@ pub mod sink;
 
 pub use error::{ParamsError, RuntimeError};
 pub use params::validate_provider_params;
-pub use runtime::{LlmRuntime, Transport};
+pub use runtime::{HostedMcpAuth, LlmRuntime, NoHostedMcp, Transport};
 pub use sink::{Delta, DeltaKind, DeltaSink, NoDeltas};

@@ -178,6 +178,20 @@ impl ApiAdapter for ChatAdapter {
         }
         pending.flush(&mut messages)?;
 
+        if let Some(server) = loaded
+            .tools
+            .iter()
+            .find_map(|tool| tool.hosted_mcp.as_ref())
+        {
+            return Err(RuntimeError::Unsupported {
+                api_kind: "openai:completions",
+                reason: format!(
+                    "MCP server {:?} is linked as provider-hosted; Chat Completions has no \
+                     hosted MCP (link it in client mode)",
+                    server.server
+                ),
+            });
+        }
         let mut body = Map::new();
         if !loaded.tools.is_empty() {
             let tools: Vec<Value> = loaded

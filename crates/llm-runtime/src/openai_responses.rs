@@ -123,9 +123,10 @@ fn tool_choice(choice: &ToolChoice) -> Option<Value> {
 }
 
 fn tools(loaded: &LoadedRequest, params: &ResponsesParams) -> Vec<Value> {
-    let functions = loaded.tools.iter().map(|tool| {
-        json!({"type": "function", "name": tool.name, "description": tool.description,
-               "parameters": tool.parameters, "strict": false})
+    let functions = loaded.tools.iter().map(|tool| match &tool.hosted_mcp {
+        None => json!({"type": "function", "name": tool.name, "description": tool.description,
+                       "parameters": tool.parameters, "strict": false}),
+        Some(server) => hosted_mcp(server, loaded),
     });
     let hosted = params.hosted_tools.iter().map(|tool| match tool {
         HostedTool::WebSearch {
@@ -136,6 +137,22 @@ fn tools(loaded: &LoadedRequest, params: &ResponsesParams) -> Vec<Value> {
         },
     });
     functions.chain(hosted).collect()
+}
+
+/// An `mcp` tool: the provider lists and calls the server's tools itself. Approval is
+/// not asked for (the session's own controls apply to what it links); the header is
+/// the one resolved for this send (its value [`crate::content::REDACTED`] in the
+/// stored request).
+fn hosted_mcp(server: &crate::content::HostedMcpServer, loaded: &LoadedRequest) -> Value {
+    let mut tool = json!({"type": "mcp", "server_label": server.server,
+                          "server_url": server.url, "require_approval": "never"});
+    if !server.allowed_tools.is_empty() {
+        tool["allowed_tools"] = json!(server.allowed_tools);
+    }
+    if let Some(header) = loaded.hosted_headers.get(&server.server) {
+        tool["headers"] = json!({ header.name.as_str(): header.value });
+    }
+    tool
 }
 
 impl ApiAdapter for ResponsesAdapter {

@@ -69,6 +69,21 @@ impl LlmRuntime {
         transport: Transport,
         sink: &dyn DeltaSink,
     ) -> Result<GenerationResult, RuntimeError> {
+        self.generate_hosted(request, blobs, transport, sink, &NoHostedMcp)
+            .await
+    }
+
+    /// [`generate`](Self::generate) for a request that may host MCP servers at the
+    /// provider: each one's header comes from `hosted` at send time, goes into the
+    /// body that is sent, and is [`crate::content::REDACTED`] in the body stored.
+    pub async fn generate_hosted<B: BlobStore>(
+        &self,
+        request: GenerationRequest,
+        blobs: &B,
+        transport: Transport,
+        sink: &dyn DeltaSink,
+        hosted: &dyn HostedMcpAuth,
+    ) -> Result<GenerationResult, RuntimeError> {
         let route = &request.model;
         let client = self
             .providers
@@ -90,17 +105,52 @@ impl LlmRuntime {
             run_id: request.run_id.clone(),
             turn: request.turn,
         };
-        let loaded = LoadedRequest::load(request, blobs).await?;
-        let body = adapter.materialize(&loaded, transport == Transport::Streaming)?;
-        // The body holds no credentials (they travel in headers), so it is stored as is.
-        let request_ref = blobs.put(body.clone()).await?;
+        let mut loaded = LoadedRequest::load(request, blobs).await?;
+        let stream = transport == Transport::Streaming;
+        let servers: Vec<String> = loaded
+            .tools
+            .iter()
+            .filter_map(|tool| tool.hosted_mcp.as_ref().map(|server| server.server.clone()))
+            .collect();
+        // The stored body first, with every hosted server's header redacted; the provider
+        // keys travel in headers, so nothing else in a body is a credential.
+        let mut headers = std::collections::BTreeMap::new();
+        for server in servers {
+            if let Some(header) = hosted.header(&server).await? {
+                headers.insert(server, header);
+            }
+        }
+        loaded.hosted_headers = headers
+            .iter()
+            .map(|(server, header)| {
+                // The scheme stays (a reader sees what kind of credential it was).
+                let value = match header.bearer_token() {
+                    Some(_) => format!("Bearer {}", crate::content::REDACTED),
+                    None => crate::content::REDACTED.to_owned(),
+                };
+                let redacted = crate::content::HostedHeader {
+                    name: header.name.clone(),
+                    value,
+                };
+                (server.clone(), redacted)
+            })
+            .collect();
+        let stored = adapter.materialize(&loaded, stream)?;
+        let request_ref = blobs.put(stored.clone()).await?;
+        let body = if headers.is_empty() {
+            stored
+        } else {
+            loaded.hosted_headers = headers;
+            adapter.materialize(&loaded, stream)?
+        };
+        let request_headers = adapter.request_headers(&loaded);
         let parsed = match transport {
             Transport::Blocking => {
-                let response = client.create(body.into()).await?;
+                let response = client.create_with(body.into(), request_headers).await?;
                 adapter.parse_response(&response.body)?
             }
             Transport::Streaming => {
-                let mut events = client.stream(body.into()).await?;
+                let mut events = client.stream_with(body.into(), request_headers).await?;
                 let mut assembler = adapter.stream_assembler(context);
                 while let Some(event) = events.next().await {
                     assembler.on_event(&event?, sink)?;
@@ -111,6 +161,29 @@ impl LlmRuntime {
         let mut result = store_generation(kind, parsed, blobs).await?;
         result.request_ref = Some(request_ref);
         Ok(result)
+    }
+}
+
+/// Where the credentials of provider-hosted MCP servers come from at send time.
+pub trait HostedMcpAuth: Send + Sync {
+    /// The header `server`'s requests carry (none: it needs none).
+    fn header<'a>(
+        &'a self,
+        server: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<Option<crate::content::HostedHeader>, RuntimeError>>;
+}
+
+/// No hosted MCP credentials: every hosted server is sent without a header.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoHostedMcp;
+
+impl HostedMcpAuth for NoHostedMcp {
+    fn header<'a>(
+        &'a self,
+        _server: &'a str,
+    ) -> futures::future::BoxFuture<'a, Result<Option<crate::content::HostedHeader>, RuntimeError>>
+    {
+        Box::pin(std::future::ready(Ok(None)))
     }
 }
 

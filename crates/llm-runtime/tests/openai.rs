@@ -78,7 +78,10 @@ fn request(api_kind: &str, params: Value, items: Vec<LoadedItem>) -> LoadedReque
             name: "add".into(),
             description: "Adds two integers.".into(),
             parameters: json!({"type": "object", "properties": {"a": {"type": "integer"}, "b": {"type": "integer"}}}),
+
+            hosted_mcp: None,
         }],
+        hosted_headers: Default::default(),
     }
 }
 

@@ -97,6 +97,14 @@ where
 impl<S: VfsCatalog + McpCatalog + BlobStore + 'static> SessionToolset<S> for TestToolset {
     type Tools = TestSessionTools<S>;
 
+    fn hosted_mcp(
+        &self,
+        universe_id: &str,
+        store: &Arc<S>,
+    ) -> Option<Box<dyn llm_runtime::HostedMcpAuth>> {
+        self.production.hosted_mcp(universe_id, store)
+    }
+
     fn session_tools(
         &self,
         universe_id: &str,

@@ -142,6 +142,11 @@ pub enum McpLinkMode {
     /// session tools named `server__tool`.
     #[default]
     Client,
+    /// The model provider calls the server itself (OpenAI Responses `mcp` tools,
+    /// Anthropic `mcp_servers`; Streamable HTTP servers only). The session gets one
+    /// tool entry, `server__mcp`; the server's credential is added when each
+    /// generation is sent and redacted from the stored request.
+    Hosted,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]

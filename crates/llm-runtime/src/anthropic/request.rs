@@ -35,6 +35,9 @@ struct Body<'a> {
     messages: Vec<Message>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tools: Vec<ToolParam<'a>>,
+    /// MCP servers Anthropic calls itself (beta `mcp-client-2025-04-04`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    mcp_servers: Vec<serde_json::Value>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tool_choice: Option<ToolChoiceParam<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -261,6 +264,7 @@ pub(super) fn materialize(loaded: &LoadedRequest, stream: bool) -> Result<Vec<u8
     let mut tools: Vec<ToolParam<'_>> = loaded
         .tools
         .iter()
+        .filter(|tool| tool.hosted_mcp.is_none())
         .map(|tool| ToolParam {
             name: &tool.name,
             description: &tool.description,
@@ -291,6 +295,7 @@ pub(super) fn materialize(loaded: &LoadedRequest, stream: bool) -> Result<Vec<u8
         system,
         messages,
         tools,
+        mcp_servers: mcp_servers(loaded)?,
         tool_choice,
         thinking,
         temperature: params.temperature,
@@ -299,6 +304,49 @@ pub(super) fn materialize(loaded: &LoadedRequest, stream: bool) -> Result<Vec<u8
         stream,
     };
     serde_json::to_vec(&body).map_err(|err| RuntimeError::Encode(err.to_string()))
+}
+
+/// The hosted MCP servers of the request. Anthropic takes a bearer token only
+/// (`authorization_token`): a server whose credential is another header cannot be
+/// hosted here.
+fn mcp_servers(loaded: &LoadedRequest) -> Result<Vec<serde_json::Value>, RuntimeError> {
+    let mut servers = Vec::new();
+    for server in loaded
+        .tools
+        .iter()
+        .filter_map(|tool| tool.hosted_mcp.as_ref())
+    {
+        let mut entry =
+            serde_json::json!({"type": "url", "url": server.url, "name": server.server});
+        if !server.allowed_tools.is_empty() {
+            entry["tool_configuration"] =
+                serde_json::json!({"enabled": true, "allowed_tools": server.allowed_tools});
+        }
+        if let Some(header) = loaded.hosted_headers.get(&server.server) {
+            let token = header
+                .bearer_token()
+                .ok_or_else(|| RuntimeError::Unsupported {
+                    api_kind: "anthropic:messages",
+                    reason: format!(
+                        "MCP server {:?} authenticates with a header Anthropic cannot send \
+                     (only Authorization: Bearer)",
+                        server.server
+                    ),
+                })?;
+            entry["authorization_token"] = serde_json::Value::String(token.to_owned());
+        }
+        servers.push(entry);
+    }
+    Ok(servers)
+}
+
+/// The beta flag a request needs, if it hosts MCP servers.
+pub(crate) fn request_headers(loaded: &LoadedRequest) -> &'static [(&'static str, &'static str)] {
+    if loaded.tools.iter().any(|tool| tool.hosted_mcp.is_some()) {
+        &[("anthropic-beta", "mcp-client-2025-04-04")]
+    } else {
+        &[]
+    }
 }
 
 fn add_item(

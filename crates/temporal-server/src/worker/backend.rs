@@ -375,10 +375,15 @@ where
         let sink = self
             .deltas
             .sink(&input.universe_id, intent.session_id.as_str());
-        let generation = self
-            .llm
-            .runtime
-            .generate(request, &*store, self.llm.transport, &sink);
+        let hosted = self.tools.hosted_mcp(&input.universe_id, &store);
+        let hosted: &dyn llm_runtime::HostedMcpAuth = match &hosted {
+            Some(hosted) => hosted.as_ref(),
+            None => &llm_runtime::NoHostedMcp,
+        };
+        let generation =
+            self.llm
+                .runtime
+                .generate_hosted(request, &*store, self.llm.transport, &sink, hosted);
         match heartbeating(&ctx, generation).await {
             None => Err(ActivityError::cancelled()),
             Some(Ok(result)) => Ok(GenerationOutcome::Completed(result)),

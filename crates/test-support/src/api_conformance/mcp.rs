@@ -11,7 +11,7 @@ use super::fixtures::{finished_status, tool_results};
 use super::{Case, case};
 use crate::mcp_servers::EverythingHttp;
 
-pub(super) const CASES: [Case; 3] = [
+pub(super) const CASES: [Case; 4] = [
     case!(
         mcp_servers_are_validated_stored_and_kept_apart,
         [
@@ -34,6 +34,17 @@ pub(super) const CASES: [Case; 3] = [
             "session/mcp/list",
             "session/mcp/unlink",
             "session/read",
+            "run/start",
+            "session/events/read"
+        ]
+    ),
+    case!(
+        hosted_links_give_the_provider_the_server,
+        [
+            "mcp/servers/put",
+            "session/start",
+            "session/mcp/link",
+            "session/mcp/list",
             "run/start",
             "session/events/read"
         ]
@@ -285,5 +296,44 @@ pub(super) async fn linked_mcp_tools_are_called_by_the_model(h: Harness) -> anyh
             .await,
         json!({"links": []})
     );
+    Ok(())
+}
+
+/// A provider-hosted link: one session tool naming the server for the provider,
+/// replacing a client link's tools; a run goes through with it.
+pub(super) async fn hosted_links_give_the_provider_the_server(h: Harness) -> anyhow::Result<()> {
+    let everything = EverythingHttp::start().await?;
+    let ctx = h.start(json!({"turns": [{"text": "Hosted."}]})).await?;
+    let a = ctx.a();
+    a.call(
+        "mcp/servers/put",
+        json!({"name": "docs",
+               "transport": {"type": "streamableHttp", "url": everything.url}}),
+    )
+    .await;
+    a.start_session("hosted").await;
+    let client = a
+        .call(
+            "session/mcp/link",
+            json!({"sessionId": "hosted", "server": "docs"}),
+        )
+        .await;
+    assert!(client["tools"].as_array().unwrap().len() > 3);
+    let hosted = a
+        .call(
+            "session/mcp/link",
+            json!({"sessionId": "hosted", "server": "docs", "mode": "hosted"}),
+        )
+        .await;
+    assert_eq!(hosted["mode"], "hosted");
+    assert_eq!(hosted["tools"].as_array().unwrap().len(), 1);
+    assert_eq!(hosted["tools"][0]["name"], "docs__mcp");
+    let listed = a
+        .call("session/mcp/list", json!({"sessionId": "hosted"}))
+        .await;
+    assert_eq!(listed["links"], json!([hosted]));
+    let run_id = a.start_run("hosted", "sub-1", "Ask the docs.").await;
+    let events = a.follow("hosted", &run_id).await;
+    assert_eq!(finished_status(&events, &run_id), "completed");
     Ok(())
 }

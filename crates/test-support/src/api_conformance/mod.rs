@@ -346,6 +346,7 @@ macro_rules! api_conformance_tests {
             mcp_servers_are_validated_stored_and_kept_apart,
             session_links_list_and_unlink,
             linked_mcp_tools_are_called_by_the_model,
+            hosted_links_give_the_provider_the_server,
             secrets_are_sealed_listed_without_values_and_kept_apart,
             oauth_grants_authorize_a_protected_mcp_server,
             missing_and_unknown_keys_are_refused,

@@ -4,6 +4,7 @@
 
 mod clients;
 mod files;
+mod hosted_mcp;
 mod roundtrip;
 mod sessions;
 

@@ -56,6 +56,8 @@ fn read_file() -> ToolDefinition {
         name: "read_file".into(),
         description: "Reads a file.".into(),
         parameters: json!({"type": "object", "properties": {"path": {"type": "string"}}}),
+
+        hosted_mcp: None,
     }
 }
 
@@ -81,6 +83,7 @@ fn loaded(params: Value, mut items: Vec<LoadedItem>, tools: Vec<ToolDefinition>)
         },
         items,
         tools,
+        hosted_headers: Default::default(),
     }
 }
 
