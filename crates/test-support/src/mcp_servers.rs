@@ -175,6 +175,15 @@ impl Drop for OAuthServer {
 }
 
 impl OAuthServer {
+    /// How many refresh-token grants the server answered.
+    pub async fn refreshes(&self) -> anyhow::Result<u64> {
+        let body: serde_json::Value = reqwest::get(format!("{}/admin/stats", self.issuer))
+            .await?
+            .json()
+            .await?;
+        body["refreshes"].as_u64().context("refreshes")
+    }
+
     /// Every token the server issued (access, refresh, id tokens).
     pub async fn issued_tokens(&self) -> anyhow::Result<Vec<String>> {
         let body: serde_json::Value = reqwest::get(format!("{}/admin/tokens", self.issuer))

@@ -11,6 +11,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use engine::SessionId;
+use engine::core::event::CoreEvent;
+use engine::core::run::ToolStatus;
 use engine::store::SessionLog as _;
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::http_client::HttpClientBuilder;
@@ -80,6 +82,8 @@ async fn no_secret_or_token_leaves_the_auth_tables() {
             serde_json::from_value(json!({"turns": [
                 {"tool_calls": [{"name": "protected__whoami", "arguments": {}}]},
                 {"text": "Authorized."},
+                {"tool_calls": [{"name": "protected__whoami", "arguments": {}}]},
+                {"text": "Refreshed."},
                 {"tool_calls": [{"name": "protected__whoami", "arguments": {}}]},
                 {"text": "Refused once."},
                 {"tool_calls": [{"name": "protected__whoami", "arguments": {}}]},
@@ -190,6 +194,28 @@ async fn no_secret_or_token_leaves_the_auth_tables() {
         }
     };
     assert_eq!(run("sub-1").await, "completed");
+    // The access token expires (forced in its stored record): the next call refreshes
+    // it first, once, and goes through.
+    let db = PgDatabase::connect(&PgConfig::new(
+        std::env::var("LIGHTSPEED_POSTGRES_URL").unwrap(),
+    ))
+    .await
+    .unwrap();
+    let expired = sqlx::query(
+        "UPDATE auth_grants SET kind = jsonb_set(kind, '{expiresAtMs}', '1') \
+         WHERE universe_id = $1",
+    )
+    .bind(universe)
+    .execute(db.pool())
+    .await
+    .unwrap();
+    assert_eq!(expired.rows_affected(), 1);
+    let refreshes = oauth.refreshes().await.unwrap();
+    assert_eq!(run("sub-refresh").await, "completed");
+    assert_eq!(oauth.refreshes().await.unwrap(), refreshes + 1);
+    let grants = call("auth/grants/list", json!({})).await;
+    assert_eq!(grants["grants"][0]["status"], "active", "{grants}");
+    assert!(grants["grants"][0]["expiresAtMs"].as_u64().unwrap() > started_at_ms);
     // The authorization server forgets every token: the next call is refused (the
     // broker invalidates its token), the one after cannot refresh (`invalid_grant`):
     // the grant needs a new authorization.
@@ -208,15 +234,27 @@ async fn no_secret_or_token_leaves_the_auth_tables() {
     needles.push(secret_value.clone());
 
     // The session log.
-    let db = PgDatabase::connect(&PgConfig::new(
-        std::env::var("LIGHTSPEED_POSTGRES_URL").unwrap(),
-    ))
-    .await
-    .unwrap();
     let store = db.store(universe, None).await.unwrap();
     let session = SessionId::new(session_id).unwrap();
     let entries = store.read(&session, 1, usize::MAX).await.unwrap();
     assert!(entries.len() > 10, "the runs are in the log");
+    let statuses: Vec<ToolStatus> = crate::harness::events(&entries)
+        .into_iter()
+        .filter_map(|event| match event {
+            CoreEvent::ToolResultRecorded(recorded) => Some(recorded.status),
+            _ => None,
+        })
+        .collect();
+    // Authorized, refreshed, refused (token gone), refused (refresh refused).
+    assert_eq!(
+        statuses,
+        [
+            ToolStatus::Ok,
+            ToolStatus::Ok,
+            ToolStatus::Error,
+            ToolStatus::Error
+        ]
+    );
     let log_bytes = engine::canonical::to_vec(&entries);
     // The CAS of the universe and the seam's (spilled history payloads), inline rows
     // written since the test started (larger blobs would be in S3: none here is).
