@@ -96,6 +96,7 @@ pub fn delta_view(delta: Delta) -> DeltaView {
             DeltaKind::Text => ApiDeltaKind::Text,
             DeltaKind::Reasoning => ApiDeltaKind::Reasoning,
             DeltaKind::ToolArguments => ApiDeltaKind::ToolArguments,
+            DeltaKind::ToolProgress => ApiDeltaKind::ToolProgress,
         },
         text: delta.text,
     }

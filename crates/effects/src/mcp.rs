@@ -25,7 +25,7 @@ use engine::{BlobRef, SessionId};
 use futures::future::BoxFuture;
 use mcp_client::{
     CallOptions, CallOutput, Content, Credential, ErrorKind, ListLimits, McpError, McpPool,
-    Transport,
+    Progress, Transport,
 };
 use mcp_registry::link::{McpOrigin, definition};
 use mcp_registry::{
@@ -106,6 +106,16 @@ impl McpCredentials for NoCredentials {
         Box::pin(std::future::ready(()))
     }
 }
+
+/// Where a tool call's progress goes (the worker: live deltas of the session).
+pub trait ToolProgress: Send + Sync {
+    /// One line for `call`, e.g. `everything__long: 3/5 Step 3`.
+    fn progress(&self, call: &ToolCallRequest, line: String);
+}
+
+/// Progress reports kept per call before the oldest are dropped (a client that sees
+/// the latest line loses nothing it needs).
+const PROGRESS_QUEUE: usize = 16;
 
 /// Why a link could not list the server's tools.
 #[derive(Debug, thiserror::Error)]
@@ -273,6 +283,7 @@ impl McpTools {
         store: &S,
         session: &SessionId,
         call: &ToolCallRequest,
+        progress: Option<&Arc<dyn ToolProgress>>,
     ) -> Result<ToolResult, AdapterError> {
         let links = store
             .mcp_link_list(session)
@@ -349,10 +360,22 @@ impl McpTools {
                 return error_result(call, store, "mcpStdioRefused", message).await;
             }
         };
+        // Progress reports go out as they come, through a bounded queue drained by a
+        // task that ends when the call's sender is dropped.
+        let progress = progress.map(|reporter| {
+            let (sender, mut reports) = tokio::sync::mpsc::channel::<Progress>(PROGRESS_QUEUE);
+            let (reporter, call) = (reporter.clone(), call.clone());
+            tokio::spawn(async move {
+                while let Some(report) = reports.recv().await {
+                    reporter.progress(&call, progress_line(&call.name, &report));
+                }
+            });
+            sender
+        });
         let options = CallOptions {
             timeout: Duration::from_millis(server.spec.timeouts.call_ms),
             output_bytes_max: self.output_bytes_max,
-            progress: None,
+            progress,
         };
         let key = pool_key(universe_id, &server);
         let outcome = self
@@ -450,6 +473,18 @@ impl McpTools {
                 ))
             }
         }
+    }
+}
+
+/// `name: 3/5 message` (or `name: 3 message` without a total).
+fn progress_line(name: &str, report: &Progress) -> String {
+    let done = match report.total {
+        Some(total) => format!("{}/{}", report.progress, total),
+        None => format!("{}", report.progress),
+    };
+    match &report.message {
+        Some(message) => format!("{name}: {done} {message}"),
+        None => format!("{name}: {done}"),
     }
 }
 

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::adapter::{AdapterError, ToolAdapter};
-use crate::mcp::McpTools;
+use crate::mcp::{McpTools, ToolProgress};
 use crate::vfs_tools::VfsToolAdapter;
 use engine::SessionId;
 use engine::core::context::estimate_tokens;
@@ -41,6 +41,19 @@ pub trait SessionToolset<S>: Send + Sync + 'static {
     type Tools: ToolAdapter;
 
     fn session_tools(&self, universe_id: &str, store: &Arc<S>, session: &SessionId) -> Self::Tools;
+
+    /// [`SessionToolset::session_tools`] whose calls report progress to `progress`
+    /// (tools that cannot report ignore it).
+    fn session_tools_reporting(
+        &self,
+        universe_id: &str,
+        store: &Arc<S>,
+        session: &SessionId,
+        progress: Arc<dyn ToolProgress>,
+    ) -> Self::Tools {
+        let _ = progress;
+        self.session_tools(universe_id, store, session)
+    }
 
     /// Credentials of the MCP servers the universe's sessions link provider-hosted,
     /// for the generation activity (none: hosted servers are sent without one).
@@ -78,6 +91,7 @@ struct SessionMcp<S> {
     universe_id: String,
     store: Arc<S>,
     session: SessionId,
+    progress: Option<Arc<dyn ToolProgress>>,
 }
 
 impl<S: VfsCatalog + McpCatalog + BlobStore + 'static> SessionToolset<S> for WorkerTools {
@@ -109,8 +123,23 @@ impl<S: VfsCatalog + McpCatalog + BlobStore + 'static> SessionToolset<S> for Wor
                 universe_id: universe_id.to_owned(),
                 store: store.clone(),
                 session: session.clone(),
+                progress: None,
             }),
         }
+    }
+
+    fn session_tools_reporting(
+        &self,
+        universe_id: &str,
+        store: &Arc<S>,
+        session: &SessionId,
+        progress: Arc<dyn ToolProgress>,
+    ) -> SessionTools<S> {
+        let mut tools = self.session_tools(universe_id, store, session);
+        if let Some(mcp) = &mut tools.mcp {
+            mcp.progress = Some(progress);
+        }
+        tools
     }
 }
 
@@ -127,7 +156,13 @@ impl<S: VfsCatalog + McpCatalog + BlobStore> ToolAdapter for SessionTools<S> {
         if let (Some(mcp), true) = (&self.mcp, call.name.contains("__")) {
             return mcp
                 .tools
-                .invoke(&mcp.universe_id, &*mcp.store, &mcp.session, call)
+                .invoke(
+                    &mcp.universe_id,
+                    &*mcp.store,
+                    &mcp.session,
+                    call,
+                    mcp.progress.as_ref(),
+                )
                 .await;
         }
         let (status, output) = match call.name.as_str() {

@@ -9,6 +9,9 @@ pub enum DeltaKind {
     Text,
     Reasoning,
     ToolArguments,
+    /// A running tool call's progress, one line (`turn` is the tool batch); tools
+    /// that report progress (MCP servers) send it, not the model.
+    ToolProgress,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

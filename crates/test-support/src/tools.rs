@@ -105,6 +105,21 @@ impl<S: VfsCatalog + McpCatalog + BlobStore + 'static> SessionToolset<S> for Tes
         self.production.hosted_mcp(universe_id, store)
     }
 
+    fn session_tools_reporting(
+        &self,
+        universe_id: &str,
+        store: &Arc<S>,
+        session: &SessionId,
+        progress: Arc<dyn effects::mcp::ToolProgress>,
+    ) -> TestSessionTools<S> {
+        TestSessionTools(self.production.session_tools_reporting(
+            universe_id,
+            store,
+            session,
+            progress,
+        ))
+    }
+
     fn session_tools(
         &self,
         universe_id: &str,

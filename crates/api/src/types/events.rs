@@ -67,6 +67,9 @@ pub enum DeltaKind {
     Text,
     Reasoning,
     ToolArguments,
+    /// Progress of a running tool call, one line such as
+    /// `everything__long: 3/5 Step 3` (whole, not appended; `turn` is the tool batch).
+    ToolProgress,
 }
 
 /// Live output of the running turn. Not persisted: the committed event that follows

@@ -155,6 +155,9 @@ fn streaming_lines(streaming: &Streaming) -> Vec<Line<'static>> {
     if streaming.calling_tool {
         lines.push(dim("● calling a tool…".to_owned()));
     }
+    if let Some(progress) = &streaming.tool_progress {
+        lines.push(dim(format!("● {progress}")));
+    }
     if lines.is_empty() {
         lines.push(dim("● thinking…".to_owned()));
     }

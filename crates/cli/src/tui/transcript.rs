@@ -55,6 +55,8 @@ pub struct Streaming {
     pub reasoning: String,
     /// Tool-call arguments are being written.
     pub calling_tool: bool,
+    /// The latest progress line of a running tool call.
+    pub tool_progress: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -107,6 +109,12 @@ impl Transcript {
             DeltaKind::Reasoning => &mut streaming.reasoning,
             DeltaKind::ToolArguments => {
                 streaming.calling_tool = true;
+                return;
+            }
+            DeltaKind::ToolProgress => {
+                // A line, bounded like the rest of what streams.
+                let line: String = delta.text.chars().take(200).collect();
+                streaming.tool_progress = Some(line);
                 return;
             }
         };

@@ -375,6 +375,28 @@ fn help_and_slash_commands() {
 }
 
 #[test]
+fn tool_progress_shows_its_latest_line() {
+    let mut app = app();
+    started(&mut app, "Run the long tool.");
+    delta(
+        &mut app,
+        DeltaKind::ToolProgress,
+        "everything__long: 1/5 Step 1",
+    );
+    delta(
+        &mut app,
+        DeltaKind::ToolProgress,
+        "everything__long: 2/5 Step 2",
+    );
+    let screen = screen(&app, 100, 20);
+    assert!(
+        screen.contains("● everything__long: 2/5 Step 2"),
+        "{screen}"
+    );
+    assert!(!screen.contains("1/5"), "{screen}");
+}
+
+#[test]
 fn mcp_lists_the_linked_servers() {
     let mut app = app();
     type_text(&mut app, "/mcp");

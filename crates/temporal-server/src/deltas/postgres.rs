@@ -34,6 +34,7 @@ enum WireKind {
     Text,
     Reasoning,
     ToolArguments,
+    ToolProgress,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -61,6 +62,7 @@ fn to_wire(delta: &Delta, text: &str) -> WireDelta {
             DeltaKind::Text => WireKind::Text,
             DeltaKind::Reasoning => WireKind::Reasoning,
             DeltaKind::ToolArguments => WireKind::ToolArguments,
+            DeltaKind::ToolProgress => WireKind::ToolProgress,
         },
         text: text.to_owned(),
     }
@@ -75,6 +77,7 @@ fn from_wire(wire: WireDelta) -> Option<Delta> {
             WireKind::Text => DeltaKind::Text,
             WireKind::Reasoning => DeltaKind::Reasoning,
             WireKind::ToolArguments => DeltaKind::ToolArguments,
+            WireKind::ToolProgress => DeltaKind::ToolProgress,
         },
         text: wire.text,
     })

@@ -416,9 +416,20 @@ where
         let message = if input.definition_ref.is_none() {
             effects::toolset::unavailable_tool_message(&input.call.name)
         } else {
-            let tools =
-                self.tools
-                    .session_tools(&input.key.universe_id, &store, &input.key.session_id);
+            // MCP tools report progress as live deltas of the session's running run.
+            let progress: Arc<dyn effects::mcp::ToolProgress> = Arc::new(DeltaProgress {
+                deltas: self.deltas.clone(),
+                universe_id: input.key.universe_id.clone(),
+                session_id: input.key.session_id.as_str().to_owned(),
+                run_id: input.run_id.clone(),
+                batch: input.batch,
+            });
+            let tools = self.tools.session_tools_reporting(
+                &input.key.universe_id,
+                &store,
+                &input.key.session_id,
+                progress,
+            );
             let timeout = Duration::from_millis(input.timeout_ms.max(1));
             let work = tokio::time::timeout(timeout, tools.invoke(&input.call, &*store));
             match heartbeating(&ctx, work).await {
@@ -542,5 +553,31 @@ where
         input: CompactContextInput,
     ) -> BoxFuture<'_, ActivityResult<CompactionOutcome>> {
         Box::pin(self.compact(ctx, input))
+    }
+}
+
+/// A tool call's progress as a live delta of its session (`toolProgress`, `turn` the
+/// tool batch), through the process's delta hub like generation deltas.
+struct DeltaProgress {
+    deltas: Arc<DeltaHub>,
+    universe_id: String,
+    session_id: String,
+    run_id: engine::RunId,
+    batch: u32,
+}
+
+impl effects::mcp::ToolProgress for DeltaProgress {
+    fn progress(&self, _call: &engine::core::run::ToolCallRequest, line: String) {
+        self.deltas.deliver(
+            &self.universe_id,
+            &self.session_id,
+            llm_runtime::Delta {
+                run_id: self.run_id.clone(),
+                turn: self.batch,
+                output_index: 0,
+                kind: llm_runtime::DeltaKind::ToolProgress,
+                text: line,
+            },
+        );
     }
 }

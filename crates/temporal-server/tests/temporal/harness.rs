@@ -108,6 +108,8 @@ pub(crate) struct Env {
     pub(crate) store: FsStore,
     pub(crate) temporal: TemporalConfig,
     pub(crate) data: tempfile::TempDir,
+    /// The in-process worker's live deltas (generation text, tool progress).
+    pub(crate) deltas: Arc<DeltaHub>,
 }
 
 pub(crate) fn provider_client(provider: &RunningFakeProvider) -> ProviderClient {
@@ -162,6 +164,7 @@ impl Env {
             provider,
             temporal,
             data,
+            deltas: Arc::new(DeltaHub::default()),
         };
         match kind {
             WorkerKind::InProcess => env.start_worker().await,
@@ -171,7 +174,7 @@ impl Env {
     }
 
     pub(crate) async fn start_worker(&mut self) {
-        self.start_worker_with(Arc::new(DeltaHub::default())).await;
+        self.start_worker_with(self.deltas.clone()).await;
     }
 
     /// Starts `server worker` as a child process on this test's task queue.

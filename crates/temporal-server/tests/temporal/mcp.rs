@@ -46,8 +46,23 @@ async fn a_model_calls_tools_of_a_stdio_mcp_server() {
 
     link_everything(&env, &session, command, args).await;
 
+    let mut deltas = env.deltas.subscribe(UNIVERSE, session.as_str());
     let run = env.request_run(&session, "sub-0", "use the tools").await;
     assert_eq!(env.outcome(&session, &run).await, RunOutcome::Completed);
+    // The long-running tool's progress reached the session's live deltas.
+    let mut progress = Vec::new();
+    while let Ok(delta) = deltas.try_recv() {
+        if delta.kind == llm_runtime::DeltaKind::ToolProgress {
+            progress.push(delta.text);
+        }
+    }
+    assert!(progress.len() >= 2, "{progress:?}");
+    assert!(
+        progress
+            .iter()
+            .all(|line| line.starts_with("everything__trigger-long-running-operation: ")),
+        "{progress:?}"
+    );
 
     let log = env.log(&session).await;
     let mut results = Vec::new();
