@@ -50,6 +50,9 @@ pub struct RuntimeLlm<S = NoDeltas> {
     transport: Transport,
     retry: RetryPolicy,
     sink: S,
+    /// Credentials of provider-hosted MCP servers, as the Temporal worker's
+    /// generation activity has them.
+    hosted: Option<Box<dyn llm_runtime::HostedMcpAuth>>,
 }
 
 impl RuntimeLlm<NoDeltas> {
@@ -59,17 +62,25 @@ impl RuntimeLlm<NoDeltas> {
             transport,
             retry: RetryPolicy::default(),
             sink: NoDeltas,
+            hosted: None,
         }
     }
 }
 
 impl<S: DeltaSink> RuntimeLlm<S> {
+    /// Provider-hosted MCP servers get their headers from `hosted` at send time.
+    pub fn with_hosted_mcp(mut self, hosted: Option<Box<dyn llm_runtime::HostedMcpAuth>>) -> Self {
+        self.hosted = hosted;
+        self
+    }
+
     pub fn with_sink<T: DeltaSink>(self, sink: T) -> RuntimeLlm<T> {
         RuntimeLlm {
             runtime: self.runtime,
             transport: self.transport,
             retry: self.retry,
             sink,
+            hosted: self.hosted,
         }
     }
 
@@ -93,7 +104,13 @@ impl<S: DeltaSink> LlmAdapter for RuntimeLlm<S> {
         loop {
             match self
                 .runtime
-                .generate(request.clone(), blobs, self.transport, &self.sink)
+                .generate_hosted(
+                    request.clone(),
+                    blobs,
+                    self.transport,
+                    &self.sink,
+                    self.hosted.as_deref().unwrap_or(&llm_runtime::NoHostedMcp),
+                )
                 .await
             {
                 Ok(result) => return Ok(GenerationOutcome::Completed(result)),

@@ -108,6 +108,7 @@ impl<S: SessionStore> SessionSlot<S> {
         toolset: TestToolset,
     ) -> Result<Runner<S>, AdmitFailure> {
         let llm = RuntimeLlm::new(config.runtime.clone(), config.transport)
+            .with_hosted_mcp(toolset.hosted_mcp(universe_id, &store))
             .with_retry(config.retry)
             .with_sink(BroadcastDeltas(self.deltas.clone()));
         let tools = toolset.session_tools(universe_id, &store, &self.session_id);
