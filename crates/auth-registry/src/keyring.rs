@@ -277,17 +277,28 @@ impl Keyring {
         if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).map_err(key_file)?;
         }
+        // Written whole to a file of this process's own, then linked into place: a
+        // hard link is created atomically and only if the name is free, so starters
+        // racing never overwrite each other's key, and none reads a half-written file
+        // (a plain create-then-write would show a racer an empty one).
+        let suffix: [u8; 8] = random_bytes::<8>()?;
+        let temporary = path.with_extension(format!("tmp-{}", hex_of(&suffix)));
         let mut options = std::fs::OpenOptions::new();
-        // create_new: two starters racing must not overwrite each other's key.
-        options.write(true).create_new(true);
+        options.write(true).create(true).truncate(true);
         #[cfg(unix)]
         std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        match options.open(path) {
-            Ok(mut file) => {
-                file.write_all(line.as_bytes()).map_err(key_file)?;
-                file.sync_all().map_err(key_file)?;
-                Self::parse(&line)
-            }
+        let written = options.open(&temporary).and_then(|mut file| {
+            file.write_all(line.as_bytes())?;
+            file.sync_all()
+        });
+        if let Err(err) = written {
+            let _ = std::fs::remove_file(&temporary);
+            return Err(key_file(err));
+        }
+        let linked = std::fs::hard_link(&temporary, path);
+        let _ = std::fs::remove_file(&temporary);
+        match linked {
+            Ok(()) => Self::parse(&line),
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
                 let text = Zeroizing::new(std::fs::read_to_string(path).map_err(key_file)?);
                 Self::parse(&text)
@@ -384,6 +395,11 @@ fn valid_key_id(id: &str) -> bool {
         && id
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+/// Lower-case hex, for unique temporary file names.
+fn hex_of(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -509,5 +525,33 @@ mod tests {
                 .expose_secret(),
             b"v"
         );
+    }
+
+    /// Starters racing on a missing key file (a worker and a gateway started at once)
+    /// all get the same, whole key: none reads a file another is still writing.
+    #[test]
+    fn racing_starters_share_one_whole_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("secret-keys");
+        let rings: Vec<Keyring> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..16)
+                .map(|_| scope.spawn(|| Keyring::load_or_create_file(&path).unwrap()))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let sealed = rings[0].seal(ctx("u", Purpose::Secret, "n"), b"v").unwrap();
+        for ring in &rings {
+            assert_eq!(
+                ring.open(ctx("u", Purpose::Secret, "n"), &sealed)
+                    .unwrap()
+                    .expose_secret(),
+                b"v"
+            );
+        }
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|entry| entry.unwrap().file_name())
+            .collect();
+        assert_eq!(leftovers, [std::ffi::OsString::from("secret-keys")]);
     }
 }

@@ -66,6 +66,12 @@ pub(crate) fn server(
         .env("TEMPORAL_ADDRESS", temporal)
         .env("LIGHTSPEED_TASK_QUEUE", task_queue)
         .env("RUST_LOG", "warn")
+        // One key for every process of a test's stack (worker and gateway seal and
+        // open the same secrets), and no key file written into the source tree.
+        .env(
+            "LIGHTSPEED_SECRET_KEYS",
+            "test:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=",
+        )
         .env_remove("LIGHTSPEED_PG_UNIVERSE_ID")
         .kill_on_drop(true);
     command
