@@ -38,8 +38,9 @@ fn dir(root: &Path, kind: &str) -> PathBuf {
     root.join(kind)
 }
 
-/// The records of one kind, ordered by name: every `*.json` whose stem is not ours.
-fn read_all<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<Vec<T>, StoreError> {
+/// The stems of a kind's record files, ordered: every `*.json` whose stem starts with
+/// a letter or digit (not temporary files of atomic writes, nor `_create`).
+fn record_stems(dir: &Path) -> Result<Vec<String>, StoreError> {
     let entries = match fs::read_dir(dir) {
         Ok(entries) => entries,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -47,19 +48,21 @@ fn read_all<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<Vec<T>, StoreE
     };
     let mut names = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(io_err("list", dir))?;
-        let file = entry.file_name();
-        let Some(stem) = file.to_str().and_then(|f| f.strip_suffix(".json")) else {
-            continue;
-        };
-        // Temporary files of atomic writes and anything else not a record.
-        if stem.starts_with(|c: char| c.is_ascii_alphanumeric()) {
+        let file = entry.map_err(io_err("list", dir))?.file_name();
+        if let Some(stem) = file.to_str().and_then(|f| f.strip_suffix(".json"))
+            && stem.starts_with(|c: char| c.is_ascii_alphanumeric())
+        {
             names.push(stem.to_owned());
         }
     }
     names.sort();
-    let mut records = Vec::with_capacity(names.len());
-    for name in names {
+    Ok(names)
+}
+
+/// The records of one kind, ordered by name.
+fn read_all<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<Vec<T>, StoreError> {
+    let mut records = Vec::new();
+    for name in record_stems(dir)? {
         // A record deleted since the listing is simply not there any more.
         if let Some(record) = Record::at(dir.to_owned(), &name).read()? {
             records.push(record);
@@ -68,22 +71,9 @@ fn read_all<T: serde::de::DeserializeOwned>(dir: &Path) -> Result<Vec<T>, StoreE
     Ok(records)
 }
 
-/// How many records of a kind exist (their data files).
+/// How many records of a kind exist.
 fn count(dir: &Path) -> Result<usize, StoreError> {
-    let entries = match fs::read_dir(dir) {
-        Ok(entries) => entries,
-        Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(0),
-        Err(err) => return Err(io_err("list", dir)(err)),
-    };
-    let mut total = 0;
-    for entry in entries {
-        let file = entry.map_err(io_err("list", dir))?.file_name();
-        let is_record = file.to_str().is_some_and(|f| {
-            f.ends_with(".json") && f.starts_with(|c: char| c.is_ascii_alphanumeric())
-        });
-        total += usize::from(is_record);
-    }
-    Ok(total)
+    Ok(record_stems(dir)?.len())
 }
 
 /// Runs `work` holding the kind's create lock and, inside it, the record's lock;
