@@ -12,6 +12,7 @@
 //! (no jsonrpsee, no axum here); hold behaviour beyond the table and (de)serialisation.
 
 pub mod contract;
+pub mod env_protocol;
 pub mod error;
 pub mod methods;
 pub mod types;
