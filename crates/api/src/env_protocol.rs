@@ -32,7 +32,11 @@ pub const OUTPUT_CHUNK_BYTES_MAX: usize = 64 * 1024;
 
 /// Daemon → gateway.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum DaemonMessage {
     /// The first frame after the upgrade.
     Hello {
@@ -61,7 +65,11 @@ pub enum DaemonMessage {
 
 /// Gateway → daemon.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "type",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum GatewayMessage {
     Welcome {
         environment_id: String,
@@ -69,8 +77,13 @@ pub enum GatewayMessage {
         /// reconnects.
         ping_interval_ms: u64,
     },
-    Call { call_id: String, op: Op },
-    Ping { nonce: u64 },
+    Call {
+        call_id: String,
+        op: Op,
+    },
+    Ping {
+        nonce: u64,
+    },
 }
 
 /// What the daemon runs on. Reported at every connect and shown by
@@ -135,7 +148,9 @@ pub enum Op {
         yield_ms: u64,
     },
     /// Kill a running process's whole group.
-    Kill { process_id: u64 },
+    Kill {
+        process_id: u64,
+    },
     /// Read a file: at most `limit` bytes from `offset`.
     Read {
         path: String,
@@ -153,8 +168,14 @@ pub enum Op {
     },
     /// Entries below a directory, breadth first, at most `depth` levels and
     /// `limit` entries.
-    List { path: String, depth: u32, limit: u32 },
-    Stat { path: String },
+    List {
+        path: String,
+        depth: u32,
+        limit: u32,
+    },
+    Stat {
+        path: String,
+    },
     /// Lines matching a regular expression in files below `path` whose relative
     /// path matches `glob` (if given); at most `limit` matches.
     Search {
@@ -165,7 +186,11 @@ pub enum Op {
         limit: u32,
     },
     /// Files below `path` whose relative path matches `glob`; at most `limit`.
-    Glob { path: String, glob: String, limit: u32 },
+    Glob {
+        path: String,
+        glob: String,
+        limit: u32,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,7 +204,11 @@ pub enum Command {
 
 /// How a call ended.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "status", rename_all = "camelCase", rename_all_fields = "camelCase")]
+#[serde(
+    tag = "status",
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase"
+)]
 pub enum CallResult {
     /// A process call (`exec`, `writeStdin`, `kill`) answered.
     Process(ProcessOutcome),
@@ -190,13 +219,30 @@ pub enum CallResult {
         size: u64,
         sha256: String,
     },
-    Written { size: u64, sha256: String },
-    Listed { entries: Vec<DirEntry>, truncated: bool },
-    Stat { entry: DirEntry },
-    Searched { matches: Vec<SearchMatch>, truncated: bool },
-    Globbed { paths: Vec<String>, truncated: bool },
+    Written {
+        size: u64,
+        sha256: String,
+    },
+    Listed {
+        entries: Vec<DirEntry>,
+        truncated: bool,
+    },
+    Stat {
+        entry: DirEntry,
+    },
+    Searched {
+        matches: Vec<SearchMatch>,
+        truncated: bool,
+    },
+    Globbed {
+        paths: Vec<String>,
+        truncated: bool,
+    },
     /// The operation was refused or failed; `code` is stable.
-    Failed { code: FailureCode, message: String },
+    Failed {
+        code: FailureCode,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

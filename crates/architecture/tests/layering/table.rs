@@ -61,6 +61,7 @@ pub(crate) const CRATES: &[Row] = &[
     product("mcp-client", &[], &[]),
     product("vfs", &["engine"], &[]),
     product("mcp-registry", &["engine"], &[]),
+    product("env-registry", &["engine"], &[]),
     // Engine only for `StoreError`, the storage failure its catalogs report.
     product("auth-registry", &["engine"], &[]),
     product("tools", &["engine", "vfs"], &[]),
