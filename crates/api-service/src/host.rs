@@ -97,7 +97,9 @@ pub fn delta_view(delta: Delta) -> DeltaView {
             DeltaKind::Reasoning => ApiDeltaKind::Reasoning,
             DeltaKind::ToolArguments => ApiDeltaKind::ToolArguments,
             DeltaKind::ToolProgress => ApiDeltaKind::ToolProgress,
+            DeltaKind::ToolOutput => ApiDeltaKind::ToolOutput,
         },
         text: delta.text,
+        call_id: delta.call_id,
     }
 }

@@ -12,7 +12,9 @@
 //! (no jsonrpsee, no axum here); hold behaviour beyond the table and (de)serialisation.
 
 pub mod contract;
-pub mod env_protocol;
+/// The environment daemon's frames (not JSON-RPC), re-exported for the daemon and
+/// the gateway, which both speak the contract too.
+pub use env_protocol;
 pub mod error;
 pub mod methods;
 pub mod types;

@@ -17,6 +17,7 @@ use serde_json::Value;
 use crate::error::ApiError;
 use crate::types::auth::*;
 use crate::types::blob::*;
+use crate::types::env::*;
 use crate::types::events::*;
 use crate::types::initialize::*;
 use crate::types::mcp::*;
@@ -359,6 +360,22 @@ api_table! {
         auth_grants_list: "auth/grants/list" (AuthGrantListParams) -> AuthGrantListResult;
         /// Revokes a grant (also at the authorization server when it offers revocation).
         auth_grants_revoke: "auth/grants/revoke" (AuthGrantRef) -> AuthGrantView;
+        /// Creates an environment and mints its token (shown once): run
+        /// `lightspeed env serve` with it on the machine to lend.
+        environments_create: "environments/create" (EnvironmentCreateParams) -> EnvironmentCreated;
+        /// Reads an environment: online or not, and what its daemon last reported.
+        environments_read: "environments/read" (EnvironmentRef) -> EnvironmentView;
+        /// Lists the universe's environments by name.
+        environments_list: "environments/list" (EnvironmentListParams) -> EnvironmentListResult;
+        /// Deletes an environment: its token stops working; calls waiting for it fail.
+        environments_delete: "environments/delete" (EnvironmentRef) -> EnvironmentDeleteResult;
+        /// Attaches an environment to a session at a name: registers the shell tools
+        /// and shows its directory to the file tools at `/env/NAME`.
+        session_environments_attach: "session/environments/attach" (SessionEnvironmentAttachParams) -> SessionEnvironmentView;
+        /// Detaches an environment (the shell tools go with the last one).
+        session_environments_detach: "session/environments/detach" (SessionEnvironmentDetachParams) -> SessionEnvironmentDetachResult;
+        /// Lists a session's attached environments.
+        session_environments_list: "session/environments/list" (SessionEnvironmentListParams) -> SessionEnvironmentListResult;
     }
     optional_methods {
         /// Stores a snapshot: a manifest of files whose blobs are already in the CAS.

@@ -344,6 +344,7 @@ mod tests {
                 output_index: 0,
                 kind: DeltaKind::Text,
                 text: text.into(),
+                call_id: None,
             },
         }
     }
@@ -423,6 +424,7 @@ mod tests {
                 output_index: 0,
                 kind: DeltaKind::Text,
                 text: "not ours".into(),
+                call_id: None,
             },
         };
         out += &stdout(t.on_notification(&other));

@@ -405,6 +405,7 @@ impl Assembler {
                 output_index: 0,
                 kind,
                 text: text.to_owned(),
+                call_id: None,
             });
         }
     }

@@ -371,6 +371,7 @@ impl StreamAssembler for Assembler {
                 output_index,
                 kind,
                 text,
+                call_id: None,
             });
             return Ok(());
         }

@@ -12,6 +12,9 @@ pub enum DeltaKind {
     /// A running tool call's progress, one line (`turn` is the tool batch); tools
     /// that report progress (MCP servers) send it, not the model.
     ToolProgress,
+    /// Output a running tool call printed (a shell command's stdout and stderr),
+    /// appended; `call_id` names the call, `turn` is the tool batch.
+    ToolOutput,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +25,8 @@ pub struct Delta {
     pub output_index: u32,
     pub kind: DeltaKind,
     pub text: String,
+    /// The tool call a tool delta belongs to (`ToolOutput`); none for the model's.
+    pub call_id: Option<String>,
 }
 
 /// Receives deltas. Implementations must not block: drop rather than wait.

@@ -70,6 +70,10 @@ pub enum DeltaKind {
     /// Progress of a running tool call, one line such as
     /// `everything__long: 3/5 Step 3` (whole, not appended; `turn` is the tool batch).
     ToolProgress,
+    /// Output a running tool call printed (a shell command's stdout and stderr, in
+    /// order), appended to what came before; `callId` names the call and `turn` is
+    /// the tool batch. The committed tool result replaces it.
+    ToolOutput,
 }
 
 /// Live output of the running turn. Not persisted: the committed event that follows
@@ -82,6 +86,9 @@ pub struct DeltaView {
     pub output_index: u32,
     pub kind: DeltaKind,
     pub text: String,
+    /// The tool call a `toolOutput` delta belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub call_id: Option<String>,
 }
 
 /// What a `session/subscribe` subscription sends, as `session/notification`.

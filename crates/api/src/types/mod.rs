@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod blob;
+pub mod env;
 pub mod events;
 pub mod initialize;
 pub mod items;

@@ -54,7 +54,7 @@ const fn tooling(
 /// has any more, so this table (and ARCHITECTURE.md) never overstates the graph.
 pub(crate) const CRATES: &[Row] = &[
     product("engine", &[], &[]),
-    product("api", &[], &[]),
+    product("api", &["env-protocol"], &[]),
     product("llm-clients", &[], &[]),
     // The MCP client over rmcp: a leaf like llm-clients, so the worker and the API
     // service's MCP routes can share it without pulling each other in.
@@ -62,6 +62,7 @@ pub(crate) const CRATES: &[Row] = &[
     product("vfs", &["engine"], &[]),
     product("mcp-registry", &["engine"], &[]),
     product("env-registry", &["engine"], &[]),
+    product("env-protocol", &[], &[]),
     // Engine only for `StoreError`, the storage failure its catalogs report.
     product("auth-registry", &["engine"], &[]),
     product("tools", &["engine", "vfs"], &[]),

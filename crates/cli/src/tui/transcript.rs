@@ -259,6 +259,7 @@ mod tests {
             output_index: 0,
             kind: DeltaKind::Text,
             text: "Hel".into(),
+            call_id: None,
         });
         assert_eq!(t.streaming().map(|s| s.text.as_str()), Some("Hel"));
         let done = ItemView::AssistantMessage {

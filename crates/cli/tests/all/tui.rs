@@ -102,6 +102,7 @@ fn delta(app: &mut App, kind: DeltaKind, text: &str) {
         output_index: 0,
         kind,
         text: text.into(),
+        call_id: None,
     };
     app.on_follow(FollowUpdate::Notification(Box::new(
         SessionNotification::Delta {

@@ -99,6 +99,7 @@ fn delta(session_id: &str, index: u32, text: String) -> SessionNotification {
             output_index: index,
             kind: DeltaKind::Text,
             text,
+            call_id: None,
         },
     }
 }

@@ -189,6 +189,7 @@ impl Assembler {
             output_index,
             kind,
             text: text.to_owned(),
+            call_id: None,
         });
     }
 

@@ -35,6 +35,7 @@ enum WireKind {
     Reasoning,
     ToolArguments,
     ToolProgress,
+    ToolOutput,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -44,6 +45,8 @@ struct WireDelta {
     index: u32,
     kind: WireKind,
     text: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    call: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,8 +66,10 @@ fn to_wire(delta: &Delta, text: &str) -> WireDelta {
             DeltaKind::Reasoning => WireKind::Reasoning,
             DeltaKind::ToolArguments => WireKind::ToolArguments,
             DeltaKind::ToolProgress => WireKind::ToolProgress,
+            DeltaKind::ToolOutput => WireKind::ToolOutput,
         },
         text: text.to_owned(),
+        call: delta.call_id.clone(),
     }
 }
 
@@ -78,8 +83,10 @@ fn from_wire(wire: WireDelta) -> Option<Delta> {
             WireKind::Reasoning => DeltaKind::Reasoning,
             WireKind::ToolArguments => DeltaKind::ToolArguments,
             WireKind::ToolProgress => DeltaKind::ToolProgress,
+            WireKind::ToolOutput => DeltaKind::ToolOutput,
         },
         text: wire.text,
+        call_id: wire.call,
     })
 }
 
@@ -228,6 +235,7 @@ mod tests {
                 output_index: 1,
                 kind: DeltaKind::Reasoning,
                 text: text.into(),
+                call_id: None,
             },
         }
     }

@@ -577,6 +577,7 @@ impl effects::mcp::ToolProgress for DeltaProgress {
                 output_index: 0,
                 kind: llm_runtime::DeltaKind::ToolProgress,
                 text: line,
+                call_id: None,
             },
         );
     }
