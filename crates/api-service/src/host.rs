@@ -84,6 +84,26 @@ pub trait SessionHost: Send + Sync + 'static {
     /// Live deltas of the session's running generation, from now on. Best effort:
     /// a slow receiver misses some, nothing else changes.
     fn deltas(&self, key: &SessionKey) -> broadcast::Receiver<Delta>;
+
+    /// Publishes a delta of the session to its subscribers in every gateway (an
+    /// environment command's output, heard by the gateway holding its daemon).
+    /// Best effort, never blocks.
+    fn publish_delta(&self, key: &SessionKey, delta: Delta) {
+        let _ = (key, delta);
+    }
+
+    /// Completes the tool activity waiting under `task_token` with `result` (an
+    /// environment call finished by the gateway holding its daemon). Hosts without
+    /// asynchronously completed activities have nothing to do: their callers wait
+    /// for the job themselves.
+    fn complete_tool(
+        &self,
+        task_token: Vec<u8>,
+        result: engine::core::effects::ToolResult,
+    ) -> impl Future<Output = Result<(), String>> + Send {
+        let _ = (task_token, result);
+        std::future::ready(Ok(()))
+    }
 }
 
 /// A runtime delta as clients see it.

@@ -26,6 +26,8 @@
 mod auth;
 mod control;
 mod credentials;
+mod env;
+mod env_hub;
 mod errors;
 mod events;
 mod host;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use api::types::auth::*;
 use api::types::blob::*;
+use api::types::env::*;
 use api::types::events::*;
 use api::types::initialize::*;
 use api::types::mcp::*;
@@ -25,7 +26,7 @@ use crate::errors::internal;
 use crate::events;
 use crate::host::{SessionHost, SessionKey};
 
-type Store<H> = <<H as SessionHost>::Stores as StoreProvider>::Store;
+pub(crate) type Store<H> = <<H as SessionHost>::Stores as StoreProvider>::Store;
 
 /// Per-universe quotas and the limits on what one request may ask for, as the
 /// service enforces them: quotas are refused with -32010 `quotaExceeded` (and
@@ -335,6 +336,77 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
         params: VfsMountListParams,
     ) -> Result<VfsMountListResult, ApiError> {
         vfs::mount_list(&*self.store(&caller.universe_id).await?, params).await
+    }
+
+    async fn environments_create(
+        &self,
+        caller: &Caller,
+        params: EnvironmentCreateParams,
+    ) -> Result<EnvironmentCreated, ApiError> {
+        self.env_create(&caller.universe_id, params).await
+    }
+
+    async fn environments_read(
+        &self,
+        caller: &Caller,
+        params: EnvironmentRef,
+    ) -> Result<EnvironmentView, ApiError> {
+        self.env_read(&caller.universe_id, &params.name).await
+    }
+
+    async fn environments_list(
+        &self,
+        caller: &Caller,
+        _params: EnvironmentListParams,
+    ) -> Result<EnvironmentListResult, ApiError> {
+        self.env_list(&caller.universe_id).await
+    }
+
+    async fn environments_delete(
+        &self,
+        caller: &Caller,
+        params: EnvironmentRef,
+    ) -> Result<EnvironmentDeleteResult, ApiError> {
+        self.env_delete(&caller.universe_id, &params.name).await
+    }
+
+    async fn session_environments_attach(
+        &self,
+        caller: &Caller,
+        params: SessionEnvironmentAttachParams,
+    ) -> Result<SessionEnvironmentView, ApiError> {
+        self.env_attach(&caller.universe_id, params).await
+    }
+
+    async fn session_environments_detach(
+        &self,
+        caller: &Caller,
+        params: SessionEnvironmentDetachParams,
+    ) -> Result<SessionEnvironmentDetachResult, ApiError> {
+        self.env_detach(&caller.universe_id, params).await
+    }
+
+    async fn session_environments_list(
+        &self,
+        caller: &Caller,
+        params: SessionEnvironmentListParams,
+    ) -> Result<SessionEnvironmentListResult, ApiError> {
+        self.env_attachments(&caller.universe_id, params).await
+    }
+
+    async fn environment_authorize(
+        &self,
+        token: String,
+    ) -> Result<api::types::env::EnvironmentGrant, ApiError> {
+        self.env_authorize(token).await
+    }
+
+    async fn environment_serve(
+        &self,
+        grant: api::types::env::EnvironmentGrant,
+        socket: api::types::env::EnvSocket,
+    ) {
+        self.env_serve(grant, socket).await;
     }
 
     async fn mcp_servers_put(

@@ -179,6 +179,24 @@ macro_rules! api_table {
                 let _ = (state, code, error);
                 std::future::ready(Err(not_served("GET /auth/callback")))
             }
+            /// An environment daemon's token (`GET /env/connect`), checked before the
+            /// socket is upgraded: whose environment it serves.
+            fn environment_authorize(
+                &self,
+                token: String,
+            ) -> impl Future<Output = Result<crate::types::env::EnvironmentGrant, ApiError>> + Send {
+                let _ = token;
+                std::future::ready(Err(not_served("GET /env/connect")))
+            }
+            /// Serves an authorized daemon's socket until it closes.
+            fn environment_serve(
+                &self,
+                grant: crate::types::env::EnvironmentGrant,
+                socket: crate::types::env::EnvSocket,
+            ) -> impl Future<Output = ()> + Send {
+                let _ = (grant, socket);
+                std::future::ready(())
+            }
             /// Raw blob upload (`PUT /blobs/{ref}`): `bytes` must hash to `blob_ref`.
             fn blob_put_bytes(
                 &self,

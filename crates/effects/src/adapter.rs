@@ -30,6 +30,11 @@ pub enum AdapterError {
     Failed { code: String, message: String },
     #[error("adapter failed: {0}")]
     Other(String),
+    /// Not a failure: the call became a job whose finisher completes the host's
+    /// effect (a Temporal activity completed asynchronously); the host must not
+    /// record anything for it now.
+    #[error("the call completes later (job {})", .0.job_id)]
+    Deferred(crate::env::DeferredCall),
 }
 
 /// Runs one generation.

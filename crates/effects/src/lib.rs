@@ -22,6 +22,8 @@
 
 pub mod adapter;
 pub mod compactor;
+pub mod env;
+pub mod env_files;
 pub mod mcp;
 pub mod toolset;
 pub mod vfs_tools;

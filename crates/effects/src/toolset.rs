@@ -11,7 +11,11 @@
 //! - `sleep` (`{"ms": n}`, at most a minute), which makes a tool call last long enough
 //!   to cancel it or to crash a worker in the middle of it;
 //! - the tools of MCP servers linked to the session (`server__tool`), through
-//!   [`McpTools`], when the host built the toolset with one.
+//!   [`McpTools`], when the host built the toolset with one;
+//! - the shell tools of attached environments (`exec_command` and `write_stdin`, or
+//!   `Bash`), through [`EnvTools`]: each call becomes a job the gateway holding the
+//!   environment's daemon delivers; how the caller waits is the call's
+//!   [`Completion`].
 //!
 //! Any other name is an error result.
 
@@ -19,6 +23,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::adapter::{AdapterError, ToolAdapter};
+use crate::env::{Completion, EnvCall, EnvTools, ShellTool};
 use crate::mcp::{McpTools, ToolProgress};
 use crate::vfs_tools::VfsToolAdapter;
 use engine::SessionId;
@@ -26,6 +31,7 @@ use engine::core::context::estimate_tokens;
 use engine::core::effects::ToolResult;
 use engine::core::run::{ToolCallRequest, ToolStatus};
 use engine::store::BlobStore;
+use env_registry::EnvCatalog;
 use mcp_registry::McpCatalog;
 use serde_json::{Value, json};
 use tools::{Mode, ToolKind};
@@ -55,6 +61,22 @@ pub trait SessionToolset<S>: Send + Sync + 'static {
         self.session_tools(universe_id, store, session)
     }
 
+    /// [`SessionToolset::session_tools`] for one call of run `context.run_id`'s batch
+    /// `context.batch`: progress goes to `context.progress`, and environment calls
+    /// wait as `context.completion` says.
+    fn call_tools(
+        &self,
+        universe_id: &str,
+        store: &Arc<S>,
+        session: &SessionId,
+        context: CallContext,
+    ) -> Self::Tools {
+        match context.progress {
+            Some(progress) => self.session_tools_reporting(universe_id, store, session, progress),
+            None => self.session_tools(universe_id, store, session),
+        }
+    }
+
     /// Credentials of the MCP servers the universe's sessions link provider-hosted,
     /// for the generation activity (none: hosted servers are sent without one).
     fn hosted_mcp(
@@ -67,16 +89,36 @@ pub trait SessionToolset<S>: Send + Sync + 'static {
     }
 }
 
-/// The production toolset: file tools, `sleep`, and the tools of linked MCP servers
-/// when the host has an MCP client ([`WorkerTools::with_mcp`]).
+/// What one tool call's adapter needs to know about the call beyond the call itself.
+#[derive(Clone)]
+pub struct CallContext {
+    pub run_id: String,
+    pub batch: u32,
+    pub progress: Option<Arc<dyn ToolProgress>>,
+    pub completion: Completion,
+}
+
+/// The production toolset: file tools, `sleep`, the tools of linked MCP servers
+/// when the host has an MCP client ([`WorkerTools::with_mcp`]), and the shell tools
+/// of attached environments.
 #[derive(Clone, Default)]
 pub struct WorkerTools {
     mcp: Option<Arc<McpTools>>,
+    env: EnvTools,
 }
 
 impl WorkerTools {
     pub fn with_mcp(mcp: Arc<McpTools>) -> Self {
-        Self { mcp: Some(mcp) }
+        Self {
+            mcp: Some(mcp),
+            env: EnvTools::default(),
+        }
+    }
+
+    /// The same toolset with these environment call limits.
+    pub fn with_env(mut self, env: EnvTools) -> Self {
+        self.env = env;
+        self
     }
 }
 
@@ -84,6 +126,14 @@ impl WorkerTools {
 pub struct SessionTools<S> {
     files: VfsToolAdapter<S>,
     mcp: Option<SessionMcp<S>>,
+    env: SessionEnv<S>,
+}
+
+struct SessionEnv<S> {
+    tools: EnvTools,
+    store: Arc<S>,
+    session: SessionId,
+    call: EnvCall,
 }
 
 struct SessionMcp<S> {
@@ -94,7 +144,9 @@ struct SessionMcp<S> {
     progress: Option<Arc<dyn ToolProgress>>,
 }
 
-impl<S: VfsCatalog + McpCatalog + BlobStore + 'static> SessionToolset<S> for WorkerTools {
+impl<S: VfsCatalog + McpCatalog + EnvCatalog + BlobStore + 'static> SessionToolset<S>
+    for WorkerTools
+{
     type Tools = SessionTools<S>;
 
     fn hosted_mcp(
@@ -125,7 +177,38 @@ impl<S: VfsCatalog + McpCatalog + BlobStore + 'static> SessionToolset<S> for Wor
                 session: session.clone(),
                 progress: None,
             }),
+            env: SessionEnv {
+                tools: self.env.clone(),
+                store: store.clone(),
+                session: session.clone(),
+                // Without a call's context (the in-process runner): wait, under a
+                // fresh job id no retry looks for.
+                call: EnvCall {
+                    run_id: String::new(),
+                    batch: 0,
+                    completion: Completion::Wait,
+                },
+            },
         }
+    }
+
+    fn call_tools(
+        &self,
+        universe_id: &str,
+        store: &Arc<S>,
+        session: &SessionId,
+        context: CallContext,
+    ) -> SessionTools<S> {
+        let mut tools = match context.progress {
+            Some(progress) => self.session_tools_reporting(universe_id, store, session, progress),
+            None => self.session_tools(universe_id, store, session),
+        };
+        tools.env.call = EnvCall {
+            run_id: context.run_id,
+            batch: context.batch,
+            completion: context.completion,
+        };
+        tools
     }
 
     fn session_tools_reporting(
@@ -143,13 +226,32 @@ impl<S: VfsCatalog + McpCatalog + BlobStore + 'static> SessionToolset<S> for Wor
     }
 }
 
-impl<S: VfsCatalog + McpCatalog + BlobStore> ToolAdapter for SessionTools<S> {
+impl<S: VfsCatalog + McpCatalog + EnvCatalog + BlobStore> ToolAdapter for SessionTools<S> {
     async fn invoke<B: BlobStore>(
         &self,
         call: &ToolCallRequest,
         blobs: &B,
     ) -> Result<ToolResult, AdapterError> {
-        if ToolKind::from_name(&call.name).is_some() {
+        if let Some(kind) = ToolKind::from_name(&call.name) {
+            // A path under `/env/NAME` of an attachment reaches that environment.
+            let env = &self.env;
+            let arguments = blobs.get(&call.arguments_ref).await?;
+            if let Ok(arguments) = serde_json::from_slice::<Value>(&arguments)
+                && let Some(result) = env
+                    .tools
+                    .file_call(
+                        &*env.store,
+                        &env.session,
+                        call,
+                        kind,
+                        &arguments,
+                        &env.call,
+                        now_ms(),
+                    )
+                    .await
+            {
+                return result;
+            }
             return self.files.invoke(call, blobs).await;
         }
         // Linked MCP tools are `server__tool`; no other tool name has `__`.
@@ -165,6 +267,19 @@ impl<S: VfsCatalog + McpCatalog + BlobStore> ToolAdapter for SessionTools<S> {
                 )
                 .await;
         }
+        let shell = match call.name.as_str() {
+            crate::env::EXEC_COMMAND => Some(ShellTool::Exec),
+            crate::env::WRITE_STDIN => Some(ShellTool::WriteStdin),
+            crate::env::BASH => Some(ShellTool::Bash),
+            _ => None,
+        };
+        if let Some(tool) = shell {
+            let env = &self.env;
+            return env
+                .tools
+                .invoke(&*env.store, &env.session, call, tool, &env.call, now_ms())
+                .await;
+        }
         let (status, output) = match call.name.as_str() {
             "sleep" => sleep(&blobs.get(&call.arguments_ref).await?).await,
             other => (
@@ -174,6 +289,14 @@ impl<S: VfsCatalog + McpCatalog + BlobStore> ToolAdapter for SessionTools<S> {
         };
         result(call, blobs, status, &output).await
     }
+}
+
+/// Milliseconds since the Unix epoch: jobs carry wall-clock times other processes
+/// compare with their own.
+fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_millis() as u64)
 }
 
 async fn sleep(arguments: &[u8]) -> (ToolStatus, Value) {

@@ -162,6 +162,16 @@ pub fn router<A: LightspeedApi, K: KeyStore>(
             ),
         )
         .with_state(Arc::clone(&api));
+    let env_routes = Router::new()
+        .route(
+            api::env_protocol::CONNECT_PATH,
+            get(crate::env_socket::connect::<A>),
+        )
+        .with_state(Arc::new(crate::env_socket::EnvEndpoint {
+            api: Arc::clone(&api),
+            sockets: std::sync::atomic::AtomicUsize::new(0),
+            sockets_max: config.env_sockets_max,
+        }));
     let probe_routes = Router::new()
         .route("/health", get(health))
         .route("/ready", get(ready_probe))
@@ -170,6 +180,7 @@ pub fn router<A: LightspeedApi, K: KeyStore>(
         .merge(rpc_routes)
         .merge(blob_routes)
         .merge(callback_routes)
+        .merge(env_routes)
         .merge(probe_routes);
     Ok((router, RouterHandle { server, ready }))
 }

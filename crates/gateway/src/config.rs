@@ -105,6 +105,10 @@ pub struct GatewayConfig {
     /// Default 300,000 ms (5 min): answering pings alone does not keep a place.
     /// `LIGHTSPEED_GATEWAY_WS_IDLE_TIMEOUT_MS`.
     pub ws_idle_timeout_ms: u64,
+    /// Environment daemons' sockets (`GET /env/connect`) held at once, apart from
+    /// the places above; beyond it the upgrade gets 429. Default 1,024.
+    /// `LIGHTSPEED_GATEWAY_ENV_SOCKETS_MAX`.
+    pub env_sockets_max: usize,
 }
 
 impl GatewayConfig {
@@ -155,6 +159,7 @@ impl Default for GatewayConfig {
             ws_preauth_connections_max: 64,
             ws_ping_interval_ms: 30_000,
             ws_idle_timeout_ms: 300_000,
+            env_sockets_max: 1_024,
         }
     }
 }

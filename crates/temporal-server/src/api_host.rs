@@ -100,4 +100,19 @@ impl<P: StoreProvider> SessionHost for TemporalHost<P> {
         self.deltas
             .subscribe(&key.universe_id, key.session_id.as_str())
     }
+
+    fn publish_delta(&self, key: &SessionKey, delta: Delta) {
+        use llm_runtime::DeltaSink as _;
+        self.deltas
+            .sink(&key.universe_id, key.session_id.as_str())
+            .delta(delta);
+    }
+
+    async fn complete_tool(
+        &self,
+        task_token: Vec<u8>,
+        result: engine::core::effects::ToolResult,
+    ) -> Result<(), String> {
+        crate::sessions::complete_tool(self.sessions.client(), task_token, result).await
+    }
 }

@@ -124,6 +124,13 @@ pub(crate) struct GatewayLimitArgs {
         default_value_t = 300_000
     )]
     ws_idle_timeout_ms: u64,
+    /// Environment daemons' sockets held at once; beyond it an upgrade gets 429.
+    #[arg(
+        long,
+        env = "LIGHTSPEED_GATEWAY_ENV_SOCKETS_MAX",
+        default_value_t = 1_024
+    )]
+    env_sockets_max: usize,
     /// A session with no work for this long completes its workflow (the next
     /// command starts a new one from the store), ms; 0 keeps workflows open.
     #[arg(
@@ -252,6 +259,7 @@ impl GatewayLimitArgs {
             ws_preauth_connections_max: self.ws_preauth_connections_max,
             ws_ping_interval_ms: self.ws_ping_interval_ms,
             ws_idle_timeout_ms: self.ws_idle_timeout_ms,
+            env_sockets_max: self.env_sockets_max,
         }
     }
 }

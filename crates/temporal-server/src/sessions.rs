@@ -240,3 +240,20 @@ mod tests {
         assert!(matches!(rpc_error(&down), AdmitError::Temporal(_)));
     }
 }
+
+/// Completes the tool activity waiting under `task_token` (it returned
+/// `WillCompleteAsync`) with `result`, encoded by `client`'s data converter (the
+/// seam codec), as the worker would have.
+pub async fn complete_tool(
+    client: &Client,
+    task_token: Vec<u8>,
+    result: engine::core::effects::ToolResult,
+) -> Result<(), String> {
+    use temporalio_client::{ActivityIdentifier, WorkflowClientTrait as _};
+    let token = temporalio_common::protos::TaskToken::from(task_token);
+    client
+        .get_async_activity_handle(ActivityIdentifier::TaskToken(token))
+        .complete(Some(result), Default::default())
+        .await
+        .map_err(|err| err.to_string())
+}

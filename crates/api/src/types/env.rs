@@ -135,3 +135,26 @@ pub struct SessionEnvironmentDetachResult {
 pub struct SessionEnvironmentListResult {
     pub environments: Vec<SessionEnvironmentView>,
 }
+
+/// An environment daemon the backend let in (`GET /env/connect`): whose it is. Not
+/// part of the JSON-RPC contract.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvironmentGrant {
+    pub universe_id: String,
+    pub environment_id: String,
+    pub name: String,
+}
+
+/// A daemon's socket as the gateway hands it to the backend: frames decoded and
+/// bounded by the gateway. Dropping `outgoing` closes the socket; `incoming` ends
+/// when the daemon goes away.
+pub struct EnvSocket {
+    pub incoming: futures::channel::mpsc::Receiver<env_protocol::DaemonMessage>,
+    pub outgoing: futures::channel::mpsc::Sender<env_protocol::GatewayMessage>,
+}
+
+impl std::fmt::Debug for EnvSocket {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("EnvSocket")
+    }
+}

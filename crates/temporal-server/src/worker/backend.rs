@@ -424,17 +424,46 @@ where
                 run_id: input.run_id.clone(),
                 batch: input.batch,
             });
-            let tools = self.tools.session_tools_reporting(
+            // Environment calls become jobs keyed by the call, so a retried attempt
+            // finds its job; this attempt's task token lets whoever finishes the job
+            // complete the activity, which holds no worker slot meanwhile.
+            let job_id = env_registry::job_id(
+                input.key.session_id.as_str(),
+                input.run_id.as_str(),
+                input.batch,
+                input.call.call_id.as_str(),
+            );
+            let context = effects::toolset::CallContext {
+                run_id: input.run_id.as_str().to_owned(),
+                batch: input.batch,
+                progress: Some(progress),
+                completion: effects::env::Completion::Async {
+                    job_id,
+                    task_token: ctx.info().task_token.clone(),
+                    budget_ms: input.timeout_ms,
+                },
+            };
+            let tools = self.tools.call_tools(
                 &input.key.universe_id,
                 &store,
                 &input.key.session_id,
-                progress,
+                context,
             );
             let timeout = Duration::from_millis(input.timeout_ms.max(1));
             let work = tokio::time::timeout(timeout, tools.invoke(&input.call, &*store));
             match heartbeating(&ctx, work).await {
                 None => return Err(ActivityError::cancelled()),
                 Some(Ok(Ok(result))) => return Ok(result),
+                Some(Ok(Err(AdapterError::Deferred(deferred)))) => {
+                    crate::worker::env_jobs::watch(
+                        ctx.client(),
+                        store.clone(),
+                        ctx.info().task_token.clone(),
+                        ctx.info().heartbeat_timeout,
+                        deferred,
+                    );
+                    return Err(ActivityError::WillCompleteAsync);
+                }
                 Some(Ok(Err(AdapterError::Store(err)))) => return Err(store_failure(err)),
                 Some(Ok(Err(err))) => bounded(err),
                 Some(Err(_elapsed)) => {

@@ -10,6 +10,7 @@
 
 pub mod activities;
 pub mod backend;
+pub mod env_jobs;
 
 use std::sync::Arc;
 use std::time::Duration;
