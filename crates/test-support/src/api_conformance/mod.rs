@@ -34,6 +34,7 @@ mod events;
 mod fixtures;
 mod isolation;
 pub mod local;
+mod env;
 mod mcp;
 mod protocol;
 mod quotas;
@@ -176,6 +177,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(blobs::CASES);
     all.extend(vfs::CASES);
     all.extend(mcp::CASES);
+    all.extend(env::CASES);
     all.extend(auth::CASES);
     all.extend(isolation::CASES);
     all.extend(protocol::CASES);
@@ -347,6 +349,8 @@ macro_rules! api_conformance_tests {
             session_links_list_and_unlink,
             linked_mcp_tools_are_called_by_the_model,
             hosted_links_give_the_provider_the_server,
+            environments_are_created_listed_and_kept_apart,
+            attached_environments_run_the_models_commands,
             secrets_are_sealed_listed_without_values_and_kept_apart,
             oauth_grants_authorize_a_protected_mcp_server,
             missing_and_unknown_keys_are_refused,
