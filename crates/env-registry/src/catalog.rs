@@ -10,7 +10,7 @@ use serde_json::Value;
 use crate::attachment::{Attachment, MountName};
 use crate::environment::{Environment, EnvironmentName, Presence};
 use crate::error::EnvCatalogError;
-use crate::job::{EnvJob, JobStatus, OP_BYTES_MAX, RESULT_BYTES_MAX};
+use crate::job::{EnvJob, JobStatus, OP_BYTES_MAX, RESULT_BYTES_MAX, is_job_id};
 
 /// Environments per universe.
 pub const ENVIRONMENTS_MAX: usize = 100;
@@ -151,8 +151,14 @@ pub trait EnvCatalog: Send + Sync {
     ) -> impl Future<Output = Result<usize, EnvCatalogError>> + Send;
 }
 
-/// Checks a job's sizes before any store holds it.
+/// Checks a job's id, sizes and state before any store holds it.
 pub fn check_job(job: &EnvJob) -> Result<(), EnvCatalogError> {
+    if !is_job_id(&job.id) {
+        return Err(EnvCatalogError::invalid(
+            "id",
+            "32 lowercase hex characters (job_id)",
+        ));
+    }
     if serde_json::to_vec(&job.op).map_or(usize::MAX, |bytes| bytes.len()) > OP_BYTES_MAX {
         return Err(EnvCatalogError::invalid(
             "op",

@@ -21,6 +21,15 @@ pub fn job_id(session_id: &str, run_id: &str, batch: u32, call_id: &str) -> Stri
     hex::encode(&hasher.finalize()[..16])
 }
 
+/// Whether `id` has the shape [`job_id`] gives: 32 lowercase hex characters. Stores
+/// rely on it (store-fs names a job's file after its id).
+pub fn is_job_id(id: &str) -> bool {
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum JobKind {
@@ -93,5 +102,9 @@ mod tests {
         assert_eq!(a.len(), 32);
         assert_ne!(a, job_id("s", "r", 2, "c"));
         assert_ne!(job_id("ab", "c", 1, "d"), job_id("a", "bc", 1, "d"));
+        assert!(is_job_id(&a));
+        for bad in ["", "../x", &a.to_uppercase(), &a[1..], &format!("{a}0")] {
+            assert!(!is_job_id(bad), "{bad}");
+        }
     }
 }

@@ -29,6 +29,6 @@ pub use attachment::{Attachment, MountName};
 pub use catalog::{ATTACHMENTS_MAX, ENVIRONMENTS_MAX, EnvCatalog, JOBS_IN_FLIGHT_MAX, JobSubmit};
 pub use environment::{Environment, EnvironmentName, Presence};
 pub use error::EnvCatalogError;
-pub use job::{EnvJob, JobKind, JobStatus, job_id};
+pub use job::{EnvJob, JobKind, JobStatus, is_job_id, job_id};
 pub use memory::MemoryEnvCatalog;
 pub use token::{EnvironmentToken, parse_token};

@@ -26,6 +26,7 @@ use auth_registry::AuthCatalog;
 use engine::core::wellknown::well_known_blobs;
 use engine::store::{BlobStore, CheckpointStore, SessionLog, StoreError};
 use engine::{Seq, SessionId};
+use env_registry::EnvCatalog;
 use mcp_registry::McpCatalog;
 use store_fs::FsStore;
 use store_pg::{ObjectStore, PgDatabase, PgStore};
@@ -39,15 +40,17 @@ pub use pg_commits::IDLE_PING_AFTER;
 
 /// Everything a session needs from storage: its log, checkpoints and blobs, the VFS
 /// catalog its file tools and the `vfs/*` methods work on, the MCP catalog
-/// (`mcp/servers/*`, session links), the auth catalog (sealed secrets, grants,
-/// flows), the index of a
-/// universe's sessions behind `session/list`, and what the universe's quotas count.
+/// (`mcp/servers/*`, session links), the environment catalog (environments, session
+/// attachments, the job queue between workers and daemons), the auth catalog
+/// (sealed secrets, grants, flows), the index of a universe's sessions behind
+/// `session/list`, and what the universe's quotas count.
 pub trait SessionStore:
     SessionLog
     + BlobStore
     + CheckpointStore
     + VfsCatalog
     + McpCatalog
+    + EnvCatalog
     + AuthCatalog
     + SessionIndex
     + UniverseUsage
@@ -61,6 +64,7 @@ impl<
         + CheckpointStore
         + VfsCatalog
         + McpCatalog
+        + EnvCatalog
         + AuthCatalog
         + SessionIndex
         + UniverseUsage

@@ -11,6 +11,8 @@
 //! cas/sha256/<hex[0..2]>/<hex>                      blob bytes
 //! vfs/workspaces/<workspace>.json                   a VFS workspace head
 //! vfs/mounts/<session>.json                         a session's VFS mounts
+//! env/environments.json, env/attachments/<session>.json, env/jobs/<job id>.json
+//!                                                   the environment catalog
 //! runs_in_flight/<session>                          the session may have runs in flight
 //! cas/stored_bytes                                  bytes of every blob (a counter)
 //! ```
@@ -59,6 +61,7 @@ use engine::{BlobRef, SessionId};
 mod auth_catalog;
 mod cas;
 mod checkpoint;
+mod env_catalog;
 mod fsio;
 mod log;
 mod mcp_catalog;

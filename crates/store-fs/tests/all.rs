@@ -155,5 +155,7 @@ async fn session_ids_lists_the_sessions_with_logs_in_id_order() {
 
 #[path = "all/auth_catalog.rs"]
 mod auth_catalog;
+#[path = "all/env_catalog.rs"]
+mod env_catalog;
 #[path = "all/mcp_catalog.rs"]
 mod mcp_catalog;

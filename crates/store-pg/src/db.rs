@@ -39,6 +39,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0005_auth.sql"),
     ),
     (6, "mcp catalog", include_str!("../migrations/0006_mcp.sql")),
+    (
+        7,
+        "environment catalog",
+        include_str!("../migrations/0007_env.sql"),
+    ),
 ];
 
 /// Migrations are additive, so a binary older than the database (a rolling deploy,

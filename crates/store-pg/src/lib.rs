@@ -55,6 +55,8 @@ mod blobs;
 mod checkpoints;
 mod commits;
 mod db;
+mod env_catalog;
+mod env_jobs;
 mod error;
 mod keys;
 mod log;
@@ -66,6 +68,7 @@ mod vfs_catalog;
 
 pub use commits::{COMMIT_CHANNEL, CommitEvent, CommitListener, CommitNotice};
 pub use db::{PgConfig, PgDatabase};
+pub use env_jobs::{ENV_JOBS_CHANNEL, EnvJobEvent, EnvJobListener, EnvJobNotice};
 pub use error::PgStoreError;
 pub use keys::{ApiKeyRow, PgKeyStore};
 pub use notify::{NOTIFY_PAYLOAD_BYTES_MAX, Notifications};

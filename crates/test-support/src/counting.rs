@@ -13,6 +13,10 @@ use engine::store::{
     AppendOutcome, BlobStore, Checkpoint, CheckpointStore, SessionLog, StoreError,
 };
 use engine::{BlobRef, SessionId};
+use env_registry::{
+    Attachment, EnvCatalog, EnvCatalogError, EnvJob, Environment, EnvironmentName, JobSubmit,
+    MountName, Presence,
+};
 use mcp_registry::{
     McpCatalog, McpCatalogError, McpServer, McpServerSpec, PutCondition, ServerName, SessionLink,
 };
@@ -241,6 +245,127 @@ impl<S: McpCatalog> McpCatalog for CountingStore<S> {
         server: &ServerName,
     ) -> Result<bool, McpCatalogError> {
         self.count().mcp_link_delete(session, server).await
+    }
+}
+
+impl<S: EnvCatalog> EnvCatalog for CountingStore<S> {
+    async fn env_create(
+        &self,
+        environment: &Environment,
+        environments_max: usize,
+    ) -> Result<(), EnvCatalogError> {
+        self.count().env_create(environment, environments_max).await
+    }
+
+    async fn env_read(
+        &self,
+        name: &EnvironmentName,
+    ) -> Result<Option<Environment>, EnvCatalogError> {
+        self.count().env_read(name).await
+    }
+
+    async fn env_read_id(&self, id: &str) -> Result<Option<Environment>, EnvCatalogError> {
+        self.count().env_read_id(id).await
+    }
+
+    async fn env_list(&self) -> Result<Vec<Environment>, EnvCatalogError> {
+        self.count().env_list().await
+    }
+
+    async fn env_delete(
+        &self,
+        name: &EnvironmentName,
+    ) -> Result<Option<Environment>, EnvCatalogError> {
+        self.count().env_delete(name).await
+    }
+
+    async fn env_presence(&self, id: &str, presence: &Presence) -> Result<bool, EnvCatalogError> {
+        self.count().env_presence(id, presence).await
+    }
+
+    async fn env_disconnected(
+        &self,
+        id: &str,
+        connection: &str,
+        now_ms: u64,
+    ) -> Result<(), EnvCatalogError> {
+        self.count().env_disconnected(id, connection, now_ms).await
+    }
+
+    async fn attachment_put(
+        &self,
+        session: &SessionId,
+        attachment: &Attachment,
+        attachments_max: usize,
+    ) -> Result<(), EnvCatalogError> {
+        self.count()
+            .attachment_put(session, attachment, attachments_max)
+            .await
+    }
+
+    async fn attachment_list(
+        &self,
+        session: &SessionId,
+    ) -> Result<Vec<Attachment>, EnvCatalogError> {
+        self.count().attachment_list(session).await
+    }
+
+    async fn attachment_delete(
+        &self,
+        session: &SessionId,
+        name: &MountName,
+    ) -> Result<bool, EnvCatalogError> {
+        self.count().attachment_delete(session, name).await
+    }
+
+    async fn job_submit(
+        &self,
+        job: &EnvJob,
+        jobs_max: usize,
+    ) -> Result<JobSubmit, EnvCatalogError> {
+        self.count().job_submit(job, jobs_max).await
+    }
+
+    async fn job_read(&self, id: &str) -> Result<Option<EnvJob>, EnvCatalogError> {
+        self.count().job_read(id).await
+    }
+
+    async fn job_claim(
+        &self,
+        environment_id: &str,
+        connection: &str,
+        now_ms: u64,
+        limit: usize,
+    ) -> Result<Vec<EnvJob>, EnvCatalogError> {
+        self.count()
+            .job_claim(environment_id, connection, now_ms, limit)
+            .await
+    }
+
+    async fn job_delivered(&self, environment_id: &str) -> Result<Vec<EnvJob>, EnvCatalogError> {
+        self.count().job_delivered(environment_id).await
+    }
+
+    async fn job_redeliver(
+        &self,
+        id: &str,
+        connection: &str,
+        now_ms: u64,
+    ) -> Result<Option<EnvJob>, EnvCatalogError> {
+        self.count().job_redeliver(id, connection, now_ms).await
+    }
+
+    async fn job_finish(
+        &self,
+        id: &str,
+        result: &serde_json::Value,
+        now_ms: u64,
+    ) -> Result<Option<EnvJob>, EnvCatalogError> {
+        self.count().job_finish(id, result, now_ms).await
+    }
+
+    async fn job_prune(&self, before_ms: u64) -> Result<usize, EnvCatalogError> {
+        self.count().job_prune(before_ms).await
     }
 }
 
