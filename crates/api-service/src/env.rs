@@ -24,7 +24,7 @@ const TOOL_PATCH_ATTEMPTS: usize = 4;
 
 /// A connected daemon not heard from for this long is shown offline: the gateway
 /// holding it may have died without saying so. Three of the gateway's pings.
-pub const ONLINE_STALE_MS: u64 = 3 * crate::env_hub::PING_INTERVAL_MS;
+pub(crate) const ONLINE_STALE_MS: u64 = 3 * crate::env_hub::PING_INTERVAL_MS;
 
 /// The shell tools' names, whichever the session's surface.
 const SHELL_TOOLS: [&str; 3] = [

@@ -33,7 +33,7 @@ use crate::mcp::now_ms;
 use crate::service::{Service, Store};
 
 /// How often the gateway pings a daemon (the daemon reconnects after 3× without).
-pub const PING_INTERVAL_MS: u64 = 15_000;
+pub(crate) const PING_INTERVAL_MS: u64 = 15_000;
 /// How long a daemon has to say hello after the upgrade.
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Calls one daemon runs at once (its own process bound is the same by default).

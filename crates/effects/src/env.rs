@@ -95,7 +95,7 @@ impl Default for EnvLimits {
             command_timeout_default_ms: 120_000,
             command_timeout_max_ms: 3_600_000,
             file_timeout_ms: 30_000,
-            model_output_bytes: 16 * 1024,
+            model_output_bytes: 12 * 1024,
             yield_max_ms: 60_000,
             command_bytes_max: 64 * 1024,
         }

@@ -249,7 +249,7 @@ pub async fn complete_tool(
     task_token: Vec<u8>,
     result: engine::core::effects::ToolResult,
 ) -> Result<(), String> {
-    use temporalio_client::{ActivityIdentifier, WorkflowClientTrait as _};
+    use temporalio_client::ActivityIdentifier;
     let token = temporalio_common::protos::TaskToken::from(task_token);
     client
         .get_async_activity_handle(ActivityIdentifier::TaskToken(token))

@@ -92,9 +92,11 @@ impl TestToolset {
 /// [`TestToolset`] for one session.
 pub struct TestSessionTools<S>(<WorkerTools as SessionToolset<S>>::Tools)
 where
-    S: VfsCatalog + McpCatalog + BlobStore + 'static;
+    S: VfsCatalog + McpCatalog + env_registry::EnvCatalog + BlobStore + 'static;
 
-impl<S: VfsCatalog + McpCatalog + BlobStore + 'static> SessionToolset<S> for TestToolset {
+impl<S: VfsCatalog + McpCatalog + env_registry::EnvCatalog + BlobStore + 'static> SessionToolset<S>
+    for TestToolset
+{
     type Tools = TestSessionTools<S>;
 
     fn hosted_mcp(
@@ -128,9 +130,24 @@ impl<S: VfsCatalog + McpCatalog + BlobStore + 'static> SessionToolset<S> for Tes
     ) -> TestSessionTools<S> {
         TestSessionTools(self.production.session_tools(universe_id, store, session))
     }
+
+    fn call_tools(
+        &self,
+        universe_id: &str,
+        store: &Arc<S>,
+        session: &SessionId,
+        context: effects::toolset::CallContext,
+    ) -> TestSessionTools<S> {
+        TestSessionTools(
+            self.production
+                .call_tools(universe_id, store, session, context),
+        )
+    }
 }
 
-impl<S: VfsCatalog + McpCatalog + BlobStore + 'static> ToolAdapter for TestSessionTools<S> {
+impl<S: VfsCatalog + McpCatalog + env_registry::EnvCatalog + BlobStore + 'static> ToolAdapter
+    for TestSessionTools<S>
+{
     async fn invoke<B: BlobStore>(
         &self,
         call: &ToolCallRequest,

@@ -38,6 +38,9 @@ pub fn draw(frame: &mut Frame<'_>, app: &App) {
     draw_composer(frame, composer, app);
 }
 
+/// Lines of a running command's output shown while it runs.
+const LIVE_OUTPUT_LINES: usize = 8;
+
 fn draw_transcript(frame: &mut Frame<'_>, area: Rect, app: &App) {
     let paragraph = Paragraph::new(transcript_lines(app)).wrap(Wrap { trim: false });
     let total = u16::try_from(paragraph.line_count(area.width)).unwrap_or(u16::MAX);
@@ -157,6 +160,12 @@ fn streaming_lines(streaming: &Streaming) -> Vec<Line<'static>> {
     }
     if let Some(progress) = &streaming.tool_progress {
         lines.push(dim(format!("● {progress}")));
+    }
+    // A running command's output, live: its last lines.
+    let output_lines: Vec<&str> = streaming.tool_output.lines().collect();
+    for line in &output_lines[output_lines.len().saturating_sub(LIVE_OUTPUT_LINES)..] {
+        let line: String = line.chars().take(200).collect();
+        lines.push(dim(format!("  │ {line}")));
     }
     if lines.is_empty() {
         lines.push(dim("● thinking…".to_owned()));

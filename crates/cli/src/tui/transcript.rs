@@ -57,7 +57,13 @@ pub struct Streaming {
     pub calling_tool: bool,
     /// The latest progress line of a running tool call.
     pub tool_progress: Option<String>,
+    /// What running commands printed, newest last: only the tail is kept (the
+    /// committed tool result replaces it).
+    pub tool_output: String,
 }
+
+/// Bytes of live command output the transcript keeps.
+pub(super) const TOOL_OUTPUT_KEPT_BYTES: usize = 8 * 1024;
 
 #[derive(Debug, Clone, Default)]
 pub struct Transcript {
@@ -115,6 +121,18 @@ impl Transcript {
                 // A line, bounded like the rest of what streams.
                 let line: String = delta.text.chars().take(200).collect();
                 streaming.tool_progress = Some(line);
+                return;
+            }
+            DeltaKind::ToolOutput => {
+                let output = &mut streaming.tool_output;
+                output.push_str(&delta.text);
+                if output.len() > TOOL_OUTPUT_KEPT_BYTES {
+                    let mut cut = output.len() - TOOL_OUTPUT_KEPT_BYTES;
+                    while !output.is_char_boundary(cut) {
+                        cut += 1;
+                    }
+                    output.drain(..cut);
+                }
                 return;
             }
         };

@@ -264,6 +264,75 @@ impl LightspeedApi for MockApi {
 
     // The MCP catalog is not the gateway's concern: these answer as a backend
     // without it would (`methodNotFound`), after the caller is recorded.
+    async fn environments_create(
+        &self,
+        caller: &Caller,
+        params: api::types::env::EnvironmentCreateParams,
+    ) -> Result<api::types::env::EnvironmentCreated, ApiError> {
+        self.record(caller);
+        api::Unserved.environments_create(caller, params).await
+    }
+
+    async fn environments_read(
+        &self,
+        caller: &Caller,
+        params: api::types::env::EnvironmentRef,
+    ) -> Result<api::types::env::EnvironmentView, ApiError> {
+        self.record(caller);
+        api::Unserved.environments_read(caller, params).await
+    }
+
+    async fn environments_list(
+        &self,
+        caller: &Caller,
+        params: api::types::env::EnvironmentListParams,
+    ) -> Result<api::types::env::EnvironmentListResult, ApiError> {
+        self.record(caller);
+        api::Unserved.environments_list(caller, params).await
+    }
+
+    async fn environments_delete(
+        &self,
+        caller: &Caller,
+        params: api::types::env::EnvironmentRef,
+    ) -> Result<api::types::env::EnvironmentDeleteResult, ApiError> {
+        self.record(caller);
+        api::Unserved.environments_delete(caller, params).await
+    }
+
+    async fn session_environments_attach(
+        &self,
+        caller: &Caller,
+        params: api::types::env::SessionEnvironmentAttachParams,
+    ) -> Result<api::types::env::SessionEnvironmentView, ApiError> {
+        self.record(caller);
+        api::Unserved
+            .session_environments_attach(caller, params)
+            .await
+    }
+
+    async fn session_environments_detach(
+        &self,
+        caller: &Caller,
+        params: api::types::env::SessionEnvironmentDetachParams,
+    ) -> Result<api::types::env::SessionEnvironmentDetachResult, ApiError> {
+        self.record(caller);
+        api::Unserved
+            .session_environments_detach(caller, params)
+            .await
+    }
+
+    async fn session_environments_list(
+        &self,
+        caller: &Caller,
+        params: api::types::env::SessionEnvironmentListParams,
+    ) -> Result<api::types::env::SessionEnvironmentListResult, ApiError> {
+        self.record(caller);
+        api::Unserved
+            .session_environments_list(caller, params)
+            .await
+    }
+
     async fn mcp_servers_put(
         &self,
         caller: &Caller,

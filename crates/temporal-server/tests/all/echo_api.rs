@@ -31,6 +31,62 @@ impl LightspeedApi for EchoApi {
         })
     }
 
+    async fn environments_create(
+        &self,
+        _: &Caller,
+        _: api::types::env::EnvironmentCreateParams,
+    ) -> Result<api::types::env::EnvironmentCreated, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn environments_read(
+        &self,
+        _: &Caller,
+        _: api::types::env::EnvironmentRef,
+    ) -> Result<api::types::env::EnvironmentView, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn environments_list(
+        &self,
+        _: &Caller,
+        _: api::types::env::EnvironmentListParams,
+    ) -> Result<api::types::env::EnvironmentListResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn environments_delete(
+        &self,
+        _: &Caller,
+        _: api::types::env::EnvironmentRef,
+    ) -> Result<api::types::env::EnvironmentDeleteResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn session_environments_attach(
+        &self,
+        _: &Caller,
+        _: api::types::env::SessionEnvironmentAttachParams,
+    ) -> Result<api::types::env::SessionEnvironmentView, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn session_environments_detach(
+        &self,
+        _: &Caller,
+        _: api::types::env::SessionEnvironmentDetachParams,
+    ) -> Result<api::types::env::SessionEnvironmentDetachResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn session_environments_list(
+        &self,
+        _: &Caller,
+        _: api::types::env::SessionEnvironmentListParams,
+    ) -> Result<api::types::env::SessionEnvironmentListResult, ApiError> {
+        Err(unsupported())
+    }
+
     async fn mcp_servers_put(
         &self,
         _: &Caller,

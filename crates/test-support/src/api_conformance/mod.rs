@@ -30,11 +30,11 @@
 mod auth;
 mod blobs;
 mod client;
+mod env;
 mod events;
 mod fixtures;
 mod isolation;
 pub mod local;
-mod env;
 mod mcp;
 mod protocol;
 mod quotas;
