@@ -13,6 +13,7 @@ mod continue_as_new;
 mod control;
 mod crash;
 mod dev;
+mod environments;
 mod harness;
 mod history_budget;
 mod idle;
