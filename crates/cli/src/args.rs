@@ -65,6 +65,9 @@ pub enum Command {
     /// Secrets (sealed by the server, never shown again) and OAuth logins for MCP
     /// servers.
     Auth(AuthArgs),
+    /// Environments: machines lent to agents (`env serve` runs the daemon here).
+    #[command(subcommand)]
+    Env(crate::env::EnvCommand),
 }
 
 /// File tools the agent gets over the session's mounts.

@@ -36,6 +36,9 @@ pub enum CliError {
     /// A local file or directory could not be read or written.
     #[error("{path}: {message}")]
     Local { path: String, message: String },
+    /// The environment daemon refused to start.
+    #[error(transparent)]
+    Env(#[from] envd::ServeError),
 }
 
 impl CliError {
@@ -46,7 +49,8 @@ impl CliError {
             | Self::ConnectionLost(_)
             | Self::Terminal(_)
             | Self::Output(_)
-            | Self::Local { .. } => 2,
+            | Self::Local { .. }
+            | Self::Env(_) => 2,
         }
     }
 

@@ -11,6 +11,7 @@
 //! | `lightspeed vfs ...` | snapshots, materializing, workspaces, mounts ([`vfs`]) |
 //! | `lightspeed mcp ...` | MCP servers and their links to sessions ([`mcp`]) |
 //! | `lightspeed auth ...` | secrets, OAuth logins and grants ([`auth`]) |
+//! | `lightspeed env serve` | lend this machine to agents: the environment daemon ([`env`]) |
 //!
 //! Exit codes: 0 success, 1 the run failed or was cancelled, 2 usage or connection
 //! errors (including errors the gateway answers with).
@@ -28,6 +29,7 @@ pub mod args;
 pub mod auth;
 pub mod chat;
 pub mod client;
+pub mod env;
 pub mod error;
 pub mod mcp;
 pub mod oneshot;
@@ -40,8 +42,13 @@ pub use error::{CliError, Outcome};
 
 /// Runs the parsed command line.
 pub async fn run(cli: Cli) -> Result<Outcome, CliError> {
+    let command = match cli.command {
+        // The daemon speaks the environment protocol over its own WebSocket.
+        Command::Env(command) => return env::run(&cli.connection, command).await,
+        command => command,
+    };
     let client = client::Client::new(cli.connection.api_url(), cli.connection.api_key())?;
-    match cli.command {
+    match command {
         Command::Chat(args) => {
             let settings = chat::ChatSettings::from_args(&args)?;
             match args.message() {
@@ -56,5 +63,6 @@ pub async fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Vfs(args) => vfs::run(&client, args).await,
         Command::Mcp(args) => mcp::run(&client, args).await,
         Command::Auth(args) => auth::run(&client, args).await,
+        Command::Env(command) => env::run(&cli.connection, command).await,
     }
 }

@@ -7,6 +7,11 @@ const SHUTDOWN_GRACE_MS: u64 = 200;
 
 fn main() -> ExitCode {
     let cli = cli::args::parse();
+    // The Landlock launcher restricts itself, then executes the command: it must
+    // do so while this process has one thread, so before the runtime exists.
+    if let Some(code) = cli::env::launcher(&cli) {
+        return code;
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
