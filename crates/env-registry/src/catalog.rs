@@ -97,7 +97,7 @@ pub trait EnvCatalog: Send + Sync {
 
     /// Stores `job` (pending) unless one with its id exists, which is returned instead
     /// (its task token replaced by `job.task_token` when that is set). Refuses a new
-    /// job beyond `jobs_max` unfinished ones.
+    /// job beyond `jobs_max` unfinished ones, and first any job [`check_job`] refuses.
     fn job_submit(
         &self,
         job: &EnvJob,

@@ -75,17 +75,26 @@ fn read_jobs(jobs_dir: &Path) -> Result<Vec<EnvJob>, StoreError> {
     for entry in entries {
         let file = entry.map_err(io_err("list", jobs_dir))?.file_name();
         // Lock files and temporary files of atomic writes are not jobs.
-        let Some(record) = file
+        let Some((id, record)) = file
             .to_str()
             .and_then(|name| name.strip_suffix(".json"))
-            .and_then(|id| job_record(jobs_dir, id))
+            .and_then(|id| Some((id, job_record(jobs_dir, id)?)))
         else {
             continue;
         };
         // A job pruned since the listing is simply not there any more.
-        if let Some(job) = record.read()? {
-            jobs.push(job);
+        let Some(job) = record.read::<EnvJob>()? else {
+            continue;
+        };
+        // Changes write the job back under its id: a file holding another id would
+        // send them elsewhere.
+        if job.id != id {
+            return Err(StoreError::Corrupt {
+                location: record.data.display().to_string(),
+                reason: format!("holds job {:?}", job.id),
+            });
         }
+        jobs.push(job);
     }
     Ok(jobs)
 }

@@ -8,10 +8,13 @@
 //! ```text
 //! PgDatabase::connect(&PgConfig)   pool + embedded migrations (under an advisory lock)
 //!   ├─ .store(universe, s3)  ──►   PgStore: SessionLog + CheckpointStore + BlobStore
-//!   │                                       + VfsCatalog
+//!   │                                       + VfsCatalog + McpCatalog + EnvCatalog
+//!   │                                       + AuthCatalog
 //!   ├─ .key_store()          ──►   PgKeyStore: API-key rows by hash
 //!   ├─ .listen_commits()     ──►   CommitListener: every append's (universe, session,
 //!   │                               head), NOTIFYed by its transaction
+//!   ├─ .listen_env_jobs()    ──►   EnvJobListener: every new environment job's
+//!   │                               (universe, environment), NOTIFYed by its submit
 //!   └─ .notify() / .listen() ──►   LISTEN/NOTIFY, a best-effort bus between processes
 //! ```
 //!
@@ -29,7 +32,10 @@
 //!   locked, compared and moved in one transaction, so of two writers at one revision
 //!   one wins and the other gets [`vfs::VfsError::Conflict`] naming the new revision;
 //!   a session's mount table is one row, changed under its lock, so the bound on
-//!   mounts holds against concurrent puts.
+//!   mounts holds against concurrent puts;
+//! - an environment job is claimed by one connection at a time (claims lock their
+//!   rows, skipping those others hold) and finished once (a conditional update:
+//!   the first finisher wins); see module `env_catalog`.
 //!
 //! What this crate must not do:
 //! - read or write across universes: a [`PgStore`] is scoped to one universe and

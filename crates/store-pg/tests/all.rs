@@ -40,5 +40,7 @@ mod activity;
 
 #[path = "all/auth_catalog.rs"]
 mod auth_catalog;
+#[path = "all/env_catalog.rs"]
+mod env_catalog;
 #[path = "all/mcp_catalog.rs"]
 mod mcp_catalog;

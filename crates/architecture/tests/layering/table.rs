@@ -67,15 +67,28 @@ pub(crate) const CRATES: &[Row] = &[
     product("auth-registry", &["engine"], &[]),
     product("tools", &["engine", "vfs"], &[]),
     product("llm-runtime", &["engine", "llm-clients"], &[]),
-    // auth-registry and mcp-registry: the catalogs each store implements.
+    // auth-registry, mcp-registry and env-registry: the catalogs each store
+    // implements.
     product(
         "store-fs",
-        &["engine", "vfs", "mcp-registry", "auth-registry"],
+        &[
+            "engine",
+            "vfs",
+            "mcp-registry",
+            "env-registry",
+            "auth-registry",
+        ],
         &["test-support"],
     ),
     product(
         "store-pg",
-        &["engine", "vfs", "mcp-registry", "auth-registry"],
+        &[
+            "engine",
+            "vfs",
+            "mcp-registry",
+            "env-registry",
+            "auth-registry",
+        ],
         &["test-support"],
     ),
     product("temporal-workflow", &["engine"], &[]),
@@ -120,6 +133,8 @@ pub(crate) const CRATES: &[Row] = &[
             "store-fs",
             "store-pg",
             "mcp-registry",
+            // `SessionStore` requires the environment catalog too.
+            "env-registry",
             "auth-registry",
         ],
         &[],
@@ -178,6 +193,8 @@ pub(crate) const CRATES: &[Row] = &[
             "tools",
             "mcp-registry",
             "mcp-client",
+            // The environment catalog conformance suite; CountingStore delegates it.
+            "env-registry",
             "auth-registry",
             // The API conformance suite's in-process stack serves LocalApi through it.
             "gateway",

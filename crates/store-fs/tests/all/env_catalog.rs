@@ -63,7 +63,7 @@ async fn another_instance_on_the_root_reads_the_records() {
     let queued = job("queued", 1);
     store.job_submit(&queued, 10).await.unwrap();
     let reopened = FsStore::open(dir.path()).unwrap();
-    assert_eq!(reopened.env_list().await.unwrap(), [env.clone()]);
+    assert_eq!(reopened.env_list().await.unwrap(), [env]);
     assert_eq!(
         reopened.job_read(&queued.id).await.unwrap(),
         Some(queued.clone())

@@ -118,7 +118,8 @@ async fn migrations_are_idempotent_under_concurrent_starts() {
             (3, true),
             (4, true),
             (5, true),
-            (6, true)
+            (6, true),
+            (7, true)
         ]
     );
     let tables: i64 = sqlx::query_scalar(
@@ -129,8 +130,8 @@ async fn migrations_are_idempotent_under_concurrent_starts() {
     .await
     .unwrap();
     assert_eq!(
-        tables, 14,
-        "thirteen tables and _sqlx_migrations in {schema}"
+        tables, 17,
+        "sixteen tables and _sqlx_migrations in {schema}"
     );
 
     // The schema works: one append through a pool of the concurrent starters.

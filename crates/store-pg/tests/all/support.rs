@@ -57,6 +57,20 @@ impl Services {
             .expect("connect to Postgres (is local/up.sh running?)")
     }
 
+    /// A database on a fresh schema of its own (created and migrated on connect);
+    /// [`drop_schema`] removes it.
+    pub(crate) async fn schema_database(&self, tag: &str) -> (PgDatabase, String) {
+        let schema = fresh_schema(tag);
+        let config = PgConfig {
+            schema: Some(schema.clone()),
+            ..self.pg_config()
+        };
+        let db = PgDatabase::connect(&config)
+            .await
+            .expect("connect to Postgres (is local/up.sh running?)");
+        (db, schema)
+    }
+
     /// A store in a fresh universe, without an object store.
     pub(crate) async fn store(&self) -> (PgDatabase, PgStore) {
         let db = self.database().await;
@@ -93,6 +107,16 @@ fn missing(test: &str, variable: &str) {
 /// The AWS SDK's HTTPS client needs one rustls provider; both are linked.
 fn install_crypto_provider() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+/// Drops a schema made by [`Services::schema_database`], closing `db` first.
+pub(crate) async fn drop_schema(db: PgDatabase, schema: &str) {
+    let pool = db.pool().clone();
+    sqlx::query(sqlx::AssertSqlSafe(format!("DROP SCHEMA {schema} CASCADE")))
+        .execute(&pool)
+        .await
+        .unwrap();
+    db.close().await;
 }
 
 /// A schema name no other run uses.

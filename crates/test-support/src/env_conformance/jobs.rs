@@ -448,12 +448,7 @@ pub async fn claim_race<C: EnvCatalog>(catalog: &C) -> anyhow::Result<()> {
         let owner = owners.get(&job.id).context("claimed")?;
         ensure!(stored(catalog, job).await?.status == delivered(owner, 100));
     }
-    ensure!(
-        catalog
-            .job_claim(&x, "conn-late", 200, 10)
-            .await?
-            .is_empty()
-    );
+    ensure!(catalog.job_claim(x, "conn-late", 200, 10).await?.is_empty());
     Ok(())
 }
 
@@ -499,7 +494,7 @@ pub async fn universes_apart<C: EnvCatalog>(a: &C, b: &C) -> anyhow::Result<()> 
     ensure!(b.job_finish(&pending.id, &json!(2), 72).await?.is_none());
     ensure!(b.job_prune(u64::MAX).await? == 0);
     ensure!(a.env_read(&env.name).await? == env_in_a);
-    ensure!(a.attachment_list(&session).await? == [attached.clone()]);
+    ensure!(a.attachment_list(&session).await? == std::slice::from_ref(&attached));
     for job in &seen_by_a {
         ensure!(
             stored(a, job).await? == *job,

@@ -293,7 +293,7 @@ pub async fn attachments<C: EnvCatalog>(catalog: &C) -> anyhow::Result<()> {
     ensure!(catalog.attachment_list(&session).await?.len() == 3);
     // The bound is per session.
     catalog.attachment_put(&other, &z, 1).await?;
-    ensure!(catalog.attachment_list(&other).await? == [z.clone()]);
+    ensure!(catalog.attachment_list(&other).await? == std::slice::from_ref(&z));
 
     ensure!(catalog.attachment_delete(&session, &a.name).await?);
     ensure!(!catalog.attachment_delete(&session, &a.name).await?);
