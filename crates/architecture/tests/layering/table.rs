@@ -102,6 +102,10 @@ pub(crate) const CRATES: &[Row] = &[
             "llm-runtime",
             "mcp-registry",
             "mcp-client",
+            // Shell and file calls on environments become jobs of the universe's
+            // environment catalog, in the daemon's protocol.
+            "env-registry",
+            "env-protocol",
         ],
         &["test-support", "llm-clients"],
     ),
@@ -154,6 +158,9 @@ pub(crate) const CRATES: &[Row] = &[
             "mcp-registry",
             "mcp-client",
             "auth-registry",
+            // `environments/*`, attachments, and the daemon's socket (the hub).
+            "env-registry",
+            "env-protocol",
         ],
         &[],
     ),
@@ -174,6 +181,8 @@ pub(crate) const CRATES: &[Row] = &[
             "mcp-registry",
             "mcp-client",
             "auth-registry",
+            // The worker watches the environment jobs its activities handed off.
+            "env-registry",
         ],
         &["test-support", "store-fs"],
     ),
@@ -195,6 +204,8 @@ pub(crate) const CRATES: &[Row] = &[
             "mcp-client",
             // The environment catalog conformance suite; CountingStore delegates it.
             "env-registry",
+            // The API conformance cases play an environment daemon.
+            "env-protocol",
             "auth-registry",
             // The API conformance suite's in-process stack serves LocalApi through it.
             "gateway",

@@ -155,13 +155,14 @@ impl Stack {
     async fn wait_online(&self, name: &str) {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
-            let read = self
-                .call("environments/read", json!({"name": name}))
-                .await;
+            let read = self.call("environments/read", json!({"name": name})).await;
             if read["status"] == "online" {
                 return;
             }
-            assert!(Instant::now() < deadline, "{name} never came online: {read}");
+            assert!(
+                Instant::now() < deadline,
+                "{name} never came online: {read}"
+            );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
@@ -214,7 +215,10 @@ impl Stack {
                     return events;
                 }
             }
-            assert!(Instant::now() < deadline, "{run} never finished: {events:#?}");
+            assert!(
+                Instant::now() < deadline,
+                "{run} never finished: {events:#?}"
+            );
         }
     }
 }
@@ -259,7 +263,10 @@ fn tool_results(events: &[Value]) -> Vec<(String, String, Value)> {
             let output = item["result"]["output"].as_str().unwrap_or_default();
             (
                 item["name"].as_str().unwrap_or_default().to_owned(),
-                item["result"]["status"].as_str().unwrap_or_default().to_owned(),
+                item["result"]["status"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned(),
                 serde_json::from_str(output).unwrap_or_else(|_| json!(output)),
             )
         })
@@ -270,7 +277,12 @@ fn finished_status(events: &[Value], run: &str) -> String {
     events
         .iter()
         .find(|event| event["kind"] == "lightspeed.core.run.finished" && event["runId"] == run)
-        .map(|event| event["run"]["status"].as_str().unwrap_or_default().to_owned())
+        .map(|event| {
+            event["run"]["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
         .unwrap_or_default()
 }
 
@@ -287,7 +299,11 @@ fn sigkill(child: &Child) {
 async fn wait_for_file(path: &Path) {
     let deadline = Instant::now() + Duration::from_secs(120);
     while !path.exists() {
-        assert!(Instant::now() < deadline, "{} never appeared", path.display());
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            path.display()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -335,9 +351,16 @@ async fn a_model_runs_commands_on_a_lent_machine() {
     assert_eq!(status, "ok", "{started}");
     assert_eq!(started["running"], true, "{started}");
     assert_eq!(started["session_id"], "box:1");
-    assert!(results[1].2["output"].as_str().unwrap().contains("got one"), "{:?}", results[1]);
+    assert!(
+        results[1].2["output"].as_str().unwrap().contains("got one"),
+        "{:?}",
+        results[1]
+    );
     let ended = &results[2].2;
-    assert!(ended["output"].as_str().unwrap().contains("got two"), "{ended}");
+    assert!(
+        ended["output"].as_str().unwrap().contains("got two"),
+        "{ended}"
+    );
     assert_eq!(ended["exit_code"], 0, "{ended}");
 
     let find = |needle: &str| {
@@ -358,7 +381,10 @@ async fn a_model_runs_commands_on_a_lent_machine() {
         passed.2
     );
     let failed = find("oops");
-    assert_eq!((failed.1.as_str(), &failed.2["exit_code"]), ("error", &json!(3)));
+    assert_eq!(
+        (failed.1.as_str(), &failed.2["exit_code"]),
+        ("error", &json!(3))
+    );
 
     // 10 MB: bounded for the model, whole in the CAS.
     let big = find("bytes of output omitted");
@@ -394,7 +420,10 @@ async fn a_model_runs_commands_on_a_lent_machine() {
         .unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
     while Path::new(&format!("/proc/{pid}")).exists() {
-        assert!(Instant::now() < deadline, "grandchild {pid} survived the timeout");
+        assert!(
+            Instant::now() < deadline,
+            "grandchild {pid} survived the timeout"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 
@@ -445,10 +474,19 @@ async fn a_command_survives_a_worker_kill_and_runs_once() {
     let results = tool_results(&events);
     assert_eq!(results.len(), 1, "{results:#?}");
     assert_eq!(results[0].1, "ok", "{results:#?}");
-    assert!(results[0].2["output"].as_str().unwrap().contains("all done"));
+    assert!(
+        results[0].2["output"]
+            .as_str()
+            .unwrap()
+            .contains("all done")
+    );
     let started = std::fs::read_to_string(dir.path().join("started.txt")).unwrap();
     let ran = std::fs::read_to_string(dir.path().join("ran.txt")).unwrap();
-    assert_eq!((started.lines().count(), ran.lines().count()), (1, 1), "ran once");
+    assert_eq!(
+        (started.lines().count(), ran.lines().count()),
+        (1, 1),
+        "ran once"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -477,7 +515,11 @@ async fn a_killed_daemon_gives_a_typed_error_and_a_restarted_gateway_delivers() 
     let began = Instant::now();
     let _daemon = stack.daemon("vm", &token, dir.path());
     let events = stack.follow("s-faults", &run).await;
-    assert!(began.elapsed() < Duration::from_secs(60), "{:?}", began.elapsed());
+    assert!(
+        began.elapsed() < Duration::from_secs(60),
+        "{:?}",
+        began.elapsed()
+    );
     assert_eq!(finished_status(&events, &run), "completed");
     let results = tool_results(&events);
     assert_eq!(results[0].1, "error");
@@ -506,7 +548,8 @@ async fn long_commands_hold_no_worker_slots() {
         turns.push(json!({"tool_calls": [{"name": "exec_command", "arguments": {
             "cmd": format!("echo begun > begun-{i}; sleep 20; echo done-{i}"), "timeout_ms": 120000}}],
             "match": {"last_user_contains": format!("long-{i} ")}}));
-        turns.push(json!({"text": "Built.", "match": {"last_user_contains": format!("long-{i} ")}}));
+        turns
+            .push(json!({"text": "Built.", "match": {"last_user_contains": format!("long-{i} ")}}));
     }
     turns.push(json!({"text": "Quick answer.", "match": {"last_user_contains": "short"}}));
     let Some(stack) = Stack::start(json!({"turns": turns}), Some(10)).await else {
@@ -518,7 +561,10 @@ async fn long_commands_hold_no_worker_slots() {
     for i in 0..SESSIONS {
         let session = format!("s-long-{i}");
         stack.session_with(&session, "farm", "none").await;
-        runs.push((session.clone(), stack.run(&session, &format!("long-{i} ")).await));
+        runs.push((
+            session.clone(),
+            stack.run(&session, &format!("long-{i} ")).await,
+        ));
     }
     // Every command is running at once on one worker with 10 activity slots.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -532,9 +578,13 @@ async fn long_commands_hold_no_worker_slots() {
         assert!(Instant::now() < deadline, "only {begun} commands began");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let config = json!({"model": {"providerId": "openai", "apiKind": "openai:responses", "model": "m"}});
+    let config =
+        json!({"model": {"providerId": "openai", "apiKind": "openai:responses", "model": "m"}});
     stack
-        .call("session/start", json!({"sessionId": "s-short", "config": config}))
+        .call(
+            "session/start",
+            json!({"sessionId": "s-short", "config": config}),
+        )
         .await;
     let began = Instant::now();
     let short = stack.run("s-short", "short").await;
@@ -545,7 +595,10 @@ async fn long_commands_hold_no_worker_slots() {
         .filter(|i| !dir.path().join(format!("begun-{i}")).exists())
         .count();
     assert_eq!(still_running, 0);
-    assert!(took < Duration::from_secs(10), "the short run took {took:?}");
+    assert!(
+        took < Duration::from_secs(10),
+        "the short run took {took:?}"
+    );
     println!("short run finished in {took:?} while {SESSIONS} commands ran");
     for (session, run) in &runs {
         let events = stack.follow(session, run).await;

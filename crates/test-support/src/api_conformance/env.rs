@@ -178,12 +178,40 @@ pub(super) async fn attached_environments_run_the_models_commands(
     assert_eq!(online["host"]["sandbox"], "landlock");
     assert_eq!(online["host"]["dir"], "/srv/work");
 
+    // Another universe's environment of the same name, with a daemon of its own.
+    let theirs = b
+        .call("environments/create", json!({"name": "laptop"}))
+        .await;
+    let mut their_daemon = connect(&ctx, theirs["token"].as_str())
+        .await
+        .expect("their daemon connects");
+    their_daemon.hello("laptop").await;
+    assert!(matches!(
+        their_daemon.next().await,
+        GatewayMessage::Welcome { .. }
+    ));
+
     a.start_session("env-session").await;
-    // Another universe cannot attach it, nor see it.
+    // Another universe cannot attach ours, nor see it.
     b.start_session("env-session").await;
+    // By name, each universe reaches its own environment only.
+    let their_attachment = b
+        .call(
+            "session/environments/attach",
+            json!({"sessionId": "env-session", "environment": "laptop"}),
+        )
+        .await;
+    assert_eq!(
+        their_attachment["environment"]["id"],
+        theirs["environment"]["id"]
+    );
+    assert_ne!(
+        their_attachment["environment"]["id"],
+        created["environment"]["id"]
+    );
     b.refused(
         "session/environments/attach",
-        json!({"sessionId": "env-session", "environment": "laptop"}),
+        json!({"sessionId": "env-session", "environment": "nowhere"}),
         -32004,
         "environmentNotFound",
     )
@@ -267,6 +295,12 @@ pub(super) async fn attached_environments_run_the_models_commands(
 
     let events = a.follow("env-session", &run_id).await;
     assert_eq!(finished_status(&events, &run_id), "completed");
+    // The other universe's daemon never saw the call.
+    let heard = tokio::time::timeout(Duration::from_millis(500), their_daemon.next()).await;
+    assert!(
+        !matches!(heard, Ok(GatewayMessage::Call { .. })),
+        "{heard:?}"
+    );
     let results = tool_results(&events);
     let (name, status, shown) = &results[0];
     assert_eq!((name.as_str(), status.as_str()), ("exec_command", "error"));
