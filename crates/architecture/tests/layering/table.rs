@@ -59,6 +59,9 @@ pub(crate) const CRATES: &[Row] = &[
     // The MCP client over rmcp: a leaf like llm-clients, so the worker and the API
     // service's MCP routes can share it without pulling each other in.
     product("mcp-client", &[], &[]),
+    // The environment daemon: the environment protocol's types and nothing else of
+    // ours (no engine, no store, no gateway code).
+    product("envd", &["api"], &[]),
     product("vfs", &["engine"], &[]),
     product("mcp-registry", &["engine"], &[]),
     // Engine only for `StoreError`, the storage failure its catalogs report.
@@ -106,8 +109,9 @@ pub(crate) const CRATES: &[Row] = &[
         ],
         &[],
     ),
-    // A client like any other: the contract alone.
-    product("cli", &["api"], &["test-support"]),
+    // A client like any other: the contract alone; and the environment daemon
+    // it runs (`lightspeed env serve`).
+    product("cli", &["api", "envd"], &["test-support"]),
     // `StoreProvider`, `SessionStore`, `SessionIndex`, `FsStores`, `PgStores`:
     // universe -> store for every host (worker, API service, test host).
     product(
