@@ -210,8 +210,17 @@ mod tests {
         assert_eq!(
             args,
             [
-                "--dir", "/a", "--tmp", "/b", "--no-network", "--", "sh", "-c", "echo --help",
-                "--api-url", "x"
+                "--dir",
+                "/a",
+                "--tmp",
+                "/b",
+                "--no-network",
+                "--",
+                "sh",
+                "-c",
+                "echo --help",
+                "--api-url",
+                "x"
             ]
         );
     }
@@ -220,7 +229,11 @@ mod tests {
     fn serve_needs_an_explicit_sandbox_and_hides_the_token() {
         let base = ["lightspeed", "env", "serve", "--name", "n", "--dir", "/tmp"];
         assert!(parse_from(base.iter().chain(&["--token", "t"])).is_err());
-        let cli = parse_from(base.iter().chain(&["--token", "tok-123", "--sandbox", "none"])).unwrap();
+        let cli = parse_from(
+            base.iter()
+                .chain(&["--token", "tok-123", "--sandbox", "none"]),
+        )
+        .unwrap();
         let Command::Env(EnvCommand::Serve(serve)) = cli.command else {
             panic!("not serve");
         };

@@ -169,8 +169,9 @@ impl CallTable {
                 break;
             }
             if let Some(run) = self.calls.remove(call_id) {
-                self.finished_output_bytes =
-                    self.finished_output_bytes.saturating_sub(run.output_bytes());
+                self.finished_output_bytes = self
+                    .finished_output_bytes
+                    .saturating_sub(run.output_bytes());
             }
             self.finished.pop_front();
         }

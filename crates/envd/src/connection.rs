@@ -10,7 +10,9 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use api::env_protocol::{CONNECT_PATH, DaemonMessage, FRAME_BYTES_MAX, FailureCode, GatewayMessage};
+use api::env_protocol::{
+    CONNECT_PATH, DaemonMessage, FRAME_BYTES_MAX, FailureCode, GatewayMessage,
+};
 use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
 use secrecy::{ExposeSecret, SecretString};
@@ -87,7 +89,9 @@ pub(crate) struct Dialer {
 
 impl fmt::Debug for Dialer {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Dialer").field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("Dialer")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -100,8 +104,10 @@ impl Dialer {
                 "the environment token is empty or not printable ASCII".into(),
             ));
         }
-        let mut authorization = HeaderValue::from_str(&format!("Bearer {token}"))
-            .map_err(|_| ServeError::Gateway("the environment token is not a valid header".into()))?;
+        let mut authorization =
+            HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| {
+                ServeError::Gateway("the environment token is not a valid header".into())
+            })?;
         authorization.set_sensitive(true);
         // An explicit provider: the graph has both ring and aws-lc-rs, and rustls
         // panics when asked to choose its default between two.
@@ -149,7 +155,10 @@ impl Dialer {
                 Err(format!("the gateway answered {}", response.status()))
             }
             Ok(Err(err)) => Err(err.to_string()),
-            Err(_) => Err(format!("no connection within {} s", CONNECT_TIMEOUT.as_secs())),
+            Err(_) => Err(format!(
+                "no connection within {} s",
+                CONNECT_TIMEOUT.as_secs()
+            )),
         }
     }
 }
@@ -169,7 +178,12 @@ fn connect_url(base: &str) -> Result<String, ServeError> {
             )));
         }
     };
-    if rest.is_empty() || rest.split('/').next().is_some_and(|host| host.contains('@')) {
+    if rest.is_empty()
+        || rest
+            .split('/')
+            .next()
+            .is_some_and(|host| host.contains('@'))
+    {
         return Err(ServeError::Gateway(format!(
             "gateway URL {scheme}://...: needs a host and no user info"
         )));
@@ -207,7 +221,11 @@ impl Backoff {
 }
 
 /// Serves forever: one connection after another.
-pub(crate) async fn run(daemon: Arc<Daemon>, dialer: &Dialer, on_event: &(dyn Fn(Event) + Send + Sync)) {
+pub(crate) async fn run(
+    daemon: Arc<Daemon>,
+    dialer: &Dialer,
+    on_event: &(dyn Fn(Event) + Send + Sync),
+) {
     let mut backoff = Backoff::new();
     loop {
         let end = session(&daemon, dialer, on_event, &mut backoff).await;
@@ -412,9 +430,18 @@ mod tests {
 
     #[test]
     fn gateway_urls_become_connect_urls() -> Result<(), ServeError> {
-        assert_eq!(connect_url("http://127.0.0.1:18080")?, "ws://127.0.0.1:18080/env/connect");
-        assert_eq!(connect_url("https://gw.example.com/")?, "wss://gw.example.com/env/connect");
-        assert_eq!(connect_url("https://gw.example.com/rpc")?, "wss://gw.example.com/env/connect");
+        assert_eq!(
+            connect_url("http://127.0.0.1:18080")?,
+            "ws://127.0.0.1:18080/env/connect"
+        );
+        assert_eq!(
+            connect_url("https://gw.example.com/")?,
+            "wss://gw.example.com/env/connect"
+        );
+        assert_eq!(
+            connect_url("https://gw.example.com/rpc")?,
+            "wss://gw.example.com/env/connect"
+        );
         assert_eq!(connect_url("wss://h/base")?, "wss://h/base/env/connect");
         assert!(connect_url("ftp://h").is_err());
         assert!(connect_url("https://user:pw@h").is_err());
@@ -428,7 +455,10 @@ mod tests {
         let mut step = BACKOFF_INITIAL;
         for _ in 0..10 {
             let wait = backoff.next_wait();
-            assert!(wait >= step / 2 && wait <= step, "{wait:?} for step {step:?}");
+            assert!(
+                wait >= step / 2 && wait <= step,
+                "{wait:?} for step {step:?}"
+            );
             step = (step * 2).min(BACKOFF_MAX);
         }
         assert_eq!(backoff.step, BACKOFF_MAX);

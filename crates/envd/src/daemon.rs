@@ -8,8 +8,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use api::env_protocol::{
-    CallResult, Command, DaemonMessage, FailureCode, HostInfo, Op, PROTOCOL_VERSION,
-    ProcessOutcome,
+    CallResult, Command, DaemonMessage, FailureCode, HostInfo, Op, PROTOCOL_VERSION, ProcessOutcome,
 };
 
 use crate::calls::{CallRun, CallTable, Sink, attach};
@@ -69,9 +68,8 @@ enum Work {
 impl Daemon {
     /// Opens the directory and prepares (and probes) the sandbox.
     pub(crate) async fn start(config: &ServeConfig) -> Result<Arc<Self>, ServeError> {
-        let root = Root::new(&config.dir).map_err(|err| {
-            ServeError::Setup(format!("--dir {}: {err}", config.dir.display()))
-        })?;
+        let root = Root::new(&config.dir)
+            .map_err(|err| ServeError::Setup(format!("--dir {}: {err}", config.dir.display())))?;
         let confinement = Confinement::prepare(&config.sandbox, root.path()).await?;
         let host = HostInfo {
             os: std::env::consts::OS.into(),
@@ -153,9 +151,7 @@ impl Daemon {
             let daemon = Arc::clone(self);
             tokio::spawn(async move {
                 let result = daemon.execute(work).await;
-                daemon
-                    .lock_calls()
-                    .finish(&call_id, result, Instant::now());
+                daemon.lock_calls().finish(&call_id, result, Instant::now());
             });
         }
     }
@@ -318,10 +314,7 @@ impl Daemon {
         };
         let argv: Vec<OsString> = match command {
             Command::Argv(argv) if argv.is_empty() => {
-                return Err(FileError::new(
-                    FailureCode::InvalidArguments,
-                    "empty argv",
-                ));
+                return Err(FileError::new(FailureCode::InvalidArguments, "empty argv"));
             }
             Command::Argv(argv) => argv.into_iter().map(OsString::from).collect(),
             Command::Shell(script) => self.confinement.shell_argv(&script),
@@ -338,7 +331,9 @@ impl Daemon {
             timeout: Duration::from_millis(timeout_ms).min(self.limits.timeout_max),
         };
         let process = Process::spawn(process_id, spec, output, self.limits.output_bytes_max)
-            .map_err(|err| FileError::new(FailureCode::Spawn, format!("starting the command: {err}")))?;
+            .map_err(|err| {
+                FileError::new(FailureCode::Spawn, format!("starting the command: {err}"))
+            })?;
         Ok((process, yield_ms))
     }
 

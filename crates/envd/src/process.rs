@@ -287,7 +287,10 @@ async fn monitor(
     // reaped; the group id stays reserved while any member lives, and a fresh
     // process would have to reuse it within microseconds to be hit.)
     process.kill_group();
-    if tokio::time::timeout(DRAIN_GRACE, &mut reader).await.is_err() {
+    if tokio::time::timeout(DRAIN_GRACE, &mut reader)
+        .await
+        .is_err()
+    {
         reader.abort();
     }
     let exit = exit_of(status, timed_out, process.started);

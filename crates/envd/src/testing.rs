@@ -222,10 +222,8 @@ impl GatewayConnection {
     pub async fn answer(&mut self, call_id: &str, within: Duration) -> TestResult<Answer> {
         let deadline = tokio::time::Instant::now() + within;
         loop {
-            if let Some((chunks, result)) = self
-                .results
-                .get_mut(call_id)
-                .and_then(VecDeque::pop_front)
+            if let Some((chunks, result)) =
+                self.results.get_mut(call_id).and_then(VecDeque::pop_front)
             {
                 return assemble(call_id, chunks, result);
             }

@@ -60,8 +60,9 @@ pub(crate) const CRATES: &[Row] = &[
     // service's MCP routes can share it without pulling each other in.
     product("mcp-client", &[], &[]),
     // The environment daemon: the environment protocol's types and nothing else of
-    // ours (no engine, no store, no gateway code).
-    product("envd", &["api"], &[]),
+    // ours (no engine, no store, no gateway code). Its tests depend on itself with
+    // the `testing` feature (the stand-in gateway).
+    product("envd", &["api"], &["envd"]),
     product("vfs", &["engine"], &[]),
     product("mcp-registry", &["engine"], &[]),
     // Engine only for `StoreError`, the storage failure its catalogs report.

@@ -63,7 +63,15 @@ async fn serve(sandbox: &str, extra: &[&str], path_env: Option<&str>) -> Started
     let dir = tempfile::tempdir().unwrap();
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_lightspeed"));
     command
-        .args(["env", "serve", "--name", "test-env", "--sandbox", sandbox, "--dir"])
+        .args([
+            "env",
+            "serve",
+            "--name",
+            "test-env",
+            "--sandbox",
+            sandbox,
+            "--dir",
+        ])
         .arg(dir.path())
         .args(["--api-url", &gateway.url().unwrap()])
         .args(extra)
@@ -184,7 +192,11 @@ async fn check_confinement(sandbox: &str) {
     // Refused: writing outside the directory.
     let written = home.root.join("written.txt");
     let answer = gateway
-        .call("write-out", shell(&format!("echo pwned > {}", written.display())), WITHIN)
+        .call(
+            "write-out",
+            shell(&format!("echo pwned > {}", written.display())),
+            WITHIN,
+        )
         .await
         .unwrap();
     assert_ne!(outcome(&answer).exit_code, Some(0), "{}", answer.output);
@@ -195,25 +207,46 @@ async fn check_confinement(sandbox: &str) {
     for (id, script) in [
         ("read-key", format!("cat {}", home.key.display())),
         ("read-link", "cat key-link".to_owned()),
-        ("list-home", format!("ls -a {}/home/.ssh", home.root.display())),
+        (
+            "list-home",
+            format!("ls -a {}/home/.ssh", home.root.display()),
+        ),
     ] {
         let answer = gateway.call(id, shell(&script), WITHIN).await.unwrap();
-        assert_ne!(outcome(&answer).exit_code, Some(0), "{id}: {}", answer.output);
-        assert!(!answer.output.contains(KEY_MATERIAL), "{id}: {}", answer.output);
-        assert!(!answer.output.contains("id_ed25519\n"), "{id}: {}", answer.output);
+        assert_ne!(
+            outcome(&answer).exit_code,
+            Some(0),
+            "{id}: {}",
+            answer.output
+        );
+        assert!(
+            !answer.output.contains(KEY_MATERIAL),
+            "{id}: {}",
+            answer.output
+        );
+        assert!(
+            !answer.output.contains("id_ed25519\n"),
+            "{id}: {}",
+            answer.output
+        );
     }
 
     // Refused: the network.
     let answer = gateway
         .call(
             "net",
-            shell(&format!("exec 3<>/dev/tcp/127.0.0.1/{port} && echo connected")),
+            shell(&format!(
+                "exec 3<>/dev/tcp/127.0.0.1/{port} && echo connected"
+            )),
             WITHIN,
         )
         .await
         .unwrap();
     assert_ne!(outcome(&answer).exit_code, Some(0), "{}", answer.output);
-    assert!(!connected(&listener).await, "{sandbox} let a command connect");
+    assert!(
+        !connected(&listener).await,
+        "{sandbox} let a command connect"
+    );
 
     // No secrets in the environment.
     let answer = gateway.call("env", shell("env"), WITHIN).await.unwrap();
@@ -236,7 +269,9 @@ async fn check_confinement(sandbox: &str) {
     let answer = gateway
         .call(
             "net",
-            shell(&format!("exec 3<>/dev/tcp/127.0.0.1/{port} && echo connected")),
+            shell(&format!(
+                "exec 3<>/dev/tcp/127.0.0.1/{port} && echo connected"
+            )),
             WITHIN,
         )
         .await
@@ -263,9 +298,8 @@ fn refused_instead(sandbox: &str, stderr: &str, code: Option<i32>) {
 }
 
 fn bwrap_installed() -> bool {
-    std::env::var_os("PATH").is_some_and(|path| {
-        std::env::split_paths(&path).any(|dir| dir.join("bwrap").is_file())
-    })
+    std::env::var_os("PATH")
+        .is_some_and(|path| std::env::split_paths(&path).any(|dir| dir.join("bwrap").is_file()))
 }
 
 #[tokio::test]
@@ -291,7 +325,10 @@ async fn a_sandbox_that_cannot_be_enforced_refuses_to_start() {
     match serve("bwrap", &[], Some("/nonexistent")).await {
         Started::Refused { stderr, code } => {
             assert_eq!(code, Some(2), "{stderr}");
-            assert!(stderr.contains("the bwrap sandbox cannot be enforced here"), "{stderr}");
+            assert!(
+                stderr.contains("the bwrap sandbox cannot be enforced here"),
+                "{stderr}"
+            );
             assert!(stderr.contains("not on PATH"), "{stderr}");
         }
         Started::Connected(..) => panic!("started without bwrap"),
@@ -316,16 +353,24 @@ async fn sigterm_kills_every_process_group_and_exits_cleanly() {
     let grandchild: u32 = answer.output.trim().parse().unwrap();
     let (code, stderr) = served.terminate().await;
     assert_eq!(code, Some(0), "{stderr}");
-    assert!(stderr.contains("lightspeed env: connected to ws://"), "{stderr}");
+    assert!(
+        stderr.contains("lightspeed env: connected to ws://"),
+        "{stderr}"
+    );
     assert!(stderr.contains("lightspeed env: stopped"), "{stderr}");
     assert!(!stderr.contains(TOKEN), "{stderr}");
     let proc = format!("/proc/{grandchild}/stat");
-    let gone = |stat: &str| !Path::new(stat).exists() || std::fs::read_to_string(stat).is_ok_and(|s| s.contains(") Z"));
+    let gone = |stat: &str| {
+        !Path::new(stat).exists() || std::fs::read_to_string(stat).is_ok_and(|s| s.contains(") Z"))
+    };
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while !gone(&proc) && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(gone(&proc), "the background sleep {grandchild} outlived the daemon");
+    assert!(
+        gone(&proc),
+        "the background sleep {grandchild} outlived the daemon"
+    );
 }
 
 #[tokio::test]

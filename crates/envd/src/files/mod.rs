@@ -116,12 +116,21 @@ impl Files {
         Ok(self.root.absolute(&rel))
     }
 
-    pub(crate) fn read(&self, path: &str, offset: u64, limit: u64) -> Result<CallResult, FileError> {
+    pub(crate) fn read(
+        &self,
+        path: &str,
+        offset: u64,
+        limit: u64,
+    ) -> Result<CallResult, FileError> {
         let rel = self.root.resolve(path, true)?;
         let file = self.open_file(path, &rel)?;
-        let size = file.metadata().map_err(|err| FileError::io(path, err))?.len();
+        let size = file
+            .metadata()
+            .map_err(|err| FileError::io(path, err))?
+            .len();
         let limit = limit.min(self.limits.read_bytes_max);
-        let mut bytes = vec![0u8; usize::try_from(limit.min(size.saturating_sub(offset))).unwrap_or(0)];
+        let mut bytes =
+            vec![0u8; usize::try_from(limit.min(size.saturating_sub(offset))).unwrap_or(0)];
         let mut filled = 0;
         while filled < bytes.len() {
             match file.read_at(&mut bytes[filled..], offset + filled as u64) {
@@ -401,7 +410,11 @@ impl Files {
                 let subject = if *by_path {
                     entry.rel.display_below(&base)
                 } else {
-                    entry.rel.name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default()
+                    entry
+                        .rel
+                        .name()
+                        .map(|n| n.to_string_lossy().into_owned())
+                        .unwrap_or_default()
                 };
                 if !matcher.is_match(subject) {
                     continue;
@@ -441,7 +454,10 @@ impl Files {
 
     /// The head of a text file for `search`; `None` for binary or vanished files.
     fn head_text(&self, entry: &WalkEntry) -> Result<Option<String>, FileError> {
-        let fd = match self.root.open(&entry.rel, OFlags::RDONLY | OFlags::NONBLOCK) {
+        let fd = match self
+            .root
+            .open(&entry.rel, OFlags::RDONLY | OFlags::NONBLOCK)
+        {
             Ok(fd) => fd,
             // Changed since the listing: skipped, like any file that vanishes.
             Err(_) => return Ok(None),
@@ -476,7 +492,10 @@ impl Files {
 
 fn compile_glob(glob: &str, literal_separator: bool) -> Result<GlobMatcher, FileError> {
     if glob.len() > PATTERN_BYTES_MAX {
-        return Err(FileError::new(FailureCode::InvalidArguments, "glob too long"));
+        return Err(FileError::new(
+            FailureCode::InvalidArguments,
+            "glob too long",
+        ));
     }
     let compiled: Result<Glob, _> = GlobBuilder::new(glob)
         .literal_separator(literal_separator)

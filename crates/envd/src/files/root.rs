@@ -179,7 +179,12 @@ impl Root {
         self.open_mode(rel, flags, Mode::empty())
     }
 
-    pub(crate) fn open_mode(&self, rel: &RelPath, flags: OFlags, mode: Mode) -> io::Result<OwnedFd> {
+    pub(crate) fn open_mode(
+        &self,
+        rel: &RelPath,
+        flags: OFlags,
+        mode: Mode,
+    ) -> io::Result<OwnedFd> {
         loop {
             match openat2(
                 &self.fd,
@@ -198,11 +203,13 @@ impl Root {
 
 /// The names of a path, without empty and `.` components (`..` kept).
 fn split(path: &OsStr) -> impl Iterator<Item = OsString> + '_ {
-    Path::new(path).components().filter_map(|component| match component {
-        Component::Normal(name) => Some(name.to_owned()),
-        Component::ParentDir => Some(OsString::from("..")),
-        Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
-    })
+    Path::new(path)
+        .components()
+        .filter_map(|component| match component {
+            Component::Normal(name) => Some(name.to_owned()),
+            Component::ParentDir => Some(OsString::from("..")),
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => None,
+        })
 }
 
 fn outside(path: &str) -> FileError {
@@ -237,14 +244,32 @@ mod tests {
 
         assert_eq!(root.resolve("/", true)?, RelPath::default());
         assert_eq!(root.resolve("a/../a/./x", true)?.display(), "a/x");
-        assert_eq!(root.resolve("/to_a/new/file", true)?.display(), "a/new/file");
+        assert_eq!(
+            root.resolve("/to_a/new/file", true)?.display(),
+            "a/new/file"
+        );
         assert_eq!(root.resolve("abs_a/f", true)?.display(), "a/f");
         assert_eq!(root.resolve("passwd", false)?.display(), "passwd");
-        assert_eq!(code(root.resolve("../x", true)), Some(FailureCode::OutsideRoot));
-        assert_eq!(code(root.resolve("a/../../x", true)), Some(FailureCode::OutsideRoot));
-        assert_eq!(code(root.resolve("passwd", true)), Some(FailureCode::OutsideRoot));
-        assert_eq!(code(root.resolve("out/x", true)), Some(FailureCode::OutsideRoot));
-        assert_eq!(code(root.resolve("a/up/x", true)), Some(FailureCode::OutsideRoot));
+        assert_eq!(
+            code(root.resolve("../x", true)),
+            Some(FailureCode::OutsideRoot)
+        );
+        assert_eq!(
+            code(root.resolve("a/../../x", true)),
+            Some(FailureCode::OutsideRoot)
+        );
+        assert_eq!(
+            code(root.resolve("passwd", true)),
+            Some(FailureCode::OutsideRoot)
+        );
+        assert_eq!(
+            code(root.resolve("out/x", true)),
+            Some(FailureCode::OutsideRoot)
+        );
+        assert_eq!(
+            code(root.resolve("a/up/x", true)),
+            Some(FailureCode::OutsideRoot)
+        );
         assert_eq!(
             code(root.resolve("loop", true)),
             Some(FailureCode::InvalidArguments)

@@ -137,9 +137,9 @@ impl<'a> Walk<'a> {
                 FileType::Symlink => EntryKind::Symlink,
                 _ => EntryKind::Other,
             };
-            let modified_ms = u64::try_from(stat.st_mtime).ok().map(|secs| {
-                secs.saturating_mul(1000) + u64::from(stat.st_mtime_nsec) / 1_000_000
-            });
+            let modified_ms = u64::try_from(stat.st_mtime)
+                .ok()
+                .map(|secs| secs.saturating_mul(1000) + u64::from(stat.st_mtime_nsec) / 1_000_000);
             entries.push(WalkEntry {
                 rel: dir.join(name),
                 kind,

@@ -246,7 +246,15 @@ mod tests {
         };
         assert_eq!(LaunchArgs::parse(launch.to_args())?, launch);
         assert!(LaunchArgs::parse(vec!["--dir".into(), "rel".into()]).is_err());
-        assert!(LaunchArgs::parse(vec!["--dir".into(), "/a".into(), "--tmp".into(), "/b".into()]).is_err());
+        assert!(
+            LaunchArgs::parse(vec![
+                "--dir".into(),
+                "/a".into(),
+                "--tmp".into(),
+                "/b".into()
+            ])
+            .is_err()
+        );
         Ok(())
     }
 }

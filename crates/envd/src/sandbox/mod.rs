@@ -86,7 +86,9 @@ impl Confinement {
         let tmp = tempfile::Builder::new()
             .prefix("lightspeed-env-")
             .tempdir()
-            .map_err(|err| ServeError::Setup(format!("creating the private temp directory: {err}")))?;
+            .map_err(|err| {
+                ServeError::Setup(format!("creating the private temp directory: {err}"))
+            })?;
         let tmp_path = tmp
             .path()
             .canonicalize()
@@ -95,8 +97,9 @@ impl Confinement {
             .allow_read
             .iter()
             .map(|path| {
-                path.canonicalize()
-                    .map_err(|err| ServeError::Setup(format!("--allow-read {}: {err}", path.display())))
+                path.canonicalize().map_err(|err| {
+                    ServeError::Setup(format!("--allow-read {}: {err}", path.display()))
+                })
             })
             .collect::<Result<Vec<_>, _>>()?;
         let kind = match &sandbox.kind {
@@ -226,10 +229,7 @@ impl Confinement {
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .kill_on_drop(true);
-        let refused = |reason: String| ServeError::Sandbox {
-            kind,
-            reason,
-        };
+        let refused = |reason: String| ServeError::Sandbox { kind, reason };
         let output = tokio::time::timeout(PROBE_TIMEOUT, command.output())
             .await
             .map_err(|_| refused("probing the sandbox timed out".into()))?

@@ -21,7 +21,10 @@ async fn hello_describes_the_host() -> anyhow::Result<()> {
     gateway.ping(7).await?;
     gateway.call("c", shell("true"), WITHIN).await?;
     assert_eq!(gateway.pongs(), &[7]);
-    assert!(matches!(daemon.events().first(), Some(Event::Connected { .. })));
+    assert!(matches!(
+        daemon.events().first(),
+        Some(Event::Connected { .. })
+    ));
     daemon.stop().await;
     Ok(())
 }
@@ -37,7 +40,9 @@ async fn after_the_gateway_drops_the_socket_the_daemon_dials_again() -> anyhow::
     assert_eq!(again.output, "one\n", "answered from memory, not run again");
     let events = daemon.events();
     assert!(
-        events.iter().any(|event| matches!(event, Event::Disconnected { .. })),
+        events
+            .iter()
+            .any(|event| matches!(event, Event::Disconnected { .. })),
         "{events:?}"
     );
     daemon.stop().await;
@@ -53,7 +58,9 @@ async fn silence_for_three_ping_intervals_makes_the_daemon_reconnect() -> anyhow
     assert!(started.elapsed() >= std::time::Duration::from_millis(500));
     let events = daemon.events();
     assert!(
-        events.iter().any(|event| event.to_string().contains("nothing heard")),
+        events
+            .iter()
+            .any(|event| event.to_string().contains("nothing heard")),
         "{events:?}"
     );
     daemon.stop().await;
@@ -67,7 +74,12 @@ async fn a_wrong_token_is_refused_and_retried_without_being_shown() -> anyhow::R
     assert!(connection.is_none());
     let gateway = &daemon.gateway;
     // Every attempt is refused: accepting only times out, counting them.
-    assert!(gateway.accept(std::time::Duration::from_secs(5)).await.is_err());
+    assert!(
+        gateway
+            .accept(std::time::Duration::from_secs(5))
+            .await
+            .is_err()
+    );
     assert!(gateway.refused() >= 2, "{}", gateway.refused());
     let events = daemon.events();
     assert!(events.len() >= 2, "{events:?}");

@@ -40,9 +40,16 @@ async fn write_read_and_compare_and_set() -> anyhow::Result<()> {
     let mut n = 0;
     let mut call = async |gateway: &mut envd::testing::GatewayConnection, op: Op| {
         n += 1;
-        gateway.call(&format!("f{n}"), op, WITHIN).await.map(|answer| answer.result)
+        gateway
+            .call(&format!("f{n}"), op, WITHIN)
+            .await
+            .map(|answer| answer.result)
     };
-    let written = call(&mut gateway, write("/sub/dir/a.txt", "hello\n", Some("absent"))).await?;
+    let written = call(
+        &mut gateway,
+        write("/sub/dir/a.txt", "hello\n", Some("absent")),
+    )
+    .await?;
     assert_eq!(
         written,
         CallResult::Written {
@@ -50,7 +57,10 @@ async fn write_read_and_compare_and_set() -> anyhow::Result<()> {
             sha256: sha("hello\n")
         }
     );
-    assert_eq!(std::fs::read_to_string(daemon.path("sub/dir/a.txt"))?, "hello\n");
+    assert_eq!(
+        std::fs::read_to_string(daemon.path("sub/dir/a.txt"))?,
+        "hello\n"
+    );
     let CallResult::Read {
         content,
         binary,
@@ -68,18 +78,35 @@ async fn write_read_and_compare_and_set() -> anyhow::Result<()> {
         offset: 1,
         limit: 3,
     };
-    let CallResult::Read { content, sha256, .. } = call(&mut gateway, ranged).await? else {
+    let CallResult::Read {
+        content, sha256, ..
+    } = call(&mut gateway, ranged).await?
+    else {
         panic!("not read");
     };
     assert_eq!((content.as_str(), sha256), ("ell", sha("hello\n")));
     // Compare-and-set: a stale digest, or "absent" for an existing file, conflicts.
-    let stale = call(&mut gateway, write("sub/dir/a.txt", "x", Some(&sha("other")))).await?;
+    let stale = call(
+        &mut gateway,
+        write("sub/dir/a.txt", "x", Some(&sha("other"))),
+    )
+    .await?;
     assert_eq!(failure(&stale), Some(FailureCode::Conflict));
     let exists = call(&mut gateway, write("sub/dir/a.txt", "x", Some("absent"))).await?;
     assert_eq!(failure(&exists), Some(FailureCode::Conflict));
-    let current = call(&mut gateway, write("sub/dir/a.txt", "bye\n", Some(&sha("hello\n")))).await?;
-    assert!(matches!(current, CallResult::Written { size: 4, .. }), "{current:?}");
-    assert_eq!(std::fs::read_to_string(daemon.path("sub/dir/a.txt"))?, "bye\n");
+    let current = call(
+        &mut gateway,
+        write("sub/dir/a.txt", "bye\n", Some(&sha("hello\n"))),
+    )
+    .await?;
+    assert!(
+        matches!(current, CallResult::Written { size: 4, .. }),
+        "{current:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(daemon.path("sub/dir/a.txt"))?,
+        "bye\n"
+    );
     // Stat, and a directory is not a file.
     let CallResult::Stat { entry } = call(&mut gateway, Op::Stat { path: "sub".into() }).await?
     else {
@@ -109,7 +136,15 @@ async fn list_glob_and_search_skip_git_and_report_binary() -> anyhow::Result<()>
         )
         .await?;
     let listed = gateway
-        .call("l", Op::List { path: "/".into(), depth: 2, limit: 100 }, WITHIN)
+        .call(
+            "l",
+            Op::List {
+                path: "/".into(),
+                depth: 2,
+                limit: 100,
+            },
+            WITHIN,
+        )
         .await?
         .result;
     let CallResult::Listed { entries, truncated } = listed else {
@@ -118,30 +153,64 @@ async fn list_glob_and_search_skip_git_and_report_binary() -> anyhow::Result<()>
     let paths: Vec<&str> = entries.iter().map(|entry| entry.path.as_str()).collect();
     assert_eq!(
         paths,
-        [".git", "README.md", "src", "src/blob.rs", "src/deep", "src/main.rs"],
+        [
+            ".git",
+            "README.md",
+            "src",
+            "src/blob.rs",
+            "src/deep",
+            "src/main.rs"
+        ],
         "breadth first, by name, .git not descended"
     );
     assert!(!truncated);
     let limited = gateway
-        .call("l2", Op::List { path: "/".into(), depth: 5, limit: 2 }, WITHIN)
+        .call(
+            "l2",
+            Op::List {
+                path: "/".into(),
+                depth: 5,
+                limit: 2,
+            },
+            WITHIN,
+        )
         .await?
         .result;
-    assert!(matches!(limited, CallResult::Listed { truncated: true, ref entries } if entries.len() == 2));
+    assert!(
+        matches!(limited, CallResult::Listed { truncated: true, ref entries } if entries.len() == 2)
+    );
     let globbed = gateway
-        .call("g", Op::Glob { path: "/".into(), glob: "**/*.rs".into(), limit: 100 }, WITHIN)
+        .call(
+            "g",
+            Op::Glob {
+                path: "/".into(),
+                glob: "**/*.rs".into(),
+                limit: 100,
+            },
+            WITHIN,
+        )
         .await?
         .result;
     assert_eq!(
         globbed,
         CallResult::Globbed {
-            paths: vec!["src/blob.rs".into(), "src/main.rs".into(), "src/deep/lib.rs".into()],
+            paths: vec![
+                "src/blob.rs".into(),
+                "src/main.rs".into(),
+                "src/deep/lib.rs".into()
+            ],
             truncated: false
         }
     );
     let searched = gateway
         .call(
             "s",
-            Op::Search { path: "/".into(), pattern: r"fn \w+\(".into(), glob: Some("*.rs".into()), limit: 100 },
+            Op::Search {
+                path: "/".into(),
+                pattern: r"fn \w+\(".into(),
+                glob: Some("*.rs".into()),
+                limit: 100,
+            },
             WITHIN,
         )
         .await?
@@ -150,15 +219,38 @@ async fn list_glob_and_search_skip_git_and_report_binary() -> anyhow::Result<()>
         panic!("{searched:?}");
     };
     let found: Vec<(&str, u64)> = matches.iter().map(|m| (m.path.as_str(), m.line)).collect();
-    assert_eq!(found, [("src/main.rs", 1), ("src/deep/lib.rs", 1)], "no .git, no binary");
+    assert_eq!(
+        found,
+        [("src/main.rs", 1), ("src/deep/lib.rs", 1)],
+        "no .git, no binary"
+    );
     assert!(!truncated);
     let bad = gateway
-        .call("s2", Op::Search { path: "/".into(), pattern: "(".into(), glob: None, limit: 1 }, WITHIN)
+        .call(
+            "s2",
+            Op::Search {
+                path: "/".into(),
+                pattern: "(".into(),
+                glob: None,
+                limit: 1,
+            },
+            WITHIN,
+        )
         .await?
         .result;
     assert_eq!(failure(&bad), Some(FailureCode::InvalidArguments));
     let binary = gateway.call("b", read("src/blob.rs"), WITHIN).await?.result;
-    assert!(matches!(binary, CallResult::Read { binary: true, size: 6, .. }), "{binary:?}");
+    assert!(
+        matches!(
+            binary,
+            CallResult::Read {
+                binary: true,
+                size: 6,
+                ..
+            }
+        ),
+        "{binary:?}"
+    );
     daemon.stop().await;
     Ok(())
 }
@@ -188,13 +280,37 @@ async fn nothing_outside_the_directory_is_read_or_written() -> anyhow::Result<()
         ("w2", write("secret", "overwritten", None)),
         ("w3", write("outdir/new.txt", "x", None)),
         ("w4", write("inner/up/escaped.txt", "x", None)),
-        ("s1", Op::Stat { path: "outdir".into() }),
-        ("l1", Op::List { path: "outdir".into(), depth: 1, limit: 10 }),
-        ("g1", Op::Glob { path: "outdir".into(), glob: "*".into(), limit: 10 }),
+        (
+            "s1",
+            Op::Stat {
+                path: "outdir".into(),
+            },
+        ),
+        (
+            "l1",
+            Op::List {
+                path: "outdir".into(),
+                depth: 1,
+                limit: 10,
+            },
+        ),
+        (
+            "g1",
+            Op::Glob {
+                path: "outdir".into(),
+                glob: "*".into(),
+                limit: 10,
+            },
+        ),
     ];
     for (id, op) in refused {
         let answer = gateway.call(id, op, WITHIN).await?;
-        assert_eq!(failure(&answer.result), Some(FailureCode::OutsideRoot), "{id}: {:?}", answer.result);
+        assert_eq!(
+            failure(&answer.result),
+            Some(FailureCode::OutsideRoot),
+            "{id}: {:?}",
+            answer.result
+        );
     }
     assert_eq!(std::fs::read_to_string(&secret)?, "secret\n");
     assert!(!outside.path().join("new.txt").exists());
@@ -204,14 +320,31 @@ async fn nothing_outside_the_directory_is_read_or_written() -> anyhow::Result<()
     assert!(matches!(ok.result, CallResult::Read { ref content, .. } if content == "in\n"));
     // A listing shows symlinks as such and never follows them.
     let listed = gateway
-        .call("l2", Op::List { path: "/".into(), depth: 3, limit: 100 }, WITHIN)
+        .call(
+            "l2",
+            Op::List {
+                path: "/".into(),
+                depth: 3,
+                limit: 100,
+            },
+            WITHIN,
+        )
         .await?
         .result;
     let CallResult::Listed { entries, .. } = listed else {
         panic!("{listed:?}");
     };
-    assert!(entries.iter().all(|entry| !entry.path.contains("secret.txt")), "{entries:?}");
-    assert!(entries.iter().any(|entry| entry.path == "outdir" && entry.kind == EntryKind::Symlink));
+    assert!(
+        entries
+            .iter()
+            .all(|entry| !entry.path.contains("secret.txt")),
+        "{entries:?}"
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|entry| entry.path == "outdir" && entry.kind == EntryKind::Symlink)
+    );
     daemon.stop().await;
     Ok(())
 }
@@ -220,11 +353,21 @@ async fn nothing_outside_the_directory_is_read_or_written() -> anyhow::Result<()
 async fn reads_and_writes_are_bounded() -> anyhow::Result<()> {
     let (daemon, mut gateway) = start().await?;
     let big = "x".repeat(4 * 1024 * 1024 + 1);
-    let answer = gateway.call("w", write("big.txt", &big, None), WITHIN).await?;
+    let answer = gateway
+        .call("w", write("big.txt", &big, None), WITHIN)
+        .await?;
     assert_eq!(failure(&answer.result), Some(FailureCode::TooLarge));
     std::fs::write(daemon.path("large.txt"), "y".repeat(3 * 1024 * 1024))?;
     let answer = gateway
-        .call("r", Op::Read { path: "large.txt".into(), offset: 0, limit: u64::MAX }, WITHIN)
+        .call(
+            "r",
+            Op::Read {
+                path: "large.txt".into(),
+                offset: 0,
+                limit: u64::MAX,
+            },
+            WITHIN,
+        )
         .await?;
     let CallResult::Read { content, size, .. } = answer.result else {
         panic!("{:?}", answer.result);

@@ -19,7 +19,12 @@ async fn a_passing_command_reports_exit_zero_and_its_output() -> anyhow::Result<
     assert!(!outcome.running && !outcome.timed_out);
     assert_eq!(answer.output, "hello\noops\n");
     let argv = Op::Exec {
-        command: Command::Argv(vec!["printf".into(), "%s-%s".into(), "a b".into(), "c".into()]),
+        command: Command::Argv(vec![
+            "printf".into(),
+            "%s-%s".into(),
+            "a b".into(),
+            "c".into(),
+        ]),
         workdir: None,
         env: BTreeMap::from([("EXTRA".into(), "1".into())]),
         stdin: Some("ignored".into()),
@@ -49,7 +54,13 @@ async fn a_failing_command_reports_its_exit_code_and_a_missing_one_fails_to_spaw
     };
     let answer = gateway.call("c2", missing, WITHIN).await?;
     assert!(
-        matches!(answer.result, CallResult::Failed { code: FailureCode::Spawn, .. }),
+        matches!(
+            answer.result,
+            CallResult::Failed {
+                code: FailureCode::Spawn,
+                ..
+            }
+        ),
         "{:?}",
         answer.result
     );
@@ -63,7 +74,13 @@ async fn a_failing_command_reports_its_exit_code_and_a_missing_one_fails_to_spaw
     };
     let answer = gateway.call("c3", outside, WITHIN).await?;
     assert!(
-        matches!(answer.result, CallResult::Failed { code: FailureCode::OutsideRoot, .. }),
+        matches!(
+            answer.result,
+            CallResult::Failed {
+                code: FailureCode::OutsideRoot,
+                ..
+            }
+        ),
         "{:?}",
         answer.result
     );
@@ -72,8 +89,7 @@ async fn a_failing_command_reports_its_exit_code_and_a_missing_one_fails_to_spaw
 }
 
 #[tokio::test]
-async fn ten_megabytes_of_output_arrive_whole_in_bounded_contiguous_chunks()
--> anyhow::Result<()> {
+async fn ten_megabytes_of_output_arrive_whole_in_bounded_contiguous_chunks() -> anyhow::Result<()> {
     let (daemon, mut gateway) = start().await?;
     let lines = 1_400_000u32;
     let answer = gateway
@@ -84,7 +100,12 @@ async fn ten_megabytes_of_output_arrive_whole_in_bounded_contiguous_chunks()
     // `answer` checked the offsets are contiguous from 0 and match outputEnd.
     assert_eq!(answer.output.len(), expected.len());
     assert!(answer.output == expected, "the output differs");
-    assert!(answer.chunk_sizes.iter().all(|&size| size <= OUTPUT_CHUNK_BYTES_MAX));
+    assert!(
+        answer
+            .chunk_sizes
+            .iter()
+            .all(|&size| size <= OUTPUT_CHUNK_BYTES_MAX)
+    );
     let outcome = outcome(&answer.result);
     assert_eq!((outcome.exit_code, outcome.output_dropped), (Some(0), 0));
     daemon.stop().await;
@@ -134,13 +155,19 @@ async fn a_timeout_kills_the_whole_process_group() -> anyhow::Result<()> {
     let outcome = outcome(&answer.result);
     assert!(outcome.timed_out, "{outcome:?}");
     assert_eq!(outcome.signal, Some(9));
-    assert!(outcome.duration_ms >= 1000 && outcome.duration_ms < 10_000, "{outcome:?}");
+    assert!(
+        outcome.duration_ms >= 1000 && outcome.duration_ms < 10_000,
+        "{outcome:?}"
+    );
     let grandchild: i32 = answer.output.trim().parse()?;
     let deadline = std::time::Instant::now() + Duration::from_secs(5);
     while !dead(grandchild) && std::time::Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(dead(grandchild), "the background sleep {grandchild} survived");
+    assert!(
+        dead(grandchild),
+        "the background sleep {grandchild} survived"
+    );
     daemon.stop().await;
     Ok(())
 }
@@ -160,17 +187,27 @@ async fn an_interactive_command_is_driven_through_stdin() -> anyhow::Result<()> 
         close,
         yield_ms,
     };
-    let answer = gateway.call("i1", write("one\n", false, 500), WITHIN).await?;
+    let answer = gateway
+        .call("i1", write("one\n", false, 500), WITHIN)
+        .await?;
     assert!(outcome(&answer.result).running);
     assert_eq!(answer.output, "got one\n");
-    let answer = gateway.call("i2", write("two\n", true, 10_000), WITHIN).await?;
+    let answer = gateway
+        .call("i2", write("two\n", true, 10_000), WITHIN)
+        .await?;
     let done = outcome(&answer.result);
     assert_eq!((done.running, done.exit_code), (false, Some(0)));
     assert_eq!(answer.output, "got two\n");
     // Exited and reported: the process is gone.
     let answer = gateway.call("i3", write("", false, 10), WITHIN).await?;
     assert!(
-        matches!(answer.result, CallResult::Failed { code: FailureCode::NoSuchProcess, .. }),
+        matches!(
+            answer.result,
+            CallResult::Failed {
+                code: FailureCode::NoSuchProcess,
+                ..
+            }
+        ),
         "{:?}",
         answer.result
     );
@@ -185,11 +222,21 @@ async fn processes_are_bounded_and_kill_frees_a_place() -> anyhow::Result<()> {
         ..Limits::default()
     };
     let (daemon, mut gateway) = start_with(crate::support::TOKEN, limits, 30_000).await?;
-    let first = gateway.call("p1", shell_yield("sleep 60", 50), WITHIN).await?;
-    gateway.call("p2", shell_yield("sleep 60", 50), WITHIN).await?;
+    let first = gateway
+        .call("p1", shell_yield("sleep 60", 50), WITHIN)
+        .await?;
+    gateway
+        .call("p2", shell_yield("sleep 60", 50), WITHIN)
+        .await?;
     let refused = gateway.call("p3", shell("true"), WITHIN).await?;
     assert!(
-        matches!(refused.result, CallResult::Failed { code: FailureCode::Busy, .. }),
+        matches!(
+            refused.result,
+            CallResult::Failed {
+                code: FailureCode::Busy,
+                ..
+            }
+        ),
         "{:?}",
         refused.result
     );
@@ -210,7 +257,9 @@ async fn processes_are_bounded_and_kill_frees_a_place() -> anyhow::Result<()> {
 async fn commands_get_a_private_temp_directory_and_no_secrets() -> anyhow::Result<()> {
     let (daemon, mut gateway) = start().await?;
     let op = Op::Exec {
-        command: Command::Shell("echo $TMPDIR; echo ${CALL_VAR}; env | grep -c LIGHTSPEED_ENV_TOKEN || true".into()),
+        command: Command::Shell(
+            "echo $TMPDIR; echo ${CALL_VAR}; env | grep -c LIGHTSPEED_ENV_TOKEN || true".into(),
+        ),
         workdir: None,
         env: BTreeMap::from([("CALL_VAR".into(), "from-the-call".into())]),
         stdin: None,
@@ -230,7 +279,11 @@ async fn commands_get_a_private_temp_directory_and_no_secrets() -> anyhow::Resul
 async fn stopping_the_daemon_kills_its_process_groups() -> anyhow::Result<()> {
     let (daemon, mut gateway) = start().await?;
     let answer = gateway
-        .call("s", shell_yield("sleep 100 & echo $!; sleep 100", 300), WITHIN)
+        .call(
+            "s",
+            shell_yield("sleep 100 & echo $!; sleep 100", 300),
+            WITHIN,
+        )
         .await?;
     let grandchild: i32 = answer.output.trim().parse()?;
     let leader = outcome(&answer.result);
