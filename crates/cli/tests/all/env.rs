@@ -30,7 +30,7 @@ struct Served {
 }
 
 enum Started {
-    Connected(Served, GatewayConnection),
+    Connected(Box<Served>, Box<GatewayConnection>),
     Refused { stderr: String, code: Option<i32> },
 }
 
@@ -40,7 +40,7 @@ impl Served {
     }
 
     /// SIGTERM, then the exit code.
-    async fn terminate(mut self) -> (Option<i32>, String) {
+    async fn terminate(mut self: Box<Self>) -> (Option<i32>, String) {
         let pid = self.child.id().unwrap().to_string();
         let status = std::process::Command::new("kill")
             .args(["-TERM", &pid])
@@ -101,7 +101,7 @@ async fn serve(sandbox: &str, extra: &[&str], path_env: Option<&str>) -> Started
     tokio::select! {
         connection = gateway.accept(WITHIN) => {
             let served = Served { child, stderr, _gateway: gateway, dir };
-            Started::Connected(served, connection.unwrap())
+            Started::Connected(Box::new(served), Box::new(connection.unwrap()))
         }
         status = child.wait() => {
             tokio::time::sleep(Duration::from_millis(100)).await;
