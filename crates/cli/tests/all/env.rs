@@ -248,12 +248,27 @@ async fn check_confinement(sandbox: &str) {
         "{sandbox} let a command connect"
     );
 
-    // No secrets in the environment.
+    // No secrets in the environment, nor through the daemon's (the command's
+    // parent's) `/proc/PID/environ`, even as root.
     let answer = gateway.call("env", shell("env"), WITHIN).await.unwrap();
     assert!(answer.output.contains("TMPDIR="), "{}", answer.output);
     assert!(!answer.output.contains(TOKEN));
     assert!(!answer.output.contains("LIGHTSPEED_ENV_TOKEN"));
     assert!(!answer.output.contains(SECRET_VARIABLE.1));
+    let answer = gateway
+        .call(
+            "daemon-env",
+            shell("tr '\\0' '\\n' < /proc/$PPID/environ; grep CapEff /proc/self/status"),
+            WITHIN,
+        )
+        .await
+        .unwrap();
+    assert!(!answer.output.contains(TOKEN), "{}", answer.output);
+    assert!(
+        answer.output.contains("CapEff:\t0000000000000000"),
+        "{}",
+        answer.output
+    );
 
     let (code, stderr) = served.terminate().await;
     assert_eq!(code, Some(0), "{stderr}");
