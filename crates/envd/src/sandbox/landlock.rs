@@ -29,7 +29,7 @@ use std::process::ExitCode;
 
 use landlock::{
     ABI, Access, AccessFs, AccessNet, BitFlags, LandlockStatus, PathBeneath, PathFd, Ruleset,
-    RulesetAttr, RulesetCreatedAttr, RulesetStatus,
+    RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
 };
 
 /// Readable (and executable) by every command.
@@ -143,6 +143,7 @@ pub(crate) fn exec_main(args: Vec<OsString>) -> ExitCode {
     if let Err(err) = restrict(&launch) {
         return fail(EXIT_SANDBOX, &format!("sandbox-exec: landlock: {err}"));
     }
+    scope_best_effort();
     let mut argv = launch.argv.iter();
     let Some(program) = argv.next() else {
         return fail(EXIT_SANDBOX, "sandbox-exec: no command");
@@ -233,6 +234,19 @@ fn restrict(launch: &LaunchArgs) -> Result<(), String> {
         return Err(not_enforced(&status.landlock, launch.network));
     }
     Ok(())
+}
+
+/// Where the kernel has scopes (ABI 6, Linux 6.12), commands may neither signal
+/// processes outside their sandbox (the daemon) nor connect to abstract Unix
+/// sockets outside it. A layer of its own, best effort: hardening beyond the
+/// rules that must be fully enforced, so an older kernel only goes without it.
+fn scope_best_effort() {
+    let layered = Ruleset::default()
+        .scope(Scope::from_all(ABI::V6))
+        .and_then(|ruleset| ruleset.create())
+        .and_then(|created| created.restrict_self());
+    // Nothing to report to: stderr is the command's output.
+    let _ = layered;
 }
 
 /// Adds a rule for `path` (a file gets only the rights files have); a missing
