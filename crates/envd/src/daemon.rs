@@ -68,6 +68,12 @@ enum Work {
 impl Daemon {
     /// Opens the directory and prepares (and probes) the sandbox.
     pub(crate) async fn start(config: &ServeConfig) -> Result<Arc<Self>, ServeError> {
+        // Not dumpable: its memory and `/proc/PID/environ` (which holds the token
+        // when it came from LIGHTSPEED_ENV_TOKEN) need CAP_SYS_PTRACE to read,
+        // which no sandboxed command has. No core dumps with the token either.
+        #[cfg(target_os = "linux")]
+        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)
+            .map_err(|err| ServeError::Setup(format!("making the daemon non-dumpable: {err}")))?;
         let root = Root::new(&config.dir)
             .map_err(|err| ServeError::Setup(format!("--dir {}: {err}", config.dir.display())))?;
         let confinement = Confinement::prepare(&config.sandbox, root.path()).await?;

@@ -50,14 +50,17 @@ pub struct Hello {
     pub known_calls: Vec<String>,
 }
 
+/// Output chunks of a call: `(offset, data)` in arrival order.
+type Chunks = Vec<(u64, String)>;
+
 /// One accepted, welcomed connection.
 #[derive(Debug)]
 pub struct GatewayConnection {
     socket: WebSocketStream<TcpStream>,
     pub hello: Hello,
     /// Output chunks per call, in arrival order, until its result is taken.
-    chunks: BTreeMap<String, Vec<(u64, String)>>,
-    results: BTreeMap<String, VecDeque<(Vec<(u64, String)>, CallResult)>>,
+    chunks: BTreeMap<String, Chunks>,
+    results: BTreeMap<String, VecDeque<(Chunks, CallResult)>>,
     pongs: Vec<u64>,
 }
 
@@ -113,6 +116,8 @@ impl TestGateway {
             .map_err(|_| TestError::new(format!("no daemon connected within {within:?}")))?
     }
 
+    // The handshake callback's signature is tungstenite's.
+    #[allow(clippy::result_large_err)]
     async fn accept_forever(&self) -> TestResult<GatewayConnection> {
         loop {
             let (stream, _) = self
@@ -280,7 +285,7 @@ impl GatewayConnection {
 /// Checks the chunks are contiguous from 0 and match the result's end. A chunk
 /// below the end must repeat what is there (a re-delivered call attached on the
 /// same connection sends its output again from 0).
-fn assemble(call_id: &str, chunks: Vec<(u64, String)>, result: CallResult) -> TestResult<Answer> {
+fn assemble(call_id: &str, chunks: Chunks, result: CallResult) -> TestResult<Answer> {
     let mut output = String::new();
     let mut chunk_sizes = Vec::new();
     for (offset, data) in chunks {

@@ -59,6 +59,10 @@ pub(crate) const CRATES: &[Row] = &[
     // The MCP client over rmcp: a leaf like llm-clients, so the worker and the API
     // service's MCP routes can share it without pulling each other in.
     product("mcp-client", &[], &[]),
+    // The environment daemon: the environment protocol's types and nothing else of
+    // ours (no engine, no store, no gateway code). Its tests depend on itself with
+    // the `testing` feature (the stand-in gateway).
+    product("envd", &["api"], &["envd"]),
     product("vfs", &["engine"], &[]),
     product("mcp-registry", &["engine"], &[]),
     product("env-registry", &["engine"], &[]),
@@ -125,8 +129,9 @@ pub(crate) const CRATES: &[Row] = &[
         ],
         &[],
     ),
-    // A client like any other: the contract alone.
-    product("cli", &["api"], &["test-support"]),
+    // A client like any other: the contract alone; and the environment daemon
+    // it runs (`lightspeed env serve`).
+    product("cli", &["api", "envd"], &["test-support"]),
     // `StoreProvider`, `SessionStore`, `SessionIndex`, `FsStores`, `PgStores`:
     // universe -> store for every host (worker, API service, test host).
     product(

@@ -4,6 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod auth;
+mod env;
 mod follow;
 mod mcp;
 mod oneshot;

@@ -137,9 +137,7 @@ impl<'a> Walk<'a> {
                 FileType::Symlink => EntryKind::Symlink,
                 _ => EntryKind::Other,
             };
-            let modified_ms = u64::try_from(stat.st_mtime)
-                .ok()
-                .map(|secs| secs.saturating_mul(1000) + u64::from(stat.st_mtime_nsec) / 1_000_000);
+            let modified_ms = modified_ms(&stat);
             entries.push(WalkEntry {
                 rel: dir.join(name),
                 kind,
@@ -150,4 +148,12 @@ impl<'a> Walk<'a> {
         entries.sort_by(|a, b| a.rel.name().cmp(&b.rel.name()));
         self.ready.extend(entries);
     }
+}
+
+/// Milliseconds since the epoch of a modification time (none before it).
+// `st_mtime_nsec` is u64 here, u32 or i64 on other targets.
+#[allow(clippy::unnecessary_cast)]
+fn modified_ms(stat: &rustix::fs::Stat) -> Option<u64> {
+    let secs = u64::try_from(stat.st_mtime).ok()?;
+    Some(secs.saturating_mul(1000) + (stat.st_mtime_nsec as u64) / 1_000_000)
 }

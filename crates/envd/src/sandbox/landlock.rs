@@ -11,6 +11,12 @@
 //! denied (Landlock ABI 4); Landlock does not cover UDP, which bubblewrap's
 //! network namespace does.
 //!
+//! Before the rules, the launcher gives up every capability (bounding, ambient,
+//! effective, permitted and inheritable sets): Landlock confines paths, not
+//! privileges, and a command run as root would otherwise keep them all after
+//! `exec` (`CAP_SYS_PTRACE` alone reads the daemon's memory and environment,
+//! `CAP_SYS_MODULE` loads kernel code). Like bubblewrap's `--cap-drop ALL`.
+//!
 //! The rules are built best effort, then the launcher refuses to run anything
 //! unless the kernel reports them fully enforced: so a kernel that cannot enforce
 //! them (Landlock missing, disabled, or an ABI too old) is told apart, and the
@@ -23,7 +29,7 @@ use std::process::ExitCode;
 
 use landlock::{
     ABI, Access, AccessFs, AccessNet, BitFlags, LandlockStatus, PathBeneath, PathFd, Ruleset,
-    RulesetAttr, RulesetCreatedAttr, RulesetStatus,
+    RulesetAttr, RulesetCreatedAttr, RulesetStatus, Scope,
 };
 
 /// Readable (and executable) by every command.
@@ -131,9 +137,13 @@ pub(crate) fn exec_main(args: Vec<OsString>) -> ExitCode {
         Ok(launch) => launch,
         Err(err) => return fail(EXIT_SANDBOX, &format!("sandbox-exec: {err}")),
     };
+    if let Err(err) = drop_capabilities() {
+        return fail(EXIT_SANDBOX, &format!("sandbox-exec: capabilities: {err}"));
+    }
     if let Err(err) = restrict(&launch) {
         return fail(EXIT_SANDBOX, &format!("sandbox-exec: landlock: {err}"));
     }
+    scope_best_effort();
     let mut argv = launch.argv.iter();
     let Some(program) = argv.next() else {
         return fail(EXIT_SANDBOX, "sandbox-exec: no command");
@@ -150,6 +160,46 @@ pub(crate) fn exec_main(args: Vec<OsString>) -> ExitCode {
 fn fail(status: u8, message: &str) -> ExitCode {
     eprintln!("{message}");
     ExitCode::from(status)
+}
+
+/// Empties every capability set, so the command (root or not) starts with none
+/// and gains none by `exec` (`no_new_privs` also ignores file capabilities).
+fn drop_capabilities() -> Result<(), String> {
+    use rustix::io::Errno;
+    use rustix::thread::{
+        CapabilitySet, CapabilitySets, capabilities, capability_is_in_bounding_set,
+        clear_ambient_capability_set, remove_capability_from_bounding_set, set_capabilities,
+    };
+    for bit in 0..64u32 {
+        let capability = CapabilitySet::from_bits_retain(1 << bit);
+        match capability_is_in_bounding_set(capability) {
+            Ok(true) => {}
+            Ok(false) => continue,
+            // Past the kernel's last capability.
+            Err(Errno::INVAL) => break,
+            Err(err) => return Err(format!("reading the bounding set: {err}")),
+        }
+        if let Err(err) = remove_capability_from_bounding_set(capability) {
+            // Without CAP_SETPCAP (not root): nothing permitted to regain anyway.
+            let held = capabilities(None).map_err(|err| err.to_string())?;
+            if !held.permitted.is_empty() {
+                return Err(format!(
+                    "dropping capability {bit} from the bounding set: {err}"
+                ));
+            }
+        }
+    }
+    match clear_ambient_capability_set() {
+        // EINVAL: a kernel without ambient capabilities.
+        Ok(()) | Err(Errno::INVAL) => {}
+        Err(err) => return Err(format!("clearing the ambient set: {err}")),
+    }
+    let none = CapabilitySets {
+        effective: CapabilitySet::empty(),
+        permitted: CapabilitySet::empty(),
+        inheritable: CapabilitySet::empty(),
+    };
+    set_capabilities(None, none).map_err(|err| format!("clearing the capability sets: {err}"))
 }
 
 /// Applies the rules to this process; an error unless fully enforced.
@@ -184,6 +234,19 @@ fn restrict(launch: &LaunchArgs) -> Result<(), String> {
         return Err(not_enforced(&status.landlock, launch.network));
     }
     Ok(())
+}
+
+/// Where the kernel has scopes (ABI 6, Linux 6.12), commands may neither signal
+/// processes outside their sandbox (the daemon) nor connect to abstract Unix
+/// sockets outside it. A layer of its own, best effort: hardening beyond the
+/// rules that must be fully enforced, so an older kernel only goes without it.
+fn scope_best_effort() {
+    let layered = Ruleset::default()
+        .scope(Scope::from_all(ABI::V6))
+        .and_then(|ruleset| ruleset.create())
+        .and_then(|created| created.restrict_self());
+    // Nothing to report to: stderr is the command's output.
+    let _ = layered;
 }
 
 /// Adds a rule for `path` (a file gets only the rights files have); a missing
