@@ -291,7 +291,13 @@ async fn session(
         environment_id,
     });
     backoff.reset();
-    let silence_max = ping_interval.clamp(PING_INTERVAL_MIN, PING_INTERVAL_MAX) * 3;
+    // 0 is no interval at all: fall back to the longest rather than spin.
+    let ping_interval = if ping_interval.is_zero() {
+        PING_INTERVAL_MAX
+    } else {
+        ping_interval.clamp(PING_INTERVAL_MIN, PING_INTERVAL_MAX)
+    };
+    let silence_max = ping_interval * 3;
     let (data, data_rx) = mpsc::channel(DATA_FRAMES_MAX);
     let (control, control_rx) = mpsc::channel(CONTROL_FRAMES_MAX);
     let mut writer = AbortOnDrop(tokio::spawn(write_frames(write, data_rx, control_rx)));

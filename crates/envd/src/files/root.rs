@@ -20,8 +20,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
 use api::env_protocol::FailureCode;
-use rustix::fs::{AtFlags, FileType, Mode, OFlags, ResolveFlags, openat2, readlinkat, statat};
-use rustix::io::Errno;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, readlinkat, statat};
 
 use super::FileError;
 
@@ -179,12 +178,15 @@ impl Root {
         self.open_mode(rel, flags, Mode::empty())
     }
 
+    #[cfg(target_os = "linux")]
     pub(crate) fn open_mode(
         &self,
         rel: &RelPath,
         flags: OFlags,
         mode: Mode,
     ) -> io::Result<OwnedFd> {
+        use rustix::fs::{ResolveFlags, openat2};
+        use rustix::io::Errno;
         loop {
             match openat2(
                 &self.fd,
@@ -198,6 +200,22 @@ impl Root {
                 result => return result.map_err(io::Error::from),
             }
         }
+    }
+
+    /// Elsewhere there is no race-free open beneath a directory: the daemon
+    /// refuses to start ([`Root::new`] fails).
+    #[cfg(not(target_os = "linux"))]
+    pub(crate) fn open_mode(
+        &self,
+        rel: &RelPath,
+        flags: OFlags,
+        mode: Mode,
+    ) -> io::Result<OwnedFd> {
+        let _ = (&self.fd, rel, flags, mode);
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "the environment daemon needs Linux (openat2)",
+        ))
     }
 }
 
