@@ -115,6 +115,10 @@ pub struct ChatArgs {
     /// Where --mount puts the directory in the session
     #[arg(long, value_name = "PATH", default_value = "/workspace")]
     pub mount_path: String,
+    /// Attach environment NAME (a machine `lightspeed env serve` lends): shell
+    /// tools, and its directory at /env/NAME (repeat for several)
+    #[arg(long = "env", value_name = "NAME")]
+    pub environments: Vec<String>,
     /// With a message: print one JSON object (session, run, status, text, tool
     /// calls, usage) instead of streaming text
     #[arg(long)]

@@ -9,12 +9,11 @@ use std::time::{Duration, Instant};
 
 use api::types::auth::*;
 use api::types::mcp::*;
-use serde::Serialize;
 
 use crate::args::{AuthArgs, AuthCommand, SecretCommand};
 use crate::client::Client;
 use crate::error::{CliError, Outcome};
-use crate::sessions::{print_json, print_text};
+use crate::sessions::{print_text, show};
 
 /// Largest secret read from stdin (the server's own limit).
 const SECRET_BYTES_MAX: usize = 64 * 1024;
@@ -100,18 +99,6 @@ pub async fn run(client: &Client, args: AuthArgs) -> Result<Outcome, CliError> {
                 .await?;
             show(json, &grant, || format!("revoked {}\n", grant.grant_id))
         }
-    }
-}
-
-fn show<T: Serialize>(
-    json: bool,
-    value: &T,
-    text: impl FnOnce() -> String,
-) -> Result<Outcome, CliError> {
-    if json {
-        print_json(value)
-    } else {
-        print_text(&text())
     }
 }
 

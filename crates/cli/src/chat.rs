@@ -35,6 +35,8 @@ pub struct ChatSettings {
     pub mount: Option<(PathBuf, String)>,
     /// `--include-secrets`: upload secret files of the mounted directory too.
     pub include_secrets: bool,
+    /// `--env NAME`: environments attached to the session.
+    pub environments: Vec<String>,
     pub typed: TypedFlags,
 }
 
@@ -74,6 +76,7 @@ impl ChatSettings {
             filesystem,
             mount: args.mount.clone().map(|dir| (dir, args.mount_path.clone())),
             include_secrets: args.include_secrets,
+            environments: args.environments.clone(),
             typed: args.typed,
         })
     }
@@ -95,20 +98,33 @@ impl ChatSettings {
         effort: Option<ReasoningEffort>,
         mounted: Option<&Mounted>,
     ) -> SessionStartParams {
-        let default_tools = match mounted {
-            Some(_) => FilesystemMode::Edit,
-            None => FilesystemMode::None,
+        let default_tools = match (mounted, self.environments.is_empty()) {
+            (None, true) => FilesystemMode::None,
+            _ => FilesystemMode::Edit,
         };
-        let instructions = mounted.map(|mounted| InstructionsInput::Text {
-            text: format!(
+        let mut lines = Vec::new();
+        if let Some(mounted) = mounted {
+            lines.push(format!(
                 "Your working directory is {path}: a copy of the user's directory {dir}, \
                  mounted read-write. Use paths under {path} with your file tools.",
                 path = mounted.mount_path,
                 dir = mounted.dir,
-            ),
+            ));
+        }
+        for name in &self.environments {
+            lines.push(format!(
+                "Environment {name} is a real machine lent to you: run commands on it with \
+                 your shell tool (environment {name:?}); your file tools see its directory at \
+                 /env/{name}."
+            ));
+        }
+        let instructions = (!lines.is_empty()).then(|| InstructionsInput::Text {
+            text: lines.join("\n"),
         });
         SessionStartParams {
-            session_id: mounted.map(|_| format!("session_{}", uuid::Uuid::new_v4().simple())),
+            // Mounts and attachments name the session before it starts.
+            session_id: (mounted.is_some() || !self.environments.is_empty())
+                .then(|| format!("session_{}", uuid::Uuid::new_v4().simple())),
             config: SessionConfigInput {
                 model: route,
                 instructions,
@@ -239,30 +255,61 @@ pub async fn open(client: &Client, settings: &ChatSettings) -> Result<Opened, Cl
         }
         None => None,
     };
-    match &settings.session_id {
+    let opened = match &settings.session_id {
         Some(session_id) => {
             let session = client.session_read(session_id).await?;
             if let Some(mounted) = &mounted {
                 mounted.attach(client, session_id).await?;
             }
             let overrides = settings.overrides(&session);
-            Ok(Opened {
+            Opened {
                 session,
                 overrides,
                 mounted,
-            })
+            }
         }
         None => {
             let route = settings.route();
             let session =
                 start_session(client, settings, route, settings.effort, mounted.as_ref()).await?;
-            Ok(Opened {
+            Opened {
                 session,
                 overrides: None,
                 mounted,
-            })
+            }
         }
+    };
+    attach_environments(client, &opened.session.session_id, &settings.environments).await?;
+    Ok(opened)
+}
+
+/// Attaches `--env` environments to the session, each at its own name.
+pub async fn attach_environments(
+    client: &Client,
+    session_id: &str,
+    environments: &[String],
+) -> Result<(), CliError> {
+    for environment in environments {
+        let params = api::types::env::SessionEnvironmentAttachParams {
+            session_id: session_id.to_owned(),
+            environment: environment.clone(),
+            name: None,
+        };
+        let attached: api::types::env::SessionEnvironmentView =
+            client.call("session/environments/attach", &params).await?;
+        eprintln!(
+            "lightspeed: environment {} attached ({}) at {}",
+            attached.name,
+            match attached.environment.status {
+                api::types::env::EnvironmentStatus::Online => "online",
+                api::types::env::EnvironmentStatus::Offline => "offline: its calls wait for it",
+                api::types::env::EnvironmentStatus::Never =>
+                    "never connected: its calls wait for it",
+            },
+            attached.path
+        );
     }
+    Ok(())
 }
 
 /// Starts a new session, mounting `mounted` first (mounts may precede the session).

@@ -1,5 +1,10 @@
 //! `lightspeed env ...`: environments, machines lent to agents.
 //!
+//! `create|list|read|delete` manage the universe's environments
+//! (`environments/*`; `create` prints the token, once, and the command that lends
+//! this machine with it); `attach|detach|attached` put them on sessions
+//! (`session/environments/*`).
+//!
 //! `env serve` runs the environment daemon ([`envd`]) in the foreground: it dials
 //! the gateway, prints a line when connected and one per failed or lost
 //! connection (never the token), and on SIGTERM or SIGINT kills every process
@@ -15,11 +20,63 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand, ValueEnum};
 use secrecy::SecretString;
 
+use api::types::env::*;
+
 use crate::args::{Cli, Command, ConnectionArgs};
+use crate::client::Client;
 use crate::error::{CliError, Outcome};
+use crate::sessions::show;
 
 #[derive(Debug, Subcommand)]
 pub enum EnvCommand {
+    /// Create an environment; prints its token (shown once) and how to serve it
+    Create {
+        name: String,
+        #[arg(long, default_value = "")]
+        description: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the universe's environments: online or not, where, sandboxed how
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Read one environment
+    Read {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete an environment: its token stops working
+    Delete {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Attach an environment to a session: shell tools, and its directory at /env/NAME
+    Attach {
+        session_id: String,
+        environment: String,
+        /// The name in the session (default: the environment's)
+        #[arg(long = "as", value_name = "NAME")]
+        name: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Detach an environment from a session
+    Detach {
+        session_id: String,
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// A session's attached environments
+    Attached {
+        session_id: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Lend this machine to agents: connect to the gateway and run their commands
     /// and file operations confined to DIR, sandboxed
     Serve(ServeArgs),
@@ -107,7 +164,159 @@ pub async fn run(connection: &ConnectionArgs, command: EnvCommand) -> Result<Out
         EnvCommand::SandboxExec(_) => Err(CliError::Usage(
             "env sandbox-exec runs before the runtime starts".into(),
         )),
+        admin => {
+            let client = Client::new(connection.api_url(), connection.api_key())?;
+            manage(&client, admin).await
+        }
     }
+}
+
+/// The commands that call the API.
+async fn manage(client: &Client, command: EnvCommand) -> Result<Outcome, CliError> {
+    match command {
+        EnvCommand::Create {
+            name,
+            description,
+            json,
+        } => {
+            let params = EnvironmentCreateParams { name, description };
+            let created: EnvironmentCreated = client.call("environments/create", &params).await?;
+            show(json, &created, || {
+                let name = &created.environment.name;
+                format!(
+                    "created environment {name}; its token (shown once):\n{}\n\nlend a machine with:\n  \
+                     LIGHTSPEED_ENV_TOKEN=<token> lightspeed env serve --name {name} --dir DIR --sandbox landlock\n",
+                    created.token
+                )
+            })
+        }
+        EnvCommand::List { json } => {
+            let listed: EnvironmentListResult = client
+                .call("environments/list", &EnvironmentListParams {})
+                .await?;
+            show(json, &listed, || environments_table(&listed.environments))
+        }
+        EnvCommand::Read { name, json } => {
+            let read: EnvironmentView = client
+                .call("environments/read", &EnvironmentRef { name })
+                .await?;
+            show(json, &read, || {
+                environments_table(std::slice::from_ref(&read))
+            })
+        }
+        EnvCommand::Delete { name, json } => {
+            let deleted: EnvironmentDeleteResult = client
+                .call(
+                    "environments/delete",
+                    &EnvironmentRef { name: name.clone() },
+                )
+                .await?;
+            show(json, &deleted, || match deleted.deleted {
+                true => format!("deleted {name}\n"),
+                false => format!("no environment {name}\n"),
+            })
+        }
+        EnvCommand::Attach {
+            session_id,
+            environment,
+            name,
+            json,
+        } => {
+            let params = SessionEnvironmentAttachParams {
+                session_id,
+                environment,
+                name,
+            };
+            let attached: SessionEnvironmentView =
+                client.call("session/environments/attach", &params).await?;
+            show(json, &attached, || {
+                attached_text(std::slice::from_ref(&attached))
+            })
+        }
+        EnvCommand::Detach {
+            session_id,
+            name,
+            json,
+        } => {
+            let params = SessionEnvironmentDetachParams {
+                session_id,
+                name: name.clone(),
+            };
+            let detached: SessionEnvironmentDetachResult =
+                client.call("session/environments/detach", &params).await?;
+            show(json, &detached, || match detached.detached {
+                true => format!("detached {name}\n"),
+                false => format!("{name} was not attached\n"),
+            })
+        }
+        EnvCommand::Attached { session_id, json } => {
+            let listed: SessionEnvironmentListResult = client
+                .call(
+                    "session/environments/list",
+                    &SessionEnvironmentListParams { session_id },
+                )
+                .await?;
+            show(json, &listed, || attached_text(&listed.environments))
+        }
+        EnvCommand::Serve(_) | EnvCommand::SandboxExec(_) => {
+            Err(CliError::Usage("not an API command".into()))
+        }
+    }
+}
+
+fn status_word(status: EnvironmentStatus) -> &'static str {
+    match status {
+        EnvironmentStatus::Online => "online",
+        EnvironmentStatus::Offline => "offline",
+        EnvironmentStatus::Never => "never connected",
+    }
+}
+
+/// One line per environment: name, status, host, directory, sandbox.
+pub fn environments_table(environments: &[EnvironmentView]) -> String {
+    if environments.is_empty() {
+        return "no environments (lightspeed env create NAME)\n".into();
+    }
+    environments
+        .iter()
+        .map(|environment| {
+            let host = environment.host.as_ref().map_or(String::new(), |host| {
+                format!(
+                    "  {}@{} {} sandbox={} network={}",
+                    host.hostname,
+                    host.os,
+                    host.dir,
+                    host.sandbox,
+                    if host.network { "on" } else { "off" }
+                )
+            });
+            format!(
+                "{}  {}{host}\n",
+                environment.name,
+                status_word(environment.status)
+            )
+        })
+        .collect()
+}
+
+/// A session's attachments, one per line.
+pub fn attached_text(attached: &[SessionEnvironmentView]) -> String {
+    if attached.is_empty() {
+        return "no environment attached\n".into();
+    }
+    attached
+        .iter()
+        .map(|view| {
+            format!(
+                "{} -> {} ({}) at {}, tools {}\n",
+                view.name,
+                view.environment.name,
+                status_word(view.environment.status),
+                view.path,
+                view.tools.join(", ")
+            )
+        })
+        .collect()
 }
 
 async fn serve(connection: &ConnectionArgs, args: ServeArgs) -> Result<Outcome, CliError> {

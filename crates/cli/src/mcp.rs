@@ -5,12 +5,11 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use api::types::mcp::*;
-use serde::Serialize;
 
 use crate::args::{McpAddArgs, McpArgs, McpCommand};
 use crate::client::Client;
 use crate::error::{CliError, Outcome};
-use crate::sessions::{print_json, print_text};
+use crate::sessions::show;
 
 pub async fn run(client: &Client, args: McpArgs) -> Result<Outcome, CliError> {
     let json = args.json;
@@ -72,18 +71,6 @@ pub async fn run(client: &Client, args: McpArgs) -> Result<Outcome, CliError> {
                 .await?;
             show(json, &listed, || links_text(&listed.links))
         }
-    }
-}
-
-fn show<T: Serialize>(
-    json: bool,
-    value: &T,
-    text: impl FnOnce() -> String,
-) -> Result<Outcome, CliError> {
-    if json {
-        print_json(value)
-    } else {
-        print_text(&text())
     }
 }
 

@@ -274,6 +274,19 @@ pub(crate) fn print_text(text: &str) -> Result<Outcome, CliError> {
     Ok(Outcome::Success)
 }
 
+/// `value` as JSON with `--json`, else `text()`.
+pub fn show<T: serde::Serialize>(
+    json: bool,
+    value: &T,
+    text: impl FnOnce() -> String,
+) -> Result<Outcome, CliError> {
+    if json {
+        print_json(value)
+    } else {
+        print_text(&text())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

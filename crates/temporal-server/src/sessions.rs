@@ -223,6 +223,23 @@ fn update_id() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&random.as_bytes()[..8])
 }
 
+/// Completes the tool activity waiting under `task_token` (it returned
+/// `WillCompleteAsync`) with `result`, encoded by `client`'s data converter (the
+/// seam codec), as the worker would have.
+pub async fn complete_tool(
+    client: &Client,
+    task_token: Vec<u8>,
+    result: engine::core::effects::ToolResult,
+) -> Result<(), String> {
+    use temporalio_client::ActivityIdentifier;
+    let token = temporalio_common::protos::TaskToken::from(task_token);
+    client
+        .get_async_activity_handle(ActivityIdentifier::TaskToken(token))
+        .complete(Some(result), Default::default())
+        .await
+        .map_err(|err| err.to_string())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -239,21 +256,4 @@ mod tests {
         let down = tonic::Status::unavailable("connection refused");
         assert!(matches!(rpc_error(&down), AdmitError::Temporal(_)));
     }
-}
-
-/// Completes the tool activity waiting under `task_token` (it returned
-/// `WillCompleteAsync`) with `result`, encoded by `client`'s data converter (the
-/// seam codec), as the worker would have.
-pub async fn complete_tool(
-    client: &Client,
-    task_token: Vec<u8>,
-    result: engine::core::effects::ToolResult,
-) -> Result<(), String> {
-    use temporalio_client::ActivityIdentifier;
-    let token = temporalio_common::protos::TaskToken::from(task_token);
-    client
-        .get_async_activity_handle(ActivityIdentifier::TaskToken(token))
-        .complete(Some(result), Default::default())
-        .await
-        .map_err(|err| err.to_string())
 }

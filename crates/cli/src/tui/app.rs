@@ -38,6 +38,15 @@ pub enum Call {
     ListMcp {
         session_id: String,
     },
+    /// The environments attached to the session (`/env`).
+    ListEnvironments {
+        session_id: String,
+    },
+    /// Attaches an environment to the session (`/env NAME`).
+    AttachEnvironment {
+        session_id: String,
+        environment: String,
+    },
     UpdateSession(SessionUpdateParams),
 }
 
@@ -65,6 +74,8 @@ pub enum UiActionResult {
     SessionStarted(SessionView),
     SessionsListed(SessionListResult),
     McpListed(api::types::mcp::SessionMcpListResult),
+    EnvironmentsListed(api::types::env::SessionEnvironmentListResult),
+    EnvironmentAttached(api::types::env::SessionEnvironmentView),
     SessionUpdated {
         session: SessionView,
         patch: SessionPatch,
@@ -335,6 +346,15 @@ impl App {
                     "{text}(link one with: lightspeed mcp link {} SERVER)",
                     self.session.session_id
                 ));
+            }
+            UiActionResult::EnvironmentsListed(listed) => {
+                let text = crate::env::attached_text(&listed.environments);
+                self.transcript
+                    .notice(format!("{text}(attach one with: /env NAME)"));
+            }
+            UiActionResult::EnvironmentAttached(attached) => {
+                self.transcript
+                    .notice(crate::env::attached_text(std::slice::from_ref(&attached)));
             }
             UiActionResult::SessionUpdated { session, patch } => {
                 self.session.model = session.config.model.clone();

@@ -167,6 +167,8 @@ pub(super) enum SlashCommand {
     Sessions,
     /// `/mcp`: the MCP servers linked to the session and their tools.
     Mcp,
+    /// `/env`: the environments attached to the session; `/env NAME` attaches one.
+    Env(Option<String>),
     /// `/model`: show the model; `/model NAME`; `/model PROVIDER KIND NAME`.
     Model(Vec<String>),
     /// `/effort`: show it; `/effort LEVEL`: set it.
@@ -183,6 +185,7 @@ Commands:
   /new                       start a new session with the same model
   /sessions                  list recent sessions
   /mcp                       MCP servers linked to this session and their tools
+  /env [NAME]                environments attached to this session; attach NAME
   /model [NAME | PROVIDER KIND NAME]   show or change the session's model
   /effort [minimal|low|medium|high]    show or change the reasoning effort
   /steer TEXT                add TEXT to the running run at its next step
@@ -209,6 +212,8 @@ pub(super) fn parse_slash(input: &str) -> Option<Result<SlashCommand, String>> {
         "new" => Ok(SlashCommand::New),
         "sessions" => Ok(SlashCommand::Sessions),
         "mcp" => Ok(SlashCommand::Mcp),
+        "env" if words.len() <= 1 => Ok(SlashCommand::Env(words.first().cloned())),
+        "env" => Err("usage: /env, or /env NAME to attach environment NAME".into()),
         "model" if matches!(words.len(), 0 | 1 | 3) => Ok(SlashCommand::Model(words)),
         "model" => Err("usage: /model NAME, or /model PROVIDER API_KIND NAME".into()),
         "effort" if arg.is_empty() => Ok(SlashCommand::Effort(None)),
@@ -282,5 +287,11 @@ mod tests {
         assert!(matches!(parse_slash("/nope"), Some(Err(_))));
         assert_eq!(parse_slash("/quit"), Some(Ok(SlashCommand::Quit)));
         assert_eq!(parse_slash("/mcp"), Some(Ok(SlashCommand::Mcp)));
+        assert_eq!(parse_slash("/env"), Some(Ok(SlashCommand::Env(None))));
+        assert_eq!(
+            parse_slash("/env laptop"),
+            Some(Ok(SlashCommand::Env(Some("laptop".into()))))
+        );
+        assert!(matches!(parse_slash("/env a b"), Some(Err(_))));
     }
 }

@@ -116,6 +116,15 @@ impl App {
             }
             SlashCommand::Sessions => return Some(UiAction::Call(Call::ListSessions)),
             SlashCommand::Mcp => return Some(UiAction::Call(Call::ListMcp { session_id })),
+            SlashCommand::Env(None) => {
+                return Some(UiAction::Call(Call::ListEnvironments { session_id }));
+            }
+            SlashCommand::Env(Some(environment)) => {
+                return Some(UiAction::Call(Call::AttachEnvironment {
+                    session_id,
+                    environment,
+                }));
+            }
             SlashCommand::Model(words) => {
                 let current = &self.session.model;
                 let model = match words.as_slice() {

@@ -208,6 +208,29 @@ pub async fn execute(
             .await
             .map(UiActionResult::McpListed)
             .map_err(failed("listing MCP servers")),
+        Call::ListEnvironments { session_id } => client
+            .call(
+                "session/environments/list",
+                &api::types::env::SessionEnvironmentListParams { session_id },
+            )
+            .await
+            .map(UiActionResult::EnvironmentsListed)
+            .map_err(failed("listing environments")),
+        Call::AttachEnvironment {
+            session_id,
+            environment,
+        } => client
+            .call(
+                "session/environments/attach",
+                &api::types::env::SessionEnvironmentAttachParams {
+                    session_id,
+                    environment,
+                    name: None,
+                },
+            )
+            .await
+            .map(UiActionResult::EnvironmentAttached)
+            .map_err(failed("attaching the environment")),
         Call::UpdateSession(params) => client
             .session_update(&params)
             .await
