@@ -34,6 +34,9 @@ pub enum EnvCommand {
         name: String,
         #[arg(long, default_value = "")]
         description: String,
+        /// Print the token alone (for `export LIGHTSPEED_ENV_TOKEN=$(...)`)
+        #[arg(long, conflicts_with = "json")]
+        print_token: bool,
         #[arg(long)]
         json: bool,
     },
@@ -177,10 +180,14 @@ async fn manage(client: &Client, command: EnvCommand) -> Result<Outcome, CliErro
         EnvCommand::Create {
             name,
             description,
+            print_token,
             json,
         } => {
             let params = EnvironmentCreateParams { name, description };
             let created: EnvironmentCreated = client.call("environments/create", &params).await?;
+            if print_token {
+                return crate::sessions::print_text(&format!("{}\n", created.token));
+            }
             show(json, &created, || {
                 let name = &created.environment.name;
                 format!(

@@ -421,3 +421,82 @@ async fn help_never_shows_the_token() {
     assert!(help.contains("LIGHTSPEED_ENV_TOKEN"), "{help}");
     assert!(!help.contains(TOKEN), "{help}");
 }
+
+/// The README's three commands through the binary against the in-process stack:
+/// `env create --print-token`, `env serve` with that token, `chat --env` whose model
+/// runs a command on the daemon; `env list`, `env attached` and `/env` show it.
+#[tokio::test(flavor = "multi_thread")]
+async fn lend_a_machine_in_three_commands() {
+    let stack = super::stack::stack(serde_json::json!({"turns": [
+        {"tool_calls": [{"name": "exec_command",
+                         "arguments": {"cmd": "echo built > artifact.txt; echo tests passed"}}]},
+        {"text": "The tests pass."}
+    ]}))
+    .await;
+    let created = stack
+        .lightspeed(&["env", "create", "laptop", "--print-token"])
+        .await;
+    assert_eq!(created.code, Some(0), "{created:?}");
+    let token = created.stdout.trim().to_owned();
+    assert!(token.starts_with("lsenv."), "{created:?}");
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = stack.env();
+    env.push(("LIGHTSPEED_ENV_TOKEN", token.clone()));
+    let mut daemon = tokio::process::Command::new(env!("CARGO_BIN_EXE_lightspeed"))
+        .args([
+            "env",
+            "serve",
+            "--name",
+            "laptop",
+            "--sandbox",
+            "landlock",
+            "--dir",
+        ])
+        .arg(dir.path())
+        .envs(env)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let listed = stack.lightspeed(&["env", "list"]).await;
+        if listed.stdout.contains("laptop  online") {
+            assert!(listed.stdout.contains("sandbox=landlock"), "{listed:?}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{listed:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+
+    let chat = stack
+        .lightspeed(&["chat", "--new", "--env", "laptop", "run the tests"])
+        .await;
+    assert_eq!(chat.code, Some(0), "{chat:?}");
+    assert!(chat.stdout.contains("The tests pass."), "{chat:?}");
+    assert!(
+        chat.stderr.contains("environment laptop attached"),
+        "{chat:?}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("artifact.txt")).unwrap(),
+        "built\n"
+    );
+    let session = super::stack::connected_session(&chat.stdout);
+    let attached = stack.lightspeed(&["env", "attached", &session]).await;
+    assert!(
+        attached
+            .stdout
+            .contains("laptop -> laptop (online) at /env/laptop, tools exec_command, write_stdin"),
+        "{attached:?}"
+    );
+    // The token was printed once, by create, and never since.
+    for run in [&chat, &attached] {
+        assert!(!run.stdout.contains(&token) && !run.stderr.contains(&token));
+    }
+    daemon.kill().await.unwrap();
+    let output = daemon.wait_with_output().await.unwrap();
+    assert!(!String::from_utf8_lossy(&output.stderr).contains(&token));
+}
