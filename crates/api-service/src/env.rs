@@ -5,7 +5,7 @@
 use api::ApiError;
 use api::types::env::*;
 use engine::SessionId;
-use engine::core::command::{CoreCommand, Rejection};
+use engine::core::command::CoreCommand;
 use engine::core::tools::ToolSpec;
 use engine::store::BlobStore;
 use env_registry::{
@@ -15,12 +15,8 @@ use env_registry::{
 use secrecy::ExposeSecret;
 
 use crate::host::SessionHost;
-use crate::mcp::now_ms;
+use crate::mcp::{TOOL_PATCH_ATTEMPTS, now_ms};
 use crate::service::Service;
-
-/// How many times a tool patch is retried when another patch moved the session's
-/// tool revision between reading it and admitting.
-const TOOL_PATCH_ATTEMPTS: usize = 4;
 
 /// A connected daemon not heard from for this long is shown offline: the gateway
 /// holding it may have died without saying so. Three of the gateway's pings.
@@ -264,27 +260,11 @@ impl<H: SessionHost> Service<H> {
                 upsert,
                 remove,
             };
-            match self
-                .host
-                .admit(&crate::host::SessionKey::new(universe_id, session), command)
-                .await
-            {
-                Ok(_) => return Ok(registered),
-                Err(crate::host::AdmitFailure::Rejected(Rejection::RevisionConflict {
-                    ..
-                })) => continue,
-                Err(crate::host::AdmitFailure::Refused(refusal))
-                    if refusal.code == engine::core::command::RejectionCode::RevisionConflict =>
-                {
-                    continue;
-                }
-                Err(failure) => return Err(crate::sessions::admit_error(failure)),
+            if self.admit_tool_patch(universe_id, session, command).await? {
+                return Ok(registered);
             }
         }
-        Err(
-            ApiError::conflict("the session's tools kept changing while attaching; try again")
-                .with_reason("revisionConflict"),
-        )
+        Err(crate::mcp::tools_kept_changing())
     }
 }
 

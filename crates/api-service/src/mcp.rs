@@ -18,7 +18,7 @@ use crate::service::Service;
 
 /// How many times a tool patch is retried when another patch moved the session's
 /// tool revision between reading it and admitting.
-const TOOL_PATCH_ATTEMPTS: usize = 4;
+pub(crate) const TOOL_PATCH_ATTEMPTS: usize = 4;
 
 /// The deployment's MCP settings the service enforces, and the MCP client linking
 /// lists tools with.
@@ -239,28 +239,44 @@ impl<H: SessionHost> Service<H> {
                 upsert,
                 remove,
             };
-            match self
-                .host
-                .admit(&crate::host::SessionKey::new(universe_id, session), command)
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(crate::host::AdmitFailure::Rejected(Rejection::RevisionConflict {
-                    ..
-                })) => continue,
-                Err(crate::host::AdmitFailure::Refused(refusal))
-                    if refusal.code == engine::core::command::RejectionCode::RevisionConflict =>
-                {
-                    continue;
-                }
-                Err(failure) => return Err(crate::sessions::admit_error(failure)),
+            if self.admit_tool_patch(universe_id, session, command).await? {
+                return Ok(());
             }
         }
-        Err(
-            ApiError::conflict("the session's tools kept changing while linking; try again")
-                .with_reason("revisionConflict"),
-        )
+        Err(tools_kept_changing())
     }
+
+    /// Admits a tool patch: `false` when another patch moved the session's tool
+    /// revision first (read again and retry), an error for any other refusal.
+    pub(crate) async fn admit_tool_patch(
+        &self,
+        universe_id: &str,
+        session: &SessionId,
+        command: CoreCommand,
+    ) -> Result<bool, ApiError> {
+        match self
+            .host
+            .admit(&crate::host::SessionKey::new(universe_id, session), command)
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(crate::host::AdmitFailure::Rejected(Rejection::RevisionConflict { .. })) => {
+                Ok(false)
+            }
+            Err(crate::host::AdmitFailure::Refused(refusal))
+                if refusal.code == engine::core::command::RejectionCode::RevisionConflict =>
+            {
+                Ok(false)
+            }
+            Err(failure) => Err(crate::sessions::admit_error(failure)),
+        }
+    }
+}
+
+/// The answer when every tool patch attempt lost to a concurrent one.
+pub(crate) fn tools_kept_changing() -> ApiError {
+    ApiError::conflict("the session's tools kept changing meanwhile; try again")
+        .with_reason("revisionConflict")
 }
 
 /// Why linking failed, for the client: the server's own words are bounded and

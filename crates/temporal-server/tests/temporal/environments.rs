@@ -30,7 +30,7 @@ use tokio::process::{Child, Command};
 use uuid::Uuid;
 
 use crate::harness::temporal_address;
-use crate::postgres::{run_to_end, server, stack_env, wait_healthy};
+use crate::postgres::{mint_key, server, stack_env, wait_healthy};
 
 const RUN_DEADLINE: Duration = Duration::from_secs(240);
 
@@ -64,18 +64,7 @@ impl Stack {
         let temporal = temporal_address().await?;
         let universe = Uuid::new_v4().to_string();
         let task_queue = format!("env-test-{universe}");
-        let key = run_to_end(
-            server(
-                &["api-keys", "create", "--universe", &universe],
-                &stack,
-                &temporal,
-                &task_queue,
-            ),
-            "",
-        )
-        .await
-        .trim()
-        .to_owned();
+        let key = mint_key(&stack, &temporal, &task_queue, &universe).await;
         let provider = FakeProvider::start(FakeProviderConfig {
             script: Some(serde_json::from_value(script).unwrap()),
             ..FakeProviderConfig::default()

@@ -96,6 +96,26 @@ pub(crate) async fn wait_healthy(bind: &str, child: &mut tokio::process::Child) 
     }
 }
 
+/// A key for `universe`, minted into Postgres by `server api-keys create`.
+pub(crate) async fn mint_key(
+    stack: &[(&'static str, String)],
+    temporal: &str,
+    task_queue: &str,
+    universe: &str,
+) -> String {
+    let created = run_to_end(
+        server(
+            &["api-keys", "create", "--universe", universe],
+            stack,
+            temporal,
+            task_queue,
+        ),
+        "",
+    )
+    .await;
+    created.trim().to_owned()
+}
+
 pub(crate) async fn run_to_end(mut command: tokio::process::Command, stdin: &str) -> String {
     let mut child = command
         .stdin(Stdio::piped())
@@ -128,18 +148,7 @@ async fn separate_worker_and_gateway_over_postgres_relay_deltas() {
     let universe_arg = universe.to_string();
 
     // A key minted into Postgres; adding it again is a no-op.
-    let key = run_to_end(
-        server(
-            &["api-keys", "create", "--universe", &universe_arg],
-            &stack,
-            &temporal,
-            &task_queue,
-        ),
-        "",
-    )
-    .await
-    .trim()
-    .to_owned();
+    let key = mint_key(&stack, &temporal, &task_queue, &universe_arg).await;
     assert!(key.starts_with("lsk_"), "{key}");
     for _ in 0..2 {
         run_to_end(

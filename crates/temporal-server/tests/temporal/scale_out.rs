@@ -28,7 +28,7 @@ use test_support::rpc_client::{bearer_headers, params};
 use uuid::Uuid;
 
 use crate::harness::temporal_address;
-use crate::postgres::{run_to_end, server, stack_env, wait_healthy};
+use crate::postgres::{mint_key, server, stack_env, wait_healthy};
 
 const SESSIONS: usize = 16;
 const RUN_DEADLINE: Duration = Duration::from_secs(180);
@@ -71,18 +71,7 @@ async fn two_workers_and_two_gateways_share_sessions_and_survive_a_killed_worker
     let universe = Uuid::new_v4();
     let universe_arg = universe.to_string();
     let task_queue = format!("scale-{}", &universe.simple().to_string()[..12]);
-    let key = run_to_end(
-        server(
-            &["api-keys", "create", "--universe", &universe_arg],
-            &stack,
-            &temporal,
-            &task_queue,
-        ),
-        "",
-    )
-    .await
-    .trim()
-    .to_owned();
+    let key = mint_key(&stack, &temporal, &task_queue, &universe_arg).await;
 
     // Every generation takes a while, so the kill below lands mid-call.
     let turns: Vec<_> = (0..SESSIONS * 2)

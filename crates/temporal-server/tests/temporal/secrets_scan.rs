@@ -29,7 +29,7 @@ use test_support::rpc_client::{bearer_headers, params};
 use uuid::Uuid;
 
 use crate::harness::temporal_address;
-use crate::postgres::{run_to_end, server, stack_env, wait_healthy};
+use crate::postgres::{mint_key, server, stack_env, wait_healthy};
 
 /// Where `needle` occurs in `haystack`, if anywhere.
 fn contains(haystack: &[u8], needle: &str) -> bool {
@@ -65,18 +65,7 @@ async fn no_secret_or_token_leaves_the_auth_tables() {
     let task_queue = format!("secrets-{}", &universe.simple().to_string()[..12]);
     let secret_value = format!("sv-{}", Uuid::new_v4().simple());
     let data = tempfile::tempdir().unwrap();
-    let key = run_to_end(
-        server(
-            &["api-keys", "create", "--universe", &universe_arg],
-            &stack,
-            &temporal,
-            &task_queue,
-        ),
-        "",
-    )
-    .await
-    .trim()
-    .to_owned();
+    let key = mint_key(&stack, &temporal, &task_queue, &universe_arg).await;
     let provider = FakeProvider::start(FakeProviderConfig {
         script: Some(
             serde_json::from_value(json!({"turns": [
