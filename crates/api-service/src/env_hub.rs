@@ -31,6 +31,7 @@ use secrecy::SecretString;
 use crate::host::{SessionHost, SessionKey};
 use crate::mcp::now_ms;
 use crate::service::{Service, Store};
+use session_stores::StoreProvider as _;
 
 /// How often the gateway pings a daemon (the daemon reconnects after 3× without).
 pub(crate) const PING_INTERVAL_MS: u64 = 15_000;
@@ -38,8 +39,11 @@ pub(crate) const PING_INTERVAL_MS: u64 = 15_000;
 const HELLO_TIMEOUT: Duration = Duration::from_secs(10);
 /// Calls one daemon runs at once (its own process bound is the same by default).
 const CALLS_IN_FLIGHT_MAX: usize = 64;
-/// How often pending jobs are looked for while the daemon is connected.
+/// How often pending jobs are looked for while the daemon is connected, when the
+/// store cannot announce new jobs (the filesystem store)...
 const CLAIM_INTERVAL: Duration = Duration::from_millis(250);
+/// ...and when it can (Postgres `LISTEN`): a backstop only.
+const CLAIM_INTERVAL_ANNOUNCED: Duration = Duration::from_secs(2);
 /// Presence (last seen) is written at most this often.
 const PRESENCE_WRITE_INTERVAL: Duration = Duration::from_secs(5);
 /// Output of one call kept for the CAS; the daemon bounds its own at 32 MiB by
@@ -168,7 +172,15 @@ impl<H: SessionHost> Daemon<'_, H> {
         .await?;
         self.reconcile(known_calls.into_iter().collect()).await?;
 
-        let mut claim = tokio::time::interval(CLAIM_INTERVAL);
+        let mut announced = self
+            .service
+            .host
+            .stores()
+            .env_job_wakeups(&self.grant.universe_id, &self.grant.environment_id);
+        let mut claim = tokio::time::interval(match announced {
+            Some(_) => CLAIM_INTERVAL_ANNOUNCED,
+            None => CLAIM_INTERVAL,
+        });
         let mut ping = tokio::time::interval(Duration::from_millis(PING_INTERVAL_MS));
         let mut heard = Instant::now();
         let mut presence_written = Instant::now();
@@ -186,6 +198,7 @@ impl<H: SessionHost> Daemon<'_, H> {
                     }
                 }
                 _ = claim.tick() => self.claim().await?,
+                () = announcement(announced.as_mut()) => self.claim().await?,
                 _ = ping.tick() => {
                     if heard.elapsed() > Duration::from_millis(3 * PING_INTERVAL_MS) {
                         return Err("the daemon stopped answering".into());
@@ -257,6 +270,7 @@ impl<H: SessionHost> Daemon<'_, H> {
     }
 
     async fn claim(&mut self) -> Result<(), String> {
+        self.cancel_finished_elsewhere().await?;
         let room = CALLS_IN_FLIGHT_MAX.saturating_sub(self.calls.len());
         if room == 0 {
             return Ok(());
@@ -268,6 +282,34 @@ impl<H: SessionHost> Daemon<'_, H> {
             .map_err(|err| err.to_string())?;
         for job in jobs {
             self.deliver(job).await?;
+        }
+        Ok(())
+    }
+
+    /// Calls in flight here whose jobs someone else finished (the worker, when the
+    /// run was cancelled or the deadline passed): nobody waits for them, so the
+    /// daemon kills their processes.
+    async fn cancel_finished_elsewhere(&mut self) -> Result<(), String> {
+        if self.calls.is_empty() {
+            return Ok(());
+        }
+        let delivered: BTreeSet<String> = self
+            .store
+            .job_delivered(&self.grant.environment_id)
+            .await
+            .map_err(|err| err.to_string())?
+            .into_iter()
+            .map(|job| job.id)
+            .collect();
+        let gone: Vec<String> = self
+            .calls
+            .keys()
+            .filter(|id| !delivered.contains(*id))
+            .cloned()
+            .collect();
+        for call_id in gone {
+            self.calls.remove(&call_id);
+            self.send(GatewayMessage::Cancel { call_id }).await?;
         }
         Ok(())
     }
@@ -474,6 +516,18 @@ fn publish<H: SessionHost>(
             call_id: Some(job.call_id.clone()),
         },
     );
+}
+
+/// Resolves when a job for the environment was announced; never without
+/// announcements (or once the announcer is gone: polling goes on).
+async fn announcement(wakeups: Option<&mut tokio::sync::watch::Receiver<u64>>) {
+    let heard = match wakeups {
+        Some(wakeups) => wakeups.changed().await.is_ok(),
+        None => false,
+    };
+    if !heard {
+        std::future::pending::<()>().await;
+    }
 }
 
 /// A random id for one socket: which connection holds an environment.

@@ -81,6 +81,12 @@ pub enum GatewayMessage {
         call_id: String,
         op: Op,
     },
+    /// Nobody waits for call `call_id` any more (its run was cancelled, or its
+    /// deadline passed): kill its process group if it still runs. Its result, if
+    /// it sends one, is dropped.
+    Cancel {
+        call_id: String,
+    },
     Ping {
         nonce: u64,
     },

@@ -378,6 +378,7 @@ fn handle_frame(
             // the connection's output instead.
             let _ = control.try_send(DaemonMessage::Pong { nonce });
         }
+        Ok(GatewayMessage::Cancel { call_id }) => daemon.cancel(&call_id),
         Ok(GatewayMessage::Welcome { .. }) => {}
         Err(err) => {
             // A call the daemon cannot read is still answered, if its id is.

@@ -28,6 +28,8 @@ pub(crate) struct Daemon {
     host: HostInfo,
     calls: Mutex<CallTable>,
     processes: ProcessTable,
+    /// The process each running `exec` call started, for [`Daemon::cancel`].
+    started: Mutex<std::collections::BTreeMap<String, u64>>,
     files: Arc<Files>,
     confinement: Confinement,
     limits: Limits,
@@ -93,6 +95,7 @@ impl Daemon {
             host,
             calls: Mutex::new(CallTable::new(config.limits.clone())),
             processes: ProcessTable::new(config.limits.processes_max),
+            started: Mutex::default(),
             files: Arc::new(Files::new(root, config.limits.clone())),
             confinement,
             limits: config.limits.clone(),
@@ -154,12 +157,32 @@ impl Daemon {
         drop(calls);
         tokio::spawn(attach(call_id.clone(), run, sink));
         if let Some(work) = work {
+            if let Work::Exec { process_id, .. } = &work {
+                self.lock_started().insert(call_id.clone(), *process_id);
+            }
             let daemon = Arc::clone(self);
             tokio::spawn(async move {
                 let result = daemon.execute(work).await;
+                daemon.lock_started().remove(&call_id);
                 daemon.lock_calls().finish(&call_id, result, Instant::now());
             });
         }
+    }
+
+    /// Kills the process group call `call_id` started, if it still runs: nobody
+    /// waits for its result any more.
+    pub(crate) fn cancel(&self, call_id: &str) {
+        let process_id = self.lock_started().get(call_id).copied();
+        if let Some(process) = process_id.and_then(|id| self.processes.get(id)) {
+            process.kill_group();
+        }
+    }
+
+    fn lock_started(&self) -> std::sync::MutexGuard<'_, std::collections::BTreeMap<String, u64>> {
+        // One insert or remove at a time: whole after a panic.
+        self.started
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Kills every process group (the daemon is stopping).

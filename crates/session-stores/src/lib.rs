@@ -13,6 +13,7 @@
 //! the gateway or the API, or let one universe's store serve another's data.
 
 mod commits;
+mod env_wakeups;
 mod pg_commits;
 
 use std::cmp::Ordering;
@@ -36,6 +37,7 @@ use uuid::Uuid;
 use vfs::VfsCatalog;
 
 pub use commits::CommitHub;
+pub use env_wakeups::EnvJobWakeups;
 pub use pg_commits::IDLE_PING_AFTER;
 
 /// Everything a session needs from storage: its log, checkpoints and blobs, the VFS
@@ -230,6 +232,18 @@ pub trait StoreProvider: Send + Sync + 'static {
     /// [`CommitHub::watch`] for how to read it without missing one). Waiting on it
     /// costs no store query.
     fn commits(&self, universe_id: &str, session: &SessionId) -> watch::Receiver<Seq>;
+
+    /// A signal that changes when a job for environment `environment_id` is
+    /// submitted anywhere, for the gateway holding its daemon; `None` when this
+    /// provider cannot announce jobs (the hub then polls often).
+    fn env_job_wakeups(
+        &self,
+        universe_id: &str,
+        environment_id: &str,
+    ) -> Option<watch::Receiver<u64>> {
+        let _ = (universe_id, environment_id);
+        None
+    }
 }
 
 type OpenedFs = Arc<Mutex<BTreeMap<String, Arc<FsStore>>>>;
@@ -419,6 +433,8 @@ pub struct PgStores {
     hub: Arc<CommitHub>,
     listener: Background,
     listener_backend: Arc<AtomicI32>,
+    env_wakeups: Arc<EnvJobWakeups>,
+    env_listener: Background,
 }
 
 impl PgStores {
@@ -431,6 +447,8 @@ impl PgStores {
             hub: Arc::default(),
             listener: Background::default(),
             listener_backend: Arc::default(),
+            env_wakeups: Arc::default(),
+            env_listener: Background::default(),
         }
     }
 
@@ -496,6 +514,19 @@ impl StoreProvider for PgStores {
             )
         });
         receiver
+    }
+
+    fn env_job_wakeups(
+        &self,
+        universe_id: &str,
+        environment_id: &str,
+    ) -> Option<watch::Receiver<u64>> {
+        let key =
+            Uuid::parse_str(universe_id).map_or_else(|_| universe_id.to_owned(), |u| u.to_string());
+        let receiver = self.env_wakeups.watch(&key, environment_id);
+        self.env_listener
+            .start_once(|| env_wakeups::follow_env_jobs(self.db.clone(), self.env_wakeups.clone()));
+        Some(receiver)
     }
 }
 

@@ -596,3 +596,48 @@ async fn long_commands_hold_no_worker_slots() {
         assert_eq!(results[0].1, "ok", "{session}: {results:#?}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn cancelling_a_run_kills_its_command() {
+    let script = json!({"turns": [
+        {"tool_calls": [{"name": "exec_command", "arguments": {
+            "cmd": "echo $$ > leader.pid; sleep 300", "timeout_ms": 600000}}]},
+        {"text": "Never reached."}
+    ]});
+    let Some(stack) = Stack::start(script, None).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (_token, _daemon) = stack.lend("dev", dir.path()).await;
+    stack.session_with("s-cancel", "dev", "none").await;
+    let run = stack.run("s-cancel", "wait").await;
+    let pid_file = dir.path().join("leader.pid");
+    wait_for_file(&pid_file).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    stack
+        .call(
+            "run/cancel",
+            json!({"sessionId": "s-cancel", "runId": run, "reason": "changed my mind"}),
+        )
+        .await;
+    let events = stack.follow("s-cancel", &run).await;
+    assert_eq!(finished_status(&events, &run), "cancelled");
+    // Nobody waits for the command any more: the daemon killed its process group.
+    let began = Instant::now();
+    while Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(
+            began.elapsed() < Duration::from_secs(30),
+            "the cancelled command {pid} still runs"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    println!(
+        "the cancelled command was killed {:?} after its run ended",
+        began.elapsed()
+    );
+}
