@@ -53,6 +53,20 @@ pub trait ToolAdapter: Send + Sync {
         call: &ToolCallRequest,
         blobs: &B,
     ) -> impl Future<Output = Result<ToolResult, AdapterError>> + Send;
+
+    /// [`ToolAdapter::invoke`] for a call of run `run_id`'s tool batch `batch`, for
+    /// tools that record where a call belongs (environment calls publish their
+    /// output as deltas of that run).
+    fn invoke_in_run<B: BlobStore>(
+        &self,
+        call: &ToolCallRequest,
+        blobs: &B,
+        run_id: &engine::RunId,
+        batch: u32,
+    ) -> impl Future<Output = Result<ToolResult, AdapterError>> + Send {
+        let _ = (run_id, batch);
+        self.invoke(call, blobs)
+    }
 }
 
 /// Compacts the context of `state` (replayed to the compaction request).

@@ -232,6 +232,33 @@ impl<S: VfsCatalog + McpCatalog + EnvCatalog + BlobStore> ToolAdapter for Sessio
         call: &ToolCallRequest,
         blobs: &B,
     ) -> Result<ToolResult, AdapterError> {
+        self.invoke_as(call, blobs, &self.env.call).await
+    }
+
+    async fn invoke_in_run<B: BlobStore>(
+        &self,
+        call: &ToolCallRequest,
+        blobs: &B,
+        run_id: &engine::RunId,
+        batch: u32,
+    ) -> Result<ToolResult, AdapterError> {
+        let env_call = EnvCall {
+            run_id: run_id.as_str().to_owned(),
+            batch,
+            completion: self.env.call.completion.clone(),
+        };
+        self.invoke_as(call, blobs, &env_call).await
+    }
+}
+
+impl<S: VfsCatalog + McpCatalog + EnvCatalog + BlobStore> SessionTools<S> {
+    /// Runs `call`; environment calls as `env_call` says.
+    async fn invoke_as<B: BlobStore>(
+        &self,
+        call: &ToolCallRequest,
+        blobs: &B,
+        env_call: &EnvCall,
+    ) -> Result<ToolResult, AdapterError> {
         if let Some(kind) = ToolKind::from_name(&call.name) {
             // A path under `/env/NAME` of an attachment reaches that environment.
             let env = &self.env;
@@ -245,7 +272,7 @@ impl<S: VfsCatalog + McpCatalog + EnvCatalog + BlobStore> ToolAdapter for Sessio
                         call,
                         kind,
                         &arguments,
-                        &env.call,
+                        env_call,
                         now_ms(),
                     )
                     .await
@@ -277,7 +304,7 @@ impl<S: VfsCatalog + McpCatalog + EnvCatalog + BlobStore> ToolAdapter for Sessio
             let env = &self.env;
             return env
                 .tools
-                .invoke(&*env.store, &env.session, call, tool, &env.call, now_ms())
+                .invoke(&*env.store, &env.session, call, tool, env_call, now_ms())
                 .await;
         }
         let (status, output) = match call.name.as_str() {

@@ -139,6 +139,11 @@ pub(crate) struct GatewayLimitArgs {
         default_value_t = 3_600_000
     )]
     session_idle_timeout_ms: u64,
+    /// A tool call is stopped after this long and recorded as an error, ms; for an
+    /// environment command this bounds its whole wait, delivery included (a command
+    /// may run for this long less 15 s).
+    #[arg(long, env = "LIGHTSPEED_TOOL_TIMEOUT_MS", default_value_t = 300_000)]
+    tool_timeout_ms: u64,
     /// Sessions one universe may hold; a new one beyond it is refused
     /// (`quotaExceeded`).
     #[arg(
@@ -234,6 +239,7 @@ impl GatewayLimitArgs {
     pub(crate) fn workflow_settings(&self) -> WorkflowSettings {
         WorkflowSettings {
             session_idle_timeout_ms: self.session_idle_timeout_ms,
+            tool_timeout_ms: self.tool_timeout_ms.max(1_000),
             ..WorkflowSettings::default()
         }
     }

@@ -276,7 +276,7 @@ where
             Action::InvokeTools(intent) => {
                 let mut results = Vec::with_capacity(intent.calls.len());
                 for call in &intent.calls {
-                    results.push(self.invoke(call).await?);
+                    results.push(self.invoke(call, &intent.run_id, intent.batch).await?);
                 }
                 let now = self.tick();
                 let resumed =
@@ -306,10 +306,18 @@ where
 
     /// Runs one call, if the session registered its tool (as the Temporal worker
     /// does: models can name any tool, only the session's own are served).
-    async fn invoke(&self, call: &ToolCallRequest) -> Result<ToolResult, RunnerError> {
+    async fn invoke(
+        &self,
+        call: &ToolCallRequest,
+        run_id: &engine::RunId,
+        batch: u32,
+    ) -> Result<ToolResult, RunnerError> {
         let control = &self.drive.state().control;
         if control.tools.iter().any(|tool| tool.name == call.name) {
-            return Ok(self.tools.invoke(call, &*self.store).await?);
+            return Ok(self
+                .tools
+                .invoke_in_run(call, &*self.store, run_id, batch)
+                .await?);
         }
         let message = effects::toolset::unavailable_tool_message(&call.name);
         let output = serde_json::json!({ "error": message });

@@ -159,6 +159,20 @@ impl<S: VfsCatalog + McpCatalog + env_registry::EnvCatalog + BlobStore + 'static
             self.0.invoke(call, blobs).await
         }
     }
+
+    async fn invoke_in_run<B: BlobStore>(
+        &self,
+        call: &ToolCallRequest,
+        blobs: &B,
+        run_id: &engine::RunId,
+        batch: u32,
+    ) -> Result<ToolResult, AdapterError> {
+        if BUILTIN_TOOL_NAMES.contains(&call.name.as_str()) {
+            BuiltinTools.invoke(call, blobs).await
+        } else {
+            self.0.invoke_in_run(call, blobs, run_id, batch).await
+        }
+    }
 }
 
 /// The MCP client test hosts serve linked tools with: a fresh pool, servers without

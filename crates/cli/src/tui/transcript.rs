@@ -269,6 +269,37 @@ mod tests {
     }
 
     #[test]
+    fn a_running_commands_output_streams_and_keeps_its_tail() {
+        let mut t = Transcript::default();
+        let chunk = |text: String| DeltaView {
+            run_id: "run_1".into(),
+            turn: 2,
+            output_index: 0,
+            kind: DeltaKind::ToolOutput,
+            text,
+            call_id: Some("call_1".into()),
+        };
+        t.apply_delta(&chunk("compiling...\n".into()));
+        assert_eq!(
+            t.streaming().map(|s| s.tool_output.as_str()),
+            Some("compiling...\n")
+        );
+        for line in 0..2_000 {
+            t.apply_delta(&chunk(format!("line {line}\n")));
+        }
+        let kept = &t
+            .streaming()
+            .map(|s| s.tool_output.clone())
+            .unwrap_or_default();
+        assert!(kept.len() <= TOOL_OUTPUT_KEPT_BYTES, "{}", kept.len());
+        assert!(kept.ends_with("line 1999\n"));
+        assert!(!kept.contains("compiling"));
+        // The committed turn replaces what streamed.
+        t.apply_event(&event(kinds::TURN_COMPLETED, vec![]));
+        assert!(t.streaming().is_none());
+    }
+
+    #[test]
     fn committed_turns_replace_streamed_text() {
         let mut t = Transcript::default();
         t.apply_delta(&DeltaView {

@@ -56,10 +56,19 @@ struct Stack {
     gateway: Child,
     worker: Child,
     worker_slots: Option<usize>,
+    tool_timeout_ms: Option<u64>,
 }
 
 impl Stack {
     async fn start(script: Value, worker_slots: Option<usize>) -> Option<Self> {
+        Self::start_with(script, worker_slots, None).await
+    }
+
+    async fn start_with(
+        script: Value,
+        worker_slots: Option<usize>,
+        tool_timeout_ms: Option<u64>,
+    ) -> Option<Self> {
         let stack = stack_env()?;
         let temporal = temporal_address().await?;
         let universe = Uuid::new_v4().to_string();
@@ -74,7 +83,7 @@ impl Stack {
         let bind = format!("127.0.0.1:{}", devserver::free_port().unwrap());
         let mut this = Self {
             worker: spawn_worker(&stack, &temporal, &task_queue, &provider, worker_slots),
-            gateway: spawn_gateway(&stack, &temporal, &task_queue, &bind),
+            gateway: spawn_gateway(&stack, &temporal, &task_queue, &bind, tool_timeout_ms),
             stack,
             temporal,
             task_queue,
@@ -82,6 +91,7 @@ impl Stack {
             bind,
             key,
             worker_slots,
+            tool_timeout_ms,
         };
         wait_healthy(&this.bind.clone(), &mut this.gateway).await;
         Some(this)
@@ -113,7 +123,13 @@ impl Stack {
     }
 
     async fn restart_gateway(&mut self) {
-        self.gateway = spawn_gateway(&self.stack, &self.temporal, &self.task_queue, &self.bind);
+        self.gateway = spawn_gateway(
+            &self.stack,
+            &self.temporal,
+            &self.task_queue,
+            &self.bind,
+            self.tool_timeout_ms,
+        );
         wait_healthy(&self.bind.clone(), &mut self.gateway).await;
     }
 
@@ -235,11 +251,14 @@ fn spawn_gateway(
     temporal: &str,
     task_queue: &str,
     bind: &str,
+    tool_timeout_ms: Option<u64>,
 ) -> Child {
-    server(&["gateway", "--bind", bind], stack, temporal, task_queue)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
+    let mut gateway = server(&["gateway", "--bind", bind], stack, temporal, task_queue);
+    gateway.stderr(Stdio::null());
+    if let Some(ms) = tool_timeout_ms {
+        gateway.env("LIGHTSPEED_TOOL_TIMEOUT_MS", ms.to_string());
+    }
+    gateway.spawn().unwrap()
 }
 
 /// The tool results of `events`: (name, status, output parsed as JSON when it is).
@@ -640,4 +659,33 @@ async fn cancelling_a_run_kills_its_command() {
         "the cancelled command was killed {:?} after its run ended",
         began.elapsed()
     );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_offline_environment_fails_the_call_at_its_deadline() {
+    let script = json!({"turns": [
+        {"tool_calls": [{"name": "exec_command", "arguments": {"cmd": "make"}}]},
+        {"text": "The machine is away."}
+    ]});
+    let Some(stack) = Stack::start_with(script, None, Some(20_000)).await else {
+        return;
+    };
+    // Created, never served.
+    stack
+        .call("environments/create", json!({"name": "asleep"}))
+        .await;
+    stack.session_with("s-offline", "asleep", "none").await;
+    let began = Instant::now();
+    let run = stack.run("s-offline", "build").await;
+    let events = stack.follow("s-offline", &run).await;
+    let waited = began.elapsed();
+    assert_eq!(finished_status(&events, &run), "completed", "{events:#?}");
+    let results = tool_results(&events);
+    assert_eq!(results[0].1, "error");
+    assert_eq!(results[0].2["code"], "environmentOffline", "{results:#?}");
+    assert!(
+        waited >= Duration::from_secs(19) && waited < Duration::from_secs(60),
+        "the call waited {waited:?} for a 20 s deadline"
+    );
+    println!("an offline environment's call failed after {waited:?} (deadline 20 s)");
 }

@@ -47,6 +47,8 @@ pub(super) const CASES: [Case; 2] = [
             "session/read",
             "run/start",
             "session/events/read",
+            "session/subscribe",
+            "session/unsubscribe",
             "blob/get"
         ]
     ),
@@ -242,6 +244,11 @@ pub(super) async fn attached_environments_run_the_models_commands(
         .await;
     assert_eq!(view["status"], "idle");
 
+    // Output streams to subscribers as the daemon sends it.
+    let ws = ctx.ws_a().await;
+    let mut subscription = ws
+        .subscribe(json!({"sessionId": "env-session", "cursor": 0}))
+        .await;
     let run_id = a.start_run("env-session", "sub-1", "Run the tests.").await;
     // The call reaches the daemon; it answers with 40 KB of output and a failure.
     let (call_id, op) = loop {
@@ -295,6 +302,26 @@ pub(super) async fn attached_environments_run_the_models_commands(
 
     let events = a.follow("env-session", &run_id).await;
     assert_eq!(finished_status(&events, &run_id), "completed");
+    let seen = subscription.until_finished(&run_id).await;
+    subscription.unsubscribe().await;
+    let streamed: String = seen
+        .iter()
+        .filter(|notification| {
+            notification["type"] == "delta" && notification["delta"]["kind"] == "toolOutput"
+        })
+        .map(|notification| {
+            assert_eq!(notification["delta"]["runId"], run_id.as_str());
+            assert!(
+                notification["delta"]["callId"].is_string(),
+                "{notification}"
+            );
+            notification["delta"]["text"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(
+        streamed, output,
+        "the toolOutput deltas add up to the output"
+    );
     // The other universe's daemon never saw the call.
     let heard = tokio::time::timeout(Duration::from_millis(500), their_daemon.next()).await;
     assert!(

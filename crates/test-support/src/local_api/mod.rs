@@ -120,6 +120,10 @@ impl<P: StoreProvider> SessionHost for LocalHost<P> {
         self.slot(key).deltas()
     }
 
+    fn publish_delta(&self, key: &SessionKey, delta: Delta) {
+        self.slot(key).publish(delta);
+    }
+
     fn stores(&self) -> &P {
         &self.stores
     }

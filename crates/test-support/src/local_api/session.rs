@@ -63,6 +63,11 @@ impl<S: SessionStore> SessionSlot<S> {
         self.deltas.subscribe()
     }
 
+    /// Hands `delta` to the session's subscribers (none listening: dropped).
+    pub(super) fn publish(&self, delta: Delta) {
+        let _ = self.deltas.send(delta);
+    }
+
     /// Admits `command` (committed before returning), making the runner and its
     /// driver on first use, and wakes the driver.
     pub(super) async fn admit(
