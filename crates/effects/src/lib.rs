@@ -9,14 +9,17 @@
 //! - [`compactor`]: [`LlmCompactor`], compaction by summarisation with the session's
 //!   model through `llm-runtime`;
 //! - [`toolset`]: [`SessionToolset`], which a host asks for one session's tool
-//!   adapter, and [`WorkerTools`], the toolset production hosts serve.
+//!   adapter, and [`WorkerTools`], the toolset production hosts serve;
+//! - [`env`] and [`env_files`]: the shell and file tools of attached environments,
+//!   as jobs of the universe's environment catalog.
 //!
 //! Hosts own durability and retry policy: adapters classify failures
 //! ([`AdapterError`]) and never retry themselves.
 //!
 //! What this crate must not do: depend on a host (temporal-*, gateway), on the client
 //! contract (api) or on test infrastructure (test-support) — its own dependencies are
-//! engine, vfs, tools and llm-runtime (`crates/architecture`); hand the engine
+//! engine, vfs, tools, llm-runtime, the MCP and environment registries, mcp-client
+//! and env-protocol (`crates/architecture`); hand the engine
 //! anything but refs and facts (bulky content goes to the CAS); decide anything the
 //! engine decides.
 

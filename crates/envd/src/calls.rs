@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::Instant;
 
-use api::env_protocol::{CallResult, DaemonMessage, OUTPUT_CHUNK_BYTES_MAX};
+use env_protocol::{CallResult, DaemonMessage, OUTPUT_CHUNK_BYTES_MAX};
 use tokio::sync::{mpsc, watch};
 
 use crate::config::Limits;
@@ -187,7 +187,7 @@ impl CallTable {
 mod tests {
     use std::time::Duration;
 
-    use api::env_protocol::FailureCode;
+    use env_protocol::FailureCode;
 
     use super::*;
 

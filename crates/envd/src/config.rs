@@ -17,7 +17,7 @@ pub struct ServeConfig {
     /// by [`crate::Server::start`]; it must exist.
     pub dir: PathBuf,
     /// The gateway's base URL (`http://`, `https://`, `ws://` or `wss://`);
-    /// [`api::env_protocol::CONNECT_PATH`] is appended.
+    /// [`env_protocol::CONNECT_PATH`] is appended.
     pub gateway_url: String,
     /// The environment token, sent as `Authorization: Bearer` on the upgrade and
     /// nowhere else (never logged, never in an error, never in a child's

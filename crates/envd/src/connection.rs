@@ -10,9 +10,7 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use api::env_protocol::{
-    CONNECT_PATH, DaemonMessage, FRAME_BYTES_MAX, FailureCode, GatewayMessage,
-};
+use env_protocol::{CONNECT_PATH, DaemonMessage, FRAME_BYTES_MAX, FailureCode, GatewayMessage};
 use futures::stream::SplitSink;
 use futures::{SinkExt, StreamExt};
 use secrecy::{ExposeSecret, SecretString};
@@ -389,7 +387,7 @@ fn handle_frame(
                 Some(call_id) => {
                     let result = DaemonMessage::Result {
                         call_id,
-                        result: api::env_protocol::CallResult::Failed {
+                        result: env_protocol::CallResult::Failed {
                             code: FailureCode::InvalidArguments,
                             message: format!("unreadable call: {err}"),
                         },

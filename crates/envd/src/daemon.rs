@@ -7,7 +7,7 @@ use std::ffi::OsString;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use api::env_protocol::{
+use env_protocol::{
     CallResult, Command, DaemonMessage, FailureCode, HostInfo, Op, PROTOCOL_VERSION, ProcessOutcome,
 };
 

@@ -1,7 +1,7 @@
 //! The environment daemon behind `lightspeed env serve`: it lends a machine to
 //! agents. It dials the Lightspeed gateway over WebSocket (so it works behind
 //! NAT, and holds no database or Temporal credential), authenticates with an
-//! environment token, and serves the calls of [`api::env_protocol`]: commands
+//! environment token, and serves the calls of [`env_protocol`]: commands
 //! and file operations confined to one directory, sandboxed.
 //!
 //! - [`Server::start`] opens the directory, creates a private temp directory and
@@ -16,8 +16,8 @@
 //! groups, output, stdin, timeouts), `output` (bounded output buffers), `files`
 //! (operations beneath the directory), [`sandbox`].
 //!
-//! What this crate must not do: depend on any crate of ours but `api`; run a
-//! call id twice while it is remembered; touch anything outside the directory
+//! What this crate must not do: depend on any crate of ours but `env-protocol`
+//! (the frames); run a call id twice while it is remembered; touch anything outside the directory
 //! (and its private temp directory) through any path or symlink; start with a
 //! sandbox the kernel cannot enforce; put the token in a log, an error, an event
 //! or a child's environment.
@@ -37,7 +37,7 @@ pub mod testing;
 use std::future::Future;
 use std::sync::Arc;
 
-use api::env_protocol::HostInfo;
+use env_protocol::HostInfo;
 
 pub use config::{Launcher, Limits, Sandbox, SandboxKind, ServeConfig};
 pub use connection::Event;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use api::env_protocol::{
+use env_protocol::{
     CallResult, DaemonMessage, GatewayMessage, HostInfo, OUTPUT_CHUNK_BYTES_MAX, Op,
 };
 use futures::{SinkExt, StreamExt};
@@ -128,7 +128,7 @@ impl TestGateway {
             let expected = format!("Bearer {}", self.token);
             let refused = Arc::clone(&self.refused);
             let check = move |request: &Request, response: Response| {
-                let authorized = request.uri().path() == api::env_protocol::CONNECT_PATH
+                let authorized = request.uri().path() == env_protocol::CONNECT_PATH
                     && request
                         .headers()
                         .get("authorization")

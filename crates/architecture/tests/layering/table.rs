@@ -62,7 +62,7 @@ pub(crate) const CRATES: &[Row] = &[
     // The environment daemon: the environment protocol's types and nothing else of
     // ours (no engine, no store, no gateway code). Its tests depend on itself with
     // the `testing` feature (the stand-in gateway).
-    product("envd", &["api"], &["envd"]),
+    product("envd", &["env-protocol"], &["envd"]),
     product("vfs", &["engine"], &[]),
     product("mcp-registry", &["engine"], &[]),
     product("env-registry", &["engine"], &[]),

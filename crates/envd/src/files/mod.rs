@@ -12,7 +12,7 @@ use std::io::{self, Read};
 use std::os::unix::fs::{FileExt, PermissionsExt};
 use std::time::UNIX_EPOCH;
 
-use api::env_protocol::{CallResult, DirEntry, EntryKind, FailureCode, SearchMatch};
+use env_protocol::{CallResult, DirEntry, EntryKind, FailureCode, SearchMatch};
 use globset::{Glob, GlobBuilder, GlobMatcher};
 use regex::RegexBuilder;
 use rustix::fs::{Mode, OFlags};
@@ -24,7 +24,7 @@ pub(crate) use root::{RelPath, Root};
 use walk::{Walk, WalkEntry};
 
 /// Bytes of entries, paths or matches one answer carries at most, well within
-/// [`api::env_protocol::FRAME_BYTES_MAX`] after JSON escaping.
+/// [`env_protocol::FRAME_BYTES_MAX`] after JSON escaping.
 pub(crate) const RESULT_BYTES_MAX: usize = 1024 * 1024;
 
 /// Bytes of one matching line returned by `search`.

@@ -19,7 +19,7 @@ use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path, PathBuf};
 
-use api::env_protocol::FailureCode;
+use env_protocol::FailureCode;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, readlinkat, statat};
 
 use super::FileError;

@@ -6,7 +6,7 @@ use std::collections::VecDeque;
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
-use api::env_protocol::{DirEntry, EntryKind};
+use env_protocol::{DirEntry, EntryKind};
 use rustix::fs::{AtFlags, Dir, FileType, OFlags, statat};
 
 use super::{FileError, RelPath, Root};

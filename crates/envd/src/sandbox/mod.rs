@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::process::{ExitCode, Stdio};
 use std::time::Duration;
 
-use api::env_protocol::SandboxInfo;
+use env_protocol::SandboxInfo;
 
 use crate::config::{Sandbox, SandboxKind};
 use crate::error::ServeError;

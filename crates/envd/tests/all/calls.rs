@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use api::env_protocol::CallResult;
+use env_protocol::CallResult;
 
 use crate::support::{WITHIN, outcome, shell, start};
 

@@ -1,6 +1,6 @@
 //! Dialling, authentication, reconnection.
 
-use api::env_protocol::PROTOCOL_VERSION;
+use env_protocol::PROTOCOL_VERSION;
 use envd::{Event, Limits};
 
 use crate::support::{TOKEN, WITHIN, shell, spawn, start, start_with};

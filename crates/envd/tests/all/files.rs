@@ -2,7 +2,7 @@
 
 use std::os::unix::fs::symlink;
 
-use api::env_protocol::{CallResult, EntryKind, FailureCode, Op};
+use env_protocol::{CallResult, EntryKind, FailureCode, Op};
 use sha2::{Digest, Sha256};
 
 use crate::support::{WITHIN, shell, start};

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use api::env_protocol::{CallResult, Command, FailureCode, OUTPUT_CHUNK_BYTES_MAX, Op};
+use env_protocol::{CallResult, Command, FailureCode, OUTPUT_CHUNK_BYTES_MAX, Op};
 use envd::Limits;
 
 use crate::support::{WITHIN, outcome, shell, shell_yield, start, start_with};

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use api::env_protocol::{CallResult, Command, Op, ProcessOutcome};
+use env_protocol::{CallResult, Command, Op, ProcessOutcome};
 use envd::testing::{GatewayConnection, TestGateway};
 use envd::{Event, Limits, Sandbox, SandboxKind, ServeConfig, Server};
 use tokio::sync::oneshot;

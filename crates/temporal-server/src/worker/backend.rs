@@ -596,18 +596,19 @@ struct DeltaProgress {
 }
 
 impl effects::mcp::ToolProgress for DeltaProgress {
-    fn progress(&self, _call: &engine::core::run::ToolCallRequest, line: String) {
-        self.deltas.deliver(
-            &self.universe_id,
-            &self.session_id,
-            llm_runtime::Delta {
+    fn progress(&self, call: &engine::core::run::ToolCallRequest, line: String) {
+        use llm_runtime::DeltaSink as _;
+        // Published, not delivered: with Postgres the hub relays it to every
+        // gateway, so a gateway in another process than this worker hears it too.
+        self.deltas
+            .sink(&self.universe_id, &self.session_id)
+            .delta(llm_runtime::Delta {
                 run_id: self.run_id.clone(),
                 turn: self.batch,
                 output_index: 0,
                 kind: llm_runtime::DeltaKind::ToolProgress,
                 text: line,
-                call_id: None,
-            },
-        );
+                call_id: Some(call.call_id.as_str().to_owned()),
+            });
     }
 }
