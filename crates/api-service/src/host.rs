@@ -118,6 +118,7 @@ pub fn delta_view(delta: Delta) -> DeltaView {
             DeltaKind::ToolArguments => ApiDeltaKind::ToolArguments,
             DeltaKind::ToolProgress => ApiDeltaKind::ToolProgress,
             DeltaKind::ToolOutput => ApiDeltaKind::ToolOutput,
+            DeltaKind::Retry => ApiDeltaKind::Retry,
         },
         text: delta.text,
         call_id: delta.call_id,

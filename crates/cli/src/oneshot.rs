@@ -33,6 +33,9 @@ pub struct OneShotReport {
     pub turns: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<RunFailureView>,
+    /// Why the last generation stopped (`maxTokens`: `text` was cut short).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<api::types::events::FinishReason>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -78,6 +81,7 @@ impl RunTracker {
                 usage: UsageView::default(),
                 turns: 0,
                 failure: None,
+                finish_reason: None,
             },
             finished: false,
             streamed: String::new(),
@@ -102,7 +106,20 @@ impl RunTracker {
     }
 
     fn on_delta(&mut self, delta: &DeltaView) -> Vec<Output> {
-        if delta.run_id != self.report.run_id || delta.kind != DeltaKind::Text {
+        if delta.run_id != self.report.run_id {
+            return Vec::new();
+        }
+        if delta.kind == DeltaKind::Retry && !self.streamed.is_empty() {
+            // Printed text cannot be taken back: say so, and print the committed
+            // answer whole when it comes.
+            self.streamed.clear();
+            self.turn_boundary = true;
+            return vec![Output::Stderr(
+                "[retry] the provider failed midway; the text above is void, the answer follows"
+                    .into(),
+            )];
+        }
+        if delta.kind != DeltaKind::Text {
             return Vec::new();
         }
         let mut out = self.separator();
@@ -122,6 +139,22 @@ impl RunTracker {
         if event.kind == kinds::TURN_COMPLETED || event.kind == kinds::TURN_FAILED {
             self.streamed.clear();
             self.turn_boundary = true;
+        }
+        if event.kind == kinds::TURN_COMPLETED {
+            use api::types::events::FinishReason;
+            self.report.finish_reason = event.finish_reason;
+            let cut = match event.finish_reason {
+                Some(FinishReason::MaxTokens) => Some("it reached the output limit (maxTokens)"),
+                Some(FinishReason::ContentFilter) => {
+                    Some("the provider's filter withheld the rest (contentFilter)")
+                }
+                _ => None,
+            };
+            if let Some(why) = cut {
+                out.push(Output::Stderr(format!(
+                    "[cut short] the answer stopped: {why}"
+                )));
+            }
         }
         if let Some(run) = &event.run {
             self.report.status = run.status;
@@ -366,6 +399,7 @@ mod tests {
                     items: Vec::new(),
                 }),
                 items,
+                finish_reason: None,
             },
         }
     }

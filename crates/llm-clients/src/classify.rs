@@ -14,7 +14,9 @@
 //! | 404 | | `NotFound` |
 //! | 408 | | `Timeout` |
 //! | 409 | | `Server` (a retryable conflict) |
-//! | 429 | incl. OpenAI `insufficient_quota` | `RateLimited` |
+//! | 429 | `code`/`type` = `insufficient_quota` (OpenAI billing) | `QuotaExhausted` |
+//! | 400, 402, 403 | message mentions "credit balance is too low" (Anthropic billing) | `QuotaExhausted` |
+//! | 429 | anything else | `RateLimited` |
 //! | 500, 502, 503 | | `Server` |
 //! | 504 | | `Timeout` |
 //! | other 4xx | | `InvalidRequest` |
@@ -22,7 +24,8 @@
 //! | absent | `authentication_error`, `invalid_api_key` | `Auth` |
 //! | absent | `permission_error` | `Permission` |
 //! | absent | `not_found_error`, `model_not_found` | `NotFound` |
-//! | absent | `rate_limit_error`, `rate_limit_exceeded`, `insufficient_quota` | `RateLimited` |
+//! | absent | `insufficient_quota` | `QuotaExhausted` |
+//! | absent | `rate_limit_error`, `rate_limit_exceeded` | `RateLimited` |
 //! | absent | `timeout_error` | `Timeout` |
 //! | absent | `invalid_request_error`, `request_too_large`, `invalid_prompt` | `InvalidRequest` |
 //! | absent | `api_error`, `server_error`, anything else | `Server` |
@@ -149,6 +152,9 @@ fn classify_kind(status: Option<u16>, fields: &ErrorFields) -> ErrorKind {
     if status == Some(529) || fields.names().any(|name| name == "overloaded_error") {
         return ErrorKind::Overloaded;
     }
+    if quota_exhausted(status, fields) {
+        return ErrorKind::QuotaExhausted;
+    }
     match status {
         Some(400 | 413 | 422) => request_kind(fields).unwrap_or(ErrorKind::InvalidRequest),
         Some(401) => ErrorKind::Auth,
@@ -162,6 +168,21 @@ fn classify_kind(status: Option<u16>, fields: &ErrorFields) -> ErrorKind {
         None => request_kind(fields)
             .or_else(|| fields.names().find_map(stream_kind_by_name))
             .unwrap_or(ErrorKind::Server),
+    }
+}
+
+/// Out of credit: OpenAI says so by name (on a 429, or in a stream), Anthropic in the
+/// message of a 400 (or 402/403 from compatible gateways).
+fn quota_exhausted(status: Option<u16>, fields: &ErrorFields) -> bool {
+    let named = fields.names().any(|name| name == "insufficient_quota");
+    let billing_message = fields
+        .message
+        .as_deref()
+        .is_some_and(|message| message.to_lowercase().contains("credit balance is too low"));
+    match status {
+        Some(429) | None => named,
+        Some(400 | 402 | 403) => named || billing_message,
+        _ => false,
     }
 }
 
@@ -191,7 +212,7 @@ fn stream_kind_by_name(name: &str) -> Option<ErrorKind> {
         "authentication_error" | "invalid_api_key" => ErrorKind::Auth,
         "permission_error" => ErrorKind::Permission,
         "not_found_error" | "model_not_found" => ErrorKind::NotFound,
-        "rate_limit_error" | "rate_limit_exceeded" | "insufficient_quota" => ErrorKind::RateLimited,
+        "rate_limit_error" | "rate_limit_exceeded" => ErrorKind::RateLimited,
         "timeout_error" => ErrorKind::Timeout,
         "invalid_request_error" | "request_too_large" | "invalid_prompt" => {
             ErrorKind::InvalidRequest

@@ -349,7 +349,7 @@ impl Inner {
 
     /// Benches a rate-limited key and scrubs any configured key a server echoed back.
     fn after_error(&self, key: Option<usize>, error: &mut LlmError) {
-        if let (Some(key), ErrorKind::RateLimited) = (key, error.kind) {
+        if let (Some(key), ErrorKind::RateLimited | ErrorKind::QuotaExhausted) = (key, error.kind) {
             let default = self.config.key_cooldown_default;
             let cooldown = if error.is_quota_exhausted() {
                 let quota = default.saturating_mul(QUOTA_COOLDOWN_FACTOR);

@@ -50,9 +50,9 @@ impl LlmError {
         self.kind.is_retryable()
     }
 
-    /// True for OpenAI's `insufficient_quota` (a 429 that does not clear in seconds).
+    /// True when the account is out of credit ([`ErrorKind::QuotaExhausted`]).
     pub fn is_quota_exhausted(&self) -> bool {
-        self.provider_code.as_deref() == Some("insufficient_quota")
+        self.kind == ErrorKind::QuotaExhausted
     }
 
     /// Classifies a reqwest failure: timeouts -> `Timeout`, body decoding -> `Decode`,
@@ -97,8 +97,12 @@ pub enum ErrorKind {
     Permission,
     /// 404: unknown model or endpoint.
     NotFound,
-    /// 429, including quota exhaustion; see `retry_after`.
+    /// 429: too many requests for now; see `retry_after`.
     RateLimited,
+    /// The account is out of credit or quota (OpenAI's `insufficient_quota` 429,
+    /// Anthropic's "credit balance is too low"): billing, not a rate, so waiting
+    /// seconds does not help.
+    QuotaExhausted,
     /// The provider is overloaded (Anthropic 529 / `overloaded_error`).
     Overloaded,
     /// The prompt does not fit the model's context window.
@@ -129,6 +133,7 @@ impl ErrorKind {
             ErrorKind::Auth
             | ErrorKind::Permission
             | ErrorKind::NotFound
+            | ErrorKind::QuotaExhausted
             | ErrorKind::ContextLengthExceeded
             | ErrorKind::ContentFilter
             | ErrorKind::InvalidRequest
@@ -143,6 +148,7 @@ impl ErrorKind {
             ErrorKind::Permission => "permission",
             ErrorKind::NotFound => "not_found",
             ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::QuotaExhausted => "quota_exhausted",
             ErrorKind::Overloaded => "overloaded",
             ErrorKind::ContextLengthExceeded => "context_length_exceeded",
             ErrorKind::ContentFilter => "content_filter",

@@ -27,4 +27,4 @@ pub mod sink;
 pub use error::{ParamsError, RuntimeError};
 pub use params::validate_provider_params;
 pub use runtime::{HostedMcpAuth, LlmRuntime, NoHostedMcp, Transport};
-pub use sink::{Delta, DeltaKind, DeltaSink, NoDeltas};
+pub use sink::{Delta, DeltaKind, DeltaSink, NoDeltas, retry_delta};

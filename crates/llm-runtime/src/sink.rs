@@ -15,6 +15,21 @@ pub enum DeltaKind {
     /// Output a running tool call printed (a shell command's stdout and stderr),
     /// appended; `call_id` names the call, `turn` is the tool batch.
     ToolOutput,
+    /// The generation of `turn` failed after streaming some of it and is being
+    /// tried again: what streamed for the turn so far is void (`text` empty).
+    Retry,
+}
+
+/// The delta that voids what streamed for `run_id`'s `turn` before it is retried.
+pub fn retry_delta(run_id: RunId, turn: u32) -> Delta {
+    Delta {
+        run_id,
+        turn,
+        output_index: 0,
+        kind: DeltaKind::Retry,
+        text: String::new(),
+        call_id: None,
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -117,6 +117,11 @@ impl<S: DeltaSink> LlmAdapter for RuntimeLlm<S> {
                 Err(err) if err.is_retryable() && attempt < self.retry.attempts_max => {
                     tokio::time::sleep(self.retry.delay(attempt, &err)).await;
                     attempt += 1;
+                    // What the failed attempt streamed is void.
+                    self.sink.delta(llm_runtime::retry_delta(
+                        request.run_id.clone(),
+                        request.turn,
+                    ));
                 }
                 Err(err) => {
                     let error = EffectError {

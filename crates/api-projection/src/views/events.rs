@@ -68,6 +68,7 @@ pub async fn event_view<B: BlobStore>(
         run_id: entry.joins.run_id.as_ref().map(RunId::to_string),
         run: None,
         items: Vec::new(),
+        finish_reason: None,
     };
     // Unknown kinds, newer versions and undecodable payloads: kind and cursor only.
     let Ok(event) = CoreEvent::decode(&entry.event) else {
@@ -108,6 +109,7 @@ pub async fn event_view<B: BlobStore>(
         CoreEvent::TurnCompleted(e) => {
             let (run_id, status) = (e.run_id.as_str(), RunStatus::Running);
             view.run = Some(run_view(run_id, status, e.turn, &e.usage));
+            view.finish_reason = e.finish_reason.map(finish_reason_view);
             items.turn_output(e).await?;
         }
         CoreEvent::TurnFailed(e) => items.push(|item_id, run_id| ItemView::Error {
@@ -132,6 +134,18 @@ pub async fn event_view<B: BlobStore>(
     }
     view.items = items.views;
     Ok(view)
+}
+
+fn finish_reason_view(reason: engine::core::run::FinishReason) -> api::types::events::FinishReason {
+    use api::types::events::FinishReason as View;
+    use engine::core::run::FinishReason;
+    match reason {
+        FinishReason::Stop => View::Stop,
+        FinishReason::ToolCalls => View::ToolCalls,
+        FinishReason::MaxTokens => View::MaxTokens,
+        FinishReason::ContentFilter => View::ContentFilter,
+        FinishReason::Other => View::Other,
+    }
 }
 
 /// The run an event belongs to, for entries written without joins.

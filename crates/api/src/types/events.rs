@@ -21,6 +21,27 @@ pub struct EventView {
     /// Items this event added or completed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<ItemView>,
+    /// Why the generation of a `turn.completed` event stopped, as its provider said:
+    /// `maxTokens` means the answer was cut short at the output limit, `contentFilter`
+    /// that the provider withheld the rest.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finish_reason: Option<FinishReason>,
+}
+
+/// Why a generation stopped, normalised across providers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum FinishReason {
+    /// The model ended its answer.
+    Stop,
+    /// The model asked for tool calls.
+    ToolCalls,
+    /// The output limit cut the answer short (OpenAI `length` or an `incomplete`
+    /// response, Anthropic `max_tokens`).
+    MaxTokens,
+    /// The provider's filter withheld the rest.
+    ContentFilter,
+    Other,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -74,6 +95,10 @@ pub enum DeltaKind {
     /// order), appended to what came before; `callId` names the call and `turn` is
     /// the tool batch. The committed tool result replaces it.
     ToolOutput,
+    /// The generation of `turn` failed midway and is being tried again: discard the
+    /// text, reasoning and tool arguments streamed for that turn (`text` is empty).
+    /// Committed items stay authoritative either way.
+    Retry,
 }
 
 /// Live output of the running turn. Not persisted: the committed event that follows

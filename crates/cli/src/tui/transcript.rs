@@ -123,6 +123,14 @@ impl Transcript {
                 streaming.tool_progress = Some(line);
                 return;
             }
+            DeltaKind::Retry => {
+                // The turn is being generated again: what streamed is void.
+                *streaming = Streaming {
+                    run_id: delta.run_id.clone(),
+                    ..Streaming::default()
+                };
+                return;
+            }
             DeltaKind::ToolOutput => {
                 let output = &mut streaming.tool_output;
                 output.push_str(&delta.text);
@@ -145,6 +153,15 @@ impl Transcript {
         let steer = event.kind == kinds::STEER_APPLIED;
         for item in &event.items {
             self.apply_item(item, steer);
+        }
+        match event.finish_reason {
+            Some(api::types::events::FinishReason::MaxTokens) => {
+                self.notice("The answer above was cut short: it reached the output limit.");
+            }
+            Some(api::types::events::FinishReason::ContentFilter) => {
+                self.notice("The answer above was cut short by the provider's content filter.");
+            }
+            _ => {}
         }
         let turn_ended = event.kind == kinds::TURN_COMPLETED
             || event.kind == kinds::TURN_FAILED
@@ -247,6 +264,7 @@ mod tests {
             run_id: Some("run_1".into()),
             run: None,
             items,
+            finish_reason: None,
         }
     }
 

@@ -86,6 +86,7 @@ fn event(app: &mut App, cursor: u64, kind: &str, run: Option<RunView>, items: Ve
         run_id: Some(RUN.into()),
         run,
         items,
+        finish_reason: None,
     };
     app.on_follow(FollowUpdate::Notification(Box::new(
         SessionNotification::Event {

@@ -29,6 +29,7 @@ const ANTHROPIC_API: &str =
     r#"{"type":"error","error":{"type":"api_error","message":"Internal server error"}}"#;
 const ANTHROPIC_OVERLOADED: &str =
     r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#;
+const ANTHROPIC_CREDIT: &str = r#"{"type":"error","error":{"type":"invalid_request_error","message":"Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits."},"request_id":"req_012"}"#;
 const ANTHROPIC_BAD_REQUEST: &str = r#"{"type":"error","error":{"type":"invalid_request_error","message":"messages: at least one message is required"}}"#;
 const VLLM_OLD: &str = r#"{"object":"error","message":"The model `foo` does not exist.","type":"NotFoundError","param":null,"code":404}"#;
 const OLLAMA_NATIVE: &str = r#"{"error":"model \"llama9\" not found, try pulling it first"}"#;
@@ -87,7 +88,8 @@ const CASES: &[Case] = &[
     case(Some(408), "", ErrorKind::Timeout, None, "HTTP 408"),
     case(Some(409), "conflict", ErrorKind::Server, None, "conflict"),
     case(Some(429), OPENAI_RATE, ErrorKind::RateLimited, Some("rate_limit_exceeded"), "Rate limit"),
-    case(Some(429), OPENAI_QUOTA, ErrorKind::RateLimited, Some("insufficient_quota"), "quota"),
+    case(Some(429), OPENAI_QUOTA, ErrorKind::QuotaExhausted, Some("insufficient_quota"), "quota"),
+    case(Some(400), ANTHROPIC_CREDIT, ErrorKind::QuotaExhausted, Some("invalid_request_error"), "credit"),
     case(Some(429), ANTHROPIC_RATE, ErrorKind::RateLimited, Some("rate_limit_error"), "rate limit"),
     case(Some(500), OPENAI_SERVER, ErrorKind::Server, Some("server_error"), "server had an error"),
     case(Some(500), ANTHROPIC_API, ErrorKind::Server, Some("api_error"), "Internal"),
@@ -115,7 +117,7 @@ const CASES: &[Case] = &[
     case(None, RESPONSES_STREAM_UNKNOWN, ErrorKind::Server, Some("something_new"), "?"),
     case(None, OPENAI_CONTEXT, ErrorKind::ContextLengthExceeded, Some("context_length_exceeded"), "maximum context length"),
     case(None, OPENAI_CONTENT_FILTER, ErrorKind::ContentFilter, Some("content_filter"), "filtered"),
-    case(None, OPENAI_QUOTA, ErrorKind::RateLimited, Some("insufficient_quota"), "quota"),
+    case(None, OPENAI_QUOTA, ErrorKind::QuotaExhausted, Some("insufficient_quota"), "quota"),
     case(None, CHAT_STREAM_ERROR, ErrorKind::Timeout, Some("timeout_error"), "timed out"),
     case(None, "not json at all", ErrorKind::Server, None, "not json at all"),
     case(None, "", ErrorKind::Server, None, "error event without details"),

@@ -36,6 +36,7 @@ enum WireKind {
     ToolArguments,
     ToolProgress,
     ToolOutput,
+    Retry,
 }
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -67,6 +68,7 @@ fn to_wire(delta: &Delta, text: &str) -> WireDelta {
             DeltaKind::ToolArguments => WireKind::ToolArguments,
             DeltaKind::ToolProgress => WireKind::ToolProgress,
             DeltaKind::ToolOutput => WireKind::ToolOutput,
+            DeltaKind::Retry => WireKind::Retry,
         },
         text: text.to_owned(),
         call: delta.call_id.clone(),
@@ -84,6 +86,7 @@ fn from_wire(wire: WireDelta) -> Option<Delta> {
             WireKind::ToolArguments => DeltaKind::ToolArguments,
             WireKind::ToolProgress => DeltaKind::ToolProgress,
             WireKind::ToolOutput => DeltaKind::ToolOutput,
+            WireKind::Retry => DeltaKind::Retry,
         },
         text: wire.text,
         call_id: wire.call,

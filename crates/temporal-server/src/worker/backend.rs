@@ -375,6 +375,13 @@ where
         let sink = self
             .deltas
             .sink(&input.universe_id, intent.session_id.as_str());
+        if ctx.info().attempt > 1 {
+            // An earlier attempt may have streamed part of this turn: void it.
+            llm_runtime::DeltaSink::delta(
+                &sink,
+                llm_runtime::retry_delta(intent.run_id.clone(), intent.turn),
+            );
+        }
         let hosted = self.tools.hosted_mcp(&input.universe_id, &store);
         let hosted: &dyn llm_runtime::HostedMcpAuth = match &hosted {
             Some(hosted) => hosted.as_ref(),

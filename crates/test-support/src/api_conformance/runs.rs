@@ -314,7 +314,10 @@ pub(super) async fn a_failed_generation_fails_the_run(h: Harness) -> anyhow::Res
     // A deterministic provider error: no host retries it.
     let script = json!({"turns": [
         {"error": {"status": 400, "type": "context_length_exceeded"}},
-        {"text": "recovered"}
+        {"text": "recovered"},
+        {"error": {"type": "insufficient_quota"}},
+        {"text": "after billing"},
+        {"text": "A long answer that", "truncated": true}
     ]});
     let ctx = h.start(script).await?;
     let a = ctx.a();
@@ -335,5 +338,31 @@ pub(super) async fn a_failed_generation_fails_the_run(h: Harness) -> anyhow::Res
     let events = a.follow("s-fail", &next).await;
     assert_eq!(finished_status(&events, &next), "completed");
     assert_eq!(final_assistant_text(&events), "recovered");
+    let completed = events
+        .iter()
+        .find(|event| event["kind"] == "lightspeed.core.turn.completed" && event["runId"] == next)
+        .unwrap();
+    assert_eq!(completed["finishReason"], "stop", "{completed}");
+
+    // Out of credit is billing, not a rate: it fails at once with its own code (a
+    // retry would have consumed the next turn and answered).
+    let broke = a.start_run("s-fail", "sub-3", "one more").await;
+    let events = a.follow("s-fail", &broke).await;
+    assert_eq!(finished_status(&events, &broke), "failed");
+    let failure = &events.last().unwrap()["run"]["failure"];
+    assert_eq!(failure["code"], "quota_exhausted", "{failure}");
+    let paid = a.start_run("s-fail", "sub-4", "paid up").await;
+    let events = a.follow("s-fail", &paid).await;
+    assert_eq!(final_assistant_text(&events), "after billing");
+
+    // An answer the output limit cut short says so.
+    let cut = a.start_run("s-fail", "sub-5", "write a lot").await;
+    let events = a.follow("s-fail", &cut).await;
+    assert_eq!(finished_status(&events, &cut), "completed");
+    let completed = events
+        .iter()
+        .find(|event| event["kind"] == "lightspeed.core.turn.completed" && event["runId"] == cut)
+        .unwrap();
+    assert_eq!(completed["finishReason"], "maxTokens", "{completed}");
     Ok(())
 }

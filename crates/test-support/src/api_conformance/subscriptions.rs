@@ -53,7 +53,11 @@ fn cursors(events: &[Value]) -> Vec<u64> {
 pub(super) async fn subscribe_streams_events_and_deltas(h: Harness) -> anyhow::Result<()> {
     // Slow enough that the stream is seen in progress.
     let ctx = h
-        .start(json!({"turns": [{"text": ANSWER, "delay_ms": 600}]}))
+        .start(json!({"turns": [
+            {"text": ANSWER, "delay_ms": 600},
+            {"text": "Half of an answer that", "error": {"type": "server_error", "mid_stream": true}},
+            {"text": "The whole answer."}
+        ]}))
         .await?;
     let ws = ctx.ws_a().await;
     // Sessions, runs and reads work over the WebSocket too.
@@ -95,6 +99,33 @@ pub(super) async fn subscribe_streams_events_and_deltas(h: Harness) -> anyhow::R
     let log = ws.follow("s-sub", &run_id).await;
     assert_eq!(events, log);
     assert_eq!(final_assistant_text(&events), ANSWER);
+
+    // A generation that fails midway and is retried voids what it streamed: a
+    // `retry` delta for its turn, then the retried attempt's text.
+    let mut sub = ws
+        .subscribe(json!({"sessionId": "s-sub", "cursor": log.last().unwrap()["cursor"]}))
+        .await;
+    let retried = ws.start_run("s-sub", "sub-2", "again").await;
+    let seen = sub.until_finished(&retried).await;
+    sub.unsubscribe().await;
+    let deltas: Vec<&serde_json::Value> = seen
+        .iter()
+        .filter(|n| n["type"] == "delta" && n["delta"]["runId"] == retried.as_str())
+        .map(|n| &n["delta"])
+        .collect();
+    let reset = deltas
+        .iter()
+        .position(|delta| delta["kind"] == "retry")
+        .unwrap_or_else(|| panic!("no retry delta: {deltas:#?}"));
+    assert_eq!(deltas[reset]["text"], "");
+    let after: String = deltas[reset..]
+        .iter()
+        .filter(|delta| delta["kind"] == "text")
+        .map(|delta| delta["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(after, "The whole answer.");
+    let events = events_of(&seen);
+    assert_eq!(final_assistant_text(&events), "The whole answer.");
 
     ws.subscribe_refused(json!({"sessionId": "nope"}), -32004, "sessionNotFound")
         .await;

@@ -41,6 +41,8 @@ pub(crate) fn render_scripted(error: &ScriptError, reply: &Reply, info: &Request
 pub(crate) fn status(error: &ScriptError, api: Api) -> u16 {
     error.status.unwrap_or(match error.kind() {
         ErrorKind::RateLimit => 429,
+        ErrorKind::InsufficientQuota if api == Api::Anthropic => 400,
+        ErrorKind::InsufficientQuota => 429,
         ErrorKind::ContextLengthExceeded | ErrorKind::InvalidRequest => 400,
         ErrorKind::Overloaded if api == Api::Anthropic => 529,
         ErrorKind::Overloaded => 503,
@@ -110,6 +112,13 @@ pub(crate) fn openai_error(error: &ScriptError, info: &RequestInfo) -> Value {
             None,
             "Invalid request (scripted by fake-provider).".to_owned(),
         ),
+        ErrorKind::InsufficientQuota => (
+            "insufficient_quota",
+            Some("insufficient_quota"),
+            None,
+            "You exceeded your current quota, please check your plan and billing details."
+                .to_owned(),
+        ),
     };
     json!({
         "message": error.message.clone().unwrap_or(message),
@@ -140,6 +149,12 @@ pub(crate) fn anthropic_error(error: &ScriptError, info: &RequestInfo) -> Value 
         ErrorKind::InvalidRequest => (
             "invalid_request_error",
             "Invalid request (scripted by fake-provider).".to_owned(),
+        ),
+        ErrorKind::InsufficientQuota => (
+            "invalid_request_error",
+            "Your credit balance is too low to access the Anthropic API. Please go to Plans \
+             & Billing to upgrade or purchase credits."
+                .to_owned(),
         ),
     };
     json!({ "type": kind, "message": error.message.clone().unwrap_or(message) })

@@ -97,6 +97,9 @@ pub enum ErrorKind {
     Authentication,
     /// 400.
     InvalidRequest,
+    /// Out of credit: OpenAI 429 `insufficient_quota`; Anthropic 400 "credit balance
+    /// is too low".
+    InsufficientQuota,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
