@@ -94,9 +94,74 @@ impl<H: SessionHost> Service<H> {
         let name = env_name(name)?;
         let store = self.store(universe_id).await?;
         let deleted = store.env_delete(&name).await.map_err(catalog_error)?;
+        if let Some(environment) = &deleted {
+            self.fail_jobs_of_deleted(&*store, environment).await?;
+        }
         Ok(EnvironmentDeleteResult {
             deleted: deleted.is_some(),
         })
+    }
+
+    /// Finishes every unfinished call of a deleted environment as
+    /// `environmentNotFound` (no daemon will ever take them) and completes the
+    /// activities waiting for them, so no run waits for a deadline.
+    async fn fail_jobs_of_deleted(
+        &self,
+        store: &crate::service::Store<H>,
+        environment: &Environment,
+    ) -> Result<(), ApiError> {
+        let now = now_ms();
+        // Pending ones are claimed by no connection first, so every unfinished job is
+        // in the delivered list read next.
+        store
+            .job_claim(
+                &environment.id,
+                "deleted",
+                now,
+                env_registry::JOBS_IN_FLIGHT_MAX,
+            )
+            .await
+            .map_err(catalog_error)?;
+        let unfinished = store
+            .job_delivered(&environment.id)
+            .await
+            .map_err(catalog_error)?;
+        for job in unfinished {
+            let output = serde_json::json!({
+                "error": format!("environment {} was deleted; detach it", environment.name),
+                "code": "environmentNotFound",
+            });
+            let bytes = engine::canonical::to_vec(&output);
+            let token_estimate = engine::core::context::estimate_tokens(&bytes);
+            let output_ref = store
+                .put(bytes)
+                .await
+                .map_err(|err| crate::errors::internal("storing a tool result", err))?;
+            let Ok(call_id) = engine::ToolCallId::new(job.call_id.clone()) else {
+                continue;
+            };
+            let result = engine::core::effects::ToolResult {
+                call_id,
+                status: engine::core::run::ToolStatus::Error,
+                output_ref,
+                token_estimate,
+            };
+            let value = serde_json::to_value(&result)
+                .map_err(|err| crate::errors::internal("encoding a tool result", err))?;
+            let finished = store
+                .job_finish(&job.id, &value, now)
+                .await
+                .map_err(catalog_error)?;
+            if let Some(token) = finished
+                .and_then(|job| job.task_token)
+                .and_then(|token| effects::env::decode_token(&token))
+                && let Err(reason) = self.host.complete_tool(token, result).await
+            {
+                // The worker's watcher completes it from the finished job.
+                tracing::info!(job = %job.id, %reason, "completing a deleted environment's call failed");
+            }
+        }
+        Ok(())
     }
 
     pub(crate) async fn env_attach(

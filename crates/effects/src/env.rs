@@ -295,6 +295,21 @@ impl EnvTools {
             Ok(planned) => planned,
             Err(refusal) => return refused(store, call, refusal).await,
         };
+        // An attachment outlives its environment: no daemon would ever take the call.
+        let environment = store
+            .env_read_id(&planned.attachment.environment_id)
+            .await
+            .map_err(catalog_failure)?;
+        if environment.is_none() {
+            let refusal = Refusal::new(
+                "environmentNotFound",
+                format!(
+                    "environment {} was deleted; detach {}",
+                    planned.attachment.environment, planned.attachment.name
+                ),
+            );
+            return refused(store, call, refusal).await;
+        }
         let budget_ms = match &context.completion {
             Completion::Async { budget_ms, .. } => *budget_ms,
             Completion::Wait => planned.timeout_ms.saturating_add(DEADLINE_GRACE_MS),

@@ -32,7 +32,11 @@ pub(super) const CASES: [Case; 2] = [
             "environments/create",
             "environments/read",
             "environments/list",
-            "environments/delete"
+            "environments/delete",
+            "session/start",
+            "session/environments/attach",
+            "run/start",
+            "session/events/read"
         ]
     ),
     case!(
@@ -57,7 +61,14 @@ pub(super) const CASES: [Case; 2] = [
 pub(super) async fn environments_are_created_listed_and_kept_apart(
     h: Harness,
 ) -> anyhow::Result<()> {
-    let ctx = h.start(json!({"turns": []})).await?;
+    let ctx = h
+        .start(json!({"turns": [
+            {"tool_calls": [{"name": "exec_command", "arguments": {"cmd": "make"}}]},
+            {"text": "It went away."},
+            {"tool_calls": [{"name": "exec_command", "arguments": {"cmd": "make"}}]},
+            {"text": "Still gone."}
+        ]}))
+        .await?;
     let (a, b) = (ctx.a(), ctx.b());
     let created = a
         .call(
@@ -138,6 +149,35 @@ pub(super) async fn environments_are_created_listed_and_kept_apart(
     .await;
     // A deleted environment's token no longer opens a socket.
     assert_eq!(connect(&ctx, Some(token)).await.err(), Some(401));
+
+    // A call waiting for an environment that is deleted fails at once, and so does
+    // any later call through the attachment that outlived it.
+    a.call("environments/create", json!({"name": "ghost"}))
+        .await;
+    a.start_session("s-ghost").await;
+    a.call(
+        "session/environments/attach",
+        json!({"sessionId": "s-ghost", "environment": "ghost"}),
+    )
+    .await;
+    let run_id = a.start_run("s-ghost", "sub-1", "build it").await;
+    let waiting = |event: &serde_json::Value| {
+        event["kind"] == "lightspeed.core.turn.completed" && event["runId"] == run_id.as_str()
+    };
+    a.read_until("s-ghost", 0, waiting).await;
+    a.call("environments/delete", json!({"name": "ghost"}))
+        .await;
+    let events = a.follow("s-ghost", &run_id).await;
+    assert_eq!(finished_status(&events, &run_id), "completed");
+    let results = tool_results(&events);
+    assert!(results[0].2.contains("environmentNotFound"), "{results:?}");
+    let again = a.start_run("s-ghost", "sub-2", "build it again").await;
+    let events = a.follow("s-ghost", &again).await;
+    let results = tool_results(&events);
+    assert!(
+        results.last().unwrap().2.contains("environmentNotFound"),
+        "{results:?}"
+    );
     Ok(())
 }
 
