@@ -127,25 +127,11 @@ impl<H: SessionHost> Service<H> {
             .await
             .map_err(catalog_error)?;
         for job in unfinished {
-            let output = serde_json::json!({
-                "error": format!("environment {} was deleted; detach it", environment.name),
-                "code": "environmentNotFound",
-            });
-            let bytes = engine::canonical::to_vec(&output);
-            let token_estimate = engine::core::context::estimate_tokens(&bytes);
-            let output_ref = store
-                .put(bytes)
-                .await
-                .map_err(|err| crate::errors::internal("storing a tool result", err))?;
-            let Ok(call_id) = engine::ToolCallId::new(job.call_id.clone()) else {
-                continue;
-            };
-            let result = engine::core::effects::ToolResult {
-                call_id,
-                status: engine::core::run::ToolStatus::Error,
-                output_ref,
-                token_estimate,
-            };
+            let message = format!("environment {} was deleted; detach it", environment.name);
+            let result =
+                effects::env::error_result(store, &job.call_id, "environmentNotFound", &message)
+                    .await
+                    .map_err(|err| crate::errors::internal("storing a tool result", err))?;
             let value = serde_json::to_value(&result)
                 .map_err(|err| crate::errors::internal("encoding a tool result", err))?;
             let finished = store

@@ -259,11 +259,10 @@ impl<H: SessionHost> Daemon<'_, H> {
                     self.deliver(job).await?;
                 }
             } else {
-                let output = serde_json::json!({
-                    "error": "the environment's daemon restarted while it ran this call, which may have run in part; check before running it again",
-                    "code": "environmentRestarted",
-                });
-                self.finish_with(&job, &output).await?;
+                let message = "the environment's daemon restarted while it ran this call, \
+                               which may have run in part; check before running it again";
+                self.finish_with(&job, "environmentRestarted", message)
+                    .await?;
             }
         }
         Ok(())
@@ -320,8 +319,8 @@ impl<H: SessionHost> Daemon<'_, H> {
         let op: Op = match serde_json::from_value(job.op.clone()) {
             Ok(op) => op,
             Err(err) => {
-                let output = serde_json::json!({"error": format!("unreadable environment call: {err}"), "code": "invalidArguments"});
-                return self.finish_with(&job, &output).await;
+                let message = format!("unreadable environment call: {err}");
+                return self.finish_with(&job, "invalidArguments", &message).await;
             }
         };
         let left = job
@@ -441,24 +440,10 @@ impl<H: SessionHost> Daemon<'_, H> {
             )
     }
 
-    async fn finish_with(
-        &mut self,
-        job: &EnvJob,
-        output: &serde_json::Value,
-    ) -> Result<(), String> {
-        let bytes = engine::canonical::to_vec(output);
-        let token_estimate = engine::core::context::estimate_tokens(&bytes);
-        let output_ref = engine::store::BlobStore::put(&*self.store, bytes)
+    async fn finish_with(&mut self, job: &EnvJob, code: &str, message: &str) -> Result<(), String> {
+        let result = effects::env::error_result(&*self.store, &job.call_id, code, message)
             .await
             .map_err(|err| err.to_string())?;
-        let call_id =
-            engine::ToolCallId::new(job.call_id.clone()).map_err(|err| err.to_string())?;
-        let result = ToolResult {
-            call_id,
-            status: engine::core::run::ToolStatus::Error,
-            output_ref,
-            token_estimate,
-        };
         self.complete(job, result).await
     }
 

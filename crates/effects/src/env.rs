@@ -613,8 +613,7 @@ async fn refused<B: BlobStore>(
     call: &ToolCallRequest,
     refusal: Refusal,
 ) -> Result<ToolResult, AdapterError> {
-    let output = json!({"error": refusal.message, "code": refusal.code});
-    Ok(store_result(blobs, call.call_id.as_str(), ToolStatus::Error, &output).await?)
+    Ok(error_result(blobs, call.call_id.as_str(), refusal.code, &refusal.message).await?)
 }
 
 /// The tool result of a finished job.
@@ -649,8 +648,7 @@ pub async fn expire<S: EnvCatalog + BlobStore>(
             "the environment took the call but did not answer before its deadline",
         ),
     };
-    let output = json!({"error": message, "code": code});
-    let result = store_result(store, &job.call_id, ToolStatus::Error, &output).await?;
+    let result = error_result(store, &job.call_id, code, message).await?;
     finish(store, job, &result, now_ms).await
 }
 
@@ -793,6 +791,18 @@ pub fn bounded_output(
 
 fn failure_code(code: FailureCode) -> Value {
     serde_json::to_value(code).unwrap_or(Value::Null)
+}
+
+/// The error result a job's call gets when it ends without a daemon's answer
+/// (`code`: `environmentRestarted`, `environmentNotFound`, `cancelled`, ...).
+pub async fn error_result<B: BlobStore>(
+    blobs: &B,
+    call_id: &str,
+    code: &str,
+    message: &str,
+) -> Result<ToolResult, StoreError> {
+    let output = json!({"error": message, "code": code});
+    store_result(blobs, call_id, ToolStatus::Error, &output).await
 }
 
 async fn store_result<B: BlobStore>(

@@ -76,11 +76,7 @@ pub fn watch<S: EnvCatalog + BlobStore + Send + Sync + 'static>(
             ));
             match handle.heartbeat::<()>(None, Default::default()).await {
                 Ok(response) if response.cancel_requested => {
-                    let output = serde_json::json!({
-                        "error": "the run was cancelled while the command ran",
-                        "code": "cancelled",
-                    });
-                    let _ = cancel(&*store, &job, &output, now).await;
+                    let _ = cancel(&*store, &job, now).await;
                     let _ = handle
                         .report_cancelation::<()>(None, Default::default())
                         .await;
@@ -102,23 +98,14 @@ fn stored_result(job: &EnvJob) -> Option<ToolResult> {
     serde_json::from_value(job.result.clone()?).ok()
 }
 
+/// Finishes `job` as cancelled, so a late answer changes nothing.
 async fn cancel<S: EnvCatalog + BlobStore>(
     store: &S,
     job: &EnvJob,
-    output: &serde_json::Value,
     now_ms: u64,
 ) -> Result<(), effects::AdapterError> {
-    let bytes = engine::canonical::to_vec(output);
-    let token_estimate = engine::core::context::estimate_tokens(&bytes);
-    let output_ref = store.put(bytes).await?;
-    let call_id = engine::ToolCallId::new(job.call_id.clone())
-        .map_err(|err| effects::AdapterError::Other(err.to_string()))?;
-    let result = ToolResult {
-        call_id,
-        status: engine::core::run::ToolStatus::Error,
-        output_ref,
-        token_estimate,
-    };
+    let message = "the run was cancelled while the command ran";
+    let result = effects::env::error_result(store, &job.call_id, "cancelled", message).await?;
     effects::env::finish(store, job, &result, now_ms).await?;
     Ok(())
 }
