@@ -123,7 +123,9 @@ pub(super) async fn subscribe_streams_events_and_deltas(h: Harness) -> anyhow::R
         .filter(|delta| delta["kind"] == "text")
         .map(|delta| delta["text"].as_str().unwrap())
         .collect();
-    assert_eq!(after, "The whole answer.");
+    // Deltas are best effort (a relayed one may trail the committed turn): what
+    // streamed after the reset is the retried attempt's, never the void one's.
+    assert!("The whole answer.".starts_with(&after), "{after:?}");
     let events = events_of(&seen);
     assert_eq!(final_assistant_text(&events), "The whole answer.");
 
