@@ -230,5 +230,6 @@ pub async fn store_generation<B: BlobStore>(
         finish_reason: Some(parsed.finish_reason),
         context_tokens: parsed.context_tokens,
         request_ref: None,
+        context_refresh: Default::default(),
     })
 }
