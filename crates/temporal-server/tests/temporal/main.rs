@@ -22,6 +22,7 @@ mod idle;
 mod mcp;
 mod postgres;
 mod postgres_push;
+mod provider_tools;
 mod scale_out;
 mod seam;
 mod seam_shapes;

@@ -363,6 +363,7 @@ macro_rules! api_conformance_tests {
             server_ceilings_refuse_budgets_and_params_above_them,
             manual_compaction_summarises_an_idle_session,
             skills_in_mounts_are_listed_and_pinned,
+            provider_tools_are_checked_and_their_calls_and_citations_shown,
         );
     };
     (@cases $target:expr; $($case:ident),* $(,)?) => {
