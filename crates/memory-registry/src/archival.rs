@@ -12,7 +12,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::block::check_word;
+use crate::block::{check_text, check_word};
 use crate::error::MemoryError;
 
 /// Longest passage, in bytes of UTF-8.
@@ -77,6 +77,7 @@ impl NewPassage {
                 format!("1 to {PASSAGE_BYTES_MAX} bytes, not only whitespace"),
             ));
         }
+        check_text("text", &self.text)?;
         if self.tags.len() > TAGS_MAX {
             return Err(MemoryError::invalid("tags", format!("at most {TAGS_MAX}")));
         }

@@ -114,7 +114,8 @@ impl Block {
     pub fn check(&self) -> Result<(), MemoryError> {
         check_description(&self.description)?;
         check_limit(self.limit_bytes)?;
-        check_value(&self.label, &self.value, self.limit_bytes)
+        check_value(&self.label, &self.value, self.limit_bytes)?;
+        check_text("value", &self.value)
     }
 }
 
@@ -124,6 +125,14 @@ pub fn check_description(description: &str) -> Result<(), MemoryError> {
             "description",
             format!("at most {DESCRIPTION_BYTES_MAX} bytes"),
         ));
+    }
+    check_text("description", description)
+}
+
+/// Text every store can hold: no U+0000 (Postgres `text` refuses it).
+pub(crate) fn check_text(field: &'static str, text: &str) -> Result<(), MemoryError> {
+    if text.contains('\0') {
+        return Err(MemoryError::invalid(field, "must not contain U+0000"));
     }
     Ok(())
 }
