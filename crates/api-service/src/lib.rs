@@ -32,6 +32,7 @@ mod errors;
 mod events;
 mod host;
 mod mcp;
+mod memory;
 mod quotas;
 mod service;
 mod sessions;
