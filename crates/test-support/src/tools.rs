@@ -118,6 +118,10 @@ impl<
         self.production.hosted_mcp(universe_id, store)
     }
 
+    fn context_sources(&self) -> effects::ContextSources<S> {
+        self.production.context_sources()
+    }
+
     fn session_tools_reporting(
         &self,
         universe_id: &str,
