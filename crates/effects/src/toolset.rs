@@ -179,11 +179,13 @@ impl<S: VfsCatalog + McpCatalog + EnvCatalog + MemoryCatalog + BlobStore + 'stat
         Some(Box::new(tools.hosted_auth(universe_id, store.clone())))
     }
 
-    /// `AGENTS.md`/`CLAUDE.md` at mount roots, then the skill catalog.
+    /// `AGENTS.md`/`CLAUDE.md` at mount roots, then the skill catalog, then the
+    /// session's memory blocks.
     fn context_sources(&self) -> ContextSources<S> {
         ContextSources::new()
             .with(agents_files())
             .with(skill_catalog(self.skill_roots.clone()))
+            .with(Arc::new(crate::memory_source::MemorySource))
     }
 
     fn session_tools(
