@@ -198,7 +198,7 @@ pub(crate) const CRATES: &[Row] = &[
             // The worker watches the environment jobs its activities handed off.
             "env-registry",
         ],
-        &["test-support", "store-fs"],
+        &["test-support", "store-fs", "memory-registry"],
     ),
     tooling(
         "test-support",

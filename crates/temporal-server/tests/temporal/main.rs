@@ -18,6 +18,7 @@ mod harness;
 mod history_budget;
 mod idle;
 mod mcp;
+mod memory;
 mod postgres;
 mod postgres_push;
 mod scale_out;

@@ -310,24 +310,26 @@ pub(super) async fn memory_tools_edit_blocks_within_limits_and_search_archives(
     let events = a.follow("agent", &run_id).await;
     assert_eq!(finished_status(&events, &run_id), "completed");
     let results = tool_results(&events);
-    let outcomes: Vec<(&str, &str)> = results
+    // Calls of one batch may run in any order; each outcome is the same either way.
+    let mut outcomes: Vec<(&str, &str, Option<&str>)> = results
         .iter()
-        .map(|(name, status, _)| (name.as_str(), status.as_str()))
+        .map(|(name, status, output)| {
+            let code = ["memoryBlockTooLarge", "memoryOldTextNotFound"]
+                .into_iter()
+                .find(|code| output.contains(code));
+            (name.as_str(), status.as_str(), code)
+        })
         .collect();
+    outcomes.sort();
+    // The model sees why, by code.
     assert_eq!(
         outcomes,
         [
-            ("memory_replace", "ok"),
-            ("memory_append", "error"),
-            ("memory_replace", "error"),
-            ("archival_insert", "ok")
+            ("archival_insert", "ok", None),
+            ("memory_append", "error", Some("memoryBlockTooLarge")),
+            ("memory_replace", "error", Some("memoryOldTextNotFound")),
+            ("memory_replace", "ok", None),
         ],
-        "{results:?}"
-    );
-    // The model sees why, by code.
-    assert!(results[1].2.contains("memoryBlockTooLarge"), "{results:?}");
-    assert!(
-        results[2].2.contains("memoryOldTextNotFound"),
         "{results:?}"
     );
     let block = a
