@@ -56,11 +56,11 @@ async fn another_instance_reads_blocks_links_and_the_archival_index() {
     let reopened = FsStore::open(dir.path()).unwrap();
     assert_eq!(
         reopened.memory_block_list().await.unwrap(),
-        [persona.clone()]
+        std::slice::from_ref(&persona)
     );
     assert_eq!(
         reopened.memory_link_list(&sid("s1")).await.unwrap(),
-        [persona.label.clone()]
+        std::slice::from_ref(&persona.label)
     );
     let query = ArchivalQuery::new("lisbon".into(), vec![], None).unwrap();
     assert_eq!(
