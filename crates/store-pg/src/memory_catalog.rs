@@ -84,15 +84,15 @@ async fn lock(
     universe_id: Uuid,
     session: Option<&SessionId>,
 ) -> Result<(), StoreError> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2::text || '/' || $3) # $4)")
-        .bind(LOCK_SPACE)
-        .bind(universe_id)
-        .bind(session.map_or("", SessionId::as_str))
-        .bind(kind)
-        .execute(conn)
-        .await
-        .map_err(query_failed("lock the memory catalog"))?;
-    Ok(())
+    crate::tx::advisory_lock(
+        conn,
+        LOCK_SPACE,
+        kind,
+        universe_id,
+        session,
+        "lock the memory catalog",
+    )
+    .await
 }
 
 async fn read_block(
