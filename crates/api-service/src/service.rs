@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use api::types::auth::*;
 use api::types::blob::*;
+use api::types::context::*;
 use api::types::env::*;
 use api::types::events::*;
 use api::types::initialize::*;
@@ -88,6 +89,8 @@ pub struct Service<H> {
     pub(crate) quotas: Quotas,
     pub(crate) mcp: crate::mcp::McpSettings,
     pub(crate) auth: Option<crate::auth::AuthSettings>,
+    /// Where skills are looked for in every mount (`session/skills/*`).
+    pub(crate) skill_roots: effects::context_sources::SkillRoots,
 }
 
 impl<H: SessionHost> Service<H> {
@@ -102,7 +105,15 @@ impl<H: SessionHost> Service<H> {
             quotas: Quotas::default(),
             mcp: crate::mcp::McpSettings::default(),
             auth: None,
+            skill_roots: effects::context_sources::SkillRoots::default(),
         }
+    }
+
+    /// Skills are looked for under these roots of every mount (the worker's
+    /// `WorkerTools::with_skill_roots` must name the same).
+    pub fn with_skill_roots(mut self, roots: effects::context_sources::SkillRoots) -> Self {
+        self.skill_roots = roots;
+        self
     }
 
     pub fn with_auth(mut self, auth: crate::auth::AuthSettings) -> Self {
@@ -196,6 +207,38 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
         params: SessionRef,
     ) -> Result<SessionView, ApiError> {
         self.close_session(&caller.universe_id, params).await
+    }
+
+    async fn session_compact(
+        &self,
+        caller: &Caller,
+        params: SessionCompactParams,
+    ) -> Result<SessionCompactResult, ApiError> {
+        self.compact_session(&caller.universe_id, params).await
+    }
+
+    async fn session_skills_list(
+        &self,
+        caller: &Caller,
+        params: SessionRef,
+    ) -> Result<SessionSkillsListResult, ApiError> {
+        self.list_skills(&caller.universe_id, params).await
+    }
+
+    async fn session_skills_activate(
+        &self,
+        caller: &Caller,
+        params: SessionSkillParams,
+    ) -> Result<SkillView, ApiError> {
+        self.activate_skill(&caller.universe_id, params).await
+    }
+
+    async fn session_skills_deactivate(
+        &self,
+        caller: &Caller,
+        params: SessionSkillParams,
+    ) -> Result<SkillView, ApiError> {
+        self.deactivate_skill(&caller.universe_id, params).await
     }
 
     async fn session_events_read(

@@ -192,7 +192,7 @@ fn an_inline_compaction_item_replaces_the_transcript_before_it() {
         assert!(matches!(resumed, Resumed::Applied));
         settle(&mut drive);
     }
-    assert_eq!(drive.state().control.context.effective_tokens(), 5_002);
+    assert_eq!(drive.state().control.context.effective_tokens(), 5_000);
     let intent = run(&mut drive, 3);
     let outcome = answer(
         vec![

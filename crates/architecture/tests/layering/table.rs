@@ -198,7 +198,9 @@ pub(crate) const CRATES: &[Row] = &[
             // The worker watches the environment jobs its activities handed off.
             "env-registry",
         ],
-        &["test-support", "store-fs", "memory-registry"],
+        // Tests mount workspaces and register file tools directly; the memory
+        // end-to-end test sets up blocks in the test's store.
+        &["test-support", "store-fs", "vfs", "tools", "memory-registry"],
     ),
     tooling(
         "test-support",

@@ -198,7 +198,7 @@ pub fn full_prefix(namespace: &str) -> String {
 }
 
 /// Text of at most `max` bytes, cut at a character boundary, with a marker when cut.
-pub(crate) fn clipped(text: &str, max: usize) -> String {
+pub fn clipped(text: &str, max: usize) -> String {
     if text.len() <= max {
         return text.to_owned();
     }

@@ -379,7 +379,6 @@ impl ControlState {
                     }
                 };
                 self.usage_total.add(&e.usage);
-                let measured_against = self.context.token_estimate;
                 if e.items.iter().any(|item| item.kind == ItemKind::Compaction) {
                     // The provider compacted inline: its compaction item stands in for
                     // every unkeyed item before the turn (docs/spec/context.md).
@@ -387,9 +386,11 @@ impl ControlState {
                     self.compaction.settled_token_estimate = Some(self.context.token_estimate);
                 } else {
                     e.items.iter().for_each(|item| self.context.add(item));
+                    // Providers count the request and its output: the context as it
+                    // stands after the turn, which is what the estimate now covers.
                     self.context.measured = e.context_tokens.map(|tokens| MeasuredContext {
                         tokens,
-                        estimate: measured_against,
+                        estimate: self.context.token_estimate,
                     });
                 }
             }
