@@ -20,6 +20,7 @@ mod harness;
 mod history_budget;
 mod idle;
 mod mcp;
+mod memory;
 mod postgres;
 mod postgres_push;
 mod provider_tools;

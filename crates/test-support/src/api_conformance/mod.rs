@@ -37,6 +37,7 @@ mod fixtures;
 mod isolation;
 pub mod local;
 mod mcp;
+mod memory;
 mod protocol;
 mod quotas;
 mod runs;
@@ -180,6 +181,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(vfs::CASES);
     all.extend(mcp::CASES);
     all.extend(env::CASES);
+    all.extend(memory::CASES);
     all.extend(auth::CASES);
     all.extend(isolation::CASES);
     all.extend(protocol::CASES);
@@ -353,6 +355,8 @@ macro_rules! api_conformance_tests {
             hosted_links_give_the_provider_the_server,
             environments_are_created_listed_and_kept_apart,
             attached_environments_run_the_models_commands,
+            memory_blocks_are_validated_versioned_and_kept_apart,
+            memory_tools_edit_blocks_within_limits_and_search_archives,
             secrets_are_sealed_listed_without_values_and_kept_apart,
             oauth_grants_authorize_a_protected_mcp_server,
             missing_and_unknown_keys_are_refused,
