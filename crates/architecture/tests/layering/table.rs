@@ -200,7 +200,13 @@ pub(crate) const CRATES: &[Row] = &[
         ],
         // Tests mount workspaces and register file tools directly; the memory
         // end-to-end test sets up blocks in the test's store.
-        &["test-support", "store-fs", "vfs", "tools", "memory-registry"],
+        &[
+            "test-support",
+            "store-fs",
+            "vfs",
+            "tools",
+            "memory-registry",
+        ],
     ),
     tooling(
         "test-support",
