@@ -373,3 +373,96 @@ impl<S: EnvCatalog + BlobStore> FileRun<'_, S> {
         crate::toolset::result(self.call, self.store, status, &output).await
     }
 }
+
+/// Environment file reads for context sources (`AGENTS.md`, skills), outside any
+/// tool call: the job is filed under a fixed context call id and waited for.
+impl EnvTools {
+    fn context_run<'a, S>(
+        &'a self,
+        store: &'a S,
+        session: &'a SessionId,
+        call: &'a ToolCallRequest,
+        context: &'a EnvCall,
+        attachment: &'a Attachment,
+        now_ms: u64,
+    ) -> FileRun<'a, S> {
+        FileRun {
+            tools: self,
+            store,
+            session,
+            call,
+            context,
+            attachment,
+            now_ms,
+        }
+    }
+
+    /// The text of `path` (relative to the environment's directory), or `None` when
+    /// it is absent, binary or over `max_bytes`.
+    pub async fn read_text<S: EnvCatalog + BlobStore>(
+        &self,
+        store: &S,
+        session: &SessionId,
+        attachment: &Attachment,
+        path: &str,
+        max_bytes: u64,
+        now_ms: u64,
+    ) -> Result<Option<String>, AdapterError> {
+        let (call, context) = context_call()?;
+        let run = self.context_run(store, session, &call, &context, attachment, now_ms);
+        let op = Op::Read {
+            path: path.to_owned(),
+            offset: 0,
+            limit: max_bytes + 1,
+        };
+        Ok(match run.op(op).await? {
+            CallResult::Read {
+                content,
+                binary: false,
+                size,
+                ..
+            } if size <= max_bytes => Some(content),
+            _ => None,
+        })
+    }
+
+    /// Paths (relative to the environment's directory) under `dir` matching `glob`.
+    pub async fn glob_paths<S: EnvCatalog + BlobStore>(
+        &self,
+        store: &S,
+        session: &SessionId,
+        attachment: &Attachment,
+        dir: &str,
+        glob: &str,
+        limit: u32,
+        now_ms: u64,
+    ) -> Result<Vec<String>, AdapterError> {
+        let (call, context) = context_call()?;
+        let run = self.context_run(store, session, &call, &context, attachment, now_ms);
+        let op = Op::Glob {
+            path: dir.to_owned(),
+            glob: glob.to_owned(),
+            limit,
+        };
+        Ok(match run.op(op).await? {
+            CallResult::Globbed { paths, .. } => paths,
+            _ => Vec::new(),
+        })
+    }
+}
+
+/// The call and context a context source's file job is filed under (waited for).
+fn context_call() -> Result<(ToolCallRequest, EnvCall), AdapterError> {
+    let call = ToolCallRequest {
+        call_id: engine::ToolCallId::new("context-source")
+            .map_err(|err| AdapterError::Other(err.to_string()))?,
+        name: "read_file".into(),
+        arguments_ref: engine::BlobRef::of_bytes(b"{}"),
+    };
+    let context = EnvCall {
+        run_id: String::new(),
+        batch: 0,
+        completion: Completion::Wait,
+    };
+    Ok((call, context))
+}

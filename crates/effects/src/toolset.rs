@@ -183,8 +183,8 @@ impl<S: VfsCatalog + McpCatalog + EnvCatalog + MemoryCatalog + BlobStore + 'stat
     /// session's memory blocks.
     fn context_sources(&self) -> ContextSources<S> {
         ContextSources::new()
-            .with(agents_files())
-            .with(skill_catalog(self.skill_roots.clone()))
+            .with(agents_files(self.env.clone()))
+            .with(skill_catalog(self.skill_roots.clone(), self.env.clone()))
             .with(Arc::new(crate::memory_source::MemorySource))
     }
 

@@ -1,6 +1,10 @@
-//! `AGENTS.md` (and `CLAUDE.md`) at the root of every mount of the session: one
-//! instruction item per file, keyed by its session path, so an edited file replaces
+//! `AGENTS.md` (and `CLAUDE.md`) at the root of every mount of the session and of
+//! every attached environment's directory: one instruction item per file, keyed by its
+//! session path (`/repo/AGENTS.md`, `/env/NAME/AGENTS.md`), so an edited file replaces
 //! its own item (keeping its place in the prompt) and a deleted one disappears.
+//! Mounts are read before every generation (a manifest lookup); environments, a round
+//! trip to their daemon, when a run starts and only while their daemon is online
+//! (between, and while it is away, what was read stays).
 //!
 //! Layering: the session's own instructions come first (they are the session's first
 //! item), then these files in mount order; each item says where it comes from and
@@ -15,9 +19,13 @@ use engine::store::BlobStore;
 use futures::future::BoxFuture;
 use vfs::{MountTable, VfsCatalog, VfsPath};
 
-use super::{ContextSource, SourceScope, clipped, full_prefix, stored_text};
+use super::{
+    ContextSource, SourceScope, clipped, full_prefix, kept, now_ms, online_attachments, stored_text,
+};
 use crate::adapter::AdapterError;
+use crate::env::EnvTools;
 use crate::vfs_tools::storage;
+use env_registry::EnvCatalog;
 
 /// File names read at each mount root, in this order.
 pub const AGENTS_FILE_NAMES: [&str; 2] = ["AGENTS.md", "CLAUDE.md"];
@@ -29,11 +37,18 @@ pub const AGENTS_FILE_READ_BYTES_MAX: u64 = 256 * 1024;
 pub const AGENTS_MOUNTS_MAX: usize = 16;
 
 /// The `source:agents:` namespace.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct AgentsFiles;
+#[derive(Debug, Clone, Default)]
+pub struct AgentsFiles {
+    env: EnvTools,
+}
 
 impl AgentsFiles {
     pub const NAMESPACE: &'static str = "agents:";
+
+    /// Reading environments' files with `env`'s limits.
+    pub fn new(env: EnvTools) -> Self {
+        Self { env }
+    }
 
     /// The item key of the file at `path`: characters keys cannot hold become `_`,
     /// and a path too long for a key keeps its end (the file name).
@@ -65,7 +80,7 @@ impl AgentsFiles {
     }
 }
 
-impl<S: VfsCatalog + BlobStore + 'static> ContextSource<S> for AgentsFiles {
+impl<S: VfsCatalog + EnvCatalog + BlobStore + 'static> ContextSource<S> for AgentsFiles {
     fn namespace(&self) -> &'static str {
         Self::NAMESPACE
     }
@@ -116,12 +131,76 @@ impl<S: VfsCatalog + BlobStore + 'static> ContextSource<S> for AgentsFiles {
                     items.push(SourcedItem { key, spec });
                 }
             }
+            items.extend(self.environments(scope).await?);
             Ok(Some(items))
         })
     }
 }
 
+impl AgentsFiles {
+    async fn environments<S: EnvCatalog + BlobStore>(
+        &self,
+        scope: &SourceScope<'_, S>,
+    ) -> Result<Vec<SourcedItem>, AdapterError> {
+        let prefix = Self::key("/env/");
+        if !scope.run_start() {
+            return Ok(kept(scope, &prefix));
+        }
+        let now_ms = now_ms();
+        let online = online_attachments(scope, now_ms).await?;
+        let mut items = Vec::new();
+        for attachment in &online {
+            let base = format!("/env/{}", attachment.name.as_str());
+            let mut read = Vec::new();
+            let mut failed = false;
+            for name in AGENTS_FILE_NAMES {
+                let text = self
+                    .env
+                    .read_text(
+                        &**scope.store,
+                        scope.session,
+                        attachment,
+                        name,
+                        AGENTS_FILE_READ_BYTES_MAX,
+                        now_ms,
+                    )
+                    .await;
+                match text {
+                    Ok(Some(text)) => read.push((format!("{base}/{name}"), text)),
+                    Ok(None) => {}
+                    Err(AdapterError::Store(err)) => return Err(AdapterError::Store(err)),
+                    // The daemon went away meanwhile: keep what was read before.
+                    Err(_) => failed = true,
+                }
+            }
+            if failed {
+                items.extend(kept(scope, &Self::key(&format!("{base}/"))));
+                continue;
+            }
+            for (path, text) in read {
+                let key = Self::key(&path);
+                let framed = Self::framed(&path, &text);
+                let spec = stored_text(scope, &key, ItemKind::Instructions, framed).await?;
+                items.push(SourcedItem { key, spec });
+            }
+        }
+        // Environments whose daemon is away keep their items.
+        for held in kept(scope, &prefix) {
+            let away = !online.iter().any(|attachment| {
+                held.key
+                    .starts_with(&Self::key(&format!("/env/{}/", attachment.name.as_str())))
+            });
+            if away {
+                items.push(held);
+            }
+        }
+        Ok(items)
+    }
+}
+
 /// Shared by hosts that build the standard sources.
-pub fn agents_files<S: VfsCatalog + BlobStore + 'static>() -> Arc<dyn ContextSource<S>> {
-    Arc::new(AgentsFiles)
+pub fn agents_files<S: VfsCatalog + EnvCatalog + BlobStore + 'static>(
+    env: EnvTools,
+) -> Arc<dyn ContextSource<S>> {
+    Arc::new(AgentsFiles::new(env))
 }

@@ -19,9 +19,11 @@ use std::sync::Arc;
 
 use engine::core::context::{ContextItem, ItemKind, ItemSpec, SOURCE_KEY_PREFIX, estimate_tokens};
 use engine::core::refresh::{ContextRefresh, REFRESH_CHANGES_MAX, SourcedItem};
+use engine::core::run::RunPhase;
 use engine::core::state::SessionState;
 use engine::store::BlobStore;
 use engine::{BlobRef, SessionId};
+use env_registry::{Attachment, EnvCatalog};
 use futures::future::BoxFuture;
 
 use crate::adapter::AdapterError;
@@ -47,7 +49,7 @@ impl<S> SourceScope<'_, S> {
             .runs
             .active
             .as_ref()
-            .is_some_and(|run| run.turns_used == 0)
+            .is_some_and(|run| matches!(run.phase, RunPhase::Generating { turn: 1, .. }))
     }
 
     /// The session's items under `namespace` now.
@@ -190,6 +192,68 @@ pub(crate) async fn stored_text<S: BlobStore>(
         scope.store.put(bytes).await?;
     }
     Ok(ItemSpec::new(kind, content_ref, token_estimate))
+}
+
+/// How recently a daemon must have been heard from for its environment to be read
+/// (three of the gateway's 30 s pings): a file job for an offline daemon would only
+/// wait out its deadline.
+const ENV_ONLINE_STALE_MS: u64 = 90_000;
+
+/// The session's attachments whose daemon is online now.
+pub(crate) async fn online_attachments<S: EnvCatalog>(
+    scope: &SourceScope<'_, S>,
+    now_ms: u64,
+) -> Result<Vec<Attachment>, AdapterError> {
+    let catalog = |err: env_registry::EnvCatalogError| AdapterError::Other(err.to_string());
+    let attachments = scope
+        .store
+        .attachment_list(scope.session)
+        .await
+        .map_err(catalog)?;
+    let mut online = Vec::new();
+    for attachment in attachments {
+        let environment = scope
+            .store
+            .env_read_id(&attachment.environment_id)
+            .await
+            .map_err(catalog)?;
+        let live = environment
+            .and_then(|environment| environment.presence)
+            .is_some_and(|presence| presence.online(now_ms, ENV_ONLINE_STALE_MS));
+        if live {
+            online.push(attachment);
+        }
+    }
+    Ok(online)
+}
+
+/// The session's items under `prefix` as they are, to keep what is not read again.
+pub(crate) fn kept<S>(scope: &SourceScope<'_, S>, prefix: &str) -> Vec<SourcedItem> {
+    scope
+        .state
+        .control
+        .context
+        .keyed
+        .range(prefix.to_owned()..)
+        .take_while(|(key, _)| key.starts_with(prefix))
+        .map(|(key, item)| SourcedItem {
+            key: key.clone(),
+            spec: ItemSpec {
+                kind: item.kind,
+                content_ref: item.content_ref.clone(),
+                token_estimate: item.token_estimate,
+                call_id: None,
+            },
+        })
+        .collect()
+}
+
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| {
+            u64::try_from(since.as_millis()).unwrap_or(u64::MAX)
+        })
 }
 
 /// `source:` + `namespace`.

@@ -16,9 +16,13 @@ use futures::future::BoxFuture;
 use serde::Deserialize;
 use vfs::{MountTable, VfsCatalog, VfsPath};
 
-use super::{ContextSource, SourceScope, full_prefix, stored_text};
+use super::{
+    ContextSource, SourceScope, full_prefix, kept, now_ms, online_attachments, stored_text,
+};
 use crate::adapter::AdapterError;
+use crate::env::EnvTools;
 use crate::vfs_tools::storage;
+use env_registry::{Attachment, EnvCatalog};
 
 /// Skills listed per session; further ones are left out of the catalog.
 pub const SKILLS_MAX: usize = 64;
@@ -186,17 +190,117 @@ pub fn catalog_text(skills: &[Skill]) -> String {
     text
 }
 
-/// The `source:skills:` namespace: the catalog of the session's skills.
+/// The `source:skills:` namespace: the catalog of the skills in the session's mounts
+/// (`source:skills:catalog`, read before every generation), and one per attached
+/// environment (`source:skills:env:NAME`, read from its daemon when a run starts).
 #[derive(Debug, Clone, Default)]
 pub struct SkillCatalog {
     roots: SkillRoots,
+    env: EnvTools,
 }
 
 impl SkillCatalog {
     pub const NAMESPACE: &'static str = "skills:";
 
-    pub fn new(roots: SkillRoots) -> Self {
-        Self { roots }
+    pub fn new(roots: SkillRoots, env: EnvTools) -> Self {
+        Self { roots, env }
+    }
+
+    fn env_key(name: &str) -> String {
+        format!("{}env:{name}", full_prefix(Self::NAMESPACE))
+    }
+
+    /// Skills under the roots of an environment's directory.
+    async fn env_skills<S: EnvCatalog + BlobStore>(
+        &self,
+        scope: &SourceScope<'_, S>,
+        attachment: &Attachment,
+        now_ms: u64,
+    ) -> Result<Vec<Skill>, AdapterError> {
+        let mut skills: Vec<Skill> = Vec::new();
+        let store = &**scope.store;
+        for root in &self.roots.0 {
+            let paths = self
+                .env
+                .glob_paths(
+                    store,
+                    scope.session,
+                    attachment,
+                    root.as_str(),
+                    "*/SKILL.md",
+                    64,
+                    now_ms,
+                )
+                .await?;
+            for path in paths {
+                if skills.len() >= SKILLS_MAX {
+                    return Ok(skills);
+                }
+                let folder = path.rsplit('/').nth(1).unwrap_or_default().to_owned();
+                if skills.iter().any(|skill| skill.name == folder) {
+                    continue;
+                }
+                let text = self
+                    .env
+                    .read_text(
+                        store,
+                        scope.session,
+                        attachment,
+                        &path,
+                        SKILL_FILE_BYTES_MAX,
+                        now_ms,
+                    )
+                    .await?;
+                let Some((name, description, body)) =
+                    text.and_then(|text| parse_skill(&folder, &text))
+                else {
+                    continue;
+                };
+                skills.push(Skill {
+                    name,
+                    description,
+                    path: format!("/env/{}/{path}", attachment.name.as_str()),
+                    body,
+                });
+            }
+        }
+        Ok(skills)
+    }
+
+    async fn environments<S: EnvCatalog + BlobStore>(
+        &self,
+        scope: &SourceScope<'_, S>,
+    ) -> Result<Vec<SourcedItem>, AdapterError> {
+        let prefix = Self::env_key("");
+        if !scope.run_start() {
+            return Ok(kept(scope, &prefix));
+        }
+        let now_ms = now_ms();
+        let online = online_attachments(scope, now_ms).await?;
+        let mut items = Vec::new();
+        for attachment in &online {
+            let key = Self::env_key(attachment.name.as_str());
+            match self.env_skills(scope, attachment, now_ms).await {
+                Ok(skills) if skills.is_empty() => {}
+                Ok(skills) => {
+                    let spec =
+                        stored_text(scope, &key, ItemKind::Catalog, catalog_text(&skills)).await?;
+                    items.push(SourcedItem { key, spec });
+                }
+                Err(AdapterError::Store(err)) => return Err(AdapterError::Store(err)),
+                // The daemon went away meanwhile: keep what was read before.
+                Err(_) => items.extend(kept(scope, &key)),
+            }
+        }
+        for held in kept(scope, &prefix) {
+            let away = !online
+                .iter()
+                .any(|attachment| held.key == Self::env_key(attachment.name.as_str()));
+            if away {
+                items.push(held);
+            }
+        }
+        Ok(items)
     }
 
     pub fn catalog_key() -> String {
@@ -204,7 +308,7 @@ impl SkillCatalog {
     }
 }
 
-impl<S: VfsCatalog + BlobStore + 'static> ContextSource<S> for SkillCatalog {
+impl<S: VfsCatalog + EnvCatalog + BlobStore + 'static> ContextSource<S> for SkillCatalog {
     fn namespace(&self) -> &'static str {
         Self::NAMESPACE
     }
@@ -215,21 +319,24 @@ impl<S: VfsCatalog + BlobStore + 'static> ContextSource<S> for SkillCatalog {
     ) -> BoxFuture<'a, Result<Option<Vec<SourcedItem>>, AdapterError>> {
         Box::pin(async move {
             let skills = discover(&**scope.store, scope.session, &self.roots).await?;
-            if skills.is_empty() {
-                return Ok(Some(Vec::new()));
+            let mut items = self.environments(scope).await?;
+            if !skills.is_empty() {
+                let key = Self::catalog_key();
+                let spec =
+                    stored_text(scope, &key, ItemKind::Catalog, catalog_text(&skills)).await?;
+                items.push(SourcedItem { key, spec });
             }
-            let key = Self::catalog_key();
-            let spec = stored_text(scope, &key, ItemKind::Catalog, catalog_text(&skills)).await?;
-            Ok(Some(vec![SourcedItem { key, spec }]))
+            Ok(Some(items))
         })
     }
 }
 
 /// Shared by hosts that build the standard sources.
-pub fn skill_catalog<S: VfsCatalog + BlobStore + 'static>(
+pub fn skill_catalog<S: VfsCatalog + EnvCatalog + BlobStore + 'static>(
     roots: SkillRoots,
+    env: EnvTools,
 ) -> Arc<dyn ContextSource<S>> {
-    Arc::new(SkillCatalog::new(roots))
+    Arc::new(SkillCatalog::new(roots, env))
 }
 
 #[cfg(test)]

@@ -689,3 +689,39 @@ async fn an_offline_environment_fails_the_call_at_its_deadline() {
     );
     println!("an offline environment's call failed after {waited:?} (deadline 20 s)");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_environments_agents_md_and_skills_reach_the_first_request() {
+    let script = json!({"turns": [{"text": "Noted."}]});
+    let Some(stack) = Stack::start(script, None).await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("AGENTS.md"), "Use the staging database.").unwrap();
+    let skill = dir.path().join(".agents/skills/deploy");
+    std::fs::create_dir_all(&skill).unwrap();
+    std::fs::write(
+        skill.join("SKILL.md"),
+        "---\nname: deploy\ndescription: Deploys to staging.\n---\nRun make deploy.\n",
+    )
+    .unwrap();
+    let (_token, _daemon) = stack.lend("dev", dir.path()).await;
+    stack.session_with("s-env-context", "dev", "none").await;
+    let run = stack.run("s-env-context", "hello").await;
+    let events = stack.follow("s-env-context", &run).await;
+    assert_eq!(finished_status(&events, &run), "completed");
+    let request = &stack.provider.requests()[0];
+    let instructions = request.body["instructions"].as_str().unwrap();
+    assert!(
+        instructions.contains("/env/box/AGENTS.md")
+            && instructions.contains("Use the staging database."),
+        "{instructions}"
+    );
+    assert!(
+        request
+            .raw_body
+            .contains("deploy: Deploys to staging. (/env/box/.agents/skills/deploy/SKILL.md)"),
+        "{}",
+        request.raw_body
+    );
+}
