@@ -48,6 +48,21 @@ pub enum Call {
         environment: String,
     },
     UpdateSession(SessionUpdateParams),
+    /// The skills in the session's mounts (`/skills`).
+    ListSkills {
+        session_id: String,
+    },
+    /// Pins (`true`) or unpins a skill (`/skills on|off NAME`).
+    SetSkill {
+        session_id: String,
+        name: String,
+        active: bool,
+    },
+    /// Compacts the context (`/compact`).
+    Compact {
+        session_id: String,
+        instruction: Option<String>,
+    },
 }
 
 /// What the TUI asks its runtime to do next. `Ui` keeps it apart from the engine's
@@ -76,6 +91,9 @@ pub enum UiActionResult {
     McpListed(api::types::mcp::SessionMcpListResult),
     EnvironmentsListed(api::types::env::SessionEnvironmentListResult),
     EnvironmentAttached(api::types::env::SessionEnvironmentView),
+    SkillsListed(api::types::context::SessionSkillsListResult),
+    SkillSet(api::types::context::SkillView),
+    CompactionRequested(api::types::context::SessionCompactResult),
     SessionUpdated {
         session: SessionView,
         patch: SessionPatch,
@@ -352,6 +370,19 @@ impl App {
                 self.transcript
                     .notice(format!("{text}(attach one with: /env NAME)"));
             }
+            UiActionResult::SkillsListed(listed) => {
+                self.transcript.notice(skills_text(&listed.skills));
+            }
+            UiActionResult::SkillSet(skill) => {
+                self.transcript
+                    .notice(skills_text(std::slice::from_ref(&skill)));
+            }
+            UiActionResult::CompactionRequested(requested) => {
+                self.transcript.notice(format!(
+                    "compaction {} requested: it runs at the session's next step",
+                    requested.compaction
+                ));
+            }
             UiActionResult::EnvironmentAttached(attached) => {
                 self.transcript
                     .notice(crate::env::attached_text(std::slice::from_ref(&attached)));
@@ -397,3 +428,22 @@ impl App {
 
 /// What a failed `run/start` is called in [`UiActionResult::Failed`].
 pub(super) const START_RUN: &str = "sending the message";
+
+/// Skills as `/skills` lists them.
+fn skills_text(skills: &[api::types::context::SkillView]) -> String {
+    if skills.is_empty() {
+        return "no skills in this session's mounts (folders with a SKILL.md under \
+                .agents/skills, .claude/skills or skills)"
+            .into();
+    }
+    let mut text = String::new();
+    for skill in skills {
+        let pinned = if skill.active { " [pinned]" } else { "" };
+        text.push_str(&format!(
+            "{}{pinned}: {} ({})\n",
+            skill.name, skill.description, skill.path
+        ));
+    }
+    text.push_str("(pin one with: /skills on NAME)");
+    text
+}

@@ -169,6 +169,11 @@ pub(super) enum SlashCommand {
     Mcp,
     /// `/env`: the environments attached to the session; `/env NAME` attaches one.
     Env(Option<String>),
+    /// `/skills`: the skills in the session's mounts; `/skills on|off NAME` pins or
+    /// unpins one.
+    Skills(Option<(bool, String)>),
+    /// `/compact [INSTRUCTION]`: compacts the context now.
+    Compact(Option<String>),
     /// `/model`: show the model; `/model NAME`; `/model PROVIDER KIND NAME`.
     Model(Vec<String>),
     /// `/effort`: show it; `/effort LEVEL`: set it.
@@ -186,6 +191,8 @@ Commands:
   /sessions                  list recent sessions
   /mcp                       MCP servers linked to this session and their tools
   /env [NAME]                environments attached to this session; attach NAME
+  /skills [on|off NAME]      skills in this session's mounts; pin or unpin one
+  /compact [INSTRUCTION]     compact the context now (saying what to keep)
   /model [NAME | PROVIDER KIND NAME]   show or change the session's model
   /effort [minimal|low|medium|high]    show or change the reasoning effort
   /steer TEXT                add TEXT to the running run at its next step
@@ -214,6 +221,14 @@ pub(super) fn parse_slash(input: &str) -> Option<Result<SlashCommand, String>> {
         "mcp" => Ok(SlashCommand::Mcp),
         "env" if words.len() <= 1 => Ok(SlashCommand::Env(words.first().cloned())),
         "env" => Err("usage: /env, or /env NAME to attach environment NAME".into()),
+        "skills" if words.is_empty() => Ok(SlashCommand::Skills(None)),
+        "skills" => match words.as_slice() {
+            [on, name] if on == "on" => Ok(SlashCommand::Skills(Some((true, name.clone())))),
+            [off, name] if off == "off" => Ok(SlashCommand::Skills(Some((false, name.clone())))),
+            _ => Err("usage: /skills, or /skills on|off NAME".into()),
+        },
+        "compact" if arg.is_empty() => Ok(SlashCommand::Compact(None)),
+        "compact" => Ok(SlashCommand::Compact(Some(arg.to_owned()))),
         "model" if matches!(words.len(), 0 | 1 | 3) => Ok(SlashCommand::Model(words)),
         "model" => Err("usage: /model NAME, or /model PROVIDER API_KIND NAME".into()),
         "effort" if arg.is_empty() => Ok(SlashCommand::Effort(None)),
@@ -288,6 +303,18 @@ mod tests {
         assert_eq!(parse_slash("/quit"), Some(Ok(SlashCommand::Quit)));
         assert_eq!(parse_slash("/mcp"), Some(Ok(SlashCommand::Mcp)));
         assert_eq!(parse_slash("/env"), Some(Ok(SlashCommand::Env(None))));
+        assert_eq!(parse_slash("/skills"), Some(Ok(SlashCommand::Skills(None))));
+        assert_eq!(
+            parse_slash("/skills on review"),
+            Some(Ok(SlashCommand::Skills(Some((true, "review".into())))))
+        );
+        assert!(matches!(parse_slash("/skills review"), Some(Err(_))));
+        assert_eq!(
+            parse_slash("/compact keep the test names"),
+            Some(Ok(SlashCommand::Compact(Some(
+                "keep the test names".into()
+            ))))
+        );
         assert_eq!(
             parse_slash("/env laptop"),
             Some(Ok(SlashCommand::Env(Some("laptop".into()))))

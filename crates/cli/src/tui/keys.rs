@@ -119,6 +119,22 @@ impl App {
             SlashCommand::Env(None) => {
                 return Some(UiAction::Call(Call::ListEnvironments { session_id }));
             }
+            SlashCommand::Skills(None) => {
+                return Some(UiAction::Call(Call::ListSkills { session_id }));
+            }
+            SlashCommand::Skills(Some((active, name))) => {
+                return Some(UiAction::Call(Call::SetSkill {
+                    session_id,
+                    name,
+                    active,
+                }));
+            }
+            SlashCommand::Compact(instruction) => {
+                return Some(UiAction::Call(Call::Compact {
+                    session_id,
+                    instruction,
+                }));
+            }
             SlashCommand::Env(Some(environment)) => {
                 return Some(UiAction::Call(Call::AttachEnvironment {
                     session_id,

@@ -231,6 +231,47 @@ pub async fn execute(
             .await
             .map(UiActionResult::EnvironmentAttached)
             .map_err(failed("attaching the environment")),
+        Call::ListSkills { session_id } => client
+            .call(
+                "session/skills/list",
+                &api::types::session::SessionRef { session_id },
+            )
+            .await
+            .map(UiActionResult::SkillsListed)
+            .map_err(failed("listing skills")),
+        Call::SetSkill {
+            session_id,
+            name,
+            active,
+        } => {
+            let method = if active {
+                "session/skills/activate"
+            } else {
+                "session/skills/deactivate"
+            };
+            client
+                .call(
+                    method,
+                    &api::types::context::SessionSkillParams { session_id, name },
+                )
+                .await
+                .map(UiActionResult::SkillSet)
+                .map_err(failed("changing the skill"))
+        }
+        Call::Compact {
+            session_id,
+            instruction,
+        } => client
+            .call(
+                "session/compact",
+                &api::types::context::SessionCompactParams {
+                    session_id,
+                    instruction,
+                },
+            )
+            .await
+            .map(UiActionResult::CompactionRequested)
+            .map_err(failed("requesting a compaction")),
         Call::UpdateSession(params) => client
             .session_update(&params)
             .await

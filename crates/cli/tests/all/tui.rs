@@ -439,6 +439,49 @@ fn mcp_lists_the_linked_servers() {
 }
 
 #[test]
+fn skills_list_pin_and_compact() {
+    let mut app = app();
+    type_text(&mut app, "/skills");
+    let action = key(&mut app, KeyCode::Enter, KeyModifiers::NONE);
+    assert!(
+        matches!(action, Some(UiAction::Call(Call::ListSkills { .. }))),
+        "{action:?}"
+    );
+    let skill = |active| api::types::context::SkillView {
+        name: "release-notes".into(),
+        description: "Writes release notes from the changelog.".into(),
+        path: "/repo/.agents/skills/release-notes/SKILL.md".into(),
+        active,
+    };
+    app.on_result(UiActionResult::SkillsListed(
+        api::types::context::SessionSkillsListResult {
+            skills: vec![skill(false)],
+        },
+    ));
+    type_text(&mut app, "/skills on release-notes");
+    let action = key(&mut app, KeyCode::Enter, KeyModifiers::NONE);
+    let Some(UiAction::Call(Call::SetSkill { name, active, .. })) = action else {
+        panic!("{action:?}")
+    };
+    assert_eq!((name.as_str(), active), ("release-notes", true));
+    app.on_result(UiActionResult::SkillSet(skill(true)));
+    type_text(&mut app, "/compact keep the changelog");
+    let action = key(&mut app, KeyCode::Enter, KeyModifiers::NONE);
+    let Some(UiAction::Call(Call::Compact { instruction, .. })) = action else {
+        panic!("{action:?}")
+    };
+    assert_eq!(instruction.as_deref(), Some("keep the changelog"));
+    app.on_result(UiActionResult::CompactionRequested(
+        api::types::context::SessionCompactResult {
+            session_id: "s-1".into(),
+            compaction: 1,
+            cursor: 9,
+        },
+    ));
+    insta::assert_snapshot!(screen(&app, 100, 14));
+}
+
+#[test]
 fn long_output_scrolls_and_follows() {
     let mut app = app();
     started(&mut app, "count");
