@@ -266,7 +266,7 @@ fn start_backend<P: StoreProvider>(
             runtime,
             transport: llm_runtime::Transport::Streaming,
         },
-        tools: WorkerTools::with_mcp(mcp),
+        tools: WorkerTools::with_mcp(mcp).with_skill_roots(skill_roots()?),
         compactor,
         deltas,
         checkpoint_interval_entries: CHECKPOINT_INTERVAL_ENTRIES,
@@ -308,9 +308,21 @@ async fn start_gateway<P: StoreProvider, K: KeyStore>(
                 stdio: stdio_policy(),
                 tools: Some(mcp),
             })
-            .with_auth(auth),
+            .with_auth(auth)
+            .with_skill_roots(skill_roots()?),
     );
     Ok(gateway::serve(api, keys, config).await?)
+}
+
+/// Where skills are found in every mount and environment: `LIGHTSPEED_SKILL_ROOTS`,
+/// comma-separated directories relative to a mount's root; default
+/// `.agents/skills,.claude/skills,skills`. Worker and gateway must agree.
+fn skill_roots() -> anyhow::Result<effects::context_sources::SkillRoots> {
+    match std::env::var("LIGHTSPEED_SKILL_ROOTS") {
+        Ok(list) if !list.trim().is_empty() => effects::context_sources::SkillRoots::parse(&list)
+            .map_err(|reason| anyhow::anyhow!("LIGHTSPEED_SKILL_ROOTS: {reason}")),
+        _ => Ok(effects::context_sources::SkillRoots::default()),
+    }
 }
 
 /// The commands stdio MCP servers may run: `LIGHTSPEED_MCP_STDIO_COMMANDS`,
