@@ -127,6 +127,7 @@ fn build_log(entries: usize) -> anyhow::Result<(Vec<LogEntry>, SessionState)> {
                         finish_reason: Some(FinishReason::Stop),
                         context_tokens: None,
                         request_ref: None,
+                        context_refresh: Default::default(),
                     });
                     let _ = drive.resume_generation(&intent.run_id, intent.turn, answer, now);
                 }

@@ -427,6 +427,7 @@ impl EnvTools {
     }
 
     /// Paths (relative to the environment's directory) under `dir` matching `glob`.
+    #[allow(clippy::too_many_arguments)]
     pub async fn glob_paths<S: EnvCatalog + BlobStore>(
         &self,
         store: &S,

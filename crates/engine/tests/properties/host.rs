@@ -598,7 +598,7 @@ impl Host<'_> {
 /// follows the outcome (so it is sometimes unchanged), and sometimes a removal.
 fn refresh(outcome: &Outcome) -> ContextRefresh {
     let mut refresh = ContextRefresh::default();
-    if outcome.mask % 4 == 0 {
+    if outcome.mask.is_multiple_of(4) {
         refresh.upserts.push(SourcedItem {
             key: format!("source:catalog:{}", outcome.errors % 2),
             spec: ItemSpec::new(
