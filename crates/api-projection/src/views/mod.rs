@@ -5,6 +5,7 @@
 //! remembered between calls, so every client sees the same projection of the same log.
 
 mod events;
+mod models;
 
 use api::ApiError;
 use api::types::run::{RunFailureView, RunStatus, RunView};
@@ -17,6 +18,7 @@ use engine::core::config::{CompactionMode, SessionConfig, ToolChoice};
 use engine::core::control::{ControlState, Lifecycle};
 use engine::core::run::{ActiveRun, ActiveRunStatus, LimitKind, RunFailure, RunOutcome, Usage};
 
+pub use models::models_list;
 pub use events::{
     TOOL_OUTPUT_VIEW_BYTES_MAX, USER_MESSAGE_LOAD_BYTES_MAX, USER_TEXT_VIEW_BYTES_MAX, event_view,
     event_views_after,

@@ -7,6 +7,7 @@ pub mod events;
 pub mod initialize;
 pub mod items;
 pub mod mcp;
+pub mod models;
 pub mod run;
 pub mod session;
 pub mod vfs;

@@ -5,6 +5,7 @@ use api::types::blob::*;
 use api::types::events::*;
 use api::types::initialize::*;
 use api::types::mcp::*;
+use api::types::models::*;
 use api::types::run::*;
 use api::types::session::*;
 use api::{ApiError, Caller, LightspeedApi};
@@ -244,6 +245,14 @@ impl LightspeedApi for EchoApi {
     }
 
     async fn run_steer(&self, _: &Caller, _: RunSteerParams) -> Result<RunAccepted, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn models_list(
+        &self,
+        _: &Caller,
+        _: ModelsListParams,
+    ) -> Result<ModelsListResult, ApiError> {
         Err(unsupported())
     }
 
