@@ -257,7 +257,10 @@ fn headers(
     }
     for (name, var) in from_env {
         check_header_name(&name).map_err(|what| ("header_env", what))?;
-        if headers.iter().any(|(seen, _)| seen.eq_ignore_ascii_case(&name)) {
+        if headers
+            .iter()
+            .any(|(seen, _)| seen.eq_ignore_ascii_case(&name))
+        {
             return Err(("header_env", format!("{name} is also in headers")));
         }
         check_env_name(&var).map_err(|what| ("header_env", what))?;

@@ -103,7 +103,14 @@ fn environment_providers_keep_their_ids_and_combine_with_the_file() {
 
 #[test]
 fn bad_ids_are_refused() {
-    for id in ["", "Upper", "under_score", "-lead", &"x".repeat(65), "sp ace"] {
+    for id in [
+        "",
+        "Upper",
+        "under_score",
+        "-lead",
+        &"x".repeat(65),
+        "sp ace",
+    ] {
         let text = provider(&format!("id = {id:?}\napi_kind = \"openai:responses\""));
         invalid(&text, "id");
     }
@@ -121,11 +128,13 @@ fn duplicate_ids_are_refused_naming_both_sources() {
         Err(ProvidersError::Duplicate { .. })
     ));
     let file = provider("id = \"openai\"\napi_kind = \"openai:responses\"");
-    let err = Providers::load(None, &env_of(&[])).map(|_| ()).and_then(|()| {
-        let mut specs = file::parse(&file, "f")?;
-        specs.extend(env_specs(&env_of(&[("OPENAI_API_KEY", "sk-x")])));
-        Providers::from_specs(specs)
-    });
+    let err = Providers::load(None, &env_of(&[]))
+        .map(|_| ())
+        .and_then(|()| {
+            let mut specs = file::parse(&file, "f")?;
+            specs.extend(env_specs(&env_of(&[("OPENAI_API_KEY", "sk-x")])));
+            Providers::from_specs(specs)
+        });
     let shown = err.unwrap_err().to_string();
     assert!(shown.contains("\"openai\""), "{shown}");
     assert!(shown.contains("providers file"), "{shown}");
@@ -141,7 +150,8 @@ fn inline_keys_are_refused_without_showing_them() {
     let shown = invalid(&text, "api_key");
     assert!(!shown.contains("sk-inline"), "{shown}");
     // A key pasted without quotes is a syntax error: its line is not quoted back.
-    let text = provider("id = \"p\"\napi_kind = \"openai:responses\"\napi_key = sk-unquoted-secret");
+    let text =
+        provider("id = \"p\"\napi_kind = \"openai:responses\"\napi_key = sk-unquoted-secret");
     let err = parsed(&text).unwrap_err();
     let shown = err.to_string();
     assert!(matches!(err, ProvidersError::Syntax { .. }), "{shown}");
@@ -151,7 +161,13 @@ fn inline_keys_are_refused_without_showing_them() {
 
 #[test]
 fn credential_headers_are_refused_unless_taken_from_the_environment() {
-    for name in ["Authorization", "x-api-key", "cookie", "x-goog-api-key", "x-auth-token"] {
+    for name in [
+        "Authorization",
+        "x-api-key",
+        "cookie",
+        "x-goog-api-key",
+        "x-auth-token",
+    ] {
         let text = provider(&format!(
             "id = \"p\"\napi_kind = \"openai:responses\"\nheaders = {{ {name:?} = \"v-secret\" }}"
         ));
@@ -199,7 +215,8 @@ fn urls_kinds_models_and_counts_are_bounded() {
         assert!(!shown.contains("pw@") && !shown.contains("abc"), "{shown}");
     }
     invalid(&provider("id = \"p\"\napi_kind = \"openai\""), "api_kind");
-    let both = "id = \"p\"\napi_kind = \"openai:responses\"\napi_key_env = \"A\"\napi_key_file = \"/f\"";
+    let both =
+        "id = \"p\"\napi_kind = \"openai:responses\"\napi_key_env = \"A\"\napi_key_file = \"/f\"";
     invalid(&provider(both), "api_key_env");
     invalid(
         &provider("id = \"p\"\napi_kind = \"openai:responses\"\napi_key_env = \"NOT-A-VAR\""),
@@ -216,10 +233,7 @@ fn urls_kinds_models_and_counts_are_bounded() {
     let many: String = (0..=file::PROVIDERS_MAX)
         .map(|i| provider(&format!("id = \"p{i}\"\napi_kind = \"openai:responses\"")))
         .collect();
-    assert!(matches!(
-        parsed(&many),
-        Err(ProvidersError::TooMany { .. })
-    ));
+    assert!(matches!(parsed(&many), Err(ProvidersError::TooMany { .. })));
     assert!(matches!(
         parsed("[[providers]]\nid = \"p\"\napi_kind = \"openai:responses\"\nsurprise = 1\n"),
         Err(ProvidersError::Syntax { .. })

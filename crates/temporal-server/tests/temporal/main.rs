@@ -20,6 +20,7 @@ mod idle;
 mod mcp;
 mod postgres;
 mod postgres_push;
+mod providers;
 mod scale_out;
 mod seam;
 mod seam_shapes;
