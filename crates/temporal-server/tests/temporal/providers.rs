@@ -10,7 +10,7 @@ use gateway::KeyStore as _;
 use serde_json::{Value, json};
 use test_support::fake_provider::{FakeProvider, FakeProviderConfig, RunningFakeProvider};
 
-use crate::harness::temporal_address;
+use crate::harness::{rpc_response, temporal_address};
 
 const UNIVERSE: &str = "u-routes";
 
@@ -32,19 +32,13 @@ struct Gateway {
 
 impl Gateway {
     async fn call(&self, method: &str, params: Value) -> Value {
-        let response: Value = self
-            .http
-            .post(&self.url)
-            .bearer_auth(&self.key)
-            .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let response = self.response(method, params).await;
         assert!(response.get("error").is_none(), "{method}: {response}");
         response["result"].clone()
+    }
+
+    async fn response(&self, method: &str, params: Value) -> Value {
+        rpc_response(&self.http, &self.url, &self.key, method, params).await
     }
 
     /// Runs one message on `session` and returns the assistant's text.
@@ -285,21 +279,11 @@ async fn three_providers_from_a_file_each_serve_their_sessions() {
     assert!(seen_c.headers.contains_key("x-api-key"));
 
     // A provider the file does not name is refused at session/start.
-    let refused: Value = gateway
-        .http
-        .post(&gateway.url)
-        .bearer_auth(&gateway.key)
-        .json(
-            &json!({"jsonrpc": "2.0", "id": 1, "method": "session/start",
-                      "params": {"config": {"model": {"providerId": "openai",
-                          "apiKind": "openai:responses", "model": "m"}}}}),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let config = json!({"model": {"providerId": "openai", "apiKind": "openai:responses",
+                                  "model": "m"}});
+    let refused = gateway
+        .response("session/start", json!({"config": config}))
+        .await;
     assert_eq!(refused["error"]["code"], -32602, "{refused}");
     assert_eq!(refused["error"]["data"]["reason"], "unknownProvider");
 
