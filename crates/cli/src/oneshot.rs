@@ -400,6 +400,7 @@ mod tests {
                 }),
                 items,
                 finish_reason: None,
+                context_tokens: None,
             },
         }
     }

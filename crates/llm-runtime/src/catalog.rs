@@ -134,9 +134,10 @@ impl ModelCatalog {
 
 fn check_model(model: &ModelEntry) -> Result<(), String> {
     let default = u64::from(model.output_tokens_default);
-    let max = model.output_tokens_max.map_or(GENERATION_OUTPUT_TOKENS_MAX, u64::from);
-    if model.context_window_tokens < 2 || model.context_window_tokens > HIGH_WATERMARK_TOKENS_MAX
-    {
+    let max = model
+        .output_tokens_max
+        .map_or(GENERATION_OUTPUT_TOKENS_MAX, u64::from);
+    if model.context_window_tokens < 2 || model.context_window_tokens > HIGH_WATERMARK_TOKENS_MAX {
         return Err(format!(
             "context_window must be 2 to {HIGH_WATERMARK_TOKENS_MAX} tokens"
         ));

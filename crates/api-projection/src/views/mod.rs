@@ -18,11 +18,11 @@ use engine::core::config::{CompactionMode, SessionConfig, ToolChoice};
 use engine::core::control::{ControlState, Lifecycle};
 use engine::core::run::{ActiveRun, ActiveRunStatus, LimitKind, RunFailure, RunOutcome, Usage};
 
-pub use models::models_list;
 pub use events::{
     TOOL_OUTPUT_VIEW_BYTES_MAX, USER_MESSAGE_LOAD_BYTES_MAX, USER_TEXT_VIEW_BYTES_MAX, event_view,
     event_views_after,
 };
+pub use models::models_list;
 
 /// The session as `session/read` returns it.
 ///

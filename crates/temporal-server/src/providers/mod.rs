@@ -29,8 +29,6 @@ use std::path::{Path, PathBuf};
 use llm_clients::{ApiKey, ApiKind, ProviderClient, ProviderConfig};
 use llm_runtime::{LlmRuntime, ModelCatalog, ModelEntry, ProviderEntry};
 
-/// The variable naming the providers file.
-pub const PROVIDERS_FILE_VAR: &str = "LIGHTSPEED_PROVIDERS_FILE";
 /// Bytes of a key file read at most.
 const KEY_FILE_BYTES_MAX: u64 = 64 * 1024;
 /// Keys one provider may rotate through.
@@ -145,7 +143,7 @@ impl Providers {
     /// The providers of this process's environment: the file `LIGHTSPEED_PROVIDERS_FILE`
     /// names (if any) and the `OPENAI_*` / `ANTHROPIC_*` variables.
     pub fn from_env() -> Result<Self, ProvidersError> {
-        let file = variable(PROVIDERS_FILE_VAR).map(PathBuf::from);
+        let file = variable("LIGHTSPEED_PROVIDERS_FILE").map(PathBuf::from);
         Self::load(file.as_deref(), &variable)
     }
 

@@ -27,7 +27,10 @@ pub(super) async fn models_are_listed_and_bound_sessions(h: Harness) -> anyhow::
     assert_eq!(fake["apiKind"], "openai:responses");
     let host = fake["host"].as_str().unwrap();
     assert!(!host.contains('/'), "only the host is shown: {host}");
-    assert!(!listed.to_string().contains("sk-provider-secret"), "{listed}");
+    assert!(
+        !listed.to_string().contains("sk-provider-secret"),
+        "{listed}"
+    );
     let models: Vec<&str> = fake["models"]
         .as_array()
         .unwrap()
@@ -66,12 +69,7 @@ pub(super) async fn models_are_listed_and_bound_sessions(h: Harness) -> anyhow::
         (wrong_kind, "invalidConfig"),
     ] {
         let data = a
-            .refused(
-                "session/start",
-                json!({"config": refused}),
-                -32602,
-                reason,
-            )
+            .refused("session/start", json!({"config": refused}), -32602, reason)
             .await;
         assert_eq!(data["kind"], "invalidParams");
     }
