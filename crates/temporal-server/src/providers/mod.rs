@@ -230,7 +230,7 @@ fn variable(name: &str) -> Option<String> {
 }
 
 /// The environment's own providers, exactly as before the providers file existed.
-fn env_specs(env: &dyn Fn(&str) -> Option<String>) -> Vec<ProviderSpec> {
+fn env_specs(variable: &dyn Fn(&str) -> Option<String>) -> Vec<ProviderSpec> {
     let spec = |id: &str, api_kind, url: Option<String>, key, vars| ProviderSpec {
         id: id.to_owned(),
         api_kind,
@@ -241,16 +241,16 @@ fn env_specs(env: &dyn Fn(&str) -> Option<String>) -> Vec<ProviderSpec> {
         source: Source::Env(vars),
     };
     let mut specs = Vec::new();
-    let openai_url = env("OPENAI_BASE_URL");
-    if env("OPENAI_API_KEY").is_some() || openai_url.is_some() {
+    let openai_url = variable("OPENAI_BASE_URL");
+    if variable("OPENAI_API_KEY").is_some() || openai_url.is_some() {
         let vars = "OPENAI_API_KEY/OPENAI_BASE_URL";
         let (responses, chat) = (ApiKind::OpenAiResponses, ApiKind::OpenAiCompletions);
         let key = "OPENAI_API_KEY";
         specs.push(spec("openai", responses, openai_url.clone(), key, vars));
         specs.push(spec("openai-chat", chat, openai_url, key, vars));
     }
-    let anthropic_url = env("ANTHROPIC_BASE_URL");
-    if env("ANTHROPIC_API_KEY").is_some() || anthropic_url.is_some() {
+    let anthropic_url = variable("ANTHROPIC_BASE_URL");
+    if variable("ANTHROPIC_API_KEY").is_some() || anthropic_url.is_some() {
         let vars = "ANTHROPIC_API_KEY/ANTHROPIC_BASE_URL";
         let kind = ApiKind::AnthropicMessages;
         specs.push(spec(

