@@ -24,6 +24,7 @@
 //! method body that a host also holds.
 
 mod auth;
+mod context;
 mod control;
 mod credentials;
 mod env;
@@ -39,6 +40,7 @@ mod sessions;
 pub use api_projection::inputs::ConfigCeilings;
 pub use api_projection::items::InputLimits;
 pub use auth::{AuthCallback, AuthSettings};
+pub use context::SKILL_BODY_BYTES_MAX;
 pub use control::{
     CACHED_SESSIONS_PER_UNIVERSE_MAX_DEFAULT, CACHED_UNIVERSES_MAX_DEFAULT, ControlCache,
 };

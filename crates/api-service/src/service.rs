@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use api::types::auth::*;
 use api::types::blob::*;
+use api::types::context::*;
 use api::types::env::*;
 use api::types::events::*;
 use api::types::initialize::*;
@@ -92,6 +93,8 @@ pub struct Service<H> {
     /// The deployment's providers and models (`models/list`, route checks and model
     /// defaults at admission); empty until [`Service::with_models`].
     pub(crate) models: Arc<ModelCatalog>,
+    /// Where skills are looked for in every mount (`session/skills/*`).
+    pub(crate) skill_roots: effects::context_sources::SkillRoots,
 }
 
 impl<H: SessionHost> Service<H> {
@@ -107,7 +110,15 @@ impl<H: SessionHost> Service<H> {
             mcp: crate::mcp::McpSettings::default(),
             auth: None,
             models: Arc::default(),
+            skill_roots: effects::context_sources::SkillRoots::default(),
         }
+    }
+
+    /// Skills are looked for under these roots of every mount (the worker's
+    /// `WorkerTools::with_skill_roots` must name the same).
+    pub fn with_skill_roots(mut self, roots: effects::context_sources::SkillRoots) -> Self {
+        self.skill_roots = roots;
+        self
     }
 
     pub fn with_auth(mut self, auth: crate::auth::AuthSettings) -> Self {
@@ -216,6 +227,38 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
         params: SessionRef,
     ) -> Result<SessionView, ApiError> {
         self.close_session(&caller.universe_id, params).await
+    }
+
+    async fn session_compact(
+        &self,
+        caller: &Caller,
+        params: SessionCompactParams,
+    ) -> Result<SessionCompactResult, ApiError> {
+        self.compact_session(&caller.universe_id, params).await
+    }
+
+    async fn session_skills_list(
+        &self,
+        caller: &Caller,
+        params: SessionRef,
+    ) -> Result<SessionSkillsListResult, ApiError> {
+        self.list_skills(&caller.universe_id, params).await
+    }
+
+    async fn session_skills_activate(
+        &self,
+        caller: &Caller,
+        params: SessionSkillParams,
+    ) -> Result<SkillView, ApiError> {
+        self.activate_skill(&caller.universe_id, params).await
+    }
+
+    async fn session_skills_deactivate(
+        &self,
+        caller: &Caller,
+        params: SessionSkillParams,
+    ) -> Result<SkillView, ApiError> {
+        self.deactivate_skill(&caller.universe_id, params).await
     }
 
     async fn session_events_read(

@@ -17,6 +17,7 @@ use serde_json::Value;
 use crate::error::ApiError;
 use crate::types::auth::*;
 use crate::types::blob::*;
+use crate::types::context::*;
 use crate::types::env::*;
 use crate::types::events::*;
 use crate::types::initialize::*;
@@ -332,6 +333,15 @@ api_table! {
         session_update: "session/update" (SessionUpdateParams) -> SessionView;
         /// Closes a session: active and queued runs are cancelled.
         session_close: "session/close" (SessionRef) -> SessionView;
+        /// Requests a compaction of the session's context (with an optional instruction);
+        /// it runs at the session's next step boundary.
+        session_compact: "session/compact" (SessionCompactParams) -> SessionCompactResult;
+        /// Skills found in the session's mounts, and which are pinned in its context.
+        session_skills_list: "session/skills/list" (SessionRef) -> SessionSkillsListResult;
+        /// Pins a skill's instructions in the session's context.
+        session_skills_activate: "session/skills/activate" (SessionSkillParams) -> SkillView;
+        /// Unpins a skill (it stays in the catalog).
+        session_skills_deactivate: "session/skills/deactivate" (SessionSkillParams) -> SkillView;
         /// Reads committed events after a cursor, optionally waiting for new ones.
         session_events_read: "session/events/read" (SessionEventsReadParams) -> SessionEventsReadResult;
         /// Starts (or queues) a run. Returns once the run is durably accepted.

@@ -230,6 +230,7 @@ impl RunTracker {
             ItemView::Error { code, message, .. } => {
                 vec![Output::Stderr(format!("[error] {code}: {message}"))]
             }
+            ItemView::Compaction { native, .. } => vec![Output::Stderr(compaction_line(*native))],
             ItemView::UserMessage { .. } | ItemView::Reasoning { .. } => Vec::new(),
         }
     }
@@ -465,5 +466,13 @@ mod tests {
         out += &stdout(t.on_notification(&other));
         out += &stdout(t.on_notification(&delta("Done.")));
         assert_eq!(out, "Checking.\nDone.");
+    }
+}
+
+/// What chat says when the context was compacted.
+pub fn compaction_line(native: bool) -> String {
+    match native {
+        true => "[context compacted by the provider]".into(),
+        false => "[context compacted into a summary]".into(),
     }
 }

@@ -226,6 +226,12 @@ fn item_text(item: &ItemView) -> String {
             None => format!("[tool] {name} {arguments}"),
         },
         ItemView::Error { code, message, .. } => format!("[error] {code}: {message}"),
+        ItemView::Compaction {
+            native, summary, ..
+        } => match summary {
+            Some(summary) => format!("{}\n{summary}", crate::oneshot::compaction_line(*native)),
+            None => crate::oneshot::compaction_line(*native),
+        },
     }
 }
 

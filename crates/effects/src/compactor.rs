@@ -127,6 +127,18 @@ impl Compactor for LlmCompactor {
                 "the context has no transcript",
             ));
         }
+        let instruction = match control
+            .compaction
+            .pending
+            .as_ref()
+            .and_then(|pending| pending.instruction.as_ref())
+        {
+            Some(blob) => Some(String::from_utf8_lossy(&blobs.get(blob).await?).into_owned()),
+            None => None,
+        };
+        if let Some(native) = self.native(state, instruction.as_deref(), blobs).await? {
+            return Ok(native);
+        }
         let conversation = render(&replaced, blobs, &self.limits).await?;
         let compaction = control
             .compaction
@@ -135,7 +147,14 @@ impl Compactor for LlmCompactor {
             .map_or(control.compaction.requested_total, |pending| {
                 pending.compaction
             });
-        let instructions = text_item(blobs, ItemKind::Instructions, SUMMARY_INSTRUCTIONS).await?;
+        let instructions = match &instruction {
+            Some(instruction) => format!(
+                "{SUMMARY_INSTRUCTIONS}\n\nWhoever asked for this compaction wants you to keep \
+                 in particular: {instruction}"
+            ),
+            None => SUMMARY_INSTRUCTIONS.to_owned(),
+        };
+        let instructions = text_item(blobs, ItemKind::Instructions, &instructions).await?;
         let request_text =
             format!("{SUMMARY_REQUEST}\n\n<conversation>\n{conversation}</conversation>");
         let conversation = text_item(blobs, ItemKind::UserMessage, &request_text).await?;
@@ -180,6 +199,51 @@ impl Compactor for LlmCompactor {
     }
 }
 
+impl LlmCompactor {
+    /// Native compaction, when the session's API kind has it and its params ask for
+    /// it (`openai:responses` with `native_compaction`). `None`: summarise instead,
+    /// also when the native call failed for good (a compatible server without the
+    /// endpoint, say); a failure that may clear is returned, so the host retries.
+    async fn native<B: BlobStore>(
+        &self,
+        state: &SessionState,
+        instruction: Option<&str>,
+        blobs: &B,
+    ) -> Result<Option<CompactionOutcome>, AdapterError> {
+        let control = &state.control;
+        let (Some(session_id), Some(config)) = (&control.session_id, &control.config) else {
+            return Ok(None);
+        };
+        let wanted = config.model.api_kind == "openai:responses"
+            && llm_runtime::params::responses_params(&config.generation.provider_params)
+                .is_ok_and(|params| params.native_compaction == Some(true));
+        if !wanted {
+            return Ok(None);
+        }
+        let request = GenerationRequest {
+            session_id: session_id.clone(),
+            run_id: RunId::new(format!("compaction_{}", control.compaction.requested_total))
+                .map_err(|err| AdapterError::Other(err.to_string()))?,
+            turn: 1,
+            model: config.model.clone(),
+            output_tokens_max: config.generation.output_tokens_max,
+            tool_choice: ToolChoice::Auto,
+            provider_params: config.generation.provider_params.clone(),
+            tools: Vec::new(),
+            items: state.context.items().to_vec(),
+        };
+        match self
+            .runtime
+            .compact_native(request, instruction, blobs)
+            .await
+        {
+            Ok(summary) => Ok(Some(CompactionOutcome::Compacted { summary })),
+            Err(err) if err.is_retryable() => Err(runtime_error(err)),
+            Err(_) => Ok(None),
+        }
+    }
+}
+
 async fn text_item<B: BlobStore>(
     blobs: &B,
     kind: ItemKind,
@@ -200,7 +264,7 @@ async fn render<B: BlobStore>(
     let (summaries, transcript): (Vec<&ContextItem>, Vec<&ContextItem>) = items
         .iter()
         .copied()
-        .partition(|item| item.kind == ItemKind::Summary);
+        .partition(|item| matches!(item.kind, ItemKind::Summary | ItemKind::Compaction));
     let mut budget = limits.input_bytes_max;
     let mut out = String::new();
     for item in summaries {
@@ -262,7 +326,7 @@ fn label(item: &ContextItem) -> String {
     match item.kind {
         ItemKind::Instructions => "instructions".into(),
         ItemKind::Catalog => "catalog".into(),
-        ItemKind::Summary => "summary of the conversation before".into(),
+        ItemKind::Summary | ItemKind::Compaction => "summary of the conversation before".into(),
         ItemKind::UserMessage => "user".into(),
         ItemKind::AssistantMessage | ItemKind::ProviderOpaque => "assistant".into(),
         ItemKind::ToolCall => "tool call".into(),

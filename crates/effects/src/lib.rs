@@ -10,6 +10,9 @@
 //!   model through `llm-runtime`;
 //! - [`toolset`]: [`SessionToolset`], which a host asks for one session's tool
 //!   adapter, and [`WorkerTools`], the toolset production hosts serve;
+//! - [`context_sources`]: [`ContextSources`], what a session's mounts (and, through
+//!   other crates' sources, its memory) put in its context before each generation:
+//!   `AGENTS.md`/`CLAUDE.md` files and the skill catalog;
 //! - [`env`] and [`env_files`]: the shell and file tools of attached environments,
 //!   as jobs of the universe's environment catalog.
 //!
@@ -25,6 +28,7 @@
 
 pub mod adapter;
 pub mod compactor;
+pub mod context_sources;
 pub mod env;
 pub mod env_files;
 pub mod mcp;
@@ -33,5 +37,6 @@ pub mod vfs_tools;
 
 pub use adapter::{AdapterError, Compactor, LlmAdapter, ToolAdapter};
 pub use compactor::{LlmCompactor, SummaryLimits};
+pub use context_sources::{ContextSource, ContextSources};
 pub use toolset::{SessionToolset, WorkerTools};
 pub use vfs_tools::VfsToolAdapter;

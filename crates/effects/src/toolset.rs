@@ -23,6 +23,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::adapter::{AdapterError, ToolAdapter};
+use crate::context_sources::agents::agents_files;
+use crate::context_sources::skills::skill_catalog;
+use crate::context_sources::{ContextSources, SkillRoots};
 use crate::env::{Completion, EnvCall, EnvTools, ShellTool};
 use crate::mcp::{McpTools, ToolProgress};
 use crate::vfs_tools::VfsToolAdapter;
@@ -87,6 +90,12 @@ pub trait SessionToolset<S>: Send + Sync + 'static {
         let _ = (universe_id, store);
         None
     }
+
+    /// What the generation activity refreshes into the context before each
+    /// generation (none by default).
+    fn context_sources(&self) -> ContextSources<S> {
+        ContextSources::default()
+    }
 }
 
 /// What one tool call's adapter needs to know about the call beyond the call itself.
@@ -105,6 +114,7 @@ pub struct CallContext {
 pub struct WorkerTools {
     mcp: Option<Arc<McpTools>>,
     env: EnvTools,
+    skill_roots: SkillRoots,
 }
 
 impl WorkerTools {
@@ -112,7 +122,14 @@ impl WorkerTools {
         Self {
             mcp: Some(mcp),
             env: EnvTools::default(),
+            skill_roots: SkillRoots::default(),
         }
+    }
+
+    /// The same toolset with skills found under these roots of every mount.
+    pub fn with_skill_roots(mut self, roots: SkillRoots) -> Self {
+        self.skill_roots = roots;
+        self
     }
 
     /// The same toolset with these environment call limits.
@@ -156,6 +173,13 @@ impl<S: VfsCatalog + McpCatalog + EnvCatalog + BlobStore + 'static> SessionTools
     ) -> Option<Box<dyn llm_runtime::HostedMcpAuth>> {
         let tools = self.mcp.as_ref()?;
         Some(Box::new(tools.hosted_auth(universe_id, store.clone())))
+    }
+
+    /// `AGENTS.md`/`CLAUDE.md` at mount roots, then the skill catalog.
+    fn context_sources(&self) -> ContextSources<S> {
+        ContextSources::new()
+            .with(agents_files())
+            .with(skill_catalog(self.skill_roots.clone()))
     }
 
     fn session_tools(

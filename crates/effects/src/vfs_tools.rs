@@ -42,7 +42,7 @@ impl<C: VfsCatalog> VfsToolAdapter<C> {
     }
 }
 
-fn storage(err: VfsError) -> AdapterError {
+pub(crate) fn storage(err: VfsError) -> AdapterError {
     match err {
         VfsError::Store(err) => AdapterError::Store(err),
         other => AdapterError::Other(other.to_string()),

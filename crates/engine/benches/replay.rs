@@ -270,6 +270,7 @@ impl Host {
             finish_reason: None,
             context_tokens: None,
             request_ref: None,
+            context_refresh: Default::default(),
         });
         let at = self.tick();
         assert_eq!(

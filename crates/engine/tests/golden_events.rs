@@ -328,6 +328,7 @@ fn golden_events() -> Vec<LogEntry> {
             ev::CompactionRequested {
                 compaction: 3,
                 reason: CompactionReason::HighWatermark,
+                instruction: None,
             }
             .into(),
         ),

@@ -57,6 +57,7 @@ struct Inner {
     endpoint_url: Url,
     /// Anthropic only.
     count_tokens_url: Option<Url>,
+    compact_url: Option<Url>,
     auth_header: HeaderName,
     /// Per key, the full auth header value, marked sensitive.
     auth_values: Vec<HeaderValue>,
@@ -86,12 +87,15 @@ impl ProviderClient {
             Url::parse(&format!("{base}{path}"))
                 .map_err(|err| invalid(format!("invalid endpoint URL: {err}")))
         };
-        let (endpoint_url, count_tokens_url) = match config.api_kind {
-            ApiKind::OpenAiResponses => (join("/responses")?, None),
-            ApiKind::OpenAiCompletions => (join("/chat/completions")?, None),
+        let (endpoint_url, count_tokens_url, compact_url) = match config.api_kind {
+            ApiKind::OpenAiResponses => {
+                (join("/responses")?, None, Some(join("/responses/compact")?))
+            }
+            ApiKind::OpenAiCompletions => (join("/chat/completions")?, None, None),
             ApiKind::AnthropicMessages => (
                 join("/v1/messages")?,
                 Some(join("/v1/messages/count_tokens")?),
+                None,
             ),
         };
         let auth_header = if config.api_kind.is_anthropic() {
@@ -143,6 +147,7 @@ impl ProviderClient {
             http,
             endpoint_url,
             count_tokens_url,
+            compact_url,
             auth_header,
             auth_values,
             anthropic_version,
@@ -224,6 +229,18 @@ impl ProviderClient {
             request_id,
             on_error,
         ))
+    }
+
+    /// OpenAI Responses only: POSTs `body` to `{base}/responses/compact`, the standalone
+    /// compaction endpoint, and returns the 2xx body (the compacted window).
+    pub async fn compact(&self, body: Bytes) -> Result<RawResponse, LlmError> {
+        let Some(url) = &self.inner.compact_url else {
+            return Err(LlmError::new(
+                ErrorKind::InvalidRequest,
+                "responses/compact is an openai:responses endpoint",
+            ));
+        };
+        self.post_for_body(url, body, &[]).await
     }
 
     /// Anthropic only: POSTs `body` to `{base}/v1/messages/count_tokens`.

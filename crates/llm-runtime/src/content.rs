@@ -207,7 +207,8 @@ pub fn load_content(item: &ContextItem, bytes: Vec<u8>) -> Result<ItemContent, R
         ItemKind::AssistantMessage
         | ItemKind::ToolCall
         | ItemKind::Reasoning
-        | ItemKind::ProviderOpaque => match serde_json::from_slice::<OutputItemBlob>(&bytes) {
+        | ItemKind::ProviderOpaque
+        | ItemKind::Compaction => match serde_json::from_slice::<OutputItemBlob>(&bytes) {
             Ok(envelope) => Ok(ItemContent::Provider(envelope)),
             // Written by something other than a provider adapter (e.g. an imported
             // transcript): treat it as plain assistant text.

@@ -94,6 +94,13 @@ pub fn neutralize(envelope: &OutputItemBlob) -> Vec<NeutralItem> {
                     .map(Value::to_string)
                     .unwrap_or_else(|| "{}".into()),
             }],
+            // Anthropic's compaction summary is plain text, so it survives a switch
+            // (OpenAI's is encrypted and does not: a session that changes API kind
+            // after a native OpenAI compaction continues without that history).
+            "compaction" => vec![NeutralItem::AssistantText(format!(
+                "Summary of the conversation so far:\n{}",
+                str_field(&item, "content")
+            ))],
             _ => vec![NeutralItem::Opaque],
         },
         _ => vec![NeutralItem::Opaque],

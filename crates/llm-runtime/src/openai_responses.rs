@@ -57,6 +57,9 @@ struct Body<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     service_tier: Option<String>,
     prompt_cache_key: &'a str,
+    /// Server-side compaction (`compact_threshold_tokens`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context_management: Option<Value>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     stream: bool,
 }
@@ -195,6 +198,9 @@ impl ApiAdapter for ResponsesAdapter {
             parallel_tool_calls: params.parallel_tool_calls,
             service_tier: params.service_tier.clone(),
             prompt_cache_key: request.session_id.as_str(),
+            context_management: params
+                .compact_threshold_tokens
+                .map(|threshold| json!([{"type": "compaction", "compact_threshold": threshold}])),
             stream,
         };
         serde_json::to_vec(&body).map_err(|err| RuntimeError::Encode(err.to_string()))
@@ -263,6 +269,8 @@ fn parse_item(raw: Box<RawValue>) -> Result<ParsedItem, RuntimeError> {
     let (kind, calls) = match head.kind.as_str() {
         "message" => (ItemKind::AssistantMessage, Vec::new()),
         "reasoning" => (ItemKind::Reasoning, Vec::new()),
+        // Server-side compaction: stands in for everything before it (replayed verbatim).
+        "compaction" => (ItemKind::Compaction, Vec::new()),
         "function_call" => {
             let call = ParsedCall {
                 call_id: head.call_id.unwrap_or_default(),

@@ -67,7 +67,20 @@ pub struct ResponsesParams {
     pub hosted_tools: Vec<HostedTool>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub service_tier: Option<String>,
+    /// Server-side compaction: when the rendered context crosses this many tokens, the
+    /// provider compacts it inline and returns an opaque `compaction` item
+    /// (`context_management`). At least 1,000. Off when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compact_threshold_tokens: Option<u64>,
+    /// Compact through the provider's standalone `/responses/compact` endpoint when the
+    /// session compacts (at its watermark or on request) instead of by a summary; a
+    /// failed native compaction falls back to the summary. Default false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native_compaction: Option<bool>,
 }
+
+/// Smallest compaction threshold accepted (the providers' own floors are higher).
+pub const COMPACT_THRESHOLD_TOKENS_MIN: u64 = 1_000;
 
 /// `openai:completions` params (also for OpenAI-compatible servers).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
@@ -128,6 +141,24 @@ pub struct AnthropicParams {
     /// Hosted tools are refused here.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hosted_tools: Vec<HostedTool>,
+    /// Server-side compaction (beta `compact-2026-01-12`): when the input crosses
+    /// `trigger_tokens`, the provider summarises the conversation into a `compaction`
+    /// block it then reads in place of what came before. Off when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compaction: Option<AnthropicCompaction>,
+}
+
+/// `anthropic:messages` server-side compaction.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AnthropicCompaction {
+    /// Input tokens that trigger compaction; the provider's default (150,000) when
+    /// absent, at least 1,000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trigger_tokens: Option<u64>,
+    /// What the summary should keep (at most 4 KiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instructions: Option<String>,
 }
 
 impl AnthropicParams {
@@ -175,11 +206,26 @@ fn refuse_hosted(kind: ApiKind, tools: &[HostedTool]) -> Result<(), ParamsError>
     })
 }
 
+fn check_threshold(kind: ApiKind, field: &str, value: Option<u64>) -> Result<(), ParamsError> {
+    match value {
+        Some(value) if value < COMPACT_THRESHOLD_TOKENS_MIN => Err(ParamsError {
+            api_kind: kind.to_string(),
+            reason: format!("{field} must be at least {COMPACT_THRESHOLD_TOKENS_MIN}, got {value}"),
+        }),
+        _ => Ok(()),
+    }
+}
+
 pub fn responses_params(params: &ProviderParams) -> Result<ResponsesParams, ParamsError> {
     let kind = ApiKind::OpenAiResponses;
     let parsed: ResponsesParams = parse(kind, params)?;
     check_range(kind, "temperature", parsed.temperature, 0.0, 2.0)?;
     check_range(kind, "top_p", parsed.top_p, 0.0, 1.0)?;
+    check_threshold(
+        kind,
+        "compact_threshold_tokens",
+        parsed.compact_threshold_tokens,
+    )?;
     Ok(parsed)
 }
 
@@ -242,6 +288,19 @@ pub fn anthropic_params(params: &ProviderParams) -> Result<AnthropicParams, Para
         }
     }
     refuse_hosted(kind, &parsed.hosted_tools)?;
+    if let Some(compaction) = &parsed.compaction {
+        check_threshold(kind, "compaction.trigger_tokens", compaction.trigger_tokens)?;
+        if compaction
+            .instructions
+            .as_ref()
+            .is_some_and(|text| text.len() > 4_096)
+        {
+            return Err(ParamsError {
+                api_kind: kind.to_string(),
+                reason: "compaction.instructions is longer than 4096 bytes".into(),
+            });
+        }
+    }
     Ok(parsed)
 }
 

@@ -84,22 +84,7 @@ impl LlmRuntime {
         sink: &dyn DeltaSink,
         hosted: &dyn HostedMcpAuth,
     ) -> Result<GenerationResult, RuntimeError> {
-        let route = &request.model;
-        let client = self
-            .providers
-            .get(&route.provider_id)
-            .ok_or_else(|| RuntimeError::UnknownProvider(route.provider_id.clone()))?;
-        let kind: ApiKind = route
-            .api_kind
-            .parse()
-            .map_err(|_| RuntimeError::UnknownApiKind(route.api_kind.clone()))?;
-        if client.config().api_kind != kind {
-            return Err(RuntimeError::ApiKindMismatch {
-                provider_id: route.provider_id.clone(),
-                configured: client.config().api_kind.to_string(),
-                requested: kind.to_string(),
-            });
-        }
+        let (client, kind) = self.client_for(&request.model)?;
         let adapter = adapter_for(kind);
         let context = StreamContext {
             run_id: request.run_id.clone(),
@@ -161,6 +146,106 @@ impl LlmRuntime {
         let mut result = store_generation(kind, parsed, blobs).await?;
         result.request_ref = Some(request_ref);
         Ok(result)
+    }
+}
+
+impl LlmRuntime {
+    /// The client serving `route`, which must speak the route's API kind.
+    fn client_for(
+        &self,
+        route: &engine::core::config::ModelRoute,
+    ) -> Result<(&ProviderClient, ApiKind), RuntimeError> {
+        let client = self
+            .providers
+            .get(&route.provider_id)
+            .ok_or_else(|| RuntimeError::UnknownProvider(route.provider_id.clone()))?;
+        let kind: ApiKind = route
+            .api_kind
+            .parse()
+            .map_err(|_| RuntimeError::UnknownApiKind(route.api_kind.clone()))?;
+        if client.config().api_kind != kind {
+            return Err(RuntimeError::ApiKindMismatch {
+                provider_id: route.provider_id.clone(),
+                configured: client.config().api_kind.to_string(),
+                requested: kind.to_string(),
+            });
+        }
+        Ok((client, kind))
+    }
+
+    /// Standalone native compaction (`openai:responses`, `POST /responses/compact`):
+    /// the request's transcript (its unkeyed items; instructions and catalogs stay in
+    /// the session as they are) goes to the provider, whose compacted window comes back
+    /// as items that replace the transcript: each stored verbatim as kind
+    /// `compaction`, in the provider's order. `instruction` is added to the
+    /// instructions sent. Other API kinds have no such endpoint:
+    /// [`RuntimeError::Unsupported`].
+    pub async fn compact_native<B: BlobStore>(
+        &self,
+        mut request: GenerationRequest,
+        instruction: Option<&str>,
+        blobs: &B,
+    ) -> Result<Vec<ItemSpec>, RuntimeError> {
+        let (client, kind) = self.client_for(&request.model)?;
+        if kind != ApiKind::OpenAiResponses {
+            return Err(RuntimeError::Unsupported {
+                api_kind: kind.as_str(),
+                reason: "no standalone compaction endpoint".into(),
+            });
+        }
+        let instructions: Vec<_> = request
+            .items
+            .iter()
+            .filter(|item| item.kind == engine::core::context::ItemKind::Instructions)
+            .cloned()
+            .collect();
+        request.items.retain(|item| item.key.is_none());
+        request.items.splice(0..0, instructions);
+        let loaded = LoadedRequest::load(request, blobs).await?;
+        let full = adapter_for(kind).materialize(&loaded, false)?;
+        let full: serde_json::Value =
+            serde_json::from_slice(&full).map_err(|err| RuntimeError::Encode(err.to_string()))?;
+        let mut body = serde_json::json!({"model": full["model"], "input": full["input"]});
+        let mut instructions = full["instructions"].as_str().unwrap_or_default().to_owned();
+        if let Some(instruction) = instruction {
+            if !instructions.is_empty() {
+                instructions.push_str("\n\n");
+            }
+            instructions.push_str("When compacting, keep in particular: ");
+            instructions.push_str(instruction);
+        }
+        if !instructions.is_empty() {
+            body["instructions"] = serde_json::Value::String(instructions);
+        }
+        let body =
+            serde_json::to_vec(&body).map_err(|err| RuntimeError::Encode(err.to_string()))?;
+        let response = client.compact(body.into()).await?;
+        #[derive(serde::Deserialize)]
+        struct Compacted {
+            output: Vec<Box<serde_json::value::RawValue>>,
+        }
+        let compacted: Compacted = serde_json::from_slice(&response.body)
+            .map_err(|err| RuntimeError::Decode(format!("{kind} compact: {err}")))?;
+        if compacted.output.is_empty() {
+            return Err(RuntimeError::Decode(format!(
+                "{kind} compact: the compacted window is empty"
+            )));
+        }
+        let mut items = Vec::with_capacity(compacted.output.len());
+        for raw in compacted.output {
+            let envelope = OutputItemBlob {
+                api_kind: kind.to_string(),
+                item: raw,
+            };
+            let token_estimate = estimate_tokens(envelope.item.get().as_bytes());
+            let content_ref = blobs.put(envelope.to_bytes()?).await?;
+            items.push(ItemSpec::new(
+                engine::core::context::ItemKind::Compaction,
+                content_ref,
+                token_estimate,
+            ));
+        }
+        Ok(items)
     }
 }
 
@@ -230,5 +315,6 @@ pub async fn store_generation<B: BlobStore>(
         finish_reason: Some(parsed.finish_reason),
         context_tokens: parsed.context_tokens,
         request_ref: None,
+        context_refresh: Default::default(),
     })
 }

@@ -87,6 +87,8 @@ pub struct SessionRunner<S, L, T, C = ListingCompactor> {
     clock_ms: u64,
     checkpoint_interval_entries: u64,
     checkpointed_at: Seq,
+    /// Refreshed into each generation's request, as the worker does.
+    sources: Option<(String, effects::ContextSources<S>)>,
 }
 
 impl<S, L, T> SessionRunner<S, L, T, ListingCompactor>
@@ -136,7 +138,19 @@ where
             clock_ms,
             checkpoint_interval_entries: CHECKPOINT_INTERVAL_ENTRIES_DEFAULT,
             checkpointed_at,
+            sources: None,
         })
+    }
+
+    /// Refreshes what `sources` provide into every generation of universe
+    /// `universe_id`'s session, as the Temporal worker does.
+    pub fn with_context_sources(
+        mut self,
+        universe_id: &str,
+        sources: effects::ContextSources<S>,
+    ) -> Self {
+        self.sources = Some((universe_id.to_owned(), sources));
+        self
     }
 
     pub fn with_checkpoint_interval(mut self, entries: u64) -> Self {
@@ -265,7 +279,19 @@ where
             Action::GenerateLlm(intent) => {
                 let state = self.state_at(intent.planned_at).await?;
                 let request = GenerationRequest::rebuild(&state)?;
-                let outcome = self.llm.generate(&request, &*self.store).await?;
+                let refresh = match &self.sources {
+                    Some((universe_id, sources)) => {
+                        sources
+                            .refresh(universe_id, &self.store, &self.session_id, &state)
+                            .await?
+                    }
+                    None => Default::default(),
+                };
+                let request = request.refreshed(&state, &refresh)?;
+                let mut outcome = self.llm.generate(&request, &*self.store).await?;
+                if let engine::core::effects::GenerationOutcome::Completed(result) = &mut outcome {
+                    result.context_refresh = refresh;
+                }
                 let now = self.tick();
                 let resumed =
                     self.drive

@@ -176,6 +176,7 @@ impl LlmAdapter for ScriptedLlm {
             finish_reason,
             context_tokens: Some(request.token_estimate()),
             request_ref: None,
+            context_refresh: Default::default(),
         }))
     }
 }

@@ -107,6 +107,10 @@ impl<S: VfsCatalog + McpCatalog + env_registry::EnvCatalog + BlobStore + 'static
         self.production.hosted_mcp(universe_id, store)
     }
 
+    fn context_sources(&self) -> effects::ContextSources<S> {
+        self.production.context_sources()
+    }
+
     fn session_tools_reporting(
         &self,
         universe_id: &str,

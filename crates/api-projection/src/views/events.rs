@@ -121,6 +121,7 @@ pub async fn event_view<B: BlobStore>(
             message: e.error.message.clone(),
         }),
         CoreEvent::ToolResultRecorded(e) => items.tool_result(e).await?,
+        CoreEvent::ContextCompacted(e) => items.compaction(&e.summary).await?,
         CoreEvent::SessionOpened(_)
         | CoreEvent::ConfigChanged(_)
         | CoreEvent::SessionClosed(_)
@@ -128,7 +129,6 @@ pub async fn event_view<B: BlobStore>(
         | CoreEvent::ContextItemUpserted(_)
         | CoreEvent::ContextItemRemoved(_)
         | CoreEvent::CompactionRequested(_)
-        | CoreEvent::ContextCompacted(_)
         | CoreEvent::CompactionFailed(_)
         | CoreEvent::RunSteered(_)
         | CoreEvent::TurnPlanned(_)
@@ -261,6 +261,7 @@ impl<B: BlobStore> Items<'_, B> {
             // Tool calls are shown from the generation's call list (with arguments);
             // results come with `tool.result_recorded`; the rest is not transcript a
             // client reads (provider-native output, keyed items, summaries).
+            ItemKind::Compaction => self.compaction(std::slice::from_ref(item)).await,
             ItemKind::ToolCall
             | ItemKind::ToolResult
             | ItemKind::ProviderOpaque
@@ -268,6 +269,42 @@ impl<B: BlobStore> Items<'_, B> {
             | ItemKind::Catalog
             | ItemKind::Summary => Ok(()),
         }
+    }
+
+    /// One view for the items a compaction left: a summary's text, or a provider's
+    /// compaction item (readable when it holds plain text, as Anthropic's does).
+    async fn compaction(&mut self, summary: &[ContextItem]) -> Result<(), ProjectionError> {
+        let native = summary.iter().any(|item| item.kind == ItemKind::Compaction);
+        let mut text = None;
+        for item in summary {
+            let readable = match item.kind {
+                ItemKind::Summary => match self.load_stored(&item.content_ref).await? {
+                    Stored::Text(text) => Some(text),
+                    Stored::Envelope(_) => None,
+                },
+                ItemKind::Compaction => match self.load_stored(&item.content_ref).await? {
+                    Stored::Envelope(envelope) => {
+                        serde_json::from_str::<serde_json::Value>(envelope.item.get())
+                            .ok()
+                            .and_then(|value| value.get("content")?.as_str().map(str::to_owned))
+                    }
+                    Stored::Text(text) => Some(text),
+                },
+                _ => None,
+            };
+            if readable.is_some() {
+                text = readable;
+                break;
+            }
+        }
+        let summary = text.map(|text| cut_on_char_boundary(text, USER_TEXT_VIEW_BYTES_MAX).0);
+        self.push(|item_id, run_id| ItemView::Compaction {
+            item_id,
+            run_id,
+            native,
+            summary,
+        });
+        Ok(())
     }
 
     async fn user_message(&mut self, blob: &BlobRef) -> Result<(), ProjectionError> {

@@ -96,6 +96,7 @@ async fn driven_session() -> Host {
         finish_reason: None,
         context_tokens: None,
         request_ref: None,
+        context_refresh: Default::default(),
     });
     let at = host.tick();
     assert_eq!(
@@ -326,6 +327,7 @@ async fn completed_and_cancelled_runs() {
         finish_reason: None,
         context_tokens: None,
         request_ref: None,
+        context_refresh: Default::default(),
     });
     let at = host.tick();
     assert_eq!(

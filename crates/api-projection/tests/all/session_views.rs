@@ -167,6 +167,7 @@ async fn session_view_follows_the_session() {
         finish_reason: None,
         context_tokens: None,
         request_ref: None,
+        context_refresh: Default::default(),
     });
     let at = host.tick();
     assert_eq!(

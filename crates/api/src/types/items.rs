@@ -66,4 +66,18 @@ pub enum ItemView {
         code: String,
         message: String,
     },
+    /// The context was compacted here: what came before is replaced by a summary.
+    #[serde(rename_all = "camelCase")]
+    Compaction {
+        item_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run_id: Option<String>,
+        /// The provider compacted (its own opaque item, replayed verbatim), rather
+        /// than a summary Lightspeed asked the model for.
+        native: bool,
+        /// The summary, when it is readable text (a summary, Anthropic's compaction
+        /// block; OpenAI's compaction item is encrypted): cut to 64 KiB.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        summary: Option<String>,
+    },
 }

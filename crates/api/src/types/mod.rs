@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod blob;
+pub mod context;
 pub mod env;
 pub mod events;
 pub mod initialize;

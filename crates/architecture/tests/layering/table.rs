@@ -189,7 +189,8 @@ pub(crate) const CRATES: &[Row] = &[
             // The worker watches the environment jobs its activities handed off.
             "env-registry",
         ],
-        &["test-support", "store-fs"],
+        // Tests mount workspaces and register file tools directly.
+        &["test-support", "store-fs", "vfs", "tools"],
     ),
     tooling(
         "test-support",

@@ -208,6 +208,14 @@ impl Transcript {
                     text: format!("{message} ({code})"),
                 });
             }
+            ItemView::Compaction { native, .. } => {
+                self.notice(match native {
+                    true => {
+                        "Context compacted by the provider; earlier turns now live in its summary."
+                    }
+                    false => "Context compacted: earlier turns were replaced by a summary.",
+                });
+            }
         }
     }
 

@@ -133,7 +133,10 @@ async fn summarises_the_transcript_with_each_api_kind() {
         let provider = provider(script).await;
         let mut runner = session(kind, &provider, transport).await;
         run(&mut runner, "sub-1", "What is 2 + 3?").await;
-        runner.admit(CoreCommand::RequestCompaction).await.unwrap();
+        runner
+            .admit(CoreCommand::RequestCompaction { instruction: None })
+            .await
+            .unwrap();
         runner.run_until_idle().await.unwrap();
 
         let log = runner.log().await.unwrap();

@@ -115,7 +115,7 @@ pub(crate) fn admit(control: &ControlState, command: CoreCommand) -> Result<Deci
         } => request_run(control, config, submission_id, input, overrides),
         CoreCommand::Steer { run_id, input } => steer(control, run_id, input),
         CoreCommand::CancelRun { run_id, reason } => cancel(control, run_id, reason),
-        CoreCommand::RequestCompaction => {
+        CoreCommand::RequestCompaction { instruction } => {
             if control.compaction.pending.is_some() {
                 return Err(Rejection::CompactionPending);
             }
@@ -123,6 +123,7 @@ pub(crate) fn admit(control: &ControlState, command: CoreCommand) -> Result<Deci
                 ev::CompactionRequested {
                     compaction: control.compaction.requested_total + 1,
                     reason: CompactionReason::Requested,
+                    instruction,
                 },
             )]))
         }
@@ -194,7 +195,8 @@ fn upsert_item(
     key: String,
     spec: &ItemSpec,
 ) -> Result<Decision, Rejection> {
-    if !is_valid_item_key(&key) {
+    // Sourced items belong to the host's context sources (`core::refresh`).
+    if !is_valid_item_key(&key) || crate::core::refresh::is_source_key(&key) {
         return Err(Rejection::InvalidItemKey(key));
     }
     let ordinal = match control.context.keyed.get(&key) {

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::blob_ref::BlobRef;
+
 use crate::core::config::{ConfigError, ConfigPatch, RunOverrides, SessionConfig};
 use crate::core::context::ItemSpec;
 use crate::core::tools::ToolSpec;
@@ -54,7 +56,12 @@ pub enum CoreCommand {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
-    RequestCompaction,
+    /// Compacts the context now; `instruction` (a text blob) tells the compactor what
+    /// to keep. Encoded without it as it always was, so older commands still decode.
+    RequestCompaction {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        instruction: Option<BlobRef>,
+    },
     Close,
 }
 

@@ -23,8 +23,12 @@ pub enum ItemKind {
     ToolCall,
     ToolResult,
     Reasoning,
-    /// Provider-native output kept verbatim (e.g. encrypted compaction items).
+    /// Provider-native output kept verbatim (hosted tool calls and their results).
     ProviderOpaque,
+    /// A provider's own compaction output (OpenAI's encrypted `compaction` item,
+    /// Anthropic's `compaction` block), replayed verbatim. Like a summary it stands
+    /// in for every unkeyed item before it, which are dropped when it arrives.
+    Compaction,
 }
 
 impl ItemKind {
@@ -35,7 +39,7 @@ impl ItemKind {
         match self {
             Self::Instructions => 0,
             Self::Catalog => 1,
-            Self::Summary => 2,
+            Self::Summary | Self::Compaction => 2,
             Self::UserMessage
             | Self::AssistantMessage
             | Self::ToolCall
@@ -182,6 +186,10 @@ impl TryFrom<String> for ContextDigest {
         Ok(Self(out))
     }
 }
+
+/// Keys of items a host's context sources maintain (instruction files, skill
+/// catalogs, memory blocks): only a generation's refresh writes them.
+pub const SOURCE_KEY_PREFIX: &str = "source:";
 
 /// Whether `key` is acceptable as a context item key.
 pub fn is_valid_item_key(key: &str) -> bool {

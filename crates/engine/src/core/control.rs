@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
+use crate::blob_ref::BlobRef;
 use crate::core::config::SessionConfig;
-use crate::core::context::{ContextDigest, ContextItem};
+use crate::core::context::{ContextDigest, ContextItem, ItemKind};
 use crate::core::event::{self as ev, CompactionReason, CoreEvent};
 use crate::core::limits::SUBMISSION_WINDOW_MAX;
 use crate::core::replay::ReplayError;
@@ -38,6 +39,19 @@ pub struct ContextControl {
     pub token_estimate: u64,
     pub digest: ContextDigest,
     pub keyed: BTreeMap<String, ContextItem>,
+    /// The context size the provider measured for the last generation, and the
+    /// estimate it was measured against; cleared when a compaction replaces the
+    /// transcript. Absent from older checkpoints, where it is simply not known yet.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub measured: Option<MeasuredContext>,
+}
+
+/// A provider's count of a request's context, with the engine's estimate of the same
+/// request, so growth since is added in estimated tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MeasuredContext {
+    pub tokens: u64,
+    pub estimate: u64,
 }
 
 impl ContextControl {
@@ -71,7 +85,20 @@ impl ContextControl {
         true
     }
 
+    /// The context size compaction decisions use: the provider's last measurement
+    /// plus the estimated growth since, or the estimate alone when nothing was
+    /// measured (estimates run low on code and high on prose; the provider knows).
+    pub fn effective_tokens(&self) -> u64 {
+        match self.measured {
+            Some(measured) => measured
+                .tokens
+                .saturating_add(self.token_estimate.saturating_sub(measured.estimate)),
+            None => self.token_estimate,
+        }
+    }
+
     fn compact(&mut self, summary: &[ContextItem]) {
+        self.measured = None;
         let kept = self.keyed.values();
         self.digest = ContextDigest::of_items(kept.clone().chain(summary));
         self.token_estimate = kept
@@ -131,6 +158,8 @@ pub struct PendingCompaction {
     pub compaction: u32,
     pub reason: CompactionReason,
     pub requested_at: Seq,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instruction: Option<BlobRef>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -350,7 +379,20 @@ impl ControlState {
                     }
                 };
                 self.usage_total.add(&e.usage);
-                e.items.iter().for_each(|item| self.context.add(item));
+                if e.items.iter().any(|item| item.kind == ItemKind::Compaction) {
+                    // The provider compacted inline: its compaction item stands in for
+                    // every unkeyed item before the turn (docs/spec/context.md).
+                    self.context.compact(&e.items);
+                    self.compaction.settled_token_estimate = Some(self.context.token_estimate);
+                } else {
+                    e.items.iter().for_each(|item| self.context.add(item));
+                    // Providers count the request and its output: the context as it
+                    // stands after the turn, which is what the estimate now covers.
+                    self.context.measured = e.context_tokens.map(|tokens| MeasuredContext {
+                        tokens,
+                        estimate: self.context.token_estimate,
+                    });
+                }
             }
             CoreEvent::TurnFailed(ev::TurnFailed { run_id, .. })
             | CoreEvent::TurnAborted(ev::TurnAborted { run_id, .. }) => {
@@ -437,5 +479,6 @@ fn ev_pending(e: &ev::CompactionRequested, seq: Seq) -> PendingCompaction {
         compaction: e.compaction,
         reason: e.reason,
         requested_at: seq,
+        instruction: e.instruction.clone(),
     }
 }

@@ -22,6 +22,7 @@ use crate::core::control::{ControlState, Lifecycle};
 use crate::core::event as ev;
 use crate::core::limits::{OUTPUT_ITEMS_MAX, TEXT_FIELD_BYTES_MAX, TOOL_CALLS_PER_TURN_MAX};
 use crate::core::planner::Planned;
+use crate::core::refresh::{ContextRefresh, ResolvedRefresh};
 use crate::core::run::{
     ActiveRun, EffectError, FinishReason, PendingToolCall, RunFailure, RunOutcome, RunPhase,
     ToolCallRequest, ToolStatus, Usage,
@@ -49,6 +50,10 @@ pub struct GenerationResult {
     /// The native request as sent (no credentials), in the CAS, for audit and replay.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub request_ref: Option<BlobRef>,
+    /// Sourced items the host refreshed into the request before sending it
+    /// (`core::refresh`); recorded ahead of the turn's output.
+    #[serde(default, skip_serializing_if = "ContextRefresh::is_empty")]
+    pub context_refresh: ContextRefresh,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,7 +139,11 @@ fn check_items(what: &'static str, items: &[ItemSpec]) -> Result<(), Rejection> 
 }
 
 /// The bounds a completed generation must meet before it can become `turn.completed`.
-fn check_generation(result: &GenerationResult) -> Result<(), Rejection> {
+/// Checks a generation result; a valid one comes back with its refresh numbered.
+fn check_generation(
+    control: &ControlState,
+    result: &GenerationResult,
+) -> Result<ResolvedRefresh, Rejection> {
     check_items("generation output items", &result.items)?;
     let calls = &result.tool_calls;
     if calls.len() > TOOL_CALLS_PER_TURN_MAX {
@@ -155,7 +164,10 @@ fn check_generation(result: &GenerationResult) -> Result<(), Rejection> {
     {
         return Err(Rejection::TextTooLong("response id"));
     }
-    Ok(())
+    result.context_refresh.check()?;
+    result
+        .context_refresh
+        .resolve(&control.context.keyed, control.context.next_ordinal)
 }
 
 /// The failure recorded for an invalid result. The message is clipped to the bound
@@ -204,13 +216,24 @@ pub(crate) fn generation(
         ..Joins::default()
     };
     let checked = match outcome {
-        GenerationOutcome::Completed(result) => match check_generation(&result) {
-            Ok(()) => {
-                let completed = turn_completed(control, run_id, turn, result);
-                return Ok(Accepted::valid(vec![Planned {
+        GenerationOutcome::Completed(result) => match check_generation(control, &result) {
+            Ok(refreshed) => {
+                let mut events: Vec<Planned> = refreshed
+                    .upserted
+                    .iter()
+                    .map(|item| Planned::session(ev::ContextItemUpserted { item: item.clone() }))
+                    .chain(
+                        refreshed.removed.iter().map(|key| {
+                            Planned::session(ev::ContextItemRemoved { key: key.clone() })
+                        }),
+                    )
+                    .collect();
+                let completed = turn_completed(run_id, turn, result, refreshed.next_ordinal);
+                events.push(Planned {
                     joins,
                     event: completed.into(),
-                }]));
+                });
+                return Ok(Accepted::valid(events));
             }
             Err(reason) => Err(reason),
         },
@@ -227,17 +250,17 @@ pub(crate) fn generation(
 }
 
 fn turn_completed(
-    control: &ControlState,
     run_id: &RunId,
     turn: u32,
     result: GenerationResult,
+    first_ordinal: u64,
 ) -> ev::TurnCompleted {
     ev::TurnCompleted {
         run_id: run_id.clone(),
         turn,
         usage: result.usage,
         response_id: result.response_id,
-        items: numbered(&result.items, control.context.next_ordinal),
+        items: numbered(&result.items, first_ordinal),
         tool_calls: result.tool_calls,
         finish_reason: result.finish_reason,
         context_tokens: result.context_tokens,

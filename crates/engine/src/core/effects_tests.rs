@@ -32,6 +32,7 @@ fn answer(tool_calls: Vec<ToolCallRequest>) -> GenerationResult {
         finish_reason: None,
         context_tokens: None,
         request_ref: None,
+        context_refresh: Default::default(),
     }
 }
 
@@ -240,7 +241,9 @@ fn compacting() -> (TestDrive, u32) {
     let (mut drive, intent) = generating();
     let resumed = resume_answer(&mut drive, &intent, answer(Vec::new()));
     assert_eq!(resumed, Resumed::Applied);
-    drive.admit(CoreCommand::RequestCompaction, 20).unwrap();
+    drive
+        .admit(CoreCommand::RequestCompaction { instruction: None }, 20)
+        .unwrap();
     let Action::CompactContext(compaction) = settle(&mut drive) else {
         panic!("expected a compaction");
     };

@@ -7,6 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::blob_ref::BlobRef;
 use crate::core::config::SessionConfig;
 use crate::core::context::{ContextItem, ItemSpec};
 use crate::core::request::Fingerprint;
@@ -60,6 +61,9 @@ pub enum CompactionReason {
 pub struct CompactionRequested {
     pub compaction: u32,
     pub reason: CompactionReason,
+    /// What the requester asked the compactor to keep (a text blob).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub instruction: Option<BlobRef>,
 }
 
 /// Replaces every unkeyed item with `summary`; keyed items stay.

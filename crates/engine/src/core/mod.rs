@@ -10,6 +10,7 @@ pub mod effects;
 pub mod event;
 pub mod limits;
 pub(crate) mod planner;
+pub mod refresh;
 pub mod replay;
 pub mod request;
 pub mod run;

@@ -277,7 +277,7 @@ fn finish(run: &ActiveRun, outcome: RunOutcome) -> Planned {
 /// summary that is itself above the watermark does not trigger an endless loop).
 fn watermark_compaction(control: &ControlState) -> Option<Planned> {
     let policy = control.config.as_ref()?.context;
-    let estimate = control.context.token_estimate;
+    let estimate = control.context.effective_tokens();
     let regrown = control
         .compaction
         .settled_token_estimate
@@ -292,6 +292,7 @@ fn watermark_compaction(control: &ControlState) -> Option<Planned> {
         Planned::session(ev::CompactionRequested {
             compaction: control.compaction.requested_total + 1,
             reason: CompactionReason::HighWatermark,
+            instruction: None,
         })
     })
 }

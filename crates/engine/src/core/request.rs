@@ -8,6 +8,9 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+
+use crate::core::command::Rejection;
+use crate::core::refresh::ContextRefresh;
 use sha2::{Digest, Sha256};
 
 use crate::blob_ref::BlobRef;
@@ -178,6 +181,25 @@ impl GenerationRequest {
             });
         }
         Ok(request)
+    }
+
+    /// The request with a context refresh applied, numbered exactly as the engine
+    /// will record it when the generation's result carries `refresh`. `state` is the
+    /// state the request was rebuilt from.
+    pub fn refreshed(
+        mut self,
+        state: &SessionState,
+        refresh: &ContextRefresh,
+    ) -> Result<Self, Rejection> {
+        if refresh.is_empty() {
+            return Ok(self);
+        }
+        refresh.check()?;
+        let context = &state.control.context;
+        refresh
+            .resolve(&context.keyed, context.next_ordinal)?
+            .apply_to(&mut self.items);
+        Ok(self)
     }
 
     /// Fingerprint computed from this request's own items.

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::core::context::ContextItem;
+use crate::core::context::{ContextItem, ItemKind};
 use crate::core::control::ControlState;
 use crate::core::event::CoreEvent;
 use crate::core::replay::{ReplayError, decode};
@@ -77,7 +77,12 @@ impl ContextState {
             }
             CoreEvent::RunStarted(e) => self.insert_all(entry, &e.input),
             CoreEvent::SteerApplied(e) => self.insert_all(entry, &e.items),
-            CoreEvent::TurnCompleted(e) => self.insert_all(entry, &e.items),
+            CoreEvent::TurnCompleted(e) => {
+                if e.items.iter().any(|item| item.kind == ItemKind::Compaction) {
+                    self.items.retain(|item| item.key.is_some());
+                }
+                self.insert_all(entry, &e.items)
+            }
             CoreEvent::ToolResultRecorded(e) => self.insert(entry, &e.item),
             CoreEvent::SessionOpened(_)
             | CoreEvent::ConfigChanged(_)

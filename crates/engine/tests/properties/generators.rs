@@ -157,13 +157,14 @@ pub(crate) const ITEM_KEYS: [&str; 7] = [
     "key\u{e9}",
 ];
 pub(crate) const VALID_KEYS: u8 = 4;
-pub(crate) const TRANSCRIPT_KINDS: [ItemKind; 6] = [
+pub(crate) const TRANSCRIPT_KINDS: [ItemKind; 7] = [
     ItemKind::UserMessage,
     ItemKind::AssistantMessage,
     ItemKind::ToolCall,
     ItemKind::ToolResult,
     ItemKind::Reasoning,
     ItemKind::ProviderOpaque,
+    ItemKind::Compaction,
 ];
 pub(crate) const OTHER_KINDS: [ItemKind; 3] =
     [ItemKind::Instructions, ItemKind::Catalog, ItemKind::Summary];

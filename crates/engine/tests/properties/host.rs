@@ -515,7 +515,7 @@ impl Host<'_> {
                     _ => Some("x".repeat(1_025)),
                 },
             },
-            Cmd::Compact => CoreCommand::RequestCompaction,
+            Cmd::Compact => CoreCommand::RequestCompaction { instruction: None },
             Cmd::Close => CoreCommand::Close,
         }
     }
@@ -582,6 +582,7 @@ impl Host<'_> {
                     request_ref: None,
                     items,
                     tool_calls,
+                    context_refresh: refresh(outcome),
                 })
             }
         };
@@ -591,6 +592,28 @@ impl Host<'_> {
             outcome: generated,
         }
     }
+}
+
+/// A context refresh some generations carry: a sourced catalog whose content
+/// follows the outcome (so it is sometimes unchanged), and sometimes a removal.
+fn refresh(outcome: &Outcome) -> ContextRefresh {
+    let mut refresh = ContextRefresh::default();
+    if outcome.mask % 4 == 0 {
+        refresh.upserts.push(SourcedItem {
+            key: format!("source:catalog:{}", outcome.errors % 2),
+            spec: ItemSpec::new(
+                ItemKind::Catalog,
+                BlobRef::of_bytes(format!("skills {}", outcome.tokens % 3).as_bytes()),
+                outcome.tokens % 3 + 1,
+            ),
+        });
+    }
+    if outcome.mask % 8 == 1 {
+        refresh
+            .removed
+            .push(format!("source:catalog:{}", outcome.errors % 2));
+    }
+    refresh
 }
 
 pub(crate) fn tool_results(intent: &ToolBatchIntent, outcome: &Outcome) -> Input {

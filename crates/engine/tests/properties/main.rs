@@ -37,6 +37,7 @@ use engine::core::control::ControlState;
 use engine::core::effects::{CompactionOutcome, GenerationOutcome, GenerationResult, ToolResult};
 use engine::core::event::{CompactionReason, CoreEvent, EVENT_KINDS, runs_in_flight_delta};
 use engine::core::limits;
+use engine::core::refresh::{ContextRefresh, SourcedItem};
 use engine::core::request::{GenerationRequest, RebuildError};
 use engine::core::run::{
     EffectError, FinishReason, RunFailure, RunOutcome, ToolCallRequest, ToolStatus, Usage,
@@ -115,7 +116,7 @@ pub(crate) fn random_host_sequences_keep_every_drive_property() {
 #[test]
 pub(crate) fn huge_token_estimates_saturate() {
     let mut host = ScriptHost::<SessionState>::open(session_config_default());
-    host.admit(CoreCommand::RequestCompaction);
+    host.admit(CoreCommand::RequestCompaction { instruction: None });
     let Action::CompactContext(intent) = host.settle() else {
         panic!("expected a compaction");
     };

@@ -111,6 +111,7 @@ impl<S: DriveState + Default> ScriptHost<S> {
             finish_reason: None,
             context_tokens: None,
             request_ref: None,
+            context_refresh: Default::default(),
         });
         let at = self.tick();
         assert_eq!(

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use api::types::auth::*;
 use api::types::blob::*;
+use api::types::context::*;
 use api::types::events::*;
 use api::types::initialize::*;
 use api::types::mcp::*;
@@ -115,6 +116,42 @@ impl Drop for DropFlag {
 }
 
 impl LightspeedApi for MockApi {
+    async fn session_compact(
+        &self,
+        caller: &Caller,
+        _: SessionCompactParams,
+    ) -> Result<SessionCompactResult, ApiError> {
+        self.record(caller);
+        Err(unsupported())
+    }
+
+    async fn session_skills_list(
+        &self,
+        caller: &Caller,
+        _: SessionRef,
+    ) -> Result<SessionSkillsListResult, ApiError> {
+        self.record(caller);
+        Err(unsupported())
+    }
+
+    async fn session_skills_activate(
+        &self,
+        caller: &Caller,
+        _: SessionSkillParams,
+    ) -> Result<SkillView, ApiError> {
+        self.record(caller);
+        Err(unsupported())
+    }
+
+    async fn session_skills_deactivate(
+        &self,
+        caller: &Caller,
+        _: SessionSkillParams,
+    ) -> Result<SkillView, ApiError> {
+        self.record(caller);
+        Err(unsupported())
+    }
+
     async fn initialize(
         &self,
         caller: &Caller,

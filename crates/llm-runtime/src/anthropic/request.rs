@@ -48,6 +48,9 @@ struct Body<'a> {
     top_p: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     top_k: Option<u32>,
+    /// Server-side compaction (beta `compact-2026-01-12`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    context_management: Option<Value>,
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     stream: bool,
 }
@@ -301,6 +304,7 @@ pub(super) fn materialize(loaded: &LoadedRequest, stream: bool) -> Result<Vec<u8
         temperature: params.temperature,
         top_p: params.top_p,
         top_k: params.top_k,
+        context_management: context_management(&params),
         stream,
     };
     serde_json::to_vec(&body).map_err(|err| RuntimeError::Encode(err.to_string()))
@@ -340,13 +344,30 @@ fn mcp_servers(loaded: &LoadedRequest) -> Result<Vec<serde_json::Value>, Runtime
     Ok(servers)
 }
 
-/// The beta flag a request needs, if it hosts MCP servers.
+/// The beta flags a request needs: hosted MCP servers, server-side compaction.
 pub(crate) fn request_headers(loaded: &LoadedRequest) -> &'static [(&'static str, &'static str)] {
-    if loaded.tools.iter().any(|tool| tool.hosted_mcp.is_some()) {
-        &[("anthropic-beta", "mcp-client-2025-04-04")]
-    } else {
-        &[]
+    let mcp = loaded.tools.iter().any(|tool| tool.hosted_mcp.is_some());
+    let compaction = anthropic_params(&loaded.request.provider_params)
+        .is_ok_and(|params| params.compaction.is_some());
+    match (mcp, compaction) {
+        (true, true) => &[("anthropic-beta", "mcp-client-2025-04-04,compact-2026-01-12")],
+        (true, false) => &[("anthropic-beta", "mcp-client-2025-04-04")],
+        (false, true) => &[("anthropic-beta", "compact-2026-01-12")],
+        (false, false) => &[],
     }
+}
+
+/// The `context_management` of a request with server-side compaction.
+fn context_management(params: &AnthropicParams) -> Option<Value> {
+    let compaction = params.compaction.as_ref()?;
+    let mut edit = serde_json::json!({"type": "compact_20260112"});
+    if let Some(tokens) = compaction.trigger_tokens {
+        edit["trigger"] = serde_json::json!({"type": "input_tokens", "value": tokens});
+    }
+    if let Some(instructions) = &compaction.instructions {
+        edit["instructions"] = Value::String(instructions.clone());
+    }
+    Some(serde_json::json!({"edits": [edit]}))
 }
 
 fn add_item(
@@ -372,7 +393,8 @@ fn add_item(
             ItemKind::AssistantMessage
             | ItemKind::ToolCall
             | ItemKind::Reasoning
-            | ItemKind::ProviderOpaque,
+            | ItemKind::ProviderOpaque
+            | ItemKind::Compaction,
         ) => conversation.push_text(Role::Assistant, text.clone()),
         (ItemContent::Media { media_type, bytes }, _) => {
             conversation.push(Role::User, media(*media_type, bytes))

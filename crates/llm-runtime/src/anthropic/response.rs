@@ -126,6 +126,8 @@ pub(super) fn parse_block(raw: Box<RawValue>) -> Result<ParsedItem, RuntimeError
     let (kind, calls) = match head.kind.as_str() {
         "text" => (ItemKind::AssistantMessage, Vec::new()),
         "thinking" | "redacted_thinking" => (ItemKind::Reasoning, Vec::new()),
+        // Server-side compaction: the provider reads it in place of what came before.
+        "compaction" => (ItemKind::Compaction, Vec::new()),
         "tool_use" => {
             let missing = |field: &str| {
                 RuntimeError::Decode(format!("{KIND}: tool_use block without {field}"))

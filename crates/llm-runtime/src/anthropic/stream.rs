@@ -47,6 +47,10 @@ enum OpenBlock {
         name: String,
         input_json: String,
     },
+    /// Server-side compaction: a summary that may arrive in `compaction_delta`s.
+    Compaction {
+        content: String,
+    },
     /// Any other block, kept as it started.
     Kept(Box<RawValue>),
 }
@@ -90,6 +94,10 @@ enum Skeleton {
         id: String,
         name: String,
     },
+    Compaction {
+        #[serde(default)]
+        content: Option<String>,
+    },
     #[serde(other)]
     Other,
 }
@@ -114,6 +122,10 @@ enum DeltaBody {
     },
     InputJsonDelta {
         partial_json: String,
+    },
+    CompactionDelta {
+        #[serde(default)]
+        content: Option<String>,
     },
     /// `citations_delta` and whatever comes later.
     #[serde(other)]
@@ -149,6 +161,9 @@ enum FinishedBlock<'a> {
     Thinking {
         thinking: &'a str,
         signature: &'a str,
+    },
+    Compaction {
+        content: &'a str,
     },
 }
 
@@ -211,6 +226,9 @@ impl Assembler {
             },
             Skeleton::ToolUse { id, name } => tool_use("tool_use", id, name),
             Skeleton::ServerToolUse { id, name } => tool_use("server_tool_use", id, name),
+            Skeleton::Compaction { content } => OpenBlock::Compaction {
+                content: content.unwrap_or_default(),
+            },
             Skeleton::Other => OpenBlock::Kept(start.content_block),
         };
         self.open.insert(start.index, block);
@@ -243,6 +261,10 @@ impl Assembler {
                 DeltaBody::SignatureDelta { signature: more },
             ) => {
                 signature.push_str(&more);
+                None
+            }
+            (OpenBlock::Compaction { content }, DeltaBody::CompactionDelta { content: more }) => {
+                content.push_str(&more.unwrap_or_default());
                 None
             }
             (OpenBlock::ToolUse { input_json, .. }, DeltaBody::InputJsonDelta { partial_json }) => {
@@ -288,6 +310,9 @@ impl OpenBlock {
                 name: &name,
                 input: tool_input(&input_json)?,
             }),
+            Self::Compaction { content } => {
+                to_raw(&FinishedBlock::Compaction { content: &content })
+            }
             Self::Kept(raw) => Ok(raw),
         }
     }

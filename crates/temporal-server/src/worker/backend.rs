@@ -372,6 +372,22 @@ where
                 ),
             ));
         }
+        // Sourced items (AGENTS.md, skills, memory) as they are now: the difference
+        // goes into the request and, with the result, into the log.
+        let refresh = match self
+            .tools
+            .context_sources()
+            .refresh(&input.universe_id, &store, &intent.session_id, &state)
+            .await
+        {
+            Ok(refresh) => refresh,
+            Err(AdapterError::Store(err)) => return Err(store_failure(err)),
+            Err(err) => return Err(retryable(err)),
+        };
+        let request = match request.refreshed(&state, &refresh) {
+            Ok(request) => request,
+            Err(err) => return Ok(failed_generation("refresh_invalid", err)),
+        };
         let sink = self
             .deltas
             .sink(&input.universe_id, intent.session_id.as_str());
@@ -393,7 +409,10 @@ where
                 .generate_hosted(request, &*store, self.llm.transport, &sink, hosted);
         match heartbeating(&ctx, generation).await {
             None => Err(ActivityError::cancelled()),
-            Some(Ok(result)) => Ok(GenerationOutcome::Completed(result)),
+            Some(Ok(mut result)) => {
+                result.context_refresh = refresh;
+                Ok(GenerationOutcome::Completed(result))
+            }
             Some(Err(err)) if err.is_retryable() && ctx.info().attempt < input.attempts_max => {
                 // A zero delay is no hint (and the server treats it as "never").
                 let hint = match &err {

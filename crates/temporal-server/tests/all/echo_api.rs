@@ -2,6 +2,7 @@
 
 use api::types::auth::*;
 use api::types::blob::*;
+use api::types::context::*;
 use api::types::events::*;
 use api::types::initialize::*;
 use api::types::mcp::*;
@@ -18,6 +19,38 @@ fn unsupported() -> ApiError {
 }
 
 impl LightspeedApi for EchoApi {
+    async fn session_compact(
+        &self,
+        _: &Caller,
+        _: SessionCompactParams,
+    ) -> Result<SessionCompactResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn session_skills_list(
+        &self,
+        _: &Caller,
+        _: SessionRef,
+    ) -> Result<SessionSkillsListResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn session_skills_activate(
+        &self,
+        _: &Caller,
+        _: SessionSkillParams,
+    ) -> Result<SkillView, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn session_skills_deactivate(
+        &self,
+        _: &Caller,
+        _: SessionSkillParams,
+    ) -> Result<SkillView, ApiError> {
+        Err(unsupported())
+    }
+
     async fn initialize(
         &self,
         caller: &Caller,

@@ -227,7 +227,25 @@ impl Env {
     }
 
     async fn start_worker_with(&mut self, deltas: Arc<DeltaHub>) {
-        let runtime = LlmRuntime::new([provider_client(&self.provider)]);
+        // The fake provider speaks every API kind: `openai`, `openai-chat`, `anthropic`.
+        let other = |id: &str, kind: ApiKind, base_url: String| {
+            let mut config = ProviderConfig::new(id, kind);
+            config.base_url = base_url;
+            ProviderClient::new(config).unwrap()
+        };
+        let runtime = LlmRuntime::new([
+            provider_client(&self.provider),
+            other(
+                "openai-chat",
+                ApiKind::OpenAiCompletions,
+                self.provider.openai_base_url(),
+            ),
+            other(
+                "anthropic",
+                ApiKind::AnthropicMessages,
+                self.provider.anthropic_base_url(),
+            ),
+        ]);
         let backend = Backend {
             stores: FsStores::new(self.data.path()),
             llm: LlmSettings {
@@ -272,7 +290,6 @@ impl Env {
     }
 
     pub(crate) async fn open_with(&self, session: &str, context: ContextPolicy) -> SessionId {
-        let session_id = SessionId::new(session).unwrap();
         let config = SessionConfig {
             model: ModelRoute {
                 provider_id: "openai".into(),
@@ -283,6 +300,13 @@ impl Env {
             context,
             run_limits: Default::default(),
         };
+        self.open_config(session, config).await
+    }
+
+    /// Opens `session` with `config` (a route to `openai`, `openai-chat` or
+    /// `anthropic`, all served by the fake provider) and the builtin tools.
+    pub(crate) async fn open_config(&self, session: &str, config: SessionConfig) -> SessionId {
+        let session_id = SessionId::new(session).unwrap();
         let instructions = Some(self.text(ItemKind::Instructions, "You are a test.").await);
         self.admit(
             &session_id,

@@ -8,7 +8,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod compaction;
 mod conformance;
+mod context_files;
 mod continue_as_new;
 mod control;
 mod crash;

@@ -204,7 +204,11 @@ async fn requested_compaction_summarises_with_the_model_in_an_activity() {
     let session = env.open("s-compact").await;
     let run = env.request_run(&session, "sub-1", "hello").await;
     assert_eq!(env.outcome(&session, &run).await, RunOutcome::Completed);
-    env.admit(&session, CoreCommand::RequestCompaction).await;
+    env.admit(
+        &session,
+        CoreCommand::RequestCompaction { instruction: None },
+    )
+    .await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
         let log = events(&env.log(&session).await);

@@ -30,6 +30,7 @@
 mod auth;
 mod blobs;
 mod client;
+mod context;
 mod env;
 mod events;
 mod fixtures;
@@ -172,6 +173,7 @@ pub fn cases() -> Vec<Case> {
     let mut all = Vec::new();
     all.extend(sessions::CASES);
     all.extend(runs::CASES);
+    all.extend(context::CASES);
     all.extend(tools::CASES);
     all.extend(events::CASES);
     all.extend(subscriptions::CASES);
@@ -362,6 +364,8 @@ macro_rules! api_conformance_tests {
             runs_in_flight_quota_refuses_new_runs_until_one_ends,
             stored_bytes_quota_refuses_new_content_only,
             server_ceilings_refuse_budgets_and_params_above_them,
+            manual_compaction_summarises_an_idle_session,
+            skills_in_mounts_are_listed_and_pinned,
         );
     };
     (@cases $target:expr; $($case:ident),* $(,)?) => {

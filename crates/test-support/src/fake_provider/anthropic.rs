@@ -3,13 +3,17 @@
 
 use serde_json::{Map, Value, json};
 
-use super::errors;
 use super::reply::{
     ARGUMENTS_DELTA_BYTES_MAX, Rendered, Reply, TEXT_DELTA_BYTES_MAX, fragments, opaque, sse_event,
 };
 use super::request::RequestInfo;
+use super::{compaction, errors};
 
 enum Block<'a> {
+    /// Server-side compaction, opening the reply.
+    Compaction {
+        content: String,
+    },
     Thinking {
         thinking: &'a str,
         signature: String,
@@ -34,7 +38,7 @@ pub(crate) fn render(reply: &Reply, info: &RequestInfo) -> Rendered {
         Some(error) => return errors::render_scripted(error, reply, info),
         None => None,
     };
-    let blocks = blocks(reply);
+    let blocks = blocks(reply, info);
     let rendered = if info.stream {
         let mut frames = Vec::new();
         let mut start = message_json(reply, info, Vec::new(), Value::Null);
@@ -71,8 +75,15 @@ pub(crate) fn render(reply: &Reply, info: &RequestInfo) -> Rendered {
     rendered.with_header("request-id", reply.request_id())
 }
 
-fn blocks(reply: &Reply) -> Vec<Block<'_>> {
+fn blocks<'a>(reply: &'a Reply, info: &RequestInfo) -> Vec<Block<'a>> {
     let mut blocks = Vec::new();
+    if let Some((trigger, instructions)) = compaction::anthropic_trigger(&info.body)
+        && info.input_tokens >= trigger
+    {
+        blocks.push(Block::Compaction {
+            content: compaction::summary(info, instructions.as_deref()),
+        });
+    }
     if let Some(thinking) = &reply.reasoning {
         blocks.push(Block::Thinking {
             thinking,
@@ -134,6 +145,7 @@ fn block_json(block: &Block<'_>) -> Value {
             signature,
         } => json!({ "type": "thinking", "thinking": thinking, "signature": signature }),
         Block::RedactedThinking { data } => json!({ "type": "redacted_thinking", "data": data }),
+        Block::Compaction { content } => json!({ "type": "compaction", "content": content }),
         Block::Text { text } => json!({ "type": "text", "text": text }),
         Block::ToolUse {
             id, name, input, ..
@@ -144,6 +156,7 @@ fn block_json(block: &Block<'_>) -> Value {
 /// `content_block_start`, its deltas, `content_block_stop`.
 fn stream_block(frames: &mut Vec<String>, index: usize, block: &Block<'_>) {
     let start = match block {
+        Block::Compaction { .. } => json!({ "type": "compaction", "content": "" }),
         Block::Thinking { .. } => json!({ "type": "thinking", "thinking": "", "signature": "" }),
         Block::RedactedThinking { .. } => block_json(block),
         Block::Text { .. } => json!({ "type": "text", "text": "" }),
@@ -172,6 +185,9 @@ fn stream_block(frames: &mut Vec<String>, index: usize, block: &Block<'_>) {
             delta(json!({ "type": "signature_delta", "signature": signature }));
         }
         Block::RedactedThinking { .. } => {}
+        Block::Compaction { content } => {
+            delta(json!({ "type": "compaction_delta", "content": content }));
+        }
         Block::Text { text } => {
             for piece in fragments(text, TEXT_DELTA_BYTES_MAX) {
                 delta(json!({ "type": "text_delta", "text": piece }));

@@ -17,6 +17,7 @@
 
 mod anthropic;
 mod chat;
+mod compaction;
 mod errors;
 mod record;
 mod replay;

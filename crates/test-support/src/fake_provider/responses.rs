@@ -3,12 +3,12 @@
 
 use serde_json::{Map, Value, json};
 
-use super::errors;
 use super::reply::{
     ARGUMENTS_DELTA_BYTES_MAX, CREATED_AT_S, Rendered, Reply, TEXT_DELTA_BYTES_MAX, Usage,
     fragments, opaque, sse_event,
 };
 use super::request::RequestInfo;
+use super::{compaction, errors};
 
 /// One output item, with what both the JSON body and the stream need.
 enum Item {
@@ -26,6 +26,11 @@ enum Item {
         call_id: String,
         name: String,
         arguments: String,
+    },
+    /// Server-side compaction, before the reply.
+    Compaction {
+        id: String,
+        summary: String,
     },
 }
 
@@ -76,6 +81,12 @@ pub(crate) fn render(reply: &Reply, info: &RequestInfo) -> Rendered {
 fn items(reply: &Reply, info: &RequestInfo) -> Vec<Item> {
     let encrypt = info.wants_encrypted_reasoning();
     let mut items = Vec::new();
+    if compaction::responses_threshold(&info.body).is_some_and(|at| info.input_tokens >= at) {
+        items.push(Item::Compaction {
+            id: reply.item_id("cmp", 0),
+            summary: compaction::summary(info, None),
+        });
+    }
     if let Some(reasoning) = &reply.reasoning {
         items.push(Item::Reasoning {
             id: reply.item_id("rs", items.len()),
@@ -160,6 +171,7 @@ fn item_json(item: &Item, reply: &Reply, done: bool) -> Value {
             "call_id": call_id,
             "name": name,
         }),
+        Item::Compaction { id, summary } => compaction::openai_item(id, summary),
     }
 }
 
@@ -299,6 +311,7 @@ fn stream_items(events: &mut Events, reply: &Reply, info: &RequestInfo, items: &
                     with(&at, json!({ "name": name, "arguments": arguments })),
                 );
             }
+            Item::Compaction { .. } => {}
         }
         events.push(
             "response.output_item.done",

@@ -43,6 +43,8 @@ pub(crate) fn router(state: Arc<ServerState>) -> Router {
 enum Route {
     Generate(Api),
     CountTokens,
+    /// OpenAI's standalone compaction.
+    Compact,
 }
 
 impl Route {
@@ -55,6 +57,7 @@ impl Route {
             "/v1/chat/completions" => Some(Route::Generate(Api::Chat)),
             "/v1/messages" => Some(Route::Generate(Api::Anthropic)),
             "/v1/messages/count_tokens" => Some(Route::CountTokens),
+            "/v1/responses/compact" => Some(Route::Compact),
             _ => None,
         }
     }
@@ -63,6 +66,7 @@ impl Route {
         match self {
             Route::Generate(api) => api,
             Route::CountTokens => Api::Anthropic,
+            Route::Compact => Api::Responses,
         }
     }
 }
@@ -99,7 +103,8 @@ async fn handle(State(state): State<Arc<ServerState>>, request: Request) -> Resp
     let Some(route) = route else {
         let message = format!(
             "Unknown request URL: {} {}. (fake-provider serves POST /v1/responses, \
-             /v1/chat/completions, /v1/messages and /v1/messages/count_tokens.)",
+             /v1/responses/compact, /v1/chat/completions, /v1/messages and \
+             /v1/messages/count_tokens.)",
             parts.method,
             parts.uri.path()
         );
@@ -127,6 +132,11 @@ async fn handle(State(state): State<Arc<ServerState>>, request: Request) -> Resp
             send_now(rendered)
         }
         Route::Generate(api) => generate(&state, number, RequestInfo::new(api, body)).await,
+        // Compaction takes no scripted turn: it is not a generation.
+        Route::Compact => send_now(super::compaction::render_compact(
+            number,
+            &RequestInfo::new(Api::Responses, body),
+        )),
     }
 }
 

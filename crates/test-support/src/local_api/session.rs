@@ -118,8 +118,10 @@ impl<S: SessionStore> SessionSlot<S> {
             .with_sink(BroadcastDeltas(self.deltas.clone()));
         let tools = toolset.session_tools(universe_id, &store, &self.session_id);
         let compactor = LlmCompactor::new(config.runtime.clone(), config.transport);
+        let sources = toolset.context_sources();
         SessionRunner::with_compactor(store, self.session_id.clone(), llm, tools, compactor)
             .await
+            .map(|runner| runner.with_context_sources(universe_id, sources))
             .map_err(runner_failure)
     }
 

@@ -60,7 +60,10 @@ async fn manual_compaction_and_rehydration_from_checkpoints() {
         request_run(&mut runner, &format!("sub-{i}"), "question").await;
         runner.run_until_idle().await.unwrap();
     }
-    runner.admit(CoreCommand::RequestCompaction).await.unwrap();
+    runner
+        .admit(CoreCommand::RequestCompaction { instruction: None })
+        .await
+        .unwrap();
     runner.run_until_idle().await.unwrap();
     assert_eq!(
         kinds_of(runner.state()),
@@ -93,7 +96,9 @@ async fn close_cancels_work_and_refuses_more() {
         outcome_of(&runner.log().await.unwrap(), &run_id),
         RunOutcome::Cancelled { .. }
     ));
-    let refused = runner.admit(CoreCommand::RequestCompaction).await;
+    let refused = runner
+        .admit(CoreCommand::RequestCompaction { instruction: None })
+        .await;
     assert!(matches!(
         refused,
         Err(RunnerError::Rejected(Rejection::Closed))
@@ -125,7 +130,10 @@ async fn close_during_tool_batch_closes_open_calls() {
 #[tokio::test]
 async fn compaction_result_after_close_is_stale() {
     let mut runner = runner_with(vec![], config()).await;
-    runner.admit(CoreCommand::RequestCompaction).await.unwrap();
+    runner
+        .admit(CoreCommand::RequestCompaction { instruction: None })
+        .await
+        .unwrap();
     let Action::CompactContext(intent) = runner.peek() else {
         panic!("expected a compaction")
     };

@@ -1,0 +1,278 @@
+//! Skills in the Agent Skills format: a folder holding `SKILL.md` (YAML front matter
+//! with `name` and `description`, then the instructions) and any files it refers to.
+//! Skills are found under [`SkillRoots`] of every mount of the session
+//! (`/workspace/.agents/skills/review/SKILL.md`). The context holds only a bounded
+//! catalog of names, descriptions and paths (`source:skills:catalog`); the model reads
+//! a skill's `SKILL.md` when a task calls for it, and a client may pin a skill's body
+//! (`session/skills/activate`).
+
+use std::sync::Arc;
+
+use engine::SessionId;
+use engine::core::context::ItemKind;
+use engine::core::refresh::SourcedItem;
+use engine::store::BlobStore;
+use futures::future::BoxFuture;
+use serde::Deserialize;
+use vfs::{MountTable, VfsCatalog, VfsPath};
+
+use super::{ContextSource, SourceScope, full_prefix, stored_text};
+use crate::adapter::AdapterError;
+use crate::vfs_tools::storage;
+
+/// Skills listed per session; further ones are left out of the catalog.
+pub const SKILLS_MAX: usize = 64;
+/// A `SKILL.md` larger than this is not read (it would not be a catalog entry anyway).
+pub const SKILL_FILE_BYTES_MAX: u64 = 64 * 1024;
+/// Longest name (the Agent Skills format's bound).
+pub const SKILL_NAME_CHARS_MAX: usize = 64;
+/// Longest description (the format's bound).
+pub const SKILL_DESCRIPTION_CHARS_MAX: usize = 1_024;
+/// Files looked at under one root while searching for skill folders.
+const SCANNED_FILES_MAX: usize = 10_000;
+
+/// Directories, relative to each mount's root, whose sub-folders are skills.
+/// Default `.agents/skills`, `.claude/skills` and `skills` (`LIGHTSPEED_SKILL_ROOTS`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkillRoots(Vec<VfsPath>);
+
+impl Default for SkillRoots {
+    fn default() -> Self {
+        Self::parse(".agents/skills,.claude/skills,skills").unwrap_or(Self(Vec::new()))
+    }
+}
+
+impl SkillRoots {
+    /// Comma-separated relative directories; at most 8.
+    pub fn parse(list: &str) -> Result<Self, String> {
+        let roots = list
+            .split(',')
+            .map(str::trim)
+            .filter(|root| !root.is_empty())
+            .map(|root| {
+                VfsPath::parse(root.trim_matches('/'))
+                    .map_err(|err| format!("skill root {root:?}: {}", err.reason()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if roots.len() > 8 {
+            return Err(format!("{} skill roots, at most 8", roots.len()));
+        }
+        Ok(Self(roots))
+    }
+}
+
+/// One skill found in a session's mounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Skill {
+    pub name: String,
+    pub description: String,
+    /// Session path of its `SKILL.md`.
+    pub path: String,
+    /// `SKILL.md` after its front matter.
+    pub body: String,
+}
+
+#[derive(Deserialize)]
+struct FrontMatter {
+    name: String,
+    description: String,
+}
+
+/// Parses a `SKILL.md`: front matter between `---` lines, then the body. `None` when
+/// it is not a skill the format allows (missing fields, a name not matching its
+/// folder, bounds broken).
+pub fn parse_skill(folder: &str, text: &str) -> Option<(String, String, String)> {
+    let rest = text.strip_prefix("---")?.trim_start_matches(['\r', ' ']);
+    let rest = rest.strip_prefix('\n')?;
+    let end = rest.find("\n---")?;
+    let (yaml, after) = rest.split_at(end);
+    let body = after["\n---".len()..]
+        .trim_start_matches(['-', '\r', ' '])
+        .trim_start_matches('\n');
+    let front: FrontMatter = serde_yaml_ng::from_str(yaml).ok()?;
+    let name = front.name.trim();
+    let description = front.description.trim();
+    let valid_name = (1..=SKILL_NAME_CHARS_MAX).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && !name.contains("--")
+        && name == folder;
+    let valid_description =
+        (1..=SKILL_DESCRIPTION_CHARS_MAX).contains(&description.chars().count());
+    (valid_name && valid_description).then(|| {
+        (
+            name.to_owned(),
+            description.replace(['\n', '\r'], " "),
+            body.to_owned(),
+        )
+    })
+}
+
+/// Every skill under `roots` of the session's mounts, by mount then root then name;
+/// a name found twice keeps its first (nearer mounts come first in path order).
+pub async fn discover<S: VfsCatalog + BlobStore>(
+    store: &S,
+    session: &SessionId,
+    roots: &SkillRoots,
+) -> Result<Vec<Skill>, AdapterError> {
+    let table = MountTable::load(store, session).await.map_err(storage)?;
+    let mut skills: Vec<Skill> = Vec::new();
+    for mount in table.mounts() {
+        let tree = match vfs::mount::open(store, store, mount).await {
+            Ok(state) => state.tree,
+            Err(vfs::VfsError::Store(err)) => return Err(AdapterError::Store(err)),
+            Err(_) => continue,
+        };
+        for root in &roots.0 {
+            let depth = root.depth() + 2;
+            let candidates: Vec<_> = tree
+                .files_below(root)
+                .take(SCANNED_FILES_MAX)
+                .filter(|(path, _)| path.depth() == depth && path.file_name() == Some("SKILL.md"))
+                .map(|(path, entry)| (path.clone(), entry.clone()))
+                .collect();
+            for (path, entry) in candidates {
+                if skills.len() >= SKILLS_MAX {
+                    return Ok(skills);
+                }
+                let folder = path
+                    .parent()
+                    .and_then(|parent| parent.file_name().map(str::to_owned))
+                    .unwrap_or_default();
+                if entry.size_bytes > SKILL_FILE_BYTES_MAX
+                    || skills.iter().any(|skill| skill.name == folder)
+                {
+                    continue;
+                }
+                let bytes = store.get(&entry.blob).await?;
+                let Some((name, description, body)) =
+                    parse_skill(&folder, &String::from_utf8_lossy(&bytes))
+                else {
+                    continue;
+                };
+                let path = match mount.path.as_str() {
+                    "/" => format!("/{}", path.as_str()),
+                    base => format!("{base}/{}", path.as_str()),
+                };
+                skills.push(Skill {
+                    name,
+                    description,
+                    path,
+                    body,
+                });
+            }
+        }
+    }
+    Ok(skills)
+}
+
+/// The catalog item's text.
+pub fn catalog_text(skills: &[Skill]) -> String {
+    let mut text = String::from(
+        "<skills>\nSkills are folders of instructions and resources for particular tasks. \
+         When a task matches a skill's description, read its SKILL.md (at the path given) \
+         before you start, and follow it; files it mentions are relative to its folder.\n",
+    );
+    for skill in skills {
+        text.push_str(&format!(
+            "- {}: {} ({})\n",
+            skill.name, skill.description, skill.path
+        ));
+    }
+    text.push_str("</skills>");
+    text
+}
+
+/// The `source:skills:` namespace: the catalog of the session's skills.
+#[derive(Debug, Clone, Default)]
+pub struct SkillCatalog {
+    roots: SkillRoots,
+}
+
+impl SkillCatalog {
+    pub const NAMESPACE: &'static str = "skills:";
+
+    pub fn new(roots: SkillRoots) -> Self {
+        Self { roots }
+    }
+
+    pub fn catalog_key() -> String {
+        format!("{}catalog", full_prefix(Self::NAMESPACE))
+    }
+}
+
+impl<S: VfsCatalog + BlobStore + 'static> ContextSource<S> for SkillCatalog {
+    fn namespace(&self) -> &'static str {
+        Self::NAMESPACE
+    }
+
+    fn resolve<'a>(
+        &'a self,
+        scope: &'a SourceScope<'a, S>,
+    ) -> BoxFuture<'a, Result<Option<Vec<SourcedItem>>, AdapterError>> {
+        Box::pin(async move {
+            let skills = discover(&**scope.store, scope.session, &self.roots).await?;
+            if skills.is_empty() {
+                return Ok(Some(Vec::new()));
+            }
+            let key = Self::catalog_key();
+            let spec = stored_text(scope, &key, ItemKind::Catalog, catalog_text(&skills)).await?;
+            Ok(Some(vec![SourcedItem { key, spec }]))
+        })
+    }
+}
+
+/// Shared by hosts that build the standard sources.
+pub fn skill_catalog<S: VfsCatalog + BlobStore + 'static>(
+    roots: SkillRoots,
+) -> Arc<dyn ContextSource<S>> {
+    Arc::new(SkillCatalog::new(roots))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn front_matter_and_body() {
+        let text = "---\nname: review\ndescription: >\n  Reviews a change\n  for bugs.\n---\n# Review\nRead the diff.\n";
+        let (name, description, body) = parse_skill("review", text).unwrap();
+        assert_eq!(name, "review");
+        assert_eq!(description, "Reviews a change for bugs.");
+        assert_eq!(body, "# Review\nRead the diff.\n");
+    }
+
+    #[test]
+    fn what_the_format_refuses() {
+        let skill = |folder: &str, name: &str, description: &str| {
+            parse_skill(
+                folder,
+                &format!("---\nname: {name}\ndescription: {description}\n---\nbody"),
+            )
+        };
+        assert!(skill("review", "review", "ok").is_some());
+        assert!(
+            skill("other", "review", "ok").is_none(),
+            "name must match its folder"
+        );
+        assert!(skill("Review", "Review", "ok").is_none(), "lowercase only");
+        assert!(skill("a--b", "a--b", "ok").is_none());
+        assert!(
+            skill("review", "review", "''").is_none(),
+            "a description is required"
+        );
+        let long = "x".repeat(SKILL_DESCRIPTION_CHARS_MAX + 1);
+        assert!(skill("review", "review", &long).is_none());
+        assert!(parse_skill("review", "no front matter").is_none());
+    }
+
+    #[test]
+    fn roots_parse_and_are_bounded() {
+        assert_eq!(SkillRoots::default().0.len(), 3);
+        assert!(SkillRoots::parse("../up").is_err());
+        assert!(SkillRoots::parse("a,b,c,d,e,f,g,h,i").is_err());
+    }
+}
