@@ -33,6 +33,7 @@ mod errors;
 mod events;
 mod host;
 mod mcp;
+mod memory;
 mod quotas;
 mod service;
 mod sessions;

@@ -10,6 +10,7 @@ use api::types::env::*;
 use api::types::events::*;
 use api::types::initialize::*;
 use api::types::mcp::*;
+use api::types::memory::*;
 use api::types::models::*;
 use api::types::run::*;
 use api::types::session::*;
@@ -625,5 +626,93 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
 
     async fn blob_get_bytes(&self, caller: &Caller, blob_ref: String) -> Result<Vec<u8>, ApiError> {
         blobs::get_bytes(&*self.store(&caller.universe_id).await?, &blob_ref).await
+    }
+
+    async fn memory_blocks_create(
+        &self,
+        caller: &Caller,
+        params: MemoryBlockCreateParams,
+    ) -> Result<MemoryBlockView, ApiError> {
+        self.memory_block_create(&caller.universe_id, params).await
+    }
+
+    async fn memory_blocks_read(
+        &self,
+        caller: &Caller,
+        params: MemoryBlockRef,
+    ) -> Result<MemoryBlockView, ApiError> {
+        self.memory_block_read(&caller.universe_id, params).await
+    }
+
+    async fn memory_blocks_list(
+        &self,
+        caller: &Caller,
+        _params: MemoryBlockListParams,
+    ) -> Result<MemoryBlockListResult, ApiError> {
+        self.memory_block_list(&caller.universe_id).await
+    }
+
+    async fn memory_blocks_update(
+        &self,
+        caller: &Caller,
+        params: MemoryBlockUpdateParams,
+    ) -> Result<MemoryBlockView, ApiError> {
+        self.memory_block_update(&caller.universe_id, params).await
+    }
+
+    async fn memory_blocks_delete(
+        &self,
+        caller: &Caller,
+        params: MemoryBlockDeleteParams,
+    ) -> Result<MemoryBlockDeleteResult, ApiError> {
+        self.memory_block_delete(&caller.universe_id, params).await
+    }
+
+    async fn session_memory_attach(
+        &self,
+        caller: &Caller,
+        params: SessionMemoryAttachParams,
+    ) -> Result<SessionMemoryAttachResult, ApiError> {
+        self.memory_attach(&caller.universe_id, params).await
+    }
+
+    async fn session_memory_detach(
+        &self,
+        caller: &Caller,
+        params: SessionMemoryDetachParams,
+    ) -> Result<SessionMemoryDetachResult, ApiError> {
+        self.memory_detach(&caller.universe_id, params).await
+    }
+
+    async fn session_memory_list(
+        &self,
+        caller: &Caller,
+        params: SessionMemoryListParams,
+    ) -> Result<SessionMemoryListResult, ApiError> {
+        self.memory_attached(&caller.universe_id, params).await
+    }
+
+    async fn memory_archival_insert(
+        &self,
+        caller: &Caller,
+        params: MemoryArchivalInsertParams,
+    ) -> Result<MemoryPassageView, ApiError> {
+        self.archival_insert(&caller.universe_id, params).await
+    }
+
+    async fn memory_archival_search(
+        &self,
+        caller: &Caller,
+        params: MemoryArchivalSearchParams,
+    ) -> Result<MemoryArchivalSearchResult, ApiError> {
+        self.archival_search(&caller.universe_id, params).await
+    }
+
+    async fn memory_archival_delete(
+        &self,
+        caller: &Caller,
+        params: MemoryArchivalDeleteParams,
+    ) -> Result<MemoryArchivalDeleteResult, ApiError> {
+        self.archival_delete(&caller.universe_id, params).await
     }
 }

@@ -67,6 +67,13 @@ pub enum Quota {
     McpServers,
     /// MCP servers linked to one session (`session/mcp/link` of a new server).
     McpLinks,
+    /// Memory blocks one universe may hold (`memory/blocks/create`).
+    MemoryBlocks,
+    /// Memory blocks attached to one session (`session/memory/attach` of a new one).
+    SessionMemoryBlocks,
+    /// Archival passages one universe may hold (`memory/archival/insert`, and the
+    /// agent's `archival_insert`).
+    ArchivalPassages,
 }
 
 /// The `data` member of every error the API returns.

@@ -22,6 +22,7 @@ use crate::types::env::*;
 use crate::types::events::*;
 use crate::types::initialize::*;
 use crate::types::mcp::*;
+use crate::types::memory::*;
 use crate::types::models::*;
 use crate::types::run::*;
 use crate::types::session::*;
@@ -408,6 +409,30 @@ api_table! {
         session_environments_detach: "session/environments/detach" (SessionEnvironmentDetachParams) -> SessionEnvironmentDetachResult;
         /// Lists a session's attached environments.
         session_environments_list: "session/environments/list" (SessionEnvironmentListParams) -> SessionEnvironmentListResult;
+        /// Creates a memory block of the universe at revision 1.
+        memory_blocks_create: "memory/blocks/create" (MemoryBlockCreateParams) -> MemoryBlockView;
+        /// Reads a memory block and its value.
+        memory_blocks_read: "memory/blocks/read" (MemoryBlockRef) -> MemoryBlockView;
+        /// Lists the universe's memory blocks by label (without values).
+        memory_blocks_list: "memory/blocks/list" (MemoryBlockListParams) -> MemoryBlockListResult;
+        /// Changes a memory block at the revision read; sessions that have it see the
+        /// change at their next turn.
+        memory_blocks_update: "memory/blocks/update" (MemoryBlockUpdateParams) -> MemoryBlockView;
+        /// Deletes a memory block (refused while sessions have it, unless `force`).
+        memory_blocks_delete: "memory/blocks/delete" (MemoryBlockDeleteParams) -> MemoryBlockDeleteResult;
+        /// Attaches a memory block to a session: pinned in its context from its next
+        /// turn, with the memory tools registered.
+        session_memory_attach: "session/memory/attach" (SessionMemoryAttachParams) -> SessionMemoryAttachResult;
+        /// Detaches a memory block (the memory tools go with the last one).
+        session_memory_detach: "session/memory/detach" (SessionMemoryDetachParams) -> SessionMemoryDetachResult;
+        /// Lists a session's memory blocks.
+        session_memory_list: "session/memory/list" (SessionMemoryListParams) -> SessionMemoryListResult;
+        /// Files a passage in the universe's archival memory.
+        memory_archival_insert: "memory/archival/insert" (MemoryArchivalInsertParams) -> MemoryPassageView;
+        /// Searches archival memory by words, best first.
+        memory_archival_search: "memory/archival/search" (MemoryArchivalSearchParams) -> MemoryArchivalSearchResult;
+        /// Deletes an archival passage.
+        memory_archival_delete: "memory/archival/delete" (MemoryArchivalDeleteParams) -> MemoryArchivalDeleteResult;
     }
     optional_methods {
         /// Stores a snapshot: a manifest of files whose blobs are already in the CAS.

@@ -74,6 +74,8 @@ pub enum Command {
     /// Environments: machines lent to agents (`env serve` runs the daemon here).
     #[command(subcommand)]
     Env(crate::env::EnvCommand),
+    /// Memory blocks pinned in sessions' context, and archival memory.
+    Memory(crate::memory::MemoryArgs),
 }
 
 /// File tools the agent gets over the session's mounts.

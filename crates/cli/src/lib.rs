@@ -11,6 +11,7 @@
 //! | `lightspeed vfs ...` | snapshots, materializing, workspaces, mounts ([`vfs`]) |
 //! | `lightspeed mcp ...` | MCP servers and their links to sessions ([`mcp`]) |
 //! | `lightspeed auth ...` | secrets, OAuth logins and grants ([`auth`]) |
+//! | `lightspeed memory ...` | memory blocks, attachments, archival memory ([`memory`]) |
 //! | `lightspeed env serve` | lend this machine to agents: the environment daemon ([`env`]) |
 //!
 //! Exit codes: 0 success, 1 the run failed or was cancelled, 2 usage or connection
@@ -32,6 +33,7 @@ pub mod client;
 pub mod env;
 pub mod error;
 pub mod mcp;
+pub mod memory;
 pub mod models;
 pub mod oneshot;
 pub mod sessions;
@@ -66,5 +68,6 @@ pub async fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Mcp(args) => mcp::run(&client, args).await,
         Command::Auth(args) => auth::run(&client, args).await,
         Command::Env(command) => env::run(&cli.connection, command).await,
+        Command::Memory(args) => memory::run(&client, args).await,
     }
 }

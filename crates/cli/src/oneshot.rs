@@ -36,6 +36,9 @@ pub struct OneShotReport {
     /// Why the last generation stopped (`maxTokens`: `text` was cut short).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<api::types::events::FinishReason>,
+    /// Sources the provider cited for `text`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub citations: Vec<api::types::items::CitationView>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -82,6 +85,7 @@ impl RunTracker {
                 turns: 0,
                 failure: None,
                 finish_reason: None,
+                citations: Vec::new(),
             },
             finished: false,
             streamed: String::new(),
@@ -173,8 +177,11 @@ impl RunTracker {
 
     fn on_item(&mut self, item: &ItemView) -> Vec<Output> {
         match item {
-            ItemView::AssistantMessage { text, .. } => {
+            ItemView::AssistantMessage {
+                text, citations, ..
+            } => {
                 self.report.text = text.clone();
+                self.report.citations = citations.clone();
                 // Print what the deltas did not (all of it when none arrived).
                 let rest = match text.strip_prefix(self.streamed.as_str()) {
                     Some(rest) => rest.to_owned(),
@@ -231,6 +238,9 @@ impl RunTracker {
                 vec![Output::Stderr(format!("[error] {code}: {message}"))]
             }
             ItemView::Compaction { native, .. } => vec![Output::Stderr(compaction_line(*native))],
+            ItemView::HostedToolCall { tool, detail, .. } => {
+                vec![Output::Stderr(hosted_line(tool, detail.as_deref()))]
+            }
             ItemView::UserMessage { .. } | ItemView::Reasoning { .. } => Vec::new(),
         }
     }
@@ -359,6 +369,22 @@ fn print(output: Output) -> Result<(), CliError> {
     }
 }
 
+/// What chat says when the provider ran one of its own tools.
+pub fn hosted_line(tool: &str, detail: Option<&str>) -> String {
+    match detail {
+        Some(detail) => format!("[{tool}] {detail}"),
+        None => format!("[{tool}]"),
+    }
+}
+
+/// What chat says when the context was compacted.
+pub fn compaction_line(native: bool) -> String {
+    match native {
+        true => "[context compacted by the provider]".into(),
+        false => "[context compacted into a summary]".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use api::types::run::RunView;
@@ -411,6 +437,7 @@ mod tests {
             item_id: "1:0".into(),
             run_id: Some("run_1".into()),
             text: text.into(),
+            citations: Vec::new(),
         }
     }
 
@@ -466,13 +493,5 @@ mod tests {
         out += &stdout(t.on_notification(&other));
         out += &stdout(t.on_notification(&delta("Done.")));
         assert_eq!(out, "Checking.\nDone.");
-    }
-}
-
-/// What chat says when the context was compacted.
-pub fn compaction_line(native: bool) -> String {
-    match native {
-        true => "[context compacted by the provider]".into(),
-        false => "[context compacted into a summary]".into(),
     }
 }

@@ -211,7 +211,19 @@ fn item_text(item: &ItemView) -> String {
             (None, Some(media_type)) => format!("> [{media_type}]"),
             (None, None) => "> [input]".into(),
         },
-        ItemView::AssistantMessage { text, .. } => text.clone(),
+        ItemView::AssistantMessage {
+            text, citations, ..
+        } => {
+            let mut out = text.clone();
+            for citation in citations {
+                let source = citation.url.as_deref().or(citation.file.as_deref());
+                out.push_str(&format!("\n  [source] {}", source.unwrap_or_default()));
+            }
+            out
+        }
+        ItemView::HostedToolCall { tool, detail, .. } => {
+            crate::oneshot::hosted_line(tool, detail.as_deref())
+        }
         ItemView::Reasoning { summary, .. } => format!("[reasoning] {summary}"),
         ItemView::ToolCall {
             name,

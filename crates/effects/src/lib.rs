@@ -14,14 +14,17 @@
 //!   other crates' sources, its memory) put in its context before each generation:
 //!   `AGENTS.md`/`CLAUDE.md` files and the skill catalog;
 //! - [`env`] and [`env_files`]: the shell and file tools of attached environments,
-//!   as jobs of the universe's environment catalog.
+//!   as jobs of the universe's environment catalog;
+//! - [`memory_tools`] and [`memory_source`]: the agent's memory tools over the
+//!   universe's memory catalog, and the source pinning a session's memory blocks in
+//!   its context.
 //!
 //! Hosts own durability and retry policy: adapters classify failures
 //! ([`AdapterError`]) and never retry themselves.
 //!
 //! What this crate must not do: depend on a host (temporal-*, gateway), on the client
 //! contract (api) or on test infrastructure (test-support) — its own dependencies are
-//! engine, vfs, tools, llm-runtime, the MCP and environment registries, mcp-client
+//! engine, vfs, tools, llm-runtime, the MCP, environment and memory registries, mcp-client
 //! and env-protocol (`crates/architecture`); hand the engine
 //! anything but refs and facts (bulky content goes to the CAS); decide anything the
 //! engine decides.
@@ -32,6 +35,8 @@ pub mod context_sources;
 pub mod env;
 pub mod env_files;
 pub mod mcp;
+pub mod memory_source;
+pub mod memory_tools;
 pub mod toolset;
 pub mod vfs_tools;
 

@@ -15,7 +15,10 @@
 //! - the shell tools of attached environments (`exec_command` and `write_stdin`, or
 //!   `Bash`), through [`EnvTools`]: each call becomes a job the gateway holding the
 //!   environment's daemon delivers; how the caller waits is the call's
-//!   [`Completion`].
+//!   [`Completion`];
+//! - the memory tools of sessions with memory blocks (`memory_replace`,
+//!   `memory_append`, `memory_rethink`, `archival_insert`, `archival_search`),
+//!   through `memory_tools` over the universe's memory catalog.
 //!
 //! Any other name is an error result.
 
@@ -36,6 +39,7 @@ use engine::core::run::{ToolCallRequest, ToolStatus};
 use engine::store::BlobStore;
 use env_registry::EnvCatalog;
 use mcp_registry::McpCatalog;
+use memory_registry::MemoryCatalog;
 use serde_json::{Value, json};
 use tools::{Mode, ToolKind};
 use vfs::VfsCatalog;
@@ -161,8 +165,8 @@ struct SessionMcp<S> {
     progress: Option<Arc<dyn ToolProgress>>,
 }
 
-impl<S: VfsCatalog + McpCatalog + EnvCatalog + BlobStore + 'static> SessionToolset<S>
-    for WorkerTools
+impl<S: VfsCatalog + McpCatalog + EnvCatalog + MemoryCatalog + BlobStore + 'static>
+    SessionToolset<S> for WorkerTools
 {
     type Tools = SessionTools<S>;
 
@@ -175,11 +179,13 @@ impl<S: VfsCatalog + McpCatalog + EnvCatalog + BlobStore + 'static> SessionTools
         Some(Box::new(tools.hosted_auth(universe_id, store.clone())))
     }
 
-    /// `AGENTS.md`/`CLAUDE.md` at mount roots, then the skill catalog.
+    /// `AGENTS.md`/`CLAUDE.md` at mount roots, then the skill catalog, then the
+    /// session's memory blocks.
     fn context_sources(&self) -> ContextSources<S> {
         ContextSources::new()
             .with(agents_files())
             .with(skill_catalog(self.skill_roots.clone()))
+            .with(Arc::new(crate::memory_source::MemorySource))
     }
 
     fn session_tools(
@@ -250,7 +256,9 @@ impl<S: VfsCatalog + McpCatalog + EnvCatalog + BlobStore + 'static> SessionTools
     }
 }
 
-impl<S: VfsCatalog + McpCatalog + EnvCatalog + BlobStore> ToolAdapter for SessionTools<S> {
+impl<S: VfsCatalog + McpCatalog + EnvCatalog + MemoryCatalog + BlobStore> ToolAdapter
+    for SessionTools<S>
+{
     async fn invoke<B: BlobStore>(
         &self,
         call: &ToolCallRequest,
@@ -275,7 +283,7 @@ impl<S: VfsCatalog + McpCatalog + EnvCatalog + BlobStore> ToolAdapter for Sessio
     }
 }
 
-impl<S: VfsCatalog + McpCatalog + EnvCatalog + BlobStore> SessionTools<S> {
+impl<S: VfsCatalog + McpCatalog + EnvCatalog + MemoryCatalog + BlobStore> SessionTools<S> {
     /// Runs `call`; environment calls as `env_call` says.
     async fn invoke_as<B: BlobStore>(
         &self,
@@ -330,6 +338,18 @@ impl<S: VfsCatalog + McpCatalog + EnvCatalog + BlobStore> SessionTools<S> {
                 .tools
                 .invoke(&*env.store, &env.session, call, tool, env_call, now_ms())
                 .await;
+        }
+        if let Some(tool) = crate::memory_tools::MemoryTool::from_name(&call.name) {
+            let env = &self.env;
+            return crate::memory_tools::invoke(
+                &*env.store,
+                &env.session,
+                call,
+                tool,
+                blobs,
+                now_ms(),
+            )
+            .await;
         }
         let (status, output) = match call.name.as_str() {
             "sleep" => sleep(&blobs.get(&call.arguments_ref).await?).await,

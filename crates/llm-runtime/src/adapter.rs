@@ -61,10 +61,11 @@ pub trait ApiAdapter: Send + Sync {
     fn api_kind(&self) -> ApiKind;
     /// The native request body (JSON bytes); `stream` asks for SSE.
     fn materialize(&self, loaded: &LoadedRequest, stream: bool) -> Result<Vec<u8>, RuntimeError>;
-    /// Headers this request needs beyond the provider's own (a beta flag).
-    fn request_headers(&self, loaded: &LoadedRequest) -> &'static [(&'static str, &'static str)] {
+    /// Headers this request needs beyond the provider's own (beta flags, one header
+    /// each: HTTP reads repeated headers as one comma-separated list).
+    fn request_headers(&self, loaded: &LoadedRequest) -> Vec<(&'static str, &'static str)> {
         let _ = loaded;
-        &[]
+        Vec::new()
     }
     fn parse_response(&self, body: &[u8]) -> Result<ParsedGeneration, RuntimeError>;
     fn stream_assembler(&self, context: StreamContext) -> Box<dyn StreamAssembler>;

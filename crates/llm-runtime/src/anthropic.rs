@@ -43,7 +43,7 @@ impl ApiAdapter for AnthropicAdapter {
         KIND
     }
 
-    fn request_headers(&self, loaded: &LoadedRequest) -> &'static [(&'static str, &'static str)] {
+    fn request_headers(&self, loaded: &LoadedRequest) -> Vec<(&'static str, &'static str)> {
         request::request_headers(loaded)
     }
 

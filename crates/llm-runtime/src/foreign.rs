@@ -171,3 +171,99 @@ mod tests {
         assert_eq!(reasoning_text(&summary).as_deref(), Some("Plan."));
     }
 }
+
+/// A source a provider cited for an answer's text (web search results, fetched pages,
+/// files searched).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Citation {
+    pub url: Option<String>,
+    pub title: Option<String>,
+    /// The passage cited, when the provider says (Anthropic does).
+    pub cited_text: Option<String>,
+    /// A file's name, for file search citations.
+    pub file: Option<String>,
+}
+
+fn opt_str(value: &Value, field: &str) -> Option<String> {
+    value.get(field).and_then(Value::as_str).map(str::to_owned)
+}
+
+fn citation_of(value: &Value) -> Option<Citation> {
+    let citation = Citation {
+        url: opt_str(value, "url"),
+        title: opt_str(value, "title"),
+        cited_text: opt_str(value, "cited_text"),
+        file: opt_str(value, "filename").or_else(|| opt_str(value, "file_id")),
+    };
+    (citation.url.is_some() || citation.file.is_some()).then_some(citation)
+}
+
+/// The citations of an assistant message: OpenAI `output_text` annotations
+/// (`url_citation`, `file_citation`), Anthropic text block `citations`.
+pub fn citations(envelope: &OutputItemBlob) -> Vec<Citation> {
+    let Ok(item) = serde_json::from_str::<Value>(envelope.item.get()) else {
+        return Vec::new();
+    };
+    let listed: Vec<&Value> = match envelope.api_kind.as_str() {
+        "openai:responses" => item
+            .get("content")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|part| part.get("annotations")?.as_array())
+            .flatten()
+            .collect(),
+        "anthropic:messages" => item
+            .get("citations")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .collect(),
+        _ => Vec::new(),
+    };
+    listed.into_iter().filter_map(citation_of).collect()
+}
+
+/// A call of a tool the provider ran itself, as a client is shown it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostedCall {
+    /// `web_search`, `web_fetch`, `code_execution`, `image_generation`, `file_search`,
+    /// or the provider's own name for another.
+    pub tool: String,
+    /// What it was asked: the query, the URL, the code.
+    pub detail: Option<String>,
+}
+
+/// The hosted tool call in a provider item, if it is one (results are not: the
+/// answer that cites them is shown instead).
+pub fn hosted_call(envelope: &OutputItemBlob) -> Option<HostedCall> {
+    let item = serde_json::from_str::<Value>(envelope.item.get()).ok()?;
+    let kind = item.get("type").and_then(Value::as_str)?;
+    let detail = |pointer: &str| {
+        item.pointer(pointer)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let (tool, detail) = match (envelope.api_kind.as_str(), kind) {
+        ("openai:responses", "web_search_call") => {
+            ("web_search".to_owned(), detail("/action/query"))
+        }
+        ("openai:responses", "code_interpreter_call") => {
+            ("code_execution".to_owned(), detail("/code"))
+        }
+        ("openai:responses", "image_generation_call") => ("image_generation".to_owned(), None),
+        ("openai:responses", "file_search_call") => {
+            ("file_search".to_owned(), detail("/queries/0"))
+        }
+        ("anthropic:messages", "server_tool_use") => {
+            let name = str_field(&item, "name");
+            let asked = detail("/input/query")
+                .or_else(|| detail("/input/url"))
+                .or_else(|| detail("/input/code"))
+                .or_else(|| detail("/input/command"));
+            (name, asked)
+        }
+        _ => return None,
+    };
+    Some(HostedCall { tool, detail })
+}

@@ -131,13 +131,46 @@ fn tools(loaded: &LoadedRequest, params: &ResponsesParams) -> Vec<Value> {
                        "parameters": tool.parameters, "strict": false}),
         Some(server) => hosted_mcp(server, loaded),
     });
-    let hosted = params.hosted_tools.iter().map(|tool| match tool {
+    let hosted = params.hosted_tools.iter().filter_map(|tool| match tool {
         HostedTool::WebSearch {
             search_context_size,
-        } => match search_context_size {
-            Some(size) => json!({"type": "web_search", "search_context_size": size}),
-            None => json!({"type": "web_search"}),
-        },
+            allowed_domains,
+            ..
+        } => {
+            let mut tool = json!({"type": "web_search"});
+            if let Some(size) = search_context_size {
+                tool["search_context_size"] = json!(size);
+            }
+            if !allowed_domains.is_empty() {
+                tool["filters"] = json!({"allowed_domains": allowed_domains});
+            }
+            Some(tool)
+        }
+        HostedTool::CodeExecution {} => {
+            Some(json!({"type": "code_interpreter", "container": {"type": "auto"}}))
+        }
+        HostedTool::ImageGeneration { size, quality } => {
+            let mut tool = json!({"type": "image_generation"});
+            if let Some(size) = size {
+                tool["size"] = json!(size);
+            }
+            if let Some(quality) = quality {
+                tool["quality"] = json!(quality);
+            }
+            Some(tool)
+        }
+        HostedTool::FileSearch {
+            vector_store_ids,
+            max_num_results,
+        } => {
+            let mut tool = json!({"type": "file_search", "vector_store_ids": vector_store_ids});
+            if let Some(max) = max_num_results {
+                tool["max_num_results"] = json!(max);
+            }
+            Some(tool)
+        }
+        // Refused for this kind at admission.
+        HostedTool::WebFetch { .. } => None,
     });
     functions.chain(hosted).collect()
 }

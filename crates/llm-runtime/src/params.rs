@@ -27,15 +27,63 @@ pub enum ReasoningSummary {
     Detailed,
 }
 
-/// A tool the provider runs itself.
+/// A tool the provider runs itself; its calls and results come back as provider items,
+/// stored and replayed verbatim. Which API kind offers which is checked at admission:
+///
+/// | tool | `openai:responses` | `anthropic:messages` |
+/// | --- | --- | --- |
+/// | `web_search` | `web_search` | `web_search_20250305` |
+/// | `web_fetch` | no | `web_fetch_20250910` (beta) |
+/// | `code_execution` | `code_interpreter` (auto container) | `code_execution_20250825` (beta) |
+/// | `image_generation` | `image_generation` | no |
+/// | `file_search` | `file_search` over the named vector stores | no |
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum HostedTool {
-    /// OpenAI's hosted web search (`openai:responses` only).
     WebSearch {
+        /// OpenAI only.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         search_context_size: Option<SearchContextSize>,
+        /// Only these domains (at most 32).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        allowed_domains: Vec<String>,
+        /// Anthropic only: searches per request.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_uses: Option<u32>,
     },
+    WebFetch {
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        allowed_domains: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_uses: Option<u32>,
+    },
+    CodeExecution {},
+    ImageGeneration {
+        /// e.g. `1024x1024` or `auto`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        size: Option<String>,
+        /// `low`, `medium`, `high` or `auto`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        quality: Option<String>,
+    },
+    FileSearch {
+        /// 1 to 16 vector store ids of the deployment's OpenAI account.
+        vector_store_ids: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        max_num_results: Option<u32>,
+    },
+}
+
+impl HostedTool {
+    fn name(&self) -> &'static str {
+        match self {
+            Self::WebSearch { .. } => "web_search",
+            Self::WebFetch { .. } => "web_fetch",
+            Self::CodeExecution {} => "code_execution",
+            Self::ImageGeneration { .. } => "image_generation",
+            Self::FileSearch { .. } => "file_search",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -206,6 +254,70 @@ fn refuse_hosted(kind: ApiKind, tools: &[HostedTool]) -> Result<(), ParamsError>
     })
 }
 
+/// Hosted tools for `kind`: each offered by the kind, at most once, within bounds.
+fn check_hosted(kind: ApiKind, tools: &[HostedTool]) -> Result<(), ParamsError> {
+    let refuse = |reason: String| {
+        Err(ParamsError {
+            api_kind: kind.to_string(),
+            reason,
+        })
+    };
+    let anthropic = kind == ApiKind::AnthropicMessages;
+    let mut seen = std::collections::BTreeSet::new();
+    for tool in tools {
+        let name = tool.name();
+        if !seen.insert(name) {
+            return refuse(format!("hosted tool {name} is named twice"));
+        }
+        let offered = match tool {
+            HostedTool::WebSearch {
+                search_context_size,
+                max_uses,
+                ..
+            } => {
+                if anthropic && search_context_size.is_some() {
+                    return refuse("web_search.search_context_size is OpenAI's".into());
+                }
+                if !anthropic && max_uses.is_some() {
+                    return refuse("web_search.max_uses is Anthropic's".into());
+                }
+                true
+            }
+            HostedTool::WebFetch { .. } => anthropic,
+            HostedTool::CodeExecution {} => true,
+            HostedTool::ImageGeneration { .. } => !anthropic,
+            HostedTool::FileSearch {
+                vector_store_ids, ..
+            } => {
+                if !(1..=16).contains(&vector_store_ids.len())
+                    || vector_store_ids
+                        .iter()
+                        .any(|id| id.is_empty() || id.len() > 128)
+                {
+                    return refuse("file_search needs 1 to 16 vector store ids".into());
+                }
+                !anthropic
+            }
+        };
+        if !offered {
+            return refuse(format!("hosted tool {name} is not offered by {kind}"));
+        }
+        let domains = match tool {
+            HostedTool::WebSearch {
+                allowed_domains, ..
+            }
+            | HostedTool::WebFetch {
+                allowed_domains, ..
+            } => allowed_domains.as_slice(),
+            _ => &[],
+        };
+        if domains.len() > 32 || domains.iter().any(|d| d.is_empty() || d.len() > 253) {
+            return refuse(format!("{name}.allowed_domains: at most 32 domain names"));
+        }
+    }
+    Ok(())
+}
+
 fn check_threshold(kind: ApiKind, field: &str, value: Option<u64>) -> Result<(), ParamsError> {
     match value {
         Some(value) if value < COMPACT_THRESHOLD_TOKENS_MIN => Err(ParamsError {
@@ -226,6 +338,7 @@ pub fn responses_params(params: &ProviderParams) -> Result<ResponsesParams, Para
         "compact_threshold_tokens",
         parsed.compact_threshold_tokens,
     )?;
+    check_hosted(kind, &parsed.hosted_tools)?;
     Ok(parsed)
 }
 
@@ -287,7 +400,7 @@ pub fn anthropic_params(params: &ProviderParams) -> Result<AnthropicParams, Para
             return refuse("top_p must be between 0.95 and 1 while thinking is on");
         }
     }
-    refuse_hosted(kind, &parsed.hosted_tools)?;
+    check_hosted(kind, &parsed.hosted_tools)?;
     if let Some(compaction) = &parsed.compaction {
         check_threshold(kind, "compaction.trigger_tokens", compaction.trigger_tokens)?;
         if compaction
@@ -398,8 +511,49 @@ mod tests {
             ("anthropic:messages", json!({"temperature": 1.5}), false),
             (
                 "anthropic:messages",
-                json!({"hosted_tools": [{"type": "web_search"}]}),
+                json!({"hosted_tools": [{"type": "web_search", "max_uses": 3}, {"type": "web_fetch"}, {"type": "code_execution"}]}),
+                true,
+            ),
+            (
+                "anthropic:messages",
+                json!({"hosted_tools": [{"type": "image_generation"}]}),
                 false,
+            ),
+            (
+                "anthropic:messages",
+                json!({"hosted_tools": [{"type": "web_search", "search_context_size": "low"}]}),
+                false,
+            ),
+            (
+                "openai:responses",
+                json!({"hosted_tools": [{"type": "code_execution"}, {"type": "image_generation"},
+                    {"type": "file_search", "vector_store_ids": ["vs_1"]}]}),
+                true,
+            ),
+            (
+                "openai:responses",
+                json!({"hosted_tools": [{"type": "web_fetch"}]}),
+                false,
+            ),
+            (
+                "openai:responses",
+                json!({"hosted_tools": [{"type": "file_search", "vector_store_ids": []}]}),
+                false,
+            ),
+            (
+                "openai:responses",
+                json!({"hosted_tools": [{"type": "web_search"}, {"type": "web_search"}]}),
+                false,
+            ),
+            (
+                "openai:responses",
+                json!({"compact_threshold_tokens": 10}),
+                false,
+            ),
+            (
+                "anthropic:messages",
+                json!({"compaction": {"trigger_tokens": 50_000, "instructions": "keep names"}}),
+                true,
             ),
             ("gemini:generate", json!({}), false),
         ];

@@ -131,11 +131,11 @@ impl LlmRuntime {
         let request_headers = adapter.request_headers(&loaded);
         let parsed = match transport {
             Transport::Blocking => {
-                let response = client.create_with(body.into(), request_headers).await?;
+                let response = client.create_with(body.into(), &request_headers).await?;
                 adapter.parse_response(&response.body)?
             }
             Transport::Streaming => {
-                let mut events = client.stream_with(body.into(), request_headers).await?;
+                let mut events = client.stream_with(body.into(), &request_headers).await?;
                 let mut assembler = adapter.stream_assembler(context);
                 while let Some(event) = events.next().await {
                     assembler.on_event(&event?, sink)?;

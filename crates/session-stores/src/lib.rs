@@ -29,6 +29,7 @@ use engine::store::{BlobStore, CheckpointStore, SessionLog, StoreError};
 use engine::{Seq, SessionId};
 use env_registry::EnvCatalog;
 use mcp_registry::McpCatalog;
+use memory_registry::MemoryCatalog;
 use store_fs::FsStore;
 use store_pg::{ObjectStore, PgDatabase, PgStore};
 use tokio::sync::watch;
@@ -44,7 +45,8 @@ pub use pg_commits::IDLE_PING_AFTER;
 /// catalog its file tools and the `vfs/*` methods work on, the MCP catalog
 /// (`mcp/servers/*`, session links), the environment catalog (environments, session
 /// attachments, the job queue between workers and daemons), the auth catalog
-/// (sealed secrets, grants, flows), the index of a universe's sessions behind
+/// (sealed secrets, grants, flows), the memory catalog (blocks, their session
+/// links, archival passages), the index of a universe's sessions behind
 /// `session/list`, and what the universe's quotas count.
 pub trait SessionStore:
     SessionLog
@@ -54,6 +56,7 @@ pub trait SessionStore:
     + McpCatalog
     + EnvCatalog
     + AuthCatalog
+    + MemoryCatalog
     + SessionIndex
     + UniverseUsage
     + 'static
@@ -68,6 +71,7 @@ impl<
         + McpCatalog
         + EnvCatalog
         + AuthCatalog
+        + MemoryCatalog
         + SessionIndex
         + UniverseUsage
         + 'static,

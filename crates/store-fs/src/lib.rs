@@ -13,6 +13,7 @@
 //! vfs/mounts/<session>.json                         a session's VFS mounts
 //! env/environments.json, env/attachments/<session>.json, env/jobs/<job id>.json
 //!                                                   the environment catalog
+//! memory/…                                          the memory catalog (module `memory_catalog`)
 //! runs_in_flight/<session>                          the session may have runs in flight
 //! cas/stored_bytes                                  bytes of every blob (a counter)
 //! ```
@@ -65,6 +66,7 @@ mod env_catalog;
 mod fsio;
 mod log;
 mod mcp_catalog;
+mod memory_catalog;
 mod record;
 mod usage;
 mod vfs_catalog;

@@ -44,6 +44,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "environment catalog",
         include_str!("../migrations/0007_env.sql"),
     ),
+    (
+        8,
+        "memory catalog",
+        include_str!("../migrations/0008_memory.sql"),
+    ),
 ];
 
 /// Migrations are additive, so a binary older than the database (a rolling deploy,

@@ -158,15 +158,15 @@ async fn lock(
     universe_id: Uuid,
     session: Option<&SessionId>,
 ) -> Result<(), StoreError> {
-    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2::text || '/' || $3) # $4)")
-        .bind(LOCK_SPACE)
-        .bind(universe_id)
-        .bind(session.map_or("", SessionId::as_str))
-        .bind(kind)
-        .execute(conn)
-        .await
-        .map_err(query_failed("lock the environment catalog for a create"))?;
-    Ok(())
+    crate::tx::advisory_lock(
+        conn,
+        LOCK_SPACE,
+        kind,
+        universe_id,
+        session,
+        "lock the environment catalog for a create",
+    )
+    .await
 }
 
 /// Job `job`'s stored row if it exists, its task token replaced by the submitted

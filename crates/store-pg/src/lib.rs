@@ -9,7 +9,7 @@
 //! PgDatabase::connect(&PgConfig)   pool + embedded migrations (under an advisory lock)
 //!   ├─ .store(universe, s3)  ──►   PgStore: SessionLog + CheckpointStore + BlobStore
 //!   │                                       + VfsCatalog + McpCatalog + EnvCatalog
-//!   │                                       + AuthCatalog
+//!   │                                       + AuthCatalog + MemoryCatalog
 //!   ├─ .key_store()          ──►   PgKeyStore: API-key rows by hash
 //!   ├─ .listen_commits()     ──►   CommitListener: every append's (universe, session,
 //!   │                               head), NOTIFYed by its transaction
@@ -67,6 +67,7 @@ mod error;
 mod keys;
 mod log;
 mod mcp_catalog;
+mod memory_catalog;
 mod notify;
 mod object_store;
 mod tx;

@@ -3,8 +3,10 @@
 //! locks now rather than when the connection is next used). Generic over the
 //! catalog's error type, which carries store failures.
 
+use engine::SessionId;
 use engine::store::StoreError;
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use uuid::Uuid;
 
 use crate::error::query_failed;
 
@@ -34,4 +36,27 @@ pub(crate) async fn finish<T, E: From<StoreError>>(
             Err(err)
         }
     }
+}
+
+/// Serialises one kind of change (`kind`, in a catalog's key `space`) in one universe
+/// (and session) until the transaction ends. `hashtext` folds them into the lock's
+/// second key; a collision only makes two changes wait for each other, never share a
+/// count.
+pub(crate) async fn advisory_lock(
+    conn: &mut PgConnection,
+    space: i32,
+    kind: i32,
+    universe_id: Uuid,
+    session: Option<&SessionId>,
+    what: &'static str,
+) -> Result<(), StoreError> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1, hashtext($2::text || '/' || $3) # $4)")
+        .bind(space)
+        .bind(universe_id)
+        .bind(session.map_or("", SessionId::as_str))
+        .bind(kind)
+        .execute(conn)
+        .await
+        .map_err(query_failed(what))?;
+    Ok(())
 }

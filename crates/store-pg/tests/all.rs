@@ -44,3 +44,5 @@ mod auth_catalog;
 mod env_catalog;
 #[path = "all/mcp_catalog.rs"]
 mod mcp_catalog;
+#[path = "all/memory_catalog.rs"]
+mod memory_catalog;

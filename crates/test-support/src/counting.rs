@@ -20,6 +20,10 @@ use env_registry::{
 use mcp_registry::{
     McpCatalog, McpCatalogError, McpServer, McpServerSpec, PutCondition, ServerName, SessionLink,
 };
+use memory_registry::{
+    ArchivalQuery, Block, BlockDelete, BlockLabel, BlockPatch, MemoryCatalog, MemoryError,
+    NewPassage, Passage,
+};
 use session_stores::{SessionActivity, SessionIndex, StoreProvider, UniverseUsage};
 use tokio::sync::watch;
 use vfs::{Mount, SessionPath, VfsCatalog, VfsError, Workspace, WorkspaceId};
@@ -245,6 +249,88 @@ impl<S: McpCatalog> McpCatalog for CountingStore<S> {
         server: &ServerName,
     ) -> Result<bool, McpCatalogError> {
         self.count().mcp_link_delete(session, server).await
+    }
+}
+
+impl<S: MemoryCatalog> MemoryCatalog for CountingStore<S> {
+    async fn memory_block_create(
+        &self,
+        block: &Block,
+        blocks_max: usize,
+    ) -> Result<(), MemoryError> {
+        self.count().memory_block_create(block, blocks_max).await
+    }
+
+    async fn memory_block_read(&self, label: &BlockLabel) -> Result<Option<Block>, MemoryError> {
+        self.count().memory_block_read(label).await
+    }
+
+    async fn memory_block_list(&self) -> Result<Vec<Block>, MemoryError> {
+        self.count().memory_block_list().await
+    }
+
+    async fn memory_block_update(
+        &self,
+        label: &BlockLabel,
+        expected_revision: Option<u64>,
+        patch: &BlockPatch,
+        now_ms: u64,
+    ) -> Result<Block, MemoryError> {
+        self.count()
+            .memory_block_update(label, expected_revision, patch, now_ms)
+            .await
+    }
+
+    async fn memory_block_delete(
+        &self,
+        label: &BlockLabel,
+        force: bool,
+    ) -> Result<BlockDelete, MemoryError> {
+        self.count().memory_block_delete(label, force).await
+    }
+
+    async fn memory_link_put(
+        &self,
+        session: &SessionId,
+        label: &BlockLabel,
+        links_max: usize,
+    ) -> Result<bool, MemoryError> {
+        self.count()
+            .memory_link_put(session, label, links_max)
+            .await
+    }
+
+    async fn memory_link_delete(
+        &self,
+        session: &SessionId,
+        label: &BlockLabel,
+    ) -> Result<bool, MemoryError> {
+        self.count().memory_link_delete(session, label).await
+    }
+
+    async fn memory_link_list(&self, session: &SessionId) -> Result<Vec<BlockLabel>, MemoryError> {
+        self.count().memory_link_list(session).await
+    }
+
+    async fn memory_passage_insert(
+        &self,
+        passage: &NewPassage,
+        passages_max: usize,
+    ) -> Result<Passage, MemoryError> {
+        self.count()
+            .memory_passage_insert(passage, passages_max)
+            .await
+    }
+
+    async fn memory_passage_search(
+        &self,
+        query: &ArchivalQuery,
+    ) -> Result<Vec<Passage>, MemoryError> {
+        self.count().memory_passage_search(query).await
+    }
+
+    async fn memory_passage_delete(&self, id: &str) -> Result<bool, MemoryError> {
+        self.count().memory_passage_delete(id).await
     }
 }
 

@@ -18,6 +18,7 @@ pub mod idle;
 pub mod local_api;
 pub mod mcp_conformance;
 pub mod mcp_servers;
+pub mod memory_conformance;
 pub mod rpc_client;
 pub mod runner;
 pub mod runtime_llm;

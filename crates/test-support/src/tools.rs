@@ -92,10 +92,21 @@ impl TestToolset {
 /// [`TestToolset`] for one session.
 pub struct TestSessionTools<S>(<WorkerTools as SessionToolset<S>>::Tools)
 where
-    S: VfsCatalog + McpCatalog + env_registry::EnvCatalog + BlobStore + 'static;
+    S: VfsCatalog
+        + McpCatalog
+        + env_registry::EnvCatalog
+        + memory_registry::MemoryCatalog
+        + BlobStore
+        + 'static;
 
-impl<S: VfsCatalog + McpCatalog + env_registry::EnvCatalog + BlobStore + 'static> SessionToolset<S>
-    for TestToolset
+impl<
+    S: VfsCatalog
+        + McpCatalog
+        + env_registry::EnvCatalog
+        + memory_registry::MemoryCatalog
+        + BlobStore
+        + 'static,
+> SessionToolset<S> for TestToolset
 {
     type Tools = TestSessionTools<S>;
 
@@ -149,8 +160,14 @@ impl<S: VfsCatalog + McpCatalog + env_registry::EnvCatalog + BlobStore + 'static
     }
 }
 
-impl<S: VfsCatalog + McpCatalog + env_registry::EnvCatalog + BlobStore + 'static> ToolAdapter
-    for TestSessionTools<S>
+impl<
+    S: VfsCatalog
+        + McpCatalog
+        + env_registry::EnvCatalog
+        + memory_registry::MemoryCatalog
+        + BlobStore
+        + 'static,
+> ToolAdapter for TestSessionTools<S>
 {
     async fn invoke<B: BlobStore>(
         &self,

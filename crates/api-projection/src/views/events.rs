@@ -9,7 +9,7 @@
 
 use api::ApiError;
 use api::types::events::EventView;
-use api::types::items::{ItemView, ToolResultView};
+use api::types::items::{CitationView, ItemView, ToolResultView};
 use api::types::run::RunStatus;
 use engine::core::context::{ContextItem, ItemKind};
 use engine::core::event::{CoreEvent, ToolResultRecorded, TurnCompleted};
@@ -26,6 +26,10 @@ use crate::error::ProjectionError;
 pub const TOOL_OUTPUT_VIEW_BYTES_MAX: usize = 16 * 1024;
 /// User text shown inline in a view; the rest is behind the item's `blobRef`.
 pub const USER_TEXT_VIEW_BYTES_MAX: usize = 64 * 1024;
+/// Citations shown per answer.
+pub(crate) const CITATIONS_MAX: usize = 64;
+/// A hosted tool call's detail, a cited passage: cut beyond this.
+pub(crate) const DETAIL_BYTES_MAX: usize = 4 * 1024;
 /// User input blobs larger than this are not loaded to render a view at all.
 pub const USER_MESSAGE_LOAD_BYTES_MAX: u64 = 256 * 1024;
 
@@ -262,9 +266,9 @@ impl<B: BlobStore> Items<'_, B> {
             // results come with `tool.result_recorded`; the rest is not transcript a
             // client reads (provider-native output, keyed items, summaries).
             ItemKind::Compaction => self.compaction(std::slice::from_ref(item)).await,
+            ItemKind::ProviderOpaque => self.provider_item(&item.content_ref).await,
             ItemKind::ToolCall
             | ItemKind::ToolResult
-            | ItemKind::ProviderOpaque
             | ItemKind::Instructions
             | ItemKind::Catalog
             | ItemKind::Summary => Ok(()),
@@ -344,9 +348,22 @@ impl<B: BlobStore> Items<'_, B> {
     }
 
     async fn assistant_message(&mut self, blob: &BlobRef) -> Result<(), ProjectionError> {
+        let mut citations = Vec::new();
         let text = match self.load_stored(blob).await? {
             Stored::Text(text) => text,
             Stored::Envelope(envelope) => {
+                citations = foreign::citations(&envelope)
+                    .into_iter()
+                    .take(CITATIONS_MAX)
+                    .map(|citation| CitationView {
+                        url: citation.url,
+                        title: citation.title,
+                        cited_text: citation
+                            .cited_text
+                            .map(|text| cut_on_char_boundary(text, DETAIL_BYTES_MAX).0),
+                        file: citation.file,
+                    })
+                    .collect();
                 // A Chat Completions message carries its reasoning inline.
                 if let Some(summary) = foreign::reasoning_text(&envelope) {
                     self.push(|item_id, run_id| ItemView::Reasoning {
@@ -373,7 +390,27 @@ impl<B: BlobStore> Items<'_, B> {
             item_id,
             run_id,
             text,
+            citations,
         });
+        Ok(())
+    }
+
+    /// A provider-run tool's call (its results are not shown: they reach the model).
+    async fn provider_item(&mut self, blob: &BlobRef) -> Result<(), ProjectionError> {
+        let Stored::Envelope(envelope) = self.load_stored(blob).await? else {
+            return Ok(());
+        };
+        if let Some(call) = foreign::hosted_call(&envelope) {
+            let detail = call
+                .detail
+                .map(|detail| cut_on_char_boundary(detail, DETAIL_BYTES_MAX).0);
+            self.push(|item_id, run_id| ItemView::HostedToolCall {
+                item_id,
+                run_id,
+                tool: call.tool,
+                detail,
+            });
+        }
         Ok(())
     }
 

@@ -245,6 +245,7 @@ async fn turn_completed_shows_reasoning_text_and_calls() {
                 item_id: format!("{seq}:1"),
                 run_id: run_id.clone(),
                 text: "Let me add.".into(),
+                citations: Vec::new(),
             },
             ItemView::ToolCall {
                 item_id: format!("{seq}:2"),

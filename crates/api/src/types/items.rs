@@ -41,6 +41,24 @@ pub enum ItemView {
         item_id: String,
         run_id: Option<String>,
         text: String,
+        /// Sources the provider cited for the text (hosted web search or fetch, file
+        /// search), in the provider's order.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        citations: Vec<CitationView>,
+    },
+    /// A tool the provider ran itself (web search, code execution, ...); its output
+    /// is kept verbatim in the session and reaches the model, not the client.
+    #[serde(rename_all = "camelCase")]
+    HostedToolCall {
+        item_id: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run_id: Option<String>,
+        /// `web_search`, `web_fetch`, `code_execution`, `image_generation`,
+        /// `file_search`, or the provider's name for another.
+        tool: String,
+        /// What it was asked (a query, a URL, code), cut to 4 KiB.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
     },
     #[serde(rename_all = "camelCase")]
     Reasoning {
@@ -80,4 +98,20 @@ pub enum ItemView {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         summary: Option<String>,
     },
+}
+
+/// A source cited by an answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CitationView {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// The passage cited, when the provider says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cited_text: Option<String>,
+    /// A searched file's name or id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<String>,
 }

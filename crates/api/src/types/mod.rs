@@ -8,6 +8,7 @@ pub mod events;
 pub mod initialize;
 pub mod items;
 pub mod mcp;
+pub mod memory;
 pub mod models;
 pub mod run;
 pub mod session;

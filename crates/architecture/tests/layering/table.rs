@@ -66,13 +66,15 @@ pub(crate) const CRATES: &[Row] = &[
     product("vfs", &["engine"], &[]),
     product("mcp-registry", &["engine"], &[]),
     product("env-registry", &["engine"], &[]),
+    // Engine only for `SessionId` and `StoreError`.
+    product("memory-registry", &["engine"], &[]),
     product("env-protocol", &[], &[]),
     // Engine only for `StoreError`, the storage failure its catalogs report.
     product("auth-registry", &["engine"], &[]),
     product("tools", &["engine", "vfs"], &[]),
     product("llm-runtime", &["engine", "llm-clients"], &[]),
-    // auth-registry, mcp-registry and env-registry: the catalogs each store
-    // implements.
+    // auth-registry, mcp-registry, env-registry and memory-registry: the catalogs
+    // each store implements.
     product(
         "store-fs",
         &[
@@ -80,6 +82,7 @@ pub(crate) const CRATES: &[Row] = &[
             "vfs",
             "mcp-registry",
             "env-registry",
+            "memory-registry",
             "auth-registry",
         ],
         &["test-support"],
@@ -91,6 +94,7 @@ pub(crate) const CRATES: &[Row] = &[
             "vfs",
             "mcp-registry",
             "env-registry",
+            "memory-registry",
             "auth-registry",
         ],
         &["test-support"],
@@ -110,6 +114,8 @@ pub(crate) const CRATES: &[Row] = &[
             // environment catalog, in the daemon's protocol.
             "env-registry",
             "env-protocol",
+            // The memory tools and the source pinning memory blocks in the context.
+            "memory-registry",
         ],
         &["test-support", "llm-clients"],
     ),
@@ -142,8 +148,9 @@ pub(crate) const CRATES: &[Row] = &[
             "store-fs",
             "store-pg",
             "mcp-registry",
-            // `SessionStore` requires the environment catalog too.
+            // `SessionStore` requires the environment and memory catalogs too.
             "env-registry",
+            "memory-registry",
             "auth-registry",
         ],
         &[],
@@ -166,6 +173,8 @@ pub(crate) const CRATES: &[Row] = &[
             // `environments/*`, attachments, and the daemon's socket (the hub).
             "env-registry",
             "env-protocol",
+            // `memory/*` and `session/memory/*`.
+            "memory-registry",
         ],
         &[],
     ),
@@ -189,8 +198,15 @@ pub(crate) const CRATES: &[Row] = &[
             // The worker watches the environment jobs its activities handed off.
             "env-registry",
         ],
-        // Tests mount workspaces and register file tools directly.
-        &["test-support", "store-fs", "vfs", "tools"],
+        // Tests mount workspaces and register file tools directly; the memory
+        // end-to-end test sets up blocks in the test's store.
+        &[
+            "test-support",
+            "store-fs",
+            "vfs",
+            "tools",
+            "memory-registry",
+        ],
     ),
     tooling(
         "test-support",
@@ -210,6 +226,8 @@ pub(crate) const CRATES: &[Row] = &[
             "mcp-client",
             // The environment catalog conformance suite; CountingStore delegates it.
             "env-registry",
+            // The same for the memory catalog.
+            "memory-registry",
             // The API conformance cases play an environment daemon.
             "env-protocol",
             "auth-registry",
@@ -269,6 +287,13 @@ pub(crate) const BANS: &[Ban] = &[
         opaque: &[],
         reaches: &["engine"],
         why: "the VFS has no host filesystem, network or async runtime",
+    },
+    Ban {
+        name: "memory-registry",
+        families: PURE,
+        opaque: &[],
+        reaches: &["engine"],
+        why: "memory records and their decisions have no I/O, clock or async runtime",
     },
     Ban {
         name: "tools",

@@ -208,6 +208,9 @@ impl Transcript {
                     text: format!("{message} ({code})"),
                 });
             }
+            ItemView::HostedToolCall { tool, detail, .. } => {
+                self.notice(crate::oneshot::hosted_line(tool, detail.as_deref()));
+            }
             ItemView::Compaction { native, .. } => {
                 self.notice(match native {
                     true => {
@@ -342,6 +345,7 @@ mod tests {
             item_id: "2:0".into(),
             run_id: Some("run_1".into()),
             text: "Hello".into(),
+            citations: Vec::new(),
         };
         t.apply_event(&event(kinds::TURN_COMPLETED, vec![done]));
         assert!(t.streaming().is_none());

@@ -130,6 +130,7 @@ fn assistant(text: &str) -> ItemView {
         item_id: "3:0".into(),
         run_id: Some(RUN.into()),
         text: text.into(),
+        citations: Vec::new(),
     }
 }
 

@@ -580,4 +580,103 @@ impl LightspeedApi for MockApi {
         self.record(caller);
         self.load(caller, &blob_ref)
     }
+
+    async fn memory_blocks_create(
+        &self,
+        caller: &Caller,
+        params: api::types::memory::MemoryBlockCreateParams,
+    ) -> Result<api::types::memory::MemoryBlockView, ApiError> {
+        self.record(caller);
+        api::Unserved.memory_blocks_create(caller, params).await
+    }
+
+    async fn memory_blocks_read(
+        &self,
+        caller: &Caller,
+        params: api::types::memory::MemoryBlockRef,
+    ) -> Result<api::types::memory::MemoryBlockView, ApiError> {
+        self.record(caller);
+        api::Unserved.memory_blocks_read(caller, params).await
+    }
+
+    async fn memory_blocks_list(
+        &self,
+        caller: &Caller,
+        params: api::types::memory::MemoryBlockListParams,
+    ) -> Result<api::types::memory::MemoryBlockListResult, ApiError> {
+        self.record(caller);
+        api::Unserved.memory_blocks_list(caller, params).await
+    }
+
+    async fn memory_blocks_update(
+        &self,
+        caller: &Caller,
+        params: api::types::memory::MemoryBlockUpdateParams,
+    ) -> Result<api::types::memory::MemoryBlockView, ApiError> {
+        self.record(caller);
+        api::Unserved.memory_blocks_update(caller, params).await
+    }
+
+    async fn memory_blocks_delete(
+        &self,
+        caller: &Caller,
+        params: api::types::memory::MemoryBlockDeleteParams,
+    ) -> Result<api::types::memory::MemoryBlockDeleteResult, ApiError> {
+        self.record(caller);
+        api::Unserved.memory_blocks_delete(caller, params).await
+    }
+
+    async fn session_memory_attach(
+        &self,
+        caller: &Caller,
+        params: api::types::memory::SessionMemoryAttachParams,
+    ) -> Result<api::types::memory::SessionMemoryAttachResult, ApiError> {
+        self.record(caller);
+        api::Unserved.session_memory_attach(caller, params).await
+    }
+
+    async fn session_memory_detach(
+        &self,
+        caller: &Caller,
+        params: api::types::memory::SessionMemoryDetachParams,
+    ) -> Result<api::types::memory::SessionMemoryDetachResult, ApiError> {
+        self.record(caller);
+        api::Unserved.session_memory_detach(caller, params).await
+    }
+
+    async fn session_memory_list(
+        &self,
+        caller: &Caller,
+        params: api::types::memory::SessionMemoryListParams,
+    ) -> Result<api::types::memory::SessionMemoryListResult, ApiError> {
+        self.record(caller);
+        api::Unserved.session_memory_list(caller, params).await
+    }
+
+    async fn memory_archival_insert(
+        &self,
+        caller: &Caller,
+        params: api::types::memory::MemoryArchivalInsertParams,
+    ) -> Result<api::types::memory::MemoryPassageView, ApiError> {
+        self.record(caller);
+        api::Unserved.memory_archival_insert(caller, params).await
+    }
+
+    async fn memory_archival_search(
+        &self,
+        caller: &Caller,
+        params: api::types::memory::MemoryArchivalSearchParams,
+    ) -> Result<api::types::memory::MemoryArchivalSearchResult, ApiError> {
+        self.record(caller);
+        api::Unserved.memory_archival_search(caller, params).await
+    }
+
+    async fn memory_archival_delete(
+        &self,
+        caller: &Caller,
+        params: api::types::memory::MemoryArchivalDeleteParams,
+    ) -> Result<api::types::memory::MemoryArchivalDeleteResult, ApiError> {
+        self.record(caller);
+        api::Unserved.memory_archival_delete(caller, params).await
+    }
 }

@@ -11,7 +11,7 @@ use crate::adapter::raw_json;
 use crate::content::{ItemContent, LoadedItem, LoadedRequest, MediaType, OutputItemBlob};
 use crate::error::RuntimeError;
 use crate::foreign::{NeutralItem, neutralize};
-use crate::params::{AnthropicParams, anthropic_params};
+use crate::params::{AnthropicParams, HostedTool, anthropic_params};
 
 /// Anthropic's smallest thinking budget.
 const THINKING_BUDGET_TOKENS_MIN: u32 = 1_024;
@@ -34,7 +34,7 @@ struct Body<'a> {
     system: Vec<BuiltBlock>,
     messages: Vec<Message>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    tools: Vec<ToolParam<'a>>,
+    tools: Vec<AnyTool<'a>>,
     /// MCP servers Anthropic calls itself (beta `mcp-client-2025-04-04`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     mcp_servers: Vec<serde_json::Value>,
@@ -82,6 +82,14 @@ impl ToolChoiceParam<'_> {
             Self::Any | Self::Tool { .. } => true,
         }
     }
+}
+
+/// A function tool of the session, or one of Anthropic's server tools.
+#[derive(Serialize)]
+#[serde(untagged)]
+enum AnyTool<'a> {
+    Function(ToolParam<'a>),
+    Server(Value),
 }
 
 #[derive(Serialize)]
@@ -278,6 +286,12 @@ pub(super) fn materialize(loaded: &LoadedRequest, stream: bool) -> Result<Vec<u8
     if params.prompt_caching != Some(false) {
         mark_cache_breakpoints(&mut system, &mut tools, &mut messages);
     }
+    // Server tools after the session's own (and after the cache mark: they are small).
+    let tools: Vec<AnyTool<'_>> = tools
+        .into_iter()
+        .map(AnyTool::Function)
+        .chain(server_tools(&params).into_iter().map(AnyTool::Server))
+        .collect();
     // Anthropic refuses a tool choice without tools.
     let tool_choice = if tools.is_empty() {
         None
@@ -344,17 +358,71 @@ fn mcp_servers(loaded: &LoadedRequest) -> Result<Vec<serde_json::Value>, Runtime
     Ok(servers)
 }
 
-/// The beta flags a request needs: hosted MCP servers, server-side compaction.
-pub(crate) fn request_headers(loaded: &LoadedRequest) -> &'static [(&'static str, &'static str)] {
-    let mcp = loaded.tools.iter().any(|tool| tool.hosted_mcp.is_some());
-    let compaction = anthropic_params(&loaded.request.provider_params)
-        .is_ok_and(|params| params.compaction.is_some());
-    match (mcp, compaction) {
-        (true, true) => &[("anthropic-beta", "mcp-client-2025-04-04,compact-2026-01-12")],
-        (true, false) => &[("anthropic-beta", "mcp-client-2025-04-04")],
-        (false, true) => &[("anthropic-beta", "compact-2026-01-12")],
-        (false, false) => &[],
+/// The beta flags a request needs: hosted MCP servers, server-side compaction, the
+/// server tools that are still in beta.
+pub(crate) fn request_headers(loaded: &LoadedRequest) -> Vec<(&'static str, &'static str)> {
+    let params = anthropic_params(&loaded.request.provider_params).unwrap_or_default();
+    let mut flags = Vec::new();
+    if loaded.tools.iter().any(|tool| tool.hosted_mcp.is_some()) {
+        flags.push("mcp-client-2025-04-04");
     }
+    if params.compaction.is_some() {
+        flags.push("compact-2026-01-12");
+    }
+    for tool in &params.hosted_tools {
+        match tool {
+            HostedTool::WebFetch { .. } => flags.push("web-fetch-2025-09-10"),
+            HostedTool::CodeExecution {} => flags.push("code-execution-2025-08-25"),
+            _ => {}
+        }
+    }
+    flags
+        .into_iter()
+        .map(|flag| ("anthropic-beta", flag))
+        .collect()
+}
+
+/// Anthropic's server tools the session's params name (validated at admission).
+fn server_tools(params: &AnthropicParams) -> Vec<Value> {
+    params
+        .hosted_tools
+        .iter()
+        .filter_map(|tool| match tool {
+            HostedTool::WebSearch {
+                allowed_domains,
+                max_uses,
+                ..
+            } => {
+                let mut tool =
+                    serde_json::json!({"type": "web_search_20250305", "name": "web_search"});
+                if !allowed_domains.is_empty() {
+                    tool["allowed_domains"] = serde_json::json!(allowed_domains);
+                }
+                if let Some(max_uses) = max_uses {
+                    tool["max_uses"] = serde_json::json!(max_uses);
+                }
+                Some(tool)
+            }
+            HostedTool::WebFetch {
+                allowed_domains,
+                max_uses,
+            } => {
+                let mut tool =
+                    serde_json::json!({"type": "web_fetch_20250910", "name": "web_fetch"});
+                if !allowed_domains.is_empty() {
+                    tool["allowed_domains"] = serde_json::json!(allowed_domains);
+                }
+                if let Some(max_uses) = max_uses {
+                    tool["max_uses"] = serde_json::json!(max_uses);
+                }
+                Some(tool)
+            }
+            HostedTool::CodeExecution {} => Some(serde_json::json!(
+                {"type": "code_execution_20250825", "name": "code_execution"}
+            )),
+            HostedTool::ImageGeneration { .. } | HostedTool::FileSearch { .. } => None,
+        })
+        .collect()
 }
 
 /// The `context_management` of a request with server-side compaction.

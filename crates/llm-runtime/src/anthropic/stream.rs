@@ -4,7 +4,7 @@
 //! rebuilt at `content_block_stop` with the blocking API's field order: `text`,
 //! `thinking` (with its signature), and `tool_use`/`server_tool_use` (with the
 //! streamed input, minified as the blocking API sends it) are rebuilt; any other block
-//! is kept as it started. Text citations are not kept. Unknown events and deltas are
+//! is kept as it started. Text citations are kept with their block. Unknown events and deltas are
 //! ignored.
 
 use std::collections::BTreeMap;
@@ -35,6 +35,8 @@ pub(super) struct Assembler {
 enum OpenBlock {
     Text {
         text: String,
+        /// Kept in arrival order: sent back verbatim, and shown in views.
+        citations: Vec<serde_json::Value>,
     },
     Thinking {
         thinking: String,
@@ -127,7 +129,10 @@ enum DeltaBody {
         #[serde(default)]
         content: Option<String>,
     },
-    /// `citations_delta` and whatever comes later.
+    CitationsDelta {
+        citation: serde_json::Value,
+    },
+    /// Whatever comes later.
     #[serde(other)]
     Other,
 }
@@ -157,6 +162,8 @@ struct MessageDeltaBody {
 enum FinishedBlock<'a> {
     Text {
         text: &'a str,
+        #[serde(skip_serializing_if = "<[_]>::is_empty")]
+        citations: &'a [serde_json::Value],
     },
     Thinking {
         thinking: &'a str,
@@ -216,7 +223,10 @@ impl Assembler {
             input_json: String::new(),
         };
         let block = match parse(start.content_block.get())? {
-            Skeleton::Text { text } => OpenBlock::Text { text },
+            Skeleton::Text { text } => OpenBlock::Text {
+                text,
+                citations: Vec::new(),
+            },
             Skeleton::Thinking {
                 thinking,
                 signature,
@@ -248,7 +258,11 @@ impl Assembler {
         })?;
         // A delta that does not fit its block (none does today) is ignored.
         let forwarded = match (block, delta.delta) {
-            (OpenBlock::Text { text }, DeltaBody::TextDelta { text: more }) => {
+            (OpenBlock::Text { citations, .. }, DeltaBody::CitationsDelta { citation }) => {
+                citations.push(citation);
+                None
+            }
+            (OpenBlock::Text { text, .. }, DeltaBody::TextDelta { text: more }) => {
                 text.push_str(&more);
                 Some((DeltaKind::Text, more))
             }
@@ -291,7 +305,10 @@ impl Assembler {
 impl OpenBlock {
     fn finish(self) -> Result<Box<RawValue>, RuntimeError> {
         match self {
-            Self::Text { text } => to_raw(&FinishedBlock::Text { text: &text }),
+            Self::Text { text, citations } => to_raw(&FinishedBlock::Text {
+                text: &text,
+                citations: &citations,
+            }),
             Self::Thinking {
                 thinking,
                 signature,
@@ -423,7 +440,7 @@ mod tests {
     use crate::anthropic::response::parse_response;
 
     /// The blocking API's answer to the request the stream below answers.
-    const MESSAGE: &str = r#"{"id":"msg_01","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"thinking","thinking":"The user wants the file.","signature":"EqQBCkgIBxABGAIqQL+x/sig=="},{"type":"redacted_thinking","data":"EmwKAhgBEgy3va3pzix"},{"type":"text","text":"Let me read it."},{"type":"tool_use","id":"toolu_01","name":"read_file","input":{"path":"src/main.rs","limit":20}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":12,"cache_creation_input_tokens":300,"cache_read_input_tokens":4000,"output_tokens":95}}"#;
+    const MESSAGE: &str = r#"{"id":"msg_01","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"thinking","thinking":"The user wants the file.","signature":"EqQBCkgIBxABGAIqQL+x/sig=="},{"type":"redacted_thinking","data":"EmwKAhgBEgy3va3pzix"},{"type":"text","text":"Let me read it.","citations":[{"type":"char_location"}]},{"type":"tool_use","id":"toolu_01","name":"read_file","input":{"path":"src/main.rs","limit":20}}],"stop_reason":"tool_use","stop_sequence":null,"usage":{"input_tokens":12,"cache_creation_input_tokens":300,"cache_read_input_tokens":4000,"output_tokens":95}}"#;
 
     #[derive(Default)]
     struct Recorder(Mutex<Vec<Delta>>);

@@ -119,7 +119,8 @@ async fn migrations_are_idempotent_under_concurrent_starts() {
             (4, true),
             (5, true),
             (6, true),
-            (7, true)
+            (7, true),
+            (8, true)
         ]
     );
     let tables: i64 = sqlx::query_scalar(
@@ -130,8 +131,8 @@ async fn migrations_are_idempotent_under_concurrent_starts() {
     .await
     .unwrap();
     assert_eq!(
-        tables, 17,
-        "sixteen tables and _sqlx_migrations in {schema}"
+        tables, 20,
+        "nineteen tables and _sqlx_migrations in {schema}"
     );
 
     // The schema works: one append through a pool of the concurrent starters.

@@ -325,4 +325,92 @@ impl LightspeedApi for EchoApi {
     async fn blob_get_bytes(&self, _: &Caller, _: String) -> Result<Vec<u8>, ApiError> {
         Err(unsupported())
     }
+
+    async fn memory_blocks_create(
+        &self,
+        _: &Caller,
+        _: api::types::memory::MemoryBlockCreateParams,
+    ) -> Result<api::types::memory::MemoryBlockView, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn memory_blocks_read(
+        &self,
+        _: &Caller,
+        _: api::types::memory::MemoryBlockRef,
+    ) -> Result<api::types::memory::MemoryBlockView, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn memory_blocks_list(
+        &self,
+        _: &Caller,
+        _: api::types::memory::MemoryBlockListParams,
+    ) -> Result<api::types::memory::MemoryBlockListResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn memory_blocks_update(
+        &self,
+        _: &Caller,
+        _: api::types::memory::MemoryBlockUpdateParams,
+    ) -> Result<api::types::memory::MemoryBlockView, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn memory_blocks_delete(
+        &self,
+        _: &Caller,
+        _: api::types::memory::MemoryBlockDeleteParams,
+    ) -> Result<api::types::memory::MemoryBlockDeleteResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn session_memory_attach(
+        &self,
+        _: &Caller,
+        _: api::types::memory::SessionMemoryAttachParams,
+    ) -> Result<api::types::memory::SessionMemoryAttachResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn session_memory_detach(
+        &self,
+        _: &Caller,
+        _: api::types::memory::SessionMemoryDetachParams,
+    ) -> Result<api::types::memory::SessionMemoryDetachResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn session_memory_list(
+        &self,
+        _: &Caller,
+        _: api::types::memory::SessionMemoryListParams,
+    ) -> Result<api::types::memory::SessionMemoryListResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn memory_archival_insert(
+        &self,
+        _: &Caller,
+        _: api::types::memory::MemoryArchivalInsertParams,
+    ) -> Result<api::types::memory::MemoryPassageView, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn memory_archival_search(
+        &self,
+        _: &Caller,
+        _: api::types::memory::MemoryArchivalSearchParams,
+    ) -> Result<api::types::memory::MemoryArchivalSearchResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn memory_archival_delete(
+        &self,
+        _: &Caller,
+        _: api::types::memory::MemoryArchivalDeleteParams,
+    ) -> Result<api::types::memory::MemoryArchivalDeleteResult, ApiError> {
+        Err(unsupported())
+    }
 }

@@ -10,7 +10,7 @@ use super::{Case, case};
 
 const COMPACTED: &str = "lightspeed.core.context.compacted";
 
-pub(super) const CASES: [Case; 2] = [
+pub(super) const CASES: [Case; 3] = [
     case!(
         manual_compaction_summarises_an_idle_session,
         [
@@ -33,6 +33,10 @@ pub(super) const CASES: [Case; 2] = [
             "run/start",
             "session/events/read"
         ]
+    ),
+    case!(
+        provider_tools_are_checked_and_their_calls_and_citations_shown,
+        ["session/start", "run/start", "session/events/read"]
     ),
 ];
 
@@ -163,5 +167,57 @@ pub(super) async fn skills_in_mounts_are_listed_and_pinned(h: Harness) -> anyhow
             "sessionNotFound",
         )
         .await;
+    Ok(())
+}
+
+pub(super) async fn provider_tools_are_checked_and_their_calls_and_citations_shown(
+    h: Harness,
+) -> anyhow::Result<()> {
+    let script = json!({"turns": [{
+        "hosted_tool": {"name": "web_search", "query": "rust 2024 edition",
+            "results": [{"url": "https://doc.rust-lang.org/edition-guide/", "title": "Edition Guide"}]},
+        "text": "The 2024 edition shipped with Rust 1.85.",
+        "citations": [{"url": "https://doc.rust-lang.org/edition-guide/", "title": "Edition Guide"}]
+    }]});
+    let ctx = h.start(script).await?;
+    let a = ctx.a();
+    // A tool this API kind does not offer is refused before the session exists.
+    let mut fetch = session_config("none");
+    fetch["generation"]["providerParams"] = json!({"hosted_tools": [{"type": "web_fetch"}]});
+    a.invalid(
+        "session/start",
+        json!({"sessionId": "s-hosted", "config": fetch}),
+        "providerParams",
+        Some("invalidProviderParams"),
+    )
+    .await;
+    let mut config = session_config("none");
+    config["generation"]["providerParams"] =
+        json!({"hosted_tools": [{"type": "web_search", "allowed_domains": ["rust-lang.org"]}]});
+    a.call(
+        "session/start",
+        json!({"sessionId": "s-hosted", "config": config}),
+    )
+    .await;
+    let run_id = a
+        .start_run("s-hosted", "sub-1", "When did the 2024 edition ship?")
+        .await;
+    let events = a.follow("s-hosted", &run_id).await;
+    assert_eq!(finished_status(&events, &run_id), "completed");
+    let items = items(&events);
+    let call = items
+        .iter()
+        .find(|item| item["type"] == "hostedToolCall")
+        .expect("the provider's search is shown");
+    assert_eq!(call["tool"], "web_search");
+    assert_eq!(call["detail"], "rust 2024 edition");
+    let answer = items
+        .iter()
+        .find(|item| item["type"] == "assistantMessage")
+        .unwrap();
+    assert_eq!(
+        answer["citations"],
+        json!([{"url": "https://doc.rust-lang.org/edition-guide/", "title": "Edition Guide"}])
+    );
     Ok(())
 }

@@ -37,6 +37,7 @@ mod fixtures;
 mod isolation;
 pub mod local;
 mod mcp;
+mod memory;
 mod models;
 mod protocol;
 mod quotas;
@@ -182,6 +183,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(mcp::CASES);
     all.extend(models::CASES);
     all.extend(env::CASES);
+    all.extend(memory::CASES);
     all.extend(auth::CASES);
     all.extend(isolation::CASES);
     all.extend(protocol::CASES);
@@ -356,6 +358,8 @@ macro_rules! api_conformance_tests {
             hosted_links_give_the_provider_the_server,
             environments_are_created_listed_and_kept_apart,
             attached_environments_run_the_models_commands,
+            memory_blocks_are_validated_versioned_and_kept_apart,
+            memory_tools_edit_blocks_within_limits_and_search_archives,
             secrets_are_sealed_listed_without_values_and_kept_apart,
             oauth_grants_authorize_a_protected_mcp_server,
             missing_and_unknown_keys_are_refused,
@@ -366,6 +370,7 @@ macro_rules! api_conformance_tests {
             server_ceilings_refuse_budgets_and_params_above_them,
             manual_compaction_summarises_an_idle_session,
             skills_in_mounts_are_listed_and_pinned,
+            provider_tools_are_checked_and_their_calls_and_citations_shown,
         );
     };
     (@cases $target:expr; $($case:ident),* $(,)?) => {

@@ -10,6 +10,10 @@ use super::request::RequestInfo;
 use super::{compaction, errors};
 
 enum Block<'a> {
+    /// A server tool's call and its result, complete as they start.
+    Server {
+        value: Value,
+    },
     /// Server-side compaction, opening the reply.
     Compaction {
         content: String,
@@ -46,7 +50,7 @@ pub(crate) fn render(reply: &Reply, info: &RequestInfo) -> Rendered {
         frames.push(event("message_start", json!({ "message": start })));
         frames.push(event("ping", json!({})));
         for (index, block) in blocks.iter().enumerate() {
-            stream_block(&mut frames, index, block);
+            stream_block(&mut frames, index, block, reply);
         }
         match mid_stream_error {
             Some(error) => {
@@ -66,7 +70,10 @@ pub(crate) fn render(reply: &Reply, info: &RequestInfo) -> Rendered {
         }
         Rendered::sse(frames)
     } else {
-        let content = blocks.iter().map(block_json).collect();
+        let content = blocks
+            .iter()
+            .map(|block| block_json(block, reply))
+            .collect();
         Rendered::json(
             200,
             message_json(reply, info, content, json!(stop_reason(reply))),
@@ -93,6 +100,28 @@ fn blocks<'a>(reply: &'a Reply, info: &RequestInfo) -> Vec<Block<'a>> {
     if let Some(redacted) = &reply.redacted_reasoning {
         blocks.push(Block::RedactedThinking {
             data: opaque("redacted_thinking", redacted),
+        });
+    }
+    if let Some(tool) = &reply.hosted_tool {
+        let id = reply.item_id("srvtoolu", 0);
+        let input = match tool.name.as_str() {
+            "code_execution" => json!({"code": tool.query}),
+            _ => json!({"query": tool.query}),
+        };
+        blocks.push(Block::Server {
+            value: json!({"type": "server_tool_use", "id": id, "name": tool.name, "input": input}),
+        });
+        let results: Vec<Value> = tool
+            .results
+            .iter()
+            .map(|page| {
+                json!({"type": "web_search_result", "url": page.url, "title": page.title,
+                       "encrypted_content": opaque("page", &page.url), "page_age": null})
+            })
+            .collect();
+        blocks.push(Block::Server {
+            value: json!({"type": format!("{}_tool_result", tool.name), "tool_use_id": id,
+                          "content": results}),
         });
     }
     if let Some(text) = &reply.text {
@@ -138,7 +167,7 @@ fn message_json(reply: &Reply, info: &RequestInfo, content: Vec<Value>, stop: Va
 }
 
 /// The complete block, as in a non-streaming `content` array.
-fn block_json(block: &Block<'_>) -> Value {
+fn block_json(block: &Block<'_>, reply: &Reply) -> Value {
     match block {
         Block::Thinking {
             thinking,
@@ -146,7 +175,11 @@ fn block_json(block: &Block<'_>) -> Value {
         } => json!({ "type": "thinking", "thinking": thinking, "signature": signature }),
         Block::RedactedThinking { data } => json!({ "type": "redacted_thinking", "data": data }),
         Block::Compaction { content } => json!({ "type": "compaction", "content": content }),
-        Block::Text { text } => json!({ "type": "text", "text": text }),
+        Block::Text { text } => match citations(reply) {
+            citations if citations.is_empty() => json!({ "type": "text", "text": text }),
+            citations => json!({ "type": "text", "text": text, "citations": citations }),
+        },
+        Block::Server { value } => value.clone(),
         Block::ToolUse {
             id, name, input, ..
         } => json!({ "type": "tool_use", "id": id, "name": name, "input": input }),
@@ -154,11 +187,15 @@ fn block_json(block: &Block<'_>) -> Value {
 }
 
 /// `content_block_start`, its deltas, `content_block_stop`.
-fn stream_block(frames: &mut Vec<String>, index: usize, block: &Block<'_>) {
+fn stream_block(frames: &mut Vec<String>, index: usize, block: &Block<'_>, reply: &Reply) {
     let start = match block {
+        Block::Server { value } if value["type"] == "server_tool_use" => {
+            json!({ "type": "server_tool_use", "id": value["id"], "name": value["name"], "input": {} })
+        }
+        Block::Server { value } => value.clone(),
         Block::Compaction { .. } => json!({ "type": "compaction", "content": "" }),
         Block::Thinking { .. } => json!({ "type": "thinking", "thinking": "", "signature": "" }),
-        Block::RedactedThinking { .. } => block_json(block),
+        Block::RedactedThinking { .. } => block_json(block, reply),
         Block::Text { .. } => json!({ "type": "text", "text": "" }),
         Block::ToolUse { id, name, .. } => {
             json!({ "type": "tool_use", "id": id, "name": name, "input": {} })
@@ -189,8 +226,19 @@ fn stream_block(frames: &mut Vec<String>, index: usize, block: &Block<'_>) {
             delta(json!({ "type": "compaction_delta", "content": content }));
         }
         Block::Text { text } => {
+            for citation in citations(reply) {
+                delta(json!({ "type": "citations_delta", "citation": citation }));
+            }
             for piece in fragments(text, TEXT_DELTA_BYTES_MAX) {
                 delta(json!({ "type": "text_delta", "text": piece }));
+            }
+        }
+        Block::Server { value } => {
+            if value["type"] == "server_tool_use" {
+                let json = value["input"].to_string();
+                for piece in fragments(&json, ARGUMENTS_DELTA_BYTES_MAX) {
+                    delta(json!({ "type": "input_json_delta", "partial_json": piece }));
+                }
             }
         }
         Block::ToolUse { json, .. } => {
@@ -200,6 +248,19 @@ fn stream_block(frames: &mut Vec<String>, index: usize, block: &Block<'_>) {
         }
     }
     frames.push(event("content_block_stop", json!({ "index": index })));
+}
+
+/// The turn's citations as Anthropic `web_search_result_location`s.
+fn citations(reply: &Reply) -> Vec<Value> {
+    reply
+        .citations
+        .iter()
+        .map(|citation| {
+            json!({"type": "web_search_result_location", "url": citation.url,
+                   "title": citation.title, "cited_text": citation.cited_text,
+                   "encrypted_index": opaque("index", &citation.url)})
+        })
+        .collect()
 }
 
 /// A named event whose data has `type` first.

@@ -40,7 +40,8 @@ use tokio::task::JoinHandle;
 pub use record::{REDACTED, RecordedRequest, is_secret_header};
 pub use replay::ReplayEntry;
 pub use script::{
-    ErrorKind, Script, ScriptError, ScriptToolCall, ScriptTurn, TurnMatch, UsageOverride,
+    ErrorKind, Script, ScriptCitation, ScriptError, ScriptHostedTool, ScriptToolCall, ScriptTurn,
+    TurnMatch, UsageOverride,
 };
 
 use record::Recorder;

@@ -29,6 +29,8 @@ pub(crate) struct Reply {
     pub(crate) error: Option<ScriptError>,
     pub(crate) truncated: bool,
     pub(crate) usage: Usage,
+    pub(crate) hosted_tool: Option<super::script::ScriptHostedTool>,
+    pub(crate) citations: Vec<super::script::ScriptCitation>,
 }
 
 #[derive(Clone, Debug)]
@@ -97,6 +99,8 @@ impl Reply {
             error: turn.error.clone(),
             truncated: turn.truncated,
             usage,
+            hosted_tool: turn.hosted_tool.clone(),
+            citations: turn.citations.clone(),
         }
     }
 

@@ -32,6 +32,10 @@ enum Item {
         id: String,
         summary: String,
     },
+    /// A hosted tool's call (complete when it is added: its results stay server-side).
+    Hosted {
+        value: Value,
+    },
 }
 
 pub(crate) fn render(reply: &Reply, info: &RequestInfo) -> Rendered {
@@ -105,6 +109,17 @@ fn items(reply: &Reply, info: &RequestInfo) -> Vec<Item> {
             encrypted_content: encrypt.then(|| opaque("redacted_reasoning", redacted)),
         });
     }
+    if let Some(tool) = &reply.hosted_tool {
+        let id = reply.item_id("ws", items.len());
+        let value = match tool.name.as_str() {
+            "code_execution" => json!({"id": id, "type": "code_interpreter_call",
+                "status": "completed", "code": tool.query, "container_id": "cntr_fake",
+                "outputs": null}),
+            _ => json!({"id": id, "type": "web_search_call", "status": "completed",
+                "action": {"type": "search", "query": tool.query}}),
+        };
+        items.push(Item::Hosted { value });
+    }
     if let Some(text) = &reply.text {
         items.push(Item::Message {
             id: reply.item_id("msg", items.len()),
@@ -146,7 +161,7 @@ fn item_json(item: &Item, reply: &Reply, done: bool) -> Value {
         }
         Item::Message { id, text } => {
             let content = if done {
-                vec![text_part(text)]
+                vec![cited_part(text, reply)]
             } else {
                 Vec::new()
             };
@@ -172,7 +187,23 @@ fn item_json(item: &Item, reply: &Reply, done: bool) -> Value {
             "name": name,
         }),
         Item::Compaction { id, summary } => compaction::openai_item(id, summary),
+        Item::Hosted { value } => value.clone(),
     }
+}
+
+/// The message's text part, with the turn's citations as `url_citation` annotations
+/// spanning the whole text.
+fn cited_part(text: &str, reply: &Reply) -> Value {
+    let mut part = text_part(text);
+    part["annotations"] = reply
+        .citations
+        .iter()
+        .map(|citation| {
+            json!({"type": "url_citation", "url": citation.url, "title": citation.title,
+                   "start_index": 0, "end_index": text.chars().count()})
+        })
+        .collect();
+    part
 }
 
 fn text_part(text: &str) -> Value {
@@ -311,7 +342,7 @@ fn stream_items(events: &mut Events, reply: &Reply, info: &RequestInfo, items: &
                     with(&at, json!({ "name": name, "arguments": arguments })),
                 );
             }
-            Item::Compaction { .. } => {}
+            Item::Compaction { .. } | Item::Hosted { .. } => {}
         }
         events.push(
             "response.output_item.done",

@@ -50,6 +50,37 @@ pub struct ScriptTurn {
     pub match_on: Option<TurnMatch>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub usage: Option<UsageOverride>,
+    /// A tool the provider runs itself before the text: a Responses
+    /// `web_search_call` (or `code_interpreter_call`), Anthropic `server_tool_use`
+    /// plus its `*_tool_result` block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hosted_tool: Option<ScriptHostedTool>,
+    /// Sources the text cites: Responses `url_citation` annotations, Anthropic
+    /// `web_search_result_location` citations.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub citations: Vec<ScriptCitation>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptHostedTool {
+    /// `web_search` or `code_execution`.
+    pub name: String,
+    /// The query (or code) it was asked.
+    pub query: String,
+    /// Result pages (web search).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub results: Vec<ScriptCitation>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScriptCitation {
+    pub url: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub cited_text: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
