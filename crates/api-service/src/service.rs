@@ -11,6 +11,7 @@ use api::types::events::*;
 use api::types::initialize::*;
 use api::types::mcp::*;
 use api::types::memory::*;
+use api::types::models::*;
 use api::types::run::*;
 use api::types::session::*;
 use api::types::vfs::*;
@@ -21,6 +22,7 @@ use api_projection::{blobs, vfs};
 use engine::SessionId;
 use engine::core::control::ControlState;
 use futures::stream::BoxStream;
+use llm_runtime::ModelCatalog;
 use session_stores::StoreProvider;
 
 use crate::control::ControlCache;
@@ -89,6 +91,9 @@ pub struct Service<H> {
     pub(crate) quotas: Quotas,
     pub(crate) mcp: crate::mcp::McpSettings,
     pub(crate) auth: Option<crate::auth::AuthSettings>,
+    /// The deployment's providers and models (`models/list`, route checks and model
+    /// defaults at admission); empty until [`Service::with_models`].
+    pub(crate) models: Arc<ModelCatalog>,
     /// Where skills are looked for in every mount (`session/skills/*`).
     pub(crate) skill_roots: effects::context_sources::SkillRoots,
 }
@@ -105,6 +110,7 @@ impl<H: SessionHost> Service<H> {
             quotas: Quotas::default(),
             mcp: crate::mcp::McpSettings::default(),
             auth: None,
+            models: Arc::default(),
             skill_roots: effects::context_sources::SkillRoots::default(),
         }
     }
@@ -123,6 +129,13 @@ impl<H: SessionHost> Service<H> {
 
     pub fn with_mcp(mut self, mcp: crate::mcp::McpSettings) -> Self {
         self.mcp = mcp;
+        self
+    }
+
+    /// The deployment's model catalog. Without one (or with an empty one) any
+    /// route is admitted as named and gets the engine's defaults.
+    pub fn with_models(mut self, models: Arc<ModelCatalog>) -> Self {
+        self.models = models;
         self
     }
 
@@ -164,6 +177,14 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
         _params: InitializeParams,
     ) -> Result<InitializeResult, ApiError> {
         Ok(api::handshake(&caller.universe_id, |_| true))
+    }
+
+    async fn models_list(
+        &self,
+        _caller: &Caller,
+        _params: ModelsListParams,
+    ) -> Result<ModelsListResult, ApiError> {
+        Ok(api_projection::views::models_list(&self.models))
     }
 
     async fn session_start(

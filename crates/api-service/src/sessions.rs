@@ -145,7 +145,8 @@ impl<H: SessionHost> Service<H> {
         universe_id: &str,
         params: SessionStartParams,
     ) -> Result<SessionView, ApiError> {
-        let prepared = inputs::prepare_session(&params)?;
+        let mut prepared = inputs::prepare_session(&params)?;
+        inputs::apply_models_to_session(&self.models, &params.config, &mut prepared.config)?;
         self.quotas
             .ceilings
             .check_config(&prepared.config, "config.")?;
@@ -207,7 +208,8 @@ impl<H: SessionHost> Service<H> {
             .existing_session(universe_id, &params.session_id)
             .await?;
         let current = opened_config(&control)?;
-        let patch = inputs::config_patch(current, &params.patch)?;
+        let mut patch = inputs::config_patch(current, &params.patch)?;
+        inputs::apply_models_to_patch(&self.models, current, &params.patch, &mut patch)?;
         self.quotas
             .ceilings
             .check_patch(current, &patch, "patch.")?;
@@ -252,6 +254,7 @@ impl<H: SessionHost> Service<H> {
         // finds nothing new in it either.
         if control.runs.submission(&submission_id).is_none() {
             self.quotas.ceilings.check_run(config, &overrides)?;
+            inputs::check_run_models(&self.models, config, &overrides)?;
             self.check_runs_quota(universe_id).await?;
         }
         let store = self.store(universe_id).await?;

@@ -23,6 +23,7 @@ use crate::types::events::*;
 use crate::types::initialize::*;
 use crate::types::mcp::*;
 use crate::types::memory::*;
+use crate::types::models::*;
 use crate::types::run::*;
 use crate::types::session::*;
 use crate::types::vfs::*;
@@ -350,6 +351,9 @@ api_table! {
         run_cancel: "run/cancel" (RunCancelParams) -> RunAccepted;
         /// Adds input to the running run at its next step boundary.
         run_steer: "run/steer" (RunSteerParams) -> RunAccepted;
+        /// Lists the deployment's providers and their models, with each model's
+        /// context window and output limits (no keys, header values or URL paths).
+        models_list: "models/list" (ModelsListParams) -> ModelsListResult;
         /// Stores a small blob (base64). Large blobs: `PUT /blobs/{ref}`.
         blob_put: "blob/put" (BlobPutParams) -> BlobPutResult;
         /// Reads a small blob (base64). Large blobs: `GET /blobs/{ref}`.

@@ -58,6 +58,12 @@ pub enum Command {
     /// List and read sessions.
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// The providers and models the server is configured with, and their limits.
+    Models {
+        /// Print JSON (the `models/list` answer)
+        #[arg(long)]
+        json: bool,
+    },
     /// The virtual filesystem: snapshots, workspaces, mounts.
     Vfs(VfsArgs),
     /// MCP servers of the universe, and their links to sessions.

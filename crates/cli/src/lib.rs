@@ -34,6 +34,7 @@ pub mod env;
 pub mod error;
 pub mod mcp;
 pub mod memory;
+pub mod models;
 pub mod oneshot;
 pub mod sessions;
 pub mod tui;
@@ -62,6 +63,7 @@ pub async fn run(cli: Cli) -> Result<Outcome, CliError> {
             }
         }
         Command::Sessions(command) => sessions::run(&client, command).await,
+        Command::Models { json } => models::run(&client, json).await,
         Command::Vfs(args) => vfs::run(&client, args).await,
         Command::Mcp(args) => mcp::run(&client, args).await,
         Command::Auth(args) => auth::run(&client, args).await,

@@ -427,6 +427,7 @@ mod tests {
                 }),
                 items,
                 finish_reason: None,
+                context_tokens: None,
             },
         }
     }

@@ -129,8 +129,9 @@ impl fmt::Display for ApiKey {
 }
 
 /// Everything needed to talk to one provider. Build with [`ProviderConfig::new`] and
-/// override fields as needed.
-#[derive(Debug, Clone)]
+/// override fields as needed. `Debug` prints extra headers by name only: a value may
+/// be a credential (a proxy token taken from the environment).
+#[derive(Clone)]
 pub struct ProviderConfig {
     /// The deployment's name for this provider (e.g. `openai`, `local-vllm`).
     pub provider_id: String,
@@ -157,6 +158,28 @@ pub struct ProviderConfig {
     pub key_cooldown_default: Duration,
     /// The `anthropic-version` header (Anthropic only). Default `2023-06-01`.
     pub anthropic_version: String,
+}
+
+impl fmt::Debug for ProviderConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header_names: Vec<&str> = self
+            .extra_headers
+            .iter()
+            .map(|(name, _)| name.as_str())
+            .collect();
+        f.debug_struct("ProviderConfig")
+            .field("provider_id", &self.provider_id)
+            .field("api_kind", &self.api_kind)
+            .field("base_url", &self.base_url)
+            .field("api_keys", &self.api_keys)
+            .field("extra_headers", &header_names)
+            .field("request_timeout", &self.request_timeout)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("stream_idle_timeout", &self.stream_idle_timeout)
+            .field("key_cooldown_default", &self.key_cooldown_default)
+            .field("anthropic_version", &self.anthropic_version)
+            .finish()
+    }
 }
 
 impl ProviderConfig {

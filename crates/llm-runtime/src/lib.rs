@@ -15,6 +15,7 @@
 
 pub mod adapter;
 pub mod anthropic;
+pub mod catalog;
 pub mod content;
 pub mod error;
 pub mod foreign;
@@ -24,6 +25,7 @@ pub mod params;
 pub mod runtime;
 pub mod sink;
 
+pub use catalog::{ModelCatalog, ModelEntry, ProviderEntry};
 pub use error::{ParamsError, RuntimeError};
 pub use params::validate_provider_params;
 pub use runtime::{HostedMcpAuth, LlmRuntime, NoHostedMcp, Transport};

@@ -20,6 +20,7 @@ use temporal_server::deltas::DeltaHub;
 use temporal_server::deltas::postgres as deltas_pg;
 use temporal_server::devserver::{self, DevServer, DevServerConfig};
 use temporal_server::keys::PgKeys;
+use temporal_server::providers::Providers;
 use temporal_server::seam;
 use temporal_server::sessions::SessionClient;
 use temporal_server::worker::backend::{Backend, LlmSettings};
@@ -247,17 +248,9 @@ pub(crate) struct DevArgs {
 fn start_backend<P: StoreProvider>(
     stores: Arc<P>,
     deltas: Arc<DeltaHub>,
-    auth: AuthSettings,
+    (auth, providers): (AuthSettings, &Providers),
 ) -> anyhow::Result<Backend<Arc<P>, WorkerTools, LlmCompactor>> {
-    let runtime = temporal_server::providers::runtime_from_env()?;
-    let providers: Vec<&str> = runtime.provider_ids().collect();
-    if providers.is_empty() {
-        tracing::warn!(
-            "no LLM provider configured: set OPENAI_API_KEY/OPENAI_BASE_URL or ANTHROPIC_API_KEY/ANTHROPIC_BASE_URL"
-        );
-    } else {
-        tracing::info!(?providers, "LLM providers configured");
-    }
+    let runtime = providers.runtime()?;
     let compactor = LlmCompactor::new(runtime.clone(), llm_runtime::Transport::Streaming);
     let mcp = mcp_tools(stores.clone(), auth)?;
     Ok(Backend {
@@ -277,10 +270,10 @@ async fn start_worker<P: StoreProvider>(
     temporal: &TemporalConfig,
     stores: Arc<P>,
     deltas: Arc<DeltaHub>,
-    auth: AuthSettings,
+    settings: (AuthSettings, &Providers),
 ) -> anyhow::Result<RunningWorker> {
     let converter = seam::data_converter(stores.clone());
-    let backend = start_backend(stores, deltas, auth)?;
+    let backend = start_backend(stores, deltas, settings)?;
     let tuning = WorkerTuning::from_env()?;
     let worker = worker::start_tuned(temporal, tuning, Arc::new(backend), converter)
         .await
@@ -295,7 +288,7 @@ async fn start_gateway<P: StoreProvider, K: KeyStore>(
     keys: Arc<K>,
     deltas: Arc<DeltaHub>,
     config: GatewayConfig,
-    (settings, quotas, auth): (WorkflowSettings, Quotas, AuthSettings),
+    (settings, quotas, auth, providers): (WorkflowSettings, Quotas, AuthSettings, &Providers),
 ) -> anyhow::Result<gateway::RunningGateway> {
     let client = worker::connect(temporal, seam::data_converter(stores.clone())).await?;
     let sessions = SessionClient::new(client, temporal.task_queue.clone(), settings);
@@ -309,7 +302,8 @@ async fn start_gateway<P: StoreProvider, K: KeyStore>(
                 tools: Some(mcp),
             })
             .with_auth(auth)
-            .with_skill_roots(skill_roots()?),
+            .with_skill_roots(skill_roots()?)
+            .with_models(Arc::new(providers.catalog().clone())),
     );
     Ok(gateway::serve(api, keys, config).await?)
 }
@@ -382,6 +376,28 @@ fn auth_settings(data_dir: &Path) -> anyhow::Result<AuthSettings> {
     })
 }
 
+/// The providers file (`LIGHTSPEED_PROVIDERS_FILE`) and the `OPENAI_*` /
+/// `ANTHROPIC_*` variables, checked before anything starts; keys are resolved later,
+/// by the worker only.
+fn load_providers() -> anyhow::Result<Providers> {
+    let providers = Providers::from_env()?;
+    if providers.is_empty() {
+        tracing::warn!(
+            "no LLM provider configured: set LIGHTSPEED_PROVIDERS_FILE, \
+             OPENAI_API_KEY/OPENAI_BASE_URL or ANTHROPIC_API_KEY/ANTHROPIC_BASE_URL"
+        );
+    } else {
+        let ids: Vec<&str> = providers
+            .catalog()
+            .providers()
+            .iter()
+            .map(|provider| provider.id.as_str())
+            .collect();
+        tracing::info!(providers = ?ids, "LLM providers configured");
+    }
+    Ok(providers)
+}
+
 /// Resolves on Ctrl-C or SIGTERM.
 async fn stop_requested() {
     let mut terminate =
@@ -424,7 +440,7 @@ struct Roles {
 async fn serve_roles<P: StoreProvider, K: KeyStore>(
     temporal: &TemporalConfig,
     roles: Roles,
-    (stores, auth): (Arc<P>, AuthSettings),
+    (stores, auth, providers): (Arc<P>, AuthSettings, &Providers),
     keys: Arc<K>,
     relay_db: Option<&PgDatabase>,
 ) -> anyhow::Result<()> {
@@ -447,14 +463,15 @@ async fn serve_roles<P: StoreProvider, K: KeyStore>(
         }
     };
     let worker = if roles.worker {
-        Some(start_worker(temporal, stores.clone(), deltas.clone(), auth.clone()).await?)
+        let settings = (auth.clone(), providers);
+        Some(start_worker(temporal, stores.clone(), deltas.clone(), settings).await?)
     } else {
         None
     };
     let gateway = match roles.gateway {
         None => None,
         Some((config, settings, quotas)) => {
-            let extra = (settings, quotas, auth);
+            let extra = (settings, quotas, auth, providers);
             match start_gateway(temporal, stores, keys, deltas, config, extra).await {
                 Ok(gateway) => Some(gateway),
                 Err(err) => {
@@ -486,15 +503,18 @@ async fn serve_storage(
     storage: &StorageArgs,
     keys_file: &Path,
 ) -> anyhow::Result<()> {
+    let providers = load_providers()?;
     let auth = auth_settings(&storage.data_dir)?;
     match storage.open(keys_file, &roles).await? {
         Storage::Files { stores, keys } => {
             tracing::info!(data_dir = %storage.data_dir.display(), "filesystem store");
-            serve_roles(&temporal, roles, (stores, auth), keys, None).await
+            let shared = (stores, auth, &providers);
+            serve_roles(&temporal, roles, shared, keys, None).await
         }
         Storage::Postgres { stores, keys } => {
             let db = stores.database().clone();
-            let served = serve_roles(&temporal, roles, (stores, auth), keys, Some(&db)).await;
+            let shared = (stores, auth, &providers);
+            let served = serve_roles(&temporal, roles, shared, keys, Some(&db)).await;
             db.close().await;
             served
         }
@@ -569,6 +589,7 @@ async fn register_env_key(keys: &FileKeyStore) -> anyhow::Result<()> {
 pub(crate) async fn dev(args: DevArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let providers = load_providers()?;
     let binary = match devserver::find_binary() {
         Some(binary) => binary,
         None => {
@@ -611,7 +632,8 @@ pub(crate) async fn dev(args: DevArgs) -> anyhow::Result<()> {
         )),
     };
     let auth = auth_settings(&args.data_dir)?;
-    let result = serve_roles(&temporal, roles, (stores, auth), keys, None).await;
+    let shared = (stores, auth, &providers);
+    let result = serve_roles(&temporal, roles, shared, keys, None).await;
     // Give the worker's last completions a moment to reach the server.
     tokio::time::sleep(Duration::from_millis(100)).await;
     temporal_server.shutdown().await;

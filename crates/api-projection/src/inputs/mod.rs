@@ -6,6 +6,7 @@
 mod ceilings;
 mod config;
 mod rejection;
+mod routes;
 
 use api::ApiError;
 use api::types::run::InputItem;
@@ -16,6 +17,7 @@ use engine::{BlobRef, RunId, SessionId, SubmissionId};
 pub use ceilings::ConfigCeilings;
 pub use config::{PreparedSession, config_patch, prepare_session, run_overrides};
 pub use rejection::{rejection, rejection_error, rejection_kind};
+pub use routes::{apply_models_to_patch, apply_models_to_session, check_run_models};
 
 /// Inline text (the backend writes it to the CAS) or a ref to a text blob already
 /// there (the backend checks it exists).

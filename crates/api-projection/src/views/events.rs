@@ -73,6 +73,7 @@ pub async fn event_view<B: BlobStore>(
         run: None,
         items: Vec::new(),
         finish_reason: None,
+        context_tokens: None,
     };
     // Unknown kinds, newer versions and undecodable payloads: kind and cursor only.
     let Ok(event) = CoreEvent::decode(&entry.event) else {
@@ -114,6 +115,7 @@ pub async fn event_view<B: BlobStore>(
             let (run_id, status) = (e.run_id.as_str(), RunStatus::Running);
             view.run = Some(run_view(run_id, status, e.turn, &e.usage));
             view.finish_reason = e.finish_reason.map(finish_reason_view);
+            view.context_tokens = e.context_tokens;
             items.turn_output(e).await?;
         }
         CoreEvent::TurnFailed(e) => items.push(|item_id, run_id| ItemView::Error {

@@ -5,6 +5,7 @@
 //! remembered between calls, so every client sees the same projection of the same log.
 
 mod events;
+mod models;
 
 use api::ApiError;
 use api::types::run::{RunFailureView, RunStatus, RunView};
@@ -21,6 +22,7 @@ pub use events::{
     TOOL_OUTPUT_VIEW_BYTES_MAX, USER_MESSAGE_LOAD_BYTES_MAX, USER_TEXT_VIEW_BYTES_MAX, event_view,
     event_views_after,
 };
+pub use models::models_list;
 
 /// The session as `session/read` returns it.
 ///

@@ -26,6 +26,11 @@ pub struct EventView {
     /// that the provider withheld the rest.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub finish_reason: Option<FinishReason>,
+    /// For a `turn.completed` event: the context the provider measured for that
+    /// generation's request, in tokens, when it reports one (what a context meter
+    /// shows against the model's window).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_tokens: Option<u64>,
 }
 
 /// Why a generation stopped, normalised across providers.

@@ -9,6 +9,7 @@ pub mod initialize;
 pub mod items;
 pub mod mcp;
 pub mod memory;
+pub mod models;
 pub mod run;
 pub mod session;
 pub mod vfs;

@@ -5,6 +5,7 @@
 use std::cell::Cell;
 
 use api::types::events::{EventView, SessionNotification};
+use api::types::models::ModelsListResult;
 use api::types::run::{
     RunAccepted, RunCancelParams, RunOverridesInput, RunStartResult, RunStatus, RunSteerParams,
     RunView,
@@ -34,6 +35,8 @@ pub enum Call {
         effort: Option<ReasoningEffort>,
     },
     ListSessions,
+    /// The deployment's providers and models (`/models`).
+    ListModels,
     /// The MCP servers linked to the session (`/mcp`).
     ListMcp {
         session_id: String,
@@ -88,6 +91,7 @@ pub enum UiActionResult {
     CancelRequested(RunAccepted),
     SessionStarted(SessionView),
     SessionsListed(SessionListResult),
+    ModelsListed(ModelsListResult),
     McpListed(api::types::mcp::SessionMcpListResult),
     EnvironmentsListed(api::types::env::SessionEnvironmentListResult),
     EnvironmentAttached(api::types::env::SessionEnvironmentView),
@@ -148,6 +152,12 @@ pub struct App {
     pub(super) scroll_max: Cell<u16>,
     pub(super) viewport_lines: Cell<u16>,
     pub(super) quit: bool,
+    /// The server's providers and models (`models/list`), for the context meter's
+    /// window; `None` until listed (or when the server cannot list them).
+    pub(super) models: Option<ModelsListResult>,
+    /// The session's context in tokens: the server's estimate when the session was
+    /// opened, then what the provider measured for each turn.
+    pub(super) context_tokens: u64,
 }
 
 impl App {
@@ -176,7 +186,33 @@ impl App {
             scroll_max: Cell::new(0),
             viewport_lines: Cell::new(0),
             quit: false,
+            models: None,
+            context_tokens: session.context_tokens_estimate,
         }
+    }
+
+    /// The providers and models the server lists.
+    pub fn set_models(&mut self, models: ModelsListResult) {
+        self.models = Some(models);
+    }
+
+    /// The context window of the session's model, when the server lists it.
+    pub fn context_window(&self) -> Option<u64> {
+        let route = &self.session.model;
+        self.models
+            .as_ref()?
+            .providers
+            .iter()
+            .find(|provider| provider.provider_id == route.provider_id)?
+            .models
+            .iter()
+            .find(|model| model.model == route.model)
+            .map(|model| model.context_window_tokens)
+    }
+
+    /// The session's context in tokens, as far as this client knows.
+    pub fn context_tokens(&self) -> u64 {
+        self.context_tokens
     }
 
     pub fn session_id(&self) -> &str {
@@ -234,6 +270,9 @@ impl App {
 
     fn on_event(&mut self, event: &EventView) {
         self.transcript.apply_event(event);
+        if let Some(tokens) = event.context_tokens {
+            self.context_tokens = tokens;
+        }
         if let Some(run) = &event.run {
             self.on_run(run, event.kind == kinds::RUN_FINISHED);
         }
@@ -343,7 +382,9 @@ impl App {
             UiActionResult::SessionStarted(session) => {
                 let effort = self.session.effort;
                 let overrides = self.overrides.take();
+                let models = self.models.take();
                 *self = Self::new(&session, effort, overrides);
+                self.models = models;
                 self.transcript
                     .notice(format!("new session {}", session.session_id));
                 return Some(UiAction::Follow {
@@ -357,6 +398,10 @@ impl App {
                     "{}(resume one with: lightspeed chat --session ID)",
                     table
                 ));
+            }
+            UiActionResult::ModelsListed(listed) => {
+                self.transcript.notice(crate::models::models_text(&listed));
+                self.set_models(listed);
             }
             UiActionResult::McpListed(listed) => {
                 let text = crate::mcp::links_text(&listed.links);

@@ -165,6 +165,8 @@ pub(super) enum SlashCommand {
     Help,
     New,
     Sessions,
+    /// `/models`: the server's providers and models.
+    Models,
     /// `/mcp`: the MCP servers linked to the session and their tools.
     Mcp,
     /// `/env`: the environments attached to the session; `/env NAME` attaches one.
@@ -189,6 +191,7 @@ Commands:
   /help                      this help
   /new                       start a new session with the same model
   /sessions                  list recent sessions
+  /models                    the server's providers, models and their limits
   /mcp                       MCP servers linked to this session and their tools
   /env [NAME]                environments attached to this session; attach NAME
   /skills [on|off NAME]      skills in this session's mounts; pin or unpin one
@@ -218,6 +221,7 @@ pub(super) fn parse_slash(input: &str) -> Option<Result<SlashCommand, String>> {
         "help" | "?" => Ok(SlashCommand::Help),
         "new" => Ok(SlashCommand::New),
         "sessions" => Ok(SlashCommand::Sessions),
+        "models" => Ok(SlashCommand::Models),
         "mcp" => Ok(SlashCommand::Mcp),
         "env" if words.len() <= 1 => Ok(SlashCommand::Env(words.first().cloned())),
         "env" => Err("usage: /env, or /env NAME to attach environment NAME".into()),

@@ -115,6 +115,7 @@ impl App {
                 }));
             }
             SlashCommand::Sessions => return Some(UiAction::Call(Call::ListSessions)),
+            SlashCommand::Models => return Some(UiAction::Call(Call::ListModels)),
             SlashCommand::Mcp => return Some(UiAction::Call(Call::ListMcp { session_id })),
             SlashCommand::Env(None) => {
                 return Some(UiAction::Call(Call::ListEnvironments { session_id }));

@@ -27,6 +27,7 @@ pub use transcript::{Entry, Streaming, ToolCall, Transcript};
 use crate::chat::{self, ChatSettings, Mounted};
 use crate::client::{Client, Follow, FollowLimits, Transport};
 use crate::error::{CliError, Outcome};
+use api::types::models::ModelsListParams;
 use api::types::session::SessionListParams;
 
 /// Sessions `/sessions` lists.
@@ -43,6 +44,10 @@ pub async fn run(client: &Client, settings: &ChatSettings) -> Result<Outcome, Cl
     let opened = chat::open(client, settings).await?;
     let effort = settings.effort.filter(|_| settings.session_id.is_none());
     let mut app = App::new(&opened.session, effort, opened.overrides);
+    // For the context meter; a server without `models/list` just shows no window.
+    if let Ok(models) = client.call("models/list", &ModelsListParams {}).await {
+        app.set_models(models);
+    }
     if let Some(mounted) = &opened.mounted {
         app.notice(mounted.describe());
     }
@@ -200,6 +205,11 @@ pub async fn execute(
                 .map(UiActionResult::SessionsListed)
                 .map_err(failed("listing sessions"))
         }
+        Call::ListModels => client
+            .call("models/list", &ModelsListParams {})
+            .await
+            .map(UiActionResult::ModelsListed)
+            .map_err(failed("listing models")),
         Call::ListMcp { session_id } => client
             .call(
                 "session/mcp/list",

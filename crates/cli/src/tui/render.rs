@@ -14,6 +14,7 @@ use super::markdown;
 use super::transcript::{Entry, Streaming, ToolCall};
 use crate::chat::{effort_name, run_status_name};
 use crate::client::{Connection, Transport};
+use crate::models::tokens_short;
 
 /// Composer lines shown before it scrolls.
 const COMPOSER_LINES_MAX: u16 = 6;
@@ -269,6 +270,21 @@ fn thousands(n: u64) -> String {
     out
 }
 
+/// `ctx 12.3k/200k 6%`: the session's context against its model's window, or
+/// `ctx 12.3k` when the server lists no window for the model.
+fn context_meter(app: &App) -> String {
+    let used = app.context_tokens();
+    match app.context_window() {
+        Some(window) if window > 0 => format!(
+            "ctx {}/{} {}%",
+            tokens_short(used),
+            tokens_short(window),
+            used.saturating_mul(100) / window
+        ),
+        Some(_) | None => format!("ctx {}", tokens_short(used)),
+    }
+}
+
 fn status_line(app: &App) -> Line<'static> {
     let bar = Style::default().bg(Color::DarkGray).fg(Color::White);
     let sep = || Span::styled(" · ", bar);
@@ -327,6 +343,8 @@ fn status_line(app: &App) -> Line<'static> {
             ),
             bar,
         ),
+        sep(),
+        Span::styled(context_meter(app), bar),
         sep(),
         Span::styled(connection_text, bar.fg(connection_color)),
         sep(),

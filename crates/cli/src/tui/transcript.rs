@@ -276,6 +276,7 @@ mod tests {
             run: None,
             items,
             finish_reason: None,
+            context_tokens: None,
         }
     }
 

@@ -67,3 +67,21 @@ async fn sessions_list_and_read() {
     let missing = stack.lightspeed(&["sessions", "read", "nope"]).await;
     assert_eq!(missing.code, Some(2), "{missing:?}");
 }
+
+/// `lightspeed models`: what `models/list` answers, as a table or JSON.
+#[tokio::test(flavor = "multi_thread")]
+async fn models_lists_the_servers_providers() {
+    let stack = stack(json!({"turns": []})).await;
+    let table = stack.lightspeed(&["models"]).await;
+    assert_eq!(table.code, Some(0), "{table:?}");
+    let lines: Vec<&str> = table.stdout.lines().collect();
+    assert!(lines[0].starts_with("PROVIDER"), "{table:?}");
+    assert!(
+        lines[2].contains("fake-small") && lines[2].contains("16k ctx, 1k (max 2k) out"),
+        "{table:?}"
+    );
+    let listed = stack.lightspeed(&["models", "--json"]).await;
+    let listed: Value = serde_json::from_str(&listed.stdout).unwrap();
+    assert_eq!(listed["providers"][0]["providerId"], "fake");
+    assert_eq!(listed["providers"][0]["models"][0]["model"], "fake-model");
+}

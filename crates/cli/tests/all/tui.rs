@@ -87,6 +87,7 @@ fn event(app: &mut App, cursor: u64, kind: &str, run: Option<RunView>, items: Ve
         run,
         items,
         finish_reason: None,
+        context_tokens: None,
     };
     app.on_follow(FollowUpdate::Notification(Box::new(
         SessionNotification::Event {
@@ -506,4 +507,46 @@ fn long_output_scrolls_and_follows() {
     insta::assert_snapshot!(screen(&app, 40, 12));
     key(&mut app, KeyCode::End, KeyModifiers::CONTROL);
     assert!(screen(&app, 40, 12).contains("line 40"));
+}
+
+#[test]
+fn context_meter_against_the_model_window() {
+    use api::types::models::{ModelView, ModelsListResult, ProviderView};
+    let mut app = app();
+    app.set_models(ModelsListResult {
+        providers: vec![ProviderView {
+            provider_id: "fake".into(),
+            api_kind: "openai:responses".into(),
+            host: Some("127.0.0.1:9".into()),
+            models: vec![ModelView {
+                model: "fake-model".into(),
+                context_window_tokens: 200_000,
+                max_output_tokens_default: 8_192,
+                max_output_tokens_limit: None,
+                compaction_threshold_tokens_default: 160_000,
+            }],
+        }],
+    });
+    started(&mut app, "How big is the context?");
+    let completed = EventView {
+        cursor: 3,
+        kind: "lightspeed.core.turn.completed".into(),
+        at_ms: 0,
+        run_id: Some(RUN.into()),
+        run: Some(run_view(RunStatus::Running, 1, usage(12_345, 20))),
+        items: vec![assistant("About 12k tokens.")],
+        finish_reason: None,
+        context_tokens: Some(12_345),
+    };
+    app.on_follow(FollowUpdate::Notification(Box::new(
+        SessionNotification::Event {
+            session_id: SESSION.into(),
+            event: completed,
+        },
+    )));
+    assert_eq!(app.context_tokens(), 12_345);
+    assert_eq!(app.context_window(), Some(200_000));
+    let shown = screen(&app, 120, 10);
+    assert!(shown.contains("ctx 12.3k/200k 6%"), "{shown}");
+    insta::assert_snapshot!(shown);
 }

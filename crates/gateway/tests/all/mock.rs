@@ -12,6 +12,7 @@ use api::types::context::*;
 use api::types::events::*;
 use api::types::initialize::*;
 use api::types::mcp::*;
+use api::types::models::*;
 use api::types::run::*;
 use api::types::session::*;
 use api::{ApiError, Caller, LightspeedApi};
@@ -270,6 +271,15 @@ impl LightspeedApi for MockApi {
         caller: &Caller,
         _params: RunSteerParams,
     ) -> Result<RunAccepted, ApiError> {
+        self.record(caller);
+        Err(unsupported())
+    }
+
+    async fn models_list(
+        &self,
+        caller: &Caller,
+        _params: ModelsListParams,
+    ) -> Result<ModelsListResult, ApiError> {
         self.record(caller);
         Err(unsupported())
     }

@@ -105,6 +105,7 @@ fn no_key_in_debug_output() {
     let secret = "sk-ant-api03-very-secret-key-material-0123";
     let mut config = ProviderConfig::new("anthropic", ApiKind::AnthropicMessages);
     config.api_keys = vec![ApiKey::new(secret)];
+    config.extra_headers = vec![("x-proxy-token".to_owned(), "proxy-very-secret".to_owned())];
     let client = ProviderClient::new(config.clone()).unwrap();
     for shown in [
         format!("{config:?}"),

@@ -6,6 +6,7 @@ use api::types::context::*;
 use api::types::events::*;
 use api::types::initialize::*;
 use api::types::mcp::*;
+use api::types::models::*;
 use api::types::run::*;
 use api::types::session::*;
 use api::{ApiError, Caller, LightspeedApi};
@@ -277,6 +278,14 @@ impl LightspeedApi for EchoApi {
     }
 
     async fn run_steer(&self, _: &Caller, _: RunSteerParams) -> Result<RunAccepted, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn models_list(
+        &self,
+        _: &Caller,
+        _: ModelsListParams,
+    ) -> Result<ModelsListResult, ApiError> {
         Err(unsupported())
     }
 

@@ -19,7 +19,7 @@ use temporal_server::seam;
 use temporal_server::sessions::SessionClient;
 use temporal_server::worker::backend::{Backend, LlmSettings};
 use temporal_server::worker::{self, RunningWorker, TemporalConfig};
-use test_support::api_conformance::local::fake_provider;
+use test_support::api_conformance::local::{fake_catalog, fake_provider};
 use test_support::api_conformance::{ApiStack, ApiTarget, HostUnavailable, Quotas, UniverseAccess};
 use test_support::fake_provider::RunningFakeProvider;
 use test_support::tools::TestToolset;
@@ -114,6 +114,7 @@ async fn start<P: StoreProvider>(
     stores: Arc<P>,
 ) -> anyhow::Result<ApiStack> {
     let (provider, runtime) = fake_provider(script).await?;
+    let models = Arc::new(fake_catalog(&provider)?);
     let mut temporal = TemporalConfig::local(address);
     temporal.task_queue = format!("conformance-{}", uuid::Uuid::new_v4().simple());
     // The worker's LLM activities publish deltas where the gateway relays them from.
@@ -147,7 +148,8 @@ async fn start<P: StoreProvider>(
             stdio: Default::default(),
             tools: Some(mcp),
         })
-        .with_auth(auth);
+        .with_auth(auth)
+        .with_models(models);
     let keys = MemoryKeyStore::default();
     let mut universes = Vec::new();
     for index in 1..=2 {

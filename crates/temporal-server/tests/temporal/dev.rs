@@ -11,16 +11,7 @@ use test_support::fake_provider::{FakeProvider, FakeProviderConfig};
 const KEY: &str = "lsk_dev-test-key-0123456789";
 
 async fn rpc(http: &reqwest::Client, url: &str, method: &str, params: Value) -> Value {
-    let response: Value = http
-        .post(url)
-        .bearer_auth(KEY)
-        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let response = crate::harness::rpc_response(http, url, KEY, method, params).await;
     assert!(response.get("error").is_none(), "{method}: {response}");
     response["result"].clone()
 }

@@ -82,6 +82,26 @@ pub(crate) async fn temporal_address() -> Option<String> {
         .clone()
 }
 
+/// One JSON-RPC call over HTTP with API key `key`: the whole response, answer or
+/// error.
+pub(crate) async fn rpc_response(
+    http: &reqwest::Client,
+    url: &str,
+    key: &str,
+    method: &str,
+    params: Value,
+) -> Value {
+    http.post(url)
+        .bearer_auth(key)
+        .json(&json!({"jsonrpc": "2.0", "id": 1, "method": method, "params": params}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}
+
 /// Settings that keep tests fast.
 pub(crate) fn fast_settings() -> WorkflowSettings {
     WorkflowSettings {

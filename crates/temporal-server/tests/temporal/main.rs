@@ -24,6 +24,7 @@ mod memory;
 mod postgres;
 mod postgres_push;
 mod provider_tools;
+mod providers;
 mod scale_out;
 mod seam;
 mod seam_shapes;

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use gateway::{GatewayConfig, MemoryKeyStore, RunningGateway};
 use llm_clients::{ApiKey, ApiKind, ProviderClient, ProviderConfig};
-use llm_runtime::{LlmRuntime, Transport};
+use llm_runtime::{LlmRuntime, ModelCatalog, ModelEntry, ProviderEntry, Transport};
 use serde_json::Value;
 
 pub use api_service::Quotas;
@@ -64,7 +64,9 @@ impl LocalStack {
             },
         })
         .with_toolset(TestToolset::with_mcp(mcp.clone()));
+        let models = Arc::new(fake_catalog(&provider)?);
         let api = Service::new(host)
+            .with_models(models)
             .with_mcp(api_service::McpSettings {
                 stdio: Default::default(),
                 tools: Some(mcp),
@@ -131,6 +133,28 @@ pub async fn fake_provider(script: Value) -> anyhow::Result<(RunningFakeProvider
     config.api_keys = vec![ApiKey::new("sk-provider-secret")];
     let runtime = LlmRuntime::new([ProviderClient::new(config)?]);
     Ok((provider, runtime))
+}
+
+/// The model catalog every conformance target serves: provider `fake` (OpenAI
+/// Responses, at `provider`) with `fake-model`, whose window (187,500 tokens) gives
+/// the engine's own defaults (8,192 output tokens, a 150,000 watermark), and
+/// `fake-small` (16,000 tokens, output 1,000 by default and 2,000 at most).
+pub fn fake_catalog(provider: &RunningFakeProvider) -> anyhow::Result<ModelCatalog> {
+    let model = |id: &str, window, default, max| ModelEntry {
+        id: id.to_owned(),
+        context_window_tokens: window,
+        output_tokens_default: default,
+        output_tokens_max: max,
+    };
+    Ok(ModelCatalog::new(vec![ProviderEntry {
+        id: "fake".to_owned(),
+        api_kind: ApiKind::OpenAiResponses,
+        host: Some(provider.addr().to_string()),
+        models: vec![
+            model("fake-model", 187_500, 8_192, None),
+            model("fake-small", 16_000, 1_000, Some(2_000)),
+        ],
+    }])?)
 }
 
 /// The conformance target over [`LocalStack`]: universes `universe-a` and

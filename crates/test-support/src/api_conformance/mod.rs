@@ -38,6 +38,7 @@ mod isolation;
 pub mod local;
 mod mcp;
 mod memory;
+mod models;
 mod protocol;
 mod quotas;
 mod runs;
@@ -180,6 +181,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(blobs::CASES);
     all.extend(vfs::CASES);
     all.extend(mcp::CASES);
+    all.extend(models::CASES);
     all.extend(env::CASES);
     all.extend(memory::CASES);
     all.extend(auth::CASES);
@@ -351,6 +353,7 @@ macro_rules! api_conformance_tests {
             mounts_are_validated_listed_and_removed,
             mcp_servers_are_validated_stored_and_kept_apart,
             session_links_list_and_unlink,
+            models_are_listed_and_bound_sessions,
             linked_mcp_tools_are_called_by_the_model,
             hosted_links_give_the_provider_the_server,
             environments_are_created_listed_and_kept_apart,
