@@ -20,7 +20,8 @@ use futures::future::BoxFuture;
 use vfs::{MountTable, VfsCatalog, VfsPath};
 
 use super::{
-    ContextSource, SourceScope, clipped, full_prefix, kept, now_ms, online_attachments, stored_text,
+    ContextSource, SourceScope, clipped, full_prefix, kept, kept_while_away, now_ms,
+    online_attachments, stored_text,
 };
 use crate::adapter::AdapterError;
 use crate::env::EnvTools;
@@ -185,15 +186,9 @@ impl AgentsFiles {
             }
         }
         // Environments whose daemon is away keep their items.
-        for held in kept(scope, &prefix) {
-            let away = !online.iter().any(|attachment| {
-                held.key
-                    .starts_with(&Self::key(&format!("/env/{}/", attachment.name.as_str())))
-            });
-            if away {
-                items.push(held);
-            }
-        }
+        items.extend(kept_while_away(scope, &prefix, &online, |name| {
+            Self::key(&format!("/env/{name}/"))
+        }));
         Ok(items)
     }
 }

@@ -248,6 +248,26 @@ pub(crate) fn kept<S>(scope: &SourceScope<'_, S>, prefix: &str) -> Vec<SourcedIt
         .collect()
 }
 
+/// What the session holds under `prefix` for environments not in `online` (their
+/// daemon is away): kept until it can be read again. `env_prefix` is one
+/// environment's key (or, ending in `/`, key prefix), by attachment name.
+pub(crate) fn kept_while_away<S>(
+    scope: &SourceScope<'_, S>,
+    prefix: &str,
+    online: &[Attachment],
+    env_prefix: impl Fn(&str) -> String,
+) -> Vec<SourcedItem> {
+    kept(scope, prefix)
+        .into_iter()
+        .filter(|held| {
+            !online.iter().any(|attachment| {
+                let own = env_prefix(attachment.name.as_str());
+                held.key == own || (own.ends_with('/') && held.key.starts_with(&own))
+            })
+        })
+        .collect()
+}
+
 pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

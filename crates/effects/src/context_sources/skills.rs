@@ -17,7 +17,8 @@ use serde::Deserialize;
 use vfs::{MountTable, VfsCatalog, VfsPath};
 
 use super::{
-    ContextSource, SourceScope, full_prefix, kept, now_ms, online_attachments, stored_text,
+    ContextSource, SourceScope, full_prefix, kept, kept_while_away, now_ms, online_attachments,
+    stored_text,
 };
 use crate::adapter::AdapterError;
 use crate::env::EnvTools;
@@ -292,14 +293,7 @@ impl SkillCatalog {
                 Err(_) => items.extend(kept(scope, &key)),
             }
         }
-        for held in kept(scope, &prefix) {
-            let away = !online
-                .iter()
-                .any(|attachment| held.key == Self::env_key(attachment.name.as_str()));
-            if away {
-                items.push(held);
-            }
-        }
+        items.extend(kept_while_away(scope, &prefix, &online, Self::env_key));
         Ok(items)
     }
 
