@@ -293,6 +293,27 @@ pub(super) async fn attached_environments_run_the_models_commands(
     // The call reaches the daemon; it answers with 40 KB of output and a failure.
     let (call_id, op) = loop {
         match daemon.next().await {
+            // The run's start reads the environment's AGENTS.md and skills: it has none.
+            GatewayMessage::Call {
+                call_id,
+                op: Op::Read { .. },
+            } => {
+                let result = CallResult::Failed {
+                    code: env_protocol::FailureCode::NotFound,
+                    message: "no such file".into(),
+                };
+                daemon.send(DaemonMessage::Result { call_id, result }).await;
+            }
+            GatewayMessage::Call {
+                call_id,
+                op: Op::Glob { .. },
+            } => {
+                let result = CallResult::Globbed {
+                    paths: Vec::new(),
+                    truncated: false,
+                };
+                daemon.send(DaemonMessage::Result { call_id, result }).await;
+            }
             GatewayMessage::Call { call_id, op } => break (call_id, op),
             GatewayMessage::Ping { nonce } => daemon.send(DaemonMessage::Pong { nonce }).await,
             other => panic!("unexpected {other:?}"),
