@@ -174,7 +174,8 @@ impl LlmAdapter for ScriptedLlm {
             items,
             tool_calls,
             finish_reason,
-            context_tokens: Some(request.token_estimate()),
+            // As providers count it: the request and its output.
+            context_tokens: Some(request.token_estimate() + output_estimate),
             request_ref: None,
             context_refresh: Default::default(),
         }))
