@@ -5,9 +5,7 @@
 use api::ApiError;
 use api::types::env::*;
 use engine::SessionId;
-use engine::core::command::CoreCommand;
-use engine::core::tools::ToolSpec;
-use engine::store::BlobStore;
+use engine::core::control::ControlState;
 use env_registry::{
     ATTACHMENTS_MAX, Attachment, ENVIRONMENTS_MAX, EnvCatalog, EnvCatalogError, Environment,
     EnvironmentName, EnvironmentToken, MountName,
@@ -15,7 +13,7 @@ use env_registry::{
 use secrecy::ExposeSecret;
 
 use crate::host::SessionHost;
-use crate::mcp::{TOOL_PATCH_ATTEMPTS, now_ms};
+use crate::mcp::now_ms;
 use crate::service::Service;
 
 /// A connected daemon not heard from for this long is shown offline: the gateway
@@ -262,60 +260,28 @@ impl<H: SessionHost> Service<H> {
         session: &SessionId,
     ) -> Result<Vec<String>, ApiError> {
         let store = self.store(universe_id).await?;
-        for _ in 0..TOOL_PATCH_ATTEMPTS {
-            let control = self.control(universe_id, session).await?;
-            let attachments = store
-                .attachment_list(session)
-                .await
-                .map_err(catalog_error)?;
-            let names: Vec<String> = attachments
-                .iter()
-                .map(|attachment| attachment.name.to_string())
-                .collect();
+        let names: Vec<String> = store
+            .attachment_list(session)
+            .await
+            .map_err(catalog_error)?
+            .iter()
+            .map(|attachment| attachment.name.to_string())
+            .collect();
+        // The definitions follow the session's API kind, read again on each attempt.
+        let wanted = |control: &ControlState| {
+            if names.is_empty() {
+                return Vec::new();
+            }
             let api_kind = control
                 .config
                 .as_ref()
                 .map(|config| config.model.api_kind.clone())
                 .unwrap_or_default();
-            let mut wanted = Vec::new();
-            if !names.is_empty() {
-                let limits = effects::env::EnvLimits::default();
-                for (name, bytes) in effects::env::shell_definitions(&api_kind, &names, &limits) {
-                    let definition_ref = store
-                        .put(bytes)
-                        .await
-                        .map_err(|err| crate::errors::internal("storing a tool definition", err))?;
-                    wanted.push(ToolSpec {
-                        name,
-                        definition_ref,
-                    });
-                }
-            }
-            let remove: Vec<String> = control
-                .tools
-                .iter()
-                .filter(|tool| SHELL_TOOLS.contains(&tool.name.as_str()))
-                .filter(|tool| !wanted.iter().any(|spec| spec.name == tool.name))
-                .map(|tool| tool.name.clone())
-                .collect();
-            let registered = wanted.iter().map(|spec| spec.name.clone()).collect();
-            let upsert: Vec<ToolSpec> = wanted
-                .into_iter()
-                .filter(|spec| !control.tools.contains(spec))
-                .collect();
-            if remove.is_empty() && upsert.is_empty() {
-                return Ok(registered);
-            }
-            let command = CoreCommand::PatchTools {
-                expected_revision: control.tools_revision,
-                upsert,
-                remove,
-            };
-            if self.admit_tool_patch(universe_id, session, command).await? {
-                return Ok(registered);
-            }
-        }
-        Err(crate::mcp::tools_kept_changing())
+            let limits = effects::env::EnvLimits::default();
+            effects::env::shell_definitions(&api_kind, &names, &limits)
+        };
+        self.sync_tool_family(universe_id, session, &SHELL_TOOLS, wanted)
+            .await
     }
 }
 

@@ -7,6 +7,9 @@ use api::types::mcp::*;
 use api_projection::mcp::{catalog_error, link_view, server_name, server_put, server_view};
 use engine::SessionId;
 use engine::core::command::{CoreCommand, Rejection};
+use engine::core::control::ControlState;
+use engine::core::tools::ToolSpec;
+use engine::store::BlobStore;
 use std::sync::Arc;
 
 use effects::mcp::{LinkFailure, McpTools};
@@ -270,6 +273,59 @@ impl<H: SessionHost> Service<H> {
             }
             Err(failure) => Err(crate::sessions::admit_error(failure)),
         }
+    }
+
+    /// Makes the session's tools named in `family` exactly what `wanted` gives for
+    /// its control state now (definitions `(name, bytes)`, stored here): family tools
+    /// not wanted are removed, wanted ones that differ are upserted, nothing is
+    /// admitted when nothing changes. Retries when a concurrent patch moved the tool
+    /// revision. The names registered.
+    pub(crate) async fn sync_tool_family(
+        &self,
+        universe_id: &str,
+        session: &SessionId,
+        family: &[&str],
+        wanted: impl Fn(&ControlState) -> Vec<(String, Vec<u8>)>,
+    ) -> Result<Vec<String>, ApiError> {
+        let store = self.store(universe_id).await?;
+        for _ in 0..TOOL_PATCH_ATTEMPTS {
+            let control = self.control(universe_id, session).await?;
+            let mut specs = Vec::new();
+            for (name, bytes) in wanted(&control) {
+                let definition_ref = store
+                    .put(bytes)
+                    .await
+                    .map_err(|err| crate::errors::internal("storing a tool definition", err))?;
+                specs.push(ToolSpec {
+                    name,
+                    definition_ref,
+                });
+            }
+            let remove: Vec<String> = control
+                .tools
+                .iter()
+                .filter(|tool| family.contains(&tool.name.as_str()))
+                .filter(|tool| !specs.iter().any(|spec| spec.name == tool.name))
+                .map(|tool| tool.name.clone())
+                .collect();
+            let registered = specs.iter().map(|spec| spec.name.clone()).collect();
+            let upsert: Vec<ToolSpec> = specs
+                .into_iter()
+                .filter(|spec| !control.tools.contains(spec))
+                .collect();
+            if remove.is_empty() && upsert.is_empty() {
+                return Ok(registered);
+            }
+            let command = CoreCommand::PatchTools {
+                expected_revision: control.tools_revision,
+                upsert,
+                remove,
+            };
+            if self.admit_tool_patch(universe_id, session, command).await? {
+                return Ok(registered);
+            }
+        }
+        Err(tools_kept_changing())
     }
 }
 

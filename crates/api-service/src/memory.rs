@@ -12,16 +12,14 @@ use api::types::memory::*;
 use api::{ApiError, Quota};
 use effects::memory_tools::{MEMORY_TOOLS, memory_definitions};
 use engine::SessionId;
-use engine::core::command::CoreCommand;
-use engine::core::tools::ToolSpec;
-use engine::store::BlobStore;
+use engine::core::control::ControlState;
 use memory_registry::{
     ARCHIVAL_PASSAGES_MAX, ArchivalQuery, BLOCKS_MAX, Block, BlockLabel, BlockPatch, MemoryBound,
     MemoryCatalog, MemoryError, NewPassage, Passage, SESSION_BLOCKS_MAX, linked_blocks, passage_id,
 };
 
 use crate::host::SessionHost;
-use crate::mcp::{TOOL_PATCH_ATTEMPTS, now_ms};
+use crate::mcp::now_ms;
 use crate::service::Service;
 
 impl<H: SessionHost> Service<H> {
@@ -248,52 +246,17 @@ impl<H: SessionHost> Service<H> {
         session: &SessionId,
     ) -> Result<Vec<String>, ApiError> {
         let store = self.store(universe_id).await?;
-        let mut wanted = Vec::new();
-        if !store
+        let linked = !store
             .memory_link_list(session)
             .await
             .map_err(memory_error)?
-            .is_empty()
-        {
-            for (name, bytes) in memory_definitions() {
-                let definition_ref = store
-                    .put(bytes)
-                    .await
-                    .map_err(|err| crate::errors::internal("storing a tool definition", err))?;
-                wanted.push(ToolSpec {
-                    name,
-                    definition_ref,
-                });
-            }
-        }
-        let registered: Vec<String> = wanted.iter().map(|spec| spec.name.clone()).collect();
-        for _ in 0..TOOL_PATCH_ATTEMPTS {
-            let control = self.control(universe_id, session).await?;
-            let remove: Vec<String> = control
-                .tools
-                .iter()
-                .filter(|tool| MEMORY_TOOLS.contains(&tool.name.as_str()))
-                .filter(|tool| !registered.contains(&tool.name))
-                .map(|tool| tool.name.clone())
-                .collect();
-            let upsert: Vec<ToolSpec> = wanted
-                .iter()
-                .filter(|spec| !control.tools.contains(spec))
-                .cloned()
-                .collect();
-            if remove.is_empty() && upsert.is_empty() {
-                return Ok(registered);
-            }
-            let command = CoreCommand::PatchTools {
-                expected_revision: control.tools_revision,
-                upsert,
-                remove,
-            };
-            if self.admit_tool_patch(universe_id, session, command).await? {
-                return Ok(registered);
-            }
-        }
-        Err(crate::mcp::tools_kept_changing())
+            .is_empty();
+        let wanted = |_: &ControlState| match linked {
+            true => memory_definitions(),
+            false => Vec::new(),
+        };
+        self.sync_tool_family(universe_id, session, &MEMORY_TOOLS, wanted)
+            .await
     }
 }
 
