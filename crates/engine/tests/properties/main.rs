@@ -60,11 +60,13 @@ pub(crate) const PUMP_ROUNDS_MAX: usize = 16;
 
 mod generators;
 mod host;
+mod outcomes;
 mod script_host;
 mod stats;
 
 use generators::*;
 use host::*;
+use outcomes::*;
 use script_host::*;
 use stats::*;
 

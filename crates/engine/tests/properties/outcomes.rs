@@ -1,0 +1,103 @@
+//! The effect results the host hands the drive, shaped by a generated [`Outcome`]:
+//! tool batches, compactions, effect errors and the context refreshes generations
+//! carry (flaws included: stale numbers, bogus or duplicate calls, long text).
+
+use super::*;
+
+/// A context refresh some generations carry: a sourced catalog whose content
+/// follows the outcome (so it is sometimes unchanged), and sometimes a removal.
+pub(crate) fn refresh(outcome: &Outcome) -> ContextRefresh {
+    let mut refresh = ContextRefresh::default();
+    if outcome.mask.is_multiple_of(4) {
+        refresh.upserts.push(SourcedItem {
+            key: format!("source:catalog:{}", outcome.errors % 2),
+            spec: ItemSpec::new(
+                ItemKind::Catalog,
+                BlobRef::of_bytes(format!("skills {}", outcome.tokens % 3).as_bytes()),
+                outcome.tokens % 3 + 1,
+            ),
+        });
+    }
+    if outcome.mask % 8 == 1 {
+        refresh
+            .removed
+            .push(format!("source:catalog:{}", outcome.errors % 2));
+    }
+    refresh
+}
+
+pub(crate) fn tool_results(intent: &ToolBatchIntent, outcome: &Outcome) -> Input {
+    let mut results: Vec<ToolResult> = intent
+        .calls
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| outcome.mask & (1 << (i % 8)) != 0)
+        .map(|(i, call)| ToolResult {
+            call_id: call.call_id.clone(),
+            status: if outcome.errors & (1 << (i % 8)) != 0 {
+                ToolStatus::Error
+            } else {
+                ToolStatus::Ok
+            },
+            output_ref: BlobRef::of_bytes(format!("output of {}", call.call_id).as_bytes()),
+            token_estimate: outcome.tokens,
+        })
+        .collect();
+    let mut batch = intent.batch;
+    match outcome.flaw {
+        Flaw::Stale => batch += 1,
+        Flaw::BogusCall => results.insert(
+            0,
+            ToolResult {
+                call_id: ToolCallId::new("call_bogus").unwrap(),
+                status: ToolStatus::Ok,
+                output_ref: BlobRef::of_bytes(b"?"),
+                token_estimate: 1,
+            },
+        ),
+        Flaw::Duplicate => {
+            if let Some(first) = results.first().cloned() {
+                results.push(first);
+            }
+        }
+        Flaw::None | Flaw::LongText => {}
+    }
+    Input::Tools {
+        run_id: intent.run_id.clone(),
+        batch,
+        results,
+    }
+}
+
+pub(crate) fn compaction(intent: &CompactionIntent, outcome: &Outcome) -> Input {
+    let compaction = match outcome.flaw {
+        Flaw::Stale => intent.compaction + 1,
+        _ => intent.compaction,
+    };
+    let outcome = if outcome.shape % 3 == 2 {
+        CompactionOutcome::Failed {
+            error: effect_error(outcome),
+        }
+    } else {
+        let summary = outcome
+            .items
+            .iter()
+            .map(|item| ItemSpec::new(ItemKind::Summary, item.content_ref.clone(), outcome.tokens))
+            .collect();
+        CompactionOutcome::Compacted { summary }
+    };
+    Input::Compaction {
+        compaction,
+        outcome,
+    }
+}
+
+pub(crate) fn effect_error(outcome: &Outcome) -> EffectError {
+    EffectError {
+        code: "server_error".into(),
+        message: match outcome.flaw {
+            Flaw::LongText => "e".repeat(9_000),
+            _ => "the provider returned 500 three times".into(),
+        },
+    }
+}
