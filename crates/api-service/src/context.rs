@@ -145,7 +145,9 @@ impl<H: SessionHost> Service<H> {
 
     async fn skills(&self, universe_id: &str, session: &SessionId) -> Result<Vec<Skill>, ApiError> {
         let store = self.store(universe_id).await?;
-        discover(&*store, session, &self.skill_roots)
+        // A listing reads every SKILL.md once: no cache to keep between calls.
+        let parsed = effects::context_sources::skills::ParsedSkills::default();
+        discover(&*store, session, &self.skill_roots, &parsed)
             .await
             .map_err(|err| internal("finding the session's skills", err))
     }

@@ -116,12 +116,64 @@ pub fn parse_skill(folder: &str, text: &str) -> Option<(String, String, String)>
     })
 }
 
+/// `SKILL.md` files already parsed, by folder name and content: a blob is immutable,
+/// so the catalog, rebuilt before every generation, reads and parses each skill once
+/// per process rather than once per turn. At most [`PARSED_SKILLS_MAX`] entries.
+pub struct ParsedSkills(std::sync::Mutex<lru::LruCache<(String, engine::BlobRef), ParsedSkill>>);
+
+/// Entries [`ParsedSkills`] keeps (each at most a 64 KiB body).
+pub const PARSED_SKILLS_MAX: usize = 128;
+
+type ParsedSkill = Option<(String, String, String)>;
+
+impl Default for ParsedSkills {
+    fn default() -> Self {
+        let capacity =
+            std::num::NonZeroUsize::new(PARSED_SKILLS_MAX).unwrap_or(std::num::NonZeroUsize::MIN);
+        Self(std::sync::Mutex::new(lru::LruCache::new(capacity)))
+    }
+}
+
+impl std::fmt::Debug for ParsedSkills {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ParsedSkills")
+    }
+}
+
+impl ParsedSkills {
+    async fn parse<S: BlobStore>(
+        &self,
+        store: &S,
+        folder: &str,
+        blob: &engine::BlobRef,
+    ) -> Result<ParsedSkill, AdapterError> {
+        let key = (folder.to_owned(), blob.clone());
+        let cached = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .cloned();
+        if let Some(parsed) = cached {
+            return Ok(parsed);
+        }
+        let bytes = store.get(blob).await?;
+        let parsed = parse_skill(folder, &String::from_utf8_lossy(&bytes));
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .put(key, parsed.clone());
+        Ok(parsed)
+    }
+}
+
 /// Every skill under `roots` of the session's mounts, by mount then root then name;
 /// a name found twice keeps its first (nearer mounts come first in path order).
 pub async fn discover<S: VfsCatalog + BlobStore>(
     store: &S,
     session: &SessionId,
     roots: &SkillRoots,
+    parsed: &ParsedSkills,
 ) -> Result<Vec<Skill>, AdapterError> {
     let table = MountTable::load(store, session).await.map_err(storage)?;
     let mut skills: Vec<Skill> = Vec::new();
@@ -152,9 +204,8 @@ pub async fn discover<S: VfsCatalog + BlobStore>(
                 {
                     continue;
                 }
-                let bytes = store.get(&entry.blob).await?;
                 let Some((name, description, body)) =
-                    parse_skill(&folder, &String::from_utf8_lossy(&bytes))
+                    parsed.parse(store, &folder, &entry.blob).await?
                 else {
                     continue;
                 };
@@ -198,13 +249,18 @@ pub fn catalog_text(skills: &[Skill]) -> String {
 pub struct SkillCatalog {
     roots: SkillRoots,
     env: EnvTools,
+    parsed: Arc<ParsedSkills>,
 }
 
 impl SkillCatalog {
     pub const NAMESPACE: &'static str = "skills:";
 
     pub fn new(roots: SkillRoots, env: EnvTools) -> Self {
-        Self { roots, env }
+        Self {
+            roots,
+            env,
+            parsed: Arc::default(),
+        }
     }
 
     fn env_key(name: &str) -> String {
@@ -312,7 +368,7 @@ impl<S: VfsCatalog + EnvCatalog + BlobStore + 'static> ContextSource<S> for Skil
         scope: &'a SourceScope<'a, S>,
     ) -> BoxFuture<'a, Result<Option<Vec<SourcedItem>>, AdapterError>> {
         Box::pin(async move {
-            let skills = discover(&**scope.store, scope.session, &self.roots).await?;
+            let skills = discover(&**scope.store, scope.session, &self.roots, &self.parsed).await?;
             let mut items = self.environments(scope).await?;
             if !skills.is_empty() {
                 let key = Self::catalog_key();
