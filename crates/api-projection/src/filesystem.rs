@@ -6,7 +6,7 @@ use api::ApiError;
 use api::types::session::FilesystemMode;
 use engine::core::command::CoreCommand;
 use engine::core::control::{ControlState, Lifecycle};
-use engine::core::tools::ToolSpec;
+use engine::core::tools::{ToolClass, ToolSpec};
 use engine::store::BlobStore;
 use tools::{Mode, ToolKind};
 
@@ -37,29 +37,46 @@ pub fn session_filesystem(control: &ControlState) -> FilesystemMode {
 }
 
 /// The command registering the file tools of `filesystem` (named for the session's API
-/// kind, definitions written to `blobs`) on a session just opened. `None` when there
-/// is nothing to do: no file tools asked for, a session that already has tools (one
-/// started again keeps what it has), or one that is not open.
+/// kind, definitions written to `blobs`) and the `extra` tools (name, definition
+/// bytes; no policy class) on a session just opened. `None` when there is nothing to
+/// do: no tools asked for, a session that already has tools (one started again keeps
+/// what it has), or one that is not open.
 pub async fn register_command<B: BlobStore>(
     blobs: &B,
     control: &ControlState,
     filesystem: FilesystemMode,
+    extra: Vec<(String, Vec<u8>)>,
 ) -> Result<Option<CoreCommand>, ApiError> {
-    let (Some(mode), Some(config)) = (tool_mode(filesystem), control.config.as_ref()) else {
+    let Some(config) = control.config.as_ref() else {
         return Ok(None);
     };
-    if !control.tools.is_empty() || control.lifecycle != Lifecycle::Open {
+    let mode = tool_mode(filesystem);
+    if (mode.is_none() && extra.is_empty())
+        || !control.tools.is_empty()
+        || control.lifecycle != Lifecycle::Open
+    {
         return Ok(None);
     }
     let mut specs = Vec::new();
-    for definition in tools::definitions_for(&config.model.api_kind, mode) {
+    for (name, bytes) in extra {
+        let definition_ref = blobs.put(bytes).await.map_err(store_error)?;
+        specs.push(ToolSpec::new(name, definition_ref));
+    }
+    let file_tools = match mode {
+        Some(mode) => tools::definitions_for(&config.model.api_kind, mode),
+        None => Vec::new(),
+    };
+    for definition in file_tools {
         let definition_ref = blobs
             .put(definition.to_bytes())
             .await
             .map_err(store_error)?;
-        specs.push(ToolSpec {
-            name: definition.name,
-            definition_ref,
+        let writes = ToolKind::from_name(&definition.name).is_some_and(|kind| kind.writes());
+        let spec = ToolSpec::new(definition.name, definition_ref);
+        // The tool policy's `fileWrites` class names the tools that change files.
+        specs.push(match writes {
+            true => spec.with_class(ToolClass::FileWrite),
+            false => spec,
         });
     }
     Ok(Some(CoreCommand::ReplaceTools {

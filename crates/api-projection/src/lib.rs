@@ -32,6 +32,10 @@
 //! [`Rejection`]: engine::core::command::Rejection
 //! [`ControlState`]: engine::core::control::ControlState
 
+/// The tool whose presence says a session has the durable time tools
+/// (`effects::timer_tools`, registered together by `tools.timers`).
+pub const TIMERS_MARKER_TOOL: &str = "wake_me_at";
+
 pub mod blobs;
 pub mod error;
 pub mod filesystem;

@@ -169,7 +169,11 @@ impl<H: SessionHost> Service<H> {
     }
 
     /// Stores `text` once the universe's stored-bytes quota has room for it.
-    async fn put_text(&self, universe_id: &str, text: String) -> Result<ItemSpec, ApiError> {
+    pub(crate) async fn put_text(
+        &self,
+        universe_id: &str,
+        text: String,
+    ) -> Result<ItemSpec, ApiError> {
         let store = self.store(universe_id).await?;
         let bytes = text.into_bytes();
         self.content_gate(&*store).admit(bytes.len() as u64).await?;

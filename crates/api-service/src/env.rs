@@ -280,8 +280,14 @@ impl<H: SessionHost> Service<H> {
             let limits = effects::env::EnvLimits::default();
             effects::env::shell_definitions(&api_kind, &names, &limits)
         };
-        self.sync_tool_family(universe_id, session, &SHELL_TOOLS, wanted)
-            .await
+        self.sync_tool_family(
+            universe_id,
+            session,
+            &SHELL_TOOLS,
+            Some(engine::core::tools::ToolClass::Shell),
+            wanted,
+        )
+        .await
     }
 }
 

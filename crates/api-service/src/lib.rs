@@ -23,6 +23,7 @@
 //! know Temporal or a particular store, drive a session (hosts do), or hold a
 //! method body that a host also holds.
 
+mod approvals;
 mod auth;
 mod context;
 mod control;

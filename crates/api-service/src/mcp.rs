@@ -8,7 +8,7 @@ use api_projection::mcp::{catalog_error, link_view, server_name, server_put, ser
 use engine::SessionId;
 use engine::core::command::{CoreCommand, Rejection};
 use engine::core::control::ControlState;
-use engine::core::tools::ToolSpec;
+use engine::core::tools::{ToolClass, ToolSpec};
 use engine::store::BlobStore;
 use std::sync::Arc;
 
@@ -226,9 +226,12 @@ impl<H: SessionHost> Service<H> {
                 .map(|link| {
                     link.tools
                         .iter()
-                        .map(|tool| engine::core::tools::ToolSpec {
-                            name: tool.name.clone(),
-                            definition_ref: tool.definition_ref.clone(),
+                        .map(|tool| {
+                            engine::core::tools::ToolSpec::new(
+                                tool.name.clone(),
+                                tool.definition_ref.clone(),
+                            )
+                            .with_class(ToolClass::Mcp)
                         })
                         .filter(|spec| !control.tools.contains(spec))
                         .collect()
@@ -285,6 +288,7 @@ impl<H: SessionHost> Service<H> {
         universe_id: &str,
         session: &SessionId,
         family: &[&str],
+        class: Option<ToolClass>,
         wanted: impl Fn(&ControlState) -> Vec<(String, Vec<u8>)>,
     ) -> Result<Vec<String>, ApiError> {
         let store = self.store(universe_id).await?;
@@ -296,10 +300,8 @@ impl<H: SessionHost> Service<H> {
                     .put(bytes)
                     .await
                     .map_err(|err| crate::errors::internal("storing a tool definition", err))?;
-                specs.push(ToolSpec {
-                    name,
-                    definition_ref,
-                });
+                let spec = ToolSpec::new(name, definition_ref);
+                specs.push(ToolSpec { class, ..spec });
             }
             let remove: Vec<String> = control
                 .tools

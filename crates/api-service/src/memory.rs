@@ -255,7 +255,7 @@ impl<H: SessionHost> Service<H> {
             true => memory_definitions(),
             false => Vec::new(),
         };
-        self.sync_tool_family(universe_id, session, &MEMORY_TOOLS, wanted)
+        self.sync_tool_family(universe_id, session, &MEMORY_TOOLS, None, wanted)
             .await
     }
 }

@@ -203,7 +203,8 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
         let (session, control) = self
             .existing_session(&caller.universe_id, &params.session_id)
             .await?;
-        Ok(crate::sessions::view_of(&session, &control))
+        self.view_with_waiting(&caller.universe_id, &session, &control)
+            .await
     }
 
     async fn session_list(
@@ -303,6 +304,22 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
         params: RunSteerParams,
     ) -> Result<RunAccepted, ApiError> {
         self.steer_run(&caller.universe_id, params).await
+    }
+
+    async fn run_approve(
+        &self,
+        caller: &Caller,
+        params: RunApproveParams,
+    ) -> Result<RunAccepted, ApiError> {
+        self.approve_run(&caller.universe_id, params).await
+    }
+
+    async fn run_deny(
+        &self,
+        caller: &Caller,
+        params: RunDenyParams,
+    ) -> Result<RunAccepted, ApiError> {
+        self.deny_run(&caller.universe_id, params).await
     }
 
     async fn blob_put(

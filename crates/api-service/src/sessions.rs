@@ -185,9 +185,17 @@ impl<H: SessionHost> Service<H> {
             Err(err) => return Err(err),
         }
         let control = self.control(universe_id, &session_id).await?;
-        let register =
-            api_projection::filesystem::register_command(&*store, &control, prepared.filesystem)
-                .await?;
+        let timers = match prepared.timers {
+            true => effects::timer_tools::timer_definitions(),
+            false => Vec::new(),
+        };
+        let register = api_projection::filesystem::register_command(
+            &*store,
+            &control,
+            prepared.filesystem,
+            timers,
+        )
+        .await?;
         if let Some(command) = register {
             match self.admit(universe_id, &session_id, command).await {
                 Ok(_) => {}

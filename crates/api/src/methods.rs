@@ -351,6 +351,12 @@ api_table! {
         run_cancel: "run/cancel" (RunCancelParams) -> RunAccepted;
         /// Adds input to the running run at its next step boundary.
         run_steer: "run/steer" (RunSteerParams) -> RunAccepted;
+        /// Approves the run's calls that wait for approval (all, or the ones named);
+        /// `remember` approves their tools for the rest of the session.
+        run_approve: "run/approve" (RunApproveParams) -> RunAccepted;
+        /// Denies the run's calls that wait for approval; the model gets `message`
+        /// (or a standard refusal) as each call's result.
+        run_deny: "run/deny" (RunDenyParams) -> RunAccepted;
         /// Lists the deployment's providers and their models, with each model's
         /// context window and output limits (no keys, header values or URL paths).
         models_list: "models/list" (ModelsListParams) -> ModelsListResult;

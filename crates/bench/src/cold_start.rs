@@ -69,6 +69,7 @@ fn config() -> SessionConfig {
             ..ContextPolicy::default()
         },
         run_limits: Default::default(),
+        tool_policy: Default::default(),
     }
 }
 

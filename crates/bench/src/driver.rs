@@ -78,6 +78,7 @@ impl SessionDriver {
                 ..ContextPolicy::default()
             },
             run_limits: Default::default(),
+            tool_policy: Default::default(),
         };
         let instructions = Some(
             self.text(ItemKind::Instructions, "You are a benchmark.")
@@ -119,6 +120,7 @@ impl SessionDriver {
                 tools: vec![ToolSpec {
                     name: crate::tools::TOOL.into(),
                     definition_ref: definition,
+                    class: None,
                 }],
             },
         )

@@ -137,7 +137,9 @@ impl ChatSettings {
                 run_defaults: Default::default(),
                 tools: ToolsInput {
                     filesystem: self.filesystem.unwrap_or(default_tools),
+                    timers: false,
                 },
+                tool_policy: Default::default(),
             },
         }
     }
@@ -194,6 +196,7 @@ pub fn run_status_name(status: RunStatus) -> &'static str {
     match status {
         RunStatus::Queued => "queued",
         RunStatus::Running => "running",
+        RunStatus::AwaitingApproval => "awaiting approval",
         RunStatus::Cancelling => "cancelling",
         RunStatus::Completed => "completed",
         RunStatus::Failed => "failed",

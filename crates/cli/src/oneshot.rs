@@ -424,10 +424,13 @@ mod tests {
                     turns: 1,
                     usage: UsageView::default(),
                     items: Vec::new(),
+                    waiting: Default::default(),
                 }),
                 items,
                 finish_reason: None,
                 context_tokens: None,
+                hold: None,
+                wake_up: Default::default(),
             },
         }
     }

@@ -37,6 +37,7 @@ pub mod env_files;
 pub mod mcp;
 pub mod memory_source;
 pub mod memory_tools;
+pub mod timer_tools;
 pub mod toolset;
 pub mod vfs_tools;
 

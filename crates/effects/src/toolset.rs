@@ -8,8 +8,8 @@
 //!   `glob`, `list_dir`, or their `anthropic:messages` spellings) over the session's
 //!   mounts, through effects' [`VfsToolAdapter`] over the universe's store, which is
 //!   also its VFS catalog;
-//! - `sleep` (`{"ms": n}`, at most a minute), which makes a tool call last long enough
-//!   to cancel it or to crash a worker in the middle of it;
+//! - the durable time tools `sleep`, `wait_until` and `wake_me_at`
+//!   ([`crate::timer_tools`]): their results wait on the workflow's timer, not here;
 //! - the tools of MCP servers linked to the session (`server__tool`), through
 //!   [`McpTools`], when the host built the toolset with one;
 //! - the shell tools of attached environments (`exec_command` and `write_stdin`, or
@@ -23,7 +23,6 @@
 //! Any other name is an error result.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::adapter::{AdapterError, ToolAdapter};
 use crate::context_sources::agents::agents_files;
@@ -43,9 +42,6 @@ use memory_registry::MemoryCatalog;
 use serde_json::{Value, json};
 use tools::{Mode, ToolKind};
 use vfs::VfsCatalog;
-
-/// Longest `sleep` call.
-const SLEEP_MS_MAX: u64 = 60_000;
 
 /// Makes the tool adapter of one session of universe `universe_id`, whose store is
 /// `S`. The backend asks for one per call: adapters are cheap, and a worker serves
@@ -351,14 +347,12 @@ impl<S: VfsCatalog + McpCatalog + EnvCatalog + MemoryCatalog + BlobStore> Sessio
             )
             .await;
         }
-        let (status, output) = match call.name.as_str() {
-            "sleep" => sleep(&blobs.get(&call.arguments_ref).await?).await,
-            other => (
-                ToolStatus::Error,
-                json!({"error": format!("unknown tool {other:?}")}),
-            ),
-        };
-        result(call, blobs, status, &output).await
+        if crate::timer_tools::is_timer_tool(&call.name) {
+            let arguments = blobs.get(&call.arguments_ref).await?;
+            return crate::timer_tools::invoke(blobs, call, &arguments, now_ms()).await;
+        }
+        let output = json!({"error": format!("unknown tool {:?}", call.name)});
+        result(call, blobs, ToolStatus::Error, &output).await
     }
 }
 
@@ -370,22 +364,6 @@ fn now_ms() -> u64 {
         .map_or(0, |elapsed| elapsed.as_millis() as u64)
 }
 
-async fn sleep(arguments: &[u8]) -> (ToolStatus, Value) {
-    let ms = serde_json::from_slice::<Value>(arguments)
-        .ok()
-        .and_then(|arguments| arguments["ms"].as_u64());
-    match ms {
-        Some(ms) if ms <= SLEEP_MS_MAX => {
-            tokio::time::sleep(Duration::from_millis(ms)).await;
-            (ToolStatus::Ok, json!({"slept_ms": ms}))
-        }
-        _ => (
-            ToolStatus::Error,
-            json!({"error": format!("sleep needs an integer ms of at most {SLEEP_MS_MAX}")}),
-        ),
-    }
-}
-
 /// Stores `output` and returns the result naming it.
 pub async fn result<B: BlobStore>(
     call: &ToolCallRequest,
@@ -395,12 +373,12 @@ pub async fn result<B: BlobStore>(
 ) -> Result<ToolResult, AdapterError> {
     let bytes = engine::canonical::to_vec(output);
     let token_estimate = estimate_tokens(&bytes);
-    Ok(ToolResult {
-        call_id: call.call_id.clone(),
+    Ok(ToolResult::now(
+        call.call_id.clone(),
         status,
-        output_ref: blobs.put(bytes).await?,
+        blobs.put(bytes).await?,
         token_estimate,
-    })
+    ))
 }
 
 /// What a call naming a tool the session never registered gets back: models can

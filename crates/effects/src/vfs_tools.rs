@@ -91,6 +91,7 @@ impl<C: VfsCatalog> ToolAdapter for VfsToolAdapter<C> {
             status: outcome.status,
             output_ref,
             token_estimate,
+            later: None,
         })
     }
 }

@@ -123,6 +123,7 @@ fn build_log(compaction: CompactionMode) -> Vec<LogEntry> {
             ..ContextPolicy::default()
         },
         run_limits: RunLimits::default(),
+        tool_policy: Default::default(),
     };
     let mut host = Host {
         drive: Drive::new(SessionState::default()),
@@ -292,6 +293,7 @@ impl Host {
                 status: ToolStatus::Ok,
                 output_ref: BlobRef::of_bytes(call.call_id.as_str().as_bytes()),
                 token_estimate: 400,
+                later: None,
             })
             .collect();
         let at = self.tick();

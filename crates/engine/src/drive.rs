@@ -282,7 +282,14 @@ impl<S: DriveState> Drive<S> {
         observed_at_ms: u64,
     ) -> Resumed {
         let accepted = effects::generation(self.projected(), run_id, turn, outcome);
-        self.settle(accepted, observed_at_ms)
+        let resumed = self.settle(accepted, observed_at_ms);
+        // The calls the generation asked for meet the tool policy as they open, on
+        // the state with them in it (ordinals and batch number as recorded).
+        let gated = crate::core::holds::gate_opened_batch(self.projected());
+        if !gated.is_empty() {
+            self.stage(gated);
+        }
+        resumed
     }
 
     /// Feeds back results of tool calls of `batch` (all of them or some).

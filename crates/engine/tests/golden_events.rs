@@ -199,6 +199,7 @@ fn config() -> SessionConfig {
             tool_batches_max: 50,
             output_tokens_max: 200_000,
         },
+        tool_policy: Default::default(),
     }
 }
 
@@ -292,10 +293,12 @@ fn golden_events() -> Vec<LogEntry> {
                     ToolSpec {
                         name: "apply_patch".into(),
                         definition_ref: blob("{\"name\":\"apply_patch\"}"),
+                        class: None,
                     },
                     ToolSpec {
                         name: "read_file".into(),
                         definition_ref: blob("{\"name\":\"read_file\"}"),
+                        class: None,
                     },
                 ],
             }
@@ -538,6 +541,67 @@ fn golden_events() -> Vec<LogEntry> {
                 },
                 tool_name: Some("read_file".into()),
                 arguments_ref: Some(blob("{\"path\":\"src/lib.rs\"}")),
+            }
+            .into(),
+        ),
+        (
+            run_joins(),
+            ev::ApprovalRequested {
+                run_id: run_id(),
+                batch: 3,
+                calls: vec![call_id()],
+                timeout_ms: Some(86_400_000),
+            }
+            .into(),
+        ),
+        (
+            run_joins(),
+            ev::ApprovalDecided {
+                run_id: run_id(),
+                batch: 3,
+                calls: vec![call_id()],
+                approved: true,
+                remember: true,
+                by: ev::DecidedBy::Person,
+            }
+            .into(),
+        ),
+        (
+            Joins {
+                tool_batch: Some(4),
+                tool_call_id: Some(call_id()),
+                ..run_joins()
+            },
+            ev::ToolCallDeferred {
+                run_id: run_id(),
+                batch: 4,
+                call_id: call_id(),
+                until_ms: EPOCH_MS + 3_600_000,
+                status: ToolStatus::Ok,
+                output_ref: blob("{\"slept_ms\":3600000}"),
+                token_estimate: 6,
+            }
+            .into(),
+        ),
+        (
+            run_joins(),
+            ev::WakeUpScheduled {
+                wake_up: 1,
+                at_ms: EPOCH_MS + 86_400_000,
+                input: vec![ItemSpec::new(
+                    ItemKind::UserMessage,
+                    blob("Check whether the deploy finished."),
+                    9,
+                )],
+                run_id: Some(run_id()),
+            }
+            .into(),
+        ),
+        (
+            Joins::default(),
+            ev::WakeUpEnded {
+                wake_up: 1,
+                outcome: ev::WakeUpOutcome::Fired,
             }
             .into(),
         ),

@@ -54,6 +54,7 @@ fn session() -> Drive<SessionState> {
         generation: Default::default(),
         context: Default::default(),
         run_limits: Default::default(),
+        tool_policy: Default::default(),
     };
     config.context.compaction = CompactionMode::Manual;
     let mut drive = Drive::new(SessionState::default());

@@ -594,6 +594,19 @@ impl<'a> Host<'a> {
                 Err(termination) => Err(termination),
             };
         }
+        // A timed hold (an approval deadline, a deferred result, a wake-up) keeps the
+        // workflow open on one timer; nothing else is held while it waits. Sessions
+        // without one never get here, so histories recorded before holds existed
+        // replay as they were (docs/spec/orchestration.md).
+        let deadline = self.ctx.state(|wf| {
+            wf.session
+                .drive()
+                .and_then(|drive| drive.state().next_deadline_ms())
+        });
+        if let Some(deadline) = deadline {
+            self.wait_for_deadline(due, deadline).await?;
+            return Ok(None);
+        }
         let idle_timeout_ms = self.settings().session_idle_timeout_ms;
         // Histories recorded before the idle timer existed never started one: the
         // patch marker keeps their replay deterministic (docs/spec/workflow.md).
@@ -619,6 +632,41 @@ impl<'a> Host<'a> {
             }
             None => Ok(None),
         }
+    }
+
+    /// Waits for work or for `deadline` (workflow time, milliseconds since the
+    /// epoch), whichever comes first; at the deadline, settles what is due.
+    async fn wait_for_deadline(&mut self, due: bool, deadline: u64) -> WorkflowResult<()> {
+        let ctx = self.ctx;
+        let now = now_ms(ctx);
+        if deadline > now {
+            let timer = ctx.timer(Duration::from_millis(deadline - now));
+            let woken = select! {
+                result = Box::pin(self.wait_for_work(due)).fuse() => Some(result),
+                _ = timer.fuse() => None,
+            };
+            if let Some(result) = woken {
+                return result;
+            }
+        }
+        let now = now_ms(ctx);
+        let fired = ctx.state_mut(|wf| {
+            wf.session.drive_mut().map(|drive| {
+                drive.admit(
+                    engine::core::command::CoreCommand::FireTimers { now_ms: now },
+                    now,
+                )
+            })
+        });
+        // `nothingDue`: the deadline came from another clock (an activity's) a little
+        // ahead of the workflow's; the next idle wait re-arms for the rest.
+        if let Some(Err(rejection)) = fired
+            && rejection != engine::core::command::Rejection::NothingDue
+            && !ctx.is_replaying()
+        {
+            tracing::warn!(%rejection, "firing due holds was refused");
+        }
+        Ok(())
     }
 
     /// The idle wait of the history budget's shape. A timer started in an earlier idle

@@ -261,6 +261,7 @@ mod tests {
                 generation: Default::default(),
                 context: Default::default(),
                 run_limits: Default::default(),
+                tool_policy: Default::default(),
             },
             instructions: None,
         }

@@ -83,8 +83,10 @@ pub struct SessionRunner<S, L, T, C = ListingCompactor> {
     llm: L,
     tools: T,
     compactor: C,
-    /// Fake wall clock, advanced by one millisecond per input.
+    /// Fake wall clock, advanced by one millisecond per input (and kept at least at
+    /// the real time with [`SessionRunner::with_wall_clock`]).
     clock_ms: u64,
+    wall_clock: bool,
     checkpoint_interval_entries: u64,
     checkpointed_at: Seq,
     /// Refreshed into each generation's request, as the worker does.
@@ -136,6 +138,7 @@ where
             tools,
             compactor,
             clock_ms,
+            wall_clock: false,
             checkpoint_interval_entries: CHECKPOINT_INTERVAL_ENTRIES_DEFAULT,
             checkpointed_at,
             sources: None,
@@ -190,9 +193,45 @@ where
         &self.session_id
     }
 
+    /// Times follow the real clock (never going back), so timed holds (approval
+    /// deadlines, `sleep`, wake-ups) come due in real time, as on the worker.
+    pub fn with_wall_clock(mut self) -> Self {
+        self.wall_clock = true;
+        self
+    }
+
     fn tick(&mut self) -> u64 {
         self.clock_ms += 1;
+        if self.wall_clock {
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |since| since.as_millis() as u64);
+            self.clock_ms = self.clock_ms.max(now);
+        }
         self.clock_ms
+    }
+
+    /// When the session's next timed hold comes due (see
+    /// `ControlState::next_deadline_ms`), in this runner's clock.
+    pub fn next_deadline_ms(&self) -> Option<u64> {
+        self.drive.state().control.next_deadline_ms()
+    }
+
+    /// Fires what is due at the runner's clock, as the workflow does when its timer
+    /// fires; `false` when nothing was.
+    pub async fn fire_due(&mut self) -> Result<bool, RunnerError> {
+        let now = self.tick();
+        match self
+            .drive
+            .admit(CoreCommand::FireTimers { now_ms: now }, now)
+        {
+            Ok(_) => {
+                self.commit_staged().await?;
+                Ok(true)
+            }
+            Err(Rejection::NothingDue) => Ok(false),
+            Err(rejection) => Err(rejection.into()),
+        }
     }
 
     /// Stores `text` as a user message blob and returns the item to submit.

@@ -67,6 +67,7 @@ impl ToolAdapter for BuiltinTools {
             status,
             output_ref,
             token_estimate,
+            later: None,
         })
     }
 }

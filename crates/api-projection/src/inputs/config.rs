@@ -36,6 +36,8 @@ pub struct PreparedSession {
     pub instructions: Option<TextOrRef>,
     /// Not engine config: the backend keeps it with the session's host settings.
     pub filesystem: FilesystemMode,
+    /// Register the durable time tools (`sleep`, `wait_until`, `wake_me_at`).
+    pub timers: bool,
 }
 
 /// Validates `session/start` params into an engine config.
@@ -67,6 +69,11 @@ pub fn prepare_session(params: &SessionStartParams) -> Result<PreparedSession, A
         },
         context: context_policy(&input.context, ContextPolicy::default()),
         run_limits: RunLimits::default().patched(&limits_patch(&input.run_defaults)),
+        tool_policy: input
+            .tool_policy
+            .as_ref()
+            .map(super::tool_policy)
+            .unwrap_or_default(),
     };
     config
         .validate()
@@ -96,6 +103,7 @@ pub fn prepare_session(params: &SessionStartParams) -> Result<PreparedSession, A
         config,
         instructions,
         filesystem: input.tools.filesystem,
+        timers: input.tools.timers,
     })
 }
 
@@ -138,6 +146,7 @@ pub fn config_patch(
             .context
             .map(|context| context_policy(&context, current.context)),
         run_limits: patch.run_defaults.as_ref().and_then(non_empty_limits),
+        tool_policy: patch.tool_policy.as_ref().map(super::tool_policy),
     };
     let next = current.patched(&engine_patch);
     next.validate()
@@ -352,6 +361,8 @@ fn api_field(field: ConfigField, scope: Scope) -> &'static str {
         (ConfigField::RunLimitsTurnsMax, Scope::Overrides) => "limits.maxTurns",
         (ConfigField::RunLimitsToolRoundsMax, Scope::Overrides) => "limits.maxToolRounds",
         (ConfigField::RunLimitsOutputTokensMax, Scope::Overrides) => "limits.maxOutputTokens",
+        (ConfigField::ToolPolicyRules, _) => "toolPolicy.rules",
+        (ConfigField::ToolPolicyApprovalTimeoutMs, _) => "toolPolicy.approvalTimeoutMs",
     }
 }
 
@@ -381,6 +392,15 @@ pub(crate) fn config_error(err: &ConfigError, scope: Scope, prefix: &str) -> Api
                 "{prefix}generation.toolChoice names tool {name:?}, which is not a valid \
                  tool name (1-64 of A-Z a-z 0-9 _ -)"
             ));
+        }
+        ConfigError::InvalidToolPattern { pattern } => {
+            return invalid_config(format!(
+                "{prefix}toolPolicy.rules has the pattern {pattern:?}, which is not valid \
+                 (1-128 of A-Z a-z 0-9 _ - and * for any run of characters)"
+            ));
+        }
+        ConfigError::OutOfRange { field, min, max } => {
+            (*field, format!("must be between {min} and {max}"))
         }
     };
     match ConfigField::from_path(field) {

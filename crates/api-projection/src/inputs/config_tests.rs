@@ -29,6 +29,7 @@ pub(super) fn start(api_kind: &str, generation: GenerationInput) -> SessionStart
             context: ContextInput::default(),
             run_defaults: RunLimitsInput::default(),
             tools: ToolsInput::default(),
+            tool_policy: Default::default(),
         },
     }
 }

@@ -32,6 +32,7 @@ fn patch_applies_as_intended() {
             max_tool_rounds: Some(3),
             ..RunLimitsInput::default()
         }),
+        tool_policy: Default::default(),
     };
     let engine_patch = config_patch(&current, &patch).unwrap();
     let next = current.patched(&engine_patch);

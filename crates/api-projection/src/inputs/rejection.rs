@@ -17,12 +17,15 @@ pub fn rejection_kind(code: RejectionCode) -> ErrorKind {
         | RejectionCode::SessionBusy
         | RejectionCode::AlreadyOpen
         | RejectionCode::CompactionPending => ErrorKind::Conflict,
-        RejectionCode::NotOpen | RejectionCode::UnknownRun | RejectionCode::RunNotActive => {
-            ErrorKind::NotFound
-        }
-        RejectionCode::Closed | RejectionCode::AlreadyCancelling | RejectionCode::StaleResult => {
-            ErrorKind::Rejected
-        }
+        RejectionCode::NotOpen
+        | RejectionCode::UnknownRun
+        | RejectionCode::RunNotActive
+        | RejectionCode::UnknownWakeUp => ErrorKind::NotFound,
+        RejectionCode::NoApprovalPending => ErrorKind::Conflict,
+        RejectionCode::Closed
+        | RejectionCode::AlreadyCancelling
+        | RejectionCode::StaleResult
+        | RejectionCode::NothingDue => ErrorKind::Rejected,
         RejectionCode::InvalidConfig
         | RejectionCode::TooMany
         | RejectionCode::Empty
@@ -188,6 +191,13 @@ mod tests {
                 InvalidParams,
                 "duplicateToolResult",
             ),
+            (
+                Rejection::NoApprovalPending(RunId::new("run_2").unwrap()),
+                Conflict,
+                "noApprovalPending",
+            ),
+            (Rejection::NothingDue, Rejected, "nothingDue"),
+            (Rejection::UnknownWakeUp(3), NotFound, "unknownWakeUp"),
         ]
     }
 

@@ -45,6 +45,7 @@ fn input(provider: &str, kind: &str, model: &str) -> SessionConfigInput {
         context: ContextInput::default(),
         run_defaults: RunLimitsInput::default(),
         tools: ToolsInput::default(),
+        tool_policy: Default::default(),
     }
 }
 

@@ -8,14 +8,14 @@
 //! written by a newer engine never stops a reader.
 
 use api::ApiError;
-use api::types::events::EventView;
+use api::types::events::{EventView, HoldState, HoldView, WakeUpState, WakeUpView};
 use api::types::items::{CitationView, ItemView, ToolResultView};
 use api::types::run::RunStatus;
 use engine::core::context::{ContextItem, ItemKind};
-use engine::core::event::{CoreEvent, ToolResultRecorded, TurnCompleted};
+use engine::core::event::{CoreEvent, DecidedBy, ToolResultRecorded, TurnCompleted, WakeUpOutcome};
 use engine::core::run::{ToolCallRequest, ToolStatus, Usage};
 use engine::store::{BlobStore, SessionLog};
-use engine::{BlobRef, LogEntry, RunId, SessionId};
+use engine::{BlobRef, LogEntry, RunId, SessionId, ToolCallId};
 use llm_runtime::content::{MediaType, OutputItemBlob};
 use llm_runtime::foreign::{self, NeutralItem};
 
@@ -74,6 +74,8 @@ pub async fn event_view<B: BlobStore>(
         items: Vec::new(),
         finish_reason: None,
         context_tokens: None,
+        hold: None,
+        wake_up: None,
     };
     // Unknown kinds, newer versions and undecodable payloads: kind and cursor only.
     let Ok(event) = CoreEvent::decode(&entry.event) else {
@@ -126,6 +128,50 @@ pub async fn event_view<B: BlobStore>(
         }),
         CoreEvent::ToolResultRecorded(e) => items.tool_result(e).await?,
         CoreEvent::ContextCompacted(e) => items.compaction(&e.summary).await?,
+        CoreEvent::ApprovalRequested(e) => {
+            view.hold = Some(hold_view(
+                &e.calls,
+                HoldState::AwaitingApproval,
+                e.timeout_ms
+                    .map(|timeout| entry.observed_at_ms.saturating_add(timeout)),
+                false,
+            ));
+        }
+        CoreEvent::ApprovalDecided(e) => {
+            let state = match (e.approved, e.by) {
+                (true, _) => HoldState::Approved,
+                (false, DecidedBy::Person) => HoldState::Denied,
+                (false, DecidedBy::Deadline) => HoldState::Expired,
+            };
+            view.hold = Some(hold_view(&e.calls, state, None, e.remember));
+        }
+        CoreEvent::ToolCallDeferred(e) => {
+            let calls = std::slice::from_ref(&e.call_id);
+            view.hold = Some(hold_view(
+                calls,
+                HoldState::Deferred,
+                Some(e.until_ms),
+                false,
+            ));
+        }
+        CoreEvent::WakeUpScheduled(e) => {
+            view.wake_up = Some(WakeUpView {
+                wake_up: e.wake_up,
+                state: WakeUpState::Scheduled,
+                at_ms: Some(e.at_ms),
+            });
+        }
+        CoreEvent::WakeUpEnded(e) => {
+            view.wake_up = Some(WakeUpView {
+                wake_up: e.wake_up,
+                state: match e.outcome {
+                    WakeUpOutcome::Fired => WakeUpState::Fired,
+                    WakeUpOutcome::Dropped => WakeUpState::Dropped,
+                    WakeUpOutcome::Cancelled => WakeUpState::Cancelled,
+                },
+                at_ms: None,
+            });
+        }
         CoreEvent::SessionOpened(_)
         | CoreEvent::ConfigChanged(_)
         | CoreEvent::SessionClosed(_)
@@ -140,6 +186,20 @@ pub async fn event_view<B: BlobStore>(
     }
     view.items = items.views;
     Ok(view)
+}
+
+fn hold_view(
+    calls: &[ToolCallId],
+    state: HoldState,
+    until_ms: Option<u64>,
+    remember: bool,
+) -> HoldView {
+    HoldView {
+        call_ids: calls.iter().map(ToString::to_string).collect(),
+        state,
+        until_ms,
+        remember,
+    }
 }
 
 fn finish_reason_view(reason: engine::core::run::FinishReason) -> api::types::events::FinishReason {
@@ -168,7 +228,12 @@ fn payload_run_id(event: &CoreEvent) -> Option<&RunId> {
         CoreEvent::TurnFailed(e) => Some(&e.run_id),
         CoreEvent::TurnAborted(e) => Some(&e.run_id),
         CoreEvent::ToolResultRecorded(e) => Some(&e.run_id),
-        CoreEvent::SessionOpened(_)
+        CoreEvent::ApprovalRequested(e) => Some(&e.run_id),
+        CoreEvent::ApprovalDecided(e) => Some(&e.run_id),
+        CoreEvent::ToolCallDeferred(e) => Some(&e.run_id),
+        CoreEvent::WakeUpScheduled(e) => e.run_id.as_ref(),
+        CoreEvent::WakeUpEnded(_)
+        | CoreEvent::SessionOpened(_)
         | CoreEvent::ConfigChanged(_)
         | CoreEvent::SessionClosed(_)
         | CoreEvent::ToolsChanged(_)

@@ -8,7 +8,8 @@ mod events;
 mod models;
 
 use api::ApiError;
-use api::types::run::{RunFailureView, RunStatus, RunView};
+use api::types::events::{WakeUpState, WakeUpView};
+use api::types::run::{RunFailureView, RunStatus, RunView, WaitReason, WaitingCallView};
 use api::types::session::{
     CompactionPolicy, FilesystemMode, ModelRouteInput, RunLimitsView, SessionConfigView,
     SessionListParams, SessionStatus, SessionSummary, SessionView, ToolChoiceInput, UsageView,
@@ -16,7 +17,9 @@ use api::types::session::{
 use engine::SessionId;
 use engine::core::config::{CompactionMode, SessionConfig, ToolChoice};
 use engine::core::control::{ControlState, Lifecycle};
-use engine::core::run::{ActiveRun, ActiveRunStatus, LimitKind, RunFailure, RunOutcome, Usage};
+use engine::core::run::{
+    ActiveRun, ActiveRunStatus, CallHold, LimitKind, RunFailure, RunOutcome, RunPhase, Usage,
+};
 
 pub use events::{
     TOOL_OUTPUT_VIEW_BYTES_MAX, USER_MESSAGE_LOAD_BYTES_MAX, USER_TEXT_VIEW_BYTES_MAX, event_view,
@@ -35,11 +38,27 @@ pub fn session_view(
     filesystem: FilesystemMode,
 ) -> SessionView {
     let runs = &control.runs;
+    let mut config = config_view(&opened_config(control), filesystem);
+    config.timers = control
+        .tools
+        .iter()
+        .any(|tool| tool.name == crate::TIMERS_MARKER_TOOL);
+    let mut wake_ups: Vec<WakeUpView> = control
+        .wake_ups
+        .iter()
+        .map(|wake| WakeUpView {
+            wake_up: wake.wake_up,
+            state: WakeUpState::Scheduled,
+            at_ms: Some(wake.at_ms),
+        })
+        .collect();
+    wake_ups.sort_by_key(|wake| (wake.at_ms, wake.wake_up));
     SessionView {
         session_id: session_id.to_string(),
         status: session_status(control),
         revision: control.config_revision,
-        config: config_view(&opened_config(control), filesystem),
+        config,
+        wake_ups,
         active_run: runs.active.as_ref().map(active_run_view),
         queued_run_ids: runs
             .queue
@@ -167,6 +186,7 @@ fn opened_config(control: &ControlState) -> SessionConfig {
         generation: Default::default(),
         context: Default::default(),
         run_limits: Default::default(),
+        tool_policy: Default::default(),
     })
 }
 
@@ -203,6 +223,8 @@ fn config_view(config: &SessionConfig, filesystem: FilesystemMode) -> SessionCon
             max_output_tokens: config.run_limits.output_tokens_max,
         },
         filesystem,
+        timers: false,
+        tool_policy: crate::inputs::tool_policy_view(&config.tool_policy),
     }
 }
 
@@ -216,7 +238,12 @@ pub(crate) fn usage_view(usage: &Usage) -> UsageView {
 }
 
 fn active_run_view(run: &ActiveRun) -> RunView {
+    let waiting = waiting_calls(run);
+    let awaiting_approval = waiting
+        .iter()
+        .any(|call| call.reason == WaitReason::Approval);
     let status = match run.status {
+        ActiveRunStatus::Running if awaiting_approval => RunStatus::AwaitingApproval,
         ActiveRunStatus::Running => RunStatus::Running,
         ActiveRunStatus::Cancelling { .. } => RunStatus::Cancelling,
     };
@@ -227,7 +254,33 @@ fn active_run_view(run: &ActiveRun) -> RunView {
         turns: run.turns_used,
         usage: usage_view(&run.usage),
         items: Vec::new(),
+        waiting,
     }
+}
+
+/// The open batch's calls that wait instead of running. Arguments are filled in by
+/// the backend, which can read the CAS ([`WaitingCallView::arguments`]).
+fn waiting_calls(run: &ActiveRun) -> Vec<WaitingCallView> {
+    let RunPhase::AwaitingTools { calls, .. } = &run.phase else {
+        return Vec::new();
+    };
+    calls
+        .iter()
+        .filter(|call| !call.done)
+        .filter_map(|call| {
+            let (reason, until_ms) = match call.hold.as_ref()? {
+                CallHold::Approval { deadline_ms } => (WaitReason::Approval, *deadline_ms),
+                CallHold::Timer { due_ms, .. } => (WaitReason::Timer, Some(*due_ms)),
+            };
+            Some(WaitingCallView {
+                call_id: call.request.call_id.to_string(),
+                tool: call.request.name.clone(),
+                reason,
+                until_ms,
+                arguments: None,
+            })
+        })
+        .collect()
 }
 
 /// A run in a state the caller names, with no failure and no items.
@@ -239,6 +292,7 @@ pub(crate) fn run_view(run_id: &str, status: RunStatus, turns: u32, usage: &Usag
         turns,
         usage: usage_view(usage),
         items: Vec::new(),
+        waiting: Vec::new(),
     }
 }
 

@@ -132,6 +132,7 @@ async fn driven_session() -> Host {
         status: ToolStatus::Ok,
         output_ref,
         token_estimate: 5_000,
+        later: None,
     }];
     let at = host.tick();
     assert_eq!(

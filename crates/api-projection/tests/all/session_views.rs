@@ -40,7 +40,9 @@ pub(crate) fn start_params() -> SessionStartParams {
             },
             tools: ToolsInput {
                 filesystem: FilesystemMode::ReadOnly,
+                timers: false,
             },
+            tool_policy: Default::default(),
         },
     }
 }
@@ -188,6 +190,7 @@ async fn session_view_follows_the_session() {
         status: ToolStatus::Ok,
         output_ref,
         token_estimate: 3,
+        later: None,
     }];
     let at = host.tick();
     assert_eq!(

@@ -31,6 +31,63 @@ pub struct EventView {
     /// shows against the model's window).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context_tokens: Option<u64>,
+    /// For approval and timer events (`tool.approval_requested`,
+    /// `tool.approval_decided`, `tool.deferred`): which calls, and what happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<HoldView>,
+    /// For `session.wake_up_scheduled` and `session.wake_up_ended`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wake_up: Option<WakeUpView>,
+}
+
+/// Calls that wait (for a person or a time) and what became of them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HoldView {
+    pub call_ids: Vec<String>,
+    pub state: HoldState,
+    /// Approval requested: the deadline (absent: none). Deferred: when the result
+    /// is recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_ms: Option<u64>,
+    /// Approved for the rest of the session.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remember: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum HoldState {
+    /// The calls wait for `run/approve` or `run/deny`.
+    AwaitingApproval,
+    Approved,
+    /// Denied by a person.
+    Denied,
+    /// Denied because the approval deadline passed.
+    Expired,
+    /// The tool finishes at `untilMs` (`sleep`, `wait_until`).
+    Deferred,
+}
+
+/// A run the session requests by itself (`wake_me_at`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WakeUpView {
+    pub wake_up: u32,
+    pub state: WakeUpState,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum WakeUpState {
+    Scheduled,
+    /// Its run was requested.
+    Fired,
+    /// Due while the run queue was full: no run.
+    Dropped,
+    Cancelled,
 }
 
 /// Why a generation stopped, normalised across providers.
@@ -122,6 +179,9 @@ pub struct DeltaView {
 }
 
 /// What a `session/subscribe` subscription sends, as `session/notification`.
+// Each notification is built once and serialized at once; boxing the event would
+// cost an allocation per event for no memory held anywhere.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "type", rename_all = "camelCase")]
 pub enum SessionNotification {

@@ -100,6 +100,8 @@ pub type RunSteerResult = RunAccepted;
 pub enum RunStatus {
     Queued,
     Running,
+    /// A call waits for `run/approve` or `run/deny`.
+    AwaitingApproval,
     Cancelling,
     Completed,
     Failed,
@@ -130,4 +132,64 @@ pub struct RunView {
     /// events, empty elsewhere).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub items: Vec<ItemView>,
+    /// Calls of the active run that wait instead of running (for approval, or on
+    /// a timer), in `session/read`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waiting: Vec<WaitingCallView>,
 }
+
+/// A tool call that waits without holding a worker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitingCallView {
+    pub call_id: String,
+    pub tool: String,
+    pub reason: WaitReason,
+    /// When the wait ends by itself: the approval deadline (which denies) or the
+    /// timer's due time. Absent for approvals without a deadline.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_ms: Option<u64>,
+    /// The call's arguments (JSON text, at most 2 KiB; longer ones are cut and
+    /// marked), so a person can decide without reading the transcript.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub arguments: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum WaitReason {
+    /// The tool policy asks a person first.
+    Approval,
+    /// The tool asked to finish later (`sleep`, `wait_until`).
+    Timer,
+}
+
+/// `run/approve`: the run's calls that wait for approval run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunApproveParams {
+    pub session_id: String,
+    pub run_id: String,
+    /// The calls to approve; empty or absent: every call that waits.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub call_ids: Vec<String>,
+    /// Approve these calls' tools for the rest of the session.
+    #[serde(default)]
+    pub remember: bool,
+}
+
+/// `run/deny`: the run's calls that wait for approval do not run; the model is told.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RunDenyParams {
+    pub session_id: String,
+    pub run_id: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub call_ids: Vec<String>,
+    /// What the model is told, as each denied call's result (at most 4 KiB).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+pub type RunApproveResult = RunAccepted;
+pub type RunDenyResult = RunAccepted;

@@ -95,6 +95,61 @@ pub enum FilesystemMode {
 pub struct ToolsInput {
     #[serde(default)]
     pub filesystem: FilesystemMode,
+    /// The durable time tools: `sleep`, `wait_until` and `wake_me_at`. They wait on
+    /// a workflow timer, holding no worker while they wait. Default false.
+    #[serde(default)]
+    pub timers: bool,
+}
+
+/// What happens to a call of a tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ToolDecisionInput {
+    /// The call runs.
+    #[default]
+    Allow,
+    /// The call waits for `run/approve` or `run/deny` (or the approval deadline).
+    Ask,
+    /// The call is refused; the model is told so.
+    Deny,
+}
+
+/// One rule of a tool policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ToolRuleInput {
+    /// A tool name, or a pattern where `*` stands for any run of characters
+    /// (`github__*`, `*_file`). 1-128 of A-Z a-z 0-9 _ - *.
+    pub tools: String,
+    pub decision: ToolDecisionInput,
+}
+
+/// Which tool calls run, wait for a person, or are refused. Rules are checked in
+/// order and the first match decides; tools no rule matches get their class's
+/// default; everything unset allows. A call waiting for approval puts its run in
+/// `awaitingApproval` until `run/approve`, `run/deny` or the deadline (which denies).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ToolPolicyInput {
+    /// At most 64.
+    #[serde(default)]
+    pub rules: Vec<ToolRuleInput>,
+    /// File tools that change files (`write_file`, `edit_file`, `apply_patch`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_writes: Option<ToolDecisionInput>,
+    /// Commands on attached environments.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shell: Option<ToolDecisionInput>,
+    /// Tools of linked MCP servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mcp: Option<ToolDecisionInput>,
+    /// Every other tool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other: Option<ToolDecisionInput>,
+    /// How long a call waits for a decision before it is denied (1 s to 30 days);
+    /// unset: it waits until someone decides.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_timeout_ms: Option<u64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -111,6 +166,9 @@ pub struct SessionConfigInput {
     pub run_defaults: RunLimitsInput,
     #[serde(default)]
     pub tools: ToolsInput,
+    /// Default: allow every tool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_policy: Option<ToolPolicyInput>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -159,6 +217,9 @@ pub struct SessionConfigView {
     pub compaction_threshold_tokens: u64,
     pub run_defaults: RunLimitsView,
     pub filesystem: FilesystemMode,
+    /// Whether the session has the durable time tools.
+    pub timers: bool,
+    pub tool_policy: ToolPolicyInput,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -180,6 +241,9 @@ pub struct SessionView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub active_run: Option<RunView>,
     pub queued_run_ids: Vec<String>,
+    /// Runs the session will request by itself (`wake_me_at`), soonest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wake_ups: Vec<super::events::WakeUpView>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_run: Option<RunView>,
     pub usage: UsageView,
@@ -237,6 +301,9 @@ pub struct SessionPatch {
     pub context: Option<ContextInput>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_defaults: Option<RunLimitsInput>,
+    /// Replaces the whole tool policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_policy: Option<ToolPolicyInput>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

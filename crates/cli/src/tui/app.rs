@@ -50,7 +50,7 @@ pub enum Call {
         session_id: String,
         environment: String,
     },
-    UpdateSession(SessionUpdateParams),
+    UpdateSession(Box<SessionUpdateParams>),
     /// The skills in the session's mounts (`/skills`).
     ListSkills {
         session_id: String,
@@ -89,7 +89,7 @@ pub enum UiActionResult {
     RunStarted(RunStartResult),
     Steered(RunAccepted),
     CancelRequested(RunAccepted),
-    SessionStarted(SessionView),
+    SessionStarted(Box<SessionView>),
     SessionsListed(SessionListResult),
     ModelsListed(ModelsListResult),
     McpListed(api::types::mcp::SessionMcpListResult),
@@ -99,7 +99,7 @@ pub enum UiActionResult {
     SkillSet(api::types::context::SkillView),
     CompactionRequested(api::types::context::SessionCompactResult),
     SessionUpdated {
-        session: SessionView,
+        session: Box<SessionView>,
         patch: SessionPatch,
     },
     Failed {

@@ -197,11 +197,11 @@ impl App {
     }
 
     fn update(&self, patch: SessionPatch) -> UiAction {
-        UiAction::Call(Call::UpdateSession(SessionUpdateParams {
+        UiAction::Call(Call::UpdateSession(Box::new(SessionUpdateParams {
             session_id: self.session.session_id.clone(),
             expected_revision: self.session.revision,
             patch,
-        }))
+        })))
     }
 
     fn interrupt(&mut self) -> Option<UiAction> {

@@ -191,7 +191,7 @@ pub async fn execute(
         Call::NewSession { model, effort } => {
             chat::start_session(client, settings, model, effort, mounted)
                 .await
-                .map(UiActionResult::SessionStarted)
+                .map(|session| UiActionResult::SessionStarted(Box::new(session)))
                 .map_err(failed("starting a session"))
         }
         Call::ListSessions => {
@@ -286,7 +286,7 @@ pub async fn execute(
             .session_update(&params)
             .await
             .map(|session| UiActionResult::SessionUpdated {
-                session,
+                session: Box::new(session),
                 patch: params.patch,
             })
             .map_err(failed("updating the session")),

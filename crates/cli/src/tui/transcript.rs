@@ -277,6 +277,8 @@ mod tests {
             items,
             finish_reason: None,
             context_tokens: None,
+            hold: None,
+            wake_up: Default::default(),
         }
     }
 

@@ -28,6 +28,7 @@ async fn start(client: &Client, text: &str) -> (String, String, u64) {
                 context: Default::default(),
                 run_defaults: Default::default(),
                 tools: Default::default(),
+                tool_policy: Default::default(),
             },
         })
         .await

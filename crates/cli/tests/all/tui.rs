@@ -40,6 +40,8 @@ fn session_view() -> SessionView {
                 max_output_tokens: 200_000,
             },
             filesystem: FilesystemMode::None,
+            timers: false,
+            tool_policy: Default::default(),
         },
         active_run: None,
         queued_run_ids: Vec::new(),
@@ -48,6 +50,7 @@ fn session_view() -> SessionView {
         context_tokens_estimate: 0,
         event_cursor: 1,
         updated_at_ms: 0,
+        wake_ups: Vec::new(),
     }
 }
 
@@ -75,6 +78,7 @@ fn run_view(status: RunStatus, turns: u32, usage: UsageView) -> RunView {
         turns,
         usage,
         items: Vec::new(),
+        waiting: Vec::new(),
     }
 }
 
@@ -88,6 +92,8 @@ fn event(app: &mut App, cursor: u64, kind: &str, run: Option<RunView>, items: Ve
         items,
         finish_reason: None,
         context_tokens: None,
+        hold: None,
+        wake_up: None,
     };
     app.on_follow(FollowUpdate::Notification(Box::new(
         SessionNotification::Event {
@@ -537,6 +543,8 @@ fn context_meter_against_the_model_window() {
         items: vec![assistant("About 12k tokens.")],
         finish_reason: None,
         context_tokens: Some(12_345),
+        hold: None,
+        wake_up: None,
     };
     app.on_follow(FollowUpdate::Notification(Box::new(
         SessionNotification::Event {

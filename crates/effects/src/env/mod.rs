@@ -701,6 +701,7 @@ async fn store_result<B: BlobStore>(
         status,
         output_ref: blobs.put(bytes).await?,
         token_estimate,
+        later: None,
     })
 }
 

@@ -68,6 +68,7 @@ async fn session(kind: ApiKind, provider: &RunningFakeProvider, transport: Trans
         generation: GenerationConfig::default(),
         context: Default::default(),
         run_limits: Default::default(),
+        tool_policy: Default::default(),
     };
     runner
         .admit(CoreCommand::OpenSession {
@@ -93,6 +94,7 @@ async fn session(kind: ApiKind, provider: &RunningFakeProvider, transport: Trans
             tools: vec![ToolSpec {
                 name: "add".into(),
                 definition_ref,
+                class: None,
             }],
         })
         .await

@@ -128,6 +128,18 @@ pub(crate) fn admit(control: &ControlState, command: CoreCommand) -> Result<Deci
             )]))
         }
         CoreCommand::Close => Ok(Decision::accepted(close(control))),
+        CoreCommand::DecideApproval {
+            run_id,
+            call_ids,
+            decision,
+        } => crate::core::holds::decide_approval(control, run_id, call_ids, decision)
+            .map(Decision::accepted),
+        CoreCommand::FireTimers { now_ms } => {
+            crate::core::holds::fire_timers(control, now_ms).map(Decision::accepted)
+        }
+        CoreCommand::CancelWakeUp { wake_up } => {
+            crate::core::holds::cancel_wake_up(control, wake_up).map(Decision::accepted)
+        }
     }
 }
 
@@ -236,7 +248,7 @@ fn check_input(what: &'static str, input: &[ItemSpec]) -> Result<(), Rejection> 
     Ok(())
 }
 
-fn input_digest(input: &[ItemSpec], overrides: &RunOverrides) -> String {
+pub(crate) fn input_digest(input: &[ItemSpec], overrides: &RunOverrides) -> String {
     let bytes = crate::canonical::to_vec(&(input, overrides));
     hex::encode(Sha256::digest(bytes))
 }

@@ -8,7 +8,7 @@ use crate::blob_ref::BlobRef;
 use crate::core::config::{ConfigError, ConfigPatch, RunOverrides, SessionConfig};
 use crate::core::context::ItemSpec;
 use crate::core::tools::ToolSpec;
-use crate::ids::{RunId, SessionId, SubmissionId};
+use crate::ids::{RunId, SessionId, SubmissionId, ToolCallId};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -63,6 +63,41 @@ pub enum CoreCommand {
         instruction: Option<BlobRef>,
     },
     Close,
+    /// Decides the calls of the active run that wait for approval (`call_ids`, or
+    /// all of them when empty).
+    DecideApproval {
+        run_id: RunId,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        call_ids: Vec<ToolCallId>,
+        decision: ApprovalDecision,
+    },
+    /// The host's clock reached `now_ms`: settle every hold and wake-up due by then.
+    /// Refused with `nothingDue` when nothing is.
+    FireTimers {
+        now_ms: u64,
+    },
+    /// Cancels a pending wake-up.
+    CancelWakeUp {
+        wake_up: u32,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "decision", rename_all = "snake_case")]
+pub enum ApprovalDecision {
+    Approve {
+        /// Approve the calls' tools for the rest of the session.
+        #[serde(default)]
+        remember: bool,
+    },
+    /// The model gets `output_ref` (the person's message, in the CAS) as each
+    /// denied call's result, or a standard refusal without one.
+    Deny {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        output_ref: Option<BlobRef>,
+        #[serde(default)]
+        token_estimate: u64,
+    },
 }
 
 /// Why a command (or an effect result) was refused. Nothing was appended.
@@ -126,6 +161,12 @@ pub enum Rejection {
     DuplicateToolCall(String),
     #[error("tool call {0} already has a result")]
     DuplicateToolResult(String),
+    #[error("no tool call of run {0} is waiting for approval")]
+    NoApprovalPending(RunId),
+    #[error("nothing is due")]
+    NothingDue,
+    #[error("no wake-up {0} is pending")]
+    UnknownWakeUp(u32),
 }
 
 /// The stable, machine-readable kind of a [`Rejection`]: its variant without the
@@ -159,11 +200,14 @@ pub enum RejectionCode {
     UnknownToolCall,
     DuplicateToolCall,
     DuplicateToolResult,
+    NoApprovalPending,
+    NothingDue,
+    UnknownWakeUp,
 }
 
 impl RejectionCode {
     /// Every code, in declaration order (for exhaustive tables and their tests).
-    pub const ALL: [RejectionCode; 24] = [
+    pub const ALL: [RejectionCode; 27] = [
         RejectionCode::NotOpen,
         RejectionCode::AlreadyOpen,
         RejectionCode::Closed,
@@ -188,6 +232,9 @@ impl RejectionCode {
         RejectionCode::UnknownToolCall,
         RejectionCode::DuplicateToolCall,
         RejectionCode::DuplicateToolResult,
+        RejectionCode::NoApprovalPending,
+        RejectionCode::NothingDue,
+        RejectionCode::UnknownWakeUp,
     ];
 
     /// The wire spelling, identical to the serde form.
@@ -217,6 +264,9 @@ impl RejectionCode {
             RejectionCode::UnknownToolCall => "unknownToolCall",
             RejectionCode::DuplicateToolCall => "duplicateToolCall",
             RejectionCode::DuplicateToolResult => "duplicateToolResult",
+            RejectionCode::NoApprovalPending => "noApprovalPending",
+            RejectionCode::NothingDue => "nothingDue",
+            RejectionCode::UnknownWakeUp => "unknownWakeUp",
         }
     }
 }
@@ -265,6 +315,9 @@ impl Rejection {
             Rejection::UnknownToolCall(_) => RejectionCode::UnknownToolCall,
             Rejection::DuplicateToolCall(_) => RejectionCode::DuplicateToolCall,
             Rejection::DuplicateToolResult(_) => RejectionCode::DuplicateToolResult,
+            Rejection::NoApprovalPending(_) => RejectionCode::NoApprovalPending,
+            Rejection::NothingDue => RejectionCode::NothingDue,
+            Rejection::UnknownWakeUp(_) => RejectionCode::UnknownWakeUp,
         }
     }
 }

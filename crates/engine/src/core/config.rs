@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use crate::core::policy::ToolPolicy;
+
 use crate::core::limits::{
     GENERATION_OUTPUT_TOKENS_MAX, HIGH_WATERMARK_TOKENS_MAX, PROVIDER_PARAMS_BYTES_MAX,
     RUN_OUTPUT_TOKENS_MAX, RUN_TOOL_BATCHES_MAX, RUN_TURNS_MAX, TEXT_FIELD_BYTES_MAX,
@@ -165,6 +167,10 @@ pub struct SessionConfig {
     pub context: ContextPolicy,
     #[serde(default)]
     pub run_limits: RunLimits,
+    /// Which tool calls run, wait for approval or are refused. Left out when it is
+    /// the default (allow all), so configs written before it encode as they did.
+    #[serde(default, skip_serializing_if = "ToolPolicy::is_default")]
+    pub tool_policy: ToolPolicy,
 }
 
 /// A revision-checked change to [`SessionConfig`]; unset fields stay as they are.
@@ -182,6 +188,9 @@ pub struct ConfigPatch {
     pub context: Option<ContextPolicy>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_limits: Option<RunLimitsPatch>,
+    /// Replaces the whole policy.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_policy: Option<ToolPolicy>,
 }
 
 impl SessionConfig {
@@ -204,6 +213,9 @@ impl SessionConfig {
         }
         if let Some(limits) = &patch.run_limits {
             next.run_limits = next.run_limits.patched(limits);
+        }
+        if let Some(policy) = &patch.tool_policy {
+            next.tool_policy = policy.clone();
         }
         next
     }
@@ -263,6 +275,8 @@ config_fields! {
     RunLimitsTurnsMax => "run_limits.turns_max";
     RunLimitsToolRoundsMax => "run_limits.tool_rounds_max";
     RunLimitsOutputTokensMax => "run_limits.output_tokens_max";
+    ToolPolicyRules => "tool_policy.rules";
+    ToolPolicyApprovalTimeoutMs => "tool_policy.approval_timeout_ms";
 }
 
 impl ConfigField {
@@ -290,6 +304,16 @@ pub enum ConfigError {
     ParamsTooLarge,
     #[error("tool_choice names tool {name:?}, which is not a valid tool name")]
     InvalidToolChoice { name: String },
+    #[error(
+        "tool policy pattern {pattern:?} is not valid: use 1-128 of A-Z a-z 0-9 _ - and * for any run"
+    )]
+    InvalidToolPattern { pattern: String },
+    #[error("{field} must be between {min} and {max}")]
+    OutOfRange {
+        field: &'static str,
+        min: u64,
+        max: u64,
+    },
 }
 
 fn check_text(field: ConfigField, value: &str) -> Result<(), ConfigError> {
@@ -415,6 +439,7 @@ impl SessionConfig {
             self.context.high_watermark_tokens,
             HIGH_WATERMARK_TOKENS_MAX,
         )?;
+        self.tool_policy.validate()?;
         self.run_limits.validate()
     }
 }

@@ -2,7 +2,7 @@
 //! nothing that grows with the transcript. Hosts that must keep memory flat (the
 //! Temporal workflow) hold and replay only this.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -10,10 +10,11 @@ use crate::blob_ref::BlobRef;
 use crate::core::config::SessionConfig;
 use crate::core::context::{ContextDigest, ContextItem, ItemKind};
 use crate::core::event::{self as ev, CompactionReason, CoreEvent};
+use crate::core::holds::PendingWakeUp;
 use crate::core::limits::SUBMISSION_WINDOW_MAX;
 use crate::core::replay::ReplayError;
 use crate::core::run::{
-    ActiveRun, ActiveRunStatus, PendingToolCall, QueuedRun, RunOutcome, RunPhase, Usage,
+    ActiveRun, ActiveRunStatus, CallHold, PendingToolCall, QueuedRun, RunOutcome, RunPhase, Usage,
 };
 use crate::core::tools::ToolSpec;
 use crate::ids::{RunId, SessionId, SubmissionId};
@@ -188,6 +189,19 @@ pub struct ControlState {
     pub runs: RunsControl,
     pub compaction: CompactionControl,
     pub usage_total: Usage,
+    /// Tools approved "for the rest of the session" (`run/approve` with `remember`).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub approved_tools: BTreeSet<String>,
+    /// Runs the session will request by itself (`wake_me_at`), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub wake_ups: Vec<PendingWakeUp>,
+    /// Wake-ups ever scheduled; numbers the next one.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub wake_ups_total: u32,
+}
+
+fn is_zero(value: &u32) -> bool {
+    *value == 0
 }
 
 fn inconsistent(entry: &LogEntry, reason: impl Into<String>) -> ReplayError {
@@ -318,6 +332,7 @@ impl ControlState {
                     tool_batches_used: 0,
                     usage: Usage::default(),
                     pending_steers: Vec::new(),
+                    yielded: false,
                 });
             }
             CoreEvent::RunSteered(e) => {
@@ -374,6 +389,7 @@ impl ControlState {
                             .map(|request| PendingToolCall {
                                 request: request.clone(),
                                 done: false,
+                                hold: None,
                             })
                             .collect(),
                     }
@@ -417,14 +433,89 @@ impl ControlState {
                     ));
                 };
                 call.done = true;
+                call.hold = None;
                 if calls.iter().all(|call| call.done) {
                     run.tool_batches_used += 1;
                     run.phase = RunPhase::Ready;
                 }
                 self.context.add(&e.item);
             }
+            CoreEvent::ApprovalRequested(e) => {
+                let deadline_ms = e
+                    .timeout_ms
+                    .map(|timeout| entry.observed_at_ms.saturating_add(timeout));
+                for call in self.open_calls(entry, &e.run_id, e.batch, &e.calls)? {
+                    call.hold = Some(CallHold::Approval { deadline_ms });
+                }
+            }
+            CoreEvent::ApprovalDecided(e) => {
+                let mut names = Vec::new();
+                for call in self.open_calls(entry, &e.run_id, e.batch, &e.calls)? {
+                    if e.approved {
+                        call.hold = None;
+                    }
+                    names.push(call.request.name.clone());
+                }
+                if e.approved && e.remember {
+                    self.approved_tools.extend(names);
+                }
+            }
+            CoreEvent::ToolCallDeferred(e) => {
+                let ids = std::slice::from_ref(&e.call_id);
+                for call in self.open_calls(entry, &e.run_id, e.batch, ids)? {
+                    call.hold = Some(CallHold::Timer {
+                        due_ms: e.until_ms,
+                        status: e.status,
+                        output_ref: e.output_ref.clone(),
+                        token_estimate: e.token_estimate,
+                    });
+                }
+            }
+            CoreEvent::WakeUpScheduled(e) => {
+                self.wake_ups.push(PendingWakeUp {
+                    wake_up: e.wake_up,
+                    at_ms: e.at_ms,
+                    input: e.input.clone(),
+                });
+                self.wake_ups_total = self.wake_ups_total.max(e.wake_up);
+                if let Some(run_id) = &e.run_id {
+                    self.active_mut(entry, run_id)?.yielded = true;
+                }
+            }
+            CoreEvent::WakeUpEnded(e) => {
+                let before = self.wake_ups.len();
+                self.wake_ups.retain(|wake| wake.wake_up != e.wake_up);
+                if self.wake_ups.len() == before {
+                    return Err(inconsistent(entry, format!("no wake-up {}", e.wake_up)));
+                }
+            }
         }
         Ok(())
+    }
+
+    /// The open, unanswered calls `ids` of `batch` of the active run `run_id`.
+    fn open_calls(
+        &mut self,
+        entry: &LogEntry,
+        run_id: &RunId,
+        batch: u32,
+        ids: &[crate::ids::ToolCallId],
+    ) -> Result<Vec<&mut PendingToolCall>, ReplayError> {
+        let run = self.active_mut(entry, run_id)?;
+        let RunPhase::AwaitingTools { batch: open, calls } = &mut run.phase else {
+            return Err(inconsistent(entry, "no batch is open"));
+        };
+        if *open != batch {
+            return Err(inconsistent(entry, "another batch is open"));
+        }
+        let chosen: Vec<&mut PendingToolCall> = calls
+            .iter_mut()
+            .filter(|call| !call.done && ids.contains(&call.request.call_id))
+            .collect();
+        if chosen.len() != ids.len() {
+            return Err(inconsistent(entry, "a named call is not open"));
+        }
+        Ok(chosen)
     }
 
     fn take_compaction(&mut self, entry: &LogEntry, compaction: u32) -> Result<(), ReplayError> {

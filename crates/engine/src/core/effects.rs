@@ -20,6 +20,7 @@ use crate::core::command::Rejection;
 use crate::core::context::{ContextItem, ItemKind, ItemSpec};
 use crate::core::control::{ControlState, Lifecycle};
 use crate::core::event as ev;
+use crate::core::holds::{WAKE_UPS_MAX, valid_wake_up_input};
 use crate::core::limits::{OUTPUT_ITEMS_MAX, TEXT_FIELD_BYTES_MAX, TOOL_CALLS_PER_TURN_MAX};
 use crate::core::planner::Planned;
 use crate::core::refresh::{ContextRefresh, ResolvedRefresh};
@@ -73,6 +74,39 @@ pub struct ToolResult {
     pub status: ToolStatus,
     pub output_ref: BlobRef,
     pub token_estimate: u64,
+    /// The tool finishes later without holding anything (`core::holds`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub later: Option<Later>,
+}
+
+impl ToolResult {
+    /// A result recorded as it arrives.
+    pub fn now(
+        call_id: ToolCallId,
+        status: ToolStatus,
+        output_ref: BlobRef,
+        token_estimate: u64,
+    ) -> Self {
+        Self {
+            call_id,
+            status,
+            output_ref,
+            token_estimate,
+            later: None,
+        }
+    }
+}
+
+/// What a tool that finishes later asks of the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Later {
+    /// Record this result at `at_ms`, not now (`sleep`, `wait_until`): the call
+    /// stays open, held by a timer, and the run waits without an activity.
+    At { at_ms: u64 },
+    /// Record this result now, end the run at its next step boundary, and request a
+    /// run with `input` at `at_ms` (`wake_me_at`).
+    WakeUp { at_ms: u64, input: Vec<ItemSpec> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -329,18 +363,68 @@ pub(crate) fn tool_results(
             .find(|call| call.request.call_id == result.call_id);
         match call {
             None => return Err(Rejection::UnknownToolCall(result.call_id.to_string())),
-            Some(call) if call.done || !seen.insert(&result.call_id) => {
+            Some(call) if call.done || call.hold.is_some() || !seen.insert(&result.call_id) => {
                 return Err(Rejection::DuplicateToolResult(result.call_id.to_string()));
             }
             Some(_) => {}
         }
     }
-    let events = results
-        .into_iter()
-        .zip(control.context.next_ordinal..)
-        .map(|(result, ordinal)| tool_result_recorded(run_id, batch, calls, result, ordinal))
-        .collect();
+    let mut events = Vec::with_capacity(results.len());
+    let mut ordinal = control.context.next_ordinal;
+    let mut wake_ups = control.wake_ups.len();
+    let mut wake_ups_total = control.wake_ups_total;
+    for mut result in results {
+        match result.later.take() {
+            None => {}
+            Some(Later::At { at_ms }) => {
+                events.push(Planned {
+                    joins: call_joins(run_id, batch, &result.call_id),
+                    event: ev::ToolCallDeferred {
+                        run_id: run_id.clone(),
+                        batch,
+                        call_id: result.call_id,
+                        until_ms: at_ms,
+                        status: result.status,
+                        output_ref: result.output_ref,
+                        token_estimate: result.token_estimate,
+                    }
+                    .into(),
+                });
+                continue;
+            }
+            Some(Later::WakeUp { at_ms, input }) => {
+                if wake_ups < WAKE_UPS_MAX && valid_wake_up_input(&input) {
+                    wake_ups += 1;
+                    wake_ups_total += 1;
+                    events.push(Planned::run(
+                        run_id,
+                        ev::WakeUpScheduled {
+                            wake_up: wake_ups_total,
+                            at_ms,
+                            input,
+                            run_id: Some(run_id.clone()),
+                        },
+                    ));
+                } else {
+                    result.status = ToolStatus::Error;
+                    result.output_ref = crate::core::wellknown::tool_wake_up_refused_ref();
+                    result.token_estimate = 32;
+                }
+            }
+        }
+        events.push(tool_result_recorded(run_id, batch, calls, result, ordinal));
+        ordinal += 1;
+    }
     Ok(Accepted::valid(events))
+}
+
+fn call_joins(run_id: &RunId, batch: u32, call_id: &ToolCallId) -> Joins {
+    Joins {
+        run_id: Some(run_id.clone()),
+        tool_batch: Some(batch),
+        tool_call_id: Some(call_id.clone()),
+        ..Joins::default()
+    }
 }
 
 fn tool_result_recorded(
@@ -364,12 +448,7 @@ fn tool_result_recorded(
         call_id: Some(result.call_id.clone()),
         is_error: result.status != ToolStatus::Ok,
     };
-    let joins = Joins {
-        run_id: Some(run_id.clone()),
-        tool_batch: Some(batch),
-        tool_call_id: Some(result.call_id.clone()),
-        ..Joins::default()
-    };
+    let joins = call_joins(run_id, batch, &result.call_id);
     let event = ev::ToolResultRecorded {
         run_id: run_id.clone(),
         batch,

@@ -57,6 +57,7 @@ fn generating() -> (TestDrive, GenerationIntent) {
         generation: Default::default(),
         context: Default::default(),
         run_limits: Default::default(),
+        tool_policy: Default::default(),
     };
     config.context.compaction = CompactionMode::Manual;
     let mut drive = Drive::new(ControlState::default());
@@ -191,6 +192,7 @@ fn tool_result(id: &str) -> ToolResult {
         status: ToolStatus::Ok,
         output_ref: blob("out"),
         token_estimate: 1,
+        later: None,
     }
 }
 

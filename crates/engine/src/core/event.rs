@@ -184,6 +184,81 @@ pub struct ToolResultRecorded {
     pub arguments_ref: Option<crate::blob_ref::BlobRef>,
 }
 
+/// Calls of one batch that wait for a person's decision (the tool policy said
+/// `ask`). Recorded right after the turn that requested them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalRequested {
+    pub run_id: RunId,
+    pub batch: u32,
+    pub calls: Vec<ToolCallId>,
+    /// The policy's deadline: the calls are denied this long after this entry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_ms: Option<u64>,
+}
+
+/// Who decided an approval.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecidedBy {
+    Person,
+    /// The deadline passed without a decision.
+    Deadline,
+}
+
+/// Approved calls run; denied ones get their result in the `tool.result_recorded`
+/// events that follow in the same append.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApprovalDecided {
+    pub run_id: RunId,
+    pub batch: u32,
+    pub calls: Vec<ToolCallId>,
+    pub approved: bool,
+    /// The calls' tools need no approval for the rest of the session.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remember: bool,
+    pub by: DecidedBy,
+}
+
+/// A call's tool ran and asked for its result to be recorded at `until_ms`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolCallDeferred {
+    pub run_id: RunId,
+    pub batch: u32,
+    pub call_id: ToolCallId,
+    pub until_ms: u64,
+    pub status: ToolStatus,
+    pub output_ref: BlobRef,
+    pub token_estimate: u64,
+}
+
+/// The session will request a run at `at_ms` with `input` (`wake_me_at`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WakeUpScheduled {
+    pub wake_up: u32,
+    pub at_ms: u64,
+    pub input: Vec<ItemSpec>,
+    /// The run that asked; it ends at its next step boundary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<RunId>,
+}
+
+/// A wake-up came due (its run request follows) or was cancelled.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WakeUpEnded {
+    pub wake_up: u32,
+    pub outcome: WakeUpOutcome,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WakeUpOutcome {
+    /// Its run was requested.
+    Fired,
+    /// Due, but the run queue was full: no run.
+    Dropped,
+    Cancelled,
+}
+
 fn is_zero(value: &u32) -> bool {
     *value == 0
 }
@@ -315,6 +390,11 @@ core_events! {
     TurnFailed => "lightspeed.core.turn.failed" v 1;
     TurnAborted => "lightspeed.core.turn.aborted" v 1;
     ToolResultRecorded => "lightspeed.core.tool.result_recorded" v 1;
+    ApprovalRequested => "lightspeed.core.tool.approval_requested" v 1;
+    ApprovalDecided => "lightspeed.core.tool.approval_decided" v 1;
+    ToolCallDeferred => "lightspeed.core.tool.deferred" v 1;
+    WakeUpScheduled => "lightspeed.core.session.wake_up_scheduled" v 1;
+    WakeUpEnded => "lightspeed.core.session.wake_up_ended" v 1;
 }
 
 #[cfg(test)]

@@ -4,17 +4,13 @@
 //! high-watermark). It reads only control state, never the item list.
 
 use crate::core::config::CompactionMode;
-use crate::core::context::{ContextItem, ItemKind};
+use crate::core::context::ContextItem;
 use crate::core::control::{ControlState, Lifecycle};
 use crate::core::event::{self as ev, CompactionReason, CoreEvent};
 use crate::core::request::{planned_fingerprint, turn_settings};
-use crate::core::run::{
-    ActiveRun, ActiveRunStatus, LimitKind, PendingToolCall, RunFailure, RunOutcome, RunPhase,
-    ToolStatus,
-};
+use crate::core::run::{ActiveRun, ActiveRunStatus, LimitKind, RunFailure, RunOutcome, RunPhase};
 use crate::core::wellknown;
 use crate::drive::{Action, CompactionIntent, GenerationIntent, ToolBatchIntent};
-use crate::ids::RunId;
 use crate::log::Joins;
 
 /// An event decided but not yet committed, with its joins.
@@ -95,15 +91,20 @@ fn plan_run(control: &ControlState, run: &ActiveRun) -> Plan {
             {
                 return Plan::Events(abandon(control, run, RunOutcome::Failed { failure }));
             }
+            // Held calls wait for a person or a time (`core::holds`), not a tool.
+            let runnable: Vec<_> = calls
+                .iter()
+                .filter(|call| !call.done && call.hold.is_none())
+                .map(|call| call.request.clone())
+                .collect();
+            if runnable.is_empty() {
+                return Plan::Action(Action::Idle);
+            }
             Plan::Action(Action::InvokeTools(ToolBatchIntent {
                 session_id: session_id(control),
                 run_id: run.run_id.clone(),
                 batch: *batch,
-                calls: calls
-                    .iter()
-                    .filter(|call| !call.done)
-                    .map(|call| call.request.clone())
-                    .collect(),
+                calls: runnable,
             }))
         }
         RunPhase::Answered if run.pending_steers.is_empty() => {
@@ -136,6 +137,10 @@ fn plan_boundary(control: &ControlState, run: &ActiveRun) -> Plan {
                 items,
             },
         )]);
+    }
+    if run.yielded {
+        // The run scheduled a wake-up: the next run carries on from there.
+        return Plan::Events(vec![finish(run, RunOutcome::Completed)]);
     }
     if let Some(failure) =
         exceeded(run, LimitKind::Turns).or_else(|| exceeded(run, LimitKind::OutputTokens))
@@ -215,51 +220,19 @@ pub(crate) fn abandon(
             };
             let open = calls.iter().filter(|call| !call.done);
             for (call, ordinal) in open.zip(control.context.next_ordinal..) {
-                events.push(not_executed(&run.run_id, *batch, call, ordinal, &output));
+                events.push(crate::core::holds::not_run(
+                    &run.run_id,
+                    *batch,
+                    call,
+                    ordinal,
+                    (output.clone(), 16),
+                ));
             }
         }
         RunPhase::Ready | RunPhase::Answered => {}
     }
     events.push(finish(run, outcome));
     events
-}
-
-fn not_executed(
-    run_id: &RunId,
-    batch: u32,
-    call: &PendingToolCall,
-    ordinal: u64,
-    output: &crate::blob_ref::BlobRef,
-) -> Planned {
-    let call_id = call.request.call_id.clone();
-    let item = ContextItem {
-        ordinal,
-        kind: ItemKind::ToolResult,
-        key: None,
-        content_ref: output.clone(),
-        token_estimate: 16,
-        call_id: Some(call_id.clone()),
-        is_error: true,
-    };
-    let joins = Joins {
-        run_id: Some(run_id.clone()),
-        tool_batch: Some(batch),
-        tool_call_id: Some(call_id.clone()),
-        ..Joins::default()
-    };
-    let event = ev::ToolResultRecorded {
-        run_id: run_id.clone(),
-        batch,
-        call_id,
-        status: ToolStatus::NotExecuted,
-        item,
-        tool_name: Some(call.request.name.clone()),
-        arguments_ref: Some(call.request.arguments_ref.clone()),
-    };
-    Planned {
-        joins,
-        event: event.into(),
-    }
 }
 
 fn finish(run: &ActiveRun, outcome: RunOutcome) -> Planned {

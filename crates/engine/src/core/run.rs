@@ -140,6 +140,39 @@ pub enum RunPhase {
 pub struct PendingToolCall {
     pub request: ToolCallRequest,
     pub done: bool,
+    /// Why the call is neither running nor done (docs/spec/orchestration.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hold: Option<CallHold>,
+}
+
+/// What an open call waits for instead of a tool activity. A held call costs no
+/// activity and no worker slot: the host only keeps a timer for its deadline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "hold", rename_all = "snake_case")]
+pub enum CallHold {
+    /// A person's decision (`run/approve`, `run/deny`); denied at `deadline_ms`.
+    Approval {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deadline_ms: Option<u64>,
+    },
+    /// The tool ran and asked for its result to be recorded at `due_ms` (`sleep`,
+    /// `wait_until`): the result is already in the CAS.
+    Timer {
+        due_ms: u64,
+        status: ToolStatus,
+        output_ref: BlobRef,
+        token_estimate: u64,
+    },
+}
+
+impl CallHold {
+    /// When the host must wake the session for this hold, if ever.
+    pub fn deadline_ms(&self) -> Option<u64> {
+        match self {
+            CallHold::Approval { deadline_ms } => *deadline_ms,
+            CallHold::Timer { due_ms, .. } => Some(*due_ms),
+        }
+    }
 }
 
 /// Whether cancellation of the active run was requested (the engine's view; clients
@@ -170,6 +203,14 @@ pub struct ActiveRun {
     pub usage: Usage,
     /// Steer input waiting for the next step boundary.
     pub pending_steers: Vec<ItemSpec>,
+    /// The run scheduled a wake-up (`wake_me_at`): it ends at the next step
+    /// boundary instead of asking the model again.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub yielded: bool,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 /// How a tool call ended.

@@ -96,7 +96,12 @@ impl ContextState {
             | CoreEvent::RunFinished(_)
             | CoreEvent::TurnPlanned(_)
             | CoreEvent::TurnFailed(_)
-            | CoreEvent::TurnAborted(_) => Ok(()),
+            | CoreEvent::TurnAborted(_)
+            | CoreEvent::ApprovalRequested(_)
+            | CoreEvent::ApprovalDecided(_)
+            | CoreEvent::ToolCallDeferred(_)
+            | CoreEvent::WakeUpScheduled(_)
+            | CoreEvent::WakeUpEnded(_) => Ok(()),
         }
     }
 }

@@ -96,6 +96,19 @@ pub(crate) enum Cmd {
     },
     Compact,
     Close,
+    /// `run/approve` or `run/deny`: all waiting calls (`call` 0) or the n-th one.
+    Decide {
+        run: RunSel,
+        call: u8,
+        approve: bool,
+        remember: bool,
+        message: bool,
+    },
+    /// The host's timer fired: `FireTimers` at its clock.
+    FireTimers,
+    CancelWakeUp {
+        wake_up: u8,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -122,6 +135,8 @@ pub(crate) struct Outcome {
     pub(crate) errors: u8,
     pub(crate) tokens: u64,
     pub(crate) flaw: Flaw,
+    /// Tool results that finish later: 4 a deferred result, 5 a wake-up, else none.
+    pub(crate) later: u8,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -221,6 +236,11 @@ pub(crate) fn command() -> impl Strategy<Value = Cmd> {
             |(revision_offset, upsert, remove)| Cmd::PatchTools { revision_offset, upsert, remove }
         ),
         6 => Just(Cmd::Compact),
+        6 => (run_sel(), 0u8..4, any::<bool>(), any::<bool>(), any::<bool>()).prop_map(
+            |(run, call, approve, remember, message)| Cmd::Decide { run, call, approve, remember, message }
+        ),
+        8 => Just(Cmd::FireTimers),
+        1 => (0u8..4).prop_map(|wake_up| Cmd::CancelWakeUp { wake_up }),
         2 => (session_config(24), prop::option::of(item_spec()))
             .prop_map(|(config, instructions)| Cmd::Open { config, instructions }),
         1 => Just(Cmd::Close),
@@ -266,9 +286,10 @@ pub(crate) fn outcome() -> impl Strategy<Value = Outcome> {
             1 => Just(Flaw::Duplicate),
             1 => Just(Flaw::LongText),
         ],
+        0u8..8,
     )
         .prop_map(
-            |(shape, items, calls, output_tokens, mask, errors, tokens, flaw)| Outcome {
+            |(shape, items, calls, output_tokens, mask, errors, tokens, flaw, later)| Outcome {
                 shape,
                 items,
                 calls,
@@ -277,6 +298,7 @@ pub(crate) fn outcome() -> impl Strategy<Value = Outcome> {
                 errors,
                 tokens,
                 flaw,
+                later,
             },
         )
 }
@@ -349,9 +371,10 @@ pub(crate) fn session_config(one_in: u8) -> impl Strategy<Value = SessionConfig>
         provider_params(),
         context_policy(),
         0..one_in,
+        prop_oneof![2 => Just(ToolPolicy::default()), 1 => tool_policy()],
     )
         .prop_map(
-            |(run_limits, output_tokens_max, provider_params, context, flaw)| {
+            |(run_limits, output_tokens_max, provider_params, context, flaw, tool_policy)| {
                 let mut config = SessionConfig {
                     model: model_route("gpt-5"),
                     generation: GenerationConfig {
@@ -361,6 +384,7 @@ pub(crate) fn session_config(one_in: u8) -> impl Strategy<Value = SessionConfig>
                     },
                     context,
                     run_limits,
+                    tool_policy,
                 };
                 match flaw {
                     0 => config.model.model.clear(),
@@ -394,9 +418,18 @@ pub(crate) fn config_patch() -> impl Strategy<Value = ConfigPatch> {
         prop::option::of(provider_params()),
         prop::option::of(context_policy()),
         prop::option::of(run_limits_patch()),
+        prop::option::weighted(0.2, tool_policy()),
     )
         .prop_map(
-            |(model, output_tokens_max, tool_choice, provider_params, context, run_limits)| {
+            |(
+                model,
+                output_tokens_max,
+                tool_choice,
+                provider_params,
+                context,
+                run_limits,
+                tool_policy,
+            )| {
                 ConfigPatch {
                     model: model.map(model_route),
                     output_tokens_max,
@@ -404,9 +437,43 @@ pub(crate) fn config_patch() -> impl Strategy<Value = ConfigPatch> {
                     provider_params,
                     context,
                     run_limits,
+                    tool_policy,
                 }
             },
         )
+}
+
+/// A policy over the generated tool names: some ask, some refuse, with or without a
+/// deadline (short, so generated clocks pass it), rarely with a bad pattern.
+pub(crate) fn tool_policy() -> impl Strategy<Value = ToolPolicy> {
+    let decision = || {
+        prop_oneof![
+            2 => Just(ToolDecision::Allow),
+            3 => Just(ToolDecision::Ask),
+            1 => Just(ToolDecision::Deny),
+        ]
+    };
+    let pattern = prop_oneof![
+        4 => prop::sample::select(vec!["read_file", "write_file", "grep", "shell", "*_file", "*"]),
+        1 => Just("bad pattern"),
+    ];
+    (
+        prop::collection::vec((pattern, decision()), 0..3),
+        prop::option::of(decision()),
+        prop::option::of(prop_oneof![3 => 1_000u64..8_000, 1 => Just(10u64)]),
+    )
+        .prop_map(|(rules, other, approval_timeout_ms)| ToolPolicy {
+            rules: rules
+                .into_iter()
+                .map(|(tools, decision)| ToolRule {
+                    tools: tools.to_owned(),
+                    decision,
+                })
+                .collect(),
+            other,
+            approval_timeout_ms,
+            ..ToolPolicy::default()
+        })
 }
 
 pub(crate) fn run_limits_patch() -> impl Strategy<Value = RunLimitsPatch> {
@@ -457,6 +524,7 @@ pub(crate) fn session_config_default() -> SessionConfig {
         generation: GenerationConfig::default(),
         context: ContextPolicy::default(),
         run_limits: RunLimits::default(),
+        tool_policy: Default::default(),
     }
 }
 
@@ -469,5 +537,6 @@ pub(crate) fn tool_spec(index: u8) -> ToolSpec {
     ToolSpec {
         name: name.to_owned(),
         definition_ref: BlobRef::of_bytes(format!("{{\"name\":{name:?}}}").as_bytes()),
+        class: None,
     }
 }

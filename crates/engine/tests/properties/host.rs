@@ -517,13 +517,39 @@ impl Host<'_> {
             },
             Cmd::Compact => CoreCommand::RequestCompaction { instruction: None },
             Cmd::Close => CoreCommand::Close,
+            Cmd::Decide {
+                run,
+                call,
+                approve,
+                remember,
+                message,
+            } => CoreCommand::DecideApproval {
+                run_id: select_run(control, *run),
+                call_ids: waiting_call(control, *call).into_iter().collect(),
+                decision: if *approve {
+                    ApprovalDecision::Approve {
+                        remember: *remember,
+                    }
+                } else {
+                    ApprovalDecision::Deny {
+                        output_ref: message.then(|| BlobRef::of_bytes(b"not on main, please")),
+                        token_estimate: 6,
+                    }
+                },
+            },
+            Cmd::FireTimers => CoreCommand::FireTimers {
+                now_ms: self.clock_ms,
+            },
+            Cmd::CancelWakeUp { wake_up } => CoreCommand::CancelWakeUp {
+                wake_up: u32::from(*wake_up),
+            },
         }
     }
 
     pub(crate) fn resolution(&mut self, action: &Action, outcome: &Outcome) -> Option<Input> {
         match action {
             Action::GenerateLlm(intent) => Some(self.generation(intent, outcome)),
-            Action::InvokeTools(intent) => Some(tool_results(intent, outcome)),
+            Action::InvokeTools(intent) => Some(tool_results(intent, outcome, self.clock_ms)),
             Action::CompactContext(intent) => Some(compaction(intent, outcome)),
             Action::AppendEvents { .. } | Action::Idle | Action::Closed => None,
         }
@@ -592,6 +618,17 @@ impl Host<'_> {
             outcome: generated,
         }
     }
+}
+
+/// The `n`-th call of the open batch (any, waiting or not; `n` 0 means none, so the
+/// command names every waiting call).
+pub(crate) fn waiting_call(control: &ControlState, n: u8) -> Option<ToolCallId> {
+    let run = control.runs.active.as_ref()?;
+    let engine::core::run::RunPhase::AwaitingTools { calls, .. } = &run.phase else {
+        return None;
+    };
+    let index = usize::from(n.checked_sub(1)?);
+    calls.get(index).map(|call| call.request.call_id.clone())
 }
 
 pub(crate) fn offset(revision: u64, by: i8) -> u64 {

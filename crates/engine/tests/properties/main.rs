@@ -27,16 +27,19 @@ use proptest::test_runner::{Config, RngAlgorithm, TestRng, TestRunner};
 use serde_json::json;
 
 use engine::core::admit::Admitted;
-use engine::core::command::{CoreCommand, Rejection};
+use engine::core::command::{ApprovalDecision, CoreCommand, Rejection};
 use engine::core::config::{
     CompactionMode, ConfigPatch, ContextPolicy, GenerationConfig, ModelRoute, ProviderParams,
     RunLimits, RunLimitsPatch, RunOverrides, SessionConfig, ToolChoice,
 };
 use engine::core::context::{ItemKind, ItemSpec};
 use engine::core::control::ControlState;
-use engine::core::effects::{CompactionOutcome, GenerationOutcome, GenerationResult, ToolResult};
+use engine::core::effects::{
+    CompactionOutcome, GenerationOutcome, GenerationResult, Later, ToolResult,
+};
 use engine::core::event::{CompactionReason, CoreEvent, EVENT_KINDS, runs_in_flight_delta};
 use engine::core::limits;
+use engine::core::policy::{ToolDecision, ToolPolicy, ToolRule};
 use engine::core::refresh::{ContextRefresh, SourcedItem};
 use engine::core::request::{GenerationRequest, RebuildError};
 use engine::core::run::{

@@ -26,7 +26,7 @@ pub(crate) fn refresh(outcome: &Outcome) -> ContextRefresh {
     refresh
 }
 
-pub(crate) fn tool_results(intent: &ToolBatchIntent, outcome: &Outcome) -> Input {
+pub(crate) fn tool_results(intent: &ToolBatchIntent, outcome: &Outcome, now_ms: u64) -> Input {
     let mut results: Vec<ToolResult> = intent
         .calls
         .iter()
@@ -41,6 +41,17 @@ pub(crate) fn tool_results(intent: &ToolBatchIntent, outcome: &Outcome) -> Input
             },
             output_ref: BlobRef::of_bytes(format!("output of {}", call.call_id).as_bytes()),
             token_estimate: outcome.tokens,
+            // Only the first call of a batch finishes later: enough to cover holds.
+            later: match (i, outcome.later) {
+                (0, 4) => Some(Later::At {
+                    at_ms: now_ms + outcome.output_tokens * 100,
+                }),
+                (0, 5) => Some(Later::WakeUp {
+                    at_ms: now_ms + outcome.output_tokens * 50,
+                    input: outcome.items.clone(),
+                }),
+                _ => None,
+            },
         })
         .collect();
     let mut batch = intent.batch;
@@ -53,6 +64,7 @@ pub(crate) fn tool_results(intent: &ToolBatchIntent, outcome: &Outcome) -> Input
                 status: ToolStatus::Ok,
                 output_ref: BlobRef::of_bytes(b"?"),
                 token_estimate: 1,
+                later: None,
             },
         ),
         Flaw::Duplicate => {

@@ -133,6 +133,7 @@ impl<S: DriveState + Default> ScriptHost<S> {
                 status: ToolStatus::Ok,
                 output_ref: BlobRef::of_bytes(call.call_id.as_str().as_bytes()),
                 token_estimate: 300,
+                later: None,
             })
             .collect();
         let at = self.tick();

@@ -71,6 +71,9 @@ impl Stats {
             "DuplicateToolResult",
             "TextTooLong",
             "InvalidConfig",
+            "NoApprovalPending",
+            "NothingDue",
+            "UnknownWakeUp",
         ] {
             assert!(
                 self.rejections.contains_key(rejection),

@@ -275,6 +275,24 @@ impl LightspeedApi for MockApi {
         Err(unsupported())
     }
 
+    async fn run_approve(
+        &self,
+        caller: &Caller,
+        _params: RunApproveParams,
+    ) -> Result<RunAccepted, ApiError> {
+        self.record(caller);
+        Err(unsupported())
+    }
+
+    async fn run_deny(
+        &self,
+        caller: &Caller,
+        _params: RunDenyParams,
+    ) -> Result<RunAccepted, ApiError> {
+        self.record(caller);
+        Err(unsupported())
+    }
+
     async fn models_list(
         &self,
         caller: &Caller,

@@ -505,6 +505,7 @@ where
             status: ToolStatus::Error,
             output_ref,
             token_estimate,
+            later: None,
         })
     }
 

@@ -281,6 +281,14 @@ impl LightspeedApi for EchoApi {
         Err(unsupported())
     }
 
+    async fn run_approve(&self, _: &Caller, _: RunApproveParams) -> Result<RunAccepted, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn run_deny(&self, _: &Caller, _: RunDenyParams) -> Result<RunAccepted, ApiError> {
+        Err(unsupported())
+    }
+
     async fn models_list(
         &self,
         _: &Caller,

@@ -32,6 +32,7 @@ fn open_entries(model: &str, at_ms: u64) -> Vec<LogEntry> {
             generation: Default::default(),
             context: Default::default(),
             run_limits: Default::default(),
+            tool_policy: Default::default(),
         },
         instructions: None,
     };

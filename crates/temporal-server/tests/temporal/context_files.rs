@@ -78,6 +78,7 @@ async fn agents_md_and_skills_enter_the_context_and_a_changed_file_replaces_its_
         tools.push(ToolSpec {
             definition_ref: store.put(definition.to_bytes()).await.unwrap(),
             name: definition.name,
+            class: None,
         });
     }
     env.admit(

@@ -299,6 +299,7 @@ impl Env {
             generation: GenerationConfig::default(),
             context,
             run_limits: Default::default(),
+            tool_policy: Default::default(),
         };
         self.open_config(session, config).await
     }
@@ -324,6 +325,7 @@ impl Env {
             tools.push(ToolSpec {
                 name: name.into(),
                 definition_ref: self.put_json(&definition).await,
+                class: None,
             });
         }
         self.admit(

@@ -155,6 +155,7 @@ async fn link_everything(env: &Env, session: &SessionId, command: String, args: 
         .map(|tool| engine::core::tools::ToolSpec {
             name: tool.name.clone(),
             definition_ref: tool.definition_ref.clone(),
+            class: None,
         })
         .collect();
     env.admit(

@@ -57,6 +57,7 @@ async fn a_shared_block_edited_in_one_session_is_in_the_others_next_request() {
             upsert.push(ToolSpec {
                 name,
                 definition_ref,
+                class: None,
             });
         }
         env.admit(

@@ -121,15 +121,39 @@ impl<S: SessionStore> SessionSlot<S> {
         let sources = toolset.context_sources();
         SessionRunner::with_compactor(store, self.session_id.clone(), llm, tools, compactor)
             .await
-            .map(|runner| runner.with_context_sources(universe_id, sources))
+            .map(|runner| {
+                runner
+                    .with_context_sources(universe_id, sources)
+                    .with_wall_clock()
+            })
             .map_err(runner_failure)
     }
 
     /// Steps the session whenever it has work, releasing the runner between steps
     /// so admissions interleave with the run.
     async fn drive(self: Arc<Self>) {
+        let mut deadline: Option<u64> = None;
         loop {
-            self.wake.notified().await;
+            // Idle: wait for an admission, or for the next timed hold (an approval
+            // deadline, a deferred result, a wake-up), as the workflow's timer does.
+            match deadline {
+                None => self.wake.notified().await,
+                Some(at) => {
+                    let wait = at.saturating_sub(wall_ms());
+                    let timer = tokio::time::sleep(std::time::Duration::from_millis(wait));
+                    tokio::select! {
+                        () = self.wake.notified() => {}
+                        () = timer => {
+                            let mut guard = self.runner.lock().await;
+                            if let Some(runner) = guard.as_mut()
+                                && let Err(err) = runner.fire_due().await
+                            {
+                                tracing::warn!(session = %self.session_id, error = %err, "firing timers failed");
+                            }
+                        }
+                    }
+                }
+            }
             loop {
                 let step = {
                     let mut guard = self.runner.lock().await;
@@ -137,7 +161,15 @@ impl<S: SessionStore> SessionSlot<S> {
                     runner.step().await
                 };
                 match step {
-                    Ok(Step::Idle | Step::Closed) => break,
+                    Ok(Step::Idle) => {
+                        let guard = self.runner.lock().await;
+                        deadline = guard.as_ref().and_then(|runner| runner.next_deadline_ms());
+                        break;
+                    }
+                    Ok(Step::Closed) => {
+                        deadline = None;
+                        break;
+                    }
                     Ok(_) => {}
                     Err(err) => {
                         tracing::warn!(session = %self.session_id, error = %err, "session step failed");
@@ -147,4 +179,10 @@ impl<S: SessionStore> SessionSlot<S> {
             }
         }
     }
+}
+
+fn wall_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis() as u64)
 }

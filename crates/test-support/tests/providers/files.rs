@@ -103,6 +103,7 @@ async fn file_session(
         },
         context: Default::default(),
         run_limits: Default::default(),
+        tool_policy: Default::default(),
     };
     runner
         .admit(CoreCommand::OpenSession {
@@ -118,6 +119,7 @@ async fn file_session(
         specs.push(ToolSpec {
             name: definition.name,
             definition_ref,
+            class: None,
         });
     }
     runner

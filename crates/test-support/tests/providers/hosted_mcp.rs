@@ -64,6 +64,7 @@ async fn request(kind: ApiKind, store: &MemoryStore) -> GenerationRequest {
         tools: vec![ToolSpec {
             name: "docs__mcp".into(),
             definition_ref: definition,
+            class: None,
         }],
         items: vec![ContextItem {
             ordinal: 0,

@@ -134,6 +134,7 @@ pub(crate) async fn harness_recording(
         },
         context: Default::default(),
         run_limits: Default::default(),
+        tool_policy: Default::default(),
     };
     llm_runtime::validate_provider_params(kind.as_str(), &config.generation.provider_params)
         .unwrap();
@@ -159,6 +160,7 @@ pub(crate) async fn harness_recording(
         tools.push(ToolSpec {
             name: name.into(),
             definition_ref: put_json(&runner, &definition).await,
+            class: None,
         });
     }
     runner

@@ -34,6 +34,7 @@ pub(crate) fn config() -> SessionConfig {
         generation: Default::default(),
         context: Default::default(),
         run_limits: Default::default(),
+        tool_policy: Default::default(),
     }
 }
 
@@ -76,6 +77,7 @@ pub(crate) async fn runner_on(
         .map(|name| ToolSpec {
             name: (*name).into(),
             definition_ref: BlobRef::of_bytes(name.as_bytes()),
+            class: None,
         })
         .collect();
     runner

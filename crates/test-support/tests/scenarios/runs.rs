@@ -180,6 +180,7 @@ async fn cancel_during_tool_batch() {
         status: ToolStatus::Ok,
         output_ref,
         token_estimate: 1,
+        later: None,
     };
     let before = runner.state().to_canonical_bytes();
     let mut drive = engine::drive::Drive::new(runner.state().clone());
