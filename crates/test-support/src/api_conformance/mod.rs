@@ -34,6 +34,7 @@ mod context;
 mod env;
 mod events;
 mod fixtures;
+mod holds;
 mod isolation;
 pub mod local;
 mod mcp;
@@ -176,6 +177,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(runs::CASES);
     all.extend(context::CASES);
     all.extend(tools::CASES);
+    all.extend(holds::CASES);
     all.extend(events::CASES);
     all.extend(subscriptions::CASES);
     all.extend(blobs::CASES);
@@ -371,6 +373,9 @@ macro_rules! api_conformance_tests {
             manual_compaction_summarises_an_idle_session,
             skills_in_mounts_are_listed_and_pinned,
             provider_tools_are_checked_and_their_calls_and_citations_shown,
+            approvals_hold_calls_until_a_person_decides,
+            an_approval_deadline_denies_the_call,
+            timers_sleep_and_wake_the_session_without_a_worker_waiting,
         );
     };
     (@cases $target:expr; $($case:ident),* $(,)?) => {
