@@ -16,7 +16,7 @@ use crate::harness::{Env, WorkerKind, events, fast_settings};
 
 /// The log is 1..=n without gaps; each turn, tool result and run end is recorded once;
 /// the workflow's control state equals a replay of the log.
-async fn assert_log_intact(env: &Env, session: &SessionId) {
+pub(crate) async fn assert_log_intact(env: &Env, session: &SessionId) {
     let log = env.log(session).await;
     for (index, entry) in log.iter().enumerate() {
         assert_eq!(entry.seq, index as u64 + 1, "gap or duplicate at {index}");

@@ -102,6 +102,21 @@ pub(crate) async fn rpc_response(
         .unwrap()
 }
 
+/// A session on the fake provider's `openai:responses` route with every default.
+pub(crate) fn default_config() -> SessionConfig {
+    SessionConfig {
+        model: ModelRoute {
+            provider_id: "openai".into(),
+            api_kind: "openai:responses".into(),
+            model: "fake-model".into(),
+        },
+        generation: GenerationConfig::default(),
+        context: ContextPolicy::default(),
+        run_limits: Default::default(),
+        tool_policy: Default::default(),
+    }
+}
+
 /// Settings that keep tests fast.
 pub(crate) fn fast_settings() -> WorkflowSettings {
     WorkflowSettings {
@@ -291,15 +306,8 @@ impl Env {
 
     pub(crate) async fn open_with(&self, session: &str, context: ContextPolicy) -> SessionId {
         let config = SessionConfig {
-            model: ModelRoute {
-                provider_id: "openai".into(),
-                api_kind: "openai:responses".into(),
-                model: "fake-model".into(),
-            },
-            generation: GenerationConfig::default(),
             context,
-            run_limits: Default::default(),
-            tool_policy: Default::default(),
+            ..default_config()
         };
         self.open_config(session, config).await
     }

@@ -18,6 +18,7 @@ mod dev;
 mod environments;
 mod harness;
 mod history_budget;
+mod holds;
 mod idle;
 mod mcp;
 mod memory;
