@@ -51,6 +51,10 @@ pub enum Call {
         environment: String,
     },
     UpdateSession(Box<SessionUpdateParams>),
+    /// `run/approve` (`y`, `a`, `/approve`).
+    Approve(api::types::run::RunApproveParams),
+    /// `run/deny` (`n`, `/deny`).
+    Deny(api::types::run::RunDenyParams),
     /// The skills in the session's mounts (`/skills`).
     ListSkills {
         session_id: String,
@@ -98,6 +102,8 @@ pub enum UiActionResult {
     SkillsListed(api::types::context::SessionSkillsListResult),
     SkillSet(api::types::context::SkillView),
     CompactionRequested(api::types::context::SessionCompactResult),
+    /// A decision on waiting calls was accepted (`true`: approved).
+    Decided(RunAccepted, bool),
     SessionUpdated {
         session: Box<SessionView>,
         patch: SessionPatch,
@@ -158,6 +164,8 @@ pub struct App {
     /// The session's context in tokens: the server's estimate when the session was
     /// opened, then what the provider measured for each turn.
     pub(super) context_tokens: u64,
+    /// Calls waiting for this person's decision, oldest first.
+    pub(super) approvals: Vec<super::approvals::PendingApproval>,
 }
 
 impl App {
@@ -188,6 +196,7 @@ impl App {
             quit: false,
             models: None,
             context_tokens: session.context_tokens_estimate,
+            approvals: Vec::new(),
         }
     }
 
@@ -217,6 +226,11 @@ impl App {
 
     pub fn session_id(&self) -> &str {
         &self.session.session_id
+    }
+
+    /// What the composer holds.
+    pub fn composer_text(&self) -> &str {
+        self.composer.text()
     }
 
     pub fn run_state(&self) -> &RunState {
@@ -270,6 +284,7 @@ impl App {
 
     fn on_event(&mut self, event: &EventView) {
         self.transcript.apply_event(event);
+        self.on_hold(event);
         if let Some(tokens) = event.context_tokens {
             self.context_tokens = tokens;
         }
@@ -309,6 +324,7 @@ impl App {
             reasoning_tokens: self.usage.reasoning_tokens + run.usage.reasoning_tokens,
         };
         self.run_usage = UsageView::default();
+        self.forget_approvals(run_id);
         self.run = RunState::Idle {
             last: Some(run.status),
         };
@@ -422,6 +438,7 @@ impl App {
                 self.transcript
                     .notice(skills_text(std::slice::from_ref(&skill)));
             }
+            UiActionResult::Decided(accepted, approved) => self.on_decided(&accepted, approved),
             UiActionResult::CompactionRequested(requested) => {
                 self.transcript.notice(format!(
                     "compaction {} requested: it runs at the session's next step",

@@ -181,6 +181,12 @@ pub(super) enum SlashCommand {
     /// `/effort`: show it; `/effort LEVEL`: set it.
     Effort(Option<ReasoningEffort>),
     Steer(String),
+    /// Run the calls waiting for approval (`remember`: their tools for good).
+    Approve {
+        remember: bool,
+    },
+    /// Refuse them, telling the model the message.
+    Deny(Option<String>),
     Interrupt,
     Quit,
 }
@@ -200,6 +206,9 @@ Commands:
   /effort [minimal|low|medium|high]    show or change the reasoning effort
   /steer TEXT                add TEXT to the running run at its next step
   /interrupt                 cancel the running run (also Esc)
+  /approve [all]             run the calls waiting for approval (all: their tools for
+                             the rest of the session); keys y and a when nothing is typed
+  /deny [MESSAGE]            refuse them, telling the model MESSAGE (key n)
   /quit                      leave (the session stays; resume with --session)
 Keys: Enter send · Alt+Enter or Ctrl+J newline · Up/Down history · Ctrl+T expand tools
       PgUp/PgDn scroll · Ctrl+End follow · Ctrl+C interrupt, clear, quit";
@@ -241,6 +250,11 @@ pub(super) fn parse_slash(input: &str) -> Option<Result<SlashCommand, String>> {
             .map_err(|err| err.to_string()),
         "steer" if arg.is_empty() => Err("usage: /steer TEXT".into()),
         "steer" => Ok(SlashCommand::Steer(arg.to_owned())),
+        "approve" if arg.is_empty() => Ok(SlashCommand::Approve { remember: false }),
+        "approve" if arg == "all" => Ok(SlashCommand::Approve { remember: true }),
+        "approve" => Err("usage: /approve, or /approve all for the rest of the session".into()),
+        "deny" if arg.is_empty() => Ok(SlashCommand::Deny(None)),
+        "deny" => Ok(SlashCommand::Deny(Some(arg.to_owned()))),
         "interrupt" | "cancel" => Ok(SlashCommand::Interrupt),
         "quit" | "exit" | "q" => Ok(SlashCommand::Quit),
         other => Err(format!("unknown command /{other}; /help lists them")),

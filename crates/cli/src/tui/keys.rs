@@ -20,6 +20,14 @@ impl App {
         let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
         let alt = key.modifiers.contains(KeyModifiers::ALT);
         let shift = key.modifiers.contains(KeyModifiers::SHIFT);
+        // A call waiting for approval: y, a and n answer it while nothing is typed.
+        if let KeyCode::Char(c @ ('y' | 'a' | 'n')) = key.code
+            && !ctrl
+            && !alt
+            && let Some(action) = self.approval_key(c)
+        {
+            return Some(action);
+        }
         let composer = &mut self.composer;
         match key.code {
             KeyCode::Char('c') if ctrl => return self.ctrl_c(),
@@ -190,6 +198,12 @@ impl App {
                     .transcript
                     .error("no run is running to steer; send the text as a message"),
             },
+            SlashCommand::Approve { remember } => {
+                return self.decide(super::approvals::Decision::Approve { remember });
+            }
+            SlashCommand::Deny(message) => {
+                return self.decide(super::approvals::Decision::Deny { message });
+            }
             SlashCommand::Interrupt => return self.interrupt(),
             SlashCommand::Quit => return self.quit(),
         }

@@ -5,6 +5,7 @@
 //! carried out here (calls on their own tasks, their answers fed back in).
 
 mod app;
+mod approvals;
 mod input;
 mod keys;
 mod markdown;
@@ -282,6 +283,16 @@ pub async fn execute(
             .await
             .map(UiActionResult::CompactionRequested)
             .map_err(failed("requesting a compaction")),
+        Call::Approve(params) => client
+            .call("run/approve", &params)
+            .await
+            .map(|accepted| UiActionResult::Decided(accepted, true))
+            .map_err(failed("approving the call")),
+        Call::Deny(params) => client
+            .call("run/deny", &params)
+            .await
+            .map(|accepted| UiActionResult::Decided(accepted, false))
+            .map_err(failed("denying the call")),
         Call::UpdateSession(params) => client
             .session_update(&params)
             .await

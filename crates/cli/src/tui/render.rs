@@ -74,7 +74,9 @@ pub(super) fn transcript_lines(app: &App) -> Vec<Line<'static>> {
             lines.push(Line::default());
         }
         lines.extend(streaming_lines(streaming));
-    } else if matches!(app.run, RunState::Starting | RunState::Active { .. }) {
+    } else if matches!(app.run, RunState::Starting | RunState::Active { .. })
+        && !app.awaiting_approval()
+    {
         if !lines.is_empty() {
             lines.push(Line::default());
         }
@@ -308,6 +310,9 @@ fn status_line(app: &App) -> Line<'static> {
             status: RunStatus::Cancelling,
             ..
         } => ("cancelling…".to_owned(), Color::Yellow),
+        RunState::Active { .. } if app.awaiting_approval() => {
+            ("awaiting approval".to_owned(), Color::Yellow)
+        }
         RunState::Active { turns, .. } => {
             (format!("running · turn {}", turns + 1), Color::LightGreen)
         }
@@ -379,6 +384,9 @@ fn draw_composer(frame: &mut Frame<'_>, area: Rect, app: &App) {
     );
     let lines: Vec<Line<'static>> = if composer.is_empty() {
         let hint = match app.run {
+            RunState::Active { .. } if app.awaiting_approval() => {
+                "y approve · a approve for this session · n deny · /deny MESSAGE"
+            }
             RunState::Active { .. } => "steer with /steer, interrupt with Esc, or queue a message",
             RunState::Idle { .. } | RunState::Starting => "Ask anything, or /help",
         };

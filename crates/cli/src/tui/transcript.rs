@@ -245,6 +245,36 @@ impl Transcript {
     pub fn clear(&mut self) {
         *self = Self::default();
     }
+
+    /// The tool name and arguments of each of `call_ids` as shown (the call id when
+    /// the call is not in the transcript).
+    pub fn tool_names(&self, call_ids: &[String]) -> Vec<String> {
+        call_ids
+            .iter()
+            .map(|id| {
+                let call = self.entries.iter().rev().find_map(|entry| match entry {
+                    Entry::Tools(calls) => calls.iter().find(|call| call.call_id == *id),
+                    _ => None,
+                });
+                match call {
+                    Some(call) => format!("{} {}", call.name, clip(&call.arguments, 120)),
+                    None => id.clone(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// `text` cut to about `max` bytes on a char boundary, marked when cut.
+fn clip(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
 }
 
 #[cfg(test)]

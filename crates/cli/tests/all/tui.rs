@@ -2,7 +2,9 @@
 //! as `insta` snapshots (`tests/all/snapshots/`). The app is fed the same
 //! notifications and keys a live session would give it.
 
-use api::types::events::{DeltaKind, DeltaView, EventView, SessionNotification};
+use api::types::events::{
+    DeltaKind, DeltaView, EventView, HoldState, HoldView, SessionNotification,
+};
 use api::types::items::{ItemView, ToolResultView};
 use api::types::run::{RunAccepted, RunFailureView, RunStatus, RunView};
 use api::types::session::{
@@ -557,4 +559,85 @@ fn context_meter_against_the_model_window() {
     let shown = screen(&app, 120, 10);
     assert!(shown.contains("ctx 12.3k/200k 6%"), "{shown}");
     insta::assert_snapshot!(shown);
+}
+
+fn hold_event(app: &mut App, cursor: u64, kind: &str, hold: HoldView) {
+    let event = EventView {
+        cursor,
+        kind: kind.into(),
+        at_ms: 1_000,
+        run_id: Some(RUN.into()),
+        run: None,
+        items: Vec::new(),
+        finish_reason: None,
+        context_tokens: None,
+        hold: Some(hold),
+        wake_up: None,
+    };
+    app.on_follow(FollowUpdate::Notification(Box::new(
+        SessionNotification::Event {
+            session_id: SESSION.into(),
+            event,
+        },
+    )));
+}
+
+#[test]
+fn a_call_waiting_for_approval_is_answered_with_a_key() {
+    let mut app = app();
+    started(&mut app, "Clean up the build directory.");
+    let call = tool_call("call_9", "exec_command", r#"{"cmd":"rm -rf build"}"#, None);
+    event(
+        &mut app,
+        4,
+        kinds::TURN_COMPLETED,
+        Some(run_view(RunStatus::AwaitingApproval, 1, usage(10, 5))),
+        vec![call],
+    );
+    let waiting = HoldView {
+        call_ids: vec!["call_9".into()],
+        state: HoldState::AwaitingApproval,
+        until_ms: Some(61_000),
+        remember: false,
+    };
+    hold_event(
+        &mut app,
+        5,
+        "lightspeed.core.tool.approval_requested",
+        waiting,
+    );
+    insta::assert_snapshot!(screen(&app, 80, 14));
+    // While something is typed, the keys are text, not answers.
+    type_text(&mut app, "ok, n");
+    assert_eq!(app.composer_text(), "ok, n");
+    key(&mut app, KeyCode::Char('u'), KeyModifiers::CONTROL);
+    assert_eq!(app.composer_text(), "");
+    let action = key(&mut app, KeyCode::Char('a'), KeyModifiers::NONE);
+    let Some(UiAction::Call(Call::Approve(params))) = action else {
+        panic!("{action:?}")
+    };
+    assert_eq!(params.run_id, RUN);
+    assert_eq!(params.call_ids, ["call_9"]);
+    assert!(params.remember);
+    type_text(&mut app, "/deny not on this machine");
+    let action = key(&mut app, KeyCode::Enter, KeyModifiers::NONE);
+    let Some(UiAction::Call(Call::Deny(params))) = action else {
+        panic!("{action:?}")
+    };
+    assert_eq!(params.message.as_deref(), Some("not on this machine"));
+    let decided = HoldView {
+        call_ids: vec!["call_9".into()],
+        state: HoldState::Denied,
+        until_ms: None,
+        remember: false,
+    };
+    hold_event(
+        &mut app,
+        6,
+        "lightspeed.core.tool.approval_decided",
+        decided,
+    );
+    // Nothing waits any more: `y` is text again.
+    assert_eq!(key(&mut app, KeyCode::Char('y'), KeyModifiers::NONE), None);
+    assert_eq!(app.composer_text(), "y");
 }

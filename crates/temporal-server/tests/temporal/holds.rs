@@ -155,7 +155,10 @@ async fn sleep_waits_on_a_timer_through_continue_as_new_and_a_restart_then_wakes
         "requested at {requested_at}, due at {at}"
     );
     let texts = crate::harness::assistant_texts(&env.store, &log).await;
-    assert!(texts.last().unwrap().contains("The build is green."), "{texts:?}");
+    assert!(
+        texts.last().unwrap().contains("The build is green."),
+        "{texts:?}"
+    );
     assert_log_intact(&env, &session).await;
     env.shutdown().await;
 }
