@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::blob_ref::BlobRef;
 use crate::core::config::SessionConfig;
 use crate::core::context::{ContextItem, ItemSpec};
+pub use crate::core::fork::SessionForked;
 use crate::core::request::Fingerprint;
 use crate::core::run::{
     EffectError, FinishReason, QueuedRun, RunOutcome, ToolCallRequest, ToolStatus, Usage,
@@ -315,6 +316,7 @@ core_events! {
     TurnFailed => "lightspeed.core.turn.failed" v 1;
     TurnAborted => "lightspeed.core.turn.aborted" v 1;
     ToolResultRecorded => "lightspeed.core.tool.result_recorded" v 1;
+    SessionForked => "lightspeed.core.session.forked" v 1;
 }
 
 #[cfg(test)]

@@ -96,7 +96,9 @@ impl ContextState {
             | CoreEvent::RunFinished(_)
             | CoreEvent::TurnPlanned(_)
             | CoreEvent::TurnFailed(_)
-            | CoreEvent::TurnAborted(_) => Ok(()),
+            | CoreEvent::TurnAborted(_)
+            // Refused by the control reducer, which runs first.
+            | CoreEvent::SessionForked(_) => Ok(()),
         }
     }
 }
