@@ -10,8 +10,9 @@ mod models;
 use api::ApiError;
 use api::types::run::{RunFailureView, RunStatus, RunView};
 use api::types::session::{
-    CompactionPolicy, FilesystemMode, ModelRouteInput, RunLimitsView, SessionConfigView,
-    SessionListParams, SessionStatus, SessionSummary, SessionView, ToolChoiceInput, UsageView,
+    CompactionPolicy, FilesystemMode, ForkedFromView, ModelRouteInput, RunLimitsView,
+    SessionConfigView, SessionListParams, SessionStatus, SessionSummary, SessionView,
+    ToolChoiceInput, UsageView,
 };
 use engine::SessionId;
 use engine::core::config::{CompactionMode, SessionConfig, ToolChoice};
@@ -58,6 +59,10 @@ pub fn session_view(
         context_tokens_estimate: control.context.token_estimate,
         event_cursor: control.head,
         updated_at_ms: control.last_observed_at_ms,
+        forked_from: control.forked_from.as_ref().map(|origin| ForkedFromView {
+            session_id: origin.session_id.to_string(),
+            cursor: origin.seq,
+        }),
     }
 }
 

@@ -46,6 +46,7 @@ fn session_view() -> SessionView {
         last_run: None,
         usage: UsageView::default(),
         context_tokens_estimate: 0,
+        forked_from: None,
         event_cursor: 1,
         updated_at_ms: 0,
     }
