@@ -361,7 +361,7 @@ fn help_and_slash_commands() {
     let mut app = app();
     type_text(&mut app, "/help");
     assert_eq!(key(&mut app, KeyCode::Enter, KeyModifiers::NONE), None);
-    insta::assert_snapshot!(screen(&app, 100, 20));
+    insta::assert_snapshot!(screen(&app, 100, 21));
 
     type_text(&mut app, "/model other-model");
     let action = key(&mut app, KeyCode::Enter, KeyModifiers::NONE);
