@@ -34,9 +34,17 @@ where
     let prefix = crate::conformance::unique_prefix();
     let source = SessionId::new(format!("{prefix}-source"))?;
     let fork = SessionId::new(format!("{prefix}-fork"))?;
-    let script = [ScriptedTurn::text("Answer one."), ScriptedTurn::text("Answer two.")];
-    let mut runner = Runner::new(store.clone(), source.clone(), ScriptedLlm::new(script), BuiltinTools)
-        .await?;
+    let script = [
+        ScriptedTurn::text("Answer one."),
+        ScriptedTurn::text("Answer two."),
+    ];
+    let mut runner = Runner::new(
+        store.clone(),
+        source.clone(),
+        ScriptedLlm::new(script),
+        BuiltinTools,
+    )
+    .await?;
     open(&mut runner, &source).await?;
     run(&mut runner, "sub-1", "first question").await?;
     let cursor = store.head(&source).await?;
@@ -51,7 +59,11 @@ where
     let forked = fork_session(&*store, &source, Some(cursor), &fork, 1)
         .await
         .context("forking")?;
-    ensure!(forked.safe_point == cursor, "forked at {}", forked.safe_point);
+    ensure!(
+        forked.safe_point == cursor,
+        "forked at {}",
+        forked.safe_point
+    );
     match fork_session(&*store, &source, None, &fork, 2).await {
         Err(ForkFailure::ForkExists(_)) => {}
         other => bail!("forking into an existing session: {other:?}"),
@@ -60,7 +72,10 @@ where
     // The source's items at the cursor, by the same refs; the manifests are stored.
     let at_cursor: SessionState = state_at(&*store, &source, cursor).await?;
     let plan = &forked.plan;
-    ensure!(plan.state.context == at_cursor.context, "the fork's items differ");
+    ensure!(
+        plan.state.context == at_cursor.context,
+        "the fork's items differ"
+    );
     let mut manifests: Vec<BlobRef> = plan.chunks.iter().map(|c| BlobRef::of_bytes(c)).collect();
     manifests.push(BlobRef::of_bytes(&plan.checkpoint.state));
     ensure!(
@@ -87,7 +102,10 @@ where
         texts == ["first question", "fork question"],
         "the fork's request has the user messages {texts:?}"
     );
-    ensure!(store.head(&source).await? == head, "the fork wrote to its source");
+    ensure!(
+        store.head(&source).await? == head,
+        "the fork wrote to its source"
+    );
     Ok(())
 }
 
@@ -137,7 +155,10 @@ async fn user_texts<B: BlobStore>(
     items: &[engine::core::context::ContextItem],
 ) -> anyhow::Result<Vec<String>> {
     let mut texts = Vec::new();
-    for item in items.iter().filter(|item| item.kind == ItemKind::UserMessage) {
+    for item in items
+        .iter()
+        .filter(|item| item.kind == ItemKind::UserMessage)
+    {
         texts.push(String::from_utf8(blobs.get(&item.content_ref).await?)?);
     }
     Ok(texts)

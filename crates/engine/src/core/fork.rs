@@ -178,3 +178,86 @@ pub fn forked_entry(entry: &LogEntry) -> Result<Option<SessionForked>, ReplayErr
         }),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::command::CoreCommand;
+    use crate::core::config::{ModelRoute, SessionConfig};
+    use crate::core::context::{ItemKind, ItemSpec};
+    use crate::drive::{Action, Drive};
+    use crate::ids::SubmissionId;
+
+    fn sid(raw: &str) -> SessionId {
+        SessionId::new(raw).unwrap()
+    }
+
+    /// An open session whose first run has started (waiting for its generation).
+    fn running() -> SessionState {
+        let mut drive = Drive::new(SessionState::default());
+        let config = SessionConfig {
+            model: ModelRoute {
+                provider_id: "openai".into(),
+                api_kind: "openai:responses".into(),
+                model: "gpt-5".into(),
+            },
+            generation: Default::default(),
+            context: Default::default(),
+            run_limits: Default::default(),
+        };
+        let open = CoreCommand::OpenSession {
+            session_id: sid("source"),
+            config,
+            instructions: None,
+        };
+        drive.admit(open, 1).unwrap();
+        let input = ItemSpec::new(ItemKind::UserMessage, BlobRef::of_bytes(b"hi"), 1);
+        let run = CoreCommand::RequestRun {
+            submission_id: SubmissionId::new("sub").unwrap(),
+            input: vec![input],
+            overrides: Default::default(),
+        };
+        drive.admit(run, 2).unwrap();
+        while let Action::AppendEvents { .. } = drive.next_action() {
+            drive.resume_appended().unwrap();
+        }
+        drive.state().clone()
+    }
+
+    #[test]
+    fn a_state_with_an_active_run_or_not_yet_open_is_not_a_fork_point() {
+        let state = running();
+        assert!(state.control.runs.active.is_some());
+        assert!(matches!(
+            plan_fork(&state, sid("fork"), 3),
+            Err(ForkError::RunActive { .. })
+        ));
+        assert_eq!(
+            plan_fork(&SessionState::default(), sid("fork"), 3),
+            Err(ForkError::NotOpen { seq: 0 })
+        );
+    }
+
+    #[test]
+    fn the_fork_is_open_idle_and_keeps_the_run_numbering() {
+        let mut state = running();
+        state.control.runs.active = None;
+        state.control.lifecycle = Lifecycle::Closed;
+        assert_eq!(
+            plan_fork(&state, sid("source"), 3),
+            Err(ForkError::SameSession)
+        );
+        let plan = plan_fork(&state, sid("fork"), 3).unwrap();
+        let control = &plan.state.control;
+        assert_eq!(control.lifecycle, Lifecycle::Open);
+        assert_eq!(control.head, 1);
+        assert!(control.runs.is_idle() && control.runs.submissions.is_empty());
+        assert_eq!(control.runs.requested_total, 1);
+        assert_eq!(control.runs.finished_total, 1);
+        assert_eq!(plan.state.context, state.context);
+        assert_eq!(
+            forked_entry(&plan.entry).unwrap().unwrap().source_seq,
+            state.head()
+        );
+    }
+}

@@ -76,7 +76,10 @@ async fn a_fork_at_a_cursor_shares_the_history_up_to_it_by_reference() {
     // No content copied: every item names a blob the source wrote; the only new
     // blobs are the base checkpoint and its item-list chunks.
     for blob in &fork_refs {
-        assert!(before.contains(&blob.to_string()), "{blob} is not the source's");
+        assert!(
+            before.contains(&blob.to_string()),
+            "{blob} is not the source's"
+        );
     }
     let mut manifests: BTreeSet<String> = forked
         .plan
@@ -92,7 +95,10 @@ async fn a_fork_at_a_cursor_shares_the_history_up_to_it_by_reference() {
     };
     manifests.insert(base_ref.to_string());
     let new: BTreeSet<String> = blobs(&root).difference(&before).cloned().collect();
-    assert!(new.is_subset(&manifests), "new blobs {new:?}, manifests {manifests:?}");
+    assert!(
+        new.is_subset(&manifests),
+        "new blobs {new:?}, manifests {manifests:?}"
+    );
     assert!(new.contains(&base_ref.to_string()));
 
     // The worker runs the fork: it loads the fork from its checkpoint, and the model
