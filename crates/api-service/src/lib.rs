@@ -32,6 +32,7 @@ mod env;
 mod env_hub;
 mod errors;
 mod events;
+mod fork;
 mod host;
 mod mcp;
 mod memory;

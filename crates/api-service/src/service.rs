@@ -231,6 +231,14 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
         self.close_session(&caller.universe_id, params).await
     }
 
+    async fn session_fork(
+        &self,
+        caller: &Caller,
+        params: SessionForkParams,
+    ) -> Result<SessionView, ApiError> {
+        self.fork_session(&caller.universe_id, params).await
+    }
+
     async fn session_compact(
         &self,
         caller: &Caller,

@@ -53,7 +53,7 @@ pub(crate) fn view_of(session: &SessionId, control: &ControlState) -> SessionVie
     api_projection::views::session_view(session, control, filesystem)
 }
 
-fn new_session_id() -> Result<SessionId, ApiError> {
+pub(crate) fn new_session_id() -> Result<SessionId, ApiError> {
     SessionId::new(format!("session_{}", uuid::Uuid::new_v4().simple()))
         .map_err(|err| internal("naming a session", err))
 }

@@ -334,6 +334,11 @@ api_table! {
         session_update: "session/update" (SessionUpdateParams) -> SessionView;
         /// Closes a session: active and queued runs are cancelled.
         session_close: "session/close" (SessionRef) -> SessionView;
+        /// Forks a session at an event cursor (default: its newest event) into a new,
+        /// idle session of the same universe that shares its history by reference:
+        /// the same config, tools and context items (no content is copied), none of
+        /// its runs. A cursor inside a run forks just before that run started.
+        session_fork: "session/fork" (SessionForkParams) -> SessionView;
         /// Requests a compaction of the session's context (with an optional instruction);
         /// it runs at the session's next step boundary.
         session_compact: "session/compact" (SessionCompactParams) -> SessionCompactResult;

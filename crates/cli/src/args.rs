@@ -58,6 +58,21 @@ pub enum Command {
     /// List and read sessions.
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// Fork a session at an event cursor (default: now) into a new session that
+    /// shares its history; resume it with `chat --session ID`.
+    Fork {
+        #[arg(value_name = "SESSION_ID")]
+        session_id: String,
+        /// The event cursor to fork at (a cursor inside a run forks just before it)
+        #[arg(long = "at", value_name = "CURSOR")]
+        at: Option<u64>,
+        /// Id of the new session (default: a fresh one)
+        #[arg(long = "id", value_name = "NEW_SESSION_ID")]
+        fork_session_id: Option<String>,
+        /// Print JSON (the new session's view)
+        #[arg(long)]
+        json: bool,
+    },
     /// The providers and models the server is configured with, and their limits.
     Models {
         /// Print JSON (the `models/list` answer)

@@ -63,6 +63,12 @@ pub async fn run(cli: Cli) -> Result<Outcome, CliError> {
             }
         }
         Command::Sessions(command) => sessions::run(&client, command).await,
+        Command::Fork {
+            session_id,
+            at,
+            fork_session_id,
+            json,
+        } => sessions::fork(&client, session_id, at, fork_session_id, json).await,
         Command::Models { json } => models::run(&client, json).await,
         Command::Vfs(args) => vfs::run(&client, args).await,
         Command::Mcp(args) => mcp::run(&client, args).await,

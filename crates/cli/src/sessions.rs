@@ -1,11 +1,13 @@
-//! `lightspeed sessions list|read`.
+//! `lightspeed sessions list|read` and `lightspeed fork`.
 
 use std::fmt::Write as _;
 use std::io::Write as _;
 
 use api::types::events::SessionEventsReadParams;
 use api::types::items::ItemView;
-use api::types::session::{SessionListParams, SessionStatus, SessionSummary, SessionView};
+use api::types::session::{
+    SessionForkParams, SessionListParams, SessionStatus, SessionSummary, SessionView,
+};
 use serde::Serialize;
 
 use crate::args::SessionsCommand;
@@ -19,6 +21,8 @@ const LIST_PAGE_MAX: u32 = 200;
 const EVENTS_PAGE_MAX: u32 = 500;
 /// Pages read for one transcript: bounds the loop should a gateway never finish.
 const EVENTS_PAGES_MAX: u32 = 10_000;
+/// Sources followed back when a fork's transcript is read (a fork of a fork...).
+const FORK_SOURCES_MAX: usize = 32;
 
 pub async fn run(client: &Client, command: SessionsCommand) -> Result<Outcome, CliError> {
     match command {
@@ -98,9 +102,33 @@ pub fn session_table(sessions: &[SessionSummary]) -> String {
     out
 }
 
+/// `lightspeed fork SESSION [--at CURSOR] [--id NEW]`.
+pub async fn fork(
+    client: &Client,
+    session_id: String,
+    cursor: Option<u64>,
+    fork_session_id: Option<String>,
+    json: bool,
+) -> Result<Outcome, CliError> {
+    let params = SessionForkParams {
+        session_id,
+        cursor,
+        fork_session_id,
+    };
+    let fork = client.session_fork(&params).await?;
+    if json {
+        return print_json(&fork);
+    }
+    let at = fork.forked_from.as_ref().map_or(0, |from| from.cursor);
+    print_text(&format!(
+        "forked {} at event {at} into {}\n(continue it with: lightspeed chat --session {})\n",
+        params.session_id, fork.session_id, fork.session_id
+    ))
+}
+
 async fn read(client: &Client, session_id: &str, json: bool) -> Result<Outcome, CliError> {
     let session = client.session_read(session_id).await?;
-    let items = transcript(client, session_id).await?;
+    let items = fork_transcript(client, &session).await?;
     if json {
         #[derive(Serialize)]
         struct Read<'a> {
@@ -115,9 +143,36 @@ async fn read(client: &Client, session_id: &str, json: bool) -> Result<Outcome, 
     print_text(&session_text(&session, &items))
 }
 
-/// Every transcript item of the session, a tool call and its result as one item.
-async fn transcript(client: &Client, session_id: &str) -> Result<Vec<ItemView>, CliError> {
-    let mut items: Vec<ItemView> = Vec::new();
+/// The session's transcript with its history: for a fork, its source's up to the
+/// fork's cursor first (and so on back, for a fork of a fork).
+async fn fork_transcript(
+    client: &Client,
+    session: &SessionView,
+) -> Result<Vec<ItemView>, CliError> {
+    let mut chain = vec![(session.session_id.clone(), None)];
+    let mut origin = session.forked_from.clone();
+    while let Some(from) = origin.take() {
+        if chain.len() > FORK_SOURCES_MAX {
+            break;
+        }
+        origin = client.session_read(&from.session_id).await?.forked_from;
+        chain.push((from.session_id, Some(from.cursor)));
+    }
+    let mut items = Vec::new();
+    for (session_id, until) in chain.iter().rev() {
+        transcript(client, session_id, *until, &mut items).await?;
+    }
+    Ok(items)
+}
+
+/// Every transcript item of the session up to event `until` (all: `None`) added
+/// to `items`, a tool call and its result as one item.
+async fn transcript(
+    client: &Client,
+    session_id: &str,
+    until: Option<u64>,
+    items: &mut Vec<ItemView>,
+) -> Result<(), CliError> {
     let mut cursor = 0;
     for _ in 0..EVENTS_PAGES_MAX {
         let params = SessionEventsReadParams {
@@ -131,14 +186,21 @@ async fn transcript(client: &Client, session_id: &str) -> Result<Vec<ItemView>, 
             break;
         }
         cursor = page.next_cursor;
-        for item in page.events.into_iter().flat_map(|event| event.items) {
-            merge_item(&mut items, item);
+        let shared =
+            |event: &api::types::events::EventView| until.is_none_or(|until| event.cursor <= until);
+        for item in page
+            .events
+            .into_iter()
+            .filter(shared)
+            .flat_map(|event| event.items)
+        {
+            merge_item(items, item);
         }
-        if cursor >= page.head_cursor {
+        if cursor >= page.head_cursor || until.is_some_and(|until| cursor >= until) {
             break;
         }
     }
-    Ok(items)
+    Ok(())
 }
 
 /// Appends `item`, or completes the call it is the result of.
@@ -179,6 +241,13 @@ pub fn session_text(session: &SessionView, items: &[ItemView]) -> String {
         usage.input_tokens, usage.cached_input_tokens, usage.output_tokens, usage.reasoning_tokens
     );
     let _ = writeln!(out, "updated   {}", utc_timestamp(session.updated_at_ms));
+    if let Some(from) = &session.forked_from {
+        let _ = writeln!(
+            out,
+            "forked    from {} at event {}",
+            from.session_id, from.cursor
+        );
+    }
     for (label, run) in [
         ("active", &session.active_run),
         ("last run", &session.last_run),

@@ -14,6 +14,7 @@ pub mod blob_ref;
 pub mod canonical;
 pub mod core;
 pub mod drive;
+pub mod fork;
 pub mod ids;
 pub mod log;
 pub mod memory;

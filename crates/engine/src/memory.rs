@@ -33,6 +33,11 @@ impl MemoryStore {
         Self::default()
     }
 
+    /// Every blob held, in ref order (what tests count writes against).
+    pub fn blob_refs(&self) -> Vec<BlobRef> {
+        lock(&self.blobs).keys().cloned().collect()
+    }
+
     fn append_sync(
         &self,
         session: &SessionId,

@@ -156,6 +156,19 @@ pub async fn write_checkpoint<S: BlobStore + CheckpointStore>(
     session: &SessionId,
     state: &SessionState,
 ) -> Result<(), RehydrateError> {
+    let (chunks, checkpoint) = checkpoint_parts(state);
+    put_chunks(store, chunks).await?;
+    let seq = checkpoint.seq;
+    store.put_checkpoint(session, &checkpoint).await?;
+    store
+        .prune_checkpoints(session, seq.saturating_sub(CHECKPOINT_RETENTION_ENTRIES))
+        .await?;
+    Ok(())
+}
+
+/// The format-2 checkpoint of `state` and the canonical item-list chunks it names
+/// (pure: what [`write_checkpoint`] stores, and a fork's base, `core::fork`).
+pub fn checkpoint_parts(state: &SessionState) -> (Vec<Vec<u8>>, Checkpoint) {
     let chunks: Vec<Vec<u8>> = state
         .context
         .items()
@@ -166,13 +179,6 @@ pub async fn write_checkpoint<S: BlobStore + CheckpointStore>(
         .iter()
         .map(|bytes| BlobRef::of_bytes(bytes))
         .collect();
-    let held = store.has_many(&refs).await?;
-    for (bytes, held) in chunks.into_iter().zip(held) {
-        if !held {
-            store.put(bytes).await?;
-        }
-    }
-    let seq = state.head();
     let stored = ChunkedCheckpoint {
         format: 2,
         control: &state.control,
@@ -180,13 +186,24 @@ pub async fn write_checkpoint<S: BlobStore + CheckpointStore>(
         context_items: state.context.items().len() as u64,
     };
     let checkpoint = Checkpoint {
-        seq,
+        seq: state.head(),
         state: crate::canonical::to_vec(&stored),
     };
-    store.put_checkpoint(session, &checkpoint).await?;
-    store
-        .prune_checkpoints(session, seq.saturating_sub(CHECKPOINT_RETENTION_ENTRIES))
-        .await?;
+    (chunks, checkpoint)
+}
+
+/// Stores the chunks the store does not hold yet (one `has_many`, then a put each).
+pub async fn put_chunks<S: BlobStore>(store: &S, chunks: Vec<Vec<u8>>) -> Result<(), StoreError> {
+    let refs: Vec<BlobRef> = chunks
+        .iter()
+        .map(|bytes| BlobRef::of_bytes(bytes))
+        .collect();
+    let held = store.has_many(&refs).await?;
+    for (bytes, held) in chunks.into_iter().zip(held) {
+        if !held {
+            store.put(bytes).await?;
+        }
+    }
     Ok(())
 }
 
@@ -207,9 +224,40 @@ pub async fn state_at<T: Rehydratable, S: SessionLog + CheckpointStore + BlobSto
 ) -> Result<T, RehydrateError> {
     let state = match store.checkpoint_at_or_before(session, through).await? {
         Some(checkpoint) => T::from_checkpoint(&checkpoint, store).await?,
-        None => T::default(),
+        None if through == 0 => T::default(),
+        None => fork_base_or_default(store, session).await?,
     };
     advance(store, session, state, through).await
+}
+
+/// Where a log without a usable checkpoint starts: a fork at its base (the blob its
+/// first entry names, `core::fork`), any other session at the empty state. Costs one
+/// read of the first entry, only when no checkpoint serves.
+async fn fork_base_or_default<T: Rehydratable, S: SessionLog + BlobStore>(
+    store: &S,
+    session: &SessionId,
+) -> Result<T, RehydrateError> {
+    let first = store.read(session, 1, 1).await?;
+    let Some(entry) = first.first() else {
+        return Ok(T::default());
+    };
+    let Some(forked) = crate::core::fork::forked_entry(entry)? else {
+        return Ok(T::default());
+    };
+    let base = Checkpoint {
+        seq: 1,
+        state: store.get(&forked.base_ref).await?,
+    };
+    let state = T::from_checkpoint(&base, store).await?;
+    if state.control().session_id.as_ref() != Some(&forked.session_id) {
+        return Err(ReplayError::Inconsistent {
+            seq: 1,
+            kind: entry.event.kind.clone(),
+            reason: "the fork's base belongs to another session".into(),
+        }
+        .into());
+    }
+    Ok(state)
 }
 
 /// Applies the entries after `state`'s head up to `through` (`Seq::MAX`: the log

@@ -606,6 +606,16 @@ fn golden_events() -> Vec<LogEntry> {
             .into(),
         ),
         (Joins::default(), ev::SessionClosed {}.into()),
+        (
+            Joins::default(),
+            ev::SessionForked {
+                session_id: SessionId::new("sess_01JH80FORK").unwrap(),
+                source_session_id: SessionId::new("sess_01JH7Z2K9D").unwrap(),
+                source_seq: 17,
+                base_ref: blob("{\"context_chunks\":[],\"format\":2}"),
+            }
+            .into(),
+        ),
     ];
     events
         .into_iter()

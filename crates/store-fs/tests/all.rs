@@ -93,6 +93,16 @@ mod conformance_fs {
         conformance::checkpoint_suite(&store).await.unwrap();
     }
 
+    /// `engine::fork` on disk: a fork shares its source's items by ref and
+    /// rehydrates from its checkpoint or, pruned, its first entry.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn forks_conform() {
+        let (_dir, store) = store();
+        test_support::fork_conformance::fork_suite(Arc::new(store))
+            .await
+            .unwrap();
+    }
+
     #[tokio::test(flavor = "multi_thread")]
     async fn every_suite_passes_again_on_a_reopened_root() {
         let (dir, store) = store();

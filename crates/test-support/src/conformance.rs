@@ -620,7 +620,7 @@ pub async fn checkpoint_suite<S: CheckpointStore>(store: &S) -> anyhow::Result<(
 }
 
 /// A prefix no other suite run (in this or another process) uses.
-fn unique_prefix() -> String {
+pub(crate) fn unique_prefix() -> String {
     static CALLS: AtomicU64 = AtomicU64::new(0);
     let nanos = SystemTime::now()
         .duration_since(UNIX_EPOCH)

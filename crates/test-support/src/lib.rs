@@ -14,6 +14,7 @@ pub mod conformance;
 pub mod counting;
 pub mod env_conformance;
 pub mod fake_provider;
+pub mod fork_conformance;
 pub mod idle;
 pub mod local_api;
 pub mod mcp_conformance;

@@ -182,7 +182,10 @@ pub async fn event_view<B: BlobStore>(
         | CoreEvent::CompactionFailed(_)
         | CoreEvent::RunSteered(_)
         | CoreEvent::TurnPlanned(_)
-        | CoreEvent::TurnAborted(_) => {}
+        | CoreEvent::TurnAborted(_)
+        // The fork's link is in `session/read`'s `forkedFrom`; its history is the
+        // source's events.
+        | CoreEvent::SessionForked(_) => {}
     }
     view.items = items.views;
     Ok(view)
@@ -241,7 +244,8 @@ fn payload_run_id(event: &CoreEvent) -> Option<&RunId> {
         | CoreEvent::ContextItemRemoved(_)
         | CoreEvent::CompactionRequested(_)
         | CoreEvent::ContextCompacted(_)
-        | CoreEvent::CompactionFailed(_) => None,
+        | CoreEvent::CompactionFailed(_)
+        | CoreEvent::SessionForked(_) => None,
     }
 }
 

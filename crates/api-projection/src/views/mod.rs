@@ -11,8 +11,9 @@ use api::ApiError;
 use api::types::events::{WakeUpState, WakeUpView};
 use api::types::run::{RunFailureView, RunStatus, RunView, WaitReason, WaitingCallView};
 use api::types::session::{
-    CompactionPolicy, FilesystemMode, ModelRouteInput, RunLimitsView, SessionConfigView,
-    SessionListParams, SessionStatus, SessionSummary, SessionView, ToolChoiceInput, UsageView,
+    CompactionPolicy, FilesystemMode, ForkedFromView, ModelRouteInput, RunLimitsView,
+    SessionConfigView, SessionListParams, SessionStatus, SessionSummary, SessionView,
+    ToolChoiceInput, UsageView,
 };
 use engine::SessionId;
 use engine::core::config::{CompactionMode, SessionConfig, ToolChoice};
@@ -77,6 +78,10 @@ pub fn session_view(
         context_tokens_estimate: control.context.token_estimate,
         event_cursor: control.head,
         updated_at_ms: control.last_observed_at_ms,
+        forked_from: control.forked_from.as_ref().map(|origin| ForkedFromView {
+            session_id: origin.session_id.to_string(),
+            cursor: origin.seq,
+        }),
     }
 }
 

@@ -251,7 +251,39 @@ pub struct SessionView {
     /// Cursor of the newest event; `session/events/read` continues after it.
     pub event_cursor: u64,
     pub updated_at_ms: u64,
+    /// For a fork: the session and event cursor it started from. Its history up to
+    /// there is the source's (`session/events/read` on the source, up to `cursor`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forked_from: Option<ForkedFromView>,
 }
+
+/// Where a fork started: its source session and the source's event cursor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ForkedFromView {
+    pub session_id: String,
+    /// The last source event the fork shares. Asked to fork while a run was
+    /// active there, the event just before that run started.
+    pub cursor: u64,
+}
+
+/// `session/fork`: a new session that starts from another's state at an event.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionForkParams {
+    /// The session to fork.
+    pub session_id: String,
+    /// Fork at this event cursor (default: the newest event). If a run is active
+    /// at the cursor, the fork starts just before that run started (the last point
+    /// between runs); `forkedFrom.cursor` says where.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<u64>,
+    /// Client-chosen id of the new session (default: a fresh one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fork_session_id: Option<String>,
+}
+
+pub type SessionForkResult = SessionView;
 
 pub type SessionStartResult = SessionView;
 pub type SessionReadResult = SessionView;

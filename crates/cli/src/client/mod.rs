@@ -233,6 +233,13 @@ impl Client {
         self.call("session/read", &params).await
     }
 
+    pub async fn session_fork(
+        &self,
+        params: &SessionForkParams,
+    ) -> Result<SessionView, ClientError> {
+        self.call("session/fork", params).await
+    }
+
     pub async fn session_list(
         &self,
         params: &SessionListParams,

@@ -65,6 +65,11 @@ pub enum Call {
         name: String,
         active: bool,
     },
+    /// Forks the session, at `cursor` or now (`/fork`).
+    Fork {
+        session_id: String,
+        cursor: Option<u64>,
+    },
     /// Compacts the context (`/compact`).
     Compact {
         session_id: String,
@@ -94,6 +99,8 @@ pub enum UiActionResult {
     Steered(RunAccepted),
     CancelRequested(RunAccepted),
     SessionStarted(Box<SessionView>),
+    /// The fork `/fork` made: the TUI continues in it.
+    Forked(Box<SessionView>),
     SessionsListed(SessionListResult),
     ModelsListed(ModelsListResult),
     McpListed(api::types::mcp::SessionMcpListResult),
@@ -406,6 +413,28 @@ impl App {
                 return Some(UiAction::Follow {
                     session_id: session.session_id,
                     cursor: 0,
+                });
+            }
+            UiActionResult::Forked(fork) => {
+                let effort = self.session.effort;
+                let overrides = self.overrides.take();
+                let models = self.models.take();
+                // The transcript shown is the fork's history (up to the fork's
+                // cursor): keep it and follow the fork from its own first event.
+                let transcript = std::mem::take(&mut self.transcript);
+                *self = Self::new(&fork, effort, overrides);
+                self.models = models;
+                self.transcript = transcript;
+                let from = fork.forked_from.as_ref();
+                self.transcript.notice(format!(
+                    "forked {} at event {} into {}; messages now go to the fork",
+                    from.map_or("", |from| from.session_id.as_str()),
+                    from.map_or(0, |from| from.cursor),
+                    fork.session_id
+                ));
+                return Some(UiAction::Follow {
+                    session_id: fork.session_id,
+                    cursor: fork.event_cursor,
                 });
             }
             UiActionResult::SessionsListed(list) => {

@@ -176,6 +176,9 @@ pub(super) enum SlashCommand {
     Skills(Option<(bool, String)>),
     /// `/compact [INSTRUCTION]`: compacts the context now.
     Compact(Option<String>),
+    /// `/fork [CURSOR]`: forks the session (at an event cursor, default now) and
+    /// continues in the fork.
+    Fork(Option<u64>),
     /// `/model`: show the model; `/model NAME`; `/model PROVIDER KIND NAME`.
     Model(Vec<String>),
     /// `/effort`: show it; `/effort LEVEL`: set it.
@@ -202,6 +205,7 @@ Commands:
   /env [NAME]                environments attached to this session; attach NAME
   /skills [on|off NAME]      skills in this session's mounts; pin or unpin one
   /compact [INSTRUCTION]     compact the context now (saying what to keep)
+  /fork [CURSOR]             fork the session (at an event cursor) and continue in the fork
   /model [NAME | PROVIDER KIND NAME]   show or change the session's model
   /effort [minimal|low|medium|high]    show or change the reasoning effort
   /steer TEXT                add TEXT to the running run at its next step
@@ -240,6 +244,11 @@ pub(super) fn parse_slash(input: &str) -> Option<Result<SlashCommand, String>> {
             [off, name] if off == "off" => Ok(SlashCommand::Skills(Some((false, name.clone())))),
             _ => Err("usage: /skills, or /skills on|off NAME".into()),
         },
+        "fork" if arg.is_empty() => Ok(SlashCommand::Fork(None)),
+        "fork" => arg
+            .parse()
+            .map(|cursor| SlashCommand::Fork(Some(cursor)))
+            .map_err(|_| "usage: /fork, or /fork CURSOR (an event number)".into()),
         "compact" if arg.is_empty() => Ok(SlashCommand::Compact(None)),
         "compact" => Ok(SlashCommand::Compact(Some(arg.to_owned()))),
         "model" if matches!(words.len(), 0 | 1 | 3) => Ok(SlashCommand::Model(words)),
@@ -320,6 +329,12 @@ mod tests {
         assert!(matches!(parse_slash("/nope"), Some(Err(_))));
         assert_eq!(parse_slash("/quit"), Some(Ok(SlashCommand::Quit)));
         assert_eq!(parse_slash("/mcp"), Some(Ok(SlashCommand::Mcp)));
+        assert_eq!(parse_slash("/fork"), Some(Ok(SlashCommand::Fork(None))));
+        assert_eq!(
+            parse_slash("/fork 12"),
+            Some(Ok(SlashCommand::Fork(Some(12))))
+        );
+        assert!(matches!(parse_slash("/fork now"), Some(Err(_))));
         assert_eq!(parse_slash("/env"), Some(Ok(SlashCommand::Env(None))));
         assert_eq!(parse_slash("/skills"), Some(Ok(SlashCommand::Skills(None))));
         assert_eq!(

@@ -138,6 +138,9 @@ impl App {
                     active,
                 }));
             }
+            SlashCommand::Fork(cursor) => {
+                return Some(UiAction::Call(Call::Fork { session_id, cursor }));
+            }
             SlashCommand::Compact(instruction) => {
                 return Some(UiAction::Call(Call::Compact {
                     session_id,

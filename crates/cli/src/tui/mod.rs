@@ -269,6 +269,18 @@ pub async fn execute(
                 .map(UiActionResult::SkillSet)
                 .map_err(failed("changing the skill"))
         }
+        Call::Fork { session_id, cursor } => {
+            let params = api::types::session::SessionForkParams {
+                session_id,
+                cursor,
+                fork_session_id: None,
+            };
+            client
+                .session_fork(&params)
+                .await
+                .map(|fork| UiActionResult::Forked(Box::new(fork)))
+                .map_err(failed("forking the session"))
+        }
         Call::Compact {
             session_id,
             instruction,

@@ -1,4 +1,4 @@
-//! `lightspeed sessions list|read`.
+//! `lightspeed sessions list|read` and `lightspeed fork`.
 
 use serde_json::{Value, json};
 
@@ -66,6 +66,64 @@ async fn sessions_list_and_read() {
 
     let missing = stack.lightspeed(&["sessions", "read", "nope"]).await;
     assert_eq!(missing.code, Some(2), "{missing:?}");
+}
+
+/// `lightspeed fork`: a fork at a cursor, read with the history it shares.
+#[tokio::test(flavor = "multi_thread")]
+async fn fork_at_a_cursor_and_read_the_shared_history() {
+    let stack = stack(json!({"turns": [
+        {"text": "Answer one.", "match": {"last_user_contains": "first"}},
+        {"text": "Answer two.", "match": {"last_user_contains": "second"}},
+        {"text": "Fork answer.", "match": {"last_user_contains": "on the fork"}}
+    ]}))
+    .await;
+    let first = stack.lightspeed(&["chat", "first"]).await;
+    let source = connected_session(&first.stdout);
+    let read = stack
+        .lightspeed(&["sessions", "read", "--json", &source])
+        .await;
+    let read: Value = serde_json::from_str(&read.stdout).unwrap();
+    let cursor = read["session"]["eventCursor"].as_u64().unwrap().to_string();
+    let second = stack
+        .lightspeed(&["chat", "--session", &source, "second"])
+        .await;
+    assert_eq!(second.code, Some(0), "{second:?}");
+
+    let fork = stack
+        .lightspeed(&["fork", &source, "--at", &cursor, "--id", "s-forked"])
+        .await;
+    assert_eq!(fork.code, Some(0), "{fork:?}");
+    assert!(
+        fork.stdout
+            .contains(&format!("forked {source} at event {cursor} into s-forked")),
+        "{fork:?}"
+    );
+    let on_fork = stack
+        .lightspeed(&["chat", "--session", "s-forked", "on the fork"])
+        .await;
+    assert_eq!(on_fork.code, Some(0), "{on_fork:?}");
+    let read = stack.lightspeed(&["sessions", "read", "s-forked"]).await;
+    assert_eq!(read.code, Some(0), "{read:?}");
+    let text = &read.stdout;
+    assert!(
+        text.contains(&format!("forked    from {source} at event {cursor}")),
+        "{text}"
+    );
+    let order: Vec<Option<usize>> = ["> first", "Answer one.", "> on the fork", "Fork answer."]
+        .iter()
+        .map(|needle| text.find(needle))
+        .collect();
+    assert!(order.iter().all(Option::is_some), "{text}");
+    assert!(order.windows(2).all(|pair| pair[0] < pair[1]), "{text}");
+    assert!(
+        !text.contains("second") && !text.contains("Answer two."),
+        "{text}"
+    );
+
+    let beyond = stack
+        .lightspeed(&["fork", &source, "--at", "100000", "--json"])
+        .await;
+    assert_ne!(beyond.code, Some(0), "{beyond:?}");
 }
 
 /// `lightspeed models`: what `models/list` answers, as a table or JSON.

@@ -50,6 +50,7 @@ fn session_view() -> SessionView {
         last_run: None,
         usage: UsageView::default(),
         context_tokens_estimate: 0,
+        forked_from: None,
         event_cursor: 1,
         updated_at_ms: 0,
         wake_ups: Vec::new(),
@@ -368,7 +369,7 @@ fn help_and_slash_commands() {
     let mut app = app();
     type_text(&mut app, "/help");
     assert_eq!(key(&mut app, KeyCode::Enter, KeyModifiers::NONE), None);
-    insta::assert_snapshot!(screen(&app, 100, 20));
+    insta::assert_snapshot!(screen(&app, 100, 21));
 
     type_text(&mut app, "/model other-model");
     let action = key(&mut app, KeyCode::Enter, KeyModifiers::NONE);

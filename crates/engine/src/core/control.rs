@@ -10,6 +10,7 @@ use crate::blob_ref::BlobRef;
 use crate::core::config::SessionConfig;
 use crate::core::context::{ContextDigest, ContextItem, ItemKind};
 use crate::core::event::{self as ev, CompactionReason, CoreEvent};
+use crate::core::fork::ForkOrigin;
 use crate::core::holds::PendingWakeUp;
 use crate::core::limits::SUBMISSION_WINDOW_MAX;
 use crate::core::replay::ReplayError;
@@ -189,6 +190,10 @@ pub struct ControlState {
     pub runs: RunsControl,
     pub compaction: CompactionControl,
     pub usage_total: Usage,
+    /// The session and entry a fork started from (`core::fork`); absent otherwise,
+    /// so the bytes of every other session's state are unchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forked_from: Option<ForkOrigin>,
     /// Tools approved "for the rest of the session" (`run/approve` with `remember`).
     #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
     pub approved_tools: BTreeSet<String>,
@@ -354,6 +359,14 @@ impl ControlState {
                 };
             }
             CoreEvent::RunFinished(e) => self.finish_run(entry, e)?,
+            // A fork starts from its base checkpoint, which `engine::rehydrate` loads;
+            // folding the entry itself would need the base's content (I/O).
+            CoreEvent::SessionForked(_) => {
+                return Err(inconsistent(
+                    entry,
+                    "a forked session is rehydrated from its base checkpoint, not replayed from its first entry",
+                ));
+            }
             CoreEvent::TurnPlanned(e) => {
                 let run = self.active_mut(entry, &e.run_id)?;
                 if run.phase != RunPhase::Ready {

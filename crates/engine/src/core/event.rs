@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 use crate::blob_ref::BlobRef;
 use crate::core::config::SessionConfig;
 use crate::core::context::{ContextItem, ItemSpec};
+pub use crate::core::fork::SessionForked;
 use crate::core::request::Fingerprint;
 use crate::core::run::{
     EffectError, FinishReason, QueuedRun, RunOutcome, ToolCallRequest, ToolStatus, Usage,
@@ -395,6 +396,7 @@ core_events! {
     ToolCallDeferred => "lightspeed.core.tool.deferred" v 1;
     WakeUpScheduled => "lightspeed.core.session.wake_up_scheduled" v 1;
     WakeUpEnded => "lightspeed.core.session.wake_up_ended" v 1;
+    SessionForked => "lightspeed.core.session.forked" v 1;
 }
 
 #[cfg(test)]

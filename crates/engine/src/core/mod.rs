@@ -8,6 +8,7 @@ pub mod context;
 pub mod control;
 pub mod effects;
 pub mod event;
+pub mod fork;
 pub mod holds;
 pub mod limits;
 pub(crate) mod planner;

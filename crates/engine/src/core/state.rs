@@ -101,7 +101,9 @@ impl ContextState {
             | CoreEvent::ApprovalDecided(_)
             | CoreEvent::ToolCallDeferred(_)
             | CoreEvent::WakeUpScheduled(_)
-            | CoreEvent::WakeUpEnded(_) => Ok(()),
+            | CoreEvent::WakeUpEnded(_)
+            // Refused by the control reducer, which runs first.
+            | CoreEvent::SessionForked(_) => Ok(()),
         }
     }
 }

@@ -432,6 +432,8 @@ impl Host<'_> {
         let what = format!("(b) checkpoint at {split} of {} + tail", self.log.len());
         assert_same_bytes(&restored.to_canonical_bytes(), &bytes, &what);
         assert!(restored == replayed, "{what}: differs in value");
+        // (h) A fork at the same entry.
+        super::fork::check_fork(&self.log, split, self.stats);
         // (e) Once per case, from a fresh replay rather than the incremental replica.
         if let Some((&planned_at, rebuilt)) = self.rebuilt.iter().next_back() {
             let state = SessionState::replay(&self.log[..planned_at as usize]).unwrap();

@@ -17,7 +17,10 @@
 //! - (f) the control state stays small however many turns happen (a dedicated
 //!   long-session test shows it flat while the full state grows);
 //! - (g) the runs in flight counted from event kinds alone
-//!   (`event::runs_in_flight_delta`, what stores keep) are the queued and active runs.
+//!   (`event::runs_in_flight_delta`, what stores keep) are the queued and active runs;
+//! - (h) a fork at a random cursor starts from the source's state at its safe point,
+//!   rehydrates to the same bytes with or without its checkpoint, copies no content
+//!   and takes a run (`fork.rs`).
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -61,6 +64,7 @@ pub(crate) const STEPS_MAX: usize = 60;
 /// `next_action` calls one host pump may make before it must reach an effect.
 pub(crate) const PUMP_ROUNDS_MAX: usize = 16;
 
+mod fork;
 mod generators;
 mod host;
 mod outcomes;

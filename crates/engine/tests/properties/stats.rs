@@ -18,6 +18,8 @@ pub(crate) struct Stats {
     pub(crate) checkpoint_restores: u64,
     pub(crate) retried_appends: u64,
     pub(crate) control_bytes_max: usize,
+    /// Forks checked, by where they forked: `idle`, `before_run`, `not_open`.
+    pub(crate) forks: BTreeMap<&'static str, u64>,
 }
 
 impl Stats {
@@ -52,6 +54,8 @@ impl Stats {
     pub(crate) fn assert_coverage(&self) {
         let missing: Vec<_> = EVENT_KINDS
             .iter()
+            // Forks are written by `engine::fork`, never by a drive (`fork.rs`).
+            .filter(|(kind, _)| *kind != engine::core::fork::SessionForked::KIND)
             .filter(|(kind, _)| !self.events.contains_key(kind))
             .collect();
         assert!(missing.is_empty(), "no scenario committed {missing:?}");
@@ -100,6 +104,13 @@ impl Stats {
         assert!(self.generations_checked > 0);
         assert!(self.crashes > 0 && self.checkpoint_restores > 0);
         assert!(self.retried_appends > 0, "no retried append");
+        for fork in ["idle", "before_run", "not_open"] {
+            assert!(
+                self.forks.contains_key(fork),
+                "no fork was {fork}: {:?}",
+                self.forks
+            );
+        }
     }
 }
 

@@ -116,6 +116,15 @@ impl Drop for DropFlag {
 }
 
 impl LightspeedApi for MockApi {
+    async fn session_fork(
+        &self,
+        caller: &Caller,
+        _: SessionForkParams,
+    ) -> Result<SessionView, ApiError> {
+        self.record(caller);
+        Err(unsupported())
+    }
+
     async fn session_compact(
         &self,
         caller: &Caller,

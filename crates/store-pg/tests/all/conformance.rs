@@ -18,6 +18,20 @@ async fn every_suite_passes_with_the_object_store() {
     conformance::store_suite(&store).await.unwrap();
 }
 
+/// `engine::fork` on Postgres with S3: a fork shares its source's items by ref
+/// and rehydrates from its checkpoint or, pruned, its first entry.
+#[tokio::test(flavor = "multi_thread")]
+async fn forks_conform_with_the_object_store() {
+    let Some((services, s3)) = Services::with_object_store("forks_conform_with_the_object_store")
+    else {
+        return;
+    };
+    let store = store_with_s3(&services, &s3).await;
+    test_support::fork_conformance::fork_suite(std::sync::Arc::new(store))
+        .await
+        .unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn blob_suite_passes_with_every_blob_in_the_object_store() {
     let Some((services, s3)) =

@@ -19,6 +19,14 @@ fn unsupported() -> ApiError {
 }
 
 impl LightspeedApi for EchoApi {
+    async fn session_fork(
+        &self,
+        _: &Caller,
+        _: SessionForkParams,
+    ) -> Result<SessionView, ApiError> {
+        Err(unsupported())
+    }
+
     async fn session_compact(
         &self,
         _: &Caller,

@@ -16,6 +16,7 @@ mod control;
 mod crash;
 mod dev;
 mod environments;
+mod fork;
 mod harness;
 mod history_budget;
 mod holds;

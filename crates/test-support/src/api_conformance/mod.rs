@@ -34,6 +34,7 @@ mod context;
 mod env;
 mod events;
 mod fixtures;
+mod fork;
 mod holds;
 mod isolation;
 pub mod local;
@@ -176,6 +177,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(sessions::CASES);
     all.extend(runs::CASES);
     all.extend(context::CASES);
+    all.extend(fork::CASES);
     all.extend(tools::CASES);
     all.extend(holds::CASES);
     all.extend(events::CASES);
@@ -371,6 +373,8 @@ macro_rules! api_conformance_tests {
             stored_bytes_quota_refuses_new_content_only,
             server_ceilings_refuse_budgets_and_params_above_them,
             manual_compaction_summarises_an_idle_session,
+            a_fork_at_a_cursor_has_the_history_up_to_it_and_nothing_after,
+            a_fork_while_a_run_is_active_starts_before_the_run,
             skills_in_mounts_are_listed_and_pinned,
             provider_tools_are_checked_and_their_calls_and_citations_shown,
             approvals_hold_calls_until_a_person_decides,
