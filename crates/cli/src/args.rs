@@ -73,6 +73,37 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Approve the calls a session's run waits on (its tool policy asks first)
+    Approve {
+        #[arg(value_name = "SESSION_ID")]
+        session_id: String,
+        /// The run (default: the session's active run)
+        #[arg(long, value_name = "RUN_ID")]
+        run: Option<String>,
+        /// Only this call (repeat for several; default: every waiting call)
+        #[arg(long = "call", value_name = "CALL_ID")]
+        calls: Vec<String>,
+        /// Approve these tools for the rest of the session
+        #[arg(long)]
+        remember: bool,
+        /// Print JSON
+        #[arg(long)]
+        json: bool,
+    },
+    /// Deny the calls a session's run waits on; the model is told MESSAGE
+    Deny {
+        #[arg(value_name = "SESSION_ID")]
+        session_id: String,
+        #[arg(long, value_name = "RUN_ID")]
+        run: Option<String>,
+        #[arg(long = "call", value_name = "CALL_ID")]
+        calls: Vec<String>,
+        /// What the model is told instead of the call's result
+        #[arg(long, value_name = "TEXT")]
+        message: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// The providers and models the server is configured with, and their limits.
     Models {
         /// Print JSON (the `models/list` answer)
@@ -142,6 +173,16 @@ pub struct ChatArgs {
     /// tools, and its directory at /env/NAME (repeat for several)
     #[arg(long = "env", value_name = "NAME")]
     pub environments: Vec<String>,
+    /// Give a new session the durable time tools: sleep, wait_until, wake_me_at
+    #[arg(long)]
+    pub timers: bool,
+    /// A new session asks before these calls run: shell, file-writes, mcp, all, or a
+    /// tool name or pattern such as github__* (repeat for several)
+    #[arg(long = "ask", value_name = "TOOLS")]
+    pub ask: Vec<String>,
+    /// With --ask: deny a call nobody answered within SECS seconds [default: wait]
+    #[arg(long, value_name = "SECS")]
+    pub approval_timeout: Option<u64>,
     /// With a message: print one JSON object (session, run, status, text, tool
     /// calls, usage) instead of streaming text
     #[arg(long)]

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use api::types::run::{InputItem, RunOverridesInput, RunStartParams, RunStatus};
 use api::types::session::{
     FilesystemMode, GenerationInput, InstructionsInput, ModelRouteInput, ReasoningEffort,
-    SessionConfigInput, SessionStartParams, SessionView, ToolsInput,
+    SessionConfigInput, SessionStartParams, SessionView, ToolDecisionInput, ToolPolicyInput,
+    ToolRuleInput, ToolsInput,
 };
 use api::types::vfs::{VfsMountMode, VfsMountPutParams, VfsMountSource, VfsWorkspaceCreateParams};
 
@@ -37,6 +38,10 @@ pub struct ChatSettings {
     pub include_secrets: bool,
     /// `--env NAME`: environments attached to the session.
     pub environments: Vec<String>,
+    /// `--timers`: the durable time tools.
+    pub timers: bool,
+    /// `--ask` and `--approval-timeout`, as the session's tool policy.
+    pub tool_policy: Option<ToolPolicyInput>,
     pub typed: TypedFlags,
 }
 
@@ -77,6 +82,8 @@ impl ChatSettings {
             mount: args.mount.clone().map(|dir| (dir, args.mount_path.clone())),
             include_secrets: args.include_secrets,
             environments: args.environments.clone(),
+            timers: args.timers,
+            tool_policy: tool_policy(&args.ask, args.approval_timeout)?,
             typed: args.typed,
         })
     }
@@ -137,9 +144,9 @@ impl ChatSettings {
                 run_defaults: Default::default(),
                 tools: ToolsInput {
                     filesystem: self.filesystem.unwrap_or(default_tools),
-                    timers: false,
+                    timers: self.timers,
                 },
-                tool_policy: Default::default(),
+                tool_policy: self.tool_policy.clone(),
             },
         }
     }
@@ -190,6 +197,44 @@ pub fn effort_name(effort: ReasoningEffort) -> &'static str {
         ReasoningEffort::Medium => "medium",
         ReasoningEffort::High => "high",
     }
+}
+
+/// `--ask` values as a tool policy: classes set their default, anything else is a
+/// rule (a tool name or `*` pattern, checked by the server).
+fn tool_policy(
+    ask: &[String],
+    timeout_secs: Option<u64>,
+) -> Result<Option<ToolPolicyInput>, CliError> {
+    if ask.is_empty() {
+        if timeout_secs.is_some() {
+            return Err(CliError::Usage("--approval-timeout needs --ask".into()));
+        }
+        return Ok(None);
+    }
+    let mut policy = ToolPolicyInput {
+        approval_timeout_ms: timeout_secs.map(|secs| secs.saturating_mul(1_000)),
+        ..ToolPolicyInput::default()
+    };
+    for tools in ask.iter().flat_map(|value| value.split(',')).map(str::trim) {
+        let ask = Some(ToolDecisionInput::Ask);
+        match tools {
+            "" => {}
+            "shell" => policy.shell = ask,
+            "file-writes" | "files" => policy.file_writes = ask,
+            "mcp" => policy.mcp = ask,
+            "all" => {
+                policy.shell = ask;
+                policy.file_writes = ask;
+                policy.mcp = ask;
+                policy.other = ask;
+            }
+            pattern => policy.rules.push(ToolRuleInput {
+                tools: pattern.to_owned(),
+                decision: ToolDecisionInput::Ask,
+            }),
+        }
+    }
+    Ok(Some(policy))
 }
 
 pub fn run_status_name(status: RunStatus) -> &'static str {

@@ -26,6 +26,7 @@
 //! `api` contract (it sees only what any client sees); hold business rules (the
 //! gateway decides; the CLI shows the answer); print the API key.
 
+pub mod approvals;
 pub mod args;
 pub mod auth;
 pub mod chat;
@@ -69,6 +70,26 @@ pub async fn run(cli: Cli) -> Result<Outcome, CliError> {
             fork_session_id,
             json,
         } => sessions::fork(&client, session_id, at, fork_session_id, json).await,
+        Command::Approve {
+            session_id,
+            run,
+            calls,
+            remember,
+            json,
+        } => {
+            let decision = approvals::Decision::Approve { remember };
+            approvals::decide(&client, session_id, run, calls, decision, json).await
+        }
+        Command::Deny {
+            session_id,
+            run,
+            calls,
+            message,
+            json,
+        } => {
+            let decision = approvals::Decision::Deny { message };
+            approvals::decide(&client, session_id, run, calls, decision, json).await
+        }
         Command::Models { json } => models::run(&client, json).await,
         Command::Vfs(args) => vfs::run(&client, args).await,
         Command::Mcp(args) => mcp::run(&client, args).await,

@@ -3,6 +3,7 @@
 //! provider behind it, all started by each test.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod approvals;
 mod auth;
 mod env;
 mod follow;
