@@ -289,9 +289,12 @@ macro_rules! api_table {
             method: &str,
             params: Value,
         ) -> Result<Value, ApiError> {
+            // Each method's future is boxed: inline, this match's future would be as
+            // large as the largest method's, and debug builds nest such futures deep
+            // enough to overflow a runtime worker's stack. One allocation per call.
             match method {
-                $( $wire => to_value(api.$fn_name(caller, parse_params::<$params>(method, params)?).await?), )*
-                $( $owire => to_value(api.$ofn_name(caller, parse_params::<$oparams>(method, params)?).await?), )*
+                $( $wire => to_value(Box::pin(api.$fn_name(caller, parse_params::<$params>(method, params)?)).await?), )*
+                $( $owire => to_value(Box::pin(api.$ofn_name(caller, parse_params::<$oparams>(method, params)?)).await?), )*
                 _ => Err(ApiError::not_found(format!("unknown method {method:?}")).with_reason("methodNotFound")),
             }
         }
