@@ -107,10 +107,7 @@ pub fn decide_create(
     schedules_max: usize,
 ) -> Result<(), ScheduleError> {
     if schedule.revision != 1 {
-        return Err(ScheduleError::invalid(
-            "revision",
-            "a new schedule is at 1",
-        ));
+        return Err(ScheduleError::invalid("revision", "a new schedule is at 1"));
     }
     if exists {
         return Err(ScheduleError::Exists(schedule.id.to_string()));

@@ -88,7 +88,9 @@ impl ScheduleSpec {
                 timezone,
             } => {
                 let cron = parse_cron(expression).ok()?;
-                let after = Utc.timestamp_millis_opt(i64::try_from(after_ms).ok()?).single()?;
+                let after = Utc
+                    .timestamp_millis_opt(i64::try_from(after_ms).ok()?)
+                    .single()?;
                 let next_ms = match timezone {
                     Some(name) => {
                         let zone = parse_timezone(name).ok()?;
@@ -143,7 +145,11 @@ fn parse_cron(expression: &str) -> Result<croner::Cron, ScheduleError> {
         if field.bytes().any(|b| b.is_ascii_alphabetic()) && index != 3 && index != 4 {
             return Err(invalid("names only in the month and day-of-week fields"));
         }
-        if field.bytes().any(|b| matches!(b, b'l' | b'L' | b'w' | b'W')) && !has_name(field) {
+        if field
+            .bytes()
+            .any(|b| matches!(b, b'l' | b'L' | b'w' | b'W'))
+            && !has_name(field)
+        {
             return Err(invalid("no L or W"));
         }
     }
@@ -191,7 +197,11 @@ mod tests {
         assert_eq!(spec.next_after_ms(2_000), Some(4_000));
         assert!(spec.check(1).is_ok());
         assert!(spec.check(60).is_err());
-        assert!(ScheduleSpec::Interval { every_seconds: 0 }.check(0).is_err());
+        assert!(
+            ScheduleSpec::Interval { every_seconds: 0 }
+                .check(0)
+                .is_err()
+        );
     }
 
     #[test]
@@ -199,10 +209,16 @@ mod tests {
         // 2024-01-01T00:00:00Z
         let start = 1_704_067_200_000;
         let utc = cron("30 9 * * *", None);
-        assert_eq!(utc.next_after_ms(start), Some(start + (9 * 60 + 30) * 60_000));
+        assert_eq!(
+            utc.next_after_ms(start),
+            Some(start + (9 * 60 + 30) * 60_000)
+        );
         let paris = cron("30 9 * * MON-FRI", Some("Europe/Paris"));
         // Paris is UTC+1 in January: 08:30 UTC.
-        assert_eq!(paris.next_after_ms(start), Some(start + (8 * 60 + 30) * 60_000));
+        assert_eq!(
+            paris.next_after_ms(start),
+            Some(start + (8 * 60 + 30) * 60_000)
+        );
         assert!(paris.check(60).is_ok());
     }
 
