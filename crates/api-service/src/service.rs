@@ -13,6 +13,7 @@ use api::types::mcp::*;
 use api::types::memory::*;
 use api::types::models::*;
 use api::types::run::*;
+use api::types::schedule::*;
 use api::types::session::*;
 use api::types::vfs::*;
 use api::{ApiError, Caller, LightspeedApi};
@@ -61,6 +62,10 @@ pub struct Quotas {
     pub input: InputLimits,
     /// The deployment's ceilings on run budgets and provider params.
     pub ceilings: ConfigCeilings,
+    /// Schedules one universe may hold (clients' and agents' together, -32010
+    /// `quotaExceeded` with `data.quota: schedules` beyond it) and the shortest
+    /// interval one may fire at.
+    pub schedules: schedule_registry::catalog::ScheduleLimits,
 }
 
 /// Default [`Quotas::sessions_per_universe_max`].
@@ -80,6 +85,7 @@ impl Default for Quotas {
             stored_bytes_per_universe_max: STORED_BYTES_PER_UNIVERSE_MAX_DEFAULT,
             input: InputLimits::default(),
             ceilings: ConfigCeilings::default(),
+            schedules: schedule_registry::catalog::ScheduleLimits::default(),
         }
     }
 }
@@ -714,5 +720,53 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
         params: MemoryArchivalDeleteParams,
     ) -> Result<MemoryArchivalDeleteResult, ApiError> {
         self.archival_delete(&caller.universe_id, params).await
+    }
+
+    async fn schedule_create(
+        &self,
+        caller: &Caller,
+        params: ScheduleCreateParams,
+    ) -> Result<ScheduleView, ApiError> {
+        self.schedule_create(&caller.universe_id, params).await
+    }
+
+    async fn schedule_read(
+        &self,
+        caller: &Caller,
+        params: ScheduleRef,
+    ) -> Result<ScheduleView, ApiError> {
+        self.schedule_read(&caller.universe_id, params).await
+    }
+
+    async fn schedule_list(
+        &self,
+        caller: &Caller,
+        _params: ScheduleListParams,
+    ) -> Result<ScheduleListResult, ApiError> {
+        self.schedule_list(&caller.universe_id).await
+    }
+
+    async fn schedule_update(
+        &self,
+        caller: &Caller,
+        params: ScheduleUpdateParams,
+    ) -> Result<ScheduleView, ApiError> {
+        self.schedule_update(&caller.universe_id, params).await
+    }
+
+    async fn schedule_pause(
+        &self,
+        caller: &Caller,
+        params: SchedulePauseParams,
+    ) -> Result<ScheduleView, ApiError> {
+        self.schedule_pause(&caller.universe_id, params).await
+    }
+
+    async fn schedule_delete(
+        &self,
+        caller: &Caller,
+        params: ScheduleRef,
+    ) -> Result<ScheduleDeleteResult, ApiError> {
+        self.schedule_delete(&caller.universe_id, params).await
     }
 }
