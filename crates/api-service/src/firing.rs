@@ -86,7 +86,10 @@ impl<H: SessionHost> ScheduleFirer for Service<H> {
             let session = api_projection::inputs::session_id(session_id)?;
             let control = self.control(universe_id, &session).await?;
             let runs = &control.runs;
-            Ok(runs.active.as_ref().is_some_and(|run| run.run_id.as_str() == run_id)
+            Ok(runs
+                .active
+                .as_ref()
+                .is_some_and(|run| run.run_id.as_str() == run_id)
                 || runs.queue.iter().any(|run| run.run_id.as_str() == run_id))
         })
     }

@@ -192,7 +192,11 @@ impl<H: SessionHost> Service<H> {
                     config: *config,
                 };
                 let mut prepared = inputs::prepare_session(&params)?;
-                inputs::apply_models_to_session(&self.models, &params.config, &mut prepared.config)?;
+                inputs::apply_models_to_session(
+                    &self.models,
+                    &params.config,
+                    &mut prepared.config,
+                )?;
                 self.quotas
                     .ceilings
                     .check_config(&prepared.config, "target.config.")?;

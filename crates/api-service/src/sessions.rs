@@ -196,6 +196,13 @@ impl<H: SessionHost> Service<H> {
                 Err(err) => return Err(err),
             }
         }
+        if prepared.schedules {
+            let family = &effects::schedule_tools::SCHEDULE_TOOLS;
+            self.sync_tool_family(universe_id, &session_id, family, |_| {
+                effects::schedule_tools::schedule_definitions()
+            })
+            .await?;
+        }
         self.view(universe_id, &session_id).await
     }
 

@@ -137,6 +137,7 @@ impl ChatSettings {
                 run_defaults: Default::default(),
                 tools: ToolsInput {
                     filesystem: self.filesystem.unwrap_or(default_tools),
+                    schedules: false,
                 },
             },
         }

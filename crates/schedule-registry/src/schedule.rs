@@ -248,8 +248,19 @@ impl SchedulePatch {
 /// submission id) and, for a fresh-session target, starts the same session.
 /// 32 hex characters of SHA-256 over the universe, the id and the time.
 pub fn firing_key(universe_id: &str, id: &ScheduleId, scheduled_at_ms: u64) -> String {
+    digest(&[universe_id, id.as_str(), &scheduled_at_ms.to_string()])
+}
+
+/// The id of the schedule an agent's `schedule_create` call makes: the same for
+/// every attempt at the call (a retried tool call finds the schedule it made).
+pub fn agent_schedule_id(session_id: &str, call_id: &str) -> ScheduleId {
+    ScheduleId(format!("agent-{}", digest(&[session_id, call_id])))
+}
+
+/// 32 hex characters of SHA-256 over the length-prefixed parts.
+fn digest(parts: &[&str]) -> String {
     let mut hasher = Sha256::new();
-    for part in [universe_id, id.as_str(), &scheduled_at_ms.to_string()] {
+    for part in parts {
         hasher.update((part.len() as u64).to_be_bytes());
         hasher.update(part.as_bytes());
     }

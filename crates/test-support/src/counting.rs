@@ -588,7 +588,9 @@ impl<S: ScheduleCatalog> ScheduleCatalog for CountingStore<S> {
         scheduled_at_ms: u64,
         now_ms: u64,
     ) -> Result<Claim, ScheduleError> {
-        self.count().schedule_claim(id, scheduled_at_ms, now_ms).await
+        self.count()
+            .schedule_claim(id, scheduled_at_ms, now_ms)
+            .await
     }
 
     async fn schedule_record_outcome(

@@ -36,6 +36,8 @@ pub struct PreparedSession {
     pub instructions: Option<TextOrRef>,
     /// Not engine config: the backend keeps it with the session's host settings.
     pub filesystem: FilesystemMode,
+    /// Not engine config either: whether the backend registers the schedule tools.
+    pub schedules: bool,
 }
 
 /// Validates `session/start` params into an engine config.
@@ -96,6 +98,7 @@ pub fn prepare_session(params: &SessionStartParams) -> Result<PreparedSession, A
         config,
         instructions,
         filesystem: input.tools.filesystem,
+        schedules: input.tools.schedules,
     })
 }
 

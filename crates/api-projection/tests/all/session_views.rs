@@ -40,6 +40,7 @@ pub(crate) fn start_params() -> SessionStartParams {
             },
             tools: ToolsInput {
                 filesystem: FilesystemMode::ReadOnly,
+                schedules: false,
             },
         },
     }

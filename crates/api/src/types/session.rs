@@ -95,6 +95,11 @@ pub enum FilesystemMode {
 pub struct ToolsInput {
     #[serde(default)]
     pub filesystem: FilesystemMode,
+    /// Registers the schedule tools (`schedule_create`, `schedule_list`,
+    /// `schedule_pause`, `schedule_delete`): the agent schedules runs of its own
+    /// session, within the universe's cap on schedules.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub schedules: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
