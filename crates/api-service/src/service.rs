@@ -154,6 +154,11 @@ impl<H: SessionHost> Service<H> {
         &self.host
     }
 
+    /// The quotas and bounds this service enforces.
+    pub fn quotas(&self) -> &Quotas {
+        &self.quotas
+    }
+
     pub(crate) async fn store(&self, universe_id: &str) -> Result<Arc<Store<H>>, ApiError> {
         self.host
             .stores()
