@@ -158,7 +158,9 @@ impl<H: SessionHost> Service<H> {
                     session_id: Some(format!("sched-{}-{key}", schedule.id)),
                     config,
                 };
-                self.start_session(universe_id, params).await?.session_id
+                Box::pin(self.start_session(universe_id, params))
+                    .await?
+                    .session_id
             }
         };
         let params = RunStartParams {
@@ -169,7 +171,7 @@ impl<H: SessionHost> Service<H> {
             }],
             overrides: None,
         };
-        let started = self.start_run(universe_id, params).await?;
+        let started = Box::pin(self.start_run(universe_id, params)).await?;
         Ok((session_id, started.run_id))
     }
 }

@@ -727,12 +727,15 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
         self.archival_delete(&caller.universe_id, params).await
     }
 
+    // The schedule bodies are boxed: the gateway's dispatch future is as large as
+    // the largest method's, and theirs (store and Temporal client calls) would
+    // grow every call's stack in debug builds.
     async fn schedule_create(
         &self,
         caller: &Caller,
         params: ScheduleCreateParams,
     ) -> Result<ScheduleView, ApiError> {
-        self.schedule_create(&caller.universe_id, params).await
+        Box::pin(self.schedule_create(&caller.universe_id, params)).await
     }
 
     async fn schedule_read(
@@ -740,7 +743,7 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
         caller: &Caller,
         params: ScheduleRef,
     ) -> Result<ScheduleView, ApiError> {
-        self.schedule_read(&caller.universe_id, params).await
+        Box::pin(self.schedule_read(&caller.universe_id, params)).await
     }
 
     async fn schedule_list(
@@ -748,7 +751,7 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
         caller: &Caller,
         _params: ScheduleListParams,
     ) -> Result<ScheduleListResult, ApiError> {
-        self.schedule_list(&caller.universe_id).await
+        Box::pin(self.schedule_list(&caller.universe_id)).await
     }
 
     async fn schedule_update(
@@ -756,7 +759,7 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
         caller: &Caller,
         params: ScheduleUpdateParams,
     ) -> Result<ScheduleView, ApiError> {
-        self.schedule_update(&caller.universe_id, params).await
+        Box::pin(self.schedule_update(&caller.universe_id, params)).await
     }
 
     async fn schedule_pause(
@@ -764,7 +767,7 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
         caller: &Caller,
         params: SchedulePauseParams,
     ) -> Result<ScheduleView, ApiError> {
-        self.schedule_pause(&caller.universe_id, params).await
+        Box::pin(self.schedule_pause(&caller.universe_id, params)).await
     }
 
     async fn schedule_delete(
@@ -772,6 +775,6 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
         caller: &Caller,
         params: ScheduleRef,
     ) -> Result<ScheduleDeleteResult, ApiError> {
-        self.schedule_delete(&caller.universe_id, params).await
+        Box::pin(self.schedule_delete(&caller.universe_id, params)).await
     }
 }

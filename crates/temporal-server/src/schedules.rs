@@ -57,7 +57,7 @@ impl TemporalScheduler {
 
     async fn put_schedule(&self, universe_id: &str, schedule: &Schedule) -> Result<(), String> {
         let id = schedule_id(universe_id, schedule.id.as_str());
-        match self.update_schedule(&id, schedule).await {
+        match Box::pin(self.update_schedule(&id, schedule)).await {
             Err(ScheduleError::Rpc(status)) if status.code() == tonic::Code::NotFound => {}
             other => return other.map_err(|err| err.to_string()),
         }
@@ -77,7 +77,9 @@ impl TemporalScheduler {
             .paused(schedule.paused)
             .note(format!("lightspeed schedule {}", schedule.id))
             .build();
-        match self.client.create_schedule(id.clone(), options).await {
+        // Boxed, as every client call here: the SDK's schedule futures are large, and
+        // debug builds overflow a runtime thread's stack holding them inline.
+        match Box::pin(self.client.create_schedule(id.clone(), options)).await {
             Ok(_) => {}
             // Created meanwhile by a concurrent put: the update below sets it whole.
             Err(ScheduleError::Rpc(status)) if status.code() == tonic::Code::AlreadyExists => {}
@@ -94,19 +96,18 @@ impl TemporalScheduler {
             overlap(schedule.overlap),
             schedule.paused,
         );
-        self.client
-            .get_schedule_handle(id)
-            .update(
-                move |update| {
-                    update
-                        .set_spec(spec)
-                        .set_overlap_policy(overlap)
-                        .set_paused(paused)
-                        .set_catchup_window(CATCHUP_WINDOW);
-                },
-                Default::default(),
-            )
-            .await
+        let handle = self.client.get_schedule_handle(id);
+        Box::pin(handle.update(
+            move |update| {
+                update
+                    .set_spec(spec)
+                    .set_overlap_policy(overlap)
+                    .set_paused(paused)
+                    .set_catchup_window(CATCHUP_WINDOW);
+            },
+            Default::default(),
+        ))
+        .await
     }
 
     async fn pause(&self, universe_id: &str, schedule: &Schedule) -> Result<(), String> {
@@ -114,12 +115,12 @@ impl TemporalScheduler {
             .client
             .get_schedule_handle(schedule_id(universe_id, schedule.id.as_str()));
         let done = match schedule.paused {
-            true => handle.pause(Some("paused"), Default::default()).await,
-            false => handle.unpause(Some("resumed"), Default::default()).await,
+            true => Box::pin(handle.pause(Some("paused"), Default::default())).await,
+            false => Box::pin(handle.unpause(Some("resumed"), Default::default())).await,
         };
         match done {
             Err(ScheduleError::Rpc(status)) if status.code() == tonic::Code::NotFound => {
-                self.put_schedule(universe_id, schedule).await
+                Box::pin(self.put_schedule(universe_id, schedule)).await
             }
             other => other.map_err(|err| err.to_string()),
         }
@@ -129,7 +130,7 @@ impl TemporalScheduler {
         let handle = self
             .client
             .get_schedule_handle(schedule_id(universe_id, id.as_str()));
-        match handle.delete(Default::default()).await {
+        match Box::pin(handle.delete(Default::default())).await {
             Err(ScheduleError::Rpc(status)) if status.code() == tonic::Code::NotFound => Ok(()),
             other => other.map_err(|err| err.to_string()),
         }
