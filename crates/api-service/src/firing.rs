@@ -109,7 +109,7 @@ impl<H: SessionHost> Service<H> {
             .await
             .map_err(schedule_error)?;
         let schedule = match claim {
-            Claim::Fire(schedule) => schedule,
+            Claim::Fire(schedule) => *schedule,
             Claim::Coalesced => return Ok(Fired::Coalesced),
             Claim::Paused | Claim::Gone => return Ok(Fired::Skipped),
         };

@@ -35,7 +35,7 @@ impl Default for ScheduleLimits {
 pub enum Claim {
     /// Fire: request the run this record says (a retry of a claimed firing gets the
     /// same answer, so it submits the same run again, which `run/start` recognises).
-    Fire(Schedule),
+    Fire(Box<Schedule>),
     /// A firing at or after this one's due time already ran: this one was missed
     /// during downtime and is folded into it.
     Coalesced,
@@ -172,7 +172,7 @@ pub fn decide_claim(
     };
     if let Some(last) = &existing.last_firing {
         if last.scheduled_at_ms == scheduled_at_ms {
-            return (Claim::Fire(existing.clone()), None);
+            return (Claim::Fire(Box::new(existing.clone())), None);
         }
         if last.fired_at_ms >= scheduled_at_ms {
             return (Claim::Coalesced, None);
@@ -188,7 +188,7 @@ pub fn decide_claim(
         outcome: None,
     });
     claimed.firings += 1;
-    (Claim::Fire(claimed.clone()), Some(claimed))
+    (Claim::Fire(Box::new(claimed.clone())), Some(claimed))
 }
 
 /// The record with `outcome` on its last firing, if that is the firing due at

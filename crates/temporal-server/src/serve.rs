@@ -571,8 +571,7 @@ async fn serve_storage(
 }
 
 pub(crate) async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
-    let mut quotas = Quotas::default();
-    quotas.schedules = args.schedules.limits();
+    let quotas = quotas_with(Quotas::default(), &args.schedules);
     let roles = Roles {
         worker: true,
         gateway: None,

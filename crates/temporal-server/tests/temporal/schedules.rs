@@ -144,8 +144,13 @@ async fn a_schedule_fires_pauses_resumes_and_coalesces_a_missed_window() {
         .unwrap();
     let sessions = SessionClient::new(client, temporal.task_queue.clone(), fast_settings());
     let deltas = Arc::new(DeltaHub::default());
-    let mut quotas = Quotas::default();
-    quotas.schedules.interval_seconds_min = 1;
+    let quotas = Quotas {
+        schedules: schedule_registry::catalog::ScheduleLimits {
+            interval_seconds_min: 1,
+            ..Default::default()
+        },
+        ..Quotas::default()
+    };
     let api = Arc::new(
         TemporalHost::new(sessions, stores.clone(), deltas.clone())
             .api()

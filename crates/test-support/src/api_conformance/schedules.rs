@@ -46,10 +46,13 @@ pub(super) const CASES: [Case; 2] = [
 
 /// Schedules may fire every second here (the default floor is a minute).
 fn quotas(schedules_max: usize) -> Quotas {
-    let mut quotas = Quotas::default();
-    quotas.schedules.schedules_per_universe_max = schedules_max;
-    quotas.schedules.interval_seconds_min = 1;
-    quotas
+    Quotas {
+        schedules: schedule_registry::catalog::ScheduleLimits {
+            schedules_per_universe_max: schedules_max,
+            interval_seconds_min: 1,
+        },
+        ..Quotas::default()
+    }
 }
 
 fn every(seconds: u64) -> Value {
