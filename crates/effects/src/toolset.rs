@@ -424,6 +424,24 @@ async fn sleep(arguments: &[u8]) -> (ToolStatus, Value) {
     }
 }
 
+/// Tool definitions as sessions register them: `(name, canonical definition bytes)`
+/// of `{name, description, parameters}`, alike on every API kind.
+pub(crate) fn definitions<'a>(
+    tools: impl IntoIterator<Item = (&'a str, &'a str, Value)>,
+) -> Vec<(String, Vec<u8>)> {
+    tools
+        .into_iter()
+        .map(|(name, description, parameters)| {
+            let bytes = engine::canonical::to_vec(&json!({
+                "name": name,
+                "description": description,
+                "parameters": parameters,
+            }));
+            (name.to_owned(), bytes)
+        })
+        .collect()
+}
+
 /// Stores `output` and returns the result naming it.
 pub async fn result<B: BlobStore>(
     call: &ToolCallRequest,
