@@ -2,11 +2,13 @@
 //! host, and nothing more.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use api::types::events::{DeltaKind as ApiDeltaKind, DeltaView};
 use engine::core::command::{CoreCommand, Rejection, RejectionCode};
 use engine::{RunId, Seq, SessionId};
 use llm_runtime::{Delta, DeltaKind};
+use schedule_registry::Scheduler;
 use session_stores::StoreProvider;
 use tokio::sync::broadcast;
 
@@ -91,6 +93,12 @@ pub trait SessionHost: Send + Sync + 'static {
     fn publish_delta(&self, key: &SessionKey, delta: Delta) {
         let _ = (key, delta);
     }
+
+    /// What makes the universe's schedules fire: Temporal Schedules, or timer tasks
+    /// in process. The service keeps each one in step with its record
+    /// (`schedule_registry::ops`); a firing comes back through
+    /// [`crate::ScheduleFirer`].
+    fn scheduler(&self) -> Arc<dyn Scheduler>;
 
     /// Completes the tool activity waiting under `task_token` with `result` (an
     /// environment call finished by the gateway holding its daemon). Hosts without

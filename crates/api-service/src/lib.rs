@@ -7,6 +7,8 @@
 //!   Temporal host, the in-process drive for the test host; either way the reply
 //!   comes once the command's events are committed, or as a typed refusal;
 //! - how a host relays live deltas ([`SessionHost::deltas`]);
+//! - what makes schedules fire ([`SessionHost::scheduler`]: Temporal Schedules, or
+//!   timer tasks in process), each firing coming back through [`ScheduleFirer`];
 //! - where a universe's store is ([`SessionHost::stores`]), which also pushes the
 //!   commits made to it (`session_stores::StoreProvider::commits`), wherever the
 //!   worker runs.
@@ -32,11 +34,13 @@ mod env;
 mod env_hub;
 mod errors;
 mod events;
+mod firing;
 mod fork;
 mod host;
 mod mcp;
 mod memory;
 mod quotas;
+mod schedules;
 mod service;
 mod sessions;
 
@@ -51,6 +55,7 @@ pub use credentials::StoreCredentials;
 pub use events::{
     CATCH_UP_PAGE_ENTRIES, READ_LIMIT_DEFAULT, READ_LIMIT_MAX, SUBSCRIPTION_BUFFER_MAX, WAIT_MS_MAX,
 };
+pub use firing::{FireFuture, Fired, ScheduleFirer};
 pub use host::{Admission, AdmitFailure, RemoteRejection, SessionHost, SessionKey, delta_view};
 pub use mcp::McpSettings;
 pub use service::{

@@ -3,11 +3,70 @@
 
 use api::{ApiError, Quota};
 use api_projection::blobs::ContentGate;
+use api_projection::inputs::ConfigCeilings;
+use api_projection::items::InputLimits;
 use session_stores::{SessionIndex, UniverseUsage};
 
 use crate::errors::internal;
 use crate::host::SessionHost;
 use crate::service::Service;
+
+/// Per-universe quotas and the limits on what one request may ask for, as the
+/// service enforces them: quotas are refused with -32010 `quotaExceeded` (and
+/// `data.quota` naming which), input over its limits with `inputTooLarge`, config
+/// over a ceiling with `invalidConfig` (both -32602).
+///
+/// Quotas are checked against counts the store keeps as it writes
+/// (`session_stores::UniverseUsage`, `SessionIndex::session_count`), so a check is a
+/// small read, and before the work they bound; requests racing one another may pass
+/// a quota by a few. What runs write themselves (model output, tool results) is
+/// counted but never refused mid-run: a universe may end a run above its
+/// stored-bytes quota, and then stores nothing new through the API.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Quotas {
+    /// Sessions one universe may hold (closed ones count until deleted). Checked
+    /// when a new session starts.
+    pub sessions_per_universe_max: u64,
+    /// Runs requested and not yet finished (queued or active) over all of one
+    /// universe's sessions. Checked when `run/start` submits a new submission; a
+    /// resubmission of one the session remembers is the same run and always
+    /// answered. Finishing, failing or cancelling a run frees its place.
+    pub runs_in_flight_per_universe_max: u64,
+    /// Bytes one universe's CAS may hold. Checked before new content enters through
+    /// the API (`blob/put`, `PUT /blobs`, run and steer text, instructions, snapshot
+    /// manifests): content the universe already holds is never refused.
+    pub stored_bytes_per_universe_max: u64,
+    /// Run and steer input sizes.
+    pub input: InputLimits,
+    /// The deployment's ceilings on run budgets and provider params.
+    pub ceilings: ConfigCeilings,
+    /// Schedules one universe may hold (clients' and agents' together, -32010
+    /// `quotaExceeded` with `data.quota: schedules` beyond it) and the shortest
+    /// interval one may fire at.
+    pub schedules: schedule_registry::catalog::ScheduleLimits,
+}
+
+/// Default [`Quotas::sessions_per_universe_max`].
+pub const SESSIONS_PER_UNIVERSE_MAX_DEFAULT: u64 = 100_000;
+/// Default [`Quotas::runs_in_flight_per_universe_max`]: many more than one client
+/// keeps busy (a session runs one at a time and queues at most 64), few enough that
+/// one tenant cannot fill every worker's queue.
+pub const RUNS_IN_FLIGHT_PER_UNIVERSE_MAX_DEFAULT: u64 = 1_000;
+/// Default [`Quotas::stored_bytes_per_universe_max`]: 10 GiB.
+pub const STORED_BYTES_PER_UNIVERSE_MAX_DEFAULT: u64 = 10 * 1024 * 1024 * 1024;
+
+impl Default for Quotas {
+    fn default() -> Self {
+        Self {
+            sessions_per_universe_max: SESSIONS_PER_UNIVERSE_MAX_DEFAULT,
+            runs_in_flight_per_universe_max: RUNS_IN_FLIGHT_PER_UNIVERSE_MAX_DEFAULT,
+            stored_bytes_per_universe_max: STORED_BYTES_PER_UNIVERSE_MAX_DEFAULT,
+            input: InputLimits::default(),
+            ceilings: ConfigCeilings::default(),
+            schedules: schedule_registry::catalog::ScheduleLimits::default(),
+        }
+    }
+}
 
 /// Refuses when the universe already holds `max` or more of what `quota` counts.
 fn within(quota: Quota, what: &str, held: u64, max: u64) -> Result<(), ApiError> {

@@ -13,11 +13,10 @@ use api::types::mcp::*;
 use api::types::memory::*;
 use api::types::models::*;
 use api::types::run::*;
+use api::types::schedule::*;
 use api::types::session::*;
 use api::types::vfs::*;
 use api::{ApiError, Caller, LightspeedApi};
-use api_projection::inputs::ConfigCeilings;
-use api_projection::items::InputLimits;
 use api_projection::{blobs, vfs};
 use engine::SessionId;
 use engine::core::control::ControlState;
@@ -30,59 +29,12 @@ use crate::errors::internal;
 use crate::events;
 use crate::host::{SessionHost, SessionKey};
 
+pub use crate::quotas::{
+    Quotas, RUNS_IN_FLIGHT_PER_UNIVERSE_MAX_DEFAULT, SESSIONS_PER_UNIVERSE_MAX_DEFAULT,
+    STORED_BYTES_PER_UNIVERSE_MAX_DEFAULT,
+};
+
 pub(crate) type Store<H> = <<H as SessionHost>::Stores as StoreProvider>::Store;
-
-/// Per-universe quotas and the limits on what one request may ask for, as the
-/// service enforces them: quotas are refused with -32010 `quotaExceeded` (and
-/// `data.quota` naming which), input over its limits with `inputTooLarge`, config
-/// over a ceiling with `invalidConfig` (both -32602).
-///
-/// Quotas are checked against counts the store keeps as it writes
-/// (`session_stores::UniverseUsage`, `SessionIndex::session_count`), so a check is a
-/// small read, and before the work they bound; requests racing one another may pass
-/// a quota by a few. What runs write themselves (model output, tool results) is
-/// counted but never refused mid-run: a universe may end a run above its
-/// stored-bytes quota, and then stores nothing new through the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Quotas {
-    /// Sessions one universe may hold (closed ones count until deleted). Checked
-    /// when a new session starts.
-    pub sessions_per_universe_max: u64,
-    /// Runs requested and not yet finished (queued or active) over all of one
-    /// universe's sessions. Checked when `run/start` submits a new submission; a
-    /// resubmission of one the session remembers is the same run and always
-    /// answered. Finishing, failing or cancelling a run frees its place.
-    pub runs_in_flight_per_universe_max: u64,
-    /// Bytes one universe's CAS may hold. Checked before new content enters through
-    /// the API (`blob/put`, `PUT /blobs`, run and steer text, instructions, snapshot
-    /// manifests): content the universe already holds is never refused.
-    pub stored_bytes_per_universe_max: u64,
-    /// Run and steer input sizes.
-    pub input: InputLimits,
-    /// The deployment's ceilings on run budgets and provider params.
-    pub ceilings: ConfigCeilings,
-}
-
-/// Default [`Quotas::sessions_per_universe_max`].
-pub const SESSIONS_PER_UNIVERSE_MAX_DEFAULT: u64 = 100_000;
-/// Default [`Quotas::runs_in_flight_per_universe_max`]: many more than one client
-/// keeps busy (a session runs one at a time and queues at most 64), few enough that
-/// one tenant cannot fill every worker's queue.
-pub const RUNS_IN_FLIGHT_PER_UNIVERSE_MAX_DEFAULT: u64 = 1_000;
-/// Default [`Quotas::stored_bytes_per_universe_max`]: 10 GiB.
-pub const STORED_BYTES_PER_UNIVERSE_MAX_DEFAULT: u64 = 10 * 1024 * 1024 * 1024;
-
-impl Default for Quotas {
-    fn default() -> Self {
-        Self {
-            sessions_per_universe_max: SESSIONS_PER_UNIVERSE_MAX_DEFAULT,
-            runs_in_flight_per_universe_max: RUNS_IN_FLIGHT_PER_UNIVERSE_MAX_DEFAULT,
-            stored_bytes_per_universe_max: STORED_BYTES_PER_UNIVERSE_MAX_DEFAULT,
-            input: InputLimits::default(),
-            ceilings: ConfigCeilings::default(),
-        }
-    }
-}
 
 /// Every API method over the host `H`.
 pub struct Service<H> {
@@ -146,6 +98,11 @@ impl<H: SessionHost> Service<H> {
 
     pub fn host(&self) -> &H {
         &self.host
+    }
+
+    /// The quotas and bounds this service enforces.
+    pub fn quotas(&self) -> &Quotas {
+        &self.quotas
     }
 
     pub(crate) async fn store(&self, universe_id: &str) -> Result<Arc<Store<H>>, ApiError> {
@@ -739,5 +696,56 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
         params: MemoryArchivalDeleteParams,
     ) -> Result<MemoryArchivalDeleteResult, ApiError> {
         self.archival_delete(&caller.universe_id, params).await
+    }
+
+    // The schedule bodies are boxed: the gateway's dispatch future is as large as
+    // the largest method's, and theirs (store and Temporal client calls) would
+    // grow every call's stack in debug builds.
+    async fn schedule_create(
+        &self,
+        caller: &Caller,
+        params: ScheduleCreateParams,
+    ) -> Result<ScheduleView, ApiError> {
+        Box::pin(self.schedule_create(&caller.universe_id, params)).await
+    }
+
+    async fn schedule_read(
+        &self,
+        caller: &Caller,
+        params: ScheduleRef,
+    ) -> Result<ScheduleView, ApiError> {
+        Box::pin(self.schedule_read(&caller.universe_id, params)).await
+    }
+
+    async fn schedule_list(
+        &self,
+        caller: &Caller,
+        _params: ScheduleListParams,
+    ) -> Result<ScheduleListResult, ApiError> {
+        Box::pin(self.schedule_list(&caller.universe_id)).await
+    }
+
+    async fn schedule_update(
+        &self,
+        caller: &Caller,
+        params: ScheduleUpdateParams,
+    ) -> Result<ScheduleView, ApiError> {
+        Box::pin(self.schedule_update(&caller.universe_id, params)).await
+    }
+
+    async fn schedule_pause(
+        &self,
+        caller: &Caller,
+        params: SchedulePauseParams,
+    ) -> Result<ScheduleView, ApiError> {
+        Box::pin(self.schedule_pause(&caller.universe_id, params)).await
+    }
+
+    async fn schedule_delete(
+        &self,
+        caller: &Caller,
+        params: ScheduleRef,
+    ) -> Result<ScheduleDeleteResult, ApiError> {
+        Box::pin(self.schedule_delete(&caller.universe_id, params)).await
     }
 }

@@ -204,6 +204,17 @@ impl<H: SessionHost> Service<H> {
                 Err(err) => return Err(err),
             }
         }
+        if prepared.schedules {
+            let family = &effects::schedule_tools::SCHEDULE_TOOLS;
+            // Boxed: inline, this admission's future on top of the start's overflows
+            // a runtime thread's stack in debug builds of the Temporal host.
+            Box::pin(
+                self.sync_tool_family(universe_id, &session_id, family, None, |_| {
+                    effects::schedule_tools::schedule_definitions()
+                }),
+            )
+            .await?;
+        }
         self.view(universe_id, &session_id).await
     }
 

@@ -74,6 +74,9 @@ pub enum Quota {
     /// Archival passages one universe may hold (`memory/archival/insert`, and the
     /// agent's `archival_insert`).
     ArchivalPassages,
+    /// Schedules one universe may hold (`schedule/create`, and the agent's
+    /// `schedule_create`).
+    Schedules,
 }
 
 /// The `data` member of every error the API returns.

@@ -25,6 +25,7 @@ use crate::types::mcp::*;
 use crate::types::memory::*;
 use crate::types::models::*;
 use crate::types::run::*;
+use crate::types::schedule::*;
 use crate::types::session::*;
 use crate::types::vfs::*;
 
@@ -447,6 +448,19 @@ api_table! {
         memory_archival_search: "memory/archival/search" (MemoryArchivalSearchParams) -> MemoryArchivalSearchResult;
         /// Deletes an archival passage.
         memory_archival_delete: "memory/archival/delete" (MemoryArchivalDeleteParams) -> MemoryArchivalDeleteResult;
+        /// Creates a schedule: runs started on a session, or on a fresh session per
+        /// firing, on an interval or cron expression.
+        schedule_create: "schedule/create" (ScheduleCreateParams) -> ScheduleView;
+        /// Reads a schedule, its last firing and when it fires next.
+        schedule_read: "schedule/read" (ScheduleRef) -> ScheduleView;
+        /// Lists the universe's schedules by id.
+        schedule_list: "schedule/list" (ScheduleListParams) -> ScheduleListResult;
+        /// Changes a schedule's name, spec, target, input or overlap policy.
+        schedule_update: "schedule/update" (ScheduleUpdateParams) -> ScheduleView;
+        /// Pauses or resumes a schedule.
+        schedule_pause: "schedule/pause" (SchedulePauseParams) -> ScheduleView;
+        /// Deletes a schedule (a firing under way finishes; none follows).
+        schedule_delete: "schedule/delete" (ScheduleRef) -> ScheduleDeleteResult;
     }
     optional_methods {
         /// Stores a snapshot: a manifest of files whose blobs are already in the CAS.

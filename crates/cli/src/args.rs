@@ -122,6 +122,8 @@ pub enum Command {
     Env(crate::env::EnvCommand),
     /// Memory blocks pinned in sessions' context, and archival memory.
     Memory(crate::memory::MemoryArgs),
+    /// Schedules: runs started on a session (or a fresh one) on an interval or cron.
+    Schedule(crate::schedule::ScheduleArgs),
 }
 
 /// File tools the agent gets over the session's mounts.

@@ -145,6 +145,7 @@ impl ChatSettings {
                 tools: ToolsInput {
                     filesystem: self.filesystem.unwrap_or(default_tools),
                     timers: self.timers,
+                    schedules: false,
                 },
                 tool_policy: self.tool_policy.clone(),
             },

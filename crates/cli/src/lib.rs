@@ -12,6 +12,7 @@
 //! | `lightspeed mcp ...` | MCP servers and their links to sessions ([`mcp`]) |
 //! | `lightspeed auth ...` | secrets, OAuth logins and grants ([`auth`]) |
 //! | `lightspeed memory ...` | memory blocks, attachments, archival memory ([`memory`]) |
+//! | `lightspeed schedule ...` | schedules: create, list, read, update, pause, resume, delete ([`schedule`]) |
 //! | `lightspeed env serve` | lend this machine to agents: the environment daemon ([`env`]) |
 //!
 //! Exit codes: 0 success, 1 the run failed or was cancelled, 2 usage or connection
@@ -37,6 +38,7 @@ pub mod mcp;
 pub mod memory;
 pub mod models;
 pub mod oneshot;
+pub mod schedule;
 pub mod sessions;
 pub mod tui;
 pub mod vfs;
@@ -96,5 +98,6 @@ pub async fn run(cli: Cli) -> Result<Outcome, CliError> {
         Command::Auth(args) => auth::run(&client, args).await,
         Command::Env(command) => env::run(&cli.connection, command).await,
         Command::Memory(args) => memory::run(&client, args).await,
+        Command::Schedule(args) => schedule::run(&client, args).await,
     }
 }

@@ -17,14 +17,17 @@
 //!   as jobs of the universe's environment catalog;
 //! - [`memory_tools`] and [`memory_source`]: the agent's memory tools over the
 //!   universe's memory catalog, and the source pinning a session's memory blocks in
-//!   its context.
+//!   its context;
+//! - [`schedule_tools`]: the agent's schedule tools over the universe's schedule
+//!   catalog and the host's scheduler.
 //!
 //! Hosts own durability and retry policy: adapters classify failures
 //! ([`AdapterError`]) and never retry themselves.
 //!
 //! What this crate must not do: depend on a host (temporal-*, gateway), on the client
 //! contract (api) or on test infrastructure (test-support) — its own dependencies are
-//! engine, vfs, tools, llm-runtime, the MCP, environment and memory registries, mcp-client
+//! engine, vfs, tools, llm-runtime, the MCP, environment, memory and schedule registries,
+//! mcp-client
 //! and env-protocol (`crates/architecture`); hand the engine
 //! anything but refs and facts (bulky content goes to the CAS); decide anything the
 //! engine decides.
@@ -37,6 +40,7 @@ pub mod env_files;
 pub mod mcp;
 pub mod memory_source;
 pub mod memory_tools;
+pub mod schedule_tools;
 pub mod timer_tools;
 pub mod toolset;
 pub mod vfs_tools;

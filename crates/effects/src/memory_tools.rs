@@ -152,17 +152,7 @@ pub fn memory_definitions() -> Vec<(String, Vec<u8>)> {
             }),
         ),
     ];
-    tools
-        .into_iter()
-        .map(|(name, description, parameters)| {
-            let bytes = engine::canonical::to_vec(&json!({
-                "name": name,
-                "description": description,
-                "parameters": parameters,
-            }));
-            (name.to_owned(), bytes)
-        })
-        .collect()
+    crate::toolset::definitions(tools)
 }
 
 #[derive(Deserialize)]

@@ -18,7 +18,12 @@
 //!   [`Completion`];
 //! - the memory tools of sessions with memory blocks (`memory_replace`,
 //!   `memory_append`, `memory_rethink`, `archival_insert`, `archival_search`),
-//!   through `memory_tools` over the universe's memory catalog.
+//!   through `memory_tools` over the universe's memory catalog;
+//! - the schedule tools of sessions started with `tools.schedules`
+//!   (`schedule_create`, `schedule_list`, `schedule_pause`, `schedule_delete`),
+//!   through `schedule_tools` over the universe's schedule catalog and the host's
+//!   scheduler, when the host built the toolset with one
+//!   ([`WorkerTools::with_schedules`]).
 //!
 //! Any other name is an error result.
 
@@ -30,6 +35,7 @@ use crate::context_sources::skills::skill_catalog;
 use crate::context_sources::{ContextSources, SkillRoots};
 use crate::env::{Completion, EnvCall, EnvTools, ShellTool};
 use crate::mcp::{McpTools, ToolProgress};
+use crate::schedule_tools::ScheduleTools;
 use crate::vfs_tools::VfsToolAdapter;
 use engine::SessionId;
 use engine::core::context::estimate_tokens;
@@ -39,6 +45,7 @@ use engine::store::BlobStore;
 use env_registry::EnvCatalog;
 use mcp_registry::McpCatalog;
 use memory_registry::MemoryCatalog;
+use schedule_registry::ScheduleCatalog;
 use serde_json::{Value, json};
 use tools::{Mode, ToolKind};
 use vfs::VfsCatalog;
@@ -115,6 +122,7 @@ pub struct WorkerTools {
     mcp: Option<Arc<McpTools>>,
     env: EnvTools,
     skill_roots: SkillRoots,
+    schedules: Option<ScheduleTools>,
 }
 
 impl WorkerTools {
@@ -123,7 +131,14 @@ impl WorkerTools {
             mcp: Some(mcp),
             env: EnvTools::default(),
             skill_roots: SkillRoots::default(),
+            schedules: None,
         }
+    }
+
+    /// The same toolset serving the schedule tools over `schedules`' scheduler.
+    pub fn with_schedules(mut self, schedules: ScheduleTools) -> Self {
+        self.schedules = Some(schedules);
+        self
     }
 
     /// The same toolset with skills found under these roots of every mount.
@@ -144,6 +159,8 @@ pub struct SessionTools<S> {
     files: VfsToolAdapter<S>,
     mcp: Option<SessionMcp<S>>,
     env: SessionEnv<S>,
+    /// The schedule tools and the session's universe.
+    schedules: Option<(ScheduleTools, String)>,
 }
 
 struct SessionEnv<S> {
@@ -161,8 +178,9 @@ struct SessionMcp<S> {
     progress: Option<Arc<dyn ToolProgress>>,
 }
 
-impl<S: VfsCatalog + McpCatalog + EnvCatalog + MemoryCatalog + BlobStore + 'static>
-    SessionToolset<S> for WorkerTools
+impl<
+    S: VfsCatalog + McpCatalog + EnvCatalog + MemoryCatalog + ScheduleCatalog + BlobStore + 'static,
+> SessionToolset<S> for WorkerTools
 {
     type Tools = SessionTools<S>;
 
@@ -215,6 +233,10 @@ impl<S: VfsCatalog + McpCatalog + EnvCatalog + MemoryCatalog + BlobStore + 'stat
                     completion: Completion::Wait,
                 },
             },
+            schedules: self
+                .schedules
+                .clone()
+                .map(|tools| (tools, universe_id.to_owned())),
         }
     }
 
@@ -252,8 +274,8 @@ impl<S: VfsCatalog + McpCatalog + EnvCatalog + MemoryCatalog + BlobStore + 'stat
     }
 }
 
-impl<S: VfsCatalog + McpCatalog + EnvCatalog + MemoryCatalog + BlobStore> ToolAdapter
-    for SessionTools<S>
+impl<S: VfsCatalog + McpCatalog + EnvCatalog + MemoryCatalog + ScheduleCatalog + BlobStore>
+    ToolAdapter for SessionTools<S>
 {
     async fn invoke<B: BlobStore>(
         &self,
@@ -279,7 +301,9 @@ impl<S: VfsCatalog + McpCatalog + EnvCatalog + MemoryCatalog + BlobStore> ToolAd
     }
 }
 
-impl<S: VfsCatalog + McpCatalog + EnvCatalog + MemoryCatalog + BlobStore> SessionTools<S> {
+impl<S: VfsCatalog + McpCatalog + EnvCatalog + MemoryCatalog + ScheduleCatalog + BlobStore>
+    SessionTools<S>
+{
     /// Runs `call`; environment calls as `env_call` says.
     async fn invoke_as<B: BlobStore>(
         &self,
@@ -347,6 +371,20 @@ impl<S: VfsCatalog + McpCatalog + EnvCatalog + MemoryCatalog + BlobStore> Sessio
             )
             .await;
         }
+        if let (Some(tool), Some((tools, universe_id))) = (
+            crate::schedule_tools::ScheduleTool::from_name(&call.name),
+            &self.schedules,
+        ) {
+            let env = &self.env;
+            let schedules = crate::schedule_tools::ScheduleCall {
+                tools,
+                store: &*env.store,
+                universe_id,
+                session: &env.session,
+                now_ms: now_ms(),
+            };
+            return schedules.invoke(call, tool, blobs).await;
+        }
         if crate::timer_tools::is_timer_tool(&call.name) {
             let arguments = blobs.get(&call.arguments_ref).await?;
             return crate::timer_tools::invoke(blobs, call, &arguments, now_ms()).await;
@@ -362,6 +400,24 @@ fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |elapsed| elapsed.as_millis() as u64)
+}
+
+/// Tool definitions as sessions register them: `(name, canonical definition bytes)`
+/// of `{name, description, parameters}`, alike on every API kind.
+pub(crate) fn definitions<'a>(
+    tools: impl IntoIterator<Item = (&'a str, &'a str, Value)>,
+) -> Vec<(String, Vec<u8>)> {
+    tools
+        .into_iter()
+        .map(|(name, description, parameters)| {
+            let bytes = engine::canonical::to_vec(&json!({
+                "name": name,
+                "description": description,
+                "parameters": parameters,
+            }));
+            (name.to_owned(), bytes)
+        })
+        .collect()
 }
 
 /// Stores `output` and returns the result naming it.

@@ -30,6 +30,7 @@ use engine::{Seq, SessionId};
 use env_registry::EnvCatalog;
 use mcp_registry::McpCatalog;
 use memory_registry::MemoryCatalog;
+use schedule_registry::ScheduleCatalog;
 use store_fs::FsStore;
 use store_pg::{ObjectStore, PgDatabase, PgStore};
 use tokio::sync::watch;
@@ -46,7 +47,7 @@ pub use pg_commits::IDLE_PING_AFTER;
 /// (`mcp/servers/*`, session links), the environment catalog (environments, session
 /// attachments, the job queue between workers and daemons), the auth catalog
 /// (sealed secrets, grants, flows), the memory catalog (blocks, their session
-/// links, archival passages), the index of a universe's sessions behind
+/// links, archival passages), the schedule catalog, the index of a universe's sessions behind
 /// `session/list`, and what the universe's quotas count.
 pub trait SessionStore:
     SessionLog
@@ -57,6 +58,7 @@ pub trait SessionStore:
     + EnvCatalog
     + AuthCatalog
     + MemoryCatalog
+    + ScheduleCatalog
     + SessionIndex
     + UniverseUsage
     + 'static
@@ -72,6 +74,7 @@ impl<
         + EnvCatalog
         + AuthCatalog
         + MemoryCatalog
+        + ScheduleCatalog
         + SessionIndex
         + UniverseUsage
         + 'static,

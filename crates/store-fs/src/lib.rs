@@ -14,6 +14,7 @@
 //! env/environments.json, env/attachments/<session>.json, env/jobs/<job id>.json
 //!                                                   the environment catalog
 //! memory/…                                          the memory catalog (module `memory_catalog`)
+//! schedules/schedules.json                          the schedule catalog (module `schedule_catalog`)
 //! runs_in_flight/<session>                          the session may have runs in flight
 //! cas/stored_bytes                                  bytes of every blob (a counter)
 //! ```
@@ -68,6 +69,7 @@ mod log;
 mod mcp_catalog;
 mod memory_catalog;
 mod record;
+mod schedule_catalog;
 mod usage;
 mod vfs_catalog;
 

@@ -171,3 +171,5 @@ mod env_catalog;
 mod mcp_catalog;
 #[path = "all/memory_catalog.rs"]
 mod memory_catalog;
+#[path = "all/schedule_catalog.rs"]
+mod schedule_catalog;

@@ -49,6 +49,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "memory catalog",
         include_str!("../migrations/0008_memory.sql"),
     ),
+    (
+        9,
+        "schedule catalog",
+        include_str!("../migrations/0009_schedules.sql"),
+    ),
 ];
 
 /// Migrations are additive, so a binary older than the database (a rolling deploy,

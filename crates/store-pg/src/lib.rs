@@ -70,6 +70,7 @@ mod mcp_catalog;
 mod memory_catalog;
 mod notify;
 mod object_store;
+mod schedule_catalog;
 mod tx;
 mod vfs_catalog;
 

@@ -6,6 +6,8 @@
 //!   command creates the workflow and a session whose workflow ended is served by a
 //!   fresh run); the reply comes once the command is committed, or as the engine's
 //!   typed refusal;
+//! - schedules are Temporal Schedules ([`TemporalScheduler`]) on the sessions' task
+//!   queue;
 //! - deltas come from the [`DeltaHub`] (in process, or relayed through Postgres).
 //!
 //! Commits happen in the worker, possibly in another process; the store provider
@@ -23,6 +25,7 @@ use temporal_workflow::AdmitRejected;
 use tokio::sync::broadcast;
 
 use crate::deltas::DeltaHub;
+use crate::schedules::TemporalScheduler;
 use crate::sessions::{AdmitError, SessionClient};
 
 /// The API served by session workflows.
@@ -32,14 +35,20 @@ pub struct TemporalHost<P> {
     sessions: SessionClient,
     stores: Arc<P>,
     deltas: Arc<DeltaHub>,
+    scheduler: Arc<TemporalScheduler>,
 }
 
 impl<P: StoreProvider> TemporalHost<P> {
     pub fn new(sessions: SessionClient, stores: Arc<P>, deltas: Arc<DeltaHub>) -> Self {
+        let scheduler = Arc::new(TemporalScheduler::new(
+            sessions.client().clone(),
+            sessions.task_queue(),
+        ));
         Self {
             sessions,
             stores,
             deltas,
+            scheduler,
         }
     }
 
@@ -94,6 +103,10 @@ impl<P: StoreProvider> SessionHost for TemporalHost<P> {
             duplicate: reply.duplicate,
             head: reply.head,
         })
+    }
+
+    fn scheduler(&self) -> Arc<dyn schedule_registry::Scheduler> {
+        self.scheduler.clone()
     }
 
     fn deltas(&self, key: &SessionKey) -> broadcast::Receiver<Delta> {

@@ -232,6 +232,8 @@ impl GatewayLimitArgs {
                 run_output_tokens_max: self.run_output_tokens_max,
                 provider_params_bytes_max: self.provider_params_bytes_max,
             },
+            // `ScheduleArgs` sets them (the worker reads them too).
+            schedules: Default::default(),
         }
     }
 

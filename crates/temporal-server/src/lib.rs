@@ -8,6 +8,8 @@
 //!   admissions through the session workflows, commits noticed in the store,
 //!   deltas from the hub. It holds no method body.
 //! - [`sessions`]: the client side of session workflows (admit update, queries).
+//! - [`schedules`]: schedules as Temporal Schedules (`TemporalScheduler`) and the
+//!   activities of the firing workflow they start.
 //! - [`keys`]: the gateway's API keys in Postgres.
 //! - [`providers`]: LLM provider clients from the environment.
 //! - [`deltas`]: the streaming side channel from LLM activities to the gateway, in
@@ -25,6 +27,7 @@ pub mod deltas;
 pub mod devserver;
 pub mod keys;
 pub mod providers;
+pub mod schedules;
 pub mod seam;
 pub mod sessions;
 pub mod worker;

@@ -9,13 +9,14 @@ use std::time::Duration;
 use anyhow::Context as _;
 use api_service::AuthSettings;
 use api_service::Quotas;
+use api_service::SessionHost as _;
 use clap::Args;
 use effects::LlmCompactor;
 use effects::WorkerTools;
 use gateway::{FileKeyStore, GatewayConfig, KeyStore, KeyStoreError};
 use session_stores::{FsStores, PgStores, StoreProvider};
 use store_pg::{ObjectStore, ObjectStoreConfig, PgConfig, PgDatabase};
-use temporal_server::api_host::TemporalHost;
+use temporal_server::api_host::{TemporalApi, TemporalHost};
 use temporal_server::deltas::DeltaHub;
 use temporal_server::deltas::postgres as deltas_pg;
 use temporal_server::devserver::{self, DevServer, DevServerConfig};
@@ -199,6 +200,35 @@ pub(crate) async fn connect_postgres(url: &str, pool_max: u32) -> anyhow::Result
     Ok(db)
 }
 
+/// The deployment's bounds on schedules. Gateway and worker read the same ones: the
+/// API checks them for `schedule/*`, the worker for the agent's schedule tools.
+#[derive(Debug, Args)]
+pub(crate) struct ScheduleArgs {
+    /// Schedules one universe may hold (clients' and agents' together).
+    #[arg(
+        long,
+        env = "LIGHTSPEED_SCHEDULES_PER_UNIVERSE_MAX",
+        default_value_t = schedule_registry::SCHEDULES_PER_UNIVERSE_MAX_DEFAULT
+    )]
+    schedules_per_universe_max: usize,
+    /// The shortest interval a schedule may fire at, in seconds.
+    #[arg(
+        long,
+        env = "LIGHTSPEED_SCHEDULE_INTERVAL_SECONDS_MIN",
+        default_value_t = schedule_registry::catalog::INTERVAL_SECONDS_MIN_DEFAULT
+    )]
+    schedule_interval_seconds_min: u64,
+}
+
+impl ScheduleArgs {
+    fn limits(&self) -> schedule_registry::catalog::ScheduleLimits {
+        schedule_registry::catalog::ScheduleLimits {
+            schedules_per_universe_max: self.schedules_per_universe_max,
+            interval_seconds_min: self.schedule_interval_seconds_min,
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct GatewayArgs {
     /// Where the gateway listens.
@@ -220,6 +250,8 @@ pub(crate) struct ServeArgs {
     storage: StorageArgs,
     #[command(flatten)]
     gateway: GatewayArgs,
+    #[command(flatten)]
+    schedules: ScheduleArgs,
 }
 
 #[derive(Debug, Args)]
@@ -228,6 +260,8 @@ pub(crate) struct WorkerArgs {
     temporal: TemporalArgs,
     #[command(flatten)]
     storage: StorageArgs,
+    #[command(flatten)]
+    schedules: ScheduleArgs,
 }
 
 #[derive(Debug, Args)]
@@ -243,12 +277,15 @@ pub(crate) struct DevArgs {
     bind: SocketAddr,
     #[command(flatten)]
     limits: GatewayLimitArgs,
+    #[command(flatten)]
+    schedules: ScheduleArgs,
 }
 
 fn start_backend<P: StoreProvider>(
     stores: Arc<P>,
     deltas: Arc<DeltaHub>,
     (auth, providers): (AuthSettings, &Providers),
+    schedules: effects::schedule_tools::ScheduleTools,
 ) -> anyhow::Result<Backend<Arc<P>, WorkerTools, LlmCompactor>> {
     let runtime = providers.runtime()?;
     let compactor = LlmCompactor::new(runtime.clone(), llm_runtime::Transport::Streaming);
@@ -259,41 +296,51 @@ fn start_backend<P: StoreProvider>(
             runtime,
             transport: llm_runtime::Transport::Streaming,
         },
-        tools: WorkerTools::with_mcp(mcp).with_skill_roots(skill_roots()?),
+        tools: WorkerTools::with_mcp(mcp)
+            .with_skill_roots(skill_roots()?)
+            .with_schedules(schedules),
         compactor,
         deltas,
         checkpoint_interval_entries: CHECKPOINT_INTERVAL_ENTRIES,
     })
 }
 
+/// The worker, which also runs schedules' firing workflows over `api`.
 async fn start_worker<P: StoreProvider>(
     temporal: &TemporalConfig,
-    stores: Arc<P>,
+    api: &Arc<TemporalApi<P>>,
     deltas: Arc<DeltaHub>,
     settings: (AuthSettings, &Providers),
 ) -> anyhow::Result<RunningWorker> {
+    let stores = api.host().stores().clone();
     let converter = seam::data_converter(stores.clone());
-    let backend = start_backend(stores, deltas, settings)?;
+    let schedules = effects::schedule_tools::ScheduleTools {
+        scheduler: api.host().scheduler(),
+        limits: api.quotas().schedules,
+    };
+    let backend = start_backend(stores, deltas, settings, schedules)?;
     let tuning = WorkerTuning::from_env()?;
-    let worker = worker::start_tuned(temporal, tuning, Arc::new(backend), converter)
-        .await
-        .context("starting the Temporal worker")?;
+    let firer: Arc<dyn api_service::ScheduleFirer> = api.clone();
+    let worker =
+        worker::start_with_schedules(temporal, tuning, Arc::new(backend), converter, firer)
+            .await
+            .context("starting the Temporal worker")?;
     tracing::info!(address = %temporal.address, task_queue = %temporal.task_queue, ?tuning, "worker polling");
     Ok(worker)
 }
 
-async fn start_gateway<P: StoreProvider, K: KeyStore>(
+/// The API over session workflows: what the gateway serves and what fires the
+/// schedules the worker runs.
+async fn temporal_api<P: StoreProvider>(
     temporal: &TemporalConfig,
     stores: Arc<P>,
-    keys: Arc<K>,
     deltas: Arc<DeltaHub>,
-    config: GatewayConfig,
     (settings, quotas, auth, providers): (WorkflowSettings, Quotas, AuthSettings, &Providers),
-) -> anyhow::Result<gateway::RunningGateway> {
+) -> anyhow::Result<Arc<TemporalApi<P>>> {
     let client = worker::connect(temporal, seam::data_converter(stores.clone())).await?;
     let sessions = SessionClient::new(client, temporal.task_queue.clone(), settings);
     let mcp = mcp_tools(stores.clone(), auth.clone())?;
-    let api = Arc::new(
+    Ok(Arc::new(
         TemporalHost::new(sessions, stores, deltas)
             .api()
             .with_quotas(quotas)
@@ -304,8 +351,7 @@ async fn start_gateway<P: StoreProvider, K: KeyStore>(
             .with_auth(auth)
             .with_skill_roots(skill_roots()?)
             .with_models(Arc::new(providers.catalog().clone())),
-    );
-    Ok(gateway::serve(api, keys, config).await?)
+    ))
 }
 
 /// Where skills are found in every mount and environment: `LIGHTSPEED_SKILL_ROOTS`,
@@ -430,9 +476,12 @@ async fn stop(
 /// Which parts this process runs.
 struct Roles {
     worker: bool,
-    /// The gateway's config, the settings it starts session workflows with, and
-    /// the quotas it enforces.
-    gateway: Option<(GatewayConfig, WorkflowSettings, Quotas)>,
+    /// The gateway's config.
+    gateway: Option<GatewayConfig>,
+    /// The settings sessions' workflows start with and the quotas the API enforces
+    /// (a worker alone starts workflows only for schedules' fresh sessions and runs,
+    /// and enforces only the schedule bounds of its agents' tools).
+    api: (WorkflowSettings, Quotas),
 }
 
 /// Runs the worker and/or the gateway over `stores` until asked to stop. The delta
@@ -462,24 +511,24 @@ async fn serve_roles<P: StoreProvider, K: KeyStore>(
             hub
         }
     };
+    let (settings, quotas) = roles.api;
+    let extra = (settings, quotas, auth.clone(), providers);
+    let api = temporal_api(temporal, stores, deltas.clone(), extra).await?;
     let worker = if roles.worker {
-        let settings = (auth.clone(), providers);
-        Some(start_worker(temporal, stores.clone(), deltas.clone(), settings).await?)
+        let settings = (auth, providers);
+        Some(start_worker(temporal, &api, deltas, settings).await?)
     } else {
         None
     };
     let gateway = match roles.gateway {
         None => None,
-        Some((config, settings, quotas)) => {
-            let extra = (settings, quotas, auth, providers);
-            match start_gateway(temporal, stores, keys, deltas, config, extra).await {
-                Ok(gateway) => Some(gateway),
-                Err(err) => {
-                    stop(None, worker).await?;
-                    return Err(err);
-                }
+        Some(config) => match gateway::serve(api, keys, config).await {
+            Ok(gateway) => Some(gateway),
+            Err(err) => {
+                stop(None, worker).await?;
+                return Err(err.into());
             }
-        }
+        },
     };
     if let Some(gateway) = &gateway {
         // The one line a person starting the server looks for.
@@ -522,9 +571,11 @@ async fn serve_storage(
 }
 
 pub(crate) async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    let quotas = quotas_with(Quotas::default(), &args.schedules);
     let roles = Roles {
         worker: true,
         gateway: None,
+        api: (WorkflowSettings::default(), quotas),
     };
     // The worker reads no keys; the file is never opened.
     let keys_file = Path::new(DEFAULT_KEYS_FILE);
@@ -534,11 +585,11 @@ pub(crate) async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
 pub(crate) async fn gateway(args: ServeArgs) -> anyhow::Result<()> {
     let roles = Roles {
         worker: false,
-        gateway: Some((
-            args.gateway.limits.config(args.gateway.bind),
+        gateway: Some(args.gateway.limits.config(args.gateway.bind)),
+        api: (
             args.gateway.limits.workflow_settings(),
-            args.gateway.limits.quotas(),
-        )),
+            quotas_with(args.gateway.limits.quotas(), &args.schedules),
+        ),
     };
     serve_storage(
         args.temporal.config(),
@@ -553,11 +604,11 @@ pub(crate) async fn gateway(args: ServeArgs) -> anyhow::Result<()> {
 pub(crate) async fn both(args: ServeArgs) -> anyhow::Result<()> {
     let roles = Roles {
         worker: true,
-        gateway: Some((
-            args.gateway.limits.config(args.gateway.bind),
+        gateway: Some(args.gateway.limits.config(args.gateway.bind)),
+        api: (
             args.gateway.limits.workflow_settings(),
-            args.gateway.limits.quotas(),
-        )),
+            quotas_with(args.gateway.limits.quotas(), &args.schedules),
+        ),
     };
     serve_storage(
         args.temporal.config(),
@@ -566,6 +617,12 @@ pub(crate) async fn both(args: ServeArgs) -> anyhow::Result<()> {
         &args.gateway.keys_file,
     )
     .await
+}
+
+/// `quotas` with the schedule bounds of `schedules`.
+fn quotas_with(mut quotas: Quotas, schedules: &ScheduleArgs) -> Quotas {
+    quotas.schedules = schedules.limits();
+    quotas
 }
 
 /// Stores `LIGHTSPEED_API_KEY` (when set) in the key file, for the default universe.
@@ -625,11 +682,11 @@ pub(crate) async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let keys = Arc::new(FileKeyStore::new(&keys_file));
     let roles = Roles {
         worker: true,
-        gateway: Some((
-            args.limits.config(args.bind),
+        gateway: Some(args.limits.config(args.bind)),
+        api: (
             args.limits.workflow_settings(),
-            args.limits.quotas(),
-        )),
+            quotas_with(args.limits.quotas(), &args.schedules),
+        ),
     };
     let auth = auth_settings(&args.data_dir)?;
     let shared = (stores, auth, &providers);

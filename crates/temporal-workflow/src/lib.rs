@@ -14,6 +14,10 @@
 //! `load_session`, `append_events`, `llm_generate`, `tool_invoke`,
 //! `compact_context`. Their payloads are ids, log positions and `sha256:` refs.
 //!
+//! [`ScheduleFiringWorkflow`] ([`schedule`]) is what a Temporal Schedule starts at
+//! each firing of a Lightspeed schedule: the `schedule_fire` activity, then
+//! `schedule_wait_run` until the run it started is finished.
+//!
 //! What this crate must not do:
 //! - perform I/O, read a clock, draw randomness or use tokio: workflow code runs under
 //!   Temporal's deterministic replay; time comes from `workflow_time()`, everything
@@ -26,6 +30,7 @@
 pub mod activities;
 mod host;
 pub mod messages;
+pub mod schedule;
 pub mod session;
 pub mod settings;
 mod workflow;
@@ -34,5 +39,6 @@ pub use messages::{
     AdmitRejected, AdmitReply, AdmitRequest, PhaseView, SessionWorkflowInput,
     SessionWorkflowOutcome, WorkflowStatus, workflow_id,
 };
+pub use schedule::ScheduleFiringWorkflow;
 pub use settings::WorkflowSettings;
 pub use workflow::AgentSessionWorkflow;

@@ -3,6 +3,9 @@
 //! file operation). Commit signals are the wrapped provider's own and cost nothing
 //! here: what is measured is the store work readers do, not how commits reach them.
 
+use schedule_registry::{
+    Claim, FiringOutcome, Schedule, ScheduleCatalog, ScheduleError, ScheduleId, SchedulePatch,
+};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -542,5 +545,62 @@ impl<S: UniverseUsage + Send> UniverseUsage for CountingStore<S> {
 
     async fn stored_bytes(&self) -> Result<u64, StoreError> {
         self.count().stored_bytes().await
+    }
+}
+
+impl<S: ScheduleCatalog> ScheduleCatalog for CountingStore<S> {
+    async fn schedule_create(
+        &self,
+        schedule: &Schedule,
+        schedules_max: usize,
+    ) -> Result<(), ScheduleError> {
+        self.count().schedule_create(schedule, schedules_max).await
+    }
+
+    async fn schedule_read(&self, id: &ScheduleId) -> Result<Option<Schedule>, ScheduleError> {
+        self.count().schedule_read(id).await
+    }
+
+    async fn schedule_list(&self) -> Result<Vec<Schedule>, ScheduleError> {
+        self.count().schedule_list().await
+    }
+
+    async fn schedule_update(
+        &self,
+        id: &ScheduleId,
+        expected_revision: Option<u64>,
+        patch: &SchedulePatch,
+        now_ms: u64,
+        interval_seconds_min: u64,
+    ) -> Result<Schedule, ScheduleError> {
+        self.count()
+            .schedule_update(id, expected_revision, patch, now_ms, interval_seconds_min)
+            .await
+    }
+
+    async fn schedule_delete(&self, id: &ScheduleId) -> Result<bool, ScheduleError> {
+        self.count().schedule_delete(id).await
+    }
+
+    async fn schedule_claim(
+        &self,
+        id: &ScheduleId,
+        scheduled_at_ms: u64,
+        now_ms: u64,
+    ) -> Result<Claim, ScheduleError> {
+        self.count()
+            .schedule_claim(id, scheduled_at_ms, now_ms)
+            .await
+    }
+
+    async fn schedule_record_outcome(
+        &self,
+        id: &ScheduleId,
+        scheduled_at_ms: u64,
+        outcome: &FiringOutcome,
+    ) -> Result<(), ScheduleError> {
+        self.count()
+            .schedule_record_outcome(id, scheduled_at_ms, outcome)
+            .await
     }
 }

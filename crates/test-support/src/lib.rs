@@ -23,6 +23,7 @@ pub mod memory_conformance;
 pub mod rpc_client;
 pub mod runner;
 pub mod runtime_llm;
+pub mod schedule_conformance;
 pub mod scripted_llm;
 pub mod tools;
 pub mod vfs_conformance;

@@ -88,6 +88,14 @@ impl TestToolset {
             production: WorkerTools::with_mcp(mcp),
         }
     }
+
+    /// The same toolset serving the schedule tools (sessions started with
+    /// `tools.schedules`) over `schedules`' scheduler.
+    pub fn with_schedules(self, schedules: effects::schedule_tools::ScheduleTools) -> Self {
+        Self {
+            production: self.production.with_schedules(schedules),
+        }
+    }
 }
 
 /// [`TestToolset`] for one session.
@@ -97,6 +105,7 @@ where
         + McpCatalog
         + env_registry::EnvCatalog
         + memory_registry::MemoryCatalog
+        + schedule_registry::ScheduleCatalog
         + BlobStore
         + 'static;
 
@@ -105,6 +114,7 @@ impl<
         + McpCatalog
         + env_registry::EnvCatalog
         + memory_registry::MemoryCatalog
+        + schedule_registry::ScheduleCatalog
         + BlobStore
         + 'static,
 > SessionToolset<S> for TestToolset
@@ -166,6 +176,7 @@ impl<
         + McpCatalog
         + env_registry::EnvCatalog
         + memory_registry::MemoryCatalog
+        + schedule_registry::ScheduleCatalog
         + BlobStore
         + 'static,
 > ToolAdapter for TestSessionTools<S>

@@ -38,6 +38,8 @@ pub struct PreparedSession {
     pub filesystem: FilesystemMode,
     /// Register the durable time tools (`sleep`, `wait_until`, `wake_me_at`).
     pub timers: bool,
+    /// Not engine config either: whether the backend registers the schedule tools.
+    pub schedules: bool,
 }
 
 /// Validates `session/start` params into an engine config.
@@ -104,6 +106,7 @@ pub fn prepare_session(params: &SessionStartParams) -> Result<PreparedSession, A
         instructions,
         filesystem: input.tools.filesystem,
         timers: input.tools.timers,
+        schedules: input.tools.schedules,
     })
 }
 

@@ -41,6 +41,7 @@ pub(crate) fn start_params() -> SessionStartParams {
             tools: ToolsInput {
                 filesystem: FilesystemMode::ReadOnly,
                 timers: false,
+                schedules: false,
             },
             tool_policy: Default::default(),
         },

@@ -11,5 +11,6 @@ pub mod mcp;
 pub mod memory;
 pub mod models;
 pub mod run;
+pub mod schedule;
 pub mod session;
 pub mod vfs;

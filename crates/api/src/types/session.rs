@@ -99,6 +99,11 @@ pub struct ToolsInput {
     /// a workflow timer, holding no worker while they wait. Default false.
     #[serde(default)]
     pub timers: bool,
+    /// Registers the schedule tools (`schedule_create`, `schedule_list`,
+    /// `schedule_pause`, `schedule_delete`): the agent schedules runs of its own
+    /// session, within the universe's cap on schedules.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub schedules: bool,
 }
 
 /// What happens to a call of a tool.

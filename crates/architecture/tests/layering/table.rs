@@ -68,6 +68,8 @@ pub(crate) const CRATES: &[Row] = &[
     product("env-registry", &["engine"], &[]),
     // Engine only for `SessionId` and `StoreError`.
     product("memory-registry", &["engine"], &[]),
+    // Engine only for `SessionId` (checking a target) and `StoreError`.
+    product("schedule-registry", &["engine"], &[]),
     product("env-protocol", &[], &[]),
     // Engine only for `StoreError`, the storage failure its catalogs report.
     product("auth-registry", &["engine"], &[]),
@@ -83,6 +85,7 @@ pub(crate) const CRATES: &[Row] = &[
             "mcp-registry",
             "env-registry",
             "memory-registry",
+            "schedule-registry",
             "auth-registry",
         ],
         &["test-support"],
@@ -95,6 +98,7 @@ pub(crate) const CRATES: &[Row] = &[
             "mcp-registry",
             "env-registry",
             "memory-registry",
+            "schedule-registry",
             "auth-registry",
         ],
         &["test-support"],
@@ -116,6 +120,9 @@ pub(crate) const CRATES: &[Row] = &[
             "env-protocol",
             // The memory tools and the source pinning memory blocks in the context.
             "memory-registry",
+            // The agent's schedule tools, through the registry's ops and a host's
+            // scheduler.
+            "schedule-registry",
         ],
         &["test-support", "llm-clients"],
     ),
@@ -148,9 +155,10 @@ pub(crate) const CRATES: &[Row] = &[
             "store-fs",
             "store-pg",
             "mcp-registry",
-            // `SessionStore` requires the environment and memory catalogs too.
+            // `SessionStore` requires the environment, memory and schedule catalogs too.
             "env-registry",
             "memory-registry",
+            "schedule-registry",
             "auth-registry",
         ],
         &[],
@@ -175,6 +183,8 @@ pub(crate) const CRATES: &[Row] = &[
             "env-protocol",
             // `memory/*` and `session/memory/*`.
             "memory-registry",
+            // `schedule/*` and the firing path.
+            "schedule-registry",
         ],
         &[],
     ),
@@ -197,6 +207,8 @@ pub(crate) const CRATES: &[Row] = &[
             "auth-registry",
             // The worker watches the environment jobs its activities handed off.
             "env-registry",
+            // `TemporalScheduler` keeps a Temporal Schedule per schedule record.
+            "schedule-registry",
         ],
         // Tests mount workspaces and register file tools directly; the memory
         // end-to-end test sets up blocks in the test's store.
@@ -226,8 +238,9 @@ pub(crate) const CRATES: &[Row] = &[
             "mcp-client",
             // The environment catalog conformance suite; CountingStore delegates it.
             "env-registry",
-            // The same for the memory catalog.
+            // The same for the memory and schedule catalogs.
             "memory-registry",
+            "schedule-registry",
             // The API conformance cases play an environment daemon.
             "env-protocol",
             "auth-registry",
@@ -294,6 +307,16 @@ pub(crate) const BANS: &[Ban] = &[
         opaque: &[],
         reaches: &["engine"],
         why: "memory records and their decisions have no I/O, clock or async runtime",
+    },
+    Ban {
+        name: "schedule-registry",
+        families: PURE,
+        // croner turns on chrono's default features, whose `clock` reaches the
+        // system time zone through iana-time-zone (and its build tooling); the crate
+        // never asks chrono for the clock or the local zone (zones are chrono-tz's).
+        opaque: &["iana-time-zone"],
+        reaches: &["engine", "croner"],
+        why: "schedule records, their next times and decisions have no I/O or async runtime",
     },
     Ban {
         name: "tools",

@@ -9,6 +9,7 @@ mod env;
 mod follow;
 mod mcp;
 mod oneshot;
+mod schedule;
 mod sessions;
 mod stack;
 mod tmux;

@@ -706,4 +706,58 @@ impl LightspeedApi for MockApi {
         self.record(caller);
         api::Unserved.memory_archival_delete(caller, params).await
     }
+
+    async fn schedule_create(
+        &self,
+        caller: &Caller,
+        params: api::types::schedule::ScheduleCreateParams,
+    ) -> Result<api::types::schedule::ScheduleView, ApiError> {
+        self.record(caller);
+        api::Unserved.schedule_create(caller, params).await
+    }
+
+    async fn schedule_read(
+        &self,
+        caller: &Caller,
+        params: api::types::schedule::ScheduleRef,
+    ) -> Result<api::types::schedule::ScheduleView, ApiError> {
+        self.record(caller);
+        api::Unserved.schedule_read(caller, params).await
+    }
+
+    async fn schedule_list(
+        &self,
+        caller: &Caller,
+        params: api::types::schedule::ScheduleListParams,
+    ) -> Result<api::types::schedule::ScheduleListResult, ApiError> {
+        self.record(caller);
+        api::Unserved.schedule_list(caller, params).await
+    }
+
+    async fn schedule_update(
+        &self,
+        caller: &Caller,
+        params: api::types::schedule::ScheduleUpdateParams,
+    ) -> Result<api::types::schedule::ScheduleView, ApiError> {
+        self.record(caller);
+        api::Unserved.schedule_update(caller, params).await
+    }
+
+    async fn schedule_pause(
+        &self,
+        caller: &Caller,
+        params: api::types::schedule::SchedulePauseParams,
+    ) -> Result<api::types::schedule::ScheduleView, ApiError> {
+        self.record(caller);
+        api::Unserved.schedule_pause(caller, params).await
+    }
+
+    async fn schedule_delete(
+        &self,
+        caller: &Caller,
+        params: api::types::schedule::ScheduleRef,
+    ) -> Result<api::types::schedule::ScheduleDeleteResult, ApiError> {
+        self.record(caller);
+        api::Unserved.schedule_delete(caller, params).await
+    }
 }

@@ -279,6 +279,29 @@ pub async fn start_tuned(
     backend: Arc<dyn SessionActivityBackend>,
     converter: DataConverter,
 ) -> Result<RunningWorker, WorkerError> {
+    start_serving(config, tuning, backend, converter, None).await
+}
+
+/// [`start_tuned`], also running the firing workflows of schedules
+/// ([`temporal_workflow::ScheduleFiringWorkflow`]) and their activities over
+/// `firer` (the API service).
+pub async fn start_with_schedules(
+    config: &TemporalConfig,
+    tuning: WorkerTuning,
+    backend: Arc<dyn SessionActivityBackend>,
+    converter: DataConverter,
+    firer: Arc<dyn api_service::ScheduleFirer>,
+) -> Result<RunningWorker, WorkerError> {
+    start_serving(config, tuning, backend, converter, Some(firer)).await
+}
+
+async fn start_serving(
+    config: &TemporalConfig,
+    tuning: WorkerTuning,
+    backend: Arc<dyn SessionActivityBackend>,
+    converter: DataConverter,
+    firer: Option<Arc<dyn api_service::ScheduleFirer>>,
+) -> Result<RunningWorker, WorkerError> {
     let (started_tx, started_rx) = tokio::sync::oneshot::channel();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
     let config = config.clone();
@@ -297,7 +320,7 @@ pub async fn start_tuned(
                 }
             };
             runtime.block_on(async move {
-                let mut worker = match build(&config, tuning, backend, converter).await {
+                let mut worker = match build(&config, tuning, (backend, firer), converter).await {
                     Ok(worker) => worker,
                     Err(err) => {
                         let _ = started_tx.send(Err(err));
@@ -328,15 +351,25 @@ pub async fn start_tuned(
 async fn build(
     config: &TemporalConfig,
     tuning: WorkerTuning,
-    backend: Arc<dyn SessionActivityBackend>,
+    (backend, firer): (
+        Arc<dyn SessionActivityBackend>,
+        Option<Arc<dyn api_service::ScheduleFirer>>,
+    ),
     converter: DataConverter,
 ) -> Result<Worker, WorkerError> {
     let client = connect(config, converter).await?;
     let runtime = Runtime::from_current_tokio(Default::default())
         .map_err(|err| WorkerError::Create(err.to_string()))?;
-    let options = WorkerOptions::new(config.task_queue.clone())
+    let mut options = WorkerOptions::new(config.task_queue.clone())
         .register_workflow::<AgentSessionWorkflow>()
-        .map_err(|err| WorkerError::Create(err.to_string()))?
+        .map_err(|err| WorkerError::Create(err.to_string()))?;
+    if let Some(firer) = firer {
+        options = options
+            .register_workflow::<temporal_workflow::ScheduleFiringWorkflow>()
+            .map_err(|err| WorkerError::Create(err.to_string()))?
+            .register_activities(crate::schedules::ScheduleActivities::new(firer));
+    }
+    let options = options
         .register_activities(SessionActivities::new(backend))
         .graceful_shutdown_period(SHUTDOWN_GRACE)
         .max_cached_workflows(tuning.max_cached_workflows)

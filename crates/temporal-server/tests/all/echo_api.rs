@@ -429,4 +429,52 @@ impl LightspeedApi for EchoApi {
     ) -> Result<api::types::memory::MemoryArchivalDeleteResult, ApiError> {
         Err(unsupported())
     }
+
+    async fn schedule_create(
+        &self,
+        _: &Caller,
+        _: api::types::schedule::ScheduleCreateParams,
+    ) -> Result<api::types::schedule::ScheduleView, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn schedule_read(
+        &self,
+        _: &Caller,
+        _: api::types::schedule::ScheduleRef,
+    ) -> Result<api::types::schedule::ScheduleView, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn schedule_list(
+        &self,
+        _: &Caller,
+        _: api::types::schedule::ScheduleListParams,
+    ) -> Result<api::types::schedule::ScheduleListResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn schedule_update(
+        &self,
+        _: &Caller,
+        _: api::types::schedule::ScheduleUpdateParams,
+    ) -> Result<api::types::schedule::ScheduleView, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn schedule_pause(
+        &self,
+        _: &Caller,
+        _: api::types::schedule::SchedulePauseParams,
+    ) -> Result<api::types::schedule::ScheduleView, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn schedule_delete(
+        &self,
+        _: &Caller,
+        _: api::types::schedule::ScheduleRef,
+    ) -> Result<api::types::schedule::ScheduleDeleteResult, ApiError> {
+        Err(unsupported())
+    }
 }

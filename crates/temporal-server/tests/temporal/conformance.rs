@@ -122,34 +122,42 @@ async fn start<P: StoreProvider>(
     let auth = test_support::tools::test_auth_settings();
     let mcp =
         test_support::tools::test_mcp_tools_over(stores.clone(), auth.clone(), Default::default())?;
+    let client = worker::connect(&temporal, seam::data_converter(stores.clone())).await?;
+    let sessions = SessionClient::new(client, temporal.task_queue.clone(), fast_settings());
+    let api = Arc::new(
+        TemporalHost::new(sessions, stores.clone(), deltas.clone())
+            .api()
+            .with_quotas(quotas)
+            .with_mcp(api_service::McpSettings {
+                stdio: Default::default(),
+                tools: Some(mcp.clone()),
+            })
+            .with_auth(auth)
+            .with_models(models),
+    );
+    let schedules = effects::schedule_tools::ScheduleTools {
+        scheduler: api_service::SessionHost::scheduler(api.host()),
+        limits: quotas.schedules,
+    };
     let backend = Backend {
         stores: stores.clone(),
         llm: LlmSettings {
             runtime: runtime.clone(),
             transport: Transport::Streaming,
         },
-        tools: TestToolset::with_mcp(mcp.clone()),
+        tools: TestToolset::with_mcp(mcp).with_schedules(schedules),
         compactor: LlmCompactor::new(runtime, Transport::Streaming),
         deltas: deltas.clone(),
         checkpoint_interval_entries: 64,
     };
-    let worker = worker::start(
+    let worker = worker::start_with_schedules(
         &temporal,
+        worker::WorkerTuning::default(),
         Arc::new(backend),
         seam::data_converter(stores.clone()),
+        api.clone(),
     )
     .await?;
-    let client = worker::connect(&temporal, seam::data_converter(stores.clone())).await?;
-    let sessions = SessionClient::new(client, temporal.task_queue.clone(), fast_settings());
-    let api = TemporalHost::new(sessions, stores, deltas)
-        .api()
-        .with_quotas(quotas)
-        .with_mcp(api_service::McpSettings {
-            stdio: Default::default(),
-            tools: Some(mcp),
-        })
-        .with_auth(auth)
-        .with_models(models);
     let keys = MemoryKeyStore::default();
     let mut universes = Vec::new();
     for index in 1..=2 {
@@ -165,7 +173,7 @@ async fn start<P: StoreProvider>(
         bind: "127.0.0.1:0".parse()?,
         ..GatewayConfig::default()
     };
-    let gateway = gateway::serve(Arc::new(api), Arc::new(keys), config).await?;
+    let gateway = gateway::serve(api, Arc::new(keys), config).await?;
     let addr = gateway.local_addr();
     let b = universes.pop().context("universe b")?;
     let a = universes.pop().context("universe a")?;

@@ -28,6 +28,7 @@ mod postgres_push;
 mod provider_tools;
 mod providers;
 mod scale_out;
+mod schedules;
 mod seam;
 mod seam_shapes;
 mod secrets_scan;

@@ -62,8 +62,12 @@ impl LocalStack {
                 attempts_max: config.llm_attempts_max,
                 ..RetryPolicy::default()
             },
-        })
-        .with_toolset(TestToolset::with_mcp(mcp.clone()));
+        });
+        let schedules = effects::schedule_tools::ScheduleTools {
+            scheduler: host.local_scheduler().clone(),
+            limits: config.quotas.schedules,
+        };
+        let host = host.with_toolset(TestToolset::with_mcp(mcp.clone()).with_schedules(schedules));
         let models = Arc::new(fake_catalog(&provider)?);
         let api = Service::new(host)
             .with_models(models)
@@ -73,6 +77,8 @@ impl LocalStack {
             })
             .with_auth(auth);
         let api = Arc::new(api.with_quotas(config.quotas));
+        let firer: std::sync::Weak<dyn api_service::ScheduleFirer> = Arc::downgrade(&api) as _;
+        api.host().local_scheduler().bind(firer);
         let keys = Arc::new(MemoryKeyStore::default());
         let mut universes = Vec::new();
         for (index, universe) in config.universes.iter().enumerate() {

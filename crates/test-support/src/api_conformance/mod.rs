@@ -44,6 +44,7 @@ mod models;
 mod protocol;
 mod quotas;
 mod runs;
+mod schedules;
 mod sessions;
 mod subscriptions;
 mod tools;
@@ -188,6 +189,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(models::CASES);
     all.extend(env::CASES);
     all.extend(memory::CASES);
+    all.extend(schedules::CASES);
     all.extend(auth::CASES);
     all.extend(isolation::CASES);
     all.extend(protocol::CASES);
@@ -364,6 +366,8 @@ macro_rules! api_conformance_tests {
             attached_environments_run_the_models_commands,
             memory_blocks_are_validated_versioned_and_kept_apart,
             memory_tools_edit_blocks_within_limits_and_search_archives,
+            schedules_are_validated_versioned_capped_and_kept_apart,
+            schedules_start_runs_until_paused_and_agents_schedule_themselves,
             secrets_are_sealed_listed_without_values_and_kept_apart,
             oauth_grants_authorize_a_protected_mcp_server,
             missing_and_unknown_keys_are_refused,

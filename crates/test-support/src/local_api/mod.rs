@@ -15,10 +15,16 @@
 //! mounts never cross tenants. Sessions serve [`TestToolset`]: the
 //! production tools plus the builtin test tools, as the Temporal test worker does.
 //!
+//! Schedules fire from a [`LocalScheduler`] (a timer task per schedule), bound to
+//! the service once it exists.
+//!
 //! Not a production runtime: no durability beyond store-fs, no retries beyond
 //! `RuntimeLlm`'s, one process.
 
+mod scheduler;
 mod session;
+
+pub use scheduler::LocalScheduler;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -53,6 +59,7 @@ pub struct LocalHost<P: StoreProvider = FsStores> {
     stores: P,
     sessions: Mutex<BTreeMap<SessionKey, Arc<SessionSlot<P::Store>>>>,
     toolset: TestToolset,
+    scheduler: Arc<LocalScheduler>,
 }
 
 impl LocalHost {
@@ -74,7 +81,14 @@ impl<P: StoreProvider> LocalHost<P> {
             config,
             sessions: Mutex::default(),
             toolset: TestToolset::default(),
+            scheduler: Arc::default(),
         }
+    }
+
+    /// The host's scheduler: bind it to the service over this host
+    /// ([`LocalScheduler::bind`]) so schedules fire.
+    pub fn local_scheduler(&self) -> &Arc<LocalScheduler> {
+        &self.scheduler
     }
 
     /// Sessions served `toolset` (e.g. with an MCP client) instead of the default.
@@ -126,5 +140,9 @@ impl<P: StoreProvider> SessionHost for LocalHost<P> {
 
     fn stores(&self) -> &P {
         &self.stores
+    }
+
+    fn scheduler(&self) -> Arc<dyn schedule_registry::Scheduler> {
+        self.scheduler.clone()
     }
 }
