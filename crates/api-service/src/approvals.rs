@@ -107,6 +107,24 @@ impl<H: SessionHost> Service<H> {
     }
 }
 
+impl<H: SessionHost> Service<H> {
+    /// `session/wake-ups/cancel`.
+    pub(crate) async fn cancel_wake_up(
+        &self,
+        universe_id: &str,
+        params: api::types::session::SessionWakeUpCancelParams,
+    ) -> Result<api::types::session::SessionView, ApiError> {
+        let (session, _) = self
+            .existing_session(universe_id, &params.session_id)
+            .await?;
+        let command = CoreCommand::CancelWakeUp {
+            wake_up: params.wake_up,
+        };
+        self.admit(universe_id, &session, command).await?;
+        self.view(universe_id, &session).await
+    }
+}
+
 /// Bytes of a waiting call's arguments shown in its view.
 const ARGUMENTS_PREVIEW_BYTES: usize = 2 * 1024;
 

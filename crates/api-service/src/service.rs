@@ -271,6 +271,14 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
         self.steer_run(&caller.universe_id, params).await
     }
 
+    async fn session_wake_ups_cancel(
+        &self,
+        caller: &Caller,
+        params: SessionWakeUpCancelParams,
+    ) -> Result<SessionView, ApiError> {
+        self.cancel_wake_up(&caller.universe_id, params).await
+    }
+
     async fn run_approve(
         &self,
         caller: &Caller,

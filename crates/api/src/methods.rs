@@ -346,6 +346,9 @@ api_table! {
         /// Requests a compaction of the session's context (with an optional instruction);
         /// it runs at the session's next step boundary.
         session_compact: "session/compact" (SessionCompactParams) -> SessionCompactResult;
+        /// Cancels a pending wake-up (`wakeUps` in `session/read`); its run is never
+        /// requested.
+        session_wake_ups_cancel: "session/wake-ups/cancel" (SessionWakeUpCancelParams) -> SessionView;
         /// Skills found in the session's mounts, and which are pinned in its context.
         session_skills_list: "session/skills/list" (SessionRef) -> SessionSkillsListResult;
         /// Pins a skill's instructions in the session's context.

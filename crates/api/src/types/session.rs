@@ -290,6 +290,15 @@ pub struct SessionForkParams {
 
 pub type SessionForkResult = SessionView;
 
+/// `session/wake-ups/cancel`: a wake-up the session's agent scheduled (`wake_me_at`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionWakeUpCancelParams {
+    pub session_id: String,
+    /// Its number, as `wakeUps[].wakeUp` in `session/read` shows it.
+    pub wake_up: u32,
+}
+
 pub type SessionStartResult = SessionView;
 pub type SessionReadResult = SessionView;
 pub type SessionCloseResult = SessionView;

@@ -284,6 +284,15 @@ impl LightspeedApi for MockApi {
         Err(unsupported())
     }
 
+    async fn session_wake_ups_cancel(
+        &self,
+        caller: &Caller,
+        _params: SessionWakeUpCancelParams,
+    ) -> Result<SessionView, ApiError> {
+        self.record(caller);
+        Err(unsupported())
+    }
+
     async fn run_approve(
         &self,
         caller: &Caller,

@@ -289,6 +289,14 @@ impl LightspeedApi for EchoApi {
         Err(unsupported())
     }
 
+    async fn session_wake_ups_cancel(
+        &self,
+        _: &Caller,
+        _: SessionWakeUpCancelParams,
+    ) -> Result<SessionView, ApiError> {
+        Err(unsupported())
+    }
+
     async fn run_approve(&self, _: &Caller, _: RunApproveParams) -> Result<RunAccepted, ApiError> {
         Err(unsupported())
     }

@@ -44,7 +44,8 @@ pub(super) const CASES: [Case; 3] = [
             "session/start",
             "run/start",
             "session/events/read",
-            "session/read"
+            "session/read",
+            "session/wake-ups/cancel"
         ]
     ),
 ];
@@ -236,7 +237,9 @@ pub(super) async fn timers_sleep_and_wake_the_session_without_a_worker_waiting(
             {"tool_calls": [{"name": "sleep", "arguments": {"seconds": 1}}]},
             {"tool_calls": [{"name": "wake_me_at",
                              "arguments": {"in_seconds": 1, "note": "check the oven"}}]},
-            {"text": "The oven is fine."}
+            {"text": "The oven is fine."},
+            {"tool_calls": [{"name": "wake_me_at",
+                             "arguments": {"in_seconds": 86400, "note": "never mind"}}]}
         ]}))
         .await?;
     let a = ctx.a();
@@ -308,5 +311,19 @@ pub(super) async fn timers_sleep_and_wake_the_session_without_a_worker_waiting(
         .read_session_at("s-time", events.last().unwrap()["cursor"].as_u64().unwrap())
         .await;
     assert!(view.get("wakeUps").is_none(), "no wake-up is left: {view}");
+
+    // A wake-up a day away is listed, and cancelled before it fires.
+    let later = a.start_run("s-time", "sub-2", "Remind me tomorrow.").await;
+    let events = a.follow("s-time", &later).await;
+    let cursor = events.last().unwrap()["cursor"].as_u64().unwrap();
+    let view = a.read_session_at("s-time", cursor).await;
+    let wake_up = &view["wakeUps"][0];
+    assert_eq!(wake_up["state"], "scheduled", "{view}");
+    let number = wake_up["wakeUp"].as_u64().unwrap();
+    let args = json!({"sessionId": "s-time", "wakeUp": number});
+    let cancelled = a.call("session/wake-ups/cancel", args.clone()).await;
+    assert!(cancelled.get("wakeUps").is_none(), "{cancelled}");
+    a.refused("session/wake-ups/cancel", args, -32004, "unknownWakeUp")
+        .await;
     Ok(())
 }
