@@ -33,37 +33,37 @@ const HELD_SLEEP_MS_MAX: u64 = 60_000;
 /// The definitions a session with `tools.timers` registers: (name, JSON bytes).
 pub fn timer_definitions() -> Vec<(String, Vec<u8>)> {
     let horizon_days = HOLD_HORIZON_MS_MAX / 86_400_000;
-    let definitions = [
-        json!({
-            "name": SLEEP,
-            "description": format!(
-                "Pause for a number of seconds (at most {horizon_days} days), then continue \
-                 this task. Nothing runs while you sleep; use it to wait for something that \
-                 takes time (a deploy, a build, a reply)."
-            ),
-            "parameters": {
+    let sleep = format!(
+        "Pause for a number of seconds (at most {horizon_days} days), then continue this \
+         task. Nothing runs while you sleep; use it to wait for something that takes time \
+         (a deploy, a build, a reply)."
+    );
+    let tools = [
+        (
+            SLEEP,
+            sleep.as_str(),
+            json!({
                 "type": "object",
                 "properties": {"seconds": {"type": "number", "minimum": 0}},
                 "required": ["seconds"],
-            },
-        }),
-        json!({
-            "name": WAIT_UNTIL,
-            "description": "Pause until a time (RFC 3339, e.g. 2026-12-24T09:00:00Z), then \
-                            continue this task. A time in the past returns at once.",
-            "parameters": {
+            }),
+        ),
+        (
+            WAIT_UNTIL,
+            "Pause until a time (RFC 3339, e.g. 2026-12-24T09:00:00Z), then continue this \
+             task. A time in the past returns at once.",
+            json!({
                 "type": "object",
                 "properties": {"time": {"type": "string", "format": "date-time"}},
                 "required": ["time"],
-            },
-        }),
-        json!({
-            "name": WAKE_ME_AT,
-            "description": "End this task now and start again later: at `time` (RFC 3339) \
-                            or `in_seconds` from now, a new run starts with `note` as its \
-                            input. Write the note to your future self: what to check and \
-                            why.",
-            "parameters": {
+            }),
+        ),
+        (
+            WAKE_ME_AT,
+            "End this task now and start again later: at `time` (RFC 3339) or `in_seconds` \
+             from now, a new run starts with `note` as its input. Write the note to your \
+             future self: what to check and why.",
+            json!({
                 "type": "object",
                 "properties": {
                     "time": {"type": "string", "format": "date-time"},
@@ -71,16 +71,10 @@ pub fn timer_definitions() -> Vec<(String, Vec<u8>)> {
                     "note": {"type": "string"},
                 },
                 "required": ["note"],
-            },
-        }),
+            }),
+        ),
     ];
-    definitions
-        .into_iter()
-        .map(|definition| {
-            let name = definition["name"].as_str().unwrap_or_default().to_owned();
-            (name, engine::canonical::to_vec(&definition))
-        })
-        .collect()
+    crate::toolset::definitions(tools)
 }
 
 /// Whether `name` is one of the time tools.

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::blob_ref::BlobRef;
 use crate::core::command::Rejection;
-use crate::core::context::{ContextItem, ItemKind, ItemSpec};
+use crate::core::context::{ContextItem, ItemSpec};
 use crate::core::control::{ControlState, Lifecycle};
 use crate::core::event as ev;
 use crate::core::holds::{WAKE_UPS_MAX, valid_wake_up_input};
@@ -435,33 +435,14 @@ fn tool_result_recorded(
     ordinal: u64,
 ) -> Planned {
     // Validated by the caller: every result names an open call of this batch.
-    let request = calls
+    let Some(call) = calls
         .iter()
         .find(|call| call.request.call_id == result.call_id)
-        .map(|call| &call.request);
-    let item = ContextItem {
-        ordinal,
-        kind: ItemKind::ToolResult,
-        key: None,
-        content_ref: result.output_ref,
-        token_estimate: result.token_estimate,
-        call_id: Some(result.call_id.clone()),
-        is_error: result.status != ToolStatus::Ok,
+    else {
+        unreachable!("results are checked against the open batch first");
     };
-    let joins = call_joins(run_id, batch, &result.call_id);
-    let event = ev::ToolResultRecorded {
-        run_id: run_id.clone(),
-        batch,
-        call_id: result.call_id,
-        status: result.status,
-        item,
-        tool_name: request.map(|request| request.name.clone()),
-        arguments_ref: request.map(|request| request.arguments_ref.clone()),
-    };
-    Planned {
-        joins,
-        event: event.into(),
-    }
+    let output = (result.output_ref, result.token_estimate);
+    crate::core::holds::recorded(run_id, batch, call, ordinal, result.status, output)
 }
 
 /// Checks a compaction result against the pending compaction. `Err` means stale; an

@@ -4,6 +4,7 @@
 use super::*;
 use crate::core::command::{CoreCommand, RejectionCode};
 use crate::core::config::{CompactionMode, ModelRoute, SessionConfig};
+use crate::core::context::ItemKind;
 use crate::core::control::ControlState;
 use crate::core::run::{RunOutcome, ToolStatus};
 use crate::drive::{Action, Drive, GenerationIntent, Resumed, ToolBatchIntent};

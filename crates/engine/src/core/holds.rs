@@ -372,7 +372,7 @@ pub(crate) fn not_run(
 }
 
 /// `tool.result_recorded` for `call` with `output` (a blob and its token estimate).
-fn recorded(
+pub(crate) fn recorded(
     run_id: &RunId,
     batch: u32,
     call: &PendingToolCall,
