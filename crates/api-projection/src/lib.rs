@@ -35,6 +35,8 @@
 /// The tool whose presence says a session has the durable time tools
 /// (`effects::timer_tools`, registered together by `tools.timers`).
 pub const TIMERS_MARKER_TOOL: &str = "wake_me_at";
+/// The tool whose presence says a session has the sub-agent tools (`tools.agents`).
+pub const AGENTS_MARKER_TOOL: &str = "agent_spawn";
 
 pub mod blobs;
 pub mod error;

@@ -428,3 +428,21 @@ pub async fn mount_list<S: BlobStore + VfsCatalog>(
         mounts: mounts.iter().map(mount_view).collect(),
     })
 }
+
+/// Gives session `to` the mounts of session `from` (a sub-agent sharing its
+/// parent's workspaces); the number shared.
+pub async fn share_mounts<S: VfsCatalog>(
+    store: &S,
+    from: &engine::SessionId,
+    to: &engine::SessionId,
+) -> Result<usize, ApiError> {
+    let limits = Limits::default();
+    let mounts = store.mount_list(from).await.map_err(vfs_error)?;
+    for mount in &mounts {
+        store
+            .mount_put(to, mount, limits.session_mounts_max)
+            .await
+            .map_err(vfs_error)?;
+    }
+    Ok(mounts.len())
+}

@@ -37,7 +37,7 @@ impl<H: SessionHost> Service<H> {
         self.check_session_quota(universe_id).await?;
         let store = self.store(universe_id).await?;
         let now = crate::mcp::now_ms();
-        engine::fork::fork_session(&*store, &source, params.cursor, &fork_id, now)
+        engine::fork::fork_session(&*store, &source, params.cursor, &fork_id, now, None)
             .await
             .map_err(|failure| fork_error(failure, &fork_id))?;
         self.view(universe_id, &fork_id).await

@@ -25,6 +25,7 @@
 //! know Temporal or a particular store, drive a session (hosts do), or hold a
 //! method body that a host also holds.
 
+mod agents;
 mod approvals;
 mod auth;
 mod context;
@@ -44,6 +45,7 @@ mod schedules;
 mod service;
 mod sessions;
 
+pub use agents::AgentLimits;
 pub use api_projection::inputs::ConfigCeilings;
 pub use api_projection::items::InputLimits;
 pub use auth::{AuthCallback, AuthSettings};

@@ -44,6 +44,8 @@ pub struct Quotas {
     /// `quotaExceeded` with `data.quota: schedules` beyond it) and the shortest
     /// interval one may fire at.
     pub schedules: schedule_registry::catalog::ScheduleLimits,
+    /// Sub-agent depth, children per session, and sub-agents running per universe.
+    pub agents: crate::agents::AgentLimits,
 }
 
 /// Default [`Quotas::sessions_per_universe_max`].
@@ -64,6 +66,7 @@ impl Default for Quotas {
             input: InputLimits::default(),
             ceilings: ConfigCeilings::default(),
             schedules: schedule_registry::catalog::ScheduleLimits::default(),
+            agents: crate::agents::AgentLimits::default(),
         }
     }
 }

@@ -169,6 +169,7 @@ impl<H: SessionHost> Service<H> {
             session_id: session_id.clone(),
             config: prepared.config.clone(),
             instructions,
+            parent: Default::default(),
         };
         match self.admit(universe_id, &session_id, command).await {
             Ok(_) => {}
@@ -211,6 +212,15 @@ impl<H: SessionHost> Service<H> {
             Box::pin(
                 self.sync_tool_family(universe_id, &session_id, family, None, |_| {
                     effects::schedule_tools::schedule_definitions()
+                }),
+            )
+            .await?;
+        }
+        if prepared.agents {
+            let family = &effects::agent_tools::AGENT_TOOLS;
+            Box::pin(
+                self.sync_tool_family(universe_id, &session_id, family, None, |_| {
+                    effects::agent_tools::agent_definitions()
                 }),
             )
             .await?;

@@ -90,6 +90,7 @@ fn build_log(entries: usize) -> anyhow::Result<(Vec<LogEntry>, SessionState)> {
         session_id: session,
         config: config(),
         instructions: None,
+        parent: Default::default(),
     };
     drive
         .admit(open, now)

@@ -90,6 +90,7 @@ impl SessionDriver {
                 session_id: session_id.clone(),
                 config,
                 instructions,
+                parent: Default::default(),
             },
         )
         .await?;

@@ -146,6 +146,7 @@ impl ChatSettings {
                     filesystem: self.filesystem.unwrap_or(default_tools),
                     timers: self.timers,
                     schedules: false,
+                    agents: Default::default(),
                 },
                 tool_policy: self.tool_policy.clone(),
             },

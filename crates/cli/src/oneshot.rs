@@ -431,6 +431,7 @@ mod tests {
                 context_tokens: None,
                 hold: None,
                 wake_up: Default::default(),
+                link: Default::default(),
             },
         }
     }

@@ -18,6 +18,7 @@
 //! - [`memory_tools`] and [`memory_source`]: the agent's memory tools over the
 //!   universe's memory catalog, and the source pinning a session's memory blocks in
 //!   its context;
+//! - [`agent_tools`]: the sub-agent tools over the host's [`agent_tools::AgentFleet`].
 //! - [`schedule_tools`]: the agent's schedule tools over the universe's schedule
 //!   catalog and the host's scheduler.
 //!
@@ -33,6 +34,7 @@
 //! engine decides.
 
 pub mod adapter;
+pub mod agent_tools;
 pub mod compactor;
 pub mod context_sources;
 pub mod env;

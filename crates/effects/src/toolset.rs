@@ -30,6 +30,7 @@
 use std::sync::Arc;
 
 use crate::adapter::{AdapterError, ToolAdapter};
+use crate::agent_tools::AgentFleet;
 use crate::context_sources::agents::agents_files;
 use crate::context_sources::skills::skill_catalog;
 use crate::context_sources::{ContextSources, SkillRoots};
@@ -103,6 +104,13 @@ pub trait SessionToolset<S>: Send + Sync + 'static {
     fn context_sources(&self) -> ContextSources<S> {
         ContextSources::default()
     }
+
+    /// The sub-agent fleet: what serves the sub-agent tools and tells parents of
+    /// their children's run ends (none by default: run ends owed to a parent are
+    /// acknowledged as undeliverable).
+    fn fleet(&self) -> Option<Arc<dyn AgentFleet>> {
+        None
+    }
 }
 
 /// What one tool call's adapter needs to know about the call beyond the call itself.
@@ -123,6 +131,7 @@ pub struct WorkerTools {
     env: EnvTools,
     skill_roots: SkillRoots,
     schedules: Option<ScheduleTools>,
+    agents: Option<Arc<dyn AgentFleet>>,
 }
 
 impl WorkerTools {
@@ -132,7 +141,20 @@ impl WorkerTools {
             env: EnvTools::default(),
             skill_roots: SkillRoots::default(),
             schedules: None,
+            agents: None,
         }
+    }
+
+    /// The same toolset serving the sub-agent tools over `fleet`.
+    pub fn with_agents(mut self, fleet: Arc<dyn AgentFleet>) -> Self {
+        self.agents = Some(fleet);
+        self
+    }
+
+    /// The fleet the sub-agent tools use; also what tells parents of their
+    /// children's run ends.
+    pub fn agents(&self) -> Option<&Arc<dyn AgentFleet>> {
+        self.agents.as_ref()
     }
 
     /// The same toolset serving the schedule tools over `schedules`' scheduler.
@@ -161,6 +183,8 @@ pub struct SessionTools<S> {
     env: SessionEnv<S>,
     /// The schedule tools and the session's universe.
     schedules: Option<(ScheduleTools, String)>,
+    /// The sub-agent fleet and the session's universe.
+    agents: Option<(Arc<dyn AgentFleet>, String)>,
 }
 
 struct SessionEnv<S> {
@@ -191,6 +215,10 @@ impl<
     ) -> Option<Box<dyn llm_runtime::HostedMcpAuth>> {
         let tools = self.mcp.as_ref()?;
         Some(Box::new(tools.hosted_auth(universe_id, store.clone())))
+    }
+
+    fn fleet(&self) -> Option<Arc<dyn AgentFleet>> {
+        self.agents.clone()
     }
 
     /// `AGENTS.md`/`CLAUDE.md` at mount roots, then the skill catalog, then the
@@ -237,6 +265,10 @@ impl<
                 .schedules
                 .clone()
                 .map(|tools| (tools, universe_id.to_owned())),
+            agents: self
+                .agents
+                .clone()
+                .map(|fleet| (fleet, universe_id.to_owned())),
         }
     }
 
@@ -384,6 +416,21 @@ impl<S: VfsCatalog + McpCatalog + EnvCatalog + MemoryCatalog + ScheduleCatalog +
                 now_ms: now_ms(),
             };
             return schedules.invoke(call, tool, blobs).await;
+        }
+        if let (Some(tool), Some((fleet, universe_id))) = (
+            crate::agent_tools::AgentTool::from_name(&call.name),
+            &self.agents,
+        ) {
+            let agents = crate::agent_tools::AgentCall {
+                fleet: fleet.as_ref(),
+                caller: crate::agent_tools::Caller {
+                    universe_id,
+                    session_id: &self.env.session,
+                    call_id: &call.call_id,
+                },
+                now_ms: now_ms(),
+            };
+            return agents.invoke(call, tool, blobs).await;
         }
         if crate::timer_tools::is_timer_tool(&call.name) {
             let arguments = blobs.get(&call.arguments_ref).await?;

@@ -92,6 +92,7 @@ impl<C: VfsCatalog> ToolAdapter for VfsToolAdapter<C> {
             output_ref,
             token_estimate,
             later: None,
+            child: Default::default(),
         })
     }
 }

@@ -140,6 +140,7 @@ fn build_log(compaction: CompactionMode) -> Vec<LogEntry> {
         session_id: SessionId::new("sess_bench").unwrap(),
         config,
         instructions: Some(instructions),
+        parent: Default::default(),
     });
     let mut run = 0u64;
     while host.log.len() < EVENTS {
@@ -294,6 +295,7 @@ impl Host {
                 output_ref: BlobRef::of_bytes(call.call_id.as_str().as_bytes()),
                 token_estimate: 400,
                 later: None,
+                child: Default::default(),
             })
             .collect();
         let at = self.tick();

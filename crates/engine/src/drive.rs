@@ -59,6 +59,17 @@ pub struct CompactionIntent {
     pub token_estimate: u64,
 }
 
+/// Tell the parent session that this session's run `run_id` ended: admit
+/// [`CoreCommand::ChildRunFinished`] into `parent`, then
+/// [`CoreCommand::ParentNotified`] here (`core::lineage`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParentNoticeIntent {
+    pub session_id: SessionId,
+    pub parent: SessionId,
+    pub run_id: RunId,
+    pub status: crate::core::lineage::ChildRunStatus,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "action", rename_all = "snake_case")]
 pub enum Action {
@@ -71,6 +82,7 @@ pub enum Action {
     GenerateLlm(GenerationIntent),
     InvokeTools(ToolBatchIntent),
     CompactContext(CompactionIntent),
+    NotifyParent(ParentNoticeIntent),
     /// Nothing to do until a command arrives.
     Idle,
     /// The session is closed; nothing will ever be done again.

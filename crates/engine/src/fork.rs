@@ -111,6 +111,7 @@ pub async fn fork_session<S: SessionLog + CheckpointStore + BlobStore>(
     cursor: Option<Seq>,
     fork_id: &SessionId,
     observed_at_ms: u64,
+    parent: Option<crate::core::lineage::ParentLink>,
 ) -> Result<Forked, ForkFailure> {
     let head = store.head(source).await?;
     let cursor = cursor.unwrap_or(head);
@@ -119,7 +120,7 @@ pub async fn fork_session<S: SessionLog + CheckpointStore + BlobStore>(
     }
     let safe_point = safe_point(store, source, cursor).await?;
     let state: SessionState = state_at(store, source, safe_point).await?;
-    let plan = plan_fork(&state, fork_id.clone(), observed_at_ms)?;
+    let plan = plan_fork(&state, fork_id.clone(), observed_at_ms, parent)?;
     put_chunks(store, plan.chunks.clone()).await?;
     // Content-addressed: the ref is the entry's `base_ref`, whoever wrote it first.
     store.put(plan.checkpoint.state.clone()).await?;

@@ -115,6 +115,12 @@ impl RunId {
     pub fn from_ordinal(ordinal: u64) -> Self {
         Self(format!("run_{ordinal}"))
     }
+
+    /// The ordinal of an engine-assigned run id (`run_7` is 7); `None` for ids the
+    /// engine did not assign.
+    pub fn ordinal(&self) -> Option<u64> {
+        self.0.strip_prefix("run_")?.parse().ok()
+    }
 }
 
 #[cfg(test)]

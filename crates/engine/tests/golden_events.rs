@@ -262,6 +262,7 @@ fn golden_events() -> Vec<LogEntry> {
             ev::SessionOpened {
                 session_id: SessionId::new("sess_01JH7Z2K9D").unwrap(),
                 config: config(),
+                parent: Default::default(),
             }
             .into(),
         ),
@@ -602,6 +603,49 @@ fn golden_events() -> Vec<LogEntry> {
             ev::WakeUpEnded {
                 wake_up: 1,
                 outcome: ev::WakeUpOutcome::Fired,
+            }
+            .into(),
+        ),
+        (
+            Joins::default(),
+            ev::ChildRunStarted {
+                run_id: run_id(),
+                call_id: ToolCallId::new("call_spawn").unwrap(),
+                child: SessionId::new("sess_01JH80CHLD").unwrap(),
+                child_run: RunId::from_ordinal(1),
+                spawned: true,
+            }
+            .into(),
+        ),
+        (
+            Joins::default(),
+            ev::ToolAwaitingChildren {
+                run_id: run_id(),
+                batch: 2,
+                call_id: ToolCallId::new("call_wait").unwrap(),
+                waits: vec![engine::core::lineage::ChildWait {
+                    session_id: SessionId::new("sess_01JH80CHLD").unwrap(),
+                    run_id: RunId::from_ordinal(1),
+                }],
+                any: false,
+                until_ms: Some(EPOCH_MS + 600_000),
+            }
+            .into(),
+        ),
+        (
+            Joins::default(),
+            ev::ChildRunFinished {
+                child: SessionId::new("sess_01JH80CHLD").unwrap(),
+                child_run: RunId::from_ordinal(1),
+                status: engine::core::lineage::ChildRunStatus::Completed,
+            }
+            .into(),
+        ),
+        (
+            Joins::default(),
+            ev::ParentNotified {
+                run_id: run_id(),
+                delivered: true,
             }
             .into(),
         ),

@@ -4,125 +4,28 @@
 //! wake-up (`wake_me_at`), with the clock the host supplies.
 
 use engine::core::command::{ApprovalDecision, CoreCommand, Rejection};
-use engine::core::config::{ModelRoute, SessionConfig};
 use engine::core::context::{ItemKind, ItemSpec};
-use engine::core::effects::{GenerationOutcome, GenerationResult, Later, ToolResult};
+use engine::core::effects::{Later, ToolResult};
 use engine::core::event::CoreEvent;
 use engine::core::policy::{ToolClass, ToolDecision, ToolPolicy, ToolRule};
-use engine::core::run::{CallHold, RunOutcome, RunPhase, ToolCallRequest, ToolStatus, Usage};
+use engine::core::run::{CallHold, RunOutcome, RunPhase, ToolStatus};
 use engine::core::state::SessionState;
 use engine::core::tools::ToolSpec;
 use engine::core::wellknown;
-use engine::drive::{Action, Drive, GenerationIntent, Resumed};
-use engine::{BlobRef, SessionId, SubmissionId, ToolCallId};
+use engine::drive::{Action, Drive, Resumed};
+use engine::{BlobRef, ToolCallId};
 
-fn blob(text: &str) -> BlobRef {
-    BlobRef::of_bytes(text.as_bytes())
-}
-
-/// Commits everything staged; returns the next effect and the events committed.
-fn settle(drive: &mut Drive<SessionState>) -> (Action, Vec<CoreEvent>) {
-    let mut events = Vec::new();
-    loop {
-        match drive.next_action() {
-            Action::AppendEvents { entries, .. } => {
-                events.extend(entries.iter().map(|e| CoreEvent::decode(&e.event).unwrap()));
-                drive.resume_appended().unwrap();
-            }
-            action => return (action, events),
-        }
-    }
-}
+mod common;
+use common::*;
 
 fn session(policy: ToolPolicy) -> Drive<SessionState> {
-    let config = SessionConfig {
-        model: ModelRoute {
-            provider_id: "openai".into(),
-            api_kind: "openai:responses".into(),
-            model: "gpt-5".into(),
-        },
-        generation: Default::default(),
-        context: Default::default(),
-        run_limits: Default::default(),
-        tool_policy: policy,
-    };
-    let mut drive = Drive::new(SessionState::default());
-    let open = CoreCommand::OpenSession {
-        session_id: SessionId::new("sess-holds").unwrap(),
-        config,
-        instructions: None,
-    };
-    drive.admit(open, 1_000).unwrap();
     let tools = vec![
         ToolSpec::new("read_file", blob("read")),
         ToolSpec::new("write_file", blob("write")).with_class(ToolClass::FileWrite),
         ToolSpec::new("exec_command", blob("exec")).with_class(ToolClass::Shell),
         ToolSpec::new("sleep", blob("sleep")),
     ];
-    drive
-        .admit(
-            CoreCommand::ReplaceTools {
-                expected_revision: 0,
-                tools,
-            },
-            1_000,
-        )
-        .unwrap();
-    drive
-}
-
-fn start(drive: &mut Drive<SessionState>, text: &str) -> GenerationIntent {
-    let run = CoreCommand::RequestRun {
-        submission_id: SubmissionId::new(format!("sub-{text}")).unwrap(),
-        input: vec![ItemSpec::new(ItemKind::UserMessage, blob(text), 2)],
-        overrides: Default::default(),
-    };
-    drive.admit(run, 2_000).unwrap();
-    let (Action::GenerateLlm(intent), _) = settle(drive) else {
-        panic!("expected a generation");
-    };
-    intent
-}
-
-fn calls(names: &[&str]) -> GenerationOutcome {
-    let tool_calls: Vec<_> = names
-        .iter()
-        .enumerate()
-        .map(|(i, name)| ToolCallRequest {
-            call_id: ToolCallId::new(format!("call_{i}")).unwrap(),
-            name: (*name).into(),
-            arguments_ref: blob("{}"),
-        })
-        .collect();
-    let items = tool_calls
-        .iter()
-        .map(|call| {
-            let mut item = ItemSpec::new(ItemKind::ToolCall, call.arguments_ref.clone(), 1);
-            item.call_id = Some(call.call_id.clone());
-            item
-        })
-        .collect();
-    GenerationOutcome::Completed(GenerationResult {
-        usage: Usage::default(),
-        response_id: None,
-        items,
-        tool_calls,
-        finish_reason: None,
-        context_tokens: None,
-        request_ref: None,
-        context_refresh: Default::default(),
-    })
-}
-
-fn generate(
-    drive: &mut Drive<SessionState>,
-    intent: &GenerationIntent,
-    outcome: GenerationOutcome,
-    now: u64,
-) -> (Action, Vec<CoreEvent>) {
-    let resumed = drive.resume_generation(&intent.run_id, intent.turn, outcome, now);
-    assert_eq!(resumed, Resumed::Applied);
-    settle(drive)
+    open("sess-holds", policy, None, tools)
 }
 
 fn ask_shell_and_writes(timeout: Option<u64>) -> ToolPolicy {
@@ -136,18 +39,6 @@ fn ask_shell_and_writes(timeout: Option<u64>) -> ToolPolicy {
         approval_timeout_ms: timeout,
         ..ToolPolicy::default()
     }
-}
-
-fn phase(drive: &Drive<SessionState>) -> RunPhase {
-    drive
-        .state()
-        .control
-        .runs
-        .active
-        .as_ref()
-        .unwrap()
-        .phase
-        .clone()
 }
 
 #[test]

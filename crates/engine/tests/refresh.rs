@@ -62,6 +62,7 @@ fn session() -> Drive<SessionState> {
         session_id: SessionId::new("sess-refresh").unwrap(),
         config,
         instructions: Some(ItemSpec::new(ItemKind::Instructions, blob("be brief"), 2)),
+        parent: Default::default(),
     };
     drive.admit(open, 1).unwrap();
     drive

@@ -146,6 +146,14 @@ pub trait UniverseUsage: Sync {
     fn runs_in_flight(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
     /// Bytes of every blob in the universe's CAS, whoever stored them.
     fn stored_bytes(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// Records that `session` is a sub-agent of `parent` (before its first run).
+    fn mark_child(
+        &self,
+        session: &SessionId,
+        parent: &SessionId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
+    /// Sub-agents with runs in flight (queued or active).
+    fn children_in_flight(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
 impl UniverseUsage for FsStore {
@@ -156,6 +164,18 @@ impl UniverseUsage for FsStore {
     fn stored_bytes(&self) -> impl Future<Output = Result<u64, StoreError>> + Send {
         FsStore::stored_bytes(self)
     }
+
+    fn mark_child(
+        &self,
+        session: &SessionId,
+        parent: &SessionId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        FsStore::mark_child(self, session, parent)
+    }
+
+    fn children_in_flight(&self) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        FsStore::children_in_flight(self)
+    }
 }
 
 impl UniverseUsage for PgStore {
@@ -165,6 +185,18 @@ impl UniverseUsage for PgStore {
 
     fn stored_bytes(&self) -> impl Future<Output = Result<u64, StoreError>> + Send {
         PgStore::stored_bytes(self)
+    }
+
+    fn mark_child(
+        &self,
+        session: &SessionId,
+        parent: &SessionId,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        PgStore::mark_child(self, session, parent)
+    }
+
+    fn children_in_flight(&self) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        PgStore::children_in_flight(self)
     }
 }
 

@@ -240,6 +240,46 @@ impl FsStore {
         .await
     }
 
+    /// Records that `session` is a sub-agent of `parent` (before its first run).
+    pub async fn mark_child(
+        &self,
+        session: &SessionId,
+        parent: &SessionId,
+    ) -> Result<(), StoreError> {
+        let path = self
+            .inner
+            .root
+            .join(usage::CHILDREN_DIR)
+            .join(session_dir_name(session));
+        let parent = parent.as_str().as_bytes().to_vec();
+        blocking(move || fsio::write_atomic(&path, &parent, fsio::Existing::Replace).map(drop))
+            .await
+    }
+
+    /// Sub-agents with runs in flight: the sessions marked as having runs in flight
+    /// (few) that are also marked as sub-agents, each checked in its log.
+    pub async fn children_in_flight(&self) -> Result<u64, StoreError> {
+        let inner = Arc::clone(&self.inner);
+        blocking(move || {
+            let mut total: u64 = 0;
+            let children = inner.root.join(usage::CHILDREN_DIR);
+            for name in usage::marked_sessions(&inner.root)? {
+                let Some(session) = session_id_of_dir_name(&name) else {
+                    continue;
+                };
+                if !children.join(&name).is_file() {
+                    continue;
+                }
+                let index = inner.log_index(&session);
+                if log::runs_in_flight(&inner.session_dir(&session), &index)? > 0 {
+                    total += 1;
+                }
+            }
+            Ok(total)
+        })
+        .await
+    }
+
     /// Bytes of every blob in this store, from the counter puts keep.
     pub async fn stored_bytes(&self) -> Result<u64, StoreError> {
         let inner = Arc::clone(&self.inner);

@@ -3,6 +3,7 @@
 //! ```text
 //! runs_in_flight/<session>     empty: the session may have runs in flight
 //! runs_in_flight/%marked       empty: sessions written before markers were marked
+//! children/<session>           the parent's id: the session is a sub-agent
 //! cas/stored_bytes             decimal: the bytes of every blob under cas/sha256
 //! cas/stored_bytes.lock        exclusive lock for changing it
 //! ```
@@ -33,6 +34,8 @@ use crate::fsio::{self, Existing, TEMP_PREFIX, io_err};
 
 /// Marker directory below the store root.
 pub(crate) const RUNS_DIR: &str = "runs_in_flight";
+/// Sub-agent markers below the store root.
+pub(crate) const CHILDREN_DIR: &str = "children";
 const STORED_BYTES_FILE: &str = "cas/stored_bytes";
 const STORED_BYTES_LOCK: &str = "cas/stored_bytes.lock";
 

@@ -54,6 +54,12 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "schedule catalog",
         include_str!("../migrations/0009_schedules.sql"),
     ),
+    // 10 is the cost columns (merged separately).
+    (
+        11,
+        "sub-agents",
+        include_str!("../migrations/0011_sub_agents.sql"),
+    ),
 ];
 
 /// Migrations are additive, so a binary older than the database (a rolling deploy,

@@ -156,6 +156,21 @@ impl PgStore {
         log::runs_in_flight(self).await
     }
 
+    /// Records that `session` is a sub-agent of `parent` (before its first run).
+    pub async fn mark_child(
+        &self,
+        session: &SessionId,
+        parent: &SessionId,
+    ) -> Result<(), StoreError> {
+        log::mark_child(self, session, parent).await
+    }
+
+    /// This universe's sub-agents with runs in flight: one query over the partial
+    /// index `sessions_children_in_flight`.
+    pub async fn children_in_flight(&self) -> Result<u64, StoreError> {
+        log::children_in_flight(self).await
+    }
+
     /// Bytes of every blob this universe holds: one row (`universes.stored_bytes`),
     /// kept by the statement that catalogs each blob.
     pub async fn stored_bytes(&self) -> Result<u64, StoreError> {

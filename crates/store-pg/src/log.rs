@@ -380,3 +380,35 @@ mod tests {
         );
     }
 }
+
+/// Marks `session` a sub-agent of `parent`, creating its row if its log has none yet.
+pub(crate) async fn mark_child(
+    store: &PgStore,
+    session: &SessionId,
+    parent: &SessionId,
+) -> Result<(), StoreError> {
+    sqlx::query(
+        "INSERT INTO sessions (universe_id, session_id, parent_session_id) VALUES ($1, $2, $3) \
+         ON CONFLICT (universe_id, session_id) DO UPDATE SET parent_session_id = $3",
+    )
+    .bind(store.universe_id)
+    .bind(session.as_str())
+    .bind(parent.as_str())
+    .execute(&store.pool)
+    .await
+    .map_err(query_failed("mark a sub-agent"))?;
+    Ok(())
+}
+
+/// Sub-agents of the universe with runs in flight (see `migrations/0011_sub_agents.sql`).
+pub(crate) async fn children_in_flight(store: &PgStore) -> Result<u64, StoreError> {
+    let count: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sessions \
+         WHERE universe_id = $1 AND parent_session_id IS NOT NULL AND runs_in_flight > 0",
+    )
+    .bind(store.universe_id)
+    .fetch_one(&store.pool)
+    .await
+    .map_err(query_failed("count sub-agents in flight"))?;
+    Ok(u64::try_from(count).unwrap_or(0))
+}

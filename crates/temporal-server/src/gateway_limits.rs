@@ -234,6 +234,7 @@ impl GatewayLimitArgs {
             },
             // `ScheduleArgs` sets them (the worker reads them too).
             schedules: Default::default(),
+            agents: Default::default(),
         }
     }
 

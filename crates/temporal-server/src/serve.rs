@@ -218,9 +218,33 @@ pub(crate) struct ScheduleArgs {
         default_value_t = schedule_registry::catalog::INTERVAL_SECONDS_MIN_DEFAULT
     )]
     schedule_interval_seconds_min: u64,
+    /// How deep below its root a sub-agent may be (a root's child is 1).
+    #[arg(long, env = "LIGHTSPEED_AGENT_DEPTH_MAX", default_value_t = 3,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(engine::core::lineage::DEPTH_MAX)))]
+    agent_depth_max: u32,
+    /// Sub-agents one session may spawn over its life.
+    #[arg(long, env = "LIGHTSPEED_AGENT_CHILDREN_PER_SESSION_MAX", default_value_t = 16,
+        value_parser = clap::value_parser!(u32).range(1..=engine::core::lineage::CHILDREN_MAX as i64))]
+    agent_children_per_session_max: u32,
+    /// Sub-agents with runs in flight in one universe; spawns and messages beyond
+    /// it are refused (`agentsInFlightExceeded`).
+    #[arg(
+        long,
+        env = "LIGHTSPEED_AGENTS_IN_FLIGHT_PER_UNIVERSE_MAX",
+        default_value_t = 64
+    )]
+    agents_in_flight_per_universe_max: u64,
 }
 
 impl ScheduleArgs {
+    fn agent_limits(&self) -> api_service::AgentLimits {
+        api_service::AgentLimits {
+            depth_max: self.agent_depth_max,
+            children_per_session_max: self.agent_children_per_session_max,
+            children_in_flight_per_universe_max: self.agents_in_flight_per_universe_max,
+        }
+    }
+
     fn limits(&self) -> schedule_registry::catalog::ScheduleLimits {
         schedule_registry::catalog::ScheduleLimits {
             schedules_per_universe_max: self.schedules_per_universe_max,
@@ -285,7 +309,10 @@ fn start_backend<P: StoreProvider>(
     stores: Arc<P>,
     deltas: Arc<DeltaHub>,
     (auth, providers): (AuthSettings, &Providers),
-    schedules: effects::schedule_tools::ScheduleTools,
+    (schedules, fleet): (
+        effects::schedule_tools::ScheduleTools,
+        Arc<dyn effects::agent_tools::AgentFleet>,
+    ),
 ) -> anyhow::Result<Backend<Arc<P>, WorkerTools, LlmCompactor>> {
     let runtime = providers.runtime()?;
     let compactor = LlmCompactor::new(runtime.clone(), llm_runtime::Transport::Streaming);
@@ -298,7 +325,8 @@ fn start_backend<P: StoreProvider>(
         },
         tools: WorkerTools::with_mcp(mcp)
             .with_skill_roots(skill_roots()?)
-            .with_schedules(schedules),
+            .with_schedules(schedules)
+            .with_agents(fleet),
         compactor,
         deltas,
         checkpoint_interval_entries: CHECKPOINT_INTERVAL_ENTRIES,
@@ -318,7 +346,9 @@ async fn start_worker<P: StoreProvider>(
         scheduler: api.host().scheduler(),
         limits: api.quotas().schedules,
     };
-    let backend = start_backend(stores, deltas, settings, schedules)?;
+    // The API service is the fleet: sub-agents start through its method bodies.
+    let fleet: Arc<dyn effects::agent_tools::AgentFleet> = api.clone();
+    let backend = start_backend(stores, deltas, settings, (schedules, fleet))?;
     let tuning = WorkerTuning::from_env()?;
     let firer: Arc<dyn api_service::ScheduleFirer> = api.clone();
     let worker =
@@ -619,9 +649,10 @@ pub(crate) async fn both(args: ServeArgs) -> anyhow::Result<()> {
     .await
 }
 
-/// `quotas` with the schedule bounds of `schedules`.
+/// `quotas` with the schedule and sub-agent bounds of `schedules`.
 fn quotas_with(mut quotas: Quotas, schedules: &ScheduleArgs) -> Quotas {
     quotas.schedules = schedules.limits();
+    quotas.agents = schedules.agent_limits();
     quotas
 }
 

@@ -159,6 +159,15 @@ fn compaction_attempts_default() -> u32 {
     1
 }
 
+/// `notify_parent`: tell the parent session that this session's run ended
+/// (`engine::core::lineage`). The output says whether the parent has it (`true`) or
+/// is closed or gone (`false`); a busy or unreachable parent is an error, retried.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NotifyParentInput {
+    pub key: SessionKey,
+    pub intent: engine::drive::ParentNoticeIntent,
+}
+
 macro_rules! activity {
     ($(#[$meta:meta])* $marker:ident, $name:literal, $input:ty => $output:ty) => {
         $(#[$meta])*
@@ -204,4 +213,8 @@ activity!(
 activity!(
     /// Compacts the context; the summary items go to the CAS.
     CompactContext, "compact_context", CompactContextInput => CompactionOutcome
+);
+activity!(
+    /// Delivers a run end to the parent session (idempotently).
+    NotifyParent, "notify_parent", NotifyParentInput => bool
 );

@@ -264,6 +264,7 @@ mod tests {
                 tool_policy: Default::default(),
             },
             instructions: None,
+            parent: Default::default(),
         }
     }
 

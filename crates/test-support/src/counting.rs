@@ -546,6 +546,14 @@ impl<S: UniverseUsage + Send> UniverseUsage for CountingStore<S> {
     async fn stored_bytes(&self) -> Result<u64, StoreError> {
         self.count().stored_bytes().await
     }
+
+    async fn mark_child(&self, session: &SessionId, parent: &SessionId) -> Result<(), StoreError> {
+        self.count().mark_child(session, parent).await
+    }
+
+    async fn children_in_flight(&self) -> Result<u64, StoreError> {
+        self.count().children_in_flight().await
+    }
 }
 
 impl<S: ScheduleCatalog> ScheduleCatalog for CountingStore<S> {

@@ -51,12 +51,12 @@ where
     run(&mut runner, "sub-2", "second question").await?;
     let head = store.head(&source).await?;
 
-    match fork_session(&*store, &source, Some(head + 1), &fork, 1).await {
+    match fork_session(&*store, &source, Some(head + 1), &fork, 1, None).await {
         Err(ForkFailure::CursorBeyondHead { .. }) => {}
         other => bail!("a cursor beyond the head: {other:?}"),
     }
     ensure!(store.head(&fork).await? == 0, "a refused fork appended");
-    let forked = fork_session(&*store, &source, Some(cursor), &fork, 1)
+    let forked = fork_session(&*store, &source, Some(cursor), &fork, 1, None)
         .await
         .context("forking")?;
     ensure!(
@@ -64,7 +64,7 @@ where
         "forked at {}",
         forked.safe_point
     );
-    match fork_session(&*store, &source, None, &fork, 2).await {
+    match fork_session(&*store, &source, None, &fork, 2, None).await {
         Err(ForkFailure::ForkExists(_)) => {}
         other => bail!("forking into an existing session: {other:?}"),
     }
@@ -129,6 +129,7 @@ async fn open<S: SessionLog + BlobStore + CheckpointStore>(
             session_id: session_id.clone(),
             config,
             instructions: None,
+            parent: Default::default(),
         })
         .await?;
     Ok(())

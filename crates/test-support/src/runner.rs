@@ -55,6 +55,7 @@ pub enum Step {
     Generated { turn: u32 },
     ToolsInvoked { calls: usize },
     Compacted,
+    ParentNotified,
     Idle,
     Closed,
 }
@@ -91,6 +92,8 @@ pub struct SessionRunner<S, L, T, C = ListingCompactor> {
     checkpointed_at: Seq,
     /// Refreshed into each generation's request, as the worker does.
     sources: Option<(String, effects::ContextSources<S>)>,
+    /// Who tells a parent session of this session's run ends, and the universe.
+    parents: Option<(String, Arc<dyn effects::agent_tools::AgentFleet>)>,
 }
 
 impl<S, L, T> SessionRunner<S, L, T, ListingCompactor>
@@ -142,6 +145,7 @@ where
             checkpoint_interval_entries: CHECKPOINT_INTERVAL_ENTRIES_DEFAULT,
             checkpointed_at,
             sources: None,
+            parents: None,
         })
     }
 
@@ -153,6 +157,18 @@ where
         sources: effects::ContextSources<S>,
     ) -> Self {
         self.sources = Some((universe_id.to_owned(), sources));
+        self
+    }
+
+    /// Tells the parent of universe `universe_id`'s session of its run ends
+    /// through `fleet`, as the worker's activity does. Without one, a run end owed
+    /// to a parent is acknowledged as undeliverable.
+    pub fn with_parent_notifier(
+        mut self,
+        universe_id: &str,
+        fleet: Arc<dyn effects::agent_tools::AgentFleet>,
+    ) -> Self {
+        self.parents = Some((universe_id.to_owned(), fleet));
         self
     }
 
@@ -363,6 +379,25 @@ where
                     .resume_compaction(intent.compaction, outcome, now);
                 settled(resumed)?;
                 Ok(Step::Compacted)
+            }
+            Action::NotifyParent(intent) => {
+                let delivered = match &self.parents {
+                    Some((universe_id, fleet)) => fleet
+                        .notify_parent(universe_id, &intent)
+                        .await
+                        .map_err(|err| AdapterError::Transient {
+                        message: err.to_string(),
+                        retry_after: None,
+                    })?,
+                    None => false,
+                };
+                let now = self.tick();
+                let command = CoreCommand::ParentNotified {
+                    run_id: intent.run_id,
+                    delivered,
+                };
+                self.drive.admit(command, now)?;
+                Ok(Step::ParentNotified)
             }
             Action::Idle => Ok(Step::Idle),
             Action::Closed => Ok(Step::Closed),

@@ -68,6 +68,7 @@ impl ToolAdapter for BuiltinTools {
             output_ref,
             token_estimate,
             later: None,
+            child: Default::default(),
         })
     }
 }
@@ -95,6 +96,19 @@ impl TestToolset {
         Self {
             production: self.production.with_schedules(schedules),
         }
+    }
+
+    /// The same toolset serving the sub-agent tools (sessions started with
+    /// `tools.agents`) over `fleet`.
+    pub fn with_agents(self, fleet: std::sync::Arc<dyn effects::agent_tools::AgentFleet>) -> Self {
+        Self {
+            production: self.production.with_agents(fleet),
+        }
+    }
+
+    /// The fleet the sub-agent tools use, if any.
+    pub fn agents(&self) -> Option<&std::sync::Arc<dyn effects::agent_tools::AgentFleet>> {
+        self.production.agents()
     }
 }
 
@@ -131,6 +145,10 @@ impl<
 
     fn context_sources(&self) -> effects::ContextSources<S> {
         self.production.context_sources()
+    }
+
+    fn fleet(&self) -> Option<std::sync::Arc<dyn effects::agent_tools::AgentFleet>> {
+        SessionToolset::<S>::fleet(&self.production)
     }
 
     fn session_tools_reporting(

@@ -40,6 +40,8 @@ pub struct PreparedSession {
     pub timers: bool,
     /// Not engine config either: whether the backend registers the schedule tools.
     pub schedules: bool,
+    /// Nor this: whether the backend registers the sub-agent tools.
+    pub agents: bool,
 }
 
 /// Validates `session/start` params into an engine config.
@@ -107,6 +109,7 @@ pub fn prepare_session(params: &SessionStartParams) -> Result<PreparedSession, A
         filesystem: input.tools.filesystem,
         timers: input.tools.timers,
         schedules: input.tools.schedules,
+        agents: input.tools.agents,
     })
 }
 

@@ -20,7 +20,9 @@ pub fn rejection_kind(code: RejectionCode) -> ErrorKind {
         RejectionCode::NotOpen
         | RejectionCode::UnknownRun
         | RejectionCode::RunNotActive
-        | RejectionCode::UnknownWakeUp => ErrorKind::NotFound,
+        | RejectionCode::UnknownWakeUp
+        | RejectionCode::UnknownChild => ErrorKind::NotFound,
+        RejectionCode::AlreadyRecorded => ErrorKind::Conflict,
         RejectionCode::NoApprovalPending => ErrorKind::Conflict,
         RejectionCode::Closed
         | RejectionCode::AlreadyCancelling
@@ -198,6 +200,16 @@ mod tests {
             ),
             (Rejection::NothingDue, Rejected, "nothingDue"),
             (Rejection::UnknownWakeUp(3), NotFound, "unknownWakeUp"),
+            (
+                Rejection::UnknownChild(engine::SessionId::new("agent-1").unwrap()),
+                NotFound,
+                "unknownChild",
+            ),
+            (
+                Rejection::AlreadyRecorded("agent-1 run_1".into()),
+                Conflict,
+                "alreadyRecorded",
+            ),
         ]
     }
 

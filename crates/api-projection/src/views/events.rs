@@ -8,7 +8,9 @@
 //! written by a newer engine never stops a reader.
 
 use api::ApiError;
-use api::types::events::{EventView, HoldState, HoldView, WakeUpState, WakeUpView};
+use api::types::events::{
+    EventView, HoldState, HoldView, LinkState, LinkView, WakeUpState, WakeUpView,
+};
 use api::types::items::{CitationView, ItemView, ToolResultView};
 use api::types::run::RunStatus;
 use engine::core::context::{ContextItem, ItemKind};
@@ -76,6 +78,7 @@ pub async fn event_view<B: BlobStore>(
         context_tokens: None,
         hold: None,
         wake_up: None,
+        link: None,
     };
     // Unknown kinds, newer versions and undecodable payloads: kind and cursor only.
     let Ok(event) = CoreEvent::decode(&entry.event) else {
@@ -172,6 +175,46 @@ pub async fn event_view<B: BlobStore>(
                 at_ms: None,
             });
         }
+        CoreEvent::ToolAwaitingChildren(e) => {
+            let calls = std::slice::from_ref(&e.call_id);
+            view.hold = Some(hold_view(
+                calls,
+                HoldState::AwaitingChildren,
+                e.until_ms,
+                false,
+            ));
+        }
+        CoreEvent::ChildRunStarted(e) => {
+            view.link = Some(LinkView {
+                state: if e.spawned {
+                    LinkState::Spawned
+                } else {
+                    LinkState::RunStarted
+                },
+                session_id: Some(e.child.to_string()),
+                run_id: e.child_run.to_string(),
+                status: None,
+                delivered: None,
+            });
+        }
+        CoreEvent::ChildRunFinished(e) => {
+            view.link = Some(LinkView {
+                state: LinkState::RunFinished,
+                session_id: Some(e.child.to_string()),
+                run_id: e.child_run.to_string(),
+                status: Some(child_run_status_view(e.status)),
+                delivered: None,
+            });
+        }
+        CoreEvent::ParentNotified(e) => {
+            view.link = Some(LinkView {
+                state: LinkState::ParentNotified,
+                session_id: None,
+                run_id: e.run_id.to_string(),
+                status: None,
+                delivered: Some(e.delivered),
+            });
+        }
         CoreEvent::SessionOpened(_)
         | CoreEvent::ConfigChanged(_)
         | CoreEvent::SessionClosed(_)
@@ -205,6 +248,19 @@ fn hold_view(
     }
 }
 
+/// How a child's run ended, as clients see it.
+pub(crate) fn child_run_status_view(
+    status: engine::core::lineage::ChildRunStatus,
+) -> api::types::events::ChildRunStatus {
+    use api::types::events::ChildRunStatus as View;
+    use engine::core::lineage::ChildRunStatus;
+    match status {
+        ChildRunStatus::Completed => View::Completed,
+        ChildRunStatus::Failed => View::Failed,
+        ChildRunStatus::Cancelled => View::Cancelled,
+    }
+}
+
 fn finish_reason_view(reason: engine::core::run::FinishReason) -> api::types::events::FinishReason {
     use api::types::events::FinishReason as View;
     use engine::core::run::FinishReason;
@@ -235,7 +291,11 @@ fn payload_run_id(event: &CoreEvent) -> Option<&RunId> {
         CoreEvent::ApprovalDecided(e) => Some(&e.run_id),
         CoreEvent::ToolCallDeferred(e) => Some(&e.run_id),
         CoreEvent::WakeUpScheduled(e) => e.run_id.as_ref(),
-        CoreEvent::WakeUpEnded(_)
+        CoreEvent::ChildRunStarted(e) => Some(&e.run_id),
+        CoreEvent::ToolAwaitingChildren(e) => Some(&e.run_id),
+        CoreEvent::ParentNotified(e) => Some(&e.run_id),
+        CoreEvent::ChildRunFinished(_)
+        | CoreEvent::WakeUpEnded(_)
         | CoreEvent::SessionOpened(_)
         | CoreEvent::ConfigChanged(_)
         | CoreEvent::SessionClosed(_)

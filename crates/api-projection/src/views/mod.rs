@@ -11,9 +11,9 @@ use api::ApiError;
 use api::types::events::{WakeUpState, WakeUpView};
 use api::types::run::{RunFailureView, RunStatus, RunView, WaitReason, WaitingCallView};
 use api::types::session::{
-    CompactionPolicy, FilesystemMode, ForkedFromView, ModelRouteInput, RunLimitsView,
-    SessionConfigView, SessionListParams, SessionStatus, SessionSummary, SessionView,
-    ToolChoiceInput, UsageView,
+    ChildView, CompactionPolicy, FilesystemMode, ForkedFromView, ModelRouteInput, ParentView,
+    RunLimitsView, SessionConfigView, SessionListParams, SessionStatus, SessionSummary,
+    SessionView, ToolChoiceInput, UsageView,
 };
 use engine::SessionId;
 use engine::core::config::{CompactionMode, SessionConfig, ToolChoice};
@@ -44,6 +44,10 @@ pub fn session_view(
         .tools
         .iter()
         .any(|tool| tool.name == crate::TIMERS_MARKER_TOOL);
+    config.agents = control
+        .tools
+        .iter()
+        .any(|tool| tool.name == crate::AGENTS_MARKER_TOOL);
     let mut wake_ups: Vec<WakeUpView> = control
         .wake_ups
         .iter()
@@ -82,6 +86,25 @@ pub fn session_view(
             session_id: origin.session_id.to_string(),
             cursor: origin.seq,
         }),
+        parent: control.parent.as_ref().map(|parent| ParentView {
+            session_id: parent.session_id.to_string(),
+            depth: parent.depth,
+        }),
+        children: control.children.iter().map(child_view).collect(),
+    }
+}
+
+/// A sub-agent as its parent's log knows it.
+pub fn child_view(child: &engine::core::lineage::ChildLink) -> ChildView {
+    let run =
+        |ordinal: u64| (ordinal > 0).then(|| engine::RunId::from_ordinal(ordinal).to_string());
+    ChildView {
+        session_id: child.session_id.to_string(),
+        spawned_by_call_id: child.spawned_by.to_string(),
+        last_started_run_id: run(child.runs_started),
+        last_finished_run_id: run(child.runs_finished),
+        last_status: child.last_status.map(events::child_run_status_view),
+        busy: child.runs_started > child.runs_finished,
     }
 }
 
@@ -230,6 +253,7 @@ fn config_view(config: &SessionConfig, filesystem: FilesystemMode) -> SessionCon
         filesystem,
         timers: false,
         tool_policy: crate::inputs::tool_policy_view(&config.tool_policy),
+        agents: Default::default(),
     }
 }
 
@@ -276,6 +300,7 @@ fn waiting_calls(run: &ActiveRun) -> Vec<WaitingCallView> {
             let (reason, until_ms) = match call.hold.as_ref()? {
                 CallHold::Approval { deadline_ms } => (WaitReason::Approval, *deadline_ms),
                 CallHold::Timer { due_ms, .. } => (WaitReason::Timer, Some(*due_ms)),
+                CallHold::Children { deadline_ms, .. } => (WaitReason::Children, *deadline_ms),
             };
             Some(WaitingCallView {
                 call_id: call.request.call_id.to_string(),

@@ -133,6 +133,7 @@ async fn driven_session() -> Host {
         output_ref,
         token_estimate: 5_000,
         later: None,
+        child: Default::default(),
     }];
     let at = host.tick();
     assert_eq!(

@@ -42,6 +42,7 @@ pub(crate) fn start_params() -> SessionStartParams {
                 filesystem: FilesystemMode::ReadOnly,
                 timers: false,
                 schedules: false,
+                agents: Default::default(),
             },
             tool_policy: Default::default(),
         },
@@ -192,6 +193,7 @@ async fn session_view_follows_the_session() {
         output_ref,
         token_estimate: 3,
         later: None,
+        child: Default::default(),
     }];
     let at = host.tick();
     assert_eq!(

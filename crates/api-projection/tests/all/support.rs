@@ -52,6 +52,7 @@ impl Host {
             session_id: host.session_id.clone(),
             config: prepared.config,
             instructions,
+            parent: Default::default(),
         })
         .unwrap();
         host.settle();

@@ -38,6 +38,51 @@ pub struct EventView {
     /// For `session.wake_up_scheduled` and `session.wake_up_ended`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub wake_up: Option<WakeUpView>,
+    /// For sub-agent events (`child.run_started`, `child.run_finished`,
+    /// `session.parent_notified`): which session and run, and what happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub link: Option<LinkView>,
+}
+
+/// A sub-agent event: a parent started a run on its child (spawning it, the first
+/// time), heard that a child's run ended, or (on the child) told its parent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LinkView {
+    pub state: LinkState,
+    /// The child session (`spawned`, `runStarted`, `runFinished`); absent on the
+    /// child's own `parentNotified` (its parent is in `session/read`'s `parent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// The child's run (on a parent's events) or this session's run (`parentNotified`).
+    pub run_id: String,
+    /// How the run ended (`runFinished`, `parentNotified`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<ChildRunStatus>,
+    /// The parent heard of it (`parentNotified`; false when the parent was gone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivered: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum LinkState {
+    /// A call spawned the child and started its first run.
+    Spawned,
+    /// A call started another run on the child (`agent_send`).
+    RunStarted,
+    /// The child's run ended.
+    RunFinished,
+    /// This session told its parent that its run ended.
+    ParentNotified,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum ChildRunStatus {
+    Completed,
+    Failed,
+    Cancelled,
 }
 
 /// Calls that wait (for a person or a time) and what became of them.
@@ -67,6 +112,9 @@ pub enum HoldState {
     Expired,
     /// The tool finishes at `untilMs` (`sleep`, `wait_until`).
     Deferred,
+    /// The call waits for sub-agents' runs to end (`agent_wait`); at `untilMs` it
+    /// stops waiting.
+    AwaitingChildren,
 }
 
 /// A run the session requests by itself (`wake_me_at`).

@@ -162,6 +162,8 @@ pub enum WaitReason {
     Approval,
     /// The tool asked to finish later (`sleep`, `wait_until`).
     Timer,
+    /// The call waits for sub-agents to finish their runs (`agent_wait`).
+    Children,
 }
 
 /// `run/approve`: the run's calls that wait for approval run.

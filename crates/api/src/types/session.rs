@@ -104,6 +104,11 @@ pub struct ToolsInput {
     /// session, within the universe's cap on schedules.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub schedules: bool,
+    /// Registers the sub-agent tools (`agent_spawn`, `agent_send`, `agent_wait`,
+    /// `agent_read`, `agent_cancel`, `agent_list`): the agent starts sessions of its
+    /// own and waits for them without holding a worker. Default false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub agents: bool,
 }
 
 /// What happens to a call of a tool.
@@ -224,6 +229,9 @@ pub struct SessionConfigView {
     pub filesystem: FilesystemMode,
     /// Whether the session has the durable time tools.
     pub timers: bool,
+    /// Whether the session has the sub-agent tools.
+    #[serde(default)]
+    pub agents: bool,
     pub tool_policy: ToolPolicyInput,
 }
 
@@ -260,6 +268,41 @@ pub struct SessionView {
     /// there is the source's (`session/events/read` on the source, up to `cursor`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub forked_from: Option<ForkedFromView>,
+    /// For a sub-agent: the session that spawned it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentView>,
+    /// Sub-agents this session spawned, in spawn order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<ChildView>,
+}
+
+/// The session that spawned a sub-agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ParentView {
+    pub session_id: String,
+    /// How deep below its root the sub-agent is (a root's child is 1).
+    pub depth: u32,
+}
+
+/// A sub-agent as its parent knows it (from its own log: what it started and the
+/// run ends it heard of).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChildView {
+    pub session_id: String,
+    /// The parent's call that spawned it.
+    pub spawned_by_call_id: String,
+    /// The child's latest run the parent started (`run_N`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_started_run_id: Option<String>,
+    /// The child's latest run whose end the parent heard of, and how it ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_finished_run_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_status: Option<super::events::ChildRunStatus>,
+    /// A run the parent started has not reported its end yet.
+    pub busy: bool,
 }
 
 /// Where a fork started: its source session and the source's event cursor.

@@ -59,6 +59,10 @@ impl App {
                         .notice("the approval deadline passed: the call was denied");
                 }
             }
+            HoldState::AwaitingChildren => {
+                self.transcript
+                    .notice("waiting for sub-agents to finish (no worker is held meanwhile)");
+            }
             HoldState::Deferred => {}
         }
     }

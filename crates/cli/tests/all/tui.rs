@@ -44,6 +44,7 @@ fn session_view() -> SessionView {
             filesystem: FilesystemMode::None,
             timers: false,
             tool_policy: Default::default(),
+            agents: Default::default(),
         },
         active_run: None,
         queued_run_ids: Vec::new(),
@@ -54,6 +55,8 @@ fn session_view() -> SessionView {
         event_cursor: 1,
         updated_at_ms: 0,
         wake_ups: Vec::new(),
+        children: Default::default(),
+        parent: Default::default(),
     }
 }
 
@@ -97,6 +100,7 @@ fn event(app: &mut App, cursor: u64, kind: &str, run: Option<RunView>, items: Ve
         context_tokens: None,
         hold: None,
         wake_up: None,
+        link: Default::default(),
     };
     app.on_follow(FollowUpdate::Notification(Box::new(
         SessionNotification::Event {
@@ -548,6 +552,7 @@ fn context_meter_against_the_model_window() {
         context_tokens: Some(12_345),
         hold: None,
         wake_up: None,
+        link: Default::default(),
     };
     app.on_follow(FollowUpdate::Notification(Box::new(
         SessionNotification::Event {
@@ -574,6 +579,7 @@ fn hold_event(app: &mut App, cursor: u64, kind: &str, hold: HoldView) {
         context_tokens: None,
         hold: Some(hold),
         wake_up: None,
+        link: Default::default(),
     };
     app.on_follow(FollowUpdate::Notification(Box::new(
         SessionNotification::Event {

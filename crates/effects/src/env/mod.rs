@@ -702,6 +702,7 @@ async fn store_result<B: BlobStore>(
         output_ref: blobs.put(bytes).await?,
         token_estimate,
         later: None,
+        child: Default::default(),
     })
 }
 

@@ -78,6 +78,7 @@ async fn session(kind: ApiKind, provider: &RunningFakeProvider, transport: Trans
                 kind: ItemKind::Instructions,
                 ..instructions
             }),
+            parent: Default::default(),
         })
         .await
         .unwrap();

@@ -52,13 +52,21 @@ pub(crate) fn admit(control: &ControlState, command: CoreCommand) -> Result<Deci
         session_id,
         config,
         instructions,
+        parent,
     } = command
     {
         return match control.lifecycle {
-            Lifecycle::Uninitialized => open_session(session_id, config, instructions),
+            Lifecycle::Uninitialized => open_session(session_id, config, instructions, parent),
             Lifecycle::Open => Err(Rejection::AlreadyOpen),
             Lifecycle::Closed => Err(Rejection::Closed),
         };
+    }
+    // Closing a session ends its runs, and its parent still hears of those ends.
+    if control.lifecycle == Lifecycle::Closed
+        && let CoreCommand::ParentNotified { run_id, delivered } = command
+    {
+        return crate::core::lineage::parent_notified(control, run_id, delivered)
+            .map(Decision::accepted);
     }
     match control.lifecycle {
         Lifecycle::Uninitialized => return Err(Rejection::NotOpen),
@@ -140,6 +148,16 @@ pub(crate) fn admit(control: &ControlState, command: CoreCommand) -> Result<Deci
         CoreCommand::CancelWakeUp { wake_up } => {
             crate::core::holds::cancel_wake_up(control, wake_up).map(Decision::accepted)
         }
+        CoreCommand::ChildRunFinished {
+            child,
+            run_id,
+            status,
+        } => crate::core::lineage::child_run_finished(control, child, run_id, status)
+            .map(Decision::accepted),
+        CoreCommand::ParentNotified { run_id, delivered } => {
+            crate::core::lineage::parent_notified(control, run_id, delivered)
+                .map(Decision::accepted)
+        }
     }
 }
 
@@ -147,9 +165,23 @@ fn open_session(
     session_id: crate::ids::SessionId,
     config: SessionConfig,
     instructions: Option<ItemSpec>,
+    parent: Option<crate::core::lineage::ParentLink>,
 ) -> Result<Decision, Rejection> {
     config.validate()?;
-    let mut events = vec![Planned::session(ev::SessionOpened { session_id, config })];
+    if let Some(parent) = &parent
+        && (parent.depth == 0 || parent.depth > crate::core::lineage::DEPTH_MAX)
+    {
+        return Err(Rejection::TooMany {
+            what: "levels of sub-agents",
+            count: parent.depth as usize,
+            max: crate::core::lineage::DEPTH_MAX as usize,
+        });
+    }
+    let mut events = vec![Planned::session(ev::SessionOpened {
+        session_id,
+        config,
+        parent,
+    })];
     if let Some(spec) = instructions {
         let item = ContextItem::new(0, Some(INSTRUCTIONS_KEY.to_owned()), &spec);
         events.push(Planned::session(ev::ContextItemUpserted { item }));

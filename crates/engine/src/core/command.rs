@@ -7,6 +7,7 @@ use crate::blob_ref::BlobRef;
 
 use crate::core::config::{ConfigError, ConfigPatch, RunOverrides, SessionConfig};
 use crate::core::context::ItemSpec;
+use crate::core::lineage::{ChildRunStatus, ParentLink};
 use crate::core::tools::ToolSpec;
 use crate::ids::{RunId, SessionId, SubmissionId, ToolCallId};
 
@@ -19,6 +20,9 @@ pub enum CoreCommand {
         /// Becomes the keyed context item `instructions`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         instructions: Option<ItemSpec>,
+        /// The session spawning this one (`core::lineage`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent: Option<ParentLink>,
     },
     PatchConfig {
         expected_revision: u64,
@@ -79,6 +83,19 @@ pub enum CoreCommand {
     /// Cancels a pending wake-up.
     CancelWakeUp {
         wake_up: u32,
+    },
+    /// Child `child`'s run `run_id` ended (delivered by the child's host). Refused
+    /// with `alreadyRecorded` when this session already heard of it.
+    ChildRunFinished {
+        child: SessionId,
+        run_id: RunId,
+        status: ChildRunStatus,
+    },
+    /// The host delivered this session's notice of run `run_id`'s end to its parent
+    /// (`delivered`), or gave up (the parent is closed or gone).
+    ParentNotified {
+        run_id: RunId,
+        delivered: bool,
     },
 }
 
@@ -167,6 +184,10 @@ pub enum Rejection {
     NothingDue,
     #[error("no wake-up {0} is pending")]
     UnknownWakeUp(u32),
+    #[error("session {0} is not a child of this session")]
+    UnknownChild(SessionId),
+    #[error("{0} was already recorded")]
+    AlreadyRecorded(String),
 }
 
 /// The stable, machine-readable kind of a [`Rejection`]: its variant without the
@@ -203,11 +224,13 @@ pub enum RejectionCode {
     NoApprovalPending,
     NothingDue,
     UnknownWakeUp,
+    UnknownChild,
+    AlreadyRecorded,
 }
 
 impl RejectionCode {
     /// Every code, in declaration order (for exhaustive tables and their tests).
-    pub const ALL: [RejectionCode; 27] = [
+    pub const ALL: [RejectionCode; 29] = [
         RejectionCode::NotOpen,
         RejectionCode::AlreadyOpen,
         RejectionCode::Closed,
@@ -235,6 +258,8 @@ impl RejectionCode {
         RejectionCode::NoApprovalPending,
         RejectionCode::NothingDue,
         RejectionCode::UnknownWakeUp,
+        RejectionCode::UnknownChild,
+        RejectionCode::AlreadyRecorded,
     ];
 
     /// The wire spelling, identical to the serde form.
@@ -267,6 +292,8 @@ impl RejectionCode {
             RejectionCode::NoApprovalPending => "noApprovalPending",
             RejectionCode::NothingDue => "nothingDue",
             RejectionCode::UnknownWakeUp => "unknownWakeUp",
+            RejectionCode::UnknownChild => "unknownChild",
+            RejectionCode::AlreadyRecorded => "alreadyRecorded",
         }
     }
 }
@@ -318,6 +345,8 @@ impl Rejection {
             Rejection::NoApprovalPending(_) => RejectionCode::NoApprovalPending,
             Rejection::NothingDue => RejectionCode::NothingDue,
             Rejection::UnknownWakeUp(_) => RejectionCode::UnknownWakeUp,
+            Rejection::UnknownChild(_) => RejectionCode::UnknownChild,
+            Rejection::AlreadyRecorded(_) => RejectionCode::AlreadyRecorded,
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::core::event::{self as ev, CompactionReason, CoreEvent};
 use crate::core::fork::ForkOrigin;
 use crate::core::holds::PendingWakeUp;
 use crate::core::limits::SUBMISSION_WINDOW_MAX;
+use crate::core::lineage::{ChildLink, ParentLink, ParentNotice};
 use crate::core::replay::ReplayError;
 use crate::core::run::{
     ActiveRun, ActiveRunStatus, CallHold, PendingToolCall, QueuedRun, RunOutcome, RunPhase, Usage,
@@ -203,6 +204,15 @@ pub struct ControlState {
     /// Wake-ups ever scheduled; numbers the next one.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub wake_ups_total: u32,
+    /// The session that spawned this one (`core::lineage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentLink>,
+    /// Sessions this one spawned, in spawn order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<ChildLink>,
+    /// Run ends the parent has not been told of yet, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub parent_notices: Vec<ParentNotice>,
 }
 
 fn is_zero(value: &u32) -> bool {
@@ -264,6 +274,7 @@ impl ControlState {
                 self.session_id = Some(e.session_id.clone());
                 self.config = Some(e.config.clone());
                 self.config_revision = 1;
+                self.parent = e.parent.clone();
             }
             CoreEvent::ConfigChanged(e) => {
                 self.config = Some(e.config.clone());
@@ -495,6 +506,28 @@ impl ControlState {
                     self.active_mut(entry, run_id)?.yielded = true;
                 }
             }
+            CoreEvent::ChildRunStarted(e) => self.child_run_started(e),
+            CoreEvent::ChildRunFinished(e) => {
+                if !self.child_run_finished(e) {
+                    return Err(inconsistent(entry, format!("no child {}", e.child)));
+                }
+            }
+            CoreEvent::ToolAwaitingChildren(e) => {
+                let ids = std::slice::from_ref(&e.call_id);
+                for call in self.open_calls(entry, &e.run_id, e.batch, ids)? {
+                    call.hold = Some(CallHold::Children {
+                        waits: e.waits.clone(),
+                        any: e.any,
+                        deadline_ms: e.until_ms,
+                    });
+                }
+                // Ends heard of while the tool ran count: the call runs again now.
+                self.release_met_waits();
+            }
+            CoreEvent::ParentNotified(e) => {
+                self.parent_notices
+                    .retain(|notice| notice.run_id != e.run_id);
+            }
             CoreEvent::WakeUpEnded(e) => {
                 let before = self.wake_ups.len();
                 self.wake_ups.retain(|wake| wake.wake_up != e.wake_up);
@@ -562,6 +595,7 @@ impl ControlState {
                 format!("run {} is neither active nor queued", e.run_id),
             ));
         }
+        self.owe_parent(&e.run_id, &e.outcome);
         self.runs.finished_total += 1;
         self.runs.last_finished = Some(FinishedRun {
             run_id: e.run_id.clone(),

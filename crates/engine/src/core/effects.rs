@@ -22,6 +22,7 @@ use crate::core::control::{ControlState, Lifecycle};
 use crate::core::event as ev;
 use crate::core::holds::{WAKE_UPS_MAX, valid_wake_up_input};
 use crate::core::limits::{OUTPUT_ITEMS_MAX, TEXT_FIELD_BYTES_MAX, TOOL_CALLS_PER_TURN_MAX};
+use crate::core::lineage::CHILDREN_MAX;
 use crate::core::planner::Planned;
 use crate::core::refresh::{ContextRefresh, ResolvedRefresh};
 use crate::core::run::{
@@ -77,6 +78,9 @@ pub struct ToolResult {
     /// The tool finishes later without holding anything (`core::holds`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub later: Option<Later>,
+    /// The call started a run on a child session (`core::lineage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child: Option<crate::core::lineage::ChildStarted>,
 }
 
 impl ToolResult {
@@ -93,6 +97,7 @@ impl ToolResult {
             output_ref,
             token_estimate,
             later: None,
+            child: None,
         }
     }
 }
@@ -107,6 +112,16 @@ pub enum Later {
     /// Record this result now, end the run at its next step boundary, and request a
     /// run with `input` at `at_ms` (`wake_me_at`).
     WakeUp { at_ms: u64, input: Vec<ItemSpec> },
+    /// Record nothing now: hold the call until these child runs have ended (all, or
+    /// any one), then run it again; at `until_ms` end the wait unmet
+    /// (`agent_wait`; `core::lineage`).
+    Children {
+        waits: Vec<crate::core::lineage::ChildWait>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        any: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        until_ms: Option<u64>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -373,9 +388,60 @@ pub(crate) fn tool_results(
     let mut ordinal = control.context.next_ordinal;
     let mut wake_ups = control.wake_ups.len();
     let mut wake_ups_total = control.wake_ups_total;
+    // Children this list links for the first time (two results may start runs on
+    // the same new child).
+    let mut linked: Vec<crate::ids::SessionId> = Vec::new();
     for mut result in results {
+        if let Some(started) = result.child.take() {
+            let known = control.child(&started.session_id).is_some()
+                || linked.contains(&started.session_id);
+            if known || control.children.len() + linked.len() < CHILDREN_MAX {
+                if !known {
+                    linked.push(started.session_id.clone());
+                }
+                events.push(Planned::run(
+                    run_id,
+                    ev::ChildRunStarted {
+                        run_id: run_id.clone(),
+                        call_id: result.call_id.clone(),
+                        child: started.session_id,
+                        child_run: started.run_id,
+                        spawned: !known,
+                    },
+                ));
+            } else {
+                result.status = ToolStatus::Error;
+                result.output_ref = crate::core::wellknown::tool_child_refused_ref();
+                result.token_estimate = 32;
+            }
+        }
         match result.later.take() {
             None => {}
+            Some(Later::Children {
+                waits,
+                any,
+                until_ms,
+            }) => {
+                if waits.is_empty() || waits.len() > CHILDREN_MAX {
+                    result.status = ToolStatus::Error;
+                    result.output_ref = crate::core::wellknown::tool_children_wait_expired_ref();
+                    result.token_estimate = 32;
+                } else {
+                    events.push(Planned {
+                        joins: call_joins(run_id, batch, &result.call_id),
+                        event: ev::ToolAwaitingChildren {
+                            run_id: run_id.clone(),
+                            batch,
+                            call_id: result.call_id,
+                            waits,
+                            any,
+                            until_ms,
+                        }
+                        .into(),
+                    });
+                    continue;
+                }
+            }
             Some(Later::At { at_ms }) => {
                 events.push(Planned {
                     joins: call_joins(run_id, batch, &result.call_id),

@@ -66,6 +66,7 @@ fn generating() -> (TestDrive, GenerationIntent) {
         session_id: SessionId::new("sess-effects").unwrap(),
         config,
         instructions: None,
+        parent: Default::default(),
     };
     drive.admit(open, 1).unwrap();
     let run = CoreCommand::RequestRun {
@@ -194,6 +195,7 @@ fn tool_result(id: &str) -> ToolResult {
         output_ref: blob("out"),
         token_estimate: 1,
         later: None,
+        child: Default::default(),
     }
 }
 

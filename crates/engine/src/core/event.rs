@@ -11,6 +11,7 @@ use crate::blob_ref::BlobRef;
 use crate::core::config::SessionConfig;
 use crate::core::context::{ContextItem, ItemSpec};
 pub use crate::core::fork::SessionForked;
+use crate::core::lineage::{ChildRunStatus, ChildWait, ParentLink};
 use crate::core::request::Fingerprint;
 use crate::core::run::{
     EffectError, FinishReason, QueuedRun, RunOutcome, ToolCallRequest, ToolStatus, Usage,
@@ -23,6 +24,9 @@ use crate::log::EventEnvelope;
 pub struct SessionOpened {
     pub session_id: SessionId,
     pub config: SessionConfig,
+    /// The session that spawned this one (`core::lineage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentLink>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -260,6 +264,48 @@ pub enum WakeUpOutcome {
     Cancelled,
 }
 
+/// A tool call of run `run_id` started `child_run` on child session `child`
+/// (`agent_spawn` when `spawned`, else `agent_send`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildRunStarted {
+    pub run_id: RunId,
+    pub call_id: ToolCallId,
+    pub child: SessionId,
+    pub child_run: RunId,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub spawned: bool,
+}
+
+/// Child `child` told this session that its run `child_run` ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildRunFinished {
+    pub child: SessionId,
+    pub child_run: RunId,
+    pub status: ChildRunStatus,
+}
+
+/// A call waits, without an activity, for child runs to end (`agent_wait`): all of
+/// `waits`, or any one when `any`; until `until_ms` at the latest.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolAwaitingChildren {
+    pub run_id: RunId,
+    pub batch: u32,
+    pub call_id: ToolCallId,
+    pub waits: Vec<ChildWait>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub any: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until_ms: Option<u64>,
+}
+
+/// The host told the parent that run `run_id` ended (`delivered`), or found the
+/// parent gone and gave up.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParentNotified {
+    pub run_id: RunId,
+    pub delivered: bool,
+}
+
 fn is_zero(value: &u32) -> bool {
     *value == 0
 }
@@ -397,6 +443,10 @@ core_events! {
     WakeUpScheduled => "lightspeed.core.session.wake_up_scheduled" v 1;
     WakeUpEnded => "lightspeed.core.session.wake_up_ended" v 1;
     SessionForked => "lightspeed.core.session.forked" v 1;
+    ChildRunStarted => "lightspeed.core.child.run_started" v 1;
+    ChildRunFinished => "lightspeed.core.child.run_finished" v 1;
+    ToolAwaitingChildren => "lightspeed.core.tool.awaiting_children" v 1;
+    ParentNotified => "lightspeed.core.session.parent_notified" v 1;
 }
 
 #[cfg(test)]

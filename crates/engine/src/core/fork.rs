@@ -89,6 +89,7 @@ pub fn plan_fork(
     source: &SessionState,
     fork_id: SessionId,
     observed_at_ms: u64,
+    parent: Option<crate::core::lineage::ParentLink>,
 ) -> Result<ForkPlan, ForkError> {
     let control = &source.control;
     let seq = control.head;
@@ -106,7 +107,7 @@ pub fn plan_fork(
         });
     }
     let state = SessionState {
-        control: fork_control(source, &fork_id, observed_at_ms),
+        control: fork_control(source, &fork_id, observed_at_ms, parent),
         context: source.context.clone(),
     };
     let (chunks, checkpoint) = crate::rehydrate::checkpoint_parts(&state);
@@ -136,6 +137,7 @@ fn fork_control(
     source: &SessionState,
     fork_id: &SessionId,
     observed_at_ms: u64,
+    parent: Option<crate::core::lineage::ParentLink>,
 ) -> crate::core::control::ControlState {
     let mut control = source.control.clone();
     let origin = ForkOrigin {
@@ -164,6 +166,12 @@ fn fork_control(
     // numbering carries on, as run numbering does.
     control.wake_ups.clear();
     control.approved_tools.clear();
+    // A fork has no children, and is the child only of whoever forked it as one
+    // (`agent_spawn` with `fork`): the source's links, and what it owed its parent,
+    // stay with the source. The link lives in the base state the fork starts from.
+    control.parent = parent;
+    control.children.clear();
+    control.parent_notices.clear();
     control.forked_from = Some(origin);
     control
 }
@@ -215,6 +223,7 @@ mod tests {
             session_id: sid("source"),
             config,
             instructions: None,
+            parent: Default::default(),
         };
         drive.admit(open, 1).unwrap();
         let input = ItemSpec::new(ItemKind::UserMessage, BlobRef::of_bytes(b"hi"), 1);
@@ -235,11 +244,11 @@ mod tests {
         let state = running();
         assert!(state.control.runs.active.is_some());
         assert!(matches!(
-            plan_fork(&state, sid("fork"), 3),
+            plan_fork(&state, sid("fork"), 3, None),
             Err(ForkError::RunActive { .. })
         ));
         assert_eq!(
-            plan_fork(&SessionState::default(), sid("fork"), 3),
+            plan_fork(&SessionState::default(), sid("fork"), 3, None),
             Err(ForkError::NotOpen { seq: 0 })
         );
     }
@@ -250,10 +259,10 @@ mod tests {
         state.control.runs.active = None;
         state.control.lifecycle = Lifecycle::Closed;
         assert_eq!(
-            plan_fork(&state, sid("source"), 3),
+            plan_fork(&state, sid("source"), 3, None),
             Err(ForkError::SameSession)
         );
-        let plan = plan_fork(&state, sid("fork"), 3).unwrap();
+        let plan = plan_fork(&state, sid("fork"), 3, None).unwrap();
         let control = &plan.state.control;
         assert_eq!(control.lifecycle, Lifecycle::Open);
         assert_eq!(control.head, 1);

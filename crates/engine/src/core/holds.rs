@@ -273,6 +273,23 @@ pub(crate) fn fire_timers(control: &ControlState, now_ms: u64) -> Result<Vec<Pla
             events.extend(denied);
         }
         for call in calls.iter().filter(|call| !call.done) {
+            if let Some(CallHold::Children {
+                deadline_ms: Some(at),
+                ..
+            }) = &call.hold
+                && *at <= now_ms
+            {
+                let result = (wellknown::tool_children_wait_expired_ref(), 32);
+                events.push(recorded(
+                    &run.run_id,
+                    *batch,
+                    call,
+                    ordinal,
+                    ToolStatus::Ok,
+                    result,
+                ));
+                ordinal += 1;
+            }
             if let Some(CallHold::Timer {
                 due_ms,
                 status,

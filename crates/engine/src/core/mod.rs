@@ -11,6 +11,7 @@ pub mod event;
 pub mod fork;
 pub mod holds;
 pub mod limits;
+pub mod lineage;
 pub(crate) mod planner;
 pub mod policy;
 pub mod refresh;

@@ -10,7 +10,9 @@ use crate::core::event::{self as ev, CompactionReason, CoreEvent};
 use crate::core::request::{planned_fingerprint, turn_settings};
 use crate::core::run::{ActiveRun, ActiveRunStatus, LimitKind, RunFailure, RunOutcome, RunPhase};
 use crate::core::wellknown;
-use crate::drive::{Action, CompactionIntent, GenerationIntent, ToolBatchIntent};
+use crate::drive::{
+    Action, CompactionIntent, GenerationIntent, ParentNoticeIntent, ToolBatchIntent,
+};
 use crate::log::Joins;
 
 /// An event decided but not yet committed, with its joins.
@@ -28,10 +30,18 @@ pub(crate) enum Plan {
 }
 
 pub(crate) fn plan(control: &ControlState) -> Plan {
-    match control.lifecycle {
-        Lifecycle::Uninitialized => return Plan::Action(Action::Idle),
-        Lifecycle::Closed => return Plan::Action(Action::Closed),
-        Lifecycle::Open => {}
+    if control.lifecycle == Lifecycle::Uninitialized {
+        return Plan::Action(Action::Idle);
+    }
+    if control.runs.active.is_none()
+        && let Some(intent) = parent_notice(control)
+    {
+        // Before the next run starts, or the session rests: the parent may be
+        // waiting for exactly this end.
+        return Plan::Action(Action::NotifyParent(intent));
+    }
+    if control.lifecycle == Lifecycle::Closed {
+        return Plan::Action(Action::Closed);
     }
     if let Some(run) = &control.runs.active {
         return plan_run(control, run);
@@ -173,6 +183,18 @@ fn plan_boundary(control: &ControlState, run: &ActiveRun) -> Plan {
         joins,
         event: event.into(),
     }])
+}
+
+/// The oldest run end the parent has not heard of.
+fn parent_notice(control: &ControlState) -> Option<ParentNoticeIntent> {
+    let parent = control.parent.as_ref()?;
+    let notice = control.parent_notices.first()?;
+    Some(ParentNoticeIntent {
+        session_id: session_id(control),
+        parent: parent.session_id.clone(),
+        run_id: notice.run_id.clone(),
+        status: notice.status,
+    })
 }
 
 /// The failure if `limit` of `run` is used up.

@@ -163,6 +163,15 @@ pub enum CallHold {
         output_ref: BlobRef,
         token_estimate: u64,
     },
+    /// The tool waits for child runs to end (`agent_wait`; `core::lineage`): all of
+    /// `waits`, or any one when `any`. At `deadline_ms` the wait ends unmet.
+    Children {
+        waits: Vec<crate::core::lineage::ChildWait>,
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        any: bool,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        deadline_ms: Option<u64>,
+    },
 }
 
 impl CallHold {
@@ -171,6 +180,7 @@ impl CallHold {
         match self {
             CallHold::Approval { deadline_ms } => *deadline_ms,
             CallHold::Timer { due_ms, .. } => Some(*due_ms),
+            CallHold::Children { deadline_ms, .. } => *deadline_ms,
         }
     }
 }

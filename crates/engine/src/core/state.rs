@@ -102,6 +102,10 @@ impl ContextState {
             | CoreEvent::ToolCallDeferred(_)
             | CoreEvent::WakeUpScheduled(_)
             | CoreEvent::WakeUpEnded(_)
+            | CoreEvent::ChildRunStarted(_)
+            | CoreEvent::ChildRunFinished(_)
+            | CoreEvent::ToolAwaitingChildren(_)
+            | CoreEvent::ParentNotified(_)
             // Refused by the control reducer, which runs first.
             | CoreEvent::SessionForked(_) => Ok(()),
         }

@@ -24,8 +24,16 @@ pub const TOOL_APPROVAL_EXPIRED_OUTPUT: &[u8] =
 pub const TOOL_WAKE_UP_REFUSED_OUTPUT: &[u8] =
     b"Wake-up not scheduled: this session already has the most pending wake-ups it may have, or the note was empty.";
 
+/// Tool output recorded when a call started a run on a new child but the session
+/// already has the most children it may link.
+pub const TOOL_CHILD_REFUSED_OUTPUT: &[u8] =
+    b"The sub-agent was started, but this session already has the most sub-agents it may track, so it will not hear when it finishes.";
+/// Tool output recorded when `agent_wait`'s timeout passes first.
+pub const TOOL_CHILDREN_WAIT_EXPIRED_OUTPUT: &[u8] =
+    b"Stopped waiting: the timeout passed before the sub-agents finished. Use agent_list or agent_read to see where they are, or wait again.";
+
 /// Every blob the engine may reference without a host having written it.
-pub fn well_known_blobs() -> [&'static [u8]; 6] {
+pub fn well_known_blobs() -> [&'static [u8]; 8] {
     [
         TOOL_CANCELLED_OUTPUT,
         TOOL_LIMIT_OUTPUT,
@@ -33,7 +41,17 @@ pub fn well_known_blobs() -> [&'static [u8]; 6] {
         TOOL_DENIED_BY_POLICY_OUTPUT,
         TOOL_APPROVAL_EXPIRED_OUTPUT,
         TOOL_WAKE_UP_REFUSED_OUTPUT,
+        TOOL_CHILD_REFUSED_OUTPUT,
+        TOOL_CHILDREN_WAIT_EXPIRED_OUTPUT,
     ]
+}
+
+pub(crate) fn tool_child_refused_ref() -> BlobRef {
+    BlobRef::of_bytes(TOOL_CHILD_REFUSED_OUTPUT)
+}
+
+pub(crate) fn tool_children_wait_expired_ref() -> BlobRef {
+    BlobRef::of_bytes(TOOL_CHILDREN_WAIT_EXPIRED_OUTPUT)
 }
 
 pub(crate) fn tool_cancelled_ref() -> BlobRef {

@@ -39,6 +39,7 @@ pub(crate) fn check_fork(log: &[LogEntry], cursor: usize, stats: &RefCell<Stats>
         Some(cursor),
         &fork_id,
         FORKED_AT_MS,
+        None,
     )) {
         Ok(forked) => forked,
         Err(ForkFailure::Fork(ForkError::NotOpen { seq })) => {
@@ -83,7 +84,7 @@ pub(crate) fn check_fork(log: &[LogEntry], cursor: usize, stats: &RefCell<Stats>
     assert_eq!((&origin.session_id, origin.seq), (&source, safe));
     // Pure: planning again gives the same plan.
     assert_eq!(
-        &plan_fork(&source_state, fork_id.clone(), FORKED_AT_MS).unwrap(),
+        &plan_fork(&source_state, fork_id.clone(), FORKED_AT_MS, None).unwrap(),
         plan
     );
     // Rehydrated from the checkpoint, then from the base the first entry names.
@@ -119,11 +120,19 @@ pub(crate) fn check_fork(log: &[LogEntry], cursor: usize, stats: &RefCell<Stats>
         Some(cursor),
         &fork_id,
         FORKED_AT_MS,
+        None,
     ));
     assert_eq!(retried.unwrap().plan, *plan, "(h) a retried fork");
     let later = FORKED_AT_MS + 1;
     assert!(matches!(
-        ready(fork_session(&store, &source, Some(cursor), &fork_id, later)),
+        ready(fork_session(
+            &store,
+            &source,
+            Some(cursor),
+            &fork_id,
+            later,
+            None
+        )),
         Err(ForkFailure::ForkExists(_))
     ));
     // The fork is idle and takes a run.

@@ -109,6 +109,12 @@ pub(crate) enum Cmd {
     CancelWakeUp {
         wake_up: u8,
     },
+    /// A child's host reports a run's end (`child-N`, `run_M`).
+    ChildFinished {
+        child: u8,
+        run: u8,
+        failed: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -135,7 +141,8 @@ pub(crate) struct Outcome {
     pub(crate) errors: u8,
     pub(crate) tokens: u64,
     pub(crate) flaw: Flaw,
-    /// Tool results that finish later: 4 a deferred result, 5 a wake-up, else none.
+    /// Tool results that finish later: 4 a deferred result, 5 a wake-up, 6 a wait for
+    /// children, else none; 7: the batch's calls start child runs.
     pub(crate) later: u8,
 }
 
@@ -241,6 +248,8 @@ pub(crate) fn command() -> impl Strategy<Value = Cmd> {
         ),
         8 => Just(Cmd::FireTimers),
         1 => (0u8..4).prop_map(|wake_up| Cmd::CancelWakeUp { wake_up }),
+        6 => (0u8..4, prop_oneof![1 => Just(0u8), 4 => 1u8..4], any::<bool>())
+            .prop_map(|(child, run, failed)| Cmd::ChildFinished { child, run, failed }),
         2 => (session_config(24), prop::option::of(item_spec()))
             .prop_map(|(config, instructions)| Cmd::Open { config, instructions }),
         1 => Just(Cmd::Close),
@@ -286,7 +295,7 @@ pub(crate) fn outcome() -> impl Strategy<Value = Outcome> {
             1 => Just(Flaw::Duplicate),
             1 => Just(Flaw::LongText),
         ],
-        0u8..8,
+        prop_oneof![4 => 0u8..4, 1 => Just(4u8), 2 => Just(5u8), 1 => Just(6u8), 1 => Just(7u8)],
     )
         .prop_map(
             |(shape, items, calls, output_tokens, mask, errors, tokens, flaw, later)| Outcome {

@@ -103,11 +103,26 @@ pub(crate) fn run_scenario(scenario: &Scenario, stats: &RefCell<Stats>) {
             session_id: session_id(),
             config: config.clone(),
             instructions: instructions.clone(),
+            // Sessions opened with instructions are children: each of their run ends
+            // is owed to a parent, so the notice path runs under every schedule.
+            parent: instructions
+                .is_some()
+                .then(|| engine::core::lineage::ParentLink {
+                    session_id: engine::SessionId::new("parent").unwrap(),
+                    depth: 1,
+                }),
         }));
     }
     for step in &scenario.steps {
         host.step(step);
         host.check_step();
+    }
+    // A host's clock reaches every deadline eventually: fire what is still timed.
+    if let Some(deadline) = host.full.projected().next_deadline_ms() {
+        host.clock_ms = host.clock_ms.max(deadline);
+        host.feed(Input::Command(CoreCommand::FireTimers {
+            now_ms: host.clock_ms,
+        }));
     }
     host.pump();
     host.check_step();
@@ -238,7 +253,10 @@ impl Host<'_> {
                 action => {
                     if matches!(
                         action,
-                        Action::GenerateLlm(_) | Action::InvokeTools(_) | Action::CompactContext(_)
+                        Action::GenerateLlm(_)
+                            | Action::InvokeTools(_)
+                            | Action::CompactContext(_)
+                            | Action::NotifyParent(_)
                     ) && !self.effects.contains(&action)
                     {
                         self.effects.push(action.clone());
@@ -457,6 +475,7 @@ impl Host<'_> {
                 session_id: session_id(),
                 config: config.clone(),
                 instructions: instructions.clone(),
+                parent: Default::default(),
             },
             Cmd::PatchConfig {
                 revision_offset,
@@ -542,6 +561,15 @@ impl Host<'_> {
             Cmd::FireTimers => CoreCommand::FireTimers {
                 now_ms: self.clock_ms,
             },
+            Cmd::ChildFinished { child, run, failed } => CoreCommand::ChildRunFinished {
+                child: child_id(*child),
+                run_id: RunId::from_ordinal(u64::from(*run)),
+                status: if *failed {
+                    engine::core::lineage::ChildRunStatus::Failed
+                } else {
+                    engine::core::lineage::ChildRunStatus::Completed
+                },
+            },
             Cmd::CancelWakeUp { wake_up } => CoreCommand::CancelWakeUp {
                 wake_up: u32::from(*wake_up),
             },
@@ -553,6 +581,10 @@ impl Host<'_> {
             Action::GenerateLlm(intent) => Some(self.generation(intent, outcome)),
             Action::InvokeTools(intent) => Some(tool_results(intent, outcome, self.clock_ms)),
             Action::CompactContext(intent) => Some(compaction(intent, outcome)),
+            Action::NotifyParent(intent) => Some(Input::Command(CoreCommand::ParentNotified {
+                run_id: intent.run_id.clone(),
+                delivered: outcome.shape != 4,
+            })),
             Action::AppendEvents { .. } | Action::Idle | Action::Closed => None,
         }
     }

@@ -160,6 +160,7 @@ pub(crate) fn float_provider_params_survive_the_store_round_trip() {
     let event = CoreEvent::from(engine::core::event::SessionOpened {
         session_id: session_id(),
         config,
+        parent: Default::default(),
     });
     let entry = LogEntry {
         seq: 1,

@@ -47,11 +47,37 @@ pub(crate) fn tool_results(intent: &ToolBatchIntent, outcome: &Outcome, now_ms: 
                     at_ms: now_ms + outcome.output_tokens * 100,
                 }),
                 (0, 5) => Some(Later::WakeUp {
-                    at_ms: now_ms + outcome.output_tokens * 50,
-                    input: outcome.items.clone(),
+                    at_ms: now_ms + outcome.output_tokens,
+                    // Mostly a note that is surely valid; else whatever was
+                    // generated (often refused).
+                    input: if outcome.errors % 4 != 3 {
+                        vec![ItemSpec::new(
+                            ItemKind::UserMessage,
+                            BlobRef::of_bytes(b"wake up"),
+                            2,
+                        )]
+                    } else {
+                        outcome.items.clone()
+                    },
+                }),
+                (0, 6) => Some(Later::Children {
+                    waits: (0..1 + outcome.calls % 3)
+                        .map(|n| engine::core::lineage::ChildWait {
+                            session_id: child_id(n),
+                            run_id: RunId::from_ordinal(1 + u64::from(outcome.errors % 3)),
+                        })
+                        .collect(),
+                    any: outcome.errors % 2 == 0,
+                    until_ms: (outcome.mask % 2 == 0)
+                        .then_some(now_ms + outcome.output_tokens * 80),
                 }),
                 _ => None,
             },
+            // Calls of some batches start runs on children (agent_spawn, agent_send).
+            child: (outcome.later == 7).then(|| engine::core::lineage::ChildStarted {
+                session_id: child_id(i as u8),
+                run_id: RunId::from_ordinal(1 + u64::from(outcome.tokens as u8 % 3)),
+            }),
         })
         .collect();
     let mut batch = intent.batch;
@@ -65,6 +91,7 @@ pub(crate) fn tool_results(intent: &ToolBatchIntent, outcome: &Outcome, now_ms: 
                 output_ref: BlobRef::of_bytes(b"?"),
                 token_estimate: 1,
                 later: None,
+                child: Default::default(),
             },
         ),
         Flaw::Duplicate => {
@@ -79,6 +106,11 @@ pub(crate) fn tool_results(intent: &ToolBatchIntent, outcome: &Outcome, now_ms: 
         batch,
         results,
     }
+}
+
+/// One of the three children generated sessions spawn (a fourth id is never spawned).
+pub(crate) fn child_id(n: u8) -> engine::SessionId {
+    engine::SessionId::new(format!("child-{}", n % 4)).unwrap()
 }
 
 pub(crate) fn compaction(intent: &CompactionIntent, outcome: &Outcome) -> Input {

@@ -28,6 +28,7 @@ impl<S: DriveState + Default> ScriptHost<S> {
             session_id: session_id(),
             config,
             instructions: Some(instructions),
+            parent: Default::default(),
         });
         host
     }
@@ -134,6 +135,7 @@ impl<S: DriveState + Default> ScriptHost<S> {
                 output_ref: BlobRef::of_bytes(call.call_id.as_str().as_bytes()),
                 token_estimate: 300,
                 later: None,
+                child: Default::default(),
             })
             .collect();
         let at = self.tick();

@@ -11,7 +11,8 @@ use engine::core::effects::{CompactionOutcome, GenerationOutcome, ToolResult};
 use temporal_workflow::activities::{
     AppendEvents, AppendEventsInput, AppendEventsOutput, CompactContext, CompactContextInput,
     GenerationStep, LlmGenerate, LlmGenerateCommit, LlmGenerateInput, LoadSession,
-    LoadSessionInput, LoadSessionOutput, ToolInvoke, ToolInvokeInput,
+    LoadSessionInput, LoadSessionOutput, NotifyParent, NotifyParentInput, ToolInvoke,
+    ToolInvokeInput,
 };
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
@@ -83,5 +84,14 @@ impl SessionActivities {
         input: CompactContextInput,
     ) -> Result<CompactionOutcome, ActivityError> {
         self.backend.compact_context(ctx, input).await
+    }
+
+    #[activity(definition = NotifyParent)]
+    pub async fn notify_parent(
+        self: Arc<Self>,
+        _ctx: ActivityContext,
+        input: NotifyParentInput,
+    ) -> Result<bool, ActivityError> {
+        self.backend.notify_parent(input).await
     }
 }

@@ -26,7 +26,8 @@ use llm_runtime::{LlmRuntime, Transport};
 use serde_json::json;
 use temporal_workflow::activities::{
     AppendEventsInput, AppendEventsOutput, CommittedStep, CompactContextInput, GenerationStep,
-    LlmGenerateInput, LoadSessionInput, LoadSessionOutput, ToolInvokeInput, entries_digest,
+    LlmGenerateInput, LoadSessionInput, LoadSessionOutput, NotifyParentInput, ToolInvokeInput,
+    entries_digest,
 };
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
@@ -73,6 +74,7 @@ pub trait SessionActivityBackend: Send + Sync + 'static {
         ctx: ActivityContext,
         input: CompactContextInput,
     ) -> BoxFuture<'_, ActivityResult<CompactionOutcome>>;
+    fn notify_parent(&self, input: NotifyParentInput) -> BoxFuture<'_, ActivityResult<bool>>;
 }
 
 /// How generations reach providers.
@@ -506,6 +508,7 @@ where
             output_ref,
             token_estimate,
             later: None,
+            child: Default::default(),
         })
     }
 
@@ -609,6 +612,20 @@ where
         input: CompactContextInput,
     ) -> BoxFuture<'_, ActivityResult<CompactionOutcome>> {
         Box::pin(self.compact(ctx, input))
+    }
+
+    /// Through the toolset's fleet (the API service): delivered, or the parent is
+    /// gone (`false`); a busy parent is retried. Without a fleet nobody can be told.
+    fn notify_parent(&self, input: NotifyParentInput) -> BoxFuture<'_, ActivityResult<bool>> {
+        Box::pin(async move {
+            let Some(fleet) = self.tools.fleet() else {
+                return Ok(false);
+            };
+            fleet
+                .notify_parent(&input.key.universe_id, &input.intent)
+                .await
+                .map_err(retryable)
+        })
     }
 }
 

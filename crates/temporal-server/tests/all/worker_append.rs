@@ -35,6 +35,7 @@ fn open_entries(model: &str, at_ms: u64) -> Vec<LogEntry> {
             tool_policy: Default::default(),
         },
         instructions: None,
+        parent: Default::default(),
     };
     drive.admit(open, at_ms).unwrap();
     match drive.next_action() {

@@ -50,7 +50,7 @@ async fn a_fork_at_a_cursor_shares_the_history_up_to_it_by_reference() {
     let before = blobs(&root);
 
     let fork = SessionId::new("s-fork").unwrap();
-    let forked = engine::fork::fork_session(&env.store, &source, Some(cursor), &fork, 1)
+    let forked = engine::fork::fork_session(&env.store, &source, Some(cursor), &fork, 1, None)
         .await
         .unwrap();
     assert_eq!((forked.cursor, forked.safe_point), (cursor, cursor));

@@ -323,6 +323,7 @@ impl Env {
                 session_id: session_id.clone(),
                 config,
                 instructions,
+                parent: Default::default(),
             },
         )
         .await;

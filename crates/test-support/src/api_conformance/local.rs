@@ -67,7 +67,12 @@ impl LocalStack {
             scheduler: host.local_scheduler().clone(),
             limits: config.quotas.schedules,
         };
-        let host = host.with_toolset(TestToolset::with_mcp(mcp.clone()).with_schedules(schedules));
+        let fleet = Arc::new(effects::agent_tools::LateFleet::default());
+        let host = host.with_toolset(
+            TestToolset::with_mcp(mcp.clone())
+                .with_schedules(schedules)
+                .with_agents(fleet.clone()),
+        );
         let models = Arc::new(fake_catalog(&provider)?);
         let api = Service::new(host)
             .with_models(models)
@@ -79,6 +84,9 @@ impl LocalStack {
         let api = Arc::new(api.with_quotas(config.quotas));
         let firer: std::sync::Weak<dyn api_service::ScheduleFirer> = Arc::downgrade(&api) as _;
         api.host().local_scheduler().bind(firer);
+        let agents: std::sync::Weak<dyn effects::agent_tools::AgentFleet> =
+            Arc::downgrade(&api) as _;
+        fleet.bind(agents);
         let keys = Arc::new(MemoryKeyStore::default());
         let mut universes = Vec::new();
         for (index, universe) in config.universes.iter().enumerate() {

@@ -119,12 +119,17 @@ impl<S: SessionStore> SessionSlot<S> {
         let tools = toolset.session_tools(universe_id, &store, &self.session_id);
         let compactor = LlmCompactor::new(config.runtime.clone(), config.transport);
         let sources = toolset.context_sources();
+        let fleet = toolset.agents().cloned();
         SessionRunner::with_compactor(store, self.session_id.clone(), llm, tools, compactor)
             .await
             .map(|runner| {
-                runner
+                let runner = runner
                     .with_context_sources(universe_id, sources)
-                    .with_wall_clock()
+                    .with_wall_clock();
+                match fleet {
+                    Some(fleet) => runner.with_parent_notifier(universe_id, fleet),
+                    None => runner,
+                }
             })
             .map_err(runner_failure)
     }

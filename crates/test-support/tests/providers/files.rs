@@ -110,6 +110,7 @@ async fn file_session(
             session_id,
             config,
             instructions: None,
+            parent: Default::default(),
         })
         .await
         .unwrap();

@@ -147,6 +147,7 @@ pub(crate) async fn harness_recording(
             session_id,
             config,
             instructions,
+            parent: Default::default(),
         })
         .await
         .unwrap();

@@ -69,6 +69,7 @@ pub(crate) async fn runner_on(
             session_id,
             config,
             instructions: Some(instructions),
+            parent: Default::default(),
         })
         .await
         .unwrap();

@@ -120,6 +120,7 @@ async fn session_on_disk_survives_a_process_restart() {
             session_id: session_id.clone(),
             config: config(),
             instructions: None,
+            parent: Default::default(),
         })
         .await
         .unwrap();

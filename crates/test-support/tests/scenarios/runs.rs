@@ -181,6 +181,7 @@ async fn cancel_during_tool_batch() {
         output_ref,
         token_estimate: 1,
         later: None,
+        child: Default::default(),
     };
     let before = runner.state().to_canonical_bytes();
     let mut drive = engine::drive::Drive::new(runner.state().clone());
