@@ -27,6 +27,7 @@
 //! assert what the contract does not promise (message wording, timing beyond
 //! generous deadlines), or hard-code universe ids (a Postgres host mints UUIDs).
 
+pub mod agents;
 mod auth;
 mod blobs;
 mod client;
@@ -181,6 +182,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(fork::CASES);
     all.extend(tools::CASES);
     all.extend(holds::CASES);
+    all.extend(agents::CASES);
     all.extend(events::CASES);
     all.extend(subscriptions::CASES);
     all.extend(blobs::CASES);
@@ -384,6 +386,7 @@ macro_rules! api_conformance_tests {
             approvals_hold_calls_until_a_person_decides,
             an_approval_deadline_denies_the_call,
             timers_sleep_and_wake_the_session_without_a_worker_waiting,
+            a_parent_spawns_children_waits_for_all_and_reads_their_answers,
         );
     };
     (@cases $target:expr; $($case:ident),* $(,)?) => {

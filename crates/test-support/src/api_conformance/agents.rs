@@ -1,0 +1,131 @@
+//! API conformance cases, sub-agents: a session started with `tools.agents` spawns
+//! children (sessions of their own), waits for them without a tool running, and
+//! reads their answers; parent and child show their links in `session/read` and in
+//! events.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use serde_json::{Value, json};
+
+use super::client::Harness;
+use super::fixtures::{final_assistant_text, finished_status, tool_results};
+use super::{Case, case};
+
+const AWAITING_CHILDREN: &str = "lightspeed.core.tool.awaiting_children";
+const CHILD_RUN_STARTED: &str = "lightspeed.core.child.run_started";
+const CHILD_RUN_FINISHED: &str = "lightspeed.core.child.run_finished";
+
+pub(super) const CASES: [Case; 1] = [case!(
+    a_parent_spawns_children_waits_for_all_and_reads_their_answers,
+    [
+        "session/start",
+        "run/start",
+        "session/events/read",
+        "session/read"
+    ]
+)];
+
+/// The script of a parent that fans out to three children and summarises: the
+/// children's turns match their prompts (they run concurrently, in any order) and
+/// take a while, so the parent's wait is held rather than answered at once.
+pub fn fan_out_script(child_delay_ms: u64) -> Value {
+    let spawn = |topic: &str| {
+        json!({"name": "agent_spawn", "arguments": {"prompt": format!("Research topic {topic}."),
+                                                      "instructions": "Answer in one line."}})
+    };
+    json!({"turns": [
+        {"tool_calls": [spawn("alpha"), spawn("beta"), spawn("gamma")]},
+        {"tool_calls": [{"name": "agent_wait", "arguments": {"mode": "all", "timeout_seconds": 600}}]},
+        {"text": "Summary: alpha, beta and gamma are done."},
+        {"text": "Alpha is first.", "delay_ms": child_delay_ms, "match": {"last_user_contains": "topic alpha"}},
+        {"text": "Beta is second.", "delay_ms": child_delay_ms, "match": {"last_user_contains": "topic beta"}},
+        {"text": "Gamma is third.", "delay_ms": child_delay_ms, "match": {"last_user_contains": "topic gamma"}}
+    ]})
+}
+
+/// The parent's config: the fake model, the sub-agent tools.
+pub fn parent_config() -> Value {
+    json!({"model": {"providerId": "fake", "apiKind": "openai:responses", "model": "fake-model"},
+           "instructions": {"type": "text", "text": "Delegate, then summarise."},
+           "tools": {"agents": true}})
+}
+
+/// Checks what the parent's finished run shows: three spawns, a held wait, the
+/// three run ends heard of, the wait's result with every answer, the summary.
+pub fn assert_fan_out(events: &[Value], run_id: &str) {
+    assert_eq!(finished_status(events, run_id), "completed", "{events:#?}");
+    let spawned: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["kind"] == CHILD_RUN_STARTED)
+        .collect();
+    assert_eq!(spawned.len(), 3, "{events:#?}");
+    assert!(
+        spawned.iter().all(|e| e["link"]["state"] == "spawned"),
+        "{spawned:#?}"
+    );
+    let held = events
+        .iter()
+        .find(|e| e["kind"] == AWAITING_CHILDREN)
+        .unwrap_or_else(|| panic!("the wait was not held: {events:#?}"));
+    assert_eq!(held["hold"]["state"], "awaitingChildren", "{held}");
+    let ends: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["kind"] == CHILD_RUN_FINISHED)
+        .collect();
+    assert_eq!(ends.len(), 3, "{events:#?}");
+    assert!(
+        ends.iter().all(|e| e["link"]["status"] == "completed"),
+        "{ends:#?}"
+    );
+    let results = tool_results(events);
+    let waited = results
+        .iter()
+        .find(|(name, _, _)| name == "agent_wait")
+        .unwrap_or_else(|| panic!("no agent_wait result: {results:#?}"));
+    assert_eq!(waited.1, "ok", "{waited:?}");
+    for answer in ["Alpha is first.", "Beta is second.", "Gamma is third."] {
+        assert!(
+            waited.2.contains(answer),
+            "{answer} missing from {}",
+            waited.2
+        );
+    }
+    assert_eq!(
+        final_assistant_text(events),
+        "Summary: alpha, beta and gamma are done."
+    );
+}
+
+pub(super) async fn a_parent_spawns_children_waits_for_all_and_reads_their_answers(
+    h: Harness,
+) -> anyhow::Result<()> {
+    let ctx = h.start(fan_out_script(1_500)).await?;
+    let a = ctx.a();
+    let view = a
+        .call(
+            "session/start",
+            json!({"sessionId": "s-lead", "config": parent_config()}),
+        )
+        .await;
+    assert_eq!(view["config"]["agents"], true, "{view}");
+    let run_id = a
+        .start_run("s-lead", "sub-1", "Fan out the research.")
+        .await;
+    let events = a.follow("s-lead", &run_id).await;
+    assert_fan_out(&events, &run_id);
+
+    // The parent lists its children; each child names its parent.
+    let cursor = events.last().unwrap()["cursor"].as_u64().unwrap();
+    let parent = a.read_session_at("s-lead", cursor).await;
+    let children = parent["children"].as_array().unwrap();
+    assert_eq!(children.len(), 3, "{parent}");
+    for child in children {
+        assert_eq!(child["busy"], false, "{child}");
+        assert_eq!(child["lastStatus"], "completed", "{child}");
+        let id = child["sessionId"].as_str().unwrap();
+        let view = a.call("session/read", json!({"sessionId": id})).await;
+        assert_eq!(view["parent"]["sessionId"], "s-lead", "{view}");
+        assert_eq!(view["parent"]["depth"], 1, "{view}");
+        assert_eq!(view["lastRun"]["status"], "completed", "{view}");
+    }
+    Ok(())
+}
