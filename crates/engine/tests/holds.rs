@@ -45,6 +45,7 @@ fn session(policy: ToolPolicy) -> Drive<SessionState> {
         context: Default::default(),
         run_limits: Default::default(),
         tool_policy: policy,
+        budget: Default::default(),
     };
     let mut drive = Drive::new(SessionState::default());
     let open = CoreCommand::OpenSession {

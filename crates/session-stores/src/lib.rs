@@ -139,13 +139,18 @@ pub trait SessionIndex: Sync {
 /// - Filesystem: run counts are read from the logs of the sessions marked as having
 ///   runs in flight (markers kept by appends), blob bytes from a counter kept by puts.
 ///
-/// Both count by event kind alone (`engine::core::event::runs_in_flight_delta`),
-/// without decoding payloads.
+/// Both count runs by event kind alone (`engine::core::event::runs_in_flight_delta`),
+/// without decoding payloads, and cost by the one field a completed turn records
+/// (`engine::core::run::recorded_cost_nanos`): Postgres in `universes.cost_nanos`,
+/// moved by the append transaction; the filesystem in a counter moved after each
+/// append.
 pub trait UniverseUsage: Sync {
     /// Runs requested and not yet finished (queued or active) over every session.
     fn runs_in_flight(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
     /// Bytes of every blob in the universe's CAS, whoever stored them.
     fn stored_bytes(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// What every turn of every session recorded as its cost, in nano-USD.
+    fn cost_nanos(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
 impl UniverseUsage for FsStore {
@@ -156,6 +161,10 @@ impl UniverseUsage for FsStore {
     fn stored_bytes(&self) -> impl Future<Output = Result<u64, StoreError>> + Send {
         FsStore::stored_bytes(self)
     }
+
+    fn cost_nanos(&self) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        FsStore::cost_nanos(self)
+    }
 }
 
 impl UniverseUsage for PgStore {
@@ -165,6 +174,10 @@ impl UniverseUsage for PgStore {
 
     fn stored_bytes(&self) -> impl Future<Output = Result<u64, StoreError>> + Send {
         PgStore::stored_bytes(self)
+    }
+
+    fn cost_nanos(&self) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        PgStore::cost_nanos(self)
     }
 }
 

@@ -54,6 +54,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "schedule catalog",
         include_str!("../migrations/0009_schedules.sql"),
     ),
+    (
+        10,
+        "universe cost",
+        include_str!("../migrations/0010_cost.sql"),
+    ),
 ];
 
 /// Migrations are additive, so a binary older than the database (a rolling deploy,

@@ -546,6 +546,10 @@ impl<S: UniverseUsage + Send> UniverseUsage for CountingStore<S> {
     async fn stored_bytes(&self) -> Result<u64, StoreError> {
         self.count().stored_bytes().await
     }
+
+    async fn cost_nanos(&self) -> Result<u64, StoreError> {
+        self.count().cost_nanos().await
+    }
 }
 
 impl<S: ScheduleCatalog> ScheduleCatalog for CountingStore<S> {

@@ -30,6 +30,7 @@ pub(super) fn start(api_kind: &str, generation: GenerationInput) -> SessionStart
             run_defaults: RunLimitsInput::default(),
             tools: ToolsInput::default(),
             tool_policy: Default::default(),
+            budget: Default::default(),
         },
     }
 }
@@ -94,6 +95,7 @@ fn every_field_maps() {
         max_turns: Some(7),
         max_tool_rounds: None,
         max_output_tokens: Some(10_000),
+        max_cost_usd: None,
     };
     params.config.tools.filesystem = FilesystemMode::Edit;
     let prepared = prepare_session(&params).unwrap();
@@ -127,7 +129,8 @@ fn every_field_maps() {
         RunLimits {
             turns_max: 7,
             tool_batches_max: 50,
-            output_tokens_max: 10_000
+            output_tokens_max: 10_000,
+            cost_nanos_max: None,
         }
     );
 }

@@ -7,6 +7,7 @@
 mod events;
 mod models;
 
+use crate::inputs::nanos_to_usd;
 use api::ApiError;
 use api::types::events::{WakeUpState, WakeUpView};
 use api::types::run::{RunFailureView, RunStatus, RunView, WaitReason, WaitingCallView};
@@ -154,11 +155,24 @@ pub fn run_failure_view(failure: &RunFailure) -> RunFailureView {
                 LimitKind::Turns => ("turns", "turns"),
                 LimitKind::ToolBatches => ("toolRounds", "tool rounds"),
                 LimitKind::OutputTokens => ("outputTokens", "output tokens"),
+                LimitKind::Cost => ("cost", "cost"),
+                LimitKind::SessionCost => ("sessionCost", "session cost"),
+            };
+            let message = match limit {
+                // Nano-USD in the engine, USD for people.
+                LimitKind::Cost | LimitKind::SessionCost => format!(
+                    "{name} limit reached ({} of {} USD)",
+                    nanos_to_usd(*used),
+                    nanos_to_usd(*max)
+                ),
+                LimitKind::Turns | LimitKind::ToolBatches | LimitKind::OutputTokens => {
+                    format!("{name} limit reached ({used} of {max})")
+                }
             };
             RunFailureView {
                 reason: "limitExceeded".into(),
                 code: code.into(),
-                message: format!("{name} limit reached ({used} of {max})"),
+                message,
             }
         }
         RunFailure::GenerationFailed { error } => RunFailureView {
@@ -192,6 +206,7 @@ fn opened_config(control: &ControlState) -> SessionConfig {
         context: Default::default(),
         run_limits: Default::default(),
         tool_policy: Default::default(),
+        budget: Default::default(),
     })
 }
 
@@ -226,10 +241,12 @@ fn config_view(config: &SessionConfig, filesystem: FilesystemMode) -> SessionCon
             max_turns: config.run_limits.turns_max,
             max_tool_rounds: config.run_limits.tool_batches_max,
             max_output_tokens: config.run_limits.output_tokens_max,
+            max_cost_usd: config.run_limits.cost_nanos_max.map(nanos_to_usd),
         },
         filesystem,
         timers: false,
         tool_policy: crate::inputs::tool_policy_view(&config.tool_policy),
+        budget: crate::inputs::session_budget_view(&config.budget),
     }
 }
 
@@ -239,6 +256,8 @@ pub(crate) fn usage_view(usage: &Usage) -> UsageView {
         output_tokens: usage.output_tokens,
         cached_input_tokens: usage.cached_input_tokens,
         reasoning_tokens: usage.reasoning_tokens,
+        cost_usd: nanos_to_usd(usage.cost_nanos),
+        cost_complete: usage.unpriced_turns == 0,
     }
 }
 

@@ -44,6 +44,7 @@ pub(crate) fn start_params() -> SessionStartParams {
                 schedules: false,
             },
             tool_policy: Default::default(),
+            budget: Default::default(),
         },
     }
 }
@@ -65,6 +66,9 @@ const USAGE: Usage = Usage {
     output_tokens: 100,
     cached_input_tokens: 800,
     reasoning_tokens: 20,
+    cache_write_input_tokens: 0,
+    cost_nanos: 1_250_000,
+    unpriced_turns: 0,
 };
 
 #[tokio::test]
