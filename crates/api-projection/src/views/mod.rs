@@ -383,6 +383,17 @@ mod tests {
         let tokens = limit(LimitKind::OutputTokens, 2_100, 2_000);
         assert_eq!(tokens.code, "outputTokens");
         assert_eq!(tokens.message, "output tokens limit reached (2100 of 2000)");
+        // Costs are nano-USD in the engine, USD for clients.
+        let cost = limit(LimitKind::Cost, 5_250_000, 5_000_000);
+        assert_eq!(
+            (cost.code.as_str(), cost.message.as_str()),
+            ("cost", "cost limit reached (0.00525 of 0.005 USD)")
+        );
+        let session = limit(LimitKind::SessionCost, 2_000_000_000, 2_000_000_000);
+        assert_eq!(
+            (session.code.as_str(), session.message.as_str()),
+            ("sessionCost", "session cost limit reached (2 of 2 USD)")
+        );
         let failed = run_failure_view(&RunFailure::GenerationFailed {
             error: EffectError {
                 code: "rate_limited".into(),
@@ -397,6 +408,21 @@ mod tests {
             ),
             ("generationFailed", "rate_limited", "slow down")
         );
+    }
+
+    #[test]
+    fn usage_shows_cost_in_usd_and_whether_every_turn_was_priced() {
+        let usage = Usage {
+            cost_nanos: 1_250_000,
+            ..Usage::default()
+        };
+        let view = usage_view(&usage);
+        assert_eq!((view.cost_usd, view.cost_complete), (0.00125, true));
+        let partial = usage_view(&Usage {
+            unpriced_turns: 1,
+            ..usage
+        });
+        assert_eq!((partial.cost_usd, partial.cost_complete), (0.00125, false));
     }
 
     #[test]
