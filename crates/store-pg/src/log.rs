@@ -383,6 +383,18 @@ pub(crate) async fn session_ids(store: &PgStore) -> Result<Vec<SessionId>, Store
     rows.iter().map(|raw| session_of_row(raw)).collect()
 }
 
+/// What the universe's turns cost, in nano-USD: one row (`universes.cost_nanos`,
+/// see `migrations/0010_cost.sql`).
+pub(crate) async fn cost_nanos(store: &PgStore) -> Result<u64, StoreError> {
+    let total: Option<i64> =
+        sqlx::query_scalar("SELECT cost_nanos FROM universes WHERE universe_id = $1")
+            .bind(store.universe_id)
+            .fetch_optional(&store.pool)
+            .await
+            .map_err(query_failed("read the universe's cost"))?;
+    Ok(total.map_or(0, |total| u64::try_from(total).unwrap_or(0)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -396,16 +408,4 @@ mod tests {
             Some(r#"{"a":"b"}"#)
         );
     }
-}
-
-/// What the universe's turns cost, in nano-USD: one row (`universes.cost_nanos`,
-/// see `migrations/0010_cost.sql`).
-pub(crate) async fn cost_nanos(store: &PgStore) -> Result<u64, StoreError> {
-    let total: Option<i64> =
-        sqlx::query_scalar("SELECT cost_nanos FROM universes WHERE universe_id = $1")
-            .bind(store.universe_id)
-            .fetch_optional(&store.pool)
-            .await
-            .map_err(query_failed("read the universe's cost"))?;
-    Ok(total.map_or(0, |total| u64::try_from(total).unwrap_or(0)))
 }

@@ -364,7 +364,7 @@ pub(crate) fn run_limits() -> impl Strategy<Value = RunLimits> {
 /// × `nanos` (zero included), small enough for the generated generations (10
 /// nano-USD an output token, `host.rs`) to use up.
 pub(crate) fn cost_budget(seed: u64, one_in: u64, nanos: u64) -> Option<u64> {
-    (seed % one_in == 0).then_some(seed * nanos)
+    seed.is_multiple_of(one_in).then_some(seed * nanos)
 }
 
 pub(crate) fn context_policy() -> impl Strategy<Value = ContextPolicy> {
@@ -456,7 +456,7 @@ pub(crate) fn config_patch() -> impl Strategy<Value = ConfigPatch> {
                     run_limits,
                     // Replaces the budget (a zero cap lifts it) with the cap's.
                     budget: output_tokens_max
-                        .filter(|cap| cap % 4 == 0)
+                        .filter(|cap| cap.is_multiple_of(4))
                         .map(|cap| SessionBudget {
                             cost_nanos_max: (cap > 0).then_some(u64::from(cap) * 5),
                         }),

@@ -599,7 +599,7 @@ impl Host<'_> {
                         // Priced as a host would, so cost budgets trip: 10
                         // nano-USD an output token, some generations unpriced.
                         cost_nanos: outcome.output_tokens * 10,
-                        unpriced_turns: u64::from(outcome.output_tokens % 7 == 0),
+                        unpriced_turns: u64::from(outcome.output_tokens.is_multiple_of(7)),
                         ..Usage::default()
                     },
                     response_id: Some(match outcome.flaw {

@@ -42,7 +42,7 @@ use engine::core::effects::{
 };
 use engine::core::event::{CompactionReason, CoreEvent, EVENT_KINDS, runs_in_flight_delta};
 use engine::core::limits;
-use engine::core::limits::{RUN_COST_NANOS_MAX, SESSION_COST_NANOS_MAX};
+use engine::core::limits::RUN_COST_NANOS_MAX;
 use engine::core::policy::{ToolDecision, ToolPolicy, ToolRule};
 use engine::core::refresh::{ContextRefresh, SourcedItem};
 use engine::core::request::{GenerationRequest, RebuildError};
