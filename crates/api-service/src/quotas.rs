@@ -1,9 +1,10 @@
 //! The per-universe quotas of [`crate::Quotas`], each checked against a count the
 //! store keeps as it writes, before the work it bounds.
 
+use api::types::universe::UniverseUsageView;
 use api::{ApiError, Quota};
 use api_projection::blobs::ContentGate;
-use api_projection::inputs::ConfigCeilings;
+use api_projection::inputs::{ConfigCeilings, nanos_to_usd};
 use api_projection::items::InputLimits;
 use session_stores::{SessionIndex, UniverseUsage};
 
@@ -111,6 +112,35 @@ impl<H: SessionHost> Service<H> {
             held,
             self.quotas.runs_in_flight_per_universe_max,
         )
+    }
+
+    /// `universe/usage`: the counts the store keeps as it writes, one small read each.
+    pub(crate) async fn read_universe_usage(
+        &self,
+        universe_id: &str,
+    ) -> Result<UniverseUsageView, ApiError> {
+        let store = self.store(universe_id).await?;
+        let counted = |what| move |err| internal(what, err);
+        Ok(UniverseUsageView {
+            sessions: store
+                .session_count()
+                .await
+                .map_err(counted("counting sessions"))?,
+            runs_in_flight: store
+                .runs_in_flight()
+                .await
+                .map_err(counted("counting runs in flight"))?,
+            stored_bytes: store
+                .stored_bytes()
+                .await
+                .map_err(counted("counting stored bytes"))?,
+            cost_usd: nanos_to_usd(
+                store
+                    .cost_nanos()
+                    .await
+                    .map_err(counted("summing the universe's cost"))?,
+            ),
+        })
     }
 
     /// The universe's stored-bytes quota, as the gate new content passes.

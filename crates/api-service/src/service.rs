@@ -15,6 +15,7 @@ use api::types::models::*;
 use api::types::run::*;
 use api::types::schedule::*;
 use api::types::session::*;
+use api::types::universe::*;
 use api::types::vfs::*;
 use api::{ApiError, Caller, LightspeedApi};
 use api_projection::{blobs, vfs};
@@ -142,6 +143,14 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
         _params: ModelsListParams,
     ) -> Result<ModelsListResult, ApiError> {
         Ok(api_projection::views::models_list(&self.models))
+    }
+
+    async fn universe_usage(
+        &self,
+        caller: &Caller,
+        _params: UniverseUsageParams,
+    ) -> Result<UniverseUsageView, ApiError> {
+        self.read_universe_usage(&caller.universe_id).await
     }
 
     async fn session_start(

@@ -27,6 +27,7 @@ use crate::types::models::*;
 use crate::types::run::*;
 use crate::types::schedule::*;
 use crate::types::session::*;
+use crate::types::universe::*;
 use crate::types::vfs::*;
 
 /// Who is calling: resolved by the gateway from the API key, never from params.
@@ -372,6 +373,9 @@ api_table! {
         /// Lists the deployment's providers and their models, with each model's
         /// context window and output limits (no keys, header values or URL paths).
         models_list: "models/list" (ModelsListParams) -> ModelsListResult;
+        /// The caller's universe: sessions, runs in flight, stored bytes, and what
+        /// its generations cost, as its store counts them.
+        universe_usage: "universe/usage" (UniverseUsageParams) -> UniverseUsageView;
         /// Stores a small blob (base64). Large blobs: `PUT /blobs/{ref}`.
         blob_put: "blob/put" (BlobPutParams) -> BlobPutResult;
         /// Reads a small blob (base64). Large blobs: `GET /blobs/{ref}`.

@@ -70,6 +70,7 @@ fn config() -> SessionConfig {
         },
         run_limits: Default::default(),
         tool_policy: Default::default(),
+        budget: Default::default(),
     }
 }
 

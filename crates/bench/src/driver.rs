@@ -79,6 +79,7 @@ impl SessionDriver {
             },
             run_limits: Default::default(),
             tool_policy: Default::default(),
+            budget: Default::default(),
         };
         let instructions = Some(
             self.text(ItemKind::Instructions, "You are a benchmark.")

@@ -185,6 +185,13 @@ pub struct ChatArgs {
     /// With --ask: deny a call nobody answered within SECS seconds [default: wait]
     #[arg(long, value_name = "SECS")]
     pub approval_timeout: Option<u64>,
+    /// Each run may spend at most USD on generations; it fails with limitExceeded
+    /// (cost) before the generation that would start past it [default: no budget]
+    #[arg(long, value_name = "USD")]
+    pub max_cost_usd: Option<f64>,
+    /// A new session may spend at most USD over all its runs [default: no budget]
+    #[arg(long, value_name = "USD", conflicts_with = "session")]
+    pub session_max_cost_usd: Option<f64>,
     /// With a message: print one JSON object (session, run, status, text, tool
     /// calls, usage) instead of streaming text
     #[arg(long)]

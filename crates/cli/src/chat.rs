@@ -3,11 +3,11 @@
 
 use std::path::PathBuf;
 
-use api::types::run::{InputItem, RunOverridesInput, RunStartParams, RunStatus};
+use api::types::run::{InputItem, RunLimitsInput, RunOverridesInput, RunStartParams, RunStatus};
 use api::types::session::{
     FilesystemMode, GenerationInput, InstructionsInput, ModelRouteInput, ReasoningEffort,
-    SessionConfigInput, SessionStartParams, SessionView, ToolDecisionInput, ToolPolicyInput,
-    ToolRuleInput, ToolsInput,
+    SessionBudget, SessionConfigInput, SessionStartParams, SessionView, ToolDecisionInput,
+    ToolPolicyInput, ToolRuleInput, ToolsInput,
 };
 use api::types::vfs::{VfsMountMode, VfsMountPutParams, VfsMountSource, VfsWorkspaceCreateParams};
 
@@ -42,6 +42,11 @@ pub struct ChatSettings {
     pub timers: bool,
     /// `--ask` and `--approval-timeout`, as the session's tool policy.
     pub tool_policy: Option<ToolPolicyInput>,
+    /// `--max-cost-usd`: every run's cost budget (a new session's run default, a
+    /// per-run override on a resumed one).
+    pub max_cost_usd: Option<f64>,
+    /// `--session-max-cost-usd`: a new session's budget over all its runs.
+    pub session_max_cost_usd: Option<f64>,
     pub typed: TypedFlags,
 }
 
@@ -84,6 +89,14 @@ impl ChatSettings {
             environments: args.environments.clone(),
             timers: args.timers,
             tool_policy: tool_policy(&args.ask, args.approval_timeout)?,
+            max_cost_usd: args
+                .max_cost_usd
+                .map(|usd| usd_flag("--max-cost-usd", usd))
+                .transpose()?,
+            session_max_cost_usd: args
+                .session_max_cost_usd
+                .map(|usd| usd_flag("--session-max-cost-usd", usd))
+                .transpose()?,
             typed: args.typed,
         })
     }
@@ -141,7 +154,10 @@ impl ChatSettings {
                     ..GenerationInput::default()
                 },
                 context: Default::default(),
-                run_defaults: Default::default(),
+                run_defaults: RunLimitsInput {
+                    max_cost_usd: self.max_cost_usd,
+                    ..RunLimitsInput::default()
+                },
                 tools: ToolsInput {
                     filesystem: self.filesystem.unwrap_or(default_tools),
                     timers: self.timers,
@@ -149,6 +165,9 @@ impl ChatSettings {
                     agents: Default::default(),
                 },
                 tool_policy: self.tool_policy.clone(),
+                budget: self.session_max_cost_usd.map(|usd| SessionBudget {
+                    max_cost_usd: Some(usd),
+                }),
             },
         }
     }
@@ -167,7 +186,10 @@ impl ChatSettings {
             model,
             max_output_tokens: self.max_tokens.filter(|_| typed.max_tokens),
             reasoning_effort: self.effort.filter(|_| typed.effort),
-            limits: None,
+            limits: self.max_cost_usd.map(|usd| RunLimitsInput {
+                max_cost_usd: Some(usd),
+                ..RunLimitsInput::default()
+            }),
         };
         (overrides != RunOverridesInput::default()).then_some(overrides)
     }
@@ -177,6 +199,18 @@ fn pick(typed: bool, flag: &Option<String>, current: &str) -> String {
     match (typed, flag) {
         (true, Some(value)) => value.clone(),
         _ => current.to_owned(),
+    }
+}
+
+/// A USD amount from a flag: a number of dollars, not below 0 (the server checks
+/// the ceiling).
+fn usd_flag(flag: &str, usd: f64) -> Result<f64, CliError> {
+    if usd.is_finite() && usd >= 0.0 {
+        Ok(usd)
+    } else {
+        Err(CliError::Usage(format!(
+            "{flag} must be a number of US dollars, 0 or more, not {usd}"
+        )))
     }
 }
 
@@ -454,5 +488,67 @@ mod tests {
             };
             assert!(ChatSettings::from_args(&chat).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn cost_budgets_go_to_a_new_session_and_to_each_run_of_a_resumed_one() {
+        let s = settings(&[
+            "lightspeed",
+            "chat",
+            "--max-cost-usd",
+            "0.5",
+            "--session-max-cost-usd",
+            "20",
+        ]);
+        let config = s.start_params(s.route(), None, None).config;
+        assert_eq!(config.run_defaults.max_cost_usd, Some(0.5));
+        assert_eq!(config.budget.and_then(|b| b.max_cost_usd), Some(20.0));
+
+        let resumed = settings(&[
+            "lightspeed",
+            "chat",
+            "--session",
+            "s1",
+            "--max-cost-usd",
+            "2",
+        ]);
+        let session: SessionView = serde_json::from_value(serde_json::json!({
+            "sessionId": "s1", "status": "idle", "revision": 1,
+            "config": {
+                "model": {"providerId": "openai", "apiKind": "openai:responses", "model": "gpt-5"},
+                "maxOutputTokens": 8192, "toolChoice": {"type": "auto"}, "providerParams": {},
+                "compaction": "auto", "compactionThresholdTokens": 150000,
+                "runDefaults": {"maxTurns": 50, "maxToolRounds": 50, "maxOutputTokens": 200000},
+                "filesystem": "none", "timers": false, "toolPolicy": {"rules": []}, "budget": {}
+            },
+            "queuedRunIds": [],
+            "usage": {"inputTokens": 0, "outputTokens": 0, "cachedInputTokens": 0,
+                      "reasoningTokens": 0, "costUsd": 0.0, "costComplete": true},
+            "contextTokensEstimate": 0, "eventCursor": 3, "updatedAtMs": 0
+        }))
+        .unwrap();
+        let limits = resumed.overrides(&session).and_then(|o| o.limits);
+        assert_eq!(limits.and_then(|l| l.max_cost_usd), Some(2.0));
+
+        for bad in [
+            &["lightspeed", "chat", "--max-cost-usd=-1"][..],
+            &["lightspeed", "chat", "--max-cost-usd", "NaN"][..],
+        ] {
+            let cli = parse_from(bad.iter().copied()).unwrap();
+            let Command::Chat(chat) = cli.command else {
+                panic!()
+            };
+            assert!(ChatSettings::from_args(&chat).is_err(), "{bad:?}");
+        }
+        // A session's budget is set when it starts.
+        let both = [
+            "lightspeed",
+            "chat",
+            "--session",
+            "s1",
+            "--session-max-cost-usd",
+            "1",
+        ];
+        assert!(parse_from(both.iter().copied()).is_err());
     }
 }

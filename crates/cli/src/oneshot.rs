@@ -336,6 +336,18 @@ fn finish(report: &OneShotReport, json: bool) -> Result<Outcome, CliError> {
             .map_err(|err| CliError::Output(std::io::Error::other(err)))?;
         print(Output::Stdout(format!("{text}\n")))?;
     }
+    if !json && report.usage.cost_usd > 0.0 {
+        let at_least = if report.usage.cost_complete {
+            ""
+        } else {
+            "at least "
+        };
+        eprintln!(
+            "lightspeed: run {} cost {at_least}{}",
+            report.run_id,
+            usd(report.usage.cost_usd)
+        );
+    }
     match (report.status, &report.failure) {
         (RunStatus::Completed, _) => Ok(Outcome::Success),
         (RunStatus::Failed, Some(failure)) => {
@@ -366,6 +378,16 @@ fn print(output: Output) -> Result<(), CliError> {
             eprintln!("{line}");
             Ok(())
         }
+    }
+}
+
+/// A cost for people: cents, or four decimals below a cent so a cheap run is not
+/// shown as nothing.
+pub fn usd(cost_usd: f64) -> String {
+    if cost_usd < 0.01 {
+        format!("${cost_usd:.4}")
+    } else {
+        format!("${cost_usd:.2}")
     }
 }
 

@@ -240,6 +240,21 @@ pub fn session_text(session: &SessionView, items: &[ItemView]) -> String {
         "usage     {} in ({} cached), {} out ({} reasoning)",
         usage.input_tokens, usage.cached_input_tokens, usage.output_tokens, usage.reasoning_tokens
     );
+    if usage.cost_usd > 0.0 || !usage.cost_complete {
+        let partial = if usage.cost_complete {
+            ""
+        } else {
+            " (at least: a model had no price)"
+        };
+        let _ = writeln!(
+            out,
+            "cost      {}{partial}",
+            crate::oneshot::usd(usage.cost_usd)
+        );
+    }
+    if let Some(max) = session.config.budget.max_cost_usd {
+        let _ = writeln!(out, "budget    {}", crate::oneshot::usd(max));
+    }
     let _ = writeln!(out, "updated   {}", utc_timestamp(session.updated_at_ms));
     if let Some(from) = &session.forked_from {
         let _ = writeln!(

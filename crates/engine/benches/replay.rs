@@ -124,6 +124,7 @@ fn build_log(compaction: CompactionMode) -> Vec<LogEntry> {
         },
         run_limits: RunLimits::default(),
         tool_policy: Default::default(),
+        budget: Default::default(),
     };
     let mut host = Host {
         drive: Drive::new(SessionState::default()),
@@ -265,6 +266,7 @@ impl Host {
                 output_tokens: 400,
                 cached_input_tokens: 28_000,
                 reasoning_tokens: 120,
+                ..Default::default()
             },
             response_id: Some(format!("resp_{}", self.calls)),
             items,

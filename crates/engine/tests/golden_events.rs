@@ -8,9 +8,14 @@
 //!   renamed field, a changed tag or a new non-optional field is caught).
 //! - Every `(kind, version)` in `EVENT_KINDS` must have a line.
 //!
+//! - Optional fields added to a version later (cost, budgets) have lines of their own,
+//!   built by [`later_field_events`], which must be in the fixture byte for byte, so
+//!   a renamed later field is caught like any other.
+//!
 //! When a kind gains a version or a new kind appears, run
 //! `UPDATE_GOLDEN=1 cargo test -p engine --test golden_events` to append lines for the
-//! missing `(kind, version)` pairs, built by [`golden_events`]; existing lines stay.
+//! missing `(kind, version)` pairs, built by [`golden_events`], and the missing
+//! later-field lines; existing lines stay.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -20,7 +25,7 @@ use serde_json::json;
 
 use engine::core::config::{
     CompactionMode, ContextPolicy, GenerationConfig, ModelRoute, ProviderParams, RunLimits,
-    RunLimitsPatch, RunOverrides, SessionConfig, ToolChoice,
+    RunLimitsPatch, RunOverrides, SessionBudget, SessionConfig, ToolChoice,
 };
 use engine::core::context::{ContextItem, ItemKind, ItemSpec};
 use engine::core::event::{self as ev, CompactionReason, CoreEvent, EVENT_KINDS};
@@ -110,6 +115,18 @@ fn every_event_kind_and_version_has_a_fixture_line() {
     );
 }
 
+#[test]
+fn every_later_field_line_is_in_the_fixture() {
+    let lines: BTreeSet<String> = fixture_lines().into_iter().collect();
+    for entry in later_field_events() {
+        let line = String::from_utf8(entry.to_canonical_bytes()).unwrap();
+        assert!(
+            lines.contains(&line),
+            "no golden line {line}; run UPDATE_GOLDEN=1 cargo test -p engine --test golden_events"
+        );
+    }
+}
+
 /// The builders cover every kind, so `UPDATE_GOLDEN=1` can always fill a gap.
 #[test]
 fn builders_cover_every_event_kind() {
@@ -142,6 +159,12 @@ fn append_missing_lines() {
         let key = (entry.event.kind.clone(), entry.event.version);
         if !present.contains(&key) {
             lines.push(String::from_utf8(entry.to_canonical_bytes()).unwrap());
+        }
+    }
+    for entry in later_field_events() {
+        let line = String::from_utf8(entry.to_canonical_bytes()).unwrap();
+        if !lines.contains(&line) {
+            lines.push(line);
         }
     }
     std::fs::create_dir_all(fixture_path().parent().unwrap()).unwrap();
@@ -198,8 +221,10 @@ fn config() -> SessionConfig {
             turns_max: 50,
             tool_batches_max: 50,
             output_tokens_max: 200_000,
+            cost_nanos_max: None,
         },
         tool_policy: Default::default(),
+        budget: SessionBudget::default(),
     }
 }
 
@@ -209,6 +234,7 @@ fn usage() -> Usage {
         output_tokens: 812,
         cached_input_tokens: 11_264,
         reasoning_tokens: 384,
+        ..Usage::default()
     }
 }
 
@@ -387,12 +413,14 @@ fn golden_events() -> Vec<LogEntry> {
                             turns_max: Some(20),
                             tool_batches_max: Some(10),
                             output_tokens_max: Some(50_000),
+                            cost_nanos_max: None,
                         }),
                     },
                     limits: RunLimits {
                         turns_max: 20,
                         tool_batches_max: 10,
                         output_tokens_max: 50_000,
+                        cost_nanos_max: None,
                     },
                 },
                 input_digest: "9c1e4b7a2f0d6e3c8b5a4f1e0d9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c"
@@ -661,9 +689,14 @@ fn golden_events() -> Vec<LogEntry> {
             .into(),
         ),
     ];
+    numbered(events, 1)
+}
+
+/// Entries of `events`, numbered from `first_seq`, 1.25 s apart.
+fn numbered(events: Vec<(Joins, CoreEvent)>, first_seq: u64) -> Vec<LogEntry> {
     events
         .into_iter()
-        .zip(1u64..)
+        .zip(first_seq..)
         .map(|((joins, event), seq)| LogEntry {
             seq,
             observed_at_ms: EPOCH_MS + seq * 1_250,
@@ -671,4 +704,99 @@ fn golden_events() -> Vec<LogEntry> {
             event: event.encode(),
         })
         .collect()
+}
+
+/// Entries whose optional fields were added to their version after its first line
+/// (so that line leaves them out): each populates them. Numbered after
+/// [`golden_events`].
+fn later_field_events() -> Vec<LogEntry> {
+    let priced = Usage {
+        cache_write_input_tokens: 1_024,
+        cost_nanos: 3_712_000,
+        unpriced_turns: 1,
+        ..usage()
+    };
+    let failed = |limit, used, max| RunOutcome::Failed {
+        failure: RunFailure::LimitExceeded { limit, used, max },
+    };
+    let events: Vec<(Joins, CoreEvent)> = vec![
+        (
+            Joins::default(),
+            ev::SessionOpened {
+                session_id: SessionId::new("sess_01JH7Z2K9D").unwrap(),
+                config: SessionConfig {
+                    run_limits: RunLimits {
+                        cost_nanos_max: Some(2_000_000_000),
+                        ..config().run_limits
+                    },
+                    budget: SessionBudget {
+                        cost_nanos_max: Some(25_000_000_000),
+                    },
+                    ..config()
+                },
+                parent: Default::default(),
+            }
+            .into(),
+        ),
+        (
+            run_joins(),
+            ev::RunRequested {
+                run: QueuedRun {
+                    run_id: run_id(),
+                    submission_id: SubmissionId::new("sub_5f0c2b").unwrap(),
+                    input: vec![user_input()],
+                    overrides: RunOverrides {
+                        limits: Some(RunLimitsPatch {
+                            cost_nanos_max: Some(500_000_000),
+                            ..RunLimitsPatch::default()
+                        }),
+                        ..RunOverrides::default()
+                    },
+                    limits: RunLimits {
+                        cost_nanos_max: Some(500_000_000),
+                        ..config().run_limits
+                    },
+                },
+                input_digest: "0d9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c9c1e4b7a2f0d6e3c8b5a4f1e"
+                    .into(),
+            }
+            .into(),
+        ),
+        (
+            turn_joins(2),
+            ev::TurnCompleted {
+                run_id: run_id(),
+                turn: 2,
+                usage: priced,
+                response_id: Some("msg_01XFDUDYJgAACzvnptvVoYEL".into()),
+                items: vec![transcript_item(44, ItemKind::AssistantMessage, "Done.", 3)],
+                tool_calls: Vec::new(),
+                finish_reason: Some(FinishReason::Stop),
+                context_tokens: None,
+                request_ref: None,
+            }
+            .into(),
+        ),
+        (
+            run_joins(),
+            ev::RunFinished {
+                run_id: run_id(),
+                outcome: failed(LimitKind::Cost, 512_000_000, 500_000_000),
+                usage: priced,
+                turns: 2,
+            }
+            .into(),
+        ),
+        (
+            run_joins(),
+            ev::RunFinished {
+                run_id: run_id(),
+                outcome: failed(LimitKind::SessionCost, 25_001_000_000, 25_000_000_000),
+                usage: priced,
+                turns: 1,
+            }
+            .into(),
+        ),
+    ];
+    numbered(events, 101)
 }

@@ -55,6 +55,7 @@ fn session() -> Drive<SessionState> {
         context: Default::default(),
         run_limits: Default::default(),
         tool_policy: Default::default(),
+        budget: Default::default(),
     };
     config.context.compaction = CompactionMode::Manual;
     let mut drive = Drive::new(SessionState::default());

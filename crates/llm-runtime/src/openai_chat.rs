@@ -358,6 +358,7 @@ fn finish(
         output_tokens: field(&["completion_tokens"]),
         cached_input_tokens: field(&["prompt_tokens_details", "cached_tokens"]),
         reasoning_tokens: field(&["completion_tokens_details", "reasoning_tokens"]),
+        ..Usage::default()
     };
     let has_calls = items.iter().any(|item| !item.calls.is_empty());
     let finish_reason = match reason {

@@ -348,6 +348,7 @@ impl ResponseObject {
             output_tokens: usage.output_tokens,
             cached_input_tokens: nested(&usage.input_tokens_details, "cached_tokens"),
             reasoning_tokens: nested(&usage.output_tokens_details, "reasoning_tokens"),
+            ..Usage::default()
         };
         let reason = self
             .incomplete_details

@@ -3,6 +3,7 @@
 //! every output item in the CAS, and hand the engine only the facts.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use engine::ToolCallId;
 use engine::core::context::{ItemSpec, estimate_tokens};
@@ -19,6 +20,7 @@ use crate::content::{LoadedRequest, OutputItemBlob};
 use crate::error::RuntimeError;
 use crate::openai_chat::ChatAdapter;
 use crate::openai_responses::ResponsesAdapter;
+use crate::pricing::PriceTable;
 use crate::sink::DeltaSink;
 
 /// The adapter of `kind`.
@@ -40,19 +42,34 @@ pub enum Transport {
 }
 
 /// Provider clients by provider id (deployment config: endpoints and keys never
-/// enter the log or the CAS).
+/// enter the log or the CAS), and the prices their generations are costed at.
 #[derive(Clone, Default)]
 pub struct LlmRuntime {
     providers: BTreeMap<String, ProviderClient>,
+    prices: Arc<PriceTable>,
 }
 
 impl LlmRuntime {
+    /// A runtime over `clients`, pricing with the default table.
     pub fn new(clients: impl IntoIterator<Item = ProviderClient>) -> Self {
         let providers = clients
             .into_iter()
             .map(|client| (client.config().provider_id.clone(), client))
             .collect();
-        Self { providers }
+        Self {
+            providers,
+            prices: Arc::default(),
+        }
+    }
+
+    /// Prices generations with `prices` instead of the default table.
+    pub fn with_prices(mut self, prices: PriceTable) -> Self {
+        self.prices = Arc::new(prices);
+        self
+    }
+
+    pub fn prices(&self) -> &PriceTable {
+        &self.prices
     }
 
     pub fn provider_ids(&self) -> impl Iterator<Item = &str> {
@@ -85,6 +102,7 @@ impl LlmRuntime {
         hosted: &dyn HostedMcpAuth,
     ) -> Result<GenerationResult, RuntimeError> {
         let (client, kind) = self.client_for(&request.model)?;
+        let route = request.model.clone();
         let adapter = adapter_for(kind);
         let context = StreamContext {
             run_id: request.run_id.clone(),
@@ -145,6 +163,11 @@ impl LlmRuntime {
         };
         let mut result = store_generation(kind, parsed, blobs).await?;
         result.request_ref = Some(request_ref);
+        // Priced here, once, as the result comes back: the turn records the cost, so
+        // a later change of prices never changes history (docs/spec/cost.md).
+        result.usage = self
+            .prices
+            .priced(&route.provider_id, kind, &route.model, result.usage);
         Ok(result)
     }
 }

@@ -139,8 +139,11 @@ pub trait SessionIndex: Sync {
 /// - Filesystem: run counts are read from the logs of the sessions marked as having
 ///   runs in flight (markers kept by appends), blob bytes from a counter kept by puts.
 ///
-/// Both count by event kind alone (`engine::core::event::runs_in_flight_delta`),
-/// without decoding payloads.
+/// Both count runs by event kind alone (`engine::core::event::runs_in_flight_delta`),
+/// without decoding payloads, and cost by the one field a completed turn records
+/// (`engine::core::run::recorded_cost_nanos`): Postgres in `universes.cost_nanos`,
+/// moved by the append transaction; the filesystem in a counter moved after each
+/// append.
 pub trait UniverseUsage: Sync {
     /// Runs requested and not yet finished (queued or active) over every session.
     fn runs_in_flight(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
@@ -154,6 +157,8 @@ pub trait UniverseUsage: Sync {
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Sub-agents with runs in flight (queued or active).
     fn children_in_flight(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
+    /// What every turn of every session recorded as its cost, in nano-USD.
+    fn cost_nanos(&self) -> impl Future<Output = Result<u64, StoreError>> + Send;
 }
 
 impl UniverseUsage for FsStore {
@@ -176,6 +181,10 @@ impl UniverseUsage for FsStore {
     fn children_in_flight(&self) -> impl Future<Output = Result<u64, StoreError>> + Send {
         FsStore::children_in_flight(self)
     }
+
+    fn cost_nanos(&self) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        FsStore::cost_nanos(self)
+    }
 }
 
 impl UniverseUsage for PgStore {
@@ -197,6 +206,10 @@ impl UniverseUsage for PgStore {
 
     fn children_in_flight(&self) -> impl Future<Output = Result<u64, StoreError>> + Send {
         PgStore::children_in_flight(self)
+    }
+
+    fn cost_nanos(&self) -> impl Future<Output = Result<u64, StoreError>> + Send {
+        PgStore::cost_nanos(self)
     }
 }
 

@@ -17,10 +17,11 @@
 //! schedules/schedules.json                          the schedule catalog (module `schedule_catalog`)
 //! runs_in_flight/<session>                          the session may have runs in flight
 //! cas/stored_bytes                                  bytes of every blob (a counter)
+//! cost_nanos                                        what every turn cost (a counter)
 //! ```
 //!
-//! The last two keep what the per-universe quotas count, so counting never walks
-//! the store (module `usage`).
+//! The last three keep what the per-universe quotas and usage count, so counting
+//! never walks the store (module `usage`).
 //!
 //! [`FsStore`] is also the VFS catalog ([`vfs::VfsCatalog`], module `vfs_catalog`):
 //! snapshots are CAS blobs; workspace heads and mount tables are small JSON records,
@@ -286,6 +287,20 @@ impl FsStore {
         blocking(move || usage::stored_bytes(&inner.root)).await
     }
 
+    /// What every turn of this store's sessions recorded as its cost, in nano-USD,
+    /// from the counter appends keep (rebuilt from the logs once when missing).
+    pub async fn cost_nanos(&self) -> Result<u64, StoreError> {
+        let inner = Arc::clone(&self.inner);
+        blocking(move || {
+            if let Some(total) = usage::cost_nanos(&inner.root)? {
+                return Ok(total);
+            }
+            let rebuilt = inner.recount_cost_nanos()?;
+            usage::settle_cost_nanos(&inner.root, rebuilt)
+        })
+        .await
+    }
+
     /// Where the bytes of `blob` are (or would be) stored.
     pub fn blob_path(&self, blob: &BlobRef) -> PathBuf {
         cas::blob_path(&self.inner.root, blob)
@@ -326,6 +341,29 @@ impl Inner {
             }
         }
         usage::create_empty(&sentinel)
+    }
+
+    /// Every session's cost from its log index: the one read of every log, for a
+    /// store without a usable cost count.
+    fn recount_cost_nanos(&self) -> Result<u64, StoreError> {
+        let sessions_dir = self.root.join(SESSIONS_DIR);
+        let entries = match std::fs::read_dir(&sessions_dir) {
+            Ok(entries) => entries,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+            Err(err) => return Err(fsio::io_err("list", &sessions_dir)(err)),
+        };
+        let mut total: u64 = 0;
+        for entry in entries {
+            let entry = entry.map_err(fsio::io_err("list", &sessions_dir))?;
+            let name = entry.file_name();
+            let Some(session) = name.to_str().and_then(session_id_of_dir_name) else {
+                continue;
+            };
+            let index = self.log_index(&session);
+            let cost = log::cost_nanos(&self.session_dir(&session), &index)?;
+            total = total.saturating_add(cost);
+        }
+        Ok(total)
     }
 
     /// The cached log index of `session`, created empty on first use.
@@ -411,13 +449,19 @@ impl SessionLog for FsStore {
         let (inner, owned, entries) = (Arc::clone(&self.inner), session.clone(), entries.to_vec());
         let outcome = blocking(move || {
             let index = inner.log_index(&owned);
-            log::append(
+            let outcome = log::append(
                 &inner.session_dir(&owned),
                 &index,
                 &inner.runs_marker(&owned),
                 expected_head,
                 &entries,
-            )
+            )?;
+            // Only a new commit adds cost (a retry's was counted by its first append).
+            let cost = log::batch_cost_nanos(&entries);
+            if matches!(outcome, AppendOutcome::Appended { .. }) && cost > 0 {
+                usage::add_cost_nanos(&inner.root, cost)?;
+            }
+            Ok(outcome)
         })
         .await?;
         // Only a new commit is news: a retry of committed entries was announced by

@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
 use engine::core::event::runs_in_flight_delta;
+use engine::core::run::recorded_cost_nanos;
 use engine::log::{LogEntry, Seq};
 use engine::store::{AppendOutcome, StoreError};
 
@@ -69,6 +70,10 @@ pub(crate) struct LogIndex {
     /// Runs requested and not yet finished in the valid prefix, counted by event
     /// kind as entries are indexed (`engine::core::event::runs_in_flight_delta`).
     runs_in_flight: i64,
+    /// What the valid prefix's turns recorded as their cost, in nano-USD
+    /// (`engine::core::run::recorded_cost_nanos`): the session's share of the
+    /// universe's cost, read when that count must be rebuilt.
+    cost_nanos: u64,
     /// The newest `observed_at_ms` in the valid prefix: the session's last activity,
     /// by the same rule as the control state's `last_observed_at_ms` (the maximum,
     /// since hosts' clocks need not be monotonic), so `session/list` orders by it
@@ -81,6 +86,7 @@ impl LogIndex {
     fn clear(&mut self) {
         self.line_ends.clear();
         self.runs_in_flight = 0;
+        self.cost_nanos = 0;
         self.last_observed_at_ms = 0;
     }
 
@@ -132,6 +138,11 @@ pub(crate) fn runs_in_flight(dir: &Path, index: &Mutex<LogIndex>) -> Result<u64,
     indexed(dir, index, |index| {
         u64::try_from(index.runs_in_flight).unwrap_or(0)
     })
+}
+
+/// What the session's turns cost, in nano-USD.
+pub(crate) fn cost_nanos(dir: &Path, index: &Mutex<LogIndex>) -> Result<u64, StoreError> {
+    indexed(dir, index, |index| index.cost_nanos)
 }
 
 /// The newest `observed_at_ms` of the session's log (`None` without entries).
@@ -278,11 +289,20 @@ fn write_batch(
     }
     index.line_ends.extend(line_ends);
     index.runs_in_flight += batch_runs(entries);
+    index.cost_nanos = index.cost_nanos.saturating_add(batch_cost_nanos(entries));
     index.last_observed_at_ms = entries
         .iter()
         .map(|entry| entry.observed_at_ms)
         .fold(index.last_observed_at_ms, u64::max);
     Ok(())
+}
+
+/// What a batch's turns cost, in nano-USD.
+pub(crate) fn batch_cost_nanos(entries: &[LogEntry]) -> u64 {
+    entries
+        .iter()
+        .map(|entry| recorded_cost_nanos(&entry.event))
+        .fold(0, u64::saturating_add)
 }
 
 /// How a batch moves its session's runs in flight.
@@ -358,6 +378,7 @@ fn refresh(index: &mut LogIndex, log: &File, path: &Path) -> Result<Option<TornT
     let mut open_batch: Vec<u64> = Vec::new();
     let mut open_batch_start = start;
     let mut open_batch_runs: i64 = 0;
+    let mut open_batch_cost: u64 = 0;
     let mut open_batch_observed: u64 = 0;
     loop {
         line.clear();
@@ -382,14 +403,17 @@ fn refresh(index: &mut LogIndex, log: &File, path: &Path) -> Result<Option<TornT
                 if open_batch.is_empty() {
                     open_batch_start = line_start;
                     open_batch_runs = 0;
+                    open_batch_cost = 0;
                     open_batch_observed = 0;
                 }
                 open_batch.push(offset);
                 open_batch_runs += runs_in_flight_delta(&entry.event.kind);
+                open_batch_cost = open_batch_cost.saturating_add(recorded_cost_nanos(&entry.event));
                 open_batch_observed = open_batch_observed.max(entry.observed_at_ms);
                 if batch_end == want {
                     index.line_ends.append(&mut open_batch);
                     index.runs_in_flight += open_batch_runs;
+                    index.cost_nanos = index.cost_nanos.saturating_add(open_batch_cost);
                     index.last_observed_at_ms = index.last_observed_at_ms.max(open_batch_observed);
                 }
             }

@@ -6,6 +6,8 @@
 //! children/<session>           the parent's id: the session is a sub-agent
 //! cas/stored_bytes             decimal: the bytes of every blob under cas/sha256
 //! cas/stored_bytes.lock        exclusive lock for changing it
+//! cost_nanos                   decimal: what every turn recorded as its cost, nano-USD
+//! cost_nanos.lock              exclusive lock for changing it
 //! ```
 //!
 //! Runs in flight: the count itself is always read from the session's log (its
@@ -22,6 +24,14 @@
 //! before it existed, a crash while replacing it) the next reader recounts the CAS
 //! once. A crash between a blob's rename and the counter's update leaves that blob
 //! uncounted; deleting `cas/stored_bytes` has it recounted.
+//!
+//! Cost: a counter moved after every append that commits turns with a cost. When it
+//! is missing (a store from before it existed) appends leave it missing and the next
+//! reader rebuilds it from every session's log index, outside the counter's lock
+//! (so no reader holds it while waiting for a session's log lock an appender holds).
+//! A crash between an append and the counter's update, or an append racing that
+//! one rebuild, leaves that append's cost uncounted; deleting `cost_nanos` has it
+//! recounted.
 
 use std::fs::{self, OpenOptions};
 use std::io;
@@ -38,6 +48,8 @@ pub(crate) const RUNS_DIR: &str = "runs_in_flight";
 pub(crate) const CHILDREN_DIR: &str = "children";
 const STORED_BYTES_FILE: &str = "cas/stored_bytes";
 const STORED_BYTES_LOCK: &str = "cas/stored_bytes.lock";
+const COST_FILE: &str = "cost_nanos";
+const COST_LOCK: &str = "cost_nanos.lock";
 
 /// The marker of one session (see the module docs).
 pub(crate) struct RunsMarker {
@@ -110,7 +122,7 @@ pub(crate) fn marked_sessions(root: &Path) -> Result<Vec<String>, StoreError> {
 /// Adds `delta` bytes to the universe's count (after a blob file was created or
 /// replaced), recounting instead when there is no usable count.
 pub(crate) fn add_stored_bytes(root: &Path, delta: i64) -> Result<(), StoreError> {
-    with_counter(root, |stored| match stored {
+    with_counter(root, STORED_BYTES, |stored| match stored {
         Some(stored) => Ok(Some(stored.saturating_add_signed(delta))),
         None => recount(root).map(Some),
     })
@@ -119,23 +131,65 @@ pub(crate) fn add_stored_bytes(root: &Path, delta: i64) -> Result<(), StoreError
 
 /// The bytes of every blob in the store.
 pub(crate) fn stored_bytes(root: &Path) -> Result<u64, StoreError> {
-    with_counter(root, |stored| match stored {
+    with_counter(root, STORED_BYTES, |stored| match stored {
         Some(_) => Ok(None),
         None => recount(root).map(Some),
     })
 }
+
+/// Adds what an append's turns cost to the universe's count; a missing count stays
+/// missing, for the next reader to rebuild (see the module docs).
+pub(crate) fn add_cost_nanos(root: &Path, delta: u64) -> Result<(), StoreError> {
+    with_counter(root, COST, |stored| {
+        Ok(stored.map(|stored| stored.saturating_add(delta)))
+    })
+    .map(drop)
+}
+
+/// The universe's cost count, `None` when it must be rebuilt.
+pub(crate) fn cost_nanos(root: &Path) -> Result<Option<u64>, StoreError> {
+    let mut present = true;
+    let total = with_counter(root, COST, |stored| {
+        present = stored.is_some();
+        Ok(None)
+    })?;
+    Ok(present.then_some(total))
+}
+
+/// Stores a rebuilt cost count unless another reader stored one meanwhile; the
+/// count in force.
+pub(crate) fn settle_cost_nanos(root: &Path, rebuilt: u64) -> Result<u64, StoreError> {
+    with_counter(root, COST, |stored| Ok(stored.is_none().then_some(rebuilt)))
+}
+
+/// A counter file and its lock, below the store root.
+#[derive(Clone, Copy)]
+struct Counter {
+    file: &'static str,
+    lock: &'static str,
+}
+
+const STORED_BYTES: Counter = Counter {
+    file: STORED_BYTES_FILE,
+    lock: STORED_BYTES_LOCK,
+};
+const COST: Counter = Counter {
+    file: COST_FILE,
+    lock: COST_LOCK,
+};
 
 /// Runs `change` on the counter under its lock: it gets the stored count (`None`
 /// when missing or unreadable) and returns the count to write (`None`: keep it).
 /// Returns the count after the change.
 fn with_counter(
     root: &Path,
+    counter: Counter,
     change: impl FnOnce(Option<u64>) -> Result<Option<u64>, StoreError>,
 ) -> Result<u64, StoreError> {
-    let lock_path = root.join(STORED_BYTES_LOCK);
+    let lock_path = root.join(counter.lock);
     let lock = fsio::open_lock_file(&lock_path)?;
     lock.lock().map_err(io_err("lock", &lock_path))?;
-    let path = root.join(STORED_BYTES_FILE);
+    let path = root.join(counter.file);
     let stored = match fs::read_to_string(&path) {
         Ok(text) => text.trim().parse::<u64>().ok(),
         Err(err) if err.kind() == io::ErrorKind::NotFound => None,

@@ -54,7 +54,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "schedule catalog",
         include_str!("../migrations/0009_schedules.sql"),
     ),
-    // 10 is the cost columns (merged separately).
+    (
+        10,
+        "universe cost",
+        include_str!("../migrations/0010_cost.sql"),
+    ),
     (
         11,
         "sub-agents",

@@ -177,6 +177,12 @@ impl PgStore {
         blobs::stored_bytes(self).await
     }
 
+    /// What this universe's turns recorded as their cost, in nano-USD: one row
+    /// (`universes.cost_nanos`), moved by the appends that commit them.
+    pub async fn cost_nanos(&self) -> Result<u64, StoreError> {
+        log::cost_nanos(self).await
+    }
+
     /// The object store for large blobs, if one is configured. Without one, blobs
     /// over [`PgStoreLimits::blob_inline_bytes_max`] are refused as too large.
     pub fn object_store(&self) -> Option<&ObjectStore> {

@@ -9,11 +9,14 @@
 //!
 //! The same transaction moves the session's `runs_in_flight` by the kinds of the
 //! entries it commits, so the count is exactly as durable as the log it summarises,
-//! moves its `last_activity_at_ms` (what `session/list` orders by), and queues the
-//! commit notification (`commits`), which Postgres delivers only if it commits.
+//! moves its `last_activity_at_ms` (what `session/list` orders by), adds what its
+//! turns cost to `universes.cost_nanos` (only when they cost anything, saturating,
+//! so no append ever fails on the sum), and queues the commit notification
+//! (`commits`), which Postgres delivers only if it commits.
 
 use engine::SessionId;
 use engine::core::event::runs_in_flight_delta;
+use engine::core::run::recorded_cost_nanos;
 use engine::log::{LogEntry, Seq};
 use engine::store::{AppendOutcome, StoreError, check_batch};
 
@@ -95,12 +98,19 @@ pub(crate) async fn append(
         session,
         expected_head + entries.len() as Seq,
     );
+    // A data-modifying CTE runs whether or not the query reads it: the universe's
+    // cost moves in this statement, the last before the commit, and only for a
+    // batch that costs anything.
     sqlx::query(
         "WITH moved AS ( \
            UPDATE sessions SET head = $3, runs_in_flight = runs_in_flight + $4, \
              last_activity_at_ms = GREATEST(last_activity_at_ms, $5) \
            WHERE universe_id = $1 AND session_id = $2 \
-           RETURNING head) \
+           RETURNING head), \
+         charged AS ( \
+           UPDATE universes \
+           SET cost_nanos = LEAST(cost_nanos, 9223372036854775807 - $8) + $8 \
+           WHERE universe_id = $1 AND $8 > 0) \
          SELECT pg_notify($6, $7) FROM moved",
     )
     .bind(store.universe_id)
@@ -110,6 +120,7 @@ pub(crate) async fn append(
     .bind(rows.last_observed_at_ms)
     .bind(crate::commits::COMMIT_CHANNEL)
     .bind(notice)
+    .bind(rows.cost_nanos)
     .execute(&mut *tx)
     .await
     .map_err(query_failed("move the session head"))?;
@@ -225,6 +236,9 @@ struct EventRows {
     entry: Vec<Vec<u8>>,
     /// How the batch moves the session's runs in flight (`sessions.runs_in_flight`).
     runs_in_flight: i64,
+    /// What the batch's turns cost (`universes.cost_nanos`), in nano-USD; sums past
+    /// bigint are kept as its maximum.
+    cost_nanos: i64,
     /// The batch's newest `observed_at_ms` (`sessions.last_activity_at_ms`); times
     /// past bigint are kept as its maximum.
     last_observed_at_ms: i64,
@@ -245,6 +259,7 @@ impl EventRows {
             payload: Vec::with_capacity(entries.len()),
             entry: Vec::with_capacity(entries.len()),
             runs_in_flight: 0,
+            cost_nanos: 0,
             last_observed_at_ms: 0,
         };
         for entry in entries {
@@ -260,6 +275,8 @@ impl EventRows {
             rows.payload.push(jsonb_storable(payload));
             rows.entry.push(entry.to_canonical_bytes());
             rows.runs_in_flight += runs_in_flight_delta(&entry.event.kind);
+            let cost = i64::try_from(recorded_cost_nanos(&entry.event)).unwrap_or(i64::MAX);
+            rows.cost_nanos = rows.cost_nanos.saturating_add(cost);
             rows.last_observed_at_ms = rows
                 .last_observed_at_ms
                 .max(i64::try_from(entry.observed_at_ms).unwrap_or(i64::MAX));
@@ -364,6 +381,18 @@ pub(crate) async fn session_ids(store: &PgStore) -> Result<Vec<SessionId>, Store
     .await
     .map_err(query_failed("list sessions"))?;
     rows.iter().map(|raw| session_of_row(raw)).collect()
+}
+
+/// What the universe's turns cost, in nano-USD: one row (`universes.cost_nanos`,
+/// see `migrations/0010_cost.sql`).
+pub(crate) async fn cost_nanos(store: &PgStore) -> Result<u64, StoreError> {
+    let total: Option<i64> =
+        sqlx::query_scalar("SELECT cost_nanos FROM universes WHERE universe_id = $1")
+            .bind(store.universe_id)
+            .fetch_optional(&store.pool)
+            .await
+            .map_err(query_failed("read the universe's cost"))?;
+    Ok(total.map_or(0, |total| u64::try_from(total).unwrap_or(0)))
 }
 
 #[cfg(test)]

@@ -471,6 +471,10 @@ fn load_providers() -> anyhow::Result<Providers> {
             .collect();
         tracing::info!(providers = ?ids, "LLM providers configured");
     }
+    tracing::info!(
+        models_priced = providers.prices().len(),
+        "generation prices loaded (docs/spec/cost.md)"
+    );
     Ok(providers)
 }
 

@@ -262,6 +262,7 @@ mod tests {
                 context: Default::default(),
                 run_limits: Default::default(),
                 tool_policy: Default::default(),
+                budget: Default::default(),
             },
             instructions: None,
             parent: Default::default(),

@@ -17,7 +17,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail, ensure};
 use engine::core::event::{
-    ContextItemRemoved, CoreEvent, RunFinished, RunRequested, SessionClosed,
+    ContextItemRemoved, CoreEvent, RunFinished, RunRequested, SessionClosed, TurnCompleted,
 };
 use engine::log::{EventEnvelope, Joins, LogEntry, Seq};
 use engine::store::{
@@ -328,8 +328,9 @@ pub async fn blob_store_suite<S: BlobStore>(store: &S) -> anyhow::Result<()> {
 
 /// What a store keeps for the per-universe quotas ([`UniverseUsage`]): runs in
 /// flight counted by event kind over every session, blob bytes counted once per
-/// blob. Counts are compared before and after, so the store may hold other data,
-/// but nothing else may write to its universe meanwhile.
+/// blob, cost summed over completed turns once per commit. Counts are compared
+/// before and after, so the store may hold other data, but nothing else may write
+/// to its universe meanwhile.
 pub async fn usage_suite<S>(store: &S) -> anyhow::Result<()>
 where
     S: SessionLog + BlobStore + UniverseUsage,
@@ -340,6 +341,7 @@ where
         session_id(&prefix, "usage-2")?,
     );
     let runs_before = store.runs_in_flight().await?;
+    let cost_before = store.cost_nanos().await?;
     let runs = |delta: u64, what: &'static str| async move {
         expect_grown(
             what,
@@ -376,6 +378,32 @@ where
         .append(&two, 2, &[finished(3), entry(&prefix, 4), finished(5)])
         .await?;
     runs(0, "every run finished").await?;
+
+    // Cost: what completed turns record, counted once per commit; other kinds and a
+    // run's end (which repeats its turns' sum) count nothing.
+    let cost = |delta: u64, what: &'static str| async move {
+        expect_grown(
+            what,
+            "nano-USD",
+            cost_before,
+            delta,
+            store.cost_nanos().await?,
+        )
+    };
+    cost(0, "entries without a cost").await?;
+    let turns = [turn_entry(6, 1_500), finished(7), turn_entry(8, 250)];
+    store.append(&two, 5, &turns).await?;
+    cost(1_750, "two turns").await?;
+    expect_outcome(
+        store.append(&two, 5, &turns).await,
+        AppendOutcome::AlreadyCommitted { head: 8 },
+        "a retried append of turns",
+    )?;
+    cost(1_750, "a retried append costs nothing").await?;
+    store
+        .append(&one, 3, &[turn_entry(4, 3_000_000_000)])
+        .await?;
+    cost(3_000_001_750, "over two sessions").await?;
 
     let bytes_before = store.stored_bytes().await?;
     let bytes = |delta: u64, what: &'static str| async move {
@@ -645,6 +673,15 @@ fn kind_entry(kind: &str, seq: Seq) -> LogEntry {
             payload: json!({ "seq": seq }),
         },
     }
+}
+
+/// A `turn.completed` entry whose usage records `cost_nanos` (the only part of the
+/// payload a store reads).
+fn turn_entry(seq: Seq, cost_nanos: u64) -> LogEntry {
+    let mut entry = kind_entry(TurnCompleted::KIND, seq);
+    entry.event.payload = json!({ "usage": { "input_tokens": 1, "output_tokens": 1,
+        "cost_nanos": cost_nanos } });
+    entry
 }
 
 /// A small entry whose payload names `tag` and `seq`.

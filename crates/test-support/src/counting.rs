@@ -554,6 +554,10 @@ impl<S: UniverseUsage + Send> UniverseUsage for CountingStore<S> {
     async fn children_in_flight(&self) -> Result<u64, StoreError> {
         self.count().children_in_flight().await
     }
+
+    async fn cost_nanos(&self) -> Result<u64, StoreError> {
+        self.count().cost_nanos().await
+    }
 }
 
 impl<S: ScheduleCatalog> ScheduleCatalog for CountingStore<S> {

@@ -123,6 +123,7 @@ async fn open<S: SessionLog + BlobStore + CheckpointStore>(
         context: Default::default(),
         run_limits: Default::default(),
         tool_policy: Default::default(),
+        budget: Default::default(),
     };
     runner
         .admit(CoreCommand::OpenSession {

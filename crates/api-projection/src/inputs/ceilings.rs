@@ -244,6 +244,7 @@ mod tests {
             turns_max: Some(10),
             tool_batches_max: Some(5),
             output_tokens_max: Some(1_000),
+            cost_nanos_max: None,
         });
         assert!(ceilings.check_run(&generous, &overrides).is_ok());
         // A patch of another field leaves old values alone; one of the limits does not.

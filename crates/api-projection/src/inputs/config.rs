@@ -9,17 +9,21 @@ use api::ApiError;
 use api::types::run::{RunLimitsInput, RunOverridesInput};
 use api::types::session::{
     CompactionPolicy, ContextInput, FilesystemMode, InstructionsInput, ModelRouteInput,
-    ReasoningEffort, SessionPatch, SessionStartParams, ToolChoiceInput,
+    ReasoningEffort, SessionBudget as SessionBudgetInput, SessionPatch, SessionStartParams,
+    ToolChoiceInput,
 };
 use engine::SessionId;
 use engine::core::config::{
     CompactionMode, ConfigError, ConfigField, ConfigPatch, ContextPolicy, GenerationConfig,
-    ModelRoute, ProviderParams, RunLimits, RunLimitsPatch, RunOverrides, SessionConfig,
-    TURN_OUTPUT_TOKENS_MAX_DEFAULT, ToolChoice,
+    ModelRoute, ProviderParams, RunLimits, RunLimitsPatch, RunOverrides, SessionBudget,
+    SessionConfig, TURN_OUTPUT_TOKENS_MAX_DEFAULT, ToolChoice,
 };
-use engine::core::limits::{PROVIDER_PARAMS_BYTES_MAX, TEXT_FIELD_BYTES_MAX};
+use engine::core::limits::{
+    PROVIDER_PARAMS_BYTES_MAX, RUN_COST_NANOS_MAX, SESSION_COST_NANOS_MAX, TEXT_FIELD_BYTES_MAX,
+};
 use serde_json::{Map, Value};
 
+use super::cost::{nanos_to_usd, usd_to_nanos};
 use super::{TextOrRef, parse_ref};
 
 /// The provider param that `reasoningEffort` sets.
@@ -72,11 +76,18 @@ pub fn prepare_session(params: &SessionStartParams) -> Result<PreparedSession, A
             provider_params,
         },
         context: context_policy(&input.context, ContextPolicy::default()),
-        run_limits: RunLimits::default().patched(&limits_patch(&input.run_defaults)),
+        run_limits: RunLimits::default()
+            .patched(&limits_patch(&input.run_defaults, "config.runDefaults.")?),
         tool_policy: input
             .tool_policy
             .as_ref()
             .map(super::tool_policy)
+            .unwrap_or_default(),
+        budget: input
+            .budget
+            .as_ref()
+            .map(|budget| session_budget(budget, "config.budget."))
+            .transpose()?
             .unwrap_or_default(),
     };
     config
@@ -151,8 +162,18 @@ pub fn config_patch(
         context: patch
             .context
             .map(|context| context_policy(&context, current.context)),
-        run_limits: patch.run_defaults.as_ref().and_then(non_empty_limits),
+        run_limits: patch
+            .run_defaults
+            .as_ref()
+            .map(|limits| non_empty_limits(limits, "patch.runDefaults."))
+            .transpose()?
+            .flatten(),
         tool_policy: patch.tool_policy.as_ref().map(super::tool_policy),
+        budget: patch
+            .budget
+            .as_ref()
+            .map(|budget| session_budget(budget, "patch.budget."))
+            .transpose()?,
     };
     let next = current.patched(&engine_patch);
     next.validate()
@@ -206,7 +227,12 @@ pub fn run_overrides(
         output_tokens_max: input.max_output_tokens,
         tool_choice: None,
         provider_params,
-        limits: input.limits.as_ref().and_then(non_empty_limits),
+        limits: input
+            .limits
+            .as_ref()
+            .map(|limits| non_empty_limits(limits, "overrides.limits."))
+            .transpose()?
+            .flatten(),
     };
     result
         .validate(session)
@@ -325,19 +351,42 @@ fn context_policy(input: &ContextInput, base: ContextPolicy) -> ContextPolicy {
     }
 }
 
-fn limits_patch(input: &RunLimitsInput) -> RunLimitsPatch {
-    RunLimitsPatch {
+/// `prefix` is where the client put the limits, for errors.
+fn limits_patch(input: &RunLimitsInput, prefix: &str) -> Result<RunLimitsPatch, ApiError> {
+    Ok(RunLimitsPatch {
         turns_max: input.max_turns,
         tool_batches_max: input.max_tool_rounds,
         output_tokens_max: input.max_output_tokens,
-    }
+        cost_nanos_max: input
+            .max_cost_usd
+            .map(|usd| usd_to_nanos(&format!("{prefix}maxCostUsd"), usd, RUN_COST_NANOS_MAX))
+            .transpose()?,
+    })
 }
 
 /// `None` for a patch that sets nothing, so `{}` and an absent field are the same
 /// run request (the engine's idempotency digest covers the overrides).
-fn non_empty_limits(input: &RunLimitsInput) -> Option<RunLimitsPatch> {
-    let patch = limits_patch(input);
-    (patch != RunLimitsPatch::default()).then_some(patch)
+fn non_empty_limits(
+    input: &RunLimitsInput,
+    prefix: &str,
+) -> Result<Option<RunLimitsPatch>, ApiError> {
+    let patch = limits_patch(input, prefix)?;
+    Ok((patch != RunLimitsPatch::default()).then_some(patch))
+}
+
+fn session_budget(input: &SessionBudgetInput, prefix: &str) -> Result<SessionBudget, ApiError> {
+    let cost_nanos_max = input
+        .max_cost_usd
+        .map(|usd| usd_to_nanos(&format!("{prefix}maxCostUsd"), usd, SESSION_COST_NANOS_MAX))
+        .transpose()?;
+    Ok(SessionBudget { cost_nanos_max })
+}
+
+/// The engine's budget as clients read it in `config.budget`.
+pub(crate) fn session_budget_view(budget: &SessionBudget) -> SessionBudgetInput {
+    SessionBudgetInput {
+        max_cost_usd: budget.cost_nanos_max.map(nanos_to_usd),
+    }
 }
 
 /// Where a config value came from, which decides its client-facing name.
@@ -369,6 +418,9 @@ fn api_field(field: ConfigField, scope: Scope) -> &'static str {
         (ConfigField::RunLimitsOutputTokensMax, Scope::Overrides) => "limits.maxOutputTokens",
         (ConfigField::ToolPolicyRules, _) => "toolPolicy.rules",
         (ConfigField::ToolPolicyApprovalTimeoutMs, _) => "toolPolicy.approvalTimeoutMs",
+        (ConfigField::RunLimitsCostNanosMax, Scope::Config) => "runDefaults.maxCostUsd",
+        (ConfigField::RunLimitsCostNanosMax, Scope::Overrides) => "limits.maxCostUsd",
+        (ConfigField::BudgetCostNanosMax, _) => "budget.maxCostUsd",
     }
 }
 
@@ -381,6 +433,20 @@ pub(crate) fn config_error(err: &ConfigError, scope: Scope, prefix: &str) -> Api
             format!("is longer than {TEXT_FIELD_BYTES_MAX} bytes"),
         ),
         ConfigError::Zero { field } => (*field, "must be at least 1".to_owned()),
+        // Costs are nano-USD in the engine and USD on the wire.
+        ConfigError::TooLarge { field, max }
+            if [
+                ConfigField::RunLimitsCostNanosMax,
+                ConfigField::BudgetCostNanosMax,
+            ]
+            .iter()
+            .any(|cost| cost.path() == *field) =>
+        {
+            (
+                *field,
+                format!("must be at most {} USD", nanos_to_usd(*max)),
+            )
+        }
         ConfigError::TooLarge { field, max } => (*field, format!("must be at most {max}")),
         ConfigError::ParamsTooLarge => {
             return invalid_config(format!(

@@ -30,6 +30,7 @@ pub(super) fn start(api_kind: &str, generation: GenerationInput) -> SessionStart
             run_defaults: RunLimitsInput::default(),
             tools: ToolsInput::default(),
             tool_policy: Default::default(),
+            budget: Default::default(),
         },
     }
 }
@@ -94,7 +95,11 @@ fn every_field_maps() {
         max_turns: Some(7),
         max_tool_rounds: None,
         max_output_tokens: Some(10_000),
+        max_cost_usd: Some(0.25),
     };
+    params.config.budget = Some(api::types::session::SessionBudget {
+        max_cost_usd: Some(3.5),
+    });
     params.config.tools.filesystem = FilesystemMode::Edit;
     let prepared = prepare_session(&params).unwrap();
     assert_eq!(prepared.session_id.unwrap().as_str(), "s-1");
@@ -127,8 +132,32 @@ fn every_field_maps() {
         RunLimits {
             turns_max: 7,
             tool_batches_max: 50,
-            output_tokens_max: 10_000
+            output_tokens_max: 10_000,
+            cost_nanos_max: Some(250_000_000),
         }
+    );
+    assert_eq!(config.budget.cost_nanos_max, Some(3_500_000_000));
+}
+
+#[test]
+fn engine_refusals_of_cost_budgets_name_the_client_field_in_usd() {
+    let err = ConfigError::TooLarge {
+        field: ConfigField::BudgetCostNanosMax.path(),
+        max: 1_000_000_000_000_000,
+    };
+    let err = config_error(&err, Scope::Config, "patch.");
+    assert_eq!(
+        err.message,
+        "patch.budget.maxCostUsd must be at most 1000000 USD"
+    );
+    let err = ConfigError::TooLarge {
+        field: ConfigField::RunLimitsCostNanosMax.path(),
+        max: 2_500_000_000,
+    };
+    let err = config_error(&err, Scope::Overrides, "overrides.");
+    assert_eq!(
+        err.message,
+        "overrides.limits.maxCostUsd must be at most 2.5 USD"
     );
 }
 

@@ -5,6 +5,7 @@
 
 mod ceilings;
 mod config;
+mod cost;
 mod policy;
 mod rejection;
 mod routes;
@@ -16,7 +17,9 @@ use engine::ids::IdError;
 use engine::{BlobRef, RunId, SessionId, SubmissionId};
 
 pub use ceilings::ConfigCeilings;
+pub(crate) use config::session_budget_view;
 pub use config::{PreparedSession, config_patch, prepare_session, run_overrides};
+pub use cost::nanos_to_usd;
 pub use policy::{tool_policy, tool_policy_view};
 pub use rejection::{rejection, rejection_error, rejection_kind};
 pub use routes::{apply_models_to_patch, apply_models_to_session, check_run_models};

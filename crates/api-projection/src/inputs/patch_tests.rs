@@ -33,6 +33,7 @@ fn patch_applies_as_intended() {
             ..RunLimitsInput::default()
         }),
         tool_policy: Default::default(),
+        budget: Default::default(),
     };
     let engine_patch = config_patch(&current, &patch).unwrap();
     let next = current.patched(&engine_patch);

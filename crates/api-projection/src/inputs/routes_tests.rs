@@ -46,6 +46,7 @@ fn input(provider: &str, kind: &str, model: &str) -> SessionConfigInput {
         run_defaults: RunLimitsInput::default(),
         tools: ToolsInput::default(),
         tool_policy: Default::default(),
+        budget: Default::default(),
     }
 }
 

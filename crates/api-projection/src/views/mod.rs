@@ -7,6 +7,7 @@
 mod events;
 mod models;
 
+use crate::inputs::nanos_to_usd;
 use api::ApiError;
 use api::types::events::{WakeUpState, WakeUpView};
 use api::types::run::{RunFailureView, RunStatus, RunView, WaitReason, WaitingCallView};
@@ -177,11 +178,24 @@ pub fn run_failure_view(failure: &RunFailure) -> RunFailureView {
                 LimitKind::Turns => ("turns", "turns"),
                 LimitKind::ToolBatches => ("toolRounds", "tool rounds"),
                 LimitKind::OutputTokens => ("outputTokens", "output tokens"),
+                LimitKind::Cost => ("cost", "cost"),
+                LimitKind::SessionCost => ("sessionCost", "session cost"),
+            };
+            let message = match limit {
+                // Nano-USD in the engine, USD for people.
+                LimitKind::Cost | LimitKind::SessionCost => format!(
+                    "{name} limit reached ({} of {} USD)",
+                    nanos_to_usd(*used),
+                    nanos_to_usd(*max)
+                ),
+                LimitKind::Turns | LimitKind::ToolBatches | LimitKind::OutputTokens => {
+                    format!("{name} limit reached ({used} of {max})")
+                }
             };
             RunFailureView {
                 reason: "limitExceeded".into(),
                 code: code.into(),
-                message: format!("{name} limit reached ({used} of {max})"),
+                message,
             }
         }
         RunFailure::GenerationFailed { error } => RunFailureView {
@@ -215,6 +229,7 @@ fn opened_config(control: &ControlState) -> SessionConfig {
         context: Default::default(),
         run_limits: Default::default(),
         tool_policy: Default::default(),
+        budget: Default::default(),
     })
 }
 
@@ -249,11 +264,13 @@ fn config_view(config: &SessionConfig, filesystem: FilesystemMode) -> SessionCon
             max_turns: config.run_limits.turns_max,
             max_tool_rounds: config.run_limits.tool_batches_max,
             max_output_tokens: config.run_limits.output_tokens_max,
+            max_cost_usd: config.run_limits.cost_nanos_max.map(nanos_to_usd),
         },
         filesystem,
         timers: false,
         tool_policy: crate::inputs::tool_policy_view(&config.tool_policy),
         agents: Default::default(),
+        budget: crate::inputs::session_budget_view(&config.budget),
     }
 }
 
@@ -263,6 +280,8 @@ pub(crate) fn usage_view(usage: &Usage) -> UsageView {
         output_tokens: usage.output_tokens,
         cached_input_tokens: usage.cached_input_tokens,
         reasoning_tokens: usage.reasoning_tokens,
+        cost_usd: nanos_to_usd(usage.cost_nanos),
+        cost_complete: usage.unpriced_turns == 0,
     }
 }
 
@@ -389,6 +408,17 @@ mod tests {
         let tokens = limit(LimitKind::OutputTokens, 2_100, 2_000);
         assert_eq!(tokens.code, "outputTokens");
         assert_eq!(tokens.message, "output tokens limit reached (2100 of 2000)");
+        // Costs are nano-USD in the engine, USD for clients.
+        let cost = limit(LimitKind::Cost, 5_250_000, 5_000_000);
+        assert_eq!(
+            (cost.code.as_str(), cost.message.as_str()),
+            ("cost", "cost limit reached (0.00525 of 0.005 USD)")
+        );
+        let session = limit(LimitKind::SessionCost, 2_000_000_000, 2_000_000_000);
+        assert_eq!(
+            (session.code.as_str(), session.message.as_str()),
+            ("sessionCost", "session cost limit reached (2 of 2 USD)")
+        );
         let failed = run_failure_view(&RunFailure::GenerationFailed {
             error: EffectError {
                 code: "rate_limited".into(),
@@ -403,6 +433,21 @@ mod tests {
             ),
             ("generationFailed", "rate_limited", "slow down")
         );
+    }
+
+    #[test]
+    fn usage_shows_cost_in_usd_and_whether_every_turn_was_priced() {
+        let usage = Usage {
+            cost_nanos: 1_250_000,
+            ..Usage::default()
+        };
+        let view = usage_view(&usage);
+        assert_eq!((view.cost_usd, view.cost_complete), (0.00125, true));
+        let partial = usage_view(&Usage {
+            unpriced_turns: 1,
+            ..usage
+        });
+        assert_eq!((partial.cost_usd, partial.cost_complete), (0.00125, false));
     }
 
     #[test]

@@ -23,6 +23,9 @@ pub(crate) const USAGE: Usage = Usage {
     output_tokens: 90,
     cached_input_tokens: 0,
     reasoning_tokens: 30,
+    cache_write_input_tokens: 0,
+    cost_nanos: 0,
+    unpriced_turns: 0,
 };
 
 /// Drives one run through a Responses generation (reasoning, message, function

@@ -45,6 +45,7 @@ pub(crate) fn start_params() -> SessionStartParams {
                 agents: Default::default(),
             },
             tool_policy: Default::default(),
+            budget: Default::default(),
         },
     }
 }
@@ -66,6 +67,9 @@ const USAGE: Usage = Usage {
     output_tokens: 100,
     cached_input_tokens: 800,
     reasoning_tokens: 20,
+    cache_write_input_tokens: 0,
+    cost_nanos: 1_250_000,
+    unpriced_turns: 0,
 };
 
 #[tokio::test]
@@ -186,6 +190,10 @@ async fn session_view_follows_the_session() {
     let active = view.active_run.unwrap();
     assert_eq!(active.usage.input_tokens, 1_000);
     assert_eq!(view.usage.cached_input_tokens, 800);
+    // The cost the turn recorded, in USD, for the run and the session.
+    assert_eq!(active.usage.cost_usd, 0.00125);
+    assert_eq!(view.usage.cost_usd, 0.00125);
+    assert!(view.usage.cost_complete);
     let output_ref = host.put("contents").await;
     let results = vec![ToolResult {
         call_id,

@@ -13,4 +13,5 @@ pub mod models;
 pub mod run;
 pub mod schedule;
 pub mod session;
+pub mod universe;
 pub mod vfs;

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use super::items::ItemView;
 use super::session::{ModelRouteInput, ReasoningEffort, UsageView};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct RunLimitsInput {
     /// Generations per run. Default 50.
@@ -16,6 +16,13 @@ pub struct RunLimitsInput {
     /// Output tokens over the whole run. Default 200,000.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_output_tokens: Option<u64>,
+    /// What the run's generations may cost, in USD (0 to 1,000,000; precision
+    /// 10^-9). Default none: no cost budget. Checked before each generation: a run
+    /// whose recorded cost has reached it fails with `limitExceeded` / `cost`. Set in
+    /// `runDefaults`, a later `session/update` can raise or lower it but not remove
+    /// it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cost_usd: Option<f64>,
 }
 
 /// One piece of run or steer input.
@@ -113,8 +120,10 @@ pub enum RunStatus {
 pub struct RunFailureView {
     /// `limitExceeded` or `generationFailed`.
     pub reason: String,
-    /// For limits: `turns`, `toolRounds` or `outputTokens`; for generations: the
-    /// provider error code (e.g. `rate_limited`, `context_length_exceeded`).
+    /// For limits: `turns`, `toolRounds`, `outputTokens`, `cost` (the run's
+    /// `maxCostUsd`) or `sessionCost` (the session's `budget.maxCostUsd`); for
+    /// generations: the provider error code (e.g. `rate_limited`,
+    /// `context_length_exceeded`).
     pub code: String,
     pub message: String,
 }
@@ -127,6 +136,7 @@ pub struct RunView {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub failure: Option<RunFailureView>,
     pub turns: u32,
+    /// The run's usage and cost so far; in a `turn.completed` event, that turn's.
     pub usage: UsageView,
     /// Items the run produced so far (present in `session/read`'s last run and in
     /// events, empty elsewhere).

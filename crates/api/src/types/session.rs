@@ -179,6 +179,21 @@ pub struct SessionConfigInput {
     /// Default: allow every tool.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_policy: Option<ToolPolicyInput>,
+    /// What the session may spend over all its runs. Default: no budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<SessionBudget>,
+}
+
+/// A session's budget over all its runs (and its view in `config.budget`).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionBudget {
+    /// What every generation of the session may cost together, in USD (0 to
+    /// 1,000,000; precision 10^-9). Absent: no cost budget. Checked before each
+    /// generation: a run that would start one while the session's recorded cost
+    /// has reached it fails with `limitExceeded` / `sessionCost`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cost_usd: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -207,13 +222,22 @@ pub enum SessionStatus {
     Closed,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+/// Tokens as the provider reported them, and what they cost.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct UsageView {
+    /// Every input token, cached ones included.
     pub input_tokens: u64,
+    /// Every output token, reasoning included.
     pub output_tokens: u64,
     pub cached_input_tokens: u64,
     pub reasoning_tokens: u64,
+    /// In USD, at the deployment's prices when each generation completed (recorded
+    /// then, never recomputed). Compaction's own generations are not counted.
+    pub cost_usd: f64,
+    /// False when a generation's model had no price: `costUsd` then counts only
+    /// the priced ones, so it is a lower bound.
+    pub cost_complete: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -233,14 +257,18 @@ pub struct SessionConfigView {
     #[serde(default)]
     pub agents: bool,
     pub tool_policy: ToolPolicyInput,
+    pub budget: SessionBudget,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunLimitsView {
     pub max_turns: u32,
     pub max_tool_rounds: u32,
     pub max_output_tokens: u64,
+    /// Absent: no cost budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cost_usd: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
@@ -393,6 +421,9 @@ pub struct SessionPatch {
     /// Replaces the whole tool policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_policy: Option<ToolPolicyInput>,
+    /// Replaces the whole budget: `{}` removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<SessionBudget>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]

@@ -193,8 +193,8 @@ impl App {
             composer: Composer::default(),
             run: RunState::Idle { last: None },
             queued: Vec::new(),
-            usage: UsageView::default(),
-            run_usage: UsageView::default(),
+            usage: no_usage(),
+            run_usage: no_usage(),
             connection: None,
             tools_expanded: false,
             scroll_back: 0,
@@ -259,13 +259,7 @@ impl App {
 
     /// The session's usage including the active run.
     pub fn usage_total(&self) -> UsageView {
-        let (a, b) = (self.usage, self.run_usage);
-        UsageView {
-            input_tokens: a.input_tokens + b.input_tokens,
-            output_tokens: a.output_tokens + b.output_tokens,
-            cached_input_tokens: a.cached_input_tokens + b.cached_input_tokens,
-            reasoning_tokens: a.reasoning_tokens + b.reasoning_tokens,
-        }
+        usage_sum(&self.usage, &self.run_usage)
     }
 
     // ---- notifications -------------------------------------------------------
@@ -324,13 +318,8 @@ impl App {
             self.run_usage = run.usage;
             return;
         }
-        self.usage = UsageView {
-            input_tokens: self.usage.input_tokens + run.usage.input_tokens,
-            output_tokens: self.usage.output_tokens + run.usage.output_tokens,
-            cached_input_tokens: self.usage.cached_input_tokens + run.usage.cached_input_tokens,
-            reasoning_tokens: self.usage.reasoning_tokens + run.usage.reasoning_tokens,
-        };
-        self.run_usage = UsageView::default();
+        self.usage = usage_sum(&self.usage, &run.usage);
+        self.run_usage = no_usage();
         self.forget_approvals(run_id);
         self.run = RunState::Idle {
             last: Some(run.status),
@@ -537,4 +526,23 @@ fn skills_text(skills: &[api::types::context::SkillView]) -> String {
     }
     text.push_str("(pin one with: /skills on NAME)");
     text
+}
+
+/// Nothing used yet: no tokens, and a cost that is complete (there is none).
+fn no_usage() -> UsageView {
+    UsageView {
+        cost_complete: true,
+        ..UsageView::default()
+    }
+}
+
+fn usage_sum(a: &UsageView, b: &UsageView) -> UsageView {
+    UsageView {
+        input_tokens: a.input_tokens + b.input_tokens,
+        output_tokens: a.output_tokens + b.output_tokens,
+        cached_input_tokens: a.cached_input_tokens + b.cached_input_tokens,
+        reasoning_tokens: a.reasoning_tokens + b.reasoning_tokens,
+        cost_usd: a.cost_usd + b.cost_usd,
+        cost_complete: a.cost_complete && b.cost_complete,
+    }
 }

@@ -342,9 +342,10 @@ fn status_line(app: &App) -> Line<'static> {
         sep(),
         Span::styled(
             format!(
-                "{} in / {} out",
+                "{} in / {} out{}",
                 thousands(usage.input_tokens),
-                thousands(usage.output_tokens)
+                thousands(usage.output_tokens),
+                cost_text(&usage)
             ),
             bar,
         ),
@@ -364,6 +365,16 @@ fn status_line(app: &App) -> Line<'static> {
     }
     spans.push(Span::styled(" ", bar));
     Line::from(spans).style(bar)
+}
+
+/// ` · $0.0123` once anything was spent (`≥` when some model had no price), else
+/// nothing: a deployment without prices shows no made-up zero.
+fn cost_text(usage: &api::types::session::UsageView) -> String {
+    if usage.cost_usd <= 0.0 {
+        return String::new();
+    }
+    let at_least = if usage.cost_complete { "" } else { "≥" };
+    format!(" · {at_least}{}", crate::oneshot::usd(usage.cost_usd))
 }
 
 fn draw_composer(frame: &mut Frame<'_>, area: Rect, app: &App) {

@@ -29,6 +29,7 @@ async fn start(client: &Client, text: &str) -> (String, String, u64) {
                 run_defaults: Default::default(),
                 tools: Default::default(),
                 tool_policy: Default::default(),
+                budget: Default::default(),
             },
         })
         .await

@@ -90,6 +90,24 @@ async fn json_reports_tool_calls_text_and_usage() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn a_cost_budget_stops_a_looping_run_and_its_cost_is_printed() {
+    // Each turn asks for a tool again and costs 0.002 USD (the fake model's prices).
+    let looping = json!({"tool_calls": [{"name": "echo", "arguments": {}}],
+                         "usage": {"input_tokens": 1_000, "output_tokens": 100}});
+    let stack = stack(json!({"turns": [looping.clone(), looping.clone(), looping]})).await;
+    let run = stack
+        .lightspeed(&["chat", "--new", "--max-cost-usd", "0.003", "loop"])
+        .await;
+    assert_eq!(run.code, Some(1), "{run:?}");
+    assert!(
+        run.stderr.contains("(limitExceeded: cost)"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("cost $0.0040"), "{}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn a_failed_run_exits_one_with_the_reason() {
     let stack = stack(json!({"turns": [
         {"error": {"status": 400, "message": "the scripted request is invalid"}}

@@ -69,6 +69,7 @@ async fn session(kind: ApiKind, provider: &RunningFakeProvider, transport: Trans
         context: Default::default(),
         run_limits: Default::default(),
         tool_policy: Default::default(),
+        budget: Default::default(),
     };
     runner
         .admit(CoreCommand::OpenSession {

@@ -9,7 +9,8 @@ pub use crate::core::policy::ToolPolicy;
 
 use crate::core::limits::{
     GENERATION_OUTPUT_TOKENS_MAX, HIGH_WATERMARK_TOKENS_MAX, PROVIDER_PARAMS_BYTES_MAX,
-    RUN_OUTPUT_TOKENS_MAX, RUN_TOOL_BATCHES_MAX, RUN_TURNS_MAX, TEXT_FIELD_BYTES_MAX,
+    RUN_COST_NANOS_MAX, RUN_OUTPUT_TOKENS_MAX, RUN_TOOL_BATCHES_MAX, RUN_TURNS_MAX,
+    SESSION_COST_NANOS_MAX, TEXT_FIELD_BYTES_MAX,
 };
 
 /// Which provider, API kind and model serve generations.
@@ -121,6 +122,10 @@ pub struct RunLimits {
     pub tool_batches_max: u32,
     /// Output tokens summed over the run's generations. Default 200,000.
     pub output_tokens_max: u64,
+    /// Cost of the run's generations, in nano-USD. Default none (no cost budget);
+    /// left out when none, so limits written before it encode as they did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_nanos_max: Option<u64>,
 }
 
 impl Default for RunLimits {
@@ -129,6 +134,7 @@ impl Default for RunLimits {
             turns_max: 50,
             tool_batches_max: 50,
             output_tokens_max: 200_000,
+            cost_nanos_max: None,
         }
     }
 }
@@ -146,6 +152,9 @@ pub struct RunLimitsPatch {
     pub tool_batches_max: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_tokens_max: Option<u64>,
+    /// Sets a cost budget (a patch cannot remove one: raise it instead).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_nanos_max: Option<u64>,
 }
 
 impl RunLimits {
@@ -154,7 +163,25 @@ impl RunLimits {
             turns_max: patch.turns_max.unwrap_or(self.turns_max),
             tool_batches_max: patch.tool_batches_max.unwrap_or(self.tool_batches_max),
             output_tokens_max: patch.output_tokens_max.unwrap_or(self.output_tokens_max),
+            cost_nanos_max: patch.cost_nanos_max.or(self.cost_nanos_max),
         }
+    }
+}
+
+/// What a session may spend over all its runs. A run that starts a generation
+/// while the session's recorded cost has reached a budget fails with
+/// `limit_exceeded` ([`crate::core::run::LimitKind::SessionCost`]). One struct, so
+/// budgets of other scopes join it without another config field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct SessionBudget {
+    /// Cost of every generation of the session, in nano-USD; none: no budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_nanos_max: Option<u64>,
+}
+
+impl SessionBudget {
+    pub fn is_default(&self) -> bool {
+        *self == Self::default()
     }
 }
 
@@ -171,6 +198,9 @@ pub struct SessionConfig {
     /// the default (allow all), so configs written before it encode as they did.
     #[serde(default, skip_serializing_if = "ToolPolicy::is_default")]
     pub tool_policy: ToolPolicy,
+    /// Left out when there is none, so configs written before it encode as they did.
+    #[serde(default, skip_serializing_if = "SessionBudget::is_default")]
+    pub budget: SessionBudget,
 }
 
 /// A revision-checked change to [`SessionConfig`]; unset fields stay as they are.
@@ -191,6 +221,9 @@ pub struct ConfigPatch {
     /// Replaces the whole policy.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_policy: Option<ToolPolicy>,
+    /// Replaces the whole budget (the default removes it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget: Option<SessionBudget>,
 }
 
 impl SessionConfig {
@@ -216,6 +249,9 @@ impl SessionConfig {
         }
         if let Some(policy) = &patch.tool_policy {
             next.tool_policy = policy.clone();
+        }
+        if let Some(budget) = patch.budget {
+            next.budget = budget;
         }
         next
     }
@@ -277,6 +313,8 @@ config_fields! {
     RunLimitsOutputTokensMax => "run_limits.output_tokens_max";
     ToolPolicyRules => "tool_policy.rules";
     ToolPolicyApprovalTimeoutMs => "tool_policy.approval_timeout_ms";
+    RunLimitsCostNanosMax => "run_limits.cost_nanos_max";
+    BudgetCostNanosMax => "budget.cost_nanos_max";
 }
 
 impl ConfigField {
@@ -420,7 +458,34 @@ impl RunLimits {
             ConfigField::RunLimitsOutputTokensMax,
             self.output_tokens_max,
             RUN_OUTPUT_TOKENS_MAX,
+        )?;
+        check_cost(
+            ConfigField::RunLimitsCostNanosMax,
+            self.cost_nanos_max,
+            RUN_COST_NANOS_MAX,
         )
+    }
+}
+
+impl SessionBudget {
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        check_cost(
+            ConfigField::BudgetCostNanosMax,
+            self.cost_nanos_max,
+            SESSION_COST_NANOS_MAX,
+        )
+    }
+}
+
+/// At most `max`. Zero is a budget too: nothing may be spent, so the next
+/// generation is refused (a budget carved out of one that is used up).
+fn check_cost(field: ConfigField, value: Option<u64>, max: u64) -> Result<(), ConfigError> {
+    match value {
+        Some(value) if value > max => Err(ConfigError::TooLarge {
+            field: field.path(),
+            max,
+        }),
+        _ => Ok(()),
     }
 }
 
@@ -440,6 +505,7 @@ impl SessionConfig {
             HIGH_WATERMARK_TOKENS_MAX,
         )?;
         self.tool_policy.validate()?;
+        self.budget.validate()?;
         self.run_limits.validate()
     }
 }
@@ -478,6 +544,7 @@ mod tests {
             turns_max,
             tool_batches_max,
             output_tokens_max,
+            cost_nanos_max: None,
         };
         assert!(limits(1, 1, 1).validate().is_ok());
         let at_ceiling = limits(
@@ -498,6 +565,38 @@ mod tests {
         let text = "x".repeat(PROVIDER_PARAMS_BYTES_MAX);
         let large = ProviderParams(serde_json::json!({ "service_tier": text }));
         assert_eq!(large.validate(), Err(ConfigError::ParamsTooLarge));
+    }
+
+    #[test]
+    fn cost_budgets_may_be_zero_and_have_ceilings() {
+        let run = |cost_nanos_max| RunLimits {
+            cost_nanos_max,
+            ..RunLimits::default()
+        };
+        assert!(run(None).validate().is_ok());
+        assert!(run(Some(0)).validate().is_ok());
+        assert!(run(Some(RUN_COST_NANOS_MAX)).validate().is_ok());
+        assert_eq!(
+            run(Some(RUN_COST_NANOS_MAX + 1)).validate(),
+            Err(ConfigError::TooLarge {
+                field: "run_limits.cost_nanos_max",
+                max: RUN_COST_NANOS_MAX
+            })
+        );
+        let session = |cost_nanos_max| SessionBudget { cost_nanos_max };
+        assert!(session(Some(0)).validate().is_ok());
+        assert!(matches!(
+            session(Some(SESSION_COST_NANOS_MAX + 1)).validate(),
+            Err(ConfigError::TooLarge { .. })
+        ));
+        // A patch sets a budget or keeps the one there; it never removes it.
+        let patched = run(Some(5)).patched(&RunLimitsPatch::default());
+        assert_eq!(patched.cost_nanos_max, Some(5));
+        let patch = RunLimitsPatch {
+            cost_nanos_max: Some(7),
+            ..RunLimitsPatch::default()
+        };
+        assert_eq!(run(None).patched(&patch).cost_nanos_max, Some(7));
     }
 
     #[test]

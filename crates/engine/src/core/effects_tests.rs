@@ -59,6 +59,7 @@ fn generating() -> (TestDrive, GenerationIntent) {
         context: Default::default(),
         run_limits: Default::default(),
         tool_policy: Default::default(),
+        budget: Default::default(),
     };
     config.context.compaction = CompactionMode::Manual;
     let mut drive = Drive::new(ControlState::default());

@@ -218,6 +218,7 @@ mod tests {
             context: Default::default(),
             run_limits: Default::default(),
             tool_policy: Default::default(),
+            budget: Default::default(),
         };
         let open = CoreCommand::OpenSession {
             session_id: sid("source"),

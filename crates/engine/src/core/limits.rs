@@ -30,6 +30,12 @@ pub const RUN_TURNS_MAX: u64 = 10_000;
 pub const RUN_TOOL_BATCHES_MAX: u64 = 10_000;
 /// Output tokens one run may spend, over all its turns.
 pub const RUN_OUTPUT_TOKENS_MAX: u64 = 100_000_000;
+/// Cost budget of one run, in nano-USD: 1,000,000 USD.
+pub const RUN_COST_NANOS_MAX: u64 = 1_000_000 * NANOS_PER_USD;
+/// Cost budget of one session, over all its runs, in nano-USD: 1,000,000 USD.
+pub const SESSION_COST_NANOS_MAX: u64 = 1_000_000 * NANOS_PER_USD;
+/// Nano-USD in one USD: the unit of every cost the engine holds.
+pub const NANOS_PER_USD: u64 = 1_000_000_000;
 /// Output tokens one generation may be allowed.
 pub const GENERATION_OUTPUT_TOKENS_MAX: u64 = 1_000_000;
 /// Context size at which automatic compaction starts, in tokens.

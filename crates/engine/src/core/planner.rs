@@ -96,8 +96,8 @@ fn plan_run(control: &ControlState, run: &ActiveRun) -> Plan {
             fingerprint: fingerprint.clone(),
         })),
         RunPhase::AwaitingTools { batch, calls } => {
-            if let Some(failure) = exceeded(run, LimitKind::ToolBatches)
-                .or_else(|| exceeded(run, LimitKind::OutputTokens))
+            if let Some(failure) = exceeded(control, run, LimitKind::ToolBatches)
+                .or_else(|| exceeded(control, run, LimitKind::OutputTokens))
             {
                 return Plan::Events(abandon(control, run, RunOutcome::Failed { failure }));
             }
@@ -130,7 +130,11 @@ fn plan_boundary(control: &ControlState, run: &ActiveRun) -> Plan {
         return Plan::Action(compaction_effect(control));
     }
     if !run.pending_steers.is_empty() {
-        if let Some(failure) = exceeded(run, LimitKind::OutputTokens) {
+        // The run's own cost budget first: it is the tighter, explicit ask.
+        if let Some(failure) = exceeded(control, run, LimitKind::Cost)
+            .or_else(|| exceeded(control, run, LimitKind::OutputTokens))
+            .or_else(|| exceeded(control, run, LimitKind::SessionCost))
+        {
             return Plan::Events(vec![finish(run, RunOutcome::Failed { failure })]);
         }
         let items = run
@@ -152,8 +156,13 @@ fn plan_boundary(control: &ControlState, run: &ActiveRun) -> Plan {
         // The run scheduled a wake-up: the next run carries on from there.
         return Plan::Events(vec![finish(run, RunOutcome::Completed)]);
     }
-    if let Some(failure) =
-        exceeded(run, LimitKind::Turns).or_else(|| exceeded(run, LimitKind::OutputTokens))
+    // Cost is recorded as each turn completes, so checking it here, before every
+    // generation, is what bounds spending: the last generation a budget lets start
+    // may overshoot it by that generation's own cost.
+    if let Some(failure) = exceeded(control, run, LimitKind::Turns)
+        .or_else(|| exceeded(control, run, LimitKind::Cost))
+        .or_else(|| exceeded(control, run, LimitKind::OutputTokens))
+        .or_else(|| exceeded(control, run, LimitKind::SessionCost))
     {
         return Plan::Events(vec![finish(run, RunOutcome::Failed { failure })]);
     }
@@ -197,8 +206,9 @@ fn parent_notice(control: &ControlState) -> Option<ParentNoticeIntent> {
     })
 }
 
-/// The failure if `limit` of `run` is used up.
-fn exceeded(run: &ActiveRun, limit: LimitKind) -> Option<RunFailure> {
+/// The failure if `limit` of `run` (or, for [`LimitKind::SessionCost`], of its
+/// session) is used up. Cost budgets are optional: none, no failure.
+fn exceeded(control: &ControlState, run: &ActiveRun, limit: LimitKind) -> Option<RunFailure> {
     let (used, max) = match limit {
         LimitKind::Turns => (u64::from(run.turns_used), u64::from(run.limits.turns_max)),
         LimitKind::ToolBatches => (
@@ -206,6 +216,11 @@ fn exceeded(run: &ActiveRun, limit: LimitKind) -> Option<RunFailure> {
             u64::from(run.limits.tool_batches_max),
         ),
         LimitKind::OutputTokens => (run.usage.output_tokens, run.limits.output_tokens_max),
+        LimitKind::Cost => (run.usage.cost_nanos, run.limits.cost_nanos_max?),
+        LimitKind::SessionCost => (
+            control.usage_total.cost_nanos,
+            control.config.as_ref()?.budget.cost_nanos_max?,
+        ),
     };
     (used >= max).then_some(RunFailure::LimitExceeded { limit, used, max })
 }

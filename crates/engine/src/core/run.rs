@@ -8,7 +8,13 @@ use crate::core::context::ItemSpec;
 use crate::core::request::Fingerprint;
 use crate::ids::{RunId, SubmissionId, ToolCallId};
 
-/// Token usage as reported by providers, summed where it appears on a run or session.
+/// Token usage as reported by providers, and what it cost, summed where it appears on
+/// a run or session.
+///
+/// `input_tokens` counts every input token (cached and cache-written ones included)
+/// and `output_tokens` every output token (reasoning included), so the parts are
+/// never added twice. The fields added after the first four are left out when zero,
+/// so entries and checkpoints written before them encode byte for byte as they did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct Usage {
     pub input_tokens: u64,
@@ -17,6 +23,20 @@ pub struct Usage {
     pub cached_input_tokens: u64,
     #[serde(default)]
     pub reasoning_tokens: u64,
+    /// Input tokens written to the provider's prompt cache (Anthropic reports them
+    /// apart and bills them above the input price); part of `input_tokens`.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_write_input_tokens: u64,
+    /// What the generations cost, in nano-USD (10^-9 USD). The host prices each
+    /// generation from its price table when the result comes back, and the turn
+    /// records it: replay and budgets read the recorded number, never a price
+    /// table, so a changed table cannot change history (docs/spec/cost.md).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cost_nanos: u64,
+    /// Generations whose model had no price: `cost_nanos` leaves them out, so a
+    /// total with any is a lower bound, not the cost.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub unpriced_turns: u64,
 }
 
 impl Usage {
@@ -27,7 +47,34 @@ impl Usage {
             .cached_input_tokens
             .saturating_add(other.cached_input_tokens);
         self.reasoning_tokens = self.reasoning_tokens.saturating_add(other.reasoning_tokens);
+        self.cache_write_input_tokens = self
+            .cache_write_input_tokens
+            .saturating_add(other.cache_write_input_tokens);
+        self.cost_nanos = self.cost_nanos.saturating_add(other.cost_nanos);
+        self.unpriced_turns = self.unpriced_turns.saturating_add(other.unpriced_turns);
     }
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
+}
+
+/// The cost an entry records, in nano-USD: a completed turn's `usage.cost_nanos`,
+/// 0 for every other kind. Read from the payload without decoding the rest, so
+/// stores keep a universe's cost total as they append (like
+/// [`runs_in_flight_delta`](crate::core::event::runs_in_flight_delta)); only
+/// `turn.completed` adds cost (a run's end repeats its turns' sum).
+pub fn recorded_cost_nanos(event: &crate::log::EventEnvelope) -> u64 {
+    use crate::core::event::TurnCompleted;
+    if event.kind != TurnCompleted::KIND {
+        return 0;
+    }
+    event
+        .payload
+        .get("usage")
+        .and_then(|usage| usage.get("cost_nanos"))
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or(0)
 }
 
 /// Why a generation stopped, normalised across providers. Recorded for clients; the
@@ -51,6 +98,12 @@ pub enum LimitKind {
     #[serde(rename = "tool_rounds")]
     ToolBatches,
     OutputTokens,
+    /// The run's cost budget ([`RunLimits::cost_nanos_max`]); `used` and `max` in
+    /// nano-USD.
+    Cost,
+    /// The session's cost budget ([`crate::core::config::SessionBudget`]), over every
+    /// run of the session; `used` and `max` in nano-USD.
+    SessionCost,
 }
 
 /// A provider-side or adapter-side failure, classified by the host.

@@ -110,6 +110,7 @@ pub(crate) fn config(policy: ToolPolicy) -> SessionConfig {
         context: Default::default(),
         run_limits: Default::default(),
         tool_policy: policy,
+        budget: Default::default(),
     }
 }
 

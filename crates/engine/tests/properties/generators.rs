@@ -357,9 +357,23 @@ pub(crate) fn run_limits() -> impl Strategy<Value = RunLimits> {
     prop_oneof![
         1 => Just(RunLimits::default()),
         1 => (1u32..6, 1u32..4, 1u64..400).prop_map(|(turns_max, tool_batches_max, output_tokens_max)| {
-            RunLimits { turns_max, tool_batches_max, output_tokens_max }
+            RunLimits {
+                turns_max,
+                tool_batches_max,
+                output_tokens_max,
+                cost_nanos_max: cost_budget(output_tokens_max, 3, 4),
+            }
         }),
     ]
+}
+
+/// A cost budget in nano-USD derived from a value already drawn (`seed`), so adding
+/// budgets drew no new randomness and left the other generated values, and the
+/// coverage they reach, as they were. One seed in `one_in` gets a budget of `seed`
+/// × `nanos` (zero included), small enough for the generated generations (10
+/// nano-USD an output token, `host.rs`) to use up.
+pub(crate) fn cost_budget(seed: u64, one_in: u64, nanos: u64) -> Option<u64> {
+    seed.is_multiple_of(one_in).then_some(seed * nanos)
 }
 
 pub(crate) fn context_policy() -> impl Strategy<Value = ContextPolicy> {
@@ -394,6 +408,9 @@ pub(crate) fn session_config(one_in: u8) -> impl Strategy<Value = SessionConfig>
                     context,
                     run_limits,
                     tool_policy,
+                    budget: SessionBudget {
+                        cost_nanos_max: cost_budget(u64::from(flaw), 5, 10).filter(|_| flaw > 5),
+                    },
                 };
                 match flaw {
                     0 => config.model.model.clear(),
@@ -446,6 +463,12 @@ pub(crate) fn config_patch() -> impl Strategy<Value = ConfigPatch> {
                     provider_params,
                     context,
                     run_limits,
+                    // Replaces the budget (a zero cap lifts it) with the cap's.
+                    budget: output_tokens_max
+                        .filter(|cap| cap.is_multiple_of(4))
+                        .map(|cap| SessionBudget {
+                            cost_nanos_max: (cap > 0).then_some(u64::from(cap) * 5),
+                        }),
                     tool_policy,
                 }
             },
@@ -496,6 +519,7 @@ pub(crate) fn run_limits_patch() -> impl Strategy<Value = RunLimitsPatch> {
                 turns_max,
                 tool_batches_max,
                 output_tokens_max,
+                cost_nanos_max: output_tokens_max.and_then(|tokens| cost_budget(tokens, 4, 3)),
             },
         )
 }
@@ -534,6 +558,7 @@ pub(crate) fn session_config_default() -> SessionConfig {
         context: ContextPolicy::default(),
         run_limits: RunLimits::default(),
         tool_policy: Default::default(),
+        budget: SessionBudget::default(),
     }
 }
 

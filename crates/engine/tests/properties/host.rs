@@ -628,6 +628,11 @@ impl Host<'_> {
                         output_tokens: outcome.output_tokens,
                         cached_input_tokens: 512,
                         reasoning_tokens: outcome.output_tokens / 2,
+                        // Priced as a host would, so cost budgets trip: 10
+                        // nano-USD an output token, some generations unpriced.
+                        cost_nanos: outcome.output_tokens * 10,
+                        unpriced_turns: u64::from(outcome.output_tokens.is_multiple_of(7)),
+                        ..Usage::default()
                     },
                     response_id: Some(match outcome.flaw {
                         Flaw::LongText => "r".repeat(1_025),

@@ -33,7 +33,7 @@ use engine::core::admit::Admitted;
 use engine::core::command::{ApprovalDecision, CoreCommand, Rejection};
 use engine::core::config::{
     CompactionMode, ConfigPatch, ContextPolicy, GenerationConfig, ModelRoute, ProviderParams,
-    RunLimits, RunLimitsPatch, RunOverrides, SessionConfig, ToolChoice,
+    RunLimits, RunLimitsPatch, RunOverrides, SessionBudget, SessionConfig, ToolChoice,
 };
 use engine::core::context::{ItemKind, ItemSpec};
 use engine::core::control::ControlState;
@@ -42,6 +42,7 @@ use engine::core::effects::{
 };
 use engine::core::event::{CompactionReason, CoreEvent, EVENT_KINDS, runs_in_flight_delta};
 use engine::core::limits;
+use engine::core::limits::RUN_COST_NANOS_MAX;
 use engine::core::policy::{ToolDecision, ToolPolicy, ToolRule};
 use engine::core::refresh::{ContextRefresh, SourcedItem};
 use engine::core::request::{GenerationRequest, RebuildError};
@@ -57,7 +58,7 @@ use engine::{BlobRef, LogEntry, RunId, SessionId, SubmissionId, ToolCallId};
 
 /// Bound on the control state's canonical size asserted after every step.
 pub(crate) const CONTROL_STATE_BYTES_MAX: usize = 64 * 1024;
-pub(crate) const CASES: u32 = 128;
+pub(crate) const CASES: u32 = 256;
 /// Seed of the default (CI) run.
 pub(crate) const DEFAULT_SEED: u64 = 0x5eed_2026;
 pub(crate) const STEPS_MAX: usize = 60;
@@ -183,6 +184,7 @@ pub(crate) fn control_state_stays_bounded_while_the_full_state_grows() {
         turns_max: u32::try_from(limits::RUN_TURNS_MAX).unwrap(),
         tool_batches_max: u32::try_from(limits::RUN_TOOL_BATCHES_MAX).unwrap(),
         output_tokens_max: limits::RUN_OUTPUT_TOKENS_MAX,
+        cost_nanos_max: Some(RUN_COST_NANOS_MAX),
     };
     let mut host = ScriptHost::<SessionState>::open(config);
     host.request_run("long-run");

@@ -105,6 +105,7 @@ impl<S: DriveState + Default> ScriptHost<S> {
                 output_tokens: 150,
                 cached_input_tokens: 1_500,
                 reasoning_tokens: 40,
+                ..Usage::default()
             },
             response_id: Some(format!("resp_{}", self.calls)),
             items,

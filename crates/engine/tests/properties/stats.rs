@@ -97,6 +97,13 @@ impl Stats {
             "limits hit: {:?}",
             self.limits_hit
         );
+        for budget in ["Cost", "SessionCost"] {
+            assert!(
+                self.limits_hit.contains(budget),
+                "no run failed on its {budget} budget: {:?}",
+                self.limits_hit
+            );
+        }
         assert!(
             self.watermark_compactions > 0,
             "no high-watermark compaction"

@@ -320,6 +320,15 @@ impl LightspeedApi for MockApi {
         Err(unsupported())
     }
 
+    async fn universe_usage(
+        &self,
+        caller: &Caller,
+        _params: api::types::universe::UniverseUsageParams,
+    ) -> Result<api::types::universe::UniverseUsageView, ApiError> {
+        self.record(caller);
+        Err(unsupported())
+    }
+
     async fn blob_put(
         &self,
         caller: &Caller,

@@ -76,6 +76,9 @@ impl MessageUsage {
             cached_input_tokens,
             // Anthropic bills thinking as output without reporting it apart.
             reasoning_tokens: 0,
+            // Billed above the input price, so kept apart for pricing.
+            cache_write_input_tokens: self.cache_creation_input_tokens.unwrap_or(0),
+            ..Usage::default()
         }
     }
 }
@@ -189,7 +192,9 @@ mod tests {
                 input_tokens: 4_312,
                 output_tokens: 95,
                 cached_input_tokens: 4_000,
-                reasoning_tokens: 0
+                reasoning_tokens: 0,
+                cache_write_input_tokens: 300,
+                ..Usage::default()
             }
         );
         assert_eq!(parsed.context_tokens, Some(4_407));
@@ -226,7 +231,8 @@ mod tests {
                 input_tokens: 7,
                 output_tokens: 2,
                 cached_input_tokens: 0,
-                reasoning_tokens: 0
+                reasoning_tokens: 0,
+                ..Usage::default()
             }
         );
         assert_eq!(parsed.finish_reason, FinishReason::Stop);

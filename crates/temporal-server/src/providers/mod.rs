@@ -21,13 +21,21 @@
 //! [`Providers::load`] reads and checks everything but resolves no secret, so a
 //! gateway (which needs only the [`ModelCatalog`]) starts without the worker's keys;
 //! [`Providers::runtime`] resolves keys and header values for the worker.
+//!
+//! Prices: the runtime costs each generation with llm-runtime's default table, or
+//! with the JSON prices file `LIGHTSPEED_PRICES_FILE` names (extending or replacing
+//! the defaults; docs/spec/cost.md), read and checked by [`Providers::load`] so a
+//! bad file stops the process before it serves anything.
 
 pub mod file;
 
 use std::path::{Path, PathBuf};
 
 use llm_clients::{ApiKey, ApiKind, ProviderClient, ProviderConfig};
-use llm_runtime::{LlmRuntime, ModelCatalog, ModelEntry, ProviderEntry};
+use llm_runtime::{LlmRuntime, ModelCatalog, ModelEntry, PriceTable, PricesError, ProviderEntry};
+
+/// The variable naming the prices file.
+pub const PRICES_FILE_VAR: &str = "LIGHTSPEED_PRICES_FILE";
 
 /// Bytes of a key file read at most.
 const KEY_FILE_BYTES_MAX: u64 = 64 * 1024;
@@ -81,6 +89,8 @@ pub enum ProvidersError {
     Client { provider: String, reason: String },
     #[error(transparent)]
     Catalog(#[from] llm_runtime::catalog::CatalogError),
+    #[error("{PRICES_FILE_VAR}: {0}")]
+    Prices(#[from] PricesError),
 }
 
 /// Where a provider was configured, as a duplicate's error names it.
@@ -137,6 +147,7 @@ pub(crate) struct ProviderSpec {
 pub struct Providers {
     specs: Vec<ProviderSpec>,
     catalog: ModelCatalog,
+    prices: PriceTable,
 }
 
 impl Providers {
@@ -157,7 +168,19 @@ impl Providers {
             None => Vec::new(),
         };
         specs.extend(env_specs(env));
-        Self::from_specs(specs)
+        let prices = match env(PRICES_FILE_VAR) {
+            Some(path) => PriceTable::from_file(Path::new(&path))?,
+            None => PriceTable::defaults(),
+        };
+        Ok(Self {
+            prices,
+            ..Self::from_specs(specs)?
+        })
+    }
+
+    /// What generations are costed at.
+    pub fn prices(&self) -> &PriceTable {
+        &self.prices
     }
 
     /// Checks ids across sources and builds the catalog.
@@ -191,7 +214,11 @@ impl Providers {
             })
             .collect();
         let catalog = ModelCatalog::new(entries)?;
-        Ok(Self { specs, catalog })
+        Ok(Self {
+            specs,
+            catalog,
+            prices: PriceTable::defaults(),
+        })
     }
 
     /// What clients may see of the providers (`models/list`, admission checks).
@@ -219,7 +246,7 @@ impl Providers {
             .iter()
             .map(|spec| client(spec, env))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(LlmRuntime::new(clients))
+        Ok(LlmRuntime::new(clients).with_prices(self.prices.clone()))
     }
 }
 

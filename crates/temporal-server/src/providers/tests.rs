@@ -265,3 +265,36 @@ fn keys_come_from_files_and_the_file_is_read_from_disk() {
     let missing = Providers::load(Some(&dir.path().join("absent.toml")), &env_of(&[]));
     assert!(matches!(missing, Err(ProvidersError::Read { .. })));
 }
+
+#[test]
+fn prices_come_from_the_prices_file_and_a_bad_one_stops_the_load() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("prices.json");
+    std::fs::write(
+        &path,
+        r#"{"prices": [{"provider": "local", "model": "llama3.3",
+            "inputUsdPerMillion": 0.1, "outputUsdPerMillion": 0.2}]}"#,
+    )
+    .unwrap();
+    let path_text = path.display().to_string();
+    let providers = Providers::load(None, &env_of(&[(PRICES_FILE_VAR, &path_text)])).unwrap();
+    let priced = |providers: &Providers, provider, model| {
+        providers
+            .prices()
+            .lookup(provider, ApiKind::OpenAiCompletions, model)
+            .is_some()
+    };
+    assert!(priced(&providers, "local", "llama3.3"));
+    // The defaults stay unless the file says otherwise.
+    assert!(priced(&providers, "openai", "gpt-5"));
+    let defaults = Providers::load(None, &env_of(&[])).unwrap();
+    assert!(!priced(&defaults, "local", "llama3.3"));
+
+    std::fs::write(&path, r#"{"prices": [{"provider": "local"}]}"#).unwrap();
+    let err = Providers::load(None, &env_of(&[(PRICES_FILE_VAR, &path_text)])).unwrap_err();
+    assert!(matches!(err, ProvidersError::Prices(_)), "{err}");
+    assert!(
+        err.to_string().starts_with("LIGHTSPEED_PRICES_FILE: "),
+        "{err}"
+    );
+}

@@ -313,6 +313,14 @@ impl LightspeedApi for EchoApi {
         Err(unsupported())
     }
 
+    async fn universe_usage(
+        &self,
+        _: &Caller,
+        _: api::types::universe::UniverseUsageParams,
+    ) -> Result<api::types::universe::UniverseUsageView, ApiError> {
+        Err(unsupported())
+    }
+
     async fn blob_put(&self, _: &Caller, _: BlobPutParams) -> Result<BlobPutResult, ApiError> {
         Err(unsupported())
     }

@@ -33,6 +33,7 @@ fn open_entries(model: &str, at_ms: u64) -> Vec<LogEntry> {
             context: Default::default(),
             run_limits: Default::default(),
             tool_policy: Default::default(),
+            budget: Default::default(),
         },
         instructions: None,
         parent: Default::default(),

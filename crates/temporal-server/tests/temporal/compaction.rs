@@ -35,6 +35,7 @@ fn config(provider: &str, api_kind: &str, params: Value, context: ContextPolicy)
         context,
         run_limits: Default::default(),
         tool_policy: Default::default(),
+        budget: Default::default(),
     }
 }
 

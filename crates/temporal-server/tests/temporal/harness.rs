@@ -114,6 +114,7 @@ pub(crate) fn default_config() -> SessionConfig {
         context: ContextPolicy::default(),
         run_limits: Default::default(),
         tool_policy: Default::default(),
+        budget: Default::default(),
     }
 }
 

@@ -40,6 +40,7 @@ async fn anthropic_server_tools_are_sent_and_their_output_replayed_verbatim() {
         context: Default::default(),
         run_limits: Default::default(),
         tool_policy: Default::default(),
+        budget: Default::default(),
     };
     let session = env.open_config("s-server-tools", config).await;
     for (n, text) in [(1, "How do schedules work?"), (2, "And again?")] {

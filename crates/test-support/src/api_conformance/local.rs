@@ -7,7 +7,9 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use gateway::{GatewayConfig, MemoryKeyStore, RunningGateway};
 use llm_clients::{ApiKey, ApiKind, ProviderClient, ProviderConfig};
-use llm_runtime::{LlmRuntime, ModelCatalog, ModelEntry, ProviderEntry, Transport};
+use llm_runtime::{
+    LlmRuntime, ModelCatalog, ModelEntry, ModelPrice, PriceTable, ProviderEntry, Transport,
+};
 use serde_json::Value;
 
 pub use api_service::Quotas;
@@ -133,7 +135,8 @@ impl LocalStack {
 }
 
 /// The fake provider playing `script`, and a runtime that reaches it as provider
-/// `fake` (OpenAI Responses): what every conformance target serves.
+/// `fake` (OpenAI Responses), pricing with [`fake_prices`]: what every conformance
+/// target serves.
 pub async fn fake_provider(script: Value) -> anyhow::Result<(RunningFakeProvider, LlmRuntime)> {
     let script: Script = serde_json::from_value(script).context("the fake provider's script")?;
     script.validate().map_err(anyhow::Error::msg)?;
@@ -145,8 +148,23 @@ pub async fn fake_provider(script: Value) -> anyhow::Result<(RunningFakeProvider
     let mut config = ProviderConfig::new("fake", ApiKind::OpenAiResponses);
     config.base_url = provider.openai_base_url();
     config.api_keys = vec![ApiKey::new("sk-provider-secret")];
-    let runtime = LlmRuntime::new([ProviderClient::new(config)?]);
+    let runtime = LlmRuntime::new([ProviderClient::new(config)?]).with_prices(fake_prices());
     Ok((provider, runtime))
+}
+
+/// The default prices plus the fake models' own: per million tokens, 1 USD input,
+/// 0.10 USD cached input, 10 USD output (so a generation of 1,000 input and 100
+/// output tokens costs 0.002 USD), for cases that trip cost budgets and check costs.
+pub fn fake_prices() -> PriceTable {
+    let price = ModelPrice {
+        input: 1_000_000,
+        cached_input: 100_000,
+        cache_write_input: 1_000_000,
+        output: 10_000_000,
+    };
+    PriceTable::defaults()
+        .with_price("fake", "fake-model", price)
+        .with_price("fake", "fake-small", price)
 }
 
 /// The model catalog every conformance target serves: provider `fake` (OpenAI

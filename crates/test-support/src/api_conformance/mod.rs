@@ -32,6 +32,7 @@ mod auth;
 mod blobs;
 mod client;
 mod context;
+mod cost;
 mod env;
 mod events;
 mod fixtures;
@@ -74,7 +75,8 @@ pub trait ApiTarget: Send + Sync + 'static {
     /// Starts a backend with a gateway in front (any free port on loopback) and the
     /// fake provider playing `script` (the fake provider's `{"turns": [...]}`
     /// format) as the provider of model route `{"providerId": "fake", "apiKind":
-    /// "openai:responses", "model": "fake-model"}`, its API enforcing `quotas`.
+    /// "openai:responses", "model": "fake-model"}`, priced with
+    /// [`local::fake_prices`], its API enforcing `quotas`.
     /// Universes A and B must be fresh and empty: cases assert exact listings.
     fn start(
         &self,
@@ -196,6 +198,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(isolation::CASES);
     all.extend(protocol::CASES);
     all.extend(quotas::CASES);
+    all.extend(cost::CASES);
     all
 }
 
@@ -387,6 +390,9 @@ macro_rules! api_conformance_tests {
             an_approval_deadline_denies_the_call,
             timers_sleep_and_wake_the_session_without_a_worker_waiting,
             a_parent_spawns_children_waits_for_all_and_reads_their_answers,
+            a_run_cost_budget_stops_a_looping_agent,
+            a_session_cost_budget_spans_runs_and_the_universe_sums_its_cost,
+            cost_budgets_out_of_range_are_refused,
         );
     };
     (@cases $target:expr; $($case:ident),* $(,)?) => {

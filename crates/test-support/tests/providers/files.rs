@@ -104,6 +104,7 @@ async fn file_session(
         context: Default::default(),
         run_limits: Default::default(),
         tool_policy: Default::default(),
+        budget: Default::default(),
     };
     runner
         .admit(CoreCommand::OpenSession {

@@ -135,6 +135,7 @@ pub(crate) async fn harness_recording(
         context: Default::default(),
         run_limits: Default::default(),
         tool_policy: Default::default(),
+        budget: Default::default(),
     };
     llm_runtime::validate_provider_params(kind.as_str(), &config.generation.provider_params)
         .unwrap();

@@ -8,6 +8,7 @@ fn limits(turns: Option<u32>, batches: Option<u32>, tokens: Option<u64>) -> RunO
             turns_max: turns,
             tool_batches_max: batches,
             output_tokens_max: tokens,
+            cost_nanos_max: None,
         }),
         ..RunOverrides::default()
     }

@@ -35,6 +35,7 @@ pub(crate) fn config() -> SessionConfig {
         context: Default::default(),
         run_limits: Default::default(),
         tool_policy: Default::default(),
+        budget: Default::default(),
     }
 }
 
