@@ -52,6 +52,53 @@ impl Default for AgentLimits {
     }
 }
 
+/// A child spawned without `budget_usd` by a session with a cost budget gets this
+/// share of what the session has left (1/4): a parent can spawn several before its
+/// budget is all given away, and keeps some for itself.
+pub const CHILD_BUDGET_SHARE_DIVISOR: u64 = 4;
+
+/// The child's budget: carved out of the parent's (what it has not spent or given
+/// away), or as asked when the parent has none.
+fn child_budget(parent: &ControlState, asked_usd: Option<f64>) -> Result<Option<u64>, FleetError> {
+    let asked = match asked_usd {
+        None => None,
+        Some(usd) if usd.is_finite() && usd >= 0.0 && usd <= 1_000_000.0 => {
+            Some((usd * engine::core::limits::NANOS_PER_USD as f64).round() as u64)
+        }
+        Some(_) => {
+            return Err(refused(
+                "invalidArguments",
+                "budget_usd: a number of USD from 0 to 1000000".into(),
+            ));
+        }
+    };
+    let Some(total) = parent
+        .config
+        .as_ref()
+        .and_then(|config| config.budget.cost_nanos_max)
+    else {
+        return Ok(asked);
+    };
+    let left = total.saturating_sub(parent.tree_cost_nanos());
+    if left == 0 {
+        return Err(refused(
+            "budgetExhausted",
+            "this session's cost budget is spent or given away; no sub-agent can be funded".into(),
+        ));
+    }
+    match asked {
+        Some(nanos) if nanos > left => Err(refused(
+            "agentBudgetExceeded",
+            format!(
+                "budget_usd is more than this session has left ({:.6} USD)",
+                left as f64 / engine::core::limits::NANOS_PER_USD as f64
+            ),
+        )),
+        Some(nanos) => Ok(Some(nanos)),
+        None => Ok(Some((left / CHILD_BUDGET_SHARE_DIVISOR).max(1))),
+    }
+}
+
 /// Log entries `agent_read` looks back through for a child's answer, at most.
 const ANSWER_LOOKBACK_ENTRIES: u64 = 512;
 
@@ -152,6 +199,7 @@ impl<H: SessionHost> Service<H> {
             .control(universe_id, &child)
             .await
             .map_err(fleet_error)?;
+        let budget_nanos;
         if existing.lifecycle == Lifecycle::Uninitialized {
             let depth = parent.parent.as_ref().map_or(0, |link| link.depth) + 1;
             let limits = self.quotas.agents;
@@ -170,6 +218,7 @@ impl<H: SessionHost> Service<H> {
                     ),
                 ));
             }
+            budget_nanos = child_budget(&parent, request.budget_usd)?;
             self.check_children_in_flight(universe_id).await?;
             self.check_session_quota(universe_id)
                 .await
@@ -178,12 +227,18 @@ impl<H: SessionHost> Service<H> {
                 session_id: caller.session_id.clone(),
                 depth,
             };
-            self.open_child(&caller, &parent, &child, link, &request)
+            self.open_child(&caller, &parent, &child, (link, budget_nanos), &request)
                 .await?;
         } else if existing.parent.as_ref().map(|link| &link.session_id) != Some(caller.session_id) {
             return Err(FleetError::Fault(format!(
                 "session {child} exists and is not this call's sub-agent"
             )));
+        } else {
+            // A retried spawn: the budget the first attempt gave.
+            budget_nanos = existing
+                .config
+                .as_ref()
+                .and_then(|config| config.budget.cost_nanos_max);
         }
         let run = self
             .start_run(
@@ -203,6 +258,7 @@ impl<H: SessionHost> Service<H> {
         Ok(ChildStarted {
             session_id: child,
             run_id,
+            budget_nanos,
         })
     }
 
@@ -214,7 +270,7 @@ impl<H: SessionHost> Service<H> {
         caller: &Caller<'_>,
         parent: &ControlState,
         child: &SessionId,
-        link: ParentLink,
+        (link, budget_nanos): (ParentLink, Option<u64>),
         request: &SpawnRequest,
     ) -> Result<(), FleetError> {
         let universe_id = caller.universe_id;
@@ -222,6 +278,8 @@ impl<H: SessionHost> Service<H> {
         let Some(mut config) = parent.config.clone() else {
             return Err(FleetError::Fault("the parent session has no config".into()));
         };
+        // The child's own budget, never the parent's whole one.
+        config.budget.cost_nanos_max = budget_nanos;
         if let Some(model) = &request.model {
             if model.is_empty() || model.len() > engine::core::limits::TEXT_FIELD_BYTES_MAX {
                 return Err(refused(

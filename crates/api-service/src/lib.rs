@@ -45,7 +45,7 @@ mod schedules;
 mod service;
 mod sessions;
 
-pub use agents::AgentLimits;
+pub use agents::{AgentLimits, CHILD_BUDGET_SHARE_DIVISOR};
 pub use api_projection::inputs::ConfigCeilings;
 pub use api_projection::items::InputLimits;
 pub use auth::{AuthCallback, AuthSettings};

@@ -79,7 +79,7 @@ pub struct Caller<'a> {
 }
 
 /// What `agent_spawn` asks for.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SpawnRequest {
     /// The child's first message.
@@ -102,6 +102,10 @@ pub struct SpawnRequest {
     /// give the child none.
     #[serde(default = "yes")]
     pub share_workspace: bool,
+    /// The child's cost budget in USD, carved out of this session's budget (when
+    /// it has one: then by default a quarter of what is left).
+    #[serde(default)]
+    pub budget_usd: Option<f64>,
 }
 
 fn yes() -> bool {
@@ -292,6 +296,7 @@ pub fn agent_definitions() -> Vec<(String, Vec<u8>)> {
                     "tools": {"type": "array", "items": {"type": "string"}, "description": "Names (or prefix* patterns) of your tools it may use (all when absent)."},
                     "fork": {"type": "boolean", "description": "Start from a copy of this conversation so far."},
                     "share_workspace": {"type": "boolean", "description": "Share your files and environments (default true)."},
+                    "budget_usd": {"type": "number", "minimum": 0, "description": "Its cost budget in USD, taken from yours."},
                 },
                 "required": ["prompt"],
                 "additionalProperties": false,
@@ -467,6 +472,7 @@ impl AgentCall<'_> {
                         let started = ChildStarted {
                             session_id: child_id(&send.agent_id)?,
                             run_id: run_id.clone(),
+                            budget_nanos: Default::default(),
                         };
                         let output = json!({"agent_id": send.agent_id, "run_id": run_id.as_str(), "state": "running"});
                         Ok(Answer::Started(output, started))

@@ -642,6 +642,7 @@ fn golden_events() -> Vec<LogEntry> {
                 child: SessionId::new("sess_01JH80CHLD").unwrap(),
                 child_run: RunId::from_ordinal(1),
                 spawned: true,
+                budget_nanos: Default::default(),
             }
             .into(),
         ),

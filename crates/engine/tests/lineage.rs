@@ -46,6 +46,7 @@ fn spawn(drive: &mut Drive<SessionState>, children: &[&str]) -> ToolBatchIntent 
             result.child = Some(ChildStarted {
                 session_id: session(child),
                 run_id: RunId::from_ordinal(1),
+                budget_nanos: Default::default(),
             });
             result
         })
@@ -258,4 +259,61 @@ fn wait_call(parent: &mut Drive<SessionState>) -> ToolBatchIntent {
 /// Answers the run's generation with plain text.
 fn drive_to_answer(drive: &mut Drive<SessionState>, intent: &engine::drive::GenerationIntent) {
     let _ = generate(drive, intent, calls(&[]), 8_000);
+}
+
+#[test]
+fn budgets_given_to_children_count_against_the_parents_budget() {
+    let mut parent = Drive::new(SessionState::default());
+    let mut config = common::config(Default::default());
+    config.budget.cost_nanos_max = Some(1_000);
+    parent
+        .admit(
+            CoreCommand::OpenSession {
+                session_id: session("parent"),
+                config,
+                instructions: None,
+                parent: None,
+            },
+            1_000,
+        )
+        .unwrap();
+    let tools = vec![ToolSpec::new("agent_spawn", blob("agent_spawn"))];
+    let replace = CoreCommand::ReplaceTools {
+        expected_revision: 0,
+        tools,
+    };
+    parent.admit(replace, 1_000).unwrap();
+    let intent = start(&mut parent, "fund");
+    let (Action::InvokeTools(batch), _) =
+        generate(&mut parent, &intent, calls(&["agent_spawn"]), 2_100)
+    else {
+        panic!("spawn runs as a tool");
+    };
+    let mut spawned = ToolResult::now(batch.calls[0].call_id.clone(), ToolStatus::Ok, blob("a"), 4);
+    spawned.child = Some(ChildStarted {
+        session_id: session("child-a"),
+        run_id: RunId::from_ordinal(1),
+        budget_nanos: Some(1_000),
+    });
+    let _ = parent.resume_tool_results(&batch.run_id, batch.batch, vec![spawned], 2_200);
+    // Everything was given away: the parent's next generation is refused.
+    let (_, events) = settle(&mut parent);
+    let failed = events.iter().find_map(|event| match event {
+        CoreEvent::RunFinished(e) => Some(e.outcome.clone()),
+        _ => None,
+    });
+    assert!(
+        matches!(
+            failed,
+            Some(engine::core::run::RunOutcome::Failed {
+                failure: engine::core::run::RunFailure::LimitExceeded {
+                    limit: engine::core::run::LimitKind::SessionCost,
+                    used: 1_000,
+                    max: 1_000,
+                }
+            })
+        ),
+        "{events:#?}"
+    );
+    assert_eq!(parent.state().control.tree_cost_nanos(), 1_000);
 }

@@ -106,6 +106,7 @@ pub fn child_view(child: &engine::core::lineage::ChildLink) -> ChildView {
         last_finished_run_id: run(child.runs_finished),
         last_status: child.last_status.map(events::child_run_status_view),
         busy: child.runs_started > child.runs_finished,
+        budget_usd: child.budget_nanos.map(nanos_to_usd),
     }
 }
 

@@ -315,7 +315,7 @@ pub struct ParentView {
 
 /// A sub-agent as its parent knows it (from its own log: what it started and the
 /// run ends it heard of).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ChildView {
     pub session_id: String,
@@ -331,6 +331,10 @@ pub struct ChildView {
     pub last_status: Option<super::events::ChildRunStatus>,
     /// A run the parent started has not reported its end yet.
     pub busy: bool,
+    /// The share of the parent's cost budget the child was given as its own (the
+    /// tree budget): counted as spent by the parent from the spawn on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_usd: Option<f64>,
 }
 
 /// Where a fork started: its source session and the source's event cursor.

@@ -407,6 +407,7 @@ pub(crate) fn tool_results(
                         child: started.session_id,
                         child_run: started.run_id,
                         spawned: !known,
+                        budget_nanos: started.budget_nanos.filter(|_| !known),
                     },
                 ));
             } else {

@@ -274,6 +274,9 @@ pub struct ChildRunStarted {
     pub child_run: RunId,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub spawned: bool,
+    /// A spawned child's share of this session's cost budget (`core::lineage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_nanos: Option<u64>,
 }
 
 /// Child `child` told this session that its run `child_run` ended.

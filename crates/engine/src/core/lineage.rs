@@ -87,6 +87,10 @@ pub struct ChildLink {
     pub runs_finished: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_status: Option<ChildRunStatus>,
+    /// The part of this session's cost budget given to the child as its own
+    /// session budget (the tree budget): counted as spent here from the spawn on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_nanos: Option<u64>,
 }
 
 /// A run end this session owes its parent.
@@ -109,6 +113,9 @@ pub struct ChildWait {
 pub struct ChildStarted {
     pub session_id: SessionId,
     pub run_id: RunId,
+    /// For a new child: the share of this session's budget it was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub budget_nanos: Option<u64>,
 }
 
 impl ControlState {
@@ -117,6 +124,15 @@ impl ControlState {
         self.children
             .iter()
             .find(|child| child.session_id == *session_id)
+    }
+
+    /// What the session's cost budget counts as spent: its own generations, plus
+    /// the budgets it gave its children (each child stops at its own).
+    pub fn tree_cost_nanos(&self) -> u64 {
+        self.children
+            .iter()
+            .filter_map(|child| child.budget_nanos)
+            .fold(self.usage_total.cost_nanos, u64::saturating_add)
     }
 
     /// Whether the waits of a `Children` hold are met.
@@ -179,6 +195,7 @@ impl ControlState {
                 runs_started: ordinal,
                 runs_finished: 0,
                 last_status: None,
+                budget_nanos: e.budget_nanos,
             }),
         }
     }

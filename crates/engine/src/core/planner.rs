@@ -217,8 +217,9 @@ fn exceeded(control: &ControlState, run: &ActiveRun, limit: LimitKind) -> Option
         ),
         LimitKind::OutputTokens => (run.usage.output_tokens, run.limits.output_tokens_max),
         LimitKind::Cost => (run.usage.cost_nanos, run.limits.cost_nanos_max?),
+        // The tree budget: what the session's children were given counts too.
         LimitKind::SessionCost => (
-            control.usage_total.cost_nanos,
+            control.tree_cost_nanos(),
             control.config.as_ref()?.budget.cost_nanos_max?,
         ),
     };

@@ -77,6 +77,7 @@ pub(crate) fn tool_results(intent: &ToolBatchIntent, outcome: &Outcome, now_ms: 
             child: (outcome.later == 7).then(|| engine::core::lineage::ChildStarted {
                 session_id: child_id(i as u8),
                 run_id: RunId::from_ordinal(1 + u64::from(outcome.tokens as u8 % 3)),
+                budget_nanos: Default::default(),
             }),
         })
         .collect();

@@ -14,15 +14,26 @@ const AWAITING_CHILDREN: &str = "lightspeed.core.tool.awaiting_children";
 const CHILD_RUN_STARTED: &str = "lightspeed.core.child.run_started";
 const CHILD_RUN_FINISHED: &str = "lightspeed.core.child.run_finished";
 
-pub(super) const CASES: [Case; 1] = [case!(
-    a_parent_spawns_children_waits_for_all_and_reads_their_answers,
-    [
-        "session/start",
-        "run/start",
-        "session/events/read",
-        "session/read"
-    ]
-)];
+pub(super) const CASES: [Case; 2] = [
+    case!(
+        a_parent_spawns_children_waits_for_all_and_reads_their_answers,
+        [
+            "session/start",
+            "run/start",
+            "session/events/read",
+            "session/read"
+        ]
+    ),
+    case!(
+        a_cost_budget_stops_a_looping_agent_and_its_children,
+        [
+            "session/start",
+            "run/start",
+            "session/events/read",
+            "session/read"
+        ]
+    ),
+];
 
 /// The script of a parent that fans out to three children and summarises: the
 /// children's turns match their prompts (they run concurrently, in any order) and
@@ -128,4 +139,84 @@ pub(super) async fn a_parent_spawns_children_waits_for_all_and_reads_their_answe
         assert_eq!(view["lastRun"]["status"], "completed", "{view}");
     }
     Ok(())
+}
+
+/// Usage the fake model is priced on in every target: 0.002 USD a generation.
+fn priced() -> Value {
+    json!({"input_tokens": 1_000, "output_tokens": 100})
+}
+
+pub(super) async fn a_cost_budget_stops_a_looping_agent_and_its_children(
+    h: Harness,
+) -> anyhow::Result<()> {
+    let spawn = |task: &str| json!({"name": "agent_spawn", "arguments": {"prompt": format!("Loop on {task}."), "budget_usd": 0.004}});
+    let list = json!({"tool_calls": [{"name": "agent_list", "arguments": {}}], "usage": priced()});
+    let mut turns =
+        vec![json!({"tool_calls": [spawn("task one"), spawn("task two")], "usage": priced()})];
+    turns.extend(std::iter::repeat_n(list.clone(), 10));
+    for task in ["task one", "task two"] {
+        let mut looping = list.clone();
+        looping["match"] = json!({"last_user_contains": task});
+        turns.extend(std::iter::repeat_n(looping, 4));
+    }
+    let ctx = h.start(json!({"turns": turns})).await?;
+    let a = ctx.a();
+    let mut config = parent_config();
+    // The tree's budget: 0.004 to each child, the rest for the parent itself.
+    config["budget"] = json!({"maxCostUsd": 0.02});
+    a.call(
+        "session/start",
+        json!({"sessionId": "s-fund", "config": config}),
+    )
+    .await;
+    let run_id = a
+        .start_run("s-fund", "sub-1", "Fund two workers and watch them.")
+        .await;
+    let events = a.follow("s-fund", &run_id).await;
+    assert_eq!(finished_status(&events, &run_id), "failed", "{events:#?}");
+    let finished = events.last().unwrap();
+    assert_eq!(
+        finished["run"]["failure"]["reason"], "limitExceeded",
+        "{finished}"
+    );
+    assert_eq!(
+        finished["run"]["failure"]["code"], "sessionCost",
+        "{finished}"
+    );
+
+    let cursor = finished["cursor"].as_u64().unwrap();
+    let parent = a.read_session_at("s-fund", cursor).await;
+    let own = parent["usage"]["costUsd"].as_f64().unwrap();
+    let children = parent["children"].as_array().unwrap().clone();
+    assert_eq!(children.len(), 2, "{parent}");
+    let mut spent = own;
+    for child in &children {
+        assert_eq!(child["budgetUsd"], 0.004, "{child}");
+        let id = child["sessionId"].as_str().unwrap();
+        // Each child loops until its own share is spent.
+        let view = wait_last_run(&a, id).await;
+        assert_eq!(view["lastRun"]["failure"]["code"], "sessionCost", "{view}");
+        assert_eq!(view["config"]["budget"]["maxCostUsd"], 0.004, "{view}");
+        spent += view["usage"]["costUsd"].as_f64().unwrap();
+    }
+    // Parent and children together stayed within the tree's budget.
+    assert!(spent <= 0.02 + 1e-9, "the tree spent {spent} USD: {parent}");
+    assert!(own > 0.0 && spent > own, "{parent}");
+    Ok(())
+}
+
+/// `session/read` of `session` once its first run has finished.
+async fn wait_last_run(a: &super::client::Conn, session: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let view = a.call("session/read", json!({"sessionId": session})).await;
+        if view.get("lastRun").is_some() && view.get("activeRun").is_none() {
+            return view;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{session} never finished: {view}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
 }

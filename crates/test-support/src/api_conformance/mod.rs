@@ -390,6 +390,7 @@ macro_rules! api_conformance_tests {
             an_approval_deadline_denies_the_call,
             timers_sleep_and_wake_the_session_without_a_worker_waiting,
             a_parent_spawns_children_waits_for_all_and_reads_their_answers,
+            a_cost_budget_stops_a_looping_agent_and_its_children,
             a_run_cost_budget_stops_a_looping_agent,
             a_session_cost_budget_spans_runs_and_the_universe_sums_its_cost,
             cost_budgets_out_of_range_are_refused,
