@@ -145,7 +145,9 @@ async fn start<P: StoreProvider>(
             runtime: runtime.clone(),
             transport: Transport::Streaming,
         },
-        tools: TestToolset::with_mcp(mcp).with_schedules(schedules),
+        tools: TestToolset::with_mcp(mcp)
+            .with_schedules(schedules)
+            .with_agents(api.clone()),
         compactor: LlmCompactor::new(runtime, Transport::Streaming),
         deltas: deltas.clone(),
         checkpoint_interval_entries: 64,

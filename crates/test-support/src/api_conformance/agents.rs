@@ -37,20 +37,29 @@ pub(super) const CASES: [Case; 2] = [
 
 /// The script of a parent that fans out to three children and summarises: the
 /// children's turns match their prompts (they run concurrently, in any order) and
-/// take a while, so the parent's wait is held rather than answered at once.
-pub fn fan_out_script(child_delay_ms: u64) -> Value {
+/// take a while, so the parent's wait is held rather than answered at once. Each
+/// child's turn is there `copies` times: a generation retried after a worker died
+/// mid-call asks the provider again.
+pub fn fan_out_script(child_delay_ms: u64, copies: usize) -> Value {
     let spawn = |topic: &str| {
         json!({"name": "agent_spawn", "arguments": {"prompt": format!("Research topic {topic}."),
                                                       "instructions": "Answer in one line."}})
     };
-    json!({"turns": [
-        {"tool_calls": [spawn("alpha"), spawn("beta"), spawn("gamma")]},
-        {"tool_calls": [{"name": "agent_wait", "arguments": {"mode": "all", "timeout_seconds": 600}}]},
-        {"text": "Summary: alpha, beta and gamma are done."},
-        {"text": "Alpha is first.", "delay_ms": child_delay_ms, "match": {"last_user_contains": "topic alpha"}},
-        {"text": "Beta is second.", "delay_ms": child_delay_ms, "match": {"last_user_contains": "topic beta"}},
-        {"text": "Gamma is third.", "delay_ms": child_delay_ms, "match": {"last_user_contains": "topic gamma"}}
-    ]})
+    let mut turns = vec![
+        json!({"tool_calls": [spawn("alpha"), spawn("beta"), spawn("gamma")]}),
+        json!({"tool_calls": [{"name": "agent_wait", "arguments": {"mode": "all", "timeout_seconds": 600}}]}),
+        json!({"text": "Summary: alpha, beta and gamma are done."}),
+    ];
+    for (topic, answer) in [
+        ("alpha", "Alpha is first."),
+        ("beta", "Beta is second."),
+        ("gamma", "Gamma is third."),
+    ] {
+        let turn = json!({"text": answer, "delay_ms": child_delay_ms,
+                          "match": {"last_user_contains": format!("topic {topic}")}});
+        turns.extend(std::iter::repeat_n(turn, copies));
+    }
+    json!({"turns": turns})
 }
 
 /// The parent's config: the fake model, the sub-agent tools.
@@ -109,7 +118,7 @@ pub fn assert_fan_out(events: &[Value], run_id: &str) {
 pub(super) async fn a_parent_spawns_children_waits_for_all_and_reads_their_answers(
     h: Harness,
 ) -> anyhow::Result<()> {
-    let ctx = h.start(fan_out_script(1_500)).await?;
+    let ctx = h.start(fan_out_script(1_500, 1)).await?;
     let a = ctx.a();
     let view = a
         .call(
