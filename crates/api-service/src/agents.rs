@@ -62,7 +62,7 @@ pub const CHILD_BUDGET_SHARE_DIVISOR: u64 = 4;
 fn child_budget(parent: &ControlState, asked_usd: Option<f64>) -> Result<Option<u64>, FleetError> {
     let asked = match asked_usd {
         None => None,
-        Some(usd) if usd.is_finite() && usd >= 0.0 && usd <= 1_000_000.0 => {
+        Some(usd) if (0.0..=1_000_000.0).contains(&usd) => {
             Some((usd * engine::core::limits::NANOS_PER_USD as f64).round() as u64)
         }
         Some(_) => {

@@ -178,6 +178,10 @@ pub struct ChatArgs {
     /// Give a new session the durable time tools: sleep, wait_until, wake_me_at
     #[arg(long)]
     pub timers: bool,
+    /// Give a new session the sub-agent tools: agent_spawn, agent_send, agent_wait,
+    /// agent_read, agent_cancel, agent_list
+    #[arg(long)]
+    pub agents: bool,
     /// A new session asks before these calls run: shell, file-writes, mcp, all, or a
     /// tool name or pattern such as github__* (repeat for several)
     #[arg(long = "ask", value_name = "TOOLS")]

@@ -40,6 +40,8 @@ pub struct ChatSettings {
     pub environments: Vec<String>,
     /// `--timers`: the durable time tools.
     pub timers: bool,
+    /// `--agents`: the sub-agent tools.
+    pub agents: bool,
     /// `--ask` and `--approval-timeout`, as the session's tool policy.
     pub tool_policy: Option<ToolPolicyInput>,
     /// `--max-cost-usd`: every run's cost budget (a new session's run default, a
@@ -88,6 +90,7 @@ impl ChatSettings {
             include_secrets: args.include_secrets,
             environments: args.environments.clone(),
             timers: args.timers,
+            agents: args.agents,
             tool_policy: tool_policy(&args.ask, args.approval_timeout)?,
             max_cost_usd: args
                 .max_cost_usd
@@ -162,7 +165,7 @@ impl ChatSettings {
                     filesystem: self.filesystem.unwrap_or(default_tools),
                     timers: self.timers,
                     schedules: false,
-                    agents: Default::default(),
+                    agents: self.agents,
                 },
                 tool_policy: self.tool_policy.clone(),
                 budget: self.session_max_cost_usd.map(|usd| SessionBudget {

@@ -395,21 +395,6 @@ pub(crate) async fn cost_nanos(store: &PgStore) -> Result<u64, StoreError> {
     Ok(total.map_or(0, |total| u64::try_from(total).unwrap_or(0)))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn nul_payloads_skip_the_jsonb_column() {
-        let with_nul = serde_json::to_string(&serde_json::json!({"a": "x\u{0}y"}));
-        assert_eq!(with_nul.ok().and_then(jsonb_storable), None);
-        assert_eq!(
-            jsonb_storable(r#"{"a":"b"}"#.to_owned()).as_deref(),
-            Some(r#"{"a":"b"}"#)
-        );
-    }
-}
-
 /// Marks `session` a sub-agent of `parent`, creating its row if its log has none yet.
 pub(crate) async fn mark_child(
     store: &PgStore,
@@ -440,4 +425,19 @@ pub(crate) async fn children_in_flight(store: &PgStore) -> Result<u64, StoreErro
     .await
     .map_err(query_failed("count sub-agents in flight"))?;
     Ok(u64::try_from(count).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nul_payloads_skip_the_jsonb_column() {
+        let with_nul = serde_json::to_string(&serde_json::json!({"a": "x\u{0}y"}));
+        assert_eq!(with_nul.ok().and_then(jsonb_storable), None);
+        assert_eq!(
+            jsonb_storable(r#"{"a":"b"}"#.to_owned()).as_deref(),
+            Some(r#"{"a":"b"}"#)
+        );
+    }
 }

@@ -38,10 +38,10 @@ enum Command {
     #[command(subcommand)]
     ApiKeys(api_keys::ApiKeysCommand),
     /// Run the Temporal worker (session workflows and activities).
-    Worker(serve::WorkerArgs),
+    Worker(Box<serve::WorkerArgs>),
     /// Run the gateway (JSON-RPC, WebSocket, blobs) over the session workflows.
-    /// (Boxed, like `Dev`: their limits and quotas make them far larger than the
-    /// other commands.)
+    /// (Boxed, like `Dev` and `Worker`: their limits and quotas make them far larger
+    /// than the other commands.)
     Gateway(Box<serve::ServeArgs>),
     /// The embedded default: a Temporal dev server, store-fs, worker and gateway.
     Dev(Box<serve::DevArgs>),
@@ -78,7 +78,7 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::ApiKeys(command)) => api_keys::run(command).await,
-        Some(Command::Worker(args)) => serve::worker(args).await,
+        Some(Command::Worker(args)) => serve::worker(*args).await,
         Some(Command::Gateway(args)) => serve::gateway(*args).await,
         Some(Command::Dev(args)) => serve::dev(*args).await,
         None => serve::both(cli.serve).await,

@@ -429,6 +429,34 @@ where
     bytes(both, "a second blob").await?;
     store.put(second).await?;
     bytes(both, "the second again").await?;
+
+    // Sub-agents in flight: sessions marked as children (before or after their
+    // first entry) that have runs in flight; unmarked sessions never count.
+    let children_before = store.children_in_flight().await?;
+    let children = |delta: u64, what: &'static str| async move {
+        expect_grown(
+            what,
+            "sub-agents in flight",
+            children_before,
+            delta,
+            store.children_in_flight().await?,
+        )
+    };
+    let (child, busy_root) = (
+        session_id(&prefix, "usage-child")?,
+        session_id(&prefix, "usage-root")?,
+    );
+    store.mark_child(&child, &one).await?;
+    children(0, "a marked child with no run").await?;
+    store.append(&busy_root, 0, &[requested(1)]).await?;
+    children(0, "a root with a run").await?;
+    store.append(&child, 0, &[requested(1), requested(2)]).await?;
+    children(1, "a child with two runs").await?;
+    store.mark_child(&child, &one).await?;
+    children(1, "marking again").await?;
+    store.append(&child, 2, &[finished(3), finished(4)]).await?;
+    children(0, "the child's runs finished").await?;
+    store.append(&busy_root, 1, &[finished(2)]).await?;
     Ok(())
 }
 

@@ -67,8 +67,10 @@ pub(crate) fn tool_results(intent: &ToolBatchIntent, outcome: &Outcome, now_ms: 
                             run_id: RunId::from_ordinal(1 + u64::from(outcome.errors % 3)),
                         })
                         .collect(),
-                    any: outcome.errors % 2 == 0,
-                    until_ms: (outcome.mask % 2 == 0)
+                    any: outcome.errors.is_multiple_of(2),
+                    until_ms: outcome
+                        .mask
+                        .is_multiple_of(2)
                         .then_some(now_ms + outcome.output_tokens * 80),
                 }),
                 _ => None,
