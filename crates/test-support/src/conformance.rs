@@ -450,7 +450,9 @@ where
     children(0, "a marked child with no run").await?;
     store.append(&busy_root, 0, &[requested(1)]).await?;
     children(0, "a root with a run").await?;
-    store.append(&child, 0, &[requested(1), requested(2)]).await?;
+    store
+        .append(&child, 0, &[requested(1), requested(2)])
+        .await?;
     children(1, "a child with two runs").await?;
     store.mark_child(&child, &one).await?;
     children(1, "marking again").await?;
