@@ -4,4 +4,5 @@
 
 mod api_keys;
 mod echo_api;
+mod replay;
 mod worker_append;

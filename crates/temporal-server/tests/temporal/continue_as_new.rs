@@ -45,5 +45,6 @@ async fn continue_as_new_keeps_state() {
     let control = env.control_at(&session, replayed.head()).await;
     assert_eq!(control, replayed.control);
     assert_eq!(control.runs.finished_total, 4);
+    env.record_history(&session, "continue-as-new").await;
     env.shutdown().await;
 }

@@ -54,6 +54,7 @@ async fn cancel_during_an_in_flight_llm_call() {
     // The session goes on: the next run is served.
     let next = env.request_run(&session, "sub-2", "Again.").await;
     assert_eq!(env.outcome(&session, &next).await, RunOutcome::Completed);
+    env.record_history(&session, "cancel").await;
     env.shutdown().await;
 }
 
@@ -110,6 +111,7 @@ async fn steer_mid_run() {
     assert!(!requests[0].raw_body.contains("zebras"));
     let status = env.sessions.status(UNIVERSE, &session).await.unwrap();
     assert_eq!(status.finished_runs, 1);
+    env.record_history(&session, "steer").await;
     env.shutdown().await;
 }
 

@@ -160,6 +160,7 @@ async fn sleep_waits_on_a_timer_through_continue_as_new_and_a_restart_then_wakes
         "{texts:?}"
     );
     assert_log_intact(&env, &session).await;
+    env.record_history(&session, "sleep-timer").await;
     env.shutdown().await;
 }
 
@@ -220,5 +221,6 @@ async fn an_approval_given_after_a_worker_restart_continues_the_run() {
         .unwrap();
     assert_eq!(result, ToolStatus::Ok);
     assert_log_intact(&env, &session).await;
+    env.record_history(&session, "approval").await;
     env.shutdown().await;
 }

@@ -28,6 +28,7 @@ mod postgres;
 mod postgres_push;
 mod provider_tools;
 mod providers;
+mod record;
 mod scale_out;
 mod schedules;
 mod seam;

@@ -31,6 +31,7 @@ async fn text_reply() {
         .filter(|p| p.activity_type == "llm_generate_commit" && p.direction == "result")
         .count();
     assert_eq!(llm_calls, 1);
+    env.record_history(&session, "text-turn").await;
     env.shutdown().await;
 }
 
@@ -85,6 +86,7 @@ async fn multi_turn_tool_loop() {
     assert_eq!(tool_calls, 3);
     let texts = assistant_texts(&env.store, &log).await;
     assert!(texts.last().unwrap().contains("2 + 3 = 5"), "{texts:?}");
+    env.record_history(&session, "tool-loop").await;
     env.shutdown().await;
 }
 
@@ -145,6 +147,7 @@ async fn two_queued_runs() {
             format!("finish {second}"),
         ]
     );
+    env.record_history(&session, "queued-runs").await;
     env.shutdown().await;
 }
 
@@ -242,6 +245,7 @@ async fn requested_compaction_summarises_with_the_model_in_an_activity() {
             .iter()
             .any(|p| p.activity_type == "compact_context")
     );
+    env.record_history(&session, "compaction").await;
     env.shutdown().await;
 }
 
