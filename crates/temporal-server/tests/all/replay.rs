@@ -24,6 +24,8 @@ const REQUIRED: &[&str] = &[
     "continue-as-new",
     "sleep-timer",
     "approval",
+    "sub-agents-parent",
+    "sub-agents-child",
 ];
 
 #[tokio::test(flavor = "multi_thread")]

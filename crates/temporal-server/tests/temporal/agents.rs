@@ -203,6 +203,22 @@ async fn a_parent_waits_for_three_children_without_an_activity_and_survives_a_ki
             "{events:#?}"
         );
     }
+    if crate::record::recording() {
+        // Replay fixtures of both sides: the parent's held wait and the child's
+        // `notify_parent` activity.
+        let seam_universe = Uuid::parse_str(temporal_server::seam::SEAM_UNIVERSE_ID).unwrap();
+        let seam_store = db.store(seam_universe, None).await.unwrap();
+        let child = SessionId::new(children[0]["sessionId"].as_str().unwrap()).unwrap();
+        for (session, name) in [(&lead, "sub-agents-parent"), (&child, "sub-agents-child")] {
+            let events = client
+                .get_workflow_handle::<AgentSessionWorkflow>(workflow_id(&universe_arg, session))
+                .fetch_history(temporalio_client::WorkflowFetchHistoryOptions::default())
+                .into_events()
+                .await
+                .unwrap();
+            crate::record::write_fixture(events, &seam_store, name).await;
+        }
+    }
     let _ = second.kill().await;
     let _ = gateway.kill().await;
 }

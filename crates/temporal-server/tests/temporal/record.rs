@@ -10,7 +10,6 @@ use std::path::PathBuf;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use engine::store::BlobStore as _;
 use prost::Message as _;
 use serde_json::Value;
 use temporal_server::seam;
@@ -60,36 +59,49 @@ fn replace_refs(value: &mut Value, payloads: &HashMap<String, Value>) {
     }
 }
 
+/// Whether fixtures are being recorded (`LIGHTSPEED_RECORD_HISTORIES` is set).
+pub(crate) fn recording() -> bool {
+    std::env::var_os("LIGHTSPEED_RECORD_HISTORIES").is_some()
+}
+
 impl Env {
     /// Writes `session`'s current workflow history as fixture `name` when
-    /// `LIGHTSPEED_RECORD_HISTORIES` is set; does nothing otherwise.
+    /// recording; does nothing otherwise.
     pub(crate) async fn record_history(&self, session: &engine::SessionId, name: &str) {
-        if std::env::var_os("LIGHTSPEED_RECORD_HISTORIES").is_none() {
+        if !recording() {
             return;
         }
-        let history = History {
-            events: self.history(session).await,
-        };
-        let mut json = serde_json::to_value(&history).unwrap();
-        let mut refs = Vec::new();
-        collect_refs(&json, &mut refs);
         let stores = session_stores::FsStores::new(self.data.path());
         let seam_store = session_stores::StoreProvider::store(&stores, seam::SEAM_UNIVERSE_ID)
             .await
             .unwrap();
-        let mut payloads = HashMap::new();
-        for blob in refs {
-            let bytes = seam_store
-                .get(&engine::BlobRef::parse(&blob).unwrap())
-                .await
-                .unwrap();
-            let payload = Payload::decode(bytes.as_slice()).unwrap();
-            payloads.insert(blob, serde_json::to_value(&payload).unwrap());
-        }
-        replace_refs(&mut json, &payloads);
-        std::fs::create_dir_all(histories_dir()).unwrap();
-        let path = histories_dir().join(format!("{name}.json"));
-        std::fs::write(&path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
-        eprintln!("recorded {}", path.display());
+        write_fixture(self.history(session).await, &*seam_store, name).await;
     }
+}
+
+/// Writes `events` as fixture `name`, with the payloads spilled to `seam_store` (the
+/// seam universe's CAS) put back inline.
+pub(crate) async fn write_fixture(
+    events: Vec<temporalio_common::protos::temporal::api::history::v1::HistoryEvent>,
+    seam_store: &impl engine::store::BlobStore,
+    name: &str,
+) {
+    let history = History { events };
+    let mut json = serde_json::to_value(&history).unwrap();
+    let mut refs = Vec::new();
+    collect_refs(&json, &mut refs);
+    let mut payloads = HashMap::new();
+    for blob in refs {
+        let bytes = seam_store
+            .get(&engine::BlobRef::parse(&blob).unwrap())
+            .await
+            .unwrap();
+        let payload = Payload::decode(bytes.as_slice()).unwrap();
+        payloads.insert(blob, serde_json::to_value(&payload).unwrap());
+    }
+    replace_refs(&mut json, &payloads);
+    std::fs::create_dir_all(histories_dir()).unwrap();
+    let path = histories_dir().join(format!("{name}.json"));
+    std::fs::write(&path, serde_json::to_vec_pretty(&json).unwrap()).unwrap();
+    eprintln!("recorded {}", path.display());
 }
