@@ -18,12 +18,12 @@ use temporal_server::devserver;
 use temporal_server::worker::{self, TemporalConfig};
 use temporal_workflow::{AgentSessionWorkflow, workflow_id};
 use test_support::api_conformance::agents::{assert_fan_out, fan_out_script};
-use test_support::fake_provider::{FakeProvider, FakeProviderConfig, RunningFakeProvider};
+use test_support::fake_provider::{FakeProvider, FakeProviderConfig};
 use test_support::rpc_client::{bearer_headers, params};
 use uuid::Uuid;
 
 use crate::harness::temporal_address;
-use crate::postgres::{mint_key, server, stack_env, wait_healthy};
+use crate::postgres::{mint_key, server, stack_env, wait_healthy, worker_process};
 
 const DEADLINE: Duration = Duration::from_secs(180);
 
@@ -49,20 +49,6 @@ async fn read_until(rpc: &HttpClient, session: &str, done: impl Fn(&Value) -> bo
         }
     }
     panic!("no awaited event in {session}: {events:#?}");
-}
-
-fn worker_process(
-    stack: &[(&'static str, String)],
-    temporal: &str,
-    task_queue: &str,
-    provider: &RunningFakeProvider,
-) -> tokio::process::Child {
-    server(&["worker"], stack, temporal, task_queue)
-        .env("OPENAI_BASE_URL", provider.openai_base_url())
-        .env_remove("OPENAI_API_KEY")
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -77,6 +77,21 @@ pub(crate) fn server(
     command
 }
 
+/// A `server worker` process of the test's stack whose OpenAI provider is `provider`.
+pub(crate) fn worker_process(
+    stack: &[(&'static str, String)],
+    temporal: &str,
+    task_queue: &str,
+    provider: &test_support::fake_provider::RunningFakeProvider,
+) -> tokio::process::Child {
+    server(&["worker"], stack, temporal, task_queue)
+        .env("OPENAI_BASE_URL", provider.openai_base_url())
+        .env_remove("OPENAI_API_KEY")
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
 /// Waits until the gateway at `bind` answers `/health`, failing if it exits first.
 pub(crate) async fn wait_healthy(bind: &str, child: &mut tokio::process::Child) {
     let http = reqwest::Client::new();

@@ -28,7 +28,7 @@ use test_support::rpc_client::{bearer_headers, params};
 use uuid::Uuid;
 
 use crate::harness::temporal_address;
-use crate::postgres::{mint_key, server, stack_env, wait_healthy};
+use crate::postgres::{mint_key, server, stack_env, wait_healthy, worker_process};
 
 const SESSIONS: usize = 16;
 const RUN_DEADLINE: Duration = Duration::from_secs(180);
@@ -84,14 +84,7 @@ async fn two_workers_and_two_gateways_share_sessions_and_survive_a_killed_worker
     .await
     .unwrap();
     let mut workers: Vec<_> = (0..2)
-        .map(|_| {
-            server(&["worker"], &stack, &temporal, &task_queue)
-                .env("OPENAI_BASE_URL", provider.openai_base_url())
-                .env_remove("OPENAI_API_KEY")
-                .stderr(Stdio::null())
-                .spawn()
-                .unwrap()
-        })
+        .map(|_| worker_process(&stack, &temporal, &task_queue, &provider))
         .collect();
     let mut gateways = Vec::new();
     let mut binds = Vec::new();
