@@ -49,6 +49,11 @@ impl BlobRef {
         Self(format!("{PREFIX}{}", hex::encode(digest)))
     }
 
+    /// The ref of a raw 32-byte digest (as a catalog stores it).
+    pub fn from_digest_bytes(digest: &[u8; 32]) -> Self {
+        Self::from_digest(digest)
+    }
+
     /// The 64 hex digits without the `sha256:` prefix.
     pub fn hex_digest(&self) -> &str {
         &self.0[PREFIX.len()..]
@@ -99,9 +104,65 @@ impl fmt::Display for BlobRef {
     }
 }
 
+/// Every well-formed ref written out in `bytes` (`sha256:` and 64 lowercase hex
+/// digits not followed by another hex digit), in order, repeats included.
+///
+/// This is how storage finds what a record or a blob refers to without knowing its
+/// format (garbage collection marks by it): refs are written the same way in every
+/// encoding the product stores (canonical JSON, JSONL, jsonb text), so a scan of the
+/// bytes finds each one. Text that merely looks like a ref is found too, which can
+/// only keep a blob alive, never lose one.
+pub fn refs_in(bytes: &[u8]) -> impl Iterator<Item = BlobRef> + '_ {
+    let prefix = PREFIX.as_bytes();
+    let is_hex = |b: &u8| matches!(b, b'0'..=b'9' | b'a'..=b'f');
+    let mut at = 0;
+    std::iter::from_fn(move || {
+        while at + prefix.len() + HEX_LEN <= bytes.len() {
+            // Jump to the next possible start: refs are rare in most bytes.
+            let Some(offset) = bytes[at..].iter().position(|&b| b == b's') else {
+                at = bytes.len();
+                return None;
+            };
+            let start = at + offset;
+            at = start + 1;
+            let digits = start + prefix.len();
+            let end = digits + HEX_LEN;
+            if end > bytes.len() || &bytes[start..digits] != prefix {
+                continue;
+            }
+            if !bytes[digits..end].iter().all(is_hex) || bytes.get(end).is_some_and(is_hex) {
+                continue;
+            }
+            at = end;
+            // Validated above: the prefix and 64 lowercase hex digits, all ASCII.
+            let text = String::from_utf8_lossy(&bytes[start..end]).into_owned();
+            return Some(BlobRef(text));
+        }
+        None
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn refs_are_found_in_any_bytes() {
+        let a = BlobRef::of_bytes(b"a");
+        let b = BlobRef::of_bytes(b"b");
+        let text = format!(
+            "{{\"x\":\"{a}\",\"y\":[\"{b}\"]}} sha256:{} {a}0 sha:{} {b}",
+            "A".repeat(64),
+            "0".repeat(64)
+        );
+        let found: Vec<_> = refs_in(text.as_bytes()).collect();
+        // The upper-case digest, the one followed by a 65th digit and the bare hex are
+        // not refs; the repeat at the end is reported again.
+        assert_eq!(found, vec![a, b.clone(), b]);
+        let tail = format!("sha256:{}", "f".repeat(63));
+        assert_eq!(refs_in(tail.as_bytes()).count(), 0);
+        assert_eq!(refs_in(b"").count(), 0);
+    }
 
     #[test]
     fn hashes_known_vector() {

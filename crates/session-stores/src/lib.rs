@@ -12,9 +12,11 @@
 //! What this crate must not do: decide anything about sessions, know about Temporal,
 //! the gateway or the API, or let one universe's store serve another's data.
 
+pub mod collect;
 mod commits;
 mod env_wakeups;
 mod pg_commits;
+mod retention;
 
 use std::cmp::Ordering;
 use std::collections::BTreeMap;
@@ -41,6 +43,7 @@ use vfs::VfsCatalog;
 pub use commits::CommitHub;
 pub use env_wakeups::EnvJobWakeups;
 pub use pg_commits::IDLE_PING_AFTER;
+pub use retention::{Removed, Retention, StoredBlob};
 
 /// Everything a session needs from storage: its log, checkpoints and blobs, the VFS
 /// catalog its file tools and the `vfs/*` methods work on, the MCP catalog
@@ -48,7 +51,8 @@ pub use pg_commits::IDLE_PING_AFTER;
 /// attachments, the job queue between workers and daemons), the auth catalog
 /// (sealed secrets, grants, flows), the memory catalog (blocks, their session
 /// links, archival passages), the schedule catalog, the index of a universe's sessions behind
-/// `session/list`, and what the universe's quotas count.
+/// `session/list`, what the universe's quotas count, and removal (deleting sessions,
+/// collecting blobs: [`Retention`], [`collect`]).
 pub trait SessionStore:
     SessionLog
     + BlobStore
@@ -61,6 +65,7 @@ pub trait SessionStore:
     + ScheduleCatalog
     + SessionIndex
     + UniverseUsage
+    + Retention
     + 'static
 {
 }
@@ -77,6 +82,7 @@ impl<
         + ScheduleCatalog
         + SessionIndex
         + UniverseUsage
+        + Retention
         + 'static,
 > SessionStore for T
 {

@@ -13,7 +13,7 @@ use engine::BlobRef;
 use engine::store::StoreError;
 
 use crate::fsio::{self, Existing, io_err};
-use crate::usage;
+use crate::{retention, usage};
 
 /// The blob directory below the store root.
 pub(crate) const CAS_DIR: &str = "cas/sha256";
@@ -33,11 +33,15 @@ pub(crate) fn put(root: &Path, blob_bytes_max: u64, bytes: &[u8]) -> Result<Blob
     }
     let blob = BlobRef::of_bytes(bytes);
     let path = blob_path(root, &blob);
+    // Shared with other puts, exclusive with a collection's sweep: what this put
+    // finds stored (and touches) is not removed before the caller references it.
+    let _collecting = retention::collect_lock(root, false)?;
     let added = match fs::metadata(&path) {
-        // Already stored. Hashing the existing file on every put would make puts of
-        // large blobs cost a full read; comparing sizes catches truncation, and a
-        // same-size corruption is still caught by `get`.
-        Ok(meta) if meta.len() == size_bytes => return Ok(blob),
+        // Already stored: touched, so collection keeps it. Hashing the existing file
+        // on every put would make puts of large blobs cost a full read; comparing
+        // sizes catches truncation, and a same-size corruption is still caught by
+        // `get`.
+        Ok(meta) if meta.len() == size_bytes && retention::touch(&path)? => return Ok(blob),
         // A truncated or otherwise damaged copy: replace it with the good bytes.
         Ok(meta) => {
             fsio::write_atomic(&path, bytes, Existing::Replace)?;

@@ -17,6 +17,8 @@
 //! schedules/schedules.json                          the schedule catalog (module `schedule_catalog`)
 //! runs_in_flight/<session>                          the session may have runs in flight
 //! cas/stored_bytes                                  bytes of every blob (a counter)
+//! cas/collect.lock                                  puts shared, a collection's sweep exclusive
+//! trash/                                            deleted sessions on their way out
 //! cost_nanos                                        what every turn cost (a counter)
 //! ```
 //!
@@ -70,6 +72,7 @@ mod log;
 mod mcp_catalog;
 mod memory_catalog;
 mod record;
+mod retention;
 mod schedule_catalog;
 mod usage;
 mod vfs_catalog;
@@ -220,6 +223,51 @@ impl FsStore {
             log::last_activity(&inner.session_dir(&session), &index)
         })
         .await
+    }
+
+    /// Removes every record of `session` (log, checkpoints, mounts, links,
+    /// attachments, quota markers); its blobs are left to collection. Returns how
+    /// many log entries were removed.
+    pub async fn delete_session(&self, session: &SessionId) -> Result<u64, StoreError> {
+        let inner = Arc::clone(&self.inner);
+        let session = session.clone();
+        blocking(move || {
+            let index = inner.log_index(&session);
+            let removed = retention::delete_session(&inner.root, &index, &session);
+            lock_recovering(&inner.indexes, |_| {}).remove(&session);
+            removed
+        })
+        .await
+    }
+
+    /// Every ref named by a record of this root outside the CAS: collection's roots.
+    pub async fn blob_roots(&self) -> Result<std::collections::HashSet<BlobRef>, StoreError> {
+        let root = self.inner.root.clone();
+        blocking(move || retention::blob_roots(&root)).await
+    }
+
+    /// Up to `limit` blobs after `after` in digest order, as
+    /// `(blob, size in bytes, last touched at ms)`.
+    pub async fn blob_page(
+        &self,
+        after: Option<&BlobRef>,
+        limit: usize,
+    ) -> Result<Vec<(BlobRef, u64, u64)>, StoreError> {
+        let root = self.inner.root.clone();
+        let after = after.cloned();
+        blocking(move || retention::blob_page(&root, after.as_ref(), limit)).await
+    }
+
+    /// Deletes those of `blobs` last touched before `touched_before_ms`, moving the
+    /// stored bytes; returns `(blobs, bytes)` deleted.
+    pub async fn delete_blobs(
+        &self,
+        blobs: &[BlobRef],
+        touched_before_ms: u64,
+    ) -> Result<(u64, u64), StoreError> {
+        let root = self.inner.root.clone();
+        let blobs = blobs.to_vec();
+        blocking(move || retention::delete_blobs(&root, &blobs, touched_before_ms)).await
     }
 
     /// Runs requested and not yet finished in this store's sessions: read from the

@@ -36,7 +36,7 @@ use crate::lock_recovering;
 use crate::usage::RunsMarker;
 
 pub(crate) const LOG_FILE: &str = "log.jsonl";
-const LOCK_FILE: &str = "log.lock";
+pub(crate) const LOCK_FILE: &str = "log.lock";
 /// Read buffer for scanning the log when building or extending an index.
 const SCAN_BUFFER_BYTES: usize = 256 * 1024;
 
@@ -83,7 +83,7 @@ pub(crate) struct LogIndex {
 
 impl LogIndex {
     /// Forgets everything: the next refresh indexes the file from its start.
-    fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.line_ends.clear();
         self.runs_in_flight = 0;
         self.cost_nanos = 0;
@@ -313,7 +313,7 @@ fn batch_runs(entries: &[LogEntry]) -> i64 {
         .sum()
 }
 
-fn lock_index(index: &Mutex<LogIndex>) -> MutexGuard<'_, LogIndex> {
+pub(crate) fn lock_index(index: &Mutex<LogIndex>) -> MutexGuard<'_, LogIndex> {
     lock_recovering(index, |index| *index = LogIndex::default())
 }
 

@@ -58,8 +58,7 @@ pub(crate) async fn put(store: &PgStore, bytes: Vec<u8>) -> Result<BlobRef, Stor
              VALUES ($1, $2, $3, $4) \
              ON CONFLICT (universe_id, digest) DO UPDATE \
              SET size_bytes = EXCLUDED.size_bytes, inline_bytes = EXCLUDED.inline_bytes, \
-                 object_key = NULL \
-             WHERE blobs.inline_bytes IS DISTINCT FROM EXCLUDED.inline_bytes"
+                 object_key = NULL, touched_at_ms = EXCLUDED.touched_at_ms"
         ))
         .bind(store.universe_id)
         .bind(blob.digest_bytes().as_slice())
@@ -77,7 +76,7 @@ pub(crate) async fn put(store: &PgStore, bytes: Vec<u8>) -> Result<BlobRef, Stor
             limit_bytes: limits.blob_inline_bytes_max,
         });
     };
-    if has(store, &blob).await? {
+    if touch(store, &blob).await? {
         return Ok(blob);
     }
     let key = object_key(store, &blob);
@@ -97,6 +96,21 @@ pub(crate) async fn put(store: &PgStore, bytes: Vec<u8>) -> Result<BlobRef, Stor
     .await
     .map_err(query_failed("catalog a blob"))?;
     Ok(blob)
+}
+
+/// Moves the row's `touched_at_ms` to now, if there is a row: a put of stored
+/// bytes keeps them from collection (see `retention::delete_blobs`).
+async fn touch(store: &PgStore, blob: &BlobRef) -> Result<bool, StoreError> {
+    let touched = sqlx::query(
+        "UPDATE blobs SET touched_at_ms = (extract(epoch FROM clock_timestamp()) * 1000)::bigint \
+         WHERE universe_id = $1 AND digest = $2",
+    )
+    .bind(store.universe_id)
+    .bind(blob.digest_bytes().as_slice())
+    .execute(&store.pool)
+    .await
+    .map_err(query_failed("touch a blob"))?;
+    Ok(touched.rows_affected() > 0)
 }
 
 /// The bytes of every blob the universe holds, as the catalog counts them.
@@ -190,9 +204,18 @@ pub(crate) async fn has_many(store: &PgStore, blobs: &[BlobRef]) -> Result<Vec<b
     Ok(digests.iter().map(|digest| held.contains(digest)).collect())
 }
 
-/// `universes/<universe>/sha256/<hex[0..2]>/<hex>`: objects are per universe, like
-/// the catalog, so a universe's blobs can be listed and deleted on their own.
+/// `universes/<universe>/sha256/<hex[0..2]>/<hex>.<upload>`: objects are per
+/// universe, like the catalog, so a universe's blobs can be listed and deleted on
+/// their own. The upload's random suffix makes each upload its own object, so
+/// collection deletes exactly the object of the row it deleted, never one a
+/// concurrent put of the same bytes just uploaded (`retention::delete_blobs`).
+/// Rows written before the suffix name `<hex>` alone; the row's key is what is read.
 fn object_key(store: &PgStore, blob: &BlobRef) -> String {
     let hex = blob.hex_digest();
-    format!("universes/{}/sha256/{}/{hex}", store.universe_id, &hex[..2])
+    let upload = uuid::Uuid::new_v4().simple();
+    format!(
+        "universes/{}/sha256/{}/{hex}.{upload}",
+        store.universe_id,
+        &hex[..2]
+    )
 }

@@ -64,6 +64,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "sub-agents",
         include_str!("../migrations/0011_sub_agents.sql"),
     ),
+    (
+        12,
+        "deletion and collection",
+        include_str!("../migrations/0012_collection.sql"),
+    ),
 ];
 
 /// Migrations are additive, so a binary older than the database (a rolling deploy,

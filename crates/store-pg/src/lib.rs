@@ -49,6 +49,8 @@
 //! - need a database at build time: queries are checked at run time, migrations are
 //!   embedded in the binary (`migrations/`, listed in `db.rs`).
 
+use std::collections::HashSet;
+
 use engine::log::{LogEntry, Seq};
 use engine::store::{
     AppendOutcome, BlobStore, Checkpoint, CheckpointStore, SessionLog, StoreError,
@@ -70,6 +72,7 @@ mod mcp_catalog;
 mod memory_catalog;
 mod notify;
 mod object_store;
+mod retention;
 mod schedule_catalog;
 mod tx;
 mod vfs_catalog;
@@ -81,6 +84,7 @@ pub use error::PgStoreError;
 pub use keys::{ApiKeyRow, PgKeyStore};
 pub use notify::{NOTIFY_PAYLOAD_BYTES_MAX, Notifications};
 pub use object_store::{ObjectStore, ObjectStoreConfig};
+pub use retention::{TABLES_WITH_REFS, TABLES_WITHOUT_REFS};
 
 /// Bounds of a [`PgStore`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -181,6 +185,38 @@ impl PgStore {
     /// (`universes.cost_nanos`), moved by the appends that commit them.
     pub async fn cost_nanos(&self) -> Result<u64, StoreError> {
         log::cost_nanos(self).await
+    }
+
+    /// Removes every record of `session` (log, checkpoints, row, mounts, links,
+    /// attachments, jobs) in one transaction; its blobs are left to collection.
+    /// Returns how many log entries were removed.
+    pub async fn delete_session(&self, session: &SessionId) -> Result<u64, StoreError> {
+        retention::delete_session(self, session).await
+    }
+
+    /// Every ref this universe's records name outside the CAS: collection's roots.
+    pub async fn blob_roots(&self) -> Result<HashSet<BlobRef>, StoreError> {
+        retention::blob_roots(self).await
+    }
+
+    /// Up to `limit` blobs after `after` in digest order, as
+    /// `(blob, size in bytes, last touched at ms)`.
+    pub async fn blob_page(
+        &self,
+        after: Option<&BlobRef>,
+        limit: usize,
+    ) -> Result<Vec<(BlobRef, u64, u64)>, StoreError> {
+        retention::blob_page(self, after, limit).await
+    }
+
+    /// Deletes those of `blobs` last touched before `touched_before_ms` (row and
+    /// object), moving the stored bytes; returns `(blobs, bytes)` deleted.
+    pub async fn delete_blobs(
+        &self,
+        blobs: &[BlobRef],
+        touched_before_ms: u64,
+    ) -> Result<(u64, u64), StoreError> {
+        retention::delete_blobs(self, blobs, touched_before_ms).await
     }
 
     /// The object store for large blobs, if one is configured. Without one, blobs

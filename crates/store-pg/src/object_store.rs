@@ -172,6 +172,18 @@ impl ObjectStore {
         Ok(())
     }
 
+    /// Deletes the object; deleting one that is not there succeeds (S3's own rule).
+    pub(crate) async fn delete(&self, key: &str) -> Result<(), PgStoreError> {
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|err| sdk_failed("delete", key.to_owned(), err))?;
+        Ok(())
+    }
+
     /// The object's bytes, or `None` if there is no such object.
     pub(crate) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, PgStoreError> {
         let output = match self

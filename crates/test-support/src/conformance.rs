@@ -25,7 +25,9 @@ use engine::{BlobRef, RunId, SessionId, ToolCallId};
 use serde_json::json;
 use session_stores::{SessionActivity, SessionIndex};
 
+mod retention;
 mod usage;
+pub use retention::retention_suite;
 pub use usage::usage_suite;
 
 /// Runs every suite against a store implementing all three traits.

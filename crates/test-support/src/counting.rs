@@ -27,7 +27,9 @@ use memory_registry::{
     ArchivalQuery, Block, BlockDelete, BlockLabel, BlockPatch, MemoryCatalog, MemoryError,
     NewPassage, Passage,
 };
-use session_stores::{SessionActivity, SessionIndex, StoreProvider, UniverseUsage};
+use session_stores::{
+    Removed, Retention, SessionActivity, SessionIndex, StoreProvider, StoredBlob, UniverseUsage,
+};
 use tokio::sync::watch;
 use vfs::{Mount, SessionPath, VfsCatalog, VfsError, Workspace, WorkspaceId};
 
@@ -557,6 +559,32 @@ impl<S: UniverseUsage + Send> UniverseUsage for CountingStore<S> {
 
     async fn cost_nanos(&self) -> Result<u64, StoreError> {
         self.count().cost_nanos().await
+    }
+}
+
+impl<S: Retention + Send> Retention for CountingStore<S> {
+    async fn delete_session(&self, session: &SessionId) -> Result<u64, StoreError> {
+        self.count().delete_session(session).await
+    }
+
+    async fn blob_roots(&self) -> Result<std::collections::HashSet<BlobRef>, StoreError> {
+        self.count().blob_roots().await
+    }
+
+    async fn blob_page(
+        &self,
+        after: Option<&BlobRef>,
+        limit: usize,
+    ) -> Result<Vec<StoredBlob>, StoreError> {
+        self.count().blob_page(after, limit).await
+    }
+
+    async fn delete_blobs(
+        &self,
+        blobs: &[BlobRef],
+        touched_before_ms: u64,
+    ) -> Result<Removed, StoreError> {
+        self.count().delete_blobs(blobs, touched_before_ms).await
     }
 }
 

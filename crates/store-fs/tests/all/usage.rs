@@ -45,6 +45,12 @@ async fn quota_counts_conform_here_and_after_a_reopen() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn deletion_and_collection_conform() {
+    let (_dir, store) = store();
+    conformance::retention_suite(&store).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn only_sessions_with_runs_in_flight_are_marked() {
     let (dir, store) = store();
     let (busy, idle) = (sid("busy"), sid("."));
