@@ -82,6 +82,13 @@ impl ControlCache {
             .clone()
     }
 
+    /// Drops `session`'s cached state (it was deleted).
+    pub fn forget(&self, universe_id: &str, session: &SessionId) {
+        if let Some(sessions) = self.lock().peek_mut(universe_id) {
+            sessions.pop(session);
+        }
+    }
+
     /// The committed control state of `session` (default, uninitialized, when the
     /// session has no log).
     pub async fn read<S: SessionLog + CheckpointStore + BlobStore>(
@@ -95,7 +102,11 @@ impl ControlCache {
         let slot = self.slot(universe_id, session);
         let mut control = slot.lock().await;
         let cached = std::mem::take(&mut *control);
+        // A log shorter than what was cached was deleted (by another gateway, whose
+        // `forget` does not reach this cache) and perhaps started over: read it anew.
+        let shrunk = cached.head > 0 && store.head(session).await? < cached.head;
         let fresh = match cached.head {
+            _ if shrunk => rehydrate::state_at(store, session, Seq::MAX).await?,
             0 => rehydrate::state_at(store, session, Seq::MAX).await?,
             _ => rehydrate::advance(store, session, cached, Seq::MAX).await?,
         };

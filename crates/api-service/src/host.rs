@@ -83,6 +83,12 @@ pub trait SessionHost: Send + Sync + 'static {
         command: CoreCommand,
     ) -> impl Future<Output = Result<Admission, AdmitFailure>> + Send;
 
+    /// Stops driving the session for good, before its records are deleted: whatever
+    /// runs it is stopped where it is (on Temporal, its workflow execution is
+    /// deleted, which terminates it first) and nothing the host held for it
+    /// survives. A session the host was not driving is no error.
+    fn retire(&self, key: &SessionKey) -> impl Future<Output = Result<(), String>> + Send;
+
     /// Live deltas of the session's running generation, from now on. Best effort:
     /// a slow receiver misses some, nothing else changes.
     fn deltas(&self, key: &SessionKey) -> broadcast::Receiver<Delta>;

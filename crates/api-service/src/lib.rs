@@ -31,6 +31,7 @@ mod auth;
 mod context;
 mod control;
 mod credentials;
+mod deletion;
 mod env;
 mod env_hub;
 mod errors;

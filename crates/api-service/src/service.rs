@@ -40,7 +40,7 @@ pub(crate) type Store<H> = <<H as SessionHost>::Stores as StoreProvider>::Store;
 /// Every API method over the host `H`.
 pub struct Service<H> {
     pub(crate) host: H,
-    controls: ControlCache,
+    pub(crate) controls: ControlCache,
     pub(crate) quotas: Quotas,
     pub(crate) mcp: crate::mcp::McpSettings,
     pub(crate) auth: Option<crate::auth::AuthSettings>,
@@ -195,6 +195,14 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
         params: SessionRef,
     ) -> Result<SessionView, ApiError> {
         self.close_session(&caller.universe_id, params).await
+    }
+
+    async fn session_delete(
+        &self,
+        caller: &Caller,
+        params: SessionDeleteParams,
+    ) -> Result<SessionDeleteResult, ApiError> {
+        self.delete_session(&caller.universe_id, params).await
     }
 
     async fn session_fork(

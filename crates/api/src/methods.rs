@@ -339,6 +339,12 @@ api_table! {
         session_update: "session/update" (SessionUpdateParams) -> SessionView;
         /// Closes a session: active and queued runs are cancelled.
         session_close: "session/close" (SessionRef) -> SessionView;
+        /// Deletes a session: its workflow, log, checkpoints, mounts, MCP links,
+        /// environment and memory attachments. Refused while runs are active or queued
+        /// unless `force`. Its blobs stay until collection finds them unreferenced
+        /// (a fork keeps what it shares); its children are sessions of their own and
+        /// stay. The id may be used again afterwards.
+        session_delete: "session/delete" (SessionDeleteParams) -> SessionDeleteResult;
         /// Forks a session at an event cursor (default: its newest event) into a new,
         /// idle session of the same universe that shares its history by reference:
         /// the same config, tools and context items (no content is copied), none of

@@ -109,6 +109,12 @@ impl<P: StoreProvider> SessionHost for TemporalHost<P> {
         self.scheduler.clone()
     }
 
+    async fn retire(&self, key: &SessionKey) -> Result<(), String> {
+        self.sessions
+            .delete(&key.universe_id, &key.session_id)
+            .await
+    }
+
     fn deltas(&self, key: &SessionKey) -> broadcast::Receiver<Delta> {
         self.deltas
             .subscribe(&key.universe_id, key.session_id.as_str())

@@ -174,6 +174,38 @@ impl SessionClient {
             .get_workflow_handle::<AgentSessionWorkflow>(workflow_id(universe_id, session_id))
     }
 
+    /// Deletes the session's workflow execution (its latest run; Temporal terminates
+    /// it first if it is running). A session that has no workflow is no error. Runs
+    /// it continued as new from are closed already and go with the namespace's
+    /// retention.
+    pub async fn delete(&self, universe_id: &str, session_id: &SessionId) -> Result<(), String> {
+        use temporalio_client::NamespacedClient as _;
+        use temporalio_common::protos::temporal::api::common::v1::WorkflowExecution;
+        use temporalio_common::protos::temporal::api::workflowservice::v1::DeleteWorkflowExecutionRequest;
+
+        let request = DeleteWorkflowExecutionRequest {
+            namespace: self.client.namespace(),
+            workflow_execution: Some(WorkflowExecution {
+                workflow_id: workflow_id(universe_id, session_id),
+                run_id: String::new(),
+            }),
+        };
+        match self
+            .client
+            .connection()
+            .workflow_service()
+            .delete_workflow_execution(tonic::Request::new(request))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(status) if status.code() == tonic::Code::NotFound => Ok(()),
+            Err(status) => Err(format!(
+                "deleting the session's workflow: {}",
+                status.message()
+            )),
+        }
+    }
+
     pub async fn status(
         &self,
         universe_id: &str,

@@ -214,6 +214,27 @@ pub struct SessionRef {
 pub type SessionReadParams = SessionRef;
 pub type SessionCloseParams = SessionRef;
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SessionDeleteParams {
+    pub session_id: String,
+    /// Delete even while runs are active or queued: they stop where they are, with
+    /// the session. Without it such a session is refused (`sessionBusy`). Default
+    /// false.
+    #[serde(default)]
+    pub force: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionDeleteResult {
+    pub session_id: String,
+    /// Events removed from the session's log.
+    pub deleted_events: u64,
+    /// Runs that were active or queued when a forced delete stopped them.
+    pub stopped_runs: u64,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum SessionStatus {

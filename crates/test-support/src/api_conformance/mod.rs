@@ -33,6 +33,7 @@ mod blobs;
 mod client;
 mod context;
 mod cost;
+mod deletion;
 mod env;
 mod events;
 mod fixtures;
@@ -182,6 +183,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(runs::CASES);
     all.extend(context::CASES);
     all.extend(fork::CASES);
+    all.extend(deletion::CASES);
     all.extend(tools::CASES);
     all.extend(holds::CASES);
     all.extend(agents::CASES);
@@ -384,6 +386,8 @@ macro_rules! api_conformance_tests {
             manual_compaction_summarises_an_idle_session,
             a_fork_at_a_cursor_has_the_history_up_to_it_and_nothing_after,
             a_fork_while_a_run_is_active_starts_before_the_run,
+            a_deleted_session_is_gone_everywhere_and_its_id_starts_over,
+            a_session_with_a_run_in_flight_is_deleted_only_when_forced,
             skills_in_mounts_are_listed_and_pinned,
             provider_tools_are_checked_and_their_calls_and_citations_shown,
             approvals_hold_calls_until_a_person_decides,

@@ -130,6 +130,18 @@ impl<P: StoreProvider> SessionHost for LocalHost<P> {
         .await
     }
 
+    async fn retire(&self, key: &SessionKey) -> Result<(), String> {
+        let slot = self
+            .sessions
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .remove(key);
+        if let Some(slot) = slot {
+            slot.retire().await;
+        }
+        Ok(())
+    }
+
     fn deltas(&self, key: &SessionKey) -> broadcast::Receiver<Delta> {
         self.slot(key).deltas()
     }

@@ -39,6 +39,11 @@ pub(super) struct SessionSlot<S: SessionStore> {
     session_id: SessionId,
     runner: Mutex<Option<Runner<S>>>,
     wake: Notify,
+    /// Set once the session is deleted: its driver task ends.
+    retired: std::sync::atomic::AtomicBool,
+    /// The driver task, aborted when the session is deleted (a step in flight,
+    /// which holds the runner, is dropped where it is).
+    driver: std::sync::Mutex<Option<tokio::task::AbortHandle>>,
     deltas: broadcast::Sender<Delta>,
 }
 
@@ -55,6 +60,8 @@ impl<S: SessionStore> SessionSlot<S> {
             session_id,
             runner: Mutex::new(None),
             wake: Notify::new(),
+            retired: std::sync::atomic::AtomicBool::new(false),
+            driver: std::sync::Mutex::new(None),
             deltas: broadcast::channel(DELTA_BUFFER_MAX).0,
         }
     }
@@ -66,6 +73,22 @@ impl<S: SessionStore> SessionSlot<S> {
     /// Hands `delta` to the session's subscribers (none listening: dropped).
     pub(super) fn publish(&self, delta: Delta) {
         let _ = self.deltas.send(delta);
+    }
+
+    /// Ends the driver (dropping a step in flight) and the runner.
+    pub(super) async fn retire(&self) {
+        self.retired
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        let driver = self
+            .driver
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .take();
+        if let Some(driver) = driver {
+            driver.abort();
+        }
+        *self.runner.lock().await = None;
+        self.wake.notify_one();
     }
 
     /// Admits `command` (committed before returning), making the runner and its
@@ -85,7 +108,11 @@ impl<S: SessionStore> SessionSlot<S> {
                 let runner = self
                     .make_runner(config, universe_id, store, toolset)
                     .await?;
-                tokio::spawn(self.clone().drive());
+                let driver = tokio::spawn(self.clone().drive());
+                *self
+                    .driver
+                    .lock()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner()) = Some(driver.abort_handle());
                 empty.insert(runner)
             }
         };
@@ -139,6 +166,9 @@ impl<S: SessionStore> SessionSlot<S> {
     async fn drive(self: Arc<Self>) {
         let mut deadline: Option<u64> = None;
         loop {
+            if self.retired.load(std::sync::atomic::Ordering::SeqCst) {
+                return;
+            }
             // Idle: wait for an admission, or for the next timed hold (an approval
             // deadline, a deferred result, a wake-up), as the workflow's timer does.
             match deadline {
