@@ -291,6 +291,21 @@ pub trait StoreProvider: Send + Sync + 'static {
     /// costs no store query.
     fn commits(&self, universe_id: &str, session: &SessionId) -> watch::Receiver<Seq>;
 
+    /// Every universe this provider holds data for: what a collection pass visits.
+    fn universe_ids(&self) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send;
+
+    /// The right to collect `universe_id` now, held until dropped; `None` while
+    /// another collector holds it (Postgres: an advisory lock across processes; the
+    /// filesystem store is one process's, and two collections of it are safe, only
+    /// wasteful).
+    fn collection_lease(
+        &self,
+        universe_id: &str,
+    ) -> impl Future<Output = Result<Option<CollectionLease>, StoreError>> + Send {
+        let _ = universe_id;
+        async { Ok(Some(CollectionLease(None))) }
+    }
+
     /// A signal that changes when a job for environment `environment_id` is
     /// submitted anywhere, for the gateway holding its daemon; `None` when this
     /// provider cannot announce jobs (the hub then polls often).
@@ -303,6 +318,10 @@ pub trait StoreProvider: Send + Sync + 'static {
         None
     }
 }
+
+/// See [`StoreProvider::collection_lease`].
+#[derive(Debug)]
+pub struct CollectionLease(#[allow(dead_code)] Option<store_pg::CollectionLease>);
 
 type OpenedFs = Arc<Mutex<BTreeMap<String, Arc<FsStore>>>>;
 
@@ -462,6 +481,24 @@ impl StoreProvider for FsStores {
         Ok(store)
     }
 
+    async fn universe_ids(&self) -> Result<Vec<String>, StoreError> {
+        let dir = self.root.join("universes");
+        let mut ids = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries
+                .filter_map(Result::ok)
+                .filter(|entry| entry.path().is_dir())
+                .filter_map(|entry| entry.file_name().into_string().ok())
+                .filter(|id| check_universe(id).is_ok())
+                .collect::<Vec<_>>(),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+            Err(err) => {
+                return Err(StoreError::transient(err));
+            }
+        };
+        ids.sort();
+        Ok(ids)
+    }
+
     fn commits(&self, universe_id: &str, session: &SessionId) -> watch::Receiver<Seq> {
         let receiver = self.hub.watch(universe_id, session);
         if let Some(interval) = self.recheck {
@@ -528,6 +565,31 @@ impl PgStores {
 
 impl StoreProvider for PgStores {
     type Store = PgStore;
+
+    async fn universe_ids(&self) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .db
+            .universe_ids()
+            .await?
+            .into_iter()
+            .map(|id| id.to_string())
+            .collect())
+    }
+
+    async fn collection_lease(
+        &self,
+        universe_id: &str,
+    ) -> Result<Option<CollectionLease>, StoreError> {
+        let universe = Uuid::parse_str(universe_id).map_err(|err| StoreError::Corrupt {
+            location: "universe id".into(),
+            reason: format!("{universe_id:?} is not a UUID: {err}"),
+        })?;
+        Ok(self
+            .db
+            .try_collection_lease(universe)
+            .await?
+            .map(|lease| CollectionLease(Some(lease))))
+    }
 
     async fn store(&self, universe_id: &str) -> Result<Arc<PgStore>, StoreError> {
         let universe = Uuid::parse_str(universe_id).map_err(|err| StoreError::Corrupt {
@@ -601,6 +663,17 @@ impl<P: StoreProvider> StoreProvider for Arc<P> {
 
     fn commits(&self, universe_id: &str, session: &SessionId) -> watch::Receiver<Seq> {
         (**self).commits(universe_id, session)
+    }
+
+    fn universe_ids(&self) -> impl Future<Output = Result<Vec<String>, StoreError>> + Send {
+        (**self).universe_ids()
+    }
+
+    fn collection_lease(
+        &self,
+        universe_id: &str,
+    ) -> impl Future<Output = Result<Option<CollectionLease>, StoreError>> + Send {
+        (**self).collection_lease(universe_id)
     }
 }
 

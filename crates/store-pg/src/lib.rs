@@ -84,7 +84,7 @@ pub use error::PgStoreError;
 pub use keys::{ApiKeyRow, PgKeyStore};
 pub use notify::{NOTIFY_PAYLOAD_BYTES_MAX, Notifications};
 pub use object_store::{ObjectStore, ObjectStoreConfig};
-pub use retention::{TABLES_WITH_REFS, TABLES_WITHOUT_REFS};
+pub use retention::{CollectionLease, TABLES_WITH_REFS, TABLES_WITHOUT_REFS};
 
 /// Bounds of a [`PgStore`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -216,3 +216,50 @@ pub(crate) async fn delete_blobs(
         from_bigint("deleted bytes", bytes)?,
     ))
 }
+
+/// The advisory lock space of collection leases ("gc  ").
+const LEASE_SPACE: i32 = 0x6763_2020;
+
+/// A universe's collection lease: a session-level advisory lock held on a
+/// connection of its own (not the pool's: a pooled connection would go back to the
+/// pool still holding it), released when the connection closes, on drop. One
+/// collector per universe at a time across every process; the others skip it.
+pub struct CollectionLease {
+    _connection: sqlx::PgConnection,
+}
+
+impl std::fmt::Debug for CollectionLease {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("CollectionLease")
+    }
+}
+
+impl crate::PgDatabase {
+    /// Every universe with a row, in id order.
+    pub async fn universe_ids(&self) -> Result<Vec<uuid::Uuid>, StoreError> {
+        sqlx::query_scalar("SELECT universe_id FROM universes ORDER BY universe_id")
+            .fetch_all(self.pool())
+            .await
+            .map_err(query_failed("list universes"))
+    }
+
+    /// The collection lease of `universe`, or `None` while another process holds it.
+    pub async fn try_collection_lease(
+        &self,
+        universe: uuid::Uuid,
+    ) -> Result<Option<CollectionLease>, StoreError> {
+        use sqlx::Connection as _;
+        let mut connection = sqlx::PgConnection::connect_with(&self.pool().connect_options())
+            .await
+            .map_err(query_failed("connect for a collection lease"))?;
+        let held: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2::text))")
+            .bind(LEASE_SPACE)
+            .bind(universe)
+            .fetch_one(&mut connection)
+            .await
+            .map_err(query_failed("take a collection lease"))?;
+        Ok(held.then_some(CollectionLease {
+            _connection: connection,
+        }))
+    }
+}

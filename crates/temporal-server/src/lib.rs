@@ -23,6 +23,7 @@
 //! history, or log credentials.
 
 pub mod api_host;
+pub mod collection;
 pub mod deltas;
 pub mod devserver;
 pub mod keys;

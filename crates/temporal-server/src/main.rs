@@ -4,6 +4,7 @@
 //! - `api-keys create` ([`api_keys`]): mint a gateway API key.
 //! - `worker`, `gateway`, none (both in one process) and `dev` (a Temporal dev server
 //!   child, store-fs, worker and gateway) ([`serve`]).
+//! - `gc` ([`gc`]): collect unreferenced blobs now.
 //!
 //! This file only parses the command line and dispatches; the worker and gateway
 //! backend live in the `temporal_server` library.
@@ -13,6 +14,7 @@
 
 mod api_keys;
 mod gateway_limits;
+mod gc;
 mod serve;
 
 use clap::{Parser, Subcommand};
@@ -45,6 +47,9 @@ enum Command {
     Gateway(Box<serve::ServeArgs>),
     /// The embedded default: a Temporal dev server, store-fs, worker and gateway.
     Dev(Box<serve::DevArgs>),
+    /// Collect unreferenced blobs now (every universe, or those named), with
+    /// progress on stderr and a JSON report per universe on stdout.
+    Gc(Box<gc::GcArgs>),
 }
 
 /// Logs go to stderr, filtered by `RUST_LOG` (default `info`), in the format
@@ -81,6 +86,7 @@ async fn main() -> anyhow::Result<()> {
         Some(Command::Worker(args)) => serve::worker(*args).await,
         Some(Command::Gateway(args)) => serve::gateway(*args).await,
         Some(Command::Dev(args)) => serve::dev(*args).await,
+        Some(Command::Gc(args)) => gc::run(*args).await,
         None => serve::both(cli.serve).await,
     }
 }

@@ -17,6 +17,7 @@ use gateway::{FileKeyStore, GatewayConfig, KeyStore, KeyStoreError};
 use session_stores::{FsStores, PgStores, StoreProvider};
 use store_pg::{ObjectStore, ObjectStoreConfig, PgConfig, PgDatabase};
 use temporal_server::api_host::{TemporalApi, TemporalHost};
+use temporal_server::collection::{CollectionSettings, collect_periodically};
 use temporal_server::deltas::DeltaHub;
 use temporal_server::deltas::postgres as deltas_pg;
 use temporal_server::devserver::{self, DevServer, DevServerConfig};
@@ -32,6 +33,7 @@ use temporal_workflow::WorkflowSettings;
 
 use crate::api_keys::{DEFAULT_KEYS_FILE, DEFAULT_UNIVERSE_ID};
 use crate::gateway_limits::GatewayLimitArgs;
+use crate::gc::CollectionArgs;
 
 /// Entries between state checkpoints written by the append activity.
 const CHECKPOINT_INTERVAL_ENTRIES: u64 = 256;
@@ -135,7 +137,7 @@ impl ObjectStoreArgs {
 /// Deltas waiting for the Postgres relay before new ones are dropped.
 const DELTAS_RELAY_QUEUE: usize = 4_096;
 
-enum Storage {
+pub(crate) enum Storage {
     Files {
         stores: Arc<FsStores>,
         keys: Arc<FileKeyStore>,
@@ -147,6 +149,18 @@ enum Storage {
 }
 
 impl StorageArgs {
+    /// The stores alone, for an admin command (`server gc`): no worker or gateway
+    /// runs in the process.
+    pub(crate) async fn open_for_admin(&self) -> anyhow::Result<Storage> {
+        let roles = Roles {
+            worker: true,
+            gateway: None,
+            api: (WorkflowSettings::default(), Quotas::default()),
+            collection: None,
+        };
+        self.open(Path::new(DEFAULT_KEYS_FILE), &roles).await
+    }
+
     /// Connects (and migrates) Postgres when configured. `keys_file` is where the
     /// filesystem variant keeps API keys.
     async fn open(&self, keys_file: &Path, roles: &Roles) -> anyhow::Result<Storage> {
@@ -271,6 +285,8 @@ pub(crate) struct ServeArgs {
     #[command(flatten)]
     temporal: TemporalArgs,
     #[command(flatten)]
+    collection: CollectionArgs,
+    #[command(flatten)]
     storage: StorageArgs,
     #[command(flatten)]
     gateway: GatewayArgs,
@@ -282,6 +298,8 @@ pub(crate) struct ServeArgs {
 pub(crate) struct WorkerArgs {
     #[command(flatten)]
     temporal: TemporalArgs,
+    #[command(flatten)]
+    collection: CollectionArgs,
     #[command(flatten)]
     storage: StorageArgs,
     #[command(flatten)]
@@ -303,6 +321,8 @@ pub(crate) struct DevArgs {
     limits: GatewayLimitArgs,
     #[command(flatten)]
     schedules: ScheduleArgs,
+    #[command(flatten)]
+    collection: CollectionArgs,
 }
 
 fn start_backend<P: StoreProvider>(
@@ -516,6 +536,8 @@ struct Roles {
     /// (a worker alone starts workflows only for schedules' fresh sessions and runs,
     /// and enforces only the schedule bounds of its agents' tools).
     api: (WorkflowSettings, Quotas),
+    /// The background blob collector, run beside a worker.
+    collection: Option<CollectionSettings>,
 }
 
 /// Runs the worker and/or the gateway over `stores` until asked to stop. The delta
@@ -545,6 +567,12 @@ async fn serve_roles<P: StoreProvider, K: KeyStore>(
             hub
         }
     };
+    if let Some(collection) = roles.collection.filter(|_| roles.worker) {
+        relay_tasks.push(tokio::spawn(collect_periodically(
+            stores.clone(),
+            collection,
+        )));
+    }
     let (settings, quotas) = roles.api;
     let extra = (settings, quotas, auth.clone(), providers);
     let api = temporal_api(temporal, stores, deltas.clone(), extra).await?;
@@ -610,6 +638,7 @@ pub(crate) async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
         worker: true,
         gateway: None,
         api: (WorkflowSettings::default(), quotas),
+        collection: Some(args.collection.settings()),
     };
     // The worker reads no keys; the file is never opened.
     let keys_file = Path::new(DEFAULT_KEYS_FILE);
@@ -623,7 +652,8 @@ pub(crate) async fn gateway(args: ServeArgs) -> anyhow::Result<()> {
         api: (
             args.gateway.limits.workflow_settings(),
             quotas_with(args.gateway.limits.quotas(), &args.schedules),
-        ),
+        ), // Collection runs beside workers; a gateway alone leaves it to them.
+        collection: None,
     };
     serve_storage(
         args.temporal.config(),
@@ -643,6 +673,7 @@ pub(crate) async fn both(args: ServeArgs) -> anyhow::Result<()> {
             args.gateway.limits.workflow_settings(),
             quotas_with(args.gateway.limits.quotas(), &args.schedules),
         ),
+        collection: Some(args.collection.settings()),
     };
     serve_storage(
         args.temporal.config(),
@@ -722,6 +753,7 @@ pub(crate) async fn dev(args: DevArgs) -> anyhow::Result<()> {
             args.limits.workflow_settings(),
             quotas_with(args.limits.quotas(), &args.schedules),
         ),
+        collection: Some(args.collection.settings()),
     };
     let auth = auth_settings(&args.data_dir)?;
     let shared = (stores, auth, &providers);

@@ -70,6 +70,10 @@ impl<P: StoreProvider> StoreProvider for CountingStores<P> {
     fn commits(&self, universe_id: &str, session: &SessionId) -> watch::Receiver<Seq> {
         self.inner.commits(universe_id, session)
     }
+
+    async fn universe_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.inner.universe_ids().await
+    }
 }
 
 /// One universe's store of a [`CountingStores`].

@@ -242,6 +242,15 @@ impl LightspeedApi for MockApi {
         Err(unsupported())
     }
 
+    async fn session_delete(
+        &self,
+        caller: &Caller,
+        _params: SessionDeleteParams,
+    ) -> Result<SessionDeleteResult, ApiError> {
+        self.record(caller);
+        Err(unsupported())
+    }
+
     /// The slow method: waits `waitMs` and returns an empty page.
     async fn session_events_read(
         &self,

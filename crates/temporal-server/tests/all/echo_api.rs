@@ -269,6 +269,14 @@ impl LightspeedApi for EchoApi {
         Err(unsupported())
     }
 
+    async fn session_delete(
+        &self,
+        _: &Caller,
+        _: SessionDeleteParams,
+    ) -> Result<SessionDeleteResult, ApiError> {
+        Err(unsupported())
+    }
+
     async fn session_events_read(
         &self,
         _: &Caller,
