@@ -35,3 +35,4 @@ mod seam;
 mod seam_shapes;
 mod secrets_scan;
 mod sessions;
+mod upgrade;
