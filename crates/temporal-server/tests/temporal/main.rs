@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod agents;
+mod backup;
 mod compaction;
 mod conformance;
 mod context_files;
