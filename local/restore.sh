@@ -11,8 +11,9 @@
 #   --objects-dir DIR    the bucket's directory under s3s-fs (created if missing).
 #                        Default $LIGHTSPEED_S3_DATA_DIR/$LIGHTSPEED_OBJECT_STORE_BUCKET,
 #                        else .local/data/s3/lightspeed-dev.
-#   --force              replace what the targets hold: the database's tables are
-#                        dropped first, the directory's files deleted. Default off.
+#   --force              replace what the targets hold: the directory's files are
+#                        deleted, and the dump's tables dropped and recreated
+#                        (pg_restore --clean). Default off.
 #
 # Objects are restored before the database, so no row is ever visible without its
 # object.
@@ -70,7 +71,7 @@ say "      $(find "$objects_dir" -type f | wc -l) objects"
 say "[3/3] restoring Postgres into $target ($(ls_human_bytes "$(stat -c %s "$from/postgres.dump")"))"
 clean=()
 if [ "$tables" -ne 0 ]; then
-  say "      --force: dropping the $tables tables it holds first"
+  say "      --force: the dump's tables are dropped and recreated ($tables tables there now)"
   clean=(--clean --if-exists)
 fi
 "$pg_bin/pg_restore" --no-owner --no-privileges --exit-on-error "${clean[@]}" \
