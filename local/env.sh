@@ -17,6 +17,9 @@ export LIGHTSPEED_OBJECT_STORE_BUCKET="${LIGHTSPEED_OBJECT_STORE_BUCKET:-lightsp
 export LIGHTSPEED_OBJECT_STORE_ACCESS_KEY="${LIGHTSPEED_OBJECT_STORE_ACCESS_KEY:-lightspeed-dev}"
 export LIGHTSPEED_OBJECT_STORE_SECRET_KEY="${LIGHTSPEED_OBJECT_STORE_SECRET_KEY:-lightspeed-dev-secret}"
 export LIGHTSPEED_OBJECT_STORE_REGION="${LIGHTSPEED_OBJECT_STORE_REGION:-us-east-1}"
+# The directory s3s-fs serves (each bucket is a directory in it): local/backup.sh and
+# local/restore.sh copy a bucket's objects there.
+export LIGHTSPEED_S3_DATA_DIR="${LIGHTSPEED_S3_DATA_DIR:-$_lightspeed_root/.local/data/s3}"
 
 # The npm MCP and OAuth servers the integration tests start (local/up.sh installs them).
 export LIGHTSPEED_TEST_SERVERS_DIR="${LIGHTSPEED_TEST_SERVERS_DIR:-$_lightspeed_root/interop/test-servers}"

@@ -136,3 +136,59 @@ ls_stop_pid() {
   done
   rm -f "$ls_run/$name.pid"
 }
+
+# --- Backup and restore (local/backup.sh, local/restore.sh) -------------------------
+
+# Prints the running script's header comment (its usage) and exits with status $1.
+ls_usage() {
+  awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"
+  exit "${1:-0}"
+}
+
+# The local stack's database URL (what local/env.sh exports).
+ls_pg_default_url() {
+  echo "postgres://$ls_pg_user:$ls_pg_password@127.0.0.1:$ls_pg_port/$ls_pg_db"
+}
+
+# The directory s3s-fs keeps the configured bucket in: a bucket is a directory under
+# its root ($LIGHTSPEED_S3_DATA_DIR, default .local/data/s3).
+ls_objects_dir_default() {
+  echo "${LIGHTSPEED_S3_DATA_DIR:-$ls_data/s3}/${LIGHTSPEED_OBJECT_STORE_BUCKET:-$ls_s3_bucket}"
+}
+
+# The directory holding pg_dump, pg_restore and psql: the Debian server's (so the
+# client is as new as the cluster), else the ones on PATH.
+ls_pg_client_dir() {
+  local dir
+  dir="$(ls_pg_bin_dir)"
+  if [ -n "$dir" ] && [ -x "$dir/pg_dump" ] && [ -x "$dir/pg_restore" ] && [ -x "$dir/psql" ]; then
+    echo "$dir"
+  elif command -v pg_dump >/dev/null 2>&1; then
+    dirname "$(readlink -f "$(command -v pg_dump)")"
+  else
+    die "pg_dump is not installed: run 'sudo apt-get install postgresql-client'"
+  fi
+}
+
+# $1 (a postgres:// URL) with its password replaced by ***, for logs and manifests.
+ls_redact_url() {
+  printf '%s\n' "$1" | sed -E 's#^([a-z]+://[^:/@]+):[^@]*@#\1:***@#'
+}
+
+# One value from database $2 with the psql of directory $1: the answer to query $3.
+ls_psql_value() {
+  "$1/psql" --no-psqlrc --quiet --tuples-only --no-align -v ON_ERROR_STOP=1 \
+    --dbname="$2" --command="$3"
+}
+
+# The newest migration applied to database $2 (psql in $1); fails when the database
+# has no Lightspeed schema.
+ls_schema_version() {
+  ls_psql_value "$1" "$2" "SELECT COALESCE(max(version), 0) FROM _sqlx_migrations WHERE success" ||
+    die "cannot read the migrations of $(ls_redact_url "$2"): not a Lightspeed database, or unreachable"
+}
+
+# $1 bytes as a short human figure (KiB, MiB, GiB).
+ls_human_bytes() {
+  numfmt --to=iec-i --suffix=B "$1"
+}

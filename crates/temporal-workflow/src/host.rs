@@ -35,7 +35,7 @@ use crate::workflow::AgentSessionWorkflow;
 mod idle;
 mod notify;
 
-type Ctx = WorkflowContext<AgentSessionWorkflow>;
+pub(crate) type Ctx = WorkflowContext<AgentSessionWorkflow>;
 type Activity<'a, T> =
     Pin<Box<dyn CancellableFuture<Output = Result<T, ActivityExecutionError>> + 'a>>;
 
@@ -116,6 +116,9 @@ struct Host<'a> {
     /// activities, appends planned ahead, one idle timer for many idle periods.
     lean: bool,
     idle_timer: Option<IdleTimer<'a>>,
+    /// The upgrade drill's change: a timer before each generation (`crate::drill`).
+    #[cfg(feature = "upgrade-drill")]
+    pause_before_generation: bool,
 }
 
 /// Marks workflow histories whose idle waits may end in the idle timer.
@@ -124,9 +127,11 @@ const IDLE_TIMEOUT_PATCH: &str = "session-idle-timeout-v1";
 /// (docs/spec/workflow.md, "History budget"); older ones replay as recorded.
 const HISTORY_BUDGET_PATCH: &str = "history-budget-v1";
 
-pub(crate) async fn drive_session(ctx: &mut Ctx) -> WorkflowResult<SessionWorkflowOutcome> {
+pub(crate) async fn drive_session(
+    ctx: &mut Ctx,
+    input: SessionWorkflowInput,
+) -> WorkflowResult<SessionWorkflowOutcome> {
     let ctx: &Ctx = ctx;
-    let input = ctx.state(|wf| wf.input.clone());
     let input_legacy = input.settings.legacy_history_shape;
     let key = SessionKey {
         universe_id: input.universe_id.clone(),
@@ -141,6 +146,8 @@ pub(crate) async fn drive_session(ctx: &mut Ctx) -> WorkflowResult<SessionWorkfl
         // The setting is part of the workflow input, so replay takes the same branch.
         lean: !input_legacy && ctx.patched(HISTORY_BUDGET_PATCH),
         idle_timer: None,
+        #[cfg(feature = "upgrade-drill")]
+        pause_before_generation: crate::drill::pauses_before_generation(ctx),
     };
     if host.lean {
         ctx.state_mut(|wf| wf.session.plan_ahead());
@@ -374,6 +381,11 @@ impl<'a> Host<'a> {
                 if *run_id == intent.run_id && *turn == intent.turn)
         });
         if self.in_flight.is_none() {
+            #[cfg(feature = "upgrade-drill")]
+            if self.pause_before_generation {
+                // The drill's change (crate::drill); the timer's result does not matter.
+                let _ = self.ctx.timer(crate::drill::DRILL_PAUSE).await;
+            }
             let id = self.activity_id(format!("llm/{}/{}", intent.run_id, intent.turn));
             let options = self.settings().llm_options(id);
             let mut input = LlmGenerateInput {

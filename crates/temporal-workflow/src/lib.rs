@@ -28,6 +28,8 @@
 //!   only carries its actions to activities and results back.
 
 pub mod activities;
+#[cfg(feature = "upgrade-drill")]
+pub mod drill;
 mod host;
 pub mod messages;
 pub mod schedule;

@@ -18,31 +18,35 @@ use crate::session::WorkflowState;
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
+// No `#[init]`: the input goes to `run`, so a worker can build the instance itself
+// (`register_workflow_with_factory`, which the SDK refuses for workflows with an
+// `#[init]`); the upgrade drill (feature `upgrade-drill`) does.
 #[workflow]
+#[derive(Default)]
 pub struct AgentSessionWorkflow {
-    pub(crate) input: SessionWorkflowInput,
+    /// The input's `chain_index`, for the `status` query.
+    pub(crate) chain_index: u32,
     pub(crate) session: WorkflowState,
+    /// Which drill variant of the workflow code this instance runs.
+    #[cfg(feature = "upgrade-drill")]
+    pub(crate) drill: crate::drill::UpgradeDrill,
 }
 
 #[workflow_methods]
 impl AgentSessionWorkflow {
-    #[init]
-    pub fn new(_ctx: &WorkflowContextView, input: SessionWorkflowInput) -> Self {
-        Self {
-            input,
-            session: WorkflowState::default(),
-        }
-    }
-
     #[run]
-    pub async fn run(ctx: &mut WorkflowContext<Self>) -> WorkflowResult<SessionWorkflowOutcome> {
-        crate::host::drive_session(ctx).await
+    pub async fn run(
+        ctx: &mut WorkflowContext<Self>,
+        input: SessionWorkflowInput,
+    ) -> WorkflowResult<SessionWorkflowOutcome> {
+        ctx.state_mut(|wf| wf.chain_index = input.chain_index);
+        crate::host::drive_session(ctx, input).await
     }
 
     /// A small status: head, lifecycle, active run and its phase.
     #[query]
     pub fn status(&self, _ctx: &WorkflowContextView) -> WorkflowStatus {
-        self.session.status(self.input.chain_index)
+        self.session.status(self.chain_index)
     }
 
     /// The committed control state (bounded; `None` before the first load).

@@ -211,13 +211,15 @@ pub(crate) const CRATES: &[Row] = &[
             "schedule-registry",
         ],
         // Tests mount workspaces and register file tools directly; the memory
-        // end-to-end test sets up blocks in the test's store.
+        // end-to-end test sets up blocks in the test's store. Its tests depend on
+        // itself with the `upgrade-drill` feature (the drill's workflow variants).
         &[
             "test-support",
             "store-fs",
             "vfs",
             "tools",
             "memory-registry",
+            "temporal-server",
         ],
     ),
     tooling(

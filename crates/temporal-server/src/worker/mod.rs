@@ -279,7 +279,7 @@ pub async fn start_tuned(
     backend: Arc<dyn SessionActivityBackend>,
     converter: DataConverter,
 ) -> Result<RunningWorker, WorkerError> {
-    start_serving(config, tuning, backend, converter, None).await
+    start_serving(config, tuning, backend, converter, Serving::default()).await
 }
 
 /// [`start_tuned`], also running the firing workflows of schedules
@@ -292,7 +292,35 @@ pub async fn start_with_schedules(
     converter: DataConverter,
     firer: Arc<dyn api_service::ScheduleFirer>,
 ) -> Result<RunningWorker, WorkerError> {
-    start_serving(config, tuning, backend, converter, Some(firer)).await
+    let serving = Serving {
+        firer: Some(firer),
+        #[cfg(feature = "upgrade-drill")]
+        drill: Default::default(),
+    };
+    start_serving(config, tuning, backend, converter, serving).await
+}
+
+/// [`start`], running the upgrade drill's variant `drill` of the session workflow
+/// (feature `upgrade-drill`, tests only: docs/spec/workflow.md, "Upgrade drill").
+#[cfg(feature = "upgrade-drill")]
+pub async fn start_upgrade_drill(
+    config: &TemporalConfig,
+    drill: temporal_workflow::drill::UpgradeDrill,
+    backend: Arc<dyn SessionActivityBackend>,
+    converter: DataConverter,
+) -> Result<RunningWorker, WorkerError> {
+    let serving = Serving { firer: None, drill };
+    start_serving(config, WorkerTuning::default(), backend, converter, serving).await
+}
+
+/// What a worker serves besides sessions.
+#[derive(Default)]
+struct Serving {
+    /// Schedules' firing workflows over this API service.
+    firer: Option<Arc<dyn api_service::ScheduleFirer>>,
+    /// The session workflow's drill variant.
+    #[cfg(feature = "upgrade-drill")]
+    drill: temporal_workflow::drill::UpgradeDrill,
 }
 
 async fn start_serving(
@@ -300,7 +328,7 @@ async fn start_serving(
     tuning: WorkerTuning,
     backend: Arc<dyn SessionActivityBackend>,
     converter: DataConverter,
-    firer: Option<Arc<dyn api_service::ScheduleFirer>>,
+    serving: Serving,
 ) -> Result<RunningWorker, WorkerError> {
     let (started_tx, started_rx) = tokio::sync::oneshot::channel();
     let (done_tx, done_rx) = tokio::sync::oneshot::channel();
@@ -320,7 +348,7 @@ async fn start_serving(
                 }
             };
             runtime.block_on(async move {
-                let mut worker = match build(&config, tuning, (backend, firer), converter).await {
+                let mut worker = match build(&config, tuning, backend, serving, converter).await {
                     Ok(worker) => worker,
                     Err(err) => {
                         let _ = started_tx.send(Err(err));
@@ -351,19 +379,25 @@ async fn start_serving(
 async fn build(
     config: &TemporalConfig,
     tuning: WorkerTuning,
-    (backend, firer): (
-        Arc<dyn SessionActivityBackend>,
-        Option<Arc<dyn api_service::ScheduleFirer>>,
-    ),
+    backend: Arc<dyn SessionActivityBackend>,
+    serving: Serving,
     converter: DataConverter,
 ) -> Result<Worker, WorkerError> {
     let client = connect(config, converter).await?;
     let runtime = Runtime::from_current_tokio(Default::default())
         .map_err(|err| WorkerError::Create(err.to_string()))?;
-    let mut options = WorkerOptions::new(config.task_queue.clone())
-        .register_workflow::<AgentSessionWorkflow>()
-        .map_err(|err| WorkerError::Create(err.to_string()))?;
-    if let Some(firer) = firer {
+    let options = WorkerOptions::new(config.task_queue.clone());
+    #[cfg(not(feature = "upgrade-drill"))]
+    let options = options.register_workflow::<AgentSessionWorkflow>();
+    // Under the same workflow type name: the drill replaces the workflow's code.
+    #[cfg(feature = "upgrade-drill")]
+    let options = {
+        let drill = serving.drill;
+        options
+            .register_workflow_with_factory(move || AgentSessionWorkflow::with_upgrade_drill(drill))
+    };
+    let mut options = options.map_err(|err| WorkerError::Create(err.to_string()))?;
+    if let Some(firer) = serving.firer {
         options = options
             .register_workflow::<temporal_workflow::ScheduleFiringWorkflow>()
             .map_err(|err| WorkerError::Create(err.to_string()))?

@@ -10,8 +10,11 @@ use std::sync::Arc;
 
 use temporal_server::seam;
 use temporal_workflow::AgentSessionWorkflow;
+use temporal_workflow::drill::UpgradeDrill;
 use temporalio_client::WorkflowHistory;
-use temporalio_sdk::workflow_replayer::{WorkflowReplayer, WorkflowReplayerOptions};
+use temporalio_sdk::workflow_replayer::{
+    WorkflowReplayFailure, WorkflowReplayer, WorkflowReplayerOptions,
+};
 
 /// Histories every change must still replay: the kinds of step a session takes.
 const REQUIRED: &[&str] = &[
@@ -28,55 +31,110 @@ const REQUIRED: &[&str] = &[
     "sub-agents-child",
 ];
 
-#[tokio::test(flavor = "multi_thread")]
-async fn every_recorded_history_replays_against_the_current_workflow() {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/histories");
-    let mut names = Vec::new();
-    let mut histories = Vec::new();
-    let mut entries: Vec<_> = std::fs::read_dir(&dir)
+/// Every fixture, sorted by name: (name, history).
+fn fixtures() -> Vec<(String, WorkflowHistory)> {
+    let dir = histories_dir();
+    let mut paths: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|entry| entry.unwrap().path())
         .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
         .collect();
-    entries.sort();
-    for path in entries {
-        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
-        let bytes = std::fs::read(&path).unwrap();
-        histories.push(WorkflowHistory::from_json(&bytes).unwrap());
-        names.push(name);
-    }
-    for required in REQUIRED {
-        assert!(
-            names.iter().any(|name| name == required),
-            "no fixture {required}.json in {}: record it (docs/spec/workflow.md)",
-            dir.display()
-        );
-    }
+    paths.sort();
+    paths
+        .into_iter()
+        .map(|path| {
+            let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+            let bytes = std::fs::read(&path).unwrap();
+            (name, WorkflowHistory::from_json(&bytes).unwrap())
+        })
+        .collect()
+}
+
+fn histories_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/histories")
+}
+
+/// Replays `fixtures` against the session workflow as `drill` changes it (`Off`:
+/// the production code); each fixture's failure, if any.
+async fn replay(
+    fixtures: Vec<(String, WorkflowHistory)>,
+    drill: UpgradeDrill,
+) -> Vec<(String, Option<WorkflowReplayFailure>)> {
     // Recorded histories hold every payload inline: the seam codec passes them
     // through, so its store stays empty.
     let data = tempfile::tempdir().unwrap();
     let stores = Arc::new(session_stores::FsStores::new(data.path()));
-    let options = WorkflowReplayerOptions::new()
-        .register_workflow::<AgentSessionWorkflow>()
+    let options = WorkflowReplayerOptions::new();
+    // `Off` registers the workflow as production workers do.
+    let options = match drill {
+        UpgradeDrill::Off => options.register_workflow::<AgentSessionWorkflow>(),
+        _ => options.register_workflow_with_factory(move || {
+            AgentSessionWorkflow::with_upgrade_drill(drill)
+        }),
+    };
+    let options = options
         .unwrap()
         .data_converter(seam::data_converter(stores))
         .build();
     let replayer = WorkflowReplayer::new(options).unwrap();
+    let (names, histories): (Vec<_>, Vec<_>) = fixtures.into_iter().unzip();
     let results = replayer.replay_workflows(histories).await.unwrap();
     assert_eq!(results.len(), names.len());
-    let failures: Vec<String> = names
+    names
+        .into_iter()
+        .zip(results)
+        .map(|(name, result)| (name, result.replay_failure))
+        .collect()
+}
+
+/// The fixtures that failed, one line each.
+fn failures(results: &[(String, Option<WorkflowReplayFailure>)]) -> Vec<String> {
+    results
         .iter()
-        .zip(&results)
-        .filter_map(|(name, result)| {
-            result
-                .replay_failure
-                .as_ref()
-                .map(|failure| format!("{name}: {failure}"))
-        })
-        .collect();
+        .filter_map(|(name, failure)| failure.as_ref().map(|failure| format!("{name}: {failure}")))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_recorded_history_replays_against_the_current_workflow() {
+    let fixtures = fixtures();
+    for required in REQUIRED {
+        assert!(
+            fixtures.iter().any(|(name, _)| name == required),
+            "no fixture {required}.json in {}: record it (docs/spec/workflow.md)",
+            histories_dir().display()
+        );
+    }
+    let failed = failures(&replay(fixtures, UpgradeDrill::Off).await);
     assert!(
-        failures.is_empty(),
+        failed.is_empty(),
         "histories that no longer replay:\n{}",
-        failures.join("\n")
+        failed.join("\n")
+    );
+}
+
+/// The upgrade drill's change behind its patch marker replays every history
+/// recorded before it (docs/spec/workflow.md, "Upgrade drill").
+#[tokio::test(flavor = "multi_thread")]
+async fn the_drills_guarded_change_replays_every_recorded_history() {
+    let failed = failures(&replay(fixtures(), UpgradeDrill::Guarded).await);
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
+}
+
+/// The negative control: the same change without the marker is a nondeterminism
+/// error on a history that generated (so the replayer would catch the mistake).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_drills_change_without_its_marker_fails_replay_with_nondeterminism() {
+    let text_turn = fixtures()
+        .into_iter()
+        .filter(|(name, _)| name == "text-turn")
+        .collect();
+    let results = replay(text_turn, UpgradeDrill::Unguarded).await;
+    assert!(
+        matches!(
+            results.as_slice(),
+            [(_, Some(WorkflowReplayFailure::Nondeterminism { .. }))]
+        ),
+        "{results:?}"
     );
 }

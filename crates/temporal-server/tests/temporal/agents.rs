@@ -28,7 +28,11 @@ use crate::postgres::{mint_key, server, stack_env, wait_healthy, worker_process}
 const DEADLINE: Duration = Duration::from_secs(180);
 
 /// Every event of `session` from `cursor` on until one matches `done`.
-async fn read_until(rpc: &HttpClient, session: &str, done: impl Fn(&Value) -> bool) -> Vec<Value> {
+pub(crate) async fn read_until(
+    rpc: &HttpClient,
+    session: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Vec<Value> {
     let mut events = Vec::new();
     let mut cursor = 0;
     let deadline = tokio::time::Instant::now() + DEADLINE;

@@ -28,6 +28,7 @@ use temporal_server::sessions::SessionClient;
 use temporal_server::worker::backend::{Backend, LlmSettings};
 use temporal_server::worker::{self, RunningWorker, TemporalConfig};
 pub(crate) use temporal_workflow::WorkflowSettings;
+use temporal_workflow::drill::UpgradeDrill;
 use temporal_workflow::{AgentSessionWorkflow, WorkflowStatus, workflow_id};
 use temporalio_client::WorkflowFetchHistoryOptions;
 use temporalio_common::protos::temporal::api::common::v1::{Payload, Payloads};
@@ -243,6 +244,37 @@ impl Env {
     }
 
     async fn start_worker_with(&mut self, deltas: Arc<DeltaHub>) {
+        let backend = self.backend(deltas);
+        self.worker = Some(
+            worker::start(
+                &self.temporal,
+                Arc::new(backend),
+                seam::data_converter(Arc::new(FsStores::new(self.data.path()))),
+            )
+            .await
+            .unwrap(),
+        );
+    }
+
+    /// Starts an in-process worker running the upgrade drill's variant `drill` of the
+    /// session workflow (tests/temporal/upgrade.rs).
+    pub(crate) async fn start_drill_worker(&mut self, drill: UpgradeDrill) {
+        let backend = self.backend(self.deltas.clone());
+        self.worker = Some(
+            worker::start_upgrade_drill(
+                &self.temporal,
+                drill,
+                Arc::new(backend),
+                seam::data_converter(Arc::new(FsStores::new(self.data.path()))),
+            )
+            .await
+            .unwrap(),
+        );
+    }
+
+    /// What the in-process worker's activities run on: this test's store, the fake
+    /// provider, the test tools.
+    fn backend(&self, deltas: Arc<DeltaHub>) -> Backend<FsStores, TestToolset, LlmCompactor> {
         // The fake provider speaks every API kind: `openai`, `openai-chat`, `anthropic`.
         let other = |id: &str, kind: ApiKind, base_url: String| {
             let mut config = ProviderConfig::new(id, kind);
@@ -262,7 +294,7 @@ impl Env {
                 self.provider.anthropic_base_url(),
             ),
         ]);
-        let backend = Backend {
+        Backend {
             stores: FsStores::new(self.data.path()),
             llm: LlmSettings {
                 runtime: runtime.clone(),
@@ -276,16 +308,7 @@ impl Env {
             compactor: LlmCompactor::new(runtime, Transport::Streaming),
             deltas,
             checkpoint_interval_entries: 64,
-        };
-        self.worker = Some(
-            worker::start(
-                &self.temporal,
-                Arc::new(backend),
-                seam::data_converter(Arc::new(FsStores::new(self.data.path()))),
-            )
-            .await
-            .unwrap(),
-        );
+        }
     }
 
     pub(crate) async fn put_json(&self, value: &Value) -> engine::BlobRef {

@@ -19,7 +19,7 @@ use crate::crash::assert_log_intact;
 use crate::harness::{Env, WorkerKind, events, fast_settings};
 
 /// Registers the durable time tools beside the harness's builtin ones.
-async fn add_timer_tools(env: &Env, session: &SessionId) {
+pub(crate) async fn add_timer_tools(env: &Env, session: &SessionId) {
     let mut upsert = Vec::new();
     for (name, definition) in effects::timer_tools::timer_definitions() {
         let definition: serde_json::Value = serde_json::from_slice(&definition).unwrap();
@@ -50,7 +50,7 @@ async fn pending_activities(env: &Env, session: &SessionId) -> usize {
     description.raw().pending_activities.len()
 }
 
-async fn wait_for_event(
+pub(crate) async fn wait_for_event(
     env: &Env,
     session: &SessionId,
     what: &str,

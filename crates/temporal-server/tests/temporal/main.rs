@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod agents;
+mod backup;
 mod compaction;
 mod conformance;
 mod context_files;
@@ -35,3 +36,4 @@ mod seam;
 mod seam_shapes;
 mod secrets_scan;
 mod sessions;
+mod upgrade;
