@@ -348,7 +348,10 @@ mod tests {
         // No overflow however many attempts are allowed.
         assert_eq!(retry.backoff(u32::MAX, 0.0), Duration::from_millis(2_500));
         let jitters: Vec<f64> = (0..64).map(|_| jitter()).collect();
-        assert!(jitters.iter().all(|j| (0.0..1.0).contains(j)), "{jitters:?}");
+        assert!(
+            jitters.iter().all(|j| (0.0..1.0).contains(j)),
+            "{jitters:?}"
+        );
         assert!(jitters.iter().any(|j| *j != jitters[0]), "{jitters:?}");
     }
 }
