@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::config::retry::RetryConfig;
 use aws_sdk_s3::config::timeout::TimeoutConfig;
 use aws_sdk_s3::config::{
     BehaviorVersion, Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
@@ -33,6 +34,56 @@ pub struct ObjectStoreConfig {
     /// Path-style addressing (`endpoint/bucket/key`), which most S3-compatible
     /// servers need. Default true.
     pub force_path_style: bool,
+    /// How a failed put or get is retried before its error is returned.
+    pub retry: ObjectStoreRetry,
+}
+
+/// Retries of one put or get that failed with a retryable error (connection refused or
+/// reset, timeouts, 5xx, 429): exponential backoff with jitter, bounded in attempts,
+/// so a restarting S3 server is ridden out in place and a long outage still ends in
+/// an error (retryable, for the caller's own policy) rather than a stalled activity.
+///
+/// Written here rather than left to the SDK: its standard retry starts non-throttling
+/// backoff at 50 ms whatever `initial_backoff` says (retry behaviour 2.1), so its few
+/// attempts are spent within a second, and its retry quota is shared process-wide.
+/// The SDK's own retries are turned off, so this is the only retry layer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ObjectStoreRetry {
+    /// Attempts of one request, the first included (at least 1). Default 8.
+    pub attempts_max: u32,
+    /// Delay before the first retry; doubles for each next one. Default 200 ms.
+    pub backoff_initial_ms: u64,
+    /// Longest delay between two attempts. Default 5 s (so the default budget waits
+    /// about 16 s in all, before the eighth attempt).
+    pub backoff_max_ms: u64,
+}
+
+impl Default for ObjectStoreRetry {
+    fn default() -> Self {
+        Self {
+            attempts_max: 8,
+            backoff_initial_ms: 200,
+            backoff_max_ms: 5_000,
+        }
+    }
+}
+
+impl ObjectStoreRetry {
+    /// The wait before attempt `attempt + 1` (after `attempt` failed, from 1):
+    /// between half and all of `backoff_initial_ms * 2^(attempt - 1)`, capped at
+    /// `backoff_max_ms`. The random half keeps many writers that failed together
+    /// from retrying in lockstep; `jitter` is in `0.0..1.0`.
+    pub fn backoff(&self, attempt: u32, jitter: f64) -> Duration {
+        let exponent = attempt.saturating_sub(1).min(32);
+        let full_ms = self
+            .backoff_initial_ms
+            .saturating_mul(1_u64 << exponent)
+            .min(self.backoff_max_ms);
+        let jitter = jitter.clamp(0.0, 1.0);
+        // Exact in f64 for any delay below 2^53 ms.
+        let waited_ms = full_ms as f64 * (0.5 + jitter / 2.0);
+        Duration::from_millis(waited_ms as u64)
+    }
 }
 
 impl ObjectStoreConfig {
@@ -44,6 +95,7 @@ impl ObjectStoreConfig {
             access_key_id: None,
             secret_access_key: None,
             force_path_style: true,
+            retry: ObjectStoreRetry::default(),
         }
     }
 }
@@ -61,6 +113,7 @@ impl std::fmt::Debug for ObjectStoreConfig {
                 &self.secret_access_key.as_ref().map(|_| "<redacted>"),
             )
             .field("force_path_style", &self.force_path_style)
+            .field("retry", &self.retry)
             .finish()
     }
 }
@@ -70,6 +123,7 @@ impl std::fmt::Debug for ObjectStoreConfig {
 pub struct ObjectStore {
     client: aws_sdk_s3::Client,
     bucket: String,
+    retry: ObjectStoreRetry,
 }
 
 impl std::fmt::Debug for ObjectStore {
@@ -113,6 +167,8 @@ impl ObjectStore {
             // understood by every S3-compatible server.
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
+            // `ObjectStoreRetry` retries put and get; one layer, one documented budget.
+            .retry_config(RetryConfig::disabled())
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_millis(CONNECT_TIMEOUT_MS))
@@ -125,6 +181,7 @@ impl ObjectStore {
         Ok(Self {
             client: aws_sdk_s3::Client::from_conf(builder.build()),
             bucket: config.bucket.clone(),
+            retry: config.retry,
         })
     }
 
@@ -161,31 +218,43 @@ impl ObjectStore {
     }
 
     pub(crate) async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<(), PgStoreError> {
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .body(ByteStream::from(bytes))
-            .send()
-            .await
-            .map_err(|err| sdk_failed("put", key.to_owned(), err))?;
-        Ok(())
+        // `Bytes` clones share the buffer: a retried put does not copy the blob.
+        let bytes = bytes::Bytes::from(bytes);
+        self.retrying("put", key, || async {
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .body(ByteStream::from(bytes.clone()))
+                .send()
+                .await
+                .map_err(|err| sdk_failed("put", key.to_owned(), err))?;
+            Ok(())
+        })
+        .await
     }
 
     /// Deletes the object; deleting one that is not there succeeds (S3's own rule).
     pub(crate) async fn delete(&self, key: &str) -> Result<(), PgStoreError> {
-        self.client
-            .delete_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .send()
-            .await
-            .map_err(|err| sdk_failed("delete", key.to_owned(), err))?;
-        Ok(())
+        self.retrying("delete", key, || async {
+            self.client
+                .delete_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .send()
+                .await
+                .map_err(|err| sdk_failed("delete", key.to_owned(), err))?;
+            Ok(())
+        })
+        .await
     }
 
     /// The object's bytes, or `None` if there is no such object.
     pub(crate) async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, PgStoreError> {
+        self.retrying("get", key, || self.get_once(key)).await
+    }
+
+    async fn get_once(&self, key: &str) -> Result<Option<Vec<u8>>, PgStoreError> {
         let output = match self
             .client
             .get_object()
@@ -213,6 +282,46 @@ impl ObjectStore {
             })?;
         Ok(Some(body.into_bytes().to_vec()))
     }
+
+    /// Runs `attempt` until it succeeds, fails for good, or `self.retry` is spent;
+    /// returns the last error then.
+    async fn retrying<T, F, Fut>(
+        &self,
+        what: &'static str,
+        key: &str,
+        mut attempt: F,
+    ) -> Result<T, PgStoreError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, PgStoreError>>,
+    {
+        let attempts_max = self.retry.attempts_max.max(1);
+        let mut attempts = 1;
+        loop {
+            match attempt().await {
+                Err(err) if err.is_retryable() && attempts < attempts_max => {
+                    let delay = self.retry.backoff(attempts, jitter());
+                    tracing::warn!(
+                        what, key, attempt = attempts, attempts_max, ?delay, error = %err,
+                        "object store request failed; retrying"
+                    );
+                    tokio::time::sleep(delay).await;
+                    attempts += 1;
+                }
+                outcome => return outcome,
+            }
+        }
+    }
+}
+
+/// A number in `0.0..1.0` that differs between calls and processes: std's
+/// `RandomState` is seeded from the OS, which is all the randomness jitter needs
+/// (no RNG crate for this one use).
+fn jitter() -> f64 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u64(0);
+    (hasher.finish() >> 11) as f64 / (1_u64 << 53) as f64
 }
 
 /// Wraps an SDK error, classifying it: the request never left (construction) or was
@@ -236,5 +345,28 @@ where
         key,
         retryable,
         source: Box::new(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap_with_at_most_half_taken_by_jitter() {
+        let retry = ObjectStoreRetry::default();
+        let waits_ms: Vec<u128> = (1..8)
+            .map(|attempt| retry.backoff(attempt, 0.999_999).as_millis())
+            .collect();
+        assert_eq!(waits_ms, [199, 399, 799, 1_599, 3_199, 4_999, 4_999]);
+        assert_eq!(retry.backoff(3, 0.0), Duration::from_millis(400));
+        // No overflow however many attempts are allowed.
+        assert_eq!(retry.backoff(u32::MAX, 0.0), Duration::from_millis(2_500));
+        let jitters: Vec<f64> = (0..64).map(|_| jitter()).collect();
+        assert!(
+            jitters.iter().all(|j| (0.0..1.0).contains(j)),
+            "{jitters:?}"
+        );
+        assert!(jitters.iter().any(|j| *j != jitters[0]), "{jitters:?}");
     }
 }

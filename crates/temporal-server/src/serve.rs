@@ -15,7 +15,7 @@ use effects::LlmCompactor;
 use effects::WorkerTools;
 use gateway::{FileKeyStore, GatewayConfig, KeyStore, KeyStoreError};
 use session_stores::{FsStores, PgStores, StoreProvider};
-use store_pg::{ObjectStore, ObjectStoreConfig, PgConfig, PgDatabase};
+use store_pg::{ObjectStore, ObjectStoreConfig, ObjectStoreRetry, PgConfig, PgDatabase};
 use temporal_server::api_host::{TemporalApi, TemporalHost};
 use temporal_server::collection::{CollectionSettings, collect_periodically};
 use temporal_server::deltas::DeltaHub;
@@ -121,6 +121,29 @@ pub(crate) struct ObjectStoreArgs {
         hide_env_values = true
     )]
     secret_key: Option<String>,
+    /// Attempts of one object-store put or get that keeps failing with a retryable
+    /// error (connection refused, timeouts, 5xx, 429), the first included.
+    #[arg(
+        long = "object-store-attempts-max",
+        env = "LIGHTSPEED_OBJECT_STORE_ATTEMPTS_MAX",
+        default_value_t = ObjectStoreRetry::default().attempts_max
+    )]
+    attempts_max: u32,
+    /// Delay before the first retry, ms; doubles for each next one (the second half
+    /// of each delay is random).
+    #[arg(
+        long = "object-store-backoff-initial-ms",
+        env = "LIGHTSPEED_OBJECT_STORE_BACKOFF_INITIAL_MS",
+        default_value_t = ObjectStoreRetry::default().backoff_initial_ms
+    )]
+    backoff_initial_ms: u64,
+    /// Longest delay between two attempts, ms.
+    #[arg(
+        long = "object-store-backoff-max-ms",
+        env = "LIGHTSPEED_OBJECT_STORE_BACKOFF_MAX_MS",
+        default_value_t = ObjectStoreRetry::default().backoff_max_ms
+    )]
+    backoff_max_ms: u64,
 }
 
 impl ObjectStoreArgs {
@@ -130,6 +153,11 @@ impl ObjectStoreArgs {
         config.endpoint_url = self.endpoint.clone().filter(|url| !url.is_empty());
         config.access_key_id = self.access_key.clone();
         config.secret_access_key = self.secret_key.clone();
+        config.retry = ObjectStoreRetry {
+            attempts_max: self.attempts_max.max(1),
+            backoff_initial_ms: self.backoff_initial_ms,
+            backoff_max_ms: self.backoff_max_ms,
+        };
         Some(config)
     }
 }

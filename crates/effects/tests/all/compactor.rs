@@ -19,7 +19,7 @@ use engine::{SessionId, SubmissionId};
 use llm_clients::{ApiKey, ApiKind, ProviderClient, ProviderConfig};
 use llm_runtime::{LlmRuntime, Transport};
 use serde_json::{Value, json};
-use test_support::fake_provider::{FakeProvider, FakeProviderConfig, RunningFakeProvider};
+use test_support::fake_provider::{FakeProvider, RunningFakeProvider};
 use test_support::runner::SessionRunner;
 use test_support::runtime_llm::RuntimeLlm;
 use test_support::tools::BuiltinTools;
@@ -29,12 +29,7 @@ type Runner = SessionRunner<MemoryStore, RuntimeLlm, BuiltinTools, LlmCompactor>
 const SUMMARY: &str = "The user asked for 2 + 3; the add tool returned 5.";
 
 async fn provider(script: Value) -> RunningFakeProvider {
-    FakeProvider::start(FakeProviderConfig {
-        script: Some(serde_json::from_value(script).unwrap()),
-        ..FakeProviderConfig::default()
-    })
-    .await
-    .unwrap()
+    FakeProvider::start_script(script).await.unwrap()
 }
 
 fn runtime(kind: ApiKind, provider: &RunningFakeProvider) -> LlmRuntime {

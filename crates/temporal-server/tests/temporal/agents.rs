@@ -11,23 +11,23 @@ use engine::SessionId;
 use engine::core::event::CoreEvent;
 use engine::store::SessionLog as _;
 use jsonrpsee::core::client::ClientT;
-use jsonrpsee::http_client::{HttpClient, HttpClientBuilder};
+use jsonrpsee::http_client::HttpClient;
 use serde_json::{Value, json};
 use store_pg::{PgConfig, PgDatabase};
-use temporal_server::devserver;
 use temporal_server::worker::{self, TemporalConfig};
 use temporal_workflow::{AgentSessionWorkflow, workflow_id};
 use test_support::api_conformance::agents::{assert_fan_out, fan_out_script};
 use test_support::fake_provider::{FakeProvider, FakeProviderConfig};
-use test_support::rpc_client::{bearer_headers, params};
+use test_support::rpc_client::params;
 use uuid::Uuid;
 
 use crate::harness::temporal_address;
-use crate::postgres::{mint_key, server, stack_env, wait_healthy, worker_process};
+use crate::postgres::{gateway_process, mint_key, rpc_client, stack_env, worker_process};
 
 const DEADLINE: Duration = Duration::from_secs(180);
 
-/// Every event of `session` from `cursor` on until one matches `done`.
+/// Every event of `session` from the start until one matches `done`. A failed read
+/// is tried again (the fault tests read through outages).
 pub(crate) async fn read_until(
     rpc: &HttpClient,
     session: &str,
@@ -37,13 +37,16 @@ pub(crate) async fn read_until(
     let mut cursor = 0;
     let deadline = tokio::time::Instant::now() + DEADLINE;
     while tokio::time::Instant::now() < deadline {
-        let page: Value = rpc
+        let read = rpc
             .request(
                 "session/events/read",
                 params(json!({"sessionId": session, "cursor": cursor, "waitMs": 2_000})),
             )
-            .await
-            .unwrap();
+            .await;
+        let Ok::<Value, _>(page) = read else {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            continue;
+        };
         cursor = page["nextCursor"].as_u64().unwrap();
         for event in page["events"].as_array().unwrap() {
             events.push(event.clone());
@@ -73,22 +76,8 @@ async fn a_parent_waits_for_three_children_without_an_activity_and_survives_a_ki
     .await
     .unwrap();
     let mut first = worker_process(&stack, &temporal, &task_queue, &provider);
-    let bind = format!("127.0.0.1:{}", devserver::free_port().unwrap());
-    let mut gateway = server(
-        &["gateway", "--bind", &bind],
-        &stack,
-        &temporal,
-        &task_queue,
-    )
-    .stderr(Stdio::null())
-    .spawn()
-    .unwrap();
-    wait_healthy(&bind, &mut gateway).await;
-    let rpc = HttpClientBuilder::default()
-        .set_headers(bearer_headers(&key))
-        .request_timeout(Duration::from_secs(60))
-        .build(format!("http://{bind}/rpc"))
-        .unwrap();
+    let (mut gateway, bind) = gateway_process(&stack, &temporal, &task_queue, Stdio::null()).await;
+    let rpc = rpc_client(&bind, &key);
     let config = json!({"model": {"providerId": "openai", "apiKind": "openai:responses", "model": "m"},
                         "tools": {"agents": true}});
     let _: Value = rpc

@@ -18,11 +18,19 @@ use crate::harness::{Env, WorkerKind, events, fast_settings};
 /// the workflow's control state equals a replay of the log.
 pub(crate) async fn assert_log_intact(env: &Env, session: &SessionId) {
     let log = env.log(session).await;
+    let replayed = assert_entries_intact(&log);
+    let control = env.control_at(session, replayed.head()).await;
+    assert_eq!(control, replayed.control);
+}
+
+/// `log` is 1..=n without gaps, records each turn, tool result and run end once, and
+/// replays; returns the replayed state.
+pub(crate) fn assert_entries_intact(log: &[engine::LogEntry]) -> SessionState {
     for (index, entry) in log.iter().enumerate() {
         assert_eq!(entry.seq, index as u64 + 1, "gap or duplicate at {index}");
     }
     let mut seen = std::collections::BTreeSet::new();
-    for event in events(&log) {
+    for event in events(log) {
         let key = match event {
             CoreEvent::TurnPlanned(e) => format!("planned {} {}", e.run_id, e.turn),
             CoreEvent::TurnCompleted(e) => format!("completed {} {}", e.run_id, e.turn),
@@ -32,9 +40,7 @@ pub(crate) async fn assert_log_intact(env: &Env, session: &SessionId) {
         };
         assert!(seen.insert(key.clone()), "recorded twice: {key}");
     }
-    let replayed = SessionState::replay(&log).unwrap();
-    let control = env.control_at(session, replayed.head()).await;
-    assert_eq!(control, replayed.control);
+    SessionState::replay(log).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread")]

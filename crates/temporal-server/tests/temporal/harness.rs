@@ -526,7 +526,7 @@ pub(crate) fn events(log: &[LogEntry]) -> Vec<CoreEvent> {
 }
 
 /// Text of the assistant messages recorded in `log`, from the CAS.
-pub(crate) async fn assistant_texts(store: &FsStore, log: &[LogEntry]) -> Vec<String> {
+pub(crate) async fn assistant_texts(store: &impl BlobStore, log: &[LogEntry]) -> Vec<String> {
     let mut texts = Vec::new();
     for event in events(log) {
         if let CoreEvent::TurnCompleted(turn) = event {

@@ -84,11 +84,49 @@ pub(crate) fn worker_process(
     task_queue: &str,
     provider: &test_support::fake_provider::RunningFakeProvider,
 ) -> tokio::process::Child {
-    server(&["worker"], stack, temporal, task_queue)
-        .env("OPENAI_BASE_URL", provider.openai_base_url())
-        .env_remove("OPENAI_API_KEY")
+    worker_command(stack, temporal, task_queue, provider)
         .stderr(Stdio::null())
         .spawn()
+        .unwrap()
+}
+
+/// The command of [`worker_process`], to add to before spawning.
+pub(crate) fn worker_command(
+    stack: &[(&'static str, String)],
+    temporal: &str,
+    task_queue: &str,
+    provider: &test_support::fake_provider::RunningFakeProvider,
+) -> tokio::process::Command {
+    let mut command = server(&["worker"], stack, temporal, task_queue);
+    command
+        .env("OPENAI_BASE_URL", provider.openai_base_url())
+        .env_remove("OPENAI_API_KEY");
+    command
+}
+
+/// A `server gateway` of the test's stack on a free port, once it answers `/health`,
+/// and its address; its stderr goes to `stderr`.
+pub(crate) async fn gateway_process(
+    stack: &[(&'static str, String)],
+    temporal: &str,
+    task_queue: &str,
+    stderr: Stdio,
+) -> (tokio::process::Child, String) {
+    let bind = format!("127.0.0.1:{}", devserver::free_port().unwrap());
+    let mut gateway = server(&["gateway", "--bind", &bind], stack, temporal, task_queue)
+        .stderr(stderr)
+        .spawn()
+        .unwrap();
+    wait_healthy(&bind, &mut gateway).await;
+    (gateway, bind)
+}
+
+/// A JSON-RPC client of the gateway at `bind` calling with API key `key`.
+pub(crate) fn rpc_client(bind: &str, key: &str) -> jsonrpsee::http_client::HttpClient {
+    HttpClientBuilder::default()
+        .set_headers(bearer_headers(key))
+        .request_timeout(Duration::from_secs(60))
+        .build(format!("http://{bind}/rpc"))
         .unwrap()
 }
 

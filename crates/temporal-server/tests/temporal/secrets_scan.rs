@@ -15,7 +15,6 @@ use engine::core::event::CoreEvent;
 use engine::core::run::ToolStatus;
 use engine::store::SessionLog as _;
 use jsonrpsee::core::client::ClientT;
-use jsonrpsee::http_client::HttpClientBuilder;
 use prost::Message as _;
 use serde_json::{Value, json};
 use store_pg::{PgConfig, PgDatabase};
@@ -25,7 +24,7 @@ use temporal_workflow::{AgentSessionWorkflow, workflow_id};
 use temporalio_client::WorkflowFetchHistoryOptions;
 use test_support::fake_provider::{FakeProvider, FakeProviderConfig};
 use test_support::mcp_servers::OAuthServer;
-use test_support::rpc_client::{bearer_headers, params};
+use test_support::rpc_client::params;
 use uuid::Uuid;
 
 use crate::harness::temporal_address;
@@ -104,11 +103,7 @@ async fn no_secret_or_token_leaves_the_auth_tables() {
         .spawn()
         .unwrap();
     wait_healthy(&bind, &mut process).await;
-    let client = HttpClientBuilder::default()
-        .set_headers(bearer_headers(&key))
-        .request_timeout(Duration::from_secs(60))
-        .build(format!("http://{bind}/rpc"))
-        .unwrap();
+    let client = crate::postgres::rpc_client(&bind, &key);
     let call = |method: &'static str, args: Value| {
         let client = &client;
         async move {

@@ -110,6 +110,20 @@ pub enum FakeProviderError {
 pub struct FakeProvider;
 
 impl FakeProvider {
+    /// Serves `script` (the script format as JSON) on a free port, every other
+    /// setting the default: what most tests want.
+    pub async fn start_script(
+        script: serde_json::Value,
+    ) -> Result<RunningFakeProvider, FakeProviderError> {
+        let script = serde_json::from_value(script)
+            .map_err(|err| FakeProviderError::ScriptInvalid(err.to_string()))?;
+        Self::start(FakeProviderConfig {
+            script: Some(script),
+            ..FakeProviderConfig::default()
+        })
+        .await
+    }
+
     /// Validates the config, loads replay files, opens the record file and starts
     /// serving on 127.0.0.1:`config.port`.
     pub async fn start(
