@@ -212,10 +212,13 @@ pub(crate) async fn has_many(store: &PgStore, blobs: &[BlobRef]) -> Result<Vec<b
 /// Rows written before the suffix name `<hex>` alone; the row's key is what is read.
 fn object_key(store: &PgStore, blob: &BlobRef) -> String {
     let hex = blob.hex_digest();
-    let upload = uuid::Uuid::new_v4().simple();
+    // 64 random bits tell concurrent uploads of one blob apart; kept short since
+    // some S3-compatible servers (s3s-fs) derive file names from the key.
+    let upload = uuid::Uuid::new_v4().simple().to_string();
     format!(
-        "universes/{}/sha256/{}/{hex}.{upload}",
+        "universes/{}/sha256/{}/{hex}.{}",
         store.universe_id,
-        &hex[..2]
+        &hex[..2],
+        &upload[..16]
     )
 }

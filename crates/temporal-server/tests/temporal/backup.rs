@@ -30,7 +30,7 @@ fn repo_root() -> PathBuf {
 
 /// The directory s3s-fs serves buckets from, or `None` (skip) outside CI when
 /// it is not there.
-fn s3_data_dir() -> Option<PathBuf> {
+pub(crate) fn s3_data_dir() -> Option<PathBuf> {
     let dir = std::env::var_os("LIGHTSPEED_S3_DATA_DIR")
         .map_or_else(|| repo_root().join(".local/data/s3"), PathBuf::from);
     if dir.is_dir() {

@@ -10,6 +10,7 @@
 
 mod agents;
 mod backup;
+mod collection;
 mod compaction;
 mod conformance;
 mod context_files;
