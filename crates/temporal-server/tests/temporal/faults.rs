@@ -4,7 +4,7 @@
 //! Temporal server restarted with sessions open. Each test stops and starts private
 //! instances of the service it breaks (`private_stack`), never the shared local
 //! stack; what a test does not break it takes from the local stack (Postgres) and
-//! the test binary's Temporal dev server. docs/operating.md "Service faults" says
+//! the test binary's Temporal dev server. docs/operating/faults.md says
 //! what each fault does to the product.
 
 use std::path::PathBuf;
