@@ -41,6 +41,7 @@ mod fork;
 mod host;
 mod mcp;
 mod memory;
+mod pins;
 mod quotas;
 mod schedules;
 mod service;
@@ -61,6 +62,7 @@ pub use events::{
 pub use firing::{FireFuture, Fired, ScheduleFirer};
 pub use host::{Admission, AdmitFailure, RemoteRejection, SessionHost, SessionKey, delta_view};
 pub use mcp::McpSettings;
+pub use pins::BLOB_PINS_PER_UNIVERSE_MAX;
 pub use service::{
     Quotas, RUNS_IN_FLIGHT_PER_UNIVERSE_MAX_DEFAULT, SESSIONS_PER_UNIVERSE_MAX_DEFAULT,
     STORED_BYTES_PER_UNIVERSE_MAX_DEFAULT, Service,

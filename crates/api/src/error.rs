@@ -77,6 +77,8 @@ pub enum Quota {
     /// Schedules one universe may hold (`schedule/create`, and the agent's
     /// `schedule_create`).
     Schedules,
+    /// Blobs one universe may pin (`blob/pin` of a blob not pinned yet).
+    BlobPins,
 }
 
 /// The `data` member of every error the API returns.

@@ -388,6 +388,14 @@ api_table! {
         blob_get: "blob/get" (BlobGetParams) -> BlobGetResult;
         /// Which of these blobs the store already has.
         blob_has_many: "blob/has_many" (BlobHasManyParams) -> BlobHasManyResult;
+        /// Keeps a blob whether or not anything names it: collection never deletes a
+        /// pinned blob (unreferenced ones go after a grace period, default 24 h). At
+        /// most 1,000 pins per universe (`quotaExceeded`, quota `blobPins`).
+        blob_pin: "blob/pin" (BlobPinParams) -> BlobPinView;
+        /// Removes a pin; the blob stays while anything names it.
+        blob_unpin: "blob/unpin" (BlobPinParams) -> BlobUnpinResult;
+        /// Every pin of the universe.
+        blob_pins_list: "blob/pins/list" (BlobPinsListParams) -> BlobPinsListResult;
         /// Creates or replaces an MCP server of the universe (validated: no credential
         /// in headers or URL, stdio only from the deployment's allow-list).
         mcp_servers_put: "mcp/servers/put" (McpServerPutParams) -> McpServerView;

@@ -55,6 +55,19 @@ pub trait Retention: Sync {
         blobs: &[BlobRef],
         touched_before_ms: u64,
     ) -> impl Future<Output = Result<Removed, StoreError>> + Send;
+    /// Pins `blob` (a root of collection whatever names it) at `at_ms`, unless the
+    /// universe has `pins_max` pins: `Some(true)` pinned now, `Some(false)` pinned
+    /// already (its time kept), `None` at the bound.
+    fn pin_blob(
+        &self,
+        blob: &BlobRef,
+        at_ms: u64,
+        pins_max: u64,
+    ) -> impl Future<Output = Result<Option<bool>, StoreError>> + Send;
+    /// Removes `blob`'s pin; whether there was one.
+    fn unpin_blob(&self, blob: &BlobRef) -> impl Future<Output = Result<bool, StoreError>> + Send;
+    /// Every pin, `(blob, pinned at ms)` in ref order.
+    fn pinned_blobs(&self) -> impl Future<Output = Result<Vec<(BlobRef, u64)>, StoreError>> + Send;
 }
 
 fn stored(rows: Vec<(BlobRef, u64, u64)>) -> Vec<StoredBlob> {
@@ -99,6 +112,28 @@ macro_rules! retention_by_inherent_methods {
             ) -> Result<Removed, StoreError> {
                 let (blobs, bytes) = <$store>::delete_blobs(self, blobs, touched_before_ms).await?;
                 Ok(Removed { blobs, bytes })
+            }
+
+            fn pin_blob(
+                &self,
+                blob: &BlobRef,
+                at_ms: u64,
+                pins_max: u64,
+            ) -> impl Future<Output = Result<Option<bool>, StoreError>> + Send {
+                <$store>::pin_blob(self, blob, at_ms, pins_max)
+            }
+
+            fn unpin_blob(
+                &self,
+                blob: &BlobRef,
+            ) -> impl Future<Output = Result<bool, StoreError>> + Send {
+                <$store>::unpin_blob(self, blob)
+            }
+
+            fn pinned_blobs(
+                &self,
+            ) -> impl Future<Output = Result<Vec<(BlobRef, u64)>, StoreError>> + Send {
+                <$store>::pinned_blobs(self)
             }
         }
     };

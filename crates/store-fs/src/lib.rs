@@ -19,6 +19,7 @@
 //! cas/stored_bytes                                  bytes of every blob (a counter)
 //! cas/collect.lock                                  puts shared, a collection's sweep exclusive
 //! trash/                                            deleted sessions on their way out
+//! pins/<hex>                                        a pinned blob (`blob/pin`), kept by collection
 //! cost_nanos                                        what every turn cost (a counter)
 //! ```
 //!
@@ -268,6 +269,32 @@ impl FsStore {
         let root = self.inner.root.clone();
         let blobs = blobs.to_vec();
         blocking(move || retention::delete_blobs(&root, &blobs, touched_before_ms)).await
+    }
+
+    /// Pins `blob` unless `pins_max` pins exist: `Some(true)` pinned now,
+    /// `Some(false)` pinned already, `None` at the bound.
+    pub async fn pin_blob(
+        &self,
+        blob: &BlobRef,
+        at_ms: u64,
+        pins_max: u64,
+    ) -> Result<Option<bool>, StoreError> {
+        let root = self.inner.root.clone();
+        let blob = blob.clone();
+        blocking(move || retention::pin_blob(&root, &blob, at_ms, pins_max)).await
+    }
+
+    /// Removes `blob`'s pin; whether there was one.
+    pub async fn unpin_blob(&self, blob: &BlobRef) -> Result<bool, StoreError> {
+        let root = self.inner.root.clone();
+        let blob = blob.clone();
+        blocking(move || retention::unpin_blob(&root, &blob)).await
+    }
+
+    /// Every pin, `(blob, pinned at ms)` in ref order.
+    pub async fn pinned_blobs(&self) -> Result<Vec<(BlobRef, u64)>, StoreError> {
+        let root = self.inner.root.clone();
+        blocking(move || retention::pinned_blobs(&root)).await
     }
 
     /// Runs requested and not yet finished in this store's sessions: read from the

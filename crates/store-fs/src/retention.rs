@@ -262,3 +262,82 @@ pub(crate) fn touch(path: &Path) -> Result<bool, StoreError> {
         .map_err(io_err("touch blob", path))?;
     Ok(true)
 }
+
+/// Pins live at `pins/<hex>`, each holding its ref and time (so the roots scan
+/// finds them like any record); changes hold `pins/.lock`.
+const PINS_DIR: &str = "pins";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct PinRecord {
+    blob_ref: BlobRef,
+    pinned_at_ms: u64,
+}
+
+/// See `FsStore::pin_blob`.
+pub(crate) fn pin_blob(
+    root: &Path,
+    blob: &BlobRef,
+    at_ms: u64,
+    pins_max: u64,
+) -> Result<Option<bool>, StoreError> {
+    let dir = root.join(PINS_DIR);
+    fsio::ensure_dir(&dir)?;
+    let lock_path = dir.join(".lock");
+    let lock = fsio::open_lock_file(&lock_path)?;
+    lock.lock().map_err(io_err("lock", &lock_path))?;
+    let path = dir.join(blob.hex_digest());
+    if path.is_file() {
+        return Ok(Some(false));
+    }
+    let count = list_names(&dir)?
+        .iter()
+        .filter(|name| BlobRef::parse(&format!("sha256:{name}")).is_ok())
+        .count() as u64;
+    if count >= pins_max {
+        return Ok(None);
+    }
+    let record = PinRecord {
+        blob_ref: blob.clone(),
+        pinned_at_ms: at_ms,
+    };
+    let bytes = serde_json::to_vec(&record).map_err(StoreError::permanent)?;
+    fsio::write_atomic(&path, &bytes, fsio::Existing::Keep)?;
+    Ok(Some(true))
+}
+
+/// See `FsStore::unpin_blob`.
+pub(crate) fn unpin_blob(root: &Path, blob: &BlobRef) -> Result<bool, StoreError> {
+    let path = root.join(PINS_DIR).join(blob.hex_digest());
+    match fs::remove_file(&path) {
+        Ok(()) => Ok(true),
+        Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(err) => Err(io_err("remove pin", &path)(err)),
+    }
+}
+
+/// See `FsStore::pinned_blobs`.
+pub(crate) fn pinned_blobs(root: &Path) -> Result<Vec<(BlobRef, u64)>, StoreError> {
+    let dir = root.join(PINS_DIR);
+    let mut names = list_names(&dir)?;
+    names.sort();
+    let mut pins = Vec::new();
+    for name in names {
+        if BlobRef::parse(&format!("sha256:{name}")).is_err() {
+            continue; // the lock file, a temporary file
+        }
+        let path = dir.join(&name);
+        let bytes = match fs::read(&path) {
+            Ok(bytes) => bytes,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => continue,
+            Err(err) => return Err(io_err("read pin", &path)(err)),
+        };
+        let record: PinRecord =
+            serde_json::from_slice(&bytes).map_err(|err| StoreError::Corrupt {
+                location: path.display().to_string(),
+                reason: err.to_string(),
+            })?;
+        pins.push((record.blob_ref, record.pinned_at_ms));
+    }
+    Ok(pins)
+}

@@ -69,6 +69,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "deletion and collection",
         include_str!("../migrations/0012_collection.sql"),
     ),
+    (
+        13,
+        "blob pins",
+        include_str!("../migrations/0013_blob_pins.sql"),
+    ),
 ];
 
 /// Migrations are additive, so a binary older than the database (a rolling deploy,

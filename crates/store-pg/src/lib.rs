@@ -219,6 +219,27 @@ impl PgStore {
         retention::delete_blobs(self, blobs, touched_before_ms).await
     }
 
+    /// Pins `blob` unless `pins_max` pins exist: `Some(true)` pinned now,
+    /// `Some(false)` pinned already, `None` at the bound.
+    pub async fn pin_blob(
+        &self,
+        blob: &BlobRef,
+        at_ms: u64,
+        pins_max: u64,
+    ) -> Result<Option<bool>, StoreError> {
+        retention::pin_blob(self, blob, at_ms, pins_max).await
+    }
+
+    /// Removes `blob`'s pin; whether there was one.
+    pub async fn unpin_blob(&self, blob: &BlobRef) -> Result<bool, StoreError> {
+        retention::unpin_blob(self, blob).await
+    }
+
+    /// Every pin, `(blob, pinned at ms)` in ref order.
+    pub async fn pinned_blobs(&self) -> Result<Vec<(BlobRef, u64)>, StoreError> {
+        retention::pinned_blobs(self).await
+    }
+
     /// The object store for large blobs, if one is configured. Without one, blobs
     /// over [`PgStoreLimits::blob_inline_bytes_max`] are refused as too large.
     pub fn object_store(&self) -> Option<&ObjectStore> {

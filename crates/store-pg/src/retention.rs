@@ -21,7 +21,8 @@ use crate::error::{from_bigint, query_failed, to_bigint};
 /// Each table whose rows may name blobs, with the column(s) read as text and scanned
 /// for refs (`engine::blob_ref::refs_in`). Row bytes are scanned whatever their
 /// format, so a record's shape may change without this list changing.
-pub const TABLES_WITH_REFS: [(&str, &str); 11] = [
+pub const TABLES_WITH_REFS: [(&str, &str); 12] = [
+    ("blob_pins", "convert_to(blob_ref, 'UTF8')"),
     ("session_events", "entry"),
     ("checkpoints", "state"),
     ("vfs_workspaces", "convert_to(snapshot, 'UTF8')"),
@@ -262,4 +263,86 @@ impl crate::PgDatabase {
             _connection: connection,
         }))
     }
+}
+
+/// Lock space of pin changes, so the count check holds ("pins").
+const PINS_SPACE: i32 = 0x7069_6e73;
+
+/// Pins `blob` (held by the universe) at `at_ms` unless `pins_max` pins exist:
+/// `Some(true)` newly pinned, `Some(false)` pinned already (its time kept),
+/// `None` at the bound.
+pub(crate) async fn pin_blob(
+    store: &PgStore,
+    blob: &BlobRef,
+    at_ms: u64,
+    pins_max: u64,
+) -> Result<Option<bool>, StoreError> {
+    let mut tx = crate::tx::begin(&store.pool, "begin pinning a blob").await?;
+    let result = async {
+        crate::tx::advisory_lock(&mut tx, PINS_SPACE, 0, store.universe_id, None, "lock pins")
+            .await?;
+        let exists: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM blob_pins WHERE universe_id = $1 AND blob_ref = $2)",
+        )
+        .bind(store.universe_id)
+        .bind(blob.as_str())
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(query_failed("find a pin"))?;
+        if exists {
+            return Ok(Some(false));
+        }
+        let count: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM blob_pins WHERE universe_id = $1")
+                .bind(store.universe_id)
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(query_failed("count pins"))?;
+        if from_bigint("pin count", count)? >= pins_max {
+            return Ok(None);
+        }
+        sqlx::query(
+            "INSERT INTO blob_pins (universe_id, blob_ref, pinned_at_ms) VALUES ($1, $2, $3)",
+        )
+        .bind(store.universe_id)
+        .bind(blob.as_str())
+        .bind(to_bigint("pin time", at_ms)?)
+        .execute(&mut *tx)
+        .await
+        .map_err(query_failed("pin a blob"))?;
+        Ok(Some(true))
+    }
+    .await;
+    crate::tx::finish(tx, result, "commit a pin").await
+}
+
+/// Removes the pin of `blob`; whether there was one.
+pub(crate) async fn unpin_blob(store: &PgStore, blob: &BlobRef) -> Result<bool, StoreError> {
+    let removed = sqlx::query("DELETE FROM blob_pins WHERE universe_id = $1 AND blob_ref = $2")
+        .bind(store.universe_id)
+        .bind(blob.as_str())
+        .execute(&store.pool)
+        .await
+        .map_err(query_failed("unpin a blob"))?;
+    Ok(removed.rows_affected() > 0)
+}
+
+/// Every pin of the universe, `(blob, pinned at ms)` in ref order.
+pub(crate) async fn pinned_blobs(store: &PgStore) -> Result<Vec<(BlobRef, u64)>, StoreError> {
+    let rows: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT blob_ref, pinned_at_ms FROM blob_pins WHERE universe_id = $1 ORDER BY blob_ref",
+    )
+    .bind(store.universe_id)
+    .fetch_all(&store.pool)
+    .await
+    .map_err(query_failed("list pins"))?;
+    rows.into_iter()
+        .map(|(raw, at)| {
+            let blob = BlobRef::parse(&raw).map_err(|err| StoreError::Corrupt {
+                location: "blob_pins.blob_ref".into(),
+                reason: err.to_string(),
+            })?;
+            Ok((blob, from_bigint("blob_pins.pinned_at_ms", at)?))
+        })
+        .collect()
 }

@@ -590,6 +590,23 @@ impl<S: Retention + Send> Retention for CountingStore<S> {
     ) -> Result<Removed, StoreError> {
         self.count().delete_blobs(blobs, touched_before_ms).await
     }
+
+    async fn pin_blob(
+        &self,
+        blob: &BlobRef,
+        at_ms: u64,
+        pins_max: u64,
+    ) -> Result<Option<bool>, StoreError> {
+        self.count().pin_blob(blob, at_ms, pins_max).await
+    }
+
+    async fn unpin_blob(&self, blob: &BlobRef) -> Result<bool, StoreError> {
+        self.count().unpin_blob(blob).await
+    }
+
+    async fn pinned_blobs(&self) -> Result<Vec<(BlobRef, u64)>, StoreError> {
+        self.count().pinned_blobs().await
+    }
 }
 
 impl<S: ScheduleCatalog> ScheduleCatalog for CountingStore<S> {

@@ -242,6 +242,29 @@ impl LightspeedApi for MockApi {
         Err(unsupported())
     }
 
+    async fn blob_pin(&self, caller: &Caller, _: BlobPinParams) -> Result<BlobPinView, ApiError> {
+        self.record(caller);
+        Err(unsupported())
+    }
+
+    async fn blob_unpin(
+        &self,
+        caller: &Caller,
+        _: BlobPinParams,
+    ) -> Result<BlobUnpinResult, ApiError> {
+        self.record(caller);
+        Err(unsupported())
+    }
+
+    async fn blob_pins_list(
+        &self,
+        caller: &Caller,
+        _: BlobPinsListParams,
+    ) -> Result<BlobPinsListResult, ApiError> {
+        self.record(caller);
+        Err(unsupported())
+    }
+
     async fn session_delete(
         &self,
         caller: &Caller,

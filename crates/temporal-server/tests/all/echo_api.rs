@@ -269,6 +269,22 @@ impl LightspeedApi for EchoApi {
         Err(unsupported())
     }
 
+    async fn blob_pin(&self, _: &Caller, _: BlobPinParams) -> Result<BlobPinView, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn blob_unpin(&self, _: &Caller, _: BlobPinParams) -> Result<BlobUnpinResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn blob_pins_list(
+        &self,
+        _: &Caller,
+        _: BlobPinsListParams,
+    ) -> Result<BlobPinsListResult, ApiError> {
+        Err(unsupported())
+    }
+
     async fn session_delete(
         &self,
         _: &Caller,

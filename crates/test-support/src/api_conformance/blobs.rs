@@ -8,7 +8,11 @@ use serde_json::json;
 use super::client::Harness;
 use super::{Case, GET_BLOB_ROUTE, PUT_BLOB_ROUTE, case};
 
-pub(super) const CASES: [Case; 2] = [
+pub(super) const CASES: [Case; 3] = [
+    case!(
+        pins_are_kept_listed_and_removed,
+        ["blob/put", "blob/pin", "blob/unpin", "blob/pins/list"]
+    ),
     case!(
         blobs_round_trip_inline,
         ["blob/put", "blob/get", "blob/has_many"]
@@ -139,5 +143,53 @@ pub(super) async fn raw_blob_routes_round_trip(h: Harness) -> anyhow::Result<()>
         .get_blob_raw(Some("lsk_not-a-real-key"), &blob_ref)
         .await;
     assert_eq!(status, 401);
+    Ok(())
+}
+
+pub(super) async fn pins_are_kept_listed_and_removed(h: Harness) -> anyhow::Result<()> {
+    let ctx = h.start(json!({"turns": []})).await?;
+    let (a, b) = (ctx.a(), ctx.b());
+    let data = base64::engine::general_purpose::STANDARD.encode(b"pin me");
+    let put = a.call("blob/put", json!({"dataBase64": data})).await;
+    let blob = put["blobRef"].as_str().unwrap().to_owned();
+    let listed = a.call("blob/pins/list", json!({})).await;
+    assert_eq!(listed["pins"], json!([]), "no pins at first");
+
+    let pin = a.call("blob/pin", json!({"blobRef": blob})).await;
+    assert_eq!(pin["blobRef"], blob.as_str());
+    let at = pin["pinnedAtMs"].as_u64().unwrap();
+    assert!(at > 0);
+    let again = a.call("blob/pin", json!({"blobRef": blob})).await;
+    assert_eq!(again["pinnedAtMs"], at, "a repeated pin keeps its time");
+    let listed = a.call("blob/pins/list", json!({})).await;
+    assert_eq!(listed["pins"], json!([{"blobRef": blob, "pinnedAtMs": at}]));
+
+    // Refusals: a blob the universe does not hold (here, or only in another), a
+    // malformed ref.
+    a.refused(
+        "blob/pin",
+        json!({"blobRef": absent_ref()}),
+        -32004,
+        "blobNotFound",
+    )
+    .await;
+    b.refused("blob/pin", json!({"blobRef": blob}), -32004, "blobNotFound")
+        .await;
+    a.invalid(
+        "blob/pin",
+        json!({"blobRef": "sha256:xyz"}),
+        "blobRef",
+        Some("invalidBlobRef"),
+    )
+    .await;
+    let b_pins = b.call("blob/pins/list", json!({})).await;
+    assert_eq!(b_pins["pins"], json!([]), "pins stay in their universe");
+
+    let unpinned = a.call("blob/unpin", json!({"blobRef": blob})).await;
+    assert_eq!(unpinned, json!({"blobRef": blob, "unpinned": true}));
+    let unpinned = a.call("blob/unpin", json!({"blobRef": blob})).await;
+    assert_eq!(unpinned["unpinned"], false, "nothing left to unpin");
+    let listed = a.call("blob/pins/list", json!({})).await;
+    assert_eq!(listed["pins"], json!([]));
     Ok(())
 }

@@ -360,6 +360,7 @@ macro_rules! api_conformance_tests {
             subscribe_streams_events_and_deltas,
             resubscribe_from_the_last_cursor_has_no_gaps_or_duplicates,
             blobs_round_trip_inline,
+            pins_are_kept_listed_and_removed,
             raw_blob_routes_round_trip,
             snapshots_commit_canonically_and_page,
             workspaces_move_by_revision,

@@ -47,6 +47,57 @@ where
         .await
         .context("collecting blobs")?;
     touching(store).await.context("a put touches")?;
+    pinning(store).await.context("pins")?;
+    Ok(())
+}
+
+async fn pinning<S>(store: &S) -> anyhow::Result<()>
+where
+    S: BlobStore + Retention,
+{
+    let pinned = store
+        .put(format!("{} pinned", unique_prefix()).into_bytes())
+        .await?;
+    let other = store
+        .put(format!("{} not pinned", unique_prefix()).into_bytes())
+        .await?;
+    ensure!(
+        store.pin_blob(&pinned, 7, 100).await? == Some(true),
+        "pinned"
+    );
+    ensure!(
+        store.pin_blob(&pinned, 9, 100).await? == Some(false),
+        "pinning again changes nothing"
+    );
+    let pins = store.pinned_blobs().await?;
+    ensure!(
+        pins.contains(&(pinned.clone(), 7)),
+        "listed with its time: {pins:?}"
+    );
+    let count = pins.len() as u64;
+    ensure!(
+        store.pin_blob(&other, 7, count).await?.is_none(),
+        "a pin past the bound is refused"
+    );
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let old = CollectOptions {
+        grace_ms: 0,
+        ..CollectOptions::new(now_ms())
+    };
+    collect_garbage(store, old, |_, _| {}).await?;
+    ensure!(held(store, &pinned).await?, "a pinned blob is kept");
+    ensure!(!held(store, &other).await?, "an unpinned one goes");
+    ensure!(store.unpin_blob(&pinned).await?, "unpinned");
+    ensure!(
+        !store.unpin_blob(&pinned).await?,
+        "unpinning again finds none"
+    );
+    let old = CollectOptions {
+        grace_ms: 0,
+        ..CollectOptions::new(now_ms())
+    };
+    collect_garbage(store, old, |_, _| {}).await?;
+    ensure!(!held(store, &pinned).await?, "once unpinned it goes");
     Ok(())
 }
 
