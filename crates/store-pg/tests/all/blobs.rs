@@ -42,7 +42,10 @@ async fn small_blobs_stay_inline_and_large_ones_go_to_the_object_store() {
     let (size, inline, key) = row(over_limit.clone()).await;
     assert_eq!((size, inline), (INLINE_MAX as i64 + 1, false));
     let key = key.unwrap();
-    assert!(key.ends_with(over_limit.hex_digest()), "{key}");
+    // `<hex>.<upload>`: one object per upload (see `blobs::object_key`).
+    let (name, upload) = key.rsplit_once('.').unwrap();
+    assert!(name.ends_with(over_limit.hex_digest()), "{key}");
+    assert_eq!(upload.len(), 16, "{key}");
     assert!(key.contains(&store.universe_id().to_string()), "{key}");
     assert_eq!(
         store.get(&over_limit).await.unwrap(),
