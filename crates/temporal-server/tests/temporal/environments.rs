@@ -551,10 +551,14 @@ async fn a_killed_daemon_gives_a_typed_error_and_a_restarted_gateway_delivers() 
 #[tokio::test(flavor = "multi_thread")]
 async fn long_commands_hold_no_worker_slots() {
     const SESSIONS: usize = 50;
+    // Each command outlives the window in which all must begin: were slots held, only
+    // 10 could begin before the first ones end. Long enough that starting 50 sessions
+    // on a loaded CI machine fits inside it.
+    const COMMAND_S: u64 = 90;
     let mut turns = Vec::new();
     for i in 0..SESSIONS {
         turns.push(json!({"tool_calls": [{"name": "exec_command", "arguments": {
-            "cmd": format!("echo begun > begun-{i}; sleep 20; echo done-{i}"), "timeout_ms": 120000}}],
+            "cmd": format!("echo begun > begun-{i}; sleep {COMMAND_S}; echo done-{i}"), "timeout_ms": 180000}}],
             "match": {"last_user_contains": format!("long-{i} ")}}));
         turns
             .push(json!({"text": "Built.", "match": {"last_user_contains": format!("long-{i} ")}}));
@@ -575,7 +579,7 @@ async fn long_commands_hold_no_worker_slots() {
         ));
     }
     // Every command is running at once on one worker with 10 activity slots.
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = Instant::now() + Duration::from_secs(COMMAND_S);
     loop {
         let begun = (0..SESSIONS)
             .filter(|i| dir.path().join(format!("begun-{i}")).exists())
