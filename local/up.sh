@@ -111,7 +111,8 @@ postgres_up() {
     rm -f "$pwfile"
     # TCP on loopback only, no Unix socket (its path could exceed the length limit);
     # `synchronous_commit = off` trades the last commits on a crash for speed, never
-    # consistency: this is a development cluster.
+    # consistency: this is a development cluster. `max_connections` leaves room for
+    # the live tests, several of which run many server processes, each with a pool.
     cat >>"$ls_pg_data/postgresql.conf" <<EOF
 
 # local/up.sh
@@ -119,7 +120,7 @@ listen_addresses = '127.0.0.1'
 port = $ls_pg_port
 unix_socket_directories = ''
 synchronous_commit = off
-max_connections = 200
+max_connections = 400
 EOF
   fi
   if ls_as_pg_user "$pg_bin/pg_ctl" status -D "$ls_pg_data" >/dev/null 2>&1; then

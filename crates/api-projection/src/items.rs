@@ -7,19 +7,29 @@ use api::types::run::InputItem;
 use engine::BlobRef;
 use engine::core::context::{ItemKind, ItemSpec, estimate_tokens};
 use engine::store::{BlobStore, StoreError};
+use llm_runtime::audio::AudioFormat;
 use llm_runtime::content::MediaType;
 
 use crate::blobs::{ContentGate, admit_new, put_admitted, store_error};
 use crate::inputs::{self, PreparedInput, TextOrRef};
 
+/// Whether input may hold voice notes: run input may (they are transcribed before
+/// the run starts), a steer may not (it lands in a running turn).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VoiceNotes {
+    Accepted,
+    Refused,
+}
+
 /// Run or steer input as user-message items: text stored (if `gate` admits what is
 /// new, all of it before any is written), refs checked to exist and to hold what
-/// their type says.
+/// their type says; voice notes (where `voice` accepts them) as audio items.
 pub async fn input_items<B: BlobStore, G: ContentGate>(
     store: &B,
     gate: &G,
     input: &[InputItem],
     limits: &InputLimits,
+    voice: VoiceNotes,
 ) -> Result<Vec<ItemSpec>, ApiError> {
     let prepared = inputs::prepare_input(input)?;
     check_sizes(store, &prepared, limits).await?;
@@ -34,8 +44,8 @@ pub async fn input_items<B: BlobStore, G: ContentGate>(
         .collect();
     admit_new(store, gate, &texts).await?;
     let mut items = Vec::with_capacity(prepared.len());
-    for prepared in prepared {
-        items.push(input_item(store, prepared).await?);
+    for (index, prepared) in prepared.into_iter().enumerate() {
+        items.push(input_item(store, prepared, (index, limits, voice)).await?);
     }
     Ok(items)
 }
@@ -46,8 +56,10 @@ pub async fn input_items<B: BlobStore, G: ContentGate>(
 pub struct InputLimits {
     /// Largest text item (inline or by ref), bytes. Default 256 KiB.
     pub text_bytes_max: u64,
-    /// Largest media item (image, PDF), bytes. Default 20 MiB.
+    /// Largest media item (image, PDF, voice note), bytes. Default 20 MiB.
     pub media_bytes_max: u64,
+    /// Longest voice note, seconds. Default 600.
+    pub audio_seconds_max: u64,
     /// All the bytes one request may name, bytes. Default 32 MiB.
     pub request_bytes_max: u64,
 }
@@ -57,6 +69,7 @@ impl Default for InputLimits {
         Self {
             text_bytes_max: 256 * 1024,
             media_bytes_max: 20 * 1024 * 1024,
+            audio_seconds_max: 600,
             request_bytes_max: 32 * 1024 * 1024,
         }
     }
@@ -146,7 +159,11 @@ async fn existing<B: BlobStore>(store: &B, blob: &BlobRef) -> Result<Vec<u8>, Ap
     })
 }
 
-async fn input_item<B: BlobStore>(store: &B, input: PreparedInput) -> Result<ItemSpec, ApiError> {
+async fn input_item<B: BlobStore>(
+    store: &B,
+    input: PreparedInput,
+    (index, limits, voice): (usize, &InputLimits, VoiceNotes),
+) -> Result<ItemSpec, ApiError> {
     let (blob, bytes) = match input {
         PreparedInput::Text(text) => {
             let bytes = text.into_bytes();
@@ -164,9 +181,7 @@ async fn input_item<B: BlobStore>(store: &B, input: PreparedInput) -> Result<Ite
         PreparedInput::Media(blob) => {
             let bytes = existing(store, &blob).await?;
             if MediaType::sniff(&bytes).is_none() {
-                return Err(ApiError::invalid_params(format!(
-                    "blob {blob} is not a PNG, JPEG, GIF, WebP or PDF"
-                )));
+                return voice_note(blob, &bytes, (index, limits, voice));
             }
             (blob, bytes)
         }
@@ -176,4 +191,42 @@ async fn input_item<B: BlobStore>(store: &B, input: PreparedInput) -> Result<Ite
         blob,
         estimate_tokens(&bytes),
     ))
+}
+
+/// Media that is no image or PDF: a voice note, if it is audio we take, within the
+/// length limit, where voice notes are accepted. Its length is read from its
+/// headers here, before anything is transcribed.
+fn voice_note(
+    blob: BlobRef,
+    bytes: &[u8],
+    (index, limits, voice): (usize, &InputLimits, VoiceNotes),
+) -> Result<ItemSpec, ApiError> {
+    let Some(format) = AudioFormat::sniff(bytes) else {
+        return Err(ApiError::invalid_params(format!(
+            "blob {blob} is not a PNG, JPEG, GIF, WebP or PDF, nor OGG, MP3, M4A or WAV audio"
+        )));
+    };
+    if voice == VoiceNotes::Refused {
+        return Err(ApiError::invalid_params(format!(
+            "input[{index}]: a voice note is run input only (run/start)"
+        ))
+        .with_reason("voiceNoteNotAccepted"));
+    }
+    let Some(duration_ms) = format.duration_ms(bytes) else {
+        return Err(ApiError::invalid_params(format!(
+            "input[{index}]: the length of {} audio blob {blob} cannot be read",
+            format.mime()
+        ))
+        .with_reason("unreadableAudio"));
+    };
+    let max_ms = limits.audio_seconds_max.saturating_mul(1_000);
+    if duration_ms > max_ms {
+        return Err(input_too_large(format!(
+            "input[{index}]: a voice note of {} s is over the {} s limit",
+            duration_ms.div_ceil(1_000),
+            limits.audio_seconds_max
+        )));
+    }
+    // Transcribed before the run starts; the transcript brings its own estimate.
+    Ok(ItemSpec::new(ItemKind::UserAudio, blob, 0))
 }

@@ -288,7 +288,9 @@ impl<H: SessionHost> Service<H> {
         }
         let store = self.store(universe_id).await?;
         let gate = self.content_gate(&*store);
-        let input = items::input_items(&*store, &gate, &params.input, &self.quotas.input).await?;
+        let voice = items::VoiceNotes::Accepted;
+        let input =
+            items::input_items(&*store, &gate, &params.input, &self.quotas.input, voice).await?;
         let command = CoreCommand::RequestRun {
             submission_id,
             input,
@@ -336,7 +338,9 @@ impl<H: SessionHost> Service<H> {
         let run_id = inputs::run_id(&params.run_id)?;
         let store = self.store(universe_id).await?;
         let gate = self.content_gate(&*store);
-        let input = items::input_items(&*store, &gate, &params.input, &self.quotas.input).await?;
+        let voice = items::VoiceNotes::Refused;
+        let input =
+            items::input_items(&*store, &gate, &params.input, &self.quotas.input, voice).await?;
         let admission = self
             .admit(universe_id, &session, CoreCommand::Steer { run_id, input })
             .await?;

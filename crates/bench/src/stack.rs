@@ -111,6 +111,7 @@ impl Stack {
             compactor: ListingCompactor,
             deltas: Arc::new(DeltaHub::default()),
             checkpoint_interval_entries: CHECKPOINT_INTERVAL_ENTRIES,
+            transcription: Default::default(),
         };
         let converter = seam::data_converter(Arc::new(FsStores::new(self.store_root())));
         let tuning = WorkerTuning::from_env()?;

@@ -327,7 +327,7 @@ fn label(item: &ContextItem) -> String {
         ItemKind::Instructions => "instructions".into(),
         ItemKind::Catalog => "catalog".into(),
         ItemKind::Summary | ItemKind::Compaction => "summary of the conversation before".into(),
-        ItemKind::UserMessage => "user".into(),
+        ItemKind::UserMessage | ItemKind::UserAudio => "user".into(),
         ItemKind::AssistantMessage | ItemKind::ProviderOpaque => "assistant".into(),
         ItemKind::ToolCall => "tool call".into(),
         ItemKind::Reasoning => "assistant reasoning".into(),

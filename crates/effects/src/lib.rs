@@ -21,6 +21,8 @@
 //! - [`agent_tools`]: the sub-agent tools over the host's [`agent_tools::AgentFleet`].
 //! - [`schedule_tools`]: the agent's schedule tools over the universe's schedule
 //!   catalog and the host's scheduler.
+//! - [`transcriber`]: [`transcriber::LlmTranscriber`], voice notes of run input
+//!   transcribed through a provider before the run starts.
 //!
 //! Hosts own durability and retry policy: adapters classify failures
 //! ([`AdapterError`]) and never retry themselves.
@@ -45,6 +47,7 @@ pub mod memory_tools;
 pub mod schedule_tools;
 pub mod timer_tools;
 pub mod toolset;
+pub mod transcriber;
 pub mod vfs_tools;
 
 pub use adapter::{AdapterError, Compactor, LlmAdapter, ToolAdapter};

@@ -21,6 +21,7 @@ use crate::core::replay::ReplayError;
 use crate::core::request::Fingerprint;
 use crate::core::run::ToolCallRequest;
 use crate::core::state::SessionState;
+use crate::core::transcription::{TranscriptionIntent, TranscriptionOutcome};
 use crate::ids::{RunId, SessionId};
 use crate::log::{LogEntry, Seq};
 
@@ -83,6 +84,9 @@ pub enum Action {
     InvokeTools(ToolBatchIntent),
     CompactContext(CompactionIntent),
     NotifyParent(ParentNoticeIntent),
+    /// Transcribe the voice notes of the next queued run's input
+    /// ([`Drive::resume_transcription`] takes the answer).
+    TranscribeInput(TranscriptionIntent),
     /// Nothing to do until a command arrives.
     Idle,
     /// The session is closed; nothing will ever be done again.
@@ -296,7 +300,13 @@ impl<S: DriveState> Drive<S> {
         let accepted = effects::generation(self.projected(), run_id, turn, outcome);
         let resumed = self.settle(accepted, observed_at_ms);
         // The calls the generation asked for meet the tool policy as they open, on
-        // the state with them in it (ordinals and batch number as recorded).
+        // the state with them in it (ordinals and batch number as recorded). A stale
+        // result opened nothing and must stage nothing: the batch that is open was
+        // gated when it opened, and a call a person approved since must not be
+        // asked about again.
+        if matches!(resumed, Resumed::Stale { .. }) {
+            return resumed;
+        }
         let gated = crate::core::holds::gate_opened_batch(self.projected());
         if !gated.is_empty() {
             self.stage(gated);
@@ -324,6 +334,17 @@ impl<S: DriveState> Drive<S> {
         observed_at_ms: u64,
     ) -> Resumed {
         let accepted = effects::compaction(self.projected(), compaction, outcome);
+        self.settle(accepted, observed_at_ms)
+    }
+
+    /// Feeds back the transcription of queued run `run_id`'s voice input.
+    pub fn resume_transcription(
+        &mut self,
+        run_id: &RunId,
+        outcome: TranscriptionOutcome,
+        observed_at_ms: u64,
+    ) -> Resumed {
+        let accepted = crate::core::transcription::accept(self.projected(), run_id, outcome);
         self.settle(accepted, observed_at_ms)
     }
 

@@ -58,6 +58,7 @@ struct Inner {
     /// Anthropic only.
     count_tokens_url: Option<Url>,
     compact_url: Option<Url>,
+    transcriptions_url: Option<Url>,
     auth_header: HeaderName,
     /// Per key, the full auth header value, marked sensitive.
     auth_values: Vec<HeaderValue>,
@@ -70,6 +71,12 @@ struct Inner {
 enum Mode {
     Create,
     Stream,
+}
+
+/// A request body: JSON bytes sent as given, or a multipart form (transcriptions).
+enum Body {
+    Json(Bytes),
+    Form(reqwest::multipart::Form),
 }
 
 impl ProviderClient {
@@ -86,6 +93,12 @@ impl ProviderClient {
         let join = |path: &str| {
             Url::parse(&format!("{base}{path}"))
                 .map_err(|err| invalid(format!("invalid endpoint URL: {err}")))
+        };
+        let transcriptions_url = match config.api_kind {
+            ApiKind::OpenAiResponses | ApiKind::OpenAiCompletions => {
+                Some(join("/audio/transcriptions")?)
+            }
+            ApiKind::AnthropicMessages => None,
         };
         let (endpoint_url, count_tokens_url, compact_url) = match config.api_kind {
             ApiKind::OpenAiResponses => {
@@ -148,6 +161,7 @@ impl ProviderClient {
             endpoint_url,
             count_tokens_url,
             compact_url,
+            transcriptions_url,
             auth_header,
             auth_values,
             anthropic_version,
@@ -200,7 +214,12 @@ impl ProviderClient {
     ) -> Result<EventStream, LlmError> {
         let inner = &self.inner;
         let (key, response) = inner
-            .send(&inner.endpoint_url, body, Mode::Stream, request_headers)
+            .send(
+                &inner.endpoint_url,
+                Body::Json(body),
+                Mode::Stream,
+                request_headers,
+            )
             .await?;
         let request_id = request_id_header(response.headers());
         let is_json = response
@@ -254,10 +273,47 @@ impl ProviderClient {
         self.post_for_body(url, body, &[]).await
     }
 
+    /// OpenAI kinds only: POSTs `audio` as `multipart/form-data` to
+    /// `{base}/audio/transcriptions` (fields `file`, named `file_name` with type
+    /// `mime`, `model` and `response_format=json`) and returns the 2xx body,
+    /// `{"text": ...}`.
+    pub async fn transcribe(
+        &self,
+        audio: Bytes,
+        file_name: &'static str,
+        mime: &'static str,
+        model: &str,
+    ) -> Result<RawResponse, LlmError> {
+        let Some(url) = &self.inner.transcriptions_url else {
+            return Err(LlmError::new(
+                ErrorKind::InvalidRequest,
+                "audio/transcriptions is an OpenAI endpoint",
+            ));
+        };
+        let file = reqwest::multipart::Part::stream_with_length(audio.clone(), audio.len() as u64)
+            .file_name(file_name)
+            .mime_str(mime)
+            .map_err(|err| LlmError::new(ErrorKind::InvalidRequest, err.to_string()))?;
+        let form = reqwest::multipart::Form::new()
+            .part("file", file)
+            .text("model", model.to_owned())
+            .text("response_format", "json");
+        self.post_body(url, Body::Form(form), &[]).await
+    }
+
     async fn post_for_body(
         &self,
         url: &Url,
         body: Bytes,
+        request_headers: &[(&'static str, &'static str)],
+    ) -> Result<RawResponse, LlmError> {
+        self.post_body(url, Body::Json(body), request_headers).await
+    }
+
+    async fn post_body(
+        &self,
+        url: &Url,
+        body: Body,
         request_headers: &[(&'static str, &'static str)],
     ) -> Result<RawResponse, LlmError> {
         let inner = &self.inner;
@@ -297,19 +353,27 @@ impl Inner {
     async fn send(
         &self,
         url: &Url,
-        body: Bytes,
+        body: Body,
         mode: Mode,
         request_headers: &[(&'static str, &'static str)],
     ) -> Result<(Option<usize>, reqwest::Response), LlmError> {
         let key = self.keys.pick(Instant::now());
         let mut headers = self.headers(key, mode);
+        if matches!(body, Body::Form(_)) {
+            // The form sets its own `multipart/form-data; boundary=...`.
+            headers.remove(CONTENT_TYPE);
+        }
         for (name, value) in request_headers {
             headers.append(
                 HeaderName::from_static(name),
                 HeaderValue::from_static(value),
             );
         }
-        let request = self.http.post(url.clone()).headers(headers).body(body);
+        let request = self.http.post(url.clone()).headers(headers);
+        let request = match body {
+            Body::Json(bytes) => request.body(bytes),
+            Body::Form(form) => request.multipart(form),
+        };
         let timeout = self.config.request_timeout;
         let sent = match mode {
             // reqwest's per-request timeout covers the whole exchange, body included.

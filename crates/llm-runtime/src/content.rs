@@ -199,6 +199,12 @@ pub fn load_content(item: &ContextItem, bytes: Vec<u8>) -> Result<ItemContent, R
         ItemKind::Instructions | ItemKind::Catalog | ItemKind::ToolResult => {
             text(blob, bytes).map(ItemContent::Text)
         }
+        // The engine has voice notes transcribed before a run starts; audio in a
+        // request is a bug upstream, and no provider here takes it.
+        ItemKind::UserAudio => Err(RuntimeError::Content {
+            blob: blob.to_string(),
+            reason: "audio input is transcribed before a run; it cannot be sent".into(),
+        }),
         // A summary is text, or a provider-native compaction item.
         ItemKind::Summary => match serde_json::from_slice::<OutputItemBlob>(&bytes) {
             Ok(envelope) => Ok(ItemContent::Provider(envelope)),

@@ -15,6 +15,7 @@
 
 pub mod adapter;
 pub mod anthropic;
+pub mod audio;
 pub mod catalog;
 pub mod content;
 pub mod error;

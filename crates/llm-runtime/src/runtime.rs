@@ -76,6 +76,32 @@ impl LlmRuntime {
         self.providers.keys().map(String::as_str)
     }
 
+    /// Transcribes `audio` (a voice note in `format`) with provider `provider_id`'s
+    /// transcription endpoint and `model`; returns the text. One request, no
+    /// retries (the caller has [`RuntimeError::is_retryable`]).
+    pub async fn transcribe(
+        &self,
+        provider_id: &str,
+        model: &str,
+        format: crate::audio::AudioFormat,
+        audio: Vec<u8>,
+    ) -> Result<String, RuntimeError> {
+        let client = self
+            .providers
+            .get(provider_id)
+            .ok_or_else(|| RuntimeError::UnknownProvider(provider_id.to_owned()))?;
+        let response = client
+            .transcribe(audio.into(), format.file_name(), format.mime(), model)
+            .await?;
+        #[derive(serde::Deserialize)]
+        struct Transcription {
+            text: String,
+        }
+        serde_json::from_slice::<Transcription>(&response.body)
+            .map(|transcription| transcription.text)
+            .map_err(|err| RuntimeError::Decode(format!("transcription response: {err}")))
+    }
+
     /// Runs the generation described by `request` (as rebuilt from the log).
     /// Provider errors come back as [`RuntimeError::Provider`] with their retry
     /// hints; the caller decides whether to retry.

@@ -41,6 +41,7 @@ fn item(ordinal: u64, kind: ItemKind, content: ItemContent) -> LoadedItem {
             token_estimate: 10,
             call_id: None,
             is_error: false,
+            source_ref: None,
         },
         content,
     }

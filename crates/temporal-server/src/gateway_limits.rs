@@ -206,9 +206,16 @@ pub(crate) struct GatewayLimitArgs {
     /// Largest text item of run or steer input (inline or by ref), bytes.
     #[arg(long, env = "LIGHTSPEED_INPUT_TEXT_BYTES_MAX", default_value_t = 256 * 1024)]
     input_text_bytes_max: u64,
-    /// Largest media item (image, PDF) of run or steer input, bytes.
+    /// Largest media item (image, PDF, voice note) of run or steer input, bytes.
     #[arg(long, env = "LIGHTSPEED_INPUT_MEDIA_BYTES_MAX", default_value_t = 20 * 1024 * 1024)]
     input_media_bytes_max: u64,
+    /// Longest voice note of run input, seconds (read from the audio's headers).
+    #[arg(
+        long,
+        env = "LIGHTSPEED_INPUT_AUDIO_SECONDS_MAX",
+        default_value_t = 600
+    )]
+    input_audio_seconds_max: u64,
     /// All the bytes one run or steer request may name, bytes.
     #[arg(long, env = "LIGHTSPEED_INPUT_REQUEST_BYTES_MAX", default_value_t = 32 * 1024 * 1024)]
     input_request_bytes_max: u64,
@@ -224,6 +231,7 @@ impl GatewayLimitArgs {
             input: InputLimits {
                 text_bytes_max: self.input_text_bytes_max,
                 media_bytes_max: self.input_media_bytes_max,
+                audio_seconds_max: self.input_audio_seconds_max,
                 request_bytes_max: self.input_request_bytes_max,
             },
             ceilings: ConfigCeilings {

@@ -378,6 +378,7 @@ fn start_backend<P: StoreProvider>(
         compactor,
         deltas,
         checkpoint_interval_entries: CHECKPOINT_INTERVAL_ENTRIES,
+        transcription: providers.transcription().clone(),
     })
 }
 

@@ -159,6 +159,18 @@ fn compaction_attempts_default() -> u32 {
     1
 }
 
+/// `transcribe_input`: transcribe the voice notes of the next queued run's input
+/// (`engine::core::transcription`); the transcripts go to the CAS, the outcome
+/// carries their refs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TranscribeInputInput {
+    pub universe_id: String,
+    pub intent: engine::core::transcription::TranscriptionIntent,
+    /// Attempts allowed for retryable provider errors; the attempt that reaches it
+    /// records the error as a failed transcription.
+    pub attempts_max: u32,
+}
+
 /// `notify_parent`: tell the parent session that this session's run ended
 /// (`engine::core::lineage`). The output says whether the parent has it (`true`) or
 /// is closed or gone (`false`); a busy or unreachable parent is an error, retried.
@@ -213,6 +225,11 @@ activity!(
 activity!(
     /// Compacts the context; the summary items go to the CAS.
     CompactContext, "compact_context", CompactContextInput => CompactionOutcome
+);
+activity!(
+    /// Transcribes a queued run's voice notes; the transcripts go to the CAS.
+    TranscribeInput, "transcribe_input", TranscribeInputInput
+        => engine::core::transcription::TranscriptionOutcome
 );
 activity!(
     /// Delivers a run end to the parent session (idempotently).

@@ -24,6 +24,8 @@ use temporalio_workflow::{
     WorkflowTermination, select,
 };
 
+use engine::core::transcription::TranscriptionOutcome;
+
 use crate::activities::{
     AppendEvents, AppendEventsInput, AppendEventsOutput, CommittedStep, CompactContext,
     CompactContextInput, GenerationStep, LlmGenerate, LlmGenerateCommit, LlmGenerateInput,
@@ -34,6 +36,7 @@ use crate::workflow::AgentSessionWorkflow;
 
 mod idle;
 mod notify;
+mod transcribe;
 
 pub(crate) type Ctx = WorkflowContext<AgentSessionWorkflow>;
 type Activity<'a, T> =
@@ -54,6 +57,10 @@ enum InFlight<'a> {
     Compaction {
         compaction: u32,
         activity: Activity<'a, CompactionOutcome>,
+    },
+    Transcription {
+        run_id: RunId,
+        activity: Activity<'a, TranscriptionOutcome>,
     },
 }
 
@@ -95,6 +102,7 @@ impl InFlight<'_> {
         match self {
             InFlight::Generation { activity, .. } => activity.cancel(),
             InFlight::Compaction { activity, .. } => activity.cancel(),
+            InFlight::Transcription { activity, .. } => activity.cancel(),
             InFlight::Tools { calls, .. } => calls.iter().for_each(|(_, call)| call.cancel()),
         }
     }
@@ -178,6 +186,7 @@ pub(crate) async fn drive_session(
             Action::InvokeTools(intent) => host.invoke_tools(intent).await,
             Action::CompactContext(intent) => host.compact(intent).await,
             Action::NotifyParent(intent) => host.notify_parent(intent).await?,
+            Action::TranscribeInput(intent) => host.transcribe(intent).await,
             Action::Idle => {
                 if let Some(outcome) = host.idle().await? {
                     return Ok(outcome);
@@ -373,6 +382,19 @@ impl<'a> Host<'a> {
     /// loop checks next). Used beside an in-flight effect.
     async fn admissions(ctx: &Ctx) {
         let _ = ctx.wait_condition(|wf| wf.session.has_queued()).await;
+    }
+
+    /// The result of an in-flight `activity`, or `None` when admissions arrived
+    /// first (the activity stays in flight; the loop admits them and comes back).
+    #[allow(clippy::result_large_err)]
+    async fn beside_admissions<T>(
+        ctx: &Ctx,
+        activity: &mut Activity<'_, T>,
+    ) -> Option<Result<T, ActivityExecutionError>> {
+        select! {
+            result = activity.as_mut() => Some(result),
+            () = Self::admissions(ctx).fuse() => None,
+        }
     }
 
     async fn generate(&mut self, intent: GenerationIntent) -> WorkflowResult<()> {
@@ -573,11 +595,9 @@ impl<'a> Host<'a> {
             return;
         };
         let ctx = self.ctx;
-        let result = select! {
-            result = activity.as_mut() => Some(result),
-            () = Self::admissions(ctx).fuse() => None,
+        let Some(result) = Self::beside_admissions(ctx, activity).await else {
+            return;
         };
-        let Some(result) = result else { return };
         self.in_flight = None;
         let outcome = result.unwrap_or_else(|err| CompactionOutcome::Failed {
             error: effect_error("activity_failed", &err),

@@ -103,6 +103,7 @@ pub async fn idle_readers<P: StoreProvider>(
             runtime: LlmRuntime::new([]),
             transport: Transport::Streaming,
             retry: RetryPolicy::default(),
+            transcription: Default::default(),
         },
     );
     let api: Arc<Service<P>> = Arc::new(api_service::Service::new(host));

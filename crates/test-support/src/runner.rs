@@ -16,6 +16,7 @@ use engine::core::replay::ReplayError;
 use engine::core::request::{GenerationRequest, RebuildError};
 use engine::core::run::{ToolCallRequest, ToolStatus};
 use engine::core::state::SessionState;
+use engine::core::transcription::TranscriptionOutcome;
 use engine::core::wellknown::well_known_blobs;
 use engine::drive::{Action, Drive, Resumed};
 use engine::rehydrate::{READ_PAGE_ENTRIES, RehydrateError, rehydrate, state_at, write_checkpoint};
@@ -56,6 +57,7 @@ pub enum Step {
     ToolsInvoked { calls: usize },
     Compacted,
     ParentNotified,
+    Transcribed,
     Idle,
     Closed,
 }
@@ -94,6 +96,8 @@ pub struct SessionRunner<S, L, T, C = ListingCompactor> {
     sources: Option<(String, effects::ContextSources<S>)>,
     /// Who tells a parent session of this session's run ends, and the universe.
     parents: Option<(String, Arc<dyn effects::agent_tools::AgentFleet>)>,
+    /// Who transcribes voice notes; without one they fail `transcription_unavailable`.
+    transcriber: Option<effects::transcriber::LlmTranscriber>,
 }
 
 impl<S, L, T> SessionRunner<S, L, T, ListingCompactor>
@@ -146,7 +150,14 @@ where
             checkpointed_at,
             sources: None,
             parents: None,
+            transcriber: None,
         })
+    }
+
+    /// Transcribes voice notes of run input with `transcriber`, as the worker does.
+    pub fn with_transcriber(mut self, transcriber: effects::transcriber::LlmTranscriber) -> Self {
+        self.transcriber = Some(transcriber);
+        self
     }
 
     /// Refreshes what `sources` provide into every generation of universe
@@ -187,9 +198,11 @@ where
             tools,
             compactor,
             checkpoint_interval_entries,
+            transcriber,
             ..
         } = self;
-        let runner = Self::with_compactor(store, session_id, llm, tools, compactor).await?;
+        let mut runner = Self::with_compactor(store, session_id, llm, tools, compactor).await?;
+        runner.transcriber = transcriber;
         Ok(runner.with_checkpoint_interval(checkpoint_interval_entries))
     }
 
@@ -398,6 +411,23 @@ where
                 };
                 self.drive.admit(command, now)?;
                 Ok(Step::ParentNotified)
+            }
+            Action::TranscribeInput(intent) => {
+                let outcome = match &self.transcriber {
+                    Some(transcriber) => transcriber.transcribe(&intent, &*self.store).await?,
+                    None => TranscriptionOutcome::Failed {
+                        error: engine::core::run::EffectError {
+                            code: "transcription_unavailable".into(),
+                            message: "this host transcribes no voice notes".into(),
+                        },
+                    },
+                };
+                let now = self.tick();
+                let resumed = self
+                    .drive
+                    .resume_transcription(&intent.run_id, outcome, now);
+                settled(resumed)?;
+                Ok(Step::Transcribed)
             }
             Action::Idle => Ok(Step::Idle),
             Action::Closed => Ok(Step::Closed),

@@ -23,6 +23,7 @@ pub fn rejection_kind(code: RejectionCode) -> ErrorKind {
         | RejectionCode::UnknownWakeUp
         | RejectionCode::UnknownChild => ErrorKind::NotFound,
         RejectionCode::AlreadyRecorded => ErrorKind::Conflict,
+        RejectionCode::TranscriptMismatch => ErrorKind::InvalidParams,
         RejectionCode::NoApprovalPending => ErrorKind::Conflict,
         RejectionCode::Closed
         | RejectionCode::AlreadyCancelling
@@ -209,6 +210,11 @@ mod tests {
                 Rejection::AlreadyRecorded("agent-1 run_1".into()),
                 Conflict,
                 "alreadyRecorded",
+            ),
+            (
+                Rejection::TranscriptMismatch("input item 1".into()),
+                InvalidParams,
+                "transcriptMismatch",
             ),
         ]
     }

@@ -98,6 +98,8 @@ pub async fn event_view<B: BlobStore>(
             let run_id = e.run.run_id.as_str();
             view.run = Some(run_view(run_id, RunStatus::Queued, 0, &Usage::default()));
         }
+        // The transcripts are shown where the model sees them: in `run.started`.
+        CoreEvent::RunInputTranscribed(_) => {}
         CoreEvent::RunStarted(e) => {
             let run_id = e.run_id.as_str();
             view.run = Some(run_view(run_id, RunStatus::Running, 0, &Usage::default()));
@@ -277,6 +279,7 @@ fn finish_reason_view(reason: engine::core::run::FinishReason) -> api::types::ev
 fn payload_run_id(event: &CoreEvent) -> Option<&RunId> {
     match event {
         CoreEvent::RunRequested(e) => Some(&e.run.run_id),
+        CoreEvent::RunInputTranscribed(e) => Some(&e.run_id),
         CoreEvent::RunStarted(e) => Some(&e.run_id),
         CoreEvent::RunSteered(e) => Some(&e.run_id),
         CoreEvent::SteerApplied(e) => Some(&e.run_id),
@@ -388,7 +391,10 @@ impl<B: BlobStore> Items<'_, B> {
 
     async fn item(&mut self, item: &ContextItem) -> Result<(), ProjectionError> {
         match item.kind {
-            ItemKind::UserMessage => self.user_message(&item.content_ref).await,
+            ItemKind::UserMessage => {
+                self.user_message(&item.content_ref, item.source_ref.as_ref())
+                    .await
+            }
             ItemKind::AssistantMessage => self.assistant_message(&item.content_ref).await,
             ItemKind::Reasoning => self.reasoning(&item.content_ref).await,
             // Tool calls are shown from the generation's call list (with arguments);
@@ -396,7 +402,9 @@ impl<B: BlobStore> Items<'_, B> {
             // client reads (provider-native output, keyed items, summaries).
             ItemKind::Compaction => self.compaction(std::slice::from_ref(item)).await,
             ItemKind::ProviderOpaque => self.provider_item(&item.content_ref).await,
-            ItemKind::ToolCall
+            // Never in the context: transcribed before its run starts.
+            ItemKind::UserAudio
+            | ItemKind::ToolCall
             | ItemKind::ToolResult
             | ItemKind::Instructions
             | ItemKind::Catalog
@@ -440,7 +448,11 @@ impl<B: BlobStore> Items<'_, B> {
         Ok(())
     }
 
-    async fn user_message(&mut self, blob: &BlobRef) -> Result<(), ProjectionError> {
+    async fn user_message(
+        &mut self,
+        blob: &BlobRef,
+        audio: Option<&BlobRef>,
+    ) -> Result<(), ProjectionError> {
         // Looked at only when small: every event view of every reader would
         // otherwise load whatever a client once uploaded.
         let len = self
@@ -472,6 +484,7 @@ impl<B: BlobStore> Items<'_, B> {
             media_type,
             blob_ref: blob.to_string(),
             truncated,
+            audio_ref: audio.map(BlobRef::to_string),
         });
         Ok(())
     }

@@ -204,6 +204,11 @@ pub fn run_failure_view(failure: &RunFailure) -> RunFailureView {
             code: error.code.clone(),
             message: error.message.clone(),
         },
+        RunFailure::TranscriptionFailed { error } => RunFailureView {
+            reason: "transcriptionFailed".into(),
+            code: error.code.clone(),
+            message: error.message.clone(),
+        },
     }
 }
 

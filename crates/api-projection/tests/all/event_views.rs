@@ -210,6 +210,7 @@ async fn run_started_shows_user_input() {
                 media_type: None,
                 blob_ref: BlobRef::of_bytes(b"hello").to_string(),
                 truncated: false,
+                audio_ref: None,
             },
             ItemView::UserMessage {
                 item_id: format!("{seq}:1"),
@@ -218,6 +219,7 @@ async fn run_started_shows_user_input() {
                 media_type: Some("image/png".into()),
                 blob_ref: BlobRef::of_bytes(PNG).to_string(),
                 truncated: false,
+                audio_ref: None,
             },
         ]
     );

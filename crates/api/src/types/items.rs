@@ -35,6 +35,9 @@ pub enum ItemView {
         /// The view shows less than the blob holds.
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         truncated: bool,
+        /// For a voice note's transcript: the audio it was transcribed from.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        audio_ref: Option<String>,
     },
     #[serde(rename_all = "camelCase")]
     AssistantMessage {

@@ -137,6 +137,7 @@ fn user(text: &str) -> ItemView {
         media_type: None,
         blob_ref: "sha256:00".into(),
         truncated: false,
+        audio_ref: None,
     }
 }
 

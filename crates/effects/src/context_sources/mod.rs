@@ -243,6 +243,7 @@ pub(crate) fn kept<S>(scope: &SourceScope<'_, S>, prefix: &str) -> Vec<SourcedIt
                 content_ref: item.content_ref.clone(),
                 token_estimate: item.token_estimate,
                 call_id: None,
+                source_ref: None,
             },
         })
         .collect()

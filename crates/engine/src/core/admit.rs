@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 
 use crate::core::command::{CoreCommand, Rejection};
 use crate::core::config::{ConfigPatch, RunOverrides, SessionConfig};
-use crate::core::context::{ContextItem, ItemSpec, is_valid_item_key};
+use crate::core::context::{ContextItem, ItemKind, ItemSpec, is_valid_item_key};
 use crate::core::control::{ControlState, Lifecycle};
 use crate::core::event::{self as ev, CompactionReason};
 use crate::core::limits::{
@@ -268,17 +268,25 @@ fn check_count(what: &'static str, count: usize, max: usize) -> Result<(), Rejec
     }
 }
 
-/// Run and steer input must be transcript items and bounded in number.
+/// Run and steer input must be transcript items and bounded in number. Voice notes
+/// are run input only: they are transcribed before a run starts
+/// (`core::transcription`), and a steer lands in a running turn.
 fn check_input(what: &'static str, input: &[ItemSpec]) -> Result<(), Rejection> {
     if input.is_empty() {
         return Err(Rejection::Empty { what });
     }
     check_count(what, input.len(), INPUT_ITEMS_MAX)?;
-    if let Some(item) = input.iter().find(|item| item.kind.band() != 3) {
+    let steering = what == STEER_INPUT;
+    if let Some(item) = input
+        .iter()
+        .find(|item| item.kind.band() != 3 || (steering && item.kind == ItemKind::UserAudio))
+    {
         return Err(Rejection::InvalidItemKind(item.kind));
     }
     Ok(())
 }
+
+const STEER_INPUT: &str = "steer input";
 
 pub(crate) fn input_digest(input: &[ItemSpec], overrides: &RunOverrides) -> String {
     let bytes = crate::canonical::to_vec(&(input, overrides));
@@ -339,7 +347,7 @@ fn steer(
     run_id: RunId,
     input: Vec<ItemSpec>,
 ) -> Result<Decision, Rejection> {
-    check_input("steer input", &input)?;
+    check_input(STEER_INPUT, &input)?;
     let Some(run) = control
         .runs
         .active

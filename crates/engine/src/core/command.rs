@@ -188,6 +188,8 @@ pub enum Rejection {
     UnknownChild(SessionId),
     #[error("{0} was already recorded")]
     AlreadyRecorded(String),
+    #[error("the transcripts do not answer the run's audio input: {0}")]
+    TranscriptMismatch(String),
 }
 
 /// The stable, machine-readable kind of a [`Rejection`]: its variant without the
@@ -226,11 +228,12 @@ pub enum RejectionCode {
     UnknownWakeUp,
     UnknownChild,
     AlreadyRecorded,
+    TranscriptMismatch,
 }
 
 impl RejectionCode {
     /// Every code, in declaration order (for exhaustive tables and their tests).
-    pub const ALL: [RejectionCode; 29] = [
+    pub const ALL: [RejectionCode; 30] = [
         RejectionCode::NotOpen,
         RejectionCode::AlreadyOpen,
         RejectionCode::Closed,
@@ -260,6 +263,7 @@ impl RejectionCode {
         RejectionCode::UnknownWakeUp,
         RejectionCode::UnknownChild,
         RejectionCode::AlreadyRecorded,
+        RejectionCode::TranscriptMismatch,
     ];
 
     /// The wire spelling, identical to the serde form.
@@ -294,6 +298,7 @@ impl RejectionCode {
             RejectionCode::UnknownWakeUp => "unknownWakeUp",
             RejectionCode::UnknownChild => "unknownChild",
             RejectionCode::AlreadyRecorded => "alreadyRecorded",
+            RejectionCode::TranscriptMismatch => "transcriptMismatch",
         }
     }
 }
@@ -347,6 +352,7 @@ impl Rejection {
             Rejection::UnknownWakeUp(_) => RejectionCode::UnknownWakeUp,
             Rejection::UnknownChild(_) => RejectionCode::UnknownChild,
             Rejection::AlreadyRecorded(_) => RejectionCode::AlreadyRecorded,
+            Rejection::TranscriptMismatch(_) => RejectionCode::TranscriptMismatch,
         }
     }
 }

@@ -29,6 +29,10 @@ pub enum ItemKind {
     /// Anthropic's `compaction` block), replayed verbatim. Like a summary it stands
     /// in for every unkeyed item before it, which are dropped when it arrives.
     Compaction,
+    /// A voice note (audio blob) in a run's input. It never reaches the context: the
+    /// planner has it transcribed before the run starts (`core::transcription`), and
+    /// the run starts with a `user_message` transcript that names it as its source.
+    UserAudio,
 }
 
 impl ItemKind {
@@ -41,6 +45,7 @@ impl ItemKind {
             Self::Catalog => 1,
             Self::Summary | Self::Compaction => 2,
             Self::UserMessage
+            | Self::UserAudio
             | Self::AssistantMessage
             | Self::ToolCall
             | Self::ToolResult
@@ -59,6 +64,9 @@ pub struct ItemSpec {
     /// The tool call a `tool_call` item belongs to, when the adapter knows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub call_id: Option<ToolCallId>,
+    /// The blob this item was made from: a voice note's audio for its transcript.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ref: Option<BlobRef>,
 }
 
 impl ItemSpec {
@@ -68,6 +76,7 @@ impl ItemSpec {
             content_ref,
             token_estimate,
             call_id: None,
+            source_ref: None,
         }
     }
 }
@@ -89,6 +98,11 @@ pub struct ContextItem {
     /// A tool result that reports a failure (providers flag these to the model).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub is_error: bool,
+    /// The blob this item was made from (a transcript's voice note). Absent for
+    /// everything else, so items recorded before it existed encode and hash as
+    /// they always did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_ref: Option<BlobRef>,
 }
 
 impl ContextItem {
@@ -101,6 +115,7 @@ impl ContextItem {
             token_estimate: spec.token_estimate,
             call_id: spec.call_id.clone(),
             is_error: false,
+            source_ref: spec.source_ref.clone(),
         }
     }
 
@@ -220,6 +235,7 @@ mod tests {
             token_estimate: 3,
             call_id: None,
             is_error: false,
+            source_ref: None,
         }
     }
 

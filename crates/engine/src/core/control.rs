@@ -320,6 +320,21 @@ impl ControlState {
                 }
                 self.runs.queue.push(e.run.clone());
             }
+            CoreEvent::RunInputTranscribed(e) => {
+                let queued = self
+                    .runs
+                    .queue
+                    .iter_mut()
+                    .find(|run| run.run_id == e.run_id);
+                let Some(queued) = queued else {
+                    return Err(inconsistent(
+                        entry,
+                        format!("run {} is not queued", e.run_id),
+                    ));
+                };
+                crate::core::transcription::apply(queued, e)
+                    .map_err(|detail| inconsistent(entry, detail))?;
+            }
             CoreEvent::RunStarted(e) => {
                 if self.runs.active.is_some() {
                     return Err(inconsistent(entry, "a run is already active"));

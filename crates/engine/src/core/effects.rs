@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::blob_ref::BlobRef;
 use crate::core::command::Rejection;
-use crate::core::context::{ContextItem, ItemSpec};
+use crate::core::context::{ContextItem, ItemKind, ItemSpec};
 use crate::core::control::{ControlState, Lifecycle};
 use crate::core::event as ev;
 use crate::core::holds::{WAKE_UPS_MAX, valid_wake_up_input};
@@ -183,6 +183,10 @@ fn check_items(what: &'static str, items: &[ItemSpec]) -> Result<(), Rejection> 
             count: items.len(),
             max: OUTPUT_ITEMS_MAX,
         });
+    }
+    // Audio is input awaiting transcription; it never enters the context.
+    if let Some(item) = items.iter().find(|item| item.kind == ItemKind::UserAudio) {
+        return Err(Rejection::InvalidItemKind(item.kind));
     }
     Ok(())
 }

@@ -91,6 +91,22 @@ pub struct RunRequested {
     pub input_digest: String,
 }
 
+/// The voice notes of queued run `run_id`'s input were transcribed
+/// (`core::transcription`): each audio item is replaced by its transcript.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunInputTranscribed {
+    pub run_id: RunId,
+    pub transcripts: Vec<TranscribedInput>,
+}
+
+/// The transcript taking the place of the audio item at `index` of a run's input;
+/// its `source_ref` is the audio.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TranscribedInput {
+    pub index: u32,
+    pub item: ItemSpec,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RunStarted {
     pub run_id: RunId,
@@ -430,6 +446,7 @@ core_events! {
     ContextCompacted => "lightspeed.core.context.compacted" v 1;
     CompactionFailed => "lightspeed.core.context.compaction_failed" v 1;
     RunRequested => "lightspeed.core.run.requested" v 1;
+    RunInputTranscribed => "lightspeed.core.run.input_transcribed" v 1;
     RunStarted => "lightspeed.core.run.started" v 1;
     RunSteered => "lightspeed.core.run.steered" v 1;
     SteerApplied => "lightspeed.core.run.steer_applied" v 1;

@@ -406,6 +406,7 @@ pub(crate) fn recorded(
         token_estimate,
         call_id: Some(call_id.clone()),
         is_error: status != ToolStatus::Ok,
+        source_ref: None,
     };
     let joins = Joins {
         run_id: Some(run_id.clone()),

@@ -20,4 +20,5 @@ pub mod request;
 pub mod run;
 pub mod state;
 pub mod tools;
+pub mod transcription;
 pub mod wellknown;

@@ -53,6 +53,10 @@ pub(crate) fn plan(control: &ControlState) -> Plan {
         return Plan::Events(vec![event]);
     }
     match control.runs.queue.first() {
+        Some(next) if let Some(intent) = crate::core::transcription::pending(control, next) => {
+            // Voice notes become text before the run starts (`core::transcription`).
+            Plan::Action(Action::TranscribeInput(intent))
+        }
         Some(next) => {
             let mut ordinal = control.context.next_ordinal;
             let input = next

@@ -133,6 +133,10 @@ pub enum RunFailure {
     GenerationFailed {
         error: EffectError,
     },
+    /// The run's voice input could not be transcribed; it never started.
+    TranscriptionFailed {
+        error: EffectError,
+    },
 }
 
 /// How a run ended.

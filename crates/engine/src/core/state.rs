@@ -91,6 +91,7 @@ impl ContextState {
             | CoreEvent::CompactionRequested(_)
             | CoreEvent::CompactionFailed(_)
             | CoreEvent::RunRequested(_)
+            | CoreEvent::RunInputTranscribed(_)
             | CoreEvent::RunSteered(_)
             | CoreEvent::RunCancelRequested(_)
             | CoreEvent::RunFinished(_)

@@ -76,6 +76,7 @@ fn user_input() -> ItemSpec {
         content_ref: blob("Fix the failing test in crates/engine."),
         token_estimate: 12,
         call_id: None,
+        source_ref: None,
     }
 }
 
@@ -88,6 +89,7 @@ fn transcript_item(ordinal: u64, kind: ItemKind, text: &str, tokens: u64) -> Con
         token_estimate: tokens,
         call_id: None,
         is_error: false,
+        source_ref: None,
     }
 }
 
@@ -174,6 +176,7 @@ pub(super) fn golden_events() -> Vec<LogEntry> {
                     token_estimate: 1_250,
                     call_id: None,
                     is_error: false,
+                    source_ref: None,
                 },
             }
             .into(),
@@ -282,6 +285,7 @@ pub(super) fn golden_events() -> Vec<LogEntry> {
                     content_ref: blob("Use the existing helper instead."),
                     token_estimate: 9,
                     call_id: Some(call_id()),
+                    source_ref: None,
                 }],
             }
             .into(),
@@ -521,8 +525,31 @@ pub(super) fn golden_events() -> Vec<LogEntry> {
             }
             .into(),
         ),
+        (
+            run_joins(),
+            ev::RunInputTranscribed {
+                run_id: run_id(),
+                transcripts: vec![ev::TranscribedInput {
+                    index: 1,
+                    item: transcript_spec(),
+                }],
+            }
+            .into(),
+        ),
     ];
     numbered(events, 1)
+}
+
+/// A voice note's transcript: a user message naming the audio it came from.
+fn transcript_spec() -> ItemSpec {
+    ItemSpec {
+        source_ref: Some(blob("OggS voice note")),
+        ..ItemSpec::new(
+            ItemKind::UserMessage,
+            blob("Turn on the lights in the kitchen."),
+            9,
+        )
+    }
 }
 
 /// Entries of `events`, numbered from `first_seq`, 1.25 s apart.
@@ -627,6 +654,51 @@ pub(super) fn later_field_events() -> Vec<LogEntry> {
                 outcome: failed(LimitKind::SessionCost, 25_001_000_000, 25_000_000_000),
                 usage: priced,
                 turns: 1,
+            }
+            .into(),
+        ),
+        // Voice input: a run requested with a voice note, started with its
+        // transcript, and one whose voice note could not be transcribed.
+        (
+            run_joins(),
+            ev::RunRequested {
+                run: QueuedRun {
+                    run_id: run_id(),
+                    submission_id: SubmissionId::new("sub_voice").unwrap(),
+                    input: vec![
+                        user_input(),
+                        ItemSpec::new(ItemKind::UserAudio, blob("OggS voice note"), 0),
+                    ],
+                    overrides: RunOverrides::default(),
+                    limits: config().run_limits,
+                },
+                input_digest: "4f1e0d9c8b7a6f5e4d3c2b1a0f9e8d7c6b5a4f3e2d1c9c1e4b7a2f0d6e3c8b5a"
+                    .into(),
+            }
+            .into(),
+        ),
+        (
+            run_joins(),
+            ev::RunStarted {
+                run_id: run_id(),
+                input: vec![ContextItem::new(45, None, &transcript_spec())],
+            }
+            .into(),
+        ),
+        (
+            run_joins(),
+            ev::RunFinished {
+                run_id: run_id(),
+                outcome: RunOutcome::Failed {
+                    failure: RunFailure::TranscriptionFailed {
+                        error: EffectError {
+                            code: "audio_too_long".into(),
+                            message: "the voice note is 912 s long, over the 600 s limit".into(),
+                        },
+                    },
+                },
+                usage: Usage::default(),
+                turns: 0,
             }
             .into(),
         ),

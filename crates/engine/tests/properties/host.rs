@@ -22,6 +22,10 @@ pub(crate) enum Input {
         compaction: u32,
         outcome: CompactionOutcome,
     },
+    Transcription {
+        run_id: RunId,
+        outcome: TranscriptionOutcome,
+    },
 }
 
 /// What a drive did with an input it did not refuse.
@@ -57,6 +61,9 @@ pub(crate) fn feed_drive<S: DriveState>(
             compaction,
             outcome,
         } => drive.resume_compaction(compaction, outcome, at_ms),
+        Input::Transcription { run_id, outcome } => {
+            drive.resume_transcription(&run_id, outcome, at_ms)
+        }
     };
     match resumed {
         Resumed::Applied => Ok(Fed::Applied),
@@ -257,6 +264,7 @@ impl Host<'_> {
                             | Action::InvokeTools(_)
                             | Action::CompactContext(_)
                             | Action::NotifyParent(_)
+                            | Action::TranscribeInput(_)
                     ) && !self.effects.contains(&action)
                     {
                         self.effects.push(action.clone());
@@ -513,7 +521,7 @@ impl Host<'_> {
                 overrides,
             } => CoreCommand::RequestRun {
                 submission_id: SubmissionId::new(format!("sub-{submission}")).unwrap(),
-                input: input.clone(),
+                input: with_voice_notes(input),
                 overrides: overrides.clone(),
             },
             Cmd::Resubmit { pick } => match self.run_requests.len() {
@@ -585,6 +593,7 @@ impl Host<'_> {
                 run_id: intent.run_id.clone(),
                 delivered: outcome.shape != 4,
             })),
+            Action::TranscribeInput(intent) => Some(transcription(intent, outcome)),
             Action::AppendEvents { .. } | Action::Idle | Action::Closed => None,
         }
     }

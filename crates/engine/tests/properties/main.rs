@@ -51,6 +51,7 @@ use engine::core::run::{
 };
 use engine::core::state::SessionState;
 use engine::core::tools::ToolSpec;
+use engine::core::transcription::{Transcript, TranscriptionIntent, TranscriptionOutcome};
 use engine::drive::{
     Action, CompactionIntent, Drive, DriveState, GenerationIntent, Resumed, ToolBatchIntent,
 };

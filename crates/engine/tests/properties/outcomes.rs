@@ -139,6 +139,38 @@ pub(crate) fn compaction(intent: &CompactionIntent, outcome: &Outcome) -> Input 
     }
 }
 
+/// A transcription answer: every audio item transcribed, a failure (shape 4), a
+/// transcript missing or twice (`Duplicate`), or for another run (`Stale`).
+pub(crate) fn transcription(intent: &TranscriptionIntent, outcome: &Outcome) -> Input {
+    let run_id = match outcome.flaw {
+        Flaw::Stale => RunId::from_ordinal(u64::from(outcome.calls) + 1_000),
+        _ => intent.run_id.clone(),
+    };
+    let outcome = if outcome.shape == 4 {
+        TranscriptionOutcome::Failed {
+            error: effect_error(outcome),
+        }
+    } else {
+        let mut transcripts: Vec<Transcript> = intent
+            .audio
+            .iter()
+            .map(|audio| Transcript {
+                index: audio.index,
+                text_ref: BlobRef::of_bytes(format!("said {}", audio.index).as_bytes()),
+                token_estimate: outcome.tokens,
+            })
+            .collect();
+        if outcome.flaw == Flaw::Duplicate {
+            match outcome.calls % 2 {
+                0 => drop(transcripts.pop()),
+                _ => transcripts.extend(transcripts.first().cloned()),
+            }
+        }
+        TranscriptionOutcome::Transcribed { transcripts }
+    };
+    Input::Transcription { run_id, outcome }
+}
+
 pub(crate) fn effect_error(outcome: &Outcome) -> EffectError {
     EffectError {
         code: "server_error".into(),
@@ -147,4 +179,26 @@ pub(crate) fn effect_error(outcome: &Outcome) -> EffectError {
             _ => "the provider returned 500 three times".into(),
         },
     }
+}
+
+/// Some user messages of run input as voice notes instead, chosen by their content
+/// (not by the generator, whose random stream stays as the coverage guard knows
+/// it): the run waits for a transcription before it starts.
+pub(crate) fn with_voice_notes(input: &[ItemSpec]) -> Vec<ItemSpec> {
+    input
+        .iter()
+        .map(|item| {
+            let voice = item.kind == ItemKind::UserMessage
+                && item
+                    .content_ref
+                    .as_str()
+                    .as_bytes()
+                    .last()
+                    .is_some_and(|b| b % 4 == 0);
+            match voice {
+                true => ItemSpec::new(ItemKind::UserAudio, item.content_ref.clone(), 0),
+                false => item.clone(),
+            }
+        })
+        .collect()
 }

@@ -450,7 +450,7 @@ fn add_item(
         (ItemContent::Text(text), ItemKind::Summary) => {
             conversation.push_text(Role::User, format!("{SUMMARY_PREFIX}{text}"));
         }
-        (ItemContent::Text(text), ItemKind::UserMessage) => {
+        (ItemContent::Text(text), ItemKind::UserMessage | ItemKind::UserAudio) => {
             conversation.push_text(Role::User, text.clone())
         }
         (ItemContent::Text(text), ItemKind::ToolResult) => {

@@ -22,12 +22,16 @@
 //! gateway (which needs only the [`ModelCatalog`]) starts without the worker's keys;
 //! [`Providers::runtime`] resolves keys and header values for the worker.
 //!
+//! Voice notes are transcribed by the provider `LIGHTSPEED_TRANSCRIPTION_PROVIDER`
+//! names (default `openai`; [`transcription`] lists its variables).
+//!
 //! Prices: the runtime costs each generation with llm-runtime's default table, or
 //! with the JSON prices file `LIGHTSPEED_PRICES_FILE` names (extending or replacing
 //! the defaults; docs/spec/cost.md), read and checked by [`Providers::load`] so a
 //! bad file stops the process before it serves anything.
 
 pub mod file;
+mod transcription;
 
 use std::path::{Path, PathBuf};
 
@@ -148,6 +152,7 @@ pub struct Providers {
     specs: Vec<ProviderSpec>,
     catalog: ModelCatalog,
     prices: PriceTable,
+    transcription: effects::transcriber::TranscriptionSettings,
 }
 
 impl Providers {
@@ -174,8 +179,15 @@ impl Providers {
         };
         Ok(Self {
             prices,
+            transcription: transcription::settings(env)?,
             ..Self::from_specs(specs)?
         })
+    }
+
+    /// Which provider and model transcribe voice notes, and their limits
+    /// ([`transcription`]).
+    pub fn transcription(&self) -> &effects::transcriber::TranscriptionSettings {
+        &self.transcription
     }
 
     /// What generations are costed at.
@@ -218,6 +230,7 @@ impl Providers {
             specs,
             catalog,
             prices: PriceTable::defaults(),
+            transcription: Default::default(),
         })
     }
 

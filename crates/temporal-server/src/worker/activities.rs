@@ -12,7 +12,7 @@ use temporal_workflow::activities::{
     AppendEvents, AppendEventsInput, AppendEventsOutput, CompactContext, CompactContextInput,
     GenerationStep, LlmGenerate, LlmGenerateCommit, LlmGenerateInput, LoadSession,
     LoadSessionInput, LoadSessionOutput, NotifyParent, NotifyParentInput, ToolInvoke,
-    ToolInvokeInput,
+    ToolInvokeInput, TranscribeInput, TranscribeInputInput,
 };
 use temporalio_macros::activities;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
@@ -84,6 +84,15 @@ impl SessionActivities {
         input: CompactContextInput,
     ) -> Result<CompactionOutcome, ActivityError> {
         self.backend.compact_context(ctx, input).await
+    }
+
+    #[activity(definition = TranscribeInput)]
+    pub async fn transcribe_input(
+        self: Arc<Self>,
+        ctx: ActivityContext,
+        input: TranscribeInputInput,
+    ) -> Result<engine::core::transcription::TranscriptionOutcome, ActivityError> {
+        self.backend.transcribe_input(ctx, input).await
     }
 
     #[activity(definition = NotifyParent)]

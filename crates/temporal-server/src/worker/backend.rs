@@ -18,6 +18,7 @@ use engine::core::control::ControlState;
 use engine::core::effects::{CompactionOutcome, GenerationOutcome, ToolResult};
 use engine::core::request::GenerationRequest;
 use engine::core::run::{EffectError, ToolStatus};
+use engine::core::transcription::TranscriptionOutcome;
 use engine::drive::{Action, Drive, GenerationIntent, Resumed};
 use engine::store::{AppendOutcome, BlobStore, SessionLog, StoreError};
 use engine::{Seq, SessionId};
@@ -27,7 +28,7 @@ use serde_json::json;
 use temporal_workflow::activities::{
     AppendEventsInput, AppendEventsOutput, CommittedStep, CompactContextInput, GenerationStep,
     LlmGenerateInput, LoadSessionInput, LoadSessionOutput, NotifyParentInput, ToolInvokeInput,
-    entries_digest,
+    TranscribeInputInput, entries_digest,
 };
 use temporalio_sdk::ApplicationFailure;
 use temporalio_sdk::activities::{ActivityContext, ActivityError};
@@ -42,7 +43,7 @@ const ERROR_MESSAGE_BYTES_MAX: usize = 1_024;
 /// Heartbeat period when the activity has no heartbeat timeout.
 const HEARTBEAT_DEFAULT: Duration = Duration::from_secs(5);
 
-type ActivityResult<T> = Result<T, ActivityError>;
+pub(super) type ActivityResult<T> = Result<T, ActivityError>;
 
 /// The session activities, object-safe so one registration serves any store.
 pub trait SessionActivityBackend: Send + Sync + 'static {
@@ -75,6 +76,11 @@ pub trait SessionActivityBackend: Send + Sync + 'static {
         input: CompactContextInput,
     ) -> BoxFuture<'_, ActivityResult<CompactionOutcome>>;
     fn notify_parent(&self, input: NotifyParentInput) -> BoxFuture<'_, ActivityResult<bool>>;
+    fn transcribe_input(
+        &self,
+        ctx: ActivityContext,
+        input: TranscribeInputInput,
+    ) -> BoxFuture<'_, ActivityResult<TranscriptionOutcome>>;
 }
 
 /// How generations reach providers.
@@ -92,6 +98,8 @@ pub struct Backend<P, T, C> {
     pub deltas: Arc<DeltaHub>,
     /// A checkpoint is written whenever the head crosses a multiple of this.
     pub checkpoint_interval_entries: u64,
+    /// Which provider transcribes voice notes, and their limits.
+    pub transcription: effects::transcriber::TranscriptionSettings,
 }
 
 fn now_ms() -> u64 {
@@ -103,7 +111,7 @@ fn now_ms() -> u64 {
 }
 
 /// A failure worth retrying (Temporal applies the activity's retry policy).
-fn retryable(err: impl Display) -> ActivityError {
+pub(super) fn retryable(err: impl Display) -> ActivityError {
     ActivityError::application(ApplicationFailure::new(err.to_string()))
 }
 
@@ -114,7 +122,7 @@ fn fatal(err: impl Display) -> ActivityError {
 
 /// A store failure, retried only when the backend says it may clear: a corrupt row,
 /// a digest mismatch or a constraint violation fails the activity for good.
-fn store_failure(err: StoreError) -> ActivityError {
+pub(super) fn store_failure(err: StoreError) -> ActivityError {
     if err.is_retryable() {
         retryable(err)
     } else {
@@ -122,7 +130,7 @@ fn store_failure(err: StoreError) -> ActivityError {
     }
 }
 
-fn bounded(message: impl Display) -> String {
+pub(super) fn bounded(message: impl Display) -> String {
     let mut text = message.to_string();
     if text.len() > ERROR_MESSAGE_BYTES_MAX {
         let mut end = ERROR_MESSAGE_BYTES_MAX;
@@ -154,7 +162,7 @@ fn replay_error(err: ReplayFailure) -> ActivityError {
 
 /// Runs `work` while heartbeating. `None`: the activity was cancelled (the workflow
 /// no longer wants the result); `work` is dropped.
-async fn heartbeating<F: Future>(ctx: &ActivityContext, work: F) -> Option<F::Output> {
+pub(super) async fn heartbeating<F: Future>(ctx: &ActivityContext, work: F) -> Option<F::Output> {
     let period = ctx
         .info()
         .heartbeat_timeout
@@ -183,7 +191,7 @@ where
     /// The universe's store. A transient backend failure may clear, so it is retried;
     /// a universe the provider refuses (not a UUID for Postgres, not path-safe for the
     /// filesystem) never will.
-    async fn universe_store(&self, universe_id: &str) -> ActivityResult<Arc<P::Store>> {
+    pub(super) async fn universe_store(&self, universe_id: &str) -> ActivityResult<Arc<P::Store>> {
         self.stores.store(universe_id).await.map_err(store_failure)
     }
 
@@ -541,24 +549,49 @@ where
         match heartbeating(&ctx, self.compactor.compact(&state, &*store)).await {
             None => Err(ActivityError::cancelled()),
             Some(Ok(outcome)) => Ok(outcome),
-            Some(Err(AdapterError::Store(err))) => Err(store_failure(err)),
-            Some(Err(AdapterError::Transient {
-                message,
-                retry_after,
-            })) if ctx.info().attempt < input.attempts_max => {
-                tracing::info!(
-                    session = %intent.session_id, compaction = intent.compaction,
-                    attempt = ctx.info().attempt, error = %message, "compaction failed; retrying"
-                );
-                // A zero delay is no hint (and the server treats it as "never").
-                let failure = ApplicationFailure::builder(bounded(message))
-                    .maybe_next_retry_delay(retry_after.filter(|delay| !delay.is_zero()))
-                    .build();
-                Err(ActivityError::application(failure))
+            Some(Err(err)) => {
+                let session = intent.session_id.as_str();
+                adapter_failure(
+                    &ctx,
+                    (input.attempts_max, "compaction", session),
+                    err,
+                    failed,
+                )
             }
-            Some(Err(AdapterError::Failed { code, message })) => Ok(failed(&code, message)),
-            Some(Err(err)) => Ok(failed("compaction_failed", err.to_string())),
         }
+    }
+}
+
+/// An adapter's failure as the answer of an activity that records failures (a
+/// compaction, a transcription): a store failure retried while it may clear; a
+/// transient provider failure retried, after the provider's `retry-after`, until
+/// attempt `attempts_max`; anything else, and a transient failure at the last
+/// attempt, recorded through `failed` (code `<effect>_failed` unless the adapter
+/// gave one).
+pub(super) fn adapter_failure<O>(
+    ctx: &ActivityContext,
+    (attempts_max, effect, session): (u32, &str, &str),
+    err: AdapterError,
+    failed: impl FnOnce(&str, String) -> O,
+) -> ActivityResult<O> {
+    match err {
+        AdapterError::Store(err) => Err(store_failure(err)),
+        AdapterError::Transient {
+            message,
+            retry_after,
+        } if ctx.info().attempt < attempts_max => {
+            tracing::info!(
+                session, effect, attempt = ctx.info().attempt, error = %message,
+                "effect failed; retrying"
+            );
+            // A zero delay is no hint (and the server treats it as "never").
+            let failure = ApplicationFailure::builder(bounded(message))
+                .maybe_next_retry_delay(retry_after.filter(|delay| !delay.is_zero()))
+                .build();
+            Err(ActivityError::application(failure))
+        }
+        AdapterError::Failed { code, message } => Ok(failed(&code, message)),
+        err => Ok(failed(&format!("{effect}_failed"), err.to_string())),
     }
 }
 
@@ -612,6 +645,14 @@ where
         input: CompactContextInput,
     ) -> BoxFuture<'_, ActivityResult<CompactionOutcome>> {
         Box::pin(self.compact(ctx, input))
+    }
+
+    fn transcribe_input(
+        &self,
+        ctx: ActivityContext,
+        input: TranscribeInputInput,
+    ) -> BoxFuture<'_, ActivityResult<TranscriptionOutcome>> {
+        Box::pin(self.transcribe(ctx, input))
     }
 
     /// Through the toolset's fleet (the API service): delivered, or the parent is

@@ -11,6 +11,7 @@
 pub mod activities;
 pub mod backend;
 pub mod env_jobs;
+mod transcription;
 
 use std::sync::Arc;
 use std::time::Duration;

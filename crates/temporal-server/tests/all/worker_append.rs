@@ -70,6 +70,7 @@ async fn the_same_decision_at_another_time_is_committed_with_the_stored_times() 
         compactor: LlmCompactor::new(runtime, Transport::Streaming),
         deltas: Arc::new(DeltaHub::default()),
         checkpoint_interval_entries: 64,
+        transcription: Default::default(),
     };
     let first = open_entries("m", 1_000);
     let count = first.len() as u64;

@@ -151,6 +151,7 @@ async fn start<P: StoreProvider>(
         compactor: LlmCompactor::new(runtime, Transport::Streaming),
         deltas: deltas.clone(),
         checkpoint_interval_entries: 64,
+        transcription: test_support::api_conformance::local::fake_transcription(),
     };
     let worker = worker::start_with_schedules(
         &temporal,

@@ -308,6 +308,7 @@ impl Env {
             compactor: LlmCompactor::new(runtime, Transport::Streaming),
             deltas,
             checkpoint_interval_entries: 64,
+            transcription: Default::default(),
         }
     }
 

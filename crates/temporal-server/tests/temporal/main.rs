@@ -40,3 +40,4 @@ mod seam_shapes;
 mod secrets_scan;
 mod sessions;
 mod upgrade;
+mod voice;

@@ -66,6 +66,7 @@ impl Stack {
             compactor: LlmCompactor::new(self.runtime.clone(), Transport::Streaming),
             deltas: self.deltas.clone(),
             checkpoint_interval_entries: 64,
+            transcription: Default::default(),
         };
         worker::start_with_schedules(
             &self.temporal,

@@ -64,6 +64,7 @@ impl LocalStack {
                 attempts_max: config.llm_attempts_max,
                 ..RetryPolicy::default()
             },
+            transcription: fake_transcription(),
         });
         let schedules = effects::schedule_tools::ScheduleTools {
             scheduler: host.local_scheduler().clone(),
@@ -150,6 +151,16 @@ pub async fn fake_provider(script: Value) -> anyhow::Result<(RunningFakeProvider
     config.api_keys = vec![ApiKey::new("sk-provider-secret")];
     let runtime = LlmRuntime::new([ProviderClient::new(config)?]).with_prices(fake_prices());
     Ok((provider, runtime))
+}
+
+/// Voice notes go to the fake provider's `/v1/audio/transcriptions`, under the
+/// default limits.
+pub fn fake_transcription() -> effects::transcriber::TranscriptionSettings {
+    effects::transcriber::TranscriptionSettings {
+        provider_id: "fake".into(),
+        model: "fake-transcribe".into(),
+        ..Default::default()
+    }
 }
 
 /// The default prices plus the fake models' own: per million tokens, 1 USD input,

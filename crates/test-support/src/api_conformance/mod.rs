@@ -52,6 +52,7 @@ mod sessions;
 mod subscriptions;
 mod tools;
 mod vfs;
+mod voice;
 
 use std::any::Any;
 use std::collections::BTreeSet;
@@ -201,6 +202,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(protocol::CASES);
     all.extend(quotas::CASES);
     all.extend(cost::CASES);
+    all.extend(voice::CASES);
     all
 }
 
@@ -381,6 +383,7 @@ macro_rules! api_conformance_tests {
             missing_and_unknown_keys_are_refused,
             another_universe_gets_not_found_never_data,
             malformed_requests_get_protocol_errors_and_change_nothing,
+            voice_notes_are_transcribed_before_the_run_starts,
             runs_in_flight_quota_refuses_new_runs_until_one_ends,
             stored_bytes_quota_refuses_new_content_only,
             server_ceilings_refuse_budgets_and_params_above_them,

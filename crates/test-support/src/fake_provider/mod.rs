@@ -26,6 +26,7 @@ mod request;
 mod responses;
 mod script;
 mod server;
+mod transcription;
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};

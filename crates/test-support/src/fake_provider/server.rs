@@ -45,6 +45,8 @@ enum Route {
     CountTokens,
     /// OpenAI's standalone compaction.
     Compact,
+    /// OpenAI's `audio/transcriptions` (multipart, not JSON).
+    Transcribe,
 }
 
 impl Route {
@@ -58,6 +60,7 @@ impl Route {
             "/v1/messages" => Some(Route::Generate(Api::Anthropic)),
             "/v1/messages/count_tokens" => Some(Route::CountTokens),
             "/v1/responses/compact" => Some(Route::Compact),
+            "/v1/audio/transcriptions" => Some(Route::Transcribe),
             _ => None,
         }
     }
@@ -66,7 +69,7 @@ impl Route {
         match self {
             Route::Generate(api) => api,
             Route::CountTokens => Api::Anthropic,
-            Route::Compact => Api::Responses,
+            Route::Compact | Route::Transcribe => Api::Responses,
         }
     }
 }
@@ -103,8 +106,8 @@ async fn handle(State(state): State<Arc<ServerState>>, request: Request) -> Resp
     let Some(route) = route else {
         let message = format!(
             "Unknown request URL: {} {}. (fake-provider serves POST /v1/responses, \
-             /v1/responses/compact, /v1/chat/completions, /v1/messages and \
-             /v1/messages/count_tokens.)",
+             /v1/responses/compact, /v1/chat/completions, /v1/messages, \
+             /v1/messages/count_tokens and /v1/audio/transcriptions.)",
             parts.method,
             parts.uri.path()
         );
@@ -117,6 +120,11 @@ async fn handle(State(state): State<Arc<ServerState>>, request: Request) -> Resp
             request_id(number),
         ));
     };
+    if route == Route::Transcribe {
+        // Takes no scripted turn: a transcription is not a generation.
+        let request = Request::from_parts(parts, Body::from(bytes));
+        return send_now(super::transcription::render(number, request).await);
+    }
     let body: Value = match serde_json::from_slice(&bytes) {
         Ok(body) => body,
         Err(error) => {
@@ -137,6 +145,7 @@ async fn handle(State(state): State<Arc<ServerState>>, request: Request) -> Resp
             number,
             &RequestInfo::new(Api::Responses, body),
         )),
+        Route::Transcribe => unreachable!("answered before the body is read as JSON"),
     }
 }
 

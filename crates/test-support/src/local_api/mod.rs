@@ -49,6 +49,8 @@ pub struct LocalApiConfig {
     pub runtime: LlmRuntime,
     pub transport: Transport,
     pub retry: RetryPolicy,
+    /// Voice notes go to `runtime`'s provider named here.
+    pub transcription: effects::transcriber::TranscriptionSettings,
 }
 
 /// The API served in-process.

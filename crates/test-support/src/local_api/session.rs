@@ -150,8 +150,13 @@ impl<S: SessionStore> SessionSlot<S> {
         SessionRunner::with_compactor(store, self.session_id.clone(), llm, tools, compactor)
             .await
             .map(|runner| {
+                let transcriber = effects::transcriber::LlmTranscriber::new(
+                    config.runtime.clone(),
+                    config.transcription.clone(),
+                );
                 let runner = runner
                     .with_context_sources(universe_id, sources)
+                    .with_transcriber(transcriber)
                     .with_wall_clock();
                 match fleet {
                     Some(fleet) => runner.with_parent_notifier(universe_id, fleet),

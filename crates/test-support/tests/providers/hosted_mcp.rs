@@ -74,6 +74,7 @@ async fn request(kind: ApiKind, store: &MemoryStore) -> GenerationRequest {
             token_estimate: 5,
             call_id: None,
             is_error: false,
+            source_ref: None,
         }],
     }
 }

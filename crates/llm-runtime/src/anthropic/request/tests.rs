@@ -35,6 +35,7 @@ fn item(kind: ItemKind, content: ItemContent) -> LoadedItem {
             token_estimate: 10,
             call_id: None,
             is_error: false,
+            source_ref: None,
         },
         content,
     }
