@@ -16,18 +16,27 @@ import {
   type Result,
 } from "../src/index.js";
 import { startFakeServices, type FakeServices } from "./support/fake-services.js";
-import { API_KEY, API_URL, liveTest, sessionConfig, uniqueId } from "./support/live.js";
+import { API_KEY, API_URL, eventually, liveTest, sessionConfig, uniqueId } from "./support/live.js";
+
+/**
+ * With `FAKE_PROVIDER_SCRIPT=<this package>/test/fake-provider-script.json` the fake
+ * provider calls `wake_me_at` for two marked prompts, so approvals and wake-ups can
+ * be exercised for real. In plain echo mode they cannot.
+ */
+const SCRIPTED = (process.env.FAKE_PROVIDER_SCRIPT ?? "").endsWith("test/fake-provider-script.json");
 
 /**
  * Methods that cannot succeed against the echo provider: they need a model that
  * calls tools (approval holds, `wake_me_at`). They still go over the wire and must
- * answer a typed error.
+ * answer a typed error. None in scripted mode.
  */
-const ALLOWED_ERRORS: Partial<Record<MethodName, string>> = {
-  "run/approve": "needs a run holding a call for approval (a tool-calling model)",
-  "run/deny": "needs a run holding a call for approval (a tool-calling model)",
-  "session/wake-ups/cancel": "needs a pending wake-up (a model calling wake_me_at)",
-};
+const ALLOWED_ERRORS: Partial<Record<MethodName, string>> = SCRIPTED
+  ? {}
+  : {
+      "run/approve": "needs a run holding a call for approval (a tool-calling model)",
+      "run/deny": "needs a run holding a call for approval (a tool-calling model)",
+      "session/wake-ups/cancel": "needs a pending wake-up (a model calling wake_me_at)",
+    };
 
 class RecordingClient extends LightspeedClient {
   readonly outcomes = new Map<string, "ok" | LightspeedError>();
@@ -130,7 +139,8 @@ liveTest(
       }
       assert.ok(steered, "run/steer never found a running run");
 
-      // Approve and deny: nothing waits for approval with the echo provider.
+      // Approve and deny: nothing waits for approval with the echo provider (see
+      // "approvals and wake-ups" for the scripted provider).
       const last = await client.sessionRead({ sessionId });
       const lastRunId = last.lastRun?.runId ?? run.runId;
       const approve = await typedError(client.runApprove({ sessionId, runId: lastRunId }));
@@ -138,6 +148,40 @@ liveTest(
       for (const err of [approve, deny]) assert.ok(err.kind, "typed error has a kind");
       const wake = await typedError(client.sessionWakeUpsCancel({ sessionId, wakeUp: 999 }));
       assert.ok(wake.kind);
+    });
+
+    await t.test("approvals and wake-ups (scripted provider only)", { skip: !SCRIPTED && "FAKE_PROVIDER_SCRIPT is not test/fake-provider-script.json" }, async () => {
+      const held = uniqueId("ts-held");
+      await client.sessionStart({
+        sessionId: held,
+        config: sessionConfig({
+          tools: { timers: true },
+          toolPolicy: { rules: [{ tools: "wake_me_at", decision: "ask" }] },
+        }),
+      });
+      const awaitingApproval = (runId: string) =>
+        eventually(`run ${runId} awaiting approval`, async () => {
+          const view = await client.sessionRead({ sessionId: held });
+          return view.activeRun?.runId === runId && view.activeRun.status === "awaitingApproval" ? view : undefined;
+        });
+
+      const toApprove = await client.startRun({ sessionId: held, input: "TS-SCRIPT-APPROVE please" });
+      await awaitingApproval(toApprove.runId);
+      await client.runApprove({ sessionId: held, runId: toApprove.runId });
+      const approved = await client.awaitRun(held, toApprove.runId, { cursor: toApprove.startCursor, timeoutMs: 60_000 });
+      assert.equal(approved.status, "completed");
+      const withWakeUp = await client.sessionRead({ sessionId: held });
+      const wakeUp = withWakeUp.wakeUps?.[0];
+      assert.ok(wakeUp, `a wake-up was scheduled: ${JSON.stringify(withWakeUp.wakeUps)}`);
+      const cancelledWake = await client.sessionWakeUpsCancel({ sessionId: held, wakeUp: wakeUp.wakeUp });
+      assert.ok(!(cancelledWake.wakeUps ?? []).some((w) => w.wakeUp === wakeUp.wakeUp && w.state === "scheduled"));
+
+      const toDeny = await client.startRun({ sessionId: held, input: "TS-SCRIPT-DENY please" });
+      await awaitingApproval(toDeny.runId);
+      await client.runDeny({ sessionId: held, runId: toDeny.runId, message: "not now" });
+      const denied = await client.awaitRun(held, toDeny.runId, { cursor: toDeny.startCursor, timeoutMs: 60_000 });
+      assert.equal(denied.status, "completed");
+      await client.sessionDelete({ sessionId: held, force: true });
     });
 
     await t.test("compact and fork", async () => {
