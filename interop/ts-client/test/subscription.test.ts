@@ -100,3 +100,17 @@ liveTest("subscribing to an unknown session ends with a typed error", async () =
   await assert.rejects(subscription.ready);
   client.close();
 });
+
+liveTest("a subscription with a wrong key ends with a typed unauthorized error", async () => {
+  for (const auth of ["header", "message"] as const) {
+    const client = newClient({
+      apiKey: "lsk_live_wrong",
+      WebSocket: WsWebSocket as unknown as WebSocketConstructor,
+      webSocketAuth: auth,
+    });
+    const subscription = client.subscribe(uniqueId("ts-wrong-key"), () => {});
+    const error = await subscription.done;
+    assert.equal((error as { kind?: string } | undefined)?.kind, "unauthorized", `${auth}: ${error}`);
+    client.close();
+  }
+});
