@@ -32,7 +32,7 @@ liveTest("startRun + awaitRun: a text turn with the echo provider", async () => 
   });
 });
 
-liveTest("streamRun yields the run's deltas and committed events and ends after run.finished", async () => {
+liveTest("streamRun yields the run's deltas and committed events and ends after run.finished", async (t) => {
   const client = newClient();
   const sessionId = uniqueId("ts-stream");
   await client.sessionStart({ sessionId, config: sessionConfig() });
@@ -58,6 +58,7 @@ liveTest("streamRun yields the run's deltas and committed events and ends after 
     .join("");
   assert.match(text, /echo: stream this please/);
   for (const delta of deltas) assert.equal(delta.runId, run.runId);
+  t.diagnostic(`${events.length} events, ${deltas.length} deltas`);
   const streamed = deltas.filter((d) => d.kind === "text").map((d) => d.text).join("");
   // Deltas are best-effort: whatever arrived is part of the final text.
   assert.ok(text.includes(streamed), `deltas ${JSON.stringify(streamed)} vs ${JSON.stringify(text)}`);

@@ -22,7 +22,7 @@ async function allEvents(client: LightspeedClient, sessionId: string): Promise<E
   }
 }
 
-liveTest("a subscription resumes after its socket drops, each committed event exactly once", async () => {
+liveTest("a subscription resumes after its socket drops, each committed event exactly once", async (t) => {
   const client = newClient();
   const sessionId = uniqueId("ts-sub");
   await client.sessionStart({ sessionId, config: sessionConfig() });
@@ -56,6 +56,7 @@ liveTest("a subscription resumes after its socket drops, each committed event ex
   const lastEnd = await eventually("the third run's end", async () =>
     events().find((e) => isRunFinished(e, third.runId)),
   );
+  t.diagnostic(`reconnects: ${subscription.reconnects}, events: ${events().length}, deltas: ${received.length - events().length}`);
   assert.ok(subscription.reconnects >= 2, `reconnects: ${subscription.reconnects}`);
   assert.equal(subscription.cursor, Math.max(...events().map((e) => e.cursor)));
   subscription.close();
