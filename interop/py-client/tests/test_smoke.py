@@ -1,0 +1,2 @@
+def test_import():
+    import lightspeed_client  # noqa: F401
