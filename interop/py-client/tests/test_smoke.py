@@ -1,2 +1,0 @@
-def test_import():
-    import lightspeed_client  # noqa: F401
