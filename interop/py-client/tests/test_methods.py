@@ -272,7 +272,7 @@ def test_mcp(client, session_config, new_id, mcp_server_url):
 
 def test_auth(client, new_id):
     name = new_id("secret")
-    secret = ok(client, "auth/secrets/put", {"name": name, "value": "s3cr3t-value", "purpose": "test"})
+    secret = ok(client, "auth/secrets/put", {"name": name, "value": "s3cr3t-value", "purpose": "header"})
     assert secret.name == name
     listed = ok(client, "auth/secrets/list")
     assert name in [s.name for s in listed.secrets]
