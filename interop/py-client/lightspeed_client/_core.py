@@ -16,6 +16,8 @@ from .errors import SchemaDriftError, TransportError, error_from
 
 #: Kind of the committed event that ends a run (its `run` is the final RunView).
 RUN_FINISHED = "lightspeed.core.run.finished"
+#: Kind of the committed event that starts a run (its items: the run's input).
+RUN_STARTED = "lightspeed.core.run.started"
 #: Run statuses after which a run does nothing more.
 TERMINAL_STATUSES = frozenset({"completed", "failed", "cancelled"})
 #: Blobs up to this size go inline through `blob/put`; larger ones `PUT /blobs/{ref}`.
@@ -170,6 +172,28 @@ def run_id_of(event: m.EventView) -> str | None:
 def ends_run(event: m.EventView, run_id: str) -> bool:
     """Whether `event` is the committed end of run `run_id`."""
     return event.kind == RUN_FINISHED and run_id_of(event) == run_id
+
+
+class _RunItems:
+    """Collects a run's items from the events read while waiting for it."""
+
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.items: list[m.ItemView] = []
+        self.complete = False  # saw the run's start, so no item came before
+
+    def add(self, event: m.EventView) -> None:
+        if run_id_of(event) != self.run_id:
+            return
+        if event.kind == RUN_STARTED:
+            self.complete = True
+            self.items = []
+        self.items.extend(event.items or ())
+
+    def final(self, run: m.RunView) -> m.RunView:
+        if run.items:
+            return run
+        return run.model_copy(update={"items": list(self.items)})
 
 
 def is_terminal(run: m.RunView | None, run_id: str) -> bool:

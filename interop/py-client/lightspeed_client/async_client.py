@@ -14,7 +14,7 @@ import httpx
 import websockets
 from websockets.asyncio.client import ClientConnection, connect
 
-from ._core import INLINE_BLOB_MAX, _Core, blob_ref_of, ends_run, is_terminal, run_id_of
+from ._core import INLINE_BLOB_MAX, _Core, _RunItems, blob_ref_of, ends_run, is_terminal, run_id_of
 from ._generated import models as m
 from ._generated.methods import SUBSCRIPTIONS, AsyncMethods
 from .errors import LightspeedError, UnauthorizedError, error_from
@@ -92,33 +92,45 @@ class AsyncClient(AsyncMethods, _Core):
         return await self.run_start(self._run_start_params(session_id, input, submission_id, overrides))
 
     async def await_run(self, session_id: str, run_id: str, timeout_s: float = 300.0,
-                        *, poll_wait_ms: int = 10_000) -> m.RunView:
-        """Waits until run `run_id` finishes; returns its final RunView."""
+                  *, poll_wait_ms: int = 10_000) -> m.RunView:
+        """Waits until run `run_id` finishes (its `lightspeed.core.run.finished` event,
+        read with `session/events/read` long polls); returns its final RunView with
+        `items` filled from the run's committed events (the server's views leave them
+        out). Raises TimeoutError after `timeout_s`."""
         deadline = time.monotonic() + timeout_s
         view = await self.session_read(session_id=session_id)
-        if is_terminal(view.last_run, run_id):
-            return view.last_run  # type: ignore[return-value]
         in_flight = (view.active_run is not None and view.active_run.run_id == run_id) or (
             run_id in view.queued_run_ids)
-        cursor = view.event_cursor if in_flight else 0
+        # A run in flight ends after the view's cursor; any other run: search the log.
+        cursor = view.event_cursor if in_flight and not is_terminal(view.last_run, run_id) else 0
+        collected = _RunItems(run_id)
         while True:
             left_ms = int((deadline - time.monotonic()) * 1000)
             if left_ms <= 0:
                 raise TimeoutError(f"run {run_id} of {session_id} did not finish in {timeout_s} s")
             page = await self.session_events_read(session_id=session_id, cursor=cursor, limit=500,
-                                                  wait_ms=max(1, min(poll_wait_ms, left_ms, 30_000)))
+                                            wait_ms=max(1, min(poll_wait_ms, left_ms, 30_000)))
             for event in page.events:
+                collected.add(event)
                 if ends_run(event, run_id):
-                    return await self._final_run(session_id, run_id, event.run)
+                    if not collected.complete:  # started before `cursor`: read its start
+                        await self._collect(session_id, collected, event.cursor)
+                    run = event.run or view.last_run
+                    if run is None:
+                        raise RuntimeError(f"run {run_id} finished without a view")
+                    return collected.final(run)
             cursor = page.next_cursor
 
-    async def _final_run(self, session_id: str, run_id: str, run: m.RunView | None) -> m.RunView:
-        view = await self.session_read(session_id=session_id)
-        if view.last_run is not None and view.last_run.run_id == run_id:
-            return view.last_run
-        if run is None:
-            raise RuntimeError(f"run {run_id} finished but no view of it is left")
-        return run
+    async def _collect(self, session_id: str, collected: _RunItems, until: int) -> None:
+        collected.items, cursor = [], 0
+        while cursor < until:
+            page = await self.session_events_read(session_id=session_id, cursor=cursor, limit=500)
+            for event in page.events:
+                if event.cursor <= until:
+                    collected.add(event)
+            if not page.events:
+                break
+            cursor = page.next_cursor
 
     async def stream_run(self, session_id: str, run_id: str, *, cursor: int = 0,
                          deltas: bool = True, timeout_s: float | None = 300.0
@@ -228,9 +240,12 @@ class Subscription:
 
     def drop_connection(self) -> None:
         """Aborts the socket without a close handshake, as a network failure would
-        (for tests); the next read reconnects and resumes."""
-        if self._ws is not None:
-            transport = getattr(self._ws, "transport", None)
+        (for tests). Messages it had buffered are discarded; the next read
+        reconnects and resumes after `cursor`."""
+        ws, self._ws = self._ws, None
+        self._pending = []
+        if ws is not None:
+            transport = getattr(ws, "transport", None)
             if transport is not None:
                 transport.abort()
 

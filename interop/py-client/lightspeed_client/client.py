@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from ._core import INLINE_BLOB_MAX, _Core, blob_ref_of, ends_run, is_terminal
+from ._core import INLINE_BLOB_MAX, _Core, _RunItems, blob_ref_of, ends_run, is_terminal
 from ._generated import models as m
 from ._generated.methods import SyncMethods
 
@@ -71,17 +71,17 @@ class Client(SyncMethods, _Core):
 
     def await_run(self, session_id: str, run_id: str, timeout_s: float = 300.0,
                   *, poll_wait_ms: int = 10_000) -> m.RunView:
-        """Waits until run `run_id` finishes (its `lightspeed.core.run.finished` event);
-        returns its final RunView (with items when it is still the session's last run).
-        Raises TimeoutError after `timeout_s`."""
+        """Waits until run `run_id` finishes (its `lightspeed.core.run.finished` event,
+        read with `session/events/read` long polls); returns its final RunView with
+        `items` filled from the run's committed events (the server's views leave them
+        out). Raises TimeoutError after `timeout_s`."""
         deadline = time.monotonic() + timeout_s
         view = self.session_read(session_id=session_id)
-        if is_terminal(view.last_run, run_id):
-            return view.last_run  # type: ignore[return-value]
         in_flight = (view.active_run is not None and view.active_run.run_id == run_id) or (
             run_id in view.queued_run_ids)
         # A run in flight ends after the view's cursor; any other run: search the log.
-        cursor = view.event_cursor if in_flight else 0
+        cursor = view.event_cursor if in_flight and not is_terminal(view.last_run, run_id) else 0
+        collected = _RunItems(run_id)
         while True:
             left_ms = int((deadline - time.monotonic()) * 1000)
             if left_ms <= 0:
@@ -89,17 +89,26 @@ class Client(SyncMethods, _Core):
             page = self.session_events_read(session_id=session_id, cursor=cursor, limit=500,
                                             wait_ms=max(1, min(poll_wait_ms, left_ms, 30_000)))
             for event in page.events:
+                collected.add(event)
                 if ends_run(event, run_id):
-                    return self._final_run(session_id, run_id, event.run)
+                    if not collected.complete:  # started before `cursor`: read its start
+                        self._collect(session_id, collected, event.cursor)
+                    run = event.run or view.last_run
+                    if run is None:
+                        raise RuntimeError(f"run {run_id} finished without a view")
+                    return collected.final(run)
             cursor = page.next_cursor
 
-    def _final_run(self, session_id: str, run_id: str, run: m.RunView | None) -> m.RunView:
-        view = self.session_read(session_id=session_id)
-        if view.last_run is not None and view.last_run.run_id == run_id:
-            return view.last_run
-        if run is None:
-            raise RuntimeError(f"run {run_id} finished but no view of it is left")
-        return run
+    def _collect(self, session_id: str, collected: _RunItems, until: int) -> None:
+        collected.items, cursor = [], 0
+        while cursor < until:
+            page = self.session_events_read(session_id=session_id, cursor=cursor, limit=500)
+            for event in page.events:
+                if event.cursor <= until:
+                    collected.add(event)
+            if not page.events:
+                break
+            cursor = page.next_cursor
 
     def upload_blob(self, data: bytes, *, inline_max: int = INLINE_BLOB_MAX) -> str:
         """Stores `data`; returns its ref. Inline `blob/put` up to `inline_max` bytes,

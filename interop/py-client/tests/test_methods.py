@@ -74,7 +74,7 @@ def test_sessions(client, session_config, new_id):
     view = ok(client, "session/start", {"sessionId": sid, "config": session_config})
     assert view.session_id == sid
     assert ok(client, "session/read", {"sessionId": sid}).session_id == sid
-    listed = ok(client, "session/list", {"limit": 500})
+    listed = ok(client, "session/list", {"limit": 200})
     assert isinstance(listed, m.SessionListResult)
     updated = ok(client, "session/update", {"sessionId": sid, "expectedRevision": view.revision,
                                             "patch": {"budget": {"maxCostUsd": 5}}})
