@@ -1,0 +1,1 @@
+"""Generated from interop/contract; see scripts/generate.py."""
