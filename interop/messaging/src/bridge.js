@@ -408,10 +408,10 @@ class Delivery {
       if (d.kind === "text") {
         const turn = (s.deltas[d.turn] ??= {});
         turn[d.outputIndex] = (turn[d.outputIndex] ?? "") + d.text;
-        this.scheduleFlush(s);
+        await this.scheduleFlush(s);
       } else if (d.kind === "retry") {
         delete s.deltas[d.turn];
-        this.scheduleFlush(s);
+        await this.scheduleFlush(s);
       }
       return;
     }
@@ -428,7 +428,7 @@ class Delivery {
     if (ev.runId && /\.turn\.(completed|failed|aborted)$/.test(ev.kind)) {
       const s = this.stream(ev.runId);
       s.deltas = {};
-      this.scheduleFlush(s);
+      await this.scheduleFlush(s);
     }
     if (ev.runId && ev.kind.endsWith(".run.finished")) {
       collect(ev.run?.items, ev.runId);
@@ -459,9 +459,14 @@ class Delivery {
     return rec;
   }
 
-  scheduleFlush(s) {
+  /**
+   * Shows the growing answer: at once (in order with the events) when the platform's
+   * interval has passed since the last update, else once it has.
+   */
+  async scheduleFlush(s) {
     if (s.finished || s.timer || !this.platform?.streams) return;
     const wait = Math.max(0, s.lastFlush + this.platform.minIntervalMs - Date.now());
+    if (wait === 0) return this.flush(s);
     s.timer = setTimeout(() => {
       s.timer = null;
       this.enqueue(() => this.flush(s));
