@@ -132,7 +132,9 @@ export class Bridge {
    * retried (a transient failure) or dropped (anything else: the caller tells the user).
    * @param {{platform: string, chatId: string, userId?: string, messageId?: string|number,
    *   submissionId: string, text?: string, attachments?: Array<{kind: string, mime?: string, fetch: () => Promise<Uint8Array>}>,
-   *   unsupported?: string}} msg
+   *   unsupported?: string, ack?: () => void}} msg  `ack` records in the state that the
+   *   platform may forget the message (idempotent); the caller also calls it (and saves)
+   *   after this returns.
    */
   async handleInbound(msg) {
     const p = this.platforms[msg.platform];
@@ -170,7 +172,11 @@ export class Bridge {
       if (!st.runs[res.runId] && !(res.duplicate && st.delivered.includes(res.runId))) {
         st.runs[res.runId] = { chatId: String(msg.chatId), replyTo: msg.messageId ?? null, messages: [], sentChars: 0, sentChunks: 0 };
       }
+      // The run's record and the platform's acknowledgement go to disk together, before
+      // anything of the answer is delivered (this session's delivery is held).
+      msg.ack?.();
       await this.store.save();
+      this.fault("after-accept");
       this.log.info("run accepted", { sessionId, runId: res.runId, duplicate: res.duplicate, submissionId: msg.submissionId });
       p.typing?.(msg.chatId);
       return "accepted";

@@ -90,10 +90,8 @@ export class TelegramPlatform {
           if (this.stopped) return;
           throw err;
         }
-        tg.offset = Math.max(tg.offset, u.update_id + 1);
-        remember(tg.recentUpdateIds, u.update_id, 500);
+        this.#ack(u);
         await this.b.store.save();
-        this.b.fault("after-accept");
       }
     }
   }
@@ -111,21 +109,28 @@ export class TelegramPlatform {
     const tg = this.b.state.telegram;
     if (typeof u?.update_id !== "number" || tg.recentUpdateIds.includes(u.update_id)) return { status: 200 };
     try {
-      await this.#process(u);
+      await this.#process(u, { webhook: true });
     } catch (err) {
       if (isTransient(err)) return { status: 503, body: "try again" };
       throw err;
     }
-    remember(tg.recentUpdateIds, u.update_id, 500);
+    this.#ack(u, { webhook: true });
     await this.b.store.save();
-    this.b.fault("after-accept");
     return { status: 200 };
   }
 
+  /** Marks an update handled: the polling offset moves past it (webhook updates may come out of order, so only their ids are kept). */
+  #ack(u, { webhook = false } = {}) {
+    const tg = this.b.state.telegram;
+    if (!webhook) tg.offset = Math.max(tg.offset, u.update_id + 1);
+    if (!tg.recentUpdateIds.includes(u.update_id)) remember(tg.recentUpdateIds, u.update_id, 500);
+  }
+
   /** Handles one update; throws only transient errors (the update is then retried). */
-  async #process(u) {
+  async #process(u, { webhook = false } = {}) {
     const msg = this.#inbound(u);
     if (!msg) return;
+    msg.ack = () => this.#ack(u, { webhook });
     try {
       await this.b.handleInbound(msg);
     } catch (err) {

@@ -92,9 +92,8 @@ export class WhatsAppPlatform {
             retry = true;
             continue;
           }
-          remember(seen, m.id, 2000);
+          if (!seen.includes(m.id)) remember(seen, m.id, 2000);
           await this.b.store.save();
-          this.b.fault("after-accept");
         }
       }
     }
@@ -103,6 +102,10 @@ export class WhatsAppPlatform {
 
   async #process(m) {
     const msg = this.#inbound(m);
+    const seen = this.b.state.whatsapp.seen;
+    msg.ack = () => {
+      if (!seen.includes(m.id)) remember(seen, m.id, 2000);
+    };
     try {
       await this.b.handleInbound(msg);
     } catch (err) {
