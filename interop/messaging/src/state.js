@@ -21,7 +21,7 @@ export class StateStore {
     this.file = path.resolve(file);
     this.data = emptyState();
     this.writing = null;
-    this.pending = null;
+    this.queued = null;
   }
 
   async load() {
@@ -35,22 +35,23 @@ export class StateStore {
     return this.data;
   }
 
-  /** Persists the current state (coalescing concurrent calls). */
+  /**
+   * Persists the current state. Calls made while a write is queued share it (it
+   * snapshots the state when it starts, after them); a call made once a write started
+   * queues the next one.
+   */
   save() {
-    if (this.pending) return this.pending;
-    const start = async () => {
-      if (this.writing) await this.writing.catch(() => {});
-      this.pending = null;
-      const p = this.#write();
-      this.writing = p;
-      try {
-        await p;
-      } finally {
-        if (this.writing === p) this.writing = null;
-      }
-    };
-    this.pending = start();
-    return this.pending;
+    if (this.queued) return this.queued;
+    const prev = this.writing ?? Promise.resolve();
+    const next = prev
+      .catch(() => {})
+      .then(() => {
+        this.queued = null;
+        return this.#write();
+      });
+    this.queued = next;
+    this.writing = next;
+    return next;
   }
 
   async #write() {
