@@ -108,8 +108,16 @@ describe("telegram bridge restarts", { skip }, () => {
     const first = await spawnBridge(env());
     const questions = ["one", "two", "three", "four"].map((w) => `${w} ${Array.from({ length: 30 }, (_, i) => `x${i}`).join(" ")}`);
     const updates = questions.map((q) => tg.userMessage(chat, q));
-    // Kill it as soon as the first answer is visible: the rest are queued or running.
-    await waitFor("a first answer", () => tg.messages(chat).length >= 1, { intervalMs: 5 });
+    // Kill it while the first answer streams, once its message is recorded (between
+    // Telegram accepting a send and the bridge writing its id down there is an instant
+    // no platform lets a client close; see README): the other messages are queued.
+    await waitFor("a first answer, recorded", () => {
+      if (!tg.messages(chat).length) return false;
+      const st = readState(stateFile);
+      const sid = st.chats[`telegram:c${chat}`]?.sessionId;
+      const runs = Object.values(st.sessions[sid]?.runs ?? {});
+      return runs.some((r) => r.messages.length) || st.sessions[sid]?.delivered.length;
+    }, { intervalMs: 2 });
     await first.kill();
     const second = await spawnBridge(env());
     try {
