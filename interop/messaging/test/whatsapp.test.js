@@ -127,3 +127,40 @@ describe("whatsapp bridge", { skip }, () => {
     assert.equal(readState(stateFile).chats[`whatsapp:c${from}`], undefined);
   });
 });
+
+describe("whatsapp paragraphs streaming", { skip }, () => {
+  test("finished paragraphs go out as they stream, the rest at the end, nothing twice", async () => {
+    const wa = await new FakeWhatsApp().start();
+    const tmp = tempDir();
+    const bridge = await spawnBridge(
+      baseEnv({
+        WHATSAPP_ACCESS_TOKEN: wa.accessToken,
+        WHATSAPP_APP_SECRET: wa.appSecret,
+        WHATSAPP_VERIFY_TOKEN: wa.verifyToken,
+        WHATSAPP_PHONE_NUMBER_ID: wa.phoneNumberId,
+        WHATSAPP_GRAPH_ROOT: wa.url,
+        WHATSAPP_ALLOWED_NUMBERS: "*",
+        WHATSAPP_STREAM: "paragraphs",
+        MESSAGING_HTTP_PORT: "0",
+        MESSAGING_STATE_FILE: join(tmp.dir, "state.json"),
+        MESSAGING_SESSION_PREFIX: uniquePrefix(),
+      }),
+    );
+    try {
+      const from = "15557770001";
+      const paras = ["first paragraph here", "second one, a bit longer than the first", "the last"];
+      const hook = `http://127.0.0.1:${bridge.httpPort}/whatsapp/webhook`;
+      assert.equal((await wa.postWebhook(hook, wa.textPayload(from, paras.join("\n\n")))).status, 200);
+      const expected = `echo: ${paras.join("\n\n")}`;
+      await waitFor("the whole answer", () => norm(wa.messages(from).map((m) => m.body).join(" ")) === norm(expected));
+      await sleep(800);
+      const bodies = wa.messages(from).map((m) => m.body);
+      assert.equal(norm(bodies.join(" ")), norm(expected), JSON.stringify(bodies));
+      assert.ok(bodies.length >= 1 && bodies.length <= 3);
+    } finally {
+      await bridge.stop();
+      await wa.stop();
+      tmp.cleanup();
+    }
+  });
+});
