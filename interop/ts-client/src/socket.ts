@@ -84,11 +84,19 @@ export class RpcSocket {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        reject(
-          new LightspeedTransportError(`WebSocket ${url} failed: ${event?.message ?? event?.error?.message ?? "error"}`, {
-            cause: event?.error,
-          }),
-        );
+        const message: string = event?.message ?? event?.error?.message ?? "error";
+        // `ws` reports a refused upgrade as "Unexpected server response: 401".
+        if (/Unexpected server response: 401\b/.test(message)) {
+          reject(
+            new LightspeedError({
+              code: -32000,
+              message: "the WebSocket upgrade was refused: unknown or missing API key",
+              data: { kind: "unauthorized", reason: "upgradeRefused" },
+            }),
+          );
+          return;
+        }
+        reject(new LightspeedTransportError(`WebSocket ${url} failed: ${message}`, { cause: event?.error }));
       });
       socket.addEventListener("close", (event: any) => {
         if (!settled) {
