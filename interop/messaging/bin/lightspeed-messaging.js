@@ -9,6 +9,9 @@ try {
   process.stderr.write(`lightspeed-messaging: ${err.message}\n`);
   process.exit(1);
 }
+// A stray rejection is logged, not fatal: the state on disk is always consistent, but
+// dying would stop every chat for one failed call.
+process.on("unhandledRejection", (err) => running.log.error("unhandled rejection", { error: err }));
 let stopping = false;
 const shutdown = async (signal) => {
   if (stopping) process.exit(1);
