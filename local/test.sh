@@ -44,3 +44,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "cargo test --workspace"
 cargo test --workspace --locked
+
+step "interop/test.sh (TypeScript and Python clients, messaging bridge)"
+"$root/interop/test.sh"

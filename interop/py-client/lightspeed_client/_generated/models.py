@@ -670,6 +670,10 @@ class ItemViewUserMessage(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,
     )
+    audio_ref: Annotated[str | None, Field(alias="audioRef")] = None
+    """
+    For a voice note's transcript: the audio it was transcribed from.
+    """
     blob_ref: Annotated[str, Field(alias="blobRef")]
     item_id: Annotated[str, Field(alias="itemId")]
     media_type: Annotated[str | None, Field(alias="mediaType")] = None

@@ -36,6 +36,10 @@ export type HoldState = "approved" | "awaitingApproval" | "denied" | "expired" |
  */
 export type ItemView =
   | {
+      /**
+       * For a voice note's transcript: the audio it was transcribed from.
+       */
+      audioRef?: string | null;
       blobRef: string;
       itemId: string;
       /**
