@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The project's one test command (CI runs exactly this): brings the local stack up
 # (Postgres, Temporal, S3; see local/up.sh), then checks formatting, runs clippy with
-# warnings as errors and runs every test in the workspace against those services.
+# warnings as errors and runs every test in the workspace against those services,
+# then interop/test.sh (the TypeScript and Python clients and the messaging bridge,
+# each against a live `server dev`).
 # On exit it stops the services this run started and leaves running the ones it
 # found running.
 #
