@@ -180,7 +180,11 @@ impl<H: SessionHost> Service<H> {
 /// rather than a fault (retried).
 fn refused(err: &ApiError) -> bool {
     match err.data.kind {
-        ErrorKind::InvalidParams | ErrorKind::NotFound | ErrorKind::Rejected => true,
+        ErrorKind::InvalidParams
+        | ErrorKind::NotFound
+        | ErrorKind::Rejected
+        | ErrorKind::InvalidRequest
+        | ErrorKind::ParseError => true,
         ErrorKind::Conflict => err.data.reason.as_deref() != Some("admissionLost"),
         ErrorKind::Overloaded | ErrorKind::Unauthorized | ErrorKind::Internal => false,
     }

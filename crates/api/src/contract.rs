@@ -14,16 +14,6 @@ pub const SCHEMA_FILE: &str = "api.schema.json";
 pub const METHODS_FILE: &str = "methods.json";
 pub const OPENRPC_FILE: &str = "openrpc.json";
 
-const ERROR_KINDS: [ErrorKind; 7] = [
-    ErrorKind::InvalidParams,
-    ErrorKind::NotFound,
-    ErrorKind::Conflict,
-    ErrorKind::Rejected,
-    ErrorKind::Overloaded,
-    ErrorKind::Unauthorized,
-    ErrorKind::Internal,
-];
-
 struct Generated {
     definitions: Map<String, Value>,
     /// (name, doc, params ref, result ref) per method.
@@ -129,13 +119,19 @@ pub fn methods_manifest() -> Value {
                    "subscribeParams": into_bundle(params), "params": into_bundle(payload)})
         })
         .collect();
-    let errors: Vec<Value> = ERROR_KINDS
+    let errors: Vec<Value> = ErrorKind::ALL
         .iter()
         .map(|kind| json!({"code": kind.code(), "kind": kind}))
         .collect();
     json!({
         "protocolVersion": crate::PROTOCOL_VERSION,
-        "transport": {"http": "POST /rpc", "websocket": "GET /rpc (upgrade)", "auth": "Authorization: Bearer <api key>"},
+        "transport": {
+            "http": "POST /rpc",
+            "websocket": "GET /rpc (upgrade)",
+            "auth": "Authorization: Bearer <api key>",
+            "websocketAuth": "the Authorization header on the upgrade, or (browsers, which cannot set it) a first message {\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"auth/hello\", \"params\": {\"apiKey\": \"<api key>\"}}",
+            "subscriptionEnd": "a session/notification whose params are {\"subscription\": <id>, \"error\": {\"code\", \"message\", \"data\": ErrorData}} ends that subscription (reason subscriptionEnded or subscriberTooSlow); resubscribe from the last cursor"
+        },
         "methods": methods,
         "notifications": notifications,
         "errors": errors,
@@ -172,7 +168,7 @@ pub fn openrpc() -> Value {
         .iter()
         .map(|(name, schema)| (name.clone(), local(schema)))
         .collect();
-    let errors: Map<String, Value> = ERROR_KINDS
+    let errors: Map<String, Value> = ErrorKind::ALL
         .iter()
         .map(|kind| {
             let name = serde_json::to_value(kind)

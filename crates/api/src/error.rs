@@ -21,6 +21,12 @@ pub enum ErrorKind {
     Unauthorized,
     /// -32603: a server fault.
     Internal,
+    /// -32600: the envelope is not a JSON-RPC request (an object or array `id`, no
+    /// `"jsonrpc": "2.0"`, an empty or oversized batch, an oversized body); answered
+    /// with `id: null` before any method runs.
+    InvalidRequest,
+    /// -32700: the body is not JSON; answered with `id: null`.
+    ParseError,
 }
 
 impl ErrorKind {
@@ -33,21 +39,26 @@ impl ErrorKind {
             Self::Overloaded => -32001,
             Self::Unauthorized => -32000,
             Self::Internal => -32603,
+            Self::InvalidRequest => -32600,
+            Self::ParseError => -32700,
         }
     }
 
+    /// Every kind, in the contract's order.
+    pub const ALL: [ErrorKind; 9] = [
+        Self::InvalidParams,
+        Self::NotFound,
+        Self::Conflict,
+        Self::Rejected,
+        Self::Overloaded,
+        Self::Unauthorized,
+        Self::Internal,
+        Self::InvalidRequest,
+        Self::ParseError,
+    ];
+
     pub fn from_code(code: i32) -> Option<Self> {
-        [
-            Self::InvalidParams,
-            Self::NotFound,
-            Self::Conflict,
-            Self::Rejected,
-            Self::Overloaded,
-            Self::Unauthorized,
-            Self::Internal,
-        ]
-        .into_iter()
-        .find(|kind| kind.code() == code)
+        Self::ALL.into_iter().find(|kind| kind.code() == code)
     }
 }
 

@@ -27,7 +27,9 @@ pub(crate) struct BlobState<A, K> {
 /// The HTTP status an API error maps to on the blob routes.
 pub(crate) fn status_of(kind: ErrorKind) -> StatusCode {
     match kind {
-        ErrorKind::InvalidParams => StatusCode::BAD_REQUEST,
+        ErrorKind::InvalidParams | ErrorKind::InvalidRequest | ErrorKind::ParseError => {
+            StatusCode::BAD_REQUEST
+        }
         ErrorKind::NotFound => StatusCode::NOT_FOUND,
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::Rejected => StatusCode::UNPROCESSABLE_ENTITY,

@@ -52,9 +52,9 @@ impl Violation {
 impl IntoResponse for Violation {
     fn into_response(self) -> Response {
         let kind = if self.code == PARSE_ERROR {
-            "parseError"
+            api::ErrorKind::ParseError
         } else {
-            "invalidRequest"
+            api::ErrorKind::InvalidRequest
         };
         let body = json!({
             "jsonrpc": "2.0",

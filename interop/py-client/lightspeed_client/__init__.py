@@ -9,9 +9,11 @@ from .errors import (
     ConflictError,
     InternalError,
     InvalidParamsError,
+    InvalidRequestError,
     LightspeedError,
     NotFoundError,
     OverloadedError,
+    ParseError,
     RejectedError,
     SchemaDriftError,
     TransportError,
@@ -23,6 +25,7 @@ __all__ = [
     "METHODS", "MethodSpec", "ERROR_CODES", "ERROR_KINDS", "PROTOCOL_VERSION",
     "RUN_FINISHED", "TERMINAL_STATUSES", "INLINE_BLOB_MAX", "assistant_text", "blob_ref_of",
     "LightspeedError", "InvalidParamsError", "NotFoundError", "ConflictError", "RejectedError",
-    "OverloadedError", "UnauthorizedError", "InternalError", "TransportError", "SchemaDriftError",
+    "OverloadedError", "UnauthorizedError", "InternalError", "InvalidRequestError", "ParseError",
+    "TransportError", "SchemaDriftError",
 ]
 __version__ = "0.1.0"

@@ -82,6 +82,14 @@ class InternalError(LightspeedError):
     """-32603 `internal`."""
 
 
+class InvalidRequestError(LightspeedError):
+    """-32600 `invalidRequest`: the envelope was refused before any method ran."""
+
+
+class ParseError(LightspeedError):
+    """-32700 `parseError`: the body was not JSON."""
+
+
 class TransportError(Exception):
     """The gateway answered with something that is not JSON-RPC (status, body)."""
 
@@ -108,6 +116,8 @@ _BY_KIND: dict[str, type[LightspeedError]] = {
     "overloaded": OverloadedError,
     "unauthorized": UnauthorizedError,
     "internal": InternalError,
+    "invalidRequest": InvalidRequestError,
+    "parseError": ParseError,
 }
 
 

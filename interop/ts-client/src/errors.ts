@@ -2,11 +2,11 @@ import { ERROR_KINDS } from "./generated/methods.js";
 import type { ErrorData, ErrorKind, Quota } from "./generated/types.js";
 
 /**
- * Kinds an error can have: the contract's `ErrorKind`s, plus `invalidRequest` and
- * `parseError` for envelope violations (`-32600`, `-32700`), which the gateway answers
- * before any method runs.
+ * Kinds an error can have: the contract's `ErrorKind`s (envelope violations,
+ * `invalidRequest` and `parseError`, included: the gateway answers those before any
+ * method runs).
  */
-export type LightspeedErrorKind = ErrorKind | "invalidRequest" | "parseError";
+export type LightspeedErrorKind = ErrorKind;
 
 /** A JSON-RPC error object as it travels. */
 export interface WireError {
@@ -72,8 +72,6 @@ export class LightspeedTimeoutError extends Error {
 }
 
 function kindOfCode(code: number): LightspeedErrorKind {
-  if (code === -32600) return "invalidRequest";
-  if (code === -32700) return "parseError";
   return ERROR_KINDS[code] ?? "internal";
 }
 

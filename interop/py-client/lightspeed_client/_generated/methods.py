@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from . import models as m
 
 PROTOCOL_VERSION = 1
-TRANSPORT: dict[str, str] = {"auth": "Authorization: Bearer <api key>", "http": "POST /rpc", "websocket": "GET /rpc (upgrade)"}
+TRANSPORT: dict[str, str] = {"auth": "Authorization: Bearer <api key>", "http": "POST /rpc", "subscriptionEnd": "a session/notification whose params are {\"subscription\": <id>, \"error\": {\"code\", \"message\", \"data\": ErrorData}} ends that subscription (reason subscriptionEnded or subscriberTooSlow); resubscribe from the last cursor", "websocket": "GET /rpc (upgrade)", "websocketAuth": "the Authorization header on the upgrade, or (browsers, which cannot set it) a first message {\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"auth/hello\", \"params\": {\"apiKey\": \"<api key>\"}}"}
 
 
 @dataclass(frozen=True)
@@ -579,6 +579,8 @@ ERROR_KINDS: dict[int, str] = {
     -32001: 'overloaded',
     -32000: 'unauthorized',
     -32603: 'internal',
+    -32600: 'invalidRequest',
+    -32700: 'parseError',
 }
 ERROR_CODES: dict[str, int] = {kind: code for code, kind in ERROR_KINDS.items()}
 ERROR_DATA = m.ErrorData

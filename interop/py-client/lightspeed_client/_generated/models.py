@@ -487,6 +487,8 @@ class ErrorKind(StrEnum):
     overloaded = "overloaded"
     unauthorized = "unauthorized"
     internal = "internal"
+    invalid_request = "invalidRequest"
+    parse_error = "parseError"
 
 
 class FilesystemMode(StrEnum):

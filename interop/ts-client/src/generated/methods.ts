@@ -11,7 +11,9 @@ export const PROTOCOL_VERSION = 1 as const;
 export const TRANSPORT = {
   auth: "Authorization: Bearer <api key>",
   http: "POST /rpc",
+  subscriptionEnd: "a session/notification whose params are {\"subscription\": <id>, \"error\": {\"code\", \"message\", \"data\": ErrorData}} ends that subscription (reason subscriptionEnded or subscriberTooSlow); resubscribe from the last cursor",
   websocket: "GET /rpc (upgrade)",
+  websocketAuth: "the Authorization header on the upgrade, or (browsers, which cannot set it) a first message {\"jsonrpc\": \"2.0\", \"id\": 1, \"method\": \"auth/hello\", \"params\": {\"apiKey\": \"<api key>\"}}",
 } as const;
 
 /** Every JSON-RPC method: its params and result types. */
@@ -994,6 +996,8 @@ export const ERROR_CODES = {
   overloaded: -32001,
   unauthorized: -32000,
   internal: -32603,
+  invalidRequest: -32600,
+  parseError: -32700,
 } as const satisfies Record<T.ErrorKind, number>;
 
 /** Error kinds by JSON-RPC error code. */
@@ -1005,6 +1009,8 @@ export const ERROR_KINDS: Readonly<Record<number, T.ErrorKind>> = {
   "-32001": "overloaded",
   "-32000": "unauthorized",
   "-32603": "internal",
+  "-32600": "invalidRequest",
+  "-32700": "parseError",
 };
 
 /** One function per method, named after it (`session/wake-ups/cancel` -> `sessionWakeUpsCancel`). */

@@ -11,7 +11,15 @@ export type EnvironmentStatus = "online" | "offline" | "never";
  * The error codes the API uses. They never change meaning.
  */
 export type ErrorKind =
-  "invalidParams" | "notFound" | "conflict" | "rejected" | "overloaded" | "unauthorized" | "internal";
+  | "invalidParams"
+  | "notFound"
+  | "conflict"
+  | "rejected"
+  | "overloaded"
+  | "unauthorized"
+  | "internal"
+  | "invalidRequest"
+  | "parseError";
 /**
  * Which per-universe quota refused a request (`reason: quotaExceeded`).
  */
