@@ -20,6 +20,13 @@ step "py-client (locked venv, generated code, pytest)"
 FAKE_PROVIDER_SCRIPT="$root/interop/py-client/tests/py-client-script.json" \
   "$live" -- interop/py-client/test.sh
 
+step "metrics: /metrics on the gateway and the worker, read with prometheus_client"
+metrics_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+venv="${LIGHTSPEED_CACHE_DIR:-$HOME/.cache/lightspeed}/py-client-venv"   # py-client/test.sh made it
+LIGHTSPEED_WORKER_METRICS_BIND="127.0.0.1:$metrics_port" \
+  LIGHTSPEED_WORKER_METRICS_URL="http://127.0.0.1:$metrics_port/metrics" \
+  "$live" -- "$venv/bin/python" -m pytest -q -p no:cacheprovider interop/metrics
+
 step "messaging bridge (npm ci, Telegram and WhatsApp stand-ins, node --test)"
 (cd interop/messaging && npm ci --no-audit --no-fund --loglevel=error)
 "$live" -- bash -c 'cd interop/messaging && npm test'

@@ -174,6 +174,7 @@ pub fn router<A: LightspeedApi, K: KeyStore>(
         }));
     let probe_routes = Router::new()
         .route("/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/ready", get(ready_probe))
         .with_state(Arc::clone(&ready));
     let router = Router::new()
@@ -393,6 +394,19 @@ async fn websocket<K: KeyStore>(
     }
 }
 
+/// Counts an open WebSocket down when dropped.
+struct OpenSocket;
+
+impl Drop for OpenSocket {
+    fn drop(&mut self) {
+        telemetry::metrics().ws_closed();
+    }
+}
+
+fn scopeguard_ws() -> OpenSocket {
+    OpenSocket
+}
+
 /// Drives one WebSocket and closes it when the gateway must.
 struct SocketWatch {
     outbox: Arc<Outbox>,
@@ -408,6 +422,9 @@ struct SocketWatch {
 
 impl SocketWatch {
     async fn serve(self, connection: impl Future<Output = ()>) {
+        telemetry::metrics().ws_opened();
+        // Decremented however this future ends (a dropped task included).
+        let _open = scopeguard_ws();
         tokio::pin!(connection);
         let auth = match &self.held {
             Held::PreAuth(auth) => Some(Arc::clone(auth)),
@@ -460,6 +477,20 @@ async fn auth_deadline(auth: Option<Arc<WsAuth>>, timeout: Duration) {
 }
 
 /// Liveness: the process answers.
+/// The process's metrics in the Prometheus text format (docs/operating/metrics.md):
+/// counts and latencies only, no ids or content, so it needs no key; deployments
+/// that expose the gateway publicly keep `/metrics` to their network.
+async fn metrics() -> Response {
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        telemetry::metrics().render(),
+    )
+        .into_response()
+}
+
 async fn health() -> &'static str {
     "ok"
 }

@@ -141,6 +141,17 @@ fn loggable(method: &str) -> String {
     method.chars().take(LOGGED_METHOD_CHARS_MAX).collect()
 }
 
+/// `method` as a metric label: a contract method (or the gateway's own
+/// `auth/hello`), else `unknown`, so callers cannot grow the label set.
+fn metric_method(method: &str) -> &str {
+    let known = api::METHODS.iter().any(|spec| spec.name == method)
+        || method == crate::ws_auth::AUTH_HELLO
+        || api::SUBSCRIPTIONS
+            .iter()
+            .any(|sub| sub.subscribe == method || sub.unsubscribe == method);
+    if known { method } else { "unknown" }
+}
+
 fn is_subscribe(method: &str) -> bool {
     api::SUBSCRIPTIONS.iter().any(|sub| sub.subscribe == method)
 }
@@ -337,6 +348,7 @@ where
             }
             let duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
             let code = response.as_error_code().unwrap_or(0);
+            telemetry::metrics().rpc_call(metric_method(&method), code, started.elapsed());
             // Never the key: only its public id.
             match &admitted {
                 Some(admitted) => tracing::info!(

@@ -189,6 +189,7 @@ async fn pipe(
             ApiError::not_found("the subscription's stream ended").with_reason("subscriptionEnded"),
         ),
         PipeEnd::TooSlow => {
+            telemetry::metrics().subscription_dropped();
             tracing::warn!(
                 subscription = ?sink.subscription_id(),
                 "dropping a subscriber that fell too far behind"

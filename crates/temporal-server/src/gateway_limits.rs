@@ -334,3 +334,56 @@ mod tests {
         }
     }
 }
+
+/// The deployment's bounds on schedules. Gateway and worker read the same ones: the
+/// API checks them for `schedule/*`, the worker for the agent's schedule tools.
+#[derive(Debug, Args)]
+pub(crate) struct ScheduleArgs {
+    /// Schedules one universe may hold (clients' and agents' together).
+    #[arg(
+        long,
+        env = "LIGHTSPEED_SCHEDULES_PER_UNIVERSE_MAX",
+        default_value_t = schedule_registry::SCHEDULES_PER_UNIVERSE_MAX_DEFAULT
+    )]
+    schedules_per_universe_max: usize,
+    /// The shortest interval a schedule may fire at, in seconds.
+    #[arg(
+        long,
+        env = "LIGHTSPEED_SCHEDULE_INTERVAL_SECONDS_MIN",
+        default_value_t = schedule_registry::catalog::INTERVAL_SECONDS_MIN_DEFAULT
+    )]
+    schedule_interval_seconds_min: u64,
+    /// How deep below its root a sub-agent may be (a root's child is 1).
+    #[arg(long, env = "LIGHTSPEED_AGENT_DEPTH_MAX", default_value_t = 3,
+        value_parser = clap::value_parser!(u32).range(1..=i64::from(engine::core::lineage::DEPTH_MAX)))]
+    agent_depth_max: u32,
+    /// Sub-agents one session may spawn over its life.
+    #[arg(long, env = "LIGHTSPEED_AGENT_CHILDREN_PER_SESSION_MAX", default_value_t = 16,
+        value_parser = clap::value_parser!(u32).range(1..=engine::core::lineage::CHILDREN_MAX as i64))]
+    agent_children_per_session_max: u32,
+    /// Sub-agents with runs in flight in one universe; spawns and messages beyond
+    /// it are refused (`agentsInFlightExceeded`).
+    #[arg(
+        long,
+        env = "LIGHTSPEED_AGENTS_IN_FLIGHT_PER_UNIVERSE_MAX",
+        default_value_t = 64
+    )]
+    agents_in_flight_per_universe_max: u64,
+}
+
+impl ScheduleArgs {
+    pub(crate) fn agent_limits(&self) -> api_service::AgentLimits {
+        api_service::AgentLimits {
+            depth_max: self.agent_depth_max,
+            children_per_session_max: self.agent_children_per_session_max,
+            children_in_flight_per_universe_max: self.agents_in_flight_per_universe_max,
+        }
+    }
+
+    pub(crate) fn limits(&self) -> schedule_registry::catalog::ScheduleLimits {
+        schedule_registry::catalog::ScheduleLimits {
+            schedules_per_universe_max: self.schedules_per_universe_max,
+            interval_seconds_min: self.schedule_interval_seconds_min,
+        }
+    }
+}

@@ -15,6 +15,7 @@
 mod api_keys;
 mod gateway_limits;
 mod gc;
+mod metrics_server;
 mod serve;
 
 use clap::{Parser, Subcommand};

@@ -32,8 +32,9 @@ use temporal_server::worker::{
 use temporal_workflow::WorkflowSettings;
 
 use crate::api_keys::{DEFAULT_KEYS_FILE, DEFAULT_UNIVERSE_ID};
-use crate::gateway_limits::GatewayLimitArgs;
+use crate::gateway_limits::{GatewayLimitArgs, ScheduleArgs};
 use crate::gc::CollectionArgs;
+use crate::metrics_server::WorkerMetricsArgs;
 
 /// Entries between state checkpoints written by the append activity.
 const CHECKPOINT_INTERVAL_ENTRIES: u64 = 256;
@@ -242,59 +243,6 @@ pub(crate) async fn connect_postgres(url: &str, pool_max: u32) -> anyhow::Result
     Ok(db)
 }
 
-/// The deployment's bounds on schedules. Gateway and worker read the same ones: the
-/// API checks them for `schedule/*`, the worker for the agent's schedule tools.
-#[derive(Debug, Args)]
-pub(crate) struct ScheduleArgs {
-    /// Schedules one universe may hold (clients' and agents' together).
-    #[arg(
-        long,
-        env = "LIGHTSPEED_SCHEDULES_PER_UNIVERSE_MAX",
-        default_value_t = schedule_registry::SCHEDULES_PER_UNIVERSE_MAX_DEFAULT
-    )]
-    schedules_per_universe_max: usize,
-    /// The shortest interval a schedule may fire at, in seconds.
-    #[arg(
-        long,
-        env = "LIGHTSPEED_SCHEDULE_INTERVAL_SECONDS_MIN",
-        default_value_t = schedule_registry::catalog::INTERVAL_SECONDS_MIN_DEFAULT
-    )]
-    schedule_interval_seconds_min: u64,
-    /// How deep below its root a sub-agent may be (a root's child is 1).
-    #[arg(long, env = "LIGHTSPEED_AGENT_DEPTH_MAX", default_value_t = 3,
-        value_parser = clap::value_parser!(u32).range(1..=i64::from(engine::core::lineage::DEPTH_MAX)))]
-    agent_depth_max: u32,
-    /// Sub-agents one session may spawn over its life.
-    #[arg(long, env = "LIGHTSPEED_AGENT_CHILDREN_PER_SESSION_MAX", default_value_t = 16,
-        value_parser = clap::value_parser!(u32).range(1..=engine::core::lineage::CHILDREN_MAX as i64))]
-    agent_children_per_session_max: u32,
-    /// Sub-agents with runs in flight in one universe; spawns and messages beyond
-    /// it are refused (`agentsInFlightExceeded`).
-    #[arg(
-        long,
-        env = "LIGHTSPEED_AGENTS_IN_FLIGHT_PER_UNIVERSE_MAX",
-        default_value_t = 64
-    )]
-    agents_in_flight_per_universe_max: u64,
-}
-
-impl ScheduleArgs {
-    fn agent_limits(&self) -> api_service::AgentLimits {
-        api_service::AgentLimits {
-            depth_max: self.agent_depth_max,
-            children_per_session_max: self.agent_children_per_session_max,
-            children_in_flight_per_universe_max: self.agents_in_flight_per_universe_max,
-        }
-    }
-
-    fn limits(&self) -> schedule_registry::catalog::ScheduleLimits {
-        schedule_registry::catalog::ScheduleLimits {
-            schedules_per_universe_max: self.schedules_per_universe_max,
-            interval_seconds_min: self.schedule_interval_seconds_min,
-        }
-    }
-}
-
 #[derive(Debug, Args)]
 pub(crate) struct GatewayArgs {
     /// Where the gateway listens.
@@ -313,6 +261,8 @@ pub(crate) struct ServeArgs {
     #[command(flatten)]
     temporal: TemporalArgs,
     #[command(flatten)]
+    metrics: WorkerMetricsArgs,
+    #[command(flatten)]
     collection: CollectionArgs,
     #[command(flatten)]
     storage: StorageArgs,
@@ -326,6 +276,8 @@ pub(crate) struct ServeArgs {
 pub(crate) struct WorkerArgs {
     #[command(flatten)]
     temporal: TemporalArgs,
+    #[command(flatten)]
+    metrics: WorkerMetricsArgs,
     #[command(flatten)]
     collection: CollectionArgs,
     #[command(flatten)]
@@ -349,6 +301,8 @@ pub(crate) struct DevArgs {
     limits: GatewayLimitArgs,
     #[command(flatten)]
     schedules: ScheduleArgs,
+    #[command(flatten)]
+    metrics: WorkerMetricsArgs,
     #[command(flatten)]
     collection: CollectionArgs,
 }
@@ -662,6 +616,7 @@ async fn serve_storage(
 }
 
 pub(crate) async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
+    args.metrics.start().await?;
     let quotas = quotas_with(Quotas::default(), &args.schedules);
     let roles = Roles {
         worker: true,
@@ -695,6 +650,7 @@ pub(crate) async fn gateway(args: ServeArgs) -> anyhow::Result<()> {
 
 /// Worker and gateway in one process.
 pub(crate) async fn both(args: ServeArgs) -> anyhow::Result<()> {
+    args.metrics.start().await?;
     let roles = Roles {
         worker: true,
         gateway: Some(args.gateway.limits.config(args.gateway.bind)),
@@ -739,6 +695,7 @@ async fn register_env_key(keys: &FileKeyStore) -> anyhow::Result<()> {
 
 /// The embedded default: a Temporal dev server child, store-fs, worker and gateway.
 pub(crate) async fn dev(args: DevArgs) -> anyhow::Result<()> {
+    args.metrics.start().await?;
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
     let providers = load_providers()?;

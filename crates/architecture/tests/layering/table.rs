@@ -126,8 +126,11 @@ pub(crate) const CRATES: &[Row] = &[
         ],
         &["test-support", "llm-clients"],
     ),
-    // Engine only for `BlobRef` (parse and hash a ref on the raw blob routes).
-    product("gateway", &["api", "engine"], &[]),
+    // Engine only for `BlobRef` (parse and hash a ref on the raw blob routes);
+    // telemetry for its `/metrics` and the counters it records.
+    product("gateway", &["api", "engine", "telemetry"], &[]),
+    // Process metrics: every layer may record into it, so it depends on none.
+    product("telemetry", &[], &[]),
     // llm-runtime: the neutral reading of stored provider items, provider-params
     // validation at admission and the typed reasoning effort.
     product(
@@ -209,6 +212,8 @@ pub(crate) const CRATES: &[Row] = &[
             "env-registry",
             // `TemporalScheduler` keeps a Temporal Schedule per schedule record.
             "schedule-registry",
+            // The worker's counters and its metrics endpoint.
+            "telemetry",
         ],
         // Tests mount workspaces and register file tools directly; the memory
         // end-to-end test sets up blocks in the test's store. Its tests depend on

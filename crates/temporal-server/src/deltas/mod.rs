@@ -93,11 +93,14 @@ impl DeltaHub {
         match &self.relay {
             // Full or closed relay: drop, never block the generation.
             Some(relay) => {
-                let _ = relay.try_send(RelayedDelta {
+                let relayed = RelayedDelta {
                     universe_id: key.0.clone(),
                     session_id: key.1.clone(),
                     delta,
-                });
+                };
+                if relay.try_send(relayed).is_err() {
+                    telemetry::metrics().delta_dropped();
+                }
             }
             None => self.deliver(&key.0, &key.1, delta),
         }

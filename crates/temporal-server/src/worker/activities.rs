@@ -19,6 +19,19 @@ use temporalio_sdk::activities::{ActivityContext, ActivityError};
 
 use super::backend::SessionActivityBackend;
 
+/// Times one activity attempt into the process's metrics (`activity_seconds`,
+/// `activity_failures_total`, `activity_retries_total` by kind).
+async fn observed<T>(
+    kind: &str,
+    attempt: u32,
+    work: impl std::future::Future<Output = Result<T, ActivityError>>,
+) -> Result<T, ActivityError> {
+    let started = std::time::Instant::now();
+    let result = work.await;
+    telemetry::metrics().activity(kind, started.elapsed(), result.is_err(), attempt > 1);
+    result
+}
+
 /// The implementer registered with the worker.
 pub struct SessionActivities {
     backend: Arc<dyn SessionActivityBackend>,
@@ -35,19 +48,29 @@ impl SessionActivities {
     #[activity(definition = LoadSession)]
     pub async fn load_session(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         input: LoadSessionInput,
     ) -> Result<LoadSessionOutput, ActivityError> {
-        self.backend.load_session(input).await
+        observed(
+            "load_session",
+            ctx.info().attempt,
+            self.backend.load_session(input),
+        )
+        .await
     }
 
     #[activity(definition = AppendEvents)]
     pub async fn append_events(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         input: AppendEventsInput,
     ) -> Result<AppendEventsOutput, ActivityError> {
-        self.backend.append_events(input).await
+        observed(
+            "append_events",
+            ctx.info().attempt,
+            self.backend.append_events(input),
+        )
+        .await
     }
 
     #[activity(definition = LlmGenerate)]
@@ -56,7 +79,13 @@ impl SessionActivities {
         ctx: ActivityContext,
         input: LlmGenerateInput,
     ) -> Result<GenerationOutcome, ActivityError> {
-        self.backend.llm_generate(ctx, input).await
+        let attempt = ctx.info().attempt;
+        observed(
+            "llm_generate",
+            attempt,
+            self.backend.llm_generate(ctx, input),
+        )
+        .await
     }
 
     #[activity(definition = LlmGenerateCommit)]
@@ -65,7 +94,13 @@ impl SessionActivities {
         ctx: ActivityContext,
         input: LlmGenerateInput,
     ) -> Result<GenerationStep, ActivityError> {
-        self.backend.llm_generate_commit(ctx, input).await
+        let attempt = ctx.info().attempt;
+        observed(
+            "llm_generate_commit",
+            attempt,
+            self.backend.llm_generate_commit(ctx, input),
+        )
+        .await
     }
 
     #[activity(definition = ToolInvoke)]
@@ -74,7 +109,8 @@ impl SessionActivities {
         ctx: ActivityContext,
         input: ToolInvokeInput,
     ) -> Result<ToolResult, ActivityError> {
-        self.backend.tool_invoke(ctx, input).await
+        let attempt = ctx.info().attempt;
+        observed("tool_invoke", attempt, self.backend.tool_invoke(ctx, input)).await
     }
 
     #[activity(definition = CompactContext)]
@@ -83,7 +119,13 @@ impl SessionActivities {
         ctx: ActivityContext,
         input: CompactContextInput,
     ) -> Result<CompactionOutcome, ActivityError> {
-        self.backend.compact_context(ctx, input).await
+        let attempt = ctx.info().attempt;
+        observed(
+            "compact_context",
+            attempt,
+            self.backend.compact_context(ctx, input),
+        )
+        .await
     }
 
     #[activity(definition = TranscribeInput)]
@@ -92,15 +134,26 @@ impl SessionActivities {
         ctx: ActivityContext,
         input: TranscribeInputInput,
     ) -> Result<engine::core::transcription::TranscriptionOutcome, ActivityError> {
-        self.backend.transcribe_input(ctx, input).await
+        let attempt = ctx.info().attempt;
+        observed(
+            "transcribe_input",
+            attempt,
+            self.backend.transcribe_input(ctx, input),
+        )
+        .await
     }
 
     #[activity(definition = NotifyParent)]
     pub async fn notify_parent(
         self: Arc<Self>,
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         input: NotifyParentInput,
     ) -> Result<bool, ActivityError> {
-        self.backend.notify_parent(input).await
+        observed(
+            "notify_parent",
+            ctx.info().attempt,
+            self.backend.notify_parent(input),
+        )
+        .await
     }
 }

@@ -110,6 +110,29 @@ fn now_ms() -> u64 {
         })
 }
 
+/// Counts the runs that `entries`, just committed, started and ended.
+fn observe_committed(entries: &[engine::LogEntry]) {
+    use engine::core::event::{CoreEvent, RunFinished, RunStarted};
+    use engine::core::run::RunOutcome;
+    for entry in entries {
+        match entry.event.kind.as_str() {
+            RunStarted::KIND => telemetry::metrics().run_started(),
+            RunFinished::KIND => {
+                let outcome = match CoreEvent::decode(&entry.event) {
+                    Ok(CoreEvent::RunFinished(finished)) => match finished.outcome {
+                        RunOutcome::Completed => "completed",
+                        RunOutcome::Failed { .. } => "failed",
+                        RunOutcome::Cancelled { .. } => "cancelled",
+                    },
+                    _ => "unknown",
+                };
+                telemetry::metrics().run_finished(outcome);
+            }
+            _ => {}
+        }
+    }
+}
+
 /// A failure worth retrying (Temporal applies the activity's retry policy).
 pub(super) fn retryable(err: impl Display) -> ActivityError {
     ActivityError::application(ApplicationFailure::new(err.to_string()))
@@ -207,11 +230,17 @@ where
     async fn append(&self, input: AppendEventsInput) -> ActivityResult<AppendEventsOutput> {
         let store = self.universe_store(&input.key.universe_id).await?;
         let session = &input.key.session_id;
-        let head = match store
+        let started = std::time::Instant::now();
+        let appended = store
             .append(session, input.expected_head, &input.entries)
-            .await
-        {
-            Ok(AppendOutcome::Appended { head } | AppendOutcome::AlreadyCommitted { head }) => head,
+            .await;
+        telemetry::metrics().store("append", started.elapsed());
+        let head = match appended {
+            Ok(AppendOutcome::Appended { head }) => {
+                observe_committed(&input.entries);
+                head
+            }
+            Ok(AppendOutcome::AlreadyCommitted { head }) => head,
             Err(StoreError::HeadConflict { actual, .. }) => {
                 if let Some(stamps) = self.same_decision(&store, &input, actual).await? {
                     return Ok(AppendEventsOutput::Committed {
@@ -331,8 +360,17 @@ where
         else {
             return None;
         };
-        match store.append(session, expected_head, &entries).await {
-            Ok(AppendOutcome::Appended { head } | AppendOutcome::AlreadyCommitted { head }) => {
+        let started = std::time::Instant::now();
+        let appended = store.append(session, expected_head, &entries).await;
+        telemetry::metrics().store("append", started.elapsed());
+        match appended {
+            Ok(
+                outcome @ (AppendOutcome::Appended { head }
+                | AppendOutcome::AlreadyCommitted { head }),
+            ) => {
+                if matches!(outcome, AppendOutcome::Appended { .. }) {
+                    observe_committed(&entries);
+                }
                 self.checkpoint_if_due(&store, session, expected_head, head)
                     .await;
                 Some(CommittedStep {
@@ -413,6 +451,10 @@ where
             Some(hosted) => hosted.as_ref(),
             None => &llm_runtime::NoHostedMcp,
         };
+        let route = (
+            request.model.provider_id.clone(),
+            request.model.model.clone(),
+        );
         let generation =
             self.llm
                 .runtime
@@ -420,6 +462,15 @@ where
         match heartbeating(&ctx, generation).await {
             None => Err(ActivityError::cancelled()),
             Some(Ok(mut result)) => {
+                let usage = &result.usage;
+                let turn = telemetry::TurnUsage {
+                    input_tokens: usage.input_tokens,
+                    cached_input_tokens: usage.cached_input_tokens,
+                    output_tokens: usage.output_tokens,
+                    reasoning_tokens: usage.reasoning_tokens,
+                    cost_nanos: usage.cost_nanos,
+                };
+                telemetry::metrics().turn(&route.0, &route.1, turn);
                 result.context_refresh = refresh;
                 Ok(GenerationOutcome::Completed(result))
             }

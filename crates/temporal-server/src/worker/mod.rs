@@ -11,6 +11,7 @@
 pub mod activities;
 pub mod backend;
 pub mod env_jobs;
+pub mod sdk_metrics;
 mod transcription;
 
 use std::sync::Arc;
@@ -385,7 +386,11 @@ async fn build(
     converter: DataConverter,
 ) -> Result<Worker, WorkerError> {
     let client = connect(config, converter).await?;
-    let runtime = Runtime::from_current_tokio(Default::default())
+    let runtime_options = temporalio_sdk::runtime::RuntimeOptions::builder()
+        .telemetry_options(sdk_metrics::telemetry())
+        .build()
+        .map_err(WorkerError::Create)?;
+    let runtime = Runtime::from_current_tokio(runtime_options)
         .map_err(|err| WorkerError::Create(err.to_string()))?;
     let options = WorkerOptions::new(config.task_queue.clone());
     #[cfg(not(feature = "upgrade-drill"))]
