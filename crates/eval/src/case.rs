@@ -103,6 +103,11 @@ pub struct Expect {
     pub turns_max: Option<u32>,
     #[serde(default)]
     pub cost_usd_max: Option<f64>,
+    /// Offline only (ignored with `--live`): substrings that some request the fake
+    /// provider received must contain, e.g. AGENTS.md text or a skill catalog entry
+    /// that only reaches the model's context.
+    #[serde(default)]
+    pub provider_request_contains: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]

@@ -40,6 +40,10 @@ pub struct Outcome {
     /// Workspace files after the run (path relative to the mount -> content).
     #[serde(default)]
     pub files: BTreeMap<String, String>,
+    /// Offline: the raw bodies of the requests the fake provider received, one per
+    /// line (its `--record` file). Not kept in reports: it is the whole context.
+    #[serde(skip)]
+    pub provider_requests: Option<String>,
     /// The harness could not run the case (an RPC failed, a timeout).
     #[serde(default)]
     pub error: Option<String>,
@@ -144,6 +148,20 @@ pub fn evaluate(expect: &Expect, outcome: &Outcome) -> Vec<Mismatch> {
                 format!("a tool output containing {needle:?}"),
                 list_or_none(&outputs),
             );
+        }
+    }
+    if let Some(requests) = &outcome.provider_requests {
+        for needle in &expect.provider_request_contains {
+            if !requests.contains(needle.as_str()) {
+                miss(
+                    "providerRequestContains".into(),
+                    format!("a provider request containing {needle:?}"),
+                    format!(
+                        "not in the {} request(s) the fake provider received",
+                        requests.lines().count()
+                    ),
+                );
+            }
         }
     }
     for (path, want) in &expect.files {

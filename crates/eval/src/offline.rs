@@ -87,6 +87,7 @@ pub struct FakeProvider {
 pub async fn start_fake_provider(
     bin: &Path,
     script: Option<&Path>,
+    record: &Path,
     log: &Path,
 ) -> Result<FakeProvider, EvalError> {
     let log_file = std::fs::File::create(log).map_err(|err| EvalError::Io {
@@ -95,7 +96,8 @@ pub async fn start_fake_provider(
     })?;
     let mut command = Command::new(bin);
     command
-        .args(["--port", "0"])
+        .args(["--port", "0", "--record"])
+        .arg(record)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(log_file);

@@ -21,6 +21,8 @@ pub struct RunSpec {
     /// A configuration's overrides, merged over the case's `session`.
     pub overrides: Map<String, Value>,
     pub timeout: Duration,
+    /// Offline: the fake provider's `--record` file, read after the run.
+    pub record_file: Option<std::path::PathBuf>,
 }
 
 /// The session config: a default `tools` from the setup, then the case's `session`,
@@ -75,6 +77,17 @@ pub async fn run_case(client: &RpcClient, case: &Case, spec: &RunSpec) -> Outcom
         }
     }
     outcome.latency_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    if let Some(path) = &spec.record_file {
+        // Each line is one request as JSON; its `raw_body` is the request exactly as
+        // sent (JSON text, so a needle with quotes or newlines must be escaped).
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let bodies: Vec<String> = text
+            .lines()
+            .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+            .filter_map(|v| v.get("raw_body").and_then(Value::as_str).map(str::to_owned))
+            .collect();
+        outcome.provider_requests = Some(bodies.join("\n"));
+    }
     outcome
 }
 

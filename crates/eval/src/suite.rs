@@ -118,6 +118,7 @@ pub async fn run_suite(cases: &[Case], options: &SuiteOptions) -> Result<Report,
                         model: live.model.clone(),
                         overrides: overrides.clone(),
                         timeout: options.timeout,
+                        record_file: None,
                     };
                     (job.clone(), case.clone(), spec, client.clone())
                 })
@@ -194,7 +195,8 @@ async fn run_offline_chunk(
             None => None,
         };
         let log = dir.join(format!("fake-provider-{index}.log"));
-        let fake = start_fake_provider(&options.fake_provider_bin, script.as_deref(), &log)
+        let record = dir.join(format!("requests-{index}.jsonl"));
+        let fake = start_fake_provider(&options.fake_provider_bin, script.as_deref(), &record, &log)
             .await
             .map_err(|err| EvalError::Process(format!("case {}: {err}", case.name)))?;
         let api_kind = case
@@ -223,6 +225,7 @@ async fn run_offline_chunk(
             model: json!({"providerId": provider_id, "apiKind": api_kind, "model": "fake-model"}),
             overrides,
             timeout: options.timeout,
+            record_file: Some(record),
         };
         specs.push((job.clone(), case, spec));
     }
