@@ -98,6 +98,10 @@ pub struct Expect {
     /// Status of the last run: `completed` (the default), `failed`, `cancelled`.
     #[serde(default)]
     pub status: Option<String>,
+    /// Substrings of the last run's failure (`{reason, code, message}` as JSON),
+    /// e.g. `limitExceeded`.
+    #[serde(default)]
+    pub failure_contains: Vec<String>,
     /// Generations over all runs of the case.
     #[serde(default)]
     pub turns_max: Option<u32>,

@@ -99,6 +99,19 @@ pub fn evaluate(expect: &Expect, outcome: &Outcome) -> Vec<Mismatch> {
             format!("{last}{failure}"),
         );
     }
+    let failure = outcome
+        .failure
+        .as_ref()
+        .map_or_else(|| "(no failure)".to_owned(), Value::to_string);
+    for needle in &expect.failure_contains {
+        if !failure.contains(needle.as_str()) {
+            miss(
+                "failureContains".into(),
+                format!("a failure containing {needle:?}"),
+                failure.clone(),
+            );
+        }
+    }
     for tool in &expect.tools_called {
         check_tool(tool, &outcome.tool_calls, &mut miss);
     }
