@@ -66,8 +66,7 @@ fn parse_config(spec: &str) -> anyhow::Result<(String, Map<String, Value>)> {
     let (name, file) = spec
         .split_once('=')
         .with_context(|| format!("--config {spec}: expected NAME=FILE"))?;
-    let text =
-        std::fs::read_to_string(file).with_context(|| format!("--config {name}: {file}"))?;
+    let text = std::fs::read_to_string(file).with_context(|| format!("--config {name}: {file}"))?;
     let value: Value =
         serde_json::from_str(&text).with_context(|| format!("--config {name}: {file}"))?;
     match value {

@@ -86,7 +86,11 @@ pub fn evaluate(expect: &Expect, outcome: &Outcome) -> Vec<Mismatch> {
         );
     }
     let want_status = expect.status.as_deref().unwrap_or("completed");
-    let last = outcome.statuses.last().map(String::as_str).unwrap_or("none");
+    let last = outcome
+        .statuses
+        .last()
+        .map(String::as_str)
+        .unwrap_or("none");
     if last != want_status {
         let failure = outcome
             .failure
@@ -116,7 +120,11 @@ pub fn evaluate(expect: &Expect, outcome: &Outcome) -> Vec<Mismatch> {
         check_tool(tool, &outcome.tool_calls, &mut miss);
     }
     for name in &expect.tools_not_called {
-        let count = outcome.tool_calls.iter().filter(|c| &c.name == name).count();
+        let count = outcome
+            .tool_calls
+            .iter()
+            .filter(|c| &c.name == name)
+            .count();
         if count > 0 {
             miss(
                 format!("tool {name} not called"),
@@ -146,10 +154,11 @@ pub fn evaluate(expect: &Expect, outcome: &Outcome) -> Vec<Mismatch> {
         }
     }
     for needle in &expect.tool_output_contains {
-        let found = outcome
-            .tool_calls
-            .iter()
-            .any(|c| c.output.as_deref().is_some_and(|o| o.contains(needle.as_str())));
+        let found = outcome.tool_calls.iter().any(|c| {
+            c.output
+                .as_deref()
+                .is_some_and(|o| o.contains(needle.as_str()))
+        });
         if !found {
             let outputs: Vec<String> = outcome
                 .tool_calls
@@ -321,7 +330,11 @@ fn check_file(
             }
             for needle in &c.contains {
                 if !actual.contains(needle.as_str()) {
-                    miss(check.clone(), format!("containing {needle:?}"), shown.clone());
+                    miss(
+                        check.clone(),
+                        format!("containing {needle:?}"),
+                        shown.clone(),
+                    );
                 }
             }
         }

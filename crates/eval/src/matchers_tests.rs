@@ -148,7 +148,10 @@ fn text_files_ceilings_and_failure_are_checked() {
     // The diff shows both sides.
     let shown = mismatches[3].to_string();
     assert!(shown.contains("expected: \"debug = false\\n\""), "{shown}");
-    assert!(shown.contains("actual:   \"debug = true\\nport = 1\\n\""), "{shown}");
+    assert!(
+        shown.contains("actual:   \"debug = true\\nport = 1\\n\""),
+        "{shown}"
+    );
 }
 
 #[test]
@@ -189,7 +192,10 @@ fn cases_parse_with_defaults_and_reject_unknown_fields() {
     assert!(matches!(case.expect.files.get("a"), Some(FileExpect::Exact(s)) if s == "exact"));
     assert!(matches!(
         case.expect.files.get("b"),
-        Some(FileExpect::Check(FileCheck { equals: Some(_), .. }))
+        Some(FileExpect::Check(FileCheck {
+            equals: Some(_),
+            ..
+        }))
     ));
     let unknown = serde_json::from_value::<Case>(json!({"name": "x", "prompt": "hi", "expct": {}}));
     assert!(unknown.is_err());

@@ -175,7 +175,10 @@ impl Report {
                 case.min_pass_rate * 100.0
             ));
             for run in case.runs.iter().filter(|r| !r.passed) {
-                out.push_str(&format!("  run {} (session {}):\n", run.index, run.session_id));
+                out.push_str(&format!(
+                    "  run {} (session {}):\n",
+                    run.index, run.session_id
+                ));
                 for mismatch in &run.mismatches {
                     out.push_str(&format!("{mismatch}\n"));
                 }
@@ -212,7 +215,9 @@ impl Report {
         }
         out.push_str("</tr><tr>");
         for _ in &self.configs {
-            out.push_str("<th>pass rate</th><th>min</th><th>tokens</th><th>cost USD</th><th>latency ms</th>");
+            out.push_str(
+                "<th>pass rate</th><th>min</th><th>tokens</th><th>cost USD</th><th>latency ms</th>",
+            );
         }
         out.push_str("</tr></thead><tbody>\n");
         for name in self.case_names() {

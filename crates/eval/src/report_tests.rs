@@ -67,7 +67,10 @@ fn table_html_and_diffs_list_every_case_and_escape() {
     assert!(table.contains("FAIL"));
     let diffs = report.failure_diffs();
     assert!(diffs.contains("FAIL plain <text> [terse]"), "{diffs}");
-    assert!(diffs.contains("expected: text containing \"<b>\""), "{diffs}");
+    assert!(
+        diffs.contains("expected: text containing \"<b>\""),
+        "{diffs}"
+    );
 
     let html = report.html();
     assert!(html.starts_with("<!doctype html>"));
@@ -101,5 +104,8 @@ fn merge_puts_two_reports_side_by_side() {
 
 #[test]
 fn escape_covers_html_specials() {
-    assert_eq!(escape("<a href='x'>&\"</a>"), "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;");
+    assert_eq!(
+        escape("<a href='x'>&\"</a>"),
+        "&lt;a href=&#39;x&#39;&gt;&amp;&quot;&lt;/a&gt;"
+    );
 }

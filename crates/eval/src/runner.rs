@@ -30,9 +30,11 @@ pub struct RunSpec {
 pub fn session_config(case: &Case, spec: &RunSpec) -> Value {
     let mut config = Map::new();
     config.insert("model".into(), spec.model.clone());
-    let tools = case.setup.tools.clone().or_else(|| {
-        (!case.setup.files.is_empty()).then(|| json!({"filesystem": "edit"}))
-    });
+    let tools = case
+        .setup
+        .tools
+        .clone()
+        .or_else(|| (!case.setup.files.is_empty()).then(|| json!({"filesystem": "edit"})));
     if let Some(tools) = tools {
         config.insert("tools".into(), tools);
     }

@@ -196,9 +196,10 @@ async fn run_offline_chunk(
         };
         let log = dir.join(format!("fake-provider-{index}.log"));
         let record = dir.join(format!("requests-{index}.jsonl"));
-        let fake = start_fake_provider(&options.fake_provider_bin, script.as_deref(), &record, &log)
-            .await
-            .map_err(|err| EvalError::Process(format!("case {}: {err}", case.name)))?;
+        let fake =
+            start_fake_provider(&options.fake_provider_bin, script.as_deref(), &record, &log)
+                .await
+                .map_err(|err| EvalError::Process(format!("case {}: {err}", case.name)))?;
         let api_kind = case
             .session
             .get("model")

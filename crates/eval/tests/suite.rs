@@ -116,7 +116,10 @@ fn the_suite_passes_offline_and_the_html_report_lists_every_case() {
     let cases = report["cases"].as_array().cloned().unwrap_or_default();
     assert_eq!(cases.len(), names.len(), "{report}");
     for name in &names {
-        assert!(stdout.contains(name.as_str()), "{name} not in the table:\n{stdout}");
+        assert!(
+            stdout.contains(name.as_str()),
+            "{name} not in the table:\n{stdout}"
+        );
     }
     check_html_in_chromium(&html, &names);
 }
@@ -138,9 +141,16 @@ fn check_html_in_chromium(html: &Path, names: &[String]) {
         Err(err) => panic!("chromium: {err}"),
     };
     let dom = text(&output.stdout);
-    assert!(dom.contains("Lightspeed eval report"), "DOM: {dom}\n{}", text(&output.stderr));
+    assert!(
+        dom.contains("Lightspeed eval report"),
+        "DOM: {dom}\n{}",
+        text(&output.stderr)
+    );
     for name in names {
-        assert!(dom.contains(name.as_str()), "{name} not in the rendered report");
+        assert!(
+            dom.contains(name.as_str()),
+            "{name} not in the rendered report"
+        );
     }
 }
 
@@ -151,7 +161,12 @@ fn a_broken_case_fails_with_a_readable_diff() {
     };
     let output = eval(&["crates/eval/tests/broken".as_ref()], &server, &fake);
     let stdout = text(&output.stdout);
-    assert_eq!(output.status.code(), Some(1), "{stdout}\n{}", text(&output.stderr));
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{stdout}\n{}",
+        text(&output.stderr)
+    );
     for needle in [
         "FAIL deliberately-broken [default]: pass rate 0% < minimum 100%",
         "✗ toolsCalled edit_file",
