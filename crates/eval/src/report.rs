@@ -130,7 +130,7 @@ impl Report {
         out.push_str(&format!("{:<name_width$}", "case"));
         for config in &self.configs {
             out.push_str(&format!(
-                "  | {:<28}",
+                "  | {:<34}",
                 format!("{} (pass tokens cost ms)", short(config, 10))
             ));
         }
@@ -149,7 +149,7 @@ impl Report {
                     ),
                     None => "-".into(),
                 };
-                out.push_str(&format!("  | {cell:<28}"));
+                out.push_str(&format!("  | {cell:<34}"));
             }
             out.push('\n');
         }
