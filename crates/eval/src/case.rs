@@ -33,6 +33,10 @@ pub struct Case {
     pub runs: u32,
     #[serde(default = "full")]
     pub min_pass_rate: f64,
+    /// Paths (relative to the working directory) the case needs, e.g. an MCP
+    /// server's script: when one is missing the case is skipped and reported so.
+    #[serde(default)]
+    pub requires: Vec<String>,
     /// The fake provider's script (docs/fake-provider.md); ignored with `--live`.
     #[serde(default)]
     pub fake_provider: Option<Value>,
@@ -59,6 +63,11 @@ pub struct Setup {
     /// tools given, `{"filesystem": "edit"}`.
     #[serde(default)]
     pub tools: Option<Value>,
+    /// MCP servers: `mcp/servers/put` params, put and then linked to the session.
+    /// `{cwd}` in any string is replaced with the runner's working directory, so a
+    /// stdio server's script path can be absolute.
+    #[serde(default)]
+    pub mcp_servers: Vec<Value>,
     /// Memory blocks created (if missing) and attached before the first run.
     #[serde(default)]
     pub memory_blocks: Vec<MemoryBlock>,
@@ -168,6 +177,14 @@ impl Case {
                 .collect(),
             None => self.turns.clone(),
         }
+    }
+
+    /// The first path of `requires` that does not exist.
+    pub fn missing_requirement(&self) -> Option<&str> {
+        self.requires
+            .iter()
+            .find(|path| !Path::new(path.as_str()).exists())
+            .map(String::as_str)
     }
 
     pub fn mount_path(&self) -> String {

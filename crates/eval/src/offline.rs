@@ -198,6 +198,8 @@ pub async fn start_server(
         .env("OPENAI_API_KEY", "")
         .env("ANTHROPIC_API_KEY", "")
         .env_remove("OPENAI_BASE_URL")
+        // Stdio MCP servers of cases (`setup.mcpServers`) run under node.
+        .env("LIGHTSPEED_MCP_STDIO_COMMANDS", "node")
         .env_remove("ANTHROPIC_BASE_URL")
         .env(
             "RUST_LOG",

@@ -73,6 +73,15 @@ pub struct Report {
     pub mode: String,
     pub wall_ms: u64,
     pub cases: Vec<CaseResult>,
+    /// Cases not run, with why (a `requires` path is missing).
+    #[serde(default)]
+    pub skipped: Vec<Skipped>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct Skipped {
+    pub name: String,
+    pub reason: String,
 }
 
 impl Report {
@@ -104,8 +113,13 @@ impl Report {
             mode: a.mode.clone(),
             wall_ms: a.wall_ms + b.wall_ms,
             cases: Vec::new(),
+            skipped: Vec::new(),
         };
         for (side, report) in [("A", a), ("B", b)] {
+            for mut skipped in report.skipped {
+                skipped.name = format!("{side}:{}", skipped.name);
+                out.skipped.push(skipped);
+            }
             for mut case in report.cases {
                 case.config = format!("{side}:{}", case.config);
                 out.cases.push(case);
@@ -152,6 +166,9 @@ impl Report {
                 out.push_str(&format!("  | {cell:<34}"));
             }
             out.push('\n');
+        }
+        for skipped in &self.skipped {
+            out.push_str(&format!("{}: skipped, {}\n", skipped.name, skipped.reason));
         }
         let failed = self.cases.iter().filter(|c| !c.ok()).count();
         out.push_str(&format!(
@@ -252,6 +269,17 @@ impl Report {
             out.push_str("</tr>\n");
         }
         out.push_str("</tbody></table>\n");
+        if !self.skipped.is_empty() {
+            out.push_str("<h2>Skipped</h2>\n<ul>\n");
+            for skipped in &self.skipped {
+                out.push_str(&format!(
+                    "<li><b>{}</b>: {}</li>\n",
+                    escape(&skipped.name),
+                    escape(&skipped.reason)
+                ));
+            }
+            out.push_str("</ul>\n");
+        }
         let diffs = self.failure_diffs();
         if !diffs.is_empty() {
             out.push_str(&format!(

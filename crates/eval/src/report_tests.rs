@@ -59,6 +59,10 @@ fn table_html_and_diffs_list_every_case_and_escape() {
             case("plain <text>", "terse", vec![run(false, 12)], 1.0),
             case("only-base", "base", vec![run(true, 5)], 1.0),
         ],
+        skipped: vec![Skipped {
+            name: "needs-node".into(),
+            reason: "missing node_modules".into(),
+        }],
     };
     assert!(!report.all_ok());
     let table = report.table();
@@ -77,6 +81,8 @@ fn table_html_and_diffs_list_every_case_and_escape() {
     assert!(html.contains("plain &lt;text&gt;"));
     assert!(!html.contains("plain <text>"));
     assert!(html.contains("only-base"));
+    assert!(html.contains("<b>needs-node</b>: missing node_modules"));
+    assert!(table.contains("needs-node: skipped, missing node_modules"));
     // Side by side: one column group per configuration; a missing cell is a dash.
     assert!(html.contains("<th colspan=\"5\">base</th><th colspan=\"5\">terse</th>"));
     assert!(html.contains("<td colspan=\"5\">-</td>"));
@@ -91,6 +97,7 @@ fn merge_puts_two_reports_side_by_side() {
         mode: "offline".into(),
         wall_ms: 1,
         cases: vec![case("x", "default", vec![run(true, 1)], 1.0)],
+        skipped: vec![],
     };
     let b = a.clone();
     let merged = Report::merge(a, b);

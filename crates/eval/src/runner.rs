@@ -121,6 +121,17 @@ async fn drive(
             )
             .await?;
     }
+    for server in &case.setup.mcp_servers {
+        let server = with_cwd(server);
+        let name = str_field(&server, "name", "mcp/servers/put")?;
+        client.call("mcp/servers/put", server).await?;
+        client
+            .call(
+                "session/mcp/link",
+                json!({"sessionId": spec.session_id, "server": name}),
+            )
+            .await?;
+    }
     for block in &case.setup.memory_blocks {
         let created = client
             .call(
@@ -165,6 +176,21 @@ async fn drive(
         outcome.files = read_workspace(client, workspace_id).await?;
     }
     Ok(())
+}
+
+/// `value` with `{cwd}` replaced in every string by the working directory.
+fn with_cwd(value: &Value) -> Value {
+    let cwd = std::env::current_dir()
+        .map(|dir| dir.display().to_string())
+        .unwrap_or_else(|_| ".".into());
+    match value {
+        Value::String(s) => Value::String(s.replace("{cwd}", &cwd)),
+        Value::Array(items) => Value::Array(items.iter().map(with_cwd).collect()),
+        Value::Object(map) => {
+            Value::Object(map.iter().map(|(k, v)| (k.clone(), with_cwd(v))).collect())
+        }
+        other => other.clone(),
+    }
 }
 
 /// Uploads `files` as a snapshot and creates a workspace at it.

@@ -16,7 +16,7 @@ use crate::offline::{
     FakeProvider, PROVIDERS_PER_SERVER, ProviderEntry, providers_toml, start_fake_provider,
     start_server,
 };
-use crate::report::{CaseResult, Report, RunResult};
+use crate::report::{CaseResult, Report, RunResult, Skipped};
 use crate::rpc::RpcClient;
 use crate::runner::{RunSpec, run_case};
 
@@ -82,7 +82,15 @@ pub async fn run_suite(cases: &[Case], options: &SuiteOptions) -> Result<Report,
         options.configs.clone()
     };
     let mut jobs = Vec::new();
+    let mut skipped = Vec::new();
     for (case_index, case) in cases.iter().enumerate() {
+        if let Some(path) = case.missing_requirement() {
+            skipped.push(Skipped {
+                name: case.name.clone(),
+                reason: format!("missing {path}"),
+            });
+            continue;
+        }
         for config in 0..configs.len() {
             for run in 0..case.runs {
                 jobs.push(Job {
@@ -136,7 +144,9 @@ pub async fn run_suite(cases: &[Case], options: &SuiteOptions) -> Result<Report,
         }
     }
     progress.finish_and_clear();
-    Ok(gather(cases, &configs, results, options, started))
+    let mut report = gather(cases, &configs, results, options, started);
+    report.skipped = skipped;
+    Ok(report)
 }
 
 async fn run_jobs(
@@ -265,8 +275,12 @@ fn gather(
         },
         wall_ms: 0,
         cases: Vec::new(),
+        skipped: Vec::new(),
     };
     for (case_index, case) in cases.iter().enumerate() {
+        if case.missing_requirement().is_some() {
+            continue;
+        }
         for (config_index, (config, _)) in configs.iter().enumerate() {
             let runs = results
                 .iter()
