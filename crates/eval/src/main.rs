@@ -148,7 +148,17 @@ async fn main() -> ExitCode {
     let args = Args::parse();
     let json = args.json.clone();
     let html = args.html.clone();
-    let report = match run(args).await {
+    // The server, Temporal and fake providers run in process groups of their own (so
+    // they can be stopped as groups) and so miss the terminal's Ctrl-C: dropping the
+    // suite's future on Ctrl-C drops their handles, which SIGTERM the groups.
+    let outcome = tokio::select! {
+        outcome = run(args) => outcome,
+        _ = tokio::signal::ctrl_c() => {
+            eprintln!("lightspeed-eval: interrupted");
+            return ExitCode::from(130);
+        }
+    };
+    let report = match outcome {
         Ok(report) => report,
         Err(err) => {
             eprintln!("lightspeed-eval: {err:#}");
