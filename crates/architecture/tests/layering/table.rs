@@ -273,6 +273,8 @@ pub(crate) const CRATES: &[Row] = &[
         &[],
     ),
     tooling("architecture", &[], &[]),
+    // The eval runner is an API client over HTTP, untyped JSON: it needs no crate.
+    tooling("eval", &[], &[]),
 ];
 
 /// External (and workspace) crates a crate must never reach along normal edges,
