@@ -232,6 +232,8 @@ export class Bridge {
         );
       case "new": {
         const chat = (this.state.chats[chatKey] ??= { generation: 0, sessionId: null });
+        // The old session's answer would otherwise keep arriving after "new".
+        if (chat.sessionId) await this.cancelRuns(chat.sessionId, "new session from chat");
         chat.generation += 1;
         chat.sessionId = null;
         await this.store.save();
@@ -242,15 +244,9 @@ export class Bridge {
       case "stop": {
         const sessionId = this.state.chats[chatKey]?.sessionId;
         if (!sessionId) return reply("Nothing is running.");
-        const view = await this.ls.sessionRead({ sessionId });
-        const runIds = [view.activeRun?.runId, ...(view.queuedRunIds ?? [])].filter(Boolean);
-        if (!runIds.length) return reply("Nothing is running.");
-        for (const runId of runIds) {
-          await this.ls.runCancel({ sessionId, runId, reason: "stopped from chat" }).catch((err) => {
-            if (err?.kind !== "conflict" && err?.kind !== "notFound") throw err;
-          });
-        }
-        return reply(runIds.length === 1 ? "Stopping." : `Stopping ${runIds.length} runs.`);
+        const stopped = await this.cancelRuns(sessionId, "stopped from chat");
+        if (!stopped) return reply("Nothing is running.");
+        return reply(stopped === 1 ? "Stopping." : `Stopping ${stopped} runs.`);
       }
       case "model": {
         const sessionId = await this.ensureSession(chatKey, msg.platform, msg.chatId);
@@ -280,6 +276,19 @@ export class Bridge {
         return reply(`Model set to ${route.providerId}:${route.apiKind}:${route.model}.`);
       }
     }
+  }
+
+  /** Cancels the session's active and queued runs; how many there were. */
+  async cancelRuns(sessionId, reason) {
+    const view = await this.ls.sessionRead({ sessionId });
+    const runIds = [view.activeRun?.runId, ...(view.queuedRunIds ?? [])].filter(Boolean);
+    for (const runId of runIds) {
+      await this.ls.runCancel({ sessionId, runId, reason }).catch((err) => {
+        // Already over (finished, or cancelled meanwhile): nothing to stop.
+        if (err?.kind !== "conflict" && err?.kind !== "notFound") throw err;
+      });
+    }
+    return runIds.length;
   }
 
   /** The delivery of a session's answers (started on first use). */
