@@ -59,7 +59,8 @@ fn generate() -> Generated {
         })
         .collect();
     let error_data = generator.subschema_for::<ErrorData>().to_value();
-    let definitions = generator.take_definitions(true);
+    let mut definitions = generator.take_definitions(true);
+    crate::schema_shape::reshape(&mut definitions);
     Generated {
         definitions,
         methods,

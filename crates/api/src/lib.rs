@@ -12,6 +12,7 @@
 //! (no jsonrpsee, no axum here); hold behaviour beyond the table and (de)serialisation.
 
 pub mod contract;
+mod schema_shape;
 /// The environment daemon's frames (not JSON-RPC), re-exported for the daemon and
 /// the gateway, which both speak the contract too.
 pub use env_protocol;

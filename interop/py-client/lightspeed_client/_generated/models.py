@@ -53,6 +53,12 @@ class AuthFlowStartParams(BaseModel):
 
 
 class AuthFlowStatus(StrEnum):
+    """
+    - `pending`: Waiting for the user to authorize at `authorizationUrl`.
+    - `completed`: The callback arrived and the code was exchanged: `grantId` is usable.
+    - `failed`: The authorization server refused, the exchange failed, or the flow expired.
+    """
+
     pending = "pending"
     completed = "completed"
     failed = "failed"
@@ -96,6 +102,10 @@ class AuthGrantRef(BaseModel):
 
 
 class AuthGrantStatus(StrEnum):
+    """
+    - `needsReauth`: The refresh token was refused (`invalid_grant`): authorize again.
+    """
+
     active = "active"
     revoked = "revoked"
     needs_reauth = "needsReauth"
@@ -350,6 +360,11 @@ class CitationView(BaseModel):
 
 
 class CompactionPolicy(StrEnum):
+    """
+    - `auto`: Compact at the high-watermark and on request (default).
+    - `manual`: Compact only on request.
+    """
+
     auto = "auto"
     manual = "manual"
 
@@ -369,6 +384,12 @@ class ContextInput(BaseModel):
 
 
 class DeltaKind(StrEnum):
+    """
+    - `toolProgress`: Progress of a running tool call, one line such as `everything__long: 3/5 Step 3` (whole, not appended; `turn` is the tool batch).
+    - `toolOutput`: Output a running tool call printed (a shell command's stdout and stderr, in order), appended to what came before; `callId` names the call and `turn` is the tool batch. The committed tool result replaces it.
+    - `retry`: The generation of `turn` failed midway and is being tried again: discard the text, reasoning and tool arguments streamed for that turn (`text` is empty). Committed items stay authoritative either way.
+    """
+
     text = "text"
     reasoning = "reasoning"
     tool_arguments = "toolArguments"
@@ -455,6 +476,12 @@ class EnvironmentRef(BaseModel):
 
 
 class EnvironmentStatus(StrEnum):
+    """
+    - `online`: A daemon is connected and was heard from recently.
+    - `offline`: A daemon was connected once; none is now.
+    - `never`: No daemon has connected yet.
+    """
+
     online = "online"
     offline = "offline"
     never = "never"
@@ -478,6 +505,16 @@ class EnvironmentView(BaseModel):
 class ErrorKind(StrEnum):
     """
     The error codes the API uses. They never change meaning.
+
+    - `invalidParams`: -32602: params do not fit the method.
+    - `notFound`: -32004: the session, run or blob does not exist (in this universe).
+    - `conflict`: -32009: a revision, submission or state conflict.
+    - `rejected`: -32010: the request is well formed but the session refused it.
+    - `overloaded`: -32001: too many requests in flight; retry later.
+    - `unauthorized`: -32000: missing or invalid credentials.
+    - `internal`: -32603: a server fault.
+    - `invalidRequest`: -32600: the envelope is not a JSON-RPC request (an object or array `id`, no `"jsonrpc": "2.0"`, an empty or oversized batch, an oversized body); answered with `id: null` before any method runs.
+    - `parseError`: -32700: the body is not JSON; answered with `id: null`.
     """
 
     invalid_params = "invalidParams"
@@ -504,6 +541,11 @@ class FilesystemMode(StrEnum):
 class FinishReason(StrEnum):
     """
     Why a generation stopped, normalised across providers.
+
+    - `stop`: The model ended its answer.
+    - `toolCalls`: The model asked for tool calls.
+    - `maxTokens`: The output limit cut the answer short (OpenAI `length` or an `incomplete` response, Anthropic `max_tokens`).
+    - `contentFilter`: The provider's filter withheld the rest.
     """
 
     other = "other"
@@ -530,6 +572,14 @@ class ForkedFromView(BaseModel):
 
 
 class HoldState(StrEnum):
+    """
+    - `awaitingApproval`: The calls wait for `run/approve` or `run/deny`.
+    - `denied`: Denied by a person.
+    - `expired`: Denied because the approval deadline passed.
+    - `deferred`: The tool finishes at `untilMs` (`sleep`, `wait_until`).
+    - `awaitingChildren`: The call waits for sub-agents' runs to end (`agent_wait`); at `untilMs` it stops waiting.
+    """
+
     approved = "approved"
     awaiting_approval = "awaitingApproval"
     denied = "denied"
@@ -792,6 +842,13 @@ class ItemViewCompaction(BaseModel):
 
 
 class LinkState(StrEnum):
+    """
+    - `spawned`: A call spawned the child and started its first run.
+    - `runStarted`: A call started another run on the child (`agent_send`).
+    - `runFinished`: The child's run ended.
+    - `parentNotified`: This session told its parent that its run ended.
+    """
+
     spawned = "spawned"
     run_started = "runStarted"
     run_finished = "runFinished"
@@ -905,6 +962,9 @@ class McpAuthInput(
 class McpLinkMode(StrEnum):
     """
     Who calls a linked server's tools.
+
+    - `client`: The worker's MCP client, inside the tool activity: the server's tools become session tools named `server__tool`.
+    - `hosted`: The model provider calls the server itself (OpenAI Responses `mcp` tools, Anthropic `mcp_servers`; Streamable HTTP servers only). The session gets one tool entry, `server__mcp`; the server's credential is added when each generation is sent and redacted from the stored request.
     """
 
     client = "client"
@@ -1292,6 +1352,10 @@ class OverlapPolicyInput(StrEnum):
     """
     What a firing does while the schedule's previous firing's run is still queued
     or running.
+
+    - `skip`: Dropped (the default).
+    - `bufferOne`: Kept (one at most) until the previous run finishes.
+    - `allowAll`: Started at once: its run queues in the session.
     """
 
     skip = "skip"
@@ -1343,6 +1407,17 @@ class ProviderView(BaseModel):
 class Quota(StrEnum):
     """
     Which per-universe quota refused a request (`reason: quotaExceeded`).
+
+    - `sessions`: Sessions one universe may hold (`session/start` of a new session).
+    - `runsInFlight`: Runs requested and not yet finished, over all of a universe's sessions (`run/start` of a new submission).
+    - `storedBytes`: Bytes of content a universe stores (blob uploads, run and steer input, instructions, snapshot manifests).
+    - `mcpServers`: MCP servers one universe may hold (`mcp/servers/put` of a new server).
+    - `mcpLinks`: MCP servers linked to one session (`session/mcp/link` of a new server).
+    - `memoryBlocks`: Memory blocks one universe may hold (`memory/blocks/create`).
+    - `sessionMemoryBlocks`: Memory blocks attached to one session (`session/memory/attach` of a new one).
+    - `archivalPassages`: Archival passages one universe may hold (`memory/archival/insert`, and the agent's `archival_insert`).
+    - `schedules`: Schedules one universe may hold (`schedule/create`, and the agent's `schedule_create`).
+    - `blobPins`: Blobs one universe may pin (`blob/pin` of a blob not pinned yet).
     """
 
     sessions = "sessions"
@@ -1533,6 +1608,10 @@ class RunStartResult(BaseModel):
 
 
 class RunStatus(StrEnum):
+    """
+    - `awaitingApproval`: A call waits for `run/approve` or `run/deny`.
+    """
+
     queued = "queued"
     running = "running"
     cancelling = "cancelling"
@@ -2183,6 +2262,10 @@ class ToolChoiceInput(
 class ToolDecisionInput(StrEnum):
     """
     What happens to a call of a tool.
+
+    - `allow`: The call runs.
+    - `ask`: The call waits for `run/approve` or `run/deny` (or the approval deadline).
+    - `deny`: The call is refused; the model is told so.
     """
 
     allow = "allow"
@@ -2375,6 +2458,10 @@ class VfsMountListParams(BaseModel):
 
 
 class VfsMountMode(StrEnum):
+    """
+    - `readWrite`: Workspaces only.
+    """
+
     read_only = "readOnly"
     read_write = "readWrite"
 
@@ -2556,6 +2643,12 @@ class VfsWorkspaceView(BaseModel):
 
 
 class WaitReason(StrEnum):
+    """
+    - `approval`: The tool policy asks a person first.
+    - `timer`: The tool asked to finish later (`sleep`, `wait_until`).
+    - `children`: The call waits for sub-agents to finish their runs (`agent_wait`).
+    """
+
     approval = "approval"
     timer = "timer"
     children = "children"
@@ -2585,6 +2678,11 @@ class WaitingCallView(BaseModel):
 
 
 class WakeUpState(StrEnum):
+    """
+    - `fired`: Its run was requested.
+    - `dropped`: Due while the run queue was full: no run.
+    """
+
     scheduled = "scheduled"
     cancelled = "cancelled"
     fired = "fired"
