@@ -403,10 +403,6 @@ impl Drop for OpenSocket {
     }
 }
 
-fn scopeguard_ws() -> OpenSocket {
-    OpenSocket
-}
-
 /// Drives one WebSocket and closes it when the gateway must.
 struct SocketWatch {
     outbox: Arc<Outbox>,
@@ -424,7 +420,7 @@ impl SocketWatch {
     async fn serve(self, connection: impl Future<Output = ()>) {
         telemetry::metrics().ws_opened();
         // Decremented however this future ends (a dropped task included).
-        let _open = scopeguard_ws();
+        let _open = OpenSocket;
         tokio::pin!(connection);
         let auth = match &self.held {
             Held::PreAuth(auth) => Some(Arc::clone(auth)),

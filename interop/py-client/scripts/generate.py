@@ -4,15 +4,15 @@
     python scripts/generate.py           # rewrite the generated files
     python scripts/generate.py --check   # exit 1 (with a diff summary) when they are stale
 
-Models come from datamodel-code-generator (pinned in requirements-dev.lock) run over a
-normalized copy of api.schema.json; the method table and the typed per-method mixins
+Models come from datamodel-code-generator (pinned in requirements-dev.lock) run over
+api.schema.json as exported (one `enum` per string enum, titled union variants:
+crates/api/src/schema_shape.rs); the method table and the typed per-method mixins
 are written here from methods.json. Output is deterministic: no timestamps, no paths.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import difflib
 import json
 import keyword
@@ -46,75 +46,10 @@ CODEGEN_ARGS = [
 ]
 
 
-def pascal(text: str) -> str:
-    parts = re.split(r"[^0-9A-Za-z]+", text)
-    return "".join(p[:1].upper() + p[1:] for p in parts if p)
-
-
 def snake(method: str) -> str:
     name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", method)
     name = re.sub(r"[^0-9A-Za-z]+", "_", name).strip("_").lower()
     return name + "_" if keyword.iskeyword(name) else name
-
-
-def _string_values(branch: dict) -> list[str] | None:
-    """The values of a branch that is only a string enum or const, else None."""
-    if branch.get("type") != "string":
-        return None
-    if set(branch) - {"type", "enum", "const", "description"}:
-        return None
-    if "const" in branch:
-        return [branch["const"]]
-    if "enum" in branch:
-        return list(branch["enum"])
-    return None
-
-
-def _tag_of(branch: dict) -> str | None:
-    """The `type` const of an object branch of a tagged union, else None."""
-    if branch.get("type") != "object":
-        return None
-    tag = branch.get("properties", {}).get("type", {}).get("const")
-    return tag if isinstance(tag, str) else None
-
-
-def normalize(schema: dict) -> dict:
-    """Rewrites what schemars emits into shapes the generator names well.
-
-    * `oneOf` of string consts/enums (schemars splits an enum whose variants carry
-      docs) becomes one string `enum`, so the generator writes one StrEnum and not
-      `Foo1 | Literal[...]`.
-    * Each branch of an internally tagged union (`type` const) gets a title
-      `<Union><Tag>` (e.g. `InputItemText`), so its class is not `InputItem1`.
-    """
-    schema = copy.deepcopy(schema)
-
-    def merge_enums(node):
-        if isinstance(node, dict):
-            for key in ("oneOf", "anyOf"):
-                branches = node.get(key)
-                if isinstance(branches, list) and branches:
-                    values = [_string_values(b) for b in branches]
-                    if all(v is not None for v in values):
-                        del node[key]
-                        node["type"] = "string"
-                        node["enum"] = [x for v in values for x in v]
-            for value in node.values():
-                merge_enums(value)
-        elif isinstance(node, list):
-            for value in node:
-                merge_enums(value)
-
-    merge_enums(schema)
-    for name, definition in schema.get("definitions", {}).items():
-        branches = definition.get("oneOf")
-        if not isinstance(branches, list):
-            continue
-        tags = [_tag_of(b) for b in branches]
-        if all(tags) and len(set(tags)) == len(tags):
-            for branch, tag in zip(branches, tags):
-                branch.setdefault("title", name + pascal(tag))
-    return schema
 
 
 def generate_models(schema: dict) -> str:
@@ -122,7 +57,7 @@ def generate_models(schema: dict) -> str:
         # The generator writes the input's file name into the header: keep it stable.
         src = Path(tmp) / "api.schema.json"
         out = Path(tmp) / "models.py"
-        src.write_text(json.dumps(normalize(schema), indent=1, sort_keys=True))
+        src.write_text(json.dumps(schema, indent=1, sort_keys=True))
         cmd = [sys.executable, "-m", "datamodel_code_generator", "--input", str(src),
                "--output", str(out), *CODEGEN_ARGS]
         done = subprocess.run(cmd, capture_output=True, text=True)
