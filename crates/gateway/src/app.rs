@@ -255,6 +255,12 @@ async fn http<K: KeyStore>(
         (body, None)
     };
     let mut request = Request::from_parts(parts, body);
+    if telemetry::traces::enabled() {
+        let parent = telemetry::traces::extract(request.headers());
+        request
+            .extensions_mut()
+            .insert(crate::traced::RemoteParent(parent));
+    }
     request.extensions_mut().insert(outcome);
     request.extensions_mut().insert(Transport::Http);
     let mut service = endpoint

@@ -64,6 +64,7 @@ mod limits;
 mod oauth_callback;
 mod outbox;
 mod rpc;
+mod traced;
 mod ws_auth;
 
 use std::net::SocketAddr;

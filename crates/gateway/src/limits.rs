@@ -27,7 +27,9 @@ use crate::connections::UniverseWork;
 use crate::envelope::INVALID_REQUEST;
 use crate::outbox::Outbox;
 use crate::rpc::error_object;
+use crate::traced::{self, RemoteParent};
 use crate::ws_auth::{AUTH_HELLO, Gate, WsAuth};
+use telemetry::traces::FutureExt as _;
 
 /// Which transport a call came over; set by the `/rpc` endpoint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -323,7 +325,24 @@ where
                         _ => None,
                     };
                     let response = if room {
-                        let response = contract_response(id, inner.call(request).await);
+                        let trace = telemetry::traces::enabled().then(|| {
+                            traced::start(
+                                metric_method(&method),
+                                &admitted.universe_id,
+                                request.params().as_str(),
+                                extensions.get::<RemoteParent>(),
+                            )
+                        });
+                        let call = inner.call(request);
+                        let response = match &trace {
+                            // The host's calls (a Temporal update, say) become children.
+                            Some(trace) => call.with_context(trace.clone()).await,
+                            None => call.await,
+                        };
+                        let response = contract_response(id, response);
+                        if let Some(trace) = &trace {
+                            traced::finish(trace, &response);
+                        }
                         drop(work);
                         response
                     } else {

@@ -369,6 +369,8 @@ impl Inner {
                 HeaderValue::from_static(value),
             );
         }
+        // The caller's span (a generation's provider call) as the request's parent.
+        telemetry::traces::inject(&mut headers);
         let request = self.http.post(url.clone()).headers(headers);
         let request = match body {
             Body::Json(bytes) => request.body(bytes),

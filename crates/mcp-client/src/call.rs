@@ -5,12 +5,14 @@ use std::time::{Duration, Instant};
 
 use base64::Engine;
 use rmcp::RoleClient;
+use rmcp::model::GetMeta as _;
 use rmcp::model::{
     CallToolRequest, CallToolRequestParams, CancelledNotificationParam, ClientRequest,
     ProgressToken, RequestId, ServerResult,
 };
 use rmcp::service::{Peer, PeerRequestOptions};
 use serde_json::{Map, Value};
+use telemetry::traces::{Attribute, FutureExt as _, Kind};
 use tokio::sync::mpsc;
 
 use crate::connection::{Connection, truncate_on_char};
@@ -128,8 +130,31 @@ impl Content {
     }
 }
 
-/// Sends `tools/call` on `connection` and waits for the answer.
+/// Sends `tools/call` on `connection` and waits for the answer, under a client span
+/// (the MCP semantic conventions' name and attributes; no argument or output).
 pub(crate) async fn call(
+    connection: &Arc<Connection>,
+    name: &str,
+    arguments: Map<String, Value>,
+    options: CallOptions,
+) -> Result<CallOutput, McpError> {
+    let span = telemetry::traces::child(
+        format!("tools/call {name}"),
+        Kind::Client,
+        vec![
+            Attribute::new("mcp.method.name", "tools/call"),
+            Attribute::new("gen_ai.tool.name", name.to_owned()),
+        ],
+    );
+    let result = call_untraced(connection, name, arguments, options)
+        .with_context(span.clone())
+        .await;
+    let failure = result.as_ref().err().map(McpError::code);
+    telemetry::traces::finish(&span, failure);
+    result
+}
+
+async fn call_untraced(
     connection: &Arc<Connection>,
     name: &str,
     arguments: Map<String, Value>,
@@ -139,7 +164,12 @@ pub(crate) async fn call(
     let started = Instant::now();
     let mut params = CallToolRequestParams::new(name.to_owned());
     params.arguments = Some(arguments);
-    let request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+    let mut request = ClientRequest::CallToolRequest(CallToolRequest::new(params));
+    // Trace context in the request's `_meta` (SEP-414), which any transport carries;
+    // over HTTP it also becomes the request's `traceparent` header (crate::http).
+    if let Some(traceparent) = telemetry::traces::traceparent() {
+        request.get_meta_mut().set_traceparent(traceparent);
+    }
     let classify = |error| McpError::from_service(error, connection.http_failure_since(started));
     // rmcp puts a fresh progress token in every request's `_meta` and, when its own
     // timeout fires, sends `notifications/cancelled` before returning `Timeout`.

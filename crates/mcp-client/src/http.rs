@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use futures::stream::BoxStream;
 use http::{HeaderName, HeaderValue};
-use rmcp::model::ClientJsonRpcMessage;
+use rmcp::model::{ClientJsonRpcMessage, GetMeta as _, JsonRpcMessage};
 use rmcp::transport::streamable_http_client::{
     SseError, StreamableHttpClient, StreamableHttpError, StreamableHttpPostResponse,
     StreamableHttpResponseLimits,
@@ -213,6 +213,23 @@ impl CredentialedClient {
         custom_headers
     }
 
+    /// [`Self::headers`] and the `traceparent` a request carries in its `_meta`
+    /// (rmcp sends from a task of its own, where the caller's span is not current).
+    fn message_headers(
+        &self,
+        custom_headers: HashMap<HeaderName, HeaderValue>,
+        message: &ClientJsonRpcMessage,
+    ) -> HashMap<HeaderName, HeaderValue> {
+        let mut headers = self.headers(custom_headers);
+        if let JsonRpcMessage::Request(request) = message
+            && let Some(traceparent) = request.request.get_meta().get_traceparent()
+            && let Ok(value) = HeaderValue::from_str(traceparent)
+        {
+            headers.insert(HeaderName::from_static("traceparent"), value);
+        }
+        headers
+    }
+
     fn observe<T>(&self, result: Result<T, HttpError>) -> Result<T, HttpError> {
         if let Err(error) = &result
             && let Some(failure) = HttpFailure::classify(error)
@@ -276,6 +293,7 @@ impl StreamableHttpClient for CredentialedClient {
         custom_headers: HashMap<HeaderName, HeaderValue>,
         limits: StreamableHttpResponseLimits,
     ) -> Result<StreamableHttpPostResponse, HttpError> {
+        let headers = self.message_headers(custom_headers, &message);
         let result = self
             .inner
             .post_message_with_response_limits(
@@ -283,7 +301,7 @@ impl StreamableHttpClient for CredentialedClient {
                 message,
                 session_id,
                 auth_header,
-                self.headers(custom_headers),
+                headers,
                 limits,
             )
             .await;
@@ -345,5 +363,56 @@ impl StreamableHttpClient for CredentialedClient {
             )
             .await;
         self.observe(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rmcp::model::{CallToolRequest, CallToolRequestParams, ClientRequest, RequestId};
+
+    use super::*;
+
+    const TRACEPARENT: &str = "00-0af7651916cd43dd8448eb211c80319c-00f067aa0ba902b7-01";
+
+    fn client() -> CredentialedClient {
+        CredentialedClient::new(
+            reqwest::Client::new(),
+            Some((
+                HeaderName::from_static("authorization"),
+                HeaderValue::from_static("Bearer t"),
+            )),
+            Arc::new(FailureSlot::default()),
+        )
+    }
+
+    fn call(traceparent: Option<&str>) -> ClientJsonRpcMessage {
+        let mut request = ClientRequest::CallToolRequest(CallToolRequest::new(
+            CallToolRequestParams::new("echo"),
+        ));
+        if let Some(traceparent) = traceparent {
+            request.get_meta_mut().set_traceparent(traceparent);
+        }
+        ClientJsonRpcMessage::request(request, RequestId::Number(1))
+    }
+
+    #[test]
+    fn a_requests_traceparent_becomes_its_header_beside_the_credential() {
+        let headers = client().message_headers(HashMap::new(), &call(Some(TRACEPARENT)));
+        assert_eq!(
+            headers[&HeaderName::from_static("traceparent")],
+            TRACEPARENT
+        );
+        assert_eq!(
+            headers[&HeaderName::from_static("authorization")],
+            "Bearer t"
+        );
+        let headers = client().message_headers(HashMap::new(), &call(None));
+        assert!(!headers.contains_key(&HeaderName::from_static("traceparent")));
+    }
+
+    #[test]
+    fn a_traceparent_that_is_no_header_value_is_dropped() {
+        let headers = client().message_headers(HashMap::new(), &call(Some("00-\n-evil")));
+        assert!(!headers.contains_key(&HeaderName::from_static("traceparent")));
     }
 }

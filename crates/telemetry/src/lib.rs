@@ -1,6 +1,7 @@
 //! Process metrics in the Prometheus text format, one registry per process
 //! ([`metrics`]): what the gateway serves at `/metrics` and the worker at its own
-//! metrics address (docs/operating/metrics.md lists every series).
+//! metrics address (docs/operating/metrics.md lists every series). OpenTelemetry
+//! traces ([`traces`]): off unless an OTLP endpoint is set (docs/operating/traces.md).
 //!
 //! Labels are bounded by construction: a JSON-RPC method outside the contract is
 //! `unknown`, outcomes, activity kinds and token kinds are fixed words, and provider
@@ -10,6 +11,8 @@
 //!
 //! What this crate must not do: depend on another crate of the workspace (every
 //! layer may record into it), or block: recording is a few atomic operations.
+
+pub mod traces;
 
 use std::sync::OnceLock;
 use std::time::Duration;

@@ -17,6 +17,8 @@
 //! - [`seam`]: the payload codec that keeps every history payload small (large
 //!   ones go to the CAS by ref); every process talking to the workflows uses it.
 //! - [`devserver`]: a Temporal dev server as a child process (`server dev`, tests).
+//! - [`traces`]: the OpenTelemetry tracer provider and the SDK plugin that carries
+//!   trace context through Temporal headers (off unless an OTLP endpoint is set).
 //!
 //! What this crate must not do: decide anything about sessions (the engine decides,
 //! the workflow carries its actions), put transcript-sized data into workflow
@@ -31,4 +33,5 @@ pub mod providers;
 pub mod schedules;
 pub mod seam;
 pub mod sessions;
+pub mod traces;
 pub mod worker;

@@ -82,12 +82,29 @@ async fn main() -> anyhow::Result<()> {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     init_logging()?;
     let cli = Cli::parse();
-    match cli.command {
+    // Traces only for the serving roles (docs/operating/traces.md); `service.name`
+    // says which role a span came from unless OTEL_SERVICE_NAME names it.
+    let service = match &cli.command {
+        Some(Command::Worker(_)) => Some("lightspeed-worker"),
+        Some(Command::Gateway(_)) => Some("lightspeed-gateway"),
+        Some(Command::Dev(_)) | None => Some("lightspeed-server"),
+        Some(Command::ApiKeys(_) | Command::Gc(_)) => None,
+    };
+    let traces = match service {
+        Some(service) => temporal_server::traces::install_from_env(service)?,
+        None => None,
+    };
+    let result = match cli.command {
         Some(Command::ApiKeys(command)) => api_keys::run(command).await,
         Some(Command::Worker(args)) => serve::worker(*args).await,
         Some(Command::Gateway(args)) => serve::gateway(*args).await,
         Some(Command::Dev(args)) => serve::dev(*args).await,
         Some(Command::Gc(args)) => gc::run(*args).await,
         None => serve::both(cli.serve).await,
+    };
+    // The last batch of spans (those of the runs that finished while stopping).
+    if let Some(traces) = traces {
+        tokio::task::spawn_blocking(move || traces.shutdown()).await?;
     }
+    result
 }

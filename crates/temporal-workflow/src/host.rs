@@ -11,12 +11,14 @@ use std::pin::Pin;
 use std::task::Poll;
 use std::time::{Duration, UNIX_EPOCH};
 
+use engine::core::control::ControlState;
 use engine::core::effects::{CompactionOutcome, GenerationOutcome, ToolResult};
 use engine::core::limits::TEXT_FIELD_BYTES_MAX;
 use engine::core::run::EffectError;
 use engine::drive::{Action, CompactionIntent, GenerationIntent, Resumed, ToolBatchIntent};
 use engine::{LogEntry, RunId, Seq, ToolCallId};
 use futures::FutureExt as _;
+use opentelemetry::trace::FutureExt as _;
 use temporalio_workflow::ActivityExecutionError;
 use temporalio_workflow::common::error::ApplicationFailure;
 use temporalio_workflow::{
@@ -169,31 +171,60 @@ pub(crate) async fn drive_session(
             return Err(WorkflowTermination::cancelled());
         }
         let now = now_ms(ctx);
-        let action = ctx.state_mut(|wf| {
-            wf.session.decide_queued(now);
-            wf.session.drive_mut().map(|drive| drive.next_action())
+        let next = ctx.state_mut(|wf| {
+            wf.decide_queued(now);
+            let drive = wf.session.drive_mut()?;
+            let action = drive.next_action();
+            let trace = run_of(&action, drive.projected()).and_then(|run| wf.traces.of(run));
+            Some((action, trace))
         });
-        let Some(action) = action else {
+        let Some((action, trace)) = next else {
             host.load().await?;
             continue;
         };
+        // What the step schedules joins the trace of the run it acts for (with traces
+        // off there is none, and the plugin is not installed either).
+        let step = host.step(action);
+        let outcome = match trace {
+            Some(trace) => step.with_context(trace).await?,
+            None => step.await?,
+        };
+        if let Some(outcome) = outcome {
+            return Ok(outcome);
+        }
+    }
+}
+
+/// The run `action` is taken for: the one it names, else the active one.
+fn run_of<'a>(action: &'a Action, control: &'a ControlState) -> Option<&'a RunId> {
+    match action {
+        Action::GenerateLlm(intent) => Some(&intent.run_id),
+        Action::InvokeTools(intent) => Some(&intent.run_id),
+        Action::NotifyParent(intent) => Some(&intent.run_id),
+        Action::TranscribeInput(intent) => Some(&intent.run_id),
+        Action::AppendEvents { .. } | Action::CompactContext(_) | Action::Idle | Action::Closed => {
+            control.runs.active.as_ref().map(|active| &active.run_id)
+        }
+    }
+}
+
+impl Host<'_> {
+    /// Performs one action; the session's outcome when the workflow is done.
+    async fn step(&mut self, action: Action) -> WorkflowResult<Option<SessionWorkflowOutcome>> {
         match action {
             Action::AppendEvents {
                 expected_head,
                 entries,
-            } => host.append(expected_head, entries).await?,
-            Action::GenerateLlm(intent) => host.generate(intent).await?,
-            Action::InvokeTools(intent) => host.invoke_tools(intent).await,
-            Action::CompactContext(intent) => host.compact(intent).await,
-            Action::NotifyParent(intent) => host.notify_parent(intent).await?,
-            Action::TranscribeInput(intent) => host.transcribe(intent).await,
-            Action::Idle => {
-                if let Some(outcome) = host.idle().await? {
-                    return Ok(outcome);
-                }
-            }
-            Action::Closed => return host.closed().await,
+            } => self.append(expected_head, entries).await?,
+            Action::GenerateLlm(intent) => self.generate(intent).await?,
+            Action::InvokeTools(intent) => self.invoke_tools(intent).await,
+            Action::CompactContext(intent) => self.compact(intent).await,
+            Action::NotifyParent(intent) => self.notify_parent(intent).await?,
+            Action::TranscribeInput(intent) => self.transcribe(intent).await,
+            Action::Idle => return self.idle().await,
+            Action::Closed => return self.closed().await.map(Some),
         }
+        Ok(None)
     }
 }
 

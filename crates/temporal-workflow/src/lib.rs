@@ -18,6 +18,9 @@
 //! each firing of a Lightspeed schedule: the `schedule_fire` activity, then
 //! `schedule_wait_run` until the run it started is finished.
 //!
+//! With traces on, each run's activities are scheduled under the trace context of the
+//! update that asked for the run ([`traces`](crate::traces), docs/operating/traces.md).
+//!
 //! What this crate must not do:
 //! - perform I/O, read a clock, draw randomness or use tokio: workflow code runs under
 //!   Temporal's deterministic replay; time comes from `workflow_time()`, everything
@@ -35,6 +38,7 @@ pub mod messages;
 pub mod schedule;
 pub mod session;
 pub mod settings;
+mod traces;
 mod workflow;
 
 pub use messages::{

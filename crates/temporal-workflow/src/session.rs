@@ -162,10 +162,12 @@ impl WorkflowState {
         id
     }
 
-    /// Decides every queued admission against the drive (a step boundary).
-    pub fn decide_queued(&mut self, now_ms: u64) {
+    /// Decides every queued admission against the drive (a step boundary); returns
+    /// the admissions that asked for a run, with its id.
+    pub fn decide_queued(&mut self, now_ms: u64) -> Vec<(u64, RunId)> {
+        let mut runs = Vec::new();
         let Some(drive) = self.drive.as_mut() else {
-            return;
+            return runs;
         };
         while let Some(id) = self.queue.pop_front() {
             let Some(Admission::Queued(command)) = self.admissions.remove(&id) else {
@@ -175,7 +177,10 @@ impl WorkflowState {
                 Ok(admitted) => {
                     let (run_id, duplicate) = match admitted {
                         Admitted::Accepted => (None, false),
-                        Admitted::Run { run_id, duplicate } => (Some(run_id), duplicate),
+                        Admitted::Run { run_id, duplicate } => {
+                            runs.push((id, run_id.clone()));
+                            (Some(run_id), duplicate)
+                        }
                     };
                     Admission::Staged {
                         command,
@@ -188,6 +193,7 @@ impl WorkflowState {
             };
             self.admissions.insert(id, admission);
         }
+        runs
     }
 
     /// The reply to admission `id`, once it is committed or refused.

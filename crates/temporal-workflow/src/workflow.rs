@@ -15,6 +15,7 @@ use crate::messages::{
     WorkflowStatus,
 };
 use crate::session::WorkflowState;
+use crate::traces::RunTraces;
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
@@ -27,9 +28,24 @@ pub struct AgentSessionWorkflow {
     /// The input's `chain_index`, for the `status` query.
     pub(crate) chain_index: u32,
     pub(crate) session: WorkflowState,
+    /// The trace context each run's activities are scheduled under.
+    pub(crate) traces: RunTraces,
     /// Which drill variant of the workflow code this instance runs.
     #[cfg(feature = "upgrade-drill")]
     pub(crate) drill: crate::drill::UpgradeDrill,
+}
+
+impl AgentSessionWorkflow {
+    /// Decides queued admissions (a step boundary); the runs they asked for join their
+    /// updates' traces.
+    pub(crate) fn decide_queued(&mut self, now_ms: u64) {
+        for (admission, run_id) in self.session.decide_queued(now_ms) {
+            self.traces.run_staged(admission, &run_id);
+        }
+        if let Some(drive) = self.session.drive() {
+            self.traces.prune(drive.projected());
+        }
+    }
 }
 
 #[workflow_methods]
@@ -73,12 +89,20 @@ impl AgentSessionWorkflow {
         ctx: &mut WorkflowContext<Self>,
         request: AdmitRequest,
     ) -> Result<AdmitReply, BoxError> {
-        let id = ctx.state_mut(|wf| wf.session.enqueue(request.command));
+        let id = ctx.state_mut(|wf| {
+            let id = wf.session.enqueue(request.command);
+            // The update's span (when traces are on) is current here.
+            wf.traces.admitted(id);
+            id
+        });
         let waited = ctx
             .wait_condition(|wf| wf.session.outcome(id).is_some())
             .await;
         let outcome = ctx.state(|wf| wf.session.outcome(id));
-        ctx.state_mut(|wf| wf.session.handler_done(id));
+        ctx.state_mut(|wf| {
+            wf.session.handler_done(id);
+            wf.traces.handled(id);
+        });
         waited?;
         match outcome {
             Some(Ok(reply)) => Ok(reply),

@@ -54,11 +54,16 @@ const fn tooling(
 /// has any more, so this table (and ARCHITECTURE.md) never overstates the graph.
 pub(crate) const CRATES: &[Row] = &[
     product("engine", &[], &[]),
+    // Process metrics and traces: every layer may record into it, so it depends on
+    // none.
+    product("telemetry", &[], &[]),
     product("api", &["env-protocol"], &[]),
-    product("llm-clients", &[], &[]),
+    // Telemetry only to pass the current trace context on (`traceparent`).
+    product("llm-clients", &["telemetry"], &[]),
     // The MCP client over rmcp: a leaf like llm-clients, so the worker and the API
-    // service's MCP routes can share it without pulling each other in.
-    product("mcp-client", &[], &[]),
+    // service's MCP routes can share it without pulling each other in; telemetry for
+    // the span of a tool call and its trace context.
+    product("mcp-client", &["telemetry"], &[]),
     // The environment daemon: the environment protocol's types and nothing else of
     // ours (no engine, no store, no gateway code). Its tests depend on itself with
     // the `testing` feature (the stand-in gateway).
@@ -129,8 +134,6 @@ pub(crate) const CRATES: &[Row] = &[
     // Engine only for `BlobRef` (parse and hash a ref on the raw blob routes);
     // telemetry for its `/metrics` and the counters it records.
     product("gateway", &["api", "engine", "telemetry"], &[]),
-    // Process metrics: every layer may record into it, so it depends on none.
-    product("telemetry", &[], &[]),
     // llm-runtime: the neutral reading of stored provider items, provider-params
     // validation at admission and the typed reasoning effort.
     product(

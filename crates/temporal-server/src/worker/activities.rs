@@ -110,6 +110,7 @@ impl SessionActivities {
         input: ToolInvokeInput,
     ) -> Result<ToolResult, ActivityError> {
         let attempt = ctx.info().attempt;
+        super::spans::tool_call(&input);
         observed("tool_invoke", attempt, self.backend.tool_invoke(ctx, input)).await
     }
 

@@ -25,6 +25,7 @@ use engine::{Seq, SessionId};
 use futures::future::BoxFuture;
 use llm_runtime::{LlmRuntime, Transport};
 use serde_json::json;
+use telemetry::traces::FutureExt as _;
 use temporal_workflow::activities::{
     AppendEventsInput, AppendEventsOutput, CommittedStep, CompactContextInput, GenerationStep,
     LlmGenerateInput, LoadSessionInput, LoadSessionOutput, NotifyParentInput, ToolInvokeInput,
@@ -455,11 +456,22 @@ where
             request.model.provider_id.clone(),
             request.model.model.clone(),
         );
-        let generation =
-            self.llm
-                .runtime
-                .generate_hosted(request, &*store, self.llm.transport, &sink, hosted);
-        match heartbeating(&ctx, generation).await {
+        let span = super::spans::generation(intent, &route.0, &route.1);
+        let generation = self
+            .llm
+            .runtime
+            .generate_hosted(request, &*store, self.llm.transport, &sink, hosted)
+            .with_context(span.clone());
+        let generated = heartbeating(&ctx, generation).await;
+        super::spans::generation_finished(
+            &span,
+            match &generated {
+                Some(Ok(result)) => Ok(&result.usage),
+                Some(Err(err)) => Err(err.code()),
+                None => Err("cancelled"),
+            },
+        );
+        match generated {
             None => Err(ActivityError::cancelled()),
             Some(Ok(mut result)) => {
                 let usage = &result.usage;

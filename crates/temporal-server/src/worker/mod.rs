@@ -12,6 +12,7 @@ pub mod activities;
 pub mod backend;
 pub mod env_jobs;
 pub mod sdk_metrics;
+mod spans;
 mod transcription;
 
 use std::sync::Arc;
@@ -224,6 +225,10 @@ pub async fn connect(
         options,
         ClientOptions::new(config.namespace.clone())
             .data_converter(converter)
+            // With traces on, the SDK's plugin carries trace context in the headers of
+            // workflow starts, updates and activities (workers built on this client get
+            // it too) and starts their spans; none while a workflow replays.
+            .plugins(crate::traces::temporal_plugin())
             .build(),
     )
     .await

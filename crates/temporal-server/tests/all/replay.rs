@@ -12,6 +12,7 @@ use temporal_server::seam;
 use temporal_workflow::AgentSessionWorkflow;
 use temporal_workflow::drill::UpgradeDrill;
 use temporalio_client::WorkflowHistory;
+use temporalio_sdk::opentelemetry::OpenTelemetryPlugin;
 use temporalio_sdk::workflow_replayer::{
     WorkflowReplayFailure, WorkflowReplayer, WorkflowReplayerOptions,
 };
@@ -60,6 +61,16 @@ async fn replay(
     fixtures: Vec<(String, WorkflowHistory)>,
     drill: UpgradeDrill,
 ) -> Vec<(String, Option<WorkflowReplayFailure>)> {
+    replay_with(fixtures, drill, false).await
+}
+
+/// [`replay`], with the SDK's OpenTelemetry plugin installed when `traced` (as on a
+/// worker exporting traces: docs/operating/traces.md).
+async fn replay_with(
+    fixtures: Vec<(String, WorkflowHistory)>,
+    drill: UpgradeDrill,
+    traced: bool,
+) -> Vec<(String, Option<WorkflowReplayFailure>)> {
     // Recorded histories hold every payload inline: the seam codec passes them
     // through, so its store stays empty.
     let data = tempfile::tempdir().unwrap();
@@ -72,10 +83,13 @@ async fn replay(
             AgentSessionWorkflow::with_upgrade_drill(drill)
         }),
     };
-    let options = options
+    let mut options = options
         .unwrap()
-        .data_converter(seam::data_converter(stores))
-        .build();
+        .data_converter(seam::data_converter(stores));
+    if traced {
+        options = options.worker_plugin(OpenTelemetryPlugin::builder().build());
+    }
+    let options = options.build();
     let replayer = WorkflowReplayer::new(options).unwrap();
     let (names, histories): (Vec<_>, Vec<_>) = fixtures.into_iter().unzip();
     let results = replayer.replay_workflows(histories).await.unwrap();
@@ -111,6 +125,15 @@ async fn every_recorded_history_replays_against_the_current_workflow() {
         "histories that no longer replay:\n{}",
         failed.join("\n")
     );
+}
+
+/// Traces change no command: every history replays with the OpenTelemetry plugin
+/// (its spans' ids come from a random stream of their own, its context rides in
+/// headers, and the workflow keeps each run's context only in memory).
+#[tokio::test(flavor = "multi_thread")]
+async fn every_recorded_history_replays_with_traces_on() {
+    let failed = failures(&replay_with(fixtures(), UpgradeDrill::Off, true).await);
+    assert!(failed.is_empty(), "{}", failed.join("\n"));
 }
 
 /// The upgrade drill's change behind its patch marker replays every history

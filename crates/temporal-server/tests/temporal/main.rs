@@ -39,5 +39,6 @@ mod seam;
 mod seam_shapes;
 mod secrets_scan;
 mod sessions;
+mod traces;
 mod upgrade;
 mod voice;

@@ -164,7 +164,7 @@ impl Host<'_> {
         self.settle_in_flight(|_| false);
         loop {
             let now = now_ms(self.ctx);
-            self.ctx.state_mut(|wf| wf.session.decide_queued(now));
+            self.ctx.state_mut(|wf| wf.decide_queued(now));
             self.ctx
                 .wait_condition(|wf| wf.session.has_queued() || wf.session.handlers_waiting() == 0)
                 .await?;
