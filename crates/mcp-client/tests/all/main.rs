@@ -11,3 +11,4 @@ mod pool;
 mod scenario;
 mod stdio;
 mod support;
+mod traces;
