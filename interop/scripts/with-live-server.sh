@@ -8,6 +8,7 @@
 # The command sees:
 #   LIGHTSPEED_API_URL    http://127.0.0.1:PORT (the gateway; JSON-RPC at /rpc)
 #   LIGHTSPEED_API_KEY    the key the server accepts
+#   LIGHTSPEED_OPERATOR_KEY  an operator key (the `operator/` methods)
 #   LIGHTSPEED_FAKE_PROVIDER_URL  http://127.0.0.1:PORT of the fake provider
 #   LIGHTSPEED_TEST_MODEL a model route (JSON) that the fake provider answers
 #
@@ -61,7 +62,8 @@ read -r fake_addr <"$work/fake.addr"
 port="$(free_port)"
 temporal_port="$(free_port)"
 key="lsk_live_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-LIGHTSPEED_API_KEY="$key" OPENAI_BASE_URL="http://$fake_addr/v1" \
+operator_key="lsk_operator_$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+LIGHTSPEED_API_KEY="$key" LIGHTSPEED_OPERATOR_KEY="$operator_key" OPENAI_BASE_URL="http://$fake_addr/v1" \
   ANTHROPIC_BASE_URL="http://$fake_addr" OPENAI_API_KEY= ANTHROPIC_API_KEY= \
   RUST_LOG="${RUST_LOG:-warn}" \
   "$server_bin" dev --bind "127.0.0.1:$port" --temporal-port "$temporal_port" \
@@ -78,6 +80,7 @@ done
 
 export LIGHTSPEED_API_URL="http://127.0.0.1:$port"
 export LIGHTSPEED_API_KEY="$key"
+export LIGHTSPEED_OPERATOR_KEY="$operator_key"
 export LIGHTSPEED_FAKE_PROVIDER_URL="http://$fake_addr"
 export LIGHTSPEED_TEST_MODEL='{"providerId":"openai","apiKind":"openai:responses","model":"fake-model"}'
 "$@"

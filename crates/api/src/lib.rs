@@ -22,8 +22,8 @@ pub mod types;
 
 pub use error::{ApiError, ErrorData, ErrorKind, Quota};
 pub use methods::{
-    Caller, LightspeedApi, METHODS, MethodSpec, SUBSCRIPTIONS, SubscriptionSpec, Unserved,
-    dispatch, handshake, subscribe,
+    Caller, LightspeedApi, METHODS, MethodSpec, OPERATOR_METHOD_PREFIX, SUBSCRIPTIONS,
+    SubscriptionSpec, Unserved, check_role, dispatch, handshake, subscribe,
 };
 
 /// Version of the contract; bumped on incompatible changes.

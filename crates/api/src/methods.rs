@@ -24,6 +24,7 @@ use crate::types::initialize::*;
 use crate::types::mcp::*;
 use crate::types::memory::*;
 use crate::types::models::*;
+use crate::types::operator::*;
 use crate::types::run::*;
 use crate::types::schedule::*;
 use crate::types::session::*;
@@ -33,10 +34,36 @@ use crate::types::vfs::*;
 /// Who is calling: resolved by the gateway from the API key, never from params.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    /// The tenant whose data this request may touch, and nothing else.
+    /// The tenant whose data this request may touch, and nothing else (empty for an
+    /// operator key).
     pub universe_id: String,
     /// Id of the API key used (not the key).
     pub key_id: String,
+    /// An operator key: it may call the `operator/` methods and nothing else.
+    pub operator: bool,
+}
+
+/// The prefix of the methods only an operator key may call.
+pub const OPERATOR_METHOD_PREFIX: &str = "operator/";
+
+/// Whether `caller`'s key may call `method`: an operator key calls the `operator/`
+/// methods and nothing else, a universe key everything else.
+pub fn check_role(caller: &Caller, method: &str) -> Result<(), ApiError> {
+    match (method.starts_with(OPERATOR_METHOD_PREFIX), caller.operator) {
+        (true, false) => Err(ApiError::new(
+            crate::ErrorKind::Unauthorized,
+            format!("{method} needs an operator key; this key belongs to a universe"),
+        )
+        .with_reason("operatorKeyRequired")),
+        (false, true) => Err(ApiError::new(
+            crate::ErrorKind::Unauthorized,
+            format!(
+                "{method} needs a universe's key; an operator key calls operator/ methods only"
+            ),
+        )
+        .with_reason("universeKeyRequired")),
+        _ => Ok(()),
+    }
 }
 
 /// One JSON-RPC method of the contract.
@@ -291,6 +318,7 @@ macro_rules! api_table {
             method: &str,
             params: Value,
         ) -> Result<Value, ApiError> {
+            check_role(caller, method)?;
             // Each method's future is boxed: inline, this match's future would be as
             // large as the largest method's, and debug builds nest such futures deep
             // enough to overflow a runtime worker's stack. One allocation per call.
@@ -309,6 +337,7 @@ macro_rules! api_table {
             params: Value,
         ) -> Result<BoxStream<'static, Value>, ApiError> {
             use futures::StreamExt as _;
+            check_role(caller, method)?;
             match method {
                 $( $sub_wire => {
                     let params = parse_params::<$sub_params>(method, params)?;
@@ -502,6 +531,16 @@ api_table! {
         vfs_mount_delete: "vfs/mount/delete" (VfsMountDeleteParams) -> VfsMountDeleteResult;
         /// Lists a session's mounts.
         vfs_mount_list: "vfs/mount/list" (VfsMountListParams) -> VfsMountListResult;
+        /// Operator: mints a key for a universe (the plaintext is answered once).
+        /// Served by the gateway, which holds the keys.
+        operator_api_keys_create: "operator/api-keys/create" (ApiKeyCreateParams) -> ApiKeyCreateResult;
+        /// Operator: lists keys, newest first.
+        operator_api_keys_list: "operator/api-keys/list" (ApiKeyListParams) -> ApiKeyListResult;
+        /// Operator: revokes a key; every gateway refuses it within `keyRecheckMs`,
+        /// open WebSockets included.
+        operator_api_keys_revoke: "operator/api-keys/revoke" (ApiKeyRevokeParams) -> ApiKeyRevokeResult;
+        /// Operator: the audit log of operator calls, newest first.
+        operator_audit_list: "operator/audit/list" (AuditListParams) -> AuditListResult;
     }
     subscriptions {
         /// Committed session events from a cursor on, then live, with the running

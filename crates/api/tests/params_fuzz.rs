@@ -14,6 +14,7 @@ fn caller() -> Caller {
     Caller {
         universe_id: "u".into(),
         key_id: "k".into(),
+        operator: false,
     }
 }
 
@@ -110,7 +111,10 @@ fn arbitrary_params_get_typed_errors_for_every_method() {
                             .await
                             .err()
                     } else {
-                        api::dispatch(&Unserved, &caller(), method, params.clone())
+                        // Each method with the kind of key it needs (`check_role`).
+                        let mut caller = caller();
+                        caller.operator = method.starts_with(api::OPERATOR_METHOD_PREFIX);
+                        api::dispatch(&Unserved, &caller, method, params.clone())
                             .await
                             .err()
                     }

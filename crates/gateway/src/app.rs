@@ -24,7 +24,7 @@ use tower::Service as _;
 use tower::layer::util::{Identity, Stack};
 
 use crate::GatewayError;
-use crate::auth::{self, AuthOutcome, Denial, ResolveKey};
+use crate::auth::{self, AuthOutcome, Denial, ResolveKey, SocketKey};
 use crate::blobs::{self, BlobState};
 use crate::config::GatewayConfig;
 use crate::connections::{Connections, NoPlace, UniversePlace};
@@ -32,7 +32,8 @@ use crate::envelope;
 use crate::keys::KeyStore;
 use crate::killable::{ConnKill, KillSwitch};
 use crate::limits::{GatewayRpcLayer, Transport};
-use crate::outbox::{OutboundBytes, Outbox};
+use crate::operator::KeyAdmin;
+use crate::outbox::{CloseReason, OutboundBytes, Outbox};
 use crate::rpc;
 use crate::ws_auth::WsAuth;
 
@@ -103,7 +104,8 @@ pub fn router<A: LightspeedApi, K: KeyStore>(
     keys: Arc<K>,
     config: &GatewayConfig,
 ) -> Result<(Router, RouterHandle), GatewayError> {
-    let module = rpc::module(Arc::clone(&api)).map_err(GatewayError::MethodTable)?;
+    let module = rpc::module(Arc::clone(&api), Arc::clone(&keys) as Arc<dyn KeyAdmin>)
+        .map_err(GatewayError::MethodTable)?;
     let middleware = RpcServiceBuilder::new().layer(GatewayRpcLayer {
         in_flight_max: config.connection_in_flight_max,
         response_bytes_max: config.rpc_response_bytes_max,
@@ -194,11 +196,13 @@ async fn rpc_endpoint<K: KeyStore>(
 ) -> Response {
     let outcome = auth::resolve(endpoint.keys.as_ref(), request.headers()).await;
     let sent_key = request.headers().contains_key(AUTHORIZATION);
+    // A socket's key is looked up again while it is open (revocation); by hash.
+    let key_hash = auth::bearer_hash(request.headers());
     // The key has done its work. Dropping it here keeps it out of jsonrpsee, whose
     // trace-level logs print whole requests, headers included.
     request.headers_mut().remove(AUTHORIZATION);
     if ws::is_upgrade_request(&request) {
-        websocket(&endpoint, request, outcome, sent_key).await
+        websocket(&endpoint, request, outcome, (sent_key, key_hash)).await
     } else {
         http(&endpoint, request, outcome).await
     }
@@ -294,7 +298,7 @@ async fn websocket<K: KeyStore>(
     endpoint: &RpcEndpoint<K>,
     mut request: Request,
     outcome: AuthOutcome,
-    sent_key: bool,
+    (sent_key, key_hash): (bool, Option<String>),
 ) -> Response {
     let limits = &endpoint.limits;
     let kill = request
@@ -311,8 +315,12 @@ async fn websocket<K: KeyStore>(
         limits.ws_reply_wait(),
         bytes.clone(),
     );
+    let key = Arc::new(SocketKey::default());
     let (permit, held) = match outcome {
         AuthOutcome::Caller(caller) => {
+            if let Some(key_hash) = key_hash {
+                key.set(key_hash);
+            }
             let place = match endpoint.connections.acquire(Some(&caller.universe_id)) {
                 Ok(place) => place,
                 Err(no) => return no_place(no),
@@ -348,6 +356,7 @@ async fn websocket<K: KeyStore>(
                 keys,
                 Arc::clone(&endpoint.connections),
                 Arc::clone(&outbox),
+                Arc::clone(&key),
             );
             request
                 .extensions_mut()
@@ -355,7 +364,9 @@ async fn websocket<K: KeyStore>(
             request.extensions_mut().insert(Arc::clone(&auth));
             (permit, Held::PreAuth(auth))
         }
-        AuthOutcome::Denied(denial @ (Denial::MissingKey | Denial::UnknownKey)) => {
+        AuthOutcome::Denied(
+            denial @ (Denial::MissingKey | Denial::UnknownKey | Denial::Revoked),
+        ) => {
             return refusal(StatusCode::UNAUTHORIZED, denial.to_api_error());
         }
         AuthOutcome::Denied(denial @ Denial::StoreFailed) => {
@@ -379,10 +390,16 @@ async fn websocket<K: KeyStore>(
     .await;
     match connected {
         Ok((response, connection)) => {
+            let withdrawn = auth::key_withdrawn(
+                Arc::clone(&endpoint.keys) as Arc<dyn ResolveKey>,
+                key,
+                limits.key_recheck(),
+            );
             let watch = SocketWatch {
                 outbox,
                 kill,
                 held,
+                withdrawn: Box::pin(withdrawn),
                 conn_id,
                 idle_timeout: limits.ws_idle_timeout(),
                 auth_timeout: limits.ws_auth_timeout(),
@@ -416,6 +433,8 @@ struct SocketWatch {
     /// connection future is all the gateway can do (no Close frame).
     kill: Option<Arc<KillSwitch>>,
     held: Held,
+    /// Resolves once the socket's key is revoked ([`auth::key_withdrawn`]).
+    withdrawn: std::pin::Pin<Box<dyn Future<Output = ()> + Send>>,
     conn_id: u32,
     idle_timeout: Duration,
     auth_timeout: Duration,
@@ -423,7 +442,7 @@ struct SocketWatch {
 }
 
 impl SocketWatch {
-    async fn serve(self, connection: impl Future<Output = ()>) {
+    async fn serve(mut self, connection: impl Future<Output = ()>) {
         telemetry::metrics().ws_opened();
         // Decremented however this future ends (a dropped task included).
         let _open = OpenSocket;
@@ -437,6 +456,7 @@ impl SocketWatch {
             () = &mut connection => None,
             reason = Arc::clone(&self.outbox).closed(self.idle_timeout) => Some(reason),
             () = deadline => None,
+            () = &mut self.withdrawn => Some(CloseReason::KeyRevoked),
         };
         if let Some(reason) = reason {
             tracing::warn!(

@@ -5,6 +5,9 @@
 //! the request's extensions; the RPC middleware refuses calls without a caller. The
 //! key itself is hashed here and then forgotten: it is never logged or stored.
 
+use std::sync::Arc;
+use std::time::Duration;
+
 use api::{ApiError, Caller, ErrorKind};
 use axum::http::HeaderMap;
 use axum::http::header::AUTHORIZATION;
@@ -22,6 +25,8 @@ pub(crate) enum Denial {
     MissingKey,
     /// A bearer token that matches no stored key.
     UnknownKey,
+    /// A key an operator revoked.
+    Revoked,
     /// The key store could not answer.
     StoreFailed,
 }
@@ -44,6 +49,8 @@ impl Denial {
             Self::UnknownKey => {
                 ApiError::new(ErrorKind::Unauthorized, "unknown API key").with_reason("unknownKey")
             }
+            Self::Revoked => ApiError::new(ErrorKind::Unauthorized, "this API key was revoked")
+                .with_reason("keyRevoked"),
             Self::StoreFailed => {
                 ApiError::internal("the key store is unavailable").with_reason("keyStoreFailed")
             }
@@ -75,6 +82,11 @@ pub(crate) async fn resolve<K: KeyStore>(keys: &K, headers: &HeaderMap) -> AuthO
     resolve_token(keys, token).await
 }
 
+/// The hash of the request's bearer key, if it has one.
+pub(crate) fn bearer_hash(headers: &HeaderMap) -> Option<String> {
+    bearer_token(headers).map(hash_key)
+}
+
 /// Looks a plaintext key up in `keys`.
 pub(crate) async fn resolve_token<K: KeyStore>(keys: &K, token: &str) -> AuthOutcome {
     if token.is_empty() {
@@ -83,10 +95,17 @@ pub(crate) async fn resolve_token<K: KeyStore>(keys: &K, token: &str) -> AuthOut
     if token.len() > KEY_CHARS_MAX {
         return AuthOutcome::Denied(Denial::UnknownKey);
     }
-    match keys.find(&hash_key(token)).await {
+    resolve_hash(keys, &hash_key(token)).await
+}
+
+/// Looks a key up in `keys` by its hash.
+async fn resolve_hash<K: KeyStore>(keys: &K, key_hash: &str) -> AuthOutcome {
+    match keys.find(key_hash).await {
+        Ok(Some(record)) if record.revoked_at_ms.is_some() => AuthOutcome::Denied(Denial::Revoked),
         Ok(Some(record)) => AuthOutcome::Caller(Caller {
             universe_id: record.universe_id,
             key_id: record.key_id,
+            operator: record.operator,
         }),
         Ok(None) => AuthOutcome::Denied(Denial::UnknownKey),
         Err(err) => {
@@ -100,11 +119,55 @@ pub(crate) async fn resolve_token<K: KeyStore>(keys: &K, token: &str) -> AuthOut
 /// the handler and travels in non-generic extensions) can resolve `auth/hello`.
 pub(crate) trait ResolveKey: Send + Sync {
     fn resolve<'a>(&'a self, token: &'a str) -> BoxFuture<'a, AuthOutcome>;
+    /// [`Self::resolve`] by the key's hash (an open socket's key, looked up again).
+    fn recheck<'a>(&'a self, key_hash: &'a str) -> BoxFuture<'a, AuthOutcome>;
 }
 
 impl<K: KeyStore> ResolveKey for K {
     fn resolve<'a>(&'a self, token: &'a str) -> BoxFuture<'a, AuthOutcome> {
         Box::pin(resolve_token(self, token))
+    }
+
+    fn recheck<'a>(&'a self, key_hash: &'a str) -> BoxFuture<'a, AuthOutcome> {
+        Box::pin(resolve_hash(self, key_hash))
+    }
+}
+
+/// The key an open WebSocket authenticated with, by hash (set at the upgrade, or by
+/// its `auth/hello`).
+#[derive(Debug, Default)]
+pub(crate) struct SocketKey(std::sync::Mutex<Option<String>>);
+
+impl SocketKey {
+    pub(crate) fn set(&self, key_hash: String) {
+        *self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(key_hash);
+    }
+
+    fn get(&self) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+}
+
+/// Resolves once the socket's key stops admitting callers (revoked, or gone),
+/// looking it up every `every`. A key store that cannot answer keeps the socket: an
+/// outage must not close every socket at once.
+pub(crate) async fn key_withdrawn(keys: Arc<dyn ResolveKey>, key: Arc<SocketKey>, every: Duration) {
+    loop {
+        tokio::time::sleep(every).await;
+        let Some(key_hash) = key.get() else {
+            continue;
+        };
+        if let AuthOutcome::Denied(Denial::Revoked | Denial::UnknownKey) =
+            keys.recheck(&key_hash).await
+        {
+            return;
+        }
     }
 }
 

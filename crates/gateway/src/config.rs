@@ -90,6 +90,10 @@ pub struct GatewayConfig {
     /// upgrade) may take to send `auth/hello`. Default 5,000 ms; then it is closed
     /// with 1008. `LIGHTSPEED_GATEWAY_WS_AUTH_TIMEOUT_MS`.
     pub ws_auth_timeout_ms: u64,
+    /// How often an open WebSocket's key is looked up again, so a revoked key's
+    /// sockets close (1008) within this long on every gateway. Default 5,000 ms.
+    /// `LIGHTSPEED_GATEWAY_KEY_RECHECK_MS`.
+    pub key_recheck_ms: u64,
     /// WebSockets opened without a key and not yet authenticated, at once. Default
     /// 64, a pool apart from [`Self::connections_max`] and every universe's places
     /// (whose socket it is is not known yet), so unauthenticated sockets cannot take
@@ -128,6 +132,11 @@ impl GatewayConfig {
         Duration::from_millis(self.ws_auth_timeout_ms)
     }
 
+    pub(crate) fn key_recheck(&self) -> Duration {
+        // Zero would spin: at least once a second.
+        Duration::from_millis(self.key_recheck_ms.max(1_000))
+    }
+
     pub(crate) fn ws_ping_interval(&self) -> Duration {
         Duration::from_millis(self.ws_ping_interval_ms.max(1))
     }
@@ -156,6 +165,7 @@ impl Default for GatewayConfig {
             ws_reply_wait_ms: 10_000,
             ws_close_wait_ms: 2_000,
             ws_auth_timeout_ms: 5_000,
+            key_recheck_ms: 5_000,
             ws_preauth_connections_max: 64,
             ws_ping_interval_ms: 30_000,
             ws_idle_timeout_ms: 300_000,

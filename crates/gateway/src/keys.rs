@@ -30,6 +30,30 @@ pub struct KeyRecord {
     /// Lowercase hex SHA-256 of the plaintext key.
     pub key_hash: String,
     pub created_at_ms: u64,
+    /// A label for people.
+    #[serde(default)]
+    pub name: String,
+    /// An operator key: belongs to no universe (`universe_id` is empty) and calls the
+    /// `operator/` methods only.
+    #[serde(default)]
+    pub operator: bool,
+    /// When it was revoked; a revoked key is refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at_ms: Option<u64>,
+}
+
+/// One operator call, as the audit log keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    /// Assigned by the store when appended (ignored there).
+    pub seq: u64,
+    pub at_ms: u64,
+    pub key_id: String,
+    pub method: String,
+    pub target: String,
+    /// 0: succeeded; else the JSON-RPC error code answered.
+    pub code: i32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -62,6 +86,73 @@ pub trait KeyStore: Send + Sync + 'static {
     ) -> impl Future<Output = Result<Option<KeyRecord>, KeyStoreError>> + Send;
     /// Adds a record; a second record with the same hash or id is `Duplicate`.
     fn insert(&self, record: KeyRecord) -> impl Future<Output = Result<(), KeyStoreError>> + Send;
+    /// Records newest first: `universe_id`'s, or all (operator keys included), the
+    /// revoked ones only when asked.
+    fn list(
+        &self,
+        universe_id: Option<&str>,
+        include_revoked: bool,
+    ) -> impl Future<Output = Result<Vec<KeyRecord>, KeyStoreError>> + Send;
+    /// Marks key `key_id` revoked at `at_ms` (a revoked key keeps its first time);
+    /// the record as it is now, `None` when no key has that id.
+    fn revoke(
+        &self,
+        key_id: &str,
+        at_ms: u64,
+    ) -> impl Future<Output = Result<Option<KeyRecord>, KeyStoreError>> + Send;
+    /// Appends to the operators' audit log; the entry's sequence number.
+    fn append_audit(
+        &self,
+        entry: AuditEntry,
+    ) -> impl Future<Output = Result<u64, KeyStoreError>> + Send;
+    /// Audit entries older than `before` (all when `None`), newest first, at most
+    /// `limit`.
+    fn list_audit(
+        &self,
+        before: Option<u64>,
+        limit: u32,
+    ) -> impl Future<Output = Result<Vec<AuditEntry>, KeyStoreError>> + Send;
+}
+
+/// [`KeyStore::list`]'s filter and order over records in memory.
+fn listed(
+    records: &[KeyRecord],
+    universe_id: Option<&str>,
+    include_revoked: bool,
+) -> Vec<KeyRecord> {
+    let mut listed: Vec<KeyRecord> = records
+        .iter()
+        .filter(|record| universe_id.is_none_or(|universe| record.universe_id == universe))
+        .filter(|record| include_revoked || record.revoked_at_ms.is_none())
+        .cloned()
+        .collect();
+    listed.sort_by(|a, b| {
+        b.created_at_ms
+            .cmp(&a.created_at_ms)
+            .then_with(|| a.key_id.cmp(&b.key_id))
+    });
+    listed
+}
+
+/// [`KeyStore::revoke`] over records in memory; whether a record changed.
+fn revoked(records: &mut [KeyRecord], key_id: &str, at_ms: u64) -> (Option<KeyRecord>, bool) {
+    let Some(record) = records.iter_mut().find(|record| record.key_id == key_id) else {
+        return (None, false);
+    };
+    let changed = record.revoked_at_ms.is_none();
+    record.revoked_at_ms.get_or_insert(at_ms);
+    (Some(record.clone()), changed)
+}
+
+/// [`KeyStore::list_audit`] over entries in memory (oldest first).
+fn audit_page(entries: &[AuditEntry], before: Option<u64>, limit: u32) -> Vec<AuditEntry> {
+    entries
+        .iter()
+        .rev()
+        .filter(|entry| before.is_none_or(|before| entry.seq < before))
+        .take(limit as usize)
+        .cloned()
+        .collect()
 }
 
 /// Lowercase hex SHA-256 of a plaintext key: what stores hold and look up.
@@ -83,7 +174,17 @@ pub fn mint_key(universe_id: &str, now_ms: u64) -> (String, KeyRecord) {
         universe_id: universe_id.to_owned(),
         key_hash: hash_key(&key),
         created_at_ms: now_ms,
+        name: String::new(),
+        operator: false,
+        revoked_at_ms: None,
     };
+    (key, record)
+}
+
+/// Mints an operator key (no universe; `operator/` methods only).
+pub fn mint_operator_key(now_ms: u64) -> (String, KeyRecord) {
+    let (key, mut record) = mint_key("", now_ms);
+    record.operator = true;
     (key, record)
 }
 
@@ -102,6 +203,7 @@ fn check_unique(records: &[KeyRecord], record: &KeyRecord) -> Result<(), KeyStor
 #[derive(Debug, Default)]
 pub struct MemoryKeyStore {
     records: StdMutex<Vec<KeyRecord>>,
+    audit: StdMutex<Vec<AuditEntry>>,
 }
 
 impl MemoryKeyStore {
@@ -131,6 +233,41 @@ impl KeyStore for MemoryKeyStore {
         check_unique(&records, &record)?;
         records.push(record);
         Ok(())
+    }
+
+    async fn list(
+        &self,
+        universe_id: Option<&str>,
+        include_revoked: bool,
+    ) -> Result<Vec<KeyRecord>, KeyStoreError> {
+        Ok(listed(&self.records(), universe_id, include_revoked))
+    }
+
+    async fn revoke(&self, key_id: &str, at_ms: u64) -> Result<Option<KeyRecord>, KeyStoreError> {
+        Ok(revoked(&mut self.records(), key_id, at_ms).0)
+    }
+
+    async fn append_audit(&self, mut entry: AuditEntry) -> Result<u64, KeyStoreError> {
+        let mut audit = self
+            .audit
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        entry.seq = audit.last().map_or(1, |last| last.seq + 1);
+        let seq = entry.seq;
+        audit.push(entry);
+        Ok(seq)
+    }
+
+    async fn list_audit(
+        &self,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, KeyStoreError> {
+        let audit = self
+            .audit
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Ok(audit_page(&audit, before, limit))
     }
 }
 
@@ -162,6 +299,32 @@ impl FileKeyStore {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The audit log beside the key file: `{file}.audit.jsonl`, one entry a line.
+    fn audit_path(&self) -> PathBuf {
+        let mut name = self.path.as_os_str().to_owned();
+        name.push(".audit.jsonl");
+        PathBuf::from(name)
+    }
+
+    async fn read_audit(&self) -> Result<Vec<AuditEntry>, KeyStoreError> {
+        let path = self.audit_path();
+        let bytes = match tokio::fs::read(&path).await {
+            Ok(bytes) => bytes,
+            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(source) => return Err(KeyStoreError::Io { path, source }),
+        };
+        bytes
+            .split(|byte| *byte == b'\n')
+            .filter(|line| !line.is_empty())
+            .map(|line| {
+                serde_json::from_slice(line).map_err(|source| KeyStoreError::Corrupt {
+                    path: path.clone(),
+                    source,
+                })
+            })
+            .collect()
     }
 
     fn io_error(&self, source: io::Error) -> KeyStoreError {
@@ -254,6 +417,63 @@ impl KeyStore for FileKeyStore {
         records.push(record);
         self.write(records).await
     }
+
+    async fn list(
+        &self,
+        universe_id: Option<&str>,
+        include_revoked: bool,
+    ) -> Result<Vec<KeyRecord>, KeyStoreError> {
+        Ok(listed(&self.read().await?, universe_id, include_revoked))
+    }
+
+    async fn revoke(&self, key_id: &str, at_ms: u64) -> Result<Option<KeyRecord>, KeyStoreError> {
+        let _guard = self.write_lock.lock().await;
+        let mut records = self.read().await?;
+        let (record, changed) = revoked(&mut records, key_id, at_ms);
+        if changed {
+            self.write(records).await?;
+        }
+        Ok(record)
+    }
+
+    async fn append_audit(&self, mut entry: AuditEntry) -> Result<u64, KeyStoreError> {
+        let _guard = self.write_lock.lock().await;
+        let path = self.audit_path();
+        let existing = self.read_audit().await?;
+        entry.seq = existing.last().map_or(1, |last| last.seq + 1);
+        let mut line = serde_json::to_vec(&entry).map_err(|source| KeyStoreError::Corrupt {
+            path: path.clone(),
+            source,
+        })?;
+        line.push(b'\n');
+        append_synced(&path, &line)
+            .await
+            .map_err(|source| KeyStoreError::Io { path, source })?;
+        Ok(entry.seq)
+    }
+
+    async fn list_audit(
+        &self,
+        before: Option<u64>,
+        limit: u32,
+    ) -> Result<Vec<AuditEntry>, KeyStoreError> {
+        Ok(audit_page(&self.read_audit().await?, before, limit))
+    }
+}
+
+/// Appends `bytes` to `path` (created readable only by its owner) and syncs it.
+async fn append_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    use tokio::io::AsyncWriteExt as _;
+    if let Some(dir) = path.parent().filter(|dir| !dir.as_os_str().is_empty()) {
+        tokio::fs::create_dir_all(dir).await?;
+    }
+    let mut options = tokio::fs::OpenOptions::new();
+    options.append(true).create(true);
+    #[cfg(unix)]
+    options.mode(0o600);
+    let mut file = options.open(path).await?;
+    file.write_all(bytes).await?;
+    file.sync_all().await
 }
 
 #[cfg(test)]

@@ -62,6 +62,7 @@ mod keys;
 mod killable;
 mod limits;
 mod oauth_callback;
+mod operator;
 mod outbox;
 mod rpc;
 mod traced;
@@ -74,9 +75,10 @@ use std::time::Duration;
 pub use app::{RouterHandle, router};
 pub use config::GatewayConfig;
 pub use keys::{
-    FileKeyStore, KEY_PREFIX, KeyRecord, KeyStore, KeyStoreError, MemoryKeyStore, hash_key,
-    mint_key,
+    AuditEntry, FileKeyStore, KEY_PREFIX, KeyRecord, KeyStore, KeyStoreError, MemoryKeyStore,
+    hash_key, mint_key, mint_operator_key,
 };
+pub use operator::KEY_NAME_BYTES_MAX;
 
 /// How long [`RunningGateway::shutdown`] lets HTTP requests in flight finish before
 /// it drops them. Long enough for a `session/events/read` long poll (30 s max) to be

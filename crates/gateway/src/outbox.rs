@@ -38,13 +38,19 @@ pub(crate) enum CloseReason {
     NoPlace,
     /// The key store could not answer `auth/hello`. 1011 internal error.
     KeyStoreFailed,
+    /// The socket's key was revoked (or removed) since it opened. 1008.
+    KeyRevoked,
 }
 
 impl CloseReason {
     /// The Close frame's code.
     pub(crate) fn code(self) -> u16 {
         match self {
-            Self::SlowReader | Self::AuthTimeout | Self::AuthFailed | Self::AuthRequired => 1008,
+            Self::SlowReader
+            | Self::AuthTimeout
+            | Self::AuthFailed
+            | Self::AuthRequired
+            | Self::KeyRevoked => 1008,
             Self::Idle => 1001,
             Self::NoPlace => 1013,
             Self::KeyStoreFailed => 1011,
@@ -58,6 +64,7 @@ impl CloseReason {
             Self::Idle => "idle timeout",
             Self::AuthTimeout => "authentication timeout: send auth/hello first",
             Self::AuthFailed => "authentication failed",
+            Self::KeyRevoked => "the API key was revoked",
             Self::AuthRequired => "the first message must be auth/hello",
             Self::NoPlace => "no connection place left; try again later",
             Self::KeyStoreFailed => "the key store is unavailable",

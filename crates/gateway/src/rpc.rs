@@ -15,6 +15,7 @@ use jsonrpsee::types::{ErrorObjectOwned, Params};
 use serde_json::Value;
 
 use crate::auth::{AuthOutcome, Denial};
+use crate::operator::{self, KeyAdmin};
 use crate::outbox::Outbox;
 
 /// The wire form of an API error: its stable code, message and typed `data`.
@@ -65,23 +66,49 @@ fn watched(
     payload
 }
 
+/// Calls `method`: the operator's methods here (the gateway holds the keys), every
+/// other one in the backend. Either way the caller's key must be of the method's kind.
+async fn call<A: LightspeedApi>(
+    api: &A,
+    keys: &dyn KeyAdmin,
+    caller: &Caller,
+    method: &str,
+    params: Value,
+) -> Result<Value, ApiError> {
+    api::check_role(caller, method)?;
+    if method.starts_with(api::OPERATOR_METHOD_PREFIX) {
+        operator::serve(keys, caller, method, params).await
+    } else {
+        api::dispatch(api, caller, method, params).await
+    }
+}
+
 /// Registers every method and subscription of the contract on one module.
-pub(crate) fn module<A: LightspeedApi>(api: Arc<A>) -> Result<RpcModule<A>, RegisterMethodError> {
+pub(crate) fn module<A: LightspeedApi>(
+    api: Arc<A>,
+    keys: Arc<dyn KeyAdmin>,
+) -> Result<RpcModule<A>, RegisterMethodError> {
     let mut module = RpcModule::from_arc(api);
     for spec in api::METHODS {
         let method = spec.name;
-        module.register_async_method(method, move |params, api, extensions| async move {
-            let result = match (caller_of(&extensions), params_value(&params)) {
-                (Ok(caller), Ok(params)) => api::dispatch(api.as_ref(), &caller, method, params)
-                    .await
-                    .map_err(error_object),
-                (Err(err), _) | (_, Err(err)) => Err(error_object(err)),
-            };
-            let payload = match result {
-                Ok(value) => ResponsePayload::success(value),
-                Err(err) => ResponsePayload::error(err),
-            };
-            watched(payload, &extensions)
+        let keys = Arc::clone(&keys);
+        module.register_async_method(method, move |params, api, extensions| {
+            let keys = Arc::clone(&keys);
+            async move {
+                let result = match (caller_of(&extensions), params_value(&params)) {
+                    (Ok(caller), Ok(params)) => {
+                        call(api.as_ref(), keys.as_ref(), &caller, method, params)
+                            .await
+                            .map_err(error_object)
+                    }
+                    (Err(err), _) | (_, Err(err)) => Err(error_object(err)),
+                };
+                let payload = match result {
+                    Ok(value) => ResponsePayload::success(value),
+                    Err(err) => ResponsePayload::error(err),
+                };
+                watched(payload, &extensions)
+            }
         })?;
     }
     for spec in api::SUBSCRIPTIONS {

@@ -32,8 +32,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio::sync::OwnedSemaphorePermit;
 
-use crate::auth::{AuthOutcome, Denial, ResolveKey};
+use crate::auth::{AuthOutcome, Denial, ResolveKey, SocketKey};
 use crate::connections::{Connections, Place, UniverseWork};
+use crate::keys::hash_key;
 use crate::outbox::{CloseReason, Outbox};
 
 /// The method that authenticates a WebSocket opened without a key.
@@ -85,6 +86,8 @@ pub(crate) struct WsAuth {
     keys: Arc<dyn ResolveKey>,
     connections: Arc<Connections>,
     outbox: Arc<Outbox>,
+    /// Set by a successful `auth/hello`, so the socket's key is looked up again.
+    key: Arc<SocketKey>,
 }
 
 impl std::fmt::Debug for WsAuth {
@@ -109,12 +112,14 @@ impl WsAuth {
         keys: Arc<dyn ResolveKey>,
         connections: Arc<Connections>,
         outbox: Arc<Outbox>,
+        key: Arc<SocketKey>,
     ) -> Arc<Self> {
         Arc::new(Self {
             state: Mutex::new(State::Waiting(preauth)),
             keys,
             connections,
             outbox,
+            key,
         })
     }
 
@@ -186,7 +191,9 @@ impl WsAuth {
         }
         let caller = match outcome {
             AuthOutcome::Caller(caller) => caller,
-            AuthOutcome::Denied(denial @ (Denial::MissingKey | Denial::UnknownKey)) => {
+            AuthOutcome::Denied(
+                denial @ (Denial::MissingKey | Denial::UnknownKey | Denial::Revoked),
+            ) => {
                 self.refuse(&mut state, CloseReason::AuthFailed);
                 return Err(denial.to_api_error());
             }
@@ -208,6 +215,7 @@ impl WsAuth {
             universe_id = %caller.universe_id,
             "websocket authenticated by auth/hello"
         );
+        self.key.set(hash_key(&params.api_key));
         let answer = json!({"universeId": caller.universe_id, "keyId": caller.key_id});
         // Replacing `Checking` gives the pre-auth place back.
         *state = State::Authenticated { caller, place };

@@ -74,6 +74,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "blob pins",
         include_str!("../migrations/0013_blob_pins.sql"),
     ),
+    (
+        14,
+        "operators",
+        include_str!("../migrations/0014_operators.sql"),
+    ),
 ];
 
 /// Migrations are additive, so a binary older than the database (a rolling deploy,

@@ -41,11 +41,13 @@ pub const TABLES_WITH_REFS: [(&str, &str); 12] = [
 
 /// Tables that name no blob: identities, counters, secrets (sealed bytes and their
 /// descriptions), links by name, the CAS itself and the migration ledger.
-pub const TABLES_WITHOUT_REFS: [&str; 10] = [
+pub const TABLES_WITHOUT_REFS: [&str; 12] = [
     "universes",
     "sessions",
     "blobs",
     "api_keys",
+    "operator_keys",
+    "operator_audit",
     "auth_secrets",
     "auth_grants",
     "auth_flows",

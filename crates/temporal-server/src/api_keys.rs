@@ -9,7 +9,8 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::{Context as _, bail};
 use clap::{Args, Subcommand};
 use gateway::{
-    FileKeyStore, KEY_PREFIX, KeyRecord, KeyStore as _, KeyStoreError, hash_key, mint_key,
+    FileKeyStore, KEY_NAME_BYTES_MAX, KEY_PREFIX, KeyRecord, KeyStore as _, KeyStoreError,
+    hash_key, mint_key, mint_operator_key,
 };
 use temporal_server::keys::PgKeys;
 
@@ -28,6 +29,28 @@ pub(crate) enum ApiKeysCommand {
     /// or `local/up.sh` re-registering its development key). Adding a key that is
     /// already stored succeeds and changes nothing.
     Add(KeyArgs),
+    /// Revoke a key by id (every gateway refuses it within its key recheck period).
+    Revoke(RevokeArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RevokeArgs {
+    /// The key's public id (`key_...`).
+    key_id: String,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+/// Where keys are kept.
+#[derive(Debug, Args)]
+pub(crate) struct StoreArgs {
+    /// The JSON key file, created with its directory when missing; used when no
+    /// Postgres URL is set.
+    #[arg(long, env = "LIGHTSPEED_KEYS_FILE", default_value = DEFAULT_KEYS_FILE)]
+    keys_file: PathBuf,
+    /// Postgres URL: when set, keys are in its `api_keys` and `operator_keys` tables.
+    #[arg(long, env = "LIGHTSPEED_POSTGRES_URL", hide_env_values = true)]
+    postgres_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -35,19 +58,21 @@ pub(crate) struct KeyArgs {
     /// The universe (tenant) the key acts in.
     #[arg(long = "universe", env = "LIGHTSPEED_PG_UNIVERSE_ID", default_value = DEFAULT_UNIVERSE_ID)]
     universe_id: String,
-    /// The JSON key file, created with its directory when missing; used when no
-    /// Postgres URL is set.
-    #[arg(long, env = "LIGHTSPEED_KEYS_FILE", default_value = DEFAULT_KEYS_FILE)]
-    keys_file: PathBuf,
-    /// Postgres URL: when set, the key goes to its `api_keys` table instead.
-    #[arg(long, env = "LIGHTSPEED_POSTGRES_URL", hide_env_values = true)]
-    postgres_url: Option<String>,
+    /// An operator key instead: no universe, the `operator/` methods only.
+    #[arg(long, conflicts_with = "universe_id")]
+    operator: bool,
+    /// A label for people (who or what uses the key).
+    #[arg(long, default_value = "")]
+    name: String,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 pub(crate) async fn run(command: ApiKeysCommand) -> anyhow::Result<()> {
     match command {
         ApiKeysCommand::Create(args) => create(args).await,
         ApiKeysCommand::Add(args) => add(args).await,
+        ApiKeysCommand::Revoke(args) => revoke(args).await,
     }
 }
 
@@ -59,7 +84,14 @@ pub(crate) fn now_ms() -> anyhow::Result<u64> {
     u64::try_from(now_ms).context("the system clock is past year 500 million")
 }
 
+/// The universe a key is for: empty for an operator key.
 fn checked_universe(args: &KeyArgs) -> anyhow::Result<&str> {
+    if args.name.len() > KEY_NAME_BYTES_MAX {
+        bail!("--name is longer than {KEY_NAME_BYTES_MAX} bytes");
+    }
+    if args.operator {
+        return Ok("");
+    }
     let universe_id = args.universe_id.trim();
     if universe_id.is_empty() || universe_id.chars().any(char::is_whitespace) {
         bail!("--universe must be a non-empty id without spaces");
@@ -76,6 +108,7 @@ fn checked_universe(args: &KeyArgs) -> anyhow::Result<&str> {
 
 /// The record of a key the caller already holds. Its id derives from the hash, so
 /// adding the same key twice yields the same record.
+/// An empty `universe_id` makes it an operator key.
 pub(crate) fn record_for(key: &str, universe_id: &str, created_at_ms: u64) -> KeyRecord {
     let key_hash = hash_key(key);
     KeyRecord {
@@ -83,11 +116,42 @@ pub(crate) fn record_for(key: &str, universe_id: &str, created_at_ms: u64) -> Ke
         universe_id: universe_id.to_owned(),
         key_hash,
         created_at_ms,
+        name: String::new(),
+        operator: universe_id.is_empty(),
+        revoked_at_ms: None,
+    }
+}
+
+async fn revoke(args: RevokeArgs) -> anyhow::Result<()> {
+    let at_ms = now_ms()?;
+    let revoked = match args
+        .store
+        .postgres_url
+        .as_deref()
+        .filter(|url| !url.is_empty())
+    {
+        Some(url) => {
+            let db = crate::serve::connect_postgres(url, 1).await?;
+            let revoked = PgKeys(db.key_store()).revoke(&args.key_id, at_ms).await;
+            db.close().await;
+            revoked.context("revoking the key in Postgres")?
+        }
+        None => FileKeyStore::new(&args.store.keys_file)
+            .revoke(&args.key_id, at_ms)
+            .await
+            .with_context(|| format!("revoking the key in {}", args.store.keys_file.display()))?,
+    };
+    match revoked {
+        Some(record) => {
+            eprintln!("revoked API key {} (name {:?})", record.key_id, record.name);
+            Ok(())
+        }
+        None => bail!("no API key {:?}", args.key_id),
     }
 }
 
 /// Stores `record` where `args` say; returns where, for the message.
-async fn store(args: &KeyArgs, record: KeyRecord) -> anyhow::Result<String> {
+async fn store(args: &StoreArgs, record: KeyRecord) -> anyhow::Result<String> {
     match args.postgres_url.as_deref().filter(|url| !url.is_empty()) {
         Some(url) => {
             let db = crate::serve::connect_postgres(url, 1).await?;
@@ -116,9 +180,10 @@ async fn add(args: KeyArgs) -> anyhow::Result<()> {
     if !key.starts_with(KEY_PREFIX) || key.len() < KEY_PREFIX.len() + 32 {
         bail!("stdin does not hold an API key (`{KEY_PREFIX}` followed by at least 32 characters)");
     }
-    let record = record_for(key, universe_id, now_ms()?);
+    let mut record = record_for(key, universe_id, now_ms()?);
+    record.name.clone_from(&args.name);
     let key_id = record.key_id.clone();
-    match store(&args, record).await {
+    match store(&args.store, record).await {
         Ok(stored_in) => {
             eprintln!("added API key {key_id} for universe {universe_id} in {stored_in}")
         }
@@ -137,16 +202,26 @@ fn is_duplicate(err: &anyhow::Error) -> bool {
 
 async fn create(args: KeyArgs) -> anyhow::Result<()> {
     let universe_id = checked_universe(&args)?;
-    let (key, record) = mint_key(universe_id, now_ms()?);
+    let (key, mut record) = if args.operator {
+        mint_operator_key(now_ms()?)
+    } else {
+        mint_key(universe_id, now_ms()?)
+    };
+    record.name.clone_from(&args.name);
     let key_id = record.key_id.clone();
-    let stored_in = store(&args, record).await?;
+    let stored_in = store(&args.store, record).await?;
     // The key goes to stdout alone, so `KEY=$(server api-keys create)` works; it is
     // not stored anywhere and cannot be shown again.
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{key}").context("writing the key to stdout")?;
     stdout.flush().context("writing the key to stdout")?;
+    let owner = if args.operator {
+        "the operator".to_owned()
+    } else {
+        format!("universe {universe_id}")
+    };
     eprintln!(
-        "created API key {key_id} for universe {universe_id} in {stored_in}; the key above is shown only once"
+        "created API key {key_id} for {owner} in {stored_in}; the key above is shown only once"
     );
     Ok(())
 }

@@ -102,6 +102,14 @@ pub(crate) struct GatewayLimitArgs {
         default_value_t = 5_000
     )]
     ws_auth_timeout_ms: u64,
+    /// How often an open WebSocket's key is looked up again (a revoked key's sockets
+    /// close within this long), ms; at least 1,000.
+    #[arg(
+        long,
+        env = "LIGHTSPEED_GATEWAY_KEY_RECHECK_MS",
+        default_value_t = 5_000
+    )]
+    key_recheck_ms: u64,
     /// WebSockets opened without a key and not yet authenticated, at once (a pool
     /// apart from every universe's places); 0 refuses such upgrades with 401.
     #[arg(
@@ -273,6 +281,7 @@ impl GatewayLimitArgs {
             ws_reply_wait_ms: self.ws_reply_wait_ms,
             ws_close_wait_ms: self.ws_close_wait_ms,
             ws_auth_timeout_ms: self.ws_auth_timeout_ms,
+            key_recheck_ms: self.key_recheck_ms,
             ws_preauth_connections_max: self.ws_preauth_connections_max,
             ws_ping_interval_ms: self.ws_ping_interval_ms,
             ws_idle_timeout_ms: self.ws_idle_timeout_ms,

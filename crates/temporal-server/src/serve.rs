@@ -676,21 +676,26 @@ fn quotas_with(mut quotas: Quotas, schedules: &ScheduleArgs) -> Quotas {
     quotas
 }
 
-/// Stores `LIGHTSPEED_API_KEY` (when set) in the key file, for the default universe.
+/// Stores `LIGHTSPEED_API_KEY` (when set) in the key file, for the default universe,
+/// and `LIGHTSPEED_OPERATOR_KEY` (when set) as an operator key.
 async fn register_env_key(keys: &FileKeyStore) -> anyhow::Result<()> {
-    let Some(key) = std::env::var("LIGHTSPEED_API_KEY")
-        .ok()
-        .filter(|key| !key.is_empty())
-    else {
-        return Ok(());
-    };
     let universe_id = std::env::var("LIGHTSPEED_PG_UNIVERSE_ID")
         .unwrap_or_else(|_| DEFAULT_UNIVERSE_ID.to_owned());
-    let record = crate::api_keys::record_for(&key, &universe_id, crate::api_keys::now_ms()?);
-    match keys.insert(record).await {
-        Ok(()) | Err(KeyStoreError::Duplicate) => Ok(()),
-        Err(err) => Err(err.into()),
+    for (variable, universe_id) in [
+        ("LIGHTSPEED_API_KEY", universe_id.as_str()),
+        // An empty universe makes an operator key.
+        ("LIGHTSPEED_OPERATOR_KEY", ""),
+    ] {
+        let Some(key) = std::env::var(variable).ok().filter(|key| !key.is_empty()) else {
+            continue;
+        };
+        let record = crate::api_keys::record_for(&key, universe_id, crate::api_keys::now_ms()?);
+        match keys.insert(record).await {
+            Ok(()) | Err(KeyStoreError::Duplicate) => {}
+            Err(err) => return Err(err.into()),
+        }
     }
+    Ok(())
 }
 
 /// The embedded default: a Temporal dev server child, store-fs, worker and gateway.

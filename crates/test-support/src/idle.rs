@@ -110,6 +110,7 @@ pub async fn idle_readers<P: StoreProvider>(
     let caller = Caller {
         universe_id: universe_id.to_owned(),
         key_id: "idle".into(),
+        operator: false,
     };
     let ids: Vec<String> = (0..sessions)
         .map(|n| format!("idle-{}-{n}", uuid::Uuid::new_v4().simple()))

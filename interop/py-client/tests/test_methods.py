@@ -323,6 +323,35 @@ def test_environments(client, session_config, new_id):
     ok(client, "environments/delete", {"name": name})
 
 
+def test_operator_keys_and_audit(live, client, new_id):
+    url, _ = live
+    operator_key = os.environ.get("LIGHTSPEED_OPERATOR_KEY", "")
+    assert operator_key, "LIGHTSPEED_OPERATOR_KEY is unset (with-live-server.sh sets it)"
+    universe = new_id("ops")
+    with Client(url, operator_key, strict=True) as operator:
+        created = ok(operator, "operator/api-keys/create", {"universeId": universe, "name": "py test"})
+        assert created.record.universe_id == universe and not created.record.operator
+        with Client(url, created.key, strict=True) as minted:
+            assert minted.call("session/list", {}).sessions == []
+            listed = ok(operator, "operator/api-keys/list", {"universeId": universe})
+            assert [k.key_id for k in listed.keys] == [created.record.key_id]
+            revoked = ok(operator, "operator/api-keys/revoke", {"keyId": created.record.key_id})
+            assert revoked.record.revoked_at_ms
+            with pytest.raises(LightspeedError) as refused:
+                minted.call("session/list", {})
+            assert refused.value.reason == "keyRevoked"
+        # Each kind of key calls its own methods only.
+        with pytest.raises(LightspeedError) as wrong:
+            client.call("operator/audit/list", {})
+        assert wrong.value.reason == "operatorKeyRequired"
+        with pytest.raises(LightspeedError) as wrong:
+            operator.call("session/list", {})
+        assert wrong.value.reason == "universeKeyRequired"
+        audit = ok(operator, "operator/audit/list", {"limit": 10})
+        assert "operator/api-keys/revoke" in [e.method for e in audit.entries]
+        assert created.key not in audit.model_dump_json()
+
+
 def test_every_method_was_exercised(live):
     """Runs last in this module: every method of methods.json got an answer above."""
     missing = sorted(set(METHODS) - set(ANSWERED))

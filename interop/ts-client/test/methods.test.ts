@@ -16,7 +16,7 @@ import {
   type Result,
 } from "../src/index.js";
 import { startFakeServices, type FakeServices } from "./support/fake-services.js";
-import { API_KEY, API_URL, eventually, liveTest, sessionConfig, uniqueId } from "./support/live.js";
+import { API_KEY, API_URL, OPERATOR_KEY, eventually, liveTest, sessionConfig, uniqueId } from "./support/live.js";
 
 /**
  * With `FAKE_PROVIDER_SCRIPT=<this package>/test/fake-provider-script.json` the fake
@@ -65,17 +65,21 @@ async function typedError(promise: Promise<unknown>): Promise<LightspeedError> {
 }
 
 let client: RecordingClient;
+/** The `operator/` methods need an operator key, which calls nothing else. */
+let operator: RecordingClient;
 let fake: FakeServices;
 
 before(async () => {
   if (!API_URL) return;
   client = new RecordingClient({ url: API_URL, apiKey: API_KEY });
+  operator = new RecordingClient({ url: API_URL, apiKey: OPERATOR_KEY });
   fake = await startFakeServices();
 });
 
 after(async () => {
   await fake?.close();
   client?.close();
+  operator?.close();
 });
 
 liveTest(
@@ -361,6 +365,32 @@ liveTest(
       await client.scheduleDelete({ scheduleId });
     });
 
+    await t.test("operator: keys, revocation, the audit log", async () => {
+      const universeId = uniqueId("ts-ops");
+      const created = await operator.operatorApiKeysCreate({ universeId, name: "ts-client test" });
+      assert.equal(created.record.universeId, universeId);
+      assert.equal(created.record.operator, false);
+      const minted = new LightspeedClient({ url: API_URL!, apiKey: created.key });
+      try {
+        assert.deepEqual((await minted.sessionList({})).sessions, []);
+        const listed = await operator.operatorApiKeysList({ universeId });
+        assert.deepEqual(listed.keys.map((k) => k.keyId), [created.record.keyId]);
+        const revoked = await operator.operatorApiKeysRevoke({ keyId: created.record.keyId });
+        assert.ok(revoked.record.revokedAtMs);
+        const refused = await typedError(minted.sessionList({}));
+        assert.equal(refused.reason, "keyRevoked");
+      } finally {
+        minted.close();
+      }
+      // Each kind of key calls its own methods only.
+      assert.equal((await typedError(client.operatorAuditList({}))).reason, "operatorKeyRequired");
+      assert.equal((await typedError(operator.sessionList({}))).reason, "universeKeyRequired");
+      const audit = await operator.operatorAuditList({ limit: 10 });
+      const methods = audit.entries.map((entry) => entry.method);
+      assert.ok(methods.includes("operator/api-keys/revoke"), JSON.stringify(audit));
+      assert.ok(audit.entries.every((entry) => !JSON.stringify(entry).includes(created.key)));
+    });
+
     await t.test("close and delete the session", async () => {
       const closed = await client.sessionClose({ sessionId });
       assert.equal(closed.sessionId, sessionId);
@@ -372,7 +402,9 @@ liveTest(
     await t.test("no method was left out", () => {
       const missing: string[] = [];
       for (const method of METHODS) {
-        const outcome = client.outcomes.get(method.name);
+        const outcome = method.name.startsWith("operator/")
+          ? operator.outcomes.get(method.name)
+          : client.outcomes.get(method.name);
         if (outcome === "ok") continue;
         if (outcome instanceof LightspeedError && ALLOWED_ERRORS[method.name]) continue;
         missing.push(

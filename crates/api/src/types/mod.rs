@@ -10,6 +10,7 @@ pub mod items;
 pub mod mcp;
 pub mod memory;
 pub mod models;
+pub mod operator;
 pub mod run;
 pub mod schedule;
 pub mod session;

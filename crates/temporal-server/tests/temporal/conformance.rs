@@ -172,6 +172,8 @@ async fn start<P: StoreProvider>(
             api_key,
         });
     }
+    let (operator_key, record) = gateway::mint_operator_key(0);
+    gateway::KeyStore::insert(&keys, record).await?;
     let config = GatewayConfig {
         bind: "127.0.0.1:0".parse()?,
         ..GatewayConfig::default()
@@ -186,7 +188,7 @@ async fn start<P: StoreProvider>(
         _provider: provider,
         _data: data,
     };
-    Ok(ApiStack::for_gateway(addr, a, b, Box::new(running)))
+    Ok(ApiStack::for_gateway(addr, a, b, Box::new(running)).with_operator_key(operator_key))
 }
 
 test_support::api_conformance_tests!(crate::conformance::TemporalTarget);

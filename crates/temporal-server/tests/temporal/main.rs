@@ -27,6 +27,7 @@ mod holds;
 mod idle;
 mod mcp;
 mod memory;
+mod operators;
 mod postgres;
 mod postgres_push;
 mod private_stack;

@@ -163,6 +163,7 @@ async fn a_schedule_fires_pauses_resumes_and_coalesces_a_missed_window() {
         caller: Caller {
             universe_id: "u-schedules".into(),
             key_id: "k1".into(),
+            operator: false,
         },
         temporal,
         stores,

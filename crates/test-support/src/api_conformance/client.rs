@@ -293,6 +293,17 @@ impl Conn {
         result
     }
 
+    /// Calls `method`, which may fail; a success is checked and recorded like
+    /// [`Self::call`]'s.
+    pub async fn try_call(&self, method: &str, args: Value) -> Result<Value, ClientError> {
+        let result = self.request(method, args).await?;
+        if let Some(result_type) = result_types().get(method) {
+            assert_valid(result_type, &result);
+        }
+        self.recorder.record(method);
+        Ok(result)
+    }
+
     /// Calls `method`, which must fail with `code` and `reason`; returns `data`.
     pub async fn refused(&self, method: &str, args: Value, code: i32, reason: &str) -> Value {
         let err = self.refusal(method, args).await;

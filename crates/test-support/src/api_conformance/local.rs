@@ -219,6 +219,9 @@ impl ApiTarget for LocalTarget {
             api_key: host.universes[index].1.clone(),
         };
         let (a, b) = (access(0), access(1));
-        Ok(ApiStack::for_gateway(host.addr()?, a, b, Box::new(host)))
+        let (operator_key, record) = gateway::mint_operator_key(0);
+        gateway::KeyStore::insert(host.keys.as_ref(), record).await?;
+        Ok(ApiStack::for_gateway(host.addr()?, a, b, Box::new(host))
+            .with_operator_key(operator_key))
     }
 }

@@ -44,6 +44,7 @@ pub mod local;
 mod mcp;
 mod memory;
 mod models;
+mod operator;
 mod protocol;
 mod quotas;
 mod runs;
@@ -127,6 +128,8 @@ pub struct ApiStack {
     pub rpc_ws_url: String,
     pub a: UniverseAccess,
     pub b: UniverseAccess,
+    /// An operator key of the stack's gateway (the `operator/` methods).
+    pub operator_key: Option<String>,
     /// Keeps the host, gateway and fake provider alive; dropped when the case ends.
     pub guard: Box<dyn Any + Send + Sync>,
 }
@@ -145,8 +148,15 @@ impl ApiStack {
             rpc_ws_url: format!("ws://{addr}/rpc"),
             a,
             b,
+            operator_key: None,
             guard,
         }
+    }
+
+    /// The stack's gateway also accepts `key` as an operator key.
+    pub fn with_operator_key(mut self, key: String) -> Self {
+        self.operator_key = Some(key);
+        self
     }
 }
 
@@ -198,6 +208,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(memory::CASES);
     all.extend(schedules::CASES);
     all.extend(auth::CASES);
+    all.extend(operator::CASES);
     all.extend(isolation::CASES);
     all.extend(protocol::CASES);
     all.extend(quotas::CASES);
@@ -381,6 +392,7 @@ macro_rules! api_conformance_tests {
             secrets_are_sealed_listed_without_values_and_kept_apart,
             oauth_grants_authorize_a_protected_mcp_server,
             missing_and_unknown_keys_are_refused,
+            operator_keys_mint_list_and_revoke_universe_keys_and_are_audited,
             another_universe_gets_not_found_never_data,
             malformed_requests_get_protocol_errors_and_change_nothing,
             voice_notes_are_transcribed_before_the_run_starts,

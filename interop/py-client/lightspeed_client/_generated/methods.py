@@ -557,6 +557,34 @@ METHODS: dict[str, MethodSpec] = {
         result=m.VfsMountListResult,
         description="Lists a session's mounts.",
     ),
+    'operator/api-keys/create': MethodSpec(
+        name='operator/api-keys/create',
+        python_name='operator_api_keys_create',
+        params=m.ApiKeyCreateParams,
+        result=m.ApiKeyCreateResult,
+        description='Operator: mints a key for a universe (the plaintext is answered once).\n Served by the gateway, which holds the keys.',
+    ),
+    'operator/api-keys/list': MethodSpec(
+        name='operator/api-keys/list',
+        python_name='operator_api_keys_list',
+        params=m.ApiKeyListParams,
+        result=m.ApiKeyListResult,
+        description='Operator: lists keys, newest first.',
+    ),
+    'operator/api-keys/revoke': MethodSpec(
+        name='operator/api-keys/revoke',
+        python_name='operator_api_keys_revoke',
+        params=m.ApiKeyRevokeParams,
+        result=m.ApiKeyRevokeResult,
+        description='Operator: revokes a key; every gateway refuses it within `keyRecheckMs`,\n open WebSockets included.',
+    ),
+    'operator/audit/list': MethodSpec(
+        name='operator/audit/list',
+        python_name='operator_audit_list',
+        params=m.AuditListParams,
+        result=m.AuditListResult,
+        description='Operator: the audit log of operator calls, newest first.',
+    ),
 }
 
 SUBSCRIPTIONS: dict[str, SubscriptionSpec] = {
@@ -1037,6 +1065,30 @@ class SyncMethods:
         """`vfs/mount/list`: Lists a session's mounts."""
         return self.call('vfs/mount/list', params, **fields)  # type: ignore[no-any-return]
 
+    def operator_api_keys_create(
+        self, params: m.ApiKeyCreateParams | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> m.ApiKeyCreateResult:
+        """`operator/api-keys/create`: Operator: mints a key for a universe (the plaintext is answered once). Served by the gateway, which holds the keys."""
+        return self.call('operator/api-keys/create', params, **fields)  # type: ignore[no-any-return]
+
+    def operator_api_keys_list(
+        self, params: m.ApiKeyListParams | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> m.ApiKeyListResult:
+        """`operator/api-keys/list`: Operator: lists keys, newest first."""
+        return self.call('operator/api-keys/list', params, **fields)  # type: ignore[no-any-return]
+
+    def operator_api_keys_revoke(
+        self, params: m.ApiKeyRevokeParams | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> m.ApiKeyRevokeResult:
+        """`operator/api-keys/revoke`: Operator: revokes a key; every gateway refuses it within `keyRecheckMs`, open WebSockets included."""
+        return self.call('operator/api-keys/revoke', params, **fields)  # type: ignore[no-any-return]
+
+    def operator_audit_list(
+        self, params: m.AuditListParams | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> m.AuditListResult:
+        """`operator/audit/list`: Operator: the audit log of operator calls, newest first."""
+        return self.call('operator/audit/list', params, **fields)  # type: ignore[no-any-return]
+
 
 
 class AsyncMethods:
@@ -1488,3 +1540,27 @@ class AsyncMethods:
     ) -> m.VfsMountListResult:
         """`vfs/mount/list`: Lists a session's mounts."""
         return await self.call('vfs/mount/list', params, **fields)  # type: ignore[no-any-return]
+
+    async def operator_api_keys_create(
+        self, params: m.ApiKeyCreateParams | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> m.ApiKeyCreateResult:
+        """`operator/api-keys/create`: Operator: mints a key for a universe (the plaintext is answered once). Served by the gateway, which holds the keys."""
+        return await self.call('operator/api-keys/create', params, **fields)  # type: ignore[no-any-return]
+
+    async def operator_api_keys_list(
+        self, params: m.ApiKeyListParams | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> m.ApiKeyListResult:
+        """`operator/api-keys/list`: Operator: lists keys, newest first."""
+        return await self.call('operator/api-keys/list', params, **fields)  # type: ignore[no-any-return]
+
+    async def operator_api_keys_revoke(
+        self, params: m.ApiKeyRevokeParams | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> m.ApiKeyRevokeResult:
+        """`operator/api-keys/revoke`: Operator: revokes a key; every gateway refuses it within `keyRecheckMs`, open WebSockets included."""
+        return await self.call('operator/api-keys/revoke', params, **fields)  # type: ignore[no-any-return]
+
+    async def operator_audit_list(
+        self, params: m.AuditListParams | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> m.AuditListResult:
+        """`operator/audit/list`: Operator: the audit log of operator calls, newest first."""
+        return await self.call('operator/audit/list', params, **fields)  # type: ignore[no-any-return]

@@ -15,6 +15,142 @@ class LightspeedAPIWireTypes(RootModel[Any]):
     root: Annotated[Any, Field(title="Lightspeed API wire types")]
 
 
+class ApiKeyCreateParams(BaseModel):
+    """
+    Mints a key for a universe. The plaintext is answered once and never stored.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    name: str | None = ""
+    """
+    A label for people (who or what uses the key), at most 128 bytes.
+    """
+    universe_id: Annotated[str, Field(alias="universeId")]
+    """
+    The universe the key acts in (any id the deployment's store accepts; a
+    Postgres deployment takes UUIDs).
+    """
+
+
+class ApiKeyListParams(BaseModel):
+    """
+    Lists keys, newest first: one universe's, or every universe's.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    include_revoked: Annotated[bool | None, Field(alias="includeRevoked")] = False
+    """
+    Include revoked keys (default false).
+    """
+    universe_id: Annotated[str | None, Field(alias="universeId")] = None
+
+
+class ApiKeyRevokeParams(BaseModel):
+    """
+    Revokes a key (again: no change). An operator cannot revoke the key it calls with.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    key_id: Annotated[str, Field(alias="keyId")]
+
+
+class ApiKeyView(BaseModel):
+    """
+    What is known of a key: never the key itself.
+    """
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    created_at_ms: Annotated[int, Field(alias="createdAtMs", ge=0)]
+    key_id: Annotated[str, Field(alias="keyId")]
+    """
+    Public id, safe to log and to show.
+    """
+    name: str
+    operator: bool
+    """
+    Whether it is an operator key.
+    """
+    revoked_at_ms: Annotated[int | None, Field(alias="revokedAtMs", ge=0)] = None
+    """
+    When it was revoked; a revoked key is refused (`keyRevoked`) by every gateway
+    within `keyRecheckMs`.
+    """
+    universe_id: Annotated[str, Field(alias="universeId")]
+    """
+    The universe it acts in (empty for an operator key).
+    """
+
+
+class AuditEntryView(BaseModel):
+    """
+    One operator call: who, what, on what, and how it ended. Never a key or params
+    beyond the ids they name.
+    """
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    at_ms: Annotated[int, Field(alias="atMs", ge=0)]
+    code: int
+    """
+    0 when it succeeded, else the JSON-RPC error code it answered.
+    """
+    key_id: Annotated[str, Field(alias="keyId")]
+    """
+    The operator key that called.
+    """
+    method: str
+    seq: Annotated[int, Field(ge=0)]
+    """
+    Increasing with time, unique within the deployment.
+    """
+    target: str
+    """
+    What the call named: `universe:{id}` or `key:{id}`; empty when nothing.
+    """
+
+
+class AuditListParams(BaseModel):
+    """
+    Reads the audit log, newest first, a page at a time.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    before: Annotated[int | None, Field(ge=0)] = None
+    """
+    Entries older than this sequence number (the previous page's `nextBefore`).
+    """
+    limit: Annotated[int | None, Field(ge=0)] = None
+    """
+    At most this many (default 100, at most 1,000).
+    """
+
+
+class AuditListResult(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    entries: list[AuditEntryView]
+    next_before: Annotated[int | None, Field(alias="nextBefore", ge=0)] = None
+    """
+    Pass as `before` for the next (older) page; absent on the last page.
+    """
+
+
 class AuthFlowRef(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -2700,6 +2836,32 @@ class WakeUpView(BaseModel):
     at_ms: Annotated[int | None, Field(alias="atMs", ge=0)] = None
     state: WakeUpState
     wake_up: Annotated[int, Field(alias="wakeUp", ge=0)]
+
+
+class ApiKeyCreateResult(BaseModel):
+    """
+    The new key: the plaintext `key` (shown only here) and its record.
+    """
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    key: str
+    record: ApiKeyView
+
+
+class ApiKeyListResult(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    keys: list[ApiKeyView]
+
+
+class ApiKeyRevokeResult(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    record: ApiKeyView
 
 
 class AuthGrantListResult(BaseModel):

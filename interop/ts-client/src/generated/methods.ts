@@ -342,6 +342,24 @@ export interface Methods {
    * Lists a session's mounts.
    */
   "vfs/mount/list": { params: T.VfsMountListParams; result: T.VfsMountListResult };
+  /**
+   * Operator: mints a key for a universe (the plaintext is answered once).
+   * Served by the gateway, which holds the keys.
+   */
+  "operator/api-keys/create": { params: T.ApiKeyCreateParams; result: T.ApiKeyCreateResult };
+  /**
+   * Operator: lists keys, newest first.
+   */
+  "operator/api-keys/list": { params: T.ApiKeyListParams; result: T.ApiKeyListResult };
+  /**
+   * Operator: revokes a key; every gateway refuses it within `keyRecheckMs`,
+   * open WebSockets included.
+   */
+  "operator/api-keys/revoke": { params: T.ApiKeyRevokeParams; result: T.ApiKeyRevokeResult };
+  /**
+   * Operator: the audit log of operator calls, newest first.
+   */
+  "operator/audit/list": { params: T.AuditListParams; result: T.AuditListResult };
 }
 
 export type MethodName = keyof Methods;
@@ -955,6 +973,38 @@ export const METHODS: readonly MethodInfo[] = [
     result: "VfsMountListResult",
     paramsOptional: false,
   },
+  {
+    name: "operator/api-keys/create",
+    functionName: "operatorApiKeysCreate",
+    description: "Operator: mints a key for a universe (the plaintext is answered once).\n Served by the gateway, which holds the keys.",
+    params: "ApiKeyCreateParams",
+    result: "ApiKeyCreateResult",
+    paramsOptional: false,
+  },
+  {
+    name: "operator/api-keys/list",
+    functionName: "operatorApiKeysList",
+    description: "Operator: lists keys, newest first.",
+    params: "ApiKeyListParams",
+    result: "ApiKeyListResult",
+    paramsOptional: true,
+  },
+  {
+    name: "operator/api-keys/revoke",
+    functionName: "operatorApiKeysRevoke",
+    description: "Operator: revokes a key; every gateway refuses it within `keyRecheckMs`,\n open WebSockets included.",
+    params: "ApiKeyRevokeParams",
+    result: "ApiKeyRevokeResult",
+    paramsOptional: false,
+  },
+  {
+    name: "operator/audit/list",
+    functionName: "operatorAuditList",
+    description: "Operator: the audit log of operator calls, newest first.",
+    params: "AuditListParams",
+    result: "AuditListResult",
+    paramsOptional: true,
+  },
 ];
 
 export const METHOD_NAMES: readonly MethodName[] = METHODS.map((method) => method.name);
@@ -1562,5 +1612,35 @@ export abstract class GeneratedMethods {
    */
   vfsMountList(params: T.VfsMountListParams, options?: CallOptions): Promise<T.VfsMountListResult> {
     return this.call("vfs/mount/list", params, options);
+  }
+
+  /**
+   * `operator/api-keys/create`: Operator: mints a key for a universe (the plaintext is answered once).
+   * Served by the gateway, which holds the keys.
+   */
+  operatorApiKeysCreate(params: T.ApiKeyCreateParams, options?: CallOptions): Promise<T.ApiKeyCreateResult> {
+    return this.call("operator/api-keys/create", params, options);
+  }
+
+  /**
+   * `operator/api-keys/list`: Operator: lists keys, newest first.
+   */
+  operatorApiKeysList(params: T.ApiKeyListParams = {}, options?: CallOptions): Promise<T.ApiKeyListResult> {
+    return this.call("operator/api-keys/list", params, options);
+  }
+
+  /**
+   * `operator/api-keys/revoke`: Operator: revokes a key; every gateway refuses it within `keyRecheckMs`,
+   * open WebSockets included.
+   */
+  operatorApiKeysRevoke(params: T.ApiKeyRevokeParams, options?: CallOptions): Promise<T.ApiKeyRevokeResult> {
+    return this.call("operator/api-keys/revoke", params, options);
+  }
+
+  /**
+   * `operator/audit/list`: Operator: the audit log of operator calls, newest first.
+   */
+  operatorAuditList(params: T.AuditListParams = {}, options?: CallOptions): Promise<T.AuditListResult> {
+    return this.call("operator/audit/list", params, options);
   }
 }

@@ -198,6 +198,117 @@ export type VfsMountMode = "readOnly" | "readWrite";
  */
 export type VfsMountSource = VfsMountSourceSnapshot | VfsMountSourceWorkspace;
 
+/**
+ * Mints a key for a universe. The plaintext is answered once and never stored.
+ */
+export interface ApiKeyCreateParams {
+  /**
+   * A label for people (who or what uses the key), at most 128 bytes.
+   */
+  name?: string;
+  /**
+   * The universe the key acts in (any id the deployment's store accepts; a
+   * Postgres deployment takes UUIDs).
+   */
+  universeId: string;
+}
+/**
+ * The new key: the plaintext `key` (shown only here) and its record.
+ */
+export interface ApiKeyCreateResult {
+  key: string;
+  record: ApiKeyView;
+}
+/**
+ * What is known of a key: never the key itself.
+ */
+export interface ApiKeyView {
+  createdAtMs: number;
+  /**
+   * Public id, safe to log and to show.
+   */
+  keyId: string;
+  name: string;
+  /**
+   * Whether it is an operator key.
+   */
+  operator: boolean;
+  /**
+   * When it was revoked; a revoked key is refused (`keyRevoked`) by every gateway
+   * within `keyRecheckMs`.
+   */
+  revokedAtMs?: number | null;
+  /**
+   * The universe it acts in (empty for an operator key).
+   */
+  universeId: string;
+}
+/**
+ * Lists keys, newest first: one universe's, or every universe's.
+ */
+export interface ApiKeyListParams {
+  /**
+   * Include revoked keys (default false).
+   */
+  includeRevoked?: boolean;
+  universeId?: string | null;
+}
+export interface ApiKeyListResult {
+  keys: ApiKeyView[];
+}
+/**
+ * Revokes a key (again: no change). An operator cannot revoke the key it calls with.
+ */
+export interface ApiKeyRevokeParams {
+  keyId: string;
+}
+export interface ApiKeyRevokeResult {
+  record: ApiKeyView;
+}
+/**
+ * One operator call: who, what, on what, and how it ended. Never a key or params
+ * beyond the ids they name.
+ */
+export interface AuditEntryView {
+  atMs: number;
+  /**
+   * 0 when it succeeded, else the JSON-RPC error code it answered.
+   */
+  code: number;
+  /**
+   * The operator key that called.
+   */
+  keyId: string;
+  method: string;
+  /**
+   * Increasing with time, unique within the deployment.
+   */
+  seq: number;
+  /**
+   * What the call named: `universe:{id}` or `key:{id}`; empty when nothing.
+   */
+  target: string;
+}
+/**
+ * Reads the audit log, newest first, a page at a time.
+ */
+export interface AuditListParams {
+  /**
+   * Entries older than this sequence number (the previous page's `nextBefore`).
+   */
+  before?: number | null;
+  /**
+   * At most this many (default 100, at most 1,000).
+   */
+  limit?: number | null;
+}
+export interface AuditListResult {
+  entries: AuditEntryView[];
+  /**
+   * Pass as `before` for the next (older) page; absent on the last page.
+   */
+  nextBefore?: number | null;
+}
 export interface AuthFlowRef {
   flowId: string;
 }

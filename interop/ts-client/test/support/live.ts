@@ -5,6 +5,8 @@ import { LightspeedClient, type LightspeedClientOptions, type SessionConfigInput
 
 export const API_URL = process.env.LIGHTSPEED_API_URL;
 export const API_KEY = process.env.LIGHTSPEED_API_KEY ?? "";
+/** An operator key (the `operator/` methods only). */
+export const OPERATOR_KEY = process.env.LIGHTSPEED_OPERATOR_KEY ?? "";
 const IN_CI = process.env.CI === "true";
 
 const MISSING = "LIGHTSPEED_API_URL is not set: run under interop/scripts/with-live-server.sh";
