@@ -103,7 +103,11 @@ export function ApiKeysPage() {
                 key.revokedAtMs ? (
                   `revoked ${formatTime(key.revokedAtMs)}`
                 ) : (
-                  <button type="button" class="danger" onClick={() => void run("operator/api-keys/revoke", { keyId: key.keyId })}>
+                  <button type="button" class="danger" onClick={() => {
+                      if (window.confirm(`Revoke ${key.keyId}? Clients using it stop working.`)) {
+                        void run("operator/api-keys/revoke", { keyId: key.keyId });
+                      }
+                    }}>
                     Revoke
                   </button>
                 ),
