@@ -2,8 +2,9 @@
 # The interop tests: the TypeScript client, the web console (in headless Chromium),
 # the Python client and the messaging bridge, each against a live `server dev` with
 # the fake provider (interop/scripts/with-live-server.sh), dependencies from their
-# lock files (`npm ci`, pip --require-hashes). local/test.sh runs this after `cargo test`, whose
-# build left the `server` and `fake-provider` binaries in $CARGO_TARGET_DIR/debug.
+# lock files (`npm ci`, pip --require-hashes). local/test.sh runs this after
+# `cargo test`, whose build left the `server` and `fake-provider` binaries in
+# $CARGO_TARGET_DIR/debug.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"

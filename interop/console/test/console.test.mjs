@@ -26,7 +26,7 @@ const artifacts = join(process.env.LIGHTSPEED_ARTIFACTS_DIR ?? join(repo, ".arti
 
 /** Longest wait for anything the page should show (runs answer in seconds). */
 const WAIT_MS = 60_000;
-const PHONE = { width: 390, height: 844, deviceScaleFactor: 2, isMobile: true, hasTouch: true };
+const PHONE = { width: 390, height: 844, deviceScaleFactor: 1, isMobile: true, hasTouch: true };
 const DESKTOP = { width: 1280, height: 860 };
 
 const missing = !existsSync(CHROMIUM)
