@@ -26,7 +26,6 @@ export function useLoad<T>(load: (client: LightspeedClient) => Promise<T>, deps:
     return () => {
       live = false;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [generation, ...deps]);
   const reload = useCallback(() => setGeneration((n) => n + 1), []);
   return { ...state, reload };

@@ -64,7 +64,6 @@ function useCosts(sessions: SessionSummary[]): Record<string, number> {
     return () => {
       live = false;
     };
-    // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [ids]);
   return costs;
 }

@@ -163,11 +163,17 @@ test("the console in headless Chromium", { skip: missing }, async (t) => {
     await shot("03-answered");
   });
 
-  await t.test("cancels a run while it streams", async () => {
+  await t.test("steers, then cancels a run while it streams", async () => {
     await send("CONSOLE-CANCEL-ME now");
     await page.waitForSelector("[data-run-status=running]", { timeout: WAIT_MS });
     await waitForText("[data-testid=live-text]", "This answer");
     const runId = await lastRunId();
+    // Steering adds input to the running run; the answer to it is cancelled too.
+    await fill("textarea[name=message]", "and keep it short");
+    await page.waitForSelector("button[data-action=steer]:not([disabled])", { timeout: WAIT_MS });
+    await page.click("button[data-action=steer]");
+    await page.waitForFunction(() => document.querySelector("textarea[name=message]").value === "", { timeout: WAIT_MS });
+    assert.equal(await page.$("section.session > [role=alert]"), null, "run/steer was accepted");
     await page.waitForSelector("button[data-action=cancel]:not([disabled])", { timeout: WAIT_MS });
     await page.click("button[data-action=cancel]");
     await page.waitForSelector(`[data-run-id="${runId}"][data-run-status=cancelled]`, { timeout: WAIT_MS });
