@@ -1,5 +1,5 @@
 // Sessions: the list (status, model, cost, last activity) and "new session".
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useRef, useState } from "preact/hooks";
 import type { LightspeedClient, ModelRouteInput, SessionSummary } from "../../ts-client/src/index.ts";
 import { currentClient, describeError, formatTime, formatUsd, isModelRoute, loadModelRoute, saveModelRoute } from "./api.ts";
 import { ErrorLine, Section, useLoad } from "./load.tsx";
@@ -10,9 +10,24 @@ const PAGE_ROWS = 50;
 
 export function SessionsPage() {
   const list = useLoad((client) => client.sessionList({ limit: PAGE_ROWS }));
-  const sessions = list.data?.sessions ?? [];
-  const costs = useCosts(sessions);
+  // Pages after the first, fetched with "Load more"; a reload starts over.
+  const [more, setMore] = useState<{ sessions: SessionSummary[]; nextCursor?: string | null }>();
+  useEffect(() => setMore(undefined), [list.data]);
+  const sessions = [...(list.data?.sessions ?? []), ...(more?.sessions ?? [])];
+  const nextCursor = more ? more.nextCursor : list.data?.nextCursor;
+  const costs = useCosts(sessions, list.data);
   const [creating, setCreating] = useState(false);
+  const [moreError, setMoreError] = useState<string>();
+  const loadMore = async (): Promise<void> => {
+    const client = currentClient();
+    if (!client || !nextCursor) return;
+    try {
+      const page = await client.sessionList({ limit: PAGE_ROWS, cursor: nextCursor });
+      setMore({ sessions: [...(more?.sessions ?? []), ...page.sessions], nextCursor: page.nextCursor });
+    } catch (err) {
+      setMoreError(describeError(err));
+    }
+  };
   return (
     <Section
       title="Sessions"
@@ -39,23 +54,36 @@ export function SessionsPage() {
           </li>
         ))}
       </ul>
-      {list.data?.nextCursor && <p class="hint">Showing the {PAGE_ROWS} most recently active sessions.</p>}
+      <ErrorLine error={moreError} />
+      {nextCursor && (
+        <button type="button" class="quiet more" onClick={() => void loadMore()}>
+          Load more
+        </button>
+      )}
     </Section>
   );
 }
 
 /**
- * Each listed session's cost: `session/list` rows carry none, so each is read (one
- * page of rows at most, in the background; a failed read leaves "…").
+ * Each listed session's cost: `session/list` rows carry none, so each row is read
+ * once per load of the list (in the background; a failed read leaves "…").
  */
-function useCosts(sessions: SessionSummary[]): Record<string, number> {
+function useCosts(sessions: SessionSummary[], firstPage: unknown): Record<string, number> {
   const [costs, setCosts] = useState<Record<string, number>>({});
+  const known = useRef(costs);
+  known.current = costs;
+  // A reloaded list reads every cost again (they grow while sessions run).
+  useEffect(() => {
+    known.current = {};
+    setCosts({});
+  }, [firstPage]);
   const ids = sessions.map((s) => s.sessionId).join("\n");
   useEffect(() => {
     const client = currentClient();
     if (!client || sessions.length === 0) return;
     let live = true;
     for (const { sessionId } of sessions) {
+      if (sessionId in known.current) continue;
       client.sessionRead({ sessionId }).then(
         (view) => live && setCosts((previous) => ({ ...previous, [sessionId]: view.usage.costUsd })),
         () => undefined,
@@ -64,7 +92,7 @@ function useCosts(sessions: SessionSummary[]): Record<string, number> {
     return () => {
       live = false;
     };
-  }, [ids]);
+  }, [ids, firstPage]);
   return costs;
 }
 
