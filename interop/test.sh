@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The interop tests: the TypeScript client, the Python client and the messaging
-# bridge, each against a live `server dev` with the fake provider
-# (interop/scripts/with-live-server.sh), dependencies from their lock files
-# (`npm ci`, pip --require-hashes). local/test.sh runs this after `cargo test`, whose
-# build left the `server` and `fake-provider` binaries in $CARGO_TARGET_DIR/debug.
+# The interop tests: the TypeScript client, the web console (in headless Chromium),
+# the Python client and the messaging bridge, each against a live `server dev` with
+# the fake provider (interop/scripts/with-live-server.sh), dependencies from their
+# lock files (`npm ci`, pip --require-hashes). local/test.sh runs this after
+# `cargo test`, whose build left the `server` and `fake-provider` binaries in
+# $CARGO_TARGET_DIR/debug.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$root"
@@ -15,6 +16,13 @@ step "ts-client (npm ci, generated code, node --test)"
 # Scripted turns, so run/approve, run/deny and session/wake-ups/cancel succeed.
 FAKE_PROVIDER_SCRIPT="$root/interop/ts-client/test/fake-provider-script.json" \
   "$live" -- bash -c 'cd interop/ts-client && npm test'
+
+step "console (npm ci, committed build fresh, headless Chromium)"
+(cd interop/console && npm ci --no-audit --no-fund --loglevel=error && npm run check:dist)
+# A slow answer and a slower one to cancel while it streams; screenshots go to
+# ${LIGHTSPEED_ARTIFACTS_DIR:-.artifacts}/console for CI to keep.
+FAKE_PROVIDER_SCRIPT="$root/interop/console/test/fake-provider-script.json" \
+  "$live" -- bash -c 'cd interop/console && npm test'
 
 step "py-client (locked venv, generated code, pytest)"
 FAKE_PROVIDER_SCRIPT="$root/interop/py-client/tests/py-client-script.json" \

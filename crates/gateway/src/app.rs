@@ -184,7 +184,8 @@ pub fn router<A: LightspeedApi, K: KeyStore>(
         .merge(blob_routes)
         .merge(callback_routes)
         .merge(env_routes)
-        .merge(probe_routes);
+        .merge(probe_routes)
+        .merge(crate::console::routes());
     Ok((router, RouterHandle { server, ready }))
 }
 

@@ -55,6 +55,7 @@ mod auth;
 mod blobs;
 mod config;
 mod connections;
+mod console;
 mod env_socket;
 mod envelope;
 mod frames;

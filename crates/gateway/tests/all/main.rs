@@ -5,6 +5,7 @@
 
 mod auth;
 mod blobs;
+mod console;
 mod keys;
 mod limits;
 mod load;
