@@ -10,6 +10,8 @@
 //! | `GET /blobs/{ref}` | raw blob download (`application/octet-stream`) |
 //! | `GET /health` | 200 `ok` while the process answers (no auth) |
 //! | `GET /ready` | 200 while serving, 503 once stopping (no auth) |
+//! | `GET /metrics` | the process's Prometheus metrics (no auth; counts only) |
+//! | `GET /ui`, `/ui/...` | the web console's embedded files (no auth: the app signs in over `/rpc`) |
 //!
 //! Every other route needs `Authorization: Bearer <key>`. The key resolves, through a
 //! [`KeyStore`] holding only key hashes, to an [`api::Caller`]: the universe the

@@ -6,6 +6,10 @@ import { LightspeedClient, LightspeedError, LightspeedTransportError } from "../
 import type { ModelRouteInput } from "../../ts-client/src/index.ts";
 
 const KEY_ITEM = "lightspeed.console.key";
+/** Which kind of key signed in: a universe's, or an operator's (`operator/` methods only). */
+const ROLE_ITEM = "lightspeed.console.role";
+
+export type Role = "universe" | "operator";
 /** The last model route used for a new session: not a secret, so it may outlive the tab. */
 const MODEL_ITEM = "lightspeed.console.model";
 
@@ -24,19 +28,41 @@ function newClient(apiKey: string): LightspeedClient {
   return new LightspeedClient({ url: window.location.origin, apiKey, webSocketAuth: "message" });
 }
 
-/** Checks the key with `initialize`, then keeps it for this tab. */
-export async function signIn(apiKey: string): Promise<void> {
+/**
+ * Checks the key with `initialize` (a universe's key), or, when the gateway answers
+ * that only a universe's key may call it, with `operator/audit/list` (an operator
+ * key); then keeps it and its kind for this tab.
+ */
+export async function signIn(apiKey: string): Promise<Role> {
   const candidate = newClient(apiKey.trim());
-  await candidate.initialize({});
+  let role: Role = "universe";
+  try {
+    await candidate.initialize({});
+  } catch (err) {
+    if (!(err instanceof LightspeedError && err.reason === "universeKeyRequired")) {
+      candidate.close();
+      throw err;
+    }
+    await candidate.operatorAuditList({ limit: 1 });
+    role = "operator";
+  }
   signOut();
   sessionStorage.setItem(KEY_ITEM, apiKey.trim());
+  sessionStorage.setItem(ROLE_ITEM, role);
   client = candidate;
+  return role;
+}
+
+/** The signed-in key's kind. */
+export function currentRole(): Role {
+  return sessionStorage.getItem(ROLE_ITEM) === "operator" ? "operator" : "universe";
 }
 
 export function signOut(): void {
   client?.close();
   client = undefined;
   sessionStorage.removeItem(KEY_ITEM);
+  sessionStorage.removeItem(ROLE_ITEM);
 }
 
 /** A readable one-line account of an API or transport error. */

@@ -1,20 +1,21 @@
 // The shell: sign-in gate, navigation, and the page for the current route.
 import { useEffect, useState } from "preact/hooks";
-import { currentClient, signOut } from "./api.ts";
+import { currentClient, currentRole, signOut, type Role } from "./api.ts";
 import { ApiKeysPage } from "./keys.tsx";
 import { EnvironmentsPage, McpServersPage, MemoryBlocksPage, SchedulesPage } from "./lists.tsx";
-import { BASE, onLinkClick, useRoute, type Route } from "./router.ts";
+import { BASE, navigate, onLinkClick, useRoute, type Route } from "./router.ts";
 import { SessionPage } from "./session.tsx";
 import { SessionsPage } from "./sessions.tsx";
 import { SignIn } from "./signin.tsx";
 
-const NAV: Array<{ href: string; label: string; pages: Route["page"][] }> = [
-  { href: `${BASE}/`, label: "Sessions", pages: ["sessions", "session"] },
-  { href: `${BASE}/environments`, label: "Environments", pages: ["environments"] },
-  { href: `${BASE}/mcp`, label: "MCP servers", pages: ["mcp"] },
-  { href: `${BASE}/schedules`, label: "Schedules", pages: ["schedules"] },
-  { href: `${BASE}/memory`, label: "Memory", pages: ["memory"] },
-  { href: `${BASE}/keys`, label: "API keys", pages: ["keys"] },
+/** The pages of each kind of key: a universe's key sees its universe, an operator key the keys. */
+const NAV: Array<{ href: string; label: string; pages: Route["page"][]; role: Role }> = [
+  { href: `${BASE}/`, label: "Sessions", pages: ["sessions", "session"], role: "universe" },
+  { href: `${BASE}/environments`, label: "Environments", pages: ["environments"], role: "universe" },
+  { href: `${BASE}/mcp`, label: "MCP servers", pages: ["mcp"], role: "universe" },
+  { href: `${BASE}/schedules`, label: "Schedules", pages: ["schedules"], role: "universe" },
+  { href: `${BASE}/memory`, label: "Memory", pages: ["memory"], role: "universe" },
+  { href: `${BASE}/keys`, label: "API keys", pages: ["keys"], role: "operator" },
 ];
 
 export function App() {
@@ -25,7 +26,17 @@ export function App() {
     return () => document.removeEventListener("click", onLinkClick);
   }, []);
 
-  if (!signedIn) return <SignIn onSignedIn={() => setSignedIn(true)} />;
+  if (!signedIn)
+    return (
+      <SignIn
+        onSignedIn={(role) => {
+          setSignedIn(true);
+          // An operator key has no sessions: it starts on the keys.
+          if (role === "operator") navigate(`${BASE}/keys`);
+        }}
+      />
+    );
+  const role = currentRole();
   return (
     <div class="shell">
       <header class="top">
@@ -33,7 +44,7 @@ export function App() {
           Lightspeed
         </a>
         <nav aria-label="Main">
-          {NAV.map((item) => (
+          {NAV.filter((item) => item.role === role).map((item) => (
             <a href={item.href} aria-current={item.pages.includes(route.page) ? "page" : undefined}>
               {item.label}
             </a>

@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
-import { describeError, signIn } from "./api.ts";
+import { describeError, signIn, type Role } from "./api.ts";
 
-export function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
+export function SignIn({ onSignedIn }: { onSignedIn: (role: Role) => void }) {
   const [key, setKey] = useState("");
   const [error, setError] = useState<string>();
   const [busy, setBusy] = useState(false);
@@ -10,8 +10,7 @@ export function SignIn({ onSignedIn }: { onSignedIn: () => void }) {
     setBusy(true);
     setError(undefined);
     try {
-      await signIn(key);
-      onSignedIn();
+      onSignedIn(await signIn(key));
     } catch (err) {
       setError(describeError(err));
     } finally {

@@ -20,6 +20,7 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const CI = process.env.CI === "true";
 const API_URL = process.env.LIGHTSPEED_API_URL;
 const API_KEY = process.env.LIGHTSPEED_API_KEY;
+const OPERATOR_KEY = process.env.LIGHTSPEED_OPERATOR_KEY;
 const MODEL = process.env.LIGHTSPEED_TEST_MODEL;
 const repo = fileURLToPath(new URL("../../..", import.meta.url));
 const artifacts = join(process.env.LIGHTSPEED_ARTIFACTS_DIR ?? join(repo, ".artifacts"), "console");
@@ -31,8 +32,8 @@ const DESKTOP = { width: 1280, height: 860 };
 
 const missing = !existsSync(CHROMIUM)
   ? `no Chromium at ${CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)`
-  : !API_URL || !API_KEY || !MODEL
-    ? "LIGHTSPEED_API_URL, LIGHTSPEED_API_KEY and LIGHTSPEED_TEST_MODEL are not set (run under interop/scripts/with-live-server.sh)"
+  : !API_URL || !API_KEY || !OPERATOR_KEY || !MODEL
+    ? "LIGHTSPEED_API_URL, LIGHTSPEED_API_KEY, LIGHTSPEED_OPERATOR_KEY and LIGHTSPEED_TEST_MODEL are not set (run under interop/scripts/with-live-server.sh)"
     : undefined;
 // Under CI a missing browser or server is a failure, never a skip.
 if (missing && CI) throw new Error(`console test: ${missing}`);
@@ -240,6 +241,43 @@ test("the console in headless Chromium", { skip: missing }, async (t) => {
       assert.ok(overflow <= 0, `${path} scrolls sideways by ${overflow}px at 390 px`);
       await shot(name);
     }
+  });
+
+  await t.test("an operator key mints and revokes a key and reads the audit log", async () => {
+    await page.setViewport(DESKTOP);
+    await clickButton("Sign out");
+    await fill("input[name=apiKey]", OPERATOR_KEY);
+    await clickButton("Sign in");
+    // An operator key lands on the keys; it has no sessions pages.
+    await page.waitForFunction(() => location.pathname === "/ui/keys", { timeout: WAIT_MS });
+    const nav = await page.$eval("nav[aria-label=Main]", (el) => el.textContent);
+    assert.ok(nav.includes("API keys") && !nav.includes("Sessions"), nav);
+    const universe = `console-universe-${suffix}`;
+    await fill("input[name=universeId]", universe);
+    await fill("input[name=keyName]", "console test");
+    await clickButton("Create key");
+    await page.waitForSelector("input[name=createdKey]", { timeout: WAIT_MS });
+    const minted = await page.$eval("input[name=createdKey]", (el) => el.value);
+    assert.match(minted, /^lsk_/);
+    await waitForText("table.list", universe);
+    await shot("10-operator-keys");
+    // The minted key works, until revoked in the page.
+    const call = async () => {
+      const response = await fetch(`${API_URL}/rpc`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${minted}` },
+        body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "session/list", params: {} }),
+      });
+      return response.json();
+    };
+    assert.deepEqual((await call()).result.sessions, []);
+    page.once("dialog", (dialog) => void dialog.accept());
+    const revoke = await page.waitForSelector("button[data-revoke]", { timeout: WAIT_MS });
+    await revoke.click();
+    await page.waitForSelector("[data-testid=revoked]", { timeout: WAIT_MS });
+    assert.equal((await call()).error.data.reason, "keyRevoked");
+    await waitForText("table.list code", "operator/api-keys/revoke");
+    await shot("11-operator-audit");
   });
 
   await t.test("logged no errors and no CSP violations", () => {
