@@ -1,7 +1,7 @@
 //! OpenTelemetry traces across processes and a worker restart (issue 18,
-//! docs/operating/traces.md): a `server gateway` and two `server worker` processes in
-//! turn export OTLP/HTTP to a receiver in this test, which decodes every request with
-//! the official OpenTelemetry protobuf types. One run makes one trace: the gateway's
+//! docs/operating/traces.md): a `server gateway` exporting OTLP over gRPC and two
+//! `server worker` processes in turn exporting OTLP/HTTP, to receivers in this test
+//! that decode every request with the official OpenTelemetry protobuf types. One run makes one trace: the gateway's
 //! `run/start` span → the client's workflow update → the workflow's handling of it →
 //! each activity's scheduling and execution → the provider call, whose HTTP request
 //! carries its `traceparent`. The first worker stops while the first generation is in
@@ -96,6 +96,70 @@ impl Receiver {
         );
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         format!("http://127.0.0.1:{port}")
+    }
+
+    /// The same receiver over gRPC (`TraceService/Export`): a bare HTTP/2 server that
+    /// reads each call's length-prefixed message and answers an empty response with
+    /// `grpc-status: 0`.
+    async fn start_grpc(self) -> String {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0))
+            .await
+            .unwrap();
+        let port = listener.local_addr().unwrap().port();
+        tokio::spawn(async move {
+            loop {
+                let Ok((socket, _)) = listener.accept().await else {
+                    return;
+                };
+                let receiver = self.clone();
+                tokio::spawn(async move {
+                    let Ok(mut connection) = h2::server::handshake(socket).await else {
+                        return;
+                    };
+                    while let Some(Ok((request, respond))) = connection.accept().await {
+                        tokio::spawn(receiver.clone().grpc_export(request, respond));
+                    }
+                });
+            }
+        });
+        format!("http://127.0.0.1:{port}")
+    }
+
+    async fn grpc_export(
+        self,
+        request: axum::http::Request<h2::RecvStream>,
+        mut respond: h2::server::SendResponse<Bytes>,
+    ) {
+        assert_eq!(
+            request.uri().path(),
+            "/opentelemetry.proto.collector.trace.v1.TraceService/Export"
+        );
+        let mut body = request.into_body();
+        let mut message = Vec::new();
+        while let Some(chunk) = body.data().await {
+            let chunk = chunk.unwrap();
+            let _ = body.flow_control().release_capacity(chunk.len());
+            message.extend_from_slice(&chunk);
+        }
+        // One uncompressed message: flag byte 0, then its length, big-endian.
+        assert_eq!(message[0], 0, "uncompressed");
+        let length = u32::from_be_bytes(message[1..5].try_into().unwrap()) as usize;
+        let request = ExportTraceServiceRequest::decode(&message[5..5 + length]).unwrap();
+        self.record(&request);
+        let response = axum::http::Response::builder()
+            .status(200)
+            .header("content-type", "application/grpc")
+            .body(())
+            .unwrap();
+        let mut stream = respond.send_response(response, false).unwrap();
+        let reply = ExportTraceServiceResponse::default().encode_to_vec();
+        let mut frame = vec![0];
+        frame.extend_from_slice(&u32::try_from(reply.len()).unwrap().to_be_bytes());
+        frame.extend_from_slice(&reply);
+        stream.send_data(Bytes::from(frame), false).unwrap();
+        let mut trailers = axum::http::HeaderMap::new();
+        trailers.insert("grpc-status", "0".parse().unwrap());
+        stream.send_trailers(trailers).unwrap();
     }
 
     fn record(&self, request: &ExportTraceServiceRequest) {
@@ -208,13 +272,15 @@ async fn a_run_is_one_trace_from_the_gateway_to_the_provider_across_a_worker_res
     };
     let mut first_worker = worker(&endpoint);
     let bind = format!("127.0.0.1:{}", devserver::free_port().unwrap());
+    let grpc_endpoint = receiver.clone().start_grpc().await;
     let mut gateway = traced_command(
         &["gateway", "--bind", &bind],
         &stack,
         &temporal,
         &task_queue,
-        &endpoint,
+        &grpc_endpoint,
     )
+    .env("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")
     .spawn()
     .unwrap();
     wait_healthy(&bind, &mut gateway).await;
