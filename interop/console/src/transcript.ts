@@ -80,7 +80,8 @@ export function applyEvent(state: Transcript, event: EventView): Transcript {
     entries = upsert(entries, { type: "run", runId: run.runId, status: run.status, ...(failure ? { failure } : {}) });
     if (TERMINAL.has(run.status)) {
       if (activeRunId === run.runId) activeRunId = undefined;
-    } else {
+    } else if (run.status !== "queued") {
+      // A queued run waits behind the active one: steer and cancel act on the latter.
       activeRunId = run.runId;
     }
   }

@@ -184,7 +184,7 @@ test("the console in headless Chromium", { skip: missing }, async (t) => {
     await shot("04-cancelled");
   });
 
-  await t.test("answers an approval with Deny", async () => {
+  await t.test("answers approvals with Deny, then Approve", async () => {
     const held = `console-held-${suffix}`;
     await rpc("session/start", {
       sessionId: held,
@@ -202,6 +202,17 @@ test("the console in headless Chromium", { skip: missing }, async (t) => {
     await clickButton("Deny");
     await page.waitForSelector("[data-testid=approval][data-state=denied]", { timeout: WAIT_MS });
     await page.waitForSelector("[data-run-status=completed]", { timeout: WAIT_MS });
+    // The next one is approved: the call runs (a wake-up is set) and the run completes.
+    await send("CONSOLE-APPROVE-ME please");
+    await page.waitForSelector("[data-testid=approval][data-state=pending]", { timeout: WAIT_MS });
+    await clickButton("Approve");
+    await page.waitForSelector("[data-testid=approval][data-state=approved]", { timeout: WAIT_MS });
+    await page.waitForFunction(
+      () => [...document.querySelectorAll("[data-run-status]")].at(-1)?.getAttribute("data-run-status") === "completed",
+      { timeout: WAIT_MS },
+    );
+    const view = await rpc("session/read", { sessionId: held });
+    assert.equal(view.wakeUps.length, 1, "the approved wake_me_at call ran");
   });
 
   await t.test("lists sessions with status and cost, and the other pages", async () => {

@@ -56,6 +56,19 @@ test("runs are tracked from start to finish, and the active one is known", () =>
   assert.deepEqual(state.entries, [{ type: "run", runId: "run_1", status: "cancelled", failure: "cancelled: by the user" }]);
 });
 
+test("a run queued behind the active one does not become the active one", () => {
+  const REQUESTED = "lightspeed.core.run.requested";
+  let state = replay([
+    event(STARTED, { runId: "run_1", run: run("run_1", "running") }),
+    event(REQUESTED, { runId: "run_2", run: run("run_2", "queued") }),
+  ]);
+  assert.equal(state.activeRunId, "run_1", "steer and cancel act on the running run");
+  state = fold.applyEvent(state, event(FINISHED, { runId: "run_1", run: run("run_1", "completed") }));
+  assert.equal(state.activeRunId, undefined);
+  state = fold.applyEvent(state, event(STARTED, { runId: "run_2", run: run("run_2", "running") }));
+  assert.equal(state.activeRunId, "run_2");
+});
+
 test("an event at or before the cursor is not applied twice", () => {
   const started = event(STARTED, { runId: "run_1", run: run("run_1", "running") });
   const once = replay([started]);
