@@ -541,6 +541,10 @@ api_table! {
         operator_api_keys_revoke: "operator/api-keys/revoke" (ApiKeyRevokeParams) -> ApiKeyRevokeResult;
         /// Operator: the audit log of operator calls, newest first.
         operator_audit_list: "operator/audit/list" (AuditListParams) -> AuditListResult;
+        /// Operator: the universes the deployment holds keys for, with their key counts.
+        operator_universes_list: "operator/universes/list" (UniverseListParams) -> UniverseListResult;
+        /// Operator: one universe, with its usage (`universe/usage`, read as the universe).
+        operator_universes_read: "operator/universes/read" (UniverseReadParams) -> UniverseView;
     }
     subscriptions {
         /// Committed session events from a cursor on, then live, with the running

@@ -7,13 +7,16 @@
 //! key is refused on its next request by every gateway sharing the store, and an open
 //! WebSocket is closed within `key_recheck_ms` (`app`).
 
+use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use api::types::operator::{
     ApiKeyCreateParams, ApiKeyCreateResult, ApiKeyListParams, ApiKeyListResult, ApiKeyRevokeParams,
     ApiKeyRevokeResult, ApiKeyView, AuditEntryView, AuditListParams, AuditListResult,
+    UniverseListParams, UniverseListResult, UniverseReadParams, UniverseView,
 };
-use api::{ApiError, Caller, ErrorKind};
+use api::types::universe::UniverseUsageView;
+use api::{ApiError, Caller, ErrorKind, LightspeedApi};
 use futures::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -138,16 +141,46 @@ fn target_of(params: &Value) -> String {
     }
 }
 
+/// The universes keys act in, from every key (operator keys aside), in id order.
+fn universes_of(records: &[KeyRecord]) -> BTreeMap<&str, UniverseView> {
+    let mut universes: BTreeMap<&str, UniverseView> = BTreeMap::new();
+    for record in records.iter().filter(|record| !record.operator) {
+        let view = universes
+            .entry(record.universe_id.as_str())
+            .or_insert_with(|| UniverseView {
+                universe_id: record.universe_id.clone(),
+                active_keys: 0,
+                revoked_keys: 0,
+                first_key_at_ms: record.created_at_ms,
+                usage: None,
+            });
+        if record.revoked_at_ms.is_some() {
+            view.revoked_keys += 1;
+        } else {
+            view.active_keys += 1;
+        }
+        view.first_key_at_ms = view.first_key_at_ms.min(record.created_at_ms);
+    }
+    universes
+}
+
 /// Serves operator method `method` for `caller` (already checked to hold an operator
-/// key) and audits the call.
-pub(crate) async fn serve(
+/// key) and audits the call. Methods that read a universe's own data call `api` as
+/// that universe.
+pub(crate) async fn serve<A: LightspeedApi>(
+    api: &A,
     keys: &dyn KeyAdmin,
     caller: &Caller,
     method: &str,
     params: Value,
 ) -> Result<Value, ApiError> {
     let target = target_of(&params);
-    let result = serve_unaudited(keys, caller, method, params).await;
+    let result = match method {
+        "operator/universes/list" | "operator/universes/read" => {
+            serve_universes(api, keys, caller, method, params).await
+        }
+        _ => serve_unaudited(keys, caller, method, params).await,
+    };
     let entry = AuditEntry {
         seq: 0,
         at_ms: now_ms(),
@@ -162,6 +195,42 @@ pub(crate) async fn serve(
         return Err(store_failed(err));
     }
     result
+}
+
+async fn serve_universes<A: LightspeedApi>(
+    api: &A,
+    keys: &dyn KeyAdmin,
+    caller: &Caller,
+    method: &str,
+    params: Value,
+) -> Result<Value, ApiError> {
+    let records = keys.list(None, true).await.map_err(store_failed)?;
+    let universes = universes_of(&records);
+    if method == "operator/universes/list" {
+        let _: UniverseListParams = parse(method, params)?;
+        return answer(UniverseListResult {
+            universes: universes.into_values().collect(),
+        });
+    }
+    let params: UniverseReadParams = parse(method, params)?;
+    let Some(mut view) = universes.get(params.universe_id.as_str()).cloned() else {
+        return Err(ApiError::not_found(format!(
+            "no key was ever minted for {:?}",
+            params.universe_id
+        ))
+        .with_reason("universeNotFound"));
+    };
+    // The operator reads the universe's usage as the universe would (never its data).
+    let as_universe = Caller {
+        universe_id: view.universe_id.clone(),
+        key_id: caller.key_id.clone(),
+        operator: false,
+    };
+    let usage = api::dispatch(api, &as_universe, "universe/usage", Value::Null).await?;
+    let usage: UniverseUsageView = serde_json::from_value(usage)
+        .map_err(|err| ApiError::internal(format!("decoding universe/usage: {err}")))?;
+    view.usage = Some(usage);
+    answer(view)
 }
 
 async fn serve_unaudited(

@@ -77,7 +77,7 @@ async fn call<A: LightspeedApi>(
 ) -> Result<Value, ApiError> {
     api::check_role(caller, method)?;
     if method.starts_with(api::OPERATOR_METHOD_PREFIX) {
-        operator::serve(keys, caller, method, params).await
+        operator::serve(api, keys, caller, method, params).await
     } else {
         api::dispatch(api, caller, method, params).await
     }

@@ -347,6 +347,10 @@ def test_operator_keys_and_audit(live, client, new_id):
         with pytest.raises(LightspeedError) as wrong:
             operator.call("session/list", {})
         assert wrong.value.reason == "universeKeyRequired"
+        universes = ok(operator, "operator/universes/list")
+        assert any(u.universe_id == universe and u.revoked_keys == 1 for u in universes.universes)
+        read = ok(operator, "operator/universes/read", {"universeId": universe})
+        assert read.usage.sessions == 0
         audit = ok(operator, "operator/audit/list", {"limit": 10})
         assert "operator/api-keys/revoke" in [e.method for e in audit.entries]
         assert created.key not in audit.model_dump_json()

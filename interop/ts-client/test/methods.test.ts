@@ -385,6 +385,10 @@ liveTest(
       // Each kind of key calls its own methods only.
       assert.equal((await typedError(client.operatorAuditList({}))).reason, "operatorKeyRequired");
       assert.equal((await typedError(operator.sessionList({}))).reason, "universeKeyRequired");
+      const universes = await operator.operatorUniversesList({});
+      assert.ok(universes.universes.some((u) => u.universeId === universeId && u.revokedKeys === 1));
+      const read = await operator.operatorUniversesRead({ universeId });
+      assert.equal(read.usage?.sessions, 0);
       const audit = await operator.operatorAuditList({ limit: 10 });
       const methods = audit.entries.map((entry) => entry.method);
       assert.ok(methods.includes("operator/api-keys/revoke"), JSON.stringify(audit));

@@ -111,3 +111,38 @@ pub struct AuditListResult {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub next_before: Option<u64>,
 }
+
+/// Lists the universes the deployment holds keys for, in id order.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UniverseListParams {}
+
+/// Reads one universe: its keys and what it holds and has spent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct UniverseReadParams {
+    pub universe_id: String,
+}
+
+/// A universe as the operator sees it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UniverseView {
+    pub universe_id: String,
+    /// Keys that act in it now.
+    pub active_keys: u32,
+    /// Keys that were revoked.
+    pub revoked_keys: u32,
+    /// When its first key was minted.
+    pub first_key_at_ms: u64,
+    /// Sessions, runs in flight, stored bytes and cost, as `universe/usage` counts them
+    /// (in `operator/universes/read` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<super::universe::UniverseUsageView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct UniverseListResult {
+    pub universes: Vec<UniverseView>,
+}

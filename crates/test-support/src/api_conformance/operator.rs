@@ -1,7 +1,8 @@
 //! API conformance cases, operators: an operator key mints, lists and revokes a
 //! universe's keys and reads the audit log of what it did; a revoked key is refused
 //! at once over HTTP and its open WebSocket is closed within the gateway's key
-//! recheck period; each kind of key is refused the other kind's methods.
+//! recheck period; each kind of key is refused the other kind's methods; the
+//! universes are listed from their keys and read with their usage.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
@@ -22,6 +23,8 @@ pub(super) const CASES: [Case; 1] = [case!(
         "operator/api-keys/list",
         "operator/api-keys/revoke",
         "operator/audit/list",
+        "operator/universes/list",
+        "operator/universes/read",
         "session/list"
     ]
 )];
@@ -69,6 +72,33 @@ pub(super) async fn operator_keys_mint_list_and_revoke_universe_keys_and_are_aud
     );
     let socket = ctx.ws(Some(&key)).await;
     socket.call("session/list", json!({})).await;
+
+    // Universes, from their keys: A has its own key and the new one.
+    let universes = operator.call("operator/universes/list", json!({})).await;
+    let listed_a = universes["universes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|view| view["universeId"] == universe.as_str())
+        .cloned()
+        .unwrap_or_else(|| panic!("{universe} in {universes}"));
+    assert_eq!(listed_a["activeKeys"], 2, "{listed_a}");
+    assert!(
+        listed_a.get("usage").is_none(),
+        "usage only when read: {listed_a}"
+    );
+    let read = operator
+        .call("operator/universes/read", json!({"universeId": universe}))
+        .await;
+    assert_eq!(read["usage"]["sessions"], 0, "a fresh universe: {read}");
+    operator
+        .refused(
+            "operator/universes/read",
+            json!({"universeId": "no-such-universe"}),
+            -32004,
+            "universeNotFound",
+        )
+        .await;
 
     let listed = operator
         .call("operator/api-keys/list", json!({"universeId": universe}))

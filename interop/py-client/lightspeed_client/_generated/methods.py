@@ -585,6 +585,20 @@ METHODS: dict[str, MethodSpec] = {
         result=m.AuditListResult,
         description='Operator: the audit log of operator calls, newest first.',
     ),
+    'operator/universes/list': MethodSpec(
+        name='operator/universes/list',
+        python_name='operator_universes_list',
+        params=m.UniverseListParams,
+        result=m.UniverseListResult,
+        description='Operator: the universes the deployment holds keys for, with their key counts.',
+    ),
+    'operator/universes/read': MethodSpec(
+        name='operator/universes/read',
+        python_name='operator_universes_read',
+        params=m.UniverseReadParams,
+        result=m.UniverseView,
+        description='Operator: one universe, with its usage (`universe/usage`, read as the universe).',
+    ),
 }
 
 SUBSCRIPTIONS: dict[str, SubscriptionSpec] = {
@@ -1089,6 +1103,18 @@ class SyncMethods:
         """`operator/audit/list`: Operator: the audit log of operator calls, newest first."""
         return self.call('operator/audit/list', params, **fields)  # type: ignore[no-any-return]
 
+    def operator_universes_list(
+        self, params: m.UniverseListParams | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> m.UniverseListResult:
+        """`operator/universes/list`: Operator: the universes the deployment holds keys for, with their key counts."""
+        return self.call('operator/universes/list', params, **fields)  # type: ignore[no-any-return]
+
+    def operator_universes_read(
+        self, params: m.UniverseReadParams | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> m.UniverseView:
+        """`operator/universes/read`: Operator: one universe, with its usage (`universe/usage`, read as the universe)."""
+        return self.call('operator/universes/read', params, **fields)  # type: ignore[no-any-return]
+
 
 
 class AsyncMethods:
@@ -1564,3 +1590,15 @@ class AsyncMethods:
     ) -> m.AuditListResult:
         """`operator/audit/list`: Operator: the audit log of operator calls, newest first."""
         return await self.call('operator/audit/list', params, **fields)  # type: ignore[no-any-return]
+
+    async def operator_universes_list(
+        self, params: m.UniverseListParams | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> m.UniverseListResult:
+        """`operator/universes/list`: Operator: the universes the deployment holds keys for, with their key counts."""
+        return await self.call('operator/universes/list', params, **fields)  # type: ignore[no-any-return]
+
+    async def operator_universes_read(
+        self, params: m.UniverseReadParams | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> m.UniverseView:
+        """`operator/universes/read`: Operator: one universe, with its usage (`universe/usage`, read as the universe)."""
+        return await self.call('operator/universes/read', params, **fields)  # type: ignore[no-any-return]

@@ -2471,6 +2471,29 @@ class ToolsInput(BaseModel):
     """
 
 
+class UniverseListParams(BaseModel):
+    """
+    Lists the universes the deployment holds keys for, in id order.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+
+
+class UniverseReadParams(BaseModel):
+    """
+    Reads one universe: its keys and what it holds and has spent.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    universe_id: Annotated[str, Field(alias="universeId")]
+
+
 class UniverseUsageParams(BaseModel):
     """
     `universe/usage` takes no params.
@@ -2508,6 +2531,34 @@ class UniverseUsageView(BaseModel):
     stored_bytes: Annotated[int, Field(alias="storedBytes", ge=0)]
     """
     Bytes of every blob in the universe's store.
+    """
+
+
+class UniverseView(BaseModel):
+    """
+    A universe as the operator sees it.
+    """
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    active_keys: Annotated[int, Field(alias="activeKeys", ge=0)]
+    """
+    Keys that act in it now.
+    """
+    first_key_at_ms: Annotated[int, Field(alias="firstKeyAtMs", ge=0)]
+    """
+    When its first key was minted.
+    """
+    revoked_keys: Annotated[int, Field(alias="revokedKeys", ge=0)]
+    """
+    Keys that were revoked.
+    """
+    universe_id: Annotated[str, Field(alias="universeId")]
+    usage: UniverseUsageView | None = None
+    """
+    Sessions, runs in flight, stored bytes and cost, as `universe/usage` counts them
+    (in `operator/universes/read` only).
     """
 
 
@@ -3152,6 +3203,13 @@ class ToolPolicyInput(BaseModel):
     """
     Commands on attached environments.
     """
+
+
+class UniverseListResult(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    universes: list[UniverseView]
 
 
 class VfsMountListResult(BaseModel):

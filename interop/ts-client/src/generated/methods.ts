@@ -360,6 +360,14 @@ export interface Methods {
    * Operator: the audit log of operator calls, newest first.
    */
   "operator/audit/list": { params: T.AuditListParams; result: T.AuditListResult };
+  /**
+   * Operator: the universes the deployment holds keys for, with their key counts.
+   */
+  "operator/universes/list": { params: T.UniverseListParams; result: T.UniverseListResult };
+  /**
+   * Operator: one universe, with its usage (`universe/usage`, read as the universe).
+   */
+  "operator/universes/read": { params: T.UniverseReadParams; result: T.UniverseView };
 }
 
 export type MethodName = keyof Methods;
@@ -1005,6 +1013,22 @@ export const METHODS: readonly MethodInfo[] = [
     result: "AuditListResult",
     paramsOptional: true,
   },
+  {
+    name: "operator/universes/list",
+    functionName: "operatorUniversesList",
+    description: "Operator: the universes the deployment holds keys for, with their key counts.",
+    params: "UniverseListParams",
+    result: "UniverseListResult",
+    paramsOptional: true,
+  },
+  {
+    name: "operator/universes/read",
+    functionName: "operatorUniversesRead",
+    description: "Operator: one universe, with its usage (`universe/usage`, read as the universe).",
+    params: "UniverseReadParams",
+    result: "UniverseView",
+    paramsOptional: false,
+  },
 ];
 
 export const METHOD_NAMES: readonly MethodName[] = METHODS.map((method) => method.name);
@@ -1642,5 +1666,19 @@ export abstract class GeneratedMethods {
    */
   operatorAuditList(params: T.AuditListParams = {}, options?: CallOptions): Promise<T.AuditListResult> {
     return this.call("operator/audit/list", params, options);
+  }
+
+  /**
+   * `operator/universes/list`: Operator: the universes the deployment holds keys for, with their key counts.
+   */
+  operatorUniversesList(params: T.UniverseListParams = {}, options?: CallOptions): Promise<T.UniverseListResult> {
+    return this.call("operator/universes/list", params, options);
+  }
+
+  /**
+   * `operator/universes/read`: Operator: one universe, with its usage (`universe/usage`, read as the universe).
+   */
+  operatorUniversesRead(params: T.UniverseReadParams, options?: CallOptions): Promise<T.UniverseView> {
+    return this.call("operator/universes/read", params, options);
   }
 }

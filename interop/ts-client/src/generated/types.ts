@@ -2059,9 +2059,35 @@ export interface SessionWakeUpCancelParams {
   wakeUp: number;
 }
 /**
- * `universe/usage` takes no params.
+ * Lists the universes the deployment holds keys for, in id order.
  */
-export interface UniverseUsageParams {}
+export interface UniverseListParams {}
+export interface UniverseListResult {
+  universes: UniverseView[];
+}
+/**
+ * A universe as the operator sees it.
+ */
+export interface UniverseView {
+  /**
+   * Keys that act in it now.
+   */
+  activeKeys: number;
+  /**
+   * When its first key was minted.
+   */
+  firstKeyAtMs: number;
+  /**
+   * Keys that were revoked.
+   */
+  revokedKeys: number;
+  universeId: string;
+  /**
+   * Sessions, runs in flight, stored bytes and cost, as `universe/usage` counts them
+   * (in `operator/universes/read` only).
+   */
+  usage?: UniverseUsageView | null;
+}
 /**
  * What the caller's universe holds and has spent, as its store counts them while
  * it writes (the counts the quotas check).
@@ -2086,6 +2112,16 @@ export interface UniverseUsageView {
    */
   storedBytes: number;
 }
+/**
+ * Reads one universe: its keys and what it holds and has spent.
+ */
+export interface UniverseReadParams {
+  universeId: string;
+}
+/**
+ * `universe/usage` takes no params.
+ */
+export interface UniverseUsageParams {}
 /**
  * One file of a snapshot.
  */
