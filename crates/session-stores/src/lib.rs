@@ -14,6 +14,7 @@
 
 pub mod collect;
 mod commits;
+mod dispatch;
 mod env_wakeups;
 mod pg_commits;
 mod retention;
@@ -41,6 +42,7 @@ use uuid::Uuid;
 use vfs::VfsCatalog;
 
 pub use commits::CommitHub;
+pub use dispatch::{DispatchCatalog, PriorDelivery};
 pub use env_wakeups::EnvJobWakeups;
 pub use pg_commits::IDLE_PING_AFTER;
 pub use retention::{Removed, Retention, StoredBlob};
@@ -51,7 +53,8 @@ pub use retention::{Removed, Retention, StoredBlob};
 /// attachments, the job queue between workers and daemons), the auth catalog
 /// (sealed secrets, grants, flows), the memory catalog (blocks, their session
 /// links, archival passages), the schedule catalog, the index of a universe's sessions behind
-/// `session/list`, what the universe's quotas count, and removal (deleting sessions,
+/// `session/list`, what the universe's quotas count, the dispatch pause and event
+/// deliveries ([`DispatchCatalog`]), and removal (deleting sessions,
 /// collecting blobs: [`Retention`], [`collect`]).
 pub trait SessionStore:
     SessionLog
@@ -65,6 +68,7 @@ pub trait SessionStore:
     + ScheduleCatalog
     + SessionIndex
     + UniverseUsage
+    + DispatchCatalog
     + Retention
     + 'static
 {
@@ -82,6 +86,7 @@ impl<
         + ScheduleCatalog
         + SessionIndex
         + UniverseUsage
+        + DispatchCatalog
         + Retention
         + 'static,
 > SessionStore for T

@@ -67,6 +67,7 @@ use engine::{BlobRef, SessionId};
 mod auth_catalog;
 mod cas;
 mod checkpoint;
+mod dispatch;
 mod env_catalog;
 mod fsio;
 mod log;
@@ -78,6 +79,7 @@ mod schedule_catalog;
 mod usage;
 mod vfs_catalog;
 
+pub use dispatch::PriorDelivery;
 pub use fsio::IoError;
 
 use log::LogIndex;
@@ -354,6 +356,85 @@ impl FsStore {
             Ok(total)
         })
         .await
+    }
+
+    /// Sessions with runs in flight (up to `limit`, in id order): the marked
+    /// sessions whose logs count any.
+    pub async fn sessions_in_flight(&self, limit: usize) -> Result<Vec<SessionId>, StoreError> {
+        let inner = Arc::clone(&self.inner);
+        blocking(move || {
+            let mut sessions = Vec::new();
+            for name in usage::marked_sessions(&inner.root)? {
+                let Some(session) = session_id_of_dir_name(&name) else {
+                    continue;
+                };
+                let index = inner.log_index(&session);
+                if log::runs_in_flight(&inner.session_dir(&session), &index)? > 0 {
+                    sessions.push(session);
+                }
+            }
+            sessions.sort_by(|a, b| a.as_str().cmp(b.as_str()));
+            sessions.truncate(limit);
+            Ok(sessions)
+        })
+        .await
+    }
+
+    /// When the operator paused this universe's dispatch, if it is paused.
+    pub async fn dispatch_paused_since(&self) -> Result<Option<u64>, StoreError> {
+        let root = self.inner.root.clone();
+        blocking(move || dispatch::paused_since(&root)).await
+    }
+
+    /// Pauses dispatch (at `Some(ms)`; pausing again keeps the first time) or
+    /// resumes it (`None`).
+    pub async fn set_dispatch_paused(&self, paused_at_ms: Option<u64>) -> Result<(), StoreError> {
+        let root = self.inner.root.clone();
+        blocking(move || dispatch::set_paused(&root, paused_at_ms)).await
+    }
+
+    /// Claims event delivery `(source, dedupe_key)`: `None` when this call did,
+    /// else the earlier delivery within `window_ms`.
+    pub async fn claim_delivery(
+        &self,
+        source: &str,
+        dedupe_key: &str,
+        at_ms: u64,
+        window_ms: u64,
+    ) -> Result<Option<PriorDelivery>, StoreError> {
+        let root = self.inner.root.clone();
+        let (source, dedupe_key) = (source.to_owned(), dedupe_key.to_owned());
+        blocking(move || dispatch::claim(&root, &source, &dedupe_key, at_ms, window_ms)).await
+    }
+
+    /// Records the session and run a claimed delivery became.
+    pub async fn settle_delivery(
+        &self,
+        source: &str,
+        dedupe_key: &str,
+        session_id: &str,
+        run_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let root = self.inner.root.clone();
+        let (source, dedupe_key) = (source.to_owned(), dedupe_key.to_owned());
+        let (session_id, run_id) = (session_id.to_owned(), run_id.map(str::to_owned));
+        blocking(move || {
+            dispatch::settle(&root, &source, &dedupe_key, &session_id, run_id.as_deref())
+        })
+        .await
+    }
+
+    /// Gives an unsettled claim up, so a redelivery is taken as new.
+    pub async fn release_delivery(&self, source: &str, dedupe_key: &str) -> Result<(), StoreError> {
+        let root = self.inner.root.clone();
+        let (source, dedupe_key) = (source.to_owned(), dedupe_key.to_owned());
+        blocking(move || dispatch::release(&root, &source, &dedupe_key)).await
+    }
+
+    /// Forgets deliveries received before `before_ms`; how many.
+    pub async fn prune_deliveries(&self, before_ms: u64) -> Result<u64, StoreError> {
+        let root = self.inner.root.clone();
+        blocking(move || dispatch::prune(&root, before_ms)).await
     }
 
     /// Bytes of every blob in this store, from the counter puts keep.

@@ -79,6 +79,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "operators",
         include_str!("../migrations/0014_operators.sql"),
     ),
+    (
+        15,
+        "dispatch and intake",
+        include_str!("../migrations/0015_dispatch_intake.sql"),
+    ),
 ];
 
 /// Migrations are additive, so a binary older than the database (a rolling deploy,

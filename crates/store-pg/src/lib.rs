@@ -63,6 +63,7 @@ mod blobs;
 mod checkpoints;
 mod commits;
 mod db;
+mod dispatch;
 mod env_catalog;
 mod env_jobs;
 mod error;
@@ -79,6 +80,7 @@ mod vfs_catalog;
 
 pub use commits::{COMMIT_CHANNEL, CommitEvent, CommitListener, CommitNotice};
 pub use db::{PgConfig, PgDatabase};
+pub use dispatch::PriorDelivery;
 pub use env_jobs::{ENV_JOBS_CHANNEL, EnvJobEvent, EnvJobListener, EnvJobNotice};
 pub use error::PgStoreError;
 pub use keys::{ApiKeyRow, AuditRow, PgKeyStore};
@@ -185,6 +187,56 @@ impl PgStore {
     /// (`universes.cost_nanos`), moved by the appends that commit them.
     pub async fn cost_nanos(&self) -> Result<u64, StoreError> {
         log::cost_nanos(self).await
+    }
+
+    /// Up to `limit` sessions with runs in flight, in id order: one scan of the
+    /// partial index `sessions_runs_in_flight`.
+    pub async fn sessions_in_flight(&self, limit: usize) -> Result<Vec<SessionId>, StoreError> {
+        dispatch::sessions_in_flight(self, limit).await
+    }
+
+    /// When the operator paused this universe's dispatch, if it is paused.
+    pub async fn dispatch_paused_since(&self) -> Result<Option<u64>, StoreError> {
+        dispatch::dispatch_paused_since(self).await
+    }
+
+    /// Pauses dispatch (at `Some(ms)`; pausing again keeps the first time) or
+    /// resumes it (`None`).
+    pub async fn set_dispatch_paused(&self, paused_at_ms: Option<u64>) -> Result<(), StoreError> {
+        dispatch::set_dispatch_paused(self, paused_at_ms).await
+    }
+
+    /// Claims event delivery `(source, dedupe_key)`: `None` when this call did,
+    /// else the earlier delivery within `window_ms` (`event_deliveries`).
+    pub async fn claim_delivery(
+        &self,
+        source: &str,
+        dedupe_key: &str,
+        at_ms: u64,
+        window_ms: u64,
+    ) -> Result<Option<PriorDelivery>, StoreError> {
+        dispatch::claim_delivery(self, source, dedupe_key, at_ms, window_ms).await
+    }
+
+    /// Records the session and run a claimed delivery became.
+    pub async fn settle_delivery(
+        &self,
+        source: &str,
+        dedupe_key: &str,
+        session_id: &str,
+        run_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        dispatch::settle_delivery(self, source, dedupe_key, session_id, run_id).await
+    }
+
+    /// Gives an unsettled claim up, so a redelivery is taken as new.
+    pub async fn release_delivery(&self, source: &str, dedupe_key: &str) -> Result<(), StoreError> {
+        dispatch::release_delivery(self, source, dedupe_key).await
+    }
+
+    /// Forgets deliveries received before `before_ms`; how many.
+    pub async fn prune_deliveries(&self, before_ms: u64) -> Result<u64, StoreError> {
+        dispatch::prune_deliveries(self, before_ms).await
     }
 
     /// Removes every record of `session` (log, checkpoints, row, mounts, links,

@@ -41,8 +41,10 @@ pub const TABLES_WITH_REFS: [(&str, &str); 12] = [
 
 /// Tables that name no blob: identities, counters, secrets (sealed bytes and their
 /// descriptions), links by name, the CAS itself and the migration ledger.
-pub const TABLES_WITHOUT_REFS: [&str; 12] = [
+pub const TABLES_WITHOUT_REFS: [&str; 14] = [
     "universes",
+    "universe_dispatch",
+    "event_deliveries",
     "sessions",
     "blobs",
     "api_keys",

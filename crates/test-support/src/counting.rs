@@ -28,7 +28,7 @@ use memory_registry::{
     NewPassage, Passage,
 };
 use session_stores::{
-    Removed, Retention, SessionActivity, SessionIndex, StoreProvider, StoredBlob, UniverseUsage,
+    DispatchCatalog, PriorDelivery, Removed, Retention, SessionActivity, SessionIndex, StoreProvider, StoredBlob, UniverseUsage,
 };
 use tokio::sync::watch;
 use vfs::{Mount, SessionPath, VfsCatalog, VfsError, Workspace, WorkspaceId};
@@ -563,6 +563,52 @@ impl<S: UniverseUsage + Send> UniverseUsage for CountingStore<S> {
 
     async fn cost_nanos(&self) -> Result<u64, StoreError> {
         self.count().cost_nanos().await
+    }
+}
+
+impl<S: DispatchCatalog + Send> DispatchCatalog for CountingStore<S> {
+    async fn sessions_in_flight(&self, limit: usize) -> Result<Vec<SessionId>, StoreError> {
+        self.count().sessions_in_flight(limit).await
+    }
+
+    async fn dispatch_paused_since(&self) -> Result<Option<u64>, StoreError> {
+        self.count().dispatch_paused_since().await
+    }
+
+    async fn set_dispatch_paused(&self, paused_at_ms: Option<u64>) -> Result<(), StoreError> {
+        self.count().set_dispatch_paused(paused_at_ms).await
+    }
+
+    async fn claim_delivery(
+        &self,
+        source: &str,
+        dedupe_key: &str,
+        at_ms: u64,
+        window_ms: u64,
+    ) -> Result<Option<PriorDelivery>, StoreError> {
+        self.count()
+            .claim_delivery(source, dedupe_key, at_ms, window_ms)
+            .await
+    }
+
+    async fn settle_delivery(
+        &self,
+        source: &str,
+        dedupe_key: &str,
+        session_id: &str,
+        run_id: Option<&str>,
+    ) -> Result<(), StoreError> {
+        self.count()
+            .settle_delivery(source, dedupe_key, session_id, run_id)
+            .await
+    }
+
+    async fn release_delivery(&self, source: &str, dedupe_key: &str) -> Result<(), StoreError> {
+        self.count().release_delivery(source, dedupe_key).await
+    }
+
+    async fn prune_deliveries(&self, before_ms: u64) -> Result<u64, StoreError> {
+        self.count().prune_deliveries(before_ms).await
     }
 }
 

@@ -230,7 +230,9 @@ pub async fn event_view<B: BlobStore>(
         | CoreEvent::TurnAborted(_)
         // The fork's link is in `session/read`'s `forkedFrom`; its history is the
         // source's events.
-        | CoreEvent::SessionForked(_) => {}
+        | CoreEvent::SessionForked(_)
+        // The pause shows in `session/read`'s `dispatchPaused`.
+        | CoreEvent::DispatchChanged(_) => {}
     }
     view.items = items.views;
     Ok(view)
@@ -308,7 +310,8 @@ fn payload_run_id(event: &CoreEvent) -> Option<&RunId> {
         | CoreEvent::CompactionRequested(_)
         | CoreEvent::ContextCompacted(_)
         | CoreEvent::CompactionFailed(_)
-        | CoreEvent::SessionForked(_) => None,
+        | CoreEvent::SessionForked(_)
+        | CoreEvent::DispatchChanged(_) => None,
     }
 }
 

@@ -158,6 +158,14 @@ pub(crate) fn admit(control: &ControlState, command: CoreCommand) -> Result<Deci
             crate::core::lineage::parent_notified(control, run_id, delivered)
                 .map(Decision::accepted)
         }
+        CoreCommand::SetDispatch { paused } => {
+            let events = if control.dispatch_paused == paused {
+                Vec::new()
+            } else {
+                vec![Planned::session(ev::DispatchChanged { paused })]
+            };
+            Ok(Decision::accepted(events))
+        }
     }
 }
 

@@ -97,6 +97,13 @@ pub enum CoreCommand {
         run_id: RunId,
         delivered: bool,
     },
+    /// Holds (`paused`) or releases the session's queue: while held, requested runs
+    /// queue and none starts; the active run goes on. The operator's dispatch pause
+    /// of a universe is this command in each of its sessions. Accepted without an
+    /// event when the queue already is so.
+    SetDispatch {
+        paused: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

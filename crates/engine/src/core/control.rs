@@ -213,6 +213,26 @@ pub struct ControlState {
     /// Run ends the parent has not been told of yet, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub parent_notices: Vec<ParentNotice>,
+    /// The queue is held: requested runs wait, none starts (`SetDispatch`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub dispatch_paused: bool,
+    /// When each run in flight was requested and started, as the host observed the
+    /// entries (from the log, so replay rebuilds it); for the operator's view of
+    /// work in flight. Absent from older checkpoints until their runs end.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub run_times: BTreeMap<RunId, RunTimes>,
+}
+
+/// When a run in flight was requested and started (Unix milliseconds, host clock).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct RunTimes {
+    pub requested_at_ms: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at_ms: Option<u64>,
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
 }
 
 fn is_zero(value: &u32) -> bool {
@@ -319,6 +339,13 @@ impl ControlState {
                     self.runs.submissions.pop_front();
                 }
                 self.runs.queue.push(e.run.clone());
+                self.run_times.insert(
+                    e.run.run_id.clone(),
+                    RunTimes {
+                        requested_at_ms: entry.observed_at_ms,
+                        started_at_ms: None,
+                    },
+                );
             }
             CoreEvent::RunInputTranscribed(e) => {
                 let queued = self
@@ -351,6 +378,9 @@ impl ControlState {
                     ));
                 };
                 let queued = self.runs.queue.remove(position);
+                if let Some(times) = self.run_times.get_mut(&queued.run_id) {
+                    times.started_at_ms = Some(entry.observed_at_ms);
+                }
                 e.input.iter().for_each(|item| self.context.add(item));
                 self.runs.active = Some(ActiveRun {
                     run_id: queued.run_id,
@@ -384,7 +414,11 @@ impl ControlState {
                     reason: e.reason.clone(),
                 };
             }
-            CoreEvent::RunFinished(e) => self.finish_run(entry, e)?,
+            CoreEvent::RunFinished(e) => {
+                self.finish_run(entry, e)?;
+                self.run_times.remove(&e.run_id);
+            }
+            CoreEvent::DispatchChanged(e) => self.dispatch_paused = e.paused,
             // A fork starts from its base checkpoint, which `engine::rehydrate` loads;
             // folding the entry itself would need the base's content (I/O).
             CoreEvent::SessionForked(_) => {

@@ -50,6 +50,12 @@ pub struct ContextItemUpserted {
     pub item: ContextItem,
 }
 
+/// The session's queue was held (`paused`) or released (`core::command::SetDispatch`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DispatchChanged {
+    pub paused: bool,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContextItemRemoved {
     pub key: String,
@@ -467,6 +473,7 @@ core_events! {
     ChildRunFinished => "lightspeed.core.child.run_finished" v 1;
     ToolAwaitingChildren => "lightspeed.core.tool.awaiting_children" v 1;
     ParentNotified => "lightspeed.core.session.parent_notified" v 1;
+    DispatchChanged => "lightspeed.core.session.dispatch_changed" v 1;
 }
 
 #[cfg(test)]

@@ -52,6 +52,11 @@ pub(crate) fn plan(control: &ControlState) -> Plan {
     if let Some(event) = watermark_compaction(control) {
         return Plan::Events(vec![event]);
     }
+    if control.dispatch_paused {
+        // Held by the operator: the queue waits (transcription included, which
+        // would spend on a run that may yet be cancelled).
+        return Plan::Action(Action::Idle);
+    }
     match control.runs.queue.first() {
         Some(next) if let Some(intent) = crate::core::transcription::pending(control, next) => {
             // Voice notes become text before the run starts (`core::transcription`).

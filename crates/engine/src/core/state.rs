@@ -107,6 +107,7 @@ impl ContextState {
             | CoreEvent::ChildRunFinished(_)
             | CoreEvent::ToolAwaitingChildren(_)
             | CoreEvent::ParentNotified(_)
+            | CoreEvent::DispatchChanged(_)
             // Refused by the control reducer, which runs first.
             | CoreEvent::SessionForked(_) => Ok(()),
         }

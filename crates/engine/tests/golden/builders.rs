@@ -514,6 +514,10 @@ pub(super) fn golden_events() -> Vec<LogEntry> {
             }
             .into(),
         ),
+        (
+            Joins::default(),
+            ev::DispatchChanged { paused: true }.into(),
+        ),
         (Joins::default(), ev::SessionClosed {}.into()),
         (
             Joins::default(),

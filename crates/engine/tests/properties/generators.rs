@@ -109,6 +109,10 @@ pub(crate) enum Cmd {
     CancelWakeUp {
         wake_up: u8,
     },
+    /// The operator holds or releases the session's queue.
+    SetDispatch {
+        paused: bool,
+    },
     /// A child's host reports a run's end (`child-N`, `run_M`).
     ChildFinished {
         child: u8,
@@ -195,6 +199,31 @@ pub(crate) fn scenario() -> impl Strategy<Value = Scenario> {
     (
         prop::option::weighted(0.95, (session_config(60), prop::option::of(item_spec()))),
         prop::collection::vec(step(), 1..=STEPS_MAX),
+        any::<u16>(),
+        any::<bool>(),
+    )
+        .prop_map(|(open, steps, split, plan_ahead)| Scenario {
+            open,
+            steps,
+            split,
+            plan_ahead,
+        })
+}
+
+/// [`scenario`] with the operator holding and releasing the queue now and then: a
+/// strategy of its own, so the main property's sequences (and the coverage its
+/// fixed seed reaches) stay as they were.
+pub(crate) fn operator_scenario() -> impl Strategy<Value = Scenario> {
+    let step = prop_oneof![
+        16 => step(),
+        // Mostly releases, so a held queue does not starve everything else.
+        1 => (prop_oneof![1 => Just(true), 2 => Just(false)], 1u64..=5_000).prop_map(
+            |(paused, dt_ms)| Step::Admit { command: Cmd::SetDispatch { paused }, dt_ms }
+        ),
+    ];
+    (
+        prop::option::weighted(0.95, (session_config(60), prop::option::of(item_spec()))),
+        prop::collection::vec(step, 1..=STEPS_MAX),
         any::<u16>(),
         any::<bool>(),
     )

@@ -422,6 +422,20 @@ impl Host<'_> {
             (runs.queue.len() + usize::from(runs.active.is_some())) as i64,
             "(g) runs in flight by event kind"
         );
+        // (i) No run starts while the queue is held.
+        let mut paused = false;
+        for entry in &self.log {
+            match CoreEvent::decode(&entry.event) {
+                Ok(CoreEvent::DispatchChanged(changed)) => paused = changed.paused,
+                Ok(CoreEvent::RunStarted(started)) => assert!(
+                    !paused,
+                    "(i) run {} started at {} while dispatch was paused",
+                    started.run_id, entry.seq
+                ),
+                _ => {}
+            }
+        }
+        assert_eq!(paused, self.control.state().dispatch_paused, "(i) pause flag");
         let control_bytes = self.control.state().to_canonical_bytes().len();
         assert!(
             control_bytes < CONTROL_STATE_BYTES_MAX,
@@ -581,6 +595,7 @@ impl Host<'_> {
             Cmd::CancelWakeUp { wake_up } => CoreCommand::CancelWakeUp {
                 wake_up: u32::from(*wake_up),
             },
+            Cmd::SetDispatch { paused } => CoreCommand::SetDispatch { paused: *paused },
         }
     }
 

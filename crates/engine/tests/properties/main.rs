@@ -122,6 +122,39 @@ pub(crate) fn random_host_sequences_keep_every_drive_property() {
     }
 }
 
+/// The same properties with the operator pausing and resuming dispatch; (i) says no
+/// run starts while the queue is held.
+#[test]
+pub(crate) fn operator_pauses_keep_every_drive_property() {
+    let stats = RefCell::new(Stats::default());
+    let config = Config {
+        cases: CASES / 2,
+        failure_persistence: None,
+        ..Config::default()
+    };
+    let mut seed_bytes = [0u8; 32];
+    seed_bytes[..8].copy_from_slice(&DEFAULT_SEED.to_le_bytes());
+    let rng = TestRng::from_seed(RngAlgorithm::ChaCha, &seed_bytes);
+    let mut runner = TestRunner::new_with_rng(config, rng);
+    let result = runner.run(&operator_scenario(), |scenario| {
+        run_scenario(&scenario, &stats);
+        Ok(())
+    });
+    if let Err(err) = result {
+        panic!("{err}");
+    }
+    let stats = stats.into_inner();
+    let changed = engine::core::event::DispatchChanged::KIND;
+    assert!(
+        stats.events.get(changed).copied().unwrap_or(0) > 10,
+        "the operator's pauses were committed: {stats:#?}"
+    );
+    assert!(
+        stats.events.get("lightspeed.core.run.started").copied().unwrap_or(0) > 50,
+        "runs still started between pauses: {stats:#?}"
+    );
+}
+
 /// Regression: compaction summed token estimates without saturating, so host-supplied
 /// estimates could overflow (a panic in debug builds, a wrapped total in release).
 #[test]

@@ -56,6 +56,8 @@ impl Stats {
             .iter()
             // Forks are written by `engine::fork`, never by a drive (`fork.rs`).
             .filter(|(kind, _)| *kind != engine::core::fork::SessionForked::KIND)
+            // The operator's pauses have a property of their own (`main.rs`).
+            .filter(|(kind, _)| *kind != engine::core::event::DispatchChanged::KIND)
             .filter(|(kind, _)| !self.events.contains_key(kind))
             .collect();
         assert!(missing.is_empty(), "no scenario committed {missing:?}");

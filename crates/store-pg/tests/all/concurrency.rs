@@ -111,7 +111,7 @@ async fn migrations_are_idempotent_under_concurrent_starts() {
             .await
             .unwrap();
     // Every migration of this build, each applied once.
-    let expected: Vec<(i64, bool)> = (1..=14).map(|version| (version, true)).collect();
+    let expected: Vec<(i64, bool)> = (1..=15).map(|version| (version, true)).collect();
     assert_eq!(applied, expected);
     let tables: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1",
@@ -121,8 +121,8 @@ async fn migrations_are_idempotent_under_concurrent_starts() {
     .await
     .unwrap();
     assert_eq!(
-        tables, 24,
-        "twenty-three tables and _sqlx_migrations in {schema}"
+        tables, 26,
+        "twenty-five tables and _sqlx_migrations in {schema}"
     );
 
     // The schema works: one append through a pool of the concurrent starters.
