@@ -32,6 +32,7 @@ mod context;
 mod control;
 mod credentials;
 mod deletion;
+mod dispatch;
 mod env;
 mod env_hub;
 mod errors;
@@ -39,6 +40,7 @@ mod events;
 mod firing;
 mod fork;
 mod host;
+mod intake;
 mod mcp;
 mod memory;
 mod pins;
@@ -61,6 +63,7 @@ pub use events::{
 };
 pub use firing::{FireFuture, Fired, ScheduleFirer};
 pub use host::{Admission, AdmitFailure, RemoteRejection, SessionHost, SessionKey, delta_view};
+pub use intake::{EVENTS_DEDUPE_WINDOW_S_DEFAULT, EVENTS_PAYLOAD_BYTES_MAX_DEFAULT, IntakeLimits};
 pub use mcp::McpSettings;
 pub use pins::BLOB_PINS_PER_UNIVERSE_MAX;
 pub use service::{

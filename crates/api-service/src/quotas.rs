@@ -47,6 +47,8 @@ pub struct Quotas {
     pub schedules: schedule_registry::catalog::ScheduleLimits,
     /// Sub-agent depth, children per session, and sub-agents running per universe.
     pub agents: crate::agents::AgentLimits,
+    /// Event intake's dedupe window and payload size (`events/ingest`).
+    pub intake: crate::intake::IntakeLimits,
 }
 
 /// Default [`Quotas::sessions_per_universe_max`].
@@ -68,6 +70,7 @@ impl Default for Quotas {
             ceilings: ConfigCeilings::default(),
             schedules: schedule_registry::catalog::ScheduleLimits::default(),
             agents: crate::agents::AgentLimits::default(),
+            intake: crate::intake::IntakeLimits::default(),
         }
     }
 }

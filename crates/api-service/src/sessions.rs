@@ -296,6 +296,8 @@ impl<H: SessionHost> Service<H> {
             input,
             overrides,
         };
+        // The operator's pause reaches the session before its run does.
+        self.hold_if_paused(universe_id, &session, &control).await?;
         let admission = self.admit(universe_id, &session, command).await?;
         let run_id = admission
             .run_id

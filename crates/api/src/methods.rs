@@ -21,6 +21,7 @@ use crate::types::context::*;
 use crate::types::env::*;
 use crate::types::events::*;
 use crate::types::initialize::*;
+use crate::types::intake::*;
 use crate::types::mcp::*;
 use crate::types::memory::*;
 use crate::types::models::*;
@@ -511,6 +512,19 @@ api_table! {
         schedule_pause: "schedule/pause" (SchedulePauseParams) -> ScheduleView;
         /// Deletes a schedule (a firing under way finishes; none follows).
         schedule_delete: "schedule/delete" (ScheduleRef) -> ScheduleDeleteResult;
+        /// Takes an event from outside: a run (or input to the active run) in the
+        /// session its target names or makes; a repeated delivery within the window
+        /// does nothing new and answers `duplicate`.
+        events_ingest: "events/ingest" (EventIngestParams) -> EventIngestResult;
+        /// Operator: pauses a universe's dispatch: runs queue, none starts; active
+        /// runs go on.
+        operator_dispatch_pause: "operator/dispatch/pause" (DispatchParams) -> DispatchView;
+        /// Operator: resumes a universe's dispatch; held queues start.
+        operator_dispatch_resume: "operator/dispatch/resume" (DispatchParams) -> DispatchView;
+        /// Operator: a universe's runs in flight, active and queued, with age and cost.
+        operator_runs_list: "operator/runs/list" (OperatorRunsListParams) -> OperatorRunsListResult;
+        /// Operator: cancels a run of a universe, queued or active.
+        operator_runs_cancel: "operator/runs/cancel" (OperatorRunCancelParams) -> RunAccepted;
     }
     optional_methods {
         /// Stores a snapshot: a manifest of files whose blobs are already in the CAS.
@@ -545,6 +559,11 @@ api_table! {
         operator_universes_list: "operator/universes/list" (UniverseListParams) -> UniverseListResult;
         /// Operator: one universe, with its usage (`universe/usage`, read as the universe).
         operator_universes_read: "operator/universes/read" (UniverseReadParams) -> UniverseView;
+        /// Operator: creates a universe (an empty tenant to mint keys for).
+        operator_universes_create: "operator/universes/create" (UniverseCreateParams) -> UniverseView;
+        /// Operator: deletes a universe (`confirm` repeats its id): its keys are
+        /// revoked and its sessions and records deleted.
+        operator_universes_delete: "operator/universes/delete" (UniverseDeleteParams) -> UniverseDeleteResult;
     }
     subscriptions {
         /// Committed session events from a cursor on, then live, with the running

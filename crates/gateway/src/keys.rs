@@ -56,6 +56,21 @@ pub struct AuditEntry {
     pub code: i32,
 }
 
+/// A universe the operator created or deleted (`operator/universes/*`); universes
+/// known only from their keys have none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UniverseRecord {
+    pub universe_id: String,
+    #[serde(default)]
+    pub name: String,
+    /// When the operator created it (absent for one only deleted).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created_at_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deleted_at_ms: Option<u64>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum KeyStoreError {
     #[error("key store I/O on {path}: {source}")]
@@ -112,6 +127,66 @@ pub trait KeyStore: Send + Sync + 'static {
         before: Option<u64>,
         limit: u32,
     ) -> impl Future<Output = Result<Vec<AuditEntry>, KeyStoreError>> + Send;
+    /// Creates a universe (again, when it was deleted); `Duplicate` when it exists.
+    fn create_universe(
+        &self,
+        record: UniverseRecord,
+    ) -> impl Future<Output = Result<(), KeyStoreError>> + Send;
+    /// The universes created or deleted, in id order.
+    fn list_universes(
+        &self,
+    ) -> impl Future<Output = Result<Vec<UniverseRecord>, KeyStoreError>> + Send;
+    /// Marks a universe deleted at `at_ms` (the first time stays).
+    fn delete_universe(
+        &self,
+        universe_id: &str,
+        at_ms: u64,
+    ) -> impl Future<Output = Result<(), KeyStoreError>> + Send;
+}
+
+/// [`KeyStore::create_universe`] over records in memory.
+fn created(
+    universes: &mut Vec<UniverseRecord>,
+    record: UniverseRecord,
+) -> Result<(), KeyStoreError> {
+    match universes
+        .iter_mut()
+        .find(|held| held.universe_id == record.universe_id)
+    {
+        Some(held) if held.created_at_ms.is_some() && held.deleted_at_ms.is_none() => {
+            Err(KeyStoreError::Duplicate)
+        }
+        Some(held) => {
+            *held = record;
+            Ok(())
+        }
+        None => {
+            universes.push(record);
+            universes.sort_by(|a, b| a.universe_id.cmp(&b.universe_id));
+            Ok(())
+        }
+    }
+}
+
+/// [`KeyStore::delete_universe`] over records in memory.
+fn deleted(universes: &mut Vec<UniverseRecord>, universe_id: &str, at_ms: u64) {
+    match universes
+        .iter_mut()
+        .find(|held| held.universe_id == universe_id)
+    {
+        Some(held) => {
+            held.deleted_at_ms.get_or_insert(at_ms);
+        }
+        None => {
+            universes.push(UniverseRecord {
+                universe_id: universe_id.to_owned(),
+                name: String::new(),
+                created_at_ms: None,
+                deleted_at_ms: Some(at_ms),
+            });
+            universes.sort_by(|a, b| a.universe_id.cmp(&b.universe_id));
+        }
+    }
 }
 
 /// [`KeyStore::list`]'s filter and order over records in memory.
@@ -204,6 +279,7 @@ fn check_unique(records: &[KeyRecord], record: &KeyRecord) -> Result<(), KeyStor
 pub struct MemoryKeyStore {
     records: StdMutex<Vec<KeyRecord>>,
     audit: StdMutex<Vec<AuditEntry>>,
+    universes: StdMutex<Vec<UniverseRecord>>,
 }
 
 impl MemoryKeyStore {
@@ -269,12 +345,36 @@ impl KeyStore for MemoryKeyStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         Ok(audit_page(&audit, before, limit))
     }
+
+    async fn create_universe(&self, record: UniverseRecord) -> Result<(), KeyStoreError> {
+        created(&mut self.universes(), record)
+    }
+
+    async fn list_universes(&self) -> Result<Vec<UniverseRecord>, KeyStoreError> {
+        Ok(self.universes().clone())
+    }
+
+    async fn delete_universe(&self, universe_id: &str, at_ms: u64) -> Result<(), KeyStoreError> {
+        deleted(&mut self.universes(), universe_id, at_ms);
+        Ok(())
+    }
+}
+
+impl MemoryKeyStore {
+    fn universes(&self) -> std::sync::MutexGuard<'_, Vec<UniverseRecord>> {
+        self.universes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
 #[derive(Debug, Serialize, Deserialize)]
 struct KeyFile {
     version: u32,
     keys: Vec<KeyRecord>,
+    /// Universes created or deleted (absent from files written before them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    universes: Vec<UniverseRecord>,
 }
 
 /// Keys in a JSON file (`{"version":1,"keys":[...]}`), for `server dev` and small
@@ -335,9 +435,19 @@ impl FileKeyStore {
     }
 
     async fn read(&self) -> Result<Vec<KeyRecord>, KeyStoreError> {
+        Ok(self.read_file().await?.keys)
+    }
+
+    async fn read_file(&self) -> Result<KeyFile, KeyStoreError> {
         let bytes = match tokio::fs::read(&self.path).await {
             Ok(bytes) => bytes,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(err) if err.kind() == io::ErrorKind::NotFound => {
+                return Ok(KeyFile {
+                    version: KEY_FILE_VERSION,
+                    keys: Vec::new(),
+                    universes: Vec::new(),
+                });
+            }
             Err(err) => return Err(self.io_error(err)),
         };
         let file: KeyFile =
@@ -345,14 +455,17 @@ impl FileKeyStore {
                 path: self.path.clone(),
                 source,
             })?;
-        Ok(file.keys)
+        Ok(file)
     }
 
+    /// Replaces the keys, keeping the universes.
     async fn write(&self, keys: Vec<KeyRecord>) -> Result<(), KeyStoreError> {
-        let file = KeyFile {
-            version: KEY_FILE_VERSION,
-            keys,
-        };
+        let mut file = self.read_file().await?;
+        file.keys = keys;
+        self.write_file(file).await
+    }
+
+    async fn write_file(&self, file: KeyFile) -> Result<(), KeyStoreError> {
         let mut bytes =
             serde_json::to_vec_pretty(&file).map_err(|source| KeyStoreError::Corrupt {
                 path: self.path.clone(),
@@ -458,6 +571,24 @@ impl KeyStore for FileKeyStore {
         limit: u32,
     ) -> Result<Vec<AuditEntry>, KeyStoreError> {
         Ok(audit_page(&self.read_audit().await?, before, limit))
+    }
+
+    async fn create_universe(&self, record: UniverseRecord) -> Result<(), KeyStoreError> {
+        let _guard = self.write_lock.lock().await;
+        let mut file = self.read_file().await?;
+        created(&mut file.universes, record)?;
+        self.write_file(file).await
+    }
+
+    async fn list_universes(&self) -> Result<Vec<UniverseRecord>, KeyStoreError> {
+        Ok(self.read_file().await?.universes)
+    }
+
+    async fn delete_universe(&self, universe_id: &str, at_ms: u64) -> Result<(), KeyStoreError> {
+        let _guard = self.write_lock.lock().await;
+        let mut file = self.read_file().await?;
+        deleted(&mut file.universes, universe_id, at_ms);
+        self.write_file(file).await
     }
 }
 

@@ -66,6 +66,7 @@ mod killable;
 mod limits;
 mod oauth_callback;
 mod operator;
+mod operator_universes;
 mod outbox;
 mod rpc;
 mod traced;
@@ -79,7 +80,7 @@ pub use app::{RouterHandle, router};
 pub use config::GatewayConfig;
 pub use keys::{
     AuditEntry, FileKeyStore, KEY_PREFIX, KeyRecord, KeyStore, KeyStoreError, MemoryKeyStore,
-    hash_key, mint_key, mint_operator_key,
+    UniverseRecord, hash_key, mint_key, mint_operator_key,
 };
 pub use operator::KEY_NAME_BYTES_MAX;
 

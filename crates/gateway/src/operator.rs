@@ -7,27 +7,24 @@
 //! key is refused on its next request by every gateway sharing the store, and an open
 //! WebSocket is closed within `key_recheck_ms` (`app`).
 
-use std::collections::BTreeMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use api::types::operator::{
     ApiKeyCreateParams, ApiKeyCreateResult, ApiKeyListParams, ApiKeyListResult, ApiKeyRevokeParams,
     ApiKeyRevokeResult, ApiKeyView, AuditEntryView, AuditListParams, AuditListResult,
-    UniverseListParams, UniverseListResult, UniverseReadParams, UniverseView,
 };
-use api::types::universe::UniverseUsageView;
 use api::{ApiError, Caller, ErrorKind, LightspeedApi};
 use futures::future::BoxFuture;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::keys::{AuditEntry, KeyRecord, KeyStore, KeyStoreError, mint_key};
+use crate::keys::{AuditEntry, KeyRecord, KeyStore, KeyStoreError, UniverseRecord, mint_key};
 
 /// Longest key label.
 pub const KEY_NAME_BYTES_MAX: usize = 128;
 /// Longest universe id a key may name.
-const UNIVERSE_ID_BYTES_MAX: usize = 128;
+pub(crate) const UNIVERSE_ID_BYTES_MAX: usize = 128;
 /// Audit entries per page unless asked, and at most.
 const AUDIT_PAGE_DEFAULT: u32 = 100;
 const AUDIT_PAGE_MAX: u32 = 1_000;
@@ -52,6 +49,13 @@ pub(crate) trait KeyAdmin: Send + Sync {
         before: Option<u64>,
         limit: u32,
     ) -> BoxFuture<'_, Result<Vec<AuditEntry>, KeyStoreError>>;
+    fn create_universe(&self, record: UniverseRecord) -> BoxFuture<'_, Result<(), KeyStoreError>>;
+    fn list_universes(&self) -> BoxFuture<'_, Result<Vec<UniverseRecord>, KeyStoreError>>;
+    fn delete_universe<'a>(
+        &'a self,
+        universe_id: &'a str,
+        at_ms: u64,
+    ) -> BoxFuture<'a, Result<(), KeyStoreError>>;
 }
 
 impl<K: KeyStore> KeyAdmin for K {
@@ -82,9 +86,22 @@ impl<K: KeyStore> KeyAdmin for K {
     ) -> BoxFuture<'_, Result<Vec<AuditEntry>, KeyStoreError>> {
         Box::pin(KeyStore::list_audit(self, before, limit))
     }
+    fn create_universe(&self, record: UniverseRecord) -> BoxFuture<'_, Result<(), KeyStoreError>> {
+        Box::pin(KeyStore::create_universe(self, record))
+    }
+    fn list_universes(&self) -> BoxFuture<'_, Result<Vec<UniverseRecord>, KeyStoreError>> {
+        Box::pin(KeyStore::list_universes(self))
+    }
+    fn delete_universe<'a>(
+        &'a self,
+        universe_id: &'a str,
+        at_ms: u64,
+    ) -> BoxFuture<'a, Result<(), KeyStoreError>> {
+        Box::pin(KeyStore::delete_universe(self, universe_id, at_ms))
+    }
 }
 
-fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |since| {
@@ -94,7 +111,7 @@ fn now_ms() -> u64 {
 
 /// A store failure, without the store's text on the wire (`rpc::error_object` logs
 /// an internal error's message and replaces it).
-fn store_failed(err: KeyStoreError) -> ApiError {
+pub(crate) fn store_failed(err: KeyStoreError) -> ApiError {
     match err {
         KeyStoreError::Duplicate => ApiError::new(
             ErrorKind::Conflict,
@@ -116,7 +133,7 @@ fn view(record: KeyRecord) -> ApiKeyView {
     }
 }
 
-fn parse<P: DeserializeOwned>(method: &str, params: Value) -> Result<P, ApiError> {
+pub(crate) fn parse<P: DeserializeOwned>(method: &str, params: Value) -> Result<P, ApiError> {
     let params = match params {
         Value::Null => Value::Object(serde_json::Map::new()),
         other => other,
@@ -125,7 +142,7 @@ fn parse<P: DeserializeOwned>(method: &str, params: Value) -> Result<P, ApiError
         .map_err(|err| ApiError::invalid_params(format!("{method}: {err}")))
 }
 
-fn answer<R: Serialize>(result: R) -> Result<Value, ApiError> {
+pub(crate) fn answer<R: Serialize>(result: R) -> Result<Value, ApiError> {
     serde_json::to_value(result)
         .map_err(|err| ApiError::internal(format!("encoding the result failed: {err}")))
 }
@@ -134,39 +151,20 @@ fn answer<R: Serialize>(result: R) -> Result<Value, ApiError> {
 fn target_of(params: &Value) -> String {
     let text = |field: &str| params.get(field).and_then(Value::as_str);
     let bounded = |text: &str| text.chars().take(UNIVERSE_ID_BYTES_MAX).collect::<String>();
-    match (text("keyId"), text("universeId")) {
-        (Some(key), _) => format!("key:{}", bounded(key)),
-        (None, Some(universe)) => format!("universe:{}", bounded(universe)),
-        (None, None) => String::new(),
-    }
-}
-
-/// The universes keys act in, from every key (operator keys aside), in id order.
-fn universes_of(records: &[KeyRecord]) -> BTreeMap<&str, UniverseView> {
-    let mut universes: BTreeMap<&str, UniverseView> = BTreeMap::new();
-    for record in records.iter().filter(|record| !record.operator) {
-        let view = universes
-            .entry(record.universe_id.as_str())
-            .or_insert_with(|| UniverseView {
-                universe_id: record.universe_id.clone(),
-                active_keys: 0,
-                revoked_keys: 0,
-                first_key_at_ms: record.created_at_ms,
-                usage: None,
-            });
-        if record.revoked_at_ms.is_some() {
-            view.revoked_keys += 1;
-        } else {
-            view.active_keys += 1;
+    match (text("keyId"), text("universeId"), text("runId")) {
+        (Some(key), _, _) => format!("key:{}", bounded(key)),
+        (None, Some(universe), Some(run)) => {
+            format!("run:{}/{}", bounded(universe), bounded(run))
         }
-        view.first_key_at_ms = view.first_key_at_ms.min(record.created_at_ms);
+        (None, Some(universe), None) => format!("universe:{}", bounded(universe)),
+        (None, None, _) => String::new(),
     }
-    universes
 }
 
 /// Serves operator method `method` for `caller` (already checked to hold an operator
-/// key) and audits the call. Methods that read a universe's own data call `api` as
-/// that universe.
+/// key) and audits the call: keys and the audit log here, universes in
+/// `operator_universes`, dispatch and runs in the backend. Methods that read a
+/// universe's own data call `api` as that universe.
 pub(crate) async fn serve<A: LightspeedApi>(
     api: &A,
     keys: &dyn KeyAdmin,
@@ -176,10 +174,18 @@ pub(crate) async fn serve<A: LightspeedApi>(
 ) -> Result<Value, ApiError> {
     let target = target_of(&params);
     let result = match method {
-        "operator/universes/list" | "operator/universes/read" => {
-            serve_universes(api, keys, caller, method, params).await
+        "operator/universes/create"
+        | "operator/universes/list"
+        | "operator/universes/read"
+        | "operator/universes/delete" => {
+            crate::operator_universes::serve(api, keys, caller, method, params).await
         }
-        _ => serve_unaudited(keys, caller, method, params).await,
+        "operator/api-keys/create"
+        | "operator/api-keys/list"
+        | "operator/api-keys/revoke"
+        | "operator/audit/list" => serve_unaudited(keys, caller, method, params).await,
+        // Dispatch and runs act on a universe's sessions: the backend's.
+        _ => api::dispatch(api, caller, method, params).await,
     };
     let entry = AuditEntry {
         seq: 0,
@@ -195,42 +201,6 @@ pub(crate) async fn serve<A: LightspeedApi>(
         return Err(store_failed(err));
     }
     result
-}
-
-async fn serve_universes<A: LightspeedApi>(
-    api: &A,
-    keys: &dyn KeyAdmin,
-    caller: &Caller,
-    method: &str,
-    params: Value,
-) -> Result<Value, ApiError> {
-    let records = keys.list(None, true).await.map_err(store_failed)?;
-    let universes = universes_of(&records);
-    if method == "operator/universes/list" {
-        let _: UniverseListParams = parse(method, params)?;
-        return answer(UniverseListResult {
-            universes: universes.into_values().collect(),
-        });
-    }
-    let params: UniverseReadParams = parse(method, params)?;
-    let Some(mut view) = universes.get(params.universe_id.as_str()).cloned() else {
-        return Err(ApiError::not_found(format!(
-            "no key was ever minted for {:?}",
-            params.universe_id
-        ))
-        .with_reason("universeNotFound"));
-    };
-    // The operator reads the universe's usage as the universe would (never its data).
-    let as_universe = Caller {
-        universe_id: view.universe_id.clone(),
-        key_id: caller.key_id.clone(),
-        operator: false,
-    };
-    let usage = api::dispatch(api, &as_universe, "universe/usage", Value::Null).await?;
-    let usage: UniverseUsageView = serde_json::from_value(usage)
-        .map_err(|err| ApiError::internal(format!("decoding universe/usage: {err}")))?;
-    view.usage = Some(usage);
-    answer(view)
 }
 
 async fn serve_unaudited(
@@ -345,6 +315,10 @@ mod tests {
             "universe:u"
         );
         assert_eq!(target_of(&json!({"limit": 3})), "");
+        assert_eq!(
+            target_of(&json!({"universeId": "u", "sessionId": "s", "runId": "run_2"})),
+            "run:u/run_2"
+        );
         let long = "x".repeat(1_000);
         assert_eq!(
             target_of(&json!({ "universeId": long })).len(),

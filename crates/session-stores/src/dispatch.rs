@@ -98,11 +98,17 @@ macro_rules! dispatch_catalog_for {
             ) -> Result<Option<PriorDelivery>, StoreError> {
                 let prior =
                     <$store>::claim_delivery(self, source, dedupe_key, at_ms, window_ms).await?;
-                Ok(prior.map(|$prior { received_at_ms, session_id, run_id }| PriorDelivery {
-                    received_at_ms,
-                    session_id,
-                    run_id,
-                }))
+                Ok(prior.map(
+                    |$prior {
+                         received_at_ms,
+                         session_id,
+                         run_id,
+                     }| PriorDelivery {
+                        received_at_ms,
+                        session_id,
+                        run_id,
+                    },
+                ))
             }
 
             async fn settle_delivery(

@@ -53,8 +53,9 @@ pub(crate) fn set_paused(root: &Path, paused_at_ms: Option<u64>) -> Result<(), S
     let path = root.join(PAUSED_FILE);
     match paused_at_ms {
         // Pausing again keeps the first pause's time.
-        Some(at_ms) => fsio::write_atomic(&path, at_ms.to_string().as_bytes(), Existing::Keep)
-            .map(drop),
+        Some(at_ms) => {
+            fsio::write_atomic(&path, at_ms.to_string().as_bytes(), Existing::Keep).map(drop)
+        }
         None => match fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(err) if err.kind() == io::ErrorKind::NotFound => Ok(()),

@@ -179,13 +179,12 @@ pub(crate) async fn release_delivery(
 
 /// Forgets deliveries received before `before_ms` (outside every window since).
 pub(crate) async fn prune_deliveries(store: &PgStore, before_ms: u64) -> Result<u64, StoreError> {
-    let done = sqlx::query(
-        "DELETE FROM event_deliveries WHERE universe_id = $1 AND received_at_ms < $2",
-    )
-    .bind(store.universe_id)
-    .bind(to_bigint("prune time", before_ms)?)
-    .execute(&store.pool)
-    .await
-    .map_err(query_failed("prune event deliveries"))?;
+    let done =
+        sqlx::query("DELETE FROM event_deliveries WHERE universe_id = $1 AND received_at_ms < $2")
+            .bind(store.universe_id)
+            .bind(to_bigint("prune time", before_ms)?)
+            .execute(&store.pool)
+            .await
+            .map_err(query_failed("prune event deliveries"))?;
     Ok(done.rows_affected())
 }

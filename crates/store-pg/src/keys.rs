@@ -34,6 +34,33 @@ pub struct AuditRow {
     pub code: i32,
 }
 
+/// A universe the operator created or deleted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UniverseRow {
+    pub universe_id: Uuid,
+    pub name: String,
+    pub created_at_ms: Option<u64>,
+    pub deleted_at_ms: Option<u64>,
+}
+
+type UniverseTuple = (Uuid, String, Option<i64>, Option<i64>);
+
+fn universe_row(
+    (universe_id, name, created, deleted): UniverseTuple,
+) -> Result<UniverseRow, PgStoreError> {
+    let location = format!("universe {universe_id}");
+    Ok(UniverseRow {
+        universe_id,
+        name,
+        created_at_ms: created
+            .map(|at| non_negative(&location, "created_at_ms", at))
+            .transpose()?,
+        deleted_at_ms: deleted
+            .map(|at| non_negative(&location, "deleted_at_ms", at))
+            .transpose()?,
+    })
+}
+
 /// API-key rows across all universes (a key is what names the universe).
 #[derive(Debug, Clone)]
 pub struct PgKeyStore {
@@ -248,5 +275,66 @@ impl PgKeyStore {
                 })
             })
             .collect()
+    }
+
+    /// Creates universe `universe_id` (again, when it was deleted); `None` when it
+    /// exists already.
+    pub async fn create_universe(
+        &self,
+        universe_id: Uuid,
+        name: &str,
+        at_ms: u64,
+    ) -> Result<Option<UniverseRow>, PgStoreError> {
+        let row: Option<UniverseTuple> = sqlx::query_as(
+            "INSERT INTO universes (universe_id, name, created_at_ms) VALUES ($1, $2, $3) \
+             ON CONFLICT (universe_id) DO UPDATE \
+             SET name = EXCLUDED.name, created_at_ms = EXCLUDED.created_at_ms, deleted_at_ms = NULL \
+             WHERE universes.created_at_ms IS NULL OR universes.deleted_at_ms IS NOT NULL \
+             RETURNING universe_id, name, created_at_ms, deleted_at_ms",
+        )
+        .bind(universe_id)
+        .bind(name)
+        .bind(to_bigint("at_ms", at_ms)?)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(|source| PgStoreError::Query {
+            what: "create a universe",
+            source,
+        })?;
+        row.map(universe_row).transpose()
+    }
+
+    /// The universes the operator created or deleted, in id order.
+    pub async fn list_universes(&self) -> Result<Vec<UniverseRow>, PgStoreError> {
+        let rows: Vec<UniverseTuple> = sqlx::query_as(
+            "SELECT universe_id, name, created_at_ms, deleted_at_ms FROM universes \
+             WHERE created_at_ms IS NOT NULL OR deleted_at_ms IS NOT NULL \
+             ORDER BY universe_id",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(|source| PgStoreError::Query {
+            what: "list universes",
+            source,
+        })?;
+        rows.into_iter().map(universe_row).collect()
+    }
+
+    /// Marks universe `universe_id` deleted at `at_ms` (the first time stays).
+    pub async fn delete_universe(&self, universe_id: Uuid, at_ms: u64) -> Result<(), PgStoreError> {
+        sqlx::query(
+            "INSERT INTO universes (universe_id, deleted_at_ms) VALUES ($1, $2) \
+             ON CONFLICT (universe_id) DO UPDATE \
+             SET deleted_at_ms = COALESCE(universes.deleted_at_ms, EXCLUDED.deleted_at_ms)",
+        )
+        .bind(universe_id)
+        .bind(to_bigint("at_ms", at_ms)?)
+        .execute(&self.pool)
+        .await
+        .map_err(|source| PgStoreError::Query {
+            what: "delete a universe",
+            source,
+        })?;
+        Ok(())
     }
 }

@@ -83,7 +83,7 @@ pub use db::{PgConfig, PgDatabase};
 pub use dispatch::PriorDelivery;
 pub use env_jobs::{ENV_JOBS_CHANNEL, EnvJobEvent, EnvJobListener, EnvJobNotice};
 pub use error::PgStoreError;
-pub use keys::{ApiKeyRow, AuditRow, PgKeyStore};
+pub use keys::{ApiKeyRow, AuditRow, PgKeyStore, UniverseRow};
 pub use notify::{NOTIFY_PAYLOAD_BYTES_MAX, Notifications};
 pub use object_store::{ObjectStore, ObjectStoreConfig, ObjectStoreRetry};
 pub use retention::{CollectionLease, TABLES_WITH_REFS, TABLES_WITHOUT_REFS};

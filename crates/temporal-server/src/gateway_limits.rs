@@ -5,7 +5,7 @@
 
 use std::net::SocketAddr;
 
-use api_service::{ConfigCeilings, InputLimits, Quotas};
+use api_service::{ConfigCeilings, InputLimits, IntakeLimits, Quotas};
 use clap::Args;
 use engine::core::limits::{
     PROVIDER_PARAMS_BYTES_MAX, RUN_OUTPUT_TOKENS_MAX, RUN_TOOL_BATCHES_MAX, RUN_TURNS_MAX,
@@ -227,6 +227,22 @@ pub(crate) struct GatewayLimitArgs {
     /// All the bytes one run or steer request may name, bytes.
     #[arg(long, env = "LIGHTSPEED_INPUT_REQUEST_BYTES_MAX", default_value_t = 32 * 1024 * 1024)]
     input_request_bytes_max: u64,
+    /// Deliveries of one event (source and dedupe key) within this many seconds are
+    /// one event (`events/ingest`, webhooks).
+    #[arg(
+        long,
+        env = "LIGHTSPEED_EVENTS_DEDUPE_WINDOW_S",
+        default_value_t = api_service::EVENTS_DEDUPE_WINDOW_S_DEFAULT,
+        value_parser = clap::value_parser!(u64).range(1..=366 * 24 * 60 * 60)
+    )]
+    events_dedupe_window_s: u64,
+    /// Largest event payload `events/ingest` takes, as JSON, bytes.
+    #[arg(
+        long,
+        env = "LIGHTSPEED_EVENTS_PAYLOAD_BYTES_MAX",
+        default_value_t = api_service::EVENTS_PAYLOAD_BYTES_MAX_DEFAULT
+    )]
+    events_payload_bytes_max: u64,
 }
 
 impl GatewayLimitArgs {
@@ -251,6 +267,10 @@ impl GatewayLimitArgs {
             // `ScheduleArgs` sets them (the worker reads them too).
             schedules: Default::default(),
             agents: Default::default(),
+            intake: IntakeLimits {
+                dedupe_window_ms: self.events_dedupe_window_s.saturating_mul(1_000),
+                payload_bytes_max: self.events_payload_bytes_max,
+            },
         }
     }
 

@@ -2,8 +2,8 @@
 //! `operator_audit`): store-pg keeps plain rows (it does not know the gateway), this
 //! adapts them to [`gateway::KeyStore`].
 
-use gateway::{AuditEntry, KeyRecord, KeyStore, KeyStoreError};
-use store_pg::{ApiKeyRow, AuditRow, PgKeyStore, PgStoreError};
+use gateway::{AuditEntry, KeyRecord, KeyStore, KeyStoreError, UniverseRecord};
+use store_pg::{ApiKeyRow, AuditRow, PgKeyStore, PgStoreError, UniverseRow};
 use uuid::Uuid;
 
 pub struct PgKeys(pub PgKeyStore);
@@ -110,5 +110,40 @@ impl KeyStore for PgKeys {
                 code: row.code,
             })
             .collect())
+    }
+
+    async fn create_universe(&self, record: UniverseRecord) -> Result<(), KeyStoreError> {
+        let universe = universe_uuid(&record.universe_id)?;
+        let at_ms = record.created_at_ms.unwrap_or_default();
+        match self
+            .0
+            .create_universe(universe, &record.name, at_ms)
+            .await
+            .map_err(backend)?
+        {
+            Some(_) => Ok(()),
+            None => Err(KeyStoreError::Duplicate),
+        }
+    }
+
+    async fn list_universes(&self) -> Result<Vec<UniverseRecord>, KeyStoreError> {
+        let rows = self.0.list_universes().await.map_err(backend)?;
+        Ok(rows
+            .into_iter()
+            .map(|row: UniverseRow| UniverseRecord {
+                universe_id: row.universe_id.to_string(),
+                name: row.name,
+                created_at_ms: row.created_at_ms,
+                deleted_at_ms: row.deleted_at_ms,
+            })
+            .collect())
+    }
+
+    async fn delete_universe(&self, universe_id: &str, at_ms: u64) -> Result<(), KeyStoreError> {
+        let universe = universe_uuid(universe_id)?;
+        self.0
+            .delete_universe(universe, at_ms)
+            .await
+            .map_err(backend)
     }
 }

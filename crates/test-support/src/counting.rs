@@ -28,7 +28,8 @@ use memory_registry::{
     NewPassage, Passage,
 };
 use session_stores::{
-    DispatchCatalog, PriorDelivery, Removed, Retention, SessionActivity, SessionIndex, StoreProvider, StoredBlob, UniverseUsage,
+    DispatchCatalog, PriorDelivery, Removed, Retention, SessionActivity, SessionIndex,
+    StoreProvider, StoredBlob, UniverseUsage,
 };
 use tokio::sync::watch;
 use vfs::{Mount, SessionPath, VfsCatalog, VfsError, Workspace, WorkspaceId};

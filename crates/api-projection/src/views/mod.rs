@@ -280,7 +280,8 @@ fn config_view(config: &SessionConfig, filesystem: FilesystemMode) -> SessionCon
     }
 }
 
-pub(crate) fn usage_view(usage: &Usage) -> UsageView {
+/// A usage record as the API shows it.
+pub fn usage_view(usage: &Usage) -> UsageView {
     UsageView {
         input_tokens: usage.input_tokens,
         output_tokens: usage.output_tokens,

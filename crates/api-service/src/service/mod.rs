@@ -7,9 +7,11 @@ use api::types::context::*;
 use api::types::env::*;
 use api::types::events::*;
 use api::types::initialize::*;
+use api::types::intake::*;
 use api::types::mcp::*;
 use api::types::memory::*;
 use api::types::models::*;
+use api::types::operator::*;
 use api::types::run::*;
 use api::types::schedule::*;
 use api::types::session::*;
@@ -167,6 +169,46 @@ impl<H: SessionHost> LightspeedApi for Service<H> {
             _ => None,
         };
         events::read(&*store, commits, &session, params).await
+    }
+
+    async fn events_ingest(
+        &self,
+        caller: &Caller,
+        params: EventIngestParams,
+    ) -> Result<EventIngestResult, ApiError> {
+        self.ingest_event(&caller.universe_id, params).await
+    }
+
+    async fn operator_dispatch_pause(
+        &self,
+        _caller: &Caller,
+        params: DispatchParams,
+    ) -> Result<DispatchView, ApiError> {
+        self.set_dispatch(params, true).await
+    }
+
+    async fn operator_dispatch_resume(
+        &self,
+        _caller: &Caller,
+        params: DispatchParams,
+    ) -> Result<DispatchView, ApiError> {
+        self.set_dispatch(params, false).await
+    }
+
+    async fn operator_runs_list(
+        &self,
+        _caller: &Caller,
+        params: OperatorRunsListParams,
+    ) -> Result<OperatorRunsListResult, ApiError> {
+        self.list_runs_in_flight(params).await
+    }
+
+    async fn operator_runs_cancel(
+        &self,
+        _caller: &Caller,
+        params: OperatorRunCancelParams,
+    ) -> Result<RunAccepted, ApiError> {
+        self.cancel_run_as_operator(params).await
     }
 
     async fn run_start(

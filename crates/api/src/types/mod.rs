@@ -6,6 +6,7 @@ pub mod context;
 pub mod env;
 pub mod events;
 pub mod initialize;
+pub mod intake;
 pub mod items;
 pub mod mcp;
 pub mod memory;

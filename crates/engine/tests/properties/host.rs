@@ -435,7 +435,11 @@ impl Host<'_> {
                 _ => {}
             }
         }
-        assert_eq!(paused, self.control.state().dispatch_paused, "(i) pause flag");
+        assert_eq!(
+            paused,
+            self.control.state().dispatch_paused,
+            "(i) pause flag"
+        );
         let control_bytes = self.control.state().to_canonical_bytes().len();
         assert!(
             control_bytes < CONTROL_STATE_BYTES_MAX,

@@ -150,7 +150,12 @@ pub(crate) fn operator_pauses_keep_every_drive_property() {
         "the operator's pauses were committed: {stats:#?}"
     );
     assert!(
-        stats.events.get("lightspeed.core.run.started").copied().unwrap_or(0) > 50,
+        stats
+            .events
+            .get("lightspeed.core.run.started")
+            .copied()
+            .unwrap_or(0)
+            > 50,
         "runs still started between pauses: {stats:#?}"
     );
 }

@@ -517,4 +517,44 @@ impl LightspeedApi for EchoApi {
     ) -> Result<api::types::schedule::ScheduleDeleteResult, ApiError> {
         Err(unsupported())
     }
+
+    async fn events_ingest(
+        &self,
+        _: &Caller,
+        _: api::types::intake::EventIngestParams,
+    ) -> Result<api::types::intake::EventIngestResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn operator_dispatch_pause(
+        &self,
+        _: &Caller,
+        _: api::types::operator::DispatchParams,
+    ) -> Result<api::types::operator::DispatchView, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn operator_dispatch_resume(
+        &self,
+        _: &Caller,
+        _: api::types::operator::DispatchParams,
+    ) -> Result<api::types::operator::DispatchView, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn operator_runs_list(
+        &self,
+        _: &Caller,
+        _: api::types::operator::OperatorRunsListParams,
+    ) -> Result<api::types::operator::OperatorRunsListResult, ApiError> {
+        Err(unsupported())
+    }
+
+    async fn operator_runs_cancel(
+        &self,
+        _: &Caller,
+        _: api::types::operator::OperatorRunCancelParams,
+    ) -> Result<RunAccepted, ApiError> {
+        Err(unsupported())
+    }
 }

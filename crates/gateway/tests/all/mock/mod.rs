@@ -718,4 +718,49 @@ impl LightspeedApi for MockApi {
         self.record(caller);
         api::Unserved.schedule_delete(caller, params).await
     }
+
+    async fn events_ingest(
+        &self,
+        caller: &Caller,
+        params: api::types::intake::EventIngestParams,
+    ) -> Result<api::types::intake::EventIngestResult, ApiError> {
+        self.record(caller);
+        api::Unserved.events_ingest(caller, params).await
+    }
+
+    async fn operator_dispatch_pause(
+        &self,
+        caller: &Caller,
+        params: api::types::operator::DispatchParams,
+    ) -> Result<api::types::operator::DispatchView, ApiError> {
+        self.record(caller);
+        api::Unserved.operator_dispatch_pause(caller, params).await
+    }
+
+    async fn operator_dispatch_resume(
+        &self,
+        caller: &Caller,
+        params: api::types::operator::DispatchParams,
+    ) -> Result<api::types::operator::DispatchView, ApiError> {
+        self.record(caller);
+        api::Unserved.operator_dispatch_resume(caller, params).await
+    }
+
+    async fn operator_runs_list(
+        &self,
+        caller: &Caller,
+        params: api::types::operator::OperatorRunsListParams,
+    ) -> Result<api::types::operator::OperatorRunsListResult, ApiError> {
+        self.record(caller);
+        api::Unserved.operator_runs_list(caller, params).await
+    }
+
+    async fn operator_runs_cancel(
+        &self,
+        caller: &Caller,
+        params: api::types::operator::OperatorRunCancelParams,
+    ) -> Result<api::types::run::RunAccepted, ApiError> {
+        self.record(caller);
+        api::Unserved.operator_runs_cancel(caller, params).await
+    }
 }
