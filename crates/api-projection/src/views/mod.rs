@@ -92,6 +92,7 @@ pub fn session_view(
             depth: parent.depth,
         }),
         children: control.children.iter().map(child_view).collect(),
+        dispatch_paused: control.dispatch_paused,
     }
 }
 

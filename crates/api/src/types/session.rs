@@ -323,6 +323,10 @@ pub struct SessionView {
     /// Sub-agents this session spawned, in spawn order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<ChildView>,
+    /// The operator paused its universe's dispatch: queued runs wait (present only
+    /// when true).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dispatch_paused: bool,
 }
 
 /// The session that spawned a sub-agent.

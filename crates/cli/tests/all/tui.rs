@@ -58,6 +58,7 @@ fn session_view() -> SessionView {
         updated_at_ms: 0,
         wake_ups: Vec::new(),
         children: Default::default(),
+        dispatch_paused: false,
         parent: Default::default(),
     }
 }

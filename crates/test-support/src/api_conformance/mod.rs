@@ -34,6 +34,7 @@ mod client;
 mod context;
 mod cost;
 mod deletion;
+mod dispatch;
 mod env;
 mod events;
 mod fixtures;
@@ -209,6 +210,7 @@ pub fn cases() -> Vec<Case> {
     all.extend(schedules::CASES);
     all.extend(auth::CASES);
     all.extend(operator::CASES);
+    all.extend(dispatch::CASES);
     all.extend(isolation::CASES);
     all.extend(protocol::CASES);
     all.extend(quotas::CASES);
@@ -393,6 +395,9 @@ macro_rules! api_conformance_tests {
             oauth_grants_authorize_a_protected_mcp_server,
             missing_and_unknown_keys_are_refused,
             operator_keys_mint_list_and_revoke_universe_keys_and_are_audited,
+            a_paused_universe_queues_runs_and_starts_them_on_resume,
+            operators_create_and_delete_universes,
+            events_are_ingested_once_per_dedupe_key,
             another_universe_gets_not_found_never_data,
             malformed_requests_get_protocol_errors_and_change_nothing,
             voice_notes_are_transcribed_before_the_run_starts,
