@@ -22,9 +22,9 @@ CREATE TABLE event_deliveries (
 CREATE INDEX event_deliveries_received ON event_deliveries (universe_id, received_at_ms);
 
 -- Universes the operator created (`operator/universes/create`) or deleted: a row of
--- `universes` exists for every universe a store was opened for; these say which
--- were made on purpose, and which are gone.
+-- `universes` exists for every universe a store was opened for (`created_at_ms` is
+-- when that first happened); these say which were made on purpose, and which are gone.
 ALTER TABLE universes
-    ADD COLUMN name          text NOT NULL DEFAULT '' CHECK (octet_length(name) <= 128),
-    ADD COLUMN created_at_ms bigint CHECK (created_at_ms >= 0),
-    ADD COLUMN deleted_at_ms bigint CHECK (deleted_at_ms >= 0);
+    ADD COLUMN name                   text NOT NULL DEFAULT '' CHECK (octet_length(name) <= 128),
+    ADD COLUMN operator_created_at_ms bigint CHECK (operator_created_at_ms >= 0),
+    ADD COLUMN deleted_at_ms          bigint CHECK (deleted_at_ms >= 0);

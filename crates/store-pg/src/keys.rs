@@ -53,7 +53,7 @@ fn universe_row(
         universe_id,
         name,
         created_at_ms: created
-            .map(|at| non_negative(&location, "created_at_ms", at))
+            .map(|at| non_negative(&location, "operator_created_at_ms", at))
             .transpose()?,
         deleted_at_ms: deleted
             .map(|at| non_negative(&location, "deleted_at_ms", at))
@@ -286,11 +286,13 @@ impl PgKeyStore {
         at_ms: u64,
     ) -> Result<Option<UniverseRow>, PgStoreError> {
         let row: Option<UniverseTuple> = sqlx::query_as(
-            "INSERT INTO universes (universe_id, name, created_at_ms) VALUES ($1, $2, $3) \
+            "INSERT INTO universes (universe_id, name, operator_created_at_ms) VALUES ($1, $2, $3) \
              ON CONFLICT (universe_id) DO UPDATE \
-             SET name = EXCLUDED.name, created_at_ms = EXCLUDED.created_at_ms, deleted_at_ms = NULL \
-             WHERE universes.created_at_ms IS NULL OR universes.deleted_at_ms IS NOT NULL \
-             RETURNING universe_id, name, created_at_ms, deleted_at_ms",
+             SET name = EXCLUDED.name, \
+                 operator_created_at_ms = EXCLUDED.operator_created_at_ms, deleted_at_ms = NULL \
+             WHERE universes.operator_created_at_ms IS NULL \
+                OR universes.deleted_at_ms IS NOT NULL \
+             RETURNING universe_id, name, operator_created_at_ms, deleted_at_ms",
         )
         .bind(universe_id)
         .bind(name)
@@ -307,8 +309,8 @@ impl PgKeyStore {
     /// The universes the operator created or deleted, in id order.
     pub async fn list_universes(&self) -> Result<Vec<UniverseRow>, PgStoreError> {
         let rows: Vec<UniverseTuple> = sqlx::query_as(
-            "SELECT universe_id, name, created_at_ms, deleted_at_ms FROM universes \
-             WHERE created_at_ms IS NOT NULL OR deleted_at_ms IS NOT NULL \
+            "SELECT universe_id, name, operator_created_at_ms, deleted_at_ms FROM universes \
+             WHERE operator_created_at_ms IS NOT NULL OR deleted_at_ms IS NOT NULL \
              ORDER BY universe_id",
         )
         .fetch_all(&self.pool)

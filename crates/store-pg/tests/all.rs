@@ -48,3 +48,6 @@ mod mcp_catalog;
 mod memory_catalog;
 #[path = "all/schedule_catalog.rs"]
 mod schedule_catalog;
+
+#[path = "all/dispatch.rs"]
+mod dispatch;
