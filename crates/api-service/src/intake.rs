@@ -134,7 +134,7 @@ impl<H: SessionHost> Service<H> {
         let now = now_ms();
         let window = self.quotas.intake.dedupe_window_ms;
         let source = params.source.as_str();
-        if now % PRUNE_EVERY == 0 {
+        if now.is_multiple_of(PRUNE_EVERY) {
             let before = now.saturating_sub(window);
             if let Err(err) = store.prune_deliveries(before).await {
                 tracing::warn!(universe_id, error = %err, "pruning event deliveries failed");

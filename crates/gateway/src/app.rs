@@ -13,7 +13,7 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, put};
+use axum::routing::{any, get, post, put};
 use jsonrpsee::server::middleware::rpc::RpcServiceBuilder;
 use jsonrpsee::server::{
     BatchRequestConfig, ConnectionState, Methods, PingConfig, Server, ServerConfig, ServerHandle,
@@ -174,6 +174,19 @@ pub fn router<A: LightspeedApi, K: KeyStore>(
             sockets: std::sync::atomic::AtomicUsize::new(0),
             sockets_max: config.env_sockets_max,
         }));
+    let hook_routes = Router::new()
+        .route(
+            "/hooks/{name}",
+            post(crate::hooks::deliver::<A>).layer(tower::limit::ConcurrencyLimitLayer::new(
+                crate::hooks::HOOKS_IN_FLIGHT_MAX,
+            )),
+        )
+        .with_state(Arc::new(crate::hooks::HookEndpoint {
+            api: Arc::clone(&api),
+            hooks: config.hooks.clone(),
+            body_bytes_max: config.hook_body_bytes_max,
+            body_read: config.rpc_body_read(),
+        }));
     let probe_routes = Router::new()
         .route("/health", get(health))
         .route("/metrics", get(metrics))
@@ -184,6 +197,7 @@ pub fn router<A: LightspeedApi, K: KeyStore>(
         .merge(blob_routes)
         .merge(callback_routes)
         .merge(env_routes)
+        .merge(hook_routes)
         .merge(probe_routes)
         .merge(crate::console::routes());
     Ok((router, RouterHandle { server, ready }))

@@ -113,6 +113,12 @@ pub struct GatewayConfig {
     /// the places above; beyond it the upgrade gets 429. Default 1,024.
     /// `LIGHTSPEED_GATEWAY_ENV_SOCKETS_MAX`.
     pub env_sockets_max: usize,
+    /// Webhooks served at `POST /hooks/{name}` (`crate::hooks`). Default none;
+    /// `LIGHTSPEED_HOOKS_FILE` names the file the server reads them from.
+    pub hooks: crate::Hooks,
+    /// Largest webhook delivery body. Default 1 MiB; beyond it: 413.
+    /// `LIGHTSPEED_GATEWAY_HOOK_BODY_BYTES_MAX`.
+    pub hook_body_bytes_max: u64,
 }
 
 impl GatewayConfig {
@@ -170,6 +176,8 @@ impl Default for GatewayConfig {
             ws_ping_interval_ms: 30_000,
             ws_idle_timeout_ms: 300_000,
             env_sockets_max: 1_024,
+            hooks: crate::Hooks::default(),
+            hook_body_bytes_max: 1024 * 1024,
         }
     }
 }

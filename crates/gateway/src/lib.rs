@@ -61,6 +61,7 @@ mod console;
 mod env_socket;
 mod envelope;
 mod frames;
+mod hooks;
 mod keys;
 mod killable;
 mod limits;
@@ -78,6 +79,7 @@ use std::time::Duration;
 
 pub use app::{RouterHandle, router};
 pub use config::GatewayConfig;
+pub use hooks::{HookConfigError, Hooks};
 pub use keys::{
     AuditEntry, FileKeyStore, KEY_PREFIX, KeyRecord, KeyStore, KeyStoreError, MemoryKeyStore,
     UniverseRecord, hash_key, mint_key, mint_operator_key,

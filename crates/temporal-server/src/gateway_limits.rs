@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 
+use anyhow::Context as _;
 use api_service::{ConfigCeilings, InputLimits, IntakeLimits, Quotas};
 use clap::Args;
 use engine::core::limits::{
@@ -139,6 +140,18 @@ pub(crate) struct GatewayLimitArgs {
         default_value_t = 1_024
     )]
     env_sockets_max: usize,
+    /// The webhooks file (`POST /hooks/{name}`; docs/operating/events.md): a JSON
+    /// file of hooks, each naming the environment variable that holds its secret.
+    /// Default none: no hooks.
+    #[arg(long, env = "LIGHTSPEED_HOOKS_FILE")]
+    hooks_file: Option<std::path::PathBuf>,
+    /// Largest webhook delivery body, bytes; beyond it: 413.
+    #[arg(
+        long,
+        env = "LIGHTSPEED_GATEWAY_HOOK_BODY_BYTES_MAX",
+        default_value_t = 1024 * 1024
+    )]
+    hook_body_bytes_max: u64,
     /// A session with no work for this long completes its workflow (the next
     /// command starts a new one from the store), ms; 0 keeps workflows open.
     #[arg(
@@ -283,8 +296,19 @@ impl GatewayLimitArgs {
         }
     }
 
-    pub(crate) fn config(&self, bind: SocketAddr) -> GatewayConfig {
-        GatewayConfig {
+    /// The gateway's config; the hooks file (when named) is read here, each hook's
+    /// secret from its environment variable.
+    pub(crate) fn config(&self, bind: SocketAddr) -> anyhow::Result<GatewayConfig> {
+        let hooks = match &self.hooks_file {
+            Some(path) => {
+                let hooks = gateway::Hooks::from_file(path, |name| std::env::var(name).ok())
+                    .context("LIGHTSPEED_HOOKS_FILE")?;
+                tracing::info!(hooks = hooks.len(), path = %path.display(), "webhooks configured");
+                hooks
+            }
+            None => gateway::Hooks::default(),
+        };
+        Ok(GatewayConfig {
             bind,
             rpc_body_bytes_max: self.rpc_body_bytes_max,
             rpc_body_read_ms: self.rpc_body_read_ms,
@@ -306,7 +330,9 @@ impl GatewayLimitArgs {
             ws_ping_interval_ms: self.ws_ping_interval_ms,
             ws_idle_timeout_ms: self.ws_idle_timeout_ms,
             env_sockets_max: self.env_sockets_max,
-        }
+            hooks,
+            hook_body_bytes_max: self.hook_body_bytes_max,
+        })
     }
 }
 
@@ -329,7 +355,10 @@ mod tests {
     fn flag_defaults_match_the_gateway_defaults() {
         let bind = GatewayConfig::default().bind;
         let parsed = Probe::try_parse_from(["probe"]).unwrap();
-        assert_eq!(parsed.limits.config(bind), GatewayConfig::default());
+        assert_eq!(
+            parsed.limits.config(bind).unwrap(),
+            GatewayConfig::default()
+        );
         assert_eq!(
             parsed.limits.workflow_settings(),
             WorkflowSettings::default()

@@ -632,7 +632,7 @@ pub(crate) async fn worker(args: WorkerArgs) -> anyhow::Result<()> {
 pub(crate) async fn gateway(args: ServeArgs) -> anyhow::Result<()> {
     let roles = Roles {
         worker: false,
-        gateway: Some(args.gateway.limits.config(args.gateway.bind)),
+        gateway: Some(args.gateway.limits.config(args.gateway.bind)?),
         api: (
             args.gateway.limits.workflow_settings(),
             quotas_with(args.gateway.limits.quotas(), &args.schedules),
@@ -653,7 +653,7 @@ pub(crate) async fn both(args: ServeArgs) -> anyhow::Result<()> {
     args.metrics.start().await?;
     let roles = Roles {
         worker: true,
-        gateway: Some(args.gateway.limits.config(args.gateway.bind)),
+        gateway: Some(args.gateway.limits.config(args.gateway.bind)?),
         api: (
             args.gateway.limits.workflow_settings(),
             quotas_with(args.gateway.limits.quotas(), &args.schedules),
@@ -739,7 +739,7 @@ pub(crate) async fn dev(args: DevArgs) -> anyhow::Result<()> {
     let keys = Arc::new(FileKeyStore::new(&keys_file));
     let roles = Roles {
         worker: true,
-        gateway: Some(args.limits.config(args.bind)),
+        gateway: Some(args.limits.config(args.bind)?),
         api: (
             args.limits.workflow_settings(),
             quotas_with(args.limits.quotas(), &args.schedules),

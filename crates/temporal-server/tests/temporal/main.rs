@@ -25,6 +25,7 @@ mod harness;
 mod history_budget;
 mod holds;
 mod idle;
+mod intake;
 mod mcp;
 mod memory;
 mod operators;
