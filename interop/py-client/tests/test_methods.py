@@ -356,6 +356,40 @@ def test_operator_keys_and_audit(live, client, new_id):
         assert created.key not in audit.model_dump_json()
 
 
+def test_operator_universes_dispatch_and_intake(live, client, session_config, new_id):
+    url, _ = live
+    operator_key = os.environ.get("LIGHTSPEED_OPERATOR_KEY", "")
+    tenant = new_id("tenant")
+    with Client(url, operator_key, strict=True) as operator:
+        made = ok(operator, "operator/universes/create", {"universeId": tenant, "name": "py tenant"})
+        assert made.name == "py tenant"
+        key = operator.call("operator/api-keys/create", {"universeId": tenant})
+        with Client(url, key.key, strict=True) as member:
+            member.call("session/start", {"sessionId": "held", "config": session_config})
+            paused = ok(operator, "operator/dispatch/pause", {"universeId": tenant})
+            assert paused.paused
+            run = member.call("run/start", {"sessionId": "held", "submissionId": "sub-held",
+                                            "input": [{"type": "text", "text": "wait"}]})
+            in_flight = ok(operator, "operator/runs/list", {"universeId": tenant})
+            assert [(r.session_id, r.run_id, r.state.value if hasattr(r.state, "value") else r.state)
+                    for r in in_flight.runs] == [("held", run.run_id, "queued")]
+            ok(operator, "operator/runs/cancel",
+               {"universeId": tenant, "sessionId": "held", "runId": run.run_id})
+            resumed = ok(operator, "operator/dispatch/resume", {"universeId": tenant})
+            assert not resumed.paused
+        deleted = ok(operator, "operator/universes/delete", {"universeId": tenant, "confirm": tenant})
+        assert deleted.deleted_sessions == 1 and deleted.revoked_keys == 1
+
+    sid = new_id("events")
+    client.call("session/start", {"sessionId": sid, "config": session_config})
+    event = {"source": "py-test", "eventId": new_id("evt"), "payload": {"door": 3},
+             "target": {"type": "session", "sessionId": sid}}
+    first = ok(client, "events/ingest", event)
+    assert not first.duplicate and first.run_id
+    again = ok(client, "events/ingest", event)
+    assert again.duplicate and again.run_id == first.run_id
+
+
 def test_every_method_was_exercised(live):
     """Runs last in this module: every method of methods.json got an answer above."""
     missing = sorted(set(METHODS) - set(ANSWERED))

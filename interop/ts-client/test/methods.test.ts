@@ -395,6 +395,56 @@ liveTest(
       assert.ok(audit.entries.every((entry) => !JSON.stringify(entry).includes(created.key)));
     });
 
+    await t.test("operator: universes, dispatch, runs in flight; event intake", async () => {
+      const tenant = uniqueId("ts-tenant");
+      const made = await operator.operatorUniversesCreate({ universeId: tenant, name: "ts tenant" });
+      assert.equal(made.name, "ts tenant");
+      const key = await operator.operatorApiKeysCreate({ universeId: tenant });
+      const member = new LightspeedClient({ url: API_URL!, apiKey: key.key });
+      try {
+        await member.sessionStart({ sessionId: "held", config: sessionConfig() });
+        const paused = await operator.operatorDispatchPause({ universeId: tenant });
+        assert.equal(paused.paused, true);
+        const run = await member.runStart({
+          sessionId: "held",
+          submissionId: "sub-held",
+          input: [{ type: "text", text: "wait for the operator" }],
+        });
+        const inFlight = await operator.operatorRunsList({ universeId: tenant });
+        assert.equal(inFlight.dispatch.paused, true);
+        assert.deepEqual(
+          inFlight.runs.map((r) => [r.sessionId, r.runId, r.state]),
+          [["held", run.runId, "queued"]],
+        );
+        await operator.operatorRunsCancel({ universeId: tenant, sessionId: "held", runId: run.runId });
+        const resumed = await operator.operatorDispatchResume({ universeId: tenant });
+        assert.equal(resumed.paused, false);
+      } finally {
+        member.close();
+      }
+      const deleted = await operator.operatorUniversesDelete({ universeId: tenant, confirm: tenant });
+      assert.equal(deleted.deletedSessions, 1);
+      assert.equal(deleted.revokedKeys, 1);
+
+      // An event into this session, delivered twice: one run.
+      const event = {
+        source: "ts-test",
+        eventId: uniqueId("evt"),
+        payload: { door: 3 },
+        target: { type: "session" as const, sessionId },
+      };
+      const first = await client.eventsIngest(event);
+      assert.equal(first.duplicate, false);
+      const again = await client.eventsIngest(event);
+      assert.equal(again.duplicate, true);
+      assert.equal(again.runId, first.runId);
+      // Its run ends before the session is closed below.
+      await eventually("the event's run to finish", async () => {
+        const view = await client.sessionRead({ sessionId });
+        return view.activeRun === undefined && view.queuedRunIds.length === 0 ? view : undefined;
+      });
+    });
+
     await t.test("close and delete the session", async () => {
       const closed = await client.sessionClose({ sessionId });
       assert.equal(closed.sessionId, sessionId);

@@ -494,6 +494,41 @@ METHODS: dict[str, MethodSpec] = {
         result=m.ScheduleDeleteResult,
         description='Deletes a schedule (a firing under way finishes; none follows).',
     ),
+    'events/ingest': MethodSpec(
+        name='events/ingest',
+        python_name='events_ingest',
+        params=m.EventIngestParams,
+        result=m.EventIngestResult,
+        description='Takes an event from outside: a run (or input to the active run) in the\n session its target names or makes; a repeated delivery within the window\n does nothing new and answers `duplicate`.',
+    ),
+    'operator/dispatch/pause': MethodSpec(
+        name='operator/dispatch/pause',
+        python_name='operator_dispatch_pause',
+        params=m.DispatchParams,
+        result=m.DispatchView,
+        description="Operator: pauses a universe's dispatch: runs queue, none starts; active\n runs go on.",
+    ),
+    'operator/dispatch/resume': MethodSpec(
+        name='operator/dispatch/resume',
+        python_name='operator_dispatch_resume',
+        params=m.DispatchParams,
+        result=m.DispatchView,
+        description="Operator: resumes a universe's dispatch; held queues start.",
+    ),
+    'operator/runs/list': MethodSpec(
+        name='operator/runs/list',
+        python_name='operator_runs_list',
+        params=m.OperatorRunsListParams,
+        result=m.OperatorRunsListResult,
+        description="Operator: a universe's runs in flight, active and queued, with age and cost.",
+    ),
+    'operator/runs/cancel': MethodSpec(
+        name='operator/runs/cancel',
+        python_name='operator_runs_cancel',
+        params=m.OperatorRunCancelParams,
+        result=m.RunAccepted,
+        description='Operator: cancels a run of a universe, queued or active.',
+    ),
     'vfs/snapshot/commit': MethodSpec(
         name='vfs/snapshot/commit',
         python_name='vfs_snapshot_commit',
@@ -598,6 +633,20 @@ METHODS: dict[str, MethodSpec] = {
         params=m.UniverseReadParams,
         result=m.UniverseView,
         description='Operator: one universe, with its usage (`universe/usage`, read as the universe).',
+    ),
+    'operator/universes/create': MethodSpec(
+        name='operator/universes/create',
+        python_name='operator_universes_create',
+        params=m.UniverseCreateParams,
+        result=m.UniverseView,
+        description='Operator: creates a universe (an empty tenant to mint keys for).',
+    ),
+    'operator/universes/delete': MethodSpec(
+        name='operator/universes/delete',
+        python_name='operator_universes_delete',
+        params=m.UniverseDeleteParams,
+        result=m.UniverseDeleteResult,
+        description='Operator: deletes a universe (`confirm` repeats its id): its keys are\n revoked and its sessions and records deleted.',
     ),
 }
 
@@ -1025,6 +1074,36 @@ class SyncMethods:
         """`schedule/delete`: Deletes a schedule (a firing under way finishes; none follows)."""
         return self.call('schedule/delete', params, **fields)  # type: ignore[no-any-return]
 
+    def events_ingest(
+        self, params: m.EventIngestParams | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> m.EventIngestResult:
+        """`events/ingest`: Takes an event from outside: a run (or input to the active run) in the session its target names or makes; a repeated delivery within the window does nothing new and answers `duplicate`."""
+        return self.call('events/ingest', params, **fields)  # type: ignore[no-any-return]
+
+    def operator_dispatch_pause(
+        self, params: m.DispatchParams | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> m.DispatchView:
+        """`operator/dispatch/pause`: Operator: pauses a universe's dispatch: runs queue, none starts; active runs go on."""
+        return self.call('operator/dispatch/pause', params, **fields)  # type: ignore[no-any-return]
+
+    def operator_dispatch_resume(
+        self, params: m.DispatchParams | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> m.DispatchView:
+        """`operator/dispatch/resume`: Operator: resumes a universe's dispatch; held queues start."""
+        return self.call('operator/dispatch/resume', params, **fields)  # type: ignore[no-any-return]
+
+    def operator_runs_list(
+        self, params: m.OperatorRunsListParams | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> m.OperatorRunsListResult:
+        """`operator/runs/list`: Operator: a universe's runs in flight, active and queued, with age and cost."""
+        return self.call('operator/runs/list', params, **fields)  # type: ignore[no-any-return]
+
+    def operator_runs_cancel(
+        self, params: m.OperatorRunCancelParams | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> m.RunAccepted:
+        """`operator/runs/cancel`: Operator: cancels a run of a universe, queued or active."""
+        return self.call('operator/runs/cancel', params, **fields)  # type: ignore[no-any-return]
+
     def vfs_snapshot_commit(
         self, params: m.VfsSnapshotCommitParams | Mapping[str, Any] | None = None, /, **fields: Any
     ) -> m.VfsSnapshotView:
@@ -1114,6 +1193,18 @@ class SyncMethods:
     ) -> m.UniverseView:
         """`operator/universes/read`: Operator: one universe, with its usage (`universe/usage`, read as the universe)."""
         return self.call('operator/universes/read', params, **fields)  # type: ignore[no-any-return]
+
+    def operator_universes_create(
+        self, params: m.UniverseCreateParams | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> m.UniverseView:
+        """`operator/universes/create`: Operator: creates a universe (an empty tenant to mint keys for)."""
+        return self.call('operator/universes/create', params, **fields)  # type: ignore[no-any-return]
+
+    def operator_universes_delete(
+        self, params: m.UniverseDeleteParams | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> m.UniverseDeleteResult:
+        """`operator/universes/delete`: Operator: deletes a universe (`confirm` repeats its id): its keys are revoked and its sessions and records deleted."""
+        return self.call('operator/universes/delete', params, **fields)  # type: ignore[no-any-return]
 
 
 
@@ -1513,6 +1604,36 @@ class AsyncMethods:
         """`schedule/delete`: Deletes a schedule (a firing under way finishes; none follows)."""
         return await self.call('schedule/delete', params, **fields)  # type: ignore[no-any-return]
 
+    async def events_ingest(
+        self, params: m.EventIngestParams | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> m.EventIngestResult:
+        """`events/ingest`: Takes an event from outside: a run (or input to the active run) in the session its target names or makes; a repeated delivery within the window does nothing new and answers `duplicate`."""
+        return await self.call('events/ingest', params, **fields)  # type: ignore[no-any-return]
+
+    async def operator_dispatch_pause(
+        self, params: m.DispatchParams | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> m.DispatchView:
+        """`operator/dispatch/pause`: Operator: pauses a universe's dispatch: runs queue, none starts; active runs go on."""
+        return await self.call('operator/dispatch/pause', params, **fields)  # type: ignore[no-any-return]
+
+    async def operator_dispatch_resume(
+        self, params: m.DispatchParams | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> m.DispatchView:
+        """`operator/dispatch/resume`: Operator: resumes a universe's dispatch; held queues start."""
+        return await self.call('operator/dispatch/resume', params, **fields)  # type: ignore[no-any-return]
+
+    async def operator_runs_list(
+        self, params: m.OperatorRunsListParams | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> m.OperatorRunsListResult:
+        """`operator/runs/list`: Operator: a universe's runs in flight, active and queued, with age and cost."""
+        return await self.call('operator/runs/list', params, **fields)  # type: ignore[no-any-return]
+
+    async def operator_runs_cancel(
+        self, params: m.OperatorRunCancelParams | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> m.RunAccepted:
+        """`operator/runs/cancel`: Operator: cancels a run of a universe, queued or active."""
+        return await self.call('operator/runs/cancel', params, **fields)  # type: ignore[no-any-return]
+
     async def vfs_snapshot_commit(
         self, params: m.VfsSnapshotCommitParams | Mapping[str, Any] | None = None, /, **fields: Any
     ) -> m.VfsSnapshotView:
@@ -1602,3 +1723,15 @@ class AsyncMethods:
     ) -> m.UniverseView:
         """`operator/universes/read`: Operator: one universe, with its usage (`universe/usage`, read as the universe)."""
         return await self.call('operator/universes/read', params, **fields)  # type: ignore[no-any-return]
+
+    async def operator_universes_create(
+        self, params: m.UniverseCreateParams | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> m.UniverseView:
+        """`operator/universes/create`: Operator: creates a universe (an empty tenant to mint keys for)."""
+        return await self.call('operator/universes/create', params, **fields)  # type: ignore[no-any-return]
+
+    async def operator_universes_delete(
+        self, params: m.UniverseDeleteParams | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> m.UniverseDeleteResult:
+        """`operator/universes/delete`: Operator: deletes a universe (`confirm` repeats its id): its keys are revoked and its sessions and records deleted."""
+        return await self.call('operator/universes/delete', params, **fields)  # type: ignore[no-any-return]

@@ -554,6 +554,41 @@ class DeltaView(BaseModel):
     turn: Annotated[int, Field(ge=0)]
 
 
+class DispatchParams(BaseModel):
+    """
+    Names the universe an operator call acts on.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    universe_id: Annotated[str, Field(alias="universeId")]
+
+
+class DispatchView(BaseModel):
+    """
+    A universe's dispatch: while paused, requested runs queue in their sessions and
+    none starts; runs already active go on (or are cancelled with
+    `operator/runs/cancel`).
+    """
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    paused: bool
+    paused_at_ms: Annotated[int | None, Field(alias="pausedAtMs", ge=0)] = None
+    """
+    When it was paused (absent when running).
+    """
+    sessions: Annotated[int, Field(ge=0)]
+    """
+    Sessions with runs in flight this call held (pause) or released (resume);
+    in a runs list or a universe read, the sessions with runs in flight.
+    """
+    universe_id: Annotated[str, Field(alias="universeId")]
+
+
 class EnvironmentCreateParams(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -662,6 +697,56 @@ class ErrorKind(StrEnum):
     internal = "internal"
     invalid_request = "invalidRequest"
     parse_error = "parseError"
+
+
+class EventIngestResult(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    duplicate: bool
+    """
+    An earlier delivery of this event was taken within the window: nothing new
+    was done, and the ids are that delivery's (absent while it is still being
+    turned into a run).
+    """
+    received_at_ms: Annotated[int, Field(alias="receivedAtMs", ge=0)]
+    """
+    When the delivery that counts was received.
+    """
+    run_id: Annotated[str | None, Field(alias="runId")] = None
+    """
+    The run it started, or the active run it steered.
+    """
+    session_id: Annotated[str | None, Field(alias="sessionId")] = None
+    steered: bool
+    """
+    It became input to the active run rather than a run of its own.
+    """
+
+
+class EventPolicyInput(StrEnum):
+    """
+    What the event does in its session.
+
+    - `run`: A run of its own, queued behind the session's runs (the default).
+    - `steerOrRun`: Input to the session's active run (`run/steer`), or a run of its own when none is active.
+    """
+
+    run = "run"
+    steer_or_run = "steerOrRun"
+
+
+class EventTargetInputSession(BaseModel):
+    """
+    This existing session.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    session_id: Annotated[str, Field(alias="sessionId")]
+    type: Literal["session"]
 
 
 class FilesystemMode(StrEnum):
@@ -1484,6 +1569,37 @@ class ModelsListParams(BaseModel):
     )
 
 
+class OperatorRunCancelParams(BaseModel):
+    """
+    Cancels a run of a universe, queued or active, as `run/cancel` would.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    reason: str | None = None
+    run_id: Annotated[str, Field(alias="runId")]
+    session_id: Annotated[str, Field(alias="sessionId")]
+    universe_id: Annotated[str, Field(alias="universeId")]
+
+
+class OperatorRunsListParams(BaseModel):
+    """
+    Lists a universe's runs in flight: each session's active run, then its queue.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    limit: Annotated[int | None, Field(ge=0)] = None
+    """
+    At most this many sessions are read (default 100, at most 1,000).
+    """
+    universe_id: Annotated[str, Field(alias="universeId")]
+
+
 class OverlapPolicyInput(StrEnum):
     """
     What a firing does while the schedule's previous firing's run is still queued
@@ -1652,6 +1768,18 @@ class RunFailureView(BaseModel):
     """
     `limitExceeded` or `generationFailed`.
     """
+
+
+class RunInFlightState(StrEnum):
+    """
+    Where a run in flight stands.
+
+    - `active`: Running, or waiting on a tool, an approval or a timer.
+    - `queued`: Waiting for the run before it, or for dispatch to resume.
+    """
+
+    active = "active"
+    queued = "queued"
 
 
 class RunLimitsInput(BaseModel):
@@ -2471,6 +2599,57 @@ class ToolsInput(BaseModel):
     """
 
 
+class UniverseCreateParams(BaseModel):
+    """
+    Creates a universe: an empty tenant the operator then mints keys for.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    name: str | None = ""
+    """
+    A label for people, at most 128 bytes.
+    """
+    universe_id: Annotated[str, Field(alias="universeId")]
+    """
+    Any id the deployment's store accepts (a Postgres deployment takes UUIDs),
+    at most 128 bytes.
+    """
+
+
+class UniverseDeleteParams(BaseModel):
+    """
+    Deletes a universe: revokes its keys, closes and deletes its sessions (runs in
+    flight are cancelled) and deletes its schedules, environments, MCP servers,
+    memory blocks and secrets. Its blobs go with the next collection.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    confirm: str
+    """
+    Must repeat `universeId`: deletion cannot be undone.
+    """
+    universe_id: Annotated[str, Field(alias="universeId")]
+
+
+class UniverseDeleteResult(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    deleted_records: Annotated[int, Field(alias="deletedRecords", ge=0)]
+    """
+    Schedules, environments, MCP servers, memory blocks and secrets deleted.
+    """
+    deleted_sessions: Annotated[int, Field(alias="deletedSessions", ge=0)]
+    revoked_keys: Annotated[int, Field(alias="revokedKeys", ge=0)]
+    universe_id: Annotated[str, Field(alias="universeId")]
+
+
 class UniverseListParams(BaseModel):
     """
     Lists the universes the deployment holds keys for, in id order.
@@ -2536,7 +2715,8 @@ class UniverseUsageView(BaseModel):
 
 class UniverseView(BaseModel):
     """
-    A universe as the operator sees it.
+    A universe as the operator sees it: created with `operator/universes/create`, or
+    known from the keys minted for it.
     """
 
     model_config = ConfigDict(
@@ -2546,9 +2726,21 @@ class UniverseView(BaseModel):
     """
     Keys that act in it now.
     """
-    first_key_at_ms: Annotated[int, Field(alias="firstKeyAtMs", ge=0)]
+    created_at_ms: Annotated[int, Field(alias="createdAtMs", ge=0)]
     """
-    When its first key was minted.
+    When it was created, or else when its first key was minted.
+    """
+    deleted_at_ms: Annotated[int | None, Field(alias="deletedAtMs", ge=0)] = None
+    """
+    When it was deleted (its keys are revoked and its data gone).
+    """
+    dispatch: DispatchView | None = None
+    """
+    Its dispatch (in `operator/universes/read` only).
+    """
+    name: str | None = ""
+    """
+    The label it was created with (empty when it is known only from keys).
     """
     revoked_keys: Annotated[int, Field(alias="revokedKeys", ge=0)]
     """
@@ -3115,6 +3307,33 @@ class ModelsListResult(BaseModel):
     providers: list[ProviderView]
 
 
+class RunInFlightView(BaseModel):
+    """
+    One run in flight, as the operator sees it.
+    """
+
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    age_ms: Annotated[int, Field(alias="ageMs", ge=0)]
+    """
+    Milliseconds since it was requested, at the time of the answer.
+    """
+    requested_at_ms: Annotated[int, Field(alias="requestedAtMs", ge=0)]
+    """
+    When it was requested (the host's clock when its request was recorded; 0
+    for a run requested before this was kept).
+    """
+    run_id: Annotated[str, Field(alias="runId")]
+    session_id: Annotated[str, Field(alias="sessionId")]
+    started_at_ms: Annotated[int | None, Field(alias="startedAtMs", ge=0)] = None
+    state: RunInFlightState
+    usage: UsageView
+    """
+    Its usage and cost so far (zero while queued).
+    """
+
+
 class RunView(BaseModel):
     model_config = ConfigDict(
         populate_by_name=True,
@@ -3308,6 +3527,21 @@ class McpServerListResult(BaseModel):
     """
 
 
+class OperatorRunsListResult(BaseModel):
+    model_config = ConfigDict(
+        populate_by_name=True,
+    )
+    dispatch: DispatchView
+    """
+    The universe's dispatch (`sessions`: how many sessions the runs are in).
+    """
+    runs: list[RunInFlightView]
+    truncated: bool
+    """
+    More sessions have runs in flight than `limit` allowed to read.
+    """
+
+
 class SessionConfigInput(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -3453,6 +3687,11 @@ class SessionView(BaseModel):
     """
     config: SessionConfigView
     context_tokens_estimate: Annotated[int, Field(alias="contextTokensEstimate", ge=0)]
+    dispatch_paused: Annotated[bool | None, Field(alias="dispatchPaused")] = None
+    """
+    The operator paused its universe's dispatch: queued runs wait (present only
+    when true).
+    """
     event_cursor: Annotated[int, Field(alias="eventCursor", ge=0)]
     """
     Cursor of the newest event; `session/events/read` continues after it.
@@ -3479,6 +3718,45 @@ class SessionView(BaseModel):
     wake_ups: Annotated[list[WakeUpView] | None, Field(alias="wakeUps")] = None
     """
     Runs the session will request by itself (`wake_me_at`), soonest first.
+    """
+
+
+class EventTargetInputRoute(BaseModel):
+    """
+    The session the source's routing key maps to (one per source and key,
+    started from `template` by the first event that needs it).
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    routing_key: Annotated[str, Field(alias="routingKey")]
+    template: SessionConfigInput
+    type: Literal["route"]
+
+
+class EventTargetInputNewSession(BaseModel):
+    """
+    A fresh session per event, started from `template`.
+    """
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    template: SessionConfigInput
+    type: Literal["newSession"]
+
+
+class EventTargetInput(
+    RootModel[
+        EventTargetInputSession | EventTargetInputRoute | EventTargetInputNewSession
+    ]
+):
+    root: EventTargetInputSession | EventTargetInputRoute | EventTargetInputNewSession
+    """
+    Which session the event goes to.
     """
 
 
@@ -3558,6 +3836,38 @@ class ScheduleView(BaseModel):
     spec: ScheduleSpecInput
     target: ScheduleTargetInput
     updated_at_ms: Annotated[int, Field(alias="updatedAtMs", ge=0)]
+
+
+class EventIngestParams(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+    )
+    dedupe_key: Annotated[str | None, Field(alias="dedupeKey")] = None
+    """
+    Deliveries with the same source and dedupe key within the window are one
+    event (default: `eventId`), 1 to 256 bytes.
+    """
+    event_id: Annotated[str, Field(alias="eventId")]
+    """
+    The sender's id for the event, 1 to 256 bytes.
+    """
+    event_type: Annotated[str | None, Field(alias="eventType")] = None
+    """
+    What kind of event it is (GitHub's `X-GitHub-Event`), at most 128 bytes.
+    """
+    payload: Any
+    """
+    The event's data, any JSON, at most `LIGHTSPEED_EVENTS_PAYLOAD_BYTES_MAX`
+    encoded: the run's input, with the source, type and id.
+    """
+    policy: EventPolicyInput | None = "run"
+    source: str
+    """
+    Who sent it: 1 to 128 bytes of ASCII letters, digits and `._:-` (`github`,
+    `sensor:door-3`).
+    """
+    target: EventTargetInput
 
 
 class ScheduleCreateParams(BaseModel):

@@ -307,6 +307,29 @@ export interface Methods {
    */
   "schedule/delete": { params: T.ScheduleRef; result: T.ScheduleDeleteResult };
   /**
+   * Takes an event from outside: a run (or input to the active run) in the
+   * session its target names or makes; a repeated delivery within the window
+   * does nothing new and answers `duplicate`.
+   */
+  "events/ingest": { params: T.EventIngestParams; result: T.EventIngestResult };
+  /**
+   * Operator: pauses a universe's dispatch: runs queue, none starts; active
+   * runs go on.
+   */
+  "operator/dispatch/pause": { params: T.DispatchParams; result: T.DispatchView };
+  /**
+   * Operator: resumes a universe's dispatch; held queues start.
+   */
+  "operator/dispatch/resume": { params: T.DispatchParams; result: T.DispatchView };
+  /**
+   * Operator: a universe's runs in flight, active and queued, with age and cost.
+   */
+  "operator/runs/list": { params: T.OperatorRunsListParams; result: T.OperatorRunsListResult };
+  /**
+   * Operator: cancels a run of a universe, queued or active.
+   */
+  "operator/runs/cancel": { params: T.OperatorRunCancelParams; result: T.RunAccepted };
+  /**
    * Stores a snapshot: a manifest of files whose blobs are already in the CAS.
    */
   "vfs/snapshot/commit": { params: T.VfsSnapshotCommitParams; result: T.VfsSnapshotView };
@@ -368,6 +391,15 @@ export interface Methods {
    * Operator: one universe, with its usage (`universe/usage`, read as the universe).
    */
   "operator/universes/read": { params: T.UniverseReadParams; result: T.UniverseView };
+  /**
+   * Operator: creates a universe (an empty tenant to mint keys for).
+   */
+  "operator/universes/create": { params: T.UniverseCreateParams; result: T.UniverseView };
+  /**
+   * Operator: deletes a universe (`confirm` repeats its id): its keys are
+   * revoked and its sessions and records deleted.
+   */
+  "operator/universes/delete": { params: T.UniverseDeleteParams; result: T.UniverseDeleteResult };
 }
 
 export type MethodName = keyof Methods;
@@ -910,6 +942,46 @@ export const METHODS: readonly MethodInfo[] = [
     paramsOptional: false,
   },
   {
+    name: "events/ingest",
+    functionName: "eventsIngest",
+    description: "Takes an event from outside: a run (or input to the active run) in the\n session its target names or makes; a repeated delivery within the window\n does nothing new and answers `duplicate`.",
+    params: "EventIngestParams",
+    result: "EventIngestResult",
+    paramsOptional: false,
+  },
+  {
+    name: "operator/dispatch/pause",
+    functionName: "operatorDispatchPause",
+    description: "Operator: pauses a universe's dispatch: runs queue, none starts; active\n runs go on.",
+    params: "DispatchParams",
+    result: "DispatchView",
+    paramsOptional: false,
+  },
+  {
+    name: "operator/dispatch/resume",
+    functionName: "operatorDispatchResume",
+    description: "Operator: resumes a universe's dispatch; held queues start.",
+    params: "DispatchParams",
+    result: "DispatchView",
+    paramsOptional: false,
+  },
+  {
+    name: "operator/runs/list",
+    functionName: "operatorRunsList",
+    description: "Operator: a universe's runs in flight, active and queued, with age and cost.",
+    params: "OperatorRunsListParams",
+    result: "OperatorRunsListResult",
+    paramsOptional: false,
+  },
+  {
+    name: "operator/runs/cancel",
+    functionName: "operatorRunsCancel",
+    description: "Operator: cancels a run of a universe, queued or active.",
+    params: "OperatorRunCancelParams",
+    result: "RunAccepted",
+    paramsOptional: false,
+  },
+  {
     name: "vfs/snapshot/commit",
     functionName: "vfsSnapshotCommit",
     description: "Stores a snapshot: a manifest of files whose blobs are already in the CAS.",
@@ -1027,6 +1099,22 @@ export const METHODS: readonly MethodInfo[] = [
     description: "Operator: one universe, with its usage (`universe/usage`, read as the universe).",
     params: "UniverseReadParams",
     result: "UniverseView",
+    paramsOptional: false,
+  },
+  {
+    name: "operator/universes/create",
+    functionName: "operatorUniversesCreate",
+    description: "Operator: creates a universe (an empty tenant to mint keys for).",
+    params: "UniverseCreateParams",
+    result: "UniverseView",
+    paramsOptional: false,
+  },
+  {
+    name: "operator/universes/delete",
+    functionName: "operatorUniversesDelete",
+    description: "Operator: deletes a universe (`confirm` repeats its id): its keys are\n revoked and its sessions and records deleted.",
+    params: "UniverseDeleteParams",
+    result: "UniverseDeleteResult",
     paramsOptional: false,
   },
 ];
@@ -1576,6 +1664,44 @@ export abstract class GeneratedMethods {
   }
 
   /**
+   * `events/ingest`: Takes an event from outside: a run (or input to the active run) in the
+   * session its target names or makes; a repeated delivery within the window
+   * does nothing new and answers `duplicate`.
+   */
+  eventsIngest(params: T.EventIngestParams, options?: CallOptions): Promise<T.EventIngestResult> {
+    return this.call("events/ingest", params, options);
+  }
+
+  /**
+   * `operator/dispatch/pause`: Operator: pauses a universe's dispatch: runs queue, none starts; active
+   * runs go on.
+   */
+  operatorDispatchPause(params: T.DispatchParams, options?: CallOptions): Promise<T.DispatchView> {
+    return this.call("operator/dispatch/pause", params, options);
+  }
+
+  /**
+   * `operator/dispatch/resume`: Operator: resumes a universe's dispatch; held queues start.
+   */
+  operatorDispatchResume(params: T.DispatchParams, options?: CallOptions): Promise<T.DispatchView> {
+    return this.call("operator/dispatch/resume", params, options);
+  }
+
+  /**
+   * `operator/runs/list`: Operator: a universe's runs in flight, active and queued, with age and cost.
+   */
+  operatorRunsList(params: T.OperatorRunsListParams, options?: CallOptions): Promise<T.OperatorRunsListResult> {
+    return this.call("operator/runs/list", params, options);
+  }
+
+  /**
+   * `operator/runs/cancel`: Operator: cancels a run of a universe, queued or active.
+   */
+  operatorRunsCancel(params: T.OperatorRunCancelParams, options?: CallOptions): Promise<T.RunAccepted> {
+    return this.call("operator/runs/cancel", params, options);
+  }
+
+  /**
    * `vfs/snapshot/commit`: Stores a snapshot: a manifest of files whose blobs are already in the CAS.
    */
   vfsSnapshotCommit(params: T.VfsSnapshotCommitParams, options?: CallOptions): Promise<T.VfsSnapshotView> {
@@ -1680,5 +1806,20 @@ export abstract class GeneratedMethods {
    */
   operatorUniversesRead(params: T.UniverseReadParams, options?: CallOptions): Promise<T.UniverseView> {
     return this.call("operator/universes/read", params, options);
+  }
+
+  /**
+   * `operator/universes/create`: Operator: creates a universe (an empty tenant to mint keys for).
+   */
+  operatorUniversesCreate(params: T.UniverseCreateParams, options?: CallOptions): Promise<T.UniverseView> {
+    return this.call("operator/universes/create", params, options);
+  }
+
+  /**
+   * `operator/universes/delete`: Operator: deletes a universe (`confirm` repeats its id): its keys are
+   * revoked and its sessions and records deleted.
+   */
+  operatorUniversesDelete(params: T.UniverseDeleteParams, options?: CallOptions): Promise<T.UniverseDeleteResult> {
+    return this.call("operator/universes/delete", params, options);
   }
 }

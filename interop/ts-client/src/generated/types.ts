@@ -78,6 +78,38 @@ export type Quota =
   | "schedules"
   | "blobPins";
 /**
+ * What the event does in its session.
+ *
+ * - `run`: A run of its own, queued behind the session's runs (the default).
+ * - `steerOrRun`: Input to the session's active run (`run/steer`), or a run of its own when none is active.
+ */
+export type EventPolicyInput = "run" | "steerOrRun";
+/**
+ * Which session the event goes to.
+ */
+export type EventTargetInput = EventTargetInputSession | EventTargetInputRoute | EventTargetInputNewSession;
+export type ReasoningEffort = "minimal" | "low" | "medium" | "high";
+/**
+ * How the model may use tools.
+ */
+export type ToolChoiceInput = ToolChoiceInputAuto | ToolChoiceInputNone | ToolChoiceInputRequired | ToolChoiceInputTool;
+/**
+ * Session instructions: inline text or a text blob already in the CAS.
+ */
+export type InstructionsInput = InstructionsInputText | InstructionsInputBlobRef;
+/**
+ * What happens to a call of a tool.
+ *
+ * - `allow`: The call runs.
+ * - `ask`: The call waits for `run/approve` or `run/deny` (or the approval deadline).
+ * - `deny`: The call is refused; the model is told so.
+ */
+export type ToolDecisionInput = "allow" | "ask" | "deny";
+/**
+ * File tools the agent gets over the session's mounts.
+ */
+export type FilesystemMode = "none" | "readOnly" | "edit";
+/**
  * Why a generation stopped, normalised across providers.
  *
  * - `stop`: The model ended its answer.
@@ -128,22 +160,9 @@ export type WaitReason = "approval" | "timer" | "children";
  */
 export type WakeUpState = "scheduled" | "cancelled" | "fired" | "dropped";
 /**
- * File tools the agent gets over the session's mounts.
- */
-export type FilesystemMode = "none" | "readOnly" | "edit";
-export type ReasoningEffort = "minimal" | "low" | "medium" | "high";
-/**
- * How the model may use tools.
- */
-export type ToolChoiceInput = ToolChoiceInputAuto | ToolChoiceInputNone | ToolChoiceInputRequired | ToolChoiceInputTool;
-/**
  * One piece of run or steer input.
  */
 export type InputItem = InputItemText | InputItemTextRef | InputItemMedia;
-/**
- * Session instructions: inline text or a text blob already in the CAS.
- */
-export type InstructionsInput = InstructionsInputText | InstructionsInputBlobRef;
 /**
  * How the server authenticates the worker.
  */
@@ -159,6 +178,13 @@ export type McpLinkMode = "client" | "hosted";
  * How the worker reaches the server.
  */
 export type McpTransportInput = McpTransportInputStreamableHttp | McpTransportInputStdio;
+/**
+ * Where a run in flight stands.
+ *
+ * - `active`: Running, or waiting on a tool, an approval or a timer.
+ * - `queued`: Waiting for the run before it, or for dispatch to resume.
+ */
+export type RunInFlightState = "active" | "queued";
 /**
  * What a firing does while the schedule's previous firing's run is still queued
  * or running.
@@ -176,14 +202,6 @@ export type ScheduleSpecInput = ScheduleSpecInputInterval | ScheduleSpecInputCro
  * Where each firing's run goes.
  */
 export type ScheduleTargetInput = ScheduleTargetInputSession | ScheduleTargetInputNewSession;
-/**
- * What happens to a call of a tool.
- *
- * - `allow`: The call runs.
- * - `ask`: The call waits for `run/approve` or `run/deny` (or the approval deadline).
- * - `deny`: The call is refused; the model is told so.
- */
-export type ToolDecisionInput = "allow" | "ask" | "deny";
 export type SessionStatus = "idle" | "running" | "closed";
 /**
  * What a `session/subscribe` subscription sends, as `session/notification`.
@@ -541,6 +559,30 @@ export interface DeltaView {
   text: string;
   turn: number;
 }
+/**
+ * Names the universe an operator call acts on.
+ */
+export interface DispatchParams {
+  universeId: string;
+}
+/**
+ * A universe's dispatch: while paused, requested runs queue in their sessions and
+ * none starts; runs already active go on (or are cancelled with
+ * `operator/runs/cancel`).
+ */
+export interface DispatchView {
+  paused: boolean;
+  /**
+   * When it was paused (absent when running).
+   */
+  pausedAtMs?: number | null;
+  /**
+   * Sessions with runs in flight this call held (pause) or released (resume);
+   * in a runs list or a universe read, the sessions with runs in flight.
+   */
+  sessions: number;
+  universeId: string;
+}
 export interface EnvironmentCreateParams {
   description?: string;
   /**
@@ -613,6 +655,242 @@ export interface ErrorData {
    * Machine-readable reason within the kind, e.g. `revisionConflict`, `sessionBusy`.
    */
   reason?: string | null;
+}
+export interface EventIngestParams {
+  /**
+   * Deliveries with the same source and dedupe key within the window are one
+   * event (default: `eventId`), 1 to 256 bytes.
+   */
+  dedupeKey?: string | null;
+  /**
+   * The sender's id for the event, 1 to 256 bytes.
+   */
+  eventId: string;
+  /**
+   * What kind of event it is (GitHub's `X-GitHub-Event`), at most 128 bytes.
+   */
+  eventType?: string | null;
+  /**
+   * The event's data, any JSON, at most `LIGHTSPEED_EVENTS_PAYLOAD_BYTES_MAX`
+   * encoded: the run's input, with the source, type and id.
+   */
+  payload: {
+    [k: string]: unknown;
+  };
+  policy?: EventPolicyInput & string;
+  /**
+   * Who sent it: 1 to 128 bytes of ASCII letters, digits and `._:-` (`github`,
+   * `sensor:door-3`).
+   */
+  source: string;
+  target: EventTargetInput;
+}
+/**
+ * This existing session.
+ */
+export interface EventTargetInputSession {
+  sessionId: string;
+  type: "session";
+}
+/**
+ * The session the source's routing key maps to (one per source and key,
+ * started from `template` by the first event that needs it).
+ */
+export interface EventTargetInputRoute {
+  routingKey: string;
+  template: SessionConfigInput;
+  type: "route";
+}
+export interface SessionConfigInput {
+  /**
+   * What the session may spend over all its runs. Default: no budget.
+   */
+  budget?: SessionBudget | null;
+  context?: ContextInput;
+  generation?: GenerationInput;
+  instructions?: InstructionsInput | null;
+  model: ModelRouteInput;
+  runDefaults?: RunLimitsInput;
+  /**
+   * Default: allow every tool.
+   */
+  toolPolicy?: ToolPolicyInput | null;
+  tools?: ToolsInput;
+}
+/**
+ * A session's budget over all its runs (and its view in `config.budget`).
+ */
+export interface SessionBudget {
+  /**
+   * What every generation of the session may cost together, in USD (0 to
+   * 1,000,000; precision 10^-9). Absent: no cost budget. Checked before each
+   * generation: a run that would start one while the session's recorded cost
+   * has reached it fails with `limitExceeded` / `sessionCost`.
+   */
+  maxCostUsd?: number | null;
+}
+export interface GenerationInput {
+  /**
+   * Output-token cap of one generation. Default 8,192.
+   */
+  maxOutputTokens?: number | null;
+  /**
+   * Provider-specific params, validated against the API kind's schema.
+   */
+  providerParams?: {
+    [k: string]: unknown;
+  } | null;
+  reasoningEffort?: ReasoningEffort | null;
+  toolChoice?: ToolChoiceInput | null;
+}
+export interface ToolChoiceInputAuto {
+  type: "auto";
+}
+export interface ToolChoiceInputNone {
+  type: "none";
+}
+export interface ToolChoiceInputRequired {
+  type: "required";
+}
+export interface ToolChoiceInputTool {
+  name: string;
+  type: "tool";
+}
+export interface InstructionsInputText {
+  text: string;
+  type: "text";
+}
+export interface InstructionsInputBlobRef {
+  blobRef: string;
+  type: "blobRef";
+}
+/**
+ * Which provider, API kind and model serve the session.
+ */
+export interface ModelRouteInput {
+  /**
+   * `openai:responses`, `openai:completions` or `anthropic:messages`.
+   */
+  apiKind: string;
+  model: string;
+  /**
+   * Deployment-config key of the provider, e.g. `openai`.
+   */
+  providerId: string;
+}
+export interface RunLimitsInput {
+  /**
+   * What the run's generations may cost, in USD (0 to 1,000,000; precision
+   * 10^-9). Default none: no cost budget. Checked before each generation: a run
+   * whose recorded cost has reached it fails with `limitExceeded` / `cost`. Set in
+   * `runDefaults`, a later `session/update` can raise or lower it but not remove
+   * it.
+   */
+  maxCostUsd?: number | null;
+  /**
+   * Output tokens over the whole run. Default 200,000.
+   */
+  maxOutputTokens?: number | null;
+  /**
+   * Tool batches per run. Default 50.
+   */
+  maxToolRounds?: number | null;
+  /**
+   * Generations per run. Default 50.
+   */
+  maxTurns?: number | null;
+}
+/**
+ * Which tool calls run, wait for a person, or are refused. Rules are checked in
+ * order and the first match decides; tools no rule matches get their class's
+ * default; everything unset allows. A call waiting for approval puts its run in
+ * `awaitingApproval` until `run/approve`, `run/deny` or the deadline (which denies).
+ */
+export interface ToolPolicyInput {
+  /**
+   * How long a call waits for a decision before it is denied (1 s to 30 days);
+   * unset: it waits until someone decides.
+   */
+  approvalTimeoutMs?: number | null;
+  /**
+   * File tools that change files (`write_file`, `edit_file`, `apply_patch`, ...).
+   */
+  fileWrites?: ToolDecisionInput | null;
+  /**
+   * Tools of linked MCP servers.
+   */
+  mcp?: ToolDecisionInput | null;
+  /**
+   * Every other tool.
+   */
+  other?: ToolDecisionInput | null;
+  /**
+   * At most 64.
+   */
+  rules?: ToolRuleInput[];
+  /**
+   * Commands on attached environments.
+   */
+  shell?: ToolDecisionInput | null;
+}
+/**
+ * One rule of a tool policy.
+ */
+export interface ToolRuleInput {
+  decision: ToolDecisionInput;
+  /**
+   * A tool name, or a pattern where `*` stands for any run of characters
+   * (`github__*`, `*_file`). 1-128 of A-Z a-z 0-9 _ - *.
+   */
+  tools: string;
+}
+export interface ToolsInput {
+  /**
+   * Registers the sub-agent tools (`agent_spawn`, `agent_send`, `agent_wait`,
+   * `agent_read`, `agent_cancel`, `agent_list`): the agent starts sessions of its
+   * own and waits for them without holding a worker. Default false.
+   */
+  agents?: boolean;
+  filesystem?: FilesystemMode & string;
+  /**
+   * Registers the schedule tools (`schedule_create`, `schedule_list`,
+   * `schedule_pause`, `schedule_delete`): the agent schedules runs of its own
+   * session, within the universe's cap on schedules.
+   */
+  schedules?: boolean;
+  /**
+   * The durable time tools: `sleep`, `wait_until` and `wake_me_at`. They wait on
+   * a workflow timer, holding no worker while they wait. Default false.
+   */
+  timers?: boolean;
+}
+/**
+ * A fresh session per event, started from `template`.
+ */
+export interface EventTargetInputNewSession {
+  template: SessionConfigInput;
+  type: "newSession";
+}
+export interface EventIngestResult {
+  /**
+   * An earlier delivery of this event was taken within the window: nothing new
+   * was done, and the ids are that delivery's (absent while it is still being
+   * turned into a run).
+   */
+  duplicate: boolean;
+  /**
+   * When the delivery that counts was received.
+   */
+  receivedAtMs: number;
+  /**
+   * The run it started, or the active run it steered.
+   */
+  runId?: string | null;
+  sessionId?: string | null;
+  /**
+   * It became input to the active run rather than a run of its own.
+   */
+  steered: boolean;
 }
 /**
  * One committed session event, projected for clients.
@@ -911,33 +1189,6 @@ export interface ForkedFromView {
   cursor: number;
   sessionId: string;
 }
-export interface GenerationInput {
-  /**
-   * Output-token cap of one generation. Default 8,192.
-   */
-  maxOutputTokens?: number | null;
-  /**
-   * Provider-specific params, validated against the API kind's schema.
-   */
-  providerParams?: {
-    [k: string]: unknown;
-  } | null;
-  reasoningEffort?: ReasoningEffort | null;
-  toolChoice?: ToolChoiceInput | null;
-}
-export interface ToolChoiceInputAuto {
-  type: "auto";
-}
-export interface ToolChoiceInputNone {
-  type: "none";
-}
-export interface ToolChoiceInputRequired {
-  type: "required";
-}
-export interface ToolChoiceInputTool {
-  name: string;
-  type: "tool";
-}
 export interface InitializeParams {
   clientName?: string | null;
   clientVersion?: string | null;
@@ -975,14 +1226,6 @@ export interface InputItemTextRef {
 export interface InputItemMedia {
   blobRef: string;
   type: "media";
-}
-export interface InstructionsInputText {
-  text: string;
-  type: "text";
-}
-export interface InstructionsInputBlobRef {
-  blobRef: string;
-  type: "blobRef";
 }
 export interface McpAuthInputNone {
   type: "none";
@@ -1254,20 +1497,6 @@ export interface MemoryBlockView {
   value: string;
 }
 /**
- * Which provider, API kind and model serve the session.
- */
-export interface ModelRouteInput {
-  /**
-   * `openai:responses`, `openai:completions` or `anthropic:messages`.
-   */
-  apiKind: string;
-  model: string;
-  /**
-   * Deployment-config key of the provider, e.g. `openai`.
-   */
-  providerId: string;
-}
-/**
  * One listed model and the limits sessions using it get.
  */
 export interface ModelView {
@@ -1326,6 +1555,58 @@ export interface ProviderView {
   providerId: string;
 }
 /**
+ * Cancels a run of a universe, queued or active, as `run/cancel` would.
+ */
+export interface OperatorRunCancelParams {
+  reason?: string | null;
+  runId: string;
+  sessionId: string;
+  universeId: string;
+}
+/**
+ * Lists a universe's runs in flight: each session's active run, then its queue.
+ */
+export interface OperatorRunsListParams {
+  /**
+   * At most this many sessions are read (default 100, at most 1,000).
+   */
+  limit?: number | null;
+  universeId: string;
+}
+export interface OperatorRunsListResult {
+  /**
+   * The universe's dispatch (`sessions`: how many sessions the runs are in).
+   */
+  dispatch: DispatchView;
+  runs: RunInFlightView[];
+  /**
+   * More sessions have runs in flight than `limit` allowed to read.
+   */
+  truncated: boolean;
+}
+/**
+ * One run in flight, as the operator sees it.
+ */
+export interface RunInFlightView {
+  /**
+   * Milliseconds since it was requested, at the time of the answer.
+   */
+  ageMs: number;
+  /**
+   * When it was requested (the host's clock when its request was recorded; 0
+   * for a run requested before this was kept).
+   */
+  requestedAtMs: number;
+  runId: string;
+  sessionId: string;
+  startedAtMs?: number | null;
+  state: RunInFlightState;
+  /**
+   * Its usage and cost so far (zero while queued).
+   */
+  usage: UsageView;
+}
+/**
  * The session that spawned a sub-agent.
  */
 export interface ParentView {
@@ -1373,28 +1654,6 @@ export interface RunDenyParams {
   message?: string | null;
   runId: string;
   sessionId: string;
-}
-export interface RunLimitsInput {
-  /**
-   * What the run's generations may cost, in USD (0 to 1,000,000; precision
-   * 10^-9). Default none: no cost budget. Checked before each generation: a run
-   * whose recorded cost has reached it fails with `limitExceeded` / `cost`. Set in
-   * `runDefaults`, a later `session/update` can raise or lower it but not remove
-   * it.
-   */
-  maxCostUsd?: number | null;
-  /**
-   * Output tokens over the whole run. Default 200,000.
-   */
-  maxOutputTokens?: number | null;
-  /**
-   * Tool batches per run. Default 50.
-   */
-  maxToolRounds?: number | null;
-  /**
-   * Generations per run. Default 50.
-   */
-  maxTurns?: number | null;
 }
 export interface RunLimitsView {
   /**
@@ -1492,98 +1751,6 @@ export interface ScheduleTargetInputSession {
 export interface ScheduleTargetInputNewSession {
   config: SessionConfigInput;
   type: "newSession";
-}
-export interface SessionConfigInput {
-  /**
-   * What the session may spend over all its runs. Default: no budget.
-   */
-  budget?: SessionBudget | null;
-  context?: ContextInput;
-  generation?: GenerationInput;
-  instructions?: InstructionsInput | null;
-  model: ModelRouteInput;
-  runDefaults?: RunLimitsInput;
-  /**
-   * Default: allow every tool.
-   */
-  toolPolicy?: ToolPolicyInput | null;
-  tools?: ToolsInput;
-}
-/**
- * A session's budget over all its runs (and its view in `config.budget`).
- */
-export interface SessionBudget {
-  /**
-   * What every generation of the session may cost together, in USD (0 to
-   * 1,000,000; precision 10^-9). Absent: no cost budget. Checked before each
-   * generation: a run that would start one while the session's recorded cost
-   * has reached it fails with `limitExceeded` / `sessionCost`.
-   */
-  maxCostUsd?: number | null;
-}
-/**
- * Which tool calls run, wait for a person, or are refused. Rules are checked in
- * order and the first match decides; tools no rule matches get their class's
- * default; everything unset allows. A call waiting for approval puts its run in
- * `awaitingApproval` until `run/approve`, `run/deny` or the deadline (which denies).
- */
-export interface ToolPolicyInput {
-  /**
-   * How long a call waits for a decision before it is denied (1 s to 30 days);
-   * unset: it waits until someone decides.
-   */
-  approvalTimeoutMs?: number | null;
-  /**
-   * File tools that change files (`write_file`, `edit_file`, `apply_patch`, ...).
-   */
-  fileWrites?: ToolDecisionInput | null;
-  /**
-   * Tools of linked MCP servers.
-   */
-  mcp?: ToolDecisionInput | null;
-  /**
-   * Every other tool.
-   */
-  other?: ToolDecisionInput | null;
-  /**
-   * At most 64.
-   */
-  rules?: ToolRuleInput[];
-  /**
-   * Commands on attached environments.
-   */
-  shell?: ToolDecisionInput | null;
-}
-/**
- * One rule of a tool policy.
- */
-export interface ToolRuleInput {
-  decision: ToolDecisionInput;
-  /**
-   * A tool name, or a pattern where `*` stands for any run of characters
-   * (`github__*`, `*_file`). 1-128 of A-Z a-z 0-9 _ - *.
-   */
-  tools: string;
-}
-export interface ToolsInput {
-  /**
-   * Registers the sub-agent tools (`agent_spawn`, `agent_send`, `agent_wait`,
-   * `agent_read`, `agent_cancel`, `agent_list`): the agent starts sessions of its
-   * own and waits for them without holding a worker. Default false.
-   */
-  agents?: boolean;
-  filesystem?: FilesystemMode & string;
-  /**
-   * Registers the schedule tools (`schedule_create`, `schedule_list`,
-   * `schedule_pause`, `schedule_delete`): the agent schedules runs of its own
-   * session, within the universe's cap on schedules.
-   */
-  schedules?: boolean;
-  /**
-   * The durable time tools: `sleep`, `wait_until` and `wake_me_at`. They wait on
-   * a workflow timer, holding no worker while they wait. Default false.
-   */
-  timers?: boolean;
 }
 export interface ScheduleDeleteResult {
   deleted: boolean;
@@ -2021,6 +2188,11 @@ export interface SessionView {
   config: SessionConfigView;
   contextTokensEstimate: number;
   /**
+   * The operator paused its universe's dispatch: queued runs wait (present only
+   * when true).
+   */
+  dispatchPaused?: boolean;
+  /**
    * Cursor of the newest event; `session/events/read` continues after it.
    */
   eventCursor: number;
@@ -2059,6 +2231,41 @@ export interface SessionWakeUpCancelParams {
   wakeUp: number;
 }
 /**
+ * Creates a universe: an empty tenant the operator then mints keys for.
+ */
+export interface UniverseCreateParams {
+  /**
+   * A label for people, at most 128 bytes.
+   */
+  name?: string;
+  /**
+   * Any id the deployment's store accepts (a Postgres deployment takes UUIDs),
+   * at most 128 bytes.
+   */
+  universeId: string;
+}
+/**
+ * Deletes a universe: revokes its keys, closes and deletes its sessions (runs in
+ * flight are cancelled) and deletes its schedules, environments, MCP servers,
+ * memory blocks and secrets. Its blobs go with the next collection.
+ */
+export interface UniverseDeleteParams {
+  /**
+   * Must repeat `universeId`: deletion cannot be undone.
+   */
+  confirm: string;
+  universeId: string;
+}
+export interface UniverseDeleteResult {
+  /**
+   * Schedules, environments, MCP servers, memory blocks and secrets deleted.
+   */
+  deletedRecords: number;
+  deletedSessions: number;
+  revokedKeys: number;
+  universeId: string;
+}
+/**
  * Lists the universes the deployment holds keys for, in id order.
  */
 export interface UniverseListParams {}
@@ -2066,7 +2273,8 @@ export interface UniverseListResult {
   universes: UniverseView[];
 }
 /**
- * A universe as the operator sees it.
+ * A universe as the operator sees it: created with `operator/universes/create`, or
+ * known from the keys minted for it.
  */
 export interface UniverseView {
   /**
@@ -2074,9 +2282,21 @@ export interface UniverseView {
    */
   activeKeys: number;
   /**
-   * When its first key was minted.
+   * When it was created, or else when its first key was minted.
    */
-  firstKeyAtMs: number;
+  createdAtMs: number;
+  /**
+   * When it was deleted (its keys are revoked and its data gone).
+   */
+  deletedAtMs?: number | null;
+  /**
+   * Its dispatch (in `operator/universes/read` only).
+   */
+  dispatch?: DispatchView | null;
+  /**
+   * The label it was created with (empty when it is known only from keys).
+   */
+  name?: string;
   /**
    * Keys that were revoked.
    */
