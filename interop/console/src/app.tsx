@@ -7,6 +7,7 @@ import { BASE, navigate, onLinkClick, useRoute, type Route } from "./router.ts";
 import { SessionPage } from "./session.tsx";
 import { SessionsPage } from "./sessions.tsx";
 import { SignIn } from "./signin.tsx";
+import { UniversePage, UniversesPage } from "./universes.tsx";
 
 /** The pages of each kind of key: a universe's key sees its universe, an operator key the keys. */
 const NAV: Array<{ href: string; label: string; pages: Route["page"][]; role: Role }> = [
@@ -16,6 +17,7 @@ const NAV: Array<{ href: string; label: string; pages: Route["page"][]; role: Ro
   { href: `${BASE}/schedules`, label: "Schedules", pages: ["schedules"], role: "universe" },
   { href: `${BASE}/memory`, label: "Memory", pages: ["memory"], role: "universe" },
   { href: `${BASE}/keys`, label: "API keys", pages: ["keys"], role: "operator" },
+  { href: `${BASE}/universes`, label: "Universes", pages: ["universes", "universe"], role: "operator" },
 ];
 
 export function App() {
@@ -84,6 +86,10 @@ function Page({ route }: { route: Route }) {
       return <MemoryBlocksPage />;
     case "keys":
       return <ApiKeysPage />;
+    case "universes":
+      return <UniversesPage />;
+    case "universe":
+      return <UniversePage key={route.universeId} universeId={route.universeId} />;
     case "notFound":
       return <p class="notice">No such page.</p>;
   }

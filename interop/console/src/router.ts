@@ -12,6 +12,8 @@ export type Route =
   | { page: "schedules" }
   | { page: "memory" }
   | { page: "keys" }
+  | { page: "universes" }
+  | { page: "universe"; universeId: string }
   | { page: "notFound" };
 
 export function parseRoute(pathname: string): Route {
@@ -20,9 +22,19 @@ export function parseRoute(pathname: string): Route {
   const [first, second] = parts;
   if (first === undefined) return { page: "sessions" };
   if (first === "sessions" && second !== undefined && parts.length === 2) return { page: "session", sessionId: second };
+  if (first === "universes" && second !== undefined && parts.length === 2) {
+    return { page: "universe", universeId: second };
+  }
   if (parts.length > 1) return { page: "notFound" };
   if (first === "sessions") return { page: "sessions" };
-  if (first === "environments" || first === "mcp" || first === "schedules" || first === "memory" || first === "keys") {
+  if (
+    first === "environments" ||
+    first === "mcp" ||
+    first === "schedules" ||
+    first === "memory" ||
+    first === "keys" ||
+    first === "universes"
+  ) {
     return { page: first };
   }
   return { page: "notFound" };
@@ -30,6 +42,10 @@ export function parseRoute(pathname: string): Route {
 
 export function sessionPath(sessionId: string): string {
   return `${BASE}/sessions/${encodeURIComponent(sessionId)}`;
+}
+
+export function universePath(universeId: string): string {
+  return `${BASE}/universes/${encodeURIComponent(universeId)}`;
 }
 
 export function navigate(path: string): void {

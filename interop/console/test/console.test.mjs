@@ -7,7 +7,8 @@
 //
 // Signs in, starts a session, sends a message and watches the answer stream in,
 // cancels a second run while it streams, denies a tool call that asks for approval,
-// visits the other pages, and loads at phone size. Screenshots go to
+// visits the other pages, and loads at phone size; an operator mints and revokes a
+// key, creates a universe, pauses it, cancels the run held there and resumes. Screenshots go to
 // ${LIGHTSPEED_ARTIFACTS_DIR:-<repo>/.artifacts}/console/ (kept by CI).
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync } from "node:fs";
@@ -109,10 +110,10 @@ async function lastRunId() {
   return page.$$eval("[data-run-id]", (markers) => markers.at(-1)?.getAttribute("data-run-id"));
 }
 
-async function rpc(method, params) {
+async function rpc(method, params, key = API_KEY) {
   const response = await fetch(`${API_URL}/rpc`, {
     method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${API_KEY}` },
+    headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
     body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
   });
   const body = await response.json();
@@ -289,6 +290,39 @@ test("the console in headless Chromium", { skip: missing }, async (t) => {
     assert.equal((await call()).error.data.reason, "keyRevoked");
     await waitForText("table.list code", "operator/api-keys/revoke");
     await shot("11-operator-audit");
+  });
+
+  await t.test("an operator creates a universe, pauses it, cancels a held run and resumes", async () => {
+    // Still signed in with the operator key.
+    await page.goto(`${API_URL}/ui/universes`, { waitUntil: "networkidle0" });
+    const universe = `console-tenant-${suffix}`;
+    await fill("input[name=newUniverseId]", universe);
+    await fill("input[name=universeName]", "console tenant");
+    await clickButton("Create universe");
+    await page.waitForFunction((id) => location.pathname === `/ui/universes/${id}`, { timeout: WAIT_MS }, universe);
+    await waitForText("[data-testid=dispatch]", "running");
+    await clickButton("Pause dispatch");
+    await waitForText("[data-testid=dispatch]", "paused since");
+    // The tenant's run, requested while paused, waits in its queue.
+    const { key } = await rpc("operator/api-keys/create", { universeId: universe, name: "tenant" }, OPERATOR_KEY);
+    const config = { model: JSON.parse(MODEL) };
+    await rpc("session/start", { sessionId: "held", config }, key);
+    const run = await rpc(
+      "run/start",
+      { sessionId: "held", submissionId: "held-1", input: [{ type: "text", text: "wait" }] },
+      key,
+    );
+    await clickButton("Reload");
+    await page.waitForSelector(`[data-cancel="held/${run.runId}"]`, { timeout: WAIT_MS });
+    await waitForText("[data-state]", "queued");
+    await shot("12-operator-universe-paused");
+    await page.click(`[data-cancel="held/${run.runId}"]`);
+    await waitForText("p.notice", "Nothing in flight.");
+    await clickButton("Resume dispatch");
+    await waitForText("[data-testid=dispatch]", "running");
+    await page.goto(`${API_URL}/ui/universes`, { waitUntil: "networkidle0" });
+    await waitForText("table.list", "console tenant");
+    await shot("13-operator-universes");
   });
 
   await t.test("logged no errors and no CSP violations", () => {

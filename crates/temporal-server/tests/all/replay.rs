@@ -30,6 +30,8 @@ const REQUIRED: &[&str] = &[
     "approval",
     "sub-agents-parent",
     "sub-agents-child",
+    "voice-note",
+    "dispatch-pause",
 ];
 
 /// Every fixture, sorted by name: (name, history).

@@ -18,6 +18,7 @@ mod continue_as_new;
 mod control;
 mod crash;
 mod dev;
+mod dispatch;
 mod environments;
 mod faults;
 mod fork;
