@@ -11,7 +11,8 @@
 //!    which answers a repeated submission with the run it made.
 //!
 //! A delivery that fails to become a run releases its claim, so the sender's retry
-//! is taken as new.
+//! is taken as new. The `wakeUp` policy fires the session's soonest pending wake-up
+//! early (`CoreCommand::WakeUpNow`) with the event after the wake-up's own input.
 
 use api::ApiError;
 use api::types::intake::{
@@ -19,6 +20,8 @@ use api::types::intake::{
 };
 use api::types::run::{InputItem, RunStartParams, RunSteerParams};
 use api::types::session::{SessionConfigInput, SessionStartParams};
+use api_projection::items;
+use engine::core::command::CoreCommand;
 use engine::core::control::Lifecycle;
 use session_stores::DispatchCatalog;
 
@@ -208,6 +211,11 @@ impl<H: SessionHost> Service<H> {
         let input = vec![InputItem::Text {
             text: event_text(params, payload),
         }];
+        if params.policy == EventPolicyInput::WakeUp
+            && let Some(run_id) = self.wake_up_now(universe_id, &session_id, &input).await?
+        {
+            return Ok((session_id, run_id, false));
+        }
         if params.policy == EventPolicyInput::SteerOrRun {
             let (_, control) = self.existing_session(universe_id, &session_id).await?;
             if let Some(active) = &control.runs.active {
@@ -232,6 +240,43 @@ impl<H: SessionHost> Service<H> {
         };
         let started = Box::pin(self.start_run(universe_id, run)).await?;
         Ok((session_id, started.run_id, false))
+    }
+
+    /// Fires the session's soonest pending wake-up now with `input` after its own;
+    /// the run it requested, `None` when no wake-up is pending.
+    async fn wake_up_now(
+        &self,
+        universe_id: &str,
+        session_id: &str,
+        input: &[InputItem],
+    ) -> Result<Option<String>, ApiError> {
+        let (session, control) = self.existing_session(universe_id, session_id).await?;
+        let Some(wake_up) = control
+            .wake_ups
+            .iter()
+            .min_by_key(|wake| (wake.at_ms, wake.wake_up))
+            .map(|wake| wake.wake_up)
+        else {
+            return Ok(None);
+        };
+        let store = self.store(universe_id).await?;
+        let gate = self.content_gate(&*store);
+        let voice = items::VoiceNotes::Refused;
+        let input = items::input_items(&*store, &gate, input, &self.quotas.input, voice).await?;
+        self.hold_if_paused(universe_id, &session, &control).await?;
+        match self
+            .admit(
+                universe_id,
+                &session,
+                CoreCommand::WakeUpNow { wake_up, input },
+            )
+            .await
+        {
+            Ok(admission) => Ok(admission.run_id.map(|run| run.to_string())),
+            // It fired or was cancelled meanwhile: the event gets a run of its own.
+            Err(err) if err.data.reason.as_deref() == Some("unknownWakeUp") => Ok(None),
+            Err(err) => Err(err),
+        }
     }
 
     /// Starts session `id` from `template` unless it exists.

@@ -242,3 +242,62 @@ fn a_wake_up_ends_the_run_and_requests_the_next_at_its_time() {
         Err(Rejection::UnknownWakeUp(1))
     );
 }
+
+#[test]
+fn an_event_wakes_a_pending_wake_up_before_its_time() {
+    let mut drive = session(ToolPolicy::default());
+    let intent = start(&mut drive, "door");
+    let (Action::InvokeTools(batch), _) = generate(&mut drive, &intent, calls(&["sleep"]), 3_000)
+    else {
+        panic!("the wake-up tool runs");
+    };
+    let note = ItemSpec::new(ItemKind::UserMessage, blob("check the door"), 3);
+    let mut scheduled = ToolResult::now(
+        batch.calls[0].call_id.clone(),
+        ToolStatus::Ok,
+        blob("scheduled"),
+        2,
+    );
+    scheduled.later = Some(Later::WakeUp {
+        at_ms: 90_000,
+        input: vec![note.clone()],
+    });
+    let _ = drive.resume_tool_results(&batch.run_id, batch.batch, vec![scheduled], 3_100);
+    let _ = settle(&mut drive);
+    assert_eq!(
+        drive.admit(
+            CoreCommand::WakeUpNow {
+                wake_up: 7,
+                input: Vec::new()
+            },
+            4_000
+        ),
+        Err(Rejection::UnknownWakeUp(7))
+    );
+
+    // Long before its time, an event wakes it: its input, then the event's.
+    let event = ItemSpec::new(ItemKind::UserMessage, blob("door opened"), 3);
+    drive
+        .admit(
+            CoreCommand::WakeUpNow {
+                wake_up: 1,
+                input: vec![event.clone()],
+            },
+            5_000,
+        )
+        .unwrap();
+    let (action, events) = settle(&mut drive);
+    assert!(
+        matches!(action, Action::GenerateLlm(_)),
+        "the woken run starts"
+    );
+    assert!(events.iter().any(|e| matches!(e,
+        CoreEvent::RunRequested(e) if e.run.input == vec![note.clone(), event.clone()]
+            && e.run.submission_id.as_str() == "wake-up-1")));
+    assert!(drive.state().control.wake_ups.is_empty());
+    // Its time comes: nothing is left to fire.
+    assert_eq!(
+        drive.admit(CoreCommand::FireTimers { now_ms: 90_000 }, 90_000),
+        Err(Rejection::NothingDue)
+    );
+}

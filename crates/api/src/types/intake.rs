@@ -61,6 +61,10 @@ pub enum EventPolicyInput {
     /// Input to the session's active run (`run/steer`), or a run of its own when
     /// none is active.
     SteerOrRun,
+    /// Wakes the session's soonest pending wake-up (`wake_me_at`) now: its run
+    /// starts with the wake-up's input, then the event. A run of its own when none
+    /// is pending.
+    WakeUp,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -74,7 +78,7 @@ pub struct EventIngestResult {
     pub received_at_ms: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub session_id: Option<String>,
-    /// The run it started, or the active run it steered.
+    /// The run it started (or woke), or the active run it steered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
     /// It became input to the active run rather than a run of its own.

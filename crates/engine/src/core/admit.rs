@@ -148,6 +148,18 @@ pub(crate) fn admit(control: &ControlState, command: CoreCommand) -> Result<Deci
         CoreCommand::CancelWakeUp { wake_up } => {
             crate::core::holds::cancel_wake_up(control, wake_up).map(Decision::accepted)
         }
+        CoreCommand::WakeUpNow { wake_up, input } => {
+            crate::core::holds::wake_up_now(control, wake_up, input).map(|events| {
+                let run_id = RunId::from_ordinal(control.runs.requested_total + 1);
+                Decision {
+                    events,
+                    admitted: Admitted::Run {
+                        run_id,
+                        duplicate: false,
+                    },
+                }
+            })
+        }
         CoreCommand::ChildRunFinished {
             child,
             run_id,

@@ -84,6 +84,13 @@ pub enum CoreCommand {
     CancelWakeUp {
         wake_up: u32,
     },
+    /// Fires pending wake-up `wake_up` now rather than at its time (an event came
+    /// for the session): its run's input, then `input`.
+    WakeUpNow {
+        wake_up: u32,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        input: Vec<ItemSpec>,
+    },
     /// Child `child`'s run `run_id` ended (delivered by the child's host). Refused
     /// with `alreadyRecorded` when this session already heard of it.
     ChildRunFinished {

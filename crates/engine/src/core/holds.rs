@@ -349,6 +349,52 @@ pub(crate) fn fire_timers(control: &ControlState, now_ms: u64) -> Result<Vec<Pla
     Ok(events)
 }
 
+/// `WakeUpNow`: wake-up `wake_up` fires before its time (an event arrived), its
+/// run's input followed by `extra` — the same events a due firing records.
+pub(crate) fn wake_up_now(
+    control: &ControlState,
+    wake_up: u32,
+    extra: Vec<crate::core::context::ItemSpec>,
+) -> Result<Vec<Planned>, Rejection> {
+    let Some(wake) = control.wake_ups.iter().find(|wake| wake.wake_up == wake_up) else {
+        return Err(Rejection::UnknownWakeUp(wake_up));
+    };
+    let config = control.config.as_ref().ok_or(Rejection::NotOpen)?;
+    if control.runs.queue.len() >= QUEUED_RUNS_MAX {
+        return Err(Rejection::TooMany {
+            what: "queued runs",
+            count: control.runs.queue.len(),
+            max: QUEUED_RUNS_MAX,
+        });
+    }
+    let mut input = wake.input.clone();
+    input.extend(extra);
+    if !valid_wake_up_input(&input) {
+        return Err(Rejection::TooMany {
+            what: "input items",
+            count: input.len(),
+            max: INPUT_ITEMS_MAX,
+        });
+    }
+    let run_id = RunId::from_ordinal(control.runs.requested_total + 1);
+    let overrides = crate::core::config::RunOverrides::default();
+    let input_digest = crate::core::admit::input_digest(&input, &overrides);
+    let run = QueuedRun {
+        run_id: run_id.clone(),
+        submission_id: wake_up_submission(wake_up),
+        input,
+        limits: config.run_limits,
+        overrides,
+    };
+    Ok(vec![
+        Planned::session(ev::WakeUpEnded {
+            wake_up,
+            outcome: WakeUpOutcome::Fired,
+        }),
+        Planned::run(&run_id, ev::RunRequested { run, input_digest }),
+    ])
+}
+
 /// `CancelWakeUp`.
 pub(crate) fn cancel_wake_up(
     control: &ControlState,

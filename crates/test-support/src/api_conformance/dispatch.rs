@@ -43,7 +43,13 @@ pub(super) const CASES: [Case; 3] = [
     ),
     case!(
         events_are_ingested_once_per_dedupe_key,
-        ["events/ingest", "session/events/read"]
+        [
+            "events/ingest",
+            "session/start",
+            "run/start",
+            "session/read",
+            "session/events/read"
+        ]
     ),
 ];
 
@@ -293,10 +299,15 @@ pub(super) async fn operators_create_and_delete_universes(h: Harness) -> anyhow:
 
 pub(super) async fn events_are_ingested_once_per_dedupe_key(h: Harness) -> anyhow::Result<()> {
     let script = json!({"turns": [
+        {"tool_calls": [{"name": "wake_me_at",
+                         "arguments": {"in_seconds": 86400, "note": "check the door"}}],
+         "match": {"last_user_contains": "DOOR-WATCH"}},
         {"text": "handled one"},
         {"text": "handled two"},
         {"text": "handled three"},
-        {"text": "handled four"}
+        {"text": "handled four"},
+        {"text": "handled five"},
+        {"text": "handled six"}
     ]});
     let ctx = h.start(script).await?;
     let a = ctx.a();
@@ -376,5 +387,48 @@ pub(super) async fn events_are_ingested_once_per_dedupe_key(h: Harness) -> anyho
         .await;
     a.refused("events/ingest", unknown, -32004, "sessionNotFound")
         .await;
+
+    // `wakeUp`: the event wakes a session's pending wake-up long before its time.
+    let mut timers = session_config("none");
+    timers["tools"]["timers"] = json!(true);
+    a.call(
+        "session/start",
+        json!({"sessionId": "s-watch", "config": timers}),
+    )
+    .await;
+    let watching = a
+        .start_run("s-watch", "sub-watch", "DOOR-WATCH please")
+        .await;
+    a.follow("s-watch", &watching).await;
+    let view = a
+        .call("session/read", json!({"sessionId": "s-watch"}))
+        .await;
+    assert_eq!(view["wakeUps"].as_array().map(Vec::len), Some(1), "{view}");
+    let woke = a
+        .call(
+            "events/ingest",
+            json!({"source": "sensor:door-3", "eventId": "e-door", "payload": {"door": "open"},
+                   "target": {"type": "session", "sessionId": "s-watch"}, "policy": "wakeUp"}),
+        )
+        .await;
+    let woken = woke["runId"].as_str().unwrap().to_owned();
+    assert_ne!(woken, watching, "{woke}");
+    let events = a.follow("s-watch", &woken).await;
+    assert_eq!(finished_status(&events, &woken), "completed");
+    let texts: Vec<String> = events
+        .iter()
+        .filter(|event| event["runId"] == woken.as_str())
+        .flat_map(|event| event["items"].as_array().cloned().unwrap_or_default())
+        .filter(|item| item["type"] == "userMessage")
+        .filter_map(|item| item["text"].as_str().map(str::to_owned))
+        .collect();
+    assert!(
+        texts.iter().any(|text| text.contains("check the door"))
+            && texts.iter().any(|text| text.contains("\"door\": \"open\"")),
+        "the wake-up's note, then the event: {texts:?}"
+    );
+    let last = events.last().unwrap()["cursor"].as_u64().unwrap();
+    let view = a.read_session_at("s-watch", last).await;
+    assert!(view.get("wakeUps").is_none(), "the wake-up fired: {view}");
     Ok(())
 }

@@ -715,7 +715,7 @@ class EventIngestResult(BaseModel):
     """
     run_id: Annotated[str | None, Field(alias="runId")] = None
     """
-    The run it started, or the active run it steered.
+    The run it started (or woke), or the active run it steered.
     """
     session_id: Annotated[str | None, Field(alias="sessionId")] = None
     steered: bool
@@ -730,10 +730,12 @@ class EventPolicyInput(StrEnum):
 
     - `run`: A run of its own, queued behind the session's runs (the default).
     - `steerOrRun`: Input to the session's active run (`run/steer`), or a run of its own when none is active.
+    - `wakeUp`: Wakes the session's soonest pending wake-up (`wake_me_at`) now: its run starts with the wake-up's input, then the event. A run of its own when none is pending.
     """
 
     run = "run"
     steer_or_run = "steerOrRun"
+    wake_up = "wakeUp"
 
 
 class EventTargetInputSession(BaseModel):

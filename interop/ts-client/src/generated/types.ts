@@ -82,8 +82,9 @@ export type Quota =
  *
  * - `run`: A run of its own, queued behind the session's runs (the default).
  * - `steerOrRun`: Input to the session's active run (`run/steer`), or a run of its own when none is active.
+ * - `wakeUp`: Wakes the session's soonest pending wake-up (`wake_me_at`) now: its run starts with the wake-up's input, then the event. A run of its own when none is pending.
  */
-export type EventPolicyInput = "run" | "steerOrRun";
+export type EventPolicyInput = "run" | "steerOrRun" | "wakeUp";
 /**
  * Which session the event goes to.
  */
@@ -883,7 +884,7 @@ export interface EventIngestResult {
    */
   receivedAtMs: number;
   /**
-   * The run it started, or the active run it steered.
+   * The run it started (or woke), or the active run it steered.
    */
   runId?: string | null;
   sessionId?: string | null;
