@@ -66,6 +66,7 @@ pub(crate) const STEPS_MAX: usize = 60;
 /// `next_action` calls one host pump may make before it must reach an effect.
 pub(crate) const PUMP_ROUNDS_MAX: usize = 16;
 
+mod commands;
 mod fork;
 mod generators;
 mod host;
