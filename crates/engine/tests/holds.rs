@@ -199,15 +199,17 @@ fn a_deferred_result_holds_the_call_until_its_time_without_a_tool() {
     assert!(matches!(action, Action::GenerateLlm(_)));
 }
 
-#[test]
-fn a_wake_up_ends_the_run_and_requests_the_next_at_its_time() {
-    let mut drive = session(ToolPolicy::default());
-    let intent = start(&mut drive, "later");
-    let (Action::InvokeTools(batch), _) = generate(&mut drive, &intent, calls(&["sleep"]), 3_000)
-    else {
+/// Starts a run (`text`) whose one tool call schedules a wake-up at 90,000 ms with
+/// `note` as its run's input; the run's intent.
+fn schedule_wake_up(
+    drive: &mut Drive<SessionState>,
+    text: &str,
+    note: &ItemSpec,
+) -> engine::drive::GenerationIntent {
+    let intent = start(drive, text);
+    let (Action::InvokeTools(batch), _) = generate(drive, &intent, calls(&["sleep"]), 3_000) else {
         panic!("the wake-up tool runs");
     };
-    let note = ItemSpec::new(ItemKind::UserMessage, blob("check the deploy"), 3);
     let mut scheduled = ToolResult::now(
         batch.calls[0].call_id.clone(),
         ToolStatus::Ok,
@@ -219,6 +221,14 @@ fn a_wake_up_ends_the_run_and_requests_the_next_at_its_time() {
         input: vec![note.clone()],
     });
     let _ = drive.resume_tool_results(&batch.run_id, batch.batch, vec![scheduled], 3_100);
+    intent
+}
+
+#[test]
+fn a_wake_up_ends_the_run_and_requests_the_next_at_its_time() {
+    let mut drive = session(ToolPolicy::default());
+    let note = ItemSpec::new(ItemKind::UserMessage, blob("check the deploy"), 3);
+    let intent = schedule_wake_up(&mut drive, "later", &note);
     let (action, events) = settle(&mut drive);
     assert_eq!(action, Action::Idle);
     assert!(events.iter().any(|event| matches!(event,
@@ -246,23 +256,8 @@ fn a_wake_up_ends_the_run_and_requests_the_next_at_its_time() {
 #[test]
 fn an_event_wakes_a_pending_wake_up_before_its_time() {
     let mut drive = session(ToolPolicy::default());
-    let intent = start(&mut drive, "door");
-    let (Action::InvokeTools(batch), _) = generate(&mut drive, &intent, calls(&["sleep"]), 3_000)
-    else {
-        panic!("the wake-up tool runs");
-    };
     let note = ItemSpec::new(ItemKind::UserMessage, blob("check the door"), 3);
-    let mut scheduled = ToolResult::now(
-        batch.calls[0].call_id.clone(),
-        ToolStatus::Ok,
-        blob("scheduled"),
-        2,
-    );
-    scheduled.later = Some(Later::WakeUp {
-        at_ms: 90_000,
-        input: vec![note.clone()],
-    });
-    let _ = drive.resume_tool_results(&batch.run_id, batch.batch, vec![scheduled], 3_100);
+    schedule_wake_up(&mut drive, "door", &note);
     let _ = settle(&mut drive);
     assert_eq!(
         drive.admit(

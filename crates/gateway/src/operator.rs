@@ -24,7 +24,7 @@ use crate::keys::{AuditEntry, KeyRecord, KeyStore, KeyStoreError, UniverseRecord
 /// Longest key label.
 pub const KEY_NAME_BYTES_MAX: usize = 128;
 /// Longest universe id a key may name.
-pub(crate) const UNIVERSE_ID_BYTES_MAX: usize = 128;
+const UNIVERSE_ID_BYTES_MAX: usize = 128;
 /// Audit entries per page unless asked, and at most.
 const AUDIT_PAGE_DEFAULT: u32 = 100;
 const AUDIT_PAGE_MAX: u32 = 1_000;
@@ -133,6 +133,32 @@ fn view(record: KeyRecord) -> ApiKeyView {
     }
 }
 
+/// A universe id an operator names: 1 to [`UNIVERSE_ID_BYTES_MAX`] bytes, no control
+/// characters.
+pub(crate) fn check_universe_id(universe_id: &str) -> Result<(), ApiError> {
+    if universe_id.trim().is_empty()
+        || universe_id.len() > UNIVERSE_ID_BYTES_MAX
+        || universe_id.chars().any(char::is_control)
+    {
+        return Err(ApiError::invalid_params(format!(
+            "universeId must be 1 to {UNIVERSE_ID_BYTES_MAX} bytes without control characters"
+        ))
+        .with_reason("invalidUniverseId"));
+    }
+    Ok(())
+}
+
+/// A label for people (a key's, a universe's): at most [`KEY_NAME_BYTES_MAX`] bytes.
+pub(crate) fn check_name(name: &str) -> Result<(), ApiError> {
+    if name.len() > KEY_NAME_BYTES_MAX {
+        return Err(ApiError::invalid_params(format!(
+            "name is longer than {KEY_NAME_BYTES_MAX} bytes"
+        ))
+        .with_reason("nameTooLong"));
+    }
+    Ok(())
+}
+
 pub(crate) fn parse<P: DeserializeOwned>(method: &str, params: Value) -> Result<P, ApiError> {
     let params = match params {
         Value::Null => Value::Object(serde_json::Map::new()),
@@ -213,18 +239,8 @@ async fn serve_unaudited(
         "operator/api-keys/create" => {
             let params: ApiKeyCreateParams = parse(method, params)?;
             let universe = params.universe_id.trim();
-            if universe.is_empty() || universe.len() > UNIVERSE_ID_BYTES_MAX {
-                return Err(ApiError::invalid_params(format!(
-                    "universeId must be 1 to {UNIVERSE_ID_BYTES_MAX} bytes"
-                ))
-                .with_reason("invalidUniverseId"));
-            }
-            if params.name.len() > KEY_NAME_BYTES_MAX {
-                return Err(ApiError::invalid_params(format!(
-                    "name is longer than {KEY_NAME_BYTES_MAX} bytes"
-                ))
-                .with_reason("nameTooLong"));
-            }
+            check_universe_id(universe)?;
+            check_name(&params.name)?;
             let (key, mut record) = mint_key(universe, now_ms());
             record.name = params.name;
             keys.insert(record.clone()).await.map_err(store_failed)?;

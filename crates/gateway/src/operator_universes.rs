@@ -22,7 +22,7 @@ use serde_json::Value;
 
 use crate::keys::{KeyRecord, UniverseRecord};
 use crate::operator::{
-    KEY_NAME_BYTES_MAX, KeyAdmin, UNIVERSE_ID_BYTES_MAX, answer, now_ms, parse, store_failed,
+    KeyAdmin, answer, check_name, check_universe_id, now_ms, parse, store_failed,
 };
 
 /// Pages of sessions a deletion works through before it gives up (100 a page).
@@ -73,19 +73,6 @@ fn universes_of(
     universes
 }
 
-fn check_universe_id(universe_id: &str) -> Result<(), ApiError> {
-    if universe_id.trim().is_empty()
-        || universe_id.len() > UNIVERSE_ID_BYTES_MAX
-        || universe_id.chars().any(char::is_control)
-    {
-        return Err(ApiError::invalid_params(format!(
-            "universeId must be 1 to {UNIVERSE_ID_BYTES_MAX} bytes without control characters"
-        ))
-        .with_reason("invalidUniverseId"));
-    }
-    Ok(())
-}
-
 fn not_found(universe_id: &str) -> ApiError {
     ApiError::not_found(format!("no universe {universe_id:?}")).with_reason("universeNotFound")
 }
@@ -111,12 +98,7 @@ pub(crate) async fn serve<A: LightspeedApi>(
         "operator/universes/create" => {
             let params: UniverseCreateParams = parse(method, params)?;
             check_universe_id(&params.universe_id)?;
-            if params.name.len() > KEY_NAME_BYTES_MAX {
-                return Err(ApiError::invalid_params(format!(
-                    "name is longer than {KEY_NAME_BYTES_MAX} bytes"
-                ))
-                .with_reason("nameTooLong"));
-            }
+            check_name(&params.name)?;
             let record = UniverseRecord {
                 universe_id: params.universe_id.clone(),
                 name: params.name,

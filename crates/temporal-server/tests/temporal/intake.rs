@@ -6,7 +6,6 @@
 //! duplicate naming its run; a bad signature, an unknown hook and a body over the
 //! limit are refused before anything is read into a run.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use engine::SessionId;
@@ -17,12 +16,11 @@ use hmac::{Hmac, KeyInit, Mac};
 use serde_json::{Value, json};
 use sha2::Sha256;
 use store_pg::{PgConfig, PgDatabase};
-use temporal_server::devserver;
 use test_support::fake_provider::{FakeProvider, FakeProviderConfig};
 use uuid::Uuid;
 
 use crate::harness::temporal_address;
-use crate::postgres::{mint_key, server, stack_env, wait_healthy, worker_process};
+use crate::postgres::{gateways, mint_key, stack_env, worker_process};
 
 const SECRET: &str = "intake test secret, shared with the sender";
 const EVENTS: usize = 10;
@@ -90,26 +88,18 @@ async fn replayed_webhook_deliveries_start_one_run_each_across_gateways() {
                                           "apiKind": "openai:responses", "model": "m"}}}
     }]});
     std::fs::write(&hooks_file, hooks.to_string()).unwrap();
-    let mut gateways = Vec::new();
-    let mut binds = Vec::new();
-    for _ in 0..2 {
-        let bind = format!("127.0.0.1:{}", devserver::free_port().unwrap());
-        let mut child = server(
-            &["gateway", "--bind", &bind],
-            &stack,
-            &temporal,
-            &task_queue,
-        )
-        .env("LIGHTSPEED_HOOKS_FILE", &hooks_file)
-        .env("INTAKE_TEST_HOOK_SECRET", SECRET)
-        .env("LIGHTSPEED_GATEWAY_HOOK_BODY_BYTES_MAX", "65536")
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-        wait_healthy(&bind, &mut child).await;
-        gateways.push(child);
-        binds.push(bind);
-    }
+    let (gateways, binds) = gateways(
+        &stack,
+        &temporal,
+        &task_queue,
+        2,
+        &[
+            ("LIGHTSPEED_HOOKS_FILE", hooks_file.as_os_str()),
+            ("INTAKE_TEST_HOOK_SECRET", SECRET.as_ref()),
+            ("LIGHTSPEED_GATEWAY_HOOK_BODY_BYTES_MAX", "65536".as_ref()),
+        ],
+    )
+    .await;
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(120))
         .build()

@@ -6,18 +6,16 @@
 //! `server api-keys revoke` revokes from the command line the same way. The audit log
 //! is read from either gateway.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use jsonrpsee::core::client::ClientT;
 use jsonrpsee::ws_client::WsClientBuilder;
 use serde_json::{Value, json};
-use temporal_server::devserver;
 use test_support::rpc_client::{bearer_headers, params};
 use uuid::Uuid;
 
 use crate::harness::temporal_address;
-use crate::postgres::{rpc_client, run_to_end, server, stack_env, wait_healthy};
+use crate::postgres::{gateways, rpc_client, run_to_end, server, stack_env};
 
 /// The gateways look keys of open sockets up again this often.
 const KEY_RECHECK_MS: &str = "1000";
@@ -53,24 +51,14 @@ async fn a_revoked_key_stops_working_on_every_gateway() {
     .await
     .trim()
     .to_owned();
-    let mut gateways = Vec::new();
-    let mut binds = Vec::new();
-    for _ in 0..2 {
-        let bind = format!("127.0.0.1:{}", devserver::free_port().unwrap());
-        let mut child = server(
-            &["gateway", "--bind", &bind],
-            &stack,
-            &temporal,
-            &task_queue,
-        )
-        .env("LIGHTSPEED_GATEWAY_KEY_RECHECK_MS", KEY_RECHECK_MS)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-        wait_healthy(&bind, &mut child).await;
-        gateways.push(child);
-        binds.push(bind);
-    }
+    let (gateways, binds) = gateways(
+        &stack,
+        &temporal,
+        &task_queue,
+        2,
+        &[("LIGHTSPEED_GATEWAY_KEY_RECHECK_MS", KEY_RECHECK_MS.as_ref())],
+    )
+    .await;
     let operator = rpc_client(&binds[0], &operator_key);
     let created: Value = operator
         .request(

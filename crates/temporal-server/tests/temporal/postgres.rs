@@ -112,13 +112,44 @@ pub(crate) async fn gateway_process(
     task_queue: &str,
     stderr: Stdio,
 ) -> (tokio::process::Child, String) {
+    gateway_with(stack, temporal, task_queue, stderr, &[]).await
+}
+
+/// [`gateway_process`] with more environment variables (`envs`).
+pub(crate) async fn gateway_with(
+    stack: &[(&'static str, String)],
+    temporal: &str,
+    task_queue: &str,
+    stderr: Stdio,
+    envs: &[(&str, &std::ffi::OsStr)],
+) -> (tokio::process::Child, String) {
     let bind = format!("127.0.0.1:{}", devserver::free_port().unwrap());
     let mut gateway = server(&["gateway", "--bind", &bind], stack, temporal, task_queue)
+        .envs(envs.iter().copied())
         .stderr(stderr)
         .spawn()
         .unwrap();
     wait_healthy(&bind, &mut gateway).await;
     (gateway, bind)
+}
+
+/// `count` gateways of the test's stack (stderr discarded), each with `envs`: the
+/// processes and their addresses.
+pub(crate) async fn gateways(
+    stack: &[(&'static str, String)],
+    temporal: &str,
+    task_queue: &str,
+    count: usize,
+    envs: &[(&str, &std::ffi::OsStr)],
+) -> (Vec<tokio::process::Child>, Vec<String>) {
+    let mut children = Vec::new();
+    let mut binds = Vec::new();
+    for _ in 0..count {
+        let (child, bind) = gateway_with(stack, temporal, task_queue, Stdio::null(), envs).await;
+        children.push(child);
+        binds.push(bind);
+    }
+    (children, binds)
 }
 
 /// A JSON-RPC client of the gateway at `bind` calling with API key `key`.

@@ -7,7 +7,6 @@
 //! Postgres and S3, like `postgres.rs`.
 
 use std::collections::BTreeSet;
-use std::process::Stdio;
 use std::time::Duration;
 
 use engine::SessionId;
@@ -18,7 +17,6 @@ use jsonrpsee::http_client::HttpClientBuilder;
 use jsonrpsee::ws_client::WsClientBuilder;
 use serde_json::{Value, json};
 use store_pg::{PgConfig, PgDatabase};
-use temporal_server::devserver;
 use temporal_server::worker::{self, TemporalConfig};
 use temporal_workflow::{AgentSessionWorkflow, workflow_id};
 use temporalio_client::WorkflowFetchHistoryOptions;
@@ -28,7 +26,7 @@ use test_support::rpc_client::{bearer_headers, params};
 use uuid::Uuid;
 
 use crate::harness::temporal_address;
-use crate::postgres::{mint_key, server, stack_env, wait_healthy, worker_process};
+use crate::postgres::{gateways, mint_key, stack_env, worker_process};
 
 const SESSIONS: usize = 16;
 const RUN_DEADLINE: Duration = Duration::from_secs(180);
@@ -86,23 +84,7 @@ async fn two_workers_and_two_gateways_share_sessions_and_survive_a_killed_worker
     let mut workers: Vec<_> = (0..2)
         .map(|_| worker_process(&stack, &temporal, &task_queue, &provider))
         .collect();
-    let mut gateways = Vec::new();
-    let mut binds = Vec::new();
-    for _ in 0..2 {
-        let bind = format!("127.0.0.1:{}", devserver::free_port().unwrap());
-        let mut child = server(
-            &["gateway", "--bind", &bind],
-            &stack,
-            &temporal,
-            &task_queue,
-        )
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-        wait_healthy(&bind, &mut child).await;
-        gateways.push(child);
-        binds.push(bind);
-    }
+    let (mut gateways, binds) = gateways(&stack, &temporal, &task_queue, 2, &[]).await;
     let first = HttpClientBuilder::default()
         .set_headers(bearer_headers(&key))
         .request_timeout(Duration::from_secs(60))
