@@ -26,6 +26,14 @@ pub(crate) fn status_bytes(pid: u32, field: &str) -> anyhow::Result<u64> {
     Ok(kib * 1024)
 }
 
+/// The process's peak resident set: its `VmHWM`, raised to the highest `VmRSS` seen
+/// (`observed`). Linux updates the high-water mark lazily (RSS is counted per CPU and
+/// folded into `VmHWM` only at unmaps and exits), so a fresh `VmRSS` sample can read
+/// above `VmHWM`; a peak below a sample taken earlier is no peak.
+pub(crate) fn peak_rss_bytes(pid: u32, observed: u64) -> anyhow::Result<u64> {
+    Ok(status_bytes(pid, "VmHWM")?.max(observed))
+}
+
 /// User plus system CPU time of all the process's threads so far, in seconds.
 pub(crate) fn cpu_seconds(pid: u32) -> anyhow::Result<f64> {
     let path = format!("/proc/{pid}/stat");

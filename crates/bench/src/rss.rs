@@ -49,7 +49,8 @@ pub(crate) struct RssFigures {
     pub(crate) worker_binary: Option<PathBuf>,
     /// `VmRSS` after the warm-up session, before the measured ones.
     pub(crate) baseline_rss_bytes: u64,
-    /// `VmHWM` at the end: the peak resident set of the worker's whole life.
+    /// `VmHWM` at the end (never below a `VmRSS` sample): the peak resident set of the
+    /// worker's whole life.
     pub(crate) peak_rss_bytes: u64,
     /// The largest `VmRSS` sampled while the sessions ran.
     pub(crate) sampled_peak_rss_bytes: u64,
@@ -187,7 +188,8 @@ pub(crate) async fn run(
     result?;
     let seconds = started.elapsed().as_secs_f64();
     let end_rss_bytes = procfs::status_bytes(pid, "VmRSS")?;
-    let peak_rss_bytes = procfs::status_bytes(pid, "VmHWM")?;
+    let sampled_peak_rss_bytes = sampled_peak.load(Ordering::Relaxed).max(end_rss_bytes);
+    let peak_rss_bytes = procfs::peak_rss_bytes(pid, sampled_peak_rss_bytes)?;
     let temporal_server_peak_rss_bytes = temporal
         .pid()
         .and_then(|pid| procfs::status_bytes(pid, "VmHWM").ok());
@@ -201,7 +203,7 @@ pub(crate) async fn run(
         worker_binary,
         baseline_rss_bytes,
         peak_rss_bytes,
-        sampled_peak_rss_bytes: sampled_peak.load(Ordering::Relaxed).max(end_rss_bytes),
+        sampled_peak_rss_bytes,
         end_rss_bytes,
         per_session_bytes: peak_rss_bytes.saturating_sub(baseline_rss_bytes) as f64
             / sessions.max(1) as f64,

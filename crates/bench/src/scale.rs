@@ -100,7 +100,8 @@ pub(crate) struct ScaleFigures {
     pub(crate) baseline_rss_bytes: u64,
     /// `VmRSS` once every session is open, before their turns.
     pub(crate) opened_rss_bytes: u64,
-    /// `VmHWM` at the end: the peak resident set of the worker's whole life.
+    /// `VmHWM` at the end (never below a `VmRSS` sample): the peak resident set of the
+    /// worker's whole life.
     pub(crate) peak_rss_bytes: u64,
     pub(crate) sampled_peak_rss_bytes: u64,
     pub(crate) end_rss_bytes: u64,
@@ -357,7 +358,8 @@ pub(crate) async fn run(stack: &Stack, options: &ScaleOptions<'_>) -> anyhow::Re
         last.saturating_sub(turns_started_ms) as f64 / 1000.0
     };
     let end_rss_bytes = procfs::status_bytes(pid, "VmRSS")?;
-    let peak_rss_bytes = procfs::status_bytes(pid, "VmHWM")?;
+    let sampled_peak_rss_bytes = sampled_peak.load(Ordering::Relaxed).max(end_rss_bytes);
+    let peak_rss_bytes = procfs::peak_rss_bytes(pid, sampled_peak_rss_bytes)?;
     let temporal_server_peak_rss_bytes = temporal
         .pid()
         .and_then(|pid| procfs::status_bytes(pid, "VmHWM").ok());
@@ -424,7 +426,7 @@ pub(crate) async fn run(stack: &Stack, options: &ScaleOptions<'_>) -> anyhow::Re
         baseline_rss_bytes,
         opened_rss_bytes,
         peak_rss_bytes,
-        sampled_peak_rss_bytes: sampled_peak.load(Ordering::Relaxed).max(end_rss_bytes),
+        sampled_peak_rss_bytes,
         end_rss_bytes,
         rss_per_session_bytes: per(
             peak_rss_bytes.saturating_sub(baseline_rss_bytes) as f64,
