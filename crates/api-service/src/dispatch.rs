@@ -5,14 +5,13 @@
 //! A pause is kept in the universe's store (`DispatchCatalog`), so every gateway
 //! and worker sees it, and carried into each session as the engine's `SetDispatch`
 //! command, so the hold is in the session's log and no host can start a queued run
-//! past it: the pause is admitted into every session with runs in flight, and into
-//! any other session just before its next run request (`hold_if_paused`). Resume
-//! releases the sessions in flight; a held session with none left is released by
-//! its next run request.
-//!
-//! Not held: a wake-up (`wake_me_at`) falling due in a session that had nothing
-//! in flight when the pause began requests its run inside the engine, without a
-//! run request through this service, and that run starts.
+//! past it: the pause is admitted into every session with runs in flight or with
+//! wake-ups pending (a `wake_me_at` falling due requests its run inside the engine,
+//! with no run request through this service), and into any other session just
+//! before its next run request (`hold_if_paused`). Resume releases the same
+//! sessions; a held session with none left is released by its next run request.
+
+use std::collections::BTreeSet;
 
 use api::ApiError;
 use api::types::operator::{
@@ -33,8 +32,9 @@ use crate::service::Service;
 
 /// Longest universe id an operator call may name.
 const UNIVERSE_ID_BYTES_MAX: usize = 128;
-/// Sessions a pause or resume reaches in one call; the rest are reached by their
-/// next run request (pause) or stay held until resumed again.
+/// Sessions with runs in flight, and with wake-ups pending, a pause or resume
+/// reaches in one call; the rest are reached by their next run request (pause) or
+/// stay held until resumed again.
 const SWEEP_SESSIONS_MAX: usize = 100_000;
 /// Sessions admitted the pause (or release) at once.
 const SWEEP_CONCURRENCY: usize = 16;
@@ -70,10 +70,18 @@ impl<H: SessionHost> Service<H> {
             .set_dispatch_paused(paused.then(now_ms))
             .await
             .map_err(dispatch_failed)?;
-        let sessions = store
+        let mut sessions: BTreeSet<SessionId> = store
             .sessions_in_flight(SWEEP_SESSIONS_MAX)
             .await
-            .map_err(dispatch_failed)?;
+            .map_err(dispatch_failed)?
+            .into_iter()
+            .collect();
+        sessions.extend(
+            store
+                .sessions_with_wake_ups(SWEEP_SESSIONS_MAX)
+                .await
+                .map_err(dispatch_failed)?,
+        );
         let changed: Vec<bool> = stream::iter(sessions)
             .map(|session| async move {
                 let control = self.control(universe_id, &session).await?;

@@ -20,11 +20,18 @@ pub struct PriorDelivery {
 ///
 /// - Postgres: `universe_dispatch` and `event_deliveries` (migration 15), whose
 ///   primary key makes a claim exactly-once across gateways; sessions in flight
-///   from the partial index the run counts already keep.
-/// - Filesystem: a `dispatch_paused` file and one no-clobber file per delivery.
+///   and with wake-ups pending from partial indexes over counts every append keeps.
+/// - Filesystem: a `dispatch_paused` file, one no-clobber file per delivery, and
+///   markers of the sessions with runs in flight or wake-ups pending.
 pub trait DispatchCatalog: Sync {
     /// Up to `limit` sessions with runs in flight (queued or active), in id order.
     fn sessions_in_flight(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<SessionId>, StoreError>> + Send;
+    /// Up to `limit` open sessions holding wake-ups (`wake_me_at`) that can still
+    /// fire, in id order: each requests a run by itself when one falls due.
+    fn sessions_with_wake_ups(
         &self,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<SessionId>, StoreError>> + Send;
@@ -74,6 +81,13 @@ macro_rules! dispatch_catalog_for {
                 limit: usize,
             ) -> impl Future<Output = Result<Vec<SessionId>, StoreError>> + Send {
                 <$store>::sessions_in_flight(self, limit)
+            }
+
+            fn sessions_with_wake_ups(
+                &self,
+                limit: usize,
+            ) -> impl Future<Output = Result<Vec<SessionId>, StoreError>> + Send {
+                <$store>::sessions_with_wake_ups(self, limit)
             }
 
             fn dispatch_paused_since(

@@ -16,6 +16,7 @@
 //! memory/…                                          the memory catalog (module `memory_catalog`)
 //! schedules/schedules.json                          the schedule catalog (module `schedule_catalog`)
 //! runs_in_flight/<session>                          the session may have runs in flight
+//! wake_ups_pending/<session>                        the session may hold wake-ups that can fire
 //! cas/stored_bytes                                  bytes of every blob (a counter)
 //! cas/collect.lock                                  puts shared, a collection's sweep exclusive
 //! trash/                                            deleted sessions on their way out
@@ -159,7 +160,7 @@ impl FsStore {
             }),
             on_commit: None,
         };
-        store.inner.mark_existing_runs()?;
+        store.inner.mark_existing()?;
         Ok(store)
     }
 
@@ -305,7 +306,7 @@ impl FsStore {
         let inner = Arc::clone(&self.inner);
         blocking(move || {
             let mut total: u64 = 0;
-            for name in usage::marked_sessions(&inner.root)? {
+            for name in usage::marked_sessions(&inner.root, usage::RUNS_DIR)? {
                 let Some(session) = session_id_of_dir_name(&name) else {
                     continue;
                 };
@@ -341,7 +342,7 @@ impl FsStore {
         blocking(move || {
             let mut total: u64 = 0;
             let children = inner.root.join(usage::CHILDREN_DIR);
-            for name in usage::marked_sessions(&inner.root)? {
+            for name in usage::marked_sessions(&inner.root, usage::RUNS_DIR)? {
                 let Some(session) = session_id_of_dir_name(&name) else {
                     continue;
                 };
@@ -361,15 +362,33 @@ impl FsStore {
     /// Sessions with runs in flight (up to `limit`, in id order): the marked
     /// sessions whose logs count any.
     pub async fn sessions_in_flight(&self, limit: usize) -> Result<Vec<SessionId>, StoreError> {
+        self.marked_sessions(usage::RUNS_DIR, log::runs_in_flight, limit)
+            .await
+    }
+
+    /// Open sessions holding wake-ups that can still fire (up to `limit`, in id
+    /// order): the marked sessions whose logs count any.
+    pub async fn sessions_with_wake_ups(&self, limit: usize) -> Result<Vec<SessionId>, StoreError> {
+        self.marked_sessions(usage::WAKE_UPS_DIR, log::wake_ups_pending, limit)
+            .await
+    }
+
+    /// The sessions marked in `marker_dir` whose logs `count` above zero.
+    async fn marked_sessions(
+        &self,
+        marker_dir: &'static str,
+        count: fn(&Path, &Mutex<LogIndex>) -> Result<u64, StoreError>,
+        limit: usize,
+    ) -> Result<Vec<SessionId>, StoreError> {
         let inner = Arc::clone(&self.inner);
         blocking(move || {
             let mut sessions = Vec::new();
-            for name in usage::marked_sessions(&inner.root)? {
+            for name in usage::marked_sessions(&inner.root, marker_dir)? {
                 let Some(session) = session_id_of_dir_name(&name) else {
                     continue;
                 };
                 let index = inner.log_index(&session);
-                if log::runs_in_flight(&inner.session_dir(&session), &index)? > 0 {
+                if count(&inner.session_dir(&session), &index)? > 0 {
                     sessions.push(session);
                 }
             }
@@ -470,16 +489,20 @@ impl Inner {
         self.root.join(SESSIONS_DIR).join(session_dir_name(session))
     }
 
-    fn runs_marker(&self, session: &SessionId) -> usage::RunsMarker {
-        usage::RunsMarker::new(&self.root, &session_dir_name(session))
+    fn markers(&self, session: &SessionId) -> usage::Markers {
+        usage::Markers::new(&self.root, &session_dir_name(session))
     }
 
     /// Marks the sessions of a store written before markers existed that have runs
-    /// in flight: once per store, reading every log (later appends keep markers).
-    /// The sentinel's name holds `%`, which no session's directory name does.
-    fn mark_existing_runs(&self) -> Result<(), StoreError> {
-        let sentinel = self.root.join(usage::RUNS_DIR).join("%marked");
-        if sentinel.is_file() {
+    /// in flight or wake-ups pending: once per store and kind of marker, reading
+    /// every log (later appends keep markers). A sentinel's name holds `%`, which no
+    /// session's directory name does.
+    fn mark_existing(&self) -> Result<(), StoreError> {
+        let sentinel = |dir: &str| self.root.join(dir).join("%marked");
+        let (runs_sentinel, wake_ups_sentinel) =
+            (sentinel(usage::RUNS_DIR), sentinel(usage::WAKE_UPS_DIR));
+        let (runs_marked, wake_ups_marked) = (runs_sentinel.is_file(), wake_ups_sentinel.is_file());
+        if runs_marked && wake_ups_marked {
             return Ok(());
         }
         let sessions_dir = self.root.join(SESSIONS_DIR);
@@ -491,12 +514,17 @@ impl Inner {
             let Some(session) = name.to_str().and_then(session_id_of_dir_name) else {
                 continue;
             };
-            let index = Mutex::new(LogIndex::default());
-            if log::runs_in_flight(&self.session_dir(&session), &index)? > 0 {
-                self.runs_marker(&session).set()?;
+            let (dir, index) = (self.session_dir(&session), Mutex::new(LogIndex::default()));
+            let markers = self.markers(&session);
+            if !runs_marked && log::runs_in_flight(&dir, &index)? > 0 {
+                markers.runs.set()?;
+            }
+            if !wake_ups_marked && log::wake_ups_pending(&dir, &index)? > 0 {
+                markers.wake_ups.set()?;
             }
         }
-        usage::create_empty(&sentinel)
+        usage::create_empty(&runs_sentinel)?;
+        usage::create_empty(&wake_ups_sentinel)
     }
 
     /// Every session's cost from its log index: the one read of every log, for a
@@ -608,7 +636,7 @@ impl SessionLog for FsStore {
             let outcome = log::append(
                 &inner.session_dir(&owned),
                 &index,
-                &inner.runs_marker(&owned),
+                &inner.markers(&owned),
                 expected_head,
                 &entries,
             )?;

@@ -26,14 +26,14 @@ use std::io::{BufRead, BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-use engine::core::event::runs_in_flight_delta;
+use engine::core::event::{WakeUpsMove, runs_in_flight_delta};
 use engine::core::run::recorded_cost_nanos;
 use engine::log::{LogEntry, Seq};
 use engine::store::{AppendOutcome, StoreError};
 
 use crate::fsio::{self, io_err, open_lock_file};
 use crate::lock_recovering;
-use crate::usage::RunsMarker;
+use crate::usage::Markers;
 
 pub(crate) const LOG_FILE: &str = "log.jsonl";
 pub(crate) const LOCK_FILE: &str = "log.lock";
@@ -70,6 +70,9 @@ pub(crate) struct LogIndex {
     /// Runs requested and not yet finished in the valid prefix, counted by event
     /// kind as entries are indexed (`engine::core::event::runs_in_flight_delta`).
     runs_in_flight: i64,
+    /// Wake-ups that can still fire in the valid prefix, counted by event kind
+    /// (`engine::core::event::WakeUpsMove`).
+    wake_ups_pending: i64,
     /// What the valid prefix's turns recorded as their cost, in nano-USD
     /// (`engine::core::run::recorded_cost_nanos`): the session's share of the
     /// universe's cost, read when that count must be rebuilt.
@@ -86,6 +89,7 @@ impl LogIndex {
     pub(crate) fn clear(&mut self) {
         self.line_ends.clear();
         self.runs_in_flight = 0;
+        self.wake_ups_pending = 0;
         self.cost_nanos = 0;
         self.last_observed_at_ms = 0;
     }
@@ -137,6 +141,13 @@ pub(crate) fn head(dir: &Path, index: &Mutex<LogIndex>) -> Result<Seq, StoreErro
 pub(crate) fn runs_in_flight(dir: &Path, index: &Mutex<LogIndex>) -> Result<u64, StoreError> {
     indexed(dir, index, |index| {
         u64::try_from(index.runs_in_flight).unwrap_or(0)
+    })
+}
+
+/// Wake-ups the session holds that can still fire.
+pub(crate) fn wake_ups_pending(dir: &Path, index: &Mutex<LogIndex>) -> Result<u64, StoreError> {
+    indexed(dir, index, |index| {
+        u64::try_from(index.wake_ups_pending).unwrap_or(0)
     })
 }
 
@@ -198,14 +209,15 @@ pub(crate) fn read(
     read_span(&log, &log_path, span)
 }
 
-/// Appends `entries` at `expected_head`. `marker` flags the session as one with
-/// runs in flight: it is set before a batch that requests a run is written and
-/// cleared after a batch that leaves none, both under the exclusive lock, so a
-/// session with runs in flight always has it (a crash can only leave a stale one).
+/// Appends `entries` at `expected_head`. `markers` flag the session as one with
+/// runs in flight (or wake-ups pending): a marker is set before a batch that
+/// requests a run (schedules a wake-up) is written and cleared after a batch that
+/// leaves none, both under the exclusive lock, so a session with runs in flight
+/// (wake-ups pending) always has it (a crash can only leave a stale one).
 pub(crate) fn append(
     dir: &Path,
     index: &Mutex<LogIndex>,
-    marker: &RunsMarker,
+    markers: &Markers,
     expected_head: Seq,
     entries: &[LogEntry],
 ) -> Result<AppendOutcome, StoreError> {
@@ -236,12 +248,19 @@ pub(crate) fn append(
     let head = index.head();
     if head == expected_head {
         let runs = batch_runs(entries);
+        let wake_ups = batch_wake_ups(entries);
         if runs > 0 {
-            marker.set()?;
+            markers.runs.set()?;
+        }
+        if wake_ups.delta > 0 {
+            markers.wake_ups.set()?;
         }
         write_batch(&mut index, &mut log, &log_path, entries)?;
         if runs < 0 && index.runs_in_flight <= 0 {
-            marker.clear()?;
+            markers.runs.clear()?;
+        }
+        if (wake_ups.reset || wake_ups.delta < 0) && index.wake_ups_pending <= 0 {
+            markers.wake_ups.clear()?;
         }
         return Ok(AppendOutcome::Appended { head: index.head() });
     }
@@ -289,6 +308,7 @@ fn write_batch(
     }
     index.line_ends.extend(line_ends);
     index.runs_in_flight += batch_runs(entries);
+    index.wake_ups_pending = batch_wake_ups(entries).apply(index.wake_ups_pending);
     index.cost_nanos = index.cost_nanos.saturating_add(batch_cost_nanos(entries));
     index.last_observed_at_ms = entries
         .iter()
@@ -311,6 +331,15 @@ fn batch_runs(entries: &[LogEntry]) -> i64 {
         .iter()
         .map(|entry| runs_in_flight_delta(&entry.event.kind))
         .sum()
+}
+
+/// How a batch moves its session's pending wake-ups.
+fn batch_wake_ups(entries: &[LogEntry]) -> WakeUpsMove {
+    let mut moved = WakeUpsMove::default();
+    for entry in entries {
+        moved.record(&entry.event.kind);
+    }
+    moved
 }
 
 pub(crate) fn lock_index(index: &Mutex<LogIndex>) -> MutexGuard<'_, LogIndex> {
@@ -378,6 +407,7 @@ fn refresh(index: &mut LogIndex, log: &File, path: &Path) -> Result<Option<TornT
     let mut open_batch: Vec<u64> = Vec::new();
     let mut open_batch_start = start;
     let mut open_batch_runs: i64 = 0;
+    let mut open_batch_wake_ups = WakeUpsMove::default();
     let mut open_batch_cost: u64 = 0;
     let mut open_batch_observed: u64 = 0;
     loop {
@@ -403,16 +433,19 @@ fn refresh(index: &mut LogIndex, log: &File, path: &Path) -> Result<Option<TornT
                 if open_batch.is_empty() {
                     open_batch_start = line_start;
                     open_batch_runs = 0;
+                    open_batch_wake_ups = WakeUpsMove::default();
                     open_batch_cost = 0;
                     open_batch_observed = 0;
                 }
                 open_batch.push(offset);
                 open_batch_runs += runs_in_flight_delta(&entry.event.kind);
+                open_batch_wake_ups.record(&entry.event.kind);
                 open_batch_cost = open_batch_cost.saturating_add(recorded_cost_nanos(&entry.event));
                 open_batch_observed = open_batch_observed.max(entry.observed_at_ms);
                 if batch_end == want {
                     index.line_ends.append(&mut open_batch);
                     index.runs_in_flight += open_batch_runs;
+                    index.wake_ups_pending = open_batch_wake_ups.apply(index.wake_ups_pending);
                     index.cost_nanos = index.cost_nanos.saturating_add(open_batch_cost);
                     index.last_observed_at_ms = index.last_observed_at_ms.max(open_batch_observed);
                 }

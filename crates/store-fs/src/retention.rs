@@ -58,6 +58,7 @@ fn session_records(root: &Path, name: &str) -> Vec<PathBuf> {
         paths.push(root.join(dir).join(format!("{name}.lock")));
     }
     paths.push(root.join(usage::RUNS_DIR).join(name));
+    paths.push(root.join(usage::WAKE_UPS_DIR).join(name));
     paths.push(root.join(usage::CHILDREN_DIR).join(name));
     paths
 }

@@ -3,6 +3,8 @@
 //! ```text
 //! runs_in_flight/<session>     empty: the session may have runs in flight
 //! runs_in_flight/%marked       empty: sessions written before markers were marked
+//! wake_ups_pending/<session>   empty: the session may hold wake-ups that can fire
+//! wake_ups_pending/%marked     empty: as for runs
 //! children/<session>           the parent's id: the session is a sub-agent
 //! cas/stored_bytes             decimal: the bytes of every blob under cas/sha256
 //! cas/stored_bytes.lock        exclusive lock for changing it
@@ -18,6 +20,8 @@
 //! therefore always has its marker; a crash can leave a marker whose session has
 //! none, which costs a look until that session's next run ends. Counting costs one
 //! index refresh per marked session: about the runs in flight, not every session.
+//! Wake-ups pending (`engine::core::event::WakeUpsMove`) are marked the same way,
+//! so an operator's pause finds the sessions that would request runs by themselves.
 //!
 //! Stored bytes: a counter moved by every put that creates a blob file (or replaces
 //! a damaged one), under its lock. When it is missing or unreadable (a store from
@@ -42,8 +46,10 @@ use engine::store::StoreError;
 use crate::cas::CAS_DIR;
 use crate::fsio::{self, Existing, TEMP_PREFIX, io_err};
 
-/// Marker directory below the store root.
+/// Marker directory below the store root: sessions with runs in flight.
 pub(crate) const RUNS_DIR: &str = "runs_in_flight";
+/// Marker directory below the store root: sessions with wake-ups pending.
+pub(crate) const WAKE_UPS_DIR: &str = "wake_ups_pending";
 /// Sub-agent markers below the store root.
 pub(crate) const CHILDREN_DIR: &str = "children";
 const STORED_BYTES_FILE: &str = "cas/stored_bytes";
@@ -51,19 +57,32 @@ const STORED_BYTES_LOCK: &str = "cas/stored_bytes.lock";
 const COST_FILE: &str = "cost_nanos";
 const COST_LOCK: &str = "cost_nanos.lock";
 
-/// The marker of one session (see the module docs).
-pub(crate) struct RunsMarker {
+/// A session's markers (see the module docs).
+pub(crate) struct Markers {
+    pub(crate) runs: Marker,
+    pub(crate) wake_ups: Marker,
+}
+
+impl Markers {
+    pub(crate) fn new(root: &Path, session_dir_name: &str) -> Self {
+        Self {
+            runs: Marker {
+                path: root.join(RUNS_DIR).join(session_dir_name),
+            },
+            wake_ups: Marker {
+                path: root.join(WAKE_UPS_DIR).join(session_dir_name),
+            },
+        }
+    }
+}
+
+/// One marker of one session.
+pub(crate) struct Marker {
     path: PathBuf,
 }
 
-impl RunsMarker {
-    pub(crate) fn new(root: &Path, session_dir_name: &str) -> Self {
-        Self {
-            path: root.join(RUNS_DIR).join(session_dir_name),
-        }
-    }
-
-    /// Makes sure the marker exists (durably) before a run request is written.
+impl Marker {
+    /// Makes sure the marker exists (durably) before a batch that needs it is written.
     pub(crate) fn set(&self) -> Result<(), StoreError> {
         if self.path.is_file() {
             return Ok(());
@@ -71,8 +90,8 @@ impl RunsMarker {
         create_empty(&self.path)
     }
 
-    /// Removes the marker once the session's runs have all ended. Durable, so a
-    /// crash cannot bring it back.
+    /// Removes the marker once what it marks is gone. Durable, so a crash cannot
+    /// bring it back.
     pub(crate) fn clear(&self) -> Result<(), StoreError> {
         match fs::remove_file(&self.path) {
             Ok(()) => {}
@@ -101,9 +120,10 @@ pub(crate) fn create_empty(path: &Path) -> Result<(), StoreError> {
     fsio::sync_dir(dir)
 }
 
-/// The directory names of the sessions that may have runs in flight.
-pub(crate) fn marked_sessions(root: &Path) -> Result<Vec<String>, StoreError> {
-    let dir = root.join(RUNS_DIR);
+/// The names in `marker_dir` ([`RUNS_DIR`], [`WAKE_UPS_DIR`]): the directory names
+/// of the sessions marked there, and the sentinel (which names no session).
+pub(crate) fn marked_sessions(root: &Path, marker_dir: &str) -> Result<Vec<String>, StoreError> {
+    let dir = root.join(marker_dir);
     let entries = match fs::read_dir(&dir) {
         Ok(entries) => entries,
         Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),

@@ -84,6 +84,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "dispatch and intake",
         include_str!("../migrations/0015_dispatch_intake.sql"),
     ),
+    (
+        16,
+        "wake-ups pending",
+        include_str!("../migrations/0016_wake_ups_pending.sql"),
+    ),
 ];
 
 /// Migrations are additive, so a binary older than the database (a rolling deploy,

@@ -1,5 +1,5 @@
 //! The operator's dispatch pause of a universe (`universe_dispatch`), the sessions
-//! with runs in flight (the partial index of `migrations/0003_usage.sql`), and the
+//! it must reach (with runs in flight or wake-ups pending: partial indexes), and the
 //! event deliveries `events/ingest` has seen (`event_deliveries`): one row per
 //! `(source, dedupe key)`, so two gateways offered the same event race on the
 //! primary key and exactly one claims it.
@@ -23,17 +23,47 @@ pub(crate) async fn sessions_in_flight(
     store: &PgStore,
     limit: usize,
 ) -> Result<Vec<SessionId>, StoreError> {
-    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-    let ids: Vec<String> = sqlx::query_scalar(
+    session_ids(
+        store,
         "SELECT session_id FROM sessions \
          WHERE universe_id = $1 AND runs_in_flight > 0 \
          ORDER BY session_id COLLATE \"C\" LIMIT $2",
+        limit,
+        "list sessions with runs in flight",
     )
-    .bind(store.universe_id)
-    .bind(limit)
-    .fetch_all(&store.pool)
     .await
-    .map_err(query_failed("list sessions with runs in flight"))?;
+}
+
+/// Sessions holding wake-ups that can still fire (the partial index of
+/// `migrations/0016_wake_ups_pending.sql`).
+pub(crate) async fn sessions_with_wake_ups(
+    store: &PgStore,
+    limit: usize,
+) -> Result<Vec<SessionId>, StoreError> {
+    session_ids(
+        store,
+        "SELECT session_id FROM sessions \
+         WHERE universe_id = $1 AND wake_ups_pending > 0 \
+         ORDER BY session_id COLLATE \"C\" LIMIT $2",
+        limit,
+        "list sessions with wake-ups pending",
+    )
+    .await
+}
+
+async fn session_ids(
+    store: &PgStore,
+    query: &'static str,
+    limit: usize,
+    what: &'static str,
+) -> Result<Vec<SessionId>, StoreError> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let ids: Vec<String> = sqlx::query_scalar(query)
+        .bind(store.universe_id)
+        .bind(limit)
+        .fetch_all(&store.pool)
+        .await
+        .map_err(query_failed(what))?;
     ids.into_iter()
         .map(|id| {
             SessionId::new(id.clone()).map_err(|err| StoreError::Corrupt {

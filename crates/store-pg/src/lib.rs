@@ -195,6 +195,12 @@ impl PgStore {
         dispatch::sessions_in_flight(self, limit).await
     }
 
+    /// Up to `limit` open sessions holding wake-ups that can still fire, in id
+    /// order: one scan of the partial index `sessions_wake_ups_pending`.
+    pub async fn sessions_with_wake_ups(&self, limit: usize) -> Result<Vec<SessionId>, StoreError> {
+        dispatch::sessions_with_wake_ups(self, limit).await
+    }
+
     /// When the operator paused this universe's dispatch, if it is paused.
     pub async fn dispatch_paused_since(&self) -> Result<Option<u64>, StoreError> {
         dispatch::dispatch_paused_since(self).await

@@ -15,7 +15,7 @@
 //! (`commits`), which Postgres delivers only if it commits.
 
 use engine::SessionId;
-use engine::core::event::runs_in_flight_delta;
+use engine::core::event::{WakeUpsMove, runs_in_flight_delta};
 use engine::core::run::recorded_cost_nanos;
 use engine::log::{LogEntry, Seq};
 use engine::store::{AppendOutcome, StoreError, check_batch};
@@ -104,7 +104,9 @@ pub(crate) async fn append(
     sqlx::query(
         "WITH moved AS ( \
            UPDATE sessions SET head = $3, runs_in_flight = runs_in_flight + $4, \
-             last_activity_at_ms = GREATEST(last_activity_at_ms, $5) \
+             last_activity_at_ms = GREATEST(last_activity_at_ms, $5), \
+             wake_ups_pending = GREATEST(0, \
+               CASE WHEN $9 THEN 0 ELSE wake_ups_pending END + $10) \
            WHERE universe_id = $1 AND session_id = $2 \
            RETURNING head), \
          charged AS ( \
@@ -121,6 +123,8 @@ pub(crate) async fn append(
     .bind(crate::commits::COMMIT_CHANNEL)
     .bind(notice)
     .bind(rows.cost_nanos)
+    .bind(rows.wake_ups.reset)
+    .bind(rows.wake_ups.delta)
     .execute(&mut *tx)
     .await
     .map_err(query_failed("move the session head"))?;
@@ -236,6 +240,9 @@ struct EventRows {
     entry: Vec<Vec<u8>>,
     /// How the batch moves the session's runs in flight (`sessions.runs_in_flight`).
     runs_in_flight: i64,
+    /// How the batch moves the session's pending wake-ups
+    /// (`sessions.wake_ups_pending`).
+    wake_ups: WakeUpsMove,
     /// What the batch's turns cost (`universes.cost_nanos`), in nano-USD; sums past
     /// bigint are kept as its maximum.
     cost_nanos: i64,
@@ -259,6 +266,7 @@ impl EventRows {
             payload: Vec::with_capacity(entries.len()),
             entry: Vec::with_capacity(entries.len()),
             runs_in_flight: 0,
+            wake_ups: WakeUpsMove::default(),
             cost_nanos: 0,
             last_observed_at_ms: 0,
         };
@@ -275,6 +283,7 @@ impl EventRows {
             rows.payload.push(jsonb_storable(payload));
             rows.entry.push(entry.to_canonical_bytes());
             rows.runs_in_flight += runs_in_flight_delta(&entry.event.kind);
+            rows.wake_ups.record(&entry.event.kind);
             let cost = i64::try_from(recorded_cost_nanos(&entry.event)).unwrap_or(i64::MAX);
             rows.cost_nanos = rows.cost_nanos.saturating_add(cost);
             rows.last_observed_at_ms = rows

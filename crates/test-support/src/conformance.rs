@@ -27,8 +27,10 @@ use session_stores::{SessionActivity, SessionIndex};
 
 mod retention;
 mod usage;
+mod wake_ups;
 pub use retention::retention_suite;
 pub use usage::usage_suite;
+pub use wake_ups::wake_ups_suite;
 
 /// Runs every suite against a store implementing all three traits.
 pub async fn store_suite<S>(store: &S) -> anyhow::Result<()>

@@ -430,6 +430,50 @@ pub fn runs_in_flight_delta(kind: &str) -> i64 {
     }
 }
 
+/// How recording an event of `kind` changes its session's pending wake-ups
+/// (`wake_me_at` runs the session will request by itself): `+1` when one is
+/// scheduled, `-1` when one ends (fired, dropped or cancelled), `0` otherwise. A
+/// closed session fires none of its wake-ups, so stores count none pending past a
+/// close ([`WakeUpsMove`]). With the count they find the sessions an operator's
+/// pause must reach although nothing is in flight in them.
+pub fn wake_ups_pending_delta(kind: &str) -> i64 {
+    match kind {
+        WakeUpScheduled::KIND => 1,
+        WakeUpEnded::KIND => -1,
+        _ => 0,
+    }
+}
+
+/// How a batch of entries moves its session's pending wake-ups, by event kind
+/// alone: a close starts the count again from zero, then each kind moves it by
+/// [`wake_ups_pending_delta`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WakeUpsMove {
+    /// The batch closes the session: what was pending before can no longer fire.
+    pub reset: bool,
+    /// The move after the batch's close, if any.
+    pub delta: i64,
+}
+
+impl WakeUpsMove {
+    /// Adds an entry of `kind` to the batch.
+    pub fn record(&mut self, kind: &str) {
+        if kind == SessionClosed::KIND {
+            *self = Self {
+                reset: true,
+                delta: 0,
+            };
+        } else {
+            self.delta += wake_ups_pending_delta(kind);
+        }
+    }
+
+    /// The count after the batch, given the count `before` it.
+    pub fn apply(self, before: i64) -> i64 {
+        (if self.reset { 0 } else { before } + self.delta).max(0)
+    }
+}
+
 fn check_version(kind: &str, version: u32, supported: u32) -> Result<(), EventDecodeError> {
     if version == 0 || version > supported {
         return Err(EventDecodeError::UnsupportedVersion {

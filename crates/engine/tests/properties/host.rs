@@ -422,6 +422,22 @@ impl Host<'_> {
             (runs.queue.len() + usize::from(runs.active.is_some())) as i64,
             "(g) runs in flight by event kind"
         );
+        // (g) ... and the wake-ups that can still fire, as stores keep them too.
+        let control = self.control.state();
+        let wake_ups = self.log.iter().fold(0, |pending, entry| {
+            let mut moved = WakeUpsMove::default();
+            moved.record(&entry.event.kind);
+            moved.apply(pending)
+        });
+        let can_fire = if control.lifecycle == Lifecycle::Open {
+            control.wake_ups.len()
+        } else {
+            0
+        };
+        assert_eq!(
+            wake_ups, can_fire as i64,
+            "(g) wake-ups pending by event kind"
+        );
         // (i) No run starts while the queue is held.
         let mut paused = false;
         for entry in &self.log {

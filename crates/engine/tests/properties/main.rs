@@ -17,7 +17,9 @@
 //! - (f) the control state stays small however many turns happen (a dedicated
 //!   long-session test shows it flat while the full state grows);
 //! - (g) the runs in flight counted from event kinds alone
-//!   (`event::runs_in_flight_delta`, what stores keep) are the queued and active runs;
+//!   (`event::runs_in_flight_delta`, what stores keep) are the queued and active runs,
+//!   and the wake-ups so counted (`event::WakeUpsMove`) those an open
+//!   session holds;
 //! - (h) a fork at a random cursor starts from the source's state at its safe point,
 //!   rehydrates to the same bytes with or without its checkpoint, copies no content
 //!   and takes a run (`fork.rs`).
@@ -36,11 +38,13 @@ use engine::core::config::{
     RunLimits, RunLimitsPatch, RunOverrides, SessionBudget, SessionConfig, ToolChoice,
 };
 use engine::core::context::{ItemKind, ItemSpec};
-use engine::core::control::ControlState;
+use engine::core::control::{ControlState, Lifecycle};
 use engine::core::effects::{
     CompactionOutcome, GenerationOutcome, GenerationResult, Later, ToolResult,
 };
-use engine::core::event::{CompactionReason, CoreEvent, EVENT_KINDS, runs_in_flight_delta};
+use engine::core::event::{
+    CompactionReason, CoreEvent, EVENT_KINDS, WakeUpsMove, runs_in_flight_delta,
+};
 use engine::core::limits;
 use engine::core::limits::RUN_COST_NANOS_MAX;
 use engine::core::policy::{ToolDecision, ToolPolicy, ToolRule};

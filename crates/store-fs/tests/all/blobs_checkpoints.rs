@@ -123,8 +123,12 @@ async fn dot_session_ids_stay_inside_the_sessions_directory() {
         .map(|e| e.unwrap().file_name().into_string().unwrap())
         .collect();
     top.sort();
-    // `runs_in_flight` holds the quota's markers, named like session directories.
-    assert_eq!(top, ["cas", "runs_in_flight", "sessions"]);
+    // `runs_in_flight` and `wake_ups_pending` hold markers, named like session
+    // directories.
+    assert_eq!(
+        top,
+        ["cas", "runs_in_flight", "sessions", "wake_ups_pending"]
+    );
     assert!(!dir.path().join("sessions/log.jsonl").exists());
     assert!(!dir.path().join("sessions/checkpoints").exists());
 }

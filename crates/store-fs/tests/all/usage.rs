@@ -45,6 +45,15 @@ async fn quota_counts_conform_here_and_after_a_reopen() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn sessions_with_wake_ups_conform_here_and_after_a_reopen() {
+    let (dir, store) = store();
+    conformance::wake_ups_suite(&store).await.unwrap();
+    drop(store);
+    let reopened = FsStore::open(dir.path()).unwrap();
+    conformance::wake_ups_suite(&reopened).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn deletion_and_collection_conform() {
     let (_dir, store) = store();
     conformance::retention_suite(&store).await.unwrap();

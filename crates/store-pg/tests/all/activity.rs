@@ -8,11 +8,11 @@ use std::time::Duration;
 use engine::SessionId;
 use engine::log::{LogEntry, Seq};
 use engine::store::{AppendOutcome, SessionLog};
-use store_pg::{CommitEvent, CommitListener, CommitNotice, PgConfig, PgDatabase};
+use store_pg::{CommitEvent, CommitListener, CommitNotice};
 use test_support::conformance;
 use uuid::Uuid;
 
-use crate::support::{Services, entry, fresh_schema, fresh_session};
+use crate::support::{Services, entry, fresh_session, migrate_again, migration_database};
 
 const WAIT: Duration = Duration::from_secs(10);
 
@@ -41,12 +41,7 @@ async fn the_migration_fills_activity_for_what_was_written_before_it() {
     else {
         return;
     };
-    let config = PgConfig {
-        schema: Some(fresh_schema("activity")),
-        pool_connections_max: 2,
-        ..services.pg_config()
-    };
-    let db = PgDatabase::connect(&config).await.unwrap();
+    let (config, db) = migration_database(&services, "activity").await;
     let store = db.store(Uuid::new_v4(), None).await.unwrap();
     let (early, late) = (fresh_session("early"), fresh_session("late"));
     store
@@ -62,15 +57,11 @@ async fn the_migration_fills_activity_for_what_was_written_before_it() {
     assert_eq!(before, vec![(late.clone(), 400), (early.clone(), 300)]);
 
     // Back to the schema before migration 4, data kept; then migrate again.
-    for statement in [
+    let undo = [
         "DROP INDEX sessions_activity",
         "ALTER TABLE sessions DROP COLUMN last_activity_at_ms",
-        "DELETE FROM _sqlx_migrations WHERE version = 4",
-    ] {
-        sqlx::query(statement).execute(db.pool()).await.unwrap();
-    }
-    db.close().await;
-    let migrated = PgDatabase::connect(&config).await.unwrap();
+    ];
+    let migrated = migrate_again(db, &config, 4, &undo).await;
     let store = migrated.store(store.universe_id(), None).await.unwrap();
     assert_eq!(listed(store.clone()).await, before);
     // And appends move it on from there.

@@ -111,7 +111,7 @@ async fn migrations_are_idempotent_under_concurrent_starts() {
             .await
             .unwrap();
     // Every migration of this build, each applied once.
-    let expected: Vec<(i64, bool)> = (1..=15).map(|version| (version, true)).collect();
+    let expected: Vec<(i64, bool)> = (1..=16).map(|version| (version, true)).collect();
     assert_eq!(applied, expected);
     let tables: i64 = sqlx::query_scalar(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = $1",

@@ -1,10 +1,14 @@
 //! The dispatch pause and event deliveries (`universe_dispatch`, `event_deliveries`),
-//! and the operator's universes (`universes` columns of migration 15).
+//! the operator's universes (`universes` columns of migration 15), and the sessions
+//! a pause must reach for their wake-ups (migration 16).
 
+use engine::core::event::{SessionClosed, WakeUpEnded, WakeUpScheduled};
+use engine::store::SessionLog;
 use futures::future::join_all;
+use test_support::conformance;
 use uuid::Uuid;
 
-use crate::support::Services;
+use crate::support::{Services, fresh_session, kind_entry, migrate_again, migration_database};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_claims_of_one_delivery_make_one_claim_per_key() {
@@ -131,4 +135,53 @@ async fn the_dispatch_pause_keeps_its_first_time_and_universes_are_cataloged() {
         .unwrap();
     assert_eq!(revived.deleted_at_ms, None);
     assert_eq!(revived.name, "three");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sessions_with_wake_ups_conform_and_the_migration_counts_earlier_ones() {
+    let Some(services) =
+        Services::from_env("sessions_with_wake_ups_conform_and_the_migration_counts_earlier_ones")
+    else {
+        return;
+    };
+    let (config, db) = migration_database(&services, "wake_ups").await;
+    let store = db.store(Uuid::new_v4(), None).await.unwrap();
+    conformance::wake_ups_suite(&store).await.unwrap();
+
+    // Written before migration 16: one session still waiting on one of two
+    // wake-ups, one whose wake-up fired, one closed with a wake-up pending.
+    let (scheduled, ended, closed) = (
+        |seq| kind_entry(WakeUpScheduled::KIND, seq),
+        |seq| kind_entry(WakeUpEnded::KIND, seq),
+        |seq| kind_entry(SessionClosed::KIND, seq),
+    );
+    let universe = Uuid::new_v4();
+    let store = db.store(universe, None).await.unwrap();
+    let [waiting, fired, gone] = ["waiting", "fired", "gone"].map(fresh_session);
+    let batches = [
+        (&waiting, vec![scheduled(1), scheduled(2), ended(3)]),
+        (&fired, vec![scheduled(1), ended(2)]),
+        (&gone, vec![scheduled(1), closed(2)]),
+    ];
+    for (session, batch) in &batches {
+        store.append(session, 0, batch).await.unwrap();
+    }
+    assert_eq!(
+        store.sessions_with_wake_ups(10).await.unwrap(),
+        std::slice::from_ref(&waiting)
+    );
+    let undo = [
+        "DROP INDEX sessions_wake_ups_pending",
+        "ALTER TABLE sessions DROP COLUMN wake_ups_pending",
+    ];
+    let migrated = migrate_again(db, &config, 16, &undo).await;
+    let store = migrated.store(universe, None).await.unwrap();
+    assert_eq!(
+        store.sessions_with_wake_ups(10).await.unwrap(),
+        std::slice::from_ref(&waiting)
+    );
+    // And the count moves on from there.
+    store.append(&waiting, 3, &[ended(4)]).await.unwrap();
+    assert!(store.sessions_with_wake_ups(10).await.unwrap().is_empty());
+    migrated.close().await;
 }

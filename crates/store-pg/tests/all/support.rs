@@ -127,6 +127,52 @@ pub(crate) fn fresh_schema(tag: &str) -> String {
     format!("store_pg_test_{tag}_{}_{nanos}", std::process::id())
 }
 
+/// A database in a schema of its own (two connections), for a test that takes a
+/// migration back with [`migrate_again`].
+pub(crate) async fn migration_database(services: &Services, tag: &str) -> (PgConfig, PgDatabase) {
+    let config = PgConfig {
+        schema: Some(fresh_schema(tag)),
+        pool_connections_max: 2,
+        ..services.pg_config()
+    };
+    let db = PgDatabase::connect(&config).await.unwrap();
+    (config, db)
+}
+
+/// Takes migration `version` back with `undo` (data kept), then connects again, so
+/// the migration runs over what was written before it.
+pub(crate) async fn migrate_again(
+    db: PgDatabase,
+    config: &PgConfig,
+    version: i64,
+    undo: &[&'static str],
+) -> PgDatabase {
+    for &statement in undo {
+        sqlx::query(statement).execute(db.pool()).await.unwrap();
+    }
+    sqlx::query("DELETE FROM _sqlx_migrations WHERE version = $1")
+        .bind(version)
+        .execute(db.pool())
+        .await
+        .unwrap();
+    db.close().await;
+    PgDatabase::connect(config).await.unwrap()
+}
+
+/// An entry of event `kind` with an empty payload: what counts by kind read.
+pub(crate) fn kind_entry(kind: &str, seq: Seq) -> LogEntry {
+    LogEntry {
+        seq,
+        observed_at_ms: seq,
+        joins: Joins::default(),
+        event: EventEnvelope {
+            kind: kind.into(),
+            version: 1,
+            payload: json!({}),
+        },
+    }
+}
+
 pub(crate) fn fresh_session(tag: &str) -> SessionId {
     SessionId::new(format!("{tag}-{}", Uuid::new_v4().simple())).unwrap()
 }

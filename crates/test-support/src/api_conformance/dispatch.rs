@@ -1,5 +1,6 @@
 //! API conformance cases, the operator's hold on work: a paused universe queues
-//! runs (in busy and idle sessions alike) and starts them on resume, its runs in
+//! runs (in busy and idle sessions alike, and those its sessions' own wake-ups
+//! request) and starts them on resume, its runs in
 //! flight are listed with age and cost and cancelled by the operator; universes are
 //! created and deleted (keys revoked, sessions gone); events are ingested once per
 //! dedupe key, into a session, a routed session or a fresh one.
@@ -10,10 +11,10 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::client::{Harness, RUN_FINISHED};
-use super::fixtures::{finished_status, session_config};
+use super::fixtures::{final_assistant_text, finished_status, session_config};
 use super::{Case, case};
 
-pub(super) const CASES: [Case; 3] = [
+pub(super) const CASES: [Case; 4] = [
     case!(
         a_paused_universe_queues_runs_and_starts_them_on_resume,
         [
@@ -23,6 +24,18 @@ pub(super) const CASES: [Case; 3] = [
             "operator/runs/cancel",
             "operator/universes/read",
             "operator/audit/list",
+            "session/start",
+            "run/start",
+            "session/events/read",
+            "session/read"
+        ]
+    ),
+    case!(
+        a_paused_universe_holds_the_run_of_a_wake_up_falling_due,
+        [
+            "operator/dispatch/pause",
+            "operator/dispatch/resume",
+            "operator/runs/list",
             "session/start",
             "run/start",
             "session/events/read",
@@ -212,6 +225,76 @@ pub(super) async fn a_paused_universe_queues_runs_and_starts_them_on_resume(
         cancel["target"],
         format!("run:{universe}/{third}"),
         "{cancel}"
+    );
+    Ok(())
+}
+
+pub(super) async fn a_paused_universe_holds_the_run_of_a_wake_up_falling_due(
+    h: Harness,
+) -> anyhow::Result<()> {
+    let script = json!({"turns": [
+        {"tool_calls": [{"name": "wake_me_at",
+                         "arguments": {"in_seconds": 2, "note": "look again"}}]},
+        {"text": "looked again after the resume"}
+    ]});
+    let ctx = h.start(script).await?;
+    let operator_key = ctx.stack().operator_key.clone().expect("an operator key");
+    let operator = ctx.http(Some(&operator_key));
+    let universe = ctx.stack().a.universe_id.clone();
+    let a = ctx.a();
+    let mut config = session_config("none");
+    config["tools"]["timers"] = json!(true);
+    a.call(
+        "session/start",
+        json!({"sessionId": "s-wake", "config": config}),
+    )
+    .await;
+    let first = a.start_run("s-wake", "sub-1", "Look in two seconds.").await;
+    let events = a.follow("s-wake", &first).await;
+    assert_eq!(finished_status(&events, &first), "completed");
+
+    // Nothing is in flight in the session, but its wake-up would request a run:
+    // the pause reaches it.
+    let paused = operator
+        .call("operator/dispatch/pause", json!({"universeId": universe}))
+        .await;
+    assert_eq!(
+        paused["sessions"], 1,
+        "the session waiting to wake was held: {paused}"
+    );
+    let cursor = events.last().unwrap()["cursor"].as_u64().unwrap();
+    let (events, _) = a
+        .read_until("s-wake", cursor, |e| {
+            e["kind"] == "lightspeed.core.run.requested"
+        })
+        .await;
+    let woken = events.last().unwrap()["runId"].as_str().unwrap().to_owned();
+    assert!(
+        events
+            .iter()
+            .any(|e| e["kind"] == "lightspeed.core.session.wake_up_ended"
+                && e["wakeUp"]["state"] == "fired"),
+        "{events:#?}"
+    );
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let view = a.call("session/read", json!({"sessionId": "s-wake"})).await;
+    assert_eq!(view["dispatchPaused"], true, "{view}");
+    assert!(view.get("activeRun").is_none(), "held, not started: {view}");
+    assert_eq!(view["queuedRunIds"], json!([woken]), "{view}");
+    let list = operator
+        .call("operator/runs/list", json!({"universeId": universe}))
+        .await;
+    assert_eq!(run_of(&list, "s-wake", &woken)["state"], "queued", "{list}");
+
+    let resumed = operator
+        .call("operator/dispatch/resume", json!({"universeId": universe}))
+        .await;
+    assert_eq!(resumed["sessions"], 1, "s-wake was released: {resumed}");
+    let events = a.follow("s-wake", &woken).await;
+    assert_eq!(finished_status(&events, &woken), "completed");
+    assert_eq!(
+        final_assistant_text(&events),
+        "looked again after the resume"
     );
     Ok(())
 }

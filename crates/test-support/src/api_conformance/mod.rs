@@ -396,6 +396,7 @@ macro_rules! api_conformance_tests {
             missing_and_unknown_keys_are_refused,
             operator_keys_mint_list_and_revoke_universe_keys_and_are_audited,
             a_paused_universe_queues_runs_and_starts_them_on_resume,
+            a_paused_universe_holds_the_run_of_a_wake_up_falling_due,
             operators_create_and_delete_universes,
             events_are_ingested_once_per_dedupe_key,
             another_universe_gets_not_found_never_data,
