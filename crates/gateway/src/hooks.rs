@@ -2,10 +2,12 @@
 //! hook's universe (docs/operating/events.md).
 //!
 //! Hooks are the operator's configuration (`LIGHTSPEED_HOOKS_FILE`, a JSON file):
-//! a name, the universe, the signature scheme, the environment variable holding
-//! the shared secret (never the secret itself), and where events go. The gateway
-//! holds the secrets, as it holds key hashes, and checks every delivery before the
-//! backend sees it:
+//! a name, the universe, the signature scheme, where the shared secret is (an
+//! environment variable or a file; never the secret itself), and where events go.
+//! SIGHUP reads the file (and secret files) again: hooks are added, changed and
+//! removed, and secrets rotated, without a restart; a file that does not read
+//! keeps the hooks as they were. The gateway holds the secrets, as it holds key
+//! hashes, and checks every delivery before the backend sees it:
 //!
 //! 1. the body is read up to [`GatewayConfig::hook_body_bytes_max`] within the RPC
 //!    body-read time (413 / 408 beyond);
@@ -21,7 +23,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
 
 use api::types::intake::{EventIngestParams, EventPolicyInput, EventTargetInput};
@@ -43,6 +45,8 @@ use crate::blobs::status_of;
 pub(crate) const HOOKS_IN_FLIGHT_MAX: usize = 32;
 const NAME_BYTES_MAX: usize = 64;
 const HEADER_BYTES_MAX: usize = 256;
+/// Largest secret file read: a shared secret is tens of bytes.
+const SECRET_FILE_BYTES_MAX: u64 = 4_096;
 
 /// Which signature and delivery headers a hook reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -92,8 +96,13 @@ struct HookSpec {
     name: String,
     universe_id: String,
     kind: HookKind,
-    /// The environment variable holding the shared secret.
-    secret_env: String,
+    /// The environment variable holding the shared secret; or
+    #[serde(default)]
+    secret_env: Option<String>,
+    /// the file holding it (surrounding whitespace is not part of it), read again
+    /// on SIGHUP, so a secret can be rotated without a restart.
+    #[serde(default)]
+    secret_file: Option<PathBuf>,
     /// `events/ingest`'s source (default: the kind, `github` or `generic`).
     #[serde(default)]
     source: Option<String>,
@@ -119,9 +128,19 @@ struct Hook {
     policy: EventPolicyInput,
 }
 
-/// The configured hooks, by name. Cheap to clone.
-#[derive(Clone, Default, PartialEq)]
-pub struct Hooks(Arc<BTreeMap<String, Hook>>);
+/// The configured hooks, by name, and the file they were read from. Clones share
+/// one set, which [`Hooks::reload`] replaces for all of them at once.
+#[derive(Clone, Default)]
+pub struct Hooks {
+    current: Arc<RwLock<Arc<BTreeMap<String, Hook>>>>,
+    path: Option<PathBuf>,
+}
+
+impl PartialEq for Hooks {
+    fn eq(&self, other: &Self) -> bool {
+        self.path == other.path && self.snapshot() == other.snapshot()
+    }
+}
 
 // Templates are JSON (no NaN), so equality is reflexive.
 impl Eq for Hooks {}
@@ -131,9 +150,9 @@ impl std::fmt::Debug for Hooks {
         // Names and universes only: never a secret.
         f.debug_map()
             .entries(
-                self.0
+                self.snapshot()
                     .iter()
-                    .map(|(name, hook)| (name, (&hook.universe_id, hook.kind))),
+                    .map(|(name, hook)| (name.clone(), (hook.universe_id.clone(), hook.kind))),
             )
             .finish()
     }
@@ -155,74 +174,165 @@ pub enum HookConfigError {
     },
     #[error("hook {name:?}: {reason}")]
     Hook { name: String, reason: String },
+    #[error("the hooks were not read from a file")]
+    NoFile,
 }
 
 impl Hooks {
     /// Reads the hooks file at `path`, each hook's secret from the environment
-    /// variable it names (through `env`).
+    /// variable it names (through `env`) or from the file it names.
     pub fn from_file(
         path: &Path,
         env: impl Fn(&str) -> Option<String>,
     ) -> Result<Self, HookConfigError> {
-        let bytes = std::fs::read(path).map_err(|source| HookConfigError::Read {
-            path: path.to_owned(),
-            source,
-        })?;
-        let file: HookFile =
-            serde_json::from_slice(&bytes).map_err(|source| HookConfigError::Invalid {
-                path: path.to_owned(),
-                source,
-            })?;
-        let mut hooks = BTreeMap::new();
-        for spec in file.hooks {
-            let refuse = |reason: &str| HookConfigError::Hook {
-                name: spec.name.clone(),
-                reason: reason.to_owned(),
-            };
-            let name_ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_');
-            if spec.name.is_empty()
-                || spec.name.len() > NAME_BYTES_MAX
-                || !spec.name.chars().all(name_ok)
-            {
-                return Err(refuse("names are 1 to 64 ASCII letters, digits, - and _"));
-            }
-            let secret = env(&spec.secret_env)
-                .filter(|secret| !secret.is_empty())
-                .ok_or_else(|| {
-                    refuse(&format!(
-                        "its secret variable {} is not set",
-                        spec.secret_env
-                    ))
-                })?;
-            let source = spec.source.clone().unwrap_or_else(|| {
-                match spec.kind {
-                    HookKind::Github => "github",
-                    HookKind::Generic => "generic",
-                }
-                .to_owned()
-            });
-            let hook = Hook {
-                universe_id: spec.universe_id.clone(),
-                kind: spec.kind,
-                secret: secret.into_bytes(),
-                source,
-                target: spec.target,
-                policy: spec.policy,
-            };
-            if hooks.insert(spec.name.clone(), hook).is_some() {
-                return Err(refuse("is configured twice"));
-            }
-        }
-        Ok(Self(Arc::new(hooks)))
+        Ok(Self {
+            current: Arc::new(RwLock::new(Arc::new(read_file(path, env)?))),
+            path: Some(path.to_owned()),
+        })
+    }
+
+    /// Reads the file these hooks came from again and, when it reads, serves what
+    /// it says from now on (every clone of these hooks does); else keeps the hooks
+    /// as they were. How many hooks there are now.
+    pub fn reload(&self, env: impl Fn(&str) -> Option<String>) -> Result<usize, HookConfigError> {
+        let path = self.path.as_deref().ok_or(HookConfigError::NoFile)?;
+        let hooks = read_file(path, env)?;
+        let count = hooks.len();
+        *self.current.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(hooks);
+        Ok(count)
+    }
+
+    /// The file the hooks were read from, if they were.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    fn snapshot(&self) -> Arc<BTreeMap<String, Hook>> {
+        Arc::clone(&self.current.read().unwrap_or_else(PoisonError::into_inner))
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.snapshot().is_empty()
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.snapshot().len()
     }
+}
+
+/// The hooks of the file at `path`.
+fn read_file(
+    path: &Path,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<BTreeMap<String, Hook>, HookConfigError> {
+    let bytes = std::fs::read(path).map_err(|source| HookConfigError::Read {
+        path: path.to_owned(),
+        source,
+    })?;
+    let file: HookFile =
+        serde_json::from_slice(&bytes).map_err(|source| HookConfigError::Invalid {
+            path: path.to_owned(),
+            source,
+        })?;
+    let mut hooks = BTreeMap::new();
+    for spec in file.hooks {
+        let refuse = |reason: &str| HookConfigError::Hook {
+            name: spec.name.clone(),
+            reason: reason.to_owned(),
+        };
+        let name_ok = |c: char| c.is_ascii_alphanumeric() || matches!(c, '-' | '_');
+        if spec.name.is_empty()
+            || spec.name.len() > NAME_BYTES_MAX
+            || !spec.name.chars().all(name_ok)
+        {
+            return Err(refuse("names are 1 to 64 ASCII letters, digits, - and _"));
+        }
+        let secret = match (&spec.secret_env, &spec.secret_file) {
+            (Some(variable), None) => env(variable)
+                .filter(|secret| !secret.is_empty())
+                .ok_or_else(|| refuse(&format!("its secret variable {variable} is not set")))?,
+            (None, Some(file)) => {
+                // A relative secret file is beside the hooks file.
+                let file = path.parent().unwrap_or(Path::new("")).join(file);
+                read_secret_file(&file).map_err(|reason| refuse(&reason))?
+            }
+            _ => {
+                return Err(refuse(
+                    "names its secret with one of secretEnv and secretFile",
+                ));
+            }
+        };
+        let source = spec.source.clone().unwrap_or_else(|| {
+            match spec.kind {
+                HookKind::Github => "github",
+                HookKind::Generic => "generic",
+            }
+            .to_owned()
+        });
+        let hook = Hook {
+            universe_id: spec.universe_id.clone(),
+            kind: spec.kind,
+            secret: secret.into_bytes(),
+            source,
+            target: spec.target,
+            policy: spec.policy,
+        };
+        if hooks.insert(spec.name.clone(), hook).is_some() {
+            return Err(refuse("is configured twice"));
+        }
+    }
+    Ok(hooks)
+}
+
+/// A secret file's contents, trimmed; the reason it is not usable otherwise (never
+/// its contents).
+fn read_secret_file(path: &Path) -> Result<String, String> {
+    use std::io::Read as _;
+    let file = std::fs::File::open(path)
+        .map_err(|err| format!("its secret file {} does not open: {err}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(SECRET_FILE_BYTES_MAX + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|err| format!("its secret file {} does not read: {err}", path.display()))?;
+    if bytes.len() as u64 > SECRET_FILE_BYTES_MAX {
+        return Err(format!(
+            "its secret file {} is over {SECRET_FILE_BYTES_MAX} bytes",
+            path.display()
+        ));
+    }
+    let secret = String::from_utf8(bytes)
+        .map_err(|_| format!("its secret file {} is not UTF-8", path.display()))?;
+    let secret = secret.trim();
+    if secret.is_empty() {
+        return Err(format!("its secret file {} is empty", path.display()));
+    }
+    Ok(secret.to_owned())
+}
+
+/// Reloads `hooks` from their file on every SIGHUP until the task is aborted,
+/// logging what happened (never a secret).
+pub(crate) fn reload_on_hangup(hooks: Hooks) -> Option<tokio::task::JoinHandle<()>> {
+    let path = hooks.path()?.to_owned();
+    let mut hangups = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(hangups) => hangups,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot listen for SIGHUP: hooks are not reloaded");
+            return None;
+        }
+    };
+    Some(tokio::spawn(async move {
+        while hangups.recv().await.is_some() {
+            match hooks.reload(|name| std::env::var(name).ok()) {
+                Ok(count) => {
+                    tracing::info!(hooks = count, path = %path.display(), "webhooks reloaded");
+                }
+                Err(err) => tracing::warn!(
+                    error = %err,
+                    "the hooks file did not read; the hooks are kept as they were"
+                ),
+            }
+        }
+    }))
 }
 
 pub(crate) struct HookEndpoint<A> {
@@ -269,7 +379,8 @@ pub(crate) async fn deliver<A: LightspeedApi>(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let Some(hook) = endpoint.hooks.0.get(&name) else {
+    let hooks = endpoint.hooks.snapshot();
+    let Some(hook) = hooks.get(&name) else {
         return refusal(StatusCode::NOT_FOUND, "hookNotFound", "no such hook");
     };
     let limit = usize::try_from(endpoint.body_bytes_max).unwrap_or(usize::MAX);
@@ -435,5 +546,68 @@ mod tests {
         let missing = Hooks::from_file(&path, |_| None).unwrap_err();
         assert!(missing.to_string().contains("GH_SECRET"), "{missing}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_reload_serves_the_new_file_to_every_clone_and_a_broken_one_changes_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("hooks.json");
+        let hook = |name: &str, secret: Value| {
+            let mut hook = json!({"name": name, "universeId": "u", "kind": "generic",
+                "target": {"type": "session", "sessionId": "s"}});
+            let (key, value) = secret.as_object().unwrap().iter().next().unwrap();
+            hook[key] = value.clone();
+            hook
+        };
+        let write = |hooks: Vec<Value>| {
+            std::fs::write(&path, json!({"hooks": hooks}).to_string()).unwrap();
+        };
+        let secret_of =
+            |hooks: &Hooks, name: &str| hooks.snapshot().get(name).map(|hook| hook.secret.clone());
+        write(vec![hook("one", json!({"secretEnv": "ONE"}))]);
+        let env = |name: &str| (name == "ONE").then(|| "first".to_owned());
+        let hooks = Hooks::from_file(&path, env).unwrap();
+        let served = hooks.clone();
+
+        // A hook added with its secret in a file beside the hooks file.
+        std::fs::write(dir.path().join("two.secret"), "  rotated-1\n").unwrap();
+        write(vec![
+            hook("one", json!({"secretEnv": "ONE"})),
+            hook("two", json!({"secretFile": "two.secret"})),
+        ]);
+        assert_eq!(hooks.reload(env).unwrap(), 2);
+        assert_eq!(secret_of(&served, "two").unwrap(), b"rotated-1");
+        // The secret rotated in its file.
+        std::fs::write(dir.path().join("two.secret"), "rotated-2").unwrap();
+        hooks.reload(env).unwrap();
+        assert_eq!(secret_of(&served, "two").unwrap(), b"rotated-2");
+        assert!(!format!("{served:?}").contains("rotated"));
+
+        // What does not read leaves the hooks as they were, and says why without
+        // the secret.
+        for broken in [
+            "{not json",
+            r#"{"hooks": [{"name": "x", "universeId": "u", "kind": "generic",
+                "target": {"type": "session", "sessionId": "s"}}]}"#,
+        ] {
+            std::fs::write(&path, broken).unwrap();
+            let err = hooks.reload(env).unwrap_err();
+            assert!(!err.to_string().contains("rotated"), "{err}");
+            assert_eq!(served.len(), 2, "{err}");
+        }
+        std::fs::write(dir.path().join("two.secret"), "").unwrap();
+        write(vec![hook("two", json!({"secretFile": "two.secret"}))]);
+        let err = hooks.reload(env).unwrap_err();
+        assert!(err.to_string().contains("is empty"), "{err}");
+        assert_eq!(secret_of(&served, "two").unwrap(), b"rotated-2");
+
+        // A hook removed from the file is gone.
+        write(vec![hook("one", json!({"secretEnv": "ONE"}))]);
+        assert_eq!(hooks.reload(env).unwrap(), 1);
+        assert!(secret_of(&served, "two").is_none());
+        assert!(
+            Hooks::default().reload(env).is_err(),
+            "no file, nothing to read"
+        );
     }
 }

@@ -113,6 +113,8 @@ pub struct RunningGateway {
     handle: RouterHandle,
     shutdown: tokio::sync::oneshot::Sender<()>,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    /// Reloads the hooks file on SIGHUP while the gateway serves.
+    hooks_reloader: Option<tokio::task::JoinHandle<()>>,
 }
 
 impl RunningGateway {
@@ -124,6 +126,9 @@ impl RunningGateway {
     /// Stops accepting, closes WebSockets, lets HTTP requests in flight finish for
     /// up to [`SHUTDOWN_GRACE_MS`], then returns.
     pub async fn shutdown(self) {
+        if let Some(reloader) = &self.hooks_reloader {
+            reloader.abort();
+        }
         self.handle.stop();
         // The receiver only goes away when the server task ended already.
         let _ = self.shutdown.send(());
@@ -174,5 +179,6 @@ pub async fn serve<A: api::LightspeedApi, K: KeyStore>(
         handle,
         shutdown,
         task,
+        hooks_reloader: hooks::reload_on_hangup(config.hooks.clone()),
     })
 }

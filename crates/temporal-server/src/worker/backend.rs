@@ -422,16 +422,26 @@ where
             ));
         }
         // Sourced items (AGENTS.md, skills, memory) as they are now: the difference
-        // goes into the request and, with the result, into the log.
-        let refresh = match self
-            .tools
-            .context_sources()
-            .refresh(&input.universe_id, &store, &intent.session_id, &state)
-            .await
-        {
-            Ok(refresh) => refresh,
-            Err(AdapterError::Store(err)) => return Err(store_failure(err)),
-            Err(err) => return Err(retryable(err)),
+        // goes into the request and, with the result, into the log. Reading files
+        // from an environment waits for its daemon (up to its own deadline, longer
+        // than the heartbeat timeout while the daemon reconnects), so the activity
+        // heartbeats meanwhile: else Temporal would time this attempt out and start
+        // another that calls the model a second time.
+        let refresh = heartbeating(
+            &ctx,
+            self.tools.context_sources().refresh(
+                &input.universe_id,
+                &store,
+                &intent.session_id,
+                &state,
+            ),
+        )
+        .await;
+        let refresh = match refresh {
+            None => return Err(ActivityError::cancelled()),
+            Some(Ok(refresh)) => refresh,
+            Some(Err(AdapterError::Store(err))) => return Err(store_failure(err)),
+            Some(Err(err)) => return Err(retryable(err)),
         };
         let request = match request.refreshed(&state, &refresh) {
             Ok(request) => request,

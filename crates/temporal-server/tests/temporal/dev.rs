@@ -110,12 +110,7 @@ async fn dev_serves_a_session_and_stops_cleanly_on_ctrl_c() {
     );
 
     // Ctrl-C: everything stops, the Temporal child too.
-    let pid = child.id().unwrap().to_string();
-    let status = std::process::Command::new("kill")
-        .args(["-INT", &pid])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    crate::harness::signal(&child, "INT");
     let exit = tokio::time::timeout(Duration::from_secs(60), child.wait())
         .await
         .expect("server dev stops on Ctrl-C")

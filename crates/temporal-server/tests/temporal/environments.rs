@@ -295,12 +295,7 @@ fn finished_status(events: &[Value], run: &str) -> String {
 }
 
 fn sigkill(child: &Child) {
-    let pid = child.id().expect("the child is running");
-    let status = std::process::Command::new("kill")
-        .args(["-KILL", &pid.to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    crate::harness::signal(child, "KILL");
 }
 
 /// Waits until `path` exists (a command got that far).
@@ -533,19 +528,35 @@ async fn a_killed_daemon_gives_a_typed_error_and_a_restarted_gateway_delivers() 
     assert_eq!(results[0].1, "error");
     assert_eq!(results[0].2["code"], "environmentRestarted", "{results:#?}");
 
-    // The gateway goes away while the model thinks; the call waits for it and is
-    // delivered once the daemon has reconnected to the new one.
+    // The gateway goes away while the model thinks (once the generation has read
+    // the environment's context files and asked the model); the call waits for it
+    // and is delivered once the daemon has reconnected to the new one.
+    let asked = stack.provider.requests().len();
     let run = stack.run("s-faults", "gateway").await;
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while stack.provider.requests().len() == asked {
+        assert!(Instant::now() < deadline, "the model was never asked");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     sigkill(&stack.gateway);
     let _ = stack.gateway.wait().await;
     tokio::time::sleep(Duration::from_secs(6)).await;
     stack.restart_gateway().await;
     let events = stack.follow("s-faults", &run).await;
     assert_eq!(finished_status(&events, &run), "completed", "{events:#?}");
-    let results = tool_results(&events);
-    let last = results.last().unwrap();
-    assert_eq!(last.1, "ok", "{results:#?}");
+    let results = tool_results(&run_events(&events, &run));
+    assert_eq!(results.len(), 1, "{results:#?}");
+    assert_eq!(results[0].1, "ok", "{results:#?}");
     assert!(dir.path().join("second.txt").exists());
+}
+
+/// The events of `run` among `events`.
+fn run_events(events: &[Value], run: &str) -> Vec<Value> {
+    events
+        .iter()
+        .filter(|event| event["runId"] == run)
+        .cloned()
+        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

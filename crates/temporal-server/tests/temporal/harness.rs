@@ -104,6 +104,16 @@ pub(crate) async fn rpc_response(
 }
 
 /// A session on the fake provider's `openai:responses` route with every default.
+/// Sends `signal` (`HUP`, `INT`, `TERM`, `KILL`) to the running child `child`.
+pub(crate) fn signal(child: &tokio::process::Child, signal: &str) {
+    let pid = child.id().expect("the child is running").to_string();
+    let status = std::process::Command::new("kill")
+        .args([format!("-{signal}"), pid])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill -{signal}");
+}
+
 pub(crate) fn default_config() -> SessionConfig {
     SessionConfig {
         model: ModelRoute {

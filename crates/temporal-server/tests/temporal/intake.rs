@@ -4,7 +4,9 @@
 //! split over both gateways, start exactly 10 runs (one per delivery id, in the
 //! session the repository routes to); a redelivery after the runs finished is a
 //! duplicate naming its run; a bad signature, an unknown hook and a body over the
-//! limit are refused before anything is read into a run.
+//! limit are refused before anything is read into a run. SIGHUP has both gateways
+//! read the hooks file again: a hook added with its secret in a file is served,
+//! and the secret rotated in that file replaces the old one.
 
 use std::time::Duration;
 
@@ -28,9 +30,60 @@ const DELIVERIES: usize = 100;
 const RUN_DEADLINE: Duration = Duration::from_secs(180);
 
 fn signature(body: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(SECRET.as_bytes()).unwrap();
+    signature_with(SECRET, body)
+}
+
+fn signature_with(secret: &str, body: &[u8]) -> String {
+    let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);
     format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+/// A generic hook's delivery `event_id` of `body` signed with `secret`: its status.
+async fn deliver_generic(http: &reqwest::Client, bind: &str, event_id: &str, secret: &str) -> u16 {
+    let body = json!({"alert": event_id}).to_string();
+    http.post(format!("http://{bind}/hooks/alerts"))
+        .header("x-lightspeed-event-id", event_id)
+        .header("x-lightspeed-event-type", "alert")
+        .header(
+            "x-lightspeed-signature",
+            signature_with(secret, body.as_bytes()),
+        )
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
+/// Sends SIGHUP to every gateway, then waits until each answers `event_id`'s
+/// delivery signed with `secret` with `want` (the reload is asynchronous).
+async fn reload_until(
+    gateways: &[tokio::process::Child],
+    binds: &[String],
+    http: &reqwest::Client,
+    event_id: &str,
+    secret: &str,
+    want: u16,
+) {
+    for gateway in gateways {
+        crate::harness::signal(gateway, "HUP");
+    }
+    for (index, bind) in binds.iter().enumerate() {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            let status = deliver_generic(http, bind, &format!("{event_id}-{index}"), secret).await;
+            if status == want {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "gateway {bind} answered {status}, not {want}, after SIGHUP"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 }
 
 async fn deliver(
@@ -67,8 +120,10 @@ async fn replayed_webhook_deliveries_start_one_run_each_across_gateways() {
     // The universe's key is minted for the stack (the hook acts without one).
     mint_key(&stack, &temporal, &task_queue, &universe_arg).await;
 
+    // One turn per event, then one per alert the reloaded hook starts.
     let turns: Vec<_> = (0..EVENTS)
         .map(|i| json!({"text": format!("handled event {i}")}))
+        .chain((0..8).map(|i| json!({"text": format!("handled alert {i}")})))
         .collect();
     let provider = FakeProvider::start(FakeProviderConfig {
         script: Some(serde_json::from_value(json!({ "turns": turns })).unwrap()),
@@ -243,5 +298,42 @@ async fn replayed_webhook_deliveries_start_one_run_each_across_gateways() {
         .await
         .unwrap();
     assert_eq!(ping.status().as_u16(), 200);
+
+    // A hook added to the file, its secret in a file beside it: served after SIGHUP.
+    let template = json!({"model": {"providerId": "openai",
+                                    "apiKind": "openai:responses", "model": "m"}});
+    let mut hooks = hooks;
+    hooks["hooks"].as_array_mut().unwrap().push(json!({
+        "name": "alerts", "universeId": universe_arg, "kind": "generic",
+        "secretFile": "alerts.secret",
+        "target": {"type": "newSession", "template": template}
+    }));
+    std::fs::write(dir.path().join("alerts.secret"), "first alert secret\n").unwrap();
+    std::fs::write(&hooks_file, hooks.to_string()).unwrap();
+    assert_eq!(
+        deliver_generic(&http, &binds[0], "a-early", "first alert secret").await,
+        404,
+        "not before the reload"
+    );
+    reload_until(&gateways, &binds, &http, "a-1", "first alert secret", 202).await;
+    // The secret rotated in its file: after SIGHUP the old one is refused.
+    std::fs::write(dir.path().join("alerts.secret"), "second alert secret").unwrap();
+    reload_until(&gateways, &binds, &http, "a-2", "first alert secret", 401).await;
+    for (index, bind) in binds.iter().enumerate() {
+        let status =
+            deliver_generic(&http, bind, &format!("a-3-{index}"), "second alert secret").await;
+        assert_eq!(status, 202, "{bind}");
+    }
+    // A file that does not read keeps the hooks as they were.
+    std::fs::write(&hooks_file, "{ not json").unwrap();
+    for gateway in &gateways {
+        crate::harness::signal(gateway, "HUP");
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for (index, bind) in binds.iter().enumerate() {
+        let status =
+            deliver_generic(&http, bind, &format!("a-4-{index}"), "second alert secret").await;
+        assert_eq!(status, 202, "{bind} kept its hooks");
+    }
     drop(gateways);
 }

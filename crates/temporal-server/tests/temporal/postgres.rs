@@ -410,11 +410,7 @@ async fn separate_worker_and_gateway_over_postgres_relay_deltas() {
     db.close().await;
 
     for child in [&mut worker, &mut gateway] {
-        let pid = child.id().unwrap().to_string();
-        std::process::Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap();
+        crate::harness::signal(child, "TERM");
         let exit = tokio::time::timeout(Duration::from_secs(30), child.wait())
             .await
             .expect("stops on SIGTERM")

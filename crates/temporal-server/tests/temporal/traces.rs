@@ -227,13 +227,7 @@ fn traced_command(
 }
 
 async fn stop_gracefully(child: &mut tokio::process::Child) {
-    let pid = child.id().unwrap().to_string();
-    let status = tokio::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .await
-        .unwrap();
-    assert!(status.success());
+    crate::harness::signal(child, "TERM");
     let exited = tokio::time::timeout(Duration::from_secs(60), child.wait()).await;
     assert!(exited.is_ok(), "the worker stopped within a minute");
 }
