@@ -11,8 +11,6 @@
 //! before its next run request (`hold_if_paused`). Resume releases the same
 //! sessions; a held session with none left is released by its next run request.
 
-use std::collections::BTreeSet;
-
 use api::ApiError;
 use api::types::operator::{
     DispatchParams, DispatchView, OperatorRunCancelParams, OperatorRunsListParams,
@@ -32,9 +30,9 @@ use crate::service::Service;
 
 /// Longest universe id an operator call may name.
 const UNIVERSE_ID_BYTES_MAX: usize = 128;
-/// Sessions with runs in flight, and with wake-ups pending, a pause or resume
-/// reaches in one call; the rest are reached by their next run request (pause) or
-/// stay held until resumed again.
+/// Sessions with runs in flight or wake-ups pending a pause or resume reaches in
+/// one call; the rest are reached by their next run request (pause) or stay held
+/// until resumed again.
 const SWEEP_SESSIONS_MAX: usize = 100_000;
 /// Sessions admitted the pause (or release) at once.
 const SWEEP_CONCURRENCY: usize = 16;
@@ -70,18 +68,10 @@ impl<H: SessionHost> Service<H> {
             .set_dispatch_paused(paused.then(now_ms))
             .await
             .map_err(dispatch_failed)?;
-        let mut sessions: BTreeSet<SessionId> = store
-            .sessions_in_flight(SWEEP_SESSIONS_MAX)
+        let sessions = store
+            .sessions_to_hold(SWEEP_SESSIONS_MAX)
             .await
-            .map_err(dispatch_failed)?
-            .into_iter()
-            .collect();
-        sessions.extend(
-            store
-                .sessions_with_wake_ups(SWEEP_SESSIONS_MAX)
-                .await
-                .map_err(dispatch_failed)?,
-        );
+            .map_err(dispatch_failed)?;
         let changed: Vec<bool> = stream::iter(sessions)
             .map(|session| async move {
                 let control = self.control(universe_id, &session).await?;

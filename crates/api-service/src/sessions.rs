@@ -258,9 +258,20 @@ impl<H: SessionHost> Service<H> {
         let (session, control) = self
             .existing_session(universe_id, &params.session_id)
             .await?;
-        if control.lifecycle != Lifecycle::Closed {
-            self.admit(universe_id, &session, CoreCommand::Close)
+        if control.lifecycle != Lifecycle::Closed
+            && let Err(err) = self.admit(universe_id, &session, CoreCommand::Close).await
+        {
+            // The close may be committed although its reply was lost: Temporal
+            // fails the update when the workflow task that ends the workflow after
+            // it races an activity's completion, and retries that task. The log
+            // decides: a session it shows closed was closed.
+            let (_, now) = self
+                .existing_session(universe_id, &params.session_id)
                 .await?;
+            if now.lifecycle != Lifecycle::Closed {
+                return Err(err);
+            }
+            tracing::info!(session = %session, error = %err.message, "the close was committed; its reply was lost");
         }
         self.view(universe_id, &session).await
     }

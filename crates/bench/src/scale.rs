@@ -358,7 +358,10 @@ pub(crate) async fn run(stack: &Stack, options: &ScaleOptions<'_>) -> anyhow::Re
         last.saturating_sub(turns_started_ms) as f64 / 1000.0
     };
     let end_rss_bytes = procfs::status_bytes(pid, "VmRSS")?;
-    let sampled_peak_rss_bytes = sampled_peak.load(Ordering::Relaxed).max(end_rss_bytes);
+    let sampled_peak_rss_bytes = sampled_peak
+        .load(Ordering::Relaxed)
+        .max(end_rss_bytes)
+        .max(opened_rss_bytes);
     let peak_rss_bytes = procfs::peak_rss_bytes(pid, sampled_peak_rss_bytes)?;
     let temporal_server_peak_rss_bytes = temporal
         .pid()

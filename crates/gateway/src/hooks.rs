@@ -248,6 +248,13 @@ fn read_file(
             return Err(refuse("names are 1 to 64 ASCII letters, digits, - and _"));
         }
         let secret = match (&spec.secret_env, &spec.secret_file) {
+            // A name is echoed in the error only when it looks like one: a secret
+            // pasted in its place must not reach the log.
+            (Some(variable), None) if !is_variable_name(variable) => {
+                return Err(refuse(
+                    "its secretEnv is not a variable name (letters, digits and _)",
+                ));
+            }
             (Some(variable), None) => env(variable)
                 .filter(|secret| !secret.is_empty())
                 .ok_or_else(|| refuse(&format!("its secret variable {variable} is not set")))?,
@@ -282,6 +289,17 @@ fn read_file(
         }
     }
     Ok(hooks)
+}
+
+/// An environment variable's name as shells write them: `[A-Za-z_][A-Za-z0-9_]*`,
+/// at most 128 bytes.
+fn is_variable_name(name: &str) -> bool {
+    name.len() <= 128
+        && name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
 /// A secret file's contents, trimmed; the reason it is not usable otherwise (never
@@ -324,12 +342,16 @@ pub(crate) fn reload_on_hangup(hooks: Hooks) -> Option<tokio::task::JoinHandle<(
         while hangups.recv().await.is_some() {
             match hooks.reload(|name| std::env::var(name).ok()) {
                 Ok(count) => {
+                    telemetry::metrics().hooks_reloaded("reloaded");
                     tracing::info!(hooks = count, path = %path.display(), "webhooks reloaded");
                 }
-                Err(err) => tracing::warn!(
-                    error = %err,
-                    "the hooks file did not read; the hooks are kept as they were"
-                ),
+                Err(err) => {
+                    telemetry::metrics().hooks_reloaded("failed");
+                    tracing::warn!(
+                        error = %err,
+                        "the hooks file did not read; the hooks are kept as they were"
+                    );
+                }
             }
         }
     }))

@@ -155,13 +155,28 @@ pub async fn serve<A: api::LightspeedApi, K: KeyStore>(
     config: GatewayConfig,
 ) -> Result<RunningGateway, GatewayError> {
     let (router, handle) = router(api, keys, &config)?;
-    let listener = tokio::net::TcpListener::bind(config.bind)
-        .await
-        .map_err(|source| GatewayError::Bind {
+    // Before the gateway answers anything: from here a SIGHUP reloads the hooks
+    // instead of ending the process.
+    let hooks_reloader = hooks::reload_on_hangup(config.hooks.clone());
+    let bound = match tokio::net::TcpListener::bind(config.bind).await {
+        Ok(listener) => listener
+            .local_addr()
+            .map(|addr| (listener, addr))
+            .map_err(GatewayError::LocalAddr),
+        Err(source) => Err(GatewayError::Bind {
             addr: config.bind,
             source,
-        })?;
-    let local_addr = listener.local_addr().map_err(GatewayError::LocalAddr)?;
+        }),
+    };
+    let (listener, local_addr) = match bound {
+        Ok(bound) => bound,
+        Err(err) => {
+            if let Some(reloader) = hooks_reloader {
+                reloader.abort();
+            }
+            return Err(err);
+        }
+    };
     let (shutdown, shutdown_rx) = tokio::sync::oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let listener = killable::KillableListener(listener);
@@ -179,6 +194,6 @@ pub async fn serve<A: api::LightspeedApi, K: KeyStore>(
         handle,
         shutdown,
         task,
-        hooks_reloader: hooks::reload_on_hangup(config.hooks.clone()),
+        hooks_reloader,
     })
 }

@@ -29,9 +29,11 @@ pub trait DispatchCatalog: Sync {
         &self,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<SessionId>, StoreError>> + Send;
-    /// Up to `limit` open sessions holding wake-ups (`wake_me_at`) that can still
-    /// fire, in id order: each requests a run by itself when one falls due.
-    fn sessions_with_wake_ups(
+    /// Up to `limit` sessions an operator's pause must reach, in id order: those
+    /// with runs in flight, and open ones holding wake-ups (`wake_me_at`) that can
+    /// still fire (each requests a run by itself when one falls due). One read, so
+    /// a session whose wake-up fires meanwhile is in it either way.
+    fn sessions_to_hold(
         &self,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<SessionId>, StoreError>> + Send;
@@ -83,11 +85,11 @@ macro_rules! dispatch_catalog_for {
                 <$store>::sessions_in_flight(self, limit)
             }
 
-            fn sessions_with_wake_ups(
+            fn sessions_to_hold(
                 &self,
                 limit: usize,
             ) -> impl Future<Output = Result<Vec<SessionId>, StoreError>> + Send {
-                <$store>::sessions_with_wake_ups(self, limit)
+                <$store>::sessions_to_hold(self, limit)
             }
 
             fn dispatch_paused_since(

@@ -362,33 +362,39 @@ impl FsStore {
     /// Sessions with runs in flight (up to `limit`, in id order): the marked
     /// sessions whose logs count any.
     pub async fn sessions_in_flight(&self, limit: usize) -> Result<Vec<SessionId>, StoreError> {
-        self.marked_sessions(usage::RUNS_DIR, log::runs_in_flight, limit)
+        self.marked_sessions(&[usage::RUNS_DIR], limit).await
+    }
+
+    /// Sessions with runs in flight or open sessions holding wake-ups that can
+    /// still fire (up to `limit`, in id order): the sessions marked for either
+    /// whose logs count either, both counts read from one index refresh.
+    pub async fn sessions_to_hold(&self, limit: usize) -> Result<Vec<SessionId>, StoreError> {
+        self.marked_sessions(&[usage::RUNS_DIR, usage::WAKE_UPS_DIR], limit)
             .await
     }
 
-    /// Open sessions holding wake-ups that can still fire (up to `limit`, in id
-    /// order): the marked sessions whose logs count any.
-    pub async fn sessions_with_wake_ups(&self, limit: usize) -> Result<Vec<SessionId>, StoreError> {
-        self.marked_sessions(usage::WAKE_UPS_DIR, log::wake_ups_pending, limit)
-            .await
-    }
-
-    /// The sessions marked in `marker_dir` whose logs `count` above zero.
+    /// The sessions marked in any of `marker_dirs` whose logs count runs in flight
+    /// or (when [`usage::WAKE_UPS_DIR`] is among them) wake-ups pending.
     async fn marked_sessions(
         &self,
-        marker_dir: &'static str,
-        count: fn(&Path, &Mutex<LogIndex>) -> Result<u64, StoreError>,
+        marker_dirs: &'static [&'static str],
         limit: usize,
     ) -> Result<Vec<SessionId>, StoreError> {
         let inner = Arc::clone(&self.inner);
         blocking(move || {
+            let mut names = std::collections::BTreeSet::new();
+            for dir in marker_dirs {
+                names.extend(usage::marked_sessions(&inner.root, dir)?);
+            }
+            let wake_ups = marker_dirs.contains(&usage::WAKE_UPS_DIR);
             let mut sessions = Vec::new();
-            for name in usage::marked_sessions(&inner.root, marker_dir)? {
+            for name in names {
                 let Some(session) = session_id_of_dir_name(&name) else {
                     continue;
                 };
                 let index = inner.log_index(&session);
-                if count(&inner.session_dir(&session), &index)? > 0 {
+                let (runs, pending) = log::counts(&inner.session_dir(&session), &index)?;
+                if runs > 0 || (wake_ups && pending > 0) {
                     sessions.push(session);
                 }
             }

@@ -144,6 +144,16 @@ pub(crate) fn runs_in_flight(dir: &Path, index: &Mutex<LogIndex>) -> Result<u64,
     })
 }
 
+/// Runs in flight and wake-ups pending in the session's log, from one refresh.
+pub(crate) fn counts(dir: &Path, index: &Mutex<LogIndex>) -> Result<(u64, u64), StoreError> {
+    indexed(dir, index, |index| {
+        (
+            u64::try_from(index.runs_in_flight).unwrap_or(0),
+            u64::try_from(index.wake_ups_pending).unwrap_or(0),
+        )
+    })
+}
+
 /// Wake-ups the session holds that can still fire.
 pub(crate) fn wake_ups_pending(dir: &Path, index: &Mutex<LogIndex>) -> Result<u64, StoreError> {
     indexed(dir, index, |index| {

@@ -34,19 +34,20 @@ pub(crate) async fn sessions_in_flight(
     .await
 }
 
-/// Sessions holding wake-ups that can still fire (the partial index of
-/// `migrations/0016_wake_ups_pending.sql`).
-pub(crate) async fn sessions_with_wake_ups(
+/// Sessions with runs in flight or wake-ups that can still fire, in one read of
+/// the row both counts move in (the partial indexes of migrations 3 and 16), so a
+/// session moving from one to the other is never missed between two reads.
+pub(crate) async fn sessions_to_hold(
     store: &PgStore,
     limit: usize,
 ) -> Result<Vec<SessionId>, StoreError> {
     session_ids(
         store,
         "SELECT session_id FROM sessions \
-         WHERE universe_id = $1 AND wake_ups_pending > 0 \
+         WHERE universe_id = $1 AND (runs_in_flight > 0 OR wake_ups_pending > 0) \
          ORDER BY session_id COLLATE \"C\" LIMIT $2",
         limit,
-        "list sessions with wake-ups pending",
+        "list sessions with runs in flight or wake-ups pending",
     )
     .await
 }

@@ -195,10 +195,11 @@ impl PgStore {
         dispatch::sessions_in_flight(self, limit).await
     }
 
-    /// Up to `limit` open sessions holding wake-ups that can still fire, in id
-    /// order: one scan of the partial index `sessions_wake_ups_pending`.
-    pub async fn sessions_with_wake_ups(&self, limit: usize) -> Result<Vec<SessionId>, StoreError> {
-        dispatch::sessions_with_wake_ups(self, limit).await
+    /// Up to `limit` sessions with runs in flight or open sessions holding
+    /// wake-ups that can still fire, in id order: one query over the partial
+    /// indexes `sessions_runs_in_flight` and `sessions_wake_ups_pending`.
+    pub async fn sessions_to_hold(&self, limit: usize) -> Result<Vec<SessionId>, StoreError> {
+        dispatch::sessions_to_hold(self, limit).await
     }
 
     /// When the operator paused this universe's dispatch, if it is paused.

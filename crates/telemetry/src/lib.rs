@@ -44,6 +44,7 @@ pub struct Metrics {
     activity_failures: IntCounterVec,
     activity_retries: IntCounterVec,
     store_seconds: HistogramVec,
+    hooks_reloads: IntCounterVec,
 }
 
 /// The process's metrics.
@@ -168,6 +169,13 @@ impl Metrics {
                 "Session log appends and loads by the worker, by operation.",
                 &["op"],
             ),
+            hooks_reloads: counter_vec(
+                r,
+                "hooks_reloads_total",
+                "Webhook files read again on SIGHUP, by outcome (reloaded, failed: the \
+                 hooks were kept).",
+                &["outcome"],
+            ),
             registry,
         }
     }
@@ -206,6 +214,11 @@ impl Metrics {
 
     pub fn delta_dropped(&self) {
         self.deltas_dropped.inc();
+    }
+
+    /// `outcome`: `reloaded` or `failed`.
+    pub fn hooks_reloaded(&self, outcome: &str) {
+        self.hooks_reloads.with_label_values(&[outcome]).inc();
     }
 
     pub fn run_started(&self) {

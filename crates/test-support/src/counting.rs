@@ -572,8 +572,8 @@ impl<S: DispatchCatalog + Send> DispatchCatalog for CountingStore<S> {
         self.count().sessions_in_flight(limit).await
     }
 
-    async fn sessions_with_wake_ups(&self, limit: usize) -> Result<Vec<SessionId>, StoreError> {
-        self.count().sessions_with_wake_ups(limit).await
+    async fn sessions_to_hold(&self, limit: usize) -> Result<Vec<SessionId>, StoreError> {
+        self.count().sessions_to_hold(limit).await
     }
 
     async fn dispatch_paused_since(&self) -> Result<Option<u64>, StoreError> {

@@ -45,7 +45,7 @@ async fn quota_counts_conform_here_and_after_a_reopen() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn sessions_with_wake_ups_conform_here_and_after_a_reopen() {
+async fn sessions_to_hold_conform_here_and_after_a_reopen() {
     let (dir, store) = store();
     conformance::wake_ups_suite(&store).await.unwrap();
     drop(store);

@@ -138,9 +138,9 @@ async fn the_dispatch_pause_keeps_its_first_time_and_universes_are_cataloged() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn sessions_with_wake_ups_conform_and_the_migration_counts_earlier_ones() {
+async fn sessions_to_hold_conform_and_the_migration_counts_earlier_wake_ups() {
     let Some(services) =
-        Services::from_env("sessions_with_wake_ups_conform_and_the_migration_counts_earlier_ones")
+        Services::from_env("sessions_to_hold_conform_and_the_migration_counts_earlier_wake_ups")
     else {
         return;
     };
@@ -167,7 +167,7 @@ async fn sessions_with_wake_ups_conform_and_the_migration_counts_earlier_ones() 
         store.append(session, 0, batch).await.unwrap();
     }
     assert_eq!(
-        store.sessions_with_wake_ups(10).await.unwrap(),
+        store.sessions_to_hold(10).await.unwrap(),
         std::slice::from_ref(&waiting)
     );
     let undo = [
@@ -177,11 +177,11 @@ async fn sessions_with_wake_ups_conform_and_the_migration_counts_earlier_ones() 
     let migrated = migrate_again(db, &config, 16, &undo).await;
     let store = migrated.store(universe, None).await.unwrap();
     assert_eq!(
-        store.sessions_with_wake_ups(10).await.unwrap(),
+        store.sessions_to_hold(10).await.unwrap(),
         std::slice::from_ref(&waiting)
     );
     // And the count moves on from there.
     store.append(&waiting, 3, &[ended(4)]).await.unwrap();
-    assert!(store.sessions_with_wake_ups(10).await.unwrap().is_empty());
+    assert!(store.sessions_to_hold(10).await.unwrap().is_empty());
     migrated.close().await;
 }

@@ -103,7 +103,6 @@ pub(crate) async fn rpc_response(
         .unwrap()
 }
 
-/// A session on the fake provider's `openai:responses` route with every default.
 /// Sends `signal` (`HUP`, `INT`, `TERM`, `KILL`) to the running child `child`.
 pub(crate) fn signal(child: &tokio::process::Child, signal: &str) {
     let pid = child.id().expect("the child is running").to_string();
@@ -114,6 +113,7 @@ pub(crate) fn signal(child: &tokio::process::Child, signal: &str) {
     assert!(status.success(), "kill -{signal}");
 }
 
+/// A session on the fake provider's `openai:responses` route with every default.
 pub(crate) fn default_config() -> SessionConfig {
     SessionConfig {
         model: ModelRoute {

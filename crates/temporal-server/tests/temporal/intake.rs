@@ -57,6 +57,22 @@ async fn deliver_generic(http: &reqwest::Client, bind: &str, event_id: &str, sec
         .as_u16()
 }
 
+/// The gateway's count of hooks reloads with `outcome` (`/metrics`).
+async fn reloads(http: &reqwest::Client, bind: &str, outcome: &str) -> u64 {
+    let text = http
+        .get(format!("http://{bind}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let series = format!("lightspeed_hooks_reloads_total{{outcome=\"{outcome}\"}} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(series.as_str()))
+        .map_or(0, |count| count.trim().parse().unwrap())
+}
+
 /// Sends SIGHUP to every gateway, then waits until each answers `event_id`'s
 /// delivery signed with `secret` with `want` (the reload is asynchronous).
 async fn reload_until(
@@ -324,12 +340,23 @@ async fn replayed_webhook_deliveries_start_one_run_each_across_gateways() {
             deliver_generic(&http, bind, &format!("a-3-{index}"), "second alert secret").await;
         assert_eq!(status, 202, "{bind}");
     }
-    // A file that does not read keeps the hooks as they were.
+    // A file that does not read keeps the hooks as they were (once each gateway
+    // has counted the failed reload).
     std::fs::write(&hooks_file, "{ not json").unwrap();
     for gateway in &gateways {
         crate::harness::signal(gateway, "HUP");
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    for bind in &binds {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while reloads(&http, bind, "failed").await < 1 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{bind} never counted the failed reload"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(reloads(&http, bind, "reloaded").await, 2, "{bind}");
+    }
     for (index, bind) in binds.iter().enumerate() {
         let status =
             deliver_generic(&http, bind, &format!("a-4-{index}"), "second alert secret").await;

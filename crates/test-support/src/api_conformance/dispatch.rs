@@ -234,7 +234,7 @@ pub(super) async fn a_paused_universe_holds_the_run_of_a_wake_up_falling_due(
 ) -> anyhow::Result<()> {
     let script = json!({"turns": [
         {"tool_calls": [{"name": "wake_me_at",
-                         "arguments": {"in_seconds": 2, "note": "look again"}}]},
+                         "arguments": {"in_seconds": 6, "note": "look again"}}]},
         {"text": "looked again after the resume"}
     ]});
     let ctx = h.start(script).await?;
@@ -249,7 +249,7 @@ pub(super) async fn a_paused_universe_holds_the_run_of_a_wake_up_falling_due(
         json!({"sessionId": "s-wake", "config": config}),
     )
     .await;
-    let first = a.start_run("s-wake", "sub-1", "Look in two seconds.").await;
+    let first = a.start_run("s-wake", "sub-1", "Look in six seconds.").await;
     let events = a.follow("s-wake", &first).await;
     assert_eq!(finished_status(&events, &first), "completed");
 
