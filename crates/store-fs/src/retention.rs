@@ -93,19 +93,22 @@ pub(crate) fn delete_session(
             Err(err) if err.kind() == io::ErrorKind::NotFound => {}
             Err(err) => return Err(io_err("move to trash", &dir)(err)),
         }
+        // The session's records (quota markers among them) go while its log is
+        // still held: a session started again under the same id in this process
+        // waits for the index, so its fresh markers are never the ones removed.
+        for path in session_records(root, &name) {
+            match fs::remove_file(&path) {
+                Ok(()) => {}
+                Err(err) if err.kind() == io::ErrorKind::NotFound => {}
+                Err(err) => return Err(io_err("remove", &path)(err)),
+            }
+        }
         guard.clear();
     }
     match fs::remove_dir_all(&moved) {
         Ok(()) => {}
         Err(err) if err.kind() == io::ErrorKind::NotFound => {}
         Err(err) => return Err(io_err("remove", &moved)(err)),
-    }
-    for path in session_records(root, &name) {
-        match fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(err) if err.kind() == io::ErrorKind::NotFound => {}
-            Err(err) => return Err(io_err("remove", &path)(err)),
-        }
     }
     Ok(entries)
 }
